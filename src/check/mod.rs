@@ -1,0 +1,1 @@
+//! The outcome checker (DESIGN.md section 4).

@@ -1,0 +1,6 @@
+//! BrokerLab: a deterministic simulation of a Kafka-style cluster, with a checker that says
+//! which messages were lost, duplicated or reordered.
+
+pub mod check;
+pub mod scenario;
+pub mod sim;

@@ -1,0 +1,581 @@
+//! The scenario file format (DESIGN.md section 3). Field names follow Kafka's config names with
+//! dots replaced by underscores; every field but the names has Kafka's default.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub scenario: Meta,
+    #[serde(default)]
+    pub cluster: Cluster,
+    #[serde(default)]
+    pub network: Network,
+    #[serde(default)]
+    pub topics: Vec<Topic>,
+    #[serde(default)]
+    pub producers: Vec<Producer>,
+    #[serde(default)]
+    pub groups: Vec<Group>,
+    #[serde(default)]
+    pub faults: Vec<Fault>,
+    #[serde(default)]
+    pub notes: Vec<Note>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Expect>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Meta {
+    pub title: String,
+    #[serde(default)]
+    pub summary: String,
+    #[serde(default)]
+    pub guarantee: Guarantee,
+    #[serde(default = "d_seed")]
+    pub seed: u64,
+    #[serde(default = "d_stop_at_ms")]
+    pub stop_at_ms: u64,
+    /// Free-form labels shown in the picker.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Guarantee {
+    AtMostOnce,
+    AtLeastOnce,
+    ExactlyOnce,
+    Ordering,
+    #[default]
+    Availability,
+}
+
+impl Guarantee {
+    pub fn name(self) -> &'static str {
+        match self {
+            Guarantee::AtMostOnce => "at-most-once",
+            Guarantee::AtLeastOnce => "at-least-once",
+            Guarantee::ExactlyOnce => "exactly-once",
+            Guarantee::Ordering => "ordering",
+            Guarantee::Availability => "availability",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cluster {
+    pub brokers: u32,
+    /// `unclean.leader.election.enable`, cluster-wide; a topic may override it.
+    pub unclean_leader_election: bool,
+    /// `replica.lag.time.max.ms`
+    pub replica_lag_time_max_ms: u64,
+    /// `broker.session.timeout.ms`
+    pub broker_session_timeout_ms: u64,
+    /// `broker.heartbeat.interval.ms`
+    pub broker_heartbeat_interval_ms: u64,
+    /// `replica.fetch.wait.max.ms`
+    pub replica_fetch_wait_max_ms: u64,
+    /// `replica.socket.timeout.ms`: how long a follower waits for a fetch response.
+    pub replica_socket_timeout_ms: u64,
+    /// `group.initial.rebalance.delay.ms`
+    pub group_initial_rebalance_delay_ms: u64,
+}
+
+impl Default for Cluster {
+    fn default() -> Self {
+        Cluster {
+            brokers: 3,
+            unclean_leader_election: false,
+            replica_lag_time_max_ms: 30_000,
+            broker_session_timeout_ms: 9_000,
+            broker_heartbeat_interval_ms: 2_000,
+            replica_fetch_wait_max_ms: 500,
+            replica_socket_timeout_ms: 30_000,
+            group_initial_rebalance_delay_ms: 3_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Network {
+    /// One-way latency per message, uniform in `[min, max]` milliseconds, seeded.
+    pub latency_ms: [u64; 2],
+    /// Probability that any one message is lost.
+    pub loss: f64,
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network {
+            latency_ms: [1, 5],
+            loss: 0.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Topic {
+    pub name: String,
+    #[serde(default = "d_one")]
+    pub partitions: u32,
+    /// `default.replication.factor` is 1 in Kafka.
+    #[serde(default = "d_one")]
+    pub replication_factor: u32,
+    /// `min.insync.replicas`
+    #[serde(default = "d_one")]
+    pub min_insync_replicas: u32,
+    /// Optional replica lists, one per partition, with 1-based broker numbers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignment: Option<Vec<Vec<u32>>>,
+    /// Per-topic `unclean.leader.election.enable`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unclean_leader_election: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+pub enum Acks {
+    #[serde(rename = "0")]
+    None,
+    #[serde(rename = "1")]
+    Leader,
+    #[default]
+    #[serde(rename = "all", alias = "-1")]
+    All,
+}
+
+impl Acks {
+    pub fn name(self) -> &'static str {
+        match self {
+            Acks::None => "0",
+            Acks::Leader => "1",
+            Acks::All => "all",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Producer {
+    pub name: String,
+    pub topic: String,
+    #[serde(default)]
+    pub acks: Acks,
+    #[serde(default = "d_retries")]
+    pub retries: u32,
+    /// `enable.idempotence`. Unset means Kafka 3.x's default: on, unless acks, retries or
+    /// max.in.flight conflict with it, in which case it is silently off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_idempotence: Option<bool>,
+    /// `max.in.flight.requests.per.connection`
+    #[serde(default = "d_max_in_flight")]
+    pub max_in_flight: u32,
+    #[serde(default = "d_request_timeout_ms")]
+    pub request_timeout_ms: u64,
+    #[serde(default = "d_delivery_timeout_ms")]
+    pub delivery_timeout_ms: u64,
+    #[serde(default = "d_retry_backoff_ms")]
+    pub retry_backoff_ms: u64,
+    /// `linger.ms` (5 since Kafka 4.0, KIP-1030).
+    #[serde(default = "d_linger_ms")]
+    pub linger_ms: u64,
+    /// Records per batch; stands in for `batch.size`, which Kafka counts in bytes.
+    #[serde(default = "d_max_batch_records")]
+    pub max_batch_records: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transactional_id: Option<String>,
+    /// Records per transaction for a transactional producer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction_size: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send: Option<Send>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<MessageSpec>,
+}
+
+impl Producer {
+    /// The effective `enable.idempotence`, following Kafka 3.x: explicit value wins; unset
+    /// means on unless `acks != all`, `retries == 0` or `max.in.flight > 5`.
+    pub fn idempotent(&self) -> bool {
+        match self.enable_idempotence {
+            Some(v) => v,
+            None => self.acks == Acks::All && self.retries > 0 && self.max_in_flight <= 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Send {
+    pub count: u64,
+    #[serde(default = "d_every_ms")]
+    pub every_ms: u64,
+    #[serde(default)]
+    pub start_ms: u64,
+    /// Keys to cycle through; empty means keyless records (sticky partitioner).
+    #[serde(default)]
+    pub keys: Vec<String>,
+    #[serde(default)]
+    pub key_distribution: KeyDistribution,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyDistribution {
+    /// `keys[n % keys.len()]` for the n-th send.
+    #[default]
+    RoundRobin,
+    /// Uniformly random over `keys`, seeded.
+    Uniform,
+    /// Zipf-skewed over `keys` (the first key is hottest), seeded.
+    Zipf,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageSpec {
+    pub at_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Assignor {
+    #[default]
+    Range,
+    Roundrobin,
+    Sticky,
+    CooperativeSticky,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CommitMode {
+    /// `enable.auto.commit=true`, Kafka's default.
+    #[default]
+    Auto,
+    BeforeProcess,
+    AfterProcess,
+    Transactional,
+}
+
+impl CommitMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            CommitMode::Auto => "auto",
+            CommitMode::BeforeProcess => "before-process",
+            CommitMode::AfterProcess => "after-process",
+            CommitMode::Transactional => "transactional",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IsolationLevel {
+    #[default]
+    ReadUncommitted,
+    ReadCommitted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OffsetReset {
+    Earliest,
+    #[default]
+    Latest,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    pub name: String,
+    pub topic: String,
+    #[serde(default = "d_one")]
+    pub consumers: u32,
+    #[serde(default)]
+    pub assignor: Assignor,
+    #[serde(default)]
+    pub commit: CommitMode,
+    /// Application processing time per record.
+    #[serde(default = "d_processing_ms")]
+    pub processing_ms: u64,
+    #[serde(default)]
+    pub isolation_level: IsolationLevel,
+    /// An idempotent sink keyed on message id.
+    #[serde(default)]
+    pub dedup: bool,
+    /// `group.instance.id` set on every member.
+    #[serde(default)]
+    pub static_membership: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_topic: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter_topic: Option<String>,
+    #[serde(default = "d_max_attempts")]
+    pub max_attempts: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fail_keys: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_every: Option<u64>,
+    #[serde(default = "d_max_poll_records")]
+    pub max_poll_records: u32,
+    #[serde(default = "d_session_timeout_ms")]
+    pub session_timeout_ms: u64,
+    #[serde(default = "d_heartbeat_interval_ms")]
+    pub heartbeat_interval_ms: u64,
+    #[serde(default = "d_max_poll_interval_ms")]
+    pub max_poll_interval_ms: u64,
+    #[serde(default = "d_auto_commit_interval_ms")]
+    pub auto_commit_interval_ms: u64,
+    #[serde(default)]
+    pub auto_offset_reset: OffsetReset,
+    #[serde(default = "d_request_timeout_ms")]
+    pub request_timeout_ms: u64,
+    /// `fetch.max.wait.ms`
+    #[serde(default = "d_fetch_max_wait_ms")]
+    pub fetch_max_wait_ms: u64,
+    /// When the consumers start.
+    #[serde(default)]
+    pub start_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultAction {
+    Crash,
+    Restart,
+    Pause,
+    Isolate,
+    Partition,
+    Heal,
+    Drop,
+    DropAcks,
+    Delay,
+    AddConsumer,
+    RemoveConsumer,
+    ElectPreferred,
+    Zombie,
+    AddPartitions,
+}
+
+impl FaultAction {
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultAction::Crash => "crash",
+            FaultAction::Restart => "restart",
+            FaultAction::Pause => "pause",
+            FaultAction::Isolate => "isolate",
+            FaultAction::Partition => "partition",
+            FaultAction::Heal => "heal",
+            FaultAction::Drop => "drop",
+            FaultAction::DropAcks => "drop-acks",
+            FaultAction::Delay => "delay",
+            FaultAction::AddConsumer => "add-consumer",
+            FaultAction::RemoveConsumer => "remove-consumer",
+            FaultAction::ElectPreferred => "elect-preferred",
+            FaultAction::Zombie => "zombie",
+            FaultAction::AddPartitions => "add-partitions",
+        }
+    }
+}
+
+/// One scripted fault. Which of the optional fields are required depends on `action`;
+/// validation checks that and points at the table when one is missing.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    pub at_ms: u64,
+    pub action: FaultAction,
+    /// `broker-N`, `leader:topic/P`, `controller`, a producer name or `group/consumer-N`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// For `partition`: the groups of nodes that can still talk among themselves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sides: Option<Vec<Vec<String>>>,
+    /// For `drop` and `delay`: `"from->to"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_ms: Option<u64>,
+    /// For `add-consumer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// For `elect-preferred`: `"topic/P"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
+    /// For `add-partitions`: the topic and its new partition count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partitions: Option<u32>,
+}
+
+impl Fault {
+    pub fn new(at_ms: u64, action: FaultAction) -> Fault {
+        Fault {
+            at_ms,
+            action,
+            target: None,
+            duration_ms: None,
+            sides: None,
+            link: None,
+            count: None,
+            extra_ms: None,
+            group: None,
+            partition: None,
+            topic: None,
+            partitions: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Note {
+    pub at_ms: u64,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    ExactlyOnce,
+    AtLeastOnce,
+    AtMostOnce,
+    None,
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::ExactlyOnce => "exactly-once",
+            Verdict::AtLeastOnce => "at-least-once",
+            Verdict::AtMostOnce => "at-most-once",
+            Verdict::None => "none",
+        }
+    }
+}
+
+/// Expected results; every field is optional and only the ones given are checked.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acked: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acked_lost: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicated: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reordered: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
+    /// Number of leader elections that were unclean.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unclean_elections: Option<u64>,
+    /// Records removed from logs by truncation, over all replicas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<u64>,
+    /// Produce errors by Kafka error name, e.g. `NOT_ENOUGH_REPLICAS = 3`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub errors: BTreeMap<String, u64>,
+    /// Per-group expectations.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub groups: BTreeMap<String, GroupExpect>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupExpect {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acked_lost: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicated: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reordered: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redelivered: Option<u64>,
+}
+
+fn d_seed() -> u64 {
+    1
+}
+fn d_stop_at_ms() -> u64 {
+    30_000
+}
+fn d_one() -> u32 {
+    1
+}
+fn d_retries() -> u32 {
+    i32::MAX as u32
+}
+fn d_max_in_flight() -> u32 {
+    5
+}
+fn d_request_timeout_ms() -> u64 {
+    30_000
+}
+fn d_delivery_timeout_ms() -> u64 {
+    120_000
+}
+fn d_retry_backoff_ms() -> u64 {
+    100
+}
+fn d_linger_ms() -> u64 {
+    5
+}
+fn d_max_batch_records() -> u32 {
+    100
+}
+fn d_every_ms() -> u64 {
+    100
+}
+fn d_processing_ms() -> u64 {
+    10
+}
+fn d_max_attempts() -> u32 {
+    3
+}
+fn d_max_poll_records() -> u32 {
+    500
+}
+fn d_session_timeout_ms() -> u64 {
+    45_000
+}
+fn d_heartbeat_interval_ms() -> u64 {
+    3_000
+}
+fn d_max_poll_interval_ms() -> u64 {
+    300_000
+}
+fn d_auto_commit_interval_ms() -> u64 {
+    5_000
+}
+fn d_fetch_max_wait_ms() -> u64 {
+    500
+}

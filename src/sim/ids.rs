@@ -1,0 +1,207 @@
+//! Compact identifiers. Everything in the core is addressed by `u32` indices into
+//! tables owned by [`crate::sim::Sim`]; names only appear at the edges (scenario, report, TUI).
+
+use std::fmt;
+
+/// Simulated time in microseconds since the start of the run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SimTime(pub u64);
+
+impl SimTime {
+    pub const ZERO: SimTime = SimTime(0);
+
+    pub const fn from_ms(ms: u64) -> SimTime {
+        SimTime(ms * 1000)
+    }
+
+    pub const fn as_ms(self) -> u64 {
+        self.0 / 1000
+    }
+
+    pub const fn plus_ms(self, ms: u64) -> SimTime {
+        SimTime(self.0 + ms * 1000)
+    }
+
+    pub const fn plus_us(self, us: u64) -> SimTime {
+        SimTime(self.0 + us)
+    }
+}
+
+impl fmt::Display for SimTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0 / 1000;
+        let frac = self.0 % 1000;
+        write!(f, "{}.{:03}ms", ms, frac)
+    }
+}
+
+macro_rules! index_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(pub u32);
+
+        impl $name {
+            pub const fn idx(self) -> usize {
+                self.0 as usize
+            }
+        }
+    };
+}
+
+index_id!(
+    /// Any node on the network: brokers first, then the controller, producers and consumers.
+    NodeId
+);
+index_id!(
+    /// A broker, `broker-1` is `BrokerId(0)`.
+    BrokerId
+);
+index_id!(
+    /// A topic partition, numbered across all topics in declaration order.
+    PartitionId
+);
+index_id!(
+    /// One application send: `<producer>#<n>`.
+    MsgId
+);
+index_id!(
+    /// A producer, in scenario order.
+    ProducerId
+);
+index_id!(
+    /// A consumer group, in scenario order.
+    GroupId
+);
+index_id!(
+    /// A consumer instance, numbered across all groups.
+    ConsumerId
+);
+index_id!(
+    /// A topic, in scenario order.
+    TopicId
+);
+
+/// A set of brokers as a bitmask; clusters are limited to 64 brokers so ISRs stay `Copy`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct BrokerSet(pub u64);
+
+impl BrokerSet {
+    pub const EMPTY: BrokerSet = BrokerSet(0);
+
+    pub fn contains(self, b: BrokerId) -> bool {
+        self.0 & (1u64 << b.0) != 0
+    }
+
+    pub fn insert(&mut self, b: BrokerId) {
+        self.0 |= 1u64 << b.0;
+    }
+
+    pub fn remove(&mut self, b: BrokerId) {
+        self.0 &= !(1u64 << b.0);
+    }
+
+    pub fn len(self) -> u32 {
+        self.0.count_ones()
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Members in broker order.
+    pub fn iter(self) -> impl Iterator<Item = BrokerId> {
+        let mut bits = self.0;
+        std::iter::from_fn(move || {
+            if bits == 0 {
+                return None;
+            }
+            let b = bits.trailing_zeros();
+            bits &= bits - 1;
+            Some(BrokerId(b))
+        })
+    }
+}
+
+impl FromIterator<BrokerId> for BrokerSet {
+    fn from_iter<I: IntoIterator<Item = BrokerId>>(iter: I) -> Self {
+        let mut s = BrokerSet::EMPTY;
+        for b in iter {
+            s.insert(b);
+        }
+        s
+    }
+}
+
+/// Kafka protocol error codes that the simulation produces, named as in the protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ErrorCode {
+    None,
+    NotEnoughReplicas,
+    NotEnoughReplicasAfterAppend,
+    NotLeaderOrFollower,
+    OutOfOrderSequenceNumber,
+    RequestTimedOut,
+    /// Client-side: the producer gave up on a batch after `delivery.timeout.ms`.
+    DeliveryTimeout,
+    FencedLeaderEpoch,
+    UnknownLeaderEpoch,
+    OffsetOutOfRange,
+    RebalanceInProgress,
+    UnknownMemberId,
+    IllegalGeneration,
+    CommitFailed,
+    NotCoordinator,
+    ProducerFenced,
+    InvalidProducerEpoch,
+    InvalidTxnState,
+    ConcurrentTransactions,
+}
+
+impl ErrorCode {
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorCode::None => "NONE",
+            ErrorCode::NotEnoughReplicas => "NOT_ENOUGH_REPLICAS",
+            ErrorCode::NotEnoughReplicasAfterAppend => "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
+            ErrorCode::NotLeaderOrFollower => "NOT_LEADER_OR_FOLLOWER",
+            ErrorCode::OutOfOrderSequenceNumber => "OUT_OF_ORDER_SEQUENCE_NUMBER",
+            ErrorCode::RequestTimedOut => "REQUEST_TIMED_OUT",
+            ErrorCode::DeliveryTimeout => "DELIVERY_TIMEOUT",
+            ErrorCode::FencedLeaderEpoch => "FENCED_LEADER_EPOCH",
+            ErrorCode::UnknownLeaderEpoch => "UNKNOWN_LEADER_EPOCH",
+            ErrorCode::OffsetOutOfRange => "OFFSET_OUT_OF_RANGE",
+            ErrorCode::RebalanceInProgress => "REBALANCE_IN_PROGRESS",
+            ErrorCode::UnknownMemberId => "UNKNOWN_MEMBER_ID",
+            ErrorCode::IllegalGeneration => "ILLEGAL_GENERATION",
+            ErrorCode::CommitFailed => "COMMIT_FAILED",
+            ErrorCode::NotCoordinator => "NOT_COORDINATOR",
+            ErrorCode::ProducerFenced => "PRODUCER_FENCED",
+            ErrorCode::InvalidProducerEpoch => "INVALID_PRODUCER_EPOCH",
+            ErrorCode::InvalidTxnState => "INVALID_TXN_STATE",
+            ErrorCode::ConcurrentTransactions => "CONCURRENT_TRANSACTIONS",
+        }
+    }
+
+    /// Whether a producer retries after this error (Kafka's `RetriableException` family).
+    pub fn is_retriable(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::NotEnoughReplicas
+                | ErrorCode::NotEnoughReplicasAfterAppend
+                | ErrorCode::NotLeaderOrFollower
+                | ErrorCode::OutOfOrderSequenceNumber
+                | ErrorCode::RequestTimedOut
+                | ErrorCode::FencedLeaderEpoch
+                | ErrorCode::UnknownLeaderEpoch
+                | ErrorCode::NotCoordinator
+                | ErrorCode::ConcurrentTransactions
+        )
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -1,0 +1,386 @@
+//! Typed trace events: what happened and why. The TUI, the reports, the checker and the
+//! snapshot tests all read this one stream.
+
+use crate::sim::ids::*;
+
+/// The kind of a message on the wire, for the trace and the sequence diagram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WireKind {
+    ProduceRequest,
+    ProduceResponse,
+    /// A follower's replication fetch.
+    ReplicaFetch,
+    ReplicaFetchResponse,
+    /// A consumer's fetch.
+    ConsumerFetch,
+    ConsumerFetchResponse,
+    BrokerHeartbeat,
+    /// The controller telling a broker the new leader, epoch and ISR of a partition.
+    PartitionChange,
+    AlterPartition,
+    AlterPartitionResponse,
+    MetadataRequest,
+    MetadataResponse,
+    JoinGroup,
+    JoinGroupResponse,
+    SyncGroup,
+    SyncGroupResponse,
+    Heartbeat,
+    HeartbeatResponse,
+    LeaveGroup,
+    OffsetCommit,
+    OffsetCommitResponse,
+    OffsetFetch,
+    OffsetFetchResponse,
+    InitProducerId,
+    InitProducerIdResponse,
+    AddPartitionsToTxn,
+    AddPartitionsToTxnResponse,
+    EndTxn,
+    EndTxnResponse,
+    WriteTxnMarkers,
+    WriteTxnMarkersResponse,
+}
+
+impl WireKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            WireKind::ProduceRequest => "Produce",
+            WireKind::ProduceResponse => "ProduceResponse",
+            WireKind::ReplicaFetch => "Fetch(replica)",
+            WireKind::ReplicaFetchResponse => "FetchResponse(replica)",
+            WireKind::ConsumerFetch => "Fetch",
+            WireKind::ConsumerFetchResponse => "FetchResponse",
+            WireKind::BrokerHeartbeat => "BrokerHeartbeat",
+            WireKind::PartitionChange => "PartitionChange",
+            WireKind::AlterPartition => "AlterPartition",
+            WireKind::AlterPartitionResponse => "AlterPartitionResponse",
+            WireKind::MetadataRequest => "Metadata",
+            WireKind::MetadataResponse => "MetadataResponse",
+            WireKind::JoinGroup => "JoinGroup",
+            WireKind::JoinGroupResponse => "JoinGroupResponse",
+            WireKind::SyncGroup => "SyncGroup",
+            WireKind::SyncGroupResponse => "SyncGroupResponse",
+            WireKind::Heartbeat => "Heartbeat",
+            WireKind::HeartbeatResponse => "HeartbeatResponse",
+            WireKind::LeaveGroup => "LeaveGroup",
+            WireKind::OffsetCommit => "OffsetCommit",
+            WireKind::OffsetCommitResponse => "OffsetCommitResponse",
+            WireKind::OffsetFetch => "OffsetFetch",
+            WireKind::OffsetFetchResponse => "OffsetFetchResponse",
+            WireKind::InitProducerId => "InitProducerId",
+            WireKind::InitProducerIdResponse => "InitProducerIdResponse",
+            WireKind::AddPartitionsToTxn => "AddPartitionsToTxn",
+            WireKind::AddPartitionsToTxnResponse => "AddPartitionsToTxnResponse",
+            WireKind::EndTxn => "EndTxn",
+            WireKind::EndTxnResponse => "EndTxnResponse",
+            WireKind::WriteTxnMarkers => "WriteTxnMarkers",
+            WireKind::WriteTxnMarkersResponse => "WriteTxnMarkersResponse",
+        }
+    }
+
+    /// Background chatter (heartbeats, idle fetches) that views may hide by default.
+    pub fn is_chatter(self) -> bool {
+        matches!(
+            self,
+            WireKind::BrokerHeartbeat | WireKind::Heartbeat | WireKind::HeartbeatResponse
+        )
+    }
+}
+
+/// Why a message on the wire never arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// The link was cut (isolate, partition).
+    Cut,
+    /// A `drop` or `drop-acks` fault ate it.
+    Injected,
+    /// Random loss from `network.loss`.
+    Loss,
+    /// The receiver was down when it arrived.
+    NodeDown,
+}
+
+impl DropReason {
+    pub fn name(self) -> &'static str {
+        match self {
+            DropReason::Cut => "link cut",
+            DropReason::Injected => "dropped by fault",
+            DropReason::Loss => "random loss",
+            DropReason::NodeDown => "receiver down",
+        }
+    }
+}
+
+/// A summary of one network message, enough to draw an arrow and label it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Wire {
+    pub kind: WireKind,
+    /// The partition it concerns, if any.
+    pub partition: Option<PartitionId>,
+    /// The first application message it carries, if any.
+    pub first_msg: Option<MsgId>,
+    /// How many records it carries.
+    pub records: u32,
+    pub error: ErrorCode,
+}
+
+/// Why a member left or was removed from its group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LeaveReason {
+    /// A graceful `LeaveGroup`.
+    Left,
+    /// No heartbeat within `session.timeout.ms`.
+    SessionTimeout,
+    /// Processing exceeded `max.poll.interval.ms`.
+    PollTimeout,
+    /// It did not rejoin within the rebalance timeout.
+    RebalanceTimeout,
+}
+
+impl LeaveReason {
+    pub fn name(self) -> &'static str {
+        match self {
+            LeaveReason::Left => "left the group",
+            LeaveReason::SessionTimeout => "session.timeout.ms expired",
+            LeaveReason::PollTimeout => "max.poll.interval.ms exceeded",
+            LeaveReason::RebalanceTimeout => "did not rejoin in time",
+        }
+    }
+}
+
+/// One thing that happened. Every variant is cheap to build except the rare ones that carry a
+/// list (truncations, rebalances).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Trace {
+    /// A message left `from`; it arrives at `arrive_at` unless a `Dropped` with the same id follows.
+    Sent {
+        id: u64,
+        from: NodeId,
+        to: NodeId,
+        wire: Wire,
+        arrive_at: SimTime,
+    },
+    Dropped {
+        id: u64,
+        from: NodeId,
+        to: NodeId,
+        wire: Wire,
+        reason: DropReason,
+    },
+    /// An application called `send()`.
+    Produced {
+        producer: ProducerId,
+        msg: MsgId,
+        partition: PartitionId,
+        /// Interned key (`Sim::key_name`); `None` for keyless records.
+        key: Option<u32>,
+    },
+    /// A leader appended a producer batch.
+    Appended {
+        partition: PartitionId,
+        broker: BrokerId,
+        base_offset: u64,
+        count: u32,
+        epoch: u32,
+        first_msg: MsgId,
+    },
+    /// A leader recognised a retried batch (idempotence) and answered with the original offset.
+    DuplicateBatch {
+        partition: PartitionId,
+        broker: BrokerId,
+        producer: ProducerId,
+        first_msg: MsgId,
+        base_offset: u64,
+    },
+    /// A follower copied records from its leader.
+    Replicated {
+        partition: PartitionId,
+        broker: BrokerId,
+        leo: u64,
+    },
+    /// The leader's high watermark moved.
+    HighWatermark {
+        partition: PartitionId,
+        broker: BrokerId,
+        hw: u64,
+    },
+    IsrChanged {
+        partition: PartitionId,
+        leader: BrokerId,
+        isr: BrokerSet,
+        /// The broker that left or joined.
+        changed: BrokerId,
+        expanded: bool,
+    },
+    LeaderElected {
+        partition: PartitionId,
+        leader: BrokerId,
+        epoch: u32,
+        isr: BrokerSet,
+        unclean: bool,
+        /// Preferred-leader election rather than failover.
+        preferred: bool,
+    },
+    /// No live replica can lead: the partition is offline.
+    PartitionOffline {
+        partition: PartitionId,
+        epoch: u32,
+    },
+    /// A replica cut its log back to a shared epoch's end (KIP-101/KIP-279).
+    Truncated {
+        partition: PartitionId,
+        broker: BrokerId,
+        from: u64,
+        to: u64,
+        /// The application messages removed, in offset order (control records omitted).
+        removed: Box<[MsgId]>,
+    },
+    BrokerFenced {
+        broker: BrokerId,
+    },
+    BrokerUnfenced {
+        broker: BrokerId,
+    },
+    NodeCrashed {
+        node: NodeId,
+    },
+    NodeRestarted {
+        node: NodeId,
+    },
+    NodePaused {
+        node: NodeId,
+        until: SimTime,
+    },
+    NodeResumed {
+        node: NodeId,
+    },
+    /// The producer saw success for this message (for `acks=0`, at send time).
+    Acked {
+        producer: ProducerId,
+        msg: MsgId,
+        partition: PartitionId,
+        offset: Option<u64>,
+    },
+    /// A produce request came back with an error (or timed out).
+    ProduceError {
+        producer: ProducerId,
+        partition: PartitionId,
+        first_msg: MsgId,
+        count: u32,
+        error: ErrorCode,
+        will_retry: bool,
+    },
+    /// A batch was sent again.
+    Retried {
+        producer: ProducerId,
+        partition: PartitionId,
+        first_msg: MsgId,
+        count: u32,
+        attempt: u32,
+    },
+    /// The producer gave up on this message.
+    Failed {
+        producer: ProducerId,
+        msg: MsgId,
+        error: ErrorCode,
+    },
+    MemberJoined {
+        group: GroupId,
+        consumer: ConsumerId,
+    },
+    MemberRemoved {
+        group: GroupId,
+        consumer: ConsumerId,
+        reason: LeaveReason,
+    },
+    RebalanceStarted {
+        group: GroupId,
+        generation: u32,
+    },
+    /// A generation completed with this assignment.
+    Rebalanced {
+        group: GroupId,
+        generation: u32,
+        assignment: Box<[(ConsumerId, Box<[PartitionId]>)]>,
+    },
+    /// A consumer got records from a poll.
+    Polled {
+        group: GroupId,
+        consumer: ConsumerId,
+        partition: PartitionId,
+        from: u64,
+        count: u32,
+    },
+    /// The group's sink applied a message's effect.
+    Applied {
+        group: GroupId,
+        consumer: ConsumerId,
+        msg: MsgId,
+        partition: PartitionId,
+        offset: u64,
+    },
+    /// A dedup sink saw a message it had already applied.
+    Redelivered {
+        group: GroupId,
+        consumer: ConsumerId,
+        msg: MsgId,
+        partition: PartitionId,
+        offset: u64,
+    },
+    OffsetCommitted {
+        group: GroupId,
+        consumer: ConsumerId,
+        partition: PartitionId,
+        offset: u64,
+    },
+    CommitFailed {
+        group: GroupId,
+        consumer: ConsumerId,
+        error: ErrorCode,
+    },
+    /// The consumer had no valid position and reset by `auto.offset.reset`.
+    OffsetReset {
+        group: GroupId,
+        consumer: ConsumerId,
+        partition: PartitionId,
+        offset: u64,
+    },
+    /// A scripted or live fault fired; the index is into `Sim::faults()`.
+    FaultInjected {
+        index: u32,
+    },
+    /// A narration note; the index is into `Sim::notes()`.
+    Narration {
+        index: u32,
+    },
+    /// The run reached `stop_at_ms`: no new sends or faults; in-flight work drains.
+    Draining,
+}
+
+impl Trace {
+    /// Events a viewer jumps between with `[` and `]`.
+    pub fn is_notable(&self) -> bool {
+        matches!(
+            self,
+            Trace::LeaderElected { .. }
+                | Trace::PartitionOffline { .. }
+                | Trace::IsrChanged { .. }
+                | Trace::Truncated { .. }
+                | Trace::Rebalanced { .. }
+                | Trace::BrokerFenced { .. }
+                | Trace::NodeCrashed { .. }
+                | Trace::NodeRestarted { .. }
+                | Trace::FaultInjected { .. }
+                | Trace::Narration { .. }
+                | Trace::Failed { .. }
+        )
+    }
+}
+
+/// A trace event with its time and position in the run.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TraceEvent {
+    pub time: SimTime,
+    pub kind: Trace,
+}
