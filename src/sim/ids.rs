@@ -142,6 +142,8 @@ pub enum ErrorCode {
     NotLeaderOrFollower,
     OutOfOrderSequenceNumber,
     RequestTimedOut,
+    /// The connection broke (the peer's process died): Kafka's `NetworkException`.
+    NetworkException,
     /// Client-side: the producer gave up on a batch after `delivery.timeout.ms`.
     DeliveryTimeout,
     FencedLeaderEpoch,
@@ -167,6 +169,7 @@ impl ErrorCode {
             ErrorCode::NotLeaderOrFollower => "NOT_LEADER_OR_FOLLOWER",
             ErrorCode::OutOfOrderSequenceNumber => "OUT_OF_ORDER_SEQUENCE_NUMBER",
             ErrorCode::RequestTimedOut => "REQUEST_TIMED_OUT",
+            ErrorCode::NetworkException => "NETWORK_EXCEPTION",
             ErrorCode::DeliveryTimeout => "DELIVERY_TIMEOUT",
             ErrorCode::FencedLeaderEpoch => "FENCED_LEADER_EPOCH",
             ErrorCode::UnknownLeaderEpoch => "UNKNOWN_LEADER_EPOCH",
@@ -192,6 +195,7 @@ impl ErrorCode {
                 | ErrorCode::NotLeaderOrFollower
                 | ErrorCode::OutOfOrderSequenceNumber
                 | ErrorCode::RequestTimedOut
+                | ErrorCode::NetworkException
                 | ErrorCode::FencedLeaderEpoch
                 | ErrorCode::UnknownLeaderEpoch
                 | ErrorCode::NotCoordinator

@@ -1,7 +1,969 @@
-//! The deterministic simulation core: pure, no I/O, no wall clock, one seeded RNG.
+//! The deterministic simulation core: pure, no I/O, no wall clock, no threads, one seeded RNG.
+//!
+//! Events are ordered by `(time, seq)`, where `seq` is an insertion counter, so ties always
+//! break the same way. Every step appends typed [`TraceEvent`]s to a buffer the caller drains.
 
+pub mod consumer;
 pub mod ids;
+pub mod network;
+pub mod partitioner;
+pub mod producer;
+pub mod replication;
+mod setup;
 pub mod trace;
+mod wire;
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 
 pub use ids::*;
 pub use trace::*;
+
+use crate::scenario::{Fault, FaultAction, Note};
+use consumer::{Consumer, Group};
+use network::Network;
+use producer::Producer;
+use replication::{Controller, Partition};
+use wire::Msg;
+
+/// What kind of node a [`NodeId`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeKind {
+    Broker(BrokerId),
+    Controller,
+    Producer(ProducerId),
+    Consumer(ConsumerId),
+}
+
+/// Liveness of one node.
+#[derive(Clone, Debug)]
+pub struct NodeState {
+    pub name: String,
+    pub kind: NodeKind,
+    pub up: bool,
+    /// Bumped on every crash so the timers of a dead incarnation are ignored.
+    pub incarnation: u32,
+    pub paused_until: Option<SimTime>,
+}
+
+/// One application message (a `send()`), named `<producer>#<n>`.
+#[derive(Clone, Copy, Debug)]
+pub struct MsgInfo {
+    pub producer: ProducerId,
+    pub n: u32,
+    pub key: Option<u32>,
+    pub partition: PartitionId,
+}
+
+#[derive(Clone, Debug)]
+pub struct TopicInfo {
+    pub name: String,
+    pub partitions: Vec<PartitionId>,
+    pub min_insync_replicas: u32,
+    pub unclean_leader_election: bool,
+}
+
+/// Cluster-wide settings in force for the run.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub seed: u64,
+    pub stop_at: SimTime,
+    /// How long the drain may run before the run is cut off.
+    pub drain_limit: SimTime,
+    pub replica_lag_time_max_ms: u64,
+    pub broker_session_timeout_ms: u64,
+    pub broker_heartbeat_interval_ms: u64,
+    pub replica_fetch_wait_max_ms: u64,
+    pub replica_socket_timeout_ms: u64,
+    pub group_initial_rebalance_delay_ms: u64,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Event {
+    Deliver {
+        id: u64,
+        from: NodeId,
+        to: NodeId,
+        msg: Msg,
+    },
+    Timer {
+        node: NodeId,
+        incarnation: u32,
+        timer: Timer,
+    },
+    Fault(u32),
+    Note(u32),
+    /// Undo one fault's network effect after its `duration_ms`.
+    EndFault(u32),
+    Stop,
+    /// During the drain: is everything settled?
+    QuiescenceCheck,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Timer {
+    ProducerSend {
+        n: u32,
+    },
+    ProducerLinger {
+        part: u32,
+    },
+    ProducerRequestTimeout {
+        batch: u32,
+        attempt: u32,
+    },
+    ProducerRetry {
+        batch: u32,
+    },
+    ProducerMetadataTimeout {
+        part: u32,
+        token: u32,
+    },
+    BrokerHeartbeat,
+    ControllerSessionCheck {
+        broker: BrokerId,
+        heartbeats: u64,
+    },
+    IsrCheck,
+    DelayedFetchExpire {
+        partition: PartitionId,
+        token: u32,
+    },
+    FollowerFetchTimeout {
+        partition: PartitionId,
+        session: u32,
+    },
+    FollowerFetchRetry {
+        partition: PartitionId,
+        session: u32,
+    },
+    ConsumerStart,
+    ConsumerHeartbeat {
+        token: u32,
+    },
+    ConsumerRequestTimeout {
+        token: u32,
+    },
+    ConsumerProcess {
+        token: u32,
+    },
+    ConsumerPoll {
+        token: u32,
+    },
+    CoordinatorJoinDeadline {
+        group: GroupId,
+        token: u32,
+    },
+    CoordinatorSessionCheck {
+        group: GroupId,
+        consumer: ConsumerId,
+        token: u32,
+    },
+}
+
+/// Where the run is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Running,
+    Draining,
+    Finished,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct QueueKey {
+    time: SimTime,
+    seq: u64,
+    slot: u32,
+}
+
+/// The whole simulated world. `Clone` so that the TUI can keep checkpoints for rewinding.
+#[derive(Clone)]
+pub struct Sim {
+    pub(crate) settings: Settings,
+    pub(crate) now: SimTime,
+    pub(crate) phase: Phase,
+    pub(crate) rng: ChaCha8Rng,
+    queue: BinaryHeap<Reverse<QueueKey>>,
+    slots: Vec<Option<Event>>,
+    free_slots: Vec<u32>,
+    seq: u64,
+    next_net_id: u64,
+    events: u64,
+    pub(crate) trace: Vec<TraceEvent>,
+
+    pub(crate) nodes: Vec<NodeState>,
+    pub(crate) net: Network,
+    pub(crate) topics: Vec<TopicInfo>,
+    pub(crate) partitions: Vec<Partition>,
+    pub(crate) controller: Controller,
+    pub(crate) controller_node: NodeId,
+    pub(crate) producers: Vec<Producer>,
+    pub(crate) groups: Vec<Group>,
+    pub(crate) consumers: Vec<Consumer>,
+    pub(crate) msgs: Vec<MsgInfo>,
+    pub(crate) keys: Vec<String>,
+    pub(crate) faults: Vec<Fault>,
+    pub(crate) notes: Vec<Note>,
+    /// Pool of record buffers for fetch responses, so the hot path reuses allocations.
+    pub(crate) payloads: Vec<Vec<replication::Entry>>,
+    pub(crate) free_payloads: Vec<u32>,
+    pending_resets: Vec<(NodeId, Msg)>,
+}
+
+impl Sim {
+    pub(crate) fn new_empty(settings: Settings) -> Sim {
+        Sim {
+            rng: ChaCha8Rng::seed_from_u64(settings.seed),
+            settings,
+            now: SimTime::ZERO,
+            phase: Phase::Running,
+            queue: BinaryHeap::new(),
+            slots: Vec::new(),
+            free_slots: Vec::new(),
+            seq: 0,
+            next_net_id: 0,
+            events: 0,
+            trace: Vec::new(),
+            nodes: Vec::new(),
+            net: Network::default(),
+            topics: Vec::new(),
+            partitions: Vec::new(),
+            controller: Controller::default(),
+            controller_node: NodeId(0),
+            producers: Vec::new(),
+            groups: Vec::new(),
+            consumers: Vec::new(),
+            msgs: Vec::new(),
+            keys: Vec::new(),
+            faults: Vec::new(),
+            notes: Vec::new(),
+            payloads: Vec::new(),
+            free_payloads: Vec::new(),
+            pending_resets: Vec::new(),
+        }
+    }
+
+    // ----- public API ---------------------------------------------------------------------
+
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Events processed so far.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// Time of the next event, if any.
+    pub fn peek_time(&self) -> Option<SimTime> {
+        self.queue.peek().map(|Reverse(k)| k.time)
+    }
+
+    /// Process one event. Returns false once the run is finished.
+    pub fn step(&mut self) -> bool {
+        if self.phase == Phase::Finished {
+            return false;
+        }
+        let Some(Reverse(key)) = self.queue.pop() else {
+            self.finish();
+            return false;
+        };
+        let event = self.slots[key.slot as usize]
+            .take()
+            .expect("queued slot holds an event");
+        self.free_slots.push(key.slot);
+        self.now = key.time;
+        if self.phase == Phase::Draining && self.now > self.settings.drain_limit {
+            self.finish();
+            return false;
+        }
+        self.events += 1;
+        self.dispatch(event);
+        true
+    }
+
+    /// Run until the run finishes; trace events accumulate in the buffer.
+    pub fn run_to_end(&mut self) {
+        while self.step() {}
+    }
+
+    /// Take the trace events produced since the last call.
+    pub fn drain_trace(&mut self) -> std::vec::Drain<'_, TraceEvent> {
+        self.trace.drain(..)
+    }
+
+    /// Read the pending trace events without taking them.
+    pub fn pending_trace(&self) -> &[TraceEvent] {
+        &self.trace
+    }
+
+    pub fn node_name(&self, node: NodeId) -> &str {
+        &self.nodes[node.idx()].name
+    }
+
+    pub fn nodes(&self) -> &[NodeState] {
+        &self.nodes
+    }
+
+    pub fn node_of_broker(&self, b: BrokerId) -> NodeId {
+        NodeId(b.0)
+    }
+
+    pub fn broker_count(&self) -> u32 {
+        self.controller.brokers.len() as u32
+    }
+
+    pub fn broker_name(&self, b: BrokerId) -> &str {
+        &self.nodes[b.idx()].name
+    }
+
+    pub fn controller_node(&self) -> NodeId {
+        self.controller_node
+    }
+
+    pub fn topics(&self) -> &[TopicInfo] {
+        &self.topics
+    }
+
+    pub fn partitions(&self) -> &[Partition] {
+        &self.partitions
+    }
+
+    pub fn partition_name(&self, p: PartitionId) -> String {
+        let part = &self.partitions[p.idx()];
+        format!("{}/{}", self.topics[part.topic.idx()].name, part.index)
+    }
+
+    pub fn controller(&self) -> &Controller {
+        &self.controller
+    }
+
+    pub fn producers(&self) -> &[Producer] {
+        &self.producers
+    }
+
+    pub fn groups(&self) -> &[Group] {
+        &self.groups
+    }
+
+    pub fn consumers(&self) -> &[Consumer] {
+        &self.consumers
+    }
+
+    pub fn msg(&self, m: MsgId) -> &MsgInfo {
+        &self.msgs[m.idx()]
+    }
+
+    pub fn msg_count(&self) -> usize {
+        self.msgs.len()
+    }
+
+    /// `checkout#3`
+    pub fn msg_name(&self, m: MsgId) -> String {
+        let info = &self.msgs[m.idx()];
+        format!("{}#{}", self.producers[info.producer.idx()].name, info.n)
+    }
+
+    pub fn key_name(&self, k: u32) -> &str {
+        &self.keys[k as usize]
+    }
+
+    pub fn faults(&self) -> &[Fault] {
+        &self.faults
+    }
+
+    pub fn notes(&self) -> &[Note] {
+        &self.notes
+    }
+
+    pub fn network(&self) -> &Network {
+        &self.net
+    }
+
+    /// Schedule a fault now (from the TUI). It is recorded like a scripted one, so the session
+    /// replays and can be saved as a scenario.
+    pub fn inject_fault(&mut self, mut fault: Fault) -> u32 {
+        fault.at_ms = self.now.as_ms();
+        let index = self.faults.len() as u32;
+        self.faults.push(fault);
+        self.schedule(self.now, Event::Fault(index));
+        index
+    }
+
+    // ----- scheduling ---------------------------------------------------------------------
+
+    pub(crate) fn schedule(&mut self, time: SimTime, event: Event) {
+        let slot = match self.free_slots.pop() {
+            Some(s) => {
+                self.slots[s as usize] = Some(event);
+                s
+            }
+            None => {
+                self.slots.push(Some(event));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let seq = self.seq;
+        self.seq += 1;
+        self.queue.push(Reverse(QueueKey { time, seq, slot }));
+    }
+
+    pub(crate) fn set_timer(&mut self, node: NodeId, delay_us: u64, timer: Timer) {
+        let incarnation = self.nodes[node.idx()].incarnation;
+        self.schedule(
+            self.now.plus_us(delay_us),
+            Event::Timer {
+                node,
+                incarnation,
+                timer,
+            },
+        );
+    }
+
+    pub(crate) fn set_timer_ms(&mut self, node: NodeId, delay_ms: u64, timer: Timer) {
+        self.set_timer(node, delay_ms * 1000, timer);
+    }
+
+    pub(crate) fn emit(&mut self, kind: Trace) {
+        self.trace.push(TraceEvent {
+            time: self.now,
+            kind,
+        });
+    }
+
+    pub(crate) fn is_up(&self, node: NodeId) -> bool {
+        self.nodes[node.idx()].up
+    }
+
+    /// Send a message over the network: seeded latency, FIFO per link, cuts and drops.
+    pub(crate) fn send(&mut self, from: NodeId, to: NodeId, msg: Msg) {
+        let id = self.next_net_id;
+        self.next_net_id += 1;
+        let wire = self.wire_summary(&msg);
+        let is_ack = matches!(msg, Msg::ProduceResponse { .. });
+        match self.net.route(from, to, self.now, &mut self.rng, is_ack) {
+            Ok(arrive_at) => {
+                self.emit(Trace::Sent {
+                    id,
+                    from,
+                    to,
+                    wire,
+                    arrive_at,
+                });
+                self.schedule(arrive_at, Event::Deliver { id, from, to, msg });
+            }
+            Err(reason) => {
+                self.emit(Trace::Sent {
+                    id,
+                    from,
+                    to,
+                    wire,
+                    arrive_at: self.now,
+                });
+                self.emit(Trace::Dropped {
+                    id,
+                    from,
+                    to,
+                    wire,
+                    reason,
+                });
+                self.release_msg(msg);
+            }
+        }
+    }
+
+    /// Return pooled buffers held by a message that will never be handled.
+    fn release_msg(&mut self, msg: Msg) {
+        if let Some(p) = msg.payload() {
+            self.free_payload(p);
+        }
+    }
+
+    pub(crate) fn alloc_payload(&mut self) -> u32 {
+        match self.free_payloads.pop() {
+            Some(p) => p,
+            None => {
+                self.payloads.push(Vec::new());
+                (self.payloads.len() - 1) as u32
+            }
+        }
+    }
+
+    pub(crate) fn free_payload(&mut self, p: u32) {
+        self.payloads[p as usize].clear();
+        self.free_payloads.push(p);
+    }
+
+    // ----- dispatch -----------------------------------------------------------------------
+
+    fn dispatch(&mut self, event: Event) {
+        match event {
+            Event::Deliver { id, from, to, msg } => {
+                let node = &self.nodes[to.idx()];
+                if !node.up {
+                    // The dead process's OS resets the connection, so the sender learns at once.
+                    if let Some(reply) = self.reset_reply(&msg) {
+                        self.send(to, from, reply);
+                    }
+                    let wire = self.wire_summary(&msg);
+                    self.emit(Trace::Dropped {
+                        id,
+                        from,
+                        to,
+                        wire,
+                        reason: DropReason::NodeDown,
+                    });
+                    self.release_msg(msg);
+                    return;
+                }
+                if let Some(until) = node.paused_until {
+                    // A paused process reads its socket when it wakes up, in arrival order.
+                    self.schedule(until, Event::Deliver { id, from, to, msg });
+                    return;
+                }
+                if self.net.cut_now(from, to) {
+                    let wire = self.wire_summary(&msg);
+                    self.emit(Trace::Dropped {
+                        id,
+                        from,
+                        to,
+                        wire,
+                        reason: DropReason::Cut,
+                    });
+                    self.release_msg(msg);
+                    return;
+                }
+                self.deliver(from, to, msg);
+            }
+            Event::Timer {
+                node,
+                incarnation,
+                timer,
+            } => {
+                let state = &self.nodes[node.idx()];
+                if !state.up || state.incarnation != incarnation {
+                    return;
+                }
+                if let Some(until) = state.paused_until {
+                    self.schedule(
+                        until,
+                        Event::Timer {
+                            node,
+                            incarnation,
+                            timer,
+                        },
+                    );
+                    return;
+                }
+                self.fire_timer(node, timer);
+            }
+            Event::Fault(i) => {
+                if self.phase == Phase::Running {
+                    self.apply_fault(i);
+                }
+            }
+            Event::EndFault(i) => self.end_fault(i),
+            Event::Note(i) => self.emit(Trace::Narration { index: i }),
+            Event::Stop => {
+                self.phase = Phase::Draining;
+                self.emit(Trace::Draining);
+                self.schedule(self.now.plus_ms(100), Event::QuiescenceCheck);
+            }
+            Event::QuiescenceCheck => {
+                if self.quiescent() {
+                    self.finish();
+                } else {
+                    self.schedule(self.now.plus_ms(100), Event::QuiescenceCheck);
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        if self.phase != Phase::Finished {
+            self.phase = Phase::Finished;
+        }
+    }
+
+    fn deliver(&mut self, from: NodeId, to: NodeId, msg: Msg) {
+        match self.nodes[to.idx()].kind {
+            NodeKind::Broker(b) => self.broker_receive(b, from, msg),
+            NodeKind::Controller => self.controller_receive(from, msg),
+            NodeKind::Producer(p) => self.producer_receive(p, msg),
+            NodeKind::Consumer(c) => self.consumer_receive(c, msg),
+        }
+    }
+
+    fn fire_timer(&mut self, node: NodeId, timer: Timer) {
+        match (self.nodes[node.idx()].kind, timer) {
+            (NodeKind::Producer(p), t) => self.producer_timer(p, t),
+            (NodeKind::Consumer(c), t) => self.consumer_timer(c, t),
+            (NodeKind::Broker(b), t) => self.broker_timer(b, t),
+            (NodeKind::Controller, t) => self.controller_timer(t),
+        }
+    }
+
+    /// Everything in flight has settled: producers have nothing pending and every group has
+    /// caught up with what it can read.
+    fn quiescent(&self) -> bool {
+        self.producers.iter().all(|p| p.idle())
+            && (0..self.groups.len()).all(|g| self.group_caught_up(GroupId(g as u32)))
+    }
+
+    // ----- faults -------------------------------------------------------------------------
+
+    /// Resolve a target name to a node at this moment (`leader:` follows the controller's view).
+    pub fn resolve_target(&self, target: &str) -> Option<NodeId> {
+        if let Some(p) = target.strip_prefix("leader:") {
+            let pid = self.partition_by_name(p)?;
+            let leader = self.controller.parts[pid.idx()].leader?;
+            return Some(self.node_of_broker(leader));
+        }
+        self.nodes
+            .iter()
+            .position(|n| n.name == target)
+            .map(|i| NodeId(i as u32))
+    }
+
+    pub fn partition_by_name(&self, name: &str) -> Option<PartitionId> {
+        let (topic, idx) = name.rsplit_once('/')?;
+        let idx: u32 = idx.parse().ok()?;
+        let t = self.topics.iter().find(|t| t.name == topic)?;
+        t.partitions.get(idx as usize).copied()
+    }
+
+    fn apply_fault(&mut self, index: u32) {
+        let fault = self.faults[index as usize].clone();
+        self.emit(Trace::FaultInjected { index });
+        let target = fault.target.as_deref().and_then(|t| self.resolve_target(t));
+        match fault.action {
+            FaultAction::Crash => {
+                if let Some(n) = target {
+                    self.crash_node(n);
+                }
+            }
+            FaultAction::Restart => {
+                if let Some(n) = target {
+                    self.restart_node(n);
+                }
+            }
+            FaultAction::Pause => {
+                if let (Some(n), Some(d)) = (target, fault.duration_ms) {
+                    let until = self.now.plus_ms(d);
+                    if self.nodes[n.idx()].up {
+                        self.nodes[n.idx()].paused_until = Some(until);
+                        self.emit(Trace::NodePaused { node: n, until });
+                        self.schedule(until, Event::EndFault(index));
+                    }
+                }
+            }
+            FaultAction::Isolate => {
+                if let Some(n) = target {
+                    self.net.isolate(n, index);
+                    if let Some(d) = fault.duration_ms {
+                        self.schedule(self.now.plus_ms(d), Event::EndFault(index));
+                    }
+                }
+            }
+            FaultAction::Partition => {
+                let sides: Vec<Vec<NodeId>> = fault
+                    .sides
+                    .iter()
+                    .flatten()
+                    .map(|side| side.iter().filter_map(|n| self.resolve_target(n)).collect())
+                    .collect();
+                self.net.partition(&sides, index);
+                if let Some(d) = fault.duration_ms {
+                    self.schedule(self.now.plus_ms(d), Event::EndFault(index));
+                }
+            }
+            FaultAction::Heal => self.net.heal_all(),
+            FaultAction::Drop => {
+                if let Some((a, b)) = fault.link.as_deref().and_then(|l| self.resolve_link(l)) {
+                    self.net.drop_next(a, b, fault.count.unwrap_or(1));
+                }
+            }
+            FaultAction::DropAcks => {
+                if let Some(n) = target {
+                    self.net.drop_next_to(n, fault.count.unwrap_or(1));
+                }
+            }
+            FaultAction::Delay => {
+                if let Some((a, b)) = fault.link.as_deref().and_then(|l| self.resolve_link(l)) {
+                    self.net
+                        .add_delay(a, b, fault.extra_ms.unwrap_or(0) * 1000, index);
+                    if let Some(d) = fault.duration_ms {
+                        self.schedule(self.now.plus_ms(d), Event::EndFault(index));
+                    }
+                }
+            }
+            FaultAction::AddConsumer => {
+                if let Some(g) = fault
+                    .group
+                    .as_deref()
+                    .and_then(|g| self.groups.iter().position(|x| x.name == g))
+                {
+                    self.add_consumer(GroupId(g as u32));
+                }
+            }
+            FaultAction::RemoveConsumer => {
+                if let Some(n) = target
+                    && let NodeKind::Consumer(c) = self.nodes[n.idx()].kind
+                {
+                    self.consumer_leave(c);
+                }
+            }
+            FaultAction::ElectPreferred => {
+                if let Some(p) = fault
+                    .partition
+                    .as_deref()
+                    .and_then(|p| self.partition_by_name(p))
+                {
+                    self.controller_elect_preferred(p);
+                }
+            }
+            // Transactions and topic changes are built on top of the core in later work.
+            FaultAction::Zombie | FaultAction::AddPartitions => {}
+        }
+    }
+
+    fn end_fault(&mut self, index: u32) {
+        let fault = &self.faults[index as usize];
+        match fault.action {
+            FaultAction::Pause => {
+                let target = fault.target.clone();
+                // The pause ends for whichever node it paused; `leader:` may have moved since,
+                // so find the paused node by its deadline.
+                let node = self
+                    .nodes
+                    .iter()
+                    .position(|n| n.paused_until == Some(self.now))
+                    .map(|i| NodeId(i as u32))
+                    .or_else(|| target.as_deref().and_then(|t| self.resolve_target(t)));
+                if let Some(n) = node
+                    && self.nodes[n.idx()]
+                        .paused_until
+                        .is_some_and(|u| u <= self.now)
+                {
+                    self.nodes[n.idx()].paused_until = None;
+                    self.emit(Trace::NodeResumed { node: n });
+                }
+            }
+            _ => self.net.end_fault(index),
+        }
+    }
+
+    fn resolve_link(&self, link: &str) -> Option<(NodeId, NodeId)> {
+        let (a, b) = link.split_once("->")?;
+        Some((
+            self.resolve_target(a.trim())?,
+            self.resolve_target(b.trim())?,
+        ))
+    }
+
+    pub(crate) fn crash_node(&mut self, n: NodeId) {
+        if !self.nodes[n.idx()].up {
+            return;
+        }
+        let node = &mut self.nodes[n.idx()];
+        node.up = false;
+        node.incarnation += 1;
+        node.paused_until = None;
+        self.emit(Trace::NodeCrashed { node: n });
+        match self.nodes[n.idx()].kind {
+            NodeKind::Broker(b) => {
+                self.broker_crashed(b);
+                self.reset_connections_to(b);
+            }
+            NodeKind::Controller => self.controller_crashed(),
+            NodeKind::Producer(p) => self.producer_crashed(p),
+            NodeKind::Consumer(c) => self.consumer_crashed(c),
+        }
+    }
+
+    /// The error a client sees when its request meets a dead process (connection reset).
+    fn reset_reply(&self, msg: &Msg) -> Option<Msg> {
+        use wire::{
+            ConsumerFetchResult, GroupRequest, GroupResponse, ProduceResult, ReplicaFetchResult,
+        };
+        let reset = ErrorCode::NetworkException;
+        Some(match msg {
+            Msg::Produce {
+                producer,
+                partition,
+                batch,
+                attempt,
+            } => {
+                if self.producers[producer.idx()].acks == crate::scenario::Acks::None {
+                    return None;
+                }
+                Msg::ProduceResponse {
+                    partition: *partition,
+                    batch: *batch,
+                    attempt: *attempt,
+                    result: ProduceResult::Err(reset),
+                }
+            }
+            Msg::ReplicaFetch {
+                partition,
+                leader_epoch,
+                session,
+                ..
+            } => Msg::ReplicaFetchResponse {
+                partition: *partition,
+                leader_epoch: *leader_epoch,
+                session: *session,
+                result: ReplicaFetchResult::Err(reset),
+            },
+            Msg::ConsumerFetch {
+                partition, token, ..
+            } => Msg::ConsumerFetchResponse {
+                partition: *partition,
+                token: *token,
+                result: ConsumerFetchResult::Err(reset),
+            },
+            Msg::ListOffsets {
+                partition, token, ..
+            } => Msg::ListOffsetsResponse {
+                partition: *partition,
+                token: *token,
+                offset: None,
+            },
+            Msg::Group { group, req, .. } => {
+                let error = ErrorCode::NotCoordinator;
+                let resp = match req {
+                    GroupRequest::Join { token } => GroupResponse::Join {
+                        generation: 0,
+                        token: *token,
+                        error,
+                    },
+                    GroupRequest::Sync { token, .. } => GroupResponse::Sync {
+                        generation: 0,
+                        assignment: Box::new([]),
+                        token: *token,
+                        error,
+                    },
+                    GroupRequest::Heartbeat { token, .. } => GroupResponse::Heartbeat {
+                        token: *token,
+                        error,
+                    },
+                    GroupRequest::Commit { token, .. } => GroupResponse::Commit {
+                        token: *token,
+                        error,
+                    },
+                    GroupRequest::OffsetFetch { token } => GroupResponse::OffsetFetch {
+                        offsets: Box::new([]),
+                        token: *token,
+                    },
+                    GroupRequest::Leave { .. } => return None,
+                };
+                Msg::GroupResponse {
+                    group: *group,
+                    resp,
+                }
+            }
+            _ => return None,
+        })
+    }
+
+    /// A broker process died: every request still waiting on it fails with a reset.
+    fn reset_connections_to(&mut self, b: BrokerId) {
+        use wire::{ConsumerFetchResult, ProduceResult, ReplicaFetchResult};
+        let dead = self.node_of_broker(b);
+        let reset = ErrorCode::NetworkException;
+        for p in 0..self.producers.len() {
+            let prod = &self.producers[p];
+            let pending: Vec<(PartitionId, u32, u32)> = prod
+                .batches
+                .iter()
+                .enumerate()
+                .filter(|(_, bt)| {
+                    bt.state == producer::BatchState::InFlight && bt.sent_to == Some(b)
+                })
+                .map(|(i, bt)| (prod.parts[bt.part as usize].partition, i as u32, bt.attempt))
+                .collect();
+            let to = prod.node;
+            for (partition, batch, attempt) in pending {
+                self.send(
+                    dead,
+                    to,
+                    Msg::ProduceResponse {
+                        partition,
+                        batch,
+                        attempt,
+                        result: ProduceResult::Err(reset),
+                    },
+                );
+            }
+        }
+        for c in 0..self.consumers.len() {
+            let cons = &self.consumers[c];
+            let to = cons.node;
+            let fetches: Vec<(PartitionId, u32)> = cons
+                .parts
+                .iter()
+                .filter(|cp| cp.fetching_from() == Some(b))
+                .filter_map(|cp| cp.fetching_token().map(|t| (cp.partition, t)))
+                .collect();
+            for (partition, token) in fetches {
+                self.send(
+                    dead,
+                    to,
+                    Msg::ConsumerFetchResponse {
+                        partition,
+                        token,
+                        result: ConsumerFetchResult::Err(reset),
+                    },
+                );
+            }
+            if let Some(reply) = self.consumers[c].reset_coordinator_reply(b) {
+                self.send(dead, to, reply);
+            }
+        }
+        for p in 0..self.partitions.len() {
+            for r in &self.partitions[p].replicas {
+                if r.role == replication::Role::Follower
+                    && r.leader == Some(b)
+                    && r.fetch_outstanding()
+                {
+                    let to = self.node_of_broker(r.broker);
+                    let msg = Msg::ReplicaFetchResponse {
+                        partition: PartitionId(p as u32),
+                        leader_epoch: r.leader_epoch,
+                        session: r.fetch_session,
+                        result: ReplicaFetchResult::Err(reset),
+                    };
+                    self.pending_resets.push((to, msg));
+                }
+            }
+        }
+        for (to, msg) in std::mem::take(&mut self.pending_resets) {
+            self.send(dead, to, msg);
+        }
+    }
+
+    pub(crate) fn restart_node(&mut self, n: NodeId) {
+        if self.nodes[n.idx()].up {
+            return;
+        }
+        self.nodes[n.idx()].up = true;
+        self.emit(Trace::NodeRestarted { node: n });
+        match self.nodes[n.idx()].kind {
+            NodeKind::Broker(b) => self.broker_started(b),
+            NodeKind::Controller => self.controller_started(),
+            NodeKind::Producer(p) => self.producer_restarted(p),
+            NodeKind::Consumer(c) => self.consumer_started(c),
+        }
+    }
+}

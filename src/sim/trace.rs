@@ -14,6 +14,8 @@ pub enum WireKind {
     /// A consumer's fetch.
     ConsumerFetch,
     ConsumerFetchResponse,
+    ListOffsets,
+    ListOffsetsResponse,
     BrokerHeartbeat,
     /// The controller telling a broker the new leader, epoch and ISR of a partition.
     PartitionChange,
@@ -51,6 +53,8 @@ impl WireKind {
             WireKind::ReplicaFetchResponse => "FetchResponse(replica)",
             WireKind::ConsumerFetch => "Fetch",
             WireKind::ConsumerFetchResponse => "FetchResponse",
+            WireKind::ListOffsets => "ListOffsets",
+            WireKind::ListOffsetsResponse => "ListOffsetsResponse",
             WireKind::BrokerHeartbeat => "BrokerHeartbeat",
             WireKind::PartitionChange => "PartitionChange",
             WireKind::AlterPartition => "AlterPartition",

@@ -1,0 +1,309 @@
+//! Checking an outcome against a scenario's `[expect]` section.
+
+use std::collections::BTreeMap;
+use std::fmt::Display;
+
+use super::Outcome;
+use crate::scenario::Expect;
+
+/// Run facts that are not part of the message outcome but can be expected.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExpectExtra {
+    /// Leader elections that were unclean.
+    pub unclean_elections: u64,
+    /// Records removed from logs by truncation, over all replicas.
+    pub truncated: u64,
+    /// Produce errors by Kafka error name (`NOT_ENOUGH_REPLICAS`), from `ProduceError` events.
+    pub errors: BTreeMap<String, u64>,
+}
+
+/// Compares `outcome` (which should be final) with `expect`. Returns one human-readable line per
+/// mismatch, e.g. `lost: expected 1, got 0` or `groups.billing.duplicated: expected 0, got 2`;
+/// empty means every expectation held. Lines come in a fixed order: totals, then run facts, then
+/// errors and groups by name.
+pub fn check_expect(expect: &Expect, outcome: &Outcome, extra: &ExpectExtra) -> Vec<String> {
+    let mut out = Vec::new();
+    let judges_loss = expect.lost.is_some()
+        || expect.acked_lost.is_some()
+        || expect.verdict.is_some()
+        || expect
+            .groups
+            .values()
+            .any(|g| g.lost.is_some() || g.acked_lost.is_some());
+    if !outcome.final_ && judges_loss {
+        out.push("outcome: the run has not drained, so losses are not counted yet".to_string());
+    }
+
+    cmp(&mut out, "sent", expect.sent, outcome.sent);
+    cmp(&mut out, "acked", expect.acked, outcome.acked);
+    cmp(&mut out, "failed", expect.failed, outcome.failed);
+    cmp(&mut out, "lost", expect.lost, outcome.lost);
+    cmp(
+        &mut out,
+        "acked_lost",
+        expect.acked_lost,
+        outcome.acked_lost,
+    );
+    cmp(
+        &mut out,
+        "duplicated",
+        expect.duplicated,
+        outcome.duplicated,
+    );
+    cmp(&mut out, "reordered", expect.reordered, outcome.reordered);
+    if let Some(v) = expect.verdict
+        && v != outcome.verdict
+    {
+        out.push(format!(
+            "verdict: expected {}, got {}",
+            v.name(),
+            outcome.verdict.name()
+        ));
+    }
+    cmp(
+        &mut out,
+        "unclean_elections",
+        expect.unclean_elections,
+        extra.unclean_elections,
+    );
+    cmp(&mut out, "truncated", expect.truncated, extra.truncated);
+    for (name, &want) in &expect.errors {
+        let got = extra.errors.get(name).copied().unwrap_or(0);
+        cmp(&mut out, &format!("errors.{name}"), Some(want), got);
+    }
+    for (name, ge) in &expect.groups {
+        let Some(g) = outcome.group(name) else {
+            out.push(format!("groups.{name}: no such group in the scenario"));
+            continue;
+        };
+        let field = |f: &str| format!("groups.{name}.{f}");
+        cmp(&mut out, &field("applied"), ge.applied, g.applied);
+        cmp(&mut out, &field("lost"), ge.lost, g.lost);
+        cmp(&mut out, &field("acked_lost"), ge.acked_lost, g.acked_lost);
+        cmp(&mut out, &field("duplicated"), ge.duplicated, g.duplicated);
+        cmp(&mut out, &field("reordered"), ge.reordered, g.reordered);
+        cmp(
+            &mut out,
+            &field("redelivered"),
+            ge.redelivered,
+            g.redelivered,
+        );
+    }
+    out
+}
+
+fn cmp<T: PartialEq + Display>(out: &mut Vec<String>, what: &str, want: Option<T>, got: T) {
+    if let Some(want) = want
+        && want != got
+    {
+        out.push(format!("{what}: expected {want}, got {got}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::{GroupOutcome, verdict};
+    use crate::scenario::{GroupExpect, Verdict};
+
+    fn group(name: &str, lost: u64, duplicated: u64) -> GroupOutcome {
+        GroupOutcome {
+            name: name.to_string(),
+            applied: 7,
+            lost,
+            acked_lost: lost,
+            duplicated,
+            reordered: 1,
+            redelivered: 2,
+            verdict: verdict(lost, duplicated),
+            pending: 0,
+        }
+    }
+
+    /// sent 10, acked 9, failed 1; billing lost 1 dup 0; audit lost 0 dup 2.
+    fn outcome() -> Outcome {
+        let groups = vec![group("billing", 1, 0), group("audit", 0, 2)];
+        Outcome {
+            final_: true,
+            sent: 10,
+            acked: 9,
+            failed: 1,
+            applied: 14,
+            lost: 1,
+            acked_lost: 1,
+            duplicated: 2,
+            reordered: 2,
+            redelivered: 4,
+            verdict: Verdict::None,
+            pending: 0,
+            at_risk: 0,
+            groups,
+        }
+    }
+
+    fn extra() -> ExpectExtra {
+        ExpectExtra {
+            unclean_elections: 1,
+            truncated: 3,
+            errors: BTreeMap::from([("NOT_ENOUGH_REPLICAS".to_string(), 3)]),
+        }
+    }
+
+    fn matching() -> Expect {
+        Expect {
+            sent: Some(10),
+            acked: Some(9),
+            failed: Some(1),
+            lost: Some(1),
+            acked_lost: Some(1),
+            duplicated: Some(2),
+            reordered: Some(2),
+            verdict: Some(Verdict::None),
+            unclean_elections: Some(1),
+            truncated: Some(3),
+            errors: BTreeMap::from([("NOT_ENOUGH_REPLICAS".to_string(), 3)]),
+            groups: BTreeMap::from([
+                (
+                    "billing".to_string(),
+                    GroupExpect {
+                        applied: Some(7),
+                        lost: Some(1),
+                        acked_lost: Some(1),
+                        duplicated: Some(0),
+                        reordered: Some(1),
+                        redelivered: Some(2),
+                    },
+                ),
+                (
+                    "audit".to_string(),
+                    GroupExpect {
+                        duplicated: Some(2),
+                        ..GroupExpect::default()
+                    },
+                ),
+            ]),
+        }
+    }
+
+    #[test]
+    fn passes_when_everything_matches() {
+        assert_eq!(
+            check_expect(&matching(), &outcome(), &extra()),
+            Vec::<String>::new()
+        );
+        // An empty expectation checks nothing.
+        assert!(check_expect(&Expect::default(), &outcome(), &extra()).is_empty());
+    }
+
+    #[test]
+    fn reports_each_total_mismatch() {
+        let e = Expect {
+            sent: Some(11),
+            acked: Some(8),
+            failed: Some(0),
+            lost: Some(0),
+            acked_lost: Some(2),
+            duplicated: Some(0),
+            reordered: Some(5),
+            verdict: Some(Verdict::ExactlyOnce),
+            unclean_elections: Some(0),
+            truncated: Some(4),
+            ..Expect::default()
+        };
+        assert_eq!(
+            check_expect(&e, &outcome(), &extra()),
+            vec![
+                "sent: expected 11, got 10",
+                "acked: expected 8, got 9",
+                "failed: expected 0, got 1",
+                "lost: expected 0, got 1",
+                "acked_lost: expected 2, got 1",
+                "duplicated: expected 0, got 2",
+                "reordered: expected 5, got 2",
+                "verdict: expected exactly-once, got none",
+                "unclean_elections: expected 0, got 1",
+                "truncated: expected 4, got 3",
+            ]
+        );
+    }
+
+    #[test]
+    fn reports_error_count_mismatches() {
+        let e = Expect {
+            errors: BTreeMap::from([
+                ("NOT_ENOUGH_REPLICAS".to_string(), 2),
+                ("REQUEST_TIMED_OUT".to_string(), 1),
+                ("NOT_LEADER_OR_FOLLOWER".to_string(), 0),
+            ]),
+            ..Expect::default()
+        };
+        assert_eq!(
+            check_expect(&e, &outcome(), &extra()),
+            vec![
+                "errors.NOT_ENOUGH_REPLICAS: expected 2, got 3",
+                "errors.REQUEST_TIMED_OUT: expected 1, got 0",
+            ]
+        );
+    }
+
+    #[test]
+    fn reports_group_mismatches_and_missing_groups() {
+        let e = Expect {
+            groups: BTreeMap::from([
+                (
+                    "billing".to_string(),
+                    GroupExpect {
+                        applied: Some(8),
+                        lost: Some(0),
+                        acked_lost: Some(0),
+                        duplicated: Some(1),
+                        reordered: Some(0),
+                        redelivered: Some(0),
+                    },
+                ),
+                (
+                    "audit".to_string(),
+                    GroupExpect {
+                        duplicated: Some(0),
+                        ..GroupExpect::default()
+                    },
+                ),
+                ("ghost".to_string(), GroupExpect::default()),
+            ]),
+            ..Expect::default()
+        };
+        assert_eq!(
+            check_expect(&e, &outcome(), &extra()),
+            vec![
+                "groups.audit.duplicated: expected 0, got 2",
+                "groups.billing.applied: expected 8, got 7",
+                "groups.billing.lost: expected 0, got 1",
+                "groups.billing.acked_lost: expected 0, got 1",
+                "groups.billing.duplicated: expected 1, got 0",
+                "groups.billing.reordered: expected 0, got 1",
+                "groups.billing.redelivered: expected 0, got 2",
+                "groups.ghost: no such group in the scenario",
+            ]
+        );
+    }
+
+    #[test]
+    fn warns_when_judging_losses_before_the_run_drained() {
+        let mut o = outcome();
+        o.final_ = false;
+        let e = Expect {
+            lost: Some(1),
+            ..Expect::default()
+        };
+        assert_eq!(
+            check_expect(&e, &o, &extra()),
+            vec!["outcome: the run has not drained, so losses are not counted yet"]
+        );
+        // Expectations that do not depend on losses don't need a final outcome.
+        let e = Expect {
+            sent: Some(10),
+            ..Expect::default()
+        };
+        assert!(check_expect(&e, &o, &extra()).is_empty());
+    }
+}

@@ -1,0 +1,1629 @@
+//! Consumer groups: the group coordinator (classic join/sync protocol with generations,
+//! heartbeats, `session.timeout.ms`, eager rebalances, static membership, offset commits) and the
+//! consumer's poll → process → commit loop.
+//!
+//! Simplifications: the coordinator computes the assignment itself (in Kafka the group leader
+//! member does, with the same assignor, so the result is the same); the coordinator lives on the
+//! first unfenced broker from a hash of the group name (standing in for the leader of the
+//! group's `__consumer_offsets` partition), and committed offsets survive its failover as they
+//! would in that replicated topic; consumers locate it without a FindCoordinator round trip.
+
+use crate::scenario::{Assignor, CommitMode, OffsetReset};
+use crate::sim::ids::*;
+use crate::sim::partitioner::partition_for_key;
+use crate::sim::replication::EntryKind;
+use crate::sim::trace::{LeaveReason, Trace};
+use crate::sim::wire::{ConsumerFetchResult, GroupRequest, GroupResponse, Msg};
+use crate::sim::{NodeKind, NodeState, Sim, Timer};
+
+/// Backoff before retrying a coordinator request that failed (`retry.backoff.ms`).
+const CONSUMER_RETRY_BACKOFF_MS: u64 = 100;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupState {
+    Empty,
+    PreparingRebalance,
+    Stable,
+}
+
+impl GroupState {
+    pub fn name(self) -> &'static str {
+        match self {
+            GroupState::Empty => "Empty",
+            GroupState::PreparingRebalance => "PreparingRebalance",
+            GroupState::Stable => "Stable",
+        }
+    }
+}
+
+/// A member as the coordinator sees it. A restarted dynamic consumer is a new member (new
+/// incarnation); a static member (`group.instance.id`) keeps its identity.
+#[derive(Clone, Debug)]
+pub struct Member {
+    pub consumer: ConsumerId,
+    pub incarnation: u32,
+    pub assignment: Vec<PartitionId>,
+    joined: bool,
+    pending_join: Option<u32>,
+    heartbeats: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct Group {
+    pub name: String,
+    pub spec: crate::scenario::Group,
+    pub topic: TopicId,
+    pub partitions: Vec<PartitionId>,
+    pub state: GroupState,
+    pub generation: u32,
+    pub members: Vec<Member>,
+    /// Committed offset per partition of the topic (index as in `partitions`).
+    pub committed: Vec<Option<u64>>,
+    /// The broker currently hosting the coordinator.
+    pub host: Option<BrokerId>,
+    join_token: u32,
+    /// The dedup sink's memory: message ids already applied.
+    applied: Vec<bool>,
+    /// Every consumer ever created for this group.
+    pub consumers: Vec<ConsumerId>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsumerState {
+    /// Not started yet.
+    Idle,
+    Joining,
+    Syncing,
+    FetchingOffsets,
+    Active,
+    Crashed,
+    /// Left the group for good (`remove-consumer`).
+    Left,
+}
+
+impl ConsumerState {
+    pub fn name(self) -> &'static str {
+        match self {
+            ConsumerState::Idle => "idle",
+            ConsumerState::Joining => "joining",
+            ConsumerState::Syncing => "syncing",
+            ConsumerState::FetchingOffsets => "fetching offsets",
+            ConsumerState::Active => "active",
+            ConsumerState::Crashed => "crashed",
+            ConsumerState::Left => "left",
+        }
+    }
+}
+
+/// An assigned partition, from the consumer's side.
+#[derive(Clone, Debug)]
+pub struct ConsumerPartition {
+    pub partition: PartitionId,
+    /// Offset of the next record poll() hands to the application.
+    pub position: Option<u64>,
+    /// Offset of the next record to fetch.
+    fetch_pos: u64,
+    fetching: Option<u32>,
+    /// The broker the fetch in flight went to.
+    fetching_from: Option<BrokerId>,
+    /// Fetched records not yet returned by poll(): (offset, message).
+    buffered: std::collections::VecDeque<(u64, MsgId)>,
+    /// The leader's high watermark as of the last fetch, for lag.
+    pub hw: u64,
+}
+
+/// What the consumer does once its synchronous commit is answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AfterCommit {
+    Process,
+    Poll,
+    Rejoin,
+    Leave,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outstanding {
+    Join,
+    Sync,
+    OffsetFetch,
+    Commit(AfterCommit),
+}
+
+#[derive(Clone, Debug)]
+pub struct Consumer {
+    pub name: String,
+    pub node: NodeId,
+    pub group: GroupId,
+    pub state: ConsumerState,
+    pub generation: u32,
+    pub parts: Vec<ConsumerPartition>,
+    /// The poll batch being processed: (partition, offset, message).
+    pub batch: Vec<(PartitionId, u64, MsgId)>,
+    pub batch_pos: usize,
+    pub processing: bool,
+    rejoin_needed: bool,
+    /// Leader per partition of the topic, as this consumer last heard.
+    leaders: Vec<Option<BrokerId>>,
+    metadata_pending: Vec<bool>,
+    next_token: u32,
+    outstanding: Option<(u32, Outstanding)>,
+    /// The coordinator broker the outstanding request went to.
+    outstanding_to: Option<BrokerId>,
+    heartbeat_token: u32,
+    process_token: u32,
+    last_poll: SimTime,
+    next_auto_commit: SimTime,
+    pub applied: u64,
+}
+
+impl ConsumerPartition {
+    pub(crate) fn fetching_from(&self) -> Option<BrokerId> {
+        self.fetching.and(self.fetching_from)
+    }
+
+    pub(crate) fn fetching_token(&self) -> Option<u32> {
+        self.fetching
+    }
+}
+
+impl Consumer {
+    /// The reset a coordinator request in flight to a dead broker gets.
+    pub(crate) fn reset_coordinator_reply(&self, b: BrokerId) -> Option<Msg> {
+        let (token, kind) = self.outstanding?;
+        if self.outstanding_to != Some(b) {
+            return None;
+        }
+        let error = ErrorCode::NotCoordinator;
+        let resp = match kind {
+            Outstanding::Join => GroupResponse::Join {
+                generation: 0,
+                token,
+                error,
+            },
+            Outstanding::Sync => GroupResponse::Sync {
+                generation: 0,
+                assignment: Box::new([]),
+                token,
+                error,
+            },
+            Outstanding::OffsetFetch => GroupResponse::OffsetFetch {
+                offsets: Box::new([]),
+                token,
+            },
+            Outstanding::Commit(_) => GroupResponse::Commit { token, error },
+        };
+        Some(Msg::GroupResponse {
+            group: self.group,
+            resp,
+        })
+    }
+
+    fn token(&mut self) -> u32 {
+        self.next_token = self.next_token.wrapping_add(1);
+        self.next_token
+    }
+
+    /// Lag per assigned partition: HW − position.
+    pub fn lag(&self) -> u64 {
+        self.parts
+            .iter()
+            .map(|p| p.hw.saturating_sub(p.position.unwrap_or(0)))
+            .sum()
+    }
+}
+
+impl Sim {
+    pub(crate) fn new_group(&self, spec: &crate::scenario::Group, topic: TopicId) -> Group {
+        let partitions = self.topics[topic.idx()].partitions.clone();
+        Group {
+            name: spec.name.clone(),
+            spec: spec.clone(),
+            topic,
+            committed: vec![None; partitions.len()],
+            partitions,
+            state: GroupState::Empty,
+            generation: 0,
+            members: Vec::new(),
+            host: None,
+            join_token: 0,
+            applied: Vec::new(),
+            consumers: Vec::new(),
+        }
+    }
+
+    /// Create a consumer node for a group (at build time or for `add-consumer`).
+    pub(crate) fn create_consumer(&mut self, g: GroupId) -> ConsumerId {
+        let id = ConsumerId(self.consumers.len() as u32);
+        let n = self.groups[g.idx()].consumers.len() + 1;
+        let name = format!("{}/consumer-{}", self.groups[g.idx()].name, n);
+        let node = NodeId(self.nodes.len() as u32);
+        self.nodes.push(NodeState {
+            name: name.clone(),
+            kind: NodeKind::Consumer(id),
+            up: true,
+            incarnation: 0,
+            paused_until: None,
+        });
+        self.net.ensure_nodes(self.nodes.len());
+        let nparts = self.groups[g.idx()].partitions.len();
+        self.consumers.push(Consumer {
+            name,
+            node,
+            group: g,
+            state: ConsumerState::Idle,
+            generation: 0,
+            parts: Vec::new(),
+            batch: Vec::new(),
+            batch_pos: 0,
+            processing: false,
+            rejoin_needed: false,
+            leaders: vec![None; nparts],
+            metadata_pending: vec![false; nparts],
+            next_token: 0,
+            outstanding: None,
+            outstanding_to: None,
+            heartbeat_token: 0,
+            process_token: 0,
+            last_poll: SimTime::ZERO,
+            next_auto_commit: SimTime::ZERO,
+            applied: 0,
+        });
+        self.groups[g.idx()].consumers.push(id);
+        id
+    }
+
+    pub(crate) fn add_consumer(&mut self, g: GroupId) {
+        let c = self.create_consumer(g);
+        self.consumer_started(c);
+    }
+
+    // ----- coordinator ----------------------------------------------------------------------
+
+    /// The broker hosting a group's coordinator right now, by the controller's view.
+    pub fn coordinator_host(&self, g: GroupId) -> Option<BrokerId> {
+        let n = self.controller.brokers.len() as u32;
+        let start = partition_for_key(&self.groups[g.idx()].name, n);
+        (0..n)
+            .map(|i| BrokerId((start + i) % n))
+            .find(|b| !self.controller.brokers[b.idx()].fenced)
+    }
+
+    fn group_reply(&mut self, b: BrokerId, c: ConsumerId, g: GroupId, resp: GroupResponse) {
+        let from = self.node_of_broker(b);
+        let to = self.consumers[c.idx()].node;
+        self.send(from, to, Msg::GroupResponse { group: g, resp });
+    }
+
+    fn member_index(&self, g: GroupId, c: ConsumerId, incarnation: u32) -> Option<usize> {
+        let group = &self.groups[g.idx()];
+        let stat = group.spec.static_membership;
+        group
+            .members
+            .iter()
+            .position(|m| m.consumer == c && (stat || m.incarnation == incarnation))
+    }
+
+    pub(crate) fn coordinator_receive(
+        &mut self,
+        b: BrokerId,
+        from: NodeId,
+        g: GroupId,
+        c: ConsumerId,
+        req: GroupRequest,
+    ) {
+        let _ = from;
+        let incarnation = self.nodes[self.consumers[c.idx()].node.idx()].incarnation;
+        if self.coordinator_host(g) != Some(b) {
+            let resp = match req {
+                GroupRequest::Join { token } => GroupResponse::Join {
+                    generation: 0,
+                    token,
+                    error: ErrorCode::NotCoordinator,
+                },
+                GroupRequest::Sync { token, .. } => GroupResponse::Sync {
+                    generation: 0,
+                    assignment: Box::new([]),
+                    token,
+                    error: ErrorCode::NotCoordinator,
+                },
+                GroupRequest::Heartbeat { token, .. } => GroupResponse::Heartbeat {
+                    token,
+                    error: ErrorCode::NotCoordinator,
+                },
+                GroupRequest::Commit { token, .. } => GroupResponse::Commit {
+                    token,
+                    error: ErrorCode::NotCoordinator,
+                },
+                GroupRequest::OffsetFetch { token } => GroupResponse::OffsetFetch {
+                    offsets: Box::new([]),
+                    token,
+                },
+                GroupRequest::Leave { .. } => return,
+            };
+            self.group_reply(b, c, g, resp);
+            return;
+        }
+        if self.groups[g.idx()].host != Some(b) {
+            // A new coordinator loads the group and gives every member a fresh session.
+            self.groups[g.idx()].host = Some(b);
+            for i in 0..self.groups[g.idx()].members.len() {
+                self.arm_session_check(g, i);
+            }
+            if self.groups[g.idx()].state == GroupState::PreparingRebalance {
+                self.arm_join_deadline(g, self.groups[g.idx()].spec.max_poll_interval_ms);
+            }
+        }
+        let member = self.member_index(g, c, incarnation);
+        match req {
+            GroupRequest::Join { token } => self.coordinator_join(g, c, incarnation, token),
+            GroupRequest::Sync { generation, token } => {
+                let group = &self.groups[g.idx()];
+                let (error, assignment) = match member {
+                    None => (ErrorCode::UnknownMemberId, Box::from([])),
+                    Some(_) if group.state == GroupState::PreparingRebalance => {
+                        (ErrorCode::RebalanceInProgress, Box::from([]))
+                    }
+                    Some(_) if generation != group.generation => {
+                        (ErrorCode::IllegalGeneration, Box::from([]))
+                    }
+                    Some(i) => (
+                        ErrorCode::None,
+                        group.members[i].assignment.clone().into_boxed_slice(),
+                    ),
+                };
+                let generation = group.generation;
+                self.group_reply(
+                    b,
+                    c,
+                    g,
+                    GroupResponse::Sync {
+                        generation,
+                        assignment,
+                        token,
+                        error,
+                    },
+                );
+            }
+            GroupRequest::Heartbeat { generation, token } => {
+                let group = &self.groups[g.idx()];
+                let error = match member {
+                    None => ErrorCode::UnknownMemberId,
+                    Some(_) if group.state == GroupState::PreparingRebalance => {
+                        ErrorCode::RebalanceInProgress
+                    }
+                    Some(_) if generation != group.generation => ErrorCode::IllegalGeneration,
+                    Some(_) => ErrorCode::None,
+                };
+                if let Some(i) = member {
+                    self.groups[g.idx()].members[i].heartbeats += 1;
+                    self.arm_session_check(g, i);
+                }
+                self.group_reply(b, c, g, GroupResponse::Heartbeat { token, error });
+            }
+            GroupRequest::Leave { reason } => {
+                if let Some(i) = member {
+                    self.remove_member(g, i, reason);
+                }
+            }
+            GroupRequest::Commit {
+                generation,
+                offsets,
+                token,
+            } => {
+                let group = &self.groups[g.idx()];
+                // Kafka accepts commits from the current generation even while a rebalance is
+                // being prepared; a member that was removed or is a generation behind fails.
+                let error = match member {
+                    None => ErrorCode::UnknownMemberId,
+                    Some(_) if generation != group.generation => ErrorCode::IllegalGeneration,
+                    Some(_) => ErrorCode::None,
+                };
+                if error == ErrorCode::None {
+                    for &(p, offset) in offsets.iter() {
+                        let group = &mut self.groups[g.idx()];
+                        if let Some(i) = group.partitions.iter().position(|&x| x == p) {
+                            group.committed[i] = Some(offset);
+                            self.emit(Trace::OffsetCommitted {
+                                group: g,
+                                consumer: c,
+                                partition: p,
+                                offset,
+                            });
+                        }
+                    }
+                }
+                self.group_reply(b, c, g, GroupResponse::Commit { token, error });
+            }
+            GroupRequest::OffsetFetch { token } => {
+                let group = &self.groups[g.idx()];
+                let offsets: Box<[(PartitionId, Option<u64>)]> = group
+                    .partitions
+                    .iter()
+                    .copied()
+                    .zip(group.committed.iter().copied())
+                    .collect();
+                self.group_reply(b, c, g, GroupResponse::OffsetFetch { offsets, token });
+            }
+        }
+    }
+
+    fn coordinator_join(&mut self, g: GroupId, c: ConsumerId, incarnation: u32, token: u32) {
+        let now_stable = self.groups[g.idx()].state == GroupState::Stable;
+        let is_static = self.groups[g.idx()].spec.static_membership;
+        let existing = self.member_index(g, c, incarnation);
+        if let (Some(i), true, true) = (existing, is_static, now_stable) {
+            // A static member coming back within its session: same assignment, no rebalance.
+            let group = &mut self.groups[g.idx()];
+            group.members[i].incarnation = incarnation;
+            group.members[i].heartbeats += 1;
+            let generation = group.generation;
+            self.arm_session_check(g, i);
+            let b = self.groups[g.idx()].host.expect("coordinator host");
+            self.group_reply(
+                b,
+                c,
+                g,
+                GroupResponse::Join {
+                    generation,
+                    token,
+                    error: ErrorCode::None,
+                },
+            );
+            return;
+        }
+        let i = match existing {
+            Some(i) => i,
+            None => {
+                let group = &mut self.groups[g.idx()];
+                group.members.push(Member {
+                    consumer: c,
+                    incarnation,
+                    assignment: Vec::new(),
+                    joined: false,
+                    pending_join: None,
+                    heartbeats: 0,
+                });
+                self.emit(Trace::MemberJoined {
+                    group: g,
+                    consumer: c,
+                });
+                self.groups[g.idx()].members.len() - 1
+            }
+        };
+        {
+            let m = &mut self.groups[g.idx()].members[i];
+            m.joined = true;
+            m.pending_join = Some(token);
+            m.heartbeats += 1;
+        }
+        self.arm_session_check(g, i);
+        match self.groups[g.idx()].state {
+            GroupState::Empty => {
+                let delay = self.settings.group_initial_rebalance_delay_ms;
+                self.prepare_rebalance(g, delay);
+            }
+            GroupState::Stable => {
+                let timeout = self.groups[g.idx()].spec.max_poll_interval_ms;
+                self.prepare_rebalance(g, timeout);
+            }
+            GroupState::PreparingRebalance => self.maybe_complete_join(g),
+        }
+    }
+
+    fn prepare_rebalance(&mut self, g: GroupId, deadline_ms: u64) {
+        let group = &mut self.groups[g.idx()];
+        let initial = group.state == GroupState::Empty;
+        group.state = GroupState::PreparingRebalance;
+        if !initial {
+            for m in &mut group.members {
+                if m.pending_join.is_none() {
+                    m.joined = false;
+                }
+            }
+        }
+        let generation = group.generation + 1;
+        self.emit(Trace::RebalanceStarted {
+            group: g,
+            generation,
+        });
+        self.arm_join_deadline(g, deadline_ms);
+        if !initial {
+            self.maybe_complete_join(g);
+        }
+    }
+
+    fn arm_join_deadline(&mut self, g: GroupId, ms: u64) {
+        let group = &mut self.groups[g.idx()];
+        group.join_token += 1;
+        let token = group.join_token;
+        if let Some(b) = group.host {
+            let node = self.node_of_broker(b);
+            self.set_timer_ms(node, ms, Timer::CoordinatorJoinDeadline { group: g, token });
+        }
+    }
+
+    fn maybe_complete_join(&mut self, g: GroupId) {
+        let group = &self.groups[g.idx()];
+        if group.state == GroupState::PreparingRebalance && group.members.iter().all(|m| m.joined) {
+            self.complete_join(g);
+        }
+    }
+
+    fn complete_join(&mut self, g: GroupId) {
+        // Members that did not rejoin in time are dropped.
+        let mut i = 0;
+        while i < self.groups[g.idx()].members.len() {
+            if !self.groups[g.idx()].members[i].joined {
+                let c = self.groups[g.idx()].members.remove(i).consumer;
+                self.emit(Trace::MemberRemoved {
+                    group: g,
+                    consumer: c,
+                    reason: LeaveReason::RebalanceTimeout,
+                });
+            } else {
+                i += 1;
+            }
+        }
+        let group = &mut self.groups[g.idx()];
+        group.join_token += 1;
+        if group.members.is_empty() {
+            group.state = GroupState::Empty;
+            return;
+        }
+        group.generation += 1;
+        group.state = GroupState::Stable;
+        assign(group);
+        let generation = group.generation;
+        let assignment: Box<[(ConsumerId, Box<[PartitionId]>)]> = group
+            .members
+            .iter()
+            .map(|m| (m.consumer, m.assignment.clone().into_boxed_slice()))
+            .collect();
+        self.emit(Trace::Rebalanced {
+            group: g,
+            generation,
+            assignment,
+        });
+        let b = self.groups[g.idx()].host.expect("coordinator host");
+        for i in 0..self.groups[g.idx()].members.len() {
+            let m = &mut self.groups[g.idx()].members[i];
+            m.joined = false;
+            if let Some(token) = m.pending_join.take() {
+                let c = m.consumer;
+                self.group_reply(
+                    b,
+                    c,
+                    g,
+                    GroupResponse::Join {
+                        generation,
+                        token,
+                        error: ErrorCode::None,
+                    },
+                );
+            }
+        }
+    }
+
+    fn arm_session_check(&mut self, g: GroupId, i: usize) {
+        let group = &self.groups[g.idx()];
+        let Some(b) = group.host else {
+            return;
+        };
+        let m = &group.members[i];
+        let (consumer, token) = (m.consumer, m.heartbeats);
+        let timeout = group.spec.session_timeout_ms;
+        let node = self.node_of_broker(b);
+        self.set_timer_ms(
+            node,
+            timeout,
+            Timer::CoordinatorSessionCheck {
+                group: g,
+                consumer,
+                token,
+            },
+        );
+    }
+
+    fn remove_member(&mut self, g: GroupId, i: usize, reason: LeaveReason) {
+        let m = self.groups[g.idx()].members.remove(i);
+        self.emit(Trace::MemberRemoved {
+            group: g,
+            consumer: m.consumer,
+            reason,
+        });
+        let group = &self.groups[g.idx()];
+        match group.state {
+            GroupState::Stable if group.members.is_empty() => {
+                self.groups[g.idx()].state = GroupState::Empty;
+            }
+            GroupState::Stable => {
+                let timeout = group.spec.max_poll_interval_ms;
+                self.prepare_rebalance(g, timeout);
+            }
+            GroupState::PreparingRebalance => {
+                if group.members.is_empty() {
+                    self.groups[g.idx()].state = GroupState::Empty;
+                    self.groups[g.idx()].join_token += 1;
+                } else {
+                    self.maybe_complete_join(g);
+                }
+            }
+            GroupState::Empty => {}
+        }
+    }
+
+    pub(crate) fn coordinator_timer(&mut self, b: BrokerId, timer: Timer) {
+        match timer {
+            Timer::CoordinatorJoinDeadline { group, token } => {
+                let grp = &self.groups[group.idx()];
+                if grp.host == Some(b)
+                    && grp.join_token == token
+                    && grp.state == GroupState::PreparingRebalance
+                {
+                    self.complete_join(group);
+                }
+            }
+            Timer::CoordinatorSessionCheck {
+                group,
+                consumer,
+                token,
+            } => {
+                let grp = &self.groups[group.idx()];
+                if grp.host != Some(b) {
+                    return;
+                }
+                if let Some(i) = grp
+                    .members
+                    .iter()
+                    .position(|m| m.consumer == consumer && m.heartbeats == token)
+                {
+                    self.remove_member(group, i, LeaveReason::SessionTimeout);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    // ----- consumer -------------------------------------------------------------------------
+
+    pub(crate) fn start_consumers(&mut self) {
+        for c in 0..self.consumers.len() {
+            let c = ConsumerId(c as u32);
+            let g = self.consumers[c.idx()].group;
+            let start = self.groups[g.idx()].spec.start_ms;
+            let node = self.consumers[c.idx()].node;
+            self.set_timer_ms(node, start, Timer::ConsumerStart);
+        }
+    }
+
+    pub(crate) fn consumer_started(&mut self, c: ConsumerId) {
+        let g = self.consumers[c.idx()].group;
+        for i in 0..self.groups[g.idx()].partitions.len() {
+            let p = self.groups[g.idx()].partitions[i];
+            self.consumers[c.idx()].leaders[i] = self.controller.parts[p.idx()].leader;
+        }
+        let cons = &mut self.consumers[c.idx()];
+        cons.state = ConsumerState::Joining;
+        cons.parts.clear();
+        cons.batch.clear();
+        cons.batch_pos = 0;
+        cons.processing = false;
+        cons.rejoin_needed = false;
+        cons.outstanding = None;
+        self.send_join(c);
+    }
+
+    fn send_to_coordinator(&mut self, c: ConsumerId, req: GroupRequest) -> Option<BrokerId> {
+        let g = self.consumers[c.idx()].group;
+        let node = self.consumers[c.idx()].node;
+        match self.coordinator_host(g) {
+            Some(b) => {
+                let to = self.node_of_broker(b);
+                self.send(
+                    node,
+                    to,
+                    Msg::Group {
+                        group: g,
+                        consumer: c,
+                        req,
+                    },
+                );
+                Some(b)
+            }
+            None => None,
+        }
+    }
+
+    fn coordinator_request(
+        &mut self,
+        c: ConsumerId,
+        kind: Outstanding,
+        make: impl FnOnce(u32) -> GroupRequest,
+    ) {
+        let token = self.consumers[c.idx()].token();
+        self.consumers[c.idx()].outstanding = Some((token, kind));
+        let req = make(token);
+        let to = self.send_to_coordinator(c, req);
+        self.consumers[c.idx()].outstanding_to = to;
+        let g = self.consumers[c.idx()].group;
+        let timeout = self.groups[g.idx()].spec.request_timeout_ms;
+        let node = self.consumers[c.idx()].node;
+        self.set_timer_ms(node, timeout, Timer::ConsumerRequestTimeout { token });
+    }
+
+    fn send_join(&mut self, c: ConsumerId) {
+        self.consumers[c.idx()].state = ConsumerState::Joining;
+        self.coordinator_request(c, Outstanding::Join, |token| GroupRequest::Join { token });
+    }
+
+    fn retry_later(&mut self, c: ConsumerId, kind: Outstanding) {
+        // Re-send the same kind of request after a short backoff, via the timeout path.
+        let token = self.consumers[c.idx()].token();
+        self.consumers[c.idx()].outstanding = Some((token, kind));
+        let node = self.consumers[c.idx()].node;
+        self.set_timer_ms(
+            node,
+            CONSUMER_RETRY_BACKOFF_MS,
+            Timer::ConsumerRequestTimeout { token },
+        );
+    }
+
+    fn resend(&mut self, c: ConsumerId, kind: Outstanding) {
+        match kind {
+            Outstanding::Join => self.send_join(c),
+            Outstanding::Sync => {
+                let generation = self.consumers[c.idx()].generation;
+                self.coordinator_request(c, Outstanding::Sync, |token| GroupRequest::Sync {
+                    generation,
+                    token,
+                });
+            }
+            Outstanding::OffsetFetch => {
+                self.coordinator_request(c, Outstanding::OffsetFetch, |token| {
+                    GroupRequest::OffsetFetch { token }
+                });
+            }
+            Outstanding::Commit(then) => self.commit_sync(c, then),
+        }
+    }
+
+    pub(crate) fn consumer_timer(&mut self, c: ConsumerId, timer: Timer) {
+        match timer {
+            Timer::ConsumerStart => {
+                if self.consumers[c.idx()].state == ConsumerState::Idle {
+                    self.consumer_started(c);
+                }
+            }
+            Timer::ConsumerRequestTimeout { token } => {
+                if let Some((t, kind)) = self.consumers[c.idx()].outstanding
+                    && t == token
+                {
+                    self.consumers[c.idx()].outstanding = None;
+                    if let Outstanding::Commit(then) = kind {
+                        // A commit that got no answer counts as failed; carry on.
+                        self.emit(Trace::CommitFailed {
+                            group: self.consumers[c.idx()].group,
+                            consumer: c,
+                            error: ErrorCode::RequestTimedOut,
+                        });
+                        self.after_commit(c, then);
+                    } else {
+                        self.resend(c, kind);
+                    }
+                }
+            }
+            Timer::ConsumerHeartbeat { token } => {
+                let cons = &self.consumers[c.idx()];
+                if cons.heartbeat_token != token
+                    || !matches!(
+                        cons.state,
+                        ConsumerState::Syncing
+                            | ConsumerState::FetchingOffsets
+                            | ConsumerState::Active
+                    )
+                {
+                    return;
+                }
+                let g = cons.group;
+                let spec = &self.groups[g.idx()].spec;
+                let (interval, max_poll) = (spec.heartbeat_interval_ms, spec.max_poll_interval_ms);
+                // KIP-62: the heartbeat thread leaves the group when poll() is not called within
+                // max.poll.interval.ms.
+                if cons.processing && self.now.0 > cons.last_poll.0 + max_poll * 1000 {
+                    self.send_to_coordinator(
+                        c,
+                        GroupRequest::Leave {
+                            reason: LeaveReason::PollTimeout,
+                        },
+                    );
+                    let cons = &mut self.consumers[c.idx()];
+                    cons.rejoin_needed = true;
+                    cons.heartbeat_token += 1;
+                    return;
+                }
+                let generation = cons.generation;
+                let hb = self.consumers[c.idx()].token();
+                self.send_to_coordinator(
+                    c,
+                    GroupRequest::Heartbeat {
+                        generation,
+                        token: hb,
+                    },
+                );
+                let node = self.consumers[c.idx()].node;
+                self.set_timer_ms(node, interval, Timer::ConsumerHeartbeat { token });
+            }
+            Timer::ConsumerProcess { token } => {
+                let cons = &self.consumers[c.idx()];
+                if cons.processing && cons.process_token == token {
+                    self.process_next(c);
+                }
+            }
+            Timer::ConsumerPoll { token } => {
+                // A fetch that got no answer: refresh metadata and fetch again.
+                let cons = &mut self.consumers[c.idx()];
+                if let Some(i) = cons.parts.iter().position(|p| p.fetching == Some(token)) {
+                    cons.parts[i].fetching = None;
+                    let p = cons.parts[i].partition;
+                    let g = cons.group;
+                    if let Some(local) =
+                        self.groups[g.idx()].partitions.iter().position(|&x| x == p)
+                    {
+                        self.consumers[c.idx()].leaders[local] = None;
+                    }
+                    self.consumer_refresh_metadata(c, p);
+                }
+                self.send_fetches(c);
+            }
+            _ => {}
+        }
+    }
+
+    fn start_heartbeats(&mut self, c: ConsumerId) {
+        let cons = &mut self.consumers[c.idx()];
+        cons.heartbeat_token += 1;
+        let token = cons.heartbeat_token;
+        let interval = self.groups[cons.group.idx()].spec.heartbeat_interval_ms;
+        let node = cons.node;
+        self.set_timer_ms(node, interval, Timer::ConsumerHeartbeat { token });
+    }
+
+    pub(crate) fn consumer_receive(&mut self, c: ConsumerId, msg: Msg) {
+        match msg {
+            Msg::GroupResponse { resp, .. } => self.consumer_group_response(c, resp),
+            Msg::ConsumerFetchResponse {
+                partition,
+                token,
+                result,
+            } => self.consumer_fetch_response(c, partition, token, result),
+            Msg::ListOffsetsResponse {
+                partition,
+                token,
+                offset,
+            } => {
+                let cons = &mut self.consumers[c.idx()];
+                let Some(i) = cons.parts.iter().position(|p| p.partition == partition) else {
+                    return;
+                };
+                if cons.parts[i].fetching != Some(token) {
+                    return;
+                }
+                cons.parts[i].fetching = None;
+                match offset {
+                    Some(o) => {
+                        let cp = &mut cons.parts[i];
+                        cp.position = Some(o);
+                        cp.fetch_pos = o;
+                        let g = cons.group;
+                        self.emit(Trace::OffsetReset {
+                            group: g,
+                            consumer: c,
+                            partition,
+                            offset: o,
+                        });
+                    }
+                    None => self.consumer_refresh_metadata(c, partition),
+                }
+                self.send_fetches(c);
+            }
+            Msg::MetadataResponse {
+                partition, leader, ..
+            } => {
+                let g = self.consumers[c.idx()].group;
+                if let Some(i) = self.groups[g.idx()]
+                    .partitions
+                    .iter()
+                    .position(|&x| x == partition)
+                {
+                    let cons = &mut self.consumers[c.idx()];
+                    cons.metadata_pending[i] = false;
+                    cons.leaders[i] = leader;
+                    if leader.is_none() {
+                        let node = cons.node;
+                        let token = u32::MAX;
+                        self.set_timer_ms(
+                            node,
+                            CONSUMER_RETRY_BACKOFF_MS,
+                            Timer::ConsumerPoll { token },
+                        );
+                        return;
+                    }
+                }
+                self.send_fetches(c);
+            }
+            _ => {}
+        }
+    }
+
+    fn consumer_group_response(&mut self, c: ConsumerId, resp: GroupResponse) {
+        let cons = &self.consumers[c.idx()];
+        match resp {
+            GroupResponse::Heartbeat { error, .. } => {
+                if matches!(
+                    error,
+                    ErrorCode::RebalanceInProgress
+                        | ErrorCode::IllegalGeneration
+                        | ErrorCode::UnknownMemberId
+                ) && cons.state == ConsumerState::Active
+                {
+                    self.consumers[c.idx()].rejoin_needed = true;
+                    if !self.consumers[c.idx()].processing
+                        && self.consumers[c.idx()].outstanding.is_none()
+                    {
+                        self.poll(c);
+                    }
+                }
+            }
+            GroupResponse::Join {
+                generation,
+                token,
+                error,
+            } => {
+                if cons.outstanding.map(|o| o.0) != Some(token) {
+                    return;
+                }
+                self.consumers[c.idx()].outstanding = None;
+                if error != ErrorCode::None {
+                    self.retry_later(c, Outstanding::Join);
+                    return;
+                }
+                let cons = &mut self.consumers[c.idx()];
+                cons.generation = generation;
+                cons.state = ConsumerState::Syncing;
+                self.start_heartbeats(c);
+                self.resend(c, Outstanding::Sync);
+            }
+            GroupResponse::Sync {
+                generation,
+                assignment,
+                token,
+                error,
+            } => {
+                if cons.outstanding.map(|o| o.0) != Some(token) {
+                    return;
+                }
+                self.consumers[c.idx()].outstanding = None;
+                match error {
+                    ErrorCode::None => {}
+                    ErrorCode::NotCoordinator => {
+                        self.retry_later(c, Outstanding::Sync);
+                        return;
+                    }
+                    _ => {
+                        self.send_join(c);
+                        return;
+                    }
+                }
+                let cons = &mut self.consumers[c.idx()];
+                cons.generation = generation;
+                cons.parts = assignment
+                    .iter()
+                    .map(|&p| ConsumerPartition {
+                        partition: p,
+                        position: None,
+                        fetch_pos: 0,
+                        fetching: None,
+                        fetching_from: None,
+                        buffered: Default::default(),
+                        hw: 0,
+                    })
+                    .collect();
+                cons.state = ConsumerState::FetchingOffsets;
+                self.resend(c, Outstanding::OffsetFetch);
+            }
+            GroupResponse::OffsetFetch { offsets, token } => {
+                if cons.outstanding.map(|o| o.0) != Some(token) {
+                    return;
+                }
+                self.consumers[c.idx()].outstanding = None;
+                if offsets.is_empty() {
+                    self.retry_later(c, Outstanding::OffsetFetch);
+                    return;
+                }
+                let g = self.consumers[c.idx()].group;
+                let reset = self.groups[g.idx()].spec.auto_offset_reset;
+                let now = self.now;
+                let interval = self.groups[g.idx()].spec.auto_commit_interval_ms;
+                let cons = &mut self.consumers[c.idx()];
+                let mut resets = Vec::new();
+                for cp in &mut cons.parts {
+                    let committed = offsets
+                        .iter()
+                        .find(|o| o.0 == cp.partition)
+                        .and_then(|o| o.1);
+                    match (committed, reset) {
+                        (Some(o), _) => {
+                            cp.position = Some(o);
+                            cp.fetch_pos = o;
+                        }
+                        (None, OffsetReset::Earliest) => {
+                            cp.position = Some(0);
+                            cp.fetch_pos = 0;
+                            resets.push(cp.partition);
+                        }
+                        (None, OffsetReset::Latest) => cp.position = None,
+                    }
+                }
+                cons.state = ConsumerState::Active;
+                cons.last_poll = now;
+                cons.next_auto_commit = now.plus_ms(interval);
+                for p in resets {
+                    self.emit(Trace::OffsetReset {
+                        group: g,
+                        consumer: c,
+                        partition: p,
+                        offset: 0,
+                    });
+                }
+                self.poll(c);
+            }
+            GroupResponse::Commit { token, error } => {
+                if let Some((t, kind)) = cons.outstanding
+                    && t == token
+                {
+                    self.consumers[c.idx()].outstanding = None;
+                    let then = match kind {
+                        Outstanding::Commit(then) => then,
+                        _ => AfterCommit::Poll,
+                    };
+                    if matches!(
+                        error,
+                        ErrorCode::NotCoordinator | ErrorCode::NetworkException
+                    ) {
+                        // commitSync retries while the coordinator moves.
+                        self.retry_later(c, Outstanding::Commit(then));
+                        return;
+                    }
+                    if error != ErrorCode::None {
+                        let g = self.consumers[c.idx()].group;
+                        self.emit(Trace::CommitFailed {
+                            group: g,
+                            consumer: c,
+                            error: ErrorCode::CommitFailed,
+                        });
+                        self.consumers[c.idx()].rejoin_needed = true;
+                    }
+                    self.after_commit(c, then);
+                }
+            }
+        }
+    }
+
+    fn after_commit(&mut self, c: ConsumerId, then: AfterCommit) {
+        match then {
+            AfterCommit::Process => self.start_processing(c),
+            AfterCommit::Poll => self.poll(c),
+            AfterCommit::Rejoin => self.revoke_and_rejoin(c),
+            AfterCommit::Leave => self.finish_leave(c),
+        }
+    }
+
+    /// Current positions of all assigned partitions that have one.
+    fn positions(&self, c: ConsumerId) -> Box<[(PartitionId, u64)]> {
+        self.consumers[c.idx()]
+            .parts
+            .iter()
+            .filter_map(|p| p.position.map(|o| (p.partition, o)))
+            .collect()
+    }
+
+    fn commit_sync(&mut self, c: ConsumerId, then: AfterCommit) {
+        let offsets = self.positions(c);
+        let generation = self.consumers[c.idx()].generation;
+        self.coordinator_request(c, Outstanding::Commit(then), |token| GroupRequest::Commit {
+            generation,
+            offsets,
+            token,
+        });
+    }
+
+    fn commit_async(&mut self, c: ConsumerId) {
+        let offsets = self.positions(c);
+        let generation = self.consumers[c.idx()].generation;
+        let token = self.consumers[c.idx()].token();
+        self.send_to_coordinator(
+            c,
+            GroupRequest::Commit {
+                generation,
+                offsets,
+                token,
+            },
+        );
+    }
+
+    /// `poll()`: join if needed, auto-commit, hand the application the next batch.
+    fn poll(&mut self, c: ConsumerId) {
+        let cons = &self.consumers[c.idx()];
+        if cons.state != ConsumerState::Active || cons.processing || cons.outstanding.is_some() {
+            return;
+        }
+        let g = cons.group;
+        let spec = &self.groups[g.idx()].spec;
+        let (mode, max_records, interval) = (
+            spec.commit,
+            spec.max_poll_records as usize,
+            spec.auto_commit_interval_ms,
+        );
+        if cons.rejoin_needed {
+            // Eager protocol: give up every partition before rejoining; with auto-commit the
+            // consumer commits what it has consumed first (ConsumerCoordinator.onJoinPrepare).
+            if mode == CommitMode::Auto {
+                self.commit_sync(c, AfterCommit::Rejoin);
+            } else {
+                self.revoke_and_rejoin(c);
+            }
+            return;
+        }
+        let now = self.now;
+        self.consumers[c.idx()].last_poll = now;
+        if mode == CommitMode::Auto && now >= self.consumers[c.idx()].next_auto_commit {
+            // Auto-commit commits the positions returned by the previous poll.
+            self.consumers[c.idx()].next_auto_commit = now.plus_ms(interval);
+            self.commit_async(c);
+        }
+        let cons = &mut self.consumers[c.idx()];
+        cons.batch.clear();
+        cons.batch_pos = 0;
+        let mut taken = Vec::new();
+        for cp in &mut cons.parts {
+            let from = cp.position.unwrap_or(0);
+            let mut count = 0u32;
+            while cons.batch.len() < max_records {
+                let Some((offset, msg)) = cp.buffered.pop_front() else {
+                    break;
+                };
+                cons.batch.push((cp.partition, offset, msg));
+                cp.position = Some(offset + 1);
+                count += 1;
+            }
+            if count > 0 {
+                taken.push((cp.partition, from, count));
+            }
+        }
+        for (partition, from, count) in taken {
+            self.emit(Trace::Polled {
+                group: g,
+                consumer: c,
+                partition,
+                from,
+                count,
+            });
+        }
+        self.send_fetches(c);
+        if self.consumers[c.idx()].batch.is_empty() {
+            return;
+        }
+        if mode == CommitMode::BeforeProcess {
+            // At-most-once: commit the batch's end before touching any record.
+            self.commit_sync(c, AfterCommit::Process);
+        } else {
+            self.start_processing(c);
+        }
+    }
+
+    fn start_processing(&mut self, c: ConsumerId) {
+        if self.consumers[c.idx()].batch.is_empty() {
+            self.poll(c);
+            return;
+        }
+        self.consumers[c.idx()].processing = true;
+        self.schedule_process(c);
+    }
+
+    fn schedule_process(&mut self, c: ConsumerId) {
+        let g = self.consumers[c.idx()].group;
+        let ms = self.groups[g.idx()].spec.processing_ms;
+        if ms == 0 {
+            while self.consumers[c.idx()].processing {
+                self.process_next(c);
+            }
+            return;
+        }
+        let cons = &mut self.consumers[c.idx()];
+        cons.process_token = cons.process_token.wrapping_add(1);
+        let token = cons.process_token;
+        let node = cons.node;
+        self.set_timer_ms(node, ms, Timer::ConsumerProcess { token });
+    }
+
+    /// One record's processing finished: apply its effect to the group's sink.
+    fn process_next(&mut self, c: ConsumerId) {
+        let cons = &mut self.consumers[c.idx()];
+        let (partition, offset, msg) = cons.batch[cons.batch_pos];
+        cons.batch_pos += 1;
+        cons.applied += 1;
+        let g = cons.group;
+        let done = cons.batch_pos == cons.batch.len();
+        let group = &mut self.groups[g.idx()];
+        let dedup = group.spec.dedup;
+        let seen = if dedup {
+            if group.applied.len() <= msg.idx() {
+                group.applied.resize(msg.idx() + 1, false);
+            }
+            std::mem::replace(&mut group.applied[msg.idx()], true)
+        } else {
+            false
+        };
+        if seen {
+            self.emit(Trace::Redelivered {
+                group: g,
+                consumer: c,
+                msg,
+                partition,
+                offset,
+            });
+        } else {
+            self.emit(Trace::Applied {
+                group: g,
+                consumer: c,
+                msg,
+                partition,
+                offset,
+            });
+        }
+        if done {
+            let cons = &mut self.consumers[c.idx()];
+            cons.processing = false;
+            cons.batch.clear();
+            cons.batch_pos = 0;
+            if self.groups[g.idx()].spec.commit == CommitMode::AfterProcess {
+                self.commit_sync(c, AfterCommit::Poll);
+            } else {
+                self.poll(c);
+            }
+        } else if self.groups[g.idx()].spec.processing_ms > 0 {
+            self.schedule_process(c);
+        }
+    }
+
+    fn revoke_and_rejoin(&mut self, c: ConsumerId) {
+        let cons = &mut self.consumers[c.idx()];
+        cons.parts.clear();
+        cons.batch.clear();
+        cons.batch_pos = 0;
+        cons.rejoin_needed = false;
+        self.send_join(c);
+    }
+
+    /// Send a fetch for every assigned partition that has none in flight and nothing buffered.
+    fn send_fetches(&mut self, c: ConsumerId) {
+        if self.consumers[c.idx()].state != ConsumerState::Active {
+            return;
+        }
+        let g = self.consumers[c.idx()].group;
+        let spec = &self.groups[g.idx()].spec;
+        let (max_records, timeout) = (spec.max_poll_records, spec.request_timeout_ms);
+        for i in 0..self.consumers[c.idx()].parts.len() {
+            let cons = &self.consumers[c.idx()];
+            let cp = &cons.parts[i];
+            if cp.fetching.is_some() || !cp.buffered.is_empty() {
+                continue;
+            }
+            let p = cp.partition;
+            let local = self.groups[g.idx()]
+                .partitions
+                .iter()
+                .position(|&x| x == p)
+                .expect("assigned partition of the group's topic");
+            let Some(leader) = cons.leaders[local] else {
+                self.consumer_refresh_metadata(c, p);
+                continue;
+            };
+            let to = self.node_of_broker(leader);
+            let node = cons.node;
+            let position = cp.position;
+            let fetch_pos = cp.fetch_pos;
+            let token = self.consumers[c.idx()].token();
+            self.consumers[c.idx()].parts[i].fetching = Some(token);
+            self.consumers[c.idx()].parts[i].fetching_from = Some(leader);
+            let msg = match position {
+                None => Msg::ListOffsets {
+                    consumer: c,
+                    partition: p,
+                    token,
+                },
+                Some(_) => Msg::ConsumerFetch {
+                    consumer: c,
+                    partition: p,
+                    offset: fetch_pos,
+                    token,
+                    max_records,
+                },
+            };
+            self.send(node, to, msg);
+            self.set_timer_ms(node, timeout, Timer::ConsumerPoll { token });
+        }
+    }
+
+    fn consumer_refresh_metadata(&mut self, c: ConsumerId, p: PartitionId) {
+        let g = self.consumers[c.idx()].group;
+        let Some(i) = self.groups[g.idx()].partitions.iter().position(|&x| x == p) else {
+            return;
+        };
+        let cons = &mut self.consumers[c.idx()];
+        if cons.metadata_pending[i] {
+            return;
+        }
+        cons.metadata_pending[i] = true;
+        let token = cons.token();
+        let node = cons.node;
+        let controller = self.controller_node;
+        self.send(
+            node,
+            controller,
+            Msg::MetadataRequest {
+                partition: p,
+                token,
+            },
+        );
+    }
+
+    fn consumer_fetch_response(
+        &mut self,
+        c: ConsumerId,
+        partition: PartitionId,
+        token: u32,
+        result: ConsumerFetchResult,
+    ) {
+        let cons = &mut self.consumers[c.idx()];
+        let Some(i) = cons
+            .parts
+            .iter()
+            .position(|p| p.partition == partition && p.fetching == Some(token))
+        else {
+            if let ConsumerFetchResult::Records { payload, .. } = result {
+                self.free_payload(payload);
+            }
+            return;
+        };
+        cons.parts[i].fetching = None;
+        let g = cons.group;
+        match result {
+            ConsumerFetchResult::Records {
+                base_offset,
+                payload,
+                hw,
+            } => {
+                let cp = &mut cons.parts[i];
+                cp.hw = hw;
+                let mut got = false;
+                if base_offset == cp.fetch_pos {
+                    let records = &self.payloads[payload as usize];
+                    for (k, e) in records.iter().enumerate() {
+                        if e.kind == EntryKind::Data {
+                            cp.buffered.push_back((base_offset + k as u64, e.msg));
+                            got = true;
+                        }
+                    }
+                    cp.fetch_pos = base_offset + records.len() as u64;
+                }
+                self.free_payload(payload);
+                if !got {
+                    // Long poll came back empty: fetch again.
+                    self.send_fetches(c);
+                } else if !self.consumers[c.idx()].processing {
+                    self.poll(c);
+                }
+            }
+            ConsumerFetchResult::OutOfRange { hw } => {
+                let reset = self.groups[g.idx()].spec.auto_offset_reset;
+                let offset = match reset {
+                    OffsetReset::Earliest => 0,
+                    OffsetReset::Latest => hw,
+                };
+                let cp = &mut cons.parts[i];
+                cp.position = Some(offset);
+                cp.fetch_pos = offset;
+                cp.buffered.clear();
+                self.emit(Trace::OffsetReset {
+                    group: g,
+                    consumer: c,
+                    partition,
+                    offset,
+                });
+                self.send_fetches(c);
+            }
+            ConsumerFetchResult::Err(_) => {
+                if let Some(local) = self.groups[g.idx()]
+                    .partitions
+                    .iter()
+                    .position(|&x| x == partition)
+                {
+                    // Forget the leader so the next fetch waits for fresh metadata.
+                    self.consumers[c.idx()].leaders[local] = None;
+                }
+                self.consumer_refresh_metadata(c, partition);
+                let node = self.consumers[c.idx()].node;
+                self.set_timer_ms(
+                    node,
+                    CONSUMER_RETRY_BACKOFF_MS,
+                    Timer::ConsumerPoll { token: u32::MAX },
+                );
+            }
+        }
+    }
+
+    pub(crate) fn consumer_crashed(&mut self, c: ConsumerId) {
+        let cons = &mut self.consumers[c.idx()];
+        cons.state = ConsumerState::Crashed;
+        cons.parts.clear();
+        cons.batch.clear();
+        cons.batch_pos = 0;
+        cons.processing = false;
+        cons.outstanding = None;
+        cons.metadata_pending.iter_mut().for_each(|m| *m = false);
+    }
+
+    /// `remove-consumer`: a graceful close. With auto-commit, close() commits the consumed
+    /// positions first; then the member sends LeaveGroup.
+    pub(crate) fn consumer_leave(&mut self, c: ConsumerId) {
+        let cons = &self.consumers[c.idx()];
+        if !matches!(
+            cons.state,
+            ConsumerState::Active
+                | ConsumerState::Joining
+                | ConsumerState::Syncing
+                | ConsumerState::FetchingOffsets
+        ) {
+            return;
+        }
+        let g = cons.group;
+        let cons = &mut self.consumers[c.idx()];
+        cons.processing = false;
+        cons.batch.clear();
+        if self.groups[g.idx()].spec.commit == CommitMode::Auto
+            && self.consumers[c.idx()].state == ConsumerState::Active
+        {
+            self.commit_sync(c, AfterCommit::Leave);
+        } else {
+            self.finish_leave(c);
+        }
+    }
+
+    fn finish_leave(&mut self, c: ConsumerId) {
+        self.send_to_coordinator(
+            c,
+            GroupRequest::Leave {
+                reason: LeaveReason::Left,
+            },
+        );
+        let cons = &mut self.consumers[c.idx()];
+        cons.state = ConsumerState::Left;
+        cons.parts.clear();
+        let node = cons.node;
+        // The process exits: nothing more runs on this node.
+        self.nodes[node.idx()].up = false;
+        self.nodes[node.idx()].incarnation += 1;
+    }
+
+    /// For the drain: has this group consumed everything it can?
+    pub(crate) fn group_caught_up(&self, g: GroupId) -> bool {
+        let group = &self.groups[g.idx()];
+        let live: Vec<ConsumerId> = group
+            .consumers
+            .iter()
+            .copied()
+            .filter(|&c| {
+                !matches!(
+                    self.consumers[c.idx()].state,
+                    ConsumerState::Crashed | ConsumerState::Left
+                )
+            })
+            .collect();
+        if live.is_empty() {
+            // Nobody left to make progress.
+            return group.members.is_empty();
+        }
+        if group.state != GroupState::Stable {
+            return false;
+        }
+        for &p in &group.partitions {
+            let st = self.controller.parts[p.idx()];
+            let Some(leader) = st.leader else {
+                continue;
+            };
+            let hw = self.partitions[p.idx()].replica(leader).map_or(0, |r| r.hw);
+            let owner = group
+                .members
+                .iter()
+                .find(|m| m.assignment.contains(&p))
+                .map(|m| m.consumer);
+            let Some(owner) = owner else {
+                return false;
+            };
+            let cons = &self.consumers[owner.idx()];
+            if cons.state != ConsumerState::Active || cons.processing || cons.outstanding.is_some()
+            {
+                return false;
+            }
+            let pos = cons
+                .parts
+                .iter()
+                .find(|cp| cp.partition == p)
+                .and_then(|cp| cp.position);
+            if pos.is_none_or(|pos| pos < hw) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// Compute the assignment for the group's current members.
+fn assign(group: &mut Group) {
+    let mut order: Vec<usize> = (0..group.members.len()).collect();
+    order.sort_by_key(|&i| (group.members[i].consumer, group.members[i].incarnation));
+    let n = order.len();
+    let parts = &group.partitions;
+    let previous: Vec<Vec<PartitionId>> =
+        group.members.iter().map(|m| m.assignment.clone()).collect();
+    for m in &mut group.members {
+        m.assignment.clear();
+    }
+    match group.spec.assignor {
+        Assignor::Range => {
+            // RangeAssignor: contiguous ranges, the first members get one extra.
+            let per = parts.len() / n;
+            let extra = parts.len() % n;
+            let mut next = 0;
+            for (k, &i) in order.iter().enumerate() {
+                let take = per + usize::from(k < extra);
+                group.members[i].assignment = parts[next..next + take].to_vec();
+                next += take;
+            }
+        }
+        Assignor::Roundrobin => {
+            for (j, &p) in parts.iter().enumerate() {
+                group.members[order[j % n]].assignment.push(p);
+            }
+        }
+        Assignor::Sticky | Assignor::CooperativeSticky => {
+            // Keep previous owners where balance allows, then give the rest to the least loaded.
+            let max = parts.len().div_ceil(n);
+            let mut owned = vec![false; parts.len()];
+            for &i in &order {
+                for &p in &previous[i] {
+                    if let Some(j) = parts.iter().position(|&x| x == p)
+                        && !owned[j]
+                        && group.members[i].assignment.len() < max
+                    {
+                        owned[j] = true;
+                        group.members[i].assignment.push(p);
+                    }
+                }
+            }
+            for (j, &p) in parts.iter().enumerate() {
+                if !owned[j] {
+                    let &i = order
+                        .iter()
+                        .min_by_key(|&&i| group.members[i].assignment.len())
+                        .expect("members");
+                    group.members[i].assignment.push(p);
+                }
+            }
+            for m in &mut group.members {
+                m.assignment.sort();
+            }
+        }
+    }
+}

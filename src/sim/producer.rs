@@ -1,0 +1,699 @@
+//! The producer: Kafka's `RecordAccumulator` + `Sender` in miniature. Records are grouped into
+//! per-partition batches (`linger.ms`, a record-count stand-in for `batch.size`), pipelined up to
+//! `max.in.flight.requests.per.connection`, retried after `retry.backoff.ms` until `retries` or
+//! `delivery.timeout.ms` run out. With idempotence (KIP-98) every batch carries a producer id and
+//! sequence numbers and retries go out in sequence order.
+//!
+//! Simplifications: the in-flight limit is per partition (Kafka's is per broker connection,
+//! which is the same when each broker leads one of the producer's partitions); the producer id
+//! is assigned locally instead of by an `InitProducerId` round trip; metadata comes from the
+//! controller rather than from any broker's metadata cache.
+
+use rand::RngExt;
+
+use crate::scenario::{Acks, KeyDistribution};
+use crate::sim::ids::*;
+use crate::sim::partitioner::partition_for_key;
+use crate::sim::trace::Trace;
+use crate::sim::wire::{Msg, ProduceResult};
+use crate::sim::{Phase, Sim, Timer};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BatchState {
+    InFlight,
+    /// Waiting out `retry.backoff.ms`.
+    Backoff,
+    /// Waiting for its turn to be resent.
+    Queued,
+    Done,
+}
+
+/// A batch of consecutive records for one partition.
+#[derive(Clone, Debug)]
+pub struct Batch {
+    /// Index into `Producer::parts`.
+    pub part: u32,
+    /// Index of the first record in that partition's `records`.
+    pub start: u32,
+    pub count: u32,
+    pub base_seq: i32,
+    /// Sends so far (1 after the first send).
+    pub attempt: u32,
+    pub created: SimTime,
+    pub state: BatchState,
+    /// The broker the current attempt went to.
+    pub sent_to: Option<BrokerId>,
+}
+
+/// The producer's view of one partition of its topic.
+#[derive(Clone, Debug)]
+pub struct ProducerPartition {
+    pub partition: PartitionId,
+    /// Every record ever sent to this partition, in send order.
+    pub records: Vec<MsgId>,
+    /// Records before this index are in batches.
+    pub batched: usize,
+    /// When the oldest record not yet batched arrived.
+    oldest_queued: SimTime,
+    linger_armed: bool,
+    pub next_seq: i32,
+    pub in_flight: u32,
+    /// Batches waiting to be resent, in sequence order.
+    pub retry: Vec<u32>,
+    pub leader: Option<BrokerId>,
+    metadata_token: u32,
+    metadata_pending: bool,
+}
+
+/// Where the next sends come from.
+#[derive(Clone, Debug)]
+pub(crate) enum Workload {
+    Stream {
+        count: u64,
+        every_ms: u64,
+        start_ms: u64,
+        keys: Vec<u32>,
+        distribution: KeyDistribution,
+        /// Cumulative Zipf weights over `keys`.
+        zipf_cdf: Vec<f64>,
+    },
+    Explicit(Vec<(u64, Option<u32>)>),
+}
+
+impl Workload {
+    fn len(&self) -> u64 {
+        match self {
+            Workload::Stream { count, .. } => *count,
+            Workload::Explicit(v) => v.len() as u64,
+        }
+    }
+
+    fn at_ms(&self, n: u64) -> u64 {
+        match self {
+            Workload::Stream {
+                every_ms, start_ms, ..
+            } => start_ms + n * every_ms,
+            Workload::Explicit(v) => v[n as usize].0,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Producer {
+    pub name: String,
+    pub node: NodeId,
+    pub topic: TopicId,
+    pub acks: Acks,
+    pub retries: u32,
+    pub idempotent: bool,
+    /// The idempotent producer id, if idempotence is on.
+    pub producer_id: Option<u32>,
+    pub max_in_flight: u32,
+    pub request_timeout_ms: u64,
+    pub delivery_timeout_ms: u64,
+    pub retry_backoff_ms: u64,
+    pub linger_ms: u64,
+    pub max_batch_records: u32,
+    pub parts: Vec<ProducerPartition>,
+    pub batches: Vec<Batch>,
+    pub(crate) workload: Workload,
+    /// Index of the next scheduled send.
+    pub next_send: u64,
+    sticky: u32,
+    /// Batches not yet `Done`.
+    open_batches: u32,
+    pub sent: u64,
+    pub acked: u64,
+    pub failed: u64,
+    pub retried: u64,
+    pub last_error: Option<(SimTime, ErrorCode)>,
+}
+
+impl Producer {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        spec: &crate::scenario::Producer,
+        index: ProducerId,
+        node: NodeId,
+        topic: TopicId,
+        partitions: &[PartitionId],
+        workload: Workload,
+    ) -> Producer {
+        let idempotent = spec.idempotent();
+        Producer {
+            name: spec.name.clone(),
+            node,
+            topic,
+            acks: spec.acks,
+            retries: spec.retries,
+            idempotent,
+            producer_id: idempotent.then_some(index.0 + 1),
+            max_in_flight: spec.max_in_flight,
+            request_timeout_ms: spec.request_timeout_ms,
+            delivery_timeout_ms: spec.delivery_timeout_ms,
+            retry_backoff_ms: spec.retry_backoff_ms,
+            linger_ms: spec.linger_ms,
+            max_batch_records: spec.max_batch_records,
+            parts: partitions
+                .iter()
+                .map(|&p| ProducerPartition {
+                    partition: p,
+                    records: Vec::new(),
+                    batched: 0,
+                    oldest_queued: SimTime::ZERO,
+                    linger_armed: false,
+                    next_seq: 0,
+                    in_flight: 0,
+                    retry: Vec::new(),
+                    leader: None,
+                    metadata_token: 0,
+                    metadata_pending: false,
+                })
+                .collect(),
+            batches: Vec::new(),
+            workload,
+            next_send: 0,
+            sticky: 0,
+            open_batches: 0,
+            sent: 0,
+            acked: 0,
+            failed: 0,
+            retried: 0,
+            last_error: None,
+        }
+    }
+
+    /// First message and record count of a batch.
+    pub fn batch_span(&self, batch: u32) -> (MsgId, u32) {
+        let b = &self.batches[batch as usize];
+        (
+            self.parts[b.part as usize].records[b.start as usize],
+            b.count,
+        )
+    }
+
+    pub fn batch_seq(&self, batch: u32) -> (i32, u32) {
+        let b = &self.batches[batch as usize];
+        (b.base_seq, b.count)
+    }
+
+    pub fn batch_records(&self, batch: u32) -> &[MsgId] {
+        let b = &self.batches[batch as usize];
+        &self.parts[b.part as usize].records[b.start as usize..(b.start + b.count) as usize]
+    }
+
+    /// Nothing queued, in flight or waiting to be retried.
+    pub fn idle(&self) -> bool {
+        self.open_batches == 0 && self.parts.iter().all(|p| p.batched == p.records.len())
+    }
+
+    /// Requests currently in flight.
+    pub fn in_flight(&self) -> u32 {
+        self.parts.iter().map(|p| p.in_flight).sum()
+    }
+
+    /// Records accepted by `send()` but not yet in a batch.
+    pub fn queued(&self) -> usize {
+        self.parts.iter().map(|p| p.records.len() - p.batched).sum()
+    }
+
+    /// Batches waiting to be retried.
+    pub fn retrying(&self) -> usize {
+        self.batches
+            .iter()
+            .filter(|b| matches!(b.state, BatchState::Backoff | BatchState::Queued))
+            .count()
+    }
+}
+
+impl Sim {
+    /// Schedule the first send of every producer.
+    pub(crate) fn start_producers(&mut self) {
+        for i in 0..self.producers.len() {
+            let p = ProducerId(i as u32);
+            for local in 0..self.producers[i].parts.len() {
+                let partition = self.producers[i].parts[local].partition;
+                let leader = self.controller.parts[partition.idx()].leader;
+                self.producers[i].parts[local].leader = leader;
+            }
+            let n = self.producers[i].parts.len() as u32;
+            if n > 1 {
+                self.producers[i].sticky = self.rng.random_range(0..n);
+            }
+            self.schedule_next_send(p);
+        }
+    }
+
+    fn schedule_next_send(&mut self, p: ProducerId) {
+        let prod = &mut self.producers[p.idx()];
+        let now_ms = self.now.as_ms();
+        // Sends that fell while the producer was down never happened.
+        while prod.next_send < prod.workload.len() && prod.workload.at_ms(prod.next_send) < now_ms {
+            prod.next_send += 1;
+        }
+        if prod.next_send >= prod.workload.len() {
+            return;
+        }
+        let at = SimTime::from_ms(prod.workload.at_ms(prod.next_send));
+        if at > self.settings.stop_at {
+            return;
+        }
+        let node = prod.node;
+        let n = prod.next_send as u32;
+        self.set_timer(node, at.0 - self.now.0, Timer::ProducerSend { n });
+    }
+
+    pub(crate) fn producer_timer(&mut self, p: ProducerId, timer: Timer) {
+        match timer {
+            Timer::ProducerSend { n } => {
+                if self.phase != Phase::Running {
+                    return;
+                }
+                // Every send due at this instant goes in one step.
+                let now_ms = self.now.as_ms();
+                let mut n = n as u64;
+                loop {
+                    self.app_send(p, n);
+                    n += 1;
+                    let prod = &mut self.producers[p.idx()];
+                    prod.next_send = n;
+                    if n >= prod.workload.len() || prod.workload.at_ms(n) != now_ms {
+                        break;
+                    }
+                }
+                self.schedule_next_send(p);
+            }
+            Timer::ProducerLinger { part } => {
+                self.producers[p.idx()].parts[part as usize].linger_armed = false;
+                self.producer_drain(p, part);
+            }
+            Timer::ProducerRetry { batch } => {
+                let prod = &mut self.producers[p.idx()];
+                let b = &mut prod.batches[batch as usize];
+                if b.state != BatchState::Backoff {
+                    return;
+                }
+                b.state = BatchState::Queued;
+                let part = b.part;
+                let seq = b.base_seq;
+                let pp = &mut prod.parts[part as usize];
+                let pos = pp
+                    .retry
+                    .partition_point(|&x| prod.batches[x as usize].base_seq < seq);
+                pp.retry.insert(pos, batch);
+                self.producer_drain(p, part);
+            }
+            Timer::ProducerRequestTimeout { batch, attempt } => {
+                let b = &self.producers[p.idx()].batches[batch as usize];
+                if b.state == BatchState::InFlight && b.attempt == attempt {
+                    let part = b.part;
+                    self.producers[p.idx()].parts[part as usize].in_flight -= 1;
+                    self.batch_failed(p, batch, ErrorCode::RequestTimedOut);
+                    self.producer_drain(p, part);
+                }
+            }
+            Timer::ProducerMetadataTimeout { part, token } => {
+                let pp = &mut self.producers[p.idx()].parts[part as usize];
+                if pp.metadata_pending && pp.metadata_token == token {
+                    pp.metadata_pending = false;
+                    self.request_metadata(p, part);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The application calls `send()` for its n-th message.
+    fn app_send(&mut self, p: ProducerId, n: u64) {
+        let prod = &mut self.producers[p.idx()];
+        let key = match &prod.workload {
+            Workload::Explicit(v) => v[n as usize].1,
+            Workload::Stream {
+                keys,
+                distribution,
+                zipf_cdf,
+                ..
+            } => {
+                if keys.is_empty() {
+                    None
+                } else {
+                    let i = match distribution {
+                        KeyDistribution::RoundRobin => (n % keys.len() as u64) as usize,
+                        KeyDistribution::Uniform => {
+                            self.rng.random_range(0..keys.len() as u32) as usize
+                        }
+                        KeyDistribution::Zipf => {
+                            let x: f64 = self.rng.random();
+                            zipf_cdf.partition_point(|&c| c < x).min(keys.len() - 1)
+                        }
+                    };
+                    Some(keys[i])
+                }
+            }
+        };
+        let nparts = prod.parts.len() as u32;
+        let local = match key {
+            Some(k) => partition_for_key(&self.keys[k as usize], nparts),
+            None => prod.sticky,
+        };
+        let partition = prod.parts[local as usize].partition;
+        let msg = MsgId(self.msgs.len() as u32);
+        self.msgs.push(crate::sim::MsgInfo {
+            producer: p,
+            n: (n + 1) as u32,
+            key,
+            partition,
+        });
+        let now = self.now;
+        let prod = &mut self.producers[p.idx()];
+        prod.sent += 1;
+        let pp = &mut prod.parts[local as usize];
+        if pp.batched == pp.records.len() {
+            pp.oldest_queued = now;
+        }
+        pp.records.push(msg);
+        self.emit(Trace::Produced {
+            producer: p,
+            msg,
+            partition,
+            key,
+        });
+        self.producer_drain(p, local);
+    }
+
+    /// Send whatever this partition may send now: retries first, then new batches that are
+    /// full or have lingered long enough.
+    fn producer_drain(&mut self, p: ProducerId, part: u32) {
+        loop {
+            let now = self.now;
+            let prod = &mut self.producers[p.idx()];
+            let max_in_flight = prod.max_in_flight;
+            let idempotent = prod.idempotent;
+            let linger_us = prod.linger_ms * 1000;
+            let max_batch = prod.max_batch_records as usize;
+            let pp = &mut prod.parts[part as usize];
+            if pp.leader.is_none() {
+                self.request_metadata(p, part);
+                return;
+            }
+            if pp.in_flight >= max_in_flight {
+                return;
+            }
+            if !pp.retry.is_empty() {
+                // An idempotent producer resends one batch at a time, in sequence order, so the
+                // broker sees sequences without gaps.
+                if idempotent && pp.in_flight > 0 {
+                    return;
+                }
+                let batch = pp.retry.remove(0);
+                self.send_batch(p, batch);
+                continue;
+            }
+            let queued = pp.records.len() - pp.batched;
+            if queued == 0 {
+                return;
+            }
+            let lingered = now.0 >= pp.oldest_queued.0 + linger_us;
+            if queued < max_batch && !lingered {
+                if !pp.linger_armed {
+                    pp.linger_armed = true;
+                    let wait = pp.oldest_queued.0 + linger_us - now.0;
+                    let node = prod.node;
+                    self.set_timer(node, wait, Timer::ProducerLinger { part });
+                }
+                return;
+            }
+            let count = queued.min(max_batch) as u32;
+            let start = pp.batched as u32;
+            pp.batched += count as usize;
+            pp.oldest_queued = now;
+            let base_seq = pp.next_seq;
+            pp.next_seq = pp.next_seq.wrapping_add(count as i32);
+            let batch = prod.batches.len() as u32;
+            prod.batches.push(Batch {
+                part,
+                start,
+                count,
+                base_seq,
+                attempt: 0,
+                created: now,
+                state: BatchState::Queued,
+                sent_to: None,
+            });
+            prod.open_batches += 1;
+            // The sticky partitioner moves on once a batch is closed (KIP-480).
+            if prod.sticky == part && prod.parts.len() > 1 {
+                let n = prod.parts.len() as u32;
+                let r = self.rng.random_range(0..n - 1);
+                let prod = &mut self.producers[p.idx()];
+                prod.sticky = if r >= part { r + 1 } else { r };
+            }
+            self.send_batch(p, batch);
+        }
+    }
+
+    fn send_batch(&mut self, p: ProducerId, batch: u32) {
+        let prod = &mut self.producers[p.idx()];
+        let b = &mut prod.batches[batch as usize];
+        b.attempt += 1;
+        let attempt = b.attempt;
+        let part = b.part;
+        let count = b.count;
+        let pp = &mut prod.parts[part as usize];
+        let partition = pp.partition;
+        let leader = pp.leader.expect("leader known before sending");
+        let node = prod.node;
+        let first_msg = pp.records[b.start as usize];
+        if attempt > 1 {
+            prod.retried += 1;
+            self.emit(Trace::Retried {
+                producer: p,
+                partition,
+                first_msg,
+                count,
+                attempt,
+            });
+        }
+        let to = self.node_of_broker(leader);
+        self.send(
+            node,
+            to,
+            Msg::Produce {
+                producer: p,
+                partition,
+                batch,
+                attempt,
+            },
+        );
+        let prod = &mut self.producers[p.idx()];
+        if prod.acks == Acks::None {
+            // Fire and forget: success the moment it is on the wire.
+            prod.batches[batch as usize].state = BatchState::Done;
+            prod.open_batches -= 1;
+            prod.acked += count as u64;
+            let start = prod.batches[batch as usize].start as usize;
+            for i in 0..count as usize {
+                let msg = self.producers[p.idx()].parts[part as usize].records[start + i];
+                self.emit(Trace::Acked {
+                    producer: p,
+                    msg,
+                    partition,
+                    offset: None,
+                });
+            }
+            return;
+        }
+        prod.batches[batch as usize].state = BatchState::InFlight;
+        prod.batches[batch as usize].sent_to = Some(leader);
+        prod.parts[part as usize].in_flight += 1;
+        let timeout = prod.request_timeout_ms;
+        self.set_timer_ms(
+            node,
+            timeout,
+            Timer::ProducerRequestTimeout { batch, attempt },
+        );
+    }
+
+    pub(crate) fn producer_receive(&mut self, p: ProducerId, msg: Msg) {
+        match msg {
+            Msg::ProduceResponse {
+                batch,
+                attempt,
+                result,
+                ..
+            } => {
+                let prod = &mut self.producers[p.idx()];
+                let b = &prod.batches[batch as usize];
+                if b.state != BatchState::InFlight || b.attempt != attempt {
+                    return;
+                }
+                let part = b.part;
+                prod.parts[part as usize].in_flight -= 1;
+                match result {
+                    ProduceResult::Ok { base_offset } => {
+                        let b = &mut prod.batches[batch as usize];
+                        b.state = BatchState::Done;
+                        let (start, count) = (b.start as usize, b.count as usize);
+                        prod.open_batches -= 1;
+                        prod.acked += count as u64;
+                        let partition = prod.parts[part as usize].partition;
+                        for i in 0..count {
+                            let msg =
+                                self.producers[p.idx()].parts[part as usize].records[start + i];
+                            self.emit(Trace::Acked {
+                                producer: p,
+                                msg,
+                                partition,
+                                offset: Some(base_offset + i as u64),
+                            });
+                        }
+                    }
+                    ProduceResult::Err(e) => self.batch_failed(p, batch, e),
+                }
+                self.producer_drain(p, part);
+            }
+            Msg::MetadataResponse {
+                partition,
+                leader,
+                token,
+                ..
+            } => {
+                let prod = &mut self.producers[p.idx()];
+                let Some(part) = prod.parts.iter().position(|x| x.partition == partition) else {
+                    return;
+                };
+                let pp = &mut prod.parts[part];
+                if !pp.metadata_pending || pp.metadata_token != token {
+                    return;
+                }
+                pp.metadata_pending = false;
+                pp.leader = leader;
+                if leader.is_none() {
+                    // Offline partition: ask again after the backoff.
+                    pp.metadata_pending = true;
+                    pp.metadata_token += 1;
+                    let token = pp.metadata_token;
+                    let (node, backoff) = (prod.node, prod.retry_backoff_ms);
+                    self.set_timer_ms(
+                        node,
+                        backoff,
+                        Timer::ProducerMetadataTimeout {
+                            part: part as u32,
+                            token,
+                        },
+                    );
+                    return;
+                }
+                self.producer_drain(p, part as u32);
+            }
+            _ => {}
+        }
+    }
+
+    /// A send attempt failed: retry after the backoff if allowed, else give up on its records.
+    fn batch_failed(&mut self, p: ProducerId, batch: u32, error: ErrorCode) {
+        let now = self.now;
+        let prod = &mut self.producers[p.idx()];
+        prod.last_error = Some((now, error));
+        let b = &prod.batches[batch as usize];
+        let part = b.part;
+        let partition = prod.parts[part as usize].partition;
+        let first_msg = prod.parts[part as usize].records[b.start as usize];
+        let expired = now.0 >= b.created.0 + prod.delivery_timeout_ms * 1000;
+        let will_retry = error.is_retriable() && b.attempt <= prod.retries && !expired;
+        let count = b.count;
+        self.emit(Trace::ProduceError {
+            producer: p,
+            partition,
+            first_msg,
+            count,
+            error,
+            will_retry,
+        });
+        if matches!(
+            error,
+            ErrorCode::NotLeaderOrFollower
+                | ErrorCode::RequestTimedOut
+                | ErrorCode::NetworkException
+        ) {
+            self.request_metadata(p, part);
+        }
+        let prod = &mut self.producers[p.idx()];
+        if will_retry {
+            prod.batches[batch as usize].state = BatchState::Backoff;
+            let (node, backoff) = (prod.node, prod.retry_backoff_ms);
+            self.set_timer_ms(node, backoff, Timer::ProducerRetry { batch });
+            return;
+        }
+        let final_error = if expired {
+            ErrorCode::DeliveryTimeout
+        } else {
+            error
+        };
+        let b = &mut prod.batches[batch as usize];
+        b.state = BatchState::Done;
+        let (start, count) = (b.start as usize, b.count as usize);
+        prod.open_batches -= 1;
+        prod.failed += count as u64;
+        for i in 0..count {
+            let msg = self.producers[p.idx()].parts[part as usize].records[start + i];
+            self.emit(Trace::Failed {
+                producer: p,
+                msg,
+                error: final_error,
+            });
+        }
+    }
+
+    fn request_metadata(&mut self, p: ProducerId, part: u32) {
+        let prod = &mut self.producers[p.idx()];
+        let pp = &mut prod.parts[part as usize];
+        if pp.metadata_pending {
+            return;
+        }
+        pp.metadata_pending = true;
+        pp.metadata_token += 1;
+        let token = pp.metadata_token;
+        let partition = pp.partition;
+        let (node, timeout) = (prod.node, prod.request_timeout_ms);
+        let controller = self.controller_node;
+        self.send(node, controller, Msg::MetadataRequest { partition, token });
+        self.set_timer_ms(
+            node,
+            timeout,
+            Timer::ProducerMetadataTimeout { part, token },
+        );
+    }
+
+    pub(crate) fn producer_crashed(&mut self, p: ProducerId) {
+        // Everything in the accumulator and in flight is gone with the process.
+        let prod = &mut self.producers[p.idx()];
+        for b in &mut prod.batches {
+            b.state = BatchState::Done;
+        }
+        prod.open_batches = 0;
+        for pp in &mut prod.parts {
+            pp.batched = pp.records.len();
+            pp.in_flight = 0;
+            pp.retry.clear();
+            pp.linger_armed = false;
+            pp.metadata_pending = false;
+        }
+    }
+
+    pub(crate) fn producer_restarted(&mut self, p: ProducerId) {
+        let incarnation = self.nodes[self.producers[p.idx()].node.idx()].incarnation;
+        let prod = &mut self.producers[p.idx()];
+        // A new process gets a new producer id and starts its sequences at 0.
+        if let Some(pid) = prod.producer_id.as_mut() {
+            *pid = (*pid & 0xffff) | (incarnation << 16);
+        }
+        for pp in &mut prod.parts {
+            pp.next_seq = 0;
+        }
+        for part in 0..prod.parts.len() {
+            self.request_metadata(p, part as u32);
+        }
+        self.schedule_next_send(p);
+    }
+}

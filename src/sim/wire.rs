@@ -1,0 +1,341 @@
+//! Messages on the wire between nodes. Record data travels in pooled buffers (`payload`) so the
+//! hot path does not allocate.
+
+use crate::sim::Sim;
+use crate::sim::ids::*;
+use crate::sim::trace::{Wire, WireKind};
+
+/// The answer to a produce request.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ProduceResult {
+    Ok { base_offset: u64 },
+    Err(ErrorCode),
+}
+
+/// The answer to a replica fetch.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ReplicaFetchResult {
+    /// Records from `base_offset` (possibly none) and the leader's high watermark.
+    Records {
+        base_offset: u64,
+        payload: u32,
+        hw: u64,
+    },
+    /// The follower's log diverged from the leader's (KIP-320/KIP-595 `DivergingEpoch`): the
+    /// leader's end offset for the largest epoch not above the follower's last fetched epoch.
+    Diverging {
+        epoch: u32,
+        end_offset: u64,
+    },
+    Err(ErrorCode),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ConsumerFetchResult {
+    Records {
+        base_offset: u64,
+        payload: u32,
+        hw: u64,
+    },
+    /// The position is past the leader's log end; `hw` lets the consumer reset to latest.
+    OutOfRange {
+        hw: u64,
+    },
+    Err(ErrorCode),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Msg {
+    Produce {
+        producer: ProducerId,
+        partition: PartitionId,
+        batch: u32,
+        attempt: u32,
+    },
+    ProduceResponse {
+        partition: PartitionId,
+        batch: u32,
+        attempt: u32,
+        result: ProduceResult,
+    },
+    ReplicaFetch {
+        partition: PartitionId,
+        follower: BrokerId,
+        fetch_offset: u64,
+        last_fetched_epoch: Option<u32>,
+        leader_epoch: u32,
+        session: u32,
+    },
+    ReplicaFetchResponse {
+        partition: PartitionId,
+        leader_epoch: u32,
+        session: u32,
+        result: ReplicaFetchResult,
+    },
+    ConsumerFetch {
+        consumer: ConsumerId,
+        partition: PartitionId,
+        offset: u64,
+        token: u32,
+        max_records: u32,
+    },
+    /// `ListOffsets` for `auto.offset.reset = latest`: the partition's HW.
+    ListOffsets {
+        consumer: ConsumerId,
+        partition: PartitionId,
+        token: u32,
+    },
+    ListOffsetsResponse {
+        partition: PartitionId,
+        token: u32,
+        offset: Option<u64>,
+    },
+    ConsumerFetchResponse {
+        partition: PartitionId,
+        token: u32,
+        result: ConsumerFetchResult,
+    },
+    BrokerHeartbeat {
+        broker: BrokerId,
+        incarnation: u32,
+    },
+    PartitionChange {
+        partition: PartitionId,
+        leader: Option<BrokerId>,
+        leader_epoch: u32,
+        partition_epoch: u32,
+        isr: BrokerSet,
+    },
+    AlterPartition {
+        partition: PartitionId,
+        leader: BrokerId,
+        leader_epoch: u32,
+        partition_epoch: u32,
+        isr: BrokerSet,
+    },
+    AlterPartitionResponse {
+        partition: PartitionId,
+        leader_epoch: u32,
+        /// The committed ISR and partition epoch, or `None` if the update was rejected.
+        result: Option<(BrokerSet, u32)>,
+    },
+    /// A client asking where a partition's leader is (and, for groups, the coordinator).
+    MetadataRequest {
+        partition: PartitionId,
+        token: u32,
+    },
+    MetadataResponse {
+        partition: PartitionId,
+        leader: Option<BrokerId>,
+        leader_epoch: u32,
+        token: u32,
+    },
+    /// Group protocol, consumer → coordinator.
+    Group {
+        group: GroupId,
+        consumer: ConsumerId,
+        req: GroupRequest,
+    },
+    /// Group protocol, coordinator → consumer.
+    GroupResponse {
+        group: GroupId,
+        resp: GroupResponse,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum GroupRequest {
+    Join {
+        token: u32,
+    },
+    Sync {
+        generation: u32,
+        token: u32,
+    },
+    Heartbeat {
+        generation: u32,
+        token: u32,
+    },
+    Leave {
+        reason: crate::sim::trace::LeaveReason,
+    },
+    /// Commit offsets.
+    Commit {
+        generation: u32,
+        offsets: Box<[(PartitionId, u64)]>,
+        token: u32,
+    },
+    OffsetFetch {
+        token: u32,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum GroupResponse {
+    Join {
+        generation: u32,
+        token: u32,
+        error: ErrorCode,
+    },
+    Sync {
+        generation: u32,
+        assignment: Box<[PartitionId]>,
+        token: u32,
+        error: ErrorCode,
+    },
+    Heartbeat {
+        token: u32,
+        error: ErrorCode,
+    },
+    Commit {
+        token: u32,
+        error: ErrorCode,
+    },
+    OffsetFetch {
+        offsets: Box<[(PartitionId, Option<u64>)]>,
+        token: u32,
+    },
+}
+
+impl Msg {
+    pub(crate) fn payload(&self) -> Option<u32> {
+        match self {
+            Msg::ReplicaFetchResponse {
+                result: ReplicaFetchResult::Records { payload, .. },
+                ..
+            }
+            | Msg::ConsumerFetchResponse {
+                result: ConsumerFetchResult::Records { payload, .. },
+                ..
+            } => Some(*payload),
+            _ => None,
+        }
+    }
+}
+
+impl Sim {
+    /// What a message looks like in the trace.
+    pub(crate) fn wire_summary(&self, msg: &Msg) -> Wire {
+        let mut w = Wire {
+            kind: WireKind::MetadataRequest,
+            partition: None,
+            first_msg: None,
+            records: 0,
+            error: ErrorCode::None,
+        };
+        match msg {
+            Msg::Produce {
+                producer,
+                partition,
+                batch,
+                ..
+            } => {
+                w.kind = WireKind::ProduceRequest;
+                w.partition = Some(*partition);
+                let (first, count) = self.producers[producer.idx()].batch_span(*batch);
+                w.first_msg = Some(first);
+                w.records = count;
+            }
+            Msg::ProduceResponse {
+                partition, result, ..
+            } => {
+                w.kind = WireKind::ProduceResponse;
+                w.partition = Some(*partition);
+                if let ProduceResult::Err(e) = result {
+                    w.error = *e;
+                }
+            }
+            Msg::ReplicaFetch { partition, .. } => {
+                w.kind = WireKind::ReplicaFetch;
+                w.partition = Some(*partition);
+            }
+            Msg::ReplicaFetchResponse {
+                partition, result, ..
+            } => {
+                w.kind = WireKind::ReplicaFetchResponse;
+                w.partition = Some(*partition);
+                match result {
+                    ReplicaFetchResult::Records { payload, .. } => {
+                        let recs = &self.payloads[*payload as usize];
+                        w.records = recs.len() as u32;
+                        w.first_msg = recs.iter().find_map(|e| e.message());
+                    }
+                    ReplicaFetchResult::Diverging { .. } => {}
+                    ReplicaFetchResult::Err(e) => w.error = *e,
+                }
+            }
+            Msg::ConsumerFetch { partition, .. } => {
+                w.kind = WireKind::ConsumerFetch;
+                w.partition = Some(*partition);
+            }
+            Msg::ConsumerFetchResponse {
+                partition, result, ..
+            } => {
+                w.kind = WireKind::ConsumerFetchResponse;
+                w.partition = Some(*partition);
+                match result {
+                    ConsumerFetchResult::Records { payload, .. } => {
+                        let recs = &self.payloads[*payload as usize];
+                        w.records = recs.len() as u32;
+                        w.first_msg = recs.iter().find_map(|e| e.message());
+                    }
+                    ConsumerFetchResult::OutOfRange { .. } => w.error = ErrorCode::OffsetOutOfRange,
+                    ConsumerFetchResult::Err(e) => w.error = *e,
+                }
+            }
+            Msg::ListOffsets { partition, .. } => {
+                w.kind = WireKind::ListOffsets;
+                w.partition = Some(*partition);
+            }
+            Msg::ListOffsetsResponse { partition, .. } => {
+                w.kind = WireKind::ListOffsetsResponse;
+                w.partition = Some(*partition);
+            }
+            Msg::BrokerHeartbeat { .. } => w.kind = WireKind::BrokerHeartbeat,
+            Msg::PartitionChange { partition, .. } => {
+                w.kind = WireKind::PartitionChange;
+                w.partition = Some(*partition);
+            }
+            Msg::AlterPartition { partition, .. } => {
+                w.kind = WireKind::AlterPartition;
+                w.partition = Some(*partition);
+            }
+            Msg::AlterPartitionResponse { partition, .. } => {
+                w.kind = WireKind::AlterPartitionResponse;
+                w.partition = Some(*partition);
+            }
+            Msg::MetadataRequest { partition, .. } => {
+                w.kind = WireKind::MetadataRequest;
+                w.partition = Some(*partition);
+            }
+            Msg::MetadataResponse { partition, .. } => {
+                w.kind = WireKind::MetadataResponse;
+                w.partition = Some(*partition);
+            }
+            Msg::Group { req, .. } => {
+                w.kind = match req {
+                    GroupRequest::Join { .. } => WireKind::JoinGroup,
+                    GroupRequest::Sync { .. } => WireKind::SyncGroup,
+                    GroupRequest::Heartbeat { .. } => WireKind::Heartbeat,
+                    GroupRequest::Leave { .. } => WireKind::LeaveGroup,
+                    GroupRequest::Commit { .. } => WireKind::OffsetCommit,
+                    GroupRequest::OffsetFetch { .. } => WireKind::OffsetFetch,
+                };
+            }
+            Msg::GroupResponse { resp, .. } => {
+                let (kind, error) = match resp {
+                    GroupResponse::Join { error, .. } => (WireKind::JoinGroupResponse, *error),
+                    GroupResponse::Sync { error, .. } => (WireKind::SyncGroupResponse, *error),
+                    GroupResponse::Heartbeat { error, .. } => (WireKind::HeartbeatResponse, *error),
+                    GroupResponse::Commit { error, .. } => (WireKind::OffsetCommitResponse, *error),
+                    GroupResponse::OffsetFetch { .. } => {
+                        (WireKind::OffsetFetchResponse, ErrorCode::None)
+                    }
+                };
+                w.kind = kind;
+                w.error = error;
+            }
+        }
+        w
+    }
+}

@@ -1,0 +1,435 @@
+//! Scenario files: every invalid fixture's error is pinned by a snapshot, every valid fixture
+//! and bundled scenario parses, defaults follow Kafka, and no input makes the parser panic.
+
+use std::path::{Path, PathBuf};
+
+use brokerlab::scenario::{self, Acks, ErrorKind, Scenario, ScenarioError};
+
+/// Fixture files in `tests/fixtures/DIR`, as paths relative to the crate root, sorted.
+fn fixtures(dir: &str) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<String> = std::fs::read_dir(root.join("tests/fixtures").join(dir))
+        .unwrap_or_else(|e| panic!("tests/fixtures/{dir}: {e}"))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .map(|p| {
+            format!(
+                "tests/fixtures/{dir}/{}",
+                p.file_name().unwrap().to_str().unwrap()
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Loads a fixture by its relative path, so error labels are machine-independent.
+fn load_fixture(rel: &str) -> Result<(String, Scenario), ScenarioError> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = match std::fs::read(root.join(rel)) {
+        Ok(bytes) => bytes,
+        Err(e) => panic!("{rel}: {e}"),
+    };
+    match String::from_utf8(text) {
+        Ok(text) => scenario::parse(rel, &text).map(|s| (rel.to_string(), s)),
+        // Goes through `read_file` for its UTF-8 diagnostics; the label must stay relative.
+        Err(_) => {
+            let _cwd = CwdGuard::enter(root);
+            scenario::load(rel)
+        }
+    }
+}
+
+/// Tests run with the crate root as the working directory already; this only makes sure.
+struct CwdGuard;
+
+impl CwdGuard {
+    fn enter(root: &Path) -> CwdGuard {
+        if std::env::current_dir().ok().as_deref() != Some(root) {
+            std::env::set_current_dir(root).unwrap();
+        }
+        CwdGuard
+    }
+}
+
+#[test]
+fn invalid_fixtures_snapshot_their_errors() {
+    let files = fixtures("invalid");
+    assert!(files.len() >= 25, "only {} invalid fixtures", files.len());
+    for rel in files {
+        let stem = Path::new(&rel)
+            .file_stem()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        let err = match load_fixture(&rel) {
+            Ok(_) => panic!("{rel} parsed, but it is an invalid fixture"),
+            Err(e) => e,
+        };
+        // Every error about the file's content says where it is.
+        if !matches!(err.kind(), ErrorKind::NotFound | ErrorKind::Unreadable) {
+            assert!(err.line().is_some(), "{rel}: no line in\n{err}");
+            assert_eq!(err.file(), Some(rel.as_str()));
+        }
+        let rendered = err.to_string();
+        assert!(
+            rendered.starts_with(&format!("error: {rel}:")),
+            "{rel}: {rendered}"
+        );
+        insta::with_settings!({
+            snapshot_path => "../../snapshots",
+            prepend_module_to_snapshot => false,
+            description => rel.as_str(),
+            omit_expression => true,
+        }, {
+            insta::assert_snapshot!(format!("invalid__{stem}"), rendered);
+        });
+    }
+}
+
+#[test]
+fn valid_fixtures_parse() {
+    let files = fixtures("valid");
+    assert!(files.len() >= 2);
+    for rel in files {
+        if let Err(e) = load_fixture(&rel) {
+            panic!("{rel} should be valid:\n{e}");
+        }
+    }
+}
+
+#[test]
+fn bundled_scenarios_parse() {
+    for b in scenario::bundled() {
+        if let Err(e) = b.parse() {
+            panic!("bundled scenario {}:\n{e}", b.name);
+        }
+        assert_eq!(scenario::find_bundled(b.name), Some(b));
+        let (label, _) = scenario::load(b.name).unwrap();
+        assert_eq!(label, format!("scenarios/{}.toml", b.name));
+    }
+    let names: Vec<&str> = scenario::bundled().iter().map(|b| b.name).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted, "bundled scenarios are sorted by name");
+}
+
+#[test]
+fn bundled_list_matches_the_scenarios_dir() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| {
+                let p: PathBuf = e.ok()?.path();
+                (p.extension()? == "toml").then(|| p.file_stem()?.to_str().map(str::to_string))?
+            })
+            .filter(|n| !n.starts_with('.'))
+            .collect()
+        })
+        .unwrap_or_default();
+    on_disk.sort();
+    let bundled: Vec<&str> = scenario::bundled().iter().map(|b| b.name).collect();
+    assert_eq!(bundled, on_disk);
+}
+
+fn minimal() -> Scenario {
+    let (_, s) = load_fixture("tests/fixtures/valid/minimal.toml").unwrap();
+    s
+}
+
+#[test]
+fn defaults_are_kafkas() {
+    let s = minimal();
+    let p = &s.producers[0];
+    assert_eq!(p.acks, Acks::All);
+    assert_eq!(p.retries, 2_147_483_647);
+    assert_eq!(p.enable_idempotence, None);
+    assert!(
+        p.idempotent(),
+        "idempotence is on by default since Kafka 3.0"
+    );
+    assert_eq!(p.max_in_flight, 5);
+    assert_eq!(p.request_timeout_ms, 30_000);
+    assert_eq!(p.delivery_timeout_ms, 120_000);
+    assert_eq!(p.retry_backoff_ms, 100);
+    assert_eq!(p.linger_ms, 5);
+    let t = &s.topics[0];
+    assert_eq!(
+        (t.partitions, t.replication_factor, t.min_insync_replicas),
+        (1, 1, 1)
+    );
+    let c = &s.cluster;
+    assert_eq!(c.brokers, 3);
+    assert_eq!(c.replica_lag_time_max_ms, 30_000);
+    assert_eq!(c.broker_session_timeout_ms, 9_000);
+    assert!(!c.unclean_leader_election);
+    assert_eq!(s.scenario.stop_at_ms, 30_000);
+
+    let (_, s) = load_fixture("tests/fixtures/valid/kafka-defaults.toml").unwrap();
+    let by_name = |n: &str| s.producers.iter().find(|p| p.name == n).unwrap();
+    assert!(by_name("default").idempotent());
+    let acks1 = by_name("acks1");
+    assert_eq!(acks1.acks, Acks::Leader);
+    assert_eq!(acks1.enable_idempotence, None);
+    assert!(
+        !acks1.idempotent(),
+        "acks=1 silently turns default idempotence off"
+    );
+    assert_eq!(by_name("minus-one").acks, Acks::All, "acks=-1 means all");
+    let g = &s.groups[0];
+    assert_eq!(g.session_timeout_ms, 45_000);
+    assert_eq!(g.heartbeat_interval_ms, 3_000);
+    assert_eq!(g.max_poll_interval_ms, 300_000);
+    assert_eq!(g.max_poll_records, 500);
+    assert_eq!(g.auto_commit_interval_ms, 5_000);
+    assert_eq!(g.commit, scenario::CommitMode::Auto);
+}
+
+#[test]
+fn full_fixture_keeps_every_field() {
+    let (_, s) = load_fixture("tests/fixtures/valid/full.toml").unwrap();
+    assert_eq!(s.cluster.brokers, 5);
+    assert_eq!(s.topics[0].assignment.as_ref().unwrap()[2], vec![3, 4, 5]);
+    assert_eq!(
+        s.producers[0].transactional_id.as_deref(),
+        Some("checkout-tx")
+    );
+    assert_eq!(s.producers[1].messages.len(), 2);
+    assert_eq!(s.faults.len(), 15);
+    let e = s.expect.as_ref().unwrap();
+    assert_eq!(e.errors["PRODUCER_FENCED"], 1);
+    assert_eq!(e.groups["billing"].applied, Some(102));
+}
+
+#[test]
+fn errors_point_at_the_field() {
+    let text = "[scenario]\ntitle = \"t\"\n\n[[topics]]\nname = \"orders\"\n\n[[producers]]\nname = \"p\"\ntopic = \"orders\"\nack = \"1\"\nsend = { count = 1 }\n";
+    let e = scenario::parse("f.toml", text).unwrap_err();
+    assert_eq!((e.line(), e.column()), (Some(10), Some(1)));
+    assert_eq!(e.kind(), ErrorKind::Schema);
+    assert!(e.expected().unwrap().contains("`acks`"));
+    assert_eq!(e.help(), Some("did you mean `acks`?"));
+    // Columns count characters, not bytes.
+    let text = "[scenario]\ntitle = \"é\"\n[cluster]\nbrokers = 99\n";
+    let e = scenario::parse("f.toml", text).unwrap_err();
+    assert_eq!((e.line(), e.column()), (Some(4), Some(11)));
+    let text = "[scenario]\ntitle = \"ééé\"; seed = 1\n";
+    let e = scenario::parse("f.toml", text).unwrap_err();
+    assert_eq!((e.line(), e.column()), (Some(2), Some(14)));
+}
+
+#[test]
+fn first_error_in_file_order() {
+    // Two problems; the earlier one in the file is reported, whatever the key order.
+    let text = "[scenario]\ntitle = \"t\"\n\n[[topics]]\nname = \"orders\"\nreplication_factor = 9\n\n[[producers]]\nname = \"p\"\ntopic = \"nope\"\nsend = { count = 1 }\n";
+    let e = scenario::parse("f.toml", text).unwrap_err();
+    assert_eq!(e.line(), Some(6), "{e}");
+    // Two serde errors: `zzz` in [cluster] comes before `aaa` in a producer.
+    let text = "[scenario]\ntitle = \"t\"\n[cluster]\nzzz = 1\n[[producers]]\naaa = 1\n";
+    let e = scenario::parse("f.toml", text).unwrap_err();
+    assert_eq!(e.line(), Some(4), "{e}");
+    let text = "[[producers]]\naaa = 1\n[scenario]\ntitle = \"t\"\n[cluster]\nzzz = 1\n";
+    let e = scenario::parse("f.toml", text).unwrap_err();
+    assert_eq!(e.line(), Some(2), "{e}");
+}
+
+#[test]
+fn load_of_a_missing_name_lists_the_bundled_scenarios() {
+    let e = scenario::load("no-such-scenario-xyz").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    let msg = e.to_string();
+    assert!(
+        msg.contains("no such file or bundled scenario `no-such-scenario-xyz`"),
+        "{msg}"
+    );
+    let names: Vec<&str> = scenario::bundled().iter().map(|b| b.name).collect();
+    if names.is_empty() {
+        assert!(msg.contains("there are no bundled scenarios"), "{msg}");
+    } else {
+        assert!(msg.contains(&names.join(", ")), "{msg}");
+    }
+    // A typo of a bundled name gets a suggestion.
+    if let Some(b) = scenario::bundled().first() {
+        let typo = format!("{}x", b.name);
+        let e = scenario::load(&typo).unwrap_err();
+        assert_eq!(
+            e.help(),
+            Some(format!("did you mean `{}`?", b.name).as_str())
+        );
+    }
+}
+
+#[test]
+fn load_reads_files_and_reports_unreadable_ones() {
+    let dir = std::env::temp_dir().join(format!("brokerlab-scenario-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.toml");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/minimal.toml"),
+        &good,
+    )
+    .unwrap();
+    let (label, s) = scenario::load(good.to_str().unwrap()).unwrap();
+    assert_eq!(label, good.to_str().unwrap());
+    assert_eq!(s.scenario.title, "Minimal");
+
+    let bad = dir.join("latin1.toml");
+    std::fs::write(&bad, b"[scenario]\ntitle = \"Caf\xe9\"\n").unwrap();
+    let e = scenario::load(bad.to_str().unwrap()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotUtf8);
+    assert_eq!((e.line(), e.column()), (Some(2), Some(13)));
+
+    let e = scenario::load(dir.to_str().unwrap()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unreadable);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn no_panic(label: &str, text: &str) {
+    let r = std::panic::catch_unwind(|| {
+        let r = scenario::parse(label, text);
+        if let Err(e) = &r {
+            // Rendering must not panic either.
+            let _ = e.to_string();
+        }
+        r.is_ok()
+    });
+    assert!(r.is_ok(), "parse panicked on {text:?}");
+}
+
+#[test]
+fn truncations_never_panic() {
+    for rel in fixtures("valid") {
+        let text =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(&rel)).unwrap();
+        for cut in 0..=text.len() {
+            if text.is_char_boundary(cut) {
+                no_panic(&rel, &text[..cut]);
+                no_panic(&rel, &text[cut..]);
+            }
+        }
+    }
+}
+
+#[test]
+fn garbage_never_panics() {
+    let mut inputs: Vec<String> = vec![
+        String::new(),
+        "\0\0\0".into(),
+        "\u{feff}".into(),
+        "[".into(),
+        "[[".into(),
+        "]]]]".into(),
+        "=".into(),
+        "\"".into(),
+        "a = [".repeat(10_000),
+        format!("a = {}{}", "[".repeat(100_000), "]".repeat(100_000)),
+        format!("a = {}", "{b = ".repeat(10_000)),
+        format!("a{} = 1", ".a".repeat(10_000)),
+        format!("[scenario]\ntitle = \"{}\"\n", "x".repeat(1_000_000)),
+        format!("[scenario]\ntitle = \"t\"\n{} = 1\n", "k".repeat(100_000)),
+        "[scenario]\ntitle = \"t\"\nseed = -1\nstop_at_ms = -5\n".into(),
+        "[scenario]\ntitle = \"t\"\nseed = 1e400\n".into(),
+        "[scenario]\ntitle = \"t\"\n[network]\nloss = nan\n".into(),
+        "[scenario]\ntitle = \"t\"\n[network]\nloss = -inf\nlatency_ms = [-1, 2]\n".into(),
+        "[scenario]\ntitle = \"t\"\n[cluster]\nbrokers = 18446744073709551615\n".into(),
+        "[scenario]\ntitle = \"t\"\n[[topics]]\nname = \"t\"\npartitions = 4294967295\nassignment = []\n".into(),
+        "[scenario]\ntitle = \"t\"\nstop_at_ms = 86400000\n[[topics]]\nname = \"t\"\n[[producers]]\nname = \"p\"\ntopic = \"t\"\nsend = { count = 9223372036854775807, every_ms = 9223372036854775807, start_ms = 9223372036854775807 }\n".into(),
+        "[scenario]\ntitle = \"t\"\n[[faults]]\nat_ms = 1\naction = \"partition\"\nsides = [[], [\"leader:/\"], [\"a/b/c\"], [\"broker-99999999999\"]]\n".into(),
+        "[scenario]\ntitle = \"t\"\n[[faults]]\nat_ms = 1\naction = \"drop\"\nlink = \"->->->\"\ncount = 4294967295\n".into(),
+        "[scenario]\ntitle = \"t\"\n[[faults]]\nat_ms = 1\naction = \"crash\"\ntarget = \"leader:x/99999999999999\"\n".into(),
+        "[scenario]\r\ntitle = \"t\"\r\nack = 1\r\n".into(),
+        "[scenario]\ntitle = \"\t\u{7}\u{1b}[31m\"\nx = 1\n".into(),
+    ];
+    // Pseudo-random bytes, decoded lossily, and random TOML-ish tokens.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let tokens = [
+        "[scenario]",
+        "[[producers]]",
+        "[[faults]]",
+        "[cluster]",
+        "title",
+        "name",
+        "=",
+        "\"",
+        "\"x\"",
+        "1",
+        "-1",
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        "\n",
+        ".",
+        "acks",
+        "action",
+        "target",
+        "\"crash\"",
+        "1e9",
+        "true",
+        "topic",
+        "'",
+        "\"\"\"",
+        "#",
+    ];
+    for _ in 0..300 {
+        let bytes: Vec<u8> = (0..(next() % 200)).map(|_| next() as u8).collect();
+        inputs.push(String::from_utf8_lossy(&bytes).into_owned());
+        let s: Vec<&str> = (0..(next() % 60))
+            .map(|_| tokens[(next() % tokens.len() as u64) as usize])
+            .collect();
+        inputs.push(s.join(" "));
+    }
+    for text in &inputs {
+        no_panic("garbage.toml", text);
+    }
+}
+
+#[test]
+fn validate_alone_accepts_any_text() {
+    // `validate` gets the text for spans; a mismatched or invalid text must not panic.
+    let s = minimal();
+    assert!(scenario::validate("x.toml", "not toml at all [", &s).is_ok());
+    let mut bad = s.clone();
+    bad.cluster.brokers = 0;
+    let e = scenario::validate("x.toml", "", &bad).unwrap_err();
+    assert_eq!(e.line(), Some(1));
+}
+
+#[test]
+fn large_files_validate_in_reasonable_time() {
+    // Many producers with clashing names and many faults with `leader:` targets: validation
+    // must not be quadratic in the file's size.
+    let mut text = String::from("[scenario]\ntitle = \"big\"\n\n[[topics]]\nname = \"t\"\n");
+    for _ in 0..20_000 {
+        text.push_str("\n[[producers]]\nname = \"p\"\ntopic = \"t\"\nsend = { count = 1 }\n");
+    }
+    for n in 0..20_000 {
+        text.push_str(&format!(
+            "\n[[faults]]\nat_ms = {n}\naction = \"crash\"\ntarget = \"leader:t/0\"\n"
+        ));
+    }
+    let start = std::time::Instant::now();
+    let e = scenario::parse("big.toml", &text).unwrap_err();
+    assert!(e.message().contains("duplicate producer name `p`"), "{e}");
+    assert!(start.elapsed().as_secs() < 20, "took {:?}", start.elapsed());
+}
+
+#[test]
+fn many_schema_errors_are_reported_quickly() {
+    let mut text = String::from("[scenario]\ntitle = \"big\"\n");
+    for _ in 0..20_000 {
+        text.push_str("\n[[producers]]\nname = \"p\"\ntopic = \"t\"\nack = \"1\"\n");
+    }
+    let start = std::time::Instant::now();
+    let e = scenario::parse("big.toml", &text).unwrap_err();
+    assert_eq!(e.line(), Some(7), "{e}");
+    assert!(start.elapsed().as_secs() < 20, "took {:?}", start.elapsed());
+}
