@@ -2,5 +2,8 @@
 //! which messages were lost, duplicated or reordered.
 
 pub mod check;
+pub mod cli;
+pub mod commands;
+pub mod report;
 pub mod scenario;
 pub mod sim;

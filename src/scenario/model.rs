@@ -183,6 +183,9 @@ pub struct Producer {
     pub delivery_timeout_ms: u64,
     #[serde(default = "d_retry_backoff_ms")]
     pub retry_backoff_ms: u64,
+    /// `retry.backoff.max.ms` (KIP-580): retries back off exponentially up to this.
+    #[serde(default = "d_retry_backoff_max_ms")]
+    pub retry_backoff_max_ms: u64,
     /// `linger.ms` (5 since Kafka 4.0, KIP-1030).
     #[serde(default = "d_linger_ms")]
     pub linger_ms: u64,
@@ -545,6 +548,9 @@ fn d_delivery_timeout_ms() -> u64 {
 }
 fn d_retry_backoff_ms() -> u64 {
     100
+}
+fn d_retry_backoff_max_ms() -> u64 {
+    1_000
 }
 fn d_linger_ms() -> u64 {
     5

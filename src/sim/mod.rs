@@ -4,6 +4,7 @@
 //! break the same way. Every step appends typed [`TraceEvent`]s to a buffer the caller drains.
 
 pub mod consumer;
+pub mod digest;
 pub mod ids;
 pub mod network;
 pub mod partitioner;

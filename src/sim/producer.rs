@@ -58,7 +58,7 @@ pub struct ProducerPartition {
     linger_armed: bool,
     pub next_seq: i32,
     pub in_flight: u32,
-    /// Batches waiting to be resent, in sequence order.
+    /// Batches waiting to be resent (backing off or ready), in sequence order.
     pub retry: Vec<u32>,
     pub leader: Option<BrokerId>,
     metadata_token: u32,
@@ -112,6 +112,7 @@ pub struct Producer {
     pub request_timeout_ms: u64,
     pub delivery_timeout_ms: u64,
     pub retry_backoff_ms: u64,
+    pub retry_backoff_max_ms: u64,
     pub linger_ms: u64,
     pub max_batch_records: u32,
     pub parts: Vec<ProducerPartition>,
@@ -152,6 +153,7 @@ impl Producer {
             request_timeout_ms: spec.request_timeout_ms,
             delivery_timeout_ms: spec.delivery_timeout_ms,
             retry_backoff_ms: spec.retry_backoff_ms,
+            retry_backoff_max_ms: spec.retry_backoff_max_ms.max(spec.retry_backoff_ms),
             linger_ms: spec.linger_ms,
             max_batch_records: spec.max_batch_records,
             parts: partitions
@@ -295,12 +297,6 @@ impl Sim {
                 }
                 b.state = BatchState::Queued;
                 let part = b.part;
-                let seq = b.base_seq;
-                let pp = &mut prod.parts[part as usize];
-                let pos = pp
-                    .retry
-                    .partition_point(|&x| prod.batches[x as usize].base_seq < seq);
-                pp.retry.insert(pos, batch);
                 self.producer_drain(p, part);
             }
             Timer::ProducerRequestTimeout { batch, attempt } => {
@@ -400,14 +396,31 @@ impl Sim {
                 return;
             }
             if !pp.retry.is_empty() {
-                // An idempotent producer resends one batch at a time, in sequence order, so the
-                // broker sees sequences without gaps.
-                if idempotent && pp.in_flight > 0 {
-                    return;
+                // An idempotent producer resends one batch at a time, in sequence order, and holds
+                // later batches back, so the broker sees sequences without gaps (Kafka's
+                // RecordAccumulator stops draining a partition that has an earlier retry pending).
+                if idempotent {
+                    let first = pp.retry[0];
+                    if pp.in_flight > 0 || prod.batches[first as usize].state != BatchState::Queued
+                    {
+                        return;
+                    }
+                    pp.retry.remove(0);
+                    self.send_batch(p, first);
+                    continue;
                 }
-                let batch = pp.retry.remove(0);
-                self.send_batch(p, batch);
-                continue;
+                if let Some(i) = pp
+                    .retry
+                    .iter()
+                    .position(|&b| prod.batches[b as usize].state == BatchState::Queued)
+                {
+                    let batch = pp.retry.remove(i);
+                    self.send_batch(p, batch);
+                    continue;
+                }
+            }
+            if idempotent && !pp.retry.is_empty() {
+                return;
             }
             let queued = pp.records.len() - pp.batched;
             if queued == 0 {
@@ -621,8 +634,21 @@ impl Sim {
         let prod = &mut self.producers[p.idx()];
         if will_retry {
             prod.batches[batch as usize].state = BatchState::Backoff;
-            let (node, backoff) = (prod.node, prod.retry_backoff_ms);
-            self.set_timer_ms(node, backoff, Timer::ProducerRetry { batch });
+            let seq = prod.batches[batch as usize].base_seq;
+            let pp = &mut prod.parts[part as usize];
+            let pos = pp
+                .retry
+                .partition_point(|&x| prod.batches[x as usize].base_seq < seq);
+            pp.retry.insert(pos, batch);
+            // KIP-580: retry.backoff.ms doubles per attempt up to retry.backoff.max.ms, ±20%.
+            let attempt = prod.batches[batch as usize].attempt.min(20);
+            let base = (prod.retry_backoff_ms * 1000)
+                .saturating_mul(1 << (attempt - 1))
+                .min(prod.retry_backoff_max_ms * 1000);
+            let node = prod.node;
+            let jitter = self.rng.random_range(0..=base / 5 * 2);
+            let backoff = base - base / 5 + jitter;
+            self.set_timer(node, backoff, Timer::ProducerRetry { batch });
             return;
         }
         let final_error = if expired {

@@ -1,0 +1,74 @@
+//! Command-line interface (DESIGN.md section 5).
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "brokerlab",
+    version,
+    about = "Watch a Kafka-style cluster keep or break its delivery promises.",
+    long_about = "BrokerLab runs a deterministic simulation of a Kafka cluster (brokers, replicas, \
+producers, consumer groups) from a scenario file, injects the faults it scripts, and reports which \
+messages were lost, duplicated or reordered.\n\nSCENARIO is a path to a .toml file or the name of a \
+bundled scenario (see `brokerlab list`)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open a scenario in the interactive view (falls back to `run` when stdout is not a terminal).
+    Tui {
+        /// A scenario file or bundled scenario name.
+        scenario: String,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Run a scenario headless: a narrated trace and the outcome table, or one JSON report.
+    Run {
+        /// A scenario file or bundled scenario name.
+        scenario: String,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Print one JSON report instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Only print the outcome table, not the narrated trace.
+        #[arg(long, short, conflicts_with = "json")]
+        quiet: bool,
+        /// Also narrate every message on the wire (heartbeats and fetches included).
+        #[arg(long, short, conflicts_with_all = ["json", "quiet"])]
+        verbose: bool,
+    },
+    /// Validate scenario files and check their [expect] sections (every bundled one by default).
+    Check {
+        /// Scenario files or bundled names; none means every bundled scenario.
+        scenarios: Vec<String>,
+    },
+    /// List the bundled scenarios.
+    List,
+    /// Measure simulation speed on a large generated scenario.
+    Bench {
+        /// Messages to produce.
+        #[arg(long, default_value_t = 1_000_000)]
+        messages: u64,
+        /// Brokers in the cluster.
+        #[arg(long, default_value_t = 10)]
+        brokers: u32,
+        /// Partitions of the topic (replication factor 3).
+        #[arg(long, default_value_t = 100)]
+        partitions: u32,
+        /// Seed for the run.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Print a shell completion script.
+    Completions {
+        /// The shell to generate completions for.
+        shell: clap_complete::Shell,
+    },
+}

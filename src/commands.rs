@@ -1,0 +1,256 @@
+//! What each CLI command does. `main` only parses arguments and hands over here.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::CommandFactory;
+
+use crate::cli::{Cli, Command};
+use crate::report::{self, Report};
+use crate::scenario::{self, ScenarioError};
+
+/// The scenario `brokerlab` runs when given no arguments.
+pub const DEFAULT_SCENARIO: &str = "acks1-leader-failover";
+
+/// Exit codes: 0 success, 1 a failed check, 2 bad input.
+const EXIT_MISMATCH: u8 = 1;
+const EXIT_BAD_INPUT: u8 = 2;
+
+pub fn dispatch(cli: Cli) -> ExitCode {
+    match cli.command {
+        None => {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{}", list_text());
+            let _ = writeln!(
+                out,
+                "Running the default scenario `{DEFAULT_SCENARIO}` (try `brokerlab run NAME` for another):\n"
+            );
+            drop(out);
+            run(DEFAULT_SCENARIO, None, false, false, false)
+        }
+        Some(Command::Tui { scenario, seed }) => {
+            // The interactive view is not built yet (its own issue); until then the headless
+            // run is what `tui` falls back to, as it does when stdout is not a terminal.
+            if std::io::stdout().is_terminal() {
+                eprintln!(
+                    "note: the interactive view is not available yet; showing the headless run."
+                );
+            }
+            run(&scenario, seed, false, false, false)
+        }
+        Some(Command::Run {
+            scenario,
+            seed,
+            json,
+            quiet,
+            verbose,
+        }) => run(&scenario, seed, json, quiet, verbose),
+        Some(Command::Check { scenarios }) => check(&scenarios),
+        Some(Command::List) => {
+            println!("{}", list_text());
+            ExitCode::SUCCESS
+        }
+        Some(Command::Bench {
+            messages,
+            brokers,
+            partitions,
+            seed,
+        }) => bench(messages, brokers, partitions, seed),
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "brokerlab",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn bad_input(e: &ScenarioError) -> ExitCode {
+    eprintln!("{e}");
+    ExitCode::from(EXIT_BAD_INPUT)
+}
+
+fn run(arg: &str, seed: Option<u64>, json: bool, quiet: bool, verbose: bool) -> ExitCode {
+    let (label, sc) = match scenario::load(arg) {
+        Ok(x) => x,
+        Err(e) => return bad_input(&e),
+    };
+    let seed = seed.unwrap_or(sc.scenario.seed);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if !json && !quiet {
+        let _ = writeln!(out, "{}", sc.scenario.title);
+        if !sc.scenario.summary.is_empty() {
+            let _ = writeln!(out, "{}", sc.scenario.summary);
+        }
+        let _ = writeln!(out, "({label}, seed {seed})\n");
+    }
+    let narrate = !json && !quiet;
+    let report = report::run(&label, &sc, seed, |sim, ev| {
+        if !narrate {
+            return;
+        }
+        let line = if verbose {
+            report::describe(sim, ev).or_else(|| wire_line(sim, ev))
+        } else {
+            report::describe(sim, ev)
+        };
+        if let Some(line) = line {
+            let _ = writeln!(out, "{:>9}  {line}", report::fmt_time(ev.time));
+        }
+    });
+    if json {
+        let _ = serde_json::to_writer_pretty(&mut out, &report);
+        let _ = writeln!(out);
+    } else {
+        if narrate {
+            let _ = writeln!(out);
+        }
+        let _ = write!(out, "{}", report::outcome_table(&report));
+    }
+    let _ = out.flush();
+    ExitCode::SUCCESS
+}
+
+/// `--verbose`: the wire messages `describe` leaves out.
+fn wire_line(sim: &crate::sim::Sim, ev: &crate::sim::TraceEvent) -> Option<String> {
+    use crate::sim::Trace;
+    match &ev.kind {
+        Trace::Sent {
+            from,
+            to,
+            wire,
+            arrive_at,
+            ..
+        } => Some(format!(
+            "  → {} {} → {} (arrives {})",
+            wire.kind.name(),
+            sim.node_name(*from),
+            sim.node_name(*to),
+            report::fmt_time(*arrive_at)
+        )),
+        Trace::Dropped {
+            from,
+            to,
+            wire,
+            reason,
+            ..
+        } => Some(format!(
+            "  ✗ {} {} → {} dropped: {}",
+            wire.kind.name(),
+            sim.node_name(*from),
+            sim.node_name(*to),
+            reason.name()
+        )),
+        Trace::Replicated {
+            partition,
+            broker,
+            leo,
+        } => Some(format!(
+            "  {} replicates {} up to offset {}",
+            sim.broker_name(*broker),
+            sim.partition_name(*partition),
+            leo
+        )),
+        Trace::Polled {
+            consumer,
+            partition,
+            from,
+            count,
+            ..
+        } => Some(format!(
+            "  {} polls {} records of {} from offset {}",
+            sim.consumers()[consumer.idx()].name,
+            count,
+            sim.partition_name(*partition),
+            from
+        )),
+        _ => None,
+    }
+}
+
+fn check(args: &[String]) -> ExitCode {
+    let names: Vec<String> = if args.is_empty() {
+        scenario::bundled()
+            .iter()
+            .map(|b| b.name.to_string())
+            .collect()
+    } else {
+        args.to_vec()
+    };
+    let (mut bad, mut mismatched, mut passed) = (0, 0, 0);
+    for name in &names {
+        let (label, sc) = match scenario::load(name) {
+            Ok(x) => x,
+            Err(e) => {
+                eprintln!("{e}");
+                bad += 1;
+                continue;
+            }
+        };
+        let report: Report = report::run(&label, &sc, sc.scenario.seed, |_, _| {});
+        match &report.expect {
+            None => {
+                passed += 1;
+                println!("✓ {label}: valid (no [expect] section to check)");
+            }
+            Some(e) if e.passed => {
+                passed += 1;
+                println!(
+                    "✓ {label}: {} — {}",
+                    sc.scenario.title,
+                    report.outcome.verdict.name()
+                );
+            }
+            Some(e) => {
+                mismatched += 1;
+                println!("✗ {label}: {}", sc.scenario.title);
+                for f in &e.failures {
+                    println!("    - {f}");
+                }
+            }
+        }
+    }
+    println!("\n{passed} passed, {mismatched} failed, {bad} invalid");
+    if bad > 0 {
+        ExitCode::from(EXIT_BAD_INPUT)
+    } else if mismatched > 0 {
+        ExitCode::from(EXIT_MISMATCH)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn list_text() -> String {
+    let mut rows = Vec::new();
+    for b in scenario::bundled() {
+        match b.parse() {
+            Ok(sc) => rows.push((sc.scenario.guarantee.name(), b.name, sc.scenario.title)),
+            Err(_) => rows.push((
+                "?",
+                b.name,
+                "(does not parse: run `brokerlab check`)".into(),
+            )),
+        }
+    }
+    rows.sort();
+    let mut s = String::from("Bundled scenarios (brokerlab run NAME):\n");
+    let width = rows.iter().map(|r| r.1.len()).max().unwrap_or(0);
+    let mut last = "";
+    for (g, name, title) in &rows {
+        if *g != last {
+            s.push_str(&format!("\n  {g}\n"));
+            last = g;
+        }
+        s.push_str(&format!("    {name:<width$}  {title}\n"));
+    }
+    s
+}
+
+fn bench(messages: u64, brokers: u32, partitions: u32, seed: u64) -> ExitCode {
+    let _ = (messages, brokers, partitions, seed);
+    eprintln!("WIRE-ME");
+    ExitCode::from(EXIT_BAD_INPUT)
+}

@@ -1,0 +1,687 @@
+//! Headless runs: drive a [`Sim`] to the end, feed the checker and the digest, and collect
+//! what the text and JSON reports show. Everything here is read from the trace stream.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::check::{Checker, CheckerSetup, ExpectExtra, Outcome, check_expect};
+use crate::scenario::Scenario;
+use crate::sim::digest::Digest;
+use crate::sim::{ErrorCode, Sim, Trace, TraceEvent};
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Produced {
+    pub sent: u64,
+    pub acked: u64,
+    pub failed: u64,
+    /// Produce errors by Kafka error name: every failed attempt, plus `DELIVERY_TIMEOUT` for
+    /// each record a producer gave up on after `delivery.timeout.ms`.
+    pub errors: BTreeMap<String, u64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Election {
+    pub at_ms: u64,
+    pub partition: String,
+    pub leader: String,
+    pub epoch: u32,
+    pub unclean: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Truncation {
+    pub at_ms: u64,
+    pub partition: String,
+    pub replica: String,
+    pub from: u64,
+    pub to: u64,
+    pub removed: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Rebalance {
+    pub at_ms: u64,
+    pub group: String,
+    pub generation: u32,
+    pub assignment: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ExpectResult {
+    pub passed: bool,
+    pub failures: Vec<String>,
+}
+
+/// The JSON report (DESIGN.md section 5). Key names are a contract.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub scenario: String,
+    pub title: String,
+    pub seed: u64,
+    pub end_ms: u64,
+    pub events: u64,
+    pub digest: String,
+    pub produced: Produced,
+    pub outcome: Outcome,
+    pub groups: BTreeMap<String, crate::check::GroupOutcome>,
+    pub elections: Vec<Election>,
+    pub truncations: Vec<Truncation>,
+    pub rebalances: Vec<Rebalance>,
+    /// The final log of every replica, in offset order.
+    pub logs: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    /// `null` when the scenario has no `[expect]` section.
+    pub expect: Option<ExpectResult>,
+}
+
+/// Run a scenario to the end. `on_event` sees every trace event as it happens (the text report
+/// prints from it).
+pub fn run(
+    label: &str,
+    scenario: &Scenario,
+    seed: u64,
+    mut on_event: impl FnMut(&Sim, &TraceEvent),
+) -> Report {
+    let mut sim = Sim::with_seed(scenario, seed);
+    let setup = CheckerSetup::from_scenario(scenario).expect("validated scenario");
+    let mut checker = Checker::new(setup);
+    let mut digest = Digest::default();
+    let mut c = Collector::default();
+    let mut buf = Vec::new();
+    loop {
+        let more = sim.step();
+        buf.extend(sim.drain_trace());
+        for ev in &buf {
+            digest.add(ev);
+            checker.observe(ev);
+            c.observe(&sim, ev);
+            on_event(&sim, ev);
+        }
+        buf.clear();
+        if !more {
+            break;
+        }
+    }
+    checker.set_final(true);
+    let outcome = checker.outcome();
+    let expect = scenario.expect.as_ref().map(|e| {
+        let failures = check_expect(e, &outcome, &c.extra());
+        ExpectResult {
+            passed: failures.is_empty(),
+            failures,
+        }
+    });
+    let groups = outcome
+        .groups
+        .iter()
+        .map(|g| (g.name.clone(), g.clone()))
+        .collect();
+    Report {
+        scenario: label.to_string(),
+        title: scenario.scenario.title.clone(),
+        seed,
+        end_ms: sim.now().as_ms(),
+        events: sim.events(),
+        digest: digest.hex(),
+        produced: Produced {
+            sent: outcome.sent,
+            acked: outcome.acked,
+            failed: outcome.failed,
+            errors: c.errors.clone(),
+        },
+        groups,
+        elections: c.elections,
+        truncations: c.truncations,
+        rebalances: c.rebalances,
+        logs: final_logs(&sim),
+        outcome,
+        expect,
+    }
+}
+
+#[derive(Default)]
+struct Collector {
+    errors: BTreeMap<String, u64>,
+    elections: Vec<Election>,
+    truncations: Vec<Truncation>,
+    rebalances: Vec<Rebalance>,
+    unclean: u64,
+    truncated: u64,
+}
+
+impl Collector {
+    fn observe(&mut self, sim: &Sim, ev: &TraceEvent) {
+        let at_ms = ev.time.as_ms();
+        match &ev.kind {
+            Trace::ProduceError { error, .. } => {
+                *self.errors.entry(error.name().to_string()).or_default() += 1;
+            }
+            Trace::Failed {
+                error: ErrorCode::DeliveryTimeout,
+                ..
+            } => {
+                *self
+                    .errors
+                    .entry(ErrorCode::DeliveryTimeout.name().to_string())
+                    .or_default() += 1;
+            }
+            Trace::LeaderElected {
+                partition,
+                leader,
+                epoch,
+                unclean,
+                ..
+            } => {
+                self.unclean += u64::from(*unclean);
+                self.elections.push(Election {
+                    at_ms,
+                    partition: sim.partition_name(*partition),
+                    leader: sim.broker_name(*leader).to_string(),
+                    epoch: *epoch,
+                    unclean: *unclean,
+                });
+            }
+            Trace::Truncated {
+                partition,
+                broker,
+                from,
+                to,
+                removed,
+            } => {
+                self.truncated += from - to;
+                self.truncations.push(Truncation {
+                    at_ms,
+                    partition: sim.partition_name(*partition),
+                    replica: sim.broker_name(*broker).to_string(),
+                    from: *from,
+                    to: *to,
+                    removed: removed.iter().map(|&m| sim.msg_name(m)).collect(),
+                });
+            }
+            Trace::Rebalanced {
+                group,
+                generation,
+                assignment,
+            } => {
+                self.rebalances.push(Rebalance {
+                    at_ms,
+                    group: sim.groups()[group.idx()].name.clone(),
+                    generation: *generation,
+                    assignment: assignment
+                        .iter()
+                        .map(|(c, parts)| {
+                            (
+                                sim.consumers()[c.idx()].name.clone(),
+                                parts.iter().map(|&p| sim.partition_name(p)).collect(),
+                            )
+                        })
+                        .collect(),
+                });
+            }
+            _ => {}
+        }
+    }
+
+    fn extra(&self) -> ExpectExtra {
+        ExpectExtra {
+            unclean_elections: self.unclean,
+            truncated: self.truncated,
+            errors: self.errors.clone(),
+        }
+    }
+}
+
+/// The name of one log entry: the message id, or `COMMIT(..)`/`ABORT(..)` for markers.
+fn entry_name(sim: &Sim, e: &crate::sim::replication::Entry) -> String {
+    use crate::sim::replication::EntryKind;
+    match e.kind {
+        EntryKind::Data => sim.msg_name(e.msg),
+        EntryKind::Commit => format!("COMMIT({})", e.producer),
+        EntryKind::Abort => format!("ABORT({})", e.producer),
+    }
+}
+
+fn final_logs(sim: &Sim) -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
+    let mut logs = BTreeMap::new();
+    for (p, part) in sim.partitions().iter().enumerate() {
+        let mut replicas = BTreeMap::new();
+        for r in &part.replicas {
+            replicas.insert(
+                sim.broker_name(r.broker).to_string(),
+                r.log.iter().map(|e| entry_name(sim, e)).collect(),
+            );
+        }
+        logs.insert(
+            sim.partition_name(crate::sim::PartitionId(p as u32)),
+            replicas,
+        );
+    }
+    logs
+}
+
+/// One line of narration for a trace event, or `None` for the chatter that the text report
+/// leaves out (wire messages, follower fetches, polls).
+pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
+    let node = |n: crate::sim::NodeId| sim.node_name(n).to_string();
+    let part = |p: crate::sim::PartitionId| sim.partition_name(p);
+    let broker = |b: crate::sim::BrokerId| sim.broker_name(b).to_string();
+    let msg = |m: crate::sim::MsgId| sim.msg_name(m);
+    let isr = |s: crate::sim::BrokerSet| {
+        let names: Vec<String> = s.iter().map(broker).collect();
+        format!("[{}]", names.join(", "))
+    };
+    let span = |first: crate::sim::MsgId, count: u32| {
+        if count <= 1 {
+            msg(first)
+        } else {
+            format!("{} (+{} more)", msg(first), count - 1)
+        }
+    };
+    Some(match &ev.kind {
+        Trace::Sent { .. } | Trace::Replicated { .. } | Trace::Polled { .. } => return None,
+        Trace::Dropped {
+            from,
+            to,
+            wire,
+            reason,
+            ..
+        } => {
+            if wire.kind.is_chatter()
+                || matches!(
+                    wire.kind,
+                    crate::sim::WireKind::ReplicaFetch
+                        | crate::sim::WireKind::ReplicaFetchResponse
+                        | crate::sim::WireKind::ConsumerFetch
+                        | crate::sim::WireKind::ConsumerFetchResponse
+                )
+            {
+                return None;
+            }
+            let what = match wire.first_msg {
+                Some(m) => format!("{} [{}]", wire.kind.name(), span(m, wire.records)),
+                None => wire.kind.name().to_string(),
+            };
+            format!(
+                "✗ {what} {} → {} dropped: {}",
+                node(*from),
+                node(*to),
+                reason.name()
+            )
+        }
+        Trace::Produced {
+            producer,
+            msg: m,
+            partition,
+            key,
+        } => {
+            let key = key.map_or(String::from("no key"), |k| {
+                format!("key {}", sim.key_name(k))
+            });
+            format!(
+                "{} sends {} ({key}) to {}",
+                sim.producers()[producer.idx()].name,
+                msg(*m),
+                part(*partition)
+            )
+        }
+        Trace::Appended {
+            partition,
+            broker: b,
+            base_offset,
+            count,
+            epoch,
+            first_msg,
+        } => format!(
+            "{} appends {} to {} at offset {} (leader epoch {})",
+            broker(*b),
+            span(*first_msg, *count),
+            part(*partition),
+            base_offset,
+            epoch
+        ),
+        Trace::DuplicateBatch {
+            partition,
+            broker: b,
+            first_msg,
+            base_offset,
+            ..
+        } => format!(
+            "{} recognises a retried batch {} on {} (idempotence): answers with offset {} instead of appending again",
+            broker(*b),
+            msg(*first_msg),
+            part(*partition),
+            base_offset
+        ),
+        Trace::HighWatermark {
+            partition,
+            broker: b,
+            hw,
+        } => format!("{} HW on {} → {}", part(*partition), broker(*b), hw),
+        Trace::IsrChanged {
+            partition,
+            isr: set,
+            changed,
+            expanded,
+            ..
+        } => {
+            if *expanded {
+                format!(
+                    "{} ISR expands: {} caught up, ISR {}",
+                    part(*partition),
+                    broker(*changed),
+                    isr(*set)
+                )
+            } else {
+                format!(
+                    "{} ISR shrinks: {} removed, ISR {}",
+                    part(*partition),
+                    broker(*changed),
+                    isr(*set)
+                )
+            }
+        }
+        Trace::LeaderElected {
+            partition,
+            leader,
+            epoch,
+            isr: set,
+            unclean,
+            preferred,
+        } => {
+            let kind = if *unclean {
+                "UNCLEAN election (out-of-sync replica, data may be lost)"
+            } else if *preferred {
+                "preferred-leader election"
+            } else {
+                "clean election"
+            };
+            format!(
+                "{} leader is now {} (epoch {}, ISR {}): {kind}",
+                part(*partition),
+                broker(*leader),
+                epoch,
+                isr(*set)
+            )
+        }
+        Trace::PartitionOffline { partition, epoch } => format!(
+            "{} is OFFLINE (epoch {}): no live in-sync replica can lead",
+            part(*partition),
+            epoch
+        ),
+        Trace::Truncated {
+            partition,
+            broker: b,
+            from,
+            to,
+            removed,
+        } => {
+            let names: Vec<String> = removed.iter().map(|&m| msg(m)).collect();
+            format!(
+                "{} truncates {} from offset {} to {} (diverged from the leader's epoch), removing [{}]",
+                broker(*b),
+                part(*partition),
+                from,
+                to,
+                names.join(", ")
+            )
+        }
+        Trace::BrokerFenced { broker: b } => format!(
+            "controller fences {}: no heartbeat within broker.session.timeout.ms",
+            broker(*b)
+        ),
+        Trace::BrokerUnfenced { broker: b } => format!("controller unfences {}", broker(*b)),
+        Trace::NodeCrashed { node: n } => format!("💥 {} crashes", node(*n)),
+        Trace::NodeRestarted { node: n } => format!("{} restarts", node(*n)),
+        Trace::NodePaused { node: n, until } => {
+            format!("{} pauses until {}", node(*n), fmt_time(*until))
+        }
+        Trace::NodeResumed { node: n } => format!("{} resumes", node(*n)),
+        Trace::Acked {
+            producer,
+            msg: m,
+            offset,
+            ..
+        } => match offset {
+            Some(o) => format!(
+                "{} ✓ {} acknowledged at offset {}",
+                sim.producers()[producer.idx()].name,
+                msg(*m),
+                o
+            ),
+            None => format!(
+                "{} ✓ {} counted as sent (acks=0: no response)",
+                sim.producers()[producer.idx()].name,
+                msg(*m)
+            ),
+        },
+        Trace::ProduceError {
+            producer,
+            first_msg,
+            count,
+            error,
+            will_retry,
+            ..
+        } => format!(
+            "{} ✗ {} failed: {}{}",
+            sim.producers()[producer.idx()].name,
+            span(*first_msg, *count),
+            error.name(),
+            if *will_retry { ", will retry" } else { "" }
+        ),
+        Trace::Retried {
+            producer,
+            first_msg,
+            count,
+            attempt,
+            ..
+        } => format!(
+            "{} retries {} (attempt {})",
+            sim.producers()[producer.idx()].name,
+            span(*first_msg, *count),
+            attempt
+        ),
+        Trace::Failed {
+            producer,
+            msg: m,
+            error,
+        } => format!(
+            "{} gives up on {}: {}",
+            sim.producers()[producer.idx()].name,
+            msg(*m),
+            error.name()
+        ),
+        Trace::MemberJoined { group, consumer } => format!(
+            "{} joins group {}",
+            sim.consumers()[consumer.idx()].name,
+            sim.groups()[group.idx()].name
+        ),
+        Trace::MemberRemoved {
+            consumer, reason, ..
+        } => format!(
+            "{} removed from its group: {}",
+            sim.consumers()[consumer.idx()].name,
+            reason.name()
+        ),
+        Trace::RebalanceStarted { group, generation } => format!(
+            "group {} starts rebalancing toward generation {}",
+            sim.groups()[group.idx()].name,
+            generation
+        ),
+        Trace::Rebalanced {
+            group,
+            generation,
+            assignment,
+        } => {
+            let parts: Vec<String> = assignment
+                .iter()
+                .map(|(c, ps)| {
+                    let ps: Vec<String> = ps.iter().map(|&p| part(p)).collect();
+                    format!("{} ← [{}]", sim.consumers()[c.idx()].name, ps.join(", "))
+                })
+                .collect();
+            format!(
+                "group {} generation {}: {}",
+                sim.groups()[group.idx()].name,
+                generation,
+                parts.join("; ")
+            )
+        }
+        Trace::Applied {
+            consumer,
+            msg: m,
+            partition,
+            offset,
+            ..
+        } => format!(
+            "{} applies {} ({} offset {})",
+            sim.consumers()[consumer.idx()].name,
+            msg(*m),
+            part(*partition),
+            offset
+        ),
+        Trace::Redelivered {
+            consumer, msg: m, ..
+        } => format!(
+            "{} skips {}: already applied (dedup sink)",
+            sim.consumers()[consumer.idx()].name,
+            msg(*m)
+        ),
+        Trace::OffsetCommitted {
+            consumer,
+            partition,
+            offset,
+            ..
+        } => format!(
+            "{} commits offset {} on {}",
+            sim.consumers()[consumer.idx()].name,
+            offset,
+            part(*partition)
+        ),
+        Trace::CommitFailed {
+            consumer, error, ..
+        } => format!(
+            "{} commit failed: {}",
+            sim.consumers()[consumer.idx()].name,
+            error.name()
+        ),
+        Trace::OffsetReset {
+            consumer,
+            partition,
+            offset,
+            ..
+        } => format!(
+            "{} has no committed offset on {}: auto.offset.reset → {}",
+            sim.consumers()[consumer.idx()].name,
+            part(*partition),
+            offset
+        ),
+        Trace::FaultInjected { index } => {
+            let f = &sim.faults()[*index as usize];
+            let mut s = format!("⚡ fault: {}", f.action.name());
+            for (k, v) in [
+                ("target", f.target.clone()),
+                ("link", f.link.clone()),
+                ("group", f.group.clone()),
+                ("partition", f.partition.clone()),
+                ("duration_ms", f.duration_ms.map(|d| d.to_string())),
+                ("count", f.count.map(|d| d.to_string())),
+            ] {
+                if let Some(v) = v {
+                    let _ = write!(s, " {k}={v}");
+                }
+            }
+            s
+        }
+        Trace::Narration { index } => format!("» {}", sim.notes()[*index as usize].text),
+        Trace::Draining => {
+            "── stop_at_ms reached: no new sends or faults; draining in-flight work ──".to_string()
+        }
+    })
+}
+
+/// `12.345s`
+pub fn fmt_time(t: crate::sim::SimTime) -> String {
+    format!("{}.{:03}s", t.0 / 1_000_000, (t.0 / 1000) % 1000)
+}
+
+/// The outcome table printed after a text run.
+pub fn outcome_table(report: &Report) -> String {
+    let mut s = String::new();
+    let o = &report.outcome;
+    let _ = writeln!(
+        s,
+        "Outcome  (seed {}, {} events, digest {})",
+        report.seed, report.events, report.digest
+    );
+    let _ = writeln!(
+        s,
+        "  produced: {} sent, {} acked, {} failed",
+        report.produced.sent, report.produced.acked, report.produced.failed
+    );
+    if !report.produced.errors.is_empty() {
+        let errs: Vec<String> = report
+            .produced
+            .errors
+            .iter()
+            .map(|(k, v)| format!("{k}×{v}"))
+            .collect();
+        let _ = writeln!(s, "  errors:   {}", errs.join(", "));
+    }
+    let _ = writeln!(
+        s,
+        "  {:<16} {:>8} {:>6} {:>10} {:>10} {:>9} {:>11}  verdict",
+        "group", "applied", "lost", "acked-lost", "duplicated", "reordered", "redelivered"
+    );
+    for g in &o.groups {
+        let _ = writeln!(
+            s,
+            "  {:<16} {:>8} {:>6} {:>10} {:>10} {:>9} {:>11}  {}",
+            g.name,
+            g.applied,
+            g.lost,
+            g.acked_lost,
+            g.duplicated,
+            g.reordered,
+            g.redelivered,
+            g.verdict.name()
+        );
+    }
+    let _ = writeln!(
+        s,
+        "  {:<16} {:>8} {:>6} {:>10} {:>10} {:>9} {:>11}  {}",
+        "total",
+        o.applied,
+        o.lost,
+        o.acked_lost,
+        o.duplicated,
+        o.reordered,
+        o.redelivered,
+        o.verdict.name()
+    );
+    if !report.truncations.is_empty() {
+        for t in &report.truncations {
+            let _ = writeln!(
+                s,
+                "  truncated: {} on {} at {}ms removed [{}]",
+                t.partition,
+                t.replica,
+                t.at_ms,
+                t.removed.join(", ")
+            );
+        }
+    }
+    match &report.expect {
+        None => {}
+        Some(e) if e.passed => {
+            let _ = writeln!(s, "  expect:   ✓ every expectation holds");
+        }
+        Some(e) => {
+            let _ = writeln!(s, "  expect:   ✗ {} mismatch(es)", e.failures.len());
+            for f in &e.failures {
+                let _ = writeln!(s, "            - {f}");
+            }
+        }
+    }
+    s
+}
