@@ -1,1 +1,3 @@
+mod bundled;
+mod cli;
 mod scenario_files;

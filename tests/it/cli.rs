@@ -1,0 +1,140 @@
+//! The `brokerlab` binary: exit codes, stderr for bad input, the JSON report's contract.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn brokerlab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_brokerlab"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run brokerlab")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn run_json_has_the_contract_keys() {
+    let o = brokerlab(&["run", "acks1-leader-failover", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
+    for key in [
+        "scenario", "seed", "end_ms", "events", "digest", "produced", "outcome", "groups",
+        "elections", "truncations", "rebalances", "logs", "expect",
+    ] {
+        assert!(v.get(key).is_some(), "missing key {key}");
+    }
+    for key in ["sent", "acked", "failed", "errors"] {
+        assert!(v["produced"].get(key).is_some(), "missing produced.{key}");
+    }
+    for key in ["lost", "acked_lost", "duplicated", "reordered", "verdict"] {
+        assert!(v["outcome"].get(key).is_some(), "missing outcome.{key}");
+    }
+    let t = &v["truncations"][0];
+    for key in ["at_ms", "partition", "replica", "from", "to", "removed"] {
+        assert!(t.get(key).is_some(), "missing truncations[0].{key}");
+    }
+    let removed = t["removed"].as_array().unwrap();
+    assert!(!removed.is_empty());
+    assert!(removed.iter().all(|m| m.as_str().unwrap().starts_with("checkout#")));
+    assert_eq!(v["outcome"]["acked_lost"], removed.len());
+    assert_eq!(v["expect"]["passed"], true);
+    let e = &v["elections"][0];
+    assert_eq!(e["partition"], "orders/0");
+    assert_eq!(e["unclean"], false);
+    assert!(v["logs"]["orders/0"]["broker-1"].is_array());
+    assert!(v["groups"]["billing"]["applied"].is_u64());
+}
+
+#[test]
+fn run_text_narrates_and_prints_the_outcome() {
+    let o = brokerlab(&["run", "acks1-leader-failover"]);
+    assert!(o.status.success());
+    let out = stdout(&o);
+    assert!(out.contains("truncates orders/0"), "{out}");
+    assert!(out.contains("» The leader crashes"), "{out}");
+    assert!(out.contains("Outcome"));
+    assert!(out.contains("at-most-once"));
+}
+
+#[test]
+fn seed_override_changes_the_run_and_is_reported() {
+    let a = brokerlab(&["run", "acks1-leader-failover", "--json", "--seed", "99"]);
+    let v: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();
+    assert_eq!(v["seed"], 99);
+    let b = brokerlab(&["run", "acks1-leader-failover", "--json"]);
+    let w: serde_json::Value = serde_json::from_slice(&b.stdout).unwrap();
+    assert_ne!(v["digest"], w["digest"]);
+}
+
+#[test]
+fn check_passes_on_every_bundled_scenario() {
+    let o = brokerlab(&["check"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains(" 0 failed, 0 invalid"));
+}
+
+#[test]
+fn check_exits_1_on_a_mismatched_expectation() {
+    let dir = std::env::temp_dir().join(format!("brokerlab-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = brokerlab::scenario::find_bundled("acks1-leader-failover").unwrap().text;
+    let wrong = src.replace("acked_lost = 2", "acked_lost = 0");
+    assert_ne!(src, wrong);
+    let path = dir.join("wrong.toml");
+    std::fs::write(&path, wrong).unwrap();
+    let o = brokerlab(&["check", path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stdout(&o).contains("acked_lost: expected 0, got 2"), "{}", stdout(&o));
+}
+
+#[test]
+fn unknown_scenario_is_bad_input() {
+    let o = brokerlab(&["run", "no-such-scenario"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("no-such-scenario"), "{err}");
+    assert!(err.contains("acks1-leader-failover"), "should list bundled names: {err}");
+}
+
+/// Every invalid fixture exits 2 through the binary, and its stderr is exactly the rendered
+/// error pinned by the `invalid__*` snapshots.
+#[test]
+fn invalid_fixtures_exit_2_with_the_snapshotted_error() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<_> = std::fs::read_dir(root.join("tests/fixtures/invalid"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".toml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 25);
+    for name in files {
+        let rel = format!("tests/fixtures/invalid/{name}");
+        let o = brokerlab(&["check", &rel]);
+        assert_eq!(o.status.code(), Some(2), "{rel}: {}", stderr(&o));
+        let expected = match brokerlab::scenario::load(&rel) {
+            Err(e) => format!("{e}\n"),
+            Ok(_) => panic!("{rel} parsed"),
+        };
+        assert_eq!(stderr(&o), expected, "{rel}");
+        let o = brokerlab(&["run", &rel]);
+        assert_eq!(o.status.code(), Some(2), "run {rel}");
+    }
+}
+
+#[test]
+fn list_and_completions_work() {
+    let o = brokerlab(&["list"]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("acks1-leader-failover"));
+    let o = brokerlab(&["completions", "bash"]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("brokerlab"));
+}
