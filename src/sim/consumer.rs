@@ -192,10 +192,7 @@ impl Consumer {
             },
             Outstanding::Commit(_) => GroupResponse::Commit { token, error },
         };
-        Some(Msg::GroupResponse {
-            group: self.group,
-            resp,
-        })
+        Some(Msg::GroupResponse { resp })
     }
 
     fn token(&mut self) -> u32 {
@@ -291,7 +288,8 @@ impl Sim {
     fn group_reply(&mut self, b: BrokerId, c: ConsumerId, g: GroupId, resp: GroupResponse) {
         let from = self.node_of_broker(b);
         let to = self.consumers[c.idx()].node;
-        self.send(from, to, Msg::GroupResponse { group: g, resp });
+        let _ = g;
+        self.send(from, to, Msg::GroupResponse { resp });
     }
 
     fn member_index(&self, g: GroupId, c: ConsumerId, incarnation: u32) -> Option<usize> {
@@ -326,8 +324,7 @@ impl Sim {
                     token,
                     error: ErrorCode::NotCoordinator,
                 },
-                GroupRequest::Heartbeat { token, .. } => GroupResponse::Heartbeat {
-                    token,
+                GroupRequest::Heartbeat { .. } => GroupResponse::Heartbeat {
                     error: ErrorCode::NotCoordinator,
                 },
                 GroupRequest::Commit { token, .. } => GroupResponse::Commit {
@@ -384,7 +381,7 @@ impl Sim {
                     },
                 );
             }
-            GroupRequest::Heartbeat { generation, token } => {
+            GroupRequest::Heartbeat { generation } => {
                 let group = &self.groups[g.idx()];
                 let error = match member {
                     None => ErrorCode::UnknownMemberId,
@@ -398,7 +395,7 @@ impl Sim {
                     self.groups[g.idx()].members[i].heartbeats += 1;
                     self.arm_session_check(g, i);
                 }
-                self.group_reply(b, c, g, GroupResponse::Heartbeat { token, error });
+                self.group_reply(b, c, g, GroupResponse::Heartbeat { error });
             }
             GroupRequest::Leave { reason } => {
                 if let Some(i) = member {
@@ -842,14 +839,7 @@ impl Sim {
                     return;
                 }
                 let generation = cons.generation;
-                let hb = self.consumers[c.idx()].token();
-                self.send_to_coordinator(
-                    c,
-                    GroupRequest::Heartbeat {
-                        generation,
-                        token: hb,
-                    },
-                );
+                self.send_to_coordinator(c, GroupRequest::Heartbeat { generation });
                 let node = self.consumers[c.idx()].node;
                 self.set_timer_ms(node, interval, Timer::ConsumerHeartbeat { token });
             }
@@ -958,7 +948,7 @@ impl Sim {
     fn consumer_group_response(&mut self, c: ConsumerId, resp: GroupResponse) {
         let cons = &self.consumers[c.idx()];
         match resp {
-            GroupResponse::Heartbeat { error, .. } => {
+            GroupResponse::Heartbeat { error } => {
                 if matches!(
                     error,
                     ErrorCode::RebalanceInProgress

@@ -443,10 +443,6 @@ impl Sim {
         });
     }
 
-    pub(crate) fn is_up(&self, node: NodeId) -> bool {
-        self.nodes[node.idx()].up
-    }
-
     /// Send a message over the network: seeded latency, FIFO per link, cuts and drops.
     pub(crate) fn send(&mut self, from: NodeId, to: NodeId, msg: Msg) {
         let id = self.next_net_id;
@@ -841,7 +837,7 @@ impl Sim {
                 token: *token,
                 offset: None,
             },
-            Msg::Group { group, req, .. } => {
+            Msg::Group { req, .. } => {
                 let error = ErrorCode::NotCoordinator;
                 let resp = match req {
                     GroupRequest::Join { token } => GroupResponse::Join {
@@ -855,10 +851,7 @@ impl Sim {
                         token: *token,
                         error,
                     },
-                    GroupRequest::Heartbeat { token, .. } => GroupResponse::Heartbeat {
-                        token: *token,
-                        error,
-                    },
+                    GroupRequest::Heartbeat { .. } => GroupResponse::Heartbeat { error },
                     GroupRequest::Commit { token, .. } => GroupResponse::Commit {
                         token: *token,
                         error,
@@ -869,10 +862,7 @@ impl Sim {
                     },
                     GroupRequest::Leave { .. } => return None,
                 };
-                Msg::GroupResponse {
-                    group: *group,
-                    resp,
-                }
+                Msg::GroupResponse { resp }
             }
             _ => return None,
         })

@@ -1557,7 +1557,6 @@ impl Sim {
                     Msg::MetadataResponse {
                         partition,
                         leader: st.leader,
-                        leader_epoch: st.leader_epoch,
                         token,
                     },
                 );

@@ -127,7 +127,6 @@ pub(crate) enum Msg {
     MetadataResponse {
         partition: PartitionId,
         leader: Option<BrokerId>,
-        leader_epoch: u32,
         token: u32,
     },
     /// Group protocol, consumer → coordinator.
@@ -138,7 +137,6 @@ pub(crate) enum Msg {
     },
     /// Group protocol, coordinator → consumer.
     GroupResponse {
-        group: GroupId,
         resp: GroupResponse,
     },
 }
@@ -154,7 +152,6 @@ pub(crate) enum GroupRequest {
     },
     Heartbeat {
         generation: u32,
-        token: u32,
     },
     Leave {
         reason: crate::sim::trace::LeaveReason,
@@ -184,7 +181,6 @@ pub(crate) enum GroupResponse {
         error: ErrorCode,
     },
     Heartbeat {
-        token: u32,
         error: ErrorCode,
     },
     Commit {
@@ -326,7 +322,7 @@ impl Sim {
                 let (kind, error) = match resp {
                     GroupResponse::Join { error, .. } => (WireKind::JoinGroupResponse, *error),
                     GroupResponse::Sync { error, .. } => (WireKind::SyncGroupResponse, *error),
-                    GroupResponse::Heartbeat { error, .. } => (WireKind::HeartbeatResponse, *error),
+                    GroupResponse::Heartbeat { error } => (WireKind::HeartbeatResponse, *error),
                     GroupResponse::Commit { error, .. } => (WireKind::OffsetCommitResponse, *error),
                     GroupResponse::OffsetFetch { .. } => {
                         (WireKind::OffsetFetchResponse, ErrorCode::None)
