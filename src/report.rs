@@ -571,7 +571,7 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
             offset,
             ..
         } => format!(
-            "{} has no committed offset on {}: auto.offset.reset → {}",
+            "{} sets its position on {} to {} (no committed offset, or the log was truncated)",
             sim.consumers()[consumer.idx()].name,
             part(*partition),
             offset

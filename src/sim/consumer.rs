@@ -62,6 +62,9 @@ pub struct Group {
     /// The broker currently hosting the coordinator.
     pub host: Option<BrokerId>,
     join_token: u32,
+    /// While the first rebalance of an empty group waits out `group.initial.rebalance.delay.ms`
+    /// (Kafka's InitialDelayedJoin): the latest it may wait until.
+    initial_delay_cap: Option<SimTime>,
     /// The dedup sink's memory: message ids already applied.
     applied: Vec<bool>,
     /// Every consumer ever created for this group.
@@ -223,6 +226,7 @@ impl Sim {
             members: Vec::new(),
             host: None,
             join_token: 0,
+            initial_delay_cap: None,
             applied: Vec::new(),
             consumers: Vec::new(),
         }
@@ -347,7 +351,12 @@ impl Sim {
                 self.arm_session_check(g, i);
             }
             if self.groups[g.idx()].state == GroupState::PreparingRebalance {
-                self.arm_join_deadline(g, self.groups[g.idx()].spec.max_poll_interval_ms);
+                let wait = if self.groups[g.idx()].initial_delay_cap.is_some() {
+                    self.settings.group_initial_rebalance_delay_ms
+                } else {
+                    self.groups[g.idx()].spec.max_poll_interval_ms
+                };
+                self.arm_join_deadline(g, wait);
             }
         }
         let member = self.member_index(g, c, incarnation);
@@ -503,14 +512,37 @@ impl Sim {
                 let timeout = self.groups[g.idx()].spec.max_poll_interval_ms;
                 self.prepare_rebalance(g, timeout);
             }
-            GroupState::PreparingRebalance => self.maybe_complete_join(g),
+            GroupState::PreparingRebalance => match self.groups[g.idx()].initial_delay_cap {
+                // Each new member extends the initial delay, up to the rebalance timeout.
+                Some(cap) if existing.is_none() => {
+                    let delay = self.settings.group_initial_rebalance_delay_ms * 1000;
+                    let wait = delay.min(cap.0.saturating_sub(self.now.0));
+                    let group = &mut self.groups[g.idx()];
+                    group.join_token += 1;
+                    let token = group.join_token;
+                    if let Some(b) = group.host {
+                        let node = self.node_of_broker(b);
+                        self.set_timer(
+                            node,
+                            wait,
+                            Timer::CoordinatorJoinDeadline { group: g, token },
+                        );
+                    }
+                }
+                Some(_) => {}
+                None => self.maybe_complete_join(g),
+            },
         }
     }
 
     fn prepare_rebalance(&mut self, g: GroupId, deadline_ms: u64) {
+        let now = self.now;
         let group = &mut self.groups[g.idx()];
         let initial = group.state == GroupState::Empty;
         group.state = GroupState::PreparingRebalance;
+        if initial {
+            group.initial_delay_cap = Some(now.plus_ms(group.spec.max_poll_interval_ms));
+        }
         if !initial {
             for m in &mut group.members {
                 if m.pending_join.is_none() {
@@ -563,6 +595,7 @@ impl Sim {
         }
         let group = &mut self.groups[g.idx()];
         group.join_token += 1;
+        group.initial_delay_cap = None;
         if group.members.is_empty() {
             group.state = GroupState::Empty;
             return;
@@ -1415,12 +1448,11 @@ impl Sim {
                     self.poll(c);
                 }
             }
-            ConsumerFetchResult::OutOfRange { hw } => {
-                let reset = self.groups[g.idx()].spec.auto_offset_reset;
-                let offset = match reset {
-                    OffsetReset::Earliest => 0,
-                    OffsetReset::Latest => hw,
-                };
+            ConsumerFetchResult::OutOfRange { leo } => {
+                // The position is past the leader's log end: the log was truncated under us
+                // (an unclean election). KIP-320: detect the truncation and resume at the
+                // leader's end instead of applying auto.offset.reset.
+                let offset = leo;
                 let cp = &mut cons.parts[i];
                 cp.position = Some(offset);
                 cp.fetch_pos = offset;

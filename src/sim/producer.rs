@@ -409,18 +409,16 @@ impl Sim {
                     self.send_batch(p, first);
                     continue;
                 }
-                if let Some(i) = pp
-                    .retry
-                    .iter()
-                    .position(|&b| prod.batches[b as usize].state == BatchState::Queued)
-                {
-                    let batch = pp.retry.remove(i);
-                    self.send_batch(p, batch);
-                    continue;
+                // Kafka re-enqueues a failed batch at the head of the partition's queue and does
+                // not drain the partition while that head is backing off: nothing unsent
+                // overtakes it, only batches already in flight can.
+                let head = pp.retry[0];
+                if prod.batches[head as usize].state != BatchState::Queued {
+                    return;
                 }
-            }
-            if idempotent && !pp.retry.is_empty() {
-                return;
+                pp.retry.remove(0);
+                self.send_batch(p, head);
+                continue;
             }
             let queued = pp.records.len() - pp.batched;
             if queued == 0 {
@@ -635,10 +633,15 @@ impl Sim {
         if will_retry {
             prod.batches[batch as usize].state = BatchState::Backoff;
             let seq = prod.batches[batch as usize].base_seq;
+            let idempotent = prod.idempotent;
             let pp = &mut prod.parts[part as usize];
-            let pos = pp
-                .retry
-                .partition_point(|&x| prod.batches[x as usize].base_seq < seq);
+            // Idempotent retries go back in sequence order; otherwise at the head (addFirst).
+            let pos = if idempotent {
+                pp.retry
+                    .partition_point(|&x| prod.batches[x as usize].base_seq < seq)
+            } else {
+                0
+            };
             pp.retry.insert(pos, batch);
             // KIP-580: retry.backoff.ms doubles per attempt up to retry.backoff.max.ms, ±20%.
             let attempt = prod.batches[batch as usize].attempt.min(20);

@@ -43,6 +43,8 @@ pub struct Entry {
     /// Idempotent sequence number, -1 without idempotence.
     pub seq: i32,
     pub kind: EntryKind,
+    /// The last record of its producer batch, so producer state can be rebuilt batch by batch.
+    pub last_in_batch: bool,
 }
 
 impl Entry {
@@ -225,9 +227,7 @@ impl Replica {
         self.log.push(e);
     }
 
-    /// Remember an appended sequence range. Ranges that continue the previous one in both
-    /// sequence and offset are merged, so the cache holds the last 5 contiguous runs (Kafka
-    /// keeps the last 5 batches; merging only widens the duplicate window).
+    /// Remember an appended batch's sequence range; Kafka keeps the last 5 per producer.
     fn record_producer_seq(&mut self, pid: u32, first: i32, last: i32, base: u64) {
         let state = match self.producer_states.iter().position(|s| s.pid == pid) {
             Some(i) => &mut self.producer_states[i],
@@ -239,13 +239,6 @@ impl Replica {
                 self.producer_states.last_mut().expect("just pushed")
             }
         };
-        if let Some(run) = state.batches.last_mut()
-            && run.1 + 1 == first
-            && run.2 + (run.1 - run.0 + 1) as u64 == base
-        {
-            run.1 = last;
-            return;
-        }
         if state.batches.len() == PRODUCER_BATCH_CACHE {
             state.batches.remove(0);
         }
@@ -274,11 +267,17 @@ impl Replica {
     /// the log after truncation or on becoming leader).
     fn rebuild_producer_states(&mut self) {
         self.producer_states.clear();
+        let mut start = 0;
         for i in 0..self.log.len() {
             let e = self.log[i];
-            if e.producer != NO_PRODUCER && e.kind == EntryKind::Data {
-                self.record_producer_seq(e.producer, e.seq, e.seq, i as u64);
+            if !e.last_in_batch {
+                continue;
             }
+            let first = self.log[start];
+            if e.producer != NO_PRODUCER && e.kind == EntryKind::Data {
+                self.record_producer_seq(e.producer, first.seq, e.seq, start as u64);
+            }
+            start = i + 1;
         }
     }
 
@@ -622,7 +621,7 @@ impl Sim {
                 if let Some(&(first, _, run_base)) = state
                     .batches
                     .iter()
-                    .find(|run| run.0 <= base_seq && last_seq <= run.1)
+                    .find(|run| run.0 == base_seq && run.1 == last_seq)
                 {
                     let base = run_base + (base_seq - first) as u64;
                     let first_msg = self.producers[producer.idx()].batch_span(batch).0;
@@ -676,6 +675,7 @@ impl Sim {
                     -1
                 },
                 kind: EntryKind::Data,
+                last_in_batch: i + 1 == records.len(),
             });
         }
         if let Some(pid) = pid {
@@ -1277,14 +1277,14 @@ impl Sim {
             return;
         };
         if offset > r.leo() {
-            let hw = r.hw;
+            let leo = r.leo();
             self.send(
                 node,
                 from,
                 Msg::ConsumerFetchResponse {
                     partition: p,
                     token: request_token,
-                    result: ConsumerFetchResult::OutOfRange { hw },
+                    result: ConsumerFetchResult::OutOfRange { leo },
                 },
             );
             return;

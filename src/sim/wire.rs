@@ -37,9 +37,9 @@ pub(crate) enum ConsumerFetchResult {
         payload: u32,
         hw: u64,
     },
-    /// The position is past the leader's log end; `hw` lets the consumer reset to latest.
+    /// The position is past the leader's log end (its log was truncated); `leo` is that end.
     OutOfRange {
-        hw: u64,
+        leo: u64,
     },
     Err(ErrorCode),
 }
