@@ -25,8 +25,19 @@ fn run_json_has_the_contract_keys() {
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("one JSON document");
     for key in [
-        "scenario", "seed", "end_ms", "events", "digest", "produced", "outcome", "groups",
-        "elections", "truncations", "rebalances", "logs", "expect",
+        "scenario",
+        "seed",
+        "end_ms",
+        "events",
+        "digest",
+        "produced",
+        "outcome",
+        "groups",
+        "elections",
+        "truncations",
+        "rebalances",
+        "logs",
+        "expect",
     ] {
         assert!(v.get(key).is_some(), "missing key {key}");
     }
@@ -42,7 +53,11 @@ fn run_json_has_the_contract_keys() {
     }
     let removed = t["removed"].as_array().unwrap();
     assert!(!removed.is_empty());
-    assert!(removed.iter().all(|m| m.as_str().unwrap().starts_with("checkout#")));
+    assert!(
+        removed
+            .iter()
+            .all(|m| m.as_str().unwrap().starts_with("checkout#"))
+    );
     assert_eq!(v["outcome"]["acked_lost"], removed.len());
     assert_eq!(v["expect"]["passed"], true);
     let e = &v["elections"][0];
@@ -84,14 +99,20 @@ fn check_passes_on_every_bundled_scenario() {
 fn check_exits_1_on_a_mismatched_expectation() {
     let dir = std::env::temp_dir().join(format!("brokerlab-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let src = brokerlab::scenario::find_bundled("acks1-leader-failover").unwrap().text;
+    let src = brokerlab::scenario::find_bundled("acks1-leader-failover")
+        .unwrap()
+        .text;
     let wrong = src.replace("acked_lost = 2", "acked_lost = 0");
     assert_ne!(src, wrong);
     let path = dir.join("wrong.toml");
     std::fs::write(&path, wrong).unwrap();
     let o = brokerlab(&["check", path.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
-    assert!(stdout(&o).contains("acked_lost: expected 0, got 2"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("acked_lost: expected 0, got 2"),
+        "{}",
+        stdout(&o)
+    );
 }
 
 #[test]
@@ -100,7 +121,10 @@ fn unknown_scenario_is_bad_input() {
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     assert!(err.contains("no-such-scenario"), "{err}");
-    assert!(err.contains("acks1-leader-failover"), "should list bundled names: {err}");
+    assert!(
+        err.contains("acks1-leader-failover"),
+        "should list bundled names: {err}"
+    );
 }
 
 /// Every invalid fixture exits 2 through the binary, and its stderr is exactly the rendered
