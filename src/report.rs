@@ -237,8 +237,14 @@ fn entry_name(sim: &Sim, e: &crate::sim::replication::Entry) -> String {
     use crate::sim::replication::EntryKind;
     match e.kind {
         EntryKind::Data => sim.msg_name(e.msg),
-        EntryKind::Commit => format!("COMMIT({})", e.producer),
-        EntryKind::Abort => format!("ABORT({})", e.producer),
+        EntryKind::Commit => format!(
+            "COMMIT({})",
+            sim.txn_id_of_producer(e.producer).unwrap_or("?")
+        ),
+        EntryKind::Abort => format!(
+            "ABORT({})",
+            sim.txn_id_of_producer(e.producer).unwrap_or("?")
+        ),
     }
 }
 
@@ -449,6 +455,11 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
                 msg(*m),
                 o
             ),
+            None if sim.producers()[producer.idx()].txn.is_some() => format!(
+                "{} ✓ {} committed (its transaction committed)",
+                sim.producers()[producer.idx()].name,
+                msg(*m)
+            ),
             None => format!(
                 "{} ✓ {} counted as sent (acks=0: no response)",
                 sim.producers()[producer.idx()].name,
@@ -593,6 +604,51 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
             }
             s
         }
+        Trace::ProducerInitialized {
+            producer,
+            txn,
+            epoch,
+        } => format!(
+            "{} InitProducerId for transactional.id {}: epoch {} (older instances are fenced)",
+            sim.producers()[producer.idx()].name,
+            sim.txns()[*txn as usize].id,
+            epoch
+        ),
+        Trace::ProducerFenced { producer, txn } => format!(
+            "{} is FENCED: a newer instance of transactional.id {} exists; it stops",
+            sim.producers()[producer.idx()].name,
+            sim.txns()[*txn as usize].id
+        ),
+        Trace::TxnStateChanged {
+            txn,
+            epoch,
+            phase,
+            timed_out,
+        } => format!(
+            "transaction {} (epoch {}) → {}{}",
+            sim.txns()[*txn as usize].id,
+            epoch,
+            phase.name(),
+            if *timed_out {
+                " (transaction.timeout.ms expired)"
+            } else {
+                ""
+            }
+        ),
+        Trace::TxnMarker {
+            partition,
+            broker: b,
+            txn,
+            commit,
+            offset,
+        } => format!(
+            "{} writes {}({}) marker to {} at offset {}",
+            broker(*b),
+            if *commit { "COMMIT" } else { "ABORT" },
+            sim.txns()[*txn as usize].id,
+            part(*partition),
+            offset
+        ),
         Trace::Narration { index } => format!("» {}", sim.notes()[*index as usize].text),
         Trace::Draining => {
             "── stop_at_ms reached: no new sends or faults; draining in-flight work ──".to_string()

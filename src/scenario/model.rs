@@ -194,9 +194,12 @@ pub struct Producer {
     pub max_batch_records: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transactional_id: Option<String>,
-    /// Records per transaction for a transactional producer.
+    /// Records per transaction for a transactional producer (default 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transaction_size: Option<u32>,
+    /// `transaction.timeout.ms`: the coordinator aborts a transaction open longer than this.
+    #[serde(default = "d_transaction_timeout_ms")]
+    pub transaction_timeout_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub send: Option<Send>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -551,6 +554,9 @@ fn d_retry_backoff_ms() -> u64 {
 }
 fn d_retry_backoff_max_ms() -> u64 {
     1_000
+}
+fn d_transaction_timeout_ms() -> u64 {
+    60_000
 }
 fn d_linger_ms() -> u64 {
     5

@@ -8,7 +8,7 @@
 //! group's `__consumer_offsets` partition), and committed offsets survive its failover as they
 //! would in that replicated topic; consumers locate it without a FindCoordinator round trip.
 
-use crate::scenario::{Assignor, CommitMode, OffsetReset};
+use crate::scenario::{Assignor, CommitMode, IsolationLevel, OffsetReset};
 use crate::sim::ids::*;
 use crate::sim::partitioner::partition_for_key;
 use crate::sim::replication::EntryKind;
@@ -157,6 +157,10 @@ pub struct Consumer {
     last_poll: SimTime,
     next_auto_commit: SimTime,
     pub applied: u64,
+    /// A processor's (`commit = "transactional"`) transactional producer.
+    pub producer: Option<ProducerId>,
+    /// Waiting for the processor's transaction to commit.
+    pub committing_txn: bool,
 }
 
 impl ConsumerPartition {
@@ -268,8 +272,13 @@ impl Sim {
             last_poll: SimTime::ZERO,
             next_auto_commit: SimTime::ZERO,
             applied: 0,
+            producer: None,
+            committing_txn: false,
         });
         self.groups[g.idx()].consumers.push(id);
+        if self.groups[g.idx()].spec.commit == CommitMode::Transactional {
+            self.create_processor_producer(g, id, n);
+        }
         id
     }
 
@@ -732,7 +741,16 @@ impl Sim {
             let p = self.groups[g.idx()].partitions[i];
             self.consumers[c.idx()].leaders[i] = self.controller.parts[p.idx()].leader;
         }
+        if let Some(p) = self.consumers[c.idx()].producer {
+            for part in 0..self.producers[p.idx()].parts.len() {
+                let partition = self.producers[p.idx()].parts[part].partition;
+                self.producers[p.idx()].parts[part].leader =
+                    self.controller.parts[partition.idx()].leader;
+            }
+            self.txn_init(p);
+        }
         let cons = &mut self.consumers[c.idx()];
+        cons.committing_txn = false;
         cons.state = ConsumerState::Joining;
         cons.parts.clear();
         cons.batch.clear();
@@ -818,6 +836,19 @@ impl Sim {
     }
 
     pub(crate) fn consumer_timer(&mut self, c: ConsumerId, timer: Timer) {
+        if let Some(p) = self.consumers[c.idx()].producer
+            && matches!(
+                timer,
+                Timer::ProducerLinger { .. }
+                    | Timer::ProducerRetry { .. }
+                    | Timer::ProducerRequestTimeout { .. }
+                    | Timer::ProducerMetadataTimeout { .. }
+                    | Timer::ProducerTxnRetry { .. }
+            )
+        {
+            self.producer_timer(p, timer);
+            return;
+        }
         match timer {
             Timer::ConsumerStart => {
                 if self.consumers[c.idx()].state == ConsumerState::Idle {
@@ -912,6 +943,21 @@ impl Sim {
     }
 
     pub(crate) fn consumer_receive(&mut self, c: ConsumerId, msg: Msg) {
+        // A processor's producer shares the consumer's process.
+        if let Some(p) = self.consumers[c.idx()].producer {
+            let for_producer = match &msg {
+                Msg::ProduceResponse { .. } | Msg::TxnResponse { .. } => true,
+                Msg::MetadataResponse { partition, .. } => {
+                    let g = self.consumers[c.idx()].group;
+                    !self.groups[g.idx()].partitions.contains(partition)
+                }
+                _ => false,
+            };
+            if for_producer {
+                self.producer_receive(p, msg);
+                return;
+            }
+        }
         match msg {
             Msg::GroupResponse { resp, .. } => self.consumer_group_response(c, resp),
             Msg::ConsumerFetchResponse {
@@ -1177,7 +1223,20 @@ impl Sim {
     /// `poll()`: join if needed, auto-commit, hand the application the next batch.
     fn poll(&mut self, c: ConsumerId) {
         let cons = &self.consumers[c.idx()];
-        if cons.state != ConsumerState::Active || cons.processing || cons.outstanding.is_some() {
+        if cons.state != ConsumerState::Active
+            || cons.processing
+            || cons.outstanding.is_some()
+            || cons.committing_txn
+        {
+            return;
+        }
+        if let Some(p) = cons.producer
+            && self.producers[p.idx()]
+                .txn
+                .as_ref()
+                .is_some_and(|t| t.blocks_send())
+        {
+            // The processor's producer is still initializing (or fenced).
             return;
         }
         let g = cons.group;
@@ -1304,15 +1363,28 @@ impl Sim {
                 offset,
             });
         }
+        if let Some(p) = self.consumers[c.idx()].producer {
+            // Read-process-write: the output record carries the input's message id.
+            self.forward_record(p, msg);
+        }
         if done {
             let cons = &mut self.consumers[c.idx()];
             cons.processing = false;
             cons.batch.clear();
             cons.batch_pos = 0;
-            if self.groups[g.idx()].spec.commit == CommitMode::AfterProcess {
-                self.commit_sync(c, AfterCommit::Poll);
-            } else {
-                self.poll(c);
+            match self.groups[g.idx()].spec.commit {
+                CommitMode::AfterProcess => self.commit_sync(c, AfterCommit::Poll),
+                CommitMode::Transactional => {
+                    // sendOffsetsToTransaction + commitTransaction: the outputs and the input
+                    // offsets commit together or not at all.
+                    let offsets = self.positions(c);
+                    let p = self.consumers[c.idx()]
+                        .producer
+                        .expect("processor producer");
+                    self.consumers[c.idx()].committing_txn = true;
+                    self.txn_commit_with_offsets(p, g, c, offsets);
+                }
+                _ => self.poll(c),
             }
         } else if self.groups[g.idx()].spec.processing_ms > 0 {
             self.schedule_process(c);
@@ -1336,6 +1408,7 @@ impl Sim {
         let g = self.consumers[c.idx()].group;
         let spec = &self.groups[g.idx()].spec;
         let (max_records, timeout) = (spec.max_poll_records, spec.request_timeout_ms);
+        let read_committed = spec.isolation_level == IsolationLevel::ReadCommitted;
         for i in 0..self.consumers[c.idx()].parts.len() {
             let cons = &self.consumers[c.idx()];
             let cp = &cons.parts[i];
@@ -1371,6 +1444,7 @@ impl Sim {
                     offset: fetch_pos,
                     token,
                     max_records,
+                    read_committed,
                 },
             };
             self.send(node, to, msg);
@@ -1426,6 +1500,7 @@ impl Sim {
                 base_offset,
                 payload,
                 hw,
+                aborted,
             } => {
                 let cp = &mut cons.parts[i];
                 cp.hw = hw;
@@ -1433,8 +1508,15 @@ impl Sim {
                 if base_offset == cp.fetch_pos {
                     let records = &self.payloads[payload as usize];
                     for (k, e) in records.iter().enumerate() {
-                        if e.kind == EntryKind::Data {
-                            cp.buffered.push_back((base_offset + k as u64, e.msg));
+                        let offset = base_offset + k as u64;
+                        // read_committed: skip records of aborted transactions; markers never
+                        // reach the application.
+                        let was_aborted = e.transactional
+                            && aborted.iter().any(|&(pid, first, last)| {
+                                pid == e.producer && offset >= first && offset < last
+                            });
+                        if e.kind == EntryKind::Data && !was_aborted {
+                            cp.buffered.push_back((offset, e.msg));
                             got = true;
                         }
                     }
@@ -1485,7 +1567,104 @@ impl Sim {
         }
     }
 
+    /// The processor's transaction finished.
+    pub(crate) fn consumer_txn_done(&mut self, c: ConsumerId, committed: bool) {
+        let cons = &mut self.consumers[c.idx()];
+        if !cons.committing_txn {
+            return;
+        }
+        cons.committing_txn = false;
+        if committed {
+            self.poll(c);
+        } else {
+            // Aborted: rewind to the committed offsets and process again.
+            let cons = &mut self.consumers[c.idx()];
+            for cp in &mut cons.parts {
+                cp.buffered.clear();
+                cp.fetching = None;
+            }
+            cons.state = ConsumerState::FetchingOffsets;
+            self.resend(c, Outstanding::OffsetFetch);
+        }
+    }
+
+    /// The processor's producer was fenced by a newer instance: the application shuts down.
+    pub(crate) fn consumer_fenced(&mut self, c: ConsumerId) {
+        let cons = &mut self.consumers[c.idx()];
+        cons.committing_txn = false;
+        cons.processing = false;
+        cons.batch.clear();
+        self.finish_leave(c);
+    }
+
+    /// The processor's producer got its producer id: processing may start.
+    pub(crate) fn consumer_producer_ready(&mut self, c: ConsumerId) {
+        self.poll(c);
+    }
+
+    fn create_processor_producer(&mut self, g: GroupId, c: ConsumerId, n: usize) {
+        let group = &self.groups[g.idx()];
+        let output = group
+            .spec
+            .output_topic
+            .clone()
+            .expect("validated output topic");
+        let consumer_name = self.consumers[c.idx()].name.clone();
+        let spec = crate::scenario::Producer {
+            name: format!("{consumer_name}/producer"),
+            topic: output.clone(),
+            acks: crate::scenario::Acks::All,
+            retries: i32::MAX as u32,
+            enable_idempotence: Some(true),
+            max_in_flight: 5,
+            request_timeout_ms: group.spec.request_timeout_ms,
+            delivery_timeout_ms: 120_000,
+            retry_backoff_ms: 100,
+            retry_backoff_max_ms: 1000,
+            linger_ms: 0,
+            max_batch_records: group.spec.max_poll_records,
+            transactional_id: Some(format!("{}-{n}", group.name)),
+            transaction_size: None,
+            transaction_timeout_ms: crate::sim::txn::DEFAULT_TRANSACTION_TIMEOUT_MS,
+            send: None,
+            messages: Vec::new(),
+        };
+        let topic = TopicId(
+            self.topics
+                .iter()
+                .position(|t| t.name == output)
+                .expect("validated output topic") as u32,
+        );
+        let partitions = self.topics[topic.idx()].partitions.clone();
+        let pid = ProducerId(self.producers.len() as u32);
+        let node = self.consumers[c.idx()].node;
+        let mut prod = crate::sim::producer::Producer::new(
+            &spec,
+            pid,
+            node,
+            topic,
+            &partitions,
+            crate::sim::producer::Workload::Explicit(Vec::new()),
+        );
+        let txn = self.txn_index(
+            spec.transactional_id.as_deref().expect("set above"),
+            crate::sim::txn::DEFAULT_TRANSACTION_TIMEOUT_MS,
+        );
+        prod.txn = Some(crate::sim::txn::TxnClient::new(
+            txn,
+            u32::MAX,
+            partitions.len(),
+        ));
+        prod.embedded_in = Some(c);
+        self.producers.push(prod);
+        self.consumers[c.idx()].producer = Some(pid);
+    }
+
     pub(crate) fn consumer_crashed(&mut self, c: ConsumerId) {
+        if let Some(p) = self.consumers[c.idx()].producer {
+            self.producer_crashed(p);
+        }
+        self.consumers[c.idx()].committing_txn = false;
         let cons = &mut self.consumers[c.idx()];
         cons.state = ConsumerState::Crashed;
         cons.parts.clear();

@@ -12,6 +12,7 @@ pub mod producer;
 pub mod replication;
 mod setup;
 pub mod trace;
+pub mod txn;
 mod wire;
 
 use std::cmp::Reverse;
@@ -123,6 +124,14 @@ pub(crate) enum Timer {
         part: u32,
         token: u32,
     },
+    ProducerTxnRetry {
+        token: u32,
+    },
+    TxnHousekeeping,
+    TxnMarkerRetry {
+        txn: u32,
+        token: u32,
+    },
     BrokerHeartbeat,
     ControllerSessionCheck {
         broker: BrokerId,
@@ -205,6 +214,8 @@ pub struct Sim {
     pub(crate) groups: Vec<Group>,
     pub(crate) consumers: Vec<Consumer>,
     pub(crate) msgs: Vec<MsgInfo>,
+    /// Transaction coordinator state, one per `transactional.id`.
+    pub(crate) txns: Vec<txn::Txn>,
     pub(crate) keys: Vec<String>,
     pub(crate) faults: Vec<Fault>,
     pub(crate) notes: Vec<Note>,
@@ -238,6 +249,7 @@ impl Sim {
             groups: Vec::new(),
             consumers: Vec::new(),
             msgs: Vec::new(),
+            txns: Vec::new(),
             keys: Vec::new(),
             faults: Vec::new(),
             notes: Vec::new(),
@@ -801,6 +813,7 @@ impl Sim {
                 partition,
                 batch,
                 attempt,
+                ..
             } => {
                 if self.producers[producer.idx()].acks == crate::scenario::Acks::None {
                     return None;
@@ -830,6 +843,41 @@ impl Sim {
                 token: *token,
                 result: ConsumerFetchResult::Err(reset),
             },
+            Msg::WriteTxnMarker {
+                partition,
+                txn,
+                token,
+                ..
+            } => Msg::WriteTxnMarkerResponse {
+                partition: *partition,
+                txn: *txn,
+                token: *token,
+                ok: false,
+            },
+            Msg::Txn { req, .. } => {
+                use wire::{TxnRequest, TxnResponse};
+                let error = ErrorCode::NotCoordinator;
+                Msg::TxnResponse {
+                    resp: match req {
+                        TxnRequest::InitProducerId { token } => TxnResponse::InitProducerId {
+                            token: *token,
+                            result: Err(error),
+                        },
+                        TxnRequest::AddPartitions { partition, .. } => TxnResponse::AddPartitions {
+                            partition: *partition,
+                            error,
+                        },
+                        TxnRequest::AddOffsets { token, .. } => TxnResponse::AddOffsets {
+                            token: *token,
+                            error,
+                        },
+                        TxnRequest::EndTxn { token, .. } => TxnResponse::EndTxn {
+                            token: *token,
+                            error,
+                        },
+                    },
+                }
+            }
             Msg::ListOffsets {
                 partition, token, ..
             } => Msg::ListOffsetsResponse {

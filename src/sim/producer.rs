@@ -108,6 +108,12 @@ pub struct Producer {
     pub idempotent: bool,
     /// The idempotent producer id, if idempotence is on.
     pub producer_id: Option<u32>,
+    /// The producer epoch (bumped by each `InitProducerId` of a transactional producer).
+    pub epoch: u16,
+    /// The transaction manager of a transactional producer.
+    pub txn: Option<crate::sim::txn::TxnClient>,
+    /// A processor's producer lives inside that consumer's process.
+    pub embedded_in: Option<ConsumerId>,
     pub max_in_flight: u32,
     pub request_timeout_ms: u64,
     pub delivery_timeout_ms: u64,
@@ -149,6 +155,9 @@ impl Producer {
             retries: spec.retries,
             idempotent,
             producer_id: idempotent.then_some(index.0 + 1),
+            epoch: 0,
+            txn: None,
+            embedded_in: None,
             max_in_flight: spec.max_in_flight,
             request_timeout_ms: spec.request_timeout_ms,
             delivery_timeout_ms: spec.delivery_timeout_ms,
@@ -204,9 +213,25 @@ impl Producer {
         &self.parts[b.part as usize].records[b.start as usize..(b.start + b.count) as usize]
     }
 
-    /// Nothing queued, in flight or waiting to be retried.
+    /// Nothing queued, in flight, waiting to be retried or in an open transaction.
     pub fn idle(&self) -> bool {
-        self.open_batches == 0 && self.parts.iter().all(|p| p.batched == p.records.len())
+        self.open_batches == 0
+            && self.parts.iter().all(|p| p.batched == p.records.len())
+            && self.txn.as_ref().is_none_or(|t| t.settled())
+    }
+
+    pub(crate) fn has_open_batches(&self) -> bool {
+        self.open_batches > 0
+    }
+
+    /// Forget every batch (the producer was fenced).
+    pub(crate) fn reset_in_flight(&mut self) {
+        self.open_batches = 0;
+        for pp in &mut self.parts {
+            pp.batched = pp.records.len();
+            pp.in_flight = 0;
+            pp.retry.clear();
+        }
     }
 
     /// Requests currently in flight.
@@ -241,6 +266,12 @@ impl Sim {
             let n = self.producers[i].parts.len() as u32;
             if n > 1 {
                 self.producers[i].sticky = self.rng.random_range(0..n);
+            }
+            if self.producers[i].embedded_in.is_some() {
+                continue;
+            }
+            if self.producers[i].txn.is_some() {
+                self.txn_init(p);
             }
             self.schedule_next_send(p);
         }
@@ -308,6 +339,7 @@ impl Sim {
                     self.producer_drain(p, part);
                 }
             }
+            Timer::ProducerTxnRetry { token } => self.txn_retry(p, token),
             Timer::ProducerMetadataTimeout { part, token } => {
                 let pp = &mut self.producers[p.idx()].parts[part as usize];
                 if pp.metadata_pending && pp.metadata_token == token {
@@ -320,7 +352,10 @@ impl Sim {
     }
 
     /// The application calls `send()` for its n-th message.
-    fn app_send(&mut self, p: ProducerId, n: u64) {
+    pub(crate) fn app_send(&mut self, p: ProducerId, n: u64) {
+        if self.txn_defer_send(p, n) {
+            return;
+        }
         let prod = &mut self.producers[p.idx()];
         let key = match &prod.workload {
             Workload::Explicit(v) => v[n as usize].1,
@@ -374,7 +409,32 @@ impl Sim {
             partition,
             key,
         });
+        self.txn_record_added(p, local, msg);
         self.producer_drain(p, local);
+    }
+
+    /// A processor's output record: the input's message id, written to the output topic in the
+    /// processor's transaction.
+    pub(crate) fn forward_record(&mut self, p: ProducerId, msg: MsgId) {
+        let now = self.now;
+        let key = self.msgs[msg.idx()].key;
+        let prod = &self.producers[p.idx()];
+        let nparts = prod.parts.len() as u32;
+        let local = match key {
+            Some(k) => partition_for_key(&self.keys[k as usize], nparts),
+            None => prod.sticky,
+        };
+        let pp = &mut self.producers[p.idx()].parts[local as usize];
+        if pp.batched == pp.records.len() {
+            pp.oldest_queued = now;
+        }
+        pp.records.push(msg);
+        self.txn_record_added(p, local, msg);
+        self.producer_drain(p, local);
+    }
+
+    pub(crate) fn producer_drain_part(&mut self, p: ProducerId, part: u32) {
+        self.producer_drain(p, part);
     }
 
     /// Send whatever this partition may send now: retries first, then new batches that are
@@ -387,6 +447,10 @@ impl Sim {
             let idempotent = prod.idempotent;
             let linger_us = prod.linger_ms * 1000;
             let max_batch = prod.max_batch_records as usize;
+            if prod.txn.as_ref().is_some_and(|t| !t.may_send(part)) {
+                // Wait until the partition has joined the transaction (AddPartitionsToTxn).
+                return;
+            }
             let pp = &mut prod.parts[part as usize];
             if pp.leader.is_none() {
                 self.request_metadata(p, part);
@@ -475,6 +539,8 @@ impl Sim {
         let leader = pp.leader.expect("leader known before sending");
         let node = prod.node;
         let first_msg = pp.records[b.start as usize];
+        let (producer_id, producer_epoch) = (prod.producer_id, prod.epoch);
+        let transactional = prod.txn.is_some();
         if attempt > 1 {
             prod.retried += 1;
             self.emit(Trace::Retried {
@@ -494,6 +560,9 @@ impl Sim {
                 partition,
                 batch,
                 attempt,
+                producer_id,
+                producer_epoch,
+                transactional,
             },
         );
         let prod = &mut self.producers[p.idx()];
@@ -546,6 +615,12 @@ impl Sim {
                         b.state = BatchState::Done;
                         let (start, count) = (b.start as usize, b.count as usize);
                         prod.open_batches -= 1;
+                        if prod.txn.is_some() {
+                            // A transactional send succeeds when its transaction commits.
+                            self.producer_drain(p, part);
+                            self.txn_maybe_end(p);
+                            return;
+                        }
                         prod.acked += count as u64;
                         let partition = prod.parts[part as usize].partition;
                         for i in 0..count {
@@ -563,6 +638,7 @@ impl Sim {
                 }
                 self.producer_drain(p, part);
             }
+            Msg::TxnResponse { resp } => self.txn_response(p, resp),
             Msg::MetadataResponse {
                 partition,
                 leader,
@@ -613,14 +689,19 @@ impl Sim {
         let expired = now.0 >= b.created.0 + prod.delivery_timeout_ms * 1000;
         let will_retry = error.is_retriable() && b.attempt <= prod.retries && !expired;
         let count = b.count;
+        let transactional = prod.txn.is_some();
         self.emit(Trace::ProduceError {
             producer: p,
             partition,
             first_msg,
             count,
             error,
-            will_retry,
+            will_retry: will_retry && !(transactional && error == ErrorCode::InvalidProducerEpoch),
         });
+        if transactional && error == ErrorCode::InvalidProducerEpoch {
+            self.txn_fenced(p);
+            return;
+        }
         if matches!(
             error,
             ErrorCode::NotLeaderOrFollower
@@ -663,6 +744,12 @@ impl Sim {
         b.state = BatchState::Done;
         let (start, count) = (b.start as usize, b.count as usize);
         prod.open_batches -= 1;
+        if prod.txn.is_some() {
+            // The transaction cannot commit with a failed send: abort it; its records are
+            // reported when the abort completes.
+            self.txn_abort_after(p, final_error);
+            return;
+        }
         prod.failed += count as u64;
         for i in 0..count {
             let msg = self.producers[p.idx()].parts[part as usize].records[start + i];
@@ -697,6 +784,13 @@ impl Sim {
     pub(crate) fn producer_crashed(&mut self, p: ProducerId) {
         // Everything in the accumulator and in flight is gone with the process.
         let prod = &mut self.producers[p.idx()];
+        if let Some(t) = prod.txn.as_mut() {
+            // The open transaction is left to the coordinator (timeout) or the next instance.
+            let txn = t.txn;
+            let size = t.size;
+            let parts = prod.parts.len();
+            *t = crate::sim::txn::TxnClient::new(txn, size, parts);
+        }
         for b in &mut prod.batches {
             b.state = BatchState::Done;
         }
@@ -711,6 +805,17 @@ impl Sim {
     }
 
     pub(crate) fn producer_restarted(&mut self, p: ProducerId) {
+        if self.producers[p.idx()].txn.is_some() {
+            // A new instance with the same transactional.id: InitProducerId fences the old one.
+            for part in 0..self.producers[p.idx()].parts.len() {
+                self.request_metadata(p, part as u32);
+            }
+            self.txn_init(p);
+            if self.producers[p.idx()].embedded_in.is_none() {
+                self.schedule_next_send(p);
+            }
+            return;
+        }
         let incarnation = self.nodes[self.producers[p.idx()].node.idx()].incarnation;
         let prod = &mut self.producers[p.idx()];
         // A new process gets a new producer id and starts its sequences at 0.

@@ -45,6 +45,8 @@ pub struct Entry {
     pub kind: EntryKind,
     /// The last record of its producer batch, so producer state can be rebuilt batch by batch.
     pub last_in_batch: bool,
+    /// Written by a transactional producer (or a transaction marker).
+    pub transactional: bool,
 }
 
 impl Entry {
@@ -91,12 +93,22 @@ pub struct PendingAck {
     deadline: SimTime,
 }
 
+/// A transaction marker appended and not yet replicated to the ISR.
+#[derive(Clone, Copy, Debug)]
+struct MarkerWait {
+    end_offset: u64,
+    to: NodeId,
+    txn: u32,
+    token: u32,
+}
+
 /// A consumer fetch parked until data below the HW arrives (`fetch.max.wait.ms`).
 #[derive(Clone, Copy, Debug)]
 struct ConsumerWait {
     consumer: ConsumerId,
     offset: u64,
     max_records: u32,
+    read_committed: bool,
     request_token: u32,
     token: u32,
 }
@@ -105,6 +117,7 @@ struct ConsumerWait {
 #[derive(Clone, Debug)]
 pub(crate) struct ProducerSeqState {
     pid: u32,
+    epoch: u16,
     /// (first seq, last seq, base offset) of the most recent batches, oldest first.
     batches: Vec<(i32, i32, u64)>,
 }
@@ -135,6 +148,12 @@ pub struct Replica {
     pub purgatory: Vec<PendingAck>,
     consumer_waits: Vec<ConsumerWait>,
     pub(crate) producer_states: Vec<ProducerSeqState>,
+    /// Open transactions: (producer id, first offset).
+    ongoing_txns: Vec<(u32, u64)>,
+    /// Aborted transactions: (producer id, first offset, marker offset).
+    aborted_txns: Vec<(u32, u64, u64)>,
+    /// Markers waiting for the HW before the coordinator is answered.
+    marker_waits: Vec<MarkerWait>,
     pub(crate) fetch_session: u32,
     fetch_outstanding: Option<SimTime>,
     next_token: u32,
@@ -168,6 +187,9 @@ impl Replica {
             purgatory: Vec::new(),
             consumer_waits: Vec::new(),
             producer_states: Vec::new(),
+            ongoing_txns: Vec::new(),
+            aborted_txns: Vec::new(),
+            marker_waits: Vec::new(),
             fetch_session: 0,
             fetch_outstanding: None,
             next_token: 0,
@@ -228,17 +250,23 @@ impl Replica {
     }
 
     /// Remember an appended batch's sequence range; Kafka keeps the last 5 per producer.
-    fn record_producer_seq(&mut self, pid: u32, first: i32, last: i32, base: u64) {
+    fn record_producer_seq(&mut self, pid: u32, epoch: u16, first: i32, last: i32, base: u64) {
         let state = match self.producer_states.iter().position(|s| s.pid == pid) {
             Some(i) => &mut self.producer_states[i],
             None => {
                 self.producer_states.push(ProducerSeqState {
                     pid,
+                    epoch,
                     batches: Vec::with_capacity(PRODUCER_BATCH_CACHE),
                 });
                 self.producer_states.last_mut().expect("just pushed")
             }
         };
+        if epoch != state.epoch {
+            // A new epoch starts its sequence numbers afresh.
+            state.epoch = epoch;
+            state.batches.clear();
+        }
         if state.batches.len() == PRODUCER_BATCH_CACHE {
             state.batches.remove(0);
         }
@@ -267,18 +295,64 @@ impl Replica {
     /// the log after truncation or on becoming leader).
     fn rebuild_producer_states(&mut self) {
         self.producer_states.clear();
+        self.ongoing_txns.clear();
+        self.aborted_txns.clear();
         let mut start = 0;
         for i in 0..self.log.len() {
             let e = self.log[i];
+            self.track_txn(&e, i as u64);
             if !e.last_in_batch {
                 continue;
             }
             let first = self.log[start];
             if e.producer != NO_PRODUCER && e.kind == EntryKind::Data {
-                self.record_producer_seq(e.producer, first.seq, e.seq, start as u64);
+                self.record_producer_seq(
+                    e.producer,
+                    e.producer_epoch,
+                    first.seq,
+                    e.seq,
+                    start as u64,
+                );
             }
             start = i + 1;
         }
+    }
+
+    /// Keep the open-transaction list and the aborted-transaction index up to date.
+    fn track_txn(&mut self, e: &Entry, offset: u64) {
+        if !e.transactional {
+            return;
+        }
+        let open = self.ongoing_txns.iter().position(|t| t.0 == e.producer);
+        match e.kind {
+            EntryKind::Data => {
+                if open.is_none() {
+                    self.ongoing_txns.push((e.producer, offset));
+                }
+            }
+            EntryKind::Commit | EntryKind::Abort => {
+                if let Some(i) = open {
+                    let (pid, first) = self.ongoing_txns.remove(i);
+                    if e.kind == EntryKind::Abort {
+                        self.aborted_txns.push((pid, first, offset));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Last stable offset: the first offset of the oldest open transaction, or the HW.
+    pub fn lso(&self) -> u64 {
+        self.ongoing_txns
+            .iter()
+            .map(|t| t.1)
+            .min()
+            .map_or(self.hw, |first| first.min(self.hw))
+    }
+
+    /// Open transactions: (producer id, first offset).
+    pub fn ongoing_txns(&self) -> &[(u32, u64)] {
+        &self.ongoing_txns
     }
 
     fn next_token(&mut self) -> u32 {
@@ -377,6 +451,7 @@ impl Sim {
             self.settings.replica_lag_time_max_ms / 2,
             Timer::IsrCheck,
         );
+        self.set_timer_ms(node, 1000, Timer::TxnHousekeeping);
     }
 
     pub(crate) fn broker_crashed(&mut self, b: BrokerId) {
@@ -468,6 +543,7 @@ impl Sim {
             Timer::CoordinatorJoinDeadline { .. } | Timer::CoordinatorSessionCheck { .. } => {
                 self.coordinator_timer(b, timer)
             }
+            Timer::TxnHousekeeping | Timer::TxnMarkerRetry { .. } => self.txn_timer(b, timer),
             _ => {}
         }
     }
@@ -479,7 +555,44 @@ impl Sim {
                 partition,
                 batch,
                 attempt,
-            } => self.handle_produce(b, from, producer, partition, batch, attempt),
+                producer_id,
+                producer_epoch,
+                transactional,
+            } => self.handle_produce(
+                b,
+                from,
+                producer,
+                partition,
+                batch,
+                attempt,
+                producer_id,
+                producer_epoch,
+                transactional,
+            ),
+            Msg::WriteTxnMarker {
+                partition,
+                producer_id,
+                producer_epoch,
+                commit,
+                txn,
+                token,
+            } => self.handle_txn_marker(
+                b,
+                from,
+                partition,
+                producer_id,
+                producer_epoch,
+                commit,
+                txn,
+                token,
+            ),
+            Msg::Txn { txn, req } => self.txn_coordinator_receive(b, from, txn, req),
+            Msg::WriteTxnMarkerResponse {
+                partition,
+                txn,
+                token,
+                ok,
+            } => self.txn_marker_response(b, partition, txn, token, ok),
             Msg::ReplicaFetch {
                 partition,
                 follower,
@@ -508,9 +621,17 @@ impl Sim {
                 offset,
                 token,
                 max_records,
-            } => {
-                self.handle_consumer_fetch(b, from, consumer, partition, offset, token, max_records)
-            }
+                read_committed,
+            } => self.handle_consumer_fetch(
+                b,
+                from,
+                consumer,
+                partition,
+                offset,
+                token,
+                max_records,
+                read_committed,
+            ),
             Msg::PartitionChange {
                 partition,
                 leader,
@@ -578,6 +699,7 @@ impl Sim {
 
     // ----- produce ------------------------------------------------------------------------
 
+    #[allow(clippy::too_many_arguments)]
     fn handle_produce(
         &mut self,
         b: BrokerId,
@@ -586,10 +708,12 @@ impl Sim {
         p: PartitionId,
         batch: u32,
         attempt: u32,
+        pid: Option<u32>,
+        producer_epoch: u16,
+        transactional: bool,
     ) {
         let prod = &self.producers[producer.idx()];
         let acks = prod.acks;
-        let pid = prod.producer_id;
         let (base_seq, count) = prod.batch_seq(batch);
         let respond = |sim: &mut Sim, result: ProduceResult| {
             if acks != crate::scenario::Acks::None {
@@ -616,14 +740,20 @@ impl Sim {
             return;
         }
         let last_seq = base_seq + count as i32 - 1;
-        if let Some(pid) = pid {
-            if let Some(state) = r.producer_states.iter().find(|s| s.pid == pid) {
-                if let Some(&(first, _, run_base)) = state
+        if let Some(pid) = pid
+            && let Some(state) = r.producer_states.iter().find(|s| s.pid == pid)
+        {
+            // A newer epoch has written here: this producer instance was fenced (KIP-98).
+            if producer_epoch < state.epoch {
+                respond(self, ProduceResult::Err(ErrorCode::InvalidProducerEpoch));
+                return;
+            }
+            if producer_epoch == state.epoch {
+                if let Some(&(_, _, base)) = state
                     .batches
                     .iter()
                     .find(|run| run.0 == base_seq && run.1 == last_seq)
                 {
-                    let base = run_base + (base_seq - first) as u64;
                     let first_msg = self.producers[producer.idx()].batch_span(batch).0;
                     self.emit(Trace::DuplicateBatch {
                         partition: p,
@@ -664,11 +794,11 @@ impl Sim {
         let r = &mut part.replicas[slot];
         for (i, &m) in records.iter().enumerate() {
             r.assign_epoch(epoch, r.leo());
-            r.log.push(Entry {
+            let e = Entry {
                 epoch,
                 msg: m,
                 producer: pid.unwrap_or(NO_PRODUCER),
-                producer_epoch: 0,
+                producer_epoch,
                 seq: if pid.is_some() {
                     base_seq + i as i32
                 } else {
@@ -676,10 +806,14 @@ impl Sim {
                 },
                 kind: EntryKind::Data,
                 last_in_batch: i + 1 == records.len(),
-            });
+                transactional,
+            };
+            let offset = r.leo();
+            r.track_txn(&e, offset);
+            r.log.push(e);
         }
         if let Some(pid) = pid {
-            r.record_producer_seq(pid, base_seq, last_seq, base);
+            r.record_producer_seq(pid, producer_epoch, base_seq, last_seq, base);
         }
         let first_msg = records[0];
         self.emit(Trace::Appended {
@@ -705,6 +839,110 @@ impl Sim {
                 base,
                 base + count as u64,
             ),
+        }
+    }
+
+    /// A transaction coordinator asks this leader to write a COMMIT or ABORT marker. It is
+    /// answered once the marker is replicated to the ISR (the HW passes it).
+    #[allow(clippy::too_many_arguments)]
+    fn handle_txn_marker(
+        &mut self,
+        b: BrokerId,
+        from: NodeId,
+        p: PartitionId,
+        pid: u32,
+        producer_epoch: u16,
+        commit: bool,
+        txn: u32,
+        token: u32,
+    ) {
+        let node = self.node_of_broker(b);
+        let Some(r) = self.replica_mut(p, b).filter(|r| r.role == Role::Leader) else {
+            self.send(
+                node,
+                from,
+                Msg::WriteTxnMarkerResponse {
+                    partition: p,
+                    txn,
+                    token,
+                    ok: false,
+                },
+            );
+            return;
+        };
+        let offset = r.leo();
+        let epoch = r.leader_epoch;
+        r.assign_epoch(epoch, offset);
+        let e = Entry {
+            epoch,
+            msg: MsgId(u32::MAX),
+            producer: pid,
+            producer_epoch,
+            seq: -1,
+            kind: if commit {
+                EntryKind::Commit
+            } else {
+                EntryKind::Abort
+            },
+            last_in_batch: true,
+            transactional: true,
+        };
+        r.track_txn(&e, offset);
+        r.log.push(e);
+        r.marker_waits.push(MarkerWait {
+            end_offset: offset + 1,
+            to: from,
+            txn,
+            token,
+        });
+        // A marker also bumps the producer's epoch on this partition.
+        if let Some(state) = r.producer_states.iter_mut().find(|s| s.pid == pid)
+            && producer_epoch > state.epoch
+        {
+            state.epoch = producer_epoch;
+            state.batches.clear();
+        }
+        self.emit(Trace::TxnMarker {
+            partition: p,
+            broker: b,
+            txn,
+            commit,
+            offset,
+        });
+        self.wake_delayed_fetches(p, b);
+        self.maybe_advance_hw(p, b);
+        self.complete_marker_waits(p, b);
+    }
+
+    fn complete_marker_waits(&mut self, p: PartitionId, b: BrokerId) {
+        let Some(r) = self.replica_mut(p, b) else {
+            return;
+        };
+        if r.marker_waits.is_empty() {
+            return;
+        }
+        let hw = r.hw;
+        let mut done = Vec::new();
+        r.marker_waits.retain(|w| {
+            if w.end_offset <= hw {
+                done.push(*w);
+                false
+            } else {
+                true
+            }
+        });
+        let node = self.node_of_broker(b);
+        for w in done {
+            self.send(
+                node,
+                w.to,
+                Msg::WriteTxnMarkerResponse {
+                    partition: p,
+                    txn: w.txn,
+                    token: w.token,
+                    ok: true,
+                },
+            );
         }
     }
 
@@ -862,6 +1100,7 @@ impl Sim {
                 hw: min,
             });
             self.complete_purgatory(p, b);
+            self.complete_marker_waits(p, b);
             self.wake_consumer_waits(p, b);
         }
     }
@@ -1150,7 +1389,15 @@ impl Sim {
         }
         if let Some(i) = r.consumer_waits.iter().position(|w| w.token == token) {
             let w = r.consumer_waits.swap_remove(i);
-            self.respond_consumer_fetch(p, b, w.consumer, w.offset, w.request_token, w.max_records);
+            self.respond_consumer_fetch(
+                p,
+                b,
+                w.consumer,
+                w.offset,
+                w.request_token,
+                w.max_records,
+                w.read_committed,
+            );
         }
     }
 
@@ -1259,6 +1506,7 @@ impl Sim {
         offset: u64,
         request_token: u32,
         max_records: u32,
+        read_committed: bool,
     ) {
         let node = self.node_of_broker(b);
         let wait_ms = self.groups[self.consumers[consumer.idx()].group.idx()]
@@ -1289,14 +1537,24 @@ impl Sim {
             );
             return;
         }
-        if offset < r.hw {
-            self.respond_consumer_fetch(p, b, consumer, offset, request_token, max_records);
+        let limit = if read_committed { r.lso() } else { r.hw };
+        if offset < limit {
+            self.respond_consumer_fetch(
+                p,
+                b,
+                consumer,
+                offset,
+                request_token,
+                max_records,
+                read_committed,
+            );
         } else {
             let token = r.next_token();
             r.consumer_waits.push(ConsumerWait {
                 consumer,
                 offset,
                 max_records,
+                read_committed,
                 request_token,
                 token,
             });
@@ -1311,6 +1569,7 @@ impl Sim {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn respond_consumer_fetch(
         &mut self,
         p: PartitionId,
@@ -1319,13 +1578,24 @@ impl Sim {
         offset: u64,
         request_token: u32,
         max_records: u32,
+        read_committed: bool,
     ) {
         let payload = self.alloc_payload();
         let part = &self.partitions[p.idx()];
         let r = &part.replicas[part.slot(b).expect("leader slot")];
-        let hw = r.hw;
-        let end = hw.min(offset + max_records as u64).max(offset);
+        let limit = if read_committed { r.lso() } else { r.hw };
+        let end = limit.min(offset + max_records as u64).max(offset);
         self.payloads[payload as usize].extend_from_slice(&r.log[offset as usize..end as usize]);
+        // read_committed consumers drop aborted records themselves, from this list.
+        let aborted: Box<[(u32, u64, u64)]> = if read_committed {
+            r.aborted_txns
+                .iter()
+                .copied()
+                .filter(|&(_, first, last)| first < end && last >= offset)
+                .collect()
+        } else {
+            Box::new([])
+        };
         let node = self.node_of_broker(b);
         let to = self.consumers[consumer.idx()].node;
         self.send(
@@ -1337,7 +1607,8 @@ impl Sim {
                 result: ConsumerFetchResult::Records {
                     base_offset: offset,
                     payload,
-                    hw,
+                    hw: limit,
+                    aborted,
                 },
             },
         );
@@ -1350,13 +1621,15 @@ impl Sim {
         if r.consumer_waits.is_empty() {
             return;
         }
-        let hw = r.hw;
+        let (hw, lso) = (r.hw, r.lso());
         let mut i = 0;
         while let Some(r) = self.replica_mut(p, b)
             && i < r.consumer_waits.len()
         {
-            if r.consumer_waits[i].offset < hw {
-                let w = r.consumer_waits.swap_remove(i);
+            let w = r.consumer_waits[i];
+            let limit = if w.read_committed { lso } else { hw };
+            if w.offset < limit {
+                r.consumer_waits.swap_remove(i);
                 self.respond_consumer_fetch(
                     p,
                     b,
@@ -1364,6 +1637,7 @@ impl Sim {
                     w.offset,
                     w.request_token,
                     w.max_records,
+                    w.read_committed,
                 );
             } else {
                 i += 1;
@@ -1741,6 +2015,7 @@ impl Sim {
                 self.settings.replica_lag_time_max_ms / 2,
                 Timer::IsrCheck,
             );
+            self.set_timer_ms(node, 1000, Timer::TxnHousekeeping);
         }
         self.controller_started();
     }

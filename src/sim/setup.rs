@@ -6,7 +6,11 @@ use crate::sim::ids::*;
 use crate::sim::network::Network;
 use crate::sim::producer::{Producer, Workload};
 use crate::sim::replication::{BrokerRegistration, Partition, PartitionState};
+use crate::sim::txn::TxnClient;
 use crate::sim::{Event, NodeKind, NodeState, Settings, Sim, TopicInfo};
+
+/// Records per transaction when a transactional producer does not say.
+const DEFAULT_TRANSACTION_SIZE: u32 = 10;
 
 /// Extra simulated time the drain may take beyond the slowest client timeout.
 const DRAIN_SLACK_MS: u64 = 30_000;
@@ -164,8 +168,13 @@ impl Sim {
                 }
             };
             let partitions = sim.topics[topic.idx()].partitions.clone();
-            sim.producers
-                .push(Producer::new(spec, pid, node, topic, &partitions, workload));
+            let mut prod = Producer::new(spec, pid, node, topic, &partitions, workload);
+            if let Some(id) = &spec.transactional_id {
+                let txn = sim.txn_index(id, spec.transaction_timeout_ms);
+                let size = spec.transaction_size.unwrap_or(DEFAULT_TRANSACTION_SIZE);
+                prod.txn = Some(TxnClient::new(txn, size, partitions.len()));
+            }
+            sim.producers.push(prod);
         }
 
         // Groups and their consumers.

@@ -38,6 +38,8 @@ pub enum WireKind {
     InitProducerIdResponse,
     AddPartitionsToTxn,
     AddPartitionsToTxnResponse,
+    AddOffsetsToTxn,
+    AddOffsetsToTxnResponse,
     EndTxn,
     EndTxnResponse,
     WriteTxnMarkers,
@@ -76,6 +78,8 @@ impl WireKind {
             WireKind::InitProducerIdResponse => "InitProducerIdResponse",
             WireKind::AddPartitionsToTxn => "AddPartitionsToTxn",
             WireKind::AddPartitionsToTxnResponse => "AddPartitionsToTxnResponse",
+            WireKind::AddOffsetsToTxn => "AddOffsetsToTxn",
+            WireKind::AddOffsetsToTxnResponse => "AddOffsetsToTxnResponse",
             WireKind::EndTxn => "EndTxn",
             WireKind::EndTxnResponse => "EndTxnResponse",
             WireKind::WriteTxnMarkers => "WriteTxnMarkers",
@@ -149,6 +153,28 @@ impl LeaveReason {
             LeaveReason::SessionTimeout => "session.timeout.ms expired",
             LeaveReason::PollTimeout => "max.poll.interval.ms exceeded",
             LeaveReason::RebalanceTimeout => "did not rejoin in time",
+        }
+    }
+}
+
+/// A transaction's state at its coordinator (Kafka's `TransactionState`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TxnPhase {
+    Ongoing,
+    PrepareCommit,
+    PrepareAbort,
+    CompleteCommit,
+    CompleteAbort,
+}
+
+impl TxnPhase {
+    pub fn name(self) -> &'static str {
+        match self {
+            TxnPhase::Ongoing => "Ongoing",
+            TxnPhase::PrepareCommit => "PrepareCommit",
+            TxnPhase::PrepareAbort => "PrepareAbort",
+            TxnPhase::CompleteCommit => "CompleteCommit",
+            TxnPhase::CompleteAbort => "CompleteAbort",
         }
     }
 }
@@ -357,6 +383,34 @@ pub enum Trace {
     /// A narration note; the index is into `Sim::notes()`.
     Narration {
         index: u32,
+    },
+    /// A transactional producer got its producer id and a new epoch (`InitProducerId`), which
+    /// fences every older instance with the same `transactional.id`.
+    ProducerInitialized {
+        producer: ProducerId,
+        txn: u32,
+        epoch: u16,
+    },
+    /// A transactional producer learnt it was fenced by a newer instance and stopped.
+    ProducerFenced {
+        producer: ProducerId,
+        txn: u32,
+    },
+    /// A transaction changed state at its coordinator.
+    TxnStateChanged {
+        txn: u32,
+        epoch: u16,
+        phase: TxnPhase,
+        /// Aborted because it outlived `transaction.timeout.ms`.
+        timed_out: bool,
+    },
+    /// A partition leader wrote a COMMIT or ABORT marker.
+    TxnMarker {
+        partition: PartitionId,
+        broker: BrokerId,
+        txn: u32,
+        commit: bool,
+        offset: u64,
     },
     /// The run reached `stop_at_ms`: no new sends or faults; in-flight work drains.
     Draining,

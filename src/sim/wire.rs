@@ -30,12 +30,16 @@ pub(crate) enum ReplicaFetchResult {
     Err(ErrorCode),
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) enum ConsumerFetchResult {
     Records {
         base_offset: u64,
         payload: u32,
+        /// The HW, or the LSO for `read_committed`.
         hw: u64,
+        /// Aborted transactions overlapping the records: (producer id, first offset, marker
+        /// offset), for the consumer to filter (Kafka's `AbortedTransactions`).
+        aborted: Box<[(u32, u64, u64)]>,
     },
     /// The position is past the leader's log end (its log was truncated); `leo` is that end.
     OutOfRange {
@@ -51,6 +55,10 @@ pub(crate) enum Msg {
         partition: PartitionId,
         batch: u32,
         attempt: u32,
+        /// Idempotent producer id and epoch as of sending (KIP-98).
+        producer_id: Option<u32>,
+        producer_epoch: u16,
+        transactional: bool,
     },
     ProduceResponse {
         partition: PartitionId,
@@ -78,6 +86,8 @@ pub(crate) enum Msg {
         offset: u64,
         token: u32,
         max_records: u32,
+        /// `isolation.level=read_committed`: read only below the LSO.
+        read_committed: bool,
     },
     /// `ListOffsets` for `auto.offset.reset = latest`: the partition's HW.
     ListOffsets {
@@ -119,6 +129,29 @@ pub(crate) enum Msg {
         /// The committed ISR and partition epoch, or `None` if the update was rejected.
         result: Option<(BrokerSet, u32)>,
     },
+    /// Transaction coordinator → partition leader: write a COMMIT or ABORT marker.
+    WriteTxnMarker {
+        partition: PartitionId,
+        producer_id: u32,
+        producer_epoch: u16,
+        commit: bool,
+        txn: u32,
+        token: u32,
+    },
+    WriteTxnMarkerResponse {
+        partition: PartitionId,
+        txn: u32,
+        token: u32,
+        ok: bool,
+    },
+    /// Transactional producer → transaction coordinator.
+    Txn {
+        txn: u32,
+        req: TxnRequest,
+    },
+    TxnResponse {
+        resp: TxnResponse,
+    },
     /// A client asking where a partition's leader is (and, for groups, the coordinator).
     MetadataRequest {
         partition: PartitionId,
@@ -138,6 +171,51 @@ pub(crate) enum Msg {
     /// Group protocol, coordinator → consumer.
     GroupResponse {
         resp: GroupResponse,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum TxnRequest {
+    InitProducerId {
+        token: u32,
+    },
+    AddPartitions {
+        epoch: u16,
+        partition: PartitionId,
+        token: u32,
+    },
+    /// `sendOffsetsToTransaction`: input offsets committed with the transaction.
+    AddOffsets {
+        epoch: u16,
+        group: GroupId,
+        consumer: ConsumerId,
+        offsets: Box<[(PartitionId, u64)]>,
+        token: u32,
+    },
+    EndTxn {
+        epoch: u16,
+        commit: bool,
+        token: u32,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum TxnResponse {
+    InitProducerId {
+        token: u32,
+        result: Result<(u32, u16), ErrorCode>,
+    },
+    AddPartitions {
+        partition: PartitionId,
+        error: ErrorCode,
+    },
+    AddOffsets {
+        token: u32,
+        error: ErrorCode,
+    },
+    EndTxn {
+        token: u32,
+        error: ErrorCode,
     },
 }
 
@@ -286,6 +364,40 @@ impl Sim {
             Msg::ListOffsetsResponse { partition, .. } => {
                 w.kind = WireKind::ListOffsetsResponse;
                 w.partition = Some(*partition);
+            }
+            Msg::WriteTxnMarker { partition, .. } => {
+                w.kind = WireKind::WriteTxnMarkers;
+                w.partition = Some(*partition);
+            }
+            Msg::WriteTxnMarkerResponse { partition, .. } => {
+                w.kind = WireKind::WriteTxnMarkersResponse;
+                w.partition = Some(*partition);
+            }
+            Msg::Txn { req, .. } => match req {
+                TxnRequest::InitProducerId { .. } => w.kind = WireKind::InitProducerId,
+                TxnRequest::AddPartitions { partition, .. } => {
+                    w.kind = WireKind::AddPartitionsToTxn;
+                    w.partition = Some(*partition);
+                }
+                TxnRequest::AddOffsets { .. } => w.kind = WireKind::AddOffsetsToTxn,
+                TxnRequest::EndTxn { .. } => w.kind = WireKind::EndTxn,
+            },
+            Msg::TxnResponse { resp } => {
+                let (kind, error) = match resp {
+                    TxnResponse::InitProducerId { result, .. } => (
+                        WireKind::InitProducerIdResponse,
+                        result.err().unwrap_or(ErrorCode::None),
+                    ),
+                    TxnResponse::AddPartitions { error, .. } => {
+                        (WireKind::AddPartitionsToTxnResponse, *error)
+                    }
+                    TxnResponse::AddOffsets { error, .. } => {
+                        (WireKind::AddOffsetsToTxnResponse, *error)
+                    }
+                    TxnResponse::EndTxn { error, .. } => (WireKind::EndTxnResponse, *error),
+                };
+                w.kind = kind;
+                w.error = error;
             }
             Msg::BrokerHeartbeat { .. } => w.kind = WireKind::BrokerHeartbeat,
             Msg::PartitionChange { partition, .. } => {
