@@ -53,10 +53,24 @@ impl CheckerSetup {
         }
         let mut groups = Vec::with_capacity(scenario.groups.len());
         for g in &scenario.groups {
+            // A group downstream of a processor (its topic is another group's `output_topic`)
+            // sees the pipeline's input messages under their original ids: it is judged on
+            // the messages sent to the pipeline's first topic.
+            let mut origin = g.topic.as_str();
+            for _ in 0..scenario.groups.len() {
+                match scenario
+                    .groups
+                    .iter()
+                    .find(|up| up.output_topic.as_deref() == Some(origin) && up.topic != origin)
+                {
+                    Some(up) => origin = up.topic.as_str(),
+                    None => break,
+                }
+            }
             let t = scenario
                 .topics
                 .iter()
-                .position(|t| t.name == g.topic)
+                .position(|t| t.name == origin)
                 .ok_or_else(|| {
                     format!("group `{}` consumes unknown topic `{}`", g.name, g.topic)
                 })?;

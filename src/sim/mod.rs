@@ -742,8 +742,15 @@ impl Sim {
                     self.controller_elect_preferred(p);
                 }
             }
-            // Transactions and topic changes are built on top of the core in later work.
-            FaultAction::Zombie | FaultAction::AddPartitions => {}
+            FaultAction::Zombie => {
+                if let Some(n) = target
+                    && let NodeKind::Producer(p) = self.nodes[n.idx()].kind
+                {
+                    self.start_second_instance(p);
+                }
+            }
+            // Adding partitions is built with the teaching library (its own issue).
+            FaultAction::AddPartitions => {}
         }
     }
 
@@ -990,6 +997,40 @@ impl Sim {
         for (to, msg) in std::mem::take(&mut self.pending_resets) {
             self.send(dead, to, msg);
         }
+    }
+
+    /// `zombie`: a second instance of a transactional producer starts while the first keeps
+    /// running. It takes over the workload; its InitProducerId fences the first.
+    fn start_second_instance(&mut self, p: ProducerId) {
+        let old = &self.producers[p.idx()];
+        let count = self
+            .nodes
+            .iter()
+            .filter(|x| x.name.starts_with(&old.name))
+            .count();
+        let name = format!("{}-{}", old.name, count + 1);
+        let id = ProducerId(self.producers.len() as u32);
+        let node = NodeId(self.nodes.len() as u32);
+        let mut new = old.second_instance(name.clone(), node);
+        for pp in &mut new.parts {
+            pp.leader = self.controller.parts[pp.partition.idx()].leader;
+        }
+        self.nodes.push(NodeState {
+            name,
+            kind: NodeKind::Producer(id),
+            up: true,
+            incarnation: 0,
+            paused_until: None,
+        });
+        self.net.ensure_nodes(self.nodes.len());
+        self.producers.push(new);
+        // The first instance sends nothing new from now on.
+        let len = self.producers[p.idx()].workload_len();
+        self.producers[p.idx()].next_send = len;
+        if self.producers[id.idx()].txn.is_some() {
+            self.txn_init(id);
+        }
+        self.schedule_next_send(id);
     }
 
     pub(crate) fn restart_node(&mut self, n: NodeId) {

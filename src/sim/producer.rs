@@ -194,6 +194,39 @@ impl Producer {
         }
     }
 
+    /// A second instance of this producer (same config and `transactional.id`) that takes over
+    /// the rest of its workload.
+    pub(crate) fn second_instance(&self, name: String, node: NodeId) -> Producer {
+        let mut p = self.clone();
+        p.name = name;
+        p.node = node;
+        p.batches.clear();
+        p.open_batches = 0;
+        p.sent = 0;
+        p.acked = 0;
+        p.failed = 0;
+        p.retried = 0;
+        p.last_error = None;
+        p.epoch = 0;
+        for pp in &mut p.parts {
+            pp.records.clear();
+            pp.batched = 0;
+            pp.linger_armed = false;
+            pp.next_seq = 0;
+            pp.in_flight = 0;
+            pp.retry.clear();
+            pp.metadata_pending = false;
+        }
+        if let Some(t) = &self.txn {
+            p.txn = Some(crate::sim::txn::TxnClient::new(
+                t.txn,
+                t.size,
+                self.parts.len(),
+            ));
+        }
+        p
+    }
+
     /// First message and record count of a batch.
     pub fn batch_span(&self, batch: u32) -> (MsgId, u32) {
         let b = &self.batches[batch as usize];
@@ -218,6 +251,10 @@ impl Producer {
         self.open_batches == 0
             && self.parts.iter().all(|p| p.batched == p.records.len())
             && self.txn.as_ref().is_none_or(|t| t.settled())
+    }
+
+    pub(crate) fn workload_len(&self) -> u64 {
+        self.workload.len()
     }
 
     pub(crate) fn has_open_batches(&self) -> bool {
@@ -277,7 +314,7 @@ impl Sim {
         }
     }
 
-    fn schedule_next_send(&mut self, p: ProducerId) {
+    pub(crate) fn schedule_next_send(&mut self, p: ProducerId) {
         let prod = &mut self.producers[p.idx()];
         let now_ms = self.now.as_ms();
         // Sends that fell while the producer was down never happened.
@@ -299,7 +336,8 @@ impl Sim {
     pub(crate) fn producer_timer(&mut self, p: ProducerId, timer: Timer) {
         match timer {
             Timer::ProducerSend { n } => {
-                if self.phase != Phase::Running {
+                if self.phase != Phase::Running || n as u64 != self.producers[p.idx()].next_send {
+                    // Finished, or another instance took the workload over (zombie).
                     return;
                 }
                 // Every send due at this instant goes in one step.
@@ -411,6 +449,11 @@ impl Sim {
         });
         self.txn_record_added(p, local, msg);
         self.producer_drain(p, local);
+        let prod = &self.producers[p.idx()];
+        if prod.txn.is_some() && n + 1 == prod.workload.len() {
+            // The application's last send: it commits what is left before it exits.
+            self.txn_begin_end(p, true);
+        }
     }
 
     /// A processor's output record: the input's message id, written to the output topic in the
