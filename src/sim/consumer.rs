@@ -164,6 +164,17 @@ pub struct Consumer {
 }
 
 impl ConsumerPartition {
+    /// With nothing buffered, the position moves past whatever was fetched and skipped
+    /// (transaction markers, aborted records), as Kafka's fetcher does.
+    fn skip_to_fetched(&mut self) {
+        if self.buffered.is_empty()
+            && let Some(pos) = self.position
+            && pos < self.fetch_pos
+        {
+            self.position = Some(self.fetch_pos);
+        }
+    }
+
     pub(crate) fn fetching_from(&self) -> Option<BrokerId> {
         self.fetching.and(self.fetching_from)
     }
@@ -276,7 +287,7 @@ impl Sim {
             committing_txn: false,
         });
         self.groups[g.idx()].consumers.push(id);
-        if self.groups[g.idx()].spec.commit == CommitMode::Transactional {
+        if self.groups[g.idx()].spec.output_topic.is_some() {
             self.create_processor_producer(g, id, n);
         }
         id
@@ -747,7 +758,9 @@ impl Sim {
                 self.producers[p.idx()].parts[part].leader =
                     self.controller.parts[partition.idx()].leader;
             }
-            self.txn_init(p);
+            if self.producers[p.idx()].txn.is_some() {
+                self.txn_init(p);
+            }
         }
         let cons = &mut self.consumers[c.idx()];
         cons.committing_txn = false;
@@ -1278,6 +1291,7 @@ impl Sim {
                 cp.position = Some(offset + 1);
                 count += 1;
             }
+            cp.skip_to_fetched();
             if count > 0 {
                 taken.push((cp.partition, from, count));
             }
@@ -1373,6 +1387,11 @@ impl Sim {
             cons.batch.clear();
             cons.batch_pos = 0;
             match self.groups[g.idx()].spec.commit {
+                CommitMode::AfterProcess if self.consumers[c.idx()].producer.is_some() => {
+                    // At-least-once read-process-write: flush() the outputs, then commit.
+                    self.consumers[c.idx()].committing_txn = true;
+                    self.processor_flushed(c);
+                }
                 CommitMode::AfterProcess => self.commit_sync(c, AfterCommit::Poll),
                 CommitMode::Transactional => {
                     // sendOffsetsToTransaction + commitTransaction: the outputs and the input
@@ -1521,6 +1540,7 @@ impl Sim {
                         }
                     }
                     cp.fetch_pos = base_offset + records.len() as u64;
+                    cp.skip_to_fetched();
                 }
                 self.free_payload(payload);
                 if !got {
@@ -1588,6 +1608,22 @@ impl Sim {
         }
     }
 
+    /// A non-transactional processor waiting in `flush()`: once every output is acknowledged it
+    /// commits its input offsets.
+    pub(crate) fn processor_flushed(&mut self, c: ConsumerId) {
+        let cons = &self.consumers[c.idx()];
+        let Some(p) = cons.producer else {
+            return;
+        };
+        if !cons.committing_txn || self.producers[p.idx()].txn.is_some() {
+            return;
+        }
+        if self.producers[p.idx()].idle() {
+            self.consumers[c.idx()].committing_txn = false;
+            self.commit_sync(c, AfterCommit::Poll);
+        }
+    }
+
     /// The processor's producer was fenced by a newer instance: the application shuts down.
     pub(crate) fn consumer_fenced(&mut self, c: ConsumerId) {
         let cons = &mut self.consumers[c.idx()];
@@ -1623,7 +1659,8 @@ impl Sim {
             retry_backoff_max_ms: 1000,
             linger_ms: 0,
             max_batch_records: group.spec.max_poll_records,
-            transactional_id: Some(format!("{}-{n}", group.name)),
+            transactional_id: (group.spec.commit == CommitMode::Transactional)
+                .then(|| format!("{}-{n}", group.name)),
             transaction_size: None,
             transaction_timeout_ms: crate::sim::txn::DEFAULT_TRANSACTION_TIMEOUT_MS,
             send: None,
@@ -1646,15 +1683,14 @@ impl Sim {
             &partitions,
             crate::sim::producer::Workload::Explicit(Vec::new()),
         );
-        let txn = self.txn_index(
-            spec.transactional_id.as_deref().expect("set above"),
-            crate::sim::txn::DEFAULT_TRANSACTION_TIMEOUT_MS,
-        );
-        prod.txn = Some(crate::sim::txn::TxnClient::new(
-            txn,
-            u32::MAX,
-            partitions.len(),
-        ));
+        if let Some(id) = spec.transactional_id.as_deref() {
+            let txn = self.txn_index(id, crate::sim::txn::DEFAULT_TRANSACTION_TIMEOUT_MS);
+            prod.txn = Some(crate::sim::txn::TxnClient::new(
+                txn,
+                u32::MAX,
+                partitions.len(),
+            ));
+        }
         prod.embedded_in = Some(c);
         self.producers.push(prod);
         self.consumers[c.idx()].producer = Some(pid);

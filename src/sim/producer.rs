@@ -664,6 +664,12 @@ impl Sim {
                             self.txn_maybe_end(p);
                             return;
                         }
+                        if let Some(c) = prod.embedded_in {
+                            // A processor's output, not an application send.
+                            self.producer_drain(p, part);
+                            self.processor_flushed(c);
+                            return;
+                        }
                         prod.acked += count as u64;
                         let partition = prod.parts[part as usize].partition;
                         for i in 0..count {
@@ -791,6 +797,12 @@ impl Sim {
             // The transaction cannot commit with a failed send: abort it; its records are
             // reported when the abort completes.
             self.txn_abort_after(p, final_error);
+            return;
+        }
+        if let Some(c) = prod.embedded_in {
+            // A processor's output was lost: the application carries on (at-least-once
+            // pipelines without flush error handling lose it downstream).
+            self.processor_flushed(c);
             return;
         }
         prod.failed += count as u64;
