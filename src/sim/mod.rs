@@ -1000,7 +1000,9 @@ impl Sim {
     }
 
     /// `zombie`: a second instance of a transactional producer starts while the first keeps
-    /// running. It takes over the workload; its InitProducerId fences the first.
+    /// running (say, the first was thought dead after a long pause). Both go on with the same
+    /// workload; the new one's InitProducerId fences the first, whose next write or commit fails
+    /// with INVALID_PRODUCER_EPOCH / PRODUCER_FENCED.
     fn start_second_instance(&mut self, p: ProducerId) {
         let old = &self.producers[p.idx()];
         let count = self
@@ -1024,9 +1026,6 @@ impl Sim {
         });
         self.net.ensure_nodes(self.nodes.len());
         self.producers.push(new);
-        // The first instance sends nothing new from now on.
-        let len = self.producers[p.idx()].workload_len();
-        self.producers[p.idx()].next_send = len;
         if self.producers[id.idx()].txn.is_some() {
             self.txn_init(id);
         }

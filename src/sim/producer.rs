@@ -253,10 +253,6 @@ impl Producer {
             && self.txn.as_ref().is_none_or(|t| t.settled())
     }
 
-    pub(crate) fn workload_len(&self) -> u64 {
-        self.workload.len()
-    }
-
     pub(crate) fn has_open_batches(&self) -> bool {
         self.open_batches > 0
     }
@@ -337,7 +333,7 @@ impl Sim {
         match timer {
             Timer::ProducerSend { n } => {
                 if self.phase != Phase::Running || n as u64 != self.producers[p.idx()].next_send {
-                    // Finished, or another instance took the workload over (zombie).
+                    // Finished, or a stale timer.
                     return;
                 }
                 // Every send due at this instant goes in one step.

@@ -1,3 +1,4 @@
 mod bundled;
 mod cli;
 mod scenario_files;
+mod transactions;

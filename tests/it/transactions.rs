@@ -1,0 +1,401 @@
+//! Transactions and exactly-once (KIP-98, KIP-447): what each isolation level reads, the LSO,
+//! zombie fencing, transaction timeouts, coordinator failover and read-process-write pipelines.
+
+use brokerlab::report::{self, Report};
+use brokerlab::scenario;
+use brokerlab::sim::{Sim, Trace};
+
+const BASE: &str = r#"
+[scenario]
+title = "txn test"
+seed = 3
+stop_at_ms = 20000
+
+[cluster]
+brokers = 3
+
+[[topics]]
+name = "payments"
+partitions = 1
+replication_factor = 3
+min_insync_replicas = 2
+"#;
+
+fn parse(extra: &str) -> scenario::Scenario {
+    let text = format!("{BASE}{extra}");
+    scenario::parse("test.toml", &text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn run(extra: &str) -> Report {
+    let sc = parse(extra);
+    report::run("test.toml", &sc, sc.scenario.seed, |_, _| {})
+}
+
+fn run_with_trace(extra: &str) -> (Report, Vec<Trace>) {
+    let (r, trace, _) = run_named(extra);
+    (r, trace)
+}
+
+/// Also returns (group, message name) for every application, in order.
+fn run_named(extra: &str) -> (Report, Vec<Trace>, Vec<(String, String)>) {
+    let sc = parse(extra);
+    let mut trace = Vec::new();
+    let mut applied = Vec::new();
+    let r = report::run("test.toml", &sc, sc.scenario.seed, |sim, ev| {
+        if let Trace::Applied { group, msg, .. } = &ev.kind {
+            applied.push((sim.groups()[group.idx()].name.clone(), sim.msg_name(*msg)));
+        }
+        trace.push(ev.kind.clone())
+    });
+    (r, trace, applied)
+}
+
+const TWO_READERS: &str = r#"
+[[groups]]
+name = "committed"
+topic = "payments"
+isolation_level = "read_committed"
+commit = "after-process"
+auto_offset_reset = "earliest"
+
+[[groups]]
+name = "uncommitted"
+topic = "payments"
+isolation_level = "read_uncommitted"
+commit = "after-process"
+auto_offset_reset = "earliest"
+"#;
+
+/// The producer crashes in the middle of its second transaction (records 5 and 6 are written,
+/// 7 and 8 not yet) and restarts: its InitProducerId aborts the open transaction.
+const CRASH_MID_TXN: &str = r#"
+[[producers]]
+name = "ledger"
+topic = "payments"
+transactional_id = "ledger-tx"
+transaction_size = 4
+send = { count = 12, every_ms = 200, start_ms = 1000, keys = ["a"] }
+
+[[faults]]
+at_ms = 2100
+action = "crash"
+target = "ledger"
+
+[[faults]]
+at_ms = 3000
+action = "restart"
+target = "ledger"
+"#;
+
+#[test]
+fn read_committed_skips_aborted_records_and_read_uncommitted_sees_them() {
+    let (r, _, applied) = run_named(&format!("{CRASH_MID_TXN}{TWO_READERS}"));
+    let log = &r.logs["payments/0"]["broker-1"];
+    assert!(log.contains(&"COMMIT(ledger-tx)".to_string()), "{log:?}");
+    assert!(log.contains(&"ABORT(ledger-tx)".to_string()), "{log:?}");
+    // The aborted transaction's records are in the log, between the first COMMIT and the ABORT.
+    let abort = log.iter().position(|e| e == "ABORT(ledger-tx)").unwrap();
+    let aborted: Vec<&String> = log[..abort]
+        .iter()
+        .skip_while(|e| *e != "COMMIT(ledger-tx)")
+        .skip(1)
+        .collect();
+    assert_eq!(aborted, ["ledger#5", "ledger#6"], "{log:?}");
+
+    let applied_by = |group: &str| -> Vec<String> {
+        applied
+            .iter()
+            .filter(|(g, _)| g == group)
+            .map(|(_, m)| m.clone())
+            .collect()
+    };
+    let committed = applied_by("committed");
+    let uncommitted = applied_by("uncommitted");
+    for m in ["ledger#5", "ledger#6"] {
+        assert!(
+            !committed.contains(&m.to_string()),
+            "read_committed applied {m}"
+        );
+        assert!(
+            uncommitted.contains(&m.to_string()),
+            "read_uncommitted missed {m}"
+        );
+    }
+    // Control markers never reach the application: only data records are applied.
+    assert!(committed.iter().all(|m| m.starts_with("ledger#")));
+    // Every committed record is read by both.
+    assert_eq!(r.groups["committed"].duplicated, 0);
+    assert_eq!(r.groups["committed"].acked_lost, 0);
+    assert_eq!(
+        r.groups["uncommitted"].applied,
+        r.groups["committed"].applied + 2
+    );
+    // The records of the aborted transaction were never acknowledged to the producer.
+    assert_eq!(r.produced.acked, r.groups["committed"].applied);
+}
+
+#[test]
+fn an_open_transaction_holds_back_the_lso() {
+    // `slow` opens a transaction and stalls; `fast` commits records behind it.
+    let sc = parse(&format!(
+        r#"
+[[producers]]
+name = "slow"
+topic = "payments"
+transactional_id = "slow-tx"
+transaction_size = 5
+transaction_timeout_ms = 10000
+send = {{ count = 5, every_ms = 100, start_ms = 1000, keys = ["s"] }}
+
+[[producers]]
+name = "fast"
+topic = "payments"
+send = {{ count = 5, every_ms = 100, start_ms = 1500, keys = ["f"] }}
+
+[[faults]]
+at_ms = 1150
+action = "pause"
+target = "slow"
+duration_ms = 30000
+{TWO_READERS}"#
+    ));
+    let mut sim = Sim::new(&sc);
+    while sim.now().as_ms() < 6000 && sim.step() {}
+    let p = &sim.partitions()[0];
+    let leader = p.replicas.iter().find(|r| r.is_leader()).unwrap();
+    assert_eq!(leader.ongoing_txns().len(), 1, "slow's transaction is open");
+    assert_eq!(leader.lso(), leader.ongoing_txns()[0].1);
+    assert!(
+        leader.lso() < leader.hw,
+        "LSO {} HW {}",
+        leader.lso(),
+        leader.hw
+    );
+    let pos = |name: &str| {
+        let g = sim.groups().iter().find(|g| g.name == name).unwrap();
+        let c = &sim.consumers()[g.consumers[0].idx()];
+        c.parts[0].position.unwrap_or(0)
+    };
+    assert!(
+        pos("committed") <= leader.lso(),
+        "read_committed read past the LSO"
+    );
+    assert_eq!(
+        pos("uncommitted"),
+        leader.hw,
+        "read_uncommitted reads up to the HW"
+    );
+
+    // The coordinator aborts the stalled transaction after transaction.timeout.ms, which
+    // frees the LSO: fast's records become visible to read_committed.
+    let r = report::run("test.toml", &sc, sc.scenario.seed, |_, _| {});
+    assert_eq!(
+        r.groups["committed"].applied, 5,
+        "{:?}",
+        r.groups["committed"]
+    );
+    assert!(r.logs["payments/0"]["broker-1"].contains(&"ABORT(slow-tx)".to_string()));
+}
+
+#[test]
+fn transaction_timeout_aborts_and_fences() {
+    let (_, trace) = run_with_trace(&format!(
+        r#"
+[[producers]]
+name = "ledger"
+topic = "payments"
+transactional_id = "ledger-tx"
+transaction_size = 5
+transaction_timeout_ms = 6000
+send = {{ count = 5, every_ms = 100, start_ms = 1000 }}
+
+[[faults]]
+at_ms = 1150
+action = "pause"
+target = "ledger"
+duration_ms = 15000
+{TWO_READERS}"#
+    ));
+    assert!(trace.iter().any(|t| matches!(
+        t,
+        Trace::TxnStateChanged {
+            timed_out: true,
+            ..
+        }
+    )));
+    // The paused producer wakes up with a stale epoch and learns it was fenced.
+    assert!(
+        trace
+            .iter()
+            .any(|t| matches!(t, Trace::ProducerFenced { .. }))
+    );
+}
+
+#[test]
+fn a_zombie_is_fenced_by_the_new_instance() {
+    let (r, trace) = run_with_trace(&format!(
+        r#"
+[[producers]]
+name = "ledger"
+topic = "payments"
+transactional_id = "ledger-tx"
+transaction_size = 4
+send = {{ count = 12, every_ms = 100, start_ms = 1000, keys = ["a"] }}
+
+[[faults]]
+at_ms = 1450
+action = "zombie"
+target = "ledger"
+{TWO_READERS}"#
+    ));
+    assert!(
+        trace
+            .iter()
+            .any(|t| matches!(t, Trace::ProducerFenced { .. })),
+        "the old instance must be fenced"
+    );
+    let failed: Vec<_> = trace
+        .iter()
+        .filter_map(|t| match t {
+            Trace::Failed { error, .. } => Some(error.name()),
+            _ => None,
+        })
+        .collect();
+    assert!(!failed.is_empty(), "the zombie's open transaction fails");
+    assert!(failed.iter().all(|e| *e == "PRODUCER_FENCED"), "{failed:?}");
+    // read_committed applies exactly what was committed, once.
+    let c = &r.groups["committed"];
+    assert_eq!(c.duplicated, 0);
+    assert_eq!(c.acked_lost, 0);
+    assert_eq!(c.applied, r.produced.acked);
+}
+
+#[test]
+fn the_coordinator_moves_when_its_broker_dies() {
+    // The crash lands mid-transaction; whichever broker hosts the coordinator, the
+    // transaction completes or aborts, and read_committed sees each committed record once.
+    for target in ["broker-1", "broker-2", "broker-3"] {
+        let (r, trace) = run_with_trace(&format!(
+            r#"
+[[producers]]
+name = "ledger"
+topic = "payments"
+transactional_id = "ledger-tx"
+transaction_size = 3
+send = {{ count = 12, every_ms = 100, start_ms = 1000, keys = ["a"] }}
+
+[[faults]]
+at_ms = 1250
+action = "crash"
+target = "{target}"
+{TWO_READERS}"#
+        ));
+        let c = &r.groups["committed"];
+        assert_eq!(c.duplicated, 0, "{target}");
+        assert_eq!(c.acked_lost, 0, "{target}");
+        assert_eq!(c.applied, r.produced.acked, "{target}");
+        assert!(r.produced.acked > 0, "{target}: nothing committed");
+        assert!(
+            trace
+                .iter()
+                .all(|t| !matches!(t, Trace::ProducerFenced { .. })),
+            "{target}: a coordinator move must not fence the producer"
+        );
+    }
+}
+
+const PIPELINE: &str = r#"
+[scenario]
+title = "pipeline"
+seed = 5
+stop_at_ms = 30000
+
+[cluster]
+brokers = 3
+
+[[topics]]
+name = "orders"
+partitions = 2
+replication_factor = 3
+min_insync_replicas = 2
+
+[[topics]]
+name = "invoices"
+partitions = 2
+replication_factor = 3
+min_insync_replicas = 2
+
+[[producers]]
+name = "shop"
+topic = "orders"
+send = { count = 30, every_ms = 100, start_ms = 1000, keys = ["k1", "k2", "k3", "k4"] }
+
+[[groups]]
+name = "billing"
+topic = "orders"
+commit = "COMMIT"
+output_topic = "invoices"
+processing_ms = 50
+max_poll_records = 5
+auto_offset_reset = "earliest"
+session_timeout_ms = 10000
+isolation_level = "read_committed"
+
+[[groups]]
+name = "mailer"
+topic = "invoices"
+commit = "after-process"
+isolation_level = "read_committed"
+auto_offset_reset = "earliest"
+processing_ms = 1
+
+[[faults]]
+at_ms = 3120
+action = "crash"
+target = "billing/consumer-1"
+
+[[faults]]
+at_ms = 5000
+action = "restart"
+target = "billing/consumer-1"
+"#;
+
+fn pipeline(commit: &str) -> Report {
+    let text = PIPELINE.replace("COMMIT", commit);
+    let sc = scenario::parse("pipeline.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+    report::run("pipeline.toml", &sc, sc.scenario.seed, |_, _| {})
+}
+
+#[test]
+fn exactly_once_pipeline_survives_a_processor_crash() {
+    let r = pipeline("transactional");
+    let billing = &r.groups["billing"];
+    let mailer = &r.groups["mailer"];
+    // The processor reprocessed what its aborted transaction had covered…
+    assert!(billing.duplicated > 0, "{billing:?}");
+    // …but downstream every message is applied exactly once.
+    assert_eq!(mailer.lost, 0, "{mailer:?}");
+    assert_eq!(mailer.duplicated, 0, "{mailer:?}");
+    assert_eq!(mailer.applied, 30);
+    let invoices = &r.logs["invoices/0"]["broker-1"];
+    assert!(
+        invoices.iter().any(|e| e == "ABORT(billing-1)"),
+        "{invoices:?}"
+    );
+    // Output records keep the input's message id.
+    assert!(invoices.iter().any(|e| e.starts_with("shop#")));
+}
+
+#[test]
+fn after_process_pipeline_duplicates_downstream() {
+    let r = pipeline("after-process");
+    let mailer = &r.groups["mailer"];
+    assert!(mailer.duplicated > 0, "{mailer:?}");
+    assert_eq!(mailer.lost, 0, "{mailer:?}");
+    // No transactions: no markers.
+    assert!(
+        r.logs["invoices/0"]["broker-1"]
+            .iter()
+            .all(|e| e.starts_with("shop#"))
+    );
+}
