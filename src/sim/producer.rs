@@ -57,6 +57,8 @@ pub struct ProducerPartition {
     oldest_queued: SimTime,
     linger_armed: bool,
     pub next_seq: i32,
+    /// Highest sequence number acknowledged on this partition (-1: none).
+    pub last_acked_seq: i32,
     pub in_flight: u32,
     /// Batches waiting to be resent (backing off or ready), in sequence order.
     pub retry: Vec<u32>,
@@ -174,6 +176,7 @@ impl Producer {
                     oldest_queued: SimTime::ZERO,
                     linger_armed: false,
                     next_seq: 0,
+                    last_acked_seq: -1,
                     in_flight: 0,
                     retry: Vec::new(),
                     leader: None,
@@ -213,6 +216,7 @@ impl Producer {
             pp.batched = 0;
             pp.linger_armed = false;
             pp.next_seq = 0;
+            pp.last_acked_seq = -1;
             pp.in_flight = 0;
             pp.retry.clear();
             pp.metadata_pending = false;
@@ -652,6 +656,9 @@ impl Sim {
                     ProduceResult::Ok { base_offset } => {
                         let b = &mut prod.batches[batch as usize];
                         b.state = BatchState::Done;
+                        let last = b.base_seq + b.count as i32 - 1;
+                        let pp = &mut prod.parts[part as usize];
+                        pp.last_acked_seq = pp.last_acked_seq.max(last);
                         let (start, count) = (b.start as usize, b.count as usize);
                         prod.open_batches -= 1;
                         if prod.txn.is_some() {
@@ -747,6 +754,9 @@ impl Sim {
             self.txn_fenced(p);
             return;
         }
+        if error == ErrorCode::OutOfOrderSequenceNumber && !transactional {
+            self.maybe_reset_sequences(p, batch);
+        }
         if matches!(
             error,
             ErrorCode::NotLeaderOrFollower
@@ -832,6 +842,45 @@ impl Sim {
         );
     }
 
+    /// KIP-360: an idempotent producer whose next expected batch (last acknowledged sequence + 1)
+    /// is answered with OUT_OF_ORDER_SEQUENCE_NUMBER, with nothing earlier outstanding, knows the
+    /// broker lost its sequence state (the log was truncated, e.g. by an unclean election). It
+    /// bumps its epoch and renumbers the partition's unacknowledged batches from 0, as Kafka 2.5+
+    /// does (`TransactionManager.canRetry`). Any other OUT_OF_ORDER_SEQUENCE_NUMBER is retried.
+    fn maybe_reset_sequences(&mut self, p: ProducerId, batch: u32) {
+        let prod = &mut self.producers[p.idx()];
+        let part = prod.batches[batch as usize].part as usize;
+        let seq = prod.batches[batch as usize].base_seq;
+        let pp = &prod.parts[part];
+        if seq != pp.last_acked_seq.wrapping_add(1) {
+            return;
+        }
+        let earlier_pending = pp.in_flight > 0
+            || pp
+                .retry
+                .iter()
+                .any(|&b| b != batch && prod.batches[b as usize].base_seq < seq);
+        if earlier_pending {
+            return;
+        }
+        prod.epoch = prod.epoch.wrapping_add(1);
+        let mut open: Vec<u32> = prod
+            .batches
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.part as usize == part && b.state != BatchState::Done)
+            .map(|(i, _)| i as u32)
+            .collect();
+        open.sort_by_key(|&b| prod.batches[b as usize].base_seq);
+        let mut next = 0i32;
+        for b in open {
+            prod.batches[b as usize].base_seq = next;
+            next += prod.batches[b as usize].count as i32;
+        }
+        prod.parts[part].next_seq = next;
+        prod.parts[part].last_acked_seq = -1;
+    }
+
     pub(crate) fn producer_crashed(&mut self, p: ProducerId) {
         // Everything in the accumulator and in flight is gone with the process.
         let prod = &mut self.producers[p.idx()];
@@ -875,6 +924,7 @@ impl Sim {
         }
         for pp in &mut prod.parts {
             pp.next_seq = 0;
+            pp.last_acked_seq = -1;
         }
         for part in 0..prod.parts.len() {
             self.request_metadata(p, part as u32);

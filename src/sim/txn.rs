@@ -662,6 +662,7 @@ impl Sim {
                         prod.epoch = epoch;
                         for pp in &mut prod.parts {
                             pp.next_seq = 0;
+                            pp.last_acked_seq = -1;
                         }
                         self.emit(Trace::ProducerInitialized {
                             producer: p,
