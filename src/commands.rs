@@ -19,6 +19,9 @@ const EXIT_BAD_INPUT: u8 = 2;
 pub fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
         None => {
+            if interactive() {
+                return tui_picker();
+            }
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{}", list_text());
             let _ = writeln!(
@@ -29,14 +32,12 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             run(DEFAULT_SCENARIO, None, false, false, false)
         }
         Some(Command::Tui { scenario, seed }) => {
-            // The interactive view is not built yet (its own issue); until then the headless
-            // run is what `tui` falls back to, as it does when stdout is not a terminal.
-            if std::io::stdout().is_terminal() {
-                eprintln!(
-                    "note: the interactive view is not available yet; showing the headless run."
-                );
+            // When stdout is not a terminal (a pipe, a file, CI), `tui` is `run`.
+            if interactive() {
+                tui_open(&scenario, seed)
+            } else {
+                run(&scenario, seed, false, false, false)
             }
-            run(&scenario, seed, false, false, false)
         }
         Some(Command::Run {
             scenario,
@@ -250,7 +251,47 @@ fn list_text() -> String {
 }
 
 fn bench(messages: u64, brokers: u32, partitions: u32, seed: u64) -> ExitCode {
-    let _ = (messages, brokers, partitions, seed);
-    eprintln!("WIRE-ME");
-    ExitCode::from(EXIT_BAD_INPUT)
+    if brokers < 3 || partitions == 0 || messages == 0 {
+        eprintln!(
+            "error: bench needs at least 3 brokers (replication factor 3), 1 partition and 1 message"
+        );
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    let opts = crate::bench::BenchOptions {
+        messages,
+        brokers,
+        partitions,
+        seed,
+    };
+    println!("{}", crate::bench::run_bench(&opts));
+    ExitCode::SUCCESS
+}
+
+/// Whether the interactive view can run: stdout and stdin are terminals.
+fn interactive() -> bool {
+    std::io::stdout().is_terminal() && std::io::stdin().is_terminal()
+}
+
+/// `brokerlab` in a terminal: the scenario picker.
+fn tui_picker() -> ExitCode {
+    let mut app = crate::tui::App::with_picker();
+    tui_main(&mut app)
+}
+
+/// `brokerlab tui SCENARIO` in a terminal.
+fn tui_open(arg: &str, seed: Option<u64>) -> ExitCode {
+    match crate::session::Session::load(arg, seed) {
+        Ok(session) => tui_main(&mut crate::tui::App::with_session(session)),
+        Err(e) => bad_input(&e),
+    }
+}
+
+fn tui_main(app: &mut crate::tui::App) -> ExitCode {
+    match crate::tui::run_terminal(app) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: the terminal failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

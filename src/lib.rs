@@ -1,9 +1,12 @@
 //! BrokerLab: a deterministic simulation of a Kafka-style cluster, with a checker that says
 //! which messages were lost, duplicated or reordered.
 
+pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod report;
 pub mod scenario;
+pub mod session;
 pub mod sim;
+pub mod tui;

@@ -61,7 +61,10 @@ pub struct Group {
     pub committed: Vec<Option<u64>>,
     /// The broker currently hosting the coordinator.
     pub host: Option<BrokerId>,
+    /// The host's process incarnation: a restarted host reloads the group like a new one.
+    host_incarnation: u32,
     join_token: u32,
+    next_session_token: u32,
     /// While the first rebalance of an empty group waits out `group.initial.rebalance.delay.ms`
     /// (Kafka's InitialDelayedJoin): the latest it may wait until.
     initial_delay_cap: Option<SimTime>,
@@ -113,6 +116,8 @@ pub struct ConsumerPartition {
     buffered: std::collections::VecDeque<(u64, MsgId)>,
     /// The leader's high watermark as of the last fetch, for lag.
     pub hw: u64,
+    /// After a failed fetch, no new fetch before this (`retry.backoff.ms`).
+    retry_at: SimTime,
 }
 
 /// What the consumer does once its synchronous commit is answered.
@@ -240,7 +245,9 @@ impl Sim {
             generation: 0,
             members: Vec::new(),
             host: None,
+            host_incarnation: 0,
             join_token: 0,
+            next_session_token: 0,
             initial_delay_cap: None,
             applied: Vec::new(),
             consumers: Vec::new(),
@@ -364,7 +371,11 @@ impl Sim {
             self.group_reply(b, c, g, resp);
             return;
         }
-        if self.groups[g.idx()].host != Some(b) {
+        let incarnation_b = self.nodes[self.node_of_broker(b).idx()].incarnation;
+        if self.groups[g.idx()].host != Some(b)
+            || self.groups[g.idx()].host_incarnation != incarnation_b
+        {
+            self.groups[g.idx()].host_incarnation = incarnation_b;
             // A new coordinator loads the group and gives every member a fresh session.
             self.groups[g.idx()].host = Some(b);
             for i in 0..self.groups[g.idx()].members.len() {
@@ -636,6 +647,8 @@ impl Sim {
         });
         let b = self.groups[g.idx()].host.expect("coordinator host");
         for i in 0..self.groups[g.idx()].members.len() {
+            // Completing the join starts every member's session afresh.
+            self.arm_session_check(g, i);
             let m = &mut self.groups[g.idx()].members[i];
             m.joined = false;
             if let Some(token) = m.pending_join.take() {
@@ -654,13 +667,19 @@ impl Sim {
         }
     }
 
+    /// (Re)start a member's session: it expires unless the member is heard from again within
+    /// `session.timeout.ms`. Every arming gets a group-unique token, so a check armed for an
+    /// earlier session (or an earlier member with the same consumer) never matches.
     fn arm_session_check(&mut self, g: GroupId, i: usize) {
-        let group = &self.groups[g.idx()];
+        let group = &mut self.groups[g.idx()];
         let Some(b) = group.host else {
             return;
         };
-        let m = &group.members[i];
-        let (consumer, token) = (m.consumer, m.heartbeats);
+        group.next_session_token = group.next_session_token.wrapping_add(1);
+        let token = group.next_session_token;
+        let m = &mut group.members[i];
+        m.heartbeats = token;
+        let consumer = m.consumer;
         let timeout = group.spec.session_timeout_ms;
         let node = self.node_of_broker(b);
         self.set_timer_ms(
@@ -727,7 +746,13 @@ impl Sim {
                     .iter()
                     .position(|m| m.consumer == consumer && m.heartbeats == token)
                 {
-                    self.remove_member(group, i, LeaveReason::SessionTimeout);
+                    if grp.members[i].pending_join.is_some() {
+                        // A member waiting in JoinGroup is kept alive (Kafka's
+                        // `shouldKeepAlive` for members awaiting join).
+                        self.arm_session_check(group, i);
+                    } else {
+                        self.remove_member(group, i, LeaveReason::SessionTimeout);
+                    }
                 }
             }
             _ => {}
@@ -1108,6 +1133,7 @@ impl Sim {
                         fetching_from: None,
                         buffered: Default::default(),
                         hw: 0,
+                        retry_at: SimTime::ZERO,
                     })
                     .collect();
                 cons.state = ConsumerState::FetchingOffsets;
@@ -1431,7 +1457,7 @@ impl Sim {
         for i in 0..self.consumers[c.idx()].parts.len() {
             let cons = &self.consumers[c.idx()];
             let cp = &cons.parts[i];
-            if cp.fetching.is_some() || !cp.buffered.is_empty() {
+            if cp.fetching.is_some() || !cp.buffered.is_empty() || self.now < cp.retry_at {
                 continue;
             }
             let p = cp.partition;
@@ -1568,6 +1594,8 @@ impl Sim {
                 self.send_fetches(c);
             }
             ConsumerFetchResult::Err(_) => {
+                self.consumers[c.idx()].parts[i].retry_at =
+                    self.now.plus_ms(CONSUMER_RETRY_BACKOFF_MS);
                 if let Some(local) = self.groups[g.idx()]
                     .partitions
                     .iter()

@@ -152,6 +152,9 @@ pub struct Replica {
     ongoing_txns: Vec<(u32, u64)>,
     /// Aborted transactions: (producer id, first offset, marker offset).
     aborted_txns: Vec<(u32, u64, u64)>,
+    /// Ended transactions whose marker may not be replicated yet: (first offset, marker offset).
+    /// They hold the LSO until the HW passes the marker (Kafka's `unreplicatedTxns`).
+    completing_txns: Vec<(u64, u64)>,
     /// Markers waiting for the HW before the coordinator is answered.
     marker_waits: Vec<MarkerWait>,
     pub(crate) fetch_session: u32,
@@ -189,6 +192,7 @@ impl Replica {
             producer_states: Vec::new(),
             ongoing_txns: Vec::new(),
             aborted_txns: Vec::new(),
+            completing_txns: Vec::new(),
             marker_waits: Vec::new(),
             fetch_session: 0,
             fetch_outstanding: None,
@@ -297,6 +301,7 @@ impl Replica {
         self.producer_states.clear();
         self.ongoing_txns.clear();
         self.aborted_txns.clear();
+        self.completing_txns.clear();
         let mut start = 0;
         for i in 0..self.log.len() {
             let e = self.log[i];
@@ -333,6 +338,7 @@ impl Replica {
             EntryKind::Commit | EntryKind::Abort => {
                 if let Some(i) = open {
                     let (pid, first) = self.ongoing_txns.remove(i);
+                    self.completing_txns.push((first, offset));
                     if e.kind == EntryKind::Abort {
                         self.aborted_txns.push((pid, first, offset));
                     }
@@ -341,13 +347,16 @@ impl Replica {
         }
     }
 
-    /// Last stable offset: the first offset of the oldest open transaction, or the HW.
+    /// Last stable offset: the first offset of the oldest transaction that is open or whose
+    /// marker the HW has not passed yet, or the HW.
     pub fn lso(&self) -> u64 {
-        self.ongoing_txns
-            .iter()
-            .map(|t| t.1)
-            .min()
-            .map_or(self.hw, |first| first.min(self.hw))
+        let unstable = self.ongoing_txns.iter().map(|t| t.1).chain(
+            self.completing_txns
+                .iter()
+                .filter(|c| c.1 >= self.hw)
+                .map(|c| c.0),
+        );
+        unstable.min().map_or(self.hw, |first| first.min(self.hw))
     }
 
     /// Open transactions: (producer id, first offset).
@@ -1094,6 +1103,7 @@ impl Sim {
         }
         if min > r.hw {
             r.hw = min;
+            r.completing_txns.retain(|c| c.1 >= min);
             self.emit(Trace::HighWatermark {
                 partition: p,
                 broker: b,

@@ -50,6 +50,8 @@ pub struct Txn {
     marker_token: u32,
     offsets: Option<(GroupId, ConsumerId, Box<[(PartitionId, u64)]>)>,
     pub host: Option<BrokerId>,
+    /// The host's process incarnation: a restarted host reloads the transaction.
+    host_incarnation: u32,
 }
 
 /// Where the producer's transaction manager is.
@@ -97,6 +99,7 @@ pub struct TxnClient {
     /// The request in flight to the coordinator, by token.
     outstanding: Option<(u32, TxnOp)>,
     next_token: u32,
+    retry_scheduled: bool,
     abort_error: Option<ErrorCode>,
     pub committed: u64,
     pub aborted: u64,
@@ -122,6 +125,7 @@ impl TxnClient {
             offsets_added: false,
             outstanding: None,
             next_token: 0,
+            retry_scheduled: false,
             abort_error: None,
             committed: 0,
             aborted: 0,
@@ -172,6 +176,7 @@ impl Sim {
             marker_token: 0,
             offsets: None,
             host: None,
+            host_incarnation: 0,
         });
         i
     }
@@ -207,10 +212,13 @@ impl Sim {
     /// A broker that is (now) the coordinator takes a transaction over, finishing what its
     /// predecessor left half done.
     fn txn_adopt(&mut self, b: BrokerId, txn: u32) {
-        if self.txns[txn as usize].host == Some(b) {
+        let incarnation = self.nodes[self.node_of_broker(b).idx()].incarnation;
+        let t = &mut self.txns[txn as usize];
+        if t.host == Some(b) && t.host_incarnation == incarnation {
             return;
         }
-        self.txns[txn as usize].host = Some(b);
+        t.host = Some(b);
+        t.host_incarnation = incarnation;
         if !self.txns[txn as usize].pending.is_empty() {
             self.send_markers(txn);
         }
@@ -735,6 +743,11 @@ impl Sim {
         let prod = &mut self.producers[p.idx()];
         let node = prod.node;
         let t = prod.txn.as_mut().expect("transactional");
+        // One retry loop at a time, however many requests failed.
+        if t.retry_scheduled {
+            return;
+        }
+        t.retry_scheduled = true;
         let token = t.token();
         self.set_timer_ms(
             node,
@@ -749,6 +762,7 @@ impl Sim {
         let Some(t) = prod.txn.as_mut() else {
             return;
         };
+        t.retry_scheduled = false;
         if let Some((tok, _)) = t.outstanding {
             if tok != token {
                 return;

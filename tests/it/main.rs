@@ -1,4 +1,6 @@
 mod bundled;
 mod cli;
+mod determinism;
+mod properties;
 mod scenario_files;
-mod transactions;
+mod tui;

@@ -1,0 +1,770 @@
+//! An interactive session over one scenario: the simulation, the live checker, a bounded event
+//! log and the checkpoints that make stepping back cheap. No terminal code lives here (the TUI in
+//! `src/tui/` only reads a `Session` and calls its operations), so all of it is testable
+//! headless.
+//!
+//! - One *event* is one [`Sim::step`]; `events` counts them, as [`Sim::events`] does.
+//! - Stepping back restores the nearest checkpoint before the target and replays forward,
+//!   re-injecting every live fault at the event count where it was first injected, so the state
+//!   reached going back equals the state reached going forward.
+//! - Faults injected live are recorded, so [`Session::to_scenario`] can save the session as a
+//!   scenario file that reproduces them.
+
+use std::collections::VecDeque;
+
+use crate::check::{Anomaly, Checker, CheckerSetup, Outcome};
+use crate::report;
+use crate::scenario::{Fault, Scenario};
+use crate::sim::digest::Digest;
+use crate::sim::{
+    BrokerId, DropReason, GroupId, MsgId, NodeId, PartitionId, Phase, Sim, SimTime, Trace,
+    TraceEvent, Wire, WireKind,
+};
+
+/// How many narrated lines the log keeps.
+pub const LOG_CAPACITY: usize = 5000;
+/// How many wire messages the sequence diagram keeps.
+pub const WIRE_CAPACITY: usize = 20_000;
+/// Events between two checkpoints at first (doubles when there are too many checkpoints).
+pub const CHECKPOINT_EVERY: u64 = 2000;
+/// At most this many checkpoints are kept; past it every other one is dropped and the interval
+/// doubles, so memory stays bounded on long runs.
+const MAX_CHECKPOINTS: usize = 256;
+/// Safety bound for the "step until something happens" operations.
+const MAX_SEARCH_EVENTS: u64 = 5_000_000;
+
+/// What colour family a log line belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogKind {
+    /// A scenario note (`[[notes]]`).
+    Narration,
+    /// A fault fired, a node crashed, paused or restarted.
+    Fault,
+    /// A leader election, the partition going offline, fencing.
+    Election,
+    /// The ISR shrank or grew.
+    Isr,
+    /// A replica truncated its log.
+    Truncation,
+    /// A rebalance started or finished, a member joined or was removed.
+    Rebalance,
+    /// A produce error, a retry, a failed send, a dropped request.
+    Error,
+    /// The checker noticed an anomaly (duplicate, reordering, acked write at risk).
+    Anomaly,
+    /// Acks, appends, HW moves, applications, commits: the normal flow.
+    Flow,
+    /// Draining and other run-level lines.
+    Run,
+}
+
+/// One line of the event log.
+#[derive(Clone, Debug)]
+pub struct LogLine {
+    /// The event count after the step that produced it.
+    pub event: u64,
+    pub time: SimTime,
+    pub kind: LogKind,
+    pub text: String,
+}
+
+/// One message on the wire, for the sequence diagram.
+#[derive(Clone, Copy, Debug)]
+pub struct WireLine {
+    pub event: u64,
+    pub time: SimTime,
+    pub id: u64,
+    pub from: NodeId,
+    pub to: NodeId,
+    pub wire: Wire,
+    pub arrive_at: SimTime,
+    pub dropped: Option<DropReason>,
+}
+
+impl WireLine {
+    /// Heartbeats and fetches that carry no records: hidden in the diagram by default.
+    pub fn is_chatter(&self) -> bool {
+        self.wire.kind.is_chatter()
+            || (matches!(
+                self.wire.kind,
+                WireKind::ReplicaFetch
+                    | WireKind::ReplicaFetchResponse
+                    | WireKind::ConsumerFetch
+                    | WireKind::ConsumerFetchResponse
+                    | WireKind::MetadataRequest
+                    | WireKind::MetadataResponse
+            ) && self.wire.records == 0
+                && self.dropped.is_none())
+    }
+}
+
+/// Records a replica lost to truncation, for flagging them in the cluster view.
+#[derive(Clone, Debug)]
+pub struct TruncationMark {
+    pub event: u64,
+    pub time: SimTime,
+    pub partition: PartitionId,
+    pub broker: BrokerId,
+    pub from: u64,
+    pub to: u64,
+    pub removed: Vec<MsgId>,
+}
+
+/// A fault injected from the UI.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LiveFault {
+    /// The event count at which it was injected.
+    pub event: u64,
+    /// The fault, with `at_ms` set to the simulated time of the injection.
+    pub fault: Fault,
+}
+
+/// Everything the session derives from the trace, restored with the checkpoint it belongs to.
+#[derive(Clone)]
+struct Checkpoint {
+    events: u64,
+    sim: Sim,
+    checker: Checker,
+    digest: Digest,
+}
+
+pub struct Session {
+    pub scenario: Scenario,
+    /// What the scenario was loaded as (`scenarios/NAME.toml` or the path).
+    pub label: String,
+    pub seed: u64,
+    pub sim: Sim,
+    pub checker: Checker,
+    /// The digest of the trace so far (as in the reports).
+    pub digest: Digest,
+    /// Narrated lines, oldest first, at most [`LOG_CAPACITY`].
+    pub log: VecDeque<LogLine>,
+    /// Wire messages, oldest first, at most [`WIRE_CAPACITY`].
+    pub wires: VecDeque<WireLine>,
+    /// Per group, every application in order: (event, message).
+    pub applied: Vec<Vec<(u64, MsgId)>>,
+    /// Truncations so far.
+    pub truncations: Vec<TruncationMark>,
+    /// Event counts after which something notable happened (for `[`).
+    pub notables: Vec<u64>,
+    /// Every anomaly the checker reported: (event, anomaly).
+    pub anomalies: Vec<(u64, Anomaly)>,
+    pub live_faults: Vec<LiveFault>,
+    checkpoints: Vec<Checkpoint>,
+    checkpoint_every: u64,
+    outcome: Outcome,
+    buf: Vec<TraceEvent>,
+}
+
+impl Session {
+    /// A session at the start of the run. `scenario` must have passed validation.
+    pub fn new(label: impl Into<String>, scenario: Scenario, seed: u64) -> Session {
+        let sim = Sim::with_seed(&scenario, seed);
+        let checker =
+            Checker::new(CheckerSetup::from_scenario(&scenario).expect("validated scenario"));
+        let outcome = checker.outcome();
+        let groups = scenario.groups.len();
+        let mut s = Session {
+            scenario,
+            label: label.into(),
+            seed,
+            sim,
+            checker,
+            digest: Digest::default(),
+            log: VecDeque::new(),
+            wires: VecDeque::new(),
+            applied: vec![Vec::new(); groups],
+            truncations: Vec::new(),
+            notables: Vec::new(),
+            anomalies: Vec::new(),
+            live_faults: Vec::new(),
+            checkpoints: Vec::new(),
+            checkpoint_every: CHECKPOINT_EVERY,
+            outcome,
+            buf: Vec::new(),
+        };
+        s.checkpoints.push(s.checkpoint());
+        s
+    }
+
+    /// Loads a scenario by path or bundled name (see [`crate::scenario::load`]).
+    pub fn load(arg: &str, seed: Option<u64>) -> Result<Session, crate::scenario::ScenarioError> {
+        let (label, sc) = crate::scenario::load(arg)?;
+        let seed = seed.unwrap_or(sc.scenario.seed);
+        Ok(Session::new(label, sc, seed))
+    }
+
+    /// The scenario's short name: the bundled name or the file stem.
+    pub fn name(&self) -> &str {
+        let l = self.label.rsplit(['/', '\\']).next().unwrap_or(&self.label);
+        l.strip_suffix(".toml").unwrap_or(l)
+    }
+
+    pub fn events(&self) -> u64 {
+        self.sim.events()
+    }
+
+    pub fn now(&self) -> SimTime {
+        self.sim.now()
+    }
+
+    pub fn finished(&self) -> bool {
+        self.sim.phase() == Phase::Finished
+    }
+
+    /// The outcome so far (final once the run has finished).
+    pub fn outcome(&self) -> &Outcome {
+        &self.outcome
+    }
+
+    fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            events: self.sim.events(),
+            sim: self.sim.clone(),
+            checker: self.checker.clone(),
+            digest: self.digest,
+        }
+    }
+
+    // ----- going forward ------------------------------------------------------------------
+
+    /// Process one event. Returns false once the run is finished (nothing happened).
+    pub fn step(&mut self) -> bool {
+        let more = self.step_raw(true).is_some();
+        self.refresh();
+        more
+    }
+
+    /// One `sim.step()`, recording what it produced. Returns `None` when the run is over, or
+    /// `Some(flags)` telling whether the step produced a narrated line and something notable.
+    fn step_raw(&mut self, record: bool) -> Option<StepFlags> {
+        let more = self.sim.step();
+        let mut flags = StepFlags::default();
+        let event = self.sim.events();
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.extend(self.sim.drain_trace());
+        for ev in &buf {
+            self.digest.add(ev);
+            if record {
+                self.record(event, ev, &mut flags);
+            }
+            if ev.kind.is_notable() {
+                flags.notable = true;
+            }
+            if let Trace::FaultInjected { index } = ev.kind {
+                flags.fault = Some(index);
+            }
+            let anomalies = self.checker.observe(ev);
+            if !anomalies.is_empty() {
+                flags.notable = true;
+                flags.visible = true;
+                if record {
+                    let found: Vec<Anomaly> = anomalies.to_vec();
+                    let mut at_risk = Vec::new();
+                    for a in found {
+                        self.anomalies.push((event, a));
+                        if let Anomaly::AckedTruncated { msg } = a {
+                            at_risk.push(msg);
+                            continue;
+                        }
+                        let text = anomaly_text(&self.sim, a);
+                        self.push_log(LogLine {
+                            event,
+                            time: ev.time,
+                            kind: LogKind::Anomaly,
+                            text,
+                        });
+                    }
+                    if !at_risk.is_empty() {
+                        let text = self.at_risk_text(&ev.kind, &at_risk);
+                        self.push_log(LogLine {
+                            event,
+                            time: ev.time,
+                            kind: LogKind::Anomaly,
+                            text,
+                        });
+                    }
+                }
+            }
+        }
+        buf.clear();
+        self.buf = buf;
+        if record && flags.notable && self.notables.last() != Some(&event) {
+            self.notables.push(event);
+        }
+        if !more {
+            if self.sim.phase() == Phase::Finished && !self.checker.is_final() {
+                self.checker.set_final(true);
+            }
+            return None;
+        }
+        if !self.live_faults.is_empty() {
+            self.inject_live_at(event);
+        }
+        if event.is_multiple_of(self.checkpoint_every)
+            && self.checkpoints.last().is_none_or(|c| c.events < event)
+        {
+            self.checkpoints.push(self.checkpoint());
+            if self.checkpoints.len() > MAX_CHECKPOINTS {
+                self.checkpoint_every *= 2;
+                let every = self.checkpoint_every;
+                self.checkpoints.retain(|c| c.events % every == 0);
+            }
+        }
+        Some(flags)
+    }
+
+    /// Keep what the views need from one trace event.
+    fn record(&mut self, event: u64, ev: &TraceEvent, flags: &mut StepFlags) {
+        match &ev.kind {
+            Trace::Sent {
+                id,
+                from,
+                to,
+                wire,
+                arrive_at,
+            } => {
+                if self.wires.len() == WIRE_CAPACITY {
+                    self.wires.pop_front();
+                }
+                self.wires.push_back(WireLine {
+                    event,
+                    time: ev.time,
+                    id: *id,
+                    from: *from,
+                    to: *to,
+                    wire: *wire,
+                    arrive_at: *arrive_at,
+                    dropped: None,
+                });
+            }
+            Trace::Dropped {
+                id,
+                from,
+                to,
+                wire,
+                reason,
+            } => {
+                if let Some(w) = self.wires.iter_mut().rev().take(4096).find(|w| w.id == *id) {
+                    w.dropped = Some(*reason);
+                } else {
+                    if self.wires.len() == WIRE_CAPACITY {
+                        self.wires.pop_front();
+                    }
+                    self.wires.push_back(WireLine {
+                        event,
+                        time: ev.time,
+                        id: *id,
+                        from: *from,
+                        to: *to,
+                        wire: *wire,
+                        arrive_at: ev.time,
+                        dropped: Some(*reason),
+                    });
+                }
+            }
+            Trace::Applied { group, msg, .. } => {
+                if let Some(a) = self.applied.get_mut(group.idx()) {
+                    a.push((event, *msg));
+                }
+            }
+            Trace::Truncated {
+                partition,
+                broker,
+                from,
+                to,
+                removed,
+            } => self.truncations.push(TruncationMark {
+                event,
+                time: ev.time,
+                partition: *partition,
+                broker: *broker,
+                from: *from,
+                to: *to,
+                removed: removed.to_vec(),
+            }),
+            _ => {}
+        }
+        if let Some(text) = report::describe(&self.sim, ev) {
+            flags.visible = true;
+            self.push_log(LogLine {
+                event,
+                time: ev.time,
+                kind: log_kind(&ev.kind),
+                text,
+            });
+        }
+    }
+
+    fn push_log(&mut self, line: LogLine) {
+        if self.log.len() == LOG_CAPACITY {
+            self.log.pop_front();
+        }
+        self.log.push_back(line);
+    }
+
+    fn refresh(&mut self) {
+        self.outcome = self.checker.outcome();
+    }
+
+    /// Step until a step produces at least one narrated log line (what `→` does): wire
+    /// chatter alone does not count. Returns the number of events processed.
+    pub fn step_visible(&mut self) -> u64 {
+        let start = self.events();
+        while self.events() - start < MAX_SEARCH_EVENTS {
+            match self.step_raw(true) {
+                None => break,
+                Some(f) if f.visible => break,
+                Some(_) => {}
+            }
+        }
+        self.refresh();
+        self.events() - start
+    }
+
+    /// Process every event up to and including simulated time `t` (playback), at most
+    /// `max_events` of them. Returns false once the run has finished.
+    pub fn advance_to(&mut self, t: SimTime, max_events: u64) -> bool {
+        let mut n = 0;
+        let mut more = !self.finished();
+        while more && n < max_events {
+            match self.sim.peek_time() {
+                Some(next) if next <= t => {}
+                Some(_) => break,
+                // Nothing queued: the next step finishes the run.
+                None => {}
+            }
+            more = self.step_raw(true).is_some();
+            n += 1;
+        }
+        self.refresh();
+        !self.finished()
+    }
+
+    /// Step until something notable happens (election, ISR change, truncation, rebalance,
+    /// crash, fault, narration, failure, anomaly). Returns false if the run ended first.
+    pub fn jump_next_notable(&mut self) -> bool {
+        let start = self.events();
+        let mut found = false;
+        while self.events() - start < MAX_SEARCH_EVENTS {
+            match self.step_raw(true) {
+                None => break,
+                Some(f) if f.notable => {
+                    found = true;
+                    break;
+                }
+                Some(_) => {}
+            }
+        }
+        self.refresh();
+        found
+    }
+
+    /// Go back to just after the previous notable event. Returns false if there is none.
+    pub fn jump_prev_notable(&mut self) -> bool {
+        let now = self.events();
+        match self.notables.iter().rev().find(|&&e| e < now) {
+            Some(&e) => {
+                self.rewind_to(e);
+                true
+            }
+            None => false,
+        }
+    }
+
+    // ----- going back ---------------------------------------------------------------------
+
+    /// Undo one event. Returns false at the start of the run.
+    pub fn step_back(&mut self) -> bool {
+        let now = self.events();
+        if now == 0 {
+            return false;
+        }
+        // From the end of the run, one step back undoes the step that finished it.
+        self.rewind_to(now - 1);
+        true
+    }
+
+    /// Undo back to the previous step that wrote a log line (what `←` does; the inverse of
+    /// [`Session::step_visible`]). Returns false at the start of the run.
+    pub fn step_back_visible(&mut self) -> bool {
+        let now = self.events();
+        if now == 0 {
+            return false;
+        }
+        let target = self
+            .log
+            .iter()
+            .rev()
+            .map(|l| l.event)
+            .find(|&e| e < now)
+            .unwrap_or(0);
+        self.rewind_to(target);
+        true
+    }
+
+    /// Go to the state right after event `target` (with every live fault injected at or
+    /// before it). Backwards, this restores the nearest checkpoint and replays
+    /// deterministically; forwards, it steps.
+    pub fn rewind_to(&mut self, target: u64) {
+        if target >= self.events() {
+            while self.events() < target && self.step_raw(true).is_some() {}
+            self.refresh();
+            return;
+        }
+        let cp = self
+            .checkpoints
+            .iter()
+            .rev()
+            .find(|c| c.events <= target)
+            .expect("a checkpoint at event 0")
+            .clone();
+        self.sim = cp.sim;
+        self.checker = cp.checker;
+        self.digest = cp.digest;
+        // Everything derived from later events goes. The replay below records nothing: the
+        // views already hold what happened up to the target.
+        self.log.retain(|l| l.event <= target);
+        self.wires.retain(|w| w.event <= target);
+        for a in &mut self.applied {
+            a.retain(|(e, _)| *e <= target);
+        }
+        self.truncations.retain(|t| t.event <= target);
+        self.anomalies.retain(|(e, _)| *e <= target);
+        self.notables.retain(|&e| e <= target);
+        self.inject_live_at(self.sim.events());
+        while self.sim.events() < target {
+            if self.step_raw(false).is_none() {
+                break;
+            }
+        }
+        self.refresh();
+    }
+
+    fn inject_live_at(&mut self, event: u64) {
+        let due: Vec<Fault> = self
+            .live_faults
+            .iter()
+            .filter(|f| f.event == event)
+            .map(|f| f.fault.clone())
+            .collect();
+        let already = self.sim.faults().len() - self.scenario.faults.len();
+        let before = self.live_faults.iter().filter(|f| f.event < event).count();
+        // Faults injected at this event count that the restored sim does not have yet.
+        for (i, f) in due.into_iter().enumerate() {
+            if before + i >= already {
+                self.sim.inject_fault(f);
+            }
+        }
+    }
+
+    /// Start over from time zero, dropping the faults injected live.
+    pub fn restart(&mut self) {
+        *self = Session::new(
+            std::mem::take(&mut self.label),
+            self.scenario.clone(),
+            self.seed,
+        );
+    }
+
+    // ----- faults -------------------------------------------------------------------------
+
+    /// Whether faults may be injected now: scenario faults must come before `stop_at_ms`.
+    pub fn can_inject(&self) -> bool {
+        self.sim.phase() == Phase::Running
+    }
+
+    /// Inject a fault now and step until it has fired. It is recorded with the current event count and time, so stepping
+    /// back and forward reproduces it and [`Session::to_scenario`] saves it. Injecting after
+    /// stepping back rewrites the future: later live faults and checkpoints are dropped.
+    pub fn inject(&mut self, fault: Fault) -> Result<(), String> {
+        if !self.can_inject() {
+            return Err(format!(
+                "the run is past stop_at_ms ({} ms): no new faults",
+                self.scenario.scenario.stop_at_ms
+            ));
+        }
+        let now = self.events();
+        self.live_faults.retain(|f| f.event <= now);
+        self.checkpoints.retain(|c| c.events <= now);
+        let mut fault = fault;
+        fault.at_ms = self.sim.now().as_ms();
+        let index = self.sim.inject_fault(fault.clone());
+        self.live_faults.push(LiveFault { event: now, fault });
+        // The fault fires at the current time, after what is already queued for it: step until
+        // it has, so the caller sees its effect.
+        while let Some(f) = self.step_raw(true) {
+            if f.fault == Some(index) {
+                break;
+            }
+        }
+        self.refresh();
+        Ok(())
+    }
+
+    /// The scenario plus every fault injected live, ready for `toml::to_string`. Its
+    /// `[expect]` is dropped when faults were added: they were written for the original run.
+    pub fn to_scenario(&self) -> Scenario {
+        let mut sc = self.scenario.clone();
+        sc.scenario.seed = self.seed;
+        if !self.live_faults.is_empty() {
+            sc.expect = None;
+            sc.faults
+                .extend(self.live_faults.iter().map(|f| f.fault.clone()));
+        }
+        sc
+    }
+
+    /// The session as scenario-file text, with a header comment.
+    pub fn to_toml(&self) -> Result<String, String> {
+        let body = toml::to_string(&self.to_scenario()).map_err(|e| e.to_string())?;
+        Ok(format!(
+            "# Saved from a BrokerLab session on {} (seed {}), with {} fault(s) injected live.\n\
+             # Open it with `brokerlab tui FILE`; run it with `brokerlab run FILE`.\n\n{body}",
+            self.label,
+            self.seed,
+            self.live_faults.len()
+        ))
+    }
+
+    /// Writes `<name>-session.toml` into `dir` and returns its path.
+    pub fn save_in(&self, dir: &std::path::Path) -> Result<std::path::PathBuf, String> {
+        let path = dir.join(format!("{}-session.toml", self.name()));
+        let text = self.to_toml()?;
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok(path)
+    }
+
+    // ----- queries for the views ------------------------------------------------------------
+
+    /// Truncations that removed records from this replica recently (within `window_ms` of
+    /// simulated time), for flagging vanished records.
+    pub fn recent_truncation(
+        &self,
+        partition: PartitionId,
+        broker: BrokerId,
+        window_ms: u64,
+    ) -> Option<&TruncationMark> {
+        let now = self.now();
+        self.truncations.iter().rev().find(|t| {
+            t.partition == partition
+                && t.broker == broker
+                && now.0.saturating_sub(t.time.0) <= window_ms * 1000
+                && !t.removed.is_empty()
+        })
+    }
+
+    /// Whether the current leader of `partition` has `msg` in its log.
+    pub fn leader_has(&self, partition: PartitionId, msg: MsgId) -> bool {
+        let Some(leader) = self.sim.controller().parts[partition.idx()].leader else {
+            return false;
+        };
+        self.sim.partitions()[partition.idx()]
+            .replica(leader)
+            .is_some_and(|r| r.log.iter().any(|e| e.message() == Some(msg)))
+    }
+
+    /// The log line for acknowledged records a truncation removed.
+    fn at_risk_text(&self, trace: &Trace, msgs: &[MsgId]) -> String {
+        let names: Vec<String> = msgs.iter().map(|&m| self.sim.msg_name(m)).collect();
+        let (partition, broker) = match trace {
+            Trace::Truncated {
+                partition, broker, ..
+            } => (Some(*partition), Some(*broker)),
+            _ => (None, None),
+        };
+        let from = broker.map_or(String::new(), |b| {
+            format!(" from {}", self.sim.broker_name(b))
+        });
+        let safe = partition.is_some_and(|p| msgs.iter().all(|&m| self.leader_has(p, m)));
+        if safe {
+            let leader = partition
+                .and_then(|p| self.sim.controller().parts[p.idx()].leader)
+                .map_or("the leader", |b| self.sim.broker_name(b));
+            format!(
+                "⚠ acked {} truncated{from}, but {leader} (the leader) has them: safe",
+                names.join(", ")
+            )
+        } else {
+            format!(
+                "⚠ ACKED WRITE{} LOST FROM THE LOG: {} truncated{from}; the leader never had {}",
+                if names.len() > 1 { "S" } else { "" },
+                names.join(", "),
+                if names.len() > 1 { "them" } else { "it" }
+            )
+        }
+    }
+
+    /// The group id by index, for the views.
+    pub fn group_applied(&self, g: GroupId) -> &[(u64, MsgId)] {
+        &self.applied[g.idx()]
+    }
+}
+
+#[derive(Clone, Copy, Default)]
+struct StepFlags {
+    visible: bool,
+    notable: bool,
+    /// The fault that fired in this step, if any.
+    fault: Option<u32>,
+}
+
+/// The colour family of a trace event.
+pub fn log_kind(t: &Trace) -> LogKind {
+    match t {
+        Trace::Narration { .. } => LogKind::Narration,
+        Trace::FaultInjected { .. }
+        | Trace::NodeCrashed { .. }
+        | Trace::NodeRestarted { .. }
+        | Trace::NodePaused { .. }
+        | Trace::NodeResumed { .. } => LogKind::Fault,
+        Trace::LeaderElected { .. }
+        | Trace::PartitionOffline { .. }
+        | Trace::BrokerFenced { .. }
+        | Trace::BrokerUnfenced { .. } => LogKind::Election,
+        Trace::IsrChanged { .. } => LogKind::Isr,
+        Trace::Truncated { .. } => LogKind::Truncation,
+        Trace::RebalanceStarted { .. }
+        | Trace::Rebalanced { .. }
+        | Trace::MemberJoined { .. }
+        | Trace::MemberRemoved { .. } => LogKind::Rebalance,
+        Trace::ProduceError { .. }
+        | Trace::Retried { .. }
+        | Trace::Failed { .. }
+        | Trace::Dropped { .. }
+        | Trace::CommitFailed { .. } => LogKind::Error,
+        Trace::Draining => LogKind::Run,
+        #[allow(unreachable_patterns)]
+        _ => LogKind::Flow,
+    }
+}
+
+/// A log line for an anomaly the checker reported.
+pub fn anomaly_text(sim: &Sim, a: Anomaly) -> String {
+    let group = |g: GroupId| {
+        sim.groups()
+            .get(g.idx())
+            .map_or("?".to_string(), |g| g.name.clone())
+    };
+    match a {
+        Anomaly::Duplicate { group: g, msg } => format!(
+            "⚠ DUPLICATE: group {} applied {} again",
+            group(g),
+            sim.msg_name(msg)
+        ),
+        Anomaly::Reordered {
+            group: g,
+            msg,
+            after,
+        } => format!(
+            "⚠ REORDERED: group {} applied {} after {} (same key, sent later)",
+            group(g),
+            sim.msg_name(msg),
+            sim.msg_name(after)
+        ),
+        Anomaly::AckedTruncated { msg } => format!(
+            "⚠ ACKED WRITE AT RISK: {} was acknowledged and has just been truncated away",
+            sim.msg_name(msg)
+        ),
+    }
+}

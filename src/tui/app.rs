@@ -1,0 +1,631 @@
+//! The TUI's state and key handling. Drawing lives in the panel modules (`impl Widget for &App`
+//! and friends) and never mutates anything here.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ratatui::crossterm::event::{
+    Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind,
+};
+
+use crate::scenario::{Fault, FaultAction, Guarantee, Scenario};
+use crate::session::Session;
+use crate::sim::consumer::ConsumerState;
+use crate::sim::replication::Role;
+use crate::sim::{NodeKind, PartitionId, SimTime};
+
+/// Playback speeds: simulated time per real time.
+pub const SPEEDS: &[f64] = &[0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 50.0, 250.0];
+const DEFAULT_SPEED: usize = 3;
+/// At most this many events per playback tick, so a huge scenario cannot freeze the UI.
+const MAX_EVENTS_PER_TICK: u64 = 200_000;
+
+/// Which full-screen view is showing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    Main,
+    Diagram,
+    Order,
+}
+
+/// One bundled scenario in the picker.
+#[derive(Clone, Debug)]
+pub struct PickerEntry {
+    pub name: String,
+    pub guarantee: Guarantee,
+    pub title: String,
+    pub summary: String,
+    pub tags: Vec<String>,
+    pub scenario: Option<Scenario>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Picker {
+    pub entries: Vec<PickerEntry>,
+    pub selected: usize,
+}
+
+impl Picker {
+    /// The bundled scenarios, grouped by guarantee (in the order of the DESIGN.md list), then
+    /// by name.
+    pub fn bundled() -> Picker {
+        let mut entries: Vec<PickerEntry> = crate::scenario::bundled()
+            .iter()
+            .map(|b| match b.parse() {
+                Ok(sc) => PickerEntry {
+                    name: b.name.to_string(),
+                    guarantee: sc.scenario.guarantee,
+                    title: sc.scenario.title.clone(),
+                    summary: sc.scenario.summary.clone(),
+                    tags: sc.scenario.tags.clone(),
+                    scenario: Some(sc),
+                },
+                Err(_) => PickerEntry {
+                    name: b.name.to_string(),
+                    guarantee: Guarantee::Availability,
+                    title: "(does not parse: run `brokerlab check`)".into(),
+                    summary: String::new(),
+                    tags: Vec::new(),
+                    scenario: None,
+                },
+            })
+            .collect();
+        entries.sort_by_key(|e| (guarantee_rank(e.guarantee), e.name.clone()));
+        Picker {
+            entries,
+            selected: 0,
+        }
+    }
+}
+
+pub fn guarantee_rank(g: Guarantee) -> u8 {
+    match g {
+        Guarantee::AtMostOnce => 0,
+        Guarantee::AtLeastOnce => 1,
+        Guarantee::ExactlyOnce => 2,
+        Guarantee::Ordering => 3,
+        Guarantee::Availability => 4,
+    }
+}
+
+/// One entry of the fault menu.
+#[derive(Clone, Debug)]
+pub struct FaultItem {
+    pub label: String,
+    pub fault: Fault,
+}
+
+#[derive(Clone, Debug)]
+pub struct FaultMenu {
+    pub items: Vec<FaultItem>,
+    pub selected: usize,
+}
+
+#[derive(Clone, Debug)]
+pub enum Overlay {
+    Help,
+    Faults(FaultMenu),
+}
+
+pub struct App {
+    /// `None` while the picker shows.
+    pub session: Option<Session>,
+    pub picker: Option<Picker>,
+    pub view: View,
+    pub overlay: Option<Overlay>,
+    pub playing: bool,
+    pub speed: usize,
+    /// The selected partition (index into `sim.partitions()`).
+    pub selected: usize,
+    /// Event-log lines scrolled up from the newest (0 = follow).
+    pub log_scroll: usize,
+    /// Diagram rows scrolled up from the newest (0 = follow).
+    pub diagram_scroll: usize,
+    pub order_scroll: usize,
+    /// Show heartbeats and empty fetches in the diagram.
+    pub show_chatter: bool,
+    /// A one-line message in the footer (saved file, refused fault, …).
+    pub status: Option<String>,
+    pub quit: bool,
+    /// Where `s` writes the session file.
+    pub save_dir: PathBuf,
+    /// Fractional simulated microseconds owed to playback.
+    carry_us: f64,
+    /// The playback clock: simulated time that real time has reached while playing (events
+    /// are processed up to it). Restarted from the simulation's time on every play.
+    pub clock: SimTime,
+}
+
+impl App {
+    fn empty() -> App {
+        App {
+            session: None,
+            picker: None,
+            view: View::Main,
+            overlay: None,
+            playing: false,
+            speed: DEFAULT_SPEED,
+            selected: 0,
+            log_scroll: 0,
+            diagram_scroll: 0,
+            order_scroll: 0,
+            show_chatter: false,
+            status: None,
+            quit: false,
+            save_dir: PathBuf::from("."),
+            carry_us: 0.0,
+            clock: SimTime::ZERO,
+        }
+    }
+
+    /// The scenario picker (`brokerlab` with no arguments).
+    pub fn with_picker() -> App {
+        App {
+            picker: Some(Picker::bundled()),
+            ..App::empty()
+        }
+    }
+
+    /// One scenario, paused at time zero (`brokerlab tui SCENARIO`).
+    pub fn with_session(session: Session) -> App {
+        App {
+            session: Some(session),
+            ..App::empty()
+        }
+    }
+
+    /// Whether `q` goes back to the picker rather than quitting.
+    pub fn from_picker(&self) -> bool {
+        self.picker.is_some()
+    }
+
+    pub fn speed_factor(&self) -> f64 {
+        SPEEDS[self.speed]
+    }
+
+    /// The simulated time to show: the playback clock while playing.
+    pub fn display_time(&self) -> SimTime {
+        let now = self.session.as_ref().map_or(SimTime::ZERO, |s| s.now());
+        if self.playing {
+            now.max(self.clock)
+        } else {
+            now
+        }
+    }
+
+    /// The partition currently selected.
+    pub fn selected_partition(&self) -> Option<PartitionId> {
+        let s = self.session.as_ref()?;
+        let n = s.sim.partitions().len();
+        (n > 0).then(|| PartitionId(self.selected.min(n - 1) as u32))
+    }
+
+    // ----- input --------------------------------------------------------------------------
+
+    /// Handle one terminal event. Returns whether anything changed (the screen needs a redraw).
+    pub fn on_event(&mut self, ev: Event) -> bool {
+        match ev {
+            Event::Key(k) => {
+                if k.kind == KeyEventKind::Release {
+                    return false;
+                }
+                self.on_key(k);
+                true
+            }
+            Event::Mouse(m) => self.on_mouse(m),
+            Event::Resize(..) => true,
+            _ => false,
+        }
+    }
+
+    pub fn on_mouse(&mut self, m: MouseEvent) -> bool {
+        let delta: isize = match m.kind {
+            MouseEventKind::ScrollUp => 3,
+            MouseEventKind::ScrollDown => -3,
+            _ => return false,
+        };
+        if self.session.is_none() {
+            if let Some(p) = &mut self.picker {
+                let n = p.entries.len();
+                p.selected = if delta > 0 {
+                    p.selected.saturating_sub(1)
+                } else {
+                    (p.selected + 1).min(n.saturating_sub(1))
+                };
+            }
+            return true;
+        }
+        let scroll = match self.view {
+            View::Main => &mut self.log_scroll,
+            View::Diagram => &mut self.diagram_scroll,
+            View::Order => &mut self.order_scroll,
+        };
+        *scroll = scroll.saturating_add_signed(delta);
+        true
+    }
+
+    pub fn on_key(&mut self, k: KeyEvent) {
+        if k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c') {
+            self.quit = true;
+            return;
+        }
+        if self.session.is_none() {
+            self.on_picker_key(k);
+            return;
+        }
+        match self.overlay.take() {
+            Some(Overlay::Help) => {
+                // Any key closes help; `q` still quits from there.
+                if k.code == KeyCode::Char('q') {
+                    self.leave();
+                }
+                return;
+            }
+            Some(Overlay::Faults(menu)) => {
+                self.on_fault_menu_key(menu, k);
+                return;
+            }
+            None => {}
+        }
+        self.status = None;
+        match k.code {
+            KeyCode::Char('q') => self.leave(),
+            KeyCode::Esc => {
+                if self.view != View::Main {
+                    self.view = View::Main;
+                } else {
+                    self.leave();
+                }
+            }
+            KeyCode::Char(' ') => self.toggle_play(),
+            KeyCode::Right | KeyCode::Char('n') => {
+                self.playing = false;
+                let s = self.session.as_mut().unwrap();
+                if s.finished() {
+                    self.status = Some("the run has finished — ← steps back, r restarts".into());
+                } else {
+                    s.step_visible();
+                }
+                self.follow();
+            }
+            KeyCode::Left | KeyCode::Char('b') => {
+                self.playing = false;
+                if !self.session.as_mut().unwrap().step_back_visible() {
+                    self.status = Some("at the start of the run".into());
+                }
+                self.follow();
+            }
+            KeyCode::Char(']') => {
+                self.playing = false;
+                if !self.session.as_mut().unwrap().jump_next_notable() {
+                    self.status = Some("no notable event before the end of the run".into());
+                }
+                self.follow();
+            }
+            KeyCode::Char('[') => {
+                self.playing = false;
+                if !self.session.as_mut().unwrap().jump_prev_notable() {
+                    self.status = Some("no earlier notable event".into());
+                }
+                self.follow();
+            }
+            KeyCode::Char('+') | KeyCode::Char('=') => {
+                self.speed = (self.speed + 1).min(SPEEDS.len() - 1);
+            }
+            KeyCode::Char('-') | KeyCode::Char('_') => {
+                self.speed = self.speed.saturating_sub(1);
+            }
+            KeyCode::Char('r') => {
+                self.playing = false;
+                self.session.as_mut().unwrap().restart();
+                self.follow();
+                self.status = Some("restarted from 0 (live faults dropped)".into());
+            }
+            KeyCode::Char('f') => {
+                self.playing = false;
+                let s = self.session.as_ref().unwrap();
+                if s.can_inject() {
+                    self.overlay = Some(Overlay::Faults(FaultMenu {
+                        items: fault_items(s, self.selected_partition()),
+                        selected: 0,
+                    }));
+                } else {
+                    self.status = Some(format!(
+                        "faults can only be injected before stop_at_ms ({} ms)",
+                        s.scenario.scenario.stop_at_ms
+                    ));
+                }
+            }
+            KeyCode::Char('s') => self.save(),
+            KeyCode::Char('?') | KeyCode::F(1) => self.overlay = Some(Overlay::Help),
+            KeyCode::Char('d') => self.toggle_view(View::Diagram),
+            KeyCode::Char('o') => self.toggle_view(View::Order),
+            KeyCode::Char('h') => self.show_chatter = !self.show_chatter,
+            KeyCode::Tab => self.select_partition(1),
+            KeyCode::BackTab => self.select_partition(-1),
+            KeyCode::Down | KeyCode::Char('j') => match self.view {
+                View::Main => self.select_partition(1),
+                View::Diagram => self.diagram_scroll = self.diagram_scroll.saturating_sub(1),
+                View::Order => self.order_scroll += 1,
+            },
+            KeyCode::Up | KeyCode::Char('k') => match self.view {
+                View::Main => self.select_partition(-1),
+                View::Diagram => self.diagram_scroll += 1,
+                View::Order => self.order_scroll = self.order_scroll.saturating_sub(1),
+            },
+            KeyCode::PageUp => match self.view {
+                View::Main => self.log_scroll += 10,
+                View::Diagram => self.diagram_scroll += 10,
+                View::Order => self.order_scroll = self.order_scroll.saturating_sub(10),
+            },
+            KeyCode::PageDown => match self.view {
+                View::Main => self.log_scroll = self.log_scroll.saturating_sub(10),
+                View::Diagram => self.diagram_scroll = self.diagram_scroll.saturating_sub(10),
+                View::Order => self.order_scroll += 10,
+            },
+            KeyCode::End => self.follow(),
+            _ => {}
+        }
+    }
+
+    fn leave(&mut self) {
+        if self.from_picker() {
+            self.session = None;
+            self.overlay = None;
+            self.view = View::Main;
+            self.playing = false;
+            self.status = None;
+        } else {
+            self.quit = true;
+        }
+    }
+
+    fn toggle_view(&mut self, v: View) {
+        self.view = if self.view == v { View::Main } else { v };
+    }
+
+    fn follow(&mut self) {
+        self.log_scroll = 0;
+        self.diagram_scroll = 0;
+    }
+
+    fn toggle_play(&mut self) {
+        let s = self.session.as_ref().unwrap();
+        if s.finished() {
+            self.playing = false;
+            self.status = Some("the run has finished — ← steps back, r restarts".into());
+            return;
+        }
+        self.playing = !self.playing;
+        self.carry_us = 0.0;
+        self.clock = s.now();
+        if self.playing {
+            self.follow();
+        }
+    }
+
+    fn select_partition(&mut self, delta: isize) {
+        let Some(s) = &self.session else { return };
+        let n = s.sim.partitions().len();
+        if n == 0 {
+            return;
+        }
+        self.selected = (self.selected.min(n - 1) as isize + delta).rem_euclid(n as isize) as usize;
+    }
+
+    fn save(&mut self) {
+        let s = self.session.as_ref().unwrap();
+        self.status = Some(match s.save_in(&self.save_dir) {
+            Ok(path) => format!(
+                "saved {} live fault(s) to {}",
+                s.live_faults.len(),
+                path.display()
+            ),
+            Err(e) => format!("could not save: {e}"),
+        });
+    }
+
+    fn on_picker_key(&mut self, k: KeyEvent) {
+        let Some(p) = &mut self.picker else {
+            self.quit = true;
+            return;
+        };
+        let n = p.entries.len();
+        match k.code {
+            KeyCode::Char('q') | KeyCode::Esc => self.quit = true,
+            KeyCode::Down | KeyCode::Char('j') | KeyCode::Tab => {
+                p.selected = (p.selected + 1).min(n.saturating_sub(1))
+            }
+            KeyCode::Up | KeyCode::Char('k') | KeyCode::BackTab => {
+                p.selected = p.selected.saturating_sub(1)
+            }
+            KeyCode::Home => p.selected = 0,
+            KeyCode::End => p.selected = n.saturating_sub(1),
+            KeyCode::Enter | KeyCode::Right | KeyCode::Char(' ') => {
+                let Some(e) = p.entries.get(p.selected) else {
+                    return;
+                };
+                let Some(sc) = e.scenario.clone() else {
+                    self.status = Some(format!("{} does not parse", e.name));
+                    return;
+                };
+                let seed = sc.scenario.seed;
+                let label = format!("scenarios/{}.toml", e.name);
+                let mut fresh = App::with_session(Session::new(label, sc, seed));
+                fresh.picker = self.picker.take();
+                fresh.save_dir = std::mem::take(&mut self.save_dir);
+                *self = fresh;
+            }
+            _ => {}
+        }
+    }
+
+    fn on_fault_menu_key(&mut self, mut menu: FaultMenu, k: KeyEvent) {
+        let n = menu.items.len();
+        match k.code {
+            KeyCode::Esc | KeyCode::Char('f') | KeyCode::Char('q') => {}
+            KeyCode::Down | KeyCode::Char('j') | KeyCode::Tab => {
+                menu.selected = (menu.selected + 1) % n.max(1);
+                self.overlay = Some(Overlay::Faults(menu));
+            }
+            KeyCode::Up | KeyCode::Char('k') | KeyCode::BackTab => {
+                menu.selected = (menu.selected + n.max(1) - 1) % n.max(1);
+                self.overlay = Some(Overlay::Faults(menu));
+            }
+            KeyCode::Enter => {
+                if let Some(item) = menu.items.get(menu.selected) {
+                    let s = self.session.as_mut().unwrap();
+                    self.status = Some(match s.inject(item.fault.clone()) {
+                        Ok(()) => format!("injected: {} (s saves the session)", item.label),
+                        Err(e) => e,
+                    });
+                    self.follow();
+                }
+            }
+            KeyCode::Char(c) if c.is_ascii_digit() => {
+                let i = (c as u8 - b'1') as usize;
+                if c != '0' && i < n {
+                    menu.selected = i;
+                }
+                self.overlay = Some(Overlay::Faults(menu));
+            }
+            _ => self.overlay = Some(Overlay::Faults(menu)),
+        }
+    }
+
+    // ----- time ---------------------------------------------------------------------------
+
+    /// Advance playback by `elapsed` real time. Returns whether anything changed.
+    pub fn tick(&mut self, elapsed: Duration) -> bool {
+        if !self.playing || self.overlay.is_some() {
+            return false;
+        }
+        let Some(s) = &mut self.session else {
+            return false;
+        };
+        self.carry_us += elapsed.as_secs_f64() * 1e6 * SPEEDS[self.speed];
+        let whole = self.carry_us.floor();
+        self.carry_us -= whole;
+        // Never run ahead of the simulation by more than a tick's worth (after a stall or
+        // when the per-tick event budget was hit).
+        self.clock = SimTime(self.clock.0.max(s.now().0).saturating_add(whole as u64));
+        let more = s.advance_to(self.clock, MAX_EVENTS_PER_TICK);
+        if s.now() < self.clock && s.sim.peek_time().is_some_and(|t| t <= self.clock) {
+            // The event budget ran out: let the clock wait for the simulation.
+            self.clock = s.now();
+        }
+        if !more {
+            self.playing = false;
+            self.status = Some("the run has finished — ← steps back, r restarts".into());
+        }
+        true
+    }
+
+    /// How long the loop may wait for input: a frame while playing, forever when paused.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        (self.playing && self.overlay.is_none()).then_some(Duration::from_millis(50))
+    }
+}
+
+/// The fault menu for the current state: every item builds a scenario [`Fault`].
+pub fn fault_items(s: &Session, selected: Option<PartitionId>) -> Vec<FaultItem> {
+    let sim = &s.sim;
+    let mut items = Vec::new();
+    let mut push = |label: String, fault: Fault| items.push(FaultItem { label, fault });
+    let fault = |action: FaultAction, target: Option<&str>| {
+        let mut f = Fault::new(0, action);
+        f.target = target.map(str::to_string);
+        f
+    };
+    if let Some(p) = selected {
+        let name = sim.partition_name(p);
+        if let Some(leader) = sim.controller().parts[p.idx()].leader
+            && sim.nodes()[sim.node_of_broker(leader).idx()].up
+        {
+            push(
+                format!("crash the leader of {name} ({})", sim.broker_name(leader)),
+                fault(FaultAction::Crash, Some(&format!("leader:{name}"))),
+            );
+            let part = &sim.partitions()[p.idx()];
+            for r in &part.replicas {
+                let node = &sim.nodes()[sim.node_of_broker(r.broker).idx()];
+                if r.role == Role::Follower && node.up && node.paused_until.is_none() {
+                    let mut f = fault(FaultAction::Pause, Some(&node.name));
+                    f.duration_ms = Some(5000);
+                    push(
+                        format!("pause follower {} of {name} for 5 s (GC pause)", node.name),
+                        f,
+                    );
+                }
+            }
+        }
+    }
+    for n in sim.nodes() {
+        if let NodeKind::Broker(_) = n.kind {
+            if n.up {
+                push(
+                    format!("crash {}", n.name),
+                    fault(FaultAction::Crash, Some(&n.name)),
+                );
+            } else {
+                push(
+                    format!("restart {}", n.name),
+                    fault(FaultAction::Restart, Some(&n.name)),
+                );
+            }
+        }
+    }
+    for n in sim.nodes() {
+        if let NodeKind::Broker(_) = n.kind
+            && n.up
+        {
+            let mut f = fault(FaultAction::Isolate, Some(&n.name));
+            f.duration_ms = Some(10_000);
+            push(format!("isolate {} from everyone for 10 s", n.name), f);
+        }
+    }
+    for p in sim.producers() {
+        let mut f = fault(FaultAction::DropAcks, Some(&p.name));
+        f.count = Some(3);
+        push(
+            format!("drop the next 3 produce responses (ACKs) to {}", p.name),
+            f,
+        );
+    }
+    for g in sim.groups() {
+        let mut f = Fault::new(0, FaultAction::AddConsumer);
+        f.group = Some(g.name.clone());
+        push(format!("add a consumer to group {}", g.name), f);
+        for &c in &g.consumers {
+            let cons = &sim.consumers()[c.idx()];
+            if matches!(
+                cons.state,
+                ConsumerState::Left | ConsumerState::Crashed | ConsumerState::Idle
+            ) {
+                continue;
+            }
+            push(
+                format!("remove {} from its group (LeaveGroup)", cons.name),
+                fault(FaultAction::RemoveConsumer, Some(&cons.name)),
+            );
+            push(
+                format!("crash {} (no LeaveGroup)", cons.name),
+                fault(FaultAction::Crash, Some(&cons.name)),
+            );
+        }
+        for &c in &g.consumers {
+            let cons = &sim.consumers()[c.idx()];
+            if cons.state == ConsumerState::Crashed {
+                push(
+                    format!("restart {}", cons.name),
+                    fault(FaultAction::Restart, Some(&cons.name)),
+                );
+            }
+        }
+    }
+    push(
+        "heal every network fault (isolations, cuts)".into(),
+        Fault::new(0, FaultAction::Heal),
+    );
+    items
+}

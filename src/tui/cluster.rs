@@ -1,0 +1,390 @@
+//! The cluster panel: brokers (up, down, paused, fenced; the controller marked) and, per
+//! partition, the leader, epoch and ISR and every replica's log as a strip of cells with the
+//! high watermark and log end offset marked. Records at or above a replica's HW are not
+//! committed yet and look different; records a truncation just removed are shown struck out.
+//!
+//! When every partition does not fit, the selected one is shown in full and the others
+//! collapse to one line each (focus mode).
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
+
+use super::app::App;
+use super::{panel, put, theme};
+use crate::session::Session;
+use crate::sim::replication::{EntryKind, Role};
+use crate::sim::{BrokerSet, NodeKind, PartitionId, Sim};
+
+/// How long (simulated) truncated records stay flagged after they vanish.
+pub const TRUNCATION_FLASH_MS: u64 = 5000;
+
+pub struct ClusterPanel<'a> {
+    pub app: &'a App,
+    pub s: &'a Session,
+}
+
+impl ClusterPanel<'_> {
+    /// Rows needed to show everything, title included.
+    pub fn height(&self, width: u16) -> u16 {
+        let sim = &self.s.sim;
+        let parts: usize = sim.partitions().iter().map(|p| 1 + p.replicas.len()).sum();
+        1 + broker_lines(sim, width).len() as u16 + parts as u16
+    }
+}
+
+/// The label of one record: `#7` with one producer, `c7` with several (first letter).
+fn entry_label(sim: &Sim, e: &crate::sim::replication::Entry) -> String {
+    match e.kind {
+        EntryKind::Commit => "C".into(),
+        EntryKind::Abort => "A".into(),
+        EntryKind::Data => msg_label(sim, e.msg),
+    }
+}
+
+pub fn msg_label(sim: &Sim, m: crate::sim::MsgId) -> String {
+    let info = sim.msg(m);
+    if sim.producers().len() == 1 {
+        format!("#{}", info.n)
+    } else {
+        let name = &sim.producers()[info.producer.idx()].name;
+        format!("{}{}", name.chars().next().unwrap_or('p'), info.n)
+    }
+}
+
+/// Broker chips, wrapped over as many lines as the width needs.
+fn broker_lines(sim: &Sim, width: u16) -> Vec<Line<'static>> {
+    let mut chips: Vec<Vec<Span<'static>>> = Vec::new();
+    for n in sim.nodes() {
+        let (mark, style, extra) = match n.kind {
+            NodeKind::Broker(b) => {
+                let fenced = sim.controller().brokers[b.idx()].fenced;
+                let (mark, style, mut extra) = node_state(n);
+                if fenced {
+                    extra.push_str(" fenced");
+                }
+                let style = if fenced && n.up { theme::FENCED } else { style };
+                (mark, style, extra)
+            }
+            NodeKind::Controller => {
+                let (mark, style, extra) = node_state(n);
+                (mark, style, extra)
+            }
+            _ => continue,
+        };
+        chips.push(vec![
+            Span::styled(format!("{mark} "), style),
+            Span::styled(
+                n.name.clone(),
+                style.add_modifier(ratatui::style::Modifier::BOLD),
+            ),
+            Span::styled(extra, style),
+            Span::raw("  "),
+        ]);
+    }
+    let mut lines = Vec::new();
+    let mut cur: Vec<Span<'static>> = Vec::new();
+    let mut w = 0;
+    for chip in chips {
+        let cw: usize = chip.iter().map(|s| s.width()).sum();
+        if w > 0 && w + cw > width as usize {
+            lines.push(Line::from(std::mem::take(&mut cur)));
+            w = 0;
+        }
+        w += cw;
+        cur.extend(chip);
+    }
+    if !cur.is_empty() {
+        lines.push(Line::from(cur));
+    }
+    lines
+}
+
+fn node_state(n: &crate::sim::NodeState) -> (&'static str, Style, String) {
+    if !n.up {
+        ("✗", theme::DOWN, " down".into())
+    } else if n.paused_until.is_some() {
+        ("⏸", theme::PAUSED, " paused".into())
+    } else {
+        ("●", theme::UP, String::new())
+    }
+}
+
+fn broker_set(sim: &Sim, set: BrokerSet, short: bool) -> String {
+    let names: Vec<String> = set
+        .iter()
+        .map(|b| {
+            if short {
+                (b.0 + 1).to_string()
+            } else {
+                sim.broker_name(b).to_string()
+            }
+        })
+        .collect();
+    format!("[{}]", names.join(","))
+}
+
+impl Widget for ClusterPanel<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        if area.height == 0 {
+            return;
+        }
+        let sim = &self.s.sim;
+        let np = sim.partitions().len();
+        let hint = if np > 1 {
+            "Tab/↑↓ select partition"
+        } else {
+            ""
+        };
+        let inner = panel("Cluster", hint, area, buf);
+        let mut y = 0;
+        for line in broker_lines(sim, inner.width) {
+            put(buf, inner, y, &line);
+            y += 1;
+        }
+        let selected = self.app.selected_partition();
+        let full = (self.height(area.width)) <= area.height;
+        let rows_left = inner.height.saturating_sub(y);
+        // Focus mode: selected partition in full, the others one line each, starting so that
+        // the selected one is visible.
+        let sel = selected.map_or(0, |p| p.idx());
+        let start = if full {
+            0
+        } else {
+            let sel_rows = 1 + sim.partitions()[sel].replicas.len() as u16;
+            let before = rows_left.saturating_sub(sel_rows) as usize / 2;
+            sel.saturating_sub(before)
+        };
+        for p in start..np {
+            if y >= inner.height {
+                break;
+            }
+            let pid = PartitionId(p as u32);
+            let is_sel = selected == Some(pid);
+            let remaining = inner.height - y;
+            let more_after = np - p - 1;
+            put(
+                buf,
+                inner,
+                y,
+                &partition_header(sim, pid, is_sel && np > 1, inner.width),
+            );
+            y += 1;
+            if full || is_sel {
+                let window = self.window(pid, inner.width);
+                for r in 0..sim.partitions()[p].replicas.len() {
+                    if y >= inner.height {
+                        break;
+                    }
+                    put(
+                        buf,
+                        inner,
+                        y,
+                        &self.replica_line(pid, r, inner.width, window),
+                    );
+                    y += 1;
+                }
+            }
+            if !full && remaining > 1 && y == inner.height - 1 && more_after > 1 {
+                put(
+                    buf,
+                    inner,
+                    y,
+                    &Line::styled(
+                        format!("  … {more_after} more partitions (Tab to select)"),
+                        theme::DIM,
+                    ),
+                );
+                break;
+            }
+        }
+    }
+}
+
+fn partition_header(sim: &Sim, p: PartitionId, selected: bool, width: u16) -> Line<'static> {
+    let ctl = &sim.controller().parts[p.idx()];
+    let part = &sim.partitions()[p.idx()];
+    let name = sim.partition_name(p);
+    let mut spans = vec![if selected {
+        Span::styled(format!("▸ {name}"), theme::SELECTED)
+    } else {
+        Span::styled(format!("  {name}"), theme::BOLD)
+    }];
+    let short = width < 90;
+    match ctl.leader {
+        Some(l) => {
+            spans.push(Span::styled("  leader ", theme::LABEL));
+            spans.push(Span::styled(sim.broker_name(l).to_string(), theme::LEADER));
+        }
+        None => spans.push(Span::styled("  OFFLINE (no leader)", theme::LOSS)),
+    }
+    spans.push(Span::styled("  epoch ", theme::LABEL));
+    spans.push(Span::styled(ctl.leader_epoch.to_string(), theme::BOLD));
+    spans.push(Span::styled("  ISR ", theme::LABEL));
+    let isr_style = if (ctl.isr.len() as usize) < part.assignment.len() {
+        theme::PAUSED
+    } else {
+        theme::IN_SYNC
+    };
+    spans.push(Span::styled(broker_set(sim, ctl.isr, short), isr_style));
+    if !short || width >= 70 {
+        spans.push(Span::styled(
+            format!("  min.insync {}", part.min_insync_replicas),
+            theme::DIM,
+        ));
+    }
+    Line::from(spans)
+}
+
+/// The part of a partition's logs that fits: every replica shows the same offsets in cells of
+/// the same width, so their logs line up.
+#[derive(Clone, Copy)]
+struct Window {
+    first: u64,
+    cell_w: usize,
+}
+
+/// Columns before the strip: `  ★ broker-1 not in ISR ` (wide) or `  ★ b1 ¬ISR ` (narrow).
+fn prefix_width(width: u16) -> usize {
+    if width < 90 { 12 } else { 23 }
+}
+
+impl ClusterPanel<'_> {
+    fn truncated_cells(&self, p: PartitionId, b: crate::sim::BrokerId) -> Vec<String> {
+        let sim = &self.s.sim;
+        self.s
+            .recent_truncation(p, b, TRUNCATION_FLASH_MS)
+            .map(|t| t.removed.iter().map(|&m| msg_label(sim, m)).collect())
+            .unwrap_or_default()
+    }
+
+    fn window(&self, p: PartitionId, width: u16) -> Window {
+        let sim = &self.s.sim;
+        let part = &sim.partitions()[p.idx()];
+        // Truncated records are drawn as ghosts after the LEO, in the same grid.
+        let (mut end, mut cell_w) = (0u64, 2usize);
+        for r in &part.replicas {
+            let ghosts = self.truncated_cells(p, r.broker);
+            end = end.max(r.leo() + ghosts.len() as u64);
+            let w = r
+                .log
+                .iter()
+                .rev()
+                .take(64)
+                .map(|e| entry_label(sim, e).len())
+                .chain(ghosts.iter().map(|g| g.len()))
+                .max()
+                .unwrap_or(2);
+            cell_w = cell_w.max(w);
+        }
+        let suffix = format!(" HW {end} LEO {end}").len();
+        let avail = (width as usize)
+            .saturating_sub(prefix_width(width) + 1 + suffix)
+            .max(cell_w + 1);
+        let fit = (avail / (cell_w + 1)).max(1) as u64;
+        Window {
+            first: end.saturating_sub(fit),
+            cell_w,
+        }
+    }
+
+    /// `  ★ broker-1 ▕#1 #2 #3┃#4 #5  HW 3 LEO 5`
+    fn replica_line(&self, p: PartitionId, r: usize, width: u16, win: Window) -> Line<'static> {
+        let sim = &self.s.sim;
+        let part = &sim.partitions()[p.idx()];
+        let rep = &part.replicas[r];
+        let ctl = &sim.controller().parts[p.idx()];
+        let node = &sim.nodes()[sim.node_of_broker(rep.broker).idx()];
+        let in_isr = ctl.isr.contains(rep.broker);
+        let is_leader = ctl.leader == Some(rep.broker) && node.up;
+        let (mark, mstyle) = if !node.up {
+            ("✗", theme::DOWN)
+        } else if node.paused_until.is_some() {
+            ("⏸", theme::PAUSED)
+        } else if is_leader {
+            ("★", theme::LEADER)
+        } else if rep.role == Role::Follower {
+            ("·", theme::UP)
+        } else {
+            ("?", theme::DIM)
+        };
+        let name_style = if !node.up {
+            theme::DOWN
+        } else if !in_isr {
+            theme::OUT_OF_SYNC
+        } else if is_leader {
+            theme::LEADER
+        } else {
+            theme::IN_SYNC
+        };
+        let short = width < 90;
+        let (bname, isr_note) = if short {
+            (
+                format!("b{:<3}", rep.broker.0 + 1),
+                if in_isr { "     " } else { "¬ISR " },
+            )
+        } else {
+            (
+                format!("{:<9}", sim.broker_name(rep.broker)),
+                if in_isr { "           " } else { "not in ISR " },
+            )
+        };
+        let mut spans = vec![
+            Span::styled(format!("  {mark} "), mstyle),
+            Span::styled(bname, name_style),
+            Span::styled(isr_note, theme::OUT_OF_SYNC),
+        ];
+        let leo = rep.leo();
+        let hw = rep.hw.min(leo);
+        let cell_w = win.cell_w;
+        let n = rep.log.len();
+        let first = win.first.min(n as u64) as usize;
+        spans.push(if win.first > 0 {
+            Span::styled("…", theme::DIM)
+        } else {
+            Span::styled("▕", theme::DIM)
+        });
+        let ghosts = self.truncated_cells(p, rep.broker);
+        for (off, e) in rep.log.iter().enumerate().skip(first) {
+            let style = if e.kind != EntryKind::Data {
+                theme::DIM
+            } else if (off as u64) < hw {
+                theme::COMMITTED
+            } else {
+                theme::UNCOMMITTED
+            };
+            spans.push(Span::styled(
+                format!("{:>w$}", entry_label(sim, e), w = cell_w),
+                style,
+            ));
+            let sep = if off + 1 == n && !ghosts.is_empty() {
+                Span::styled("✗", theme::LOSS)
+            } else if off as u64 + 1 == hw && off + 1 < n {
+                Span::styled("┃", theme::HW_MARK)
+            } else {
+                Span::raw(" ")
+            };
+            spans.push(sep);
+        }
+        if n == 0 && ghosts.is_empty() {
+            spans.push(Span::styled("(empty) ", theme::DIM));
+        }
+        for (i, g) in ghosts.iter().enumerate() {
+            if ((n + i) as u64) < win.first {
+                continue;
+            }
+            spans.push(Span::styled(
+                format!("{g:>w$}", w = cell_w),
+                theme::TRUNCATED,
+            ));
+            spans.push(Span::raw(" "));
+        }
+        spans.push(Span::styled("HW ", theme::LABEL));
+        spans.push(Span::styled(hw.to_string(), theme::HW_MARK));
+        spans.push(Span::styled(" LEO ", theme::LABEL));
+        spans.push(Span::styled(leo.to_string(), theme::BOLD));
+        Line::from(spans)
+    }
+}

@@ -1,0 +1,278 @@
+//! The sequence (Lamport) diagram (`d`): one column per node (producers, brokers, the
+//! controller, consumers), time flowing down, one arrow per message on the wire labelled with
+//! its kind and message id. Dropped messages end in ✗. Only the newest rows that fit are drawn
+//! (scroll with ↑↓), so long runs stay fast; heartbeats and empty fetches are hidden unless `h`.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::Widget;
+
+use super::app::App;
+use super::cluster::msg_label;
+use super::{panel, put, theme};
+use crate::session::{Session, WireLine};
+use crate::sim::{ErrorCode, NodeKind, WireKind};
+
+pub struct Diagram<'a> {
+    pub app: &'a App,
+    pub s: &'a Session,
+}
+
+const GUTTER: u16 = 9;
+
+/// A short name for an arrow label.
+fn short_kind(k: WireKind) -> &'static str {
+    match k {
+        WireKind::ProduceRequest => "Produce",
+        WireKind::ProduceResponse => "ProduceResp",
+        WireKind::ReplicaFetch => "Fetch",
+        WireKind::ReplicaFetchResponse => "FetchResp",
+        WireKind::ConsumerFetch => "Fetch",
+        WireKind::ConsumerFetchResponse => "FetchResp",
+        WireKind::ListOffsets => "ListOffsets",
+        WireKind::ListOffsetsResponse => "ListOffsetsResp",
+        WireKind::BrokerHeartbeat => "BrokerHeartbeat",
+        WireKind::PartitionChange => "LeaderAndIsr",
+        WireKind::AlterPartition => "AlterPartition",
+        WireKind::AlterPartitionResponse => "AlterPartitionResp",
+        WireKind::MetadataRequest => "Metadata",
+        WireKind::MetadataResponse => "MetadataResp",
+        WireKind::JoinGroup => "JoinGroup",
+        WireKind::JoinGroupResponse => "JoinGroupResp",
+        WireKind::SyncGroup => "SyncGroup",
+        WireKind::SyncGroupResponse => "SyncGroupResp",
+        WireKind::Heartbeat => "Heartbeat",
+        WireKind::HeartbeatResponse => "HeartbeatResp",
+        WireKind::LeaveGroup => "LeaveGroup",
+        WireKind::OffsetCommit => "OffsetCommit",
+        WireKind::OffsetCommitResponse => "OffsetCommitResp",
+        WireKind::OffsetFetch => "OffsetFetch",
+        WireKind::OffsetFetchResponse => "OffsetFetchResp",
+        other => other.name(),
+    }
+}
+
+fn kind_style(w: &WireLine) -> Style {
+    if w.dropped.is_some() {
+        return Style::new().fg(Color::Red);
+    }
+    if w.wire.error != ErrorCode::None {
+        return Style::new().fg(Color::LightRed);
+    }
+    match w.wire.kind {
+        WireKind::ProduceRequest | WireKind::ProduceResponse => Style::new().fg(Color::Green),
+        WireKind::ReplicaFetch | WireKind::ReplicaFetchResponse => {
+            Style::new().fg(Color::LightBlue)
+        }
+        WireKind::ConsumerFetch
+        | WireKind::ConsumerFetchResponse
+        | WireKind::ListOffsets
+        | WireKind::ListOffsetsResponse => Style::new().fg(Color::Cyan),
+        WireKind::BrokerHeartbeat
+        | WireKind::PartitionChange
+        | WireKind::AlterPartition
+        | WireKind::AlterPartitionResponse
+        | WireKind::MetadataRequest
+        | WireKind::MetadataResponse => Style::new().fg(Color::Yellow),
+        WireKind::Heartbeat | WireKind::HeartbeatResponse => theme::DIM,
+        _ => Style::new().fg(Color::Magenta),
+    }
+}
+
+fn label(s: &Session, w: &WireLine) -> String {
+    let mut l = short_kind(w.wire.kind).to_string();
+    if let Some(m) = w.wire.first_msg {
+        l.push(' ');
+        l.push_str(&msg_label(&s.sim, m));
+        if w.wire.records > 1 {
+            l.push_str(&format!("+{}", w.wire.records - 1));
+        }
+    } else if w.wire.records > 0 {
+        l.push_str(&format!(" ({} rec)", w.wire.records));
+    }
+    if w.wire.error != ErrorCode::None {
+        l.push(' ');
+        l.push_str(w.wire.error.name());
+    }
+    if let Some(r) = w.dropped {
+        l.push_str(" ✗ ");
+        l.push_str(r.name());
+    }
+    l
+}
+
+impl Diagram<'_> {
+    /// Node index → column, in the order producers, brokers, controller, consumers.
+    fn columns(&self) -> (Vec<Option<usize>>, Vec<usize>) {
+        let nodes = self.s.sim.nodes();
+        let mut order: Vec<usize> = Vec::new();
+        let rank = |k: NodeKind| match k {
+            NodeKind::Producer(_) => 0,
+            NodeKind::Broker(_) => 1,
+            NodeKind::Controller => 2,
+            NodeKind::Consumer(_) => 3,
+        };
+        for r in 0..4 {
+            for (i, n) in nodes.iter().enumerate() {
+                if rank(n.kind) == r {
+                    order.push(i);
+                }
+            }
+        }
+        let mut col = vec![None; nodes.len()];
+        for (c, &n) in order.iter().enumerate() {
+            col[n] = Some(c);
+        }
+        (col, order)
+    }
+}
+
+impl Widget for Diagram<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let s = self.s;
+        let total = s.wires.len();
+        let hint = format!(
+            "{} · ↑↓ PgUp/PgDn scroll · h {} chatter",
+            if self.app.diagram_scroll > 0 {
+                format!("↑{} older", self.app.diagram_scroll)
+            } else {
+                "newest at the bottom".into()
+            },
+            if self.app.show_chatter {
+                "hides"
+            } else {
+                "shows"
+            }
+        );
+        let inner = panel("Sequence diagram", &hint, area, buf);
+        if inner.height < 3 || inner.width < GUTTER + 10 {
+            return;
+        }
+        let (col, order) = self.columns();
+        let ncols = order.len() as u16;
+        let usable = inner.width - GUTTER;
+        let spacing = (usable / ncols.max(1)).max(3);
+        let x_of = |c: usize| inner.x + GUTTER + spacing / 2 + c as u16 * spacing;
+        // Column headers.
+        for (c, &n) in order.iter().enumerate() {
+            let node = &s.sim.nodes()[n];
+            let name = node.name.rsplit('/').next().unwrap_or(&node.name);
+            let name = theme::fit(name, spacing.saturating_sub(1) as usize);
+            let w = theme::width(&name) as u16;
+            let x = x_of(c).saturating_sub(w / 2).max(inner.x + GUTTER);
+            let style = if !node.up {
+                theme::DOWN
+            } else if node.paused_until.is_some() {
+                theme::PAUSED
+            } else {
+                theme::BOLD
+            };
+            buf.set_string(x, inner.y, &name, style);
+        }
+        let rows = (inner.height - 1) as usize;
+        // The newest rows that pass the filter, skipping `diagram_scroll` of them.
+        let mut shown: Vec<&WireLine> = Vec::with_capacity(rows);
+        let mut skipped = 0;
+        for w in s.wires.iter().rev() {
+            if !self.app.show_chatter && w.is_chatter() {
+                continue;
+            }
+            if skipped < self.app.diagram_scroll {
+                skipped += 1;
+                continue;
+            }
+            shown.push(w);
+            if shown.len() == rows {
+                break;
+            }
+        }
+        shown.reverse();
+        let lifeline = Style::new().fg(Color::DarkGray);
+        let right = inner.x + inner.width;
+        for r in 0..rows {
+            let y = inner.y + 1 + r as u16;
+            for c in 0..order.len() {
+                let x = x_of(c);
+                if x < right {
+                    buf[(x, y)].set_symbol("│").set_style(lifeline);
+                }
+            }
+        }
+        if shown.is_empty() {
+            put(
+                buf,
+                inner,
+                2,
+                &Line::styled(
+                    if total == 0 {
+                        "  no messages yet: press → or space"
+                    } else {
+                        "  only chatter so far: press h to show heartbeats and empty fetches"
+                    },
+                    theme::DIM,
+                ),
+            );
+            return;
+        }
+        let mut last_time = None;
+        for (r, w) in shown.iter().enumerate() {
+            let y = inner.y + 1 + r as u16;
+            let t = theme::time(w.time);
+            if last_time.as_ref() != Some(&t) {
+                super::text_at(buf, inner.x, y, &format!("{t:>8}"), theme::DIM, right);
+                last_time = Some(t);
+            }
+            let (Some(a), Some(b)) = (col[w.from.idx()], col[w.to.idx()]) else {
+                continue;
+            };
+            let style = kind_style(w);
+            let (xa, xb) = (x_of(a), x_of(b));
+            let (lo, hi) = (xa.min(xb), xa.max(xb));
+            for x in lo + 1..hi.min(right) {
+                buf[(x, y)].set_symbol("─").set_style(style);
+            }
+            if xa < right {
+                buf[(xa, y)].set_symbol("●").set_style(style);
+            }
+            let head = if w.dropped.is_some() {
+                "✗"
+            } else if xb > xa {
+                "▶"
+            } else {
+                "◀"
+            };
+            buf.set_string(
+                xb,
+                y,
+                head,
+                if w.dropped.is_some() {
+                    theme::LOSS
+                } else {
+                    style.add_modifier(Modifier::BOLD)
+                },
+            );
+            // The label sits on the arrow when it fits, else beside it.
+            let text = label(s, w);
+            let tw = theme::width(&text) as u16;
+            let body = hi - lo - 1;
+            let lstyle = style.add_modifier(Modifier::BOLD);
+            if tw + 2 <= body {
+                let x = lo + 1 + (body - tw) / 2;
+                super::text_at(buf, x, y, &text, lstyle, right);
+            } else {
+                let right_room = (inner.x + inner.width).saturating_sub(hi + 2);
+                if right_room >= tw.min(12) {
+                    let t = theme::fit(&text, right_room as usize);
+                    super::text_at(buf, hi + 2, y, &t, lstyle, right);
+                } else {
+                    let left_room = lo.saturating_sub(inner.x + GUTTER + 1);
+                    let t = theme::fit(&text, left_room as usize);
+                    let x = lo.saturating_sub(theme::width(&t) as u16 + 1);
+                    super::text_at(buf, x, y, &t, lstyle, right);
+                }
+            }
+        }
+    }
+}

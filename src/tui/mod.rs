@@ -1,0 +1,232 @@
+//! The interactive view (DESIGN.md section 6).
+//!
+//! - [`app`]: the state and key handling (`App::on_key`, `App::tick`);
+//! - one module per panel, each an `impl Widget` over borrowed state that never mutates it;
+//! - [`run`]: the event loop, generic over ratatui's `Backend` so tests draw into
+//!   `TestBackend`, and the real-terminal setup that always restores the terminal.
+//!
+//! All the simulation logic (stepping, rewinding, injecting) is in [`crate::session`].
+
+pub mod app;
+pub mod cluster;
+pub mod diagram;
+pub mod faults;
+pub mod groups;
+pub mod header;
+pub mod help;
+pub mod log;
+pub mod order;
+pub mod outcome;
+pub mod picker;
+pub mod producers;
+pub mod run;
+pub mod theme;
+
+pub use app::{App, Overlay, View};
+pub use run::{run_loop, run_terminal};
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::Line;
+use ratatui::widgets::Widget;
+
+use crate::session::Session;
+
+/// Terminals at least this wide get two columns.
+pub const WIDE: u16 = 120;
+
+impl Widget for &App {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let Some(s) = &self.session else {
+            picker::PickerView { app: self }.render(area, buf);
+            return;
+        };
+        let [top, body, bottom] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Fill(1),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        header::Header { app: self, s }.render(top, buf);
+        match self.view {
+            View::Main => main_body(self, s, body, buf),
+            View::Diagram => diagram::Diagram { app: self, s }.render(body, buf),
+            View::Order => order::OrderView { app: self, s }.render(body, buf),
+        }
+        header::Footer { app: self }.render(bottom, buf);
+        match &self.overlay {
+            Some(Overlay::Help) => help::Help { app: self }.render(area, buf),
+            Some(Overlay::Faults(menu)) => faults::FaultMenuView { menu, s }.render(area, buf),
+            None => {}
+        }
+    }
+}
+
+/// The main screen: cluster, clients, outcome and log, in one column at 80×24 and two on
+/// wide terminals.
+fn main_body(app: &App, s: &Session, area: Rect, buf: &mut Buffer) {
+    let cluster = cluster::ClusterPanel { app, s };
+    let producers = producers::ProducersPanel { s, compact: false };
+    let groups = groups::GroupsPanel { s, compact: false };
+    let outcome = outcome::OutcomePanel { s };
+    let log = log::LogPanel { app, s };
+    if area.width >= WIDE {
+        let [left, right] =
+            Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
+                .spacing(1)
+                .areas(area);
+        let ph = producers.height(left.width);
+        let gh = groups.height(left.width);
+        let ch = cluster
+            .height(left.width)
+            .min(left.height.saturating_sub(ph.min(8) + gh.min(8)));
+        let rest = left.height.saturating_sub(ch + ph);
+        // Room left under the groups goes to a live sequence diagram.
+        let (gh, dh) = if rest >= gh + 10 {
+            (gh, rest - gh)
+        } else {
+            (rest, 0)
+        };
+        let [c, p, g, d] = Layout::vertical([
+            Constraint::Length(ch),
+            Constraint::Length(ph),
+            Constraint::Length(gh),
+            Constraint::Length(dh),
+        ])
+        .areas(left);
+        cluster.render(c, buf);
+        producers.render(p, buf);
+        groups.render(g, buf);
+        if dh > 0 {
+            diagram::Diagram { app, s }.render(d, buf);
+        }
+        let oh = outcome.height(right.width);
+        let [o, l] = Layout::vertical([Constraint::Length(oh), Constraint::Fill(1)]).areas(right);
+        outcome.render(o, buf);
+        log.render(l, buf);
+    } else {
+        let clients = ClientsPanel { s };
+        let oh = outcome.height(area.width);
+        let min_log = (area.height / 3).max(4);
+        let kh = clients.height(area.width).min(6);
+        let ch = cluster
+            .height(area.width)
+            .min(area.height.saturating_sub(oh + kh + min_log));
+        let [c, k, o, l] = Layout::vertical([
+            Constraint::Length(ch),
+            Constraint::Length(kh),
+            Constraint::Length(oh),
+            Constraint::Fill(1),
+        ])
+        .areas(area);
+        cluster.render(c, buf);
+        clients.render(k, buf);
+        outcome.render(o, buf);
+        log.render(l, buf);
+    }
+}
+
+/// Producers and groups in one compact panel, for narrow terminals.
+struct ClientsPanel<'a> {
+    s: &'a Session,
+}
+
+impl ClientsPanel<'_> {
+    fn lines(&self, width: u16) -> Vec<Line<'static>> {
+        let mut lines = producers::compact_lines(self.s, width);
+        lines.extend(groups::compact_lines(self.s, width));
+        lines
+    }
+
+    fn height(&self, width: u16) -> u16 {
+        1 + self.lines(width).len() as u16
+    }
+}
+
+impl Widget for ClientsPanel<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        if area.height == 0 {
+            return;
+        }
+        let inner = panel("Producers · Groups", "", area, buf);
+        for (i, line) in self.lines(inner.width).iter().enumerate() {
+            put(buf, inner, i as u16, line);
+        }
+    }
+}
+
+/// A panel frame: one rule line with the title (and a hint on the right), content below.
+/// Drawn by hand rather than with a `Block`, which restyles every cell of the area.
+pub fn panel(title: &str, hint: &str, area: Rect, buf: &mut Buffer) -> Rect {
+    if area.height == 0 || area.width == 0 {
+        return area;
+    }
+    let right = area.x + area.width;
+    for x in area.x..right {
+        buf[(x, area.y)].set_symbol("─").set_style(theme::DIM);
+    }
+    let tw = theme::width(title) + 2;
+    text_at(
+        buf,
+        area.x + 1,
+        area.y,
+        &format!(" {title} "),
+        theme::TITLE,
+        right,
+    );
+    let hw = theme::width(hint) + 2;
+    if !hint.is_empty() && area.width as usize > tw + hw + 4 {
+        let x = right - 1 - hw as u16;
+        text_at(buf, x, area.y, &format!(" {hint} "), theme::DIM, right);
+    }
+    Rect {
+        y: area.y + 1,
+        height: area.height - 1,
+        ..area
+    }
+}
+
+/// Write `line` at row `y` of `area`, clipped to its width. ASCII spans are written cell by
+/// cell, which is several times cheaper than ratatui's grapheme-aware path (frame cost).
+pub fn put(buf: &mut Buffer, area: Rect, y: u16, line: &Line) {
+    if y >= area.height {
+        return;
+    }
+    let y = area.y + y;
+    let right = area.x + area.width;
+    let mut x = area.x;
+    if line.alignment == Some(ratatui::layout::HorizontalAlignment::Right) {
+        x = right.saturating_sub(line.width() as u16).max(area.x);
+    }
+    for span in &line.spans {
+        if x >= right {
+            break;
+        }
+        let style = line.style.patch(span.style);
+        x = text_at(buf, x, y, &span.content, style, right);
+    }
+}
+
+/// Write `s` at (x, y), not past `right`; returns the column after it.
+pub fn text_at(buf: &mut Buffer, x: u16, y: u16, s: &str, style: Style, right: u16) -> u16 {
+    if s.is_ascii() {
+        let mut x = x;
+        for b in s.bytes() {
+            if x >= right {
+                break;
+            }
+            buf[(x, y)].set_char(b as char).set_style(style);
+            x += 1;
+        }
+        x
+    } else {
+        let (nx, _) = buf.set_stringn(x, y, s, right.saturating_sub(x) as usize, style);
+        nx
+    }
+}
+
+/// Fill a rect with a style (for overlays).
+pub fn fill(buf: &mut Buffer, area: Rect, style: Style) {
+    buf.set_style(area, style);
+}

@@ -1,0 +1,155 @@
+//! The live outcome: sent, acked, lost, acked-lost, duplicated, reordered and the verdict,
+//! straight from the checker, so it changes the moment an anomaly happens.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
+
+use super::{panel, put, theme};
+use crate::check::Outcome;
+use crate::scenario::Verdict;
+use crate::session::Session;
+
+pub struct OutcomePanel<'a> {
+    pub s: &'a Session,
+}
+
+fn num(label: &str, v: u64, bad: Style) -> [Span<'static>; 2] {
+    [
+        Span::styled(format!("{label} "), theme::LABEL),
+        Span::styled(format!("{v}  "), if v > 0 { bad } else { theme::BOLD }),
+    ]
+}
+
+pub fn verdict_style(v: Verdict) -> Style {
+    match v {
+        Verdict::ExactlyOnce => theme::GOOD,
+        Verdict::AtLeastOnce => theme::DUPLICATE,
+        Verdict::AtMostOnce | Verdict::None => theme::LOSS,
+    }
+}
+
+impl OutcomePanel<'_> {
+    fn lines(&self, width: u16) -> Vec<Line<'static>> {
+        let o: &Outcome = self.s.outcome();
+        let mut lines = Vec::new();
+        let mut l1 = Vec::new();
+        l1.extend(num("sent", o.sent, theme::BOLD));
+        l1.extend(num("acked", o.acked, theme::GOOD));
+        l1.extend(num("failed", o.failed, theme::LOSS));
+        l1.extend(num("applied", o.applied, theme::GOOD));
+        if !o.final_ {
+            l1.extend(num("pending", o.pending, theme::BOLD));
+        }
+        if o.redelivered > 0 {
+            l1.extend(num("redelivered", o.redelivered, theme::BOLD));
+        }
+        lines.push(Line::from(l1));
+        let mut l2 = Vec::new();
+        l2.extend(num("lost", o.lost, theme::LOSS));
+        l2.extend(num("acked-lost", o.acked_lost, theme::LOSS));
+        l2.extend(num("duplicated", o.duplicated, theme::DUPLICATE));
+        l2.extend(num("reordered", o.reordered, theme::REORDER));
+        lines.push(Line::from(l2));
+        let mut l3 = vec![
+            Span::styled(
+                if o.final_ {
+                    "verdict "
+                } else {
+                    "verdict so far "
+                },
+                theme::LABEL,
+            ),
+            Span::styled(o.verdict.name().to_string(), verdict_style(o.verdict)),
+        ];
+        if o.at_risk > 0 && !o.final_ {
+            l3.push(Span::styled(
+                format!(" ({} acked at risk)", o.at_risk),
+                theme::LOSS,
+            ));
+        }
+        if let Some(v) = self.s.scenario.expect.as_ref().and_then(|e| e.verdict)
+            && self.s.live_faults.is_empty()
+        {
+            l3.push(Span::styled(" · expected ", theme::LABEL));
+            l3.push(Span::styled(v.name().to_string(), verdict_style(v)));
+        }
+        lines.push(Line::from(l3));
+        if width >= super::WIDE / 2 + 10 && o.groups.len() > 1 {
+            for g in &o.groups {
+                let mut l = vec![Span::styled(format!("  {:<12}", g.name), theme::TITLE)];
+                l.extend(num("applied", g.applied, theme::GOOD));
+                l.extend(num("lost", g.lost, theme::LOSS));
+                l.extend(num("dup", g.duplicated, theme::DUPLICATE));
+                l.extend(num("reord", g.reordered, theme::REORDER));
+                l.push(Span::styled(
+                    g.verdict.name().to_string(),
+                    verdict_style(g.verdict),
+                ));
+                lines.push(Line::from(l));
+            }
+        }
+        if let Some(t) = self
+            .s
+            .truncations
+            .iter()
+            .rev()
+            .find(|t| !t.removed.is_empty())
+        {
+            let sim = &self.s.sim;
+            let names: Vec<String> = t.removed.iter().map(|&m| sim.msg_name(m)).collect();
+            let acked = t
+                .removed
+                .iter()
+                .filter(|&&m| self.s.checker.message(m).is_some_and(|i| i.acked))
+                .count();
+            let safe = t.removed.iter().all(|&m| {
+                self.s.leader_has(t.partition, m)
+                    || self.s.checker.message(m).is_some_and(|i| !i.at_risk)
+            });
+            lines.push(Line::from(vec![
+                Span::styled("✗ truncated ", theme::LOSS),
+                Span::styled(names.join(", "), theme::TRUNCATED),
+                Span::styled(
+                    format!(
+                        " on {} at {}{}",
+                        sim.broker_name(t.broker),
+                        theme::time(t.time),
+                        if acked == 0 {
+                            String::new()
+                        } else if safe {
+                            format!(" ({acked} acked; the leader has them)")
+                        } else {
+                            format!(" ({acked} acked, gone)")
+                        }
+                    ),
+                    theme::LABEL,
+                ),
+            ]));
+        }
+        lines
+    }
+
+    pub fn height(&self, width: u16) -> u16 {
+        1 + self.lines(width).len() as u16
+    }
+}
+
+impl Widget for OutcomePanel<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        if area.height == 0 {
+            return;
+        }
+        let hint = if self.s.outcome().final_ {
+            "final"
+        } else {
+            "live"
+        };
+        let inner = panel("Outcome", hint, area, buf);
+        for (i, line) in self.lines(inner.width).iter().enumerate() {
+            put(buf, inner, i as u16, line);
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! The producers panel: each producer's config in Kafka's names, then what it is doing:
+//! in-flight requests, retries and errors as they happen.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
+
+use super::{panel, put, theme};
+use crate::session::Session;
+use crate::sim::producer::Producer;
+
+/// Errors this recent (simulated) are shown in red.
+const RECENT_ERROR_MS: u64 = 3000;
+
+pub struct ProducersPanel<'a> {
+    pub s: &'a Session,
+    pub compact: bool,
+}
+
+fn retries(p: &Producer) -> String {
+    if p.retries >= i32::MAX as u32 {
+        "2147483647".into()
+    } else {
+        p.retries.to_string()
+    }
+}
+
+fn activity(s: &Session, p: &Producer, spans: &mut Vec<Span<'static>>, long: bool) {
+    let in_flight = p.in_flight();
+    let retrying = p.retrying();
+    spans.push(Span::styled("in-flight ", theme::LABEL));
+    spans.push(Span::styled(in_flight.to_string(), theme::BOLD));
+    spans.push(Span::styled(" retrying ", theme::LABEL));
+    spans.push(Span::styled(
+        retrying.to_string(),
+        if retrying > 0 {
+            theme::PAUSED
+        } else {
+            theme::BOLD
+        },
+    ));
+    if long {
+        spans.push(Span::styled(" queued ", theme::LABEL));
+        spans.push(Span::styled(p.queued().to_string(), theme::BOLD));
+        spans.push(Span::styled("  sent ", theme::LABEL));
+        spans.push(Span::styled(p.sent.to_string(), theme::BOLD));
+    }
+    spans.push(Span::styled(" acked ", theme::LABEL));
+    spans.push(Span::styled(p.acked.to_string(), theme::GOOD));
+    if p.failed > 0 || long {
+        spans.push(Span::styled(" failed ", theme::LABEL));
+        spans.push(Span::styled(
+            p.failed.to_string(),
+            if p.failed > 0 {
+                theme::LOSS
+            } else {
+                theme::BOLD
+            },
+        ));
+    }
+    if long {
+        spans.push(Span::styled(" retries so far ", theme::LABEL));
+        spans.push(Span::styled(p.retried.to_string(), theme::BOLD));
+    } else if let Some((t, e)) = p.last_error {
+        let recent = s.now().0.saturating_sub(t.0) <= RECENT_ERROR_MS * 1000;
+        let style = if recent { theme::LOSS } else { theme::DIM };
+        spans.push(Span::styled(format!(" ✗{}", e.name()), style));
+    }
+}
+
+fn last_error(s: &Session, p: &Producer) -> Option<Line<'static>> {
+    let (t, e) = p.last_error?;
+    let recent = s.now().0.saturating_sub(t.0) <= RECENT_ERROR_MS * 1000;
+    let style = if recent { theme::LOSS } else { theme::DIM };
+    Some(Line::from(vec![
+        Span::styled("  last error ", theme::LABEL),
+        Span::styled(e.name().to_string(), style),
+        Span::styled(format!(" at {}", theme::time(t)), theme::LABEL),
+    ]))
+}
+
+fn config(p: &Producer, long: bool) -> Vec<Span<'static>> {
+    let idem = if long {
+        format!("  enable.idempotence={}", p.idempotent)
+    } else {
+        format!(" idempotence={}", p.idempotent)
+    };
+    let mut v = vec![
+        Span::styled(format!("acks={}", p.acks.name()), theme::BOLD),
+        Span::styled(idem, theme::BOLD),
+        Span::styled(
+            format!(
+                "{}max.in.flight={}",
+                if long { "  " } else { " " },
+                p.max_in_flight
+            ),
+            theme::BOLD,
+        ),
+    ];
+    if long {
+        v.push(Span::styled(
+            format!("  retries={}", retries(p)),
+            theme::BOLD,
+        ));
+    }
+    v
+}
+
+/// One line per producer, for the narrow layout.
+pub fn compact_lines(s: &Session, _width: u16) -> Vec<Line<'static>> {
+    s.sim
+        .producers()
+        .iter()
+        .map(|p| {
+            let mut spans = vec![Span::styled(format!("{} ", p.name), theme::TITLE)];
+            spans.extend(config(p, false));
+            spans.push(Span::styled(" │ ", theme::DIM));
+            activity(s, p, &mut spans, false);
+            Line::from(spans)
+        })
+        .collect()
+}
+
+impl ProducersPanel<'_> {
+    fn lines(&self, width: u16) -> Vec<Line<'static>> {
+        if self.compact {
+            return compact_lines(self.s, width);
+        }
+        let mut lines = Vec::new();
+        for p in self.s.sim.producers() {
+            let mut head = vec![Span::styled(format!("{}  ", p.name), theme::TITLE)];
+            head.extend(config(p, true));
+            lines.push(Line::from(head));
+            let mut spans = vec![Span::raw("  ")];
+            activity(self.s, p, &mut spans, true);
+            lines.push(Line::from(spans));
+            lines.extend(last_error(self.s, p));
+        }
+        lines
+    }
+
+    pub fn height(&self, width: u16) -> u16 {
+        1 + self.lines(width).len() as u16
+    }
+}
+
+impl Widget for ProducersPanel<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        if area.height == 0 {
+            return;
+        }
+        let inner = panel("Producers", "", area, buf);
+        for (i, line) in self.lines(inner.width).iter().enumerate() {
+            put(buf, inner, i as u16, line);
+        }
+    }
+}

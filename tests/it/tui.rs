@@ -1,0 +1,424 @@
+//! The interactive view, driven key by key into a `TestBackend`. Each snapshot is the frame a
+//! user sees (as text); the asserts check what a picture cannot (step-back equals going
+//! forward, saved sessions replay).
+
+use std::time::Duration;
+
+use brokerlab::report;
+use brokerlab::scenario::{self, FaultAction};
+use brokerlab::session::{LogKind, Session};
+use brokerlab::sim::SimTime;
+use brokerlab::tui::{App, Overlay, View};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use ratatui::style::Color;
+
+fn key(c: KeyCode) -> KeyEvent {
+    KeyEvent::new(c, KeyModifiers::NONE)
+}
+
+fn ch(c: char) -> KeyEvent {
+    key(KeyCode::Char(c))
+}
+
+fn press(app: &mut App, keys: &[KeyEvent]) {
+    for k in keys {
+        app.on_key(*k);
+    }
+}
+
+fn open(name: &str) -> App {
+    let (label, sc) = scenario::load(name).expect("bundled scenario");
+    let seed = sc.scenario.seed;
+    App::with_session(Session::new(label, sc, seed))
+}
+
+fn draw(app: &App, w: u16, h: u16) -> Buffer {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| f.render_widget(app, f.area())).unwrap();
+    t.backend().buffer().clone()
+}
+
+/// The frame as plain text, one line per row, trailing spaces trimmed.
+fn text(buf: &Buffer) -> String {
+    let w = buf.area.width as usize;
+    let mut out = String::new();
+    for row in buf.content.chunks(w) {
+        let mut line = String::new();
+        let mut skip = 0u16;
+        for c in row {
+            if skip == 0 {
+                line.push_str(c.symbol());
+            }
+            skip = skip.max(unicode_cell_width(c)).saturating_sub(1);
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn unicode_cell_width(c: &ratatui::buffer::Cell) -> u16 {
+    ratatui::text::Span::raw(c.symbol()).width() as u16
+}
+
+fn frame(app: &App, w: u16, h: u16) -> String {
+    text(&draw(app, w, h))
+}
+
+macro_rules! snap {
+    ($name:expr, $value:expr) => {
+        insta::with_settings!({snapshot_path => "../../snapshots", prepend_module_to_snapshot => false, omit_expression => true}, {
+            insta::assert_snapshot!($name, $value);
+        });
+    };
+}
+
+/// Jump with `]` until the last step logged a line of this kind.
+fn jump_until(app: &mut App, kind: LogKind) {
+    for _ in 0..200 {
+        press(app, &[ch(']')]);
+        let s = app.session.as_ref().unwrap();
+        let now = s.events();
+        if s.log
+            .iter()
+            .rev()
+            .take_while(|l| l.event == now)
+            .any(|l| l.kind == kind)
+        {
+            return;
+        }
+    }
+    panic!("never reached a {kind:?} line");
+}
+
+/// Step with `→` until the newest log line matches.
+fn step_until(app: &mut App, what: impl Fn(&str) -> bool) {
+    for _ in 0..2000 {
+        press(app, &[key(KeyCode::Right)]);
+        let s = app.session.as_ref().unwrap();
+        if s.log.back().is_some_and(|l| what(&l.text)) {
+            return;
+        }
+    }
+    panic!("never reached the wanted line");
+}
+
+#[test]
+fn picker() {
+    let mut app = App::with_picker();
+    snap!("tui__picker_80x24", frame(&app, 80, 24));
+    press(&mut app, &[key(KeyCode::Down), key(KeyCode::Down)]);
+    snap!("tui__picker_200x60", frame(&app, 200, 60));
+    press(&mut app, &[key(KeyCode::Enter)]);
+    assert!(app.session.is_some(), "Enter opens the selected scenario");
+    press(&mut app, &[ch('q')]);
+    assert!(app.session.is_none(), "q goes back to the list");
+    assert!(!app.quit);
+    press(&mut app, &[ch('q')]);
+    assert!(app.quit);
+}
+
+#[test]
+fn acks1_truncation_80x24_and_200x60() {
+    let mut app = open("acks1-leader-failover");
+    snap!("tui__acks1_start_80x24", frame(&app, 80, 24));
+    jump_until(&mut app, LogKind::Truncation);
+    snap!("tui__acks1_truncation_80x24", frame(&app, 80, 24));
+    snap!("tui__acks1_truncation_200x60", frame(&app, 200, 60));
+}
+
+fn session(app: &App) -> &Session {
+    app.session.as_ref().expect("a scenario is open")
+}
+
+fn run_to_end(app: &mut App) {
+    let s = app.session.as_mut().unwrap();
+    while s.advance_to(SimTime(u64::MAX), 1_000_000) {}
+}
+
+/// Everything a view could show, and the simulation state behind it.
+fn fingerprint(s: &Session) -> String {
+    let sim = &s.sim;
+    let log: Vec<&str> = s.log.iter().map(|l| l.text.as_str()).collect();
+    format!(
+        "{} {:?} {:?} {} {:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{}",
+        s.events(),
+        s.now(),
+        sim.phase(),
+        s.digest.hex(),
+        s.outcome(),
+        sim.partitions(),
+        sim.producers(),
+        sim.groups(),
+        sim.consumers(),
+        sim.nodes(),
+        s.applied,
+        s.notables,
+        log.join("\n")
+    )
+}
+
+#[test]
+fn step_back_equals_going_forward() {
+    let (label, sc) = scenario::load("acks1-leader-failover").unwrap();
+    let mut s = Session::new(label, sc, 7);
+    // Forward, remembering the state after every event.
+    let mut states = vec![fingerprint(&s)];
+    for _ in 0..1500 {
+        if !s.step() {
+            break;
+        }
+        states.push(fingerprint(&s));
+    }
+    let end = s.events() as usize;
+    assert!(end > 500, "the run is long enough to cross checkpoints");
+    // Back one event at a time over a stretch, and some far jumps.
+    for k in (end - 40..end).rev() {
+        assert!(s.step_back());
+        assert_eq!(
+            fingerprint(&s),
+            states[k],
+            "after stepping back to event {k}"
+        );
+    }
+    for k in [3usize, 0, 250, 1, end - 1] {
+        s.rewind_to(k as u64);
+        assert_eq!(fingerprint(&s), states[k], "after rewinding to event {k}");
+    }
+    // Going forward again from a rewound state reaches the same place.
+    s.rewind_to(100);
+    for _ in 100..end {
+        s.step();
+    }
+    assert_eq!(fingerprint(&s), states[end]);
+}
+
+#[test]
+fn step_back_replays_live_faults() {
+    let (label, sc) = scenario::load("acks-all-leader-failover").unwrap();
+    let mut s = Session::new(label, sc.clone(), sc.scenario.seed);
+    while s.now() < SimTime::from_ms(1200) {
+        s.step();
+    }
+    let mut f = scenario::Fault::new(0, FaultAction::Crash);
+    f.target = Some("broker-3".into());
+    let at = s.events();
+    s.inject(f).unwrap();
+    assert!(s.log.iter().any(|l| l.text.contains("broker-3 crashes")));
+    for _ in 0..400 {
+        s.step();
+    }
+    let forward = fingerprint(&s);
+    let end = s.events();
+    // Back to before the injection, then forward again: the fault is re-injected.
+    s.rewind_to(at - 5);
+    assert!(!s.log.iter().any(|l| l.text.contains("broker-3 crashes")));
+    while s.events() < end {
+        s.step();
+    }
+    assert_eq!(fingerprint(&s), forward);
+    // And step back across it one event at a time.
+    s.rewind_to(at + 3);
+    let mid = fingerprint(&s);
+    s.step();
+    s.step_back();
+    assert_eq!(fingerprint(&s), mid);
+    // The saved session is a valid scenario with the fault in it.
+    let text = s.to_toml().unwrap();
+    let saved = scenario::parse("session.toml", &text).expect("saved session parses");
+    let last = saved.faults.last().unwrap();
+    assert_eq!(last.action, FaultAction::Crash);
+    assert_eq!(last.target.as_deref(), Some("broker-3"));
+    assert_eq!(last.at_ms, 1200);
+    assert!(
+        saved.expect.is_none(),
+        "the original [expect] no longer applies"
+    );
+    let r = report::run("session.toml", &saved, saved.scenario.seed, |_, _| {});
+    assert!(r.events > 0);
+}
+
+#[test]
+fn step_back_in_the_app_shows_the_forward_frame() {
+    let mut app = open("acks1-leader-failover");
+    let mut frames = Vec::new();
+    for _ in 0..30 {
+        press(&mut app, &[key(KeyCode::Right)]);
+        frames.push((session(&app).events(), frame(&app, 80, 24)));
+    }
+    for i in (0..29).rev() {
+        // `←` undoes exactly what `→` did.
+        press(&mut app, &[key(KeyCode::Left)]);
+        assert_eq!(session(&app).events(), frames[i].0);
+        assert_eq!(frame(&app, 80, 24), frames[i].1, "frame {i}");
+    }
+    snap!("tui__acks1_after_stepping_back_80x24", frame(&app, 80, 24));
+}
+
+#[test]
+fn notable_jumps_go_both_ways() {
+    let mut app = open("acks1-leader-failover");
+    press(&mut app, &[ch(']'), ch(']'), ch(']')]);
+    let third = frame(&app, 80, 24);
+    press(&mut app, &[ch(']'), ch('[')]);
+    assert_eq!(frame(&app, 80, 24), third);
+}
+
+#[test]
+fn fault_menu_injects_and_records() {
+    let mut app = open("acks1-leader-failover");
+    press(&mut app, &[ch(']')]);
+    press(&mut app, &[ch('f')]);
+    assert!(matches!(app.overlay, Some(Overlay::Faults(_))));
+    snap!("tui__fault_menu_80x24", frame(&app, 80, 24));
+    // The first item crashes the selected partition's leader.
+    press(&mut app, &[key(KeyCode::Enter)]);
+    assert!(app.overlay.is_none());
+    let s = session(&app);
+    assert_eq!(s.live_faults.len(), 1);
+    assert_eq!(
+        s.live_faults[0].fault.target.as_deref(),
+        Some("leader:orders/0")
+    );
+    assert!(s.log.iter().any(|l| l.text.contains("broker-1 crashes")));
+    snap!("tui__after_injected_crash_80x24", frame(&app, 80, 24));
+    // Esc closes the menu without injecting.
+    press(&mut app, &[ch('f'), key(KeyCode::Down), key(KeyCode::Esc)]);
+    assert!(app.overlay.is_none());
+    assert_eq!(session(&app).live_faults.len(), 1);
+}
+
+#[test]
+fn save_writes_a_scenario_file() {
+    let dir = std::env::temp_dir().join(format!("brokerlab-tui-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut app = open("acks1-leader-failover");
+    app.save_dir = dir.clone();
+    press(&mut app, &[ch(']'), ch('f'), key(KeyCode::Enter), ch('s')]);
+    let path = dir.join("acks1-leader-failover-session.toml");
+    let status = app.status.clone().unwrap();
+    assert!(
+        status.contains("acks1-leader-failover-session.toml"),
+        "{status}"
+    );
+    let (_, saved) = scenario::load(path.to_str().unwrap()).expect("saved file loads");
+    assert_eq!(saved.faults.len(), 5);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn help_lists_every_key() {
+    let mut app = open("acks1-leader-failover");
+    press(&mut app, &[ch('?')]);
+    let f = frame(&app, 80, 24);
+    snap!("tui__help_80x24", f.clone());
+    for k in [
+        "space", "→", "←", "]", "+", "f", "s", "r", "d", "o", "?", "q",
+    ] {
+        assert!(f.contains(k), "help mentions {k}");
+    }
+    press(&mut app, &[ch('x')]);
+    assert!(app.overlay.is_none(), "any key closes help");
+}
+
+#[test]
+fn sequence_diagram() {
+    let mut app = open("acks1-leader-failover");
+    jump_until(&mut app, LogKind::Election);
+    press(&mut app, &[ch('d')]);
+    assert_eq!(app.view, View::Diagram);
+    snap!("tui__diagram_80x24", frame(&app, 80, 24));
+    snap!("tui__diagram_200x60", frame(&app, 200, 60));
+    let without = frame(&app, 120, 30);
+    press(&mut app, &[ch('h')]);
+    assert_ne!(frame(&app, 120, 30), without, "h shows the heartbeats");
+    press(&mut app, &[key(KeyCode::Up), key(KeyCode::Up)]);
+    assert_eq!(app.diagram_scroll, 2);
+    press(&mut app, &[ch('d')]);
+    assert_eq!(app.view, View::Main);
+}
+
+#[test]
+fn order_view_shows_inversions_and_duplicates() {
+    let mut app = open("retries-reorder");
+    run_to_end(&mut app);
+    press(&mut app, &[ch('o')]);
+    let buf = draw(&app, 80, 24);
+    snap!("tui__order_retries_reorder_80x24", text(&buf));
+    assert!(
+        buf.content.iter().any(|c| c.bg == Color::Magenta),
+        "an inversion is highlighted"
+    );
+    let mut app = open("ack-loss-duplicates");
+    run_to_end(&mut app);
+    press(&mut app, &[ch('o')]);
+    let buf = draw(&app, 80, 24);
+    snap!("tui__order_ack_loss_duplicates_80x24", text(&buf));
+    assert!(
+        buf.content.iter().any(|c| c.bg == Color::Yellow),
+        "a duplicate is highlighted"
+    );
+}
+
+#[test]
+fn finished_runs_show_the_final_verdict() {
+    let mut app = open("acks1-leader-failover");
+    run_to_end(&mut app);
+    let f = frame(&app, 80, 24);
+    snap!("tui__acks1_finished_80x24", f.clone());
+    assert!(f.contains("verdict at-most-once"));
+    assert!(f.contains("finished"));
+}
+
+#[test]
+fn other_scenarios_at_notable_moments() {
+    let mut app = open("min-insync-not-enough-replicas");
+    step_until(&mut app, |l| l.contains("NOT_ENOUGH_REPLICAS"));
+    snap!("tui__min_insync_error_80x24", frame(&app, 80, 24));
+    let mut app = open("consumer-crash-after-process");
+    jump_until(&mut app, LogKind::Fault);
+    jump_until(&mut app, LogKind::Rebalance);
+    snap!("tui__consumer_crash_rebalance_200x60", frame(&app, 200, 60));
+}
+
+#[test]
+fn playback_advances_with_real_time_and_speed() {
+    let mut app = open("acks1-leader-failover");
+    assert_eq!(app.poll_timeout(), None, "paused: block on input");
+    press(&mut app, &[ch(' ')]);
+    assert!(app.playing);
+    assert!(app.poll_timeout().is_some());
+    app.tick(Duration::from_millis(1500));
+    let t = session(&app).now();
+    assert!(
+        t <= SimTime::from_ms(1500) && t > SimTime::from_ms(1000),
+        "{t:?}"
+    );
+    press(&mut app, &[ch('+'), ch('+')]);
+    app.tick(Duration::from_millis(1000));
+    assert!(session(&app).now() > SimTime::from_ms(5000));
+    press(&mut app, &[ch(' ')]);
+    assert!(!app.playing);
+    assert!(!app.tick(Duration::from_secs(10)), "paused: nothing moves");
+}
+
+#[test]
+fn the_loop_runs_on_a_test_backend() {
+    let mut app = App::with_picker();
+    let mut term = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    let mut script = vec![
+        Event::Key(key(KeyCode::Enter)),
+        Event::Key(ch(']')),
+        Event::Key(ch(' ')),
+        Event::Key(ch(' ')),
+        Event::Key(ch('q')),
+        Event::Key(ch('q')),
+    ]
+    .into_iter();
+    let mut input = |_t: Option<Duration>| Ok(script.next());
+    brokerlab::tui::run_loop(&mut term, &mut app, &mut input).unwrap();
+    assert!(app.quit);
+}
