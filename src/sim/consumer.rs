@@ -18,6 +18,10 @@ use crate::sim::{NodeKind, NodeState, Sim, Timer};
 
 /// Backoff before retrying a coordinator request that failed (`retry.backoff.ms`).
 const CONSUMER_RETRY_BACKOFF_MS: u64 = 100;
+/// Token of the consumer's single fetch-timeout timer (it scans every fetch in flight).
+const FETCH_SCAN: u32 = u32::MAX - 1;
+/// Token of the consumer's single coordinator-request timeout timer.
+const REQUEST_SCAN: u32 = u32::MAX - 1;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GroupState {
@@ -118,6 +122,8 @@ pub struct ConsumerPartition {
     pub hw: u64,
     /// After a failed fetch, no new fetch before this (`retry.backoff.ms`).
     retry_at: SimTime,
+    /// When the fetch in flight times out.
+    fetch_deadline: SimTime,
 }
 
 /// What the consumer does once its synchronous commit is answered.
@@ -159,6 +165,9 @@ pub struct Consumer {
     outstanding_to: Option<BrokerId>,
     heartbeat_token: u32,
     process_token: u32,
+    fetch_timer_armed: bool,
+    request_timer_armed: bool,
+    request_deadline: SimTime,
     last_poll: SimTime,
     next_auto_commit: SimTime,
     pub applied: u64,
@@ -287,6 +296,9 @@ impl Sim {
             outstanding_to: None,
             heartbeat_token: 0,
             process_token: 0,
+            fetch_timer_armed: false,
+            request_timer_armed: false,
+            request_deadline: SimTime::ZERO,
             last_poll: SimTime::ZERO,
             next_auto_commit: SimTime::ZERO,
             applied: 0,
@@ -458,7 +470,10 @@ impl Sim {
                 if error == ErrorCode::None {
                     for &(p, offset) in offsets.iter() {
                         let group = &mut self.groups[g.idx()];
-                        if let Some(i) = group.partitions.iter().position(|&x| x == p) {
+                        if let Some(i) = group.partitions.iter().position(|&x| x == p)
+                            && group.committed[i] != Some(offset)
+                        {
+                            // Only a changed offset is news; re-committing the same is silent.
                             group.committed[i] = Some(offset);
                             self.emit(Trace::OffsetCommitted {
                                 group: g,
@@ -833,8 +848,19 @@ impl Sim {
         self.consumers[c.idx()].outstanding_to = to;
         let g = self.consumers[c.idx()].group;
         let timeout = self.groups[g.idx()].spec.request_timeout_ms;
-        let node = self.consumers[c.idx()].node;
-        self.set_timer_ms(node, timeout, Timer::ConsumerRequestTimeout { token });
+        let cons = &mut self.consumers[c.idx()];
+        cons.request_deadline = self.now.plus_ms(timeout);
+        if !cons.request_timer_armed {
+            cons.request_timer_armed = true;
+            let node = cons.node;
+            self.set_timer_ms(
+                node,
+                timeout,
+                Timer::ConsumerRequestTimeout {
+                    token: REQUEST_SCAN,
+                },
+            );
+        }
     }
 
     fn send_join(&mut self, c: ConsumerId) {
@@ -879,7 +905,7 @@ impl Sim {
                 timer,
                 Timer::ProducerLinger { .. }
                     | Timer::ProducerRetry { .. }
-                    | Timer::ProducerRequestTimeout { .. }
+                    | Timer::ProducerRequestTimeout
                     | Timer::ProducerMetadataTimeout { .. }
                     | Timer::ProducerTxnRetry { .. }
             )
@@ -891,6 +917,28 @@ impl Sim {
             Timer::ConsumerStart => {
                 if self.consumers[c.idx()].state == ConsumerState::Idle {
                     self.consumer_started(c);
+                }
+            }
+            Timer::ConsumerRequestTimeout {
+                token: REQUEST_SCAN,
+            } => {
+                // One timer for coordinator requests: it re-arms for the one in flight.
+                let cons = &mut self.consumers[c.idx()];
+                cons.request_timer_armed = false;
+                if let Some((t, _)) = cons.outstanding {
+                    if cons.request_deadline > self.now {
+                        cons.request_timer_armed = true;
+                        let (node, wait) = (cons.node, cons.request_deadline.0 - self.now.0);
+                        self.set_timer(
+                            node,
+                            wait,
+                            Timer::ConsumerRequestTimeout {
+                                token: REQUEST_SCAN,
+                            },
+                        );
+                    } else {
+                        self.consumer_timer(c, Timer::ConsumerRequestTimeout { token: t });
+                    }
                 }
             }
             Timer::ConsumerRequestTimeout { token } => {
@@ -950,6 +998,45 @@ impl Sim {
                 if cons.processing && cons.process_token == token {
                     self.process_next(c);
                 }
+            }
+            Timer::ConsumerPoll { token: FETCH_SCAN } => {
+                // One timer for fetches: expire those past request.timeout.ms, re-arm for the
+                // earliest still in flight.
+                let now = self.now;
+                let g = self.consumers[c.idx()].group;
+                self.consumers[c.idx()].fetch_timer_armed = false;
+                let mut expired = Vec::new();
+                let mut next: Option<SimTime> = None;
+                for cp in &mut self.consumers[c.idx()].parts {
+                    if cp.fetching.is_some() {
+                        if cp.fetch_deadline <= now {
+                            cp.fetching = None;
+                            expired.push(cp.partition);
+                        } else {
+                            next =
+                                Some(next.map_or(cp.fetch_deadline, |n| n.min(cp.fetch_deadline)));
+                        }
+                    }
+                }
+                for p in expired {
+                    if let Some(local) =
+                        self.groups[g.idx()].partitions.iter().position(|&x| x == p)
+                    {
+                        self.consumers[c.idx()].leaders[local] = None;
+                    }
+                    self.consumer_refresh_metadata(c, p);
+                }
+                if let Some(at) = next {
+                    let cons = &mut self.consumers[c.idx()];
+                    cons.fetch_timer_armed = true;
+                    let node = cons.node;
+                    self.set_timer(
+                        node,
+                        at.0 - now.0,
+                        Timer::ConsumerPoll { token: FETCH_SCAN },
+                    );
+                }
+                self.send_fetches(c);
             }
             Timer::ConsumerPoll { token } => {
                 // A fetch that got no answer: refresh metadata and fetch again.
@@ -1134,6 +1221,7 @@ impl Sim {
                         buffered: Default::default(),
                         hw: 0,
                         retry_at: SimTime::ZERO,
+                        fetch_deadline: SimTime::ZERO,
                     })
                     .collect();
                 cons.state = ConsumerState::FetchingOffsets;
@@ -1493,7 +1581,12 @@ impl Sim {
                 },
             };
             self.send(node, to, msg);
-            self.set_timer_ms(node, timeout, Timer::ConsumerPoll { token });
+            let cons = &mut self.consumers[c.idx()];
+            cons.parts[i].fetch_deadline = self.now.plus_ms(timeout);
+            if !cons.fetch_timer_armed {
+                cons.fetch_timer_armed = true;
+                self.set_timer_ms(node, timeout, Timer::ConsumerPoll { token: FETCH_SCAN });
+            }
         }
     }
 
@@ -1728,6 +1821,8 @@ impl Sim {
         if let Some(p) = self.consumers[c.idx()].producer {
             self.producer_crashed(p);
         }
+        self.consumers[c.idx()].fetch_timer_armed = false;
+        self.consumers[c.idx()].request_timer_armed = false;
         self.consumers[c.idx()].committing_txn = false;
         let cons = &mut self.consumers[c.idx()];
         cons.state = ConsumerState::Crashed;

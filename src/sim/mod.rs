@@ -113,10 +113,8 @@ pub(crate) enum Timer {
     ProducerLinger {
         part: u32,
     },
-    ProducerRequestTimeout {
-        batch: u32,
-        attempt: u32,
-    },
+    /// Expire produce requests past `request.timeout.ms` (one pending per producer).
+    ProducerRequestTimeout,
     ProducerRetry {
         batch: u32,
     },
@@ -138,13 +136,13 @@ pub(crate) enum Timer {
         heartbeats: u64,
     },
     IsrCheck,
+    /// Answer parked fetches whose wait is over (one pending per replica).
     DelayedFetchExpire {
         partition: PartitionId,
-        token: u32,
     },
+    /// Check a follower's fetch against `replica.socket.timeout.ms` (one pending per replica).
     FollowerFetchTimeout {
         partition: PartitionId,
-        session: u32,
     },
     FollowerFetchRetry {
         partition: PartitionId,
@@ -627,7 +625,26 @@ impl Sim {
     /// caught up with what it can read.
     fn quiescent(&self) -> bool {
         self.producers.iter().all(|p| p.idle())
+            && self.replication_settled()
             && (0..self.groups.len()).all(|g| self.group_caught_up(GroupId(g as u32)))
+    }
+
+    /// No live leader is still waiting for a live in-sync follower to catch up (its HW would
+    /// still move, and consumers could still read more).
+    fn replication_settled(&self) -> bool {
+        self.partitions.iter().enumerate().all(|(p, part)| {
+            let Some(leader) = self.controller.parts[p].leader else {
+                return true;
+            };
+            let Some(r) = part.replica(leader).filter(|r| r.is_leader()) else {
+                return true;
+            };
+            if !self.nodes[leader.idx()].up || r.hw >= r.leo() {
+                return true;
+            }
+            // Some follower in the ISR is alive: replication is still under way.
+            !r.isr.iter().any(|f| f != leader && self.nodes[f.idx()].up)
+        })
     }
 
     // ----- faults -------------------------------------------------------------------------

@@ -131,6 +131,9 @@ pub struct Producer {
     sticky: u32,
     /// Batches not yet `Done`.
     open_batches: u32,
+    /// Requests in flight with their `request.timeout.ms` deadlines, in send order.
+    deadlines: std::collections::VecDeque<(u32, u32, SimTime)>,
+    timeout_armed: bool,
     pub sent: u64,
     pub acked: u64,
     pub failed: u64,
@@ -189,6 +192,8 @@ impl Producer {
             next_send: 0,
             sticky: 0,
             open_batches: 0,
+            deadlines: Default::default(),
+            timeout_armed: false,
             sent: 0,
             acked: 0,
             failed: 0,
@@ -205,6 +210,8 @@ impl Producer {
         p.node = node;
         p.batches.clear();
         p.open_batches = 0;
+        p.deadlines.clear();
+        p.timeout_armed = false;
         p.sent = 0;
         p.acked = 0;
         p.failed = 0;
@@ -368,11 +375,30 @@ impl Sim {
                 let part = b.part;
                 self.producer_drain(p, part);
             }
-            Timer::ProducerRequestTimeout { batch, attempt } => {
-                let b = &self.producers[p.idx()].batches[batch as usize];
-                if b.state == BatchState::InFlight && b.attempt == attempt {
+            Timer::ProducerRequestTimeout => {
+                // Like NetworkClient.poll: expire every request whose request.timeout.ms has
+                // passed, then wait for the next deadline. One timer per producer.
+                self.producers[p.idx()].timeout_armed = false;
+                loop {
+                    let prod = &mut self.producers[p.idx()];
+                    let Some(&(batch, attempt, deadline)) = prod.deadlines.front() else {
+                        break;
+                    };
+                    let b = &prod.batches[batch as usize];
+                    if b.state != BatchState::InFlight || b.attempt != attempt {
+                        prod.deadlines.pop_front();
+                        continue;
+                    }
+                    if deadline > self.now {
+                        prod.timeout_armed = true;
+                        let node = prod.node;
+                        let wait = deadline.0 - self.now.0;
+                        self.set_timer(node, wait, Timer::ProducerRequestTimeout);
+                        break;
+                    }
+                    prod.deadlines.pop_front();
                     let part = b.part;
-                    self.producers[p.idx()].parts[part as usize].in_flight -= 1;
+                    prod.parts[part as usize].in_flight -= 1;
                     self.batch_failed(p, batch, ErrorCode::RequestTimedOut);
                     self.producer_drain(p, part);
                 }
@@ -629,12 +655,13 @@ impl Sim {
         prod.batches[batch as usize].state = BatchState::InFlight;
         prod.batches[batch as usize].sent_to = Some(leader);
         prod.parts[part as usize].in_flight += 1;
-        let timeout = prod.request_timeout_ms;
-        self.set_timer_ms(
-            node,
-            timeout,
-            Timer::ProducerRequestTimeout { batch, attempt },
-        );
+        let deadline = self.now.plus_ms(prod.request_timeout_ms);
+        prod.deadlines.push_back((batch, attempt, deadline));
+        if !prod.timeout_armed {
+            prod.timeout_armed = true;
+            let timeout = prod.request_timeout_ms;
+            self.set_timer_ms(node, timeout, Timer::ProducerRequestTimeout);
+        }
     }
 
     pub(crate) fn producer_receive(&mut self, p: ProducerId, msg: Msg) {
@@ -895,6 +922,8 @@ impl Sim {
             b.state = BatchState::Done;
         }
         prod.open_batches = 0;
+        prod.deadlines.clear();
+        prod.timeout_armed = false;
         for pp in &mut prod.parts {
             pp.batched = pp.records.len();
             pp.in_flight = 0;

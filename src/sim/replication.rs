@@ -79,7 +79,7 @@ pub struct FollowerState {
 struct DelayedFetch {
     fetch_offset: u64,
     session: u32,
-    token: u32,
+    deadline: SimTime,
 }
 
 /// An `acks=all` produce waiting for the HW to pass it (Kafka's produce purgatory).
@@ -110,7 +110,7 @@ struct ConsumerWait {
     max_records: u32,
     read_committed: bool,
     request_token: u32,
-    token: u32,
+    deadline: SimTime,
 }
 
 /// Idempotent producer state on a replica (Kafka's `ProducerStateEntry`).
@@ -159,7 +159,11 @@ pub struct Replica {
     marker_waits: Vec<MarkerWait>,
     pub(crate) fetch_session: u32,
     fetch_outstanding: Option<SimTime>,
-    next_token: u32,
+    /// A fetch-timeout timer is pending (one at a time; it re-arms itself for the request in
+    /// flight, so no timer is queued per request).
+    fetch_timer_armed: bool,
+    /// When the parked-fetch expiry timer fires, if one is pending.
+    expiry_armed: Option<SimTime>,
 }
 
 impl Replica {
@@ -196,7 +200,8 @@ impl Replica {
             marker_waits: Vec::new(),
             fetch_session: 0,
             fetch_outstanding: None,
-            next_token: 0,
+            fetch_timer_armed: false,
+            expiry_armed: None,
         }
     }
 
@@ -364,11 +369,6 @@ impl Replica {
         &self.ongoing_txns
     }
 
-    fn next_token(&mut self) -> u32 {
-        self.next_token = self.next_token.wrapping_add(1);
-        self.next_token
-    }
-
     fn follower_slot(&self, b: BrokerId) -> Option<usize> {
         self.followers.iter().position(|f| f.broker == b)
     }
@@ -474,6 +474,8 @@ impl Sim {
             r.pending_isr = None;
             r.fetch_session = r.fetch_session.wrapping_add(1);
             r.fetch_outstanding = None;
+            r.fetch_timer_armed = false;
+            r.expiry_armed = None;
             for f in &mut r.followers {
                 f.delayed = None;
                 f.leo = None;
@@ -511,16 +513,15 @@ impl Sim {
                     Timer::IsrCheck,
                 );
             }
-            Timer::DelayedFetchExpire { partition, token } => {
-                self.expire_delayed_fetch(partition, b, token)
-            }
-            Timer::FollowerFetchTimeout { partition, session } => {
+            Timer::DelayedFetchExpire { partition } => self.expire_delayed_fetches(partition, b),
+            Timer::FollowerFetchTimeout { partition } => {
                 let timeout = self.settings.replica_socket_timeout_ms * 1000;
                 let now = self.now;
                 let Some(r) = self.replica_mut(partition, b) else {
                     return;
                 };
-                if r.fetch_session != session || r.role != Role::Follower {
+                r.fetch_timer_armed = false;
+                if r.role != Role::Follower {
                     return;
                 }
                 match r.fetch_outstanding {
@@ -531,11 +532,12 @@ impl Sim {
                         self.send_replica_fetch(partition, b);
                     }
                     Some(sent) => {
+                        r.fetch_timer_armed = true;
                         let node = self.node_of_broker(b);
                         self.set_timer(
                             node,
                             sent.0 + timeout - now.0,
-                            Timer::FollowerFetchTimeout { partition, session },
+                            Timer::FollowerFetchTimeout { partition },
                         );
                     }
                     None => {}
@@ -1205,7 +1207,8 @@ impl Sim {
         let Some(leader) = r.leader.filter(|_| r.role == Role::Follower) else {
             return;
         };
-        let arm_timer = r.fetch_outstanding.is_none();
+        let arm_timer = !r.fetch_timer_armed;
+        r.fetch_timer_armed = true;
         r.fetch_outstanding = Some(now);
         let msg = Msg::ReplicaFetch {
             partition: p,
@@ -1215,7 +1218,6 @@ impl Sim {
             leader_epoch: r.leader_epoch,
             session: r.fetch_session,
         };
-        let session = r.fetch_session;
         let node = self.node_of_broker(b);
         let to = self.node_of_broker(leader);
         self.send(node, to, msg);
@@ -1223,10 +1225,7 @@ impl Sim {
             self.set_timer(
                 node,
                 socket_timeout_us,
-                Timer::FollowerFetchTimeout {
-                    partition: p,
-                    session,
-                },
+                Timer::FollowerFetchTimeout { partition: p },
             );
         }
     }
@@ -1307,24 +1306,18 @@ impl Sim {
         f.delayed = None;
         self.maybe_expand_isr(p, b, follower);
         self.maybe_advance_hw(p, b);
+        let deadline = self.now.plus_ms(self.settings.replica_fetch_wait_max_ms);
         let r = self.replica_mut(p, b).expect("leader replica");
         if fetch_offset < r.leo() {
             self.respond_replica_fetch(p, b, slot, fetch_offset, session);
         } else {
-            let token = r.next_token();
             r.followers[slot].delayed = Some(DelayedFetch {
                 fetch_offset,
                 session,
-                token,
+                deadline,
             });
-            self.set_timer_ms(
-                node,
-                self.settings.replica_fetch_wait_max_ms,
-                Timer::DelayedFetchExpire {
-                    partition: p,
-                    token,
-                },
-            );
+            let _ = node;
+            self.arm_fetch_expiry(p, b, deadline);
         }
     }
 
@@ -1384,30 +1377,73 @@ impl Sim {
         }
     }
 
-    fn expire_delayed_fetch(&mut self, p: PartitionId, b: BrokerId, token: u32) {
+    /// Make sure a timer fires by `deadline` for this replica's parked fetches. One timer
+    /// serves them all (no timer is queued per parked fetch).
+    fn arm_fetch_expiry(&mut self, p: PartitionId, b: BrokerId, deadline: SimTime) {
+        let now = self.now;
         let Some(r) = self.replica_mut(p, b) else {
             return;
         };
-        if let Some(slot) = r
-            .followers
-            .iter()
-            .position(|f| f.delayed.is_some_and(|d| d.token == token))
-        {
-            let d = r.followers[slot].delayed.take().expect("delayed fetch");
-            self.respond_replica_fetch(p, b, slot, d.fetch_offset, d.session);
+        if r.expiry_armed.is_some_and(|at| at <= deadline) {
             return;
         }
-        if let Some(i) = r.consumer_waits.iter().position(|w| w.token == token) {
-            let w = r.consumer_waits.swap_remove(i);
-            self.respond_consumer_fetch(
-                p,
-                b,
-                w.consumer,
-                w.offset,
-                w.request_token,
-                w.max_records,
-                w.read_committed,
-            );
+        r.expiry_armed = Some(deadline);
+        let node = self.node_of_broker(b);
+        self.set_timer(
+            node,
+            deadline.0 - now.0,
+            Timer::DelayedFetchExpire { partition: p },
+        );
+    }
+
+    /// Answer every parked fetch whose wait is over, then wait for the next one.
+    fn expire_delayed_fetches(&mut self, p: PartitionId, b: BrokerId) {
+        let now = self.now;
+        let Some(r) = self.replica_mut(p, b) else {
+            return;
+        };
+        if r.expiry_armed.is_some_and(|at| at <= now) {
+            r.expiry_armed = None;
+        }
+        for slot in 0..r.followers.len() {
+            let r = self.replica_mut(p, b).expect("replica");
+            if let Some(d) = r.followers[slot].delayed
+                && d.deadline <= now
+            {
+                r.followers[slot].delayed = None;
+                self.respond_replica_fetch(p, b, slot, d.fetch_offset, d.session);
+            }
+        }
+        let mut i = 0;
+        while let Some(r) = self.replica_mut(p, b)
+            && i < r.consumer_waits.len()
+        {
+            if r.consumer_waits[i].deadline <= now {
+                let w = r.consumer_waits.swap_remove(i);
+                self.respond_consumer_fetch(
+                    p,
+                    b,
+                    w.consumer,
+                    w.offset,
+                    w.request_token,
+                    w.max_records,
+                    w.read_committed,
+                );
+            } else {
+                i += 1;
+            }
+        }
+        let Some(r) = self.replica_mut(p, b) else {
+            return;
+        };
+        let next = r
+            .followers
+            .iter()
+            .filter_map(|f| f.delayed.map(|d| d.deadline))
+            .chain(r.consumer_waits.iter().map(|w| w.deadline))
+            .min();
+        if let Some(at) = next {
+            self.arm_fetch_expiry(p, b, at);
         }
     }
 
@@ -1522,6 +1558,7 @@ impl Sim {
         let wait_ms = self.groups[self.consumers[consumer.idx()].group.idx()]
             .spec
             .fetch_max_wait_ms;
+        let deadline = self.now.plus_ms(wait_ms);
         let Some(r) = self.replica_mut(p, b).filter(|r| r.role == Role::Leader) else {
             self.send(
                 node,
@@ -1559,23 +1596,15 @@ impl Sim {
                 read_committed,
             );
         } else {
-            let token = r.next_token();
             r.consumer_waits.push(ConsumerWait {
                 consumer,
                 offset,
                 max_records,
                 read_committed,
                 request_token,
-                token,
+                deadline,
             });
-            self.set_timer_ms(
-                node,
-                wait_ms,
-                Timer::DelayedFetchExpire {
-                    partition: p,
-                    token,
-                },
-            );
+            self.arm_fetch_expiry(p, b, deadline);
         }
     }
 

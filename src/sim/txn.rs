@@ -550,11 +550,7 @@ impl Sim {
             t.added[part as usize] = 1;
             let partition = prod.parts[part as usize].partition;
             let epoch = prod.epoch;
-            self.txn_request(p, None, |token| TxnRequest::AddPartitions {
-                epoch,
-                partition,
-                token,
-            });
+            self.txn_request(p, None, |_| TxnRequest::AddPartitions { epoch, partition });
         }
         if full {
             self.txn_begin_end(p, true);
@@ -784,11 +780,7 @@ impl Sim {
                     let t = self.producers[p.idx()].txn.as_mut().expect("txn");
                     t.added[part as usize] = 1;
                     let partition = self.producers[p.idx()].parts[part as usize].partition;
-                    self.txn_request(p, None, |token| TxnRequest::AddPartitions {
-                        epoch,
-                        partition,
-                        token,
-                    });
+                    self.txn_request(p, None, |_| TxnRequest::AddPartitions { epoch, partition });
                 }
                 self.txn_maybe_end(p);
             }

@@ -182,7 +182,6 @@ pub(crate) enum TxnRequest {
     AddPartitions {
         epoch: u16,
         partition: PartitionId,
-        token: u32,
     },
     /// `sendOffsetsToTransaction`: input offsets committed with the transaction.
     AddOffsets {

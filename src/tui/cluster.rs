@@ -235,6 +235,22 @@ fn partition_header(sim: &Sim, p: PartitionId, selected: bool, width: u16) -> Li
             theme::DIM,
         ));
     }
+    // Transactions: the LSO and how many are open, once there are any on the leader.
+    if let Some(r) = ctl
+        .leader
+        .and_then(|l| part.replica(l))
+        .filter(|r| r.is_leader())
+    {
+        let open = r.ongoing_txns().len();
+        if open > 0 || r.lso() < r.hw {
+            spans.push(Span::styled("  LSO ", theme::LABEL));
+            spans.push(Span::styled(r.lso().to_string(), theme::PAUSED));
+            spans.push(Span::styled(
+                format!(" ({open} open txn{})", if open == 1 { "" } else { "s" }),
+                theme::PAUSED,
+            ));
+        }
+    }
     Line::from(spans)
 }
 

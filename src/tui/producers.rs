@@ -104,6 +104,24 @@ fn config(p: &Producer, long: bool) -> Vec<Span<'static>> {
             theme::BOLD,
         ));
     }
+    // A transactional producer: its epoch and where its transaction is.
+    if let Some(t) = &p.txn {
+        let style = if t.state == crate::sim::txn::TxnClientState::Fenced {
+            theme::LOSS
+        } else {
+            theme::BOLD
+        };
+        v.push(Span::styled(
+            format!(
+                "{}txn epoch {} {} ({} rec)",
+                if long { "  " } else { " " },
+                p.epoch,
+                t.state.name(),
+                t.records.len()
+            ),
+            style,
+        ));
+    }
     v
 }
 

@@ -422,3 +422,23 @@ fn the_loop_runs_on_a_test_backend() {
     brokerlab::tui::run_loop(&mut term, &mut app, &mut input).unwrap();
     assert!(app.quit);
 }
+
+/// Transactions are visible: the LSO held back by an open transaction, and each transactional
+/// producer's epoch and state.
+#[test]
+fn open_transactions_and_the_lso_are_shown() {
+    let mut app = open("txn-open-transaction-holds-lso");
+    // Once a plain producer has written behind the open transaction, the LSO lags the HW.
+    step_until(&mut app, |line| line.contains("appends web#"));
+    let f = frame(&app, 200, 60);
+    assert!(f.contains("open txn"), "{f}");
+    assert!(f.contains("txn epoch"), "{f}");
+    let s = session(&app);
+    let r = s.sim.partitions()[0]
+        .replicas
+        .iter()
+        .find(|r| r.is_leader())
+        .unwrap();
+    assert!(!r.ongoing_txns().is_empty());
+    assert!(f.contains(&format!("LSO {}", r.lso())), "{f}");
+}
