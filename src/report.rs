@@ -551,6 +551,40 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
             part(*partition),
             offset
         ),
+        Trace::ProcessingFailed {
+            consumer,
+            msg: m,
+            attempt,
+            ..
+        } => format!(
+            "{} fails to process {} (attempt {}): a poison message",
+            sim.consumers()[consumer.idx()].name,
+            msg(*m),
+            attempt
+        ),
+        Trace::DeadLettered {
+            consumer,
+            msg: m,
+            attempts,
+            group,
+        } => format!(
+            "{} gives up on {} after {} attempts and publishes it to {}",
+            sim.consumers()[consumer.idx()].name,
+            msg(*m),
+            attempts,
+            sim.groups()[group.idx()]
+                .spec
+                .dead_letter_topic
+                .as_deref()
+                .unwrap_or("the dead-letter topic")
+        ),
+        Trace::ConsumerStuck {
+            consumer, msg: m, ..
+        } => format!(
+            "{} is STUCK on {}: it keeps failing and there is no dead_letter_topic, so its partitions stop",
+            sim.consumers()[consumer.idx()].name,
+            msg(*m)
+        ),
         Trace::Redelivered {
             consumer, msg: m, ..
         } => format!(
@@ -649,6 +683,16 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
             part(*partition),
             offset
         ),
+        Trace::PartitionsAdded {
+            topic,
+            first,
+            count,
+        } => format!(
+            "topic {} grows by {} partition(s) (from {}): keys now hash over more partitions, and its groups rebalance",
+            sim.topics()[topic.idx()].name,
+            count,
+            part(*first)
+        ),
         Trace::Narration { index } => format!("» {}", sim.notes()[*index as usize].text),
         Trace::Draining => {
             "── stop_at_ms reached: no new sends or faults; draining in-flight work ──".to_string()
@@ -715,6 +759,13 @@ pub fn outcome_table(report: &Report) -> String {
         o.redelivered,
         o.verdict.name()
     );
+    for g in o.groups.iter().filter(|g| g.dead_lettered > 0) {
+        let _ = writeln!(
+            s,
+            "  dead-lettered: {} poison message(s) of {} went to its dead-letter topic",
+            g.dead_lettered, g.name
+        );
+    }
     if !report.truncations.is_empty() {
         for t in &report.truncations {
             let _ = writeln!(

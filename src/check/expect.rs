@@ -115,6 +115,7 @@ mod tests {
             duplicated,
             reordered: 1,
             redelivered: 2,
+            dead_lettered: 0,
             verdict: verdict(lost, duplicated),
             pending: 0,
         }

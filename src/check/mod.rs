@@ -153,6 +153,8 @@ pub struct GroupOutcome {
     pub reordered: u64,
     /// Repeats suppressed by the dedup sink.
     pub redelivered: u64,
+    /// Poison messages parked on the dead-letter topic instead of applied.
+    pub dead_lettered: u64,
     pub verdict: Verdict,
     /// Messages of the group's topic not applied yet (0 once final: they are `lost` then).
     #[serde(skip)]
@@ -268,6 +270,9 @@ struct GroupLedger {
     duplicated: u64,
     reordered: u64,
     redelivered: u64,
+    /// Messages sent to the dead-letter topic instead of being applied, by `MsgId`.
+    dead: Vec<bool>,
+    dead_lettered: u64,
 }
 
 impl GroupLedger {
@@ -324,6 +329,8 @@ impl Checker {
                 duplicated: 0,
                 reordered: 0,
                 redelivered: 0,
+                dead: Vec::new(),
+                dead_lettered: 0,
             })
             .collect();
         Checker {
@@ -396,6 +403,16 @@ impl Checker {
                     g.redelivered += 1;
                 }
             }
+            Trace::DeadLettered { group, msg, .. } => self.on_dead_lettered(*group, *msg),
+            Trace::PartitionsAdded {
+                topic,
+                first,
+                count,
+            } => {
+                for k in 0..*count {
+                    self.set_partition_topic(PartitionId(first.0 + k), *topic);
+                }
+            }
             Trace::Truncated { removed, .. } => self.on_truncated(removed),
             Trace::Appended { first_msg, .. } | Trace::DuplicateBatch { first_msg, .. }
                 if self.at_risk > 0 =>
@@ -448,6 +465,7 @@ impl Checker {
                 duplicated: g.duplicated,
                 reordered: g.reordered,
                 redelivered: g.redelivered,
+                dead_lettered: g.dead_lettered,
                 verdict: verdict(lost, g.duplicated),
                 pending,
             });
@@ -589,6 +607,30 @@ impl Checker {
         }
     }
 
+    /// The group handled the message by parking it on its dead-letter topic: not applied, but
+    /// not lost either (an operator can replay it).
+    fn on_dead_lettered(&mut self, group: GroupId, msg: MsgId) {
+        let gi = group.idx();
+        if gi >= self.groups.len() {
+            return;
+        }
+        let i = msg.idx();
+        let m = *self.slot(msg);
+        let g = &mut self.groups[gi];
+        if g.dead.len() <= i {
+            g.dead.resize(i + 1, false);
+        }
+        if g.dead[i] || g.times(i) > 0 {
+            return;
+        }
+        g.dead[i] = true;
+        g.dead_lettered += 1;
+        if m.topic != NONE && m.topic == g.topic {
+            g.applied_belong += 1;
+            g.acked_applied_belong += (m.flags & F_ACKED != 0) as u64;
+        }
+    }
+
     fn on_applied(&mut self, group: GroupId, msg: MsgId) {
         let gi = group.idx();
         if gi >= self.groups.len() {
@@ -613,7 +655,8 @@ impl Checker {
 
         // First application.
         g.applied += 1;
-        if m.topic != NONE && m.topic == g.topic {
+        let was_dead = g.dead.get(i).copied().unwrap_or(false);
+        if m.topic != NONE && m.topic == g.topic && !was_dead {
             g.applied_belong += 1;
             g.acked_applied_belong += (m.flags & F_ACKED != 0) as u64;
         }

@@ -562,6 +562,7 @@ fn serialises_with_the_report_field_names() {
         [
             "acked_lost",
             "applied",
+            "dead_lettered",
             "duplicated",
             "lost",
             "redelivered",

@@ -175,6 +175,12 @@ pub struct Consumer {
     pub producer: Option<ProducerId>,
     /// Waiting for the processor's transaction to commit.
     pub committing_txn: bool,
+    /// Failed attempts at the current record (poison messages).
+    pub attempts: u32,
+    /// The producer that writes to the group's dead-letter topic.
+    pub dead_letter_producer: Option<ProducerId>,
+    /// Blocked for good on a poison record that has nowhere to go.
+    pub stuck: bool,
 }
 
 impl ConsumerPartition {
@@ -304,10 +310,20 @@ impl Sim {
             applied: 0,
             producer: None,
             committing_txn: false,
+            attempts: 0,
+            dead_letter_producer: None,
+            stuck: false,
         });
         self.groups[g.idx()].consumers.push(id);
-        if self.groups[g.idx()].spec.output_topic.is_some() {
-            self.create_processor_producer(g, id, n);
+        if let Some(output) = self.groups[g.idx()].spec.output_topic.clone() {
+            let p = self.create_embedded_producer(g, id, n, &output, "producer");
+            self.consumers[id.idx()].producer = Some(p);
+        }
+        if let Some(dlt) = self.groups[g.idx()].spec.dead_letter_topic.clone() {
+            let p = self.create_embedded_producer(g, id, n, &dlt, "dead-letter");
+            // The dead-letter producer is a plain idempotent producer, never transactional.
+            self.producers[p.idx()].txn = None;
+            self.consumers[id.idx()].dead_letter_producer = Some(p);
         }
         id
     }
@@ -787,6 +803,12 @@ impl Sim {
     }
 
     pub(crate) fn consumer_started(&mut self, c: ConsumerId) {
+        if let Some(p) = self.consumers[c.idx()].dead_letter_producer {
+            let node = self.producers[p.idx()].node;
+            self.restart_node(node);
+        }
+        self.consumers[c.idx()].stuck = false;
+        self.consumers[c.idx()].attempts = 0;
         let g = self.consumers[c.idx()].group;
         for i in 0..self.groups[g.idx()].partitions.len() {
             let p = self.groups[g.idx()].partitions[i];
@@ -1444,7 +1466,7 @@ impl Sim {
         let g = self.consumers[c.idx()].group;
         let ms = self.groups[g.idx()].spec.processing_ms;
         if ms == 0 {
-            while self.consumers[c.idx()].processing {
+            while self.consumers[c.idx()].processing && !self.consumers[c.idx()].stuck {
                 self.process_next(c);
             }
             return;
@@ -1457,13 +1479,77 @@ impl Sim {
     }
 
     /// One record's processing finished: apply its effect to the group's sink.
+    /// Whether processing this record fails (`fail_keys` / `fail_every`).
+    fn is_poison(&self, g: GroupId, msg: MsgId) -> bool {
+        let spec = &self.groups[g.idx()].spec;
+        let info = &self.msgs[msg.idx()];
+        let by_key = !spec.fail_keys.is_empty()
+            && info
+                .key
+                .is_some_and(|k| spec.fail_keys.iter().any(|f| *f == self.keys[k as usize]));
+        let by_count = spec
+            .fail_every
+            .is_some_and(|n| n > 0 && info.n as u64 % n == 0);
+        by_key || by_count
+    }
+
     fn process_next(&mut self, c: ConsumerId) {
-        let cons = &mut self.consumers[c.idx()];
+        let cons = &self.consumers[c.idx()];
         let (partition, offset, msg) = cons.batch[cons.batch_pos];
+        let g = cons.group;
+        if self.is_poison(g, msg) {
+            let max_attempts = self.groups[g.idx()].spec.max_attempts;
+            let cons = &mut self.consumers[c.idx()];
+            cons.attempts += 1;
+            let attempt = cons.attempts;
+            self.emit(Trace::ProcessingFailed {
+                group: g,
+                consumer: c,
+                msg,
+                attempt,
+            });
+            if attempt < max_attempts {
+                // Try the same record again after another processing_ms.
+                if self.groups[g.idx()].spec.processing_ms > 0 {
+                    self.schedule_process(c);
+                }
+                return;
+            }
+            match self.consumers[c.idx()].dead_letter_producer {
+                Some(dlq) => {
+                    self.emit(Trace::DeadLettered {
+                        group: g,
+                        consumer: c,
+                        msg,
+                        attempts: attempt,
+                    });
+                    self.forward_record(dlq, msg);
+                }
+                None => {
+                    // Nowhere to put it: the consumer keeps failing on this record and its
+                    // partitions make no progress (until max.poll.interval.ms removes it).
+                    let cons = &mut self.consumers[c.idx()];
+                    cons.stuck = true;
+                    self.emit(Trace::ConsumerStuck {
+                        group: g,
+                        consumer: c,
+                        msg,
+                    });
+                    return;
+                }
+            }
+        }
+        let cons = &mut self.consumers[c.idx()];
+        let poisoned = cons.attempts > 0;
+        cons.attempts = 0;
         cons.batch_pos += 1;
         cons.applied += 1;
-        let g = cons.group;
         let done = cons.batch_pos == cons.batch.len();
+        if poisoned {
+            // Dead-lettered: the record's effect is not applied to the sink.
+            self.after_record(c, g, done);
+            return;
+        }
         let group = &mut self.groups[g.idx()];
         let dedup = group.spec.dedup;
         let seen = if dedup {
@@ -1495,6 +1581,11 @@ impl Sim {
             // Read-process-write: the output record carries the input's message id.
             self.forward_record(p, msg);
         }
+        self.after_record(c, g, done);
+    }
+
+    /// A record was handled: finish the batch or go on with the next record.
+    fn after_record(&mut self, c: ConsumerId, g: GroupId, done: bool) {
         if done {
             let cons = &mut self.consumers[c.idx()];
             cons.processing = false;
@@ -1708,6 +1799,35 @@ impl Sim {
         }
     }
 
+    /// The group's topic grew: the new partitions need owners, so the group rebalances (Kafka's
+    /// consumers notice the new partition count at their next metadata refresh and rejoin).
+    pub(crate) fn groups_topic_grew(&mut self, t: TopicId, first: PartitionId, count: u32) {
+        for g in 0..self.groups.len() {
+            let gid = GroupId(g as u32);
+            if self.groups[g].topic != t {
+                continue;
+            }
+            for k in 0..count {
+                let p = PartitionId(first.0 + k);
+                self.groups[g].partitions.push(p);
+                self.groups[g].committed.push(None);
+            }
+            for i in 0..self.groups[g].consumers.len() {
+                let c = self.groups[g].consumers[i];
+                let cons = &mut self.consumers[c.idx()];
+                for k in 0..count {
+                    let p = PartitionId(first.0 + k);
+                    cons.leaders.push(self.controller.parts[p.idx()].leader);
+                    cons.metadata_pending.push(false);
+                }
+            }
+            if self.groups[g].state == GroupState::Stable && self.groups[g].host.is_some() {
+                let timeout = self.groups[g].spec.max_poll_interval_ms;
+                self.prepare_rebalance(gid, timeout);
+            }
+        }
+    }
+
     /// The processor's transaction finished.
     pub(crate) fn consumer_txn_done(&mut self, c: ConsumerId, committed: bool) {
         let cons = &mut self.consumers[c.idx()];
@@ -1759,16 +1879,21 @@ impl Sim {
         self.poll(c);
     }
 
-    fn create_processor_producer(&mut self, g: GroupId, c: ConsumerId, n: usize) {
+    /// A producer living in the consumer's process: for a processor's `output_topic` or the
+    /// group's `dead_letter_topic`.
+    fn create_embedded_producer(
+        &mut self,
+        g: GroupId,
+        c: ConsumerId,
+        n: usize,
+        output: &str,
+        role: &str,
+    ) -> ProducerId {
         let group = &self.groups[g.idx()];
-        let output = group
-            .spec
-            .output_topic
-            .clone()
-            .expect("validated output topic");
+        let output = output.to_string();
         let consumer_name = self.consumers[c.idx()].name.clone();
         let spec = crate::scenario::Producer {
-            name: format!("{consumer_name}/producer"),
+            name: format!("{consumer_name}/{role}"),
             topic: output.clone(),
             acks: crate::scenario::Acks::All,
             retries: i32::MAX as u32,
@@ -1795,7 +1920,23 @@ impl Sim {
         );
         let partitions = self.topics[topic.idx()].partitions.clone();
         let pid = ProducerId(self.producers.len() as u32);
-        let node = self.consumers[c.idx()].node;
+        // The output producer shares the consumer's node (their messages never collide); the
+        // dead-letter producer gets a node of its own so replies and timers reach the right
+        // producer. Both live and die with the consumer's process.
+        let node = if role == "producer" {
+            self.consumers[c.idx()].node
+        } else {
+            let node = NodeId(self.nodes.len() as u32);
+            self.nodes.push(NodeState {
+                name: spec.name.clone(),
+                kind: NodeKind::Producer(pid),
+                up: true,
+                incarnation: 0,
+                paused_until: None,
+            });
+            self.net.ensure_nodes(self.nodes.len());
+            node
+        };
         let mut prod = crate::sim::producer::Producer::new(
             &spec,
             pid,
@@ -1814,7 +1955,7 @@ impl Sim {
         }
         prod.embedded_in = Some(c);
         self.producers.push(prod);
-        self.consumers[c.idx()].producer = Some(pid);
+        pid
     }
 
     pub(crate) fn consumer_crashed(&mut self, c: ConsumerId) {
@@ -1823,6 +1964,10 @@ impl Sim {
         }
         self.consumers[c.idx()].fetch_timer_armed = false;
         self.consumers[c.idx()].request_timer_armed = false;
+        if let Some(p) = self.consumers[c.idx()].dead_letter_producer {
+            let node = self.producers[p.idx()].node;
+            self.crash_node(node);
+        }
         self.consumers[c.idx()].committing_txn = false;
         let cons = &mut self.consumers[c.idx()];
         cons.state = ConsumerState::Crashed;

@@ -766,8 +766,13 @@ impl Sim {
                     self.start_second_instance(p);
                 }
             }
-            // Adding partitions is built with the teaching library (its own issue).
-            FaultAction::AddPartitions => {}
+            FaultAction::AddPartitions => {
+                if let (Some(topic), Some(n)) = (fault.topic.as_deref(), fault.partitions)
+                    && let Some(t) = self.topics.iter().position(|x| x.name == topic)
+                {
+                    self.add_partitions(TopicId(t as u32), n);
+                }
+            }
         }
     }
 

@@ -502,6 +502,39 @@ impl Sim {
         self.producer_drain(p, local);
     }
 
+    /// New partitions of `t`: producers on it add them (keys now hash over more partitions) and
+    /// groups on it rebalance.
+    pub(crate) fn topic_grew(&mut self, t: TopicId, first: PartitionId, count: u32) {
+        for i in 0..self.producers.len() {
+            if self.producers[i].topic != t {
+                continue;
+            }
+            for k in 0..count {
+                let partition = PartitionId(first.0 + k);
+                let leader = self.controller.parts[partition.idx()].leader;
+                let prod = &mut self.producers[i];
+                prod.parts.push(ProducerPartition {
+                    partition,
+                    records: Vec::new(),
+                    batched: 0,
+                    oldest_queued: SimTime::ZERO,
+                    linger_armed: false,
+                    next_seq: 0,
+                    last_acked_seq: -1,
+                    in_flight: 0,
+                    retry: Vec::new(),
+                    leader,
+                    metadata_token: 0,
+                    metadata_pending: false,
+                });
+                if let Some(txn) = prod.txn.as_mut() {
+                    txn.add_partition_slot();
+                }
+            }
+        }
+        self.groups_topic_grew(t, first, count);
+    }
+
     pub(crate) fn producer_drain_part(&mut self, p: ProducerId, part: u32) {
         self.producer_drain(p, part);
     }

@@ -1985,6 +1985,61 @@ impl Sim {
         self.publish_partition(p);
     }
 
+    /// `add-partitions`: the controller creates the new partitions (replicas spread like the
+    /// first ones), their live replicas start leading and following, producers see the new
+    /// partition count at once (in Kafka, at their next metadata refresh) and so remap keys,
+    /// and every group on the topic rebalances to take the new partitions.
+    pub(crate) fn add_partitions(&mut self, t: TopicId, total: u32) {
+        let old = self.topics[t.idx()].partitions.len() as u32;
+        if total <= old {
+            return;
+        }
+        let brokers = self.controller.brokers.len() as u32;
+        let rf = self.partitions[self.topics[t.idx()].partitions[0].idx()]
+            .assignment
+            .len() as u32;
+        let first = PartitionId(self.partitions.len() as u32);
+        let (min_isr, unclean) = (
+            self.topics[t.idx()].min_insync_replicas,
+            self.topics[t.idx()].unclean_leader_election,
+        );
+        for i in old..total {
+            let start = self.partitions.len() as u32;
+            let assignment: Vec<BrokerId> =
+                (0..rf).map(|j| BrokerId((start + j) % brokers)).collect();
+            let pid = PartitionId(self.partitions.len() as u32);
+            self.partitions
+                .push(Partition::new(t, i, assignment.clone(), min_isr, unclean));
+            self.topics[t.idx()].partitions.push(pid);
+            for &b in &assignment {
+                self.controller.hosted[b.idx()].push(pid);
+            }
+            let live: BrokerSet = assignment
+                .iter()
+                .copied()
+                .filter(|b| !self.controller.brokers[b.idx()].fenced)
+                .collect();
+            let leader = assignment.iter().copied().find(|&b| live.contains(b));
+            self.controller.parts.push(PartitionState {
+                leader,
+                leader_epoch: 0,
+                partition_epoch: 0,
+                isr: if live.is_empty() {
+                    assignment.iter().copied().collect()
+                } else {
+                    live
+                },
+            });
+            self.publish_partition(pid);
+        }
+        self.emit(Trace::PartitionsAdded {
+            topic: t,
+            first,
+            count: total - old,
+        });
+        self.topic_grew(t, first, total - old);
+    }
+
     pub(crate) fn controller_elect_preferred(&mut self, p: PartitionId) {
         if self.nodes[self.controller_node.idx()].up {
             self.elect_leader(p, true);

@@ -350,6 +350,28 @@ pub enum Trace {
         partition: PartitionId,
         offset: u64,
     },
+    /// Processing a record failed (a poison message); it will be tried again up to
+    /// `max_attempts` times.
+    ProcessingFailed {
+        group: GroupId,
+        consumer: ConsumerId,
+        msg: MsgId,
+        attempt: u32,
+    },
+    /// After `max_attempts` failures the record went to the group's dead-letter topic.
+    DeadLettered {
+        group: GroupId,
+        consumer: ConsumerId,
+        msg: MsgId,
+        attempts: u32,
+    },
+    /// After `max_attempts` failures with no dead-letter topic the consumer cannot get past the
+    /// record: its partitions are stuck.
+    ConsumerStuck {
+        group: GroupId,
+        consumer: ConsumerId,
+        msg: MsgId,
+    },
     /// A dedup sink saw a message it had already applied.
     Redelivered {
         group: GroupId,
@@ -403,6 +425,12 @@ pub enum Trace {
         phase: TxnPhase,
         /// Aborted because it outlived `transaction.timeout.ms`.
         timed_out: bool,
+    },
+    /// `add-partitions`: the topic grew; partitions `first..first+count` are new.
+    PartitionsAdded {
+        topic: TopicId,
+        first: PartitionId,
+        count: u32,
     },
     /// A partition leader wrote a COMMIT or ABORT marker.
     TxnMarker {

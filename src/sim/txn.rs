@@ -137,6 +137,11 @@ impl TxnClient {
         self.next_token
     }
 
+    /// The producer's topic grew by one partition.
+    pub(crate) fn add_partition_slot(&mut self) {
+        self.added.push(0);
+    }
+
     /// Whether this partition may be sent to (it joined the open transaction).
     pub(crate) fn may_send(&self, part: u32) -> bool {
         self.added[part as usize] == 2
