@@ -21,8 +21,8 @@ pub const TARGET_WALL_PER_MILLION_MESSAGES: Duration = Duration::from_millis(150
 
 /// How the sends are spread: `PRODUCERS` producers, one send each per `every_ms`, so that the
 /// whole workload takes about `SEND_WINDOW_MS` of simulated time.
-const PRODUCERS: u64 = 10;
-const SEND_WINDOW_MS: u64 = 100_000;
+const PRODUCERS: u64 = 50;
+const SEND_WINDOW_MS: u64 = 20_000;
 /// Simulated time after the last send before the run stops and drains.
 const TAIL_MS: u64 = 5_000;
 
@@ -110,7 +110,11 @@ pub fn large_scenario_toml(opts: &BenchOptions) -> String {
              acks = \"all\"\n\
              send = {{ count = {count}, every_ms = {every_ms}, keys = [{}] }}",
             p + 1,
-            keys.join(", ")
+            if p % 2 == 0 {
+                keys.join(", ")
+            } else {
+                String::new()
+            }
         );
     }
     let consumers = partitions.min(10);

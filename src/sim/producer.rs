@@ -129,6 +129,10 @@ pub struct Producer {
     /// Index of the next scheduled send.
     pub next_send: u64,
     sticky: u32,
+    /// Partition of each interned key for the current partition count (`u32::MAX`: not yet
+    /// hashed), so murmur2 runs once per key rather than once per send.
+    key_partitions: Vec<u32>,
+    key_partitions_for: usize,
     /// Batches not yet `Done`.
     open_batches: u32,
     /// Requests in flight with their `request.timeout.ms` deadlines, in send order.
@@ -191,6 +195,8 @@ impl Producer {
             workload,
             next_send: 0,
             sticky: 0,
+            key_partitions: Vec::new(),
+            key_partitions_for: 0,
             open_batches: 0,
             deadlines: Default::default(),
             timeout_armed: false,
@@ -448,7 +454,20 @@ impl Sim {
         };
         let nparts = prod.parts.len() as u32;
         let local = match key {
-            Some(k) => partition_for_key(&self.keys[k as usize], nparts),
+            Some(k) => {
+                if prod.key_partitions_for != nparts as usize {
+                    prod.key_partitions.clear();
+                    prod.key_partitions_for = nparts as usize;
+                }
+                let k = k as usize;
+                if prod.key_partitions.len() <= k {
+                    prod.key_partitions.resize(k + 1, u32::MAX);
+                }
+                if prod.key_partitions[k] == u32::MAX {
+                    prod.key_partitions[k] = partition_for_key(&self.keys[k], nparts);
+                }
+                prod.key_partitions[k]
+            }
             None => prod.sticky,
         };
         let partition = prod.parts[local as usize].partition;
