@@ -49,6 +49,41 @@ pub enum Command {
         /// Scenario files or bundled names; none means every bundled scenario.
         scenarios: Vec<String>,
     },
+    /// Run a scenario under the at-most-once, at-least-once and exactly-once presets, side by side.
+    Compare {
+        /// A scenario file or bundled scenario name.
+        scenario: String,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Print one JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a scenario once per seed on every core, and count how often each anomaly happens.
+    Sweep {
+        /// A scenario file or bundled scenario name.
+        scenario: String,
+        /// How many seeds to run.
+        #[arg(long)]
+        seeds: u64,
+        /// The first seed.
+        #[arg(long, default_value_t = 1)]
+        from: u64,
+        /// Worker threads (default: every core).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Add 1-3 seeded random faults per seed (broker crash and restart, pause, drop-acks).
+        #[arg(long)]
+        random_faults: bool,
+        /// Print one JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Print the scenario of seed --from (with its random faults) as a TOML file to open
+        /// with `brokerlab tui`, instead of sweeping (needs --seeds 1).
+        #[arg(long, conflicts_with = "json")]
+        print_scenario: bool,
+    },
     /// List the bundled scenarios.
     List,
     /// Measure simulation speed on a large generated scenario.

@@ -10,7 +10,8 @@ use crate::report::{self, Report};
 use crate::scenario::{self, ScenarioError};
 
 /// The scenario `brokerlab` runs when given no arguments.
-pub const DEFAULT_SCENARIO: &str = "acks1-leader-failover";
+/// The scenario `brokerlab` opens first: a guided tour of a leader failover.
+pub const DEFAULT_SCENARIO: &str = "tour";
 
 /// Exit codes: 0 success, 1 a failed check, 2 bad input.
 const EXIT_MISMATCH: u8 = 1;
@@ -47,6 +48,28 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             verbose,
         }) => run(&scenario, seed, json, quiet, verbose),
         Some(Command::Check { scenarios }) => check(&scenarios),
+        Some(Command::Compare {
+            scenario,
+            seed,
+            json,
+        }) => compare(&scenario, seed, json),
+        Some(Command::Sweep {
+            scenario,
+            seeds,
+            from,
+            jobs,
+            random_faults,
+            json,
+            print_scenario,
+        }) => sweep(&SweepArgs {
+            arg: scenario,
+            seeds,
+            from,
+            jobs,
+            random_faults,
+            json,
+            print_scenario,
+        }),
         Some(Command::List) => {
             println!("{}", list_text());
             ExitCode::SUCCESS
@@ -222,6 +245,127 @@ fn check(args: &[String]) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+fn compare(arg: &str, seed: Option<u64>, json: bool) -> ExitCode {
+    let (label, sc) = match scenario::load(arg) {
+        Ok(x) => x,
+        Err(e) => return bad_input(&e),
+    };
+    let seed = seed.unwrap_or(sc.scenario.seed);
+    let variants = match crate::compare::variants(&label, &sc) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let report = crate::compare::compare(&label, &sc, &variants, seed);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if json {
+        let _ = serde_json::to_writer_pretty(&mut out, &report);
+        let _ = writeln!(out);
+    } else {
+        let _ = write!(out, "{}", crate::compare::text(&report));
+    }
+    let _ = out.flush();
+    ExitCode::SUCCESS
+}
+
+struct SweepArgs {
+    arg: String,
+    seeds: u64,
+    from: u64,
+    jobs: Option<usize>,
+    random_faults: bool,
+    json: bool,
+    print_scenario: bool,
+}
+
+fn sweep(a: &SweepArgs) -> ExitCode {
+    use crate::sweep::{MAX_JOBS, MAX_SEEDS};
+    let refuse = |m: String| {
+        eprintln!("error: {m}");
+        ExitCode::from(EXIT_BAD_INPUT)
+    };
+    if a.seeds == 0 {
+        return refuse("`--seeds 0` runs nothing; give at least 1 seed".into());
+    }
+    if a.seeds > MAX_SEEDS {
+        return refuse(format!(
+            "`--seeds {}` is more than the limit of {MAX_SEEDS} seeds per sweep",
+            a.seeds
+        ));
+    }
+    if a.from.checked_add(a.seeds - 1).is_none() {
+        return refuse(format!(
+            "seeds {} to {} + {} - 1 go past the largest seed, {}",
+            a.from,
+            a.from,
+            a.seeds,
+            u64::MAX
+        ));
+    }
+    let jobs = match a.jobs {
+        Some(0) => return refuse("`--jobs 0` runs nothing; give at least 1 job".into()),
+        Some(j) if j > MAX_JOBS => {
+            return refuse(format!(
+                "`--jobs {j}` is more than the limit of {MAX_JOBS} threads"
+            ));
+        }
+        Some(j) => j,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    if a.print_scenario && a.seeds != 1 {
+        return refuse(
+            "`--print-scenario` prints the scenario of one seed: use it with `--seeds 1 --from SEED`"
+                .into(),
+        );
+    }
+    let (label, sc) = match scenario::load(&a.arg) {
+        Ok(x) => x,
+        Err(e) => return bad_input(&e),
+    };
+    if a.print_scenario {
+        let one = crate::sweep::seed_scenario(&sc, a.from, a.random_faults);
+        return match toml::to_string(&one) {
+            Ok(body) => {
+                println!(
+                    "# {label} with seed {}{}.\n# Open it with `brokerlab tui FILE`; run it with `brokerlab run FILE`.\n\n{body}",
+                    a.from,
+                    if a.random_faults {
+                        format!(
+                            " and the random faults `brokerlab sweep --random-faults` adds for that seed ({} of them, at the end of [[faults]]; [expect] dropped)",
+                            crate::sweep::random_faults(&sc, a.from).len()
+                        )
+                    } else {
+                        String::new()
+                    }
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => refuse(format!("cannot write the scenario as TOML: {e}")),
+        };
+    }
+    let opts = crate::sweep::SweepOptions {
+        arg: a.arg.clone(),
+        label,
+        from: a.from,
+        seeds: a.seeds,
+        jobs,
+        random_faults: a.random_faults,
+        progress: std::io::stderr().is_terminal(),
+    };
+    let report = crate::sweep::sweep(&sc, &opts);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if a.json {
+        let _ = serde_json::to_writer_pretty(&mut out, &report);
+        let _ = writeln!(out);
+    } else {
+        let _ = write!(out, "{}", crate::sweep::text(&report, true));
+    }
+    let _ = out.flush();
+    ExitCode::SUCCESS
 }
 
 fn list_text() -> String {

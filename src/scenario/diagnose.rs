@@ -17,7 +17,7 @@ use super::error::{ErrorKind, ScenarioError, suggestion};
 use super::model::*;
 
 /// Top-level keys that hold one table.
-const SINGLE: [&str; 4] = ["scenario", "cluster", "network", "expect"];
+const SINGLE: [&str; 5] = ["scenario", "cluster", "network", "expect", "compare"];
 /// Top-level keys that hold an array of tables, with the singular for messages.
 const LISTS: [(&str, &str); 5] = [
     ("topics", "topic"),
@@ -41,6 +41,7 @@ struct Partial {
     faults: Option<Vec<Fault>>,
     notes: Option<Vec<Note>>,
     expect: Option<Expect>,
+    compare: Option<Compare>,
 }
 
 /// A TOML syntax error.

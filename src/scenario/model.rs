@@ -25,6 +25,9 @@ pub struct Scenario {
     pub notes: Vec<Note>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<Expect>,
+    /// Overrides of the `brokerlab compare` presets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compare: Option<Compare>,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -526,6 +529,52 @@ pub struct GroupExpect {
     pub reordered: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redelivered: Option<u64>,
+}
+
+/// `[compare]`: per-preset overrides for `brokerlab compare`, e.g.
+/// `[compare.at-most-once] acks = "0"`. Each override applies to every producer (producer
+/// fields) or every group (group fields) of the scenario.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Compare {
+    #[serde(
+        default,
+        rename = "at-most-once",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub at_most_once: Option<PresetOverride>,
+    #[serde(
+        default,
+        rename = "at-least-once",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub at_least_once: Option<PresetOverride>,
+    #[serde(
+        default,
+        rename = "exactly-once",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub exactly_once: Option<PresetOverride>,
+}
+
+/// One preset's overrides in `[compare]`; unset fields keep the preset's value.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PresetOverride {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acks: Option<Acks>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retries: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_idempotence: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_in_flight: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<CommitMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dedup: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation_level: Option<IsolationLevel>,
 }
 
 fn d_seed() -> u64 {

@@ -466,7 +466,15 @@ impl Sim {
                 self.group_reply(b, c, g, GroupResponse::Heartbeat { error });
             }
             GroupRequest::Leave { reason } => {
-                if let Some(i) = member {
+                // The leaving process may already be gone (remove-consumer), so match the
+                // consumer's newest member rather than its current incarnation.
+                let latest = member.or_else(|| {
+                    self.groups[g.idx()]
+                        .members
+                        .iter()
+                        .rposition(|m| m.consumer == c)
+                });
+                if let Some(i) = latest {
                     self.remove_member(g, i, reason);
                 }
             }

@@ -844,9 +844,8 @@ impl Sim {
                 attempt,
                 ..
             } => {
-                if self.producers[producer.idx()].acks == crate::scenario::Acks::None {
-                    return None;
-                }
+                // Even an acks=0 client sees its connection reset (and refreshes metadata),
+                // though nothing tells it whether the records arrived.
                 Msg::ProduceResponse {
                     partition: *partition,
                     batch: *batch,

@@ -727,6 +727,27 @@ impl Sim {
                 let prod = &mut self.producers[p.idx()];
                 let b = &prod.batches[batch as usize];
                 if b.state != BatchState::InFlight || b.attempt != attempt {
+                    if prod.acks == Acks::None
+                        && matches!(result, ProduceResult::Err(ErrorCode::NetworkException))
+                    {
+                        // acks=0: the disconnect is all the client learns; it stops writing to
+                        // that broker until metadata names a leader again.
+                        let part = b.part;
+                        let pp = &mut prod.parts[part as usize];
+                        if !pp.metadata_pending {
+                            // Ask again after retry.backoff.ms (via the metadata timeout path).
+                            pp.leader = None;
+                            pp.metadata_pending = true;
+                            pp.metadata_token += 1;
+                            let token = pp.metadata_token;
+                            let (node, backoff) = (prod.node, prod.retry_backoff_ms);
+                            self.set_timer_ms(
+                                node,
+                                backoff,
+                                Timer::ProducerMetadataTimeout { part, token },
+                            );
+                        }
+                    }
                     return;
                 }
                 let part = b.part;

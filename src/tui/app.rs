@@ -26,6 +26,8 @@ pub enum View {
     Main,
     Diagram,
     Order,
+    /// The three guarantee presets side by side (`c`).
+    Compare,
 }
 
 /// One bundled scenario in the picker.
@@ -71,10 +73,12 @@ impl Picker {
             })
             .collect();
         entries.sort_by_key(|e| (guarantee_rank(e.guarantee), e.name.clone()));
-        Picker {
-            entries,
-            selected: 0,
-        }
+        // A newcomer starts on the guided tour.
+        let selected = entries
+            .iter()
+            .position(|e| e.name == crate::commands::DEFAULT_SCENARIO)
+            .unwrap_or(0);
+        Picker { entries, selected }
     }
 }
 
@@ -122,6 +126,10 @@ pub struct App {
     /// Diagram rows scrolled up from the newest (0 = follow).
     pub diagram_scroll: usize,
     pub order_scroll: usize,
+    /// The compare view's runs, built when it opens (`c`).
+    pub compare: Option<super::compare::CompareRuns>,
+    /// Matrix rows scrolled down in the compare view.
+    pub compare_scroll: usize,
     /// Show heartbeats and empty fetches in the diagram.
     pub show_chatter: bool,
     /// A one-line message in the footer (saved file, refused fault, …).
@@ -149,6 +157,8 @@ impl App {
             log_scroll: 0,
             diagram_scroll: 0,
             order_scroll: 0,
+            compare: None,
+            compare_scroll: 0,
             show_chatter: false,
             status: None,
             quit: false,
@@ -239,12 +249,21 @@ impl App {
             View::Main => &mut self.log_scroll,
             View::Diagram => &mut self.diagram_scroll,
             View::Order => &mut self.order_scroll,
+            View::Compare => {
+                self.compare_scroll = self.compare_scroll.saturating_add_signed(-delta);
+                return true;
+            }
         };
         *scroll = scroll.saturating_add_signed(delta);
         true
     }
 
     pub fn on_key(&mut self, k: KeyEvent) {
+        self.on_key_inner(k);
+        self.sync_compare();
+    }
+
+    fn on_key_inner(&mut self, k: KeyEvent) {
         if k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c') {
             self.quit = true;
             return;
@@ -340,6 +359,7 @@ impl App {
             KeyCode::Char('?') | KeyCode::F(1) => self.overlay = Some(Overlay::Help),
             KeyCode::Char('d') => self.toggle_view(View::Diagram),
             KeyCode::Char('o') => self.toggle_view(View::Order),
+            KeyCode::Char('c') => self.toggle_view(View::Compare),
             KeyCode::Char('h') => self.show_chatter = !self.show_chatter,
             KeyCode::Tab => self.select_partition(1),
             KeyCode::BackTab => self.select_partition(-1),
@@ -347,21 +367,25 @@ impl App {
                 View::Main => self.select_partition(1),
                 View::Diagram => self.diagram_scroll = self.diagram_scroll.saturating_sub(1),
                 View::Order => self.order_scroll += 1,
+                View::Compare => self.compare_scroll += 1,
             },
             KeyCode::Up | KeyCode::Char('k') => match self.view {
                 View::Main => self.select_partition(-1),
                 View::Diagram => self.diagram_scroll += 1,
                 View::Order => self.order_scroll = self.order_scroll.saturating_sub(1),
+                View::Compare => self.compare_scroll = self.compare_scroll.saturating_sub(1),
             },
             KeyCode::PageUp => match self.view {
                 View::Main => self.log_scroll += 10,
                 View::Diagram => self.diagram_scroll += 10,
                 View::Order => self.order_scroll = self.order_scroll.saturating_sub(10),
+                View::Compare => self.compare_scroll = self.compare_scroll.saturating_sub(10),
             },
             KeyCode::PageDown => match self.view {
                 View::Main => self.log_scroll = self.log_scroll.saturating_sub(10),
                 View::Diagram => self.diagram_scroll = self.diagram_scroll.saturating_sub(10),
                 View::Order => self.order_scroll += 10,
+                View::Compare => self.compare_scroll += 10,
             },
             KeyCode::End => self.follow(),
             _ => {}
@@ -382,6 +406,33 @@ impl App {
 
     fn toggle_view(&mut self, v: View) {
         self.view = if self.view == v { View::Main } else { v };
+    }
+
+    /// In the compare view, bring the three preset runs to the main run's time (building them
+    /// when the view opens, or anew after a live fault); elsewhere, drop them.
+    fn sync_compare(&mut self) {
+        if self.view != View::Compare {
+            self.compare = None;
+            return;
+        }
+        let Some(s) = &self.session else { return };
+        if self.compare.as_ref().is_none_or(|c| !c.current(s)) {
+            match super::compare::CompareRuns::new(s) {
+                Ok(c) => {
+                    self.compare = Some(c);
+                    self.compare_scroll = 0;
+                }
+                Err(e) => {
+                    self.compare = None;
+                    self.view = View::Main;
+                    self.status = Some(e.lines().next().unwrap_or("").to_string());
+                    return;
+                }
+            }
+        }
+        if let Some(c) = &mut self.compare {
+            c.sync(s);
+        }
     }
 
     fn follow(&mut self) {
@@ -518,6 +569,7 @@ impl App {
             self.playing = false;
             self.status = Some("the run has finished — ← steps back, r restarts".into());
         }
+        self.sync_compare();
         true
     }
 

@@ -62,6 +62,7 @@ impl Widget for Header<'_> {
             View::Main => "",
             View::Diagram => " · sequence diagram",
             View::Order => " · order per key",
+            View::Compare => " · compare presets",
         };
         let room = area.width.saturating_sub(rw + 1) as usize;
         let title = format!(" {}{view}", s.scenario.scenario.title);
@@ -104,6 +105,7 @@ fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             ("d", "back"),
         ]),
         View::Order => h.extend([("↑↓", "scroll"), ("o", "back")]),
+        View::Compare => h.extend([("↑↓", "scroll"), ("c", "back")]),
     }
     h.extend([("+/-", "speed"), ("s", "save"), ("r", "restart")]);
     h

@@ -34,12 +34,15 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Tab  ↑ ↓", "select a partition (main view)"),
     (
         "PgUp PgDn",
-        "scroll the event log / view; End follows the newest",
+        "scroll the event log / view (or the mouse wheel); End follows",
     ),
-    ("mouse wheel", "scroll the event log / view"),
     ("d", "sequence diagram: messages between nodes over time"),
     ("h", "diagram: show/hide heartbeats and empty fetches"),
     ("o", "order view: what each group applied, per key"),
+    (
+        "c",
+        "compare: the three guarantee presets in lockstep, side by side",
+    ),
     ("?", "this help (any key closes it)"),
     (
         "q  Esc",

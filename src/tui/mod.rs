@@ -9,6 +9,7 @@
 
 pub mod app;
 pub mod cluster;
+pub mod compare;
 pub mod diagram;
 pub mod faults;
 pub mod groups;
@@ -53,6 +54,10 @@ impl Widget for &App {
             View::Main => main_body(self, s, body, buf),
             View::Diagram => diagram::Diagram { app: self, s }.render(body, buf),
             View::Order => order::OrderView { app: self, s }.render(body, buf),
+            View::Compare => match &self.compare {
+                Some(runs) => compare::CompareView { app: self, runs }.render(body, buf),
+                None => main_body(self, s, body, buf),
+            },
         }
         header::Footer { app: self }.render(bottom, buf);
         match &self.overlay {

@@ -1,5 +1,6 @@
 mod bundled;
 mod cli;
+mod compare_sweep;
 mod determinism;
 mod drain;
 mod properties;

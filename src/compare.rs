@@ -1,0 +1,703 @@
+//! `brokerlab compare`: the same workload, faults and seed under the at-most-once,
+//! at-least-once and exactly-once presets, side by side.
+//!
+//! A preset changes only delivery-guarantee settings, on every producer and every group:
+//!
+//! | preset | producers | groups |
+//! |---|---|---|
+//! | at-most-once | `acks=1`, `retries=0`, no idempotence, no `transactional.id` | `before-process` |
+//! | at-least-once | `acks=all`, `retries=2147483647`, no idempotence, `max.in.flight=5`, no `transactional.id` | `after-process` |
+//! | exactly-once | `acks=all`, idempotence | `transactional` with an `output_topic`, else `after-process` with a dedup sink; `read_committed` |
+//!
+//! A scenario's `[compare.PRESET]` tables override single settings. Every variant drops the
+//! scenario's `[expect]` (it was written for the original settings) and is validated like a
+//! scenario file.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::check::{Checker, MsgStatus, Outcome};
+use crate::scenario::{
+    self, Acks, CommitMode, FaultAction, IsolationLevel, PresetOverride, Scenario, Target,
+};
+use crate::sim::{GroupId, MsgId, Sim};
+use crate::sweep::{CheckedRun, run_checked};
+
+/// Kafka's default `retries`.
+const DEFAULT_RETRIES: u32 = i32::MAX as u32;
+
+/// Above this many messages in a group, the text matrix shows only the messages whose cells
+/// differ between presets.
+pub const MATRIX_ALL_ROWS: usize = 20;
+/// At most this many differing rows per group in the text matrix (`--json` has them all).
+pub const MATRIX_MAX_ROWS: usize = 40;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Preset {
+    AtMostOnce,
+    AtLeastOnce,
+    ExactlyOnce,
+}
+
+impl Preset {
+    pub const ALL: [Preset; 3] = [Preset::AtMostOnce, Preset::AtLeastOnce, Preset::ExactlyOnce];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::AtMostOnce => "at-most-once",
+            Preset::AtLeastOnce => "at-least-once",
+            Preset::ExactlyOnce => "exactly-once",
+        }
+    }
+
+    fn overrides(self, sc: &Scenario) -> Option<&PresetOverride> {
+        let c = sc.compare.as_ref()?;
+        match self {
+            Preset::AtMostOnce => c.at_most_once.as_ref(),
+            Preset::AtLeastOnce => c.at_least_once.as_ref(),
+            Preset::ExactlyOnce => c.exactly_once.as_ref(),
+        }
+    }
+}
+
+/// The scenario under one preset.
+#[derive(Clone, Debug)]
+pub struct Variant {
+    pub preset: Preset,
+    pub scenario: Scenario,
+    /// What had to change beyond the preset's settings for the scenario to stay valid.
+    pub notes: Vec<String>,
+}
+
+/// Applies `preset` (and the scenario's `[compare]` overrides for it) to every producer and
+/// group. The result is not validated; [`variants`] does that.
+pub fn apply(sc: &Scenario, preset: Preset) -> Variant {
+    let mut v = sc.clone();
+    v.expect = None;
+    v.compare = None;
+    let mut notes = Vec::new();
+    let ov = preset.overrides(sc).cloned().unwrap_or_default();
+    for p in &mut v.producers {
+        match preset {
+            Preset::AtMostOnce => {
+                p.acks = Acks::Leader;
+                p.retries = 0;
+                p.enable_idempotence = Some(false);
+            }
+            Preset::AtLeastOnce => {
+                p.acks = Acks::All;
+                p.retries = DEFAULT_RETRIES;
+                p.enable_idempotence = Some(false);
+                p.max_in_flight = 5;
+            }
+            Preset::ExactlyOnce => {
+                p.acks = Acks::All;
+                p.enable_idempotence = Some(true);
+                // Idempotence needs retries and at most 5 requests in flight.
+                if p.retries == 0 {
+                    p.retries = DEFAULT_RETRIES;
+                }
+                p.max_in_flight = p.max_in_flight.min(5);
+            }
+        }
+        if let Some(a) = ov.acks {
+            p.acks = a;
+        }
+        if let Some(r) = ov.retries {
+            p.retries = r;
+        }
+        if let Some(i) = ov.enable_idempotence {
+            p.enable_idempotence = Some(i);
+        }
+        if let Some(m) = ov.max_in_flight {
+            p.max_in_flight = m;
+        }
+        // A transactional producer needs idempotence.
+        if p.transactional_id.is_some() && (preset != Preset::ExactlyOnce || !p.idempotent()) {
+            notes.push(format!(
+                "{}: not transactional (transactional.id needs idempotence)",
+                p.name
+            ));
+            p.transactional_id = None;
+            p.transaction_size = None;
+        }
+    }
+    for g in &mut v.groups {
+        let (commit, dedup, isolation) = match preset {
+            Preset::AtMostOnce => (
+                CommitMode::BeforeProcess,
+                false,
+                IsolationLevel::ReadUncommitted,
+            ),
+            Preset::AtLeastOnce => (
+                CommitMode::AfterProcess,
+                false,
+                IsolationLevel::ReadUncommitted,
+            ),
+            Preset::ExactlyOnce if g.output_topic.is_some() => (
+                CommitMode::Transactional,
+                false,
+                IsolationLevel::ReadCommitted,
+            ),
+            Preset::ExactlyOnce => (
+                CommitMode::AfterProcess,
+                true,
+                IsolationLevel::ReadCommitted,
+            ),
+        };
+        g.commit = commit;
+        g.dedup = dedup;
+        g.isolation_level = isolation;
+        // `transactional` needs an output topic: it only applies to processors.
+        if let Some(c) = ov.commit
+            && (c != CommitMode::Transactional || g.output_topic.is_some())
+        {
+            g.commit = c;
+        }
+        if let Some(d) = ov.dedup {
+            g.dedup = d;
+        }
+        if let Some(i) = ov.isolation_level {
+            g.isolation_level = i;
+        }
+    }
+    // A `zombie` fault needs a transactional producer.
+    let before = v.faults.len();
+    let transactional: Vec<String> = v
+        .producers
+        .iter()
+        .filter(|p| p.transactional_id.is_some())
+        .map(|p| p.name.clone())
+        .collect();
+    v.faults.retain(|f| {
+        f.action != FaultAction::Zombie
+            || f.target.as_deref().is_some_and(|t| match Target::parse(t) {
+                Ok(Target::Producer(name)) => transactional.contains(&name),
+                _ => true,
+            })
+    });
+    let dropped = before - v.faults.len();
+    if dropped > 0 {
+        notes.push(format!(
+            "{dropped} zombie fault{} dropped (no transactional producer)",
+            if dropped == 1 { "" } else { "s" }
+        ));
+    }
+    Variant {
+        preset,
+        scenario: v,
+        notes,
+    }
+}
+
+/// The three variants, each validated. The error names the preset and what is wrong.
+pub fn variants(label: &str, sc: &Scenario) -> Result<Vec<Variant>, String> {
+    Preset::ALL
+        .iter()
+        .map(|&p| {
+            let v = apply(sc, p);
+            match scenario::validate(label, "", &v.scenario) {
+                Ok(()) => Ok(v),
+                Err(e) => {
+                    let mut m = format!(
+                        "error: {label}: under the {} preset the scenario is invalid: {}",
+                        p.name(),
+                        e.message()
+                    );
+                    if let Some(x) = e.expected() {
+                        let _ = write!(m, "\n  = expected {x}");
+                    }
+                    if let Some(h) = e.help() {
+                        let _ = write!(m, "\n  = help: {h}");
+                    }
+                    let _ = write!(
+                        m,
+                        "\n  = help: a `[compare.{}]` table in the scenario can override the preset's settings",
+                        p.name()
+                    );
+                    Err(m)
+                }
+            }
+        })
+        .collect()
+}
+
+// ----- the report ----------------------------------------------------------------------------
+
+/// The effective delivery settings of one producer under a preset.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProducerSettings {
+    pub acks: &'static str,
+    pub retries: u32,
+    pub enable_idempotence: bool,
+    pub max_in_flight: u32,
+    pub transactional_id: Option<String>,
+}
+
+/// The effective delivery settings of one group under a preset.
+#[derive(Clone, Debug, Serialize)]
+pub struct GroupSettings {
+    pub commit: &'static str,
+    pub dedup: bool,
+    pub isolation_level: &'static str,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PresetSettings {
+    pub name: &'static str,
+    /// Per producer, in scenario order (a JSON object).
+    #[serde(serialize_with = "ordered_map")]
+    pub producers: Vec<(String, ProducerSettings)>,
+    /// Per group, in scenario order (a JSON object).
+    #[serde(serialize_with = "ordered_map")]
+    pub groups: Vec<(String, GroupSettings)>,
+    /// Changes beyond the preset's settings that kept the scenario valid.
+    pub notes: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct VariantOutcome {
+    pub preset: &'static str,
+    pub events: u64,
+    pub end_ms: u64,
+    pub offline_partitions: u64,
+    /// Totals and, under `groups`, per-group outcomes, as in `brokerlab run --json`.
+    pub outcome: Outcome,
+}
+
+/// One cell of the matrix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Cell {
+    /// `applied`, `lost` or `not-sent` (the message was not sent under this preset).
+    pub status: &'static str,
+    /// How many times the group applied it.
+    pub applied: u32,
+    /// The producer saw success.
+    pub acked: bool,
+    /// The producer gave up on it.
+    pub failed: bool,
+}
+
+impl Cell {
+    const NOT_SENT: Cell = Cell {
+        status: "not-sent",
+        applied: 0,
+        acked: false,
+        failed: false,
+    };
+
+    /// `✓` applied once, `2×` applied twice, `✗` never applied (`✗ acked`: the producer was
+    /// told it succeeded; `✗ failed`: the producer gave up), `·` not sent.
+    pub fn symbol(&self) -> String {
+        match self.status {
+            "applied" if self.applied == 1 => "✓".to_string(),
+            "applied" => format!("{}×", self.applied),
+            "lost" if self.acked => "✗ acked".to_string(),
+            "lost" if self.failed => "✗ failed".to_string(),
+            "lost" => "✗".to_string(),
+            "pending" => "…".to_string(),
+            _ => "·".to_string(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct MatrixRow {
+    pub message: String,
+    /// One cell per preset, in `presets` order.
+    pub cells: Vec<Cell>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct GroupMatrix {
+    pub group: String,
+    /// Rows whose cells differ between presets.
+    pub differing: usize,
+    /// Every message of the group's input, in producer and send order.
+    pub rows: Vec<MatrixRow>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CompareReport {
+    pub scenario: String,
+    pub title: String,
+    pub seed: u64,
+    pub presets: Vec<PresetSettings>,
+    pub outcomes: Vec<VariantOutcome>,
+    pub matrix: Vec<GroupMatrix>,
+}
+
+fn ordered_map<S: serde::Serializer, T: Serialize>(
+    items: &[(String, T)],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(items.len()))?;
+    for (k, v) in items {
+        map.serialize_entry(k, v)?;
+    }
+    map.end()
+}
+
+/// The settings of a validated variant.
+pub fn settings(v: &Variant) -> PresetSettings {
+    let sc = &v.scenario;
+    PresetSettings {
+        name: v.preset.name(),
+        producers: sc
+            .producers
+            .iter()
+            .map(|p| {
+                (
+                    p.name.clone(),
+                    ProducerSettings {
+                        acks: p.acks.name(),
+                        retries: p.retries,
+                        enable_idempotence: p.idempotent(),
+                        max_in_flight: p.max_in_flight,
+                        transactional_id: p.transactional_id.clone(),
+                    },
+                )
+            })
+            .collect(),
+        groups: sc
+            .groups
+            .iter()
+            .map(|g| {
+                (
+                    g.name.clone(),
+                    GroupSettings {
+                        commit: g.commit.name(),
+                        dedup: g.dedup,
+                        isolation_level: match g.isolation_level {
+                            IsolationLevel::ReadCommitted => "read_committed",
+                            IsolationLevel::ReadUncommitted => "read_uncommitted",
+                        },
+                    },
+                )
+            })
+            .collect(),
+        notes: v.notes.clone(),
+    }
+}
+
+/// Runs the three variants (validated by [`variants`]) with `seed` and builds the report.
+pub fn compare(label: &str, sc: &Scenario, variants: &[Variant], seed: u64) -> CompareReport {
+    let runs: Vec<CheckedRun> = variants
+        .iter()
+        .map(|v| run_checked(&v.scenario, seed, |_| {}))
+        .collect();
+    build(label, sc, variants, &runs, seed)
+}
+
+/// The report from finished (or, in the TUI, partial) runs of the variants.
+pub fn build(
+    label: &str,
+    sc: &Scenario,
+    variants: &[Variant],
+    runs: &[CheckedRun],
+    seed: u64,
+) -> CompareReport {
+    let outcomes = variants
+        .iter()
+        .zip(runs)
+        .map(|(v, r)| VariantOutcome {
+            preset: v.preset.name(),
+            events: r.sim.events(),
+            end_ms: r.sim.now().as_ms(),
+            offline_partitions: r.offline,
+            outcome: r.outcome.clone(),
+        })
+        .collect();
+    CompareReport {
+        scenario: label.to_string(),
+        title: sc.scenario.title.clone(),
+        seed,
+        presets: variants.iter().map(settings).collect(),
+        outcomes,
+        matrix: matrix(
+            sc,
+            &runs
+                .iter()
+                .map(|r| (&r.sim, &r.checker))
+                .collect::<Vec<_>>(),
+        ),
+    }
+}
+
+/// The message × preset matrix of each group, from each preset's simulation and checker
+/// (finished runs, or runs in progress in the TUI: unapplied messages are then `pending`).
+pub fn matrix(sc: &Scenario, runs: &[(&Sim, &Checker)]) -> Vec<GroupMatrix> {
+    // Message id `(producer index, n)` → its `MsgId` in each run.
+    let mut ids: BTreeMap<(u32, u32), Vec<Option<MsgId>>> = BTreeMap::new();
+    for (k, r) in runs.iter().enumerate() {
+        for i in 0..r.1.messages() {
+            let m = MsgId(i as u32);
+            if let Some(info) = r.1.message(m) {
+                ids.entry((info.producer.0, info.n))
+                    .or_insert_with(|| vec![None; runs.len()])[k] = Some(m);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (gi, g) in sc.groups.iter().enumerate() {
+        let group = GroupId(gi as u32);
+        let mut rows = Vec::new();
+        let mut differing = 0;
+        for ((p, n), per_run) in &ids {
+            let mut related = false;
+            let cells: Vec<Cell> = runs
+                .iter()
+                .zip(per_run)
+                .map(|(r, m)| {
+                    let Some(m) = *m else { return Cell::NOT_SENT };
+                    let info = r.1.message(m).expect("known message");
+                    let (status, applied) = match r.1.message_status(group, m) {
+                        MsgStatus::Applied(t) => ("applied", t),
+                        MsgStatus::Lost => ("lost", 0),
+                        MsgStatus::Pending => ("pending", 0),
+                        MsgStatus::Unrelated => return Cell::NOT_SENT,
+                    };
+                    related = true;
+                    Cell {
+                        status,
+                        applied,
+                        acked: info.acked,
+                        failed: info.failed,
+                    }
+                })
+                .collect();
+            if !related {
+                continue;
+            }
+            let producer = runs
+                .iter()
+                .find_map(|r| r.0.producers().get(*p as usize).map(|x| x.name.clone()))
+                .unwrap_or_else(|| format!("producer-{p}"));
+            let first = cells[0].symbol();
+            if cells.iter().any(|c| c.symbol() != first) {
+                differing += 1;
+            }
+            rows.push(MatrixRow {
+                message: format!("{producer}#{n}"),
+                cells,
+            });
+        }
+        out.push(GroupMatrix {
+            group: g.name.clone(),
+            differing,
+            rows,
+        });
+    }
+    out
+}
+
+// ----- text ----------------------------------------------------------------------------------
+
+/// One producer's settings as Kafka config names.
+fn producer_line(p: &ProducerSettings) -> String {
+    let mut s = format!(
+        "acks={} retries={} enable.idempotence={} max.in.flight={}",
+        p.acks, p.retries, p.enable_idempotence, p.max_in_flight
+    );
+    if let Some(t) = &p.transactional_id {
+        let _ = write!(s, " transactional.id={t}");
+    }
+    s
+}
+
+fn group_line(g: &GroupSettings) -> String {
+    format!(
+        "commit={}{} isolation.level={}",
+        g.commit,
+        if g.dedup { " dedup-sink" } else { "" },
+        g.isolation_level
+    )
+}
+
+const COL: usize = 15;
+
+/// The text report: presets, the outcome table and the matrix.
+pub fn text(r: &CompareReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "Compare: {}", r.title);
+    let _ = writeln!(
+        s,
+        "{}, seed {}: the same workload, faults and seed under three delivery presets",
+        r.scenario, r.seed
+    );
+
+    // Presets.
+    let _ = writeln!(s);
+    let _ = writeln!(s, "Presets");
+    let name_w = r
+        .presets
+        .iter()
+        .flat_map(|p| {
+            p.producers
+                .iter()
+                .map(|x| &x.0)
+                .chain(p.groups.iter().map(|x| &x.0))
+        })
+        .map(|n| n.chars().count())
+        .max()
+        .unwrap_or(0);
+    for p in &r.presets {
+        let mut first = true;
+        let mut line = |who: &str, what: String| {
+            let head = if first { p.name } else { "" };
+            first = false;
+            let _ = writeln!(s, "  {head:<14} {who:<name_w$}  {what}");
+        };
+        for (name, ps) in p.producers.iter() {
+            line(name, producer_line(ps));
+        }
+        for (name, gs) in p.groups.iter() {
+            line(name, group_line(gs));
+        }
+        for n in &p.notes {
+            line("", format!("note: {n}"));
+        }
+    }
+
+    // The first column: row labels of the table, message ids of the matrix.
+    let first_w = r
+        .matrix
+        .iter()
+        .flat_map(|m| m.rows.iter().map(|x| x.message.chars().count()))
+        .chain(r.matrix.iter().map(|m| m.group.chars().count() + 2))
+        .chain(["offline events".len(), "redelivered".len()])
+        .max()
+        .unwrap_or(0);
+    let line_of = |label: &str, cells: &mut dyn Iterator<Item = String>| {
+        let mut line = format!("  {label:<first_w$}");
+        for c in cells {
+            let _ = write!(line, "  {c:<COL$}");
+        }
+        line.trim_end().to_string()
+    };
+
+    // Outcome table.
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "{}",
+        line_of("", &mut r.outcomes.iter().map(|o| o.preset.to_string()))
+    );
+    let row = |s: &mut String, label: &str, f: &dyn Fn(&VariantOutcome) -> String| {
+        let _ = writeln!(s, "{}", line_of(label, &mut r.outcomes.iter().map(f)));
+    };
+    row(&mut s, "sent", &|o| o.outcome.sent.to_string());
+    row(&mut s, "acked", &|o| o.outcome.acked.to_string());
+    row(&mut s, "failed", &|o| o.outcome.failed.to_string());
+    row(&mut s, "lost", &|o| o.outcome.lost.to_string());
+    row(&mut s, "acked-lost", &|o| o.outcome.acked_lost.to_string());
+    row(&mut s, "duplicated", &|o| o.outcome.duplicated.to_string());
+    row(&mut s, "reordered", &|o| o.outcome.reordered.to_string());
+    if r.outcomes.iter().any(|o| o.outcome.redelivered > 0) {
+        row(&mut s, "redelivered", &|o| {
+            o.outcome.redelivered.to_string()
+        });
+    }
+    if r.outcomes.iter().any(|o| o.offline_partitions > 0) {
+        row(&mut s, "offline events", &|o| {
+            o.offline_partitions.to_string()
+        });
+    }
+    row(&mut s, "verdict", &|o| o.outcome.verdict.name().to_string());
+    let groups = r.outcomes.first().map_or(0, |o| o.outcome.groups.len());
+    if groups > 1 {
+        for gi in 0..groups {
+            let name = r.outcomes[0].outcome.groups[gi].name.clone();
+            row(&mut s, &format!("  {name}"), &|o| {
+                o.outcome.groups[gi].verdict.name().to_string()
+            });
+        }
+    }
+
+    // A transactional processor that reprocessed after an abort.
+    for (p, o) in r.presets.iter().zip(&r.outcomes) {
+        for (name, gs) in p.groups.iter() {
+            let dup = o.outcome.group(name).map_or(0, |g| g.duplicated);
+            if gs.commit == "transactional" && dup > 0 {
+                let _ = writeln!(
+                    s,
+                    "  note: under {}, {name} (commit=transactional) processed {dup} message{} again \
+                     after its transaction was aborted; read_committed readers never see the aborted outputs",
+                    p.name,
+                    if dup == 1 { "" } else { "s" }
+                );
+            }
+        }
+    }
+
+    // Matrix.
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "Each message, per group: ✓ applied once, 2× applied twice, ✗ never applied\n\
+         (✗ acked: the producer was told it was written; ✗ failed: the producer gave up)"
+    );
+    for m in &r.matrix {
+        let _ = writeln!(s);
+        let _ = writeln!(
+            s,
+            "{}",
+            line_of(
+                &m.group,
+                &mut r.outcomes.iter().map(|o| o.preset.to_string())
+            )
+        );
+        if m.rows.is_empty() {
+            let _ = writeln!(s, "  (no messages)");
+            continue;
+        }
+        let all = m.rows.len() <= MATRIX_ALL_ROWS;
+        let mut shown = 0;
+        let mut same: BTreeMap<String, usize> = BTreeMap::new();
+        let mut cut = 0;
+        for row in &m.rows {
+            let syms: Vec<String> = row.cells.iter().map(Cell::symbol).collect();
+            let differs = syms.iter().any(|x| *x != syms[0]);
+            if !all && !differs {
+                *same.entry(syms[0].clone()).or_default() += 1;
+                continue;
+            }
+            if !all && shown >= MATRIX_MAX_ROWS {
+                cut += 1;
+                continue;
+            }
+            shown += 1;
+            let _ = writeln!(s, "{}", line_of(&row.message, &mut syms.into_iter()));
+        }
+        if cut > 0 {
+            let _ = writeln!(
+                s,
+                "  … {cut} more message{} that differ (--json lists every message)",
+                if cut == 1 { "" } else { "s" }
+            );
+        }
+        if !all {
+            let rest: usize = same.values().sum();
+            if rest > 0 {
+                let kinds: Vec<String> = same.iter().map(|(k, n)| format!("{n} {k}")).collect();
+                let _ = writeln!(
+                    s,
+                    "  {} of {} messages differ between presets; the other {rest} have the same result under all three ({})",
+                    m.differing,
+                    m.rows.len(),
+                    kinds.join(", ")
+                );
+            }
+        } else if m.differing == 0 {
+            let _ = writeln!(
+                s,
+                "  (every message has the same result under all three presets)"
+            );
+        }
+    }
+    s
+}

@@ -1,0 +1,217 @@
+//! The compare view (`c`): the scenario under the at-most-once, at-least-once and exactly-once
+//! presets of `brokerlab compare`, three runs that follow the main run's simulated clock in
+//! lockstep, with their live outcomes side by side and the message × preset matrix below.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget;
+
+use super::app::App;
+use super::outcome::verdict_style;
+use super::{panel, put, theme};
+use crate::check::Outcome;
+use crate::compare::{self, Cell, MATRIX_ALL_ROWS, Preset};
+use crate::session::Session;
+use crate::sim::SimTime;
+
+/// The three preset runs.
+pub struct CompareRuns {
+    pub presets: Vec<Preset>,
+    pub sessions: Vec<Session>,
+    /// Live faults of the main session when the runs were built (they carry them).
+    live_faults: usize,
+}
+
+impl CompareRuns {
+    /// The presets applied to the main session's scenario, with its live faults and seed.
+    pub fn new(main: &Session) -> Result<CompareRuns, String> {
+        let sc = main.to_scenario();
+        let variants = compare::variants(&main.label, &sc)?;
+        Ok(CompareRuns {
+            presets: variants.iter().map(|v| v.preset).collect(),
+            sessions: variants
+                .into_iter()
+                .map(|v| Session::new(main.label.clone(), v.scenario, main.seed))
+                .collect(),
+            live_faults: main.live_faults.len(),
+        })
+    }
+
+    /// Whether the runs were built with the main session's current live faults.
+    pub fn current(&self, main: &Session) -> bool {
+        self.live_faults == main.live_faults.len()
+    }
+
+    /// Brings every run to the main run's simulated time (to the end once it has finished).
+    pub fn sync(&mut self, main: &Session) {
+        let t = if main.finished() {
+            SimTime(u64::MAX)
+        } else {
+            main.now()
+        };
+        for s in &mut self.sessions {
+            if s.now() > t {
+                s.restart();
+            }
+            s.advance_to(t, u64::MAX);
+        }
+    }
+}
+
+pub struct CompareView<'a> {
+    pub app: &'a App,
+    pub runs: &'a CompareRuns,
+}
+
+fn num_style(v: u64, bad: Style) -> Style {
+    if v > 0 { bad } else { theme::BOLD }
+}
+
+impl Widget for CompareView<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        if area.height == 0 {
+            return;
+        }
+        let runs = self.runs;
+        let outcomes: Vec<&Outcome> = runs.sessions.iter().map(|s| s.outcome()).collect();
+        let final_ = outcomes.iter().all(|o| o.final_);
+        let sc = &runs.sessions[0].scenario;
+        let matrix = compare::matrix(
+            sc,
+            &runs
+                .sessions
+                .iter()
+                .map(|s| (&s.sim, &s.checker))
+                .collect::<Vec<_>>(),
+        );
+        let label_w = matrix
+            .iter()
+            .flat_map(|m| m.rows.iter().map(|r| r.message.chars().count()))
+            .chain(matrix.iter().map(|m| m.group.chars().count()))
+            .chain([14])
+            .max()
+            .unwrap_or(14) as u16
+            + 2;
+        let col_w = ((area.width.saturating_sub(label_w)) / 3).clamp(8, 20) as usize;
+        let lw = label_w as usize;
+        let row = |label: &str, cells: Vec<Span<'static>>| {
+            let mut spans = vec![Span::styled(
+                format!("{:<lw$}", theme::fit(label, lw - 1)),
+                theme::LABEL,
+            )];
+            for c in cells {
+                spans.push(Span::styled(
+                    format!("{:<col_w$}", theme::fit(&c.content, col_w - 1)),
+                    c.style,
+                ));
+            }
+            Line::from(spans)
+        };
+        let nums = |f: &dyn Fn(&Outcome) -> u64, bad: Style| -> Vec<Span<'static>> {
+            outcomes
+                .iter()
+                .map(|o| {
+                    let v = f(o);
+                    Span::styled(v.to_string(), num_style(v, bad))
+                })
+                .collect()
+        };
+        let mut table = vec![row(
+            "",
+            runs.presets
+                .iter()
+                .map(|p| Span::styled(p.name(), theme::TITLE))
+                .collect(),
+        )];
+        table.push(row("sent", nums(&|o| o.sent, theme::BOLD)));
+        table.push(row("acked", nums(&|o| o.acked, theme::GOOD)));
+        table.push(row("failed", nums(&|o| o.failed, theme::LOSS)));
+        if !final_ {
+            table.push(row("pending", nums(&|o| o.pending, theme::BOLD)));
+        }
+        table.push(row("lost", nums(&|o| o.lost, theme::LOSS)));
+        table.push(row("acked-lost", nums(&|o| o.acked_lost, theme::LOSS)));
+        table.push(row("duplicated", nums(&|o| o.duplicated, theme::DUPLICATE)));
+        table.push(row("reordered", nums(&|o| o.reordered, theme::REORDER)));
+        table.push(row(
+            if final_ { "verdict" } else { "verdict so far" },
+            outcomes
+                .iter()
+                .map(|o| Span::styled(o.verdict.name(), verdict_style(o.verdict)))
+                .collect(),
+        ));
+
+        // The matrix: every message, or only those that differ in a group with many.
+        let mut lines = Vec::new();
+        for m in &matrix {
+            lines.push(row(
+                &m.group,
+                runs.presets
+                    .iter()
+                    .map(|p| Span::styled(p.name(), theme::TITLE))
+                    .collect(),
+            ));
+            let all = m.rows.len() <= MATRIX_ALL_ROWS;
+            let mut same = 0;
+            for r in &m.rows {
+                let syms: Vec<String> = r.cells.iter().map(Cell::symbol).collect();
+                let differs = syms.iter().any(|x| *x != syms[0]);
+                if !all && !differs {
+                    same += 1;
+                    continue;
+                }
+                lines.push(row(
+                    &r.message,
+                    r.cells
+                        .iter()
+                        .zip(syms)
+                        .map(|(c, sym)| {
+                            let style = match (c.status, c.applied) {
+                                ("applied", 1) => theme::GOOD,
+                                ("applied", _) => theme::DUPLICATE,
+                                ("lost", _) => theme::LOSS,
+                                _ => theme::DIM,
+                            };
+                            Span::styled(sym, style)
+                        })
+                        .collect(),
+                ));
+            }
+            if same > 0 {
+                lines.push(Line::styled(
+                    format!("  {same} more with the same result under all three presets"),
+                    theme::DIM,
+                ));
+            }
+        }
+
+        let th = (table.len() as u16 + 1).min(area.height);
+        let [t, b] = Layout::vertical([Constraint::Length(th), Constraint::Fill(1)]).areas(area);
+        let inner = panel(
+            "Compare presets",
+            if final_ { "final" } else { "live, in lockstep" },
+            t,
+            buf,
+        );
+        for (i, line) in table.iter().enumerate() {
+            put(buf, inner, i as u16, line);
+        }
+        if b.height == 0 {
+            return;
+        }
+        let inner = panel(
+            "Messages  ✓ once  2× twice  ✗ never applied  … pending",
+            "↑↓ scroll",
+            b,
+            buf,
+        );
+        let h = inner.height as usize;
+        let max_scroll = lines.len().saturating_sub(h);
+        let scroll = self.app.compare_scroll.min(max_scroll);
+        for (i, line) in lines.iter().skip(scroll).take(h).enumerate() {
+            put(buf, inner, i as u16, line);
+        }
+    }
+}
