@@ -838,7 +838,6 @@ impl Sim {
         let reset = ErrorCode::NetworkException;
         Some(match msg {
             Msg::Produce {
-                producer,
                 partition,
                 batch,
                 attempt,

@@ -67,6 +67,25 @@ pub struct ProducerPartition {
     metadata_pending: bool,
 }
 
+impl ProducerPartition {
+    fn new(partition: PartitionId, leader: Option<BrokerId>) -> ProducerPartition {
+        ProducerPartition {
+            partition,
+            records: Vec::new(),
+            batched: 0,
+            oldest_queued: SimTime::ZERO,
+            linger_armed: false,
+            next_seq: 0,
+            last_acked_seq: -1,
+            in_flight: 0,
+            retry: Vec::new(),
+            leader,
+            metadata_token: 0,
+            metadata_pending: false,
+        }
+    }
+}
+
 /// Where the next sends come from.
 #[derive(Clone, Debug)]
 pub(crate) enum Workload {
@@ -176,20 +195,7 @@ impl Producer {
             max_batch_records: spec.max_batch_records,
             parts: partitions
                 .iter()
-                .map(|&p| ProducerPartition {
-                    partition: p,
-                    records: Vec::new(),
-                    batched: 0,
-                    oldest_queued: SimTime::ZERO,
-                    linger_armed: false,
-                    next_seq: 0,
-                    last_acked_seq: -1,
-                    in_flight: 0,
-                    retry: Vec::new(),
-                    leader: None,
-                    metadata_token: 0,
-                    metadata_pending: false,
-                })
+                .map(|&p| ProducerPartition::new(p, None))
                 .collect(),
             batches: Vec::new(),
             workload,
@@ -532,20 +538,7 @@ impl Sim {
                 let partition = PartitionId(first.0 + k);
                 let leader = self.controller.parts[partition.idx()].leader;
                 let prod = &mut self.producers[i];
-                prod.parts.push(ProducerPartition {
-                    partition,
-                    records: Vec::new(),
-                    batched: 0,
-                    oldest_queued: SimTime::ZERO,
-                    linger_armed: false,
-                    next_seq: 0,
-                    last_acked_seq: -1,
-                    in_flight: 0,
-                    retry: Vec::new(),
-                    leader,
-                    metadata_token: 0,
-                    metadata_pending: false,
-                });
+                prod.parts.push(ProducerPartition::new(partition, leader));
                 if let Some(txn) = prod.txn.as_mut() {
                     txn.add_partition_slot();
                 }

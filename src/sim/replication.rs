@@ -1414,25 +1414,7 @@ impl Sim {
                 self.respond_replica_fetch(p, b, slot, d.fetch_offset, d.session);
             }
         }
-        let mut i = 0;
-        while let Some(r) = self.replica_mut(p, b)
-            && i < r.consumer_waits.len()
-        {
-            if r.consumer_waits[i].deadline <= now {
-                let w = r.consumer_waits.swap_remove(i);
-                self.respond_consumer_fetch(
-                    p,
-                    b,
-                    w.consumer,
-                    w.offset,
-                    w.request_token,
-                    w.max_records,
-                    w.read_committed,
-                );
-            } else {
-                i += 1;
-            }
-        }
+        self.answer_consumer_waits(p, b, |w| w.deadline <= now);
         let Some(r) = self.replica_mut(p, b) else {
             return;
         };
@@ -1661,14 +1643,22 @@ impl Sim {
             return;
         }
         let (hw, lso) = (r.hw, r.lso());
+        self.answer_consumer_waits(p, b, |w| w.offset < if w.read_committed { lso } else { hw });
+    }
+
+    /// Answer the parked consumer fetches for which `ready` holds.
+    fn answer_consumer_waits(
+        &mut self,
+        p: PartitionId,
+        b: BrokerId,
+        ready: impl Fn(&ConsumerWait) -> bool,
+    ) {
         let mut i = 0;
         while let Some(r) = self.replica_mut(p, b)
             && i < r.consumer_waits.len()
         {
-            let w = r.consumer_waits[i];
-            let limit = if w.read_committed { lso } else { hw };
-            if w.offset < limit {
-                r.consumer_waits.swap_remove(i);
+            if ready(&r.consumer_waits[i]) {
+                let w = r.consumer_waits.swap_remove(i);
                 self.respond_consumer_fetch(
                     p,
                     b,
