@@ -759,7 +759,8 @@ impl Sim {
                 respond(self, ProduceResult::Err(ErrorCode::InvalidProducerEpoch));
                 return;
             }
-            if producer_epoch == state.epoch {
+            // The common case, the next sequence, cannot be a duplicate: skip the cache.
+            if producer_epoch == state.epoch && base_seq != state.last_seq() + 1 {
                 if let Some(&(_, _, base)) = state
                     .batches
                     .iter()
