@@ -157,6 +157,14 @@ pub struct Session {
 }
 
 impl Session {
+    /// Keep the newest `WIRE_CAPACITY` wire messages for the diagram.
+    fn push_wire(&mut self, w: WireLine) {
+        if self.wires.len() == WIRE_CAPACITY {
+            self.wires.pop_front();
+        }
+        self.wires.push_back(w);
+    }
+
     /// A session at the start of the run. `scenario` must have passed validation.
     pub fn new(label: impl Into<String>, scenario: Scenario, seed: u64) -> Session {
         let sim = Sim::with_seed(&scenario, seed);
@@ -324,10 +332,7 @@ impl Session {
                 wire,
                 arrive_at,
             } => {
-                if self.wires.len() == WIRE_CAPACITY {
-                    self.wires.pop_front();
-                }
-                self.wires.push_back(WireLine {
+                self.push_wire(WireLine {
                     event,
                     time: ev.time,
                     id: *id,
@@ -348,10 +353,7 @@ impl Session {
                 if let Some(w) = self.wires.iter_mut().rev().take(4096).find(|w| w.id == *id) {
                     w.dropped = Some(*reason);
                 } else {
-                    if self.wires.len() == WIRE_CAPACITY {
-                        self.wires.pop_front();
-                    }
-                    self.wires.push_back(WireLine {
+                    self.push_wire(WireLine {
                         event,
                         time: ev.time,
                         id: *id,

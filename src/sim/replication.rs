@@ -786,13 +786,12 @@ impl Sim {
                     );
                     return;
                 }
-                if base_seq != state.last_seq() + 1 {
-                    respond(
-                        self,
-                        ProduceResult::Err(ErrorCode::OutOfOrderSequenceNumber),
-                    );
-                    return;
-                }
+                // Neither a duplicate nor the next sequence: a gap.
+                respond(
+                    self,
+                    ProduceResult::Err(ErrorCode::OutOfOrderSequenceNumber),
+                );
+                return;
             }
         }
         // Append.
@@ -1034,20 +1033,31 @@ impl Sim {
                 true
             }
         });
-        let node = self.node_of_broker(b);
         for (pa, result) in done {
-            let to = self.producers[pa.producer.idx()].node;
-            self.send(
-                node,
-                to,
-                Msg::ProduceResponse {
-                    partition: p,
-                    batch: pa.batch,
-                    attempt: pa.attempt,
-                    result,
-                },
-            );
+            self.answer_pending_ack(p, b, pa, result);
         }
+    }
+
+    /// Send the response an `acks=all` produce in purgatory was waiting for.
+    fn answer_pending_ack(
+        &mut self,
+        p: PartitionId,
+        b: BrokerId,
+        pa: PendingAck,
+        result: ProduceResult,
+    ) {
+        let node = self.node_of_broker(b);
+        let to = self.producers[pa.producer.idx()].node;
+        self.send(
+            node,
+            to,
+            Msg::ProduceResponse {
+                partition: p,
+                batch: pa.batch,
+                attempt: pa.attempt,
+                result,
+            },
+        );
     }
 
     fn fail_purgatory(&mut self, p: PartitionId, b: BrokerId, error: ErrorCode) {
@@ -1058,17 +1068,7 @@ impl Sim {
         let waits = std::mem::take(&mut r.consumer_waits);
         let node = self.node_of_broker(b);
         for pa in pending {
-            let to = self.producers[pa.producer.idx()].node;
-            self.send(
-                node,
-                to,
-                Msg::ProduceResponse {
-                    partition: p,
-                    batch: pa.batch,
-                    attempt: pa.attempt,
-                    result: ProduceResult::Err(error),
-                },
-            );
+            self.answer_pending_ack(p, b, pa, ProduceResult::Err(error));
         }
         for w in waits {
             let to = self.consumers[w.consumer.idx()].node;

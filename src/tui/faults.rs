@@ -2,9 +2,9 @@
 //! goes through `Session::inject`.
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Clear, Widget};
+use ratatui::widgets::{Block, BorderType, Widget};
 
 use super::app::FaultMenu;
 use super::{put, theme};
@@ -19,13 +19,7 @@ impl Widget for FaultMenuView<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let items = &self.menu.items;
         let wanted_h = items.len() as u16 + 4;
-        let [popup] = Layout::horizontal([Constraint::Length(area.width.min(72))])
-            .flex(Flex::Center)
-            .areas(area);
-        let [popup] = Layout::vertical([Constraint::Length(wanted_h.min(area.height))])
-            .flex(Flex::Center)
-            .areas(popup);
-        Clear.render(popup, buf);
+        let popup = super::popup(area, 72, wanted_h, buf);
         let block = Block::bordered()
             .border_type(BorderType::Rounded)
             .border_style(theme::FENCED)

@@ -1,9 +1,9 @@
 //! The help overlay (`?`): every key, and what the colours mean.
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Clear, Widget};
+use ratatui::widgets::{Block, BorderType, Widget};
 
 use super::app::App;
 use super::{put, theme};
@@ -53,13 +53,7 @@ pub const KEYS: &[(&str, &str)] = &[
 impl Widget for Help<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let wanted_h = KEYS.len() as u16 + 9;
-        let [popup] = Layout::horizontal([Constraint::Length(area.width.min(78))])
-            .flex(Flex::Center)
-            .areas(area);
-        let [popup] = Layout::vertical([Constraint::Length(wanted_h.min(area.height))])
-            .flex(Flex::Center)
-            .areas(popup);
-        Clear.render(popup, buf);
+        let popup = super::popup(area, 78, wanted_h, buf);
         let block = Block::bordered()
             .border_type(BorderType::Rounded)
             .border_style(theme::TITLE)

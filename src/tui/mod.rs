@@ -235,3 +235,16 @@ pub fn text_at(buf: &mut Buffer, x: u16, y: u16, s: &str, style: Style, right: u
 pub fn fill(buf: &mut Buffer, area: Rect, style: Style) {
     buf.set_style(area, style);
 }
+
+/// A popup of at most `width` × `height`, centred in `area`, cleared for drawing on.
+pub(crate) fn popup(area: Rect, width: u16, height: u16, buf: &mut Buffer) -> Rect {
+    use ratatui::layout::Flex;
+    let [popup] = Layout::horizontal([Constraint::Length(area.width.min(width))])
+        .flex(Flex::Center)
+        .areas(area);
+    let [popup] = Layout::vertical([Constraint::Length(height.min(area.height))])
+        .flex(Flex::Center)
+        .areas(popup);
+    ratatui::widgets::Clear.render(popup, buf);
+    popup
+}
