@@ -1,23 +1,7 @@
 //! The `brokerlab` binary: exit codes, stderr for bad input, the JSON report's contract.
 
+use crate::util::{brokerlab, stderr, stdout};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn brokerlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_brokerlab"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run brokerlab")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 #[test]
 fn run_json_has_the_contract_keys() {

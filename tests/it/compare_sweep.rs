@@ -1,27 +1,11 @@
 //! `brokerlab compare` and `brokerlab sweep`: the presets do what they say, the output a user
 //! sees is pinned by snapshots, and a sweep does not depend on the number of jobs.
 
-use std::process::{Command, Output};
+use crate::util::{brokerlab, stderr, stdout};
 
 use brokerlab::compare::{self, Preset};
 use brokerlab::scenario::{self, Acks, CommitMode, IsolationLevel};
 use brokerlab::sweep::{self, SweepOptions};
-
-fn brokerlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_brokerlab"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run brokerlab")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn snapshot(name: &str, text: &str) {
     insta::with_settings!({

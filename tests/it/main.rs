@@ -6,3 +6,4 @@ mod drain;
 mod properties;
 mod scenario_files;
 mod tui;
+mod util;
