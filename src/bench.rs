@@ -253,6 +253,37 @@ pub fn run_bench(opts: &BenchOptions) -> BenchReport {
     }
 }
 
+/// A file of 20 000 producers with one clashing name and 20 000 `leader:` faults: validation
+/// must reject it without going quadratic in the file's size.
+pub fn large_invalid_scenario_toml() -> String {
+    let mut text = String::from("[scenario]\ntitle = \"big\"\n\n[[topics]]\nname = \"t\"\n");
+    for _ in 0..20_000 {
+        text.push_str("\n[[producers]]\nname = \"p\"\ntopic = \"t\"\nsend = { count = 1 }\n");
+    }
+    for n in 0..20_000 {
+        let _ = write!(
+            text,
+            "\n[[faults]]\nat_ms = {n}\naction = \"crash\"\ntarget = \"leader:t/0\"\n"
+        );
+    }
+    text
+}
+
+/// Time to parse and reject [`large_invalid_scenario_toml`], best of `rounds`.
+pub fn time_large_validation(rounds: u32) -> Duration {
+    let text = large_invalid_scenario_toml();
+    (0..rounds.max(1))
+        .map(|_| {
+            let start = Instant::now();
+            let rejected = scenario::parse("big.toml", &text).is_err();
+            let took = start.elapsed();
+            assert!(rejected, "the large invalid scenario must be rejected");
+            took
+        })
+        .min()
+        .unwrap_or_default()
+}
+
 /// `1234567` → `1 234 567`.
 fn grouped(n: u64) -> String {
     let s = n.to_string();

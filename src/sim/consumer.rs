@@ -945,7 +945,9 @@ impl Sim {
         }
         match timer {
             Timer::ConsumerStart => {
-                if self.consumers[c.idx()].state == ConsumerState::Idle {
+                // Started already (a restart raced the start timer): nothing to do.
+                let idle = self.consumers[c.idx()].state == ConsumerState::Idle;
+                if idle {
                     self.consumer_started(c);
                 }
             }
@@ -1497,7 +1499,7 @@ impl Sim {
                 .is_some_and(|k| spec.fail_keys.iter().any(|f| *f == self.keys[k as usize]));
         let by_count = spec
             .fail_every
-            .is_some_and(|n| n > 0 && info.n as u64 % n == 0);
+            .is_some_and(|n| n > 0 && (info.n as u64).is_multiple_of(n));
         by_key || by_count
     }
 

@@ -5,5 +5,6 @@ mod determinism;
 mod drain;
 mod properties;
 mod scenario_files;
+mod transactions;
 mod tui;
 mod util;

@@ -404,32 +404,20 @@ fn validate_alone_accepts_any_text() {
 }
 
 #[test]
-fn large_files_validate_in_reasonable_time() {
-    // Many producers with clashing names and many faults with `leader:` targets: validation
-    // must not be quadratic in the file's size.
-    let mut text = String::from("[scenario]\ntitle = \"big\"\n\n[[topics]]\nname = \"t\"\n");
-    for _ in 0..20_000 {
-        text.push_str("\n[[producers]]\nname = \"p\"\ntopic = \"t\"\nsend = { count = 1 }\n");
-    }
-    for n in 0..20_000 {
-        text.push_str(&format!(
-            "\n[[faults]]\nat_ms = {n}\naction = \"crash\"\ntarget = \"leader:t/0\"\n"
-        ));
-    }
-    let start = std::time::Instant::now();
+fn large_files_name_the_first_clash() {
+    // Many producers with clashing names and many faults with `leader:` targets.
+    let text = brokerlab::bench::large_invalid_scenario_toml();
+    // How long this takes is measured by `brokerlab bench` (validation), not asserted here.
     let e = scenario::parse("big.toml", &text).unwrap_err();
     assert!(e.message().contains("duplicate producer name `p`"), "{e}");
-    assert!(start.elapsed().as_secs() < 20, "took {:?}", start.elapsed());
 }
 
 #[test]
-fn many_schema_errors_are_reported_quickly() {
+fn many_schema_errors_name_the_first() {
     let mut text = String::from("[scenario]\ntitle = \"big\"\n");
     for _ in 0..20_000 {
         text.push_str("\n[[producers]]\nname = \"p\"\ntopic = \"t\"\nack = \"1\"\n");
     }
-    let start = std::time::Instant::now();
     let e = scenario::parse("big.toml", &text).unwrap_err();
     assert_eq!(e.line(), Some(7), "{e}");
-    assert!(start.elapsed().as_secs() < 20, "took {:?}", start.elapsed());
 }

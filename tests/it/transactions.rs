@@ -26,11 +26,6 @@ fn parse(extra: &str) -> scenario::Scenario {
     scenario::parse("test.toml", &text).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn run(extra: &str) -> Report {
-    let sc = parse(extra);
-    report::run("test.toml", &sc, sc.scenario.seed, |_, _| {})
-}
-
 fn run_with_trace(extra: &str) -> (Report, Vec<Trace>) {
     let (r, trace, _) = run_named(extra);
     (r, trace)

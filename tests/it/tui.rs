@@ -315,10 +315,36 @@ fn help_lists_every_key() {
     press(&mut app, &[ch('?')]);
     let f = frame(&app, 80, 24);
     snap!("tui__help_80x24", f.clone());
-    for k in [
-        "space", "→", "←", "]", "+", "f", "s", "r", "d", "o", "?", "q",
+    // Each key stands at the start of its own row, followed by what it does.
+    let wide = frame(&app, 120, 40);
+    let rows: Vec<String> = wide
+        .lines()
+        .filter_map(|l| {
+            l.split_once('│')
+                .map(|(_, rest)| rest.trim_start().to_string())
+        })
+        .collect();
+    for (keys, does) in [
+        ("space", "play / pause"),
+        ("→  n", "step: run to the next event"),
+        ("←  b", "step back to the previous one"),
+        ("]  [", "jump to the next / previous notable event"),
+        ("+  -", "playback speed"),
+        ("f", "fault menu: inject a fault now"),
+        ("s", "save the session"),
+        ("r", "restart from time 0"),
+        ("Tab  ↑ ↓", "select a partition"),
+        ("PgUp PgDn", "scroll the event log"),
+        ("d", "sequence diagram"),
+        ("h", "diagram: show/hide heartbeats"),
+        ("o", "order view"),
+        ("c", "compare: the three guarantee presets"),
+        ("?", "this help"),
+        ("q  Esc", "quit"),
     ] {
-        assert!(f.contains(k), "help mentions {k}");
+        let row = format!("│ {keys:<12}{does}");
+        let described = wide.lines().any(|l| l.contains(&row));
+        assert!(described, "help has a row `{keys}  {does}…`:\n{wide}");
     }
     press(&mut app, &[ch('x')]);
     assert!(app.overlay.is_none(), "any key closes help");
