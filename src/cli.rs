@@ -40,7 +40,8 @@ pub enum Command {
         /// Only print the outcome table, not the narrated trace.
         #[arg(long, short, conflicts_with = "json")]
         quiet: bool,
-        /// Also narrate every message on the wire (heartbeats and fetches included).
+        /// Also narrate every message on the wire (heartbeats and fetches included), and show each
+        /// event's id and the id of the event that caused it.
         #[arg(long, short, conflicts_with_all = ["json", "quiet"])]
         verbose: bool,
     },

@@ -121,7 +121,19 @@ fn run(arg: &str, seed: Option<u64>, json: bool, quiet: bool, verbose: bool) -> 
         } else {
             report::describe(sim, ev)
         };
-        if let Some(line) = line {
+        let Some(line) = line else { return };
+        if verbose {
+            // Each event's id and its cause's id, so a line can be followed back to its root.
+            let cause = ev
+                .cause
+                .map_or_else(|| "root".to_string(), |c| format!("←{c}"));
+            let id = ev.id.to_string();
+            let _ = writeln!(
+                out,
+                "{:>9}  {id:>7} {cause:<8} {line}",
+                report::fmt_time(ev.time)
+            );
+        } else {
             let _ = writeln!(out, "{:>9}  {line}", report::fmt_time(ev.time));
         }
     });

@@ -28,7 +28,9 @@ const AUDITOR: GroupId = GroupId(3);
 
 fn ev(kind: Trace) -> TraceEvent {
     TraceEvent {
+        id: crate::sim::EventId(0),
         time: SimTime::ZERO,
+        cause: None,
         kind,
     }
 }

@@ -90,11 +90,15 @@ pub(crate) enum Event {
         from: NodeId,
         to: NodeId,
         msg: Msg,
+        /// The `Sent` trace event of this message: the cause of what its delivery does.
+        sent: EventId,
     },
     Timer {
         node: NodeId,
         incarnation: u32,
         timer: Timer,
+        /// The cause of the handler that set the timer.
+        cause: Option<EventId>,
     },
     Fault(u32),
     Note(u32),
@@ -201,6 +205,12 @@ pub struct Sim {
     next_net_id: u64,
     events: u64,
     pub(crate) trace: Vec<TraceEvent>,
+    /// Trace events emitted so far (the next event's id).
+    trace_seq: u64,
+    /// What the running handler was triggered by; every event it emits records it as its cause.
+    cause: Option<EventId>,
+    /// Each fault's `FaultInjected` event once it has fired: the cause of its later effects.
+    fault_events: Vec<Option<EventId>>,
 
     pub(crate) nodes: Vec<NodeState>,
     pub(crate) net: Network,
@@ -237,6 +247,9 @@ impl Sim {
             next_net_id: 0,
             events: 0,
             trace: Vec::new(),
+            trace_seq: 0,
+            cause: None,
+            fault_events: Vec::new(),
             nodes: Vec::new(),
             net: Network::default(),
             topics: Vec::new(),
@@ -438,6 +451,7 @@ impl Sim {
                 node,
                 incarnation,
                 timer,
+                cause: self.cause,
             },
         );
     }
@@ -446,11 +460,17 @@ impl Sim {
         self.set_timer(node, delay_ms * 1000, timer);
     }
 
-    pub(crate) fn emit(&mut self, kind: Trace) {
+    /// Record a trace event caused by whatever triggered the running handler.
+    pub(crate) fn emit(&mut self, kind: Trace) -> EventId {
+        let id = EventId(self.trace_seq);
+        self.trace_seq += 1;
         self.trace.push(TraceEvent {
+            id,
             time: self.now,
+            cause: self.cause,
             kind,
         });
+        id
     }
 
     /// Send a message over the network: seeded latency, FIFO per link, cuts and drops.
@@ -461,23 +481,33 @@ impl Sim {
         let is_ack = matches!(msg, Msg::ProduceResponse { .. });
         match self.net.route(from, to, self.now, &mut self.rng, is_ack) {
             Ok(arrive_at) => {
-                self.emit(Trace::Sent {
+                let sent = self.emit(Trace::Sent {
                     id,
                     from,
                     to,
                     wire,
                     arrive_at,
                 });
-                self.schedule(arrive_at, Event::Deliver { id, from, to, msg });
+                self.schedule(
+                    arrive_at,
+                    Event::Deliver {
+                        id,
+                        from,
+                        to,
+                        msg,
+                        sent,
+                    },
+                );
             }
             Err(reason) => {
-                self.emit(Trace::Sent {
+                let sent = self.emit(Trace::Sent {
                     id,
                     from,
                     to,
                     wire,
                     arrive_at: self.now,
                 });
+                let cause = self.cause.replace(sent);
                 self.emit(Trace::Dropped {
                     id,
                     from,
@@ -485,6 +515,7 @@ impl Sim {
                     wire,
                     reason,
                 });
+                self.cause = cause;
                 self.release_msg(msg);
             }
         }
@@ -516,7 +547,14 @@ impl Sim {
 
     fn dispatch(&mut self, event: Event) {
         match event {
-            Event::Deliver { id, from, to, msg } => {
+            Event::Deliver {
+                id,
+                from,
+                to,
+                msg,
+                sent,
+            } => {
+                self.cause = Some(sent);
                 let node = &self.nodes[to.idx()];
                 if !node.up {
                     // The dead process's OS resets the connection, so the sender learns at once.
@@ -536,7 +574,16 @@ impl Sim {
                 }
                 if let Some(until) = node.paused_until {
                     // A paused process reads its socket when it wakes up, in arrival order.
-                    self.schedule(until, Event::Deliver { id, from, to, msg });
+                    self.schedule(
+                        until,
+                        Event::Deliver {
+                            id,
+                            from,
+                            to,
+                            msg,
+                            sent,
+                        },
+                    );
                     return;
                 }
                 if self.net.cut_now(from, to) {
@@ -557,7 +604,9 @@ impl Sim {
                 node,
                 incarnation,
                 timer,
+                cause,
             } => {
+                self.cause = cause;
                 let state = &self.nodes[node.idx()];
                 if !state.up || state.incarnation != incarnation {
                     return;
@@ -569,6 +618,7 @@ impl Sim {
                             node,
                             incarnation,
                             timer,
+                            cause,
                         },
                     );
                     return;
@@ -577,13 +627,28 @@ impl Sim {
             }
             Event::Fault(i) => {
                 if self.phase == Phase::Running {
+                    // A fault is a root, and the cause of all it does.
+                    self.cause = None;
+                    let fired = self.emit(Trace::FaultInjected { index: i });
+                    if self.fault_events.len() <= i as usize {
+                        self.fault_events.resize(i as usize + 1, None);
+                    }
+                    self.fault_events[i as usize] = Some(fired);
+                    self.cause = Some(fired);
                     self.apply_fault(i);
                 }
             }
-            Event::EndFault(i) => self.end_fault(i),
-            Event::Note(i) => self.emit(Trace::Narration { index: i }),
+            Event::EndFault(i) => {
+                self.cause = self.fault_events.get(i as usize).copied().flatten();
+                self.end_fault(i);
+            }
+            Event::Note(i) => {
+                self.cause = None;
+                self.emit(Trace::Narration { index: i });
+            }
             Event::Stop => {
                 self.phase = Phase::Draining;
+                self.cause = None;
                 self.emit(Trace::Draining);
                 self.schedule(self.now.plus_ms(100), Event::QuiescenceCheck);
             }
@@ -671,7 +736,6 @@ impl Sim {
 
     fn apply_fault(&mut self, index: u32) {
         let fault = self.faults[index as usize].clone();
-        self.emit(Trace::FaultInjected { index });
         let target = fault.target.as_deref().and_then(|t| self.resolve_target(t));
         match fault.action {
             FaultAction::Crash => {

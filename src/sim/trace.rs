@@ -181,7 +181,7 @@ impl TxnPhase {
 
 /// One thing that happened. Every variant is cheap to build except the rare ones that carry a
 /// list (truncations, rebalances).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Trace {
     /// A message left `from`; it arrives at `arrive_at` unless a `Dropped` with the same id follows.
     Sent {
@@ -464,9 +464,52 @@ impl Trace {
     }
 }
 
-/// A trace event with its time and position in the run.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// The id of a trace event: its position in the run's trace, counting from 0. The same
+/// scenario and seed always number their events the same way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EventId(pub u64);
+
+impl std::fmt::Display for EventId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// A trace event with its time, its id and the event that caused it.
+///
+/// `cause` is what ran the handler that emitted it: for a message delivery, the `Sent` event of
+/// that message; for a timer, the cause of the handler that set the timer; for a fault's effects,
+/// the `FaultInjected` event. `None` marks a root: a fault, a narration note, the end of the
+/// scripted run, or the scenario itself (its workload and settings, for events that the setup or a
+/// timer armed at setup emitted).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TraceEvent {
+    pub id: EventId,
     pub time: SimTime,
+    pub cause: Option<EventId>,
     pub kind: Trace,
+}
+
+/// Walks `id`'s causes back to its root: the returned ids start at `id` and end at the root.
+///
+/// `events` is the run's trace, or any contiguous stretch of it in order (ids ascend by one); a
+/// cause outside the stretch ends the walk there.
+pub fn cause_chain(events: &[TraceEvent], id: EventId) -> Vec<EventId> {
+    let Some(first) = events.first().map(|e| e.id.0) else {
+        return Vec::new();
+    };
+    let at = |id: EventId| {
+        id.0.checked_sub(first)
+            .and_then(|i| events.get(i as usize))
+            .filter(|e| e.id == id)
+    };
+    let mut chain = Vec::new();
+    let mut next = Some(id);
+    while let Some(id) = next {
+        let Some(ev) = at(id) else { break };
+        chain.push(id);
+        // Causes always point backwards, so the walk ends.
+        next = ev.cause.filter(|c| *c < id);
+    }
+    chain
 }

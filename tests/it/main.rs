@@ -1,4 +1,5 @@
 mod bundled;
+mod causes;
 mod cli;
 mod compare_sweep;
 mod determinism;

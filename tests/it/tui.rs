@@ -314,16 +314,9 @@ fn help_lists_every_key() {
     let mut app = open("acks1-leader-failover");
     press(&mut app, &[ch('?')]);
     let f = frame(&app, 80, 24);
-    snap!("tui__help_80x24", f.clone());
+    snap!("tui__help_80x24", f);
     // Each key stands at the start of its own row, followed by what it does.
     let wide = frame(&app, 120, 40);
-    let rows: Vec<String> = wide
-        .lines()
-        .filter_map(|l| {
-            l.split_once('│')
-                .map(|(_, rest)| rest.trim_start().to_string())
-        })
-        .collect();
     for (keys, does) in [
         ("space", "play / pause"),
         ("→  n", "step: run to the next event"),
