@@ -44,6 +44,10 @@ pub enum Command {
         /// event's id and the id of the event that caused it.
         #[arg(long, short, conflicts_with_all = ["json", "quiet"])]
         verbose: bool,
+        /// Print one message's whole life (e.g. `checkout#7`), each step with its cause, instead
+        /// of the narrated trace.
+        #[arg(long, value_name = "MSG", conflicts_with_all = ["json", "quiet", "verbose"])]
+        explain: Option<String>,
     },
     /// Validate scenario files and check their [expect] sections (every bundled one by default).
     Check {

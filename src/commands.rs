@@ -46,7 +46,14 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             json,
             quiet,
             verbose,
+            explain: None,
         }) => run(&scenario, seed, json, quiet, verbose),
+        Some(Command::Run {
+            scenario,
+            seed,
+            explain: Some(msg),
+            ..
+        }) => explain(&scenario, seed, &msg),
         Some(Command::Check { scenarios }) => check(&scenarios),
         Some(Command::Compare {
             scenario,
@@ -117,7 +124,7 @@ fn run(arg: &str, seed: Option<u64>, json: bool, quiet: bool, verbose: bool) -> 
             return;
         }
         let line = if verbose {
-            report::describe(sim, ev).or_else(|| wire_line(sim, ev))
+            report::describe(sim, ev).or_else(|| crate::explain::wire_line(sim, ev))
         } else {
             report::describe(sim, ev)
         };
@@ -150,61 +157,33 @@ fn run(arg: &str, seed: Option<u64>, json: bool, quiet: bool, verbose: bool) -> 
     ExitCode::SUCCESS
 }
 
-/// `--verbose`: the wire messages `describe` leaves out.
-fn wire_line(sim: &crate::sim::Sim, ev: &crate::sim::TraceEvent) -> Option<String> {
-    use crate::sim::Trace;
-    match &ev.kind {
-        Trace::Sent {
-            from,
-            to,
-            wire,
-            arrive_at,
-            ..
-        } => Some(format!(
-            "  → {} {} → {} (arrives {})",
-            wire.kind.name(),
-            sim.node_name(*from),
-            sim.node_name(*to),
-            report::fmt_time(*arrive_at)
-        )),
-        Trace::Dropped {
-            from,
-            to,
-            wire,
-            reason,
-            ..
-        } => Some(format!(
-            "  ✗ {} {} → {} dropped: {}",
-            wire.kind.name(),
-            sim.node_name(*from),
-            sim.node_name(*to),
-            reason.name()
-        )),
-        Trace::Replicated {
-            partition,
-            broker,
-            leo,
-        } => Some(format!(
-            "  {} replicates {} up to offset {}",
-            sim.broker_name(*broker),
-            sim.partition_name(*partition),
-            leo
-        )),
-        Trace::Polled {
-            consumer,
-            partition,
-            from,
-            count,
-            ..
-        } => Some(format!(
-            "  {} polls {} records of {} from offset {}",
-            sim.consumers()[consumer.idx()].name,
-            count,
-            sim.partition_name(*partition),
-            from
-        )),
-        _ => None,
-    }
+/// `run SCENARIO --explain MSG`: one message's life with the cause of each step.
+fn explain(arg: &str, seed: Option<u64>, msg: &str) -> ExitCode {
+    let (label, sc) = match scenario::load(arg) {
+        Ok(x) => x,
+        Err(e) => return bad_input(&e),
+    };
+    let seed = seed.unwrap_or(sc.scenario.seed);
+    let rec = crate::explain::record(&sc, seed);
+    let Some(m) = rec.find_msg(msg) else {
+        let producers: Vec<&str> = rec
+            .sim
+            .producers()
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        eprintln!(
+            "error: {label} (seed {seed}) sent no message `{msg}`\n  expected PRODUCER#N with N from 1, \
+             where PRODUCER is one of: {}",
+            producers.join(", ")
+        );
+        return ExitCode::from(EXIT_BAD_INPUT);
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{} ({label}, seed {seed})", sc.scenario.title);
+    let _ = write!(out, "{}", crate::explain::explain_text(&rec, m));
+    let _ = out.flush();
+    ExitCode::SUCCESS
 }
 
 fn check(args: &[String]) -> ExitCode {

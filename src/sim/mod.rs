@@ -208,7 +208,7 @@ pub struct Sim {
     /// Trace events emitted so far (the next event's id).
     trace_seq: u64,
     /// What the running handler was triggered by; every event it emits records it as its cause.
-    cause: Option<EventId>,
+    pub(crate) cause: Option<EventId>,
     /// Each fault's `FaultInjected` event once it has fired: the cause of its later effects.
     fault_events: Vec<Option<EventId>>,
 

@@ -492,12 +492,15 @@ impl Sim {
             pp.oldest_queued = now;
         }
         pp.records.push(msg);
-        self.emit(Trace::Produced {
+        let produced = self.emit(Trace::Produced {
             producer: p,
             msg,
             partition,
             key,
         });
+        // What the send sets off (a batch going out now, or its linger deadline) is caused by
+        // the application's `send()`.
+        let tick = self.cause.replace(produced);
         self.txn_record_added(p, local, msg);
         self.producer_drain(p, local);
         let prod = &self.producers[p.idx()];
@@ -505,6 +508,7 @@ impl Sim {
             // The application's last send: it commits what is left before it exits.
             self.txn_begin_end(p, true);
         }
+        self.cause = tick;
     }
 
     /// A processor's output record: the input's message id, written to the output topic in the

@@ -117,3 +117,37 @@ fn verbose_run_shows_each_events_id_and_cause() {
             .any(|l| l.split_whitespace().nth(2) == Some("root"))
     );
 }
+
+#[test]
+fn explain_tells_a_truncated_messages_life() {
+    let out = brokerlab(&["run", "acks1-leader-failover", "--explain", "checkout#7"]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    let at = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("no `{needle}` in:\n{text}"))
+    };
+    // In order: sent, appended on the leader only, acknowledged, the leader crashes, another is
+    // elected, and the old leader truncates it on return.
+    let steps = [
+        at("checkout sends checkout#7"),
+        at("broker-1 appends checkout#7"),
+        at("checkout#7 acknowledged"),
+        at("broker-1 crashes"),
+        at("leader is now broker-2"),
+        at("broker-1 truncates orders/0"),
+    ];
+    assert!(steps.windows(2).all(|w| w[0] < w[1]), "{text}");
+    assert!(
+        text.contains("because #"),
+        "each step names its cause:\n{text}"
+    );
+    assert!(!text.contains("applies checkout#7"), "{text}");
+}
+
+#[test]
+fn explain_rejects_an_unknown_message() {
+    let out = brokerlab(&["run", "acks1-leader-failover", "--explain", "checkout#99"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(crate::util::stderr(&out).contains("checkout"));
+}
