@@ -124,7 +124,7 @@ fn run(arg: &str, seed: Option<u64>, json: bool, quiet: bool, verbose: bool) -> 
             return;
         }
         let line = if verbose {
-            report::describe(sim, ev).or_else(|| crate::explain::wire_line(sim, ev))
+            report::describe(sim, ev).or_else(|| crate::life::wire_line(sim, ev))
         } else {
             report::describe(sim, ev)
         };
@@ -164,7 +164,7 @@ fn explain(arg: &str, seed: Option<u64>, msg: &str) -> ExitCode {
         Err(e) => return bad_input(&e),
     };
     let seed = seed.unwrap_or(sc.scenario.seed);
-    let rec = crate::explain::record(&sc, seed);
+    let rec = crate::life::record(&sc, seed);
     let Some(m) = rec.find_msg(msg) else {
         let producers: Vec<&str> = rec
             .sim
@@ -181,7 +181,7 @@ fn explain(arg: &str, seed: Option<u64>, msg: &str) -> ExitCode {
     };
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{} ({label}, seed {seed})", sc.scenario.title);
-    let _ = write!(out, "{}", crate::explain::explain_text(&rec, m));
+    let _ = write!(out, "{}", crate::life::explain_text(&rec, m));
     let _ = out.flush();
     ExitCode::SUCCESS
 }
