@@ -18,7 +18,7 @@ mod validate;
 
 use std::path::Path;
 
-pub use bundled::{Bundled, bundled, find_bundled};
+pub use bundled::{Bundled, DEFAULT_SCENARIO, bundled, find_bundled};
 pub use error::{ErrorKind, Location, ScenarioError};
 pub use model::*;
 pub use names::{Target, parse_link, parse_topic_partition};

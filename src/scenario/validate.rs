@@ -11,7 +11,6 @@ use super::model::*;
 use super::names::{
     Target, is_legal_name, is_reserved_node_name, parse_link, parse_topic_partition,
 };
-use crate::sim::ErrorCode;
 
 /// Brokers per cluster: ISRs and replica sets are `u64` bitmasks in the core.
 pub const MAX_BROKERS: u32 = 64;
@@ -28,31 +27,9 @@ pub const MAX_LATENCY_MS: u64 = 60_000;
 /// Durations and timeouts: Kafka stores them as 32-bit ints.
 pub const MAX_DURATION_MS: u64 = i32::MAX as u64;
 
-/// The Kafka error names `expect.errors` may use: the simulator's [`ErrorCode`]s.
-const ERROR_CODES: [ErrorCode; 18] = [
-    ErrorCode::NotEnoughReplicas,
-    ErrorCode::NotEnoughReplicasAfterAppend,
-    ErrorCode::NotLeaderOrFollower,
-    ErrorCode::OutOfOrderSequenceNumber,
-    ErrorCode::RequestTimedOut,
-    ErrorCode::DeliveryTimeout,
-    ErrorCode::ProducerFenced,
-    ErrorCode::InvalidProducerEpoch,
-    ErrorCode::CommitFailed,
-    ErrorCode::FencedLeaderEpoch,
-    ErrorCode::UnknownLeaderEpoch,
-    ErrorCode::OffsetOutOfRange,
-    ErrorCode::RebalanceInProgress,
-    ErrorCode::UnknownMemberId,
-    ErrorCode::IllegalGeneration,
-    ErrorCode::NotCoordinator,
-    ErrorCode::InvalidTxnState,
-    ErrorCode::ConcurrentTransactions,
-];
-
-/// Kafka error names accepted as keys of `expect.errors`.
+/// Kafka error names accepted as keys of `expect.errors`: those the simulator produces.
 pub fn known_error_names() -> impl Iterator<Item = &'static str> {
-    ERROR_CODES.iter().map(|c| c.name())
+    crate::sim::expectable_error_names()
 }
 
 /// Validates a parsed scenario. `text` is the file's text, used to point at the offending

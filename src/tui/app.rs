@@ -76,7 +76,7 @@ impl Picker {
         // A newcomer starts on the guided tour.
         let selected = entries
             .iter()
-            .position(|e| e.name == crate::commands::DEFAULT_SCENARIO)
+            .position(|e| e.name == crate::scenario::DEFAULT_SCENARIO)
             .unwrap_or(0);
         Picker { entries, selected }
     }
