@@ -12,6 +12,7 @@ mod bundled;
 mod diagnose;
 pub(crate) mod doc;
 mod error;
+pub mod lower;
 pub mod model;
 pub mod names;
 mod validate;
@@ -20,6 +21,7 @@ use std::path::Path;
 
 pub use bundled::{Bundled, DEFAULT_SCENARIO, bundled, find_bundled};
 pub use error::{ErrorKind, Location, ScenarioError};
+pub use lower::{lower, raise_fault};
 pub use model::*;
 pub use names::{Target, parse_link, parse_topic_partition};
 pub use validate::{
