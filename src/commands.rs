@@ -9,9 +9,7 @@ use crate::cli::{Cli, Command};
 use crate::report::{self, Report};
 use crate::scenario::{self, ScenarioError};
 
-/// The scenario `brokerlab` runs when given no arguments.
-/// The scenario `brokerlab` opens first: a guided tour of a leader failover.
-pub const DEFAULT_SCENARIO: &str = "tour";
+use crate::scenario::DEFAULT_SCENARIO;
 
 /// Exit codes: 0 success, 1 a failed check, 2 bad input.
 const EXIT_MISMATCH: u8 = 1;

@@ -575,8 +575,7 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
             sim.groups()[group.idx()]
                 .spec
                 .dead_letter_topic
-                .as_deref()
-                .unwrap_or("the dead-letter topic")
+                .map_or("the dead-letter topic", |t| &sim.topics()[t.idx()].name)
         ),
         Trace::ConsumerStuck {
             consumer, msg: m, ..
@@ -621,23 +620,7 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
             part(*partition),
             offset
         ),
-        Trace::FaultInjected { index } => {
-            let f = &sim.faults()[*index as usize];
-            let mut s = format!("⚡ fault: {}", f.action.name());
-            for (k, v) in [
-                ("target", f.target.clone()),
-                ("link", f.link.clone()),
-                ("group", f.group.clone()),
-                ("partition", f.partition.clone()),
-                ("duration_ms", f.duration_ms.map(|d| d.to_string())),
-                ("count", f.count.map(|d| d.to_string())),
-            ] {
-                if let Some(v) = v {
-                    let _ = write!(s, " {k}={v}");
-                }
-            }
-            s
-        }
+        Trace::FaultInjected { index } => format!("⚡ fault: {}", sim.fault_label(*index)),
         Trace::ProducerInitialized {
             producer,
             txn,

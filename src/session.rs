@@ -15,6 +15,7 @@ use std::collections::VecDeque;
 use crate::check::{Anomaly, Checker, CheckerSetup, Outcome};
 use crate::report;
 use crate::scenario::{Fault, Scenario};
+use crate::sim::FaultSpec;
 use crate::sim::digest::Digest;
 use crate::sim::{
     BrokerId, DropReason, GroupId, MsgId, NodeId, PartitionId, Phase, Sim, SimTime, Trace,
@@ -115,8 +116,11 @@ pub struct TruncationMark {
 pub struct LiveFault {
     /// The event count at which it was injected.
     pub event: u64,
-    /// The fault, with `at_ms` set to the simulated time of the injection.
+    /// The fault as a scenario file writes it, with `at_ms` set to the simulated time of the
+    /// injection: what [`Session::to_scenario`] saves.
     pub fault: Fault,
+    /// The fault as injected into the simulation, replayed when stepping back.
+    pub spec: FaultSpec,
 }
 
 /// Everything the session derives from the trace, restored with the checkpoint it belongs to.
@@ -544,11 +548,11 @@ impl Session {
     }
 
     fn inject_live_at(&mut self, event: u64) {
-        let due: Vec<Fault> = self
+        let due: Vec<FaultSpec> = self
             .live_faults
             .iter()
             .filter(|f| f.event == event)
-            .map(|f| f.fault.clone())
+            .map(|f| f.spec.clone())
             .collect();
         let already = self.sim.faults().len() - self.scenario.faults.len();
         let before = self.live_faults.iter().filter(|f| f.event < event).count();
@@ -579,7 +583,7 @@ impl Session {
     /// Inject a fault now and step until it has fired. It is recorded with the current event count and time, so stepping
     /// back and forward reproduces it and [`Session::to_scenario`] saves it. Injecting after
     /// stepping back rewrites the future: later live faults and checkpoints are dropped.
-    pub fn inject(&mut self, fault: Fault) -> Result<(), String> {
+    pub fn inject(&mut self, spec: FaultSpec) -> Result<(), String> {
         if !self.can_inject() {
             return Err(format!(
                 "the run is past stop_at_ms ({} ms): no new faults",
@@ -589,10 +593,15 @@ impl Session {
         let now = self.events();
         self.live_faults.retain(|f| f.event <= now);
         self.checkpoints.retain(|c| c.events <= now);
-        let mut fault = fault;
-        fault.at_ms = self.sim.now().as_ms();
-        let index = self.sim.inject_fault(fault.clone());
-        self.live_faults.push(LiveFault { event: now, fault });
+        let mut spec = spec;
+        spec.at = self.sim.now();
+        let fault = crate::scenario::raise_fault(&spec, &self.sim);
+        let index = self.sim.inject_fault(spec.clone());
+        self.live_faults.push(LiveFault {
+            event: now,
+            fault,
+            spec,
+        });
         // The fault fires at the current time, after what is already queued for it: step until
         // it has, so the caller sees its effect.
         while let Some(f) = self.step_raw(true) {

@@ -3,6 +3,10 @@
 
 use super::{Scenario, ScenarioError};
 
+/// The bundled scenario `brokerlab` opens first (and runs when given no arguments): a guided
+/// tour of a leader failover.
+pub const DEFAULT_SCENARIO: &str = "tour";
+
 /// One bundled scenario file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bundled {

@@ -12,14 +12,16 @@ mod bundled;
 mod diagnose;
 pub(crate) mod doc;
 mod error;
+pub mod lower;
 pub mod model;
 pub mod names;
 mod validate;
 
 use std::path::Path;
 
-pub use bundled::{Bundled, bundled, find_bundled};
+pub use bundled::{Bundled, DEFAULT_SCENARIO, bundled, find_bundled};
 pub use error::{ErrorKind, Location, ScenarioError};
+pub use lower::{lower, raise_fault};
 pub use model::*;
 pub use names::{Target, parse_link, parse_topic_partition};
 pub use validate::{

@@ -11,7 +11,6 @@ use super::model::*;
 use super::names::{
     Target, is_legal_name, is_reserved_node_name, parse_link, parse_topic_partition,
 };
-use crate::sim::ErrorCode;
 
 /// Brokers per cluster: ISRs and replica sets are `u64` bitmasks in the core.
 pub const MAX_BROKERS: u32 = 64;
@@ -28,31 +27,9 @@ pub const MAX_LATENCY_MS: u64 = 60_000;
 /// Durations and timeouts: Kafka stores them as 32-bit ints.
 pub const MAX_DURATION_MS: u64 = i32::MAX as u64;
 
-/// The Kafka error names `expect.errors` may use: the simulator's [`ErrorCode`]s.
-const ERROR_CODES: [ErrorCode; 18] = [
-    ErrorCode::NotEnoughReplicas,
-    ErrorCode::NotEnoughReplicasAfterAppend,
-    ErrorCode::NotLeaderOrFollower,
-    ErrorCode::OutOfOrderSequenceNumber,
-    ErrorCode::RequestTimedOut,
-    ErrorCode::DeliveryTimeout,
-    ErrorCode::ProducerFenced,
-    ErrorCode::InvalidProducerEpoch,
-    ErrorCode::CommitFailed,
-    ErrorCode::FencedLeaderEpoch,
-    ErrorCode::UnknownLeaderEpoch,
-    ErrorCode::OffsetOutOfRange,
-    ErrorCode::RebalanceInProgress,
-    ErrorCode::UnknownMemberId,
-    ErrorCode::IllegalGeneration,
-    ErrorCode::NotCoordinator,
-    ErrorCode::InvalidTxnState,
-    ErrorCode::ConcurrentTransactions,
-];
-
-/// Kafka error names accepted as keys of `expect.errors`.
+/// Kafka error names accepted as keys of `expect.errors`: those the simulator produces.
 pub fn known_error_names() -> impl Iterator<Item = &'static str> {
-    ERROR_CODES.iter().map(|c| c.name())
+    crate::sim::expectable_error_names()
 }
 
 /// Validates a parsed scenario. `text` is the file's text, used to point at the offending
@@ -79,6 +56,7 @@ pub(crate) fn validate_doc(
         groups: BTreeMap::new(),
         producers: BTreeMap::new(),
         added_consumers: BTreeMap::new(),
+        added_consumer_faults: Vec::new(),
         added_partitions: Vec::new(),
         newlines: std::cell::OnceCell::new(),
     };
@@ -93,7 +71,10 @@ pub(crate) fn validate_doc(
     }
     for (j, f) in scenario.faults.iter().enumerate() {
         match (f.action, &f.group, &f.topic) {
-            (FaultAction::AddConsumer, Some(g), _) => *v.added_consumers.entry(g).or_default() += 1,
+            (FaultAction::AddConsumer, Some(g), _) => {
+                *v.added_consumers.entry(g).or_default() += 1;
+                v.added_consumer_faults.push((f.at_ms, j, g));
+            }
             (FaultAction::AddPartitions, _, Some(t)) => {
                 v.added_partitions
                     .push((f.at_ms, j, t, f.partitions.unwrap_or(0)))
@@ -156,6 +137,8 @@ struct Validator<'a, 'i> {
     producers: BTreeMap<&'a str, &'a Producer>,
     /// `add-consumer` faults per group.
     added_consumers: BTreeMap<&'a str, u64>,
+    /// `add-consumer` faults: (at_ms, fault index, group).
+    added_consumer_faults: Vec<(u64, usize, &'a str)>,
     /// `add-partitions` faults: (at_ms, fault index, topic, new count).
     added_partitions: Vec<(u64, usize, &'a str, u32)>,
     /// Offsets of the text's newlines, computed when first needed.
@@ -1276,6 +1259,18 @@ impl<'a, 'i> Validator<'a, 'i> {
                 .unwrap_or(0)
     }
 
+    /// How many consumers group `g` has when fault `i` fires: its `consumers` plus the
+    /// `add-consumer` faults that fire before (ties: earlier in the file).
+    fn consumers_before(&self, g: &Group, i: usize) -> u64 {
+        let at = self.sc.faults.get(i).map_or(u64::MAX, |f| f.at_ms);
+        g.consumers as u64
+            + self
+                .added_consumer_faults
+                .iter()
+                .filter(|&&(at_j, j, name)| name == g.name && (at_j, j) < (at, i))
+                .count() as u64
+    }
+
     /// What `name` could be: the expected-text for an unknown node or target.
     fn node_choices(&self, with_leader: bool) -> String {
         let mut parts = vec![match self.sc.cluster.brokers {
@@ -1377,6 +1372,14 @@ impl<'a, 'i> Validator<'a, 'i> {
                             format!("`{group}/consumer-1` to `{group}/consumer-{max}`")
                         })
                         .help("a group has its `consumers` plus one per `add-consumer` fault");
+                    return false;
+                }
+                let before = self.consumers_before(g, fault);
+                if *index as u64 > before {
+                    let at_ms = self.sc.faults.get(fault).map_or(0, |f| f.at_ms);
+                    self.err(at, format!("`{t}` does not exist yet when this fault fires at {at_ms} ms: group `{group}` has {before} consumer{} by then", if before == 1 { "" } else { "s" }))
+                        .expected(format!("an `add-consumer` fault for `{group}` that fires before this one (earlier `at_ms`, or the same `at_ms` and earlier in the file)"))
+                        .help("consumers added by `add-consumer` faults are numbered in the order the faults fire");
                     return false;
                 }
                 true

@@ -8,7 +8,10 @@
 //! group's `__consumer_offsets` partition), and committed offsets survive its failover as they
 //! would in that replicated topic; consumers locate it without a FindCoordinator round trip.
 
-use crate::scenario::{Assignor, CommitMode, IsolationLevel, OffsetReset};
+use crate::sim::config::{
+    Acks, Assignor, CommitMode, GroupConfig, IsolationLevel, OffsetReset, ProducerConfig,
+    WorkloadConfig,
+};
 use crate::sim::ids::*;
 use crate::sim::partitioner::partition_for_key;
 use crate::sim::replication::EntryKind;
@@ -55,7 +58,7 @@ pub struct Member {
 #[derive(Clone, Debug)]
 pub struct Group {
     pub name: String,
-    pub spec: crate::scenario::Group,
+    pub spec: GroupConfig,
     pub topic: TopicId,
     pub partitions: Vec<PartitionId>,
     pub state: GroupState,
@@ -248,7 +251,8 @@ impl Consumer {
 }
 
 impl Sim {
-    pub(crate) fn new_group(&self, spec: &crate::scenario::Group, topic: TopicId) -> Group {
+    pub(crate) fn new_group(&self, spec: &GroupConfig) -> Group {
+        let topic = spec.topic;
         let partitions = self.topics[topic.idx()].partitions.clone();
         Group {
             name: spec.name.clone(),
@@ -315,12 +319,12 @@ impl Sim {
             stuck: false,
         });
         self.groups[g.idx()].consumers.push(id);
-        if let Some(output) = self.groups[g.idx()].spec.output_topic.clone() {
-            let p = self.create_embedded_producer(g, id, n, &output, "producer");
+        if let Some(output) = self.groups[g.idx()].spec.output_topic {
+            let p = self.create_embedded_producer(g, id, n, output, "producer");
             self.consumers[id.idx()].producer = Some(p);
         }
-        if let Some(dlt) = self.groups[g.idx()].spec.dead_letter_topic.clone() {
-            let p = self.create_embedded_producer(g, id, n, &dlt, "dead-letter");
+        if let Some(dlt) = self.groups[g.idx()].spec.dead_letter_topic {
+            let p = self.create_embedded_producer(g, id, n, dlt, "dead-letter");
             // The dead-letter producer is a plain idempotent producer, never transactional.
             self.producers[p.idx()].txn = None;
             self.consumers[id.idx()].dead_letter_producer = Some(p);
@@ -944,12 +948,8 @@ impl Sim {
             return;
         }
         match timer {
-            Timer::ConsumerStart => {
-                // Started already (a restart raced the start timer): nothing to do.
-                let idle = self.consumers[c.idx()].state == ConsumerState::Idle;
-                if idle {
-                    self.consumer_started(c);
-                }
+            Timer::ConsumerStart if self.consumers[c.idx()].state == ConsumerState::Idle => {
+                self.consumer_started(c);
             }
             Timer::ConsumerRequestTimeout {
                 token: REQUEST_SCAN,
@@ -1896,18 +1896,17 @@ impl Sim {
         g: GroupId,
         c: ConsumerId,
         n: usize,
-        output: &str,
+        topic: TopicId,
         role: &str,
     ) -> ProducerId {
         let group = &self.groups[g.idx()];
-        let output = output.to_string();
         let consumer_name = self.consumers[c.idx()].name.clone();
-        let spec = crate::scenario::Producer {
+        let spec = ProducerConfig {
             name: format!("{consumer_name}/{role}"),
-            topic: output.clone(),
-            acks: crate::scenario::Acks::All,
+            topic,
+            acks: Acks::All,
             retries: i32::MAX as u32,
-            enable_idempotence: Some(true),
+            idempotent: true,
             max_in_flight: 5,
             request_timeout_ms: group.spec.request_timeout_ms,
             delivery_timeout_ms: 120_000,
@@ -1915,19 +1914,11 @@ impl Sim {
             retry_backoff_max_ms: 1000,
             linger_ms: 0,
             max_batch_records: group.spec.max_poll_records,
-            transactional_id: (group.spec.commit == CommitMode::Transactional)
-                .then(|| format!("{}-{n}", group.name)),
-            transaction_size: None,
-            transaction_timeout_ms: crate::sim::txn::DEFAULT_TRANSACTION_TIMEOUT_MS,
-            send: None,
-            messages: Vec::new(),
+            transactional: None,
+            workload: WorkloadConfig::Messages(Vec::new()),
         };
-        let topic = TopicId(
-            self.topics
-                .iter()
-                .position(|t| t.name == output)
-                .expect("validated output topic") as u32,
-        );
+        let transactional_id =
+            (group.spec.commit == CommitMode::Transactional).then(|| format!("{}-{n}", group.name));
         let partitions = self.topics[topic.idx()].partitions.clone();
         let pid = ProducerId(self.producers.len() as u32);
         // The output producer shares the consumer's node (their messages never collide); the
@@ -1955,7 +1946,7 @@ impl Sim {
             &partitions,
             crate::sim::producer::Workload::Explicit(Vec::new()),
         );
-        if let Some(id) = spec.transactional_id.as_deref() {
+        if let Some(id) = transactional_id.as_deref() {
             let txn = self.txn_index(id, crate::sim::txn::DEFAULT_TRANSACTION_TIMEOUT_MS);
             prod.txn = Some(crate::sim::txn::TxnClient::new(
                 txn,

@@ -204,6 +204,34 @@ impl ErrorCode {
     }
 }
 
+/// The errors a scenario's `expect.errors` may count, by Kafka name.
+const EXPECTABLE_ERRORS: [ErrorCode; 18] = [
+    ErrorCode::NotEnoughReplicas,
+    ErrorCode::NotEnoughReplicasAfterAppend,
+    ErrorCode::NotLeaderOrFollower,
+    ErrorCode::OutOfOrderSequenceNumber,
+    ErrorCode::RequestTimedOut,
+    ErrorCode::DeliveryTimeout,
+    ErrorCode::ProducerFenced,
+    ErrorCode::InvalidProducerEpoch,
+    ErrorCode::CommitFailed,
+    ErrorCode::FencedLeaderEpoch,
+    ErrorCode::UnknownLeaderEpoch,
+    ErrorCode::OffsetOutOfRange,
+    ErrorCode::RebalanceInProgress,
+    ErrorCode::UnknownMemberId,
+    ErrorCode::IllegalGeneration,
+    ErrorCode::NotCoordinator,
+    ErrorCode::InvalidTxnState,
+    ErrorCode::ConcurrentTransactions,
+];
+
+/// The Kafka names of the errors the simulation reports to clients and counts in its outcome
+/// (what a scenario's `expect.errors` may name).
+pub fn expectable_error_names() -> impl Iterator<Item = &'static str> {
+    EXPECTABLE_ERRORS.iter().map(|c| c.name())
+}
+
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

@@ -3,6 +3,7 @@
 //! Events are ordered by `(time, seq)`, where `seq` is an insertion counter, so ties always
 //! break the same way. Every step appends typed [`TraceEvent`]s to a buffer the caller drains.
 
+pub mod config;
 pub mod consumer;
 pub mod digest;
 pub mod ids;
@@ -21,10 +22,10 @@ use std::collections::BinaryHeap;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+pub use config::{FaultKind, FaultSpec, Note, SimConfig, Target};
 pub use ids::*;
 pub use trace::*;
 
-use crate::scenario::{Fault, FaultAction, Note};
 use consumer::{Consumer, Group};
 use network::Network;
 use producer::Producer;
@@ -225,7 +226,7 @@ pub struct Sim {
     /// Transaction coordinator state, one per `transactional.id`.
     pub(crate) txns: Vec<txn::Txn>,
     pub(crate) keys: Vec<String>,
-    pub(crate) faults: Vec<Fault>,
+    pub(crate) faults: Vec<FaultSpec>,
     pub(crate) notes: Vec<Note>,
     /// Pool of record buffers for fetch responses, so the hot path reuses allocations.
     pub(crate) payloads: Vec<Vec<replication::Entry>>,
@@ -403,7 +404,7 @@ impl Sim {
         &self.keys[k as usize]
     }
 
-    pub fn faults(&self) -> &[Fault] {
+    pub fn faults(&self) -> &[FaultSpec] {
         &self.faults
     }
 
@@ -416,9 +417,9 @@ impl Sim {
     }
 
     /// Schedule a fault now (from the TUI). It is recorded like a scripted one, so the session
-    /// replays and can be saved as a scenario.
-    pub fn inject_fault(&mut self, mut fault: Fault) -> u32 {
-        fault.at_ms = self.now.as_ms();
+    /// can replay it.
+    pub fn inject_fault(&mut self, mut fault: FaultSpec) -> u32 {
+        fault.at = self.now;
         let index = self.faults.len() as u32;
         self.faults.push(fault);
         self.schedule(self.now, Event::Fault(index));
@@ -714,43 +715,25 @@ impl Sim {
 
     // ----- faults -------------------------------------------------------------------------
 
-    /// Resolve a target name to a node at this moment (`leader:` follows the controller's view).
-    pub fn resolve_target(&self, target: &str) -> Option<NodeId> {
-        if let Some(p) = target.strip_prefix("leader:") {
-            let pid = self.partition_by_name(p)?;
-            let leader = self.controller.parts[pid.idx()].leader?;
-            return Some(self.node_of_broker(leader));
-        }
-        self.nodes
-            .iter()
-            .position(|n| n.name == target)
-            .map(|i| NodeId(i as u32))
-    }
-
-    pub fn partition_by_name(&self, name: &str) -> Option<PartitionId> {
-        let (topic, idx) = name.rsplit_once('/')?;
-        let idx: u32 = idx.parse().ok()?;
-        let t = self.topics.iter().find(|t| t.name == topic)?;
-        t.partitions.get(idx as usize).copied()
-    }
-
     fn apply_fault(&mut self, index: u32) {
         let fault = self.faults[index as usize].clone();
-        let target = fault.target.as_deref().and_then(|t| self.resolve_target(t));
-        match fault.action {
-            FaultAction::Crash => {
-                if let Some(n) = target {
+        match fault.kind {
+            FaultKind::Crash(t) => {
+                if let Some(n) = self.resolve(t) {
                     self.crash_node(n);
                 }
             }
-            FaultAction::Restart => {
-                if let Some(n) = target {
+            FaultKind::Restart(t) => {
+                if let Some(n) = self.resolve(t) {
                     self.restart_node(n);
                 }
             }
-            FaultAction::Pause => {
-                if let (Some(n), Some(d)) = (target, fault.duration_ms) {
-                    let until = self.now.plus_ms(d);
+            FaultKind::Pause {
+                target,
+                duration_ms,
+            } => {
+                if let Some(n) = self.resolve(target) {
+                    let until = self.now.plus_ms(duration_ms);
                     if self.nodes[n.idx()].up {
                         self.nodes[n.idx()].paused_until = Some(until);
                         self.emit(Trace::NodePaused { node: n, until });
@@ -758,93 +741,60 @@ impl Sim {
                     }
                 }
             }
-            FaultAction::Isolate => {
-                if let Some(n) = target {
+            FaultKind::Isolate {
+                target,
+                duration_ms,
+            } => {
+                if let Some(n) = self.resolve(target) {
                     self.net.isolate(n, index);
-                    if let Some(d) = fault.duration_ms {
+                    if let Some(d) = duration_ms {
                         self.schedule(self.now.plus_ms(d), Event::EndFault(index));
                     }
                 }
             }
-            FaultAction::Partition => {
-                let sides: Vec<Vec<NodeId>> = fault
-                    .sides
+            FaultKind::Partition { sides, duration_ms } => {
+                // A `leader:` with no leader right now is on no side.
+                let sides: Vec<Vec<NodeId>> = sides
                     .iter()
-                    .flatten()
-                    .map(|side| side.iter().filter_map(|n| self.resolve_target(n)).collect())
+                    .map(|side| side.iter().filter_map(|&t| self.resolve(t)).collect())
                     .collect();
                 self.net.partition(&sides, index);
-                if let Some(d) = fault.duration_ms {
+                if let Some(d) = duration_ms {
                     self.schedule(self.now.plus_ms(d), Event::EndFault(index));
                 }
             }
-            FaultAction::Heal => self.net.heal_all(),
-            FaultAction::Drop => {
-                if let Some((a, b)) = fault.link.as_deref().and_then(|l| self.resolve_link(l)) {
-                    self.net.drop_next(a, b, fault.count.unwrap_or(1));
+            FaultKind::Heal => self.net.heal_all(),
+            FaultKind::Drop { from, to, count } => {
+                if let (Some(a), Some(b)) = (self.resolve(from), self.resolve(to)) {
+                    self.net.drop_next(a, b, count);
                 }
             }
-            FaultAction::DropAcks => {
-                if let Some(n) = target {
-                    self.net.drop_next_to(n, fault.count.unwrap_or(1));
+            FaultKind::DropAcks { producer, count } => {
+                let n = self.producers[producer.idx()].node;
+                self.net.drop_next_to(n, count);
+            }
+            FaultKind::Delay {
+                from,
+                to,
+                extra_ms,
+                duration_ms,
+            } => {
+                if let (Some(a), Some(b)) = (self.resolve(from), self.resolve(to)) {
+                    self.net.add_delay(a, b, extra_ms * 1000, index);
+                    self.schedule(self.now.plus_ms(duration_ms), Event::EndFault(index));
                 }
             }
-            FaultAction::Delay => {
-                if let Some((a, b)) = fault.link.as_deref().and_then(|l| self.resolve_link(l)) {
-                    self.net
-                        .add_delay(a, b, fault.extra_ms.unwrap_or(0) * 1000, index);
-                    if let Some(d) = fault.duration_ms {
-                        self.schedule(self.now.plus_ms(d), Event::EndFault(index));
-                    }
-                }
-            }
-            FaultAction::AddConsumer => {
-                if let Some(g) = fault
-                    .group
-                    .as_deref()
-                    .and_then(|g| self.groups.iter().position(|x| x.name == g))
-                {
-                    self.add_consumer(GroupId(g as u32));
-                }
-            }
-            FaultAction::RemoveConsumer => {
-                if let Some(n) = target
-                    && let NodeKind::Consumer(c) = self.nodes[n.idx()].kind
-                {
-                    self.consumer_leave(c);
-                }
-            }
-            FaultAction::ElectPreferred => {
-                if let Some(p) = fault
-                    .partition
-                    .as_deref()
-                    .and_then(|p| self.partition_by_name(p))
-                {
-                    self.controller_elect_preferred(p);
-                }
-            }
-            FaultAction::Zombie => {
-                if let Some(n) = target
-                    && let NodeKind::Producer(p) = self.nodes[n.idx()].kind
-                {
-                    self.start_second_instance(p);
-                }
-            }
-            FaultAction::AddPartitions => {
-                if let (Some(topic), Some(n)) = (fault.topic.as_deref(), fault.partitions)
-                    && let Some(t) = self.topics.iter().position(|x| x.name == topic)
-                {
-                    self.add_partitions(TopicId(t as u32), n);
-                }
-            }
+            FaultKind::AddConsumer(g) => self.add_consumer(g),
+            FaultKind::RemoveConsumer(c) => self.consumer_leave(c),
+            FaultKind::ElectPreferred(p) => self.controller_elect_preferred(p),
+            FaultKind::Zombie(p) => self.start_second_instance(p),
+            FaultKind::AddPartitions { topic, count } => self.add_partitions(topic, count),
         }
     }
 
     fn end_fault(&mut self, index: u32) {
-        let fault = &self.faults[index as usize];
-        match fault.action {
-            FaultAction::Pause => {
-                let target = fault.target.clone();
+        match self.faults[index as usize].kind {
+            FaultKind::Pause { target, .. } => {
                 // The pause ends for whichever node it paused; `leader:` may have moved since,
                 // so find the paused node by its deadline.
                 let node = self
@@ -852,7 +802,7 @@ impl Sim {
                     .iter()
                     .position(|n| n.paused_until == Some(self.now))
                     .map(|i| NodeId(i as u32))
-                    .or_else(|| target.as_deref().and_then(|t| self.resolve_target(t)));
+                    .or_else(|| self.resolve(target));
                 if let Some(n) = node
                     && self.nodes[n.idx()]
                         .paused_until
@@ -864,14 +814,6 @@ impl Sim {
             }
             _ => self.net.end_fault(index),
         }
-    }
-
-    fn resolve_link(&self, link: &str) -> Option<(NodeId, NodeId)> {
-        let (a, b) = link.split_once("->")?;
-        Some((
-            self.resolve_target(a.trim())?,
-            self.resolve_target(b.trim())?,
-        ))
     }
 
     pub(crate) fn crash_node(&mut self, n: NodeId) {

@@ -11,7 +11,7 @@
 
 use rand::RngExt;
 
-use crate::scenario::{Acks, KeyDistribution};
+use crate::sim::config::{Acks, KeyDistribution, ProducerConfig};
 use crate::sim::ids::*;
 use crate::sim::partitioner::partition_for_key;
 use crate::sim::trace::Trace;
@@ -167,14 +167,14 @@ pub struct Producer {
 impl Producer {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
-        spec: &crate::scenario::Producer,
+        spec: &ProducerConfig,
         index: ProducerId,
         node: NodeId,
         topic: TopicId,
         partitions: &[PartitionId],
         workload: Workload,
     ) -> Producer {
-        let idempotent = spec.idempotent();
+        let idempotent = spec.idempotent;
         Producer {
             name: spec.name.clone(),
             node,

@@ -727,7 +727,7 @@ impl Sim {
         let acks = prod.acks;
         let (base_seq, count) = prod.batch_seq(batch);
         let respond = |sim: &mut Sim, result: ProduceResult| {
-            if acks != crate::scenario::Acks::None {
+            if acks != crate::sim::config::Acks::None {
                 let node = sim.node_of_broker(b);
                 sim.send(
                     node,
@@ -746,7 +746,7 @@ impl Sim {
             respond(self, ProduceResult::Err(ErrorCode::NotLeaderOrFollower));
             return;
         };
-        if acks == crate::scenario::Acks::All && r.isr.len() < min_isr {
+        if acks == crate::sim::config::Acks::All && r.isr.len() < min_isr {
             respond(self, ProduceResult::Err(ErrorCode::NotEnoughReplicas));
             return;
         }
@@ -838,9 +838,11 @@ impl Sim {
         self.wake_delayed_fetches(p, b);
         self.maybe_advance_hw(p, b);
         match acks {
-            crate::scenario::Acks::None => {}
-            crate::scenario::Acks::Leader => respond(self, ProduceResult::Ok { base_offset: base }),
-            crate::scenario::Acks::All => self.ack_or_park(
+            crate::sim::config::Acks::None => {}
+            crate::sim::config::Acks::Leader => {
+                respond(self, ProduceResult::Ok { base_offset: base })
+            }
+            crate::sim::config::Acks::All => self.ack_or_park(
                 p,
                 b,
                 from,
@@ -972,8 +974,8 @@ impl Sim {
     ) {
         let acks = self.producers[producer.idx()].acks;
         let timeout = self.producers[producer.idx()].request_timeout_ms;
-        if acks != crate::scenario::Acks::All {
-            if acks == crate::scenario::Acks::Leader {
+        if acks != crate::sim::config::Acks::All {
+            if acks == crate::sim::config::Acks::Leader {
                 let node = self.node_of_broker(b);
                 self.send(
                     node,

@@ -1,6 +1,6 @@
-//! Building a [`Sim`] from a validated scenario.
+//! Building a [`Sim`] from its [`SimConfig`].
 
-use crate::scenario::Scenario;
+use crate::sim::config::{SimConfig, WorkloadConfig};
 use crate::sim::consumer::Group;
 use crate::sim::ids::*;
 use crate::sim::network::Network;
@@ -9,29 +9,33 @@ use crate::sim::replication::{BrokerRegistration, Partition, PartitionState};
 use crate::sim::txn::TxnClient;
 use crate::sim::{Event, NodeKind, NodeState, Settings, Sim, TopicInfo};
 
-/// Records per transaction when a transactional producer does not say.
-const DEFAULT_TRANSACTION_SIZE: u32 = 10;
-
 /// Extra simulated time the drain may take beyond the slowest client timeout.
 const DRAIN_SLACK_MS: u64 = 30_000;
 
 impl Sim {
-    /// Build the world for a scenario that passed validation, with its own seed.
-    pub fn new(scenario: &Scenario) -> Sim {
-        Sim::with_seed(scenario, scenario.scenario.seed)
+    /// Build the world with the config's own seed. A validated scenario lowers into a
+    /// config, so `Sim::new(&scenario)` works too.
+    pub fn new(config: impl Into<SimConfig>) -> Sim {
+        let config = config.into();
+        let seed = config.seed;
+        Sim::build(config, seed)
     }
 
-    /// Build the world for a scenario with another seed.
-    pub fn with_seed(scenario: &Scenario, seed: u64) -> Sim {
-        let c = &scenario.cluster;
-        let stop_at = SimTime::from_ms(scenario.scenario.stop_at_ms);
-        let slowest_producer = scenario
+    /// Build the world with another seed.
+    pub fn with_seed(config: impl Into<SimConfig>, seed: u64) -> Sim {
+        Sim::build(config.into(), seed)
+    }
+
+    fn build(config: SimConfig, seed: u64) -> Sim {
+        let c = &config.cluster;
+        let stop_at = config.stop_at;
+        let slowest_producer = config
             .producers
             .iter()
             .map(|p| p.delivery_timeout_ms.max(p.request_timeout_ms))
             .max()
             .unwrap_or(0);
-        let slowest_group = scenario
+        let slowest_group = config
             .groups
             .iter()
             .map(|g| g.session_timeout_ms + g.request_timeout_ms)
@@ -76,15 +80,13 @@ impl Sim {
         // Topics and partitions. Without an explicit assignment, replicas are spread
         // round-robin over the brokers, shifted per partition, as Kafka's default does.
         let mut shift = 0u32;
-        for (t, topic) in scenario.topics.iter().enumerate() {
+        for (t, topic) in config.topics.iter().enumerate() {
             let tid = TopicId(t as u32);
-            let unclean = topic
-                .unclean_leader_election
-                .unwrap_or(c.unclean_leader_election);
+            let unclean = topic.unclean_leader_election;
             let mut parts = Vec::new();
             for i in 0..topic.partitions {
                 let assignment: Vec<BrokerId> = match &topic.assignment {
-                    Some(a) => a[i as usize].iter().map(|&n| BrokerId(n - 1)).collect(),
+                    Some(a) => a[i as usize].clone(),
                     None => (0..topic.replication_factor)
                         .map(|j| BrokerId((shift + i + j) % c.brokers))
                         .collect(),
@@ -126,7 +128,7 @@ impl Sim {
         }
 
         // Producers.
-        for (i, spec) in scenario.producers.iter().enumerate() {
+        for (i, spec) in config.producers.iter().enumerate() {
             let pid = ProducerId(i as u32);
             let node = NodeId(sim.nodes.len() as u32);
             sim.nodes.push(NodeState {
@@ -136,10 +138,16 @@ impl Sim {
                 incarnation: 0,
                 paused_until: None,
             });
-            let topic = topic_id(&sim, &spec.topic);
-            let workload = match &spec.send {
-                Some(send) => {
-                    let keys: Vec<u32> = send.keys.iter().map(|k| sim.intern_key(k)).collect();
+            let topic = spec.topic;
+            let workload = match &spec.workload {
+                WorkloadConfig::Stream {
+                    count,
+                    every_ms,
+                    start_ms,
+                    keys,
+                    distribution,
+                } => {
+                    let keys: Vec<u32> = keys.iter().map(|k| sim.intern_key(k)).collect();
                     let total: f64 = (1..=keys.len()).map(|k| 1.0 / k as f64).sum();
                     let mut acc = 0.0;
                     let zipf_cdf = (1..=keys.len())
@@ -149,19 +157,18 @@ impl Sim {
                         })
                         .collect();
                     Workload::Stream {
-                        count: send.count,
-                        every_ms: send.every_ms,
-                        start_ms: send.start_ms,
+                        count: *count,
+                        every_ms: *every_ms,
+                        start_ms: *start_ms,
                         keys,
-                        distribution: send.key_distribution,
+                        distribution: *distribution,
                         zipf_cdf,
                     }
                 }
-                None => {
-                    let mut msgs: Vec<(u64, Option<u32>)> = spec
-                        .messages
+                WorkloadConfig::Messages(messages) => {
+                    let mut msgs: Vec<(u64, Option<u32>)> = messages
                         .iter()
-                        .map(|m| (m.at_ms, m.key.as_deref().map(|k| sim.intern_key(k))))
+                        .map(|(at, key)| (*at, key.as_deref().map(|k| sim.intern_key(k))))
                         .collect();
                     msgs.sort_by_key(|m| m.0);
                     Workload::Explicit(msgs)
@@ -169,43 +176,40 @@ impl Sim {
             };
             let partitions = sim.topics[topic.idx()].partitions.clone();
             let mut prod = Producer::new(spec, pid, node, topic, &partitions, workload);
-            if let Some(id) = &spec.transactional_id {
-                let txn = sim.txn_index(id, spec.transaction_timeout_ms);
-                let size = spec.transaction_size.unwrap_or(DEFAULT_TRANSACTION_SIZE);
-                prod.txn = Some(TxnClient::new(txn, size, partitions.len()));
+            if let Some(t) = &spec.transactional {
+                let txn = sim.txn_index(&t.id, t.timeout_ms);
+                prod.txn = Some(TxnClient::new(txn, t.size, partitions.len()));
             }
             sim.producers.push(prod);
         }
 
         // Groups and their consumers.
-        for spec in &scenario.groups {
-            let topic = topic_id(&sim, &spec.topic);
-            let group: Group = sim.new_group(spec, topic);
+        for spec in &config.groups {
+            let group: Group = sim.new_group(spec);
             sim.groups.push(group);
         }
         sim.net = Network::new(
             sim.nodes.len(),
-            scenario.network.latency_ms,
-            scenario.network.loss,
+            config.network.latency_ms,
+            config.network.loss,
         );
-        for (g, spec) in scenario.groups.iter().enumerate() {
+        for (g, spec) in config.groups.iter().enumerate() {
             for _ in 0..spec.consumers {
                 sim.create_consumer(GroupId(g as u32));
             }
         }
 
-        sim.faults = scenario.faults.clone();
-        sim.notes = scenario.notes.clone();
-
         sim.boot_cluster();
         sim.start_producers();
         sim.start_consumers();
-        for (i, f) in scenario.faults.iter().enumerate() {
-            sim.schedule(SimTime::from_ms(f.at_ms), Event::Fault(i as u32));
+        for (i, f) in config.faults.iter().enumerate() {
+            sim.schedule(f.at, Event::Fault(i as u32));
         }
-        for (i, n) in scenario.notes.iter().enumerate() {
-            sim.schedule(SimTime::from_ms(n.at_ms), Event::Note(i as u32));
+        for (i, n) in config.notes.iter().enumerate() {
+            sim.schedule(n.at, Event::Note(i as u32));
         }
+        sim.faults = config.faults;
+        sim.notes = config.notes;
         sim.schedule(stop_at, Event::Stop);
         sim
     }
@@ -219,13 +223,4 @@ impl Sim {
             }
         }
     }
-}
-
-fn topic_id(sim: &Sim, name: &str) -> TopicId {
-    TopicId(
-        sim.topics
-            .iter()
-            .position(|t| t.name == name)
-            .expect("validated topic") as u32,
-    )
 }

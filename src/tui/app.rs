@@ -8,11 +8,13 @@ use ratatui::crossterm::event::{
     Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind,
 };
 
-use crate::scenario::{Fault, FaultAction, Guarantee, Scenario};
+use crate::scenario::{Guarantee, Scenario};
 use crate::session::Session;
 use crate::sim::consumer::ConsumerState;
 use crate::sim::replication::Role;
-use crate::sim::{NodeKind, PartitionId, SimTime};
+use crate::sim::{
+    FaultKind, FaultSpec, GroupId, NodeId, NodeKind, PartitionId, ProducerId, SimTime, Target,
+};
 
 /// Playback speeds: simulated time per real time.
 pub const SPEEDS: &[f64] = &[0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 50.0, 250.0];
@@ -76,7 +78,7 @@ impl Picker {
         // A newcomer starts on the guided tour.
         let selected = entries
             .iter()
-            .position(|e| e.name == crate::commands::DEFAULT_SCENARIO)
+            .position(|e| e.name == crate::scenario::DEFAULT_SCENARIO)
             .unwrap_or(0);
         Picker { entries, selected }
     }
@@ -96,7 +98,7 @@ pub fn guarantee_rank(g: Guarantee) -> u8 {
 #[derive(Clone, Debug)]
 pub struct FaultItem {
     pub label: String,
-    pub fault: Fault,
+    pub fault: FaultSpec,
 }
 
 #[derive(Clone, Debug)]
@@ -579,15 +581,18 @@ impl App {
     }
 }
 
-/// The fault menu for the current state: every item builds a scenario [`Fault`].
+/// The fault menu for the current state: every item builds a typed fault.
 pub fn fault_items(s: &Session, selected: Option<PartitionId>) -> Vec<FaultItem> {
     let sim = &s.sim;
     let mut items = Vec::new();
-    let mut push = |label: String, fault: Fault| items.push(FaultItem { label, fault });
-    let fault = |action: FaultAction, target: Option<&str>| {
-        let mut f = Fault::new(0, action);
-        f.target = target.map(str::to_string);
-        f
+    let mut push = |label: String, kind: FaultKind| {
+        items.push(FaultItem {
+            label,
+            fault: FaultSpec {
+                at: SimTime::ZERO,
+                kind,
+            },
+        })
     };
     if let Some(p) = selected {
         let name = sim.partition_name(p);
@@ -596,58 +601,66 @@ pub fn fault_items(s: &Session, selected: Option<PartitionId>) -> Vec<FaultItem>
         {
             push(
                 format!("crash the leader of {name} ({})", sim.broker_name(leader)),
-                fault(FaultAction::Crash, Some(&format!("leader:{name}"))),
+                FaultKind::Crash(Target::LeaderOf(p)),
             );
             let part = &sim.partitions()[p.idx()];
             for r in &part.replicas {
-                let node = &sim.nodes()[sim.node_of_broker(r.broker).idx()];
+                let n = sim.node_of_broker(r.broker);
+                let node = &sim.nodes()[n.idx()];
                 if r.role == Role::Follower && node.up && node.paused_until.is_none() {
-                    let mut f = fault(FaultAction::Pause, Some(&node.name));
-                    f.duration_ms = Some(5000);
                     push(
                         format!("pause follower {} of {name} for 5 s (GC pause)", node.name),
-                        f,
+                        FaultKind::Pause {
+                            target: Target::Node(n),
+                            duration_ms: 5000,
+                        },
                     );
                 }
             }
         }
     }
-    for n in sim.nodes() {
+    let nodes = || {
+        sim.nodes()
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (Target::Node(NodeId(i as u32)), n))
+    };
+    for (t, n) in nodes() {
         if let NodeKind::Broker(_) = n.kind {
             if n.up {
-                push(
-                    format!("crash {}", n.name),
-                    fault(FaultAction::Crash, Some(&n.name)),
-                );
+                push(format!("crash {}", n.name), FaultKind::Crash(t));
             } else {
-                push(
-                    format!("restart {}", n.name),
-                    fault(FaultAction::Restart, Some(&n.name)),
-                );
+                push(format!("restart {}", n.name), FaultKind::Restart(t));
             }
         }
     }
-    for n in sim.nodes() {
+    for (t, n) in nodes() {
         if let NodeKind::Broker(_) = n.kind
             && n.up
         {
-            let mut f = fault(FaultAction::Isolate, Some(&n.name));
-            f.duration_ms = Some(10_000);
-            push(format!("isolate {} from everyone for 10 s", n.name), f);
+            push(
+                format!("isolate {} from everyone for 10 s", n.name),
+                FaultKind::Isolate {
+                    target: t,
+                    duration_ms: Some(10_000),
+                },
+            );
         }
     }
-    for p in sim.producers() {
-        let mut f = fault(FaultAction::DropAcks, Some(&p.name));
-        f.count = Some(3);
+    for (i, p) in sim.producers().iter().enumerate() {
         push(
             format!("drop the next 3 produce responses (ACKs) to {}", p.name),
-            f,
+            FaultKind::DropAcks {
+                producer: ProducerId(i as u32),
+                count: 3,
+            },
         );
     }
-    for g in sim.groups() {
-        let mut f = Fault::new(0, FaultAction::AddConsumer);
-        f.group = Some(g.name.clone());
-        push(format!("add a consumer to group {}", g.name), f);
+    for (i, g) in sim.groups().iter().enumerate() {
+        push(
+            format!("add a consumer to group {}", g.name),
+            FaultKind::AddConsumer(GroupId(i as u32)),
+        );
         for &c in &g.consumers {
             let cons = &sim.consumers()[c.idx()];
             if matches!(
@@ -658,11 +671,11 @@ pub fn fault_items(s: &Session, selected: Option<PartitionId>) -> Vec<FaultItem>
             }
             push(
                 format!("remove {} from its group (LeaveGroup)", cons.name),
-                fault(FaultAction::RemoveConsumer, Some(&cons.name)),
+                FaultKind::RemoveConsumer(c),
             );
             push(
                 format!("crash {} (no LeaveGroup)", cons.name),
-                fault(FaultAction::Crash, Some(&cons.name)),
+                FaultKind::Crash(Target::Consumer(c)),
             );
         }
         for &c in &g.consumers {
@@ -670,14 +683,14 @@ pub fn fault_items(s: &Session, selected: Option<PartitionId>) -> Vec<FaultItem>
             if cons.state == ConsumerState::Crashed {
                 push(
                     format!("restart {}", cons.name),
-                    fault(FaultAction::Restart, Some(&cons.name)),
+                    FaultKind::Restart(Target::Consumer(c)),
                 );
             }
         }
     }
     push(
         "heal every network fault (isolations, cuts)".into(),
-        Fault::new(0, FaultAction::Heal),
+        FaultKind::Heal,
     );
     items
 }

@@ -132,8 +132,8 @@ impl GroupsPanel<'_> {
                 Span::styled(
                     format!(
                         "  commit={}  assignor={}{}",
-                        commit_name(&g.spec),
-                        assignor_name(&g.spec),
+                        g.spec.commit.name(),
+                        g.spec.assignor.name(),
                         if g.spec.dedup { "  dedup sink" } else { "" }
                     ),
                     theme::DIM,
@@ -181,22 +181,6 @@ impl GroupsPanel<'_> {
     pub fn height(&self, width: u16) -> u16 {
         1 + self.lines(width).len() as u16
     }
-}
-
-fn commit_name(g: &crate::scenario::Group) -> String {
-    toml_name(&g.commit)
-}
-
-fn assignor_name(g: &crate::scenario::Group) -> String {
-    toml_name(&g.assignor)
-}
-
-/// The kebab-case name a scenario file uses for an enum value.
-fn toml_name<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
 }
 
 impl Widget for GroupsPanel<'_> {

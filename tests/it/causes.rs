@@ -55,8 +55,7 @@ fn a_truncation_walks_back_to_the_restart_that_caused_it() {
     let Trace::FaultInjected { index } = kinds.last().unwrap() else {
         panic!("the root is the fault: {kinds:?}");
     };
-    let fault = &sim.faults()[*index as usize];
-    assert_eq!(fault.target.as_deref(), Some("broker-1"));
+    assert_eq!(sim.fault_label(*index), "restart target=broker-1");
     assert!(
         kinds
             .iter()

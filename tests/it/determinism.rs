@@ -4,7 +4,7 @@
 
 use brokerlab::scenario::{self, Scenario};
 use brokerlab::sim::digest::Digest;
-use brokerlab::sim::{Phase, Sim, TraceEvent};
+use brokerlab::sim::{Phase, Sim, SimTime, TraceEvent};
 
 /// A leader failover with random latency, ACK loss, a consumer group and a rebalance: most of
 /// the machinery, and plenty of seeded randomness.
@@ -268,7 +268,7 @@ fn clone_with_pending_trace_and_both_halves_continue() {
 fn injected_fault_is_replayable() {
     // A fault injected live is recorded: a run that injects it at the same event gives the same
     // digest as another such run.
-    use brokerlab::scenario::{Fault, FaultAction};
+    use brokerlab::sim::{FaultKind, FaultSpec, NodeId, Target};
     let sc = load(FAILOVER);
     let run = || {
         let mut sim = Sim::new(&sc);
@@ -276,9 +276,10 @@ fn injected_fault_is_replayable() {
         while sim.step() {
             sim.drain_trace().for_each(|ev| d.add(&ev));
             if sim.events() == 2_000 {
-                let mut f = Fault::new(0, FaultAction::Crash);
-                f.target = Some("broker-2".into());
-                sim.inject_fault(f);
+                sim.inject_fault(FaultSpec {
+                    at: SimTime::ZERO,
+                    kind: FaultKind::Crash(Target::Node(NodeId(1))),
+                });
             }
         }
         sim.drain_trace().for_each(|ev| d.add(&ev));

@@ -7,7 +7,7 @@ use std::time::Duration;
 use brokerlab::report;
 use brokerlab::scenario::{self, FaultAction};
 use brokerlab::session::{LogKind, Session};
-use brokerlab::sim::SimTime;
+use brokerlab::sim::{FaultKind, FaultSpec, NodeId, SimTime, Target};
 use brokerlab::tui::{App, Overlay, View};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -203,8 +203,10 @@ fn step_back_replays_live_faults() {
     while s.now() < SimTime::from_ms(1200) {
         s.step();
     }
-    let mut f = scenario::Fault::new(0, FaultAction::Crash);
-    f.target = Some("broker-3".into());
+    let f = FaultSpec {
+        at: SimTime::ZERO,
+        kind: FaultKind::Crash(Target::Node(NodeId(2))),
+    };
     let at = s.events();
     s.inject(f).unwrap();
     assert!(s.log.iter().any(|l| l.text.contains("broker-3 crashes")));

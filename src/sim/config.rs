@@ -1,0 +1,461 @@
+//! What the simulation core is built from: the cluster, topics, clients, scripted faults and
+//! notes, as core values. The scenario layer lowers its file format into these; nothing here
+//! knows about files, names as written in them, or serde.
+//!
+//! Field docs give Kafka's config names where there is one.
+
+use super::Sim;
+use super::ids::*;
+
+/// `acks`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Acks {
+    /// `acks=0`: fire and forget.
+    None,
+    /// `acks=1`: the leader's append.
+    Leader,
+    /// `acks=all` (`-1`): every in-sync replica.
+    #[default]
+    All,
+}
+
+impl Acks {
+    pub fn name(self) -> &'static str {
+        match self {
+            Acks::None => "0",
+            Acks::Leader => "1",
+            Acks::All => "all",
+        }
+    }
+}
+
+/// How a streaming producer picks the key of its n-th send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyDistribution {
+    /// `keys[n % keys.len()]`.
+    #[default]
+    RoundRobin,
+    /// Uniformly random over the keys, seeded.
+    Uniform,
+    /// Zipf-skewed over the keys (the first is hottest), seeded.
+    Zipf,
+}
+
+/// `partition.assignment.strategy`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Assignor {
+    /// `RangeAssignor`
+    #[default]
+    Range,
+    /// `RoundRobinAssignor`
+    Roundrobin,
+    /// `StickyAssignor`
+    Sticky,
+    /// `CooperativeStickyAssignor`
+    CooperativeSticky,
+}
+
+impl Assignor {
+    pub fn name(self) -> &'static str {
+        match self {
+            Assignor::Range => "range",
+            Assignor::Roundrobin => "roundrobin",
+            Assignor::Sticky => "sticky",
+            Assignor::CooperativeSticky => "cooperative-sticky",
+        }
+    }
+}
+
+/// When a consumer commits its offsets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CommitMode {
+    /// `enable.auto.commit=true`, every `auto.commit.interval.ms`.
+    #[default]
+    Auto,
+    /// `commitSync()` before processing the polled records.
+    BeforeProcess,
+    /// `commitSync()` after processing them.
+    AfterProcess,
+    /// `sendOffsetsToTransaction()` with the output in one transaction.
+    Transactional,
+}
+
+impl CommitMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            CommitMode::Auto => "auto",
+            CommitMode::BeforeProcess => "before-process",
+            CommitMode::AfterProcess => "after-process",
+            CommitMode::Transactional => "transactional",
+        }
+    }
+}
+
+/// `isolation.level`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IsolationLevel {
+    #[default]
+    ReadUncommitted,
+    ReadCommitted,
+}
+
+/// `auto.offset.reset`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OffsetReset {
+    Earliest,
+    #[default]
+    Latest,
+}
+
+/// Everything a run is built from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimConfig {
+    /// The run's seed (another may be given to [`Sim::with_seed`]).
+    pub seed: u64,
+    /// When producers stop sending and faults stop firing; the drain follows.
+    pub stop_at: SimTime,
+    pub cluster: ClusterConfig,
+    pub network: NetworkConfig,
+    pub topics: Vec<TopicConfig>,
+    pub producers: Vec<ProducerConfig>,
+    pub groups: Vec<GroupConfig>,
+    /// Scripted faults; a fault's index here is its index in [`Trace::FaultInjected`].
+    ///
+    /// [`Trace::FaultInjected`]: super::Trace::FaultInjected
+    pub faults: Vec<FaultSpec>,
+    pub notes: Vec<Note>,
+}
+
+/// Cluster-wide broker and controller settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterConfig {
+    /// Brokers `broker-1` to `broker-N` (node ids 0 to N-1); the controller comes next.
+    pub brokers: u32,
+    /// `replica.lag.time.max.ms`
+    pub replica_lag_time_max_ms: u64,
+    /// `broker.session.timeout.ms`
+    pub broker_session_timeout_ms: u64,
+    /// `broker.heartbeat.interval.ms`
+    pub broker_heartbeat_interval_ms: u64,
+    /// `replica.fetch.wait.max.ms`
+    pub replica_fetch_wait_max_ms: u64,
+    /// `replica.socket.timeout.ms`
+    pub replica_socket_timeout_ms: u64,
+    /// `group.initial.rebalance.delay.ms`
+    pub group_initial_rebalance_delay_ms: u64,
+}
+
+/// The simulated network.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkConfig {
+    /// One-way latency per message, uniform in `[min, max]` milliseconds, seeded.
+    pub latency_ms: [u64; 2],
+    /// Probability that any one message is lost.
+    pub loss: f64,
+}
+
+/// One topic. Its index in [`SimConfig::topics`] is its [`TopicId`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicConfig {
+    pub name: String,
+    /// `num.partitions`
+    pub partitions: u32,
+    /// `replication.factor`, used when there is no explicit assignment.
+    pub replication_factor: u32,
+    /// `min.insync.replicas`
+    pub min_insync_replicas: u32,
+    /// `unclean.leader.election.enable` for this topic (the cluster default applied).
+    pub unclean_leader_election: bool,
+    /// Explicit replica lists, one per partition, preferred leader first. `None`: spread
+    /// round-robin over the brokers, shifted per partition, as Kafka's default does.
+    pub assignment: Option<Vec<Vec<BrokerId>>>,
+}
+
+/// One producer. Its index in [`SimConfig::producers`] is its [`ProducerId`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProducerConfig {
+    pub name: String,
+    pub topic: TopicId,
+    /// `acks`
+    pub acks: Acks,
+    /// `retries`
+    pub retries: u32,
+    /// The effective `enable.idempotence`.
+    pub idempotent: bool,
+    /// `max.in.flight.requests.per.connection`
+    pub max_in_flight: u32,
+    /// `request.timeout.ms`
+    pub request_timeout_ms: u64,
+    /// `delivery.timeout.ms`
+    pub delivery_timeout_ms: u64,
+    /// `retry.backoff.ms`
+    pub retry_backoff_ms: u64,
+    /// `retry.backoff.max.ms`
+    pub retry_backoff_max_ms: u64,
+    /// `linger.ms`
+    pub linger_ms: u64,
+    /// Records per batch; stands in for `batch.size`.
+    pub max_batch_records: u32,
+    /// `transactional.id`, with the transaction's size and timeout.
+    pub transactional: Option<TransactionConfig>,
+    pub workload: WorkloadConfig,
+}
+
+/// A transactional producer's transactions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransactionConfig {
+    /// `transactional.id`
+    pub id: String,
+    /// Records per transaction.
+    pub size: u32,
+    /// `transaction.timeout.ms`
+    pub timeout_ms: u64,
+}
+
+/// What a producer sends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WorkloadConfig {
+    /// `count` sends, one every `every_ms` from `start_ms`, keys picked from `keys` (none:
+    /// keyless records, sticky partitioner).
+    Stream {
+        count: u64,
+        every_ms: u64,
+        start_ms: u64,
+        keys: Vec<String>,
+        distribution: KeyDistribution,
+    },
+    /// Explicit sends: (time in ms, key).
+    Messages(Vec<(u64, Option<String>)>),
+}
+
+/// One consumer group. Its index in [`SimConfig::groups`] is its [`GroupId`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupConfig {
+    /// `group.id`
+    pub name: String,
+    pub topic: TopicId,
+    /// Consumers started with the group.
+    pub consumers: u32,
+    /// `partition.assignment.strategy`
+    pub assignor: Assignor,
+    pub commit: CommitMode,
+    /// Application processing time per record.
+    pub processing_ms: u64,
+    /// `isolation.level`
+    pub isolation_level: IsolationLevel,
+    /// An idempotent sink keyed on message id.
+    pub dedup: bool,
+    /// `group.instance.id` set on every member.
+    pub static_membership: bool,
+    /// A processor's output topic (read-process-write).
+    pub output_topic: Option<TopicId>,
+    /// Where records that keep failing go.
+    pub dead_letter_topic: Option<TopicId>,
+    /// Attempts per record before it is dead-lettered (or the consumer is stuck).
+    pub max_attempts: u32,
+    /// Records with these keys fail processing.
+    pub fail_keys: Vec<String>,
+    /// Every n-th record fails processing.
+    pub fail_every: Option<u64>,
+    /// `max.poll.records`
+    pub max_poll_records: u32,
+    /// `session.timeout.ms`
+    pub session_timeout_ms: u64,
+    /// `heartbeat.interval.ms`
+    pub heartbeat_interval_ms: u64,
+    /// `max.poll.interval.ms`
+    pub max_poll_interval_ms: u64,
+    /// `auto.commit.interval.ms`
+    pub auto_commit_interval_ms: u64,
+    /// `auto.offset.reset`
+    pub auto_offset_reset: OffsetReset,
+    /// `request.timeout.ms`
+    pub request_timeout_ms: u64,
+    /// `fetch.max.wait.ms`
+    pub fetch_max_wait_ms: u64,
+    /// When the consumers start, in ms.
+    pub start_ms: u64,
+}
+
+/// What a fault acts on. Only `LeaderOf` depends on the moment the fault fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// A broker, the controller or a producer.
+    Node(NodeId),
+    /// A consumer (its node is known once it exists).
+    Consumer(ConsumerId),
+    /// The current leader of a partition, by the controller's view when the fault fires
+    /// (nothing happens if it has none).
+    LeaderOf(PartitionId),
+}
+
+/// One fault, with everything it needs resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultSpec {
+    pub at: SimTime,
+    pub kind: FaultKind,
+}
+
+/// What a fault does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FaultKind {
+    Crash(Target),
+    Restart(Target),
+    /// A stop-the-world pause (say, GC): the node does nothing for `duration_ms`.
+    Pause {
+        target: Target,
+        duration_ms: u64,
+    },
+    /// Cut the node off from everyone, for `duration_ms` or until healed.
+    Isolate {
+        target: Target,
+        duration_ms: Option<u64>,
+    },
+    /// Nodes on different sides cannot talk, for `duration_ms` or until healed.
+    Partition {
+        sides: Vec<Vec<Target>>,
+        duration_ms: Option<u64>,
+    },
+    /// End every isolation, partition and delay.
+    Heal,
+    /// Lose the next `count` messages from `from` to `to`.
+    Drop {
+        from: Target,
+        to: Target,
+        count: u32,
+    },
+    /// Lose the next `count` produce responses to a producer.
+    DropAcks {
+        producer: ProducerId,
+        count: u32,
+    },
+    /// Add `extra_ms` to every message from `from` to `to` for `duration_ms`.
+    Delay {
+        from: Target,
+        to: Target,
+        extra_ms: u64,
+        duration_ms: u64,
+    },
+    AddConsumer(GroupId),
+    /// The consumer leaves its group for good (LeaveGroup).
+    RemoveConsumer(ConsumerId),
+    /// Move leadership back to the preferred replica.
+    ElectPreferred(PartitionId),
+    /// A second instance of a transactional producer starts while the first keeps running.
+    Zombie(ProducerId),
+    /// Grow a topic to `count` partitions.
+    AddPartitions {
+        topic: TopicId,
+        count: u32,
+    },
+}
+
+impl FaultKind {
+    /// The name a scenario file uses for this kind of fault.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FaultKind::Crash(_) => "crash",
+            FaultKind::Restart(_) => "restart",
+            FaultKind::Pause { .. } => "pause",
+            FaultKind::Isolate { .. } => "isolate",
+            FaultKind::Partition { .. } => "partition",
+            FaultKind::Heal => "heal",
+            FaultKind::Drop { .. } => "drop",
+            FaultKind::DropAcks { .. } => "drop-acks",
+            FaultKind::Delay { .. } => "delay",
+            FaultKind::AddConsumer(_) => "add-consumer",
+            FaultKind::RemoveConsumer(_) => "remove-consumer",
+            FaultKind::ElectPreferred(_) => "elect-preferred",
+            FaultKind::Zombie(_) => "zombie",
+            FaultKind::AddPartitions { .. } => "add-partitions",
+        }
+    }
+}
+
+/// A line of narration shown at a moment of the run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Note {
+    pub at: SimTime,
+    pub text: String,
+}
+
+impl Sim {
+    /// A target's name as a scenario file writes it: a node name or `leader:TOPIC/P`.
+    pub fn target_name(&self, t: Target) -> String {
+        match t {
+            Target::Node(n) => self.node_name(n).to_string(),
+            Target::Consumer(c) => self.consumers[c.idx()].name.clone(),
+            Target::LeaderOf(p) => format!("leader:{}", self.partition_name(p)),
+        }
+    }
+
+    /// The node a target names right now, if any.
+    pub(crate) fn resolve(&self, t: Target) -> Option<NodeId> {
+        match t {
+            Target::Node(n) => Some(n),
+            Target::Consumer(c) => Some(self.consumers[c.idx()].node),
+            Target::LeaderOf(p) => self.controller.parts[p.idx()]
+                .leader
+                .map(|b| self.node_of_broker(b)),
+        }
+    }
+
+    /// One line describing fault `index`, e.g. `crash target=broker-1 duration_ms=500`.
+    pub fn fault_label(&self, index: u32) -> String {
+        use std::fmt::Write as _;
+        let f = &self.faults[index as usize];
+        let mut s = f.kind.name().to_string();
+        let mut field = |k: &str, v: &dyn std::fmt::Display| {
+            let _ = write!(s, " {k}={v}");
+        };
+        match &f.kind {
+            FaultKind::Crash(t) | FaultKind::Restart(t) => field("target", &self.target_name(*t)),
+            FaultKind::Pause {
+                target,
+                duration_ms,
+            } => {
+                field("target", &self.target_name(*target));
+                field("duration_ms", duration_ms);
+            }
+            FaultKind::Isolate {
+                target,
+                duration_ms,
+            } => {
+                field("target", &self.target_name(*target));
+                if let Some(d) = duration_ms {
+                    field("duration_ms", d);
+                }
+            }
+            FaultKind::Partition { duration_ms, .. } => {
+                if let Some(d) = duration_ms {
+                    field("duration_ms", d);
+                }
+            }
+            FaultKind::Heal | FaultKind::AddPartitions { .. } => {}
+            FaultKind::Drop { from, to, count } => {
+                let link = format!("{}->{}", self.target_name(*from), self.target_name(*to));
+                field("link", &link);
+                field("count", count);
+            }
+            FaultKind::DropAcks { producer, count } => {
+                field("target", &self.producers[producer.idx()].name);
+                field("count", count);
+            }
+            FaultKind::Delay {
+                from,
+                to,
+                duration_ms,
+                ..
+            } => {
+                let link = format!("{}->{}", self.target_name(*from), self.target_name(*to));
+                field("link", &link);
+                field("duration_ms", duration_ms);
+            }
+            FaultKind::AddConsumer(g) => field("group", &self.groups[g.idx()].name),
+            FaultKind::RemoveConsumer(c) => field("target", &self.consumers[c.idx()].name),
+            FaultKind::ElectPreferred(p) => field("partition", &self.partition_name(*p)),
+            FaultKind::Zombie(p) => field("target", &self.producers[p.idx()].name),
+        }
+        s
+    }
+}
