@@ -12,24 +12,20 @@ use crate::sim::{
     cause_chain,
 };
 
-/// A finished run with its whole trace (ids are positions in `events`).
+/// A run with its whole trace so far (ids are positions in `events`).
 pub struct Recording {
     pub sim: Sim,
     pub events: Vec<TraceEvent>,
+    /// For each trace event, the simulation step (`Sim::events()`) that emitted it: where a
+    /// viewer goes to see that moment.
+    pub step_of: Vec<u64>,
 }
 
 /// Runs a scenario to the end and keeps every trace event.
 pub fn record(scenario: &Scenario, seed: u64) -> Recording {
-    let mut sim = Sim::with_seed(scenario, seed);
-    let mut events = Vec::new();
-    loop {
-        let more = sim.step();
-        events.extend(sim.drain_trace());
-        if !more {
-            break;
-        }
-    }
-    Recording { sim, events }
+    let mut rec = Recording::starting(Sim::with_seed(scenario, seed));
+    while rec.step() {}
+    rec
 }
 
 /// One step of an explanation: an event, when it happened, what caused it, and what it says.
@@ -42,11 +38,31 @@ pub struct Step {
 }
 
 impl Recording {
+    /// A recording of `sim` from where it stands (its trace so far is not kept).
+    pub fn starting(mut sim: Sim) -> Recording {
+        let events = sim.drain_trace().collect::<Vec<_>>();
+        let step_of = vec![0; events.len()];
+        Recording {
+            sim,
+            events,
+            step_of,
+        }
+    }
+
+    /// One simulation step, keeping what it emitted. False once the run is over.
+    pub fn step(&mut self) -> bool {
+        let more = self.sim.step();
+        let step = self.sim.events();
+        self.events.extend(self.sim.drain_trace());
+        self.step_of.resize(self.events.len(), step);
+        more
+    }
+
     pub fn event(&self, id: EventId) -> Option<&TraceEvent> {
         self.events.get(id.0 as usize).filter(|e| e.id == id)
     }
 
-    fn step(&self, ev: &TraceEvent) -> Step {
+    fn step_for(&self, ev: &TraceEvent) -> Step {
         Step {
             id: ev.id,
             time: ev.time,
@@ -61,7 +77,7 @@ impl Recording {
         ids.reverse();
         ids.iter()
             .filter_map(|&i| self.event(i))
-            .map(|ev| self.step(ev))
+            .map(|ev| self.step_for(ev))
             .collect()
     }
 
@@ -92,7 +108,7 @@ impl Recording {
         self.events
             .iter()
             .filter(|ev| life.concerns(ev))
-            .map(|ev| self.step(ev))
+            .map(|ev| self.step_for(ev))
             .collect()
     }
 }

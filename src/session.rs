@@ -564,6 +564,25 @@ impl Session {
         }
     }
 
+    /// The run so far, replayed from the start with every trace event kept (for the message
+    /// inspector). Live faults are injected at the steps they were injected at.
+    pub fn recording(&self) -> crate::life::Recording {
+        let sim = Sim::with_seed(&self.scenario, self.seed);
+        let mut rec = crate::life::Recording::starting(sim);
+        let target = self.events();
+        let mut live = self.live_faults.iter().peekable();
+        loop {
+            let at = rec.sim.events();
+            while let Some(f) = live.next_if(|f| f.event == at) {
+                rec.sim.inject_fault(f.spec.clone());
+            }
+            if at >= target || !rec.step() {
+                break;
+            }
+        }
+        rec
+    }
+
     /// Start over from time zero, dropping the faults injected live.
     pub fn restart(&mut self) {
         *self = Session::new(

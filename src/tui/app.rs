@@ -13,8 +13,11 @@ use crate::session::Session;
 use crate::sim::consumer::ConsumerState;
 use crate::sim::replication::Role;
 use crate::sim::{
-    FaultKind, FaultSpec, GroupId, NodeId, NodeKind, PartitionId, ProducerId, SimTime, Target,
+    FaultKind, FaultSpec, GroupId, MsgId, NodeId, NodeKind, PartitionId, ProducerId, SimTime,
+    Target,
 };
+
+use super::theme;
 
 /// Playback speeds: simulated time per real time.
 pub const SPEEDS: &[f64] = &[0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 50.0, 250.0];
@@ -30,6 +33,8 @@ pub enum View {
     Order,
     /// The three guarantee presets side by side (`c`).
     Compare,
+    /// One message's life with the cause of each step (`i`).
+    Inspect,
 }
 
 /// One bundled scenario in the picker.
@@ -107,10 +112,42 @@ pub struct FaultMenu {
     pub selected: usize,
 }
 
+/// One message offered by the inspector's menu.
+#[derive(Clone, Debug)]
+pub struct InspectItem {
+    pub msg: MsgId,
+    pub label: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct InspectMenu {
+    pub items: Vec<InspectItem>,
+    pub selected: usize,
+}
+
+/// The inspector view: one message's life so far, each step with its cause.
+#[derive(Clone, Debug)]
+pub struct Inspector {
+    pub msg: MsgId,
+    pub name: String,
+    pub steps: Vec<InspectStep>,
+    pub selected: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct InspectStep {
+    pub step: crate::life::Step,
+    /// The simulation step to rewind to for this moment.
+    pub at_event: u64,
+    /// What caused it, in words (`None` for a root).
+    pub because: String,
+}
+
 #[derive(Clone, Debug)]
 pub enum Overlay {
     Help,
     Faults(FaultMenu),
+    Inspect(InspectMenu),
 }
 
 pub struct App {
@@ -128,6 +165,8 @@ pub struct App {
     /// Diagram rows scrolled up from the newest (0 = follow).
     pub diagram_scroll: usize,
     pub order_scroll: usize,
+    /// The message inspector's content, built when a message is chosen (`i`).
+    pub inspector: Option<Inspector>,
     /// The compare view's runs, built when it opens (`c`).
     pub compare: Option<super::compare::CompareRuns>,
     /// Matrix rows scrolled down in the compare view.
@@ -159,6 +198,7 @@ impl App {
             log_scroll: 0,
             diagram_scroll: 0,
             order_scroll: 0,
+            inspector: None,
             compare: None,
             compare_scroll: 0,
             show_chatter: false,
@@ -255,6 +295,10 @@ impl App {
                 self.compare_scroll = self.compare_scroll.saturating_add_signed(-delta);
                 return true;
             }
+            View::Inspect => {
+                self.move_inspect(-delta);
+                return true;
+            }
         };
         *scroll = scroll.saturating_add_signed(delta);
         true
@@ -286,7 +330,15 @@ impl App {
                 self.on_fault_menu_key(menu, k);
                 return;
             }
+            Some(Overlay::Inspect(menu)) => {
+                self.on_inspect_menu_key(menu, k);
+                return;
+            }
             None => {}
+        }
+        if self.view == View::Inspect && k.code == KeyCode::Enter {
+            self.jump_to_inspected();
+            return;
         }
         self.status = None;
         match k.code {
@@ -362,6 +414,13 @@ impl App {
             KeyCode::Char('d') => self.toggle_view(View::Diagram),
             KeyCode::Char('o') => self.toggle_view(View::Order),
             KeyCode::Char('c') => self.toggle_view(View::Compare),
+            KeyCode::Char('i') => {
+                if self.view == View::Inspect {
+                    self.view = View::Main;
+                } else {
+                    self.open_inspect_menu();
+                }
+            }
             KeyCode::Char('h') => self.show_chatter = !self.show_chatter,
             KeyCode::Tab => self.select_partition(1),
             KeyCode::BackTab => self.select_partition(-1),
@@ -370,24 +429,28 @@ impl App {
                 View::Diagram => self.diagram_scroll = self.diagram_scroll.saturating_sub(1),
                 View::Order => self.order_scroll += 1,
                 View::Compare => self.compare_scroll += 1,
+                View::Inspect => self.move_inspect(1),
             },
             KeyCode::Up | KeyCode::Char('k') => match self.view {
                 View::Main => self.select_partition(-1),
                 View::Diagram => self.diagram_scroll += 1,
                 View::Order => self.order_scroll = self.order_scroll.saturating_sub(1),
                 View::Compare => self.compare_scroll = self.compare_scroll.saturating_sub(1),
+                View::Inspect => self.move_inspect(-1),
             },
             KeyCode::PageUp => match self.view {
                 View::Main => self.log_scroll += 10,
                 View::Diagram => self.diagram_scroll += 10,
                 View::Order => self.order_scroll = self.order_scroll.saturating_sub(10),
                 View::Compare => self.compare_scroll = self.compare_scroll.saturating_sub(10),
+                View::Inspect => self.move_inspect(-10),
             },
             KeyCode::PageDown => match self.view {
                 View::Main => self.log_scroll = self.log_scroll.saturating_sub(10),
                 View::Diagram => self.diagram_scroll = self.diagram_scroll.saturating_sub(10),
                 View::Order => self.order_scroll += 10,
                 View::Compare => self.compare_scroll += 10,
+                View::Inspect => self.move_inspect(10),
             },
             KeyCode::End => self.follow(),
             _ => {}
@@ -464,6 +527,104 @@ impl App {
             return;
         }
         self.selected = (self.selected.min(n - 1) as isize + delta).rem_euclid(n as isize) as usize;
+    }
+
+    // ----- the message inspector ----------------------------------------------------------
+
+    /// `i`: choose a message to inspect: the anomalies so far, then what was truncated, then the
+    /// selected partition's log, newest first.
+    fn open_inspect_menu(&mut self) {
+        self.playing = false;
+        let s = self.session.as_ref().unwrap();
+        let items = inspect_items(s, self.selected_partition());
+        if items.is_empty() {
+            self.status = Some("no message has been sent yet: step forward first".into());
+            return;
+        }
+        self.overlay = Some(Overlay::Inspect(InspectMenu { items, selected: 0 }));
+    }
+
+    fn on_inspect_menu_key(&mut self, mut menu: InspectMenu, k: KeyEvent) {
+        let n = menu.items.len();
+        match k.code {
+            KeyCode::Up | KeyCode::Char('k') => menu.selected = menu.selected.saturating_sub(1),
+            KeyCode::Down | KeyCode::Char('j') => {
+                menu.selected = (menu.selected + 1).min(n.saturating_sub(1))
+            }
+            KeyCode::PageUp => menu.selected = menu.selected.saturating_sub(10),
+            KeyCode::PageDown => menu.selected = (menu.selected + 10).min(n.saturating_sub(1)),
+            KeyCode::Enter => {
+                let msg = menu.items[menu.selected.min(n - 1)].msg;
+                self.inspect(msg);
+                return;
+            }
+            KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('i') => return,
+            _ => {}
+        }
+        self.overlay = Some(Overlay::Inspect(menu));
+    }
+
+    /// Open the inspector on `msg`: its life up to now, replayed from the start.
+    pub fn inspect(&mut self, msg: MsgId) {
+        let s = self.session.as_ref().unwrap();
+        let rec = s.recording();
+        let steps: Vec<InspectStep> = rec
+            .life(msg)
+            .into_iter()
+            .map(|step| {
+                let because = match step.cause.and_then(|c| rec.event(c)) {
+                    Some(c) => format!(
+                        "{} {}: {}",
+                        c.id,
+                        theme::time(c.time),
+                        crate::life::describe_any(&rec.sim, c).trim_start()
+                    ),
+                    None => {
+                        crate::life::root_text(&rec.events[step.id.0 as usize].kind).to_string()
+                    }
+                };
+                InspectStep {
+                    at_event: rec.step_of[step.id.0 as usize],
+                    because,
+                    step,
+                }
+            })
+            .collect();
+        let selected = steps.len().saturating_sub(1);
+        self.inspector = Some(Inspector {
+            msg,
+            name: s.sim.msg_name(msg),
+            steps,
+            selected,
+        });
+        self.view = View::Inspect;
+    }
+
+    fn move_inspect(&mut self, delta: isize) {
+        if let Some(ins) = &mut self.inspector {
+            let n = ins.steps.len();
+            ins.selected = ins
+                .selected
+                .saturating_add_signed(delta)
+                .min(n.saturating_sub(1));
+        }
+    }
+
+    /// Enter in the inspector: go to the moment of the selected step.
+    fn jump_to_inspected(&mut self) {
+        let Some(step) = self
+            .inspector
+            .as_ref()
+            .and_then(|i| i.steps.get(i.selected))
+        else {
+            return;
+        };
+        let (event, text) = (step.at_event, step.step.text.trim_start().to_string());
+        self.playing = false;
+        self.session.as_mut().unwrap().rewind_to(event);
+        self.view = View::Main;
+        self.follow();
+        self.status = Some(format!("at {}: {text}", theme::time(self.display_time())));
     }
 
     fn save(&mut self) {
@@ -692,5 +853,70 @@ pub fn fault_items(s: &Session, selected: Option<PartitionId>) -> Vec<FaultItem>
         "heal every network fault (isolations, cuts)".into(),
         FaultKind::Heal,
     );
+    items
+}
+
+/// What the inspector's menu offers: the anomalies so far, the records truncations removed, then
+/// the selected partition's log on its leader (or first replica), newest first.
+fn inspect_items(s: &Session, partition: Option<PartitionId>) -> Vec<InspectItem> {
+    use crate::check::Anomaly;
+    const MAX_ITEMS: usize = 300;
+    let mut items: Vec<InspectItem> = Vec::new();
+    let push = |items: &mut Vec<InspectItem>, msg: MsgId, label: String| {
+        if items.len() < MAX_ITEMS && !items.iter().any(|i| i.msg == msg) {
+            items.push(InspectItem { msg, label });
+        }
+    };
+    for (_, a) in s.anomalies.iter().rev() {
+        let (msg, what) = match *a {
+            Anomaly::Duplicate { msg, .. } => (msg, "⚠ duplicated"),
+            Anomaly::Reordered { msg, .. } => (msg, "⚠ reordered"),
+            Anomaly::AckedTruncated { msg } => (msg, "⚠ acked, truncated"),
+        };
+        push(
+            &mut items,
+            msg,
+            format!("{what:<20} {}", s.sim.msg_name(msg)),
+        );
+    }
+    for t in s.truncations.iter().rev() {
+        for &m in t.removed.iter() {
+            push(
+                &mut items,
+                m,
+                format!(
+                    "{:<20} {} (from {} on {})",
+                    "✗ truncated",
+                    s.sim.msg_name(m),
+                    s.sim.partition_name(t.partition),
+                    s.sim.broker_name(t.broker)
+                ),
+            );
+        }
+    }
+    if let Some(p) = partition {
+        let part = &s.sim.partitions()[p.idx()];
+        let replica = part
+            .replicas
+            .iter()
+            .find(|r| r.is_leader())
+            .or(part.replicas.first());
+        if let Some(r) = replica {
+            for (offset, e) in r.log.iter().enumerate().rev() {
+                if let Some(m) = e.message() {
+                    let mark = if (offset as u64) < r.hw { "●" } else { "○" };
+                    push(
+                        &mut items,
+                        m,
+                        format!(
+                            "{mark} {:<18} {}",
+                            format!("{} offset {offset}", s.sim.partition_name(p)),
+                            s.sim.msg_name(m)
+                        ),
+                    );
+                }
+            }
+        }
+    }
     items
 }

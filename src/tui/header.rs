@@ -63,6 +63,7 @@ impl Widget for Header<'_> {
             View::Diagram => " · sequence diagram",
             View::Order => " · order per key",
             View::Compare => " · compare presets",
+            View::Inspect => " · message inspector",
         };
         let room = area.width.saturating_sub(rw + 1) as usize;
         let title = format!(" {}{view}", s.scenario.scenario.title);
@@ -91,7 +92,7 @@ fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
         ("f", "fault"),
     ];
     match app.view {
-        View::Main => h.extend([("d", "diagram"), ("o", "order")]),
+        View::Main => h.extend([("i", "inspect"), ("d", "diagram"), ("o", "order")]),
         View::Diagram => h.extend([
             ("↑↓", "scroll"),
             (
@@ -106,6 +107,7 @@ fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
         ]),
         View::Order => h.extend([("↑↓", "scroll"), ("o", "back")]),
         View::Compare => h.extend([("↑↓", "scroll"), ("c", "back")]),
+        View::Inspect => h.extend([("↑↓", "step"), ("Enter", "go there"), ("i", "back")]),
     }
     h.extend([("+/-", "speed"), ("s", "save"), ("r", "restart")]);
     h

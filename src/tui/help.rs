@@ -40,6 +40,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("h", "diagram: show/hide heartbeats and empty fetches"),
     ("o", "order view: what each group applied, per key"),
     (
+        "i",
+        "inspect a message: its life and the cause of each step",
+    ),
+    (
         "c",
         "compare: the three guarantee presets in lockstep, side by side",
     ),

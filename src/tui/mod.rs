@@ -15,6 +15,7 @@ pub mod faults;
 pub mod groups;
 pub mod header;
 pub mod help;
+pub mod inspect;
 pub mod log;
 pub mod order;
 pub mod outcome;
@@ -58,11 +59,16 @@ impl Widget for &App {
                 Some(runs) => compare::CompareView { app: self, runs }.render(body, buf),
                 None => main_body(self, s, body, buf),
             },
+            View::Inspect => match &self.inspector {
+                Some(ins) => inspect::InspectView { ins }.render(body, buf),
+                None => main_body(self, s, body, buf),
+            },
         }
         header::Footer { app: self }.render(bottom, buf);
         match &self.overlay {
             Some(Overlay::Help) => help::Help { app: self }.render(area, buf),
             Some(Overlay::Faults(menu)) => faults::FaultMenuView { menu, s }.render(area, buf),
+            Some(Overlay::Inspect(menu)) => inspect::InspectMenuView { menu }.render(area, buf),
             None => {}
         }
     }

@@ -463,3 +463,59 @@ fn open_transactions_and_the_lso_are_shown() {
     assert!(!r.ongoing_txns().is_empty());
     assert!(f.contains(&format!("LSO {}", r.lso())), "{f}");
 }
+
+#[test]
+fn the_inspector_tells_a_truncated_messages_life_and_goes_there() {
+    let mut app = open("acks1-leader-failover");
+    jump_until(&mut app, LogKind::Truncation);
+    press(&mut app, &[ch('i')]);
+    let menu = frame(&app, 100, 30);
+    snap!("tui__inspect_menu_100x30", menu.clone());
+    // The acknowledged records that were just truncated come first.
+    let first = menu.lines().find(|l| l.contains('▸')).expect("a selection");
+    assert!(first.contains("acked, truncated"), "{menu}");
+    let Some(Overlay::Inspect(m)) = &app.overlay else {
+        panic!("i opens the inspector menu");
+    };
+    let seven = m
+        .items
+        .iter()
+        .position(|i| i.label.contains("checkout#7"))
+        .expect("checkout#7 is offered");
+    for _ in 0..seven {
+        press(&mut app, &[key(KeyCode::Down)]);
+    }
+    press(&mut app, &[key(KeyCode::Enter)]);
+    assert_eq!(app.view, View::Inspect);
+    let life = frame(&app, 100, 30);
+    snap!("tui__inspect_life_100x30", life.clone());
+    let at = |needle: &str| {
+        life.find(needle)
+            .unwrap_or_else(|| panic!("no `{needle}` in:\n{life}"))
+    };
+    assert!(at("appends checkout#7") < at("acknowledged at offset 6"));
+    assert!(at("broker-1 crashes") < at("leader is now broker-2"));
+    assert!(at("leader is now broker-2") < at("broker-1 truncates"));
+    assert!(life.contains("caused by #"), "{life}");
+    // Up to the crash, Enter: the run rewinds to that moment.
+    let ins = app.inspector.as_ref().unwrap();
+    let crash = ins
+        .steps
+        .iter()
+        .position(|s| s.step.text.contains("crashes"))
+        .unwrap();
+    let ups = ins.selected - crash;
+    assert!(
+        ins.steps[crash].because.contains("fault"),
+        "{:?}",
+        ins.steps[crash]
+    );
+    for _ in 0..ups {
+        press(&mut app, &[key(KeyCode::Up)]);
+    }
+    press(&mut app, &[key(KeyCode::Enter)]);
+    assert_eq!(app.view, View::Main);
+    let s = app.session.as_ref().unwrap();
+    assert_eq!(s.now().as_ms(), 1800, "at the crash");
+    assert!(frame(&app, 100, 30).contains("broker-1 crashes"));
+}
