@@ -944,10 +944,8 @@ impl Sim {
             return;
         }
         match timer {
-            Timer::ConsumerStart => {
-                if self.consumers[c.idx()].state == ConsumerState::Idle {
-                    self.consumer_started(c);
-                }
+            Timer::ConsumerStart if self.consumers[c.idx()].state == ConsumerState::Idle => {
+                self.consumer_started(c);
             }
             Timer::ConsumerRequestTimeout {
                 token: REQUEST_SCAN,
@@ -1497,7 +1495,7 @@ impl Sim {
                 .is_some_and(|k| spec.fail_keys.iter().any(|f| *f == self.keys[k as usize]));
         let by_count = spec
             .fail_every
-            .is_some_and(|n| n > 0 && info.n as u64 % n == 0);
+            .is_some_and(|n| n > 0 && (info.n as u64).is_multiple_of(n));
         by_key || by_count
     }
 

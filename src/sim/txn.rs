@@ -35,6 +35,10 @@ const TXN_HOUSEKEEPING_MS: u64 = 1000;
 pub const DEFAULT_TRANSACTION_TIMEOUT_MS: u64 = 60_000;
 
 /// A transaction as its coordinator records it.
+/// Input offsets a processor commits with its transaction: group, consumer and, per partition,
+/// the next offset.
+type TxnOffsets = (GroupId, ConsumerId, Box<[(PartitionId, u64)]>);
+
 #[derive(Clone, Debug)]
 pub struct Txn {
     pub id: String,
@@ -48,7 +52,7 @@ pub struct Txn {
     /// Partitions whose marker is not yet written.
     pending: Vec<PartitionId>,
     marker_token: u32,
-    offsets: Option<(GroupId, ConsumerId, Box<[(PartitionId, u64)]>)>,
+    offsets: Option<TxnOffsets>,
     pub host: Option<BrokerId>,
     /// The host's process incarnation: a restarted host reloads the transaction.
     host_incarnation: u32,
@@ -94,7 +98,7 @@ pub struct TxnClient {
     /// Sends the application makes while it is blocked in `commitTransaction`.
     deferred: VecDeque<u64>,
     /// Input offsets to commit with the transaction (a processor's `sendOffsetsToTransaction`).
-    offsets: Option<(GroupId, ConsumerId, Box<[(PartitionId, u64)]>)>,
+    offsets: Option<TxnOffsets>,
     offsets_added: bool,
     /// The request in flight to the coordinator, by token.
     outstanding: Option<(u32, TxnOp)>,

@@ -61,7 +61,6 @@ impl Widget for Help<'_> {
             .title_bottom(Line::styled(" any key closes ", theme::DIM).right_aligned());
         let inner = block.inner(popup);
         block.render(popup, buf);
-        let mut y = 0;
         let mut lines: Vec<Line> = KEYS
             .iter()
             .map(|(k, what)| {
@@ -114,9 +113,8 @@ impl Widget for Help<'_> {
             ),
             theme::DIM,
         ));
-        for line in &lines {
-            put(buf, inner, y, line);
-            y += 1;
+        for (y, line) in lines.iter().enumerate() {
+            put(buf, inner, y as u16, line);
         }
     }
 }
