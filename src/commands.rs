@@ -108,6 +108,9 @@ fn run(arg: &str, seed: Option<u64>, json: bool, quiet: bool, verbose: bool) -> 
         Err(e) => return bad_input(&e),
     };
     let seed = seed.unwrap_or(sc.scenario.seed);
+    for w in scenario::latest_start_warnings(&sc) {
+        eprintln!("{}", w.long());
+    }
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if !json && !quiet {
         let _ = writeln!(out, "{}", sc.scenario.title);

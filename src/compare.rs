@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::check::{Checker, MsgStatus, Outcome};
+use crate::check::{Checker, Fate, MsgStatus, Outcome};
 use crate::scenario::{
     self, Acks, CommitMode, FaultAction, IsolationLevel, PresetOverride, Scenario, Target,
 };
@@ -271,7 +271,8 @@ pub struct VariantOutcome {
 /// One cell of the matrix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Cell {
-    /// `applied`, `lost` or `not-sent` (the message was not sent under this preset).
+    /// `applied`, `lost`, `unseen`, `failed`, `aborted`, `dead_lettered`, `pending` (the run
+    /// has not drained) or `not-sent` (the message was not sent under this preset).
     pub status: &'static str,
     /// How many times the group applied it.
     pub applied: u32,
@@ -289,8 +290,9 @@ impl Cell {
         failed: false,
     };
 
-    /// `✓` applied once, `2×` applied twice, `✗` never applied (`✗ acked`: the producer was
-    /// told it succeeded; `✗ failed`: the producer gave up), `·` not sent.
+    /// `✓` applied once, `2×` applied twice, `✗` lost (`✗ acked`: the producer was told it
+    /// succeeded), `failed` (the producer was told, and no log holds it), `unseen` (in the log,
+    /// ahead of the group), `aborted`, `dead`, `…` pending, `·` not sent.
     pub fn symbol(&self) -> String {
         match self.status {
             "applied" if self.applied == 1 => "✓".to_string(),
@@ -298,6 +300,10 @@ impl Cell {
             "lost" if self.acked => "✗ acked".to_string(),
             "lost" if self.failed => "✗ failed".to_string(),
             "lost" => "✗".to_string(),
+            "failed" => "failed".to_string(),
+            "unseen" => "unseen".to_string(),
+            "aborted" => "aborted".to_string(),
+            "dead_lettered" => "dead".to_string(),
             "pending" => "…".to_string(),
             _ => "·".to_string(),
         }
@@ -458,7 +464,13 @@ pub fn matrix(sc: &Scenario, runs: &[(&Sim, &Checker)]) -> Vec<GroupMatrix> {
                     let (status, applied) = match r.1.message_status(group, m) {
                         MsgStatus::Applied(t) => ("applied", t),
                         MsgStatus::Lost => ("lost", 0),
-                        MsgStatus::Pending => ("pending", 0),
+                        MsgStatus::Pending => match r.1.fate(group, m) {
+                            Some(Fate::Unseen) => ("unseen", 0),
+                            Some(Fate::Failed) => ("failed", 0),
+                            Some(Fate::Aborted) => ("aborted", 0),
+                            Some(Fate::DeadLettered) => ("dead_lettered", 0),
+                            _ => ("pending", 0),
+                        },
                         MsgStatus::Unrelated => return Cell::NOT_SENT,
                     };
                     related = true;
@@ -638,8 +650,9 @@ pub fn text(r: &CompareReport) -> String {
     let _ = writeln!(s);
     let _ = writeln!(
         s,
-        "Each message, per group: ✓ applied once, 2× applied twice, ✗ never applied\n\
-         (✗ acked: the producer was told it was written; ✗ failed: the producer gave up)"
+        "Each message, per group: ✓ applied once, 2× applied twice, ✗ lost (✗ acked: the producer\n\
+         was told it was written), failed (the producer was told, no log holds it), unseen (in the\n\
+         log, ahead of the group), aborted, dead (dead-lettered)"
     );
     for m in &r.matrix {
         let _ = writeln!(s);

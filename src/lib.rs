@@ -6,6 +6,7 @@ pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod compare;
+pub mod explain;
 pub mod life;
 pub mod report;
 pub mod scenario;

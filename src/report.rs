@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::check::{Checker, CheckerSetup, ExpectExtra, Outcome, check_expect};
+use crate::check::{Checker, CheckerSetup, ExpectExtra, GroupOutcome, Outcome, check_expect};
 use crate::scenario::Scenario;
 use crate::sim::digest::Digest;
 use crate::sim::{ErrorCode, Sim, Trace, TraceEvent};
@@ -73,6 +73,8 @@ pub struct Report {
     pub logs: BTreeMap<String, BTreeMap<String, Vec<String>>>,
     /// `null` when the scenario has no `[expect]` section.
     pub expect: Option<ExpectResult>,
+    /// Every lost, duplicated, reordered and aborted-read message, per group, explained.
+    pub anomalies: Vec<crate::explain::Anomaly>,
 }
 
 /// Run a scenario to the end. `on_event` sees every trace event as it happens (the text report
@@ -105,6 +107,7 @@ pub fn run(
     }
     checker.set_final(true);
     let outcome = checker.outcome();
+    let anomalies = crate::explain::explain(scenario, seed, &sim, &checker);
     let expect = scenario.expect.as_ref().map(|e| {
         let failures = check_expect(e, &outcome, &c.extra());
         ExpectResult {
@@ -137,6 +140,7 @@ pub fn run(
         logs: final_logs(&sim),
         outcome,
         expect,
+        anomalies,
     }
 }
 
@@ -711,37 +715,79 @@ pub fn outcome_table(report: &Report) -> String {
             .collect();
         let _ = writeln!(s, "  errors:   {}", errs.join(", "));
     }
+    // Every message of a group's topic has exactly one fate; the first table adds up to the
+    // messages of the topic.
     let _ = writeln!(
         s,
-        "  {:<16} {:>8} {:>6} {:>10} {:>10} {:>9} {:>11}  verdict",
-        "group", "applied", "lost", "acked-lost", "duplicated", "reordered", "redelivered"
+        "  {:<16} {:>7} {:>4} {:>5} {:>10} {:>6} {:>6} {:>7} {:>4}  verdict",
+        "group", "applied", "dup", "lost", "acked-lost", "unseen", "failed", "aborted", "dead"
     );
-    for g in &o.groups {
+    let fates = |s: &mut String, name: &str, g: &GroupOutcome| {
         let _ = writeln!(
             s,
-            "  {:<16} {:>8} {:>6} {:>10} {:>10} {:>9} {:>11}  {}",
-            g.name,
+            "  {:<16} {:>7} {:>4} {:>5} {:>10} {:>6} {:>6} {:>7} {:>4}  {}",
+            name,
             g.applied,
+            g.duplicated,
             g.lost,
             g.acked_lost,
-            g.duplicated,
-            g.reordered,
-            g.redelivered,
+            g.unseen,
+            g.failed,
+            g.aborted,
+            g.dead_lettered,
             g.verdict.name()
         );
+    };
+    for g in &o.groups {
+        fates(&mut s, &g.name, g);
     }
+    fates(&mut s, "total", &o.total());
     let _ = writeln!(
         s,
-        "  {:<16} {:>8} {:>6} {:>10} {:>10} {:>9} {:>11}  {}",
-        "total",
-        o.applied,
-        o.lost,
-        o.acked_lost,
-        o.duplicated,
-        o.reordered,
-        o.redelivered,
-        o.verdict.name()
+        "  dup = duplicated, dead = dead-lettered; unseen, failed and aborted never spoil a verdict"
     );
+    let _ = writeln!(
+        s,
+        "  {:<16} {:>9} {:>13} {:>7} {:>12} {:>9} {:>11}",
+        "lost by kind",
+        "truncated",
+        "never-written",
+        "skipped",
+        "aborted-read",
+        "reordered",
+        "redelivered"
+    );
+    let kinds = |s: &mut String, name: &str, g: &GroupOutcome| {
+        let _ = writeln!(
+            s,
+            "  {:<16} {:>9} {:>13} {:>7} {:>12} {:>9} {:>11}",
+            name,
+            g.lost_by_kind.truncated,
+            g.lost_by_kind.never_written,
+            g.lost_by_kind.skipped,
+            g.aborted_read,
+            g.reordered,
+            g.redelivered
+        );
+    };
+    for g in &o.groups {
+        kinds(&mut s, &g.name, g);
+    }
+    kinds(&mut s, "total", &o.total());
+    for g in o.groups.iter().filter(|g| g.unseen > 0) {
+        let _ = writeln!(
+            s,
+            "  unseen: {} message(s) of {} are safe in the log but still ahead of its position (lag, a blocked or stuck consumer): not lost",
+            g.unseen, g.name
+        );
+    }
+    for g in o.groups.iter().filter(|g| g.aborted > 0) {
+        let _ = writeln!(
+            s,
+            "  aborted: {} message(s) of {} belong to aborted transactions; not applying them is right",
+            g.aborted, g.name
+        );
+    }
     for g in o.groups.iter().filter(|g| g.dead_lettered > 0) {
         let _ = writeln!(
             s,
@@ -761,6 +807,7 @@ pub fn outcome_table(report: &Report) -> String {
             );
         }
     }
+    why(&mut s, &report.anomalies);
     match &report.expect {
         None => {}
         Some(e) if e.passed => {
@@ -774,4 +821,84 @@ pub fn outcome_table(report: &Report) -> String {
         }
     }
     s
+}
+
+/// How many message ids a "Why" line lists before "… and N more".
+const WHY_IDS: usize = 10;
+
+/// The "Why" section: per group and anomaly kind, the messages, one cause, the setting that
+/// allowed it and the change that prevents it.
+fn why(s: &mut String, anomalies: &[crate::explain::Anomaly]) {
+    if anomalies.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "Why");
+    let mut i = 0;
+    while i < anomalies.len() {
+        let a = &anomalies[i];
+        let n = anomalies[i..]
+            .iter()
+            .take_while(|b| b.group == a.group && b.kind == a.kind)
+            .count();
+        let run = &anomalies[i..i + n];
+        // `checkout#1, #2, #3`: the producer is named once per run of its messages.
+        let mut ids: Vec<String> = Vec::new();
+        let mut last_producer = "";
+        for b in run.iter().take(WHY_IDS) {
+            let (producer, n) = b
+                .message
+                .rsplit_once('#')
+                .unwrap_or((b.message.as_str(), ""));
+            if producer == last_producer {
+                ids.push(format!("#{n}"));
+            } else {
+                ids.push(b.message.clone());
+                last_producer = producer;
+            }
+        }
+        let more = n.saturating_sub(WHY_IDS);
+        let tail = if more > 0 {
+            format!(" … and {more} more")
+        } else {
+            String::new()
+        };
+        ids.dedup();
+        let what = if a.kind.is_loss() {
+            format!("lost ({})", a.kind.name())
+        } else {
+            a.kind.name().to_string()
+        };
+        let _ = writeln!(s, "  {} {n} {what}: {}{tail}", a.group, ids.join(", "));
+        let _ = writeln!(
+            s,
+            "    cause:  {}{}",
+            if n > 1 { "e.g. " } else { "" },
+            a.cause
+        );
+        let _ = writeln!(s, "    config: {}", a.config);
+        match &a.prevented_by {
+            Some(p) => {
+                let verified = run
+                    .iter()
+                    .filter(|b| b.prevented_by.as_ref().is_some_and(|p| p.verified))
+                    .count();
+                let _ = writeln!(
+                    s,
+                    "    prevented by: {} ({})",
+                    p.change,
+                    if verified == n {
+                        "verified: a re-run with the same seed gets it right".to_string()
+                    } else if verified == 0 {
+                        "not verified: the re-run did not fix it".to_string()
+                    } else {
+                        format!("verified for {verified} of {n} by a re-run with the same seed")
+                    }
+                );
+            }
+            None => {
+                let _ = writeln!(s, "    prevented by: no single setting");
+            }
+        }
+        i += n;
+    }
 }

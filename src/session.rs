@@ -195,6 +195,14 @@ impl Session {
             outcome,
             buf: Vec::new(),
         };
+        for w in crate::scenario::latest_start_warnings(&s.scenario) {
+            s.push_log(LogLine {
+                event: 0,
+                time: SimTime::ZERO,
+                kind: LogKind::Narration,
+                text: w.short(),
+            });
+        }
         s.checkpoints.push(s.checkpoint());
         s
     }

@@ -51,6 +51,38 @@ pub fn check_expect(expect: &Expect, outcome: &Outcome, extra: &ExpectExtra) -> 
         outcome.duplicated,
     );
     cmp(&mut out, "reordered", expect.reordered, outcome.reordered);
+    cmp(&mut out, "unseen", expect.unseen, outcome.unseen);
+    cmp(&mut out, "aborted", expect.aborted, outcome.aborted);
+    cmp(
+        &mut out,
+        "aborted_read",
+        expect.aborted_read,
+        outcome.aborted_read,
+    );
+    cmp(
+        &mut out,
+        "dead_lettered",
+        expect.dead_lettered,
+        outcome.dead_lettered,
+    );
+    cmp(
+        &mut out,
+        "skipped",
+        expect.skipped,
+        outcome.lost_by_kind.skipped,
+    );
+    cmp(
+        &mut out,
+        "never_written",
+        expect.never_written,
+        outcome.lost_by_kind.never_written,
+    );
+    cmp(
+        &mut out,
+        "lost_truncated",
+        expect.lost_truncated,
+        outcome.lost_by_kind.truncated,
+    );
     if let Some(v) = expect.verdict
         && v != outcome.verdict
     {
@@ -88,6 +120,39 @@ pub fn check_expect(expect: &Expect, outcome: &Outcome, extra: &ExpectExtra) -> 
             ge.redelivered,
             g.redelivered,
         );
+        cmp(&mut out, &field("unseen"), ge.unseen, g.unseen);
+        cmp(&mut out, &field("failed"), ge.failed, g.failed);
+        cmp(&mut out, &field("aborted"), ge.aborted, g.aborted);
+        cmp(
+            &mut out,
+            &field("aborted_read"),
+            ge.aborted_read,
+            g.aborted_read,
+        );
+        cmp(
+            &mut out,
+            &field("dead_lettered"),
+            ge.dead_lettered,
+            g.dead_lettered,
+        );
+        cmp(
+            &mut out,
+            &field("skipped"),
+            ge.skipped,
+            g.lost_by_kind.skipped,
+        );
+        cmp(
+            &mut out,
+            &field("truncated"),
+            ge.truncated,
+            g.lost_by_kind.truncated,
+        );
+        cmp(
+            &mut out,
+            &field("never_written"),
+            ge.never_written,
+            g.lost_by_kind.never_written,
+        );
     }
     out
 }
@@ -116,6 +181,14 @@ mod tests {
             reordered: 1,
             redelivered: 2,
             dead_lettered: 0,
+            unseen: 3,
+            failed: 0,
+            aborted: 0,
+            aborted_read: 0,
+            lost_by_kind: crate::check::LostByKind {
+                skipped: lost,
+                ..Default::default()
+            },
             verdict: verdict(lost, duplicated),
             pending: 0,
         }
@@ -135,9 +208,18 @@ mod tests {
             duplicated: 2,
             reordered: 2,
             redelivered: 4,
+            unseen: 6,
+            aborted: 0,
+            aborted_read: 0,
+            dead_lettered: 0,
+            lost_by_kind: crate::check::LostByKind {
+                skipped: 1,
+                ..Default::default()
+            },
             verdict: Verdict::None,
             pending: 0,
             at_risk: 0,
+            above_hw: 0,
             groups,
         }
     }
@@ -163,6 +245,9 @@ mod tests {
             unclean_elections: Some(1),
             truncated: Some(3),
             errors: BTreeMap::from([("NOT_ENOUGH_REPLICAS".to_string(), 3)]),
+            unseen: Some(6),
+            skipped: Some(1),
+            aborted: Some(0),
             groups: BTreeMap::from([
                 (
                     "billing".to_string(),
@@ -173,6 +258,9 @@ mod tests {
                         duplicated: Some(0),
                         reordered: Some(1),
                         redelivered: Some(2),
+                        unseen: Some(3),
+                        skipped: Some(1),
+                        ..GroupExpect::default()
                     },
                 ),
                 (
@@ -183,6 +271,7 @@ mod tests {
                     },
                 ),
             ]),
+            ..Expect::default()
         }
     }
 
@@ -260,6 +349,9 @@ mod tests {
                         duplicated: Some(1),
                         reordered: Some(0),
                         redelivered: Some(0),
+                        unseen: Some(2),
+                        skipped: Some(0),
+                        ..GroupExpect::default()
                     },
                 ),
                 (
@@ -283,6 +375,8 @@ mod tests {
                 "groups.billing.duplicated: expected 1, got 0",
                 "groups.billing.reordered: expected 0, got 1",
                 "groups.billing.redelivered: expected 0, got 2",
+                "groups.billing.unseen: expected 2, got 3",
+                "groups.billing.skipped: expected 0, got 1",
                 "groups.ghost: no such group in the scenario",
             ]
         );

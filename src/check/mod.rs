@@ -11,14 +11,16 @@
 //! result depends only on the order of the events.
 
 mod expect;
+mod fates;
 
 pub use expect::{ExpectExtra, check_expect};
+pub use fates::{AnomalyKind, AnomalyRecord, Detail, Fate, LossKind, LostByKind};
 
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
 use crate::scenario::{Scenario, Verdict};
-use crate::sim::ids::{GroupId, MsgId, PartitionId, ProducerId, TopicId};
+use crate::sim::ids::{BrokerId, GroupId, MsgId, PartitionId, ProducerId, TopicId};
 use crate::sim::trace::{Trace, TraceEvent};
 
 /// "No such thing" in the `u32` tables.
@@ -39,6 +41,10 @@ pub struct GroupSetup {
     pub name: String,
     pub topic: TopicId,
     pub dedup: bool,
+    /// For a group downstream of a processor: the processor group whose output it reads. A
+    /// message it never applied has the fate the message had upstream (lost there, failed,
+    /// ...), or `unseen` if the processor applied it.
+    pub upstream: Option<GroupId>,
 }
 
 impl CheckerSetup {
@@ -57,13 +63,17 @@ impl CheckerSetup {
             // sees the pipeline's input messages under their original ids: it is judged on
             // the messages sent to the pipeline's first topic.
             let mut origin = g.topic.as_str();
+            let mut upstream = None;
             for _ in 0..scenario.groups.len() {
                 match scenario
                     .groups
                     .iter()
-                    .find(|up| up.output_topic.as_deref() == Some(origin) && up.topic != origin)
+                    .position(|up| up.output_topic.as_deref() == Some(origin) && up.topic != origin)
                 {
-                    Some(up) => origin = up.topic.as_str(),
+                    Some(u) => {
+                        upstream.get_or_insert(GroupId(u as u32));
+                        origin = scenario.groups[u].topic.as_str();
+                    }
                     None => break,
                 }
             }
@@ -78,6 +88,7 @@ impl CheckerSetup {
                 name: g.name.clone(),
                 topic: TopicId(t as u32),
                 dedup: g.dedup,
+                upstream,
             });
         }
         Ok(CheckerSetup {
@@ -108,9 +119,10 @@ pub enum Anomaly {
 /// One message as seen by one group, for the matrix view.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum MsgStatus {
-    /// Not applied yet, and the run has not drained.
+    /// Not applied and not lost: in flight, unseen, failed, aborted or dead-lettered (see
+    /// [`Checker::fate`]).
     Pending,
-    /// Never applied, and the run has drained.
+    /// Lost: the group will never apply it.
     Lost,
     /// Applied this many times (saturating at `u16::MAX`).
     Applied(u32),
@@ -135,15 +147,18 @@ pub struct MsgInfo {
     pub at_risk: bool,
 }
 
-/// The outcome of one group (DESIGN.md section 4).
+/// The outcome of one group (DESIGN.md section 4): the fate of every message of its topic.
+/// `applied + duplicated + lost + unseen + failed + aborted + dead_lettered (+ pending while
+/// running)` is the number of messages sent to the topic.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct GroupOutcome {
     /// The group's name (the key of the `groups` map when serialised).
     #[serde(skip)]
     pub name: String,
-    /// Distinct messages applied at least once.
+    /// Messages applied exactly once.
     pub applied: u64,
-    /// Messages of the group's topic never applied; only counted once the run has drained.
+    /// Messages the group will never apply although their producer was not told they failed
+    /// (the sum of `lost_by_kind`).
     pub lost: u64,
     /// Lost messages whose producer saw success.
     pub acked_lost: u64,
@@ -155,8 +170,18 @@ pub struct GroupOutcome {
     pub redelivered: u64,
     /// Poison messages parked on the dead-letter topic instead of applied.
     pub dead_lettered: u64,
+    /// In the log and still ahead of the group's position when the run ended: not lost.
+    pub unseen: u64,
+    /// The producer was told they failed, and they are in no log.
+    pub failed: u64,
+    /// In an aborted transaction and not applied.
+    pub aborted: u64,
+    /// Applied although they belong to an aborted transaction.
+    pub aborted_read: u64,
+    /// `lost` by kind: truncated, never_written, skipped.
+    pub lost_by_kind: LostByKind,
     pub verdict: Verdict,
-    /// Messages of the group's topic not applied yet (0 once final: they are `lost` then).
+    /// Messages not in a log yet and not failed while the run has not drained (0 once final).
     #[serde(skip)]
     pub pending: u64,
 }
@@ -169,6 +194,7 @@ pub struct Outcome {
     pub final_: bool,
     pub sent: u64,
     pub acked: u64,
+    /// Messages whose producer gave up.
     pub failed: u64,
     pub applied: u64,
     pub lost: u64,
@@ -176,6 +202,11 @@ pub struct Outcome {
     pub duplicated: u64,
     pub reordered: u64,
     pub redelivered: u64,
+    pub unseen: u64,
+    pub aborted: u64,
+    pub aborted_read: u64,
+    pub dead_lettered: u64,
+    pub lost_by_kind: LostByKind,
     pub verdict: Verdict,
     /// Sum of the groups' pending counts (0 once final).
     #[serde(skip)]
@@ -183,6 +214,10 @@ pub struct Outcome {
     /// Acked messages currently at risk (see [`MsgInfo::at_risk`]).
     #[serde(skip)]
     pub at_risk: u64,
+    /// Acked messages in a leader's log above its high watermark (on fewer replicas than the
+    /// ISR): a leader change can still remove them.
+    #[serde(skip)]
+    pub above_hw: u64,
     /// Per group, in scenario order; serialised as a map from group name to its outcome.
     #[serde(serialize_with = "groups_as_map")]
     pub groups: Vec<GroupOutcome>,
@@ -191,6 +226,27 @@ pub struct Outcome {
 impl Outcome {
     pub fn group(&self, name: &str) -> Option<&GroupOutcome> {
         self.groups.iter().find(|g| g.name == name)
+    }
+
+    /// The totals as a group row (named `total`, failed = the groups' failed fates).
+    pub fn total(&self) -> GroupOutcome {
+        GroupOutcome {
+            name: "total".to_string(),
+            applied: self.applied,
+            lost: self.lost,
+            acked_lost: self.acked_lost,
+            duplicated: self.duplicated,
+            reordered: self.reordered,
+            redelivered: self.redelivered,
+            dead_lettered: self.dead_lettered,
+            unseen: self.unseen,
+            failed: self.groups.iter().map(|g| g.failed).sum(),
+            aborted: self.aborted,
+            aborted_read: self.aborted_read,
+            lost_by_kind: self.lost_by_kind,
+            verdict: self.verdict,
+            pending: self.pending,
+        }
     }
 }
 
@@ -216,6 +272,10 @@ const F_PRODUCED: u8 = 1;
 const F_ACKED: u8 = 2;
 const F_FAILED: u8 = 4;
 const F_AT_RISK: u8 = 8;
+/// Some leader appended it at least once.
+const F_WRITTEN: u8 = 16;
+/// Its copy in the log belongs to an aborted transaction.
+const F_ABORTED: u8 = 32;
 
 /// Ledger entry of one message.
 #[derive(Clone, Copy, Debug)]
@@ -230,6 +290,15 @@ struct Msg {
     /// Dense `(producer, key)` id, `NONE` for keyless or unknown.
     stream: u32,
     flags: u8,
+    /// Times a leader appended it (saturating): 2 or more means the producer wrote it twice.
+    appends: u8,
+    /// Index in its producer's send list for its partition (to expand a batch from its first
+    /// message), `NONE` until produced.
+    pidx: u32,
+    /// Its offset in the current leader's log, `NO_OFFSET` if it is in no leader's log.
+    offset: u64,
+    /// Why it left the log (index into `Checker::removals`), `NONE` if it never did.
+    removal: u32,
 }
 
 const UNKNOWN_MSG: Msg = Msg {
@@ -240,14 +309,25 @@ const UNKNOWN_MSG: Msg = Msg {
     key: NONE,
     stream: NONE,
     flags: 0,
+    appends: 0,
+    pidx: NONE,
+    offset: NO_OFFSET,
+    removal: NONE,
 };
 
-#[derive(Clone, Debug, Default)]
+/// "Not in the log" for [`Msg::offset`] and "no position" for group positions.
+const NO_OFFSET: u64 = u64::MAX;
+
+#[derive(Clone, Debug)]
 struct ProducerLedger {
     /// Sends so far.
     sent: u32,
     /// Interned key → stream id (`NONE` if this producer never used the key).
     stream_by_key: Vec<u32>,
+    /// Per partition, the messages sent to it in send order (a batch is a run of these).
+    parts: Vec<Vec<u32>>,
+    /// The transaction (`ProducerInitialized`'s `txn`) it belongs to, `NONE` if none.
+    txn: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -273,6 +353,66 @@ struct GroupLedger {
     /// Messages sent to the dead-letter topic instead of being applied, by `MsgId`.
     dead: Vec<bool>,
     dead_lettered: u64,
+    /// Per partition: the group's committed position (`NO_OFFSET` if none).
+    committed: Vec<u64>,
+    /// Per partition: the highest offset an `auto.offset.reset` (or out-of-range reset) moved
+    /// the group to (`NO_OFFSET` if none).
+    reset: Vec<u64>,
+    /// First applications that came after a later-sent message: `(msg, after)`.
+    reorders: Vec<(u32, u32)>,
+}
+
+impl Default for ProducerLedger {
+    fn default() -> ProducerLedger {
+        ProducerLedger {
+            sent: 0,
+            stream_by_key: Vec::new(),
+            parts: Vec::new(),
+            txn: NONE,
+        }
+    }
+}
+
+/// What the checker knows about one partition's log, from the trace: the current leader's log
+/// as message ids by offset, and every replica's log end.
+#[derive(Clone, Debug, Default)]
+struct PartLedger {
+    /// Offset → message in the current leader's log (`NONE` for control records or unknown).
+    log: Vec<u32>,
+    /// The current leader (`BrokerId.0`), `NONE` until known.
+    leader: u32,
+    /// The leader's epoch as last elected.
+    epoch: u32,
+    /// Log end offset per broker index.
+    leo: Vec<u64>,
+    /// The leader's high watermark.
+    hw: u64,
+    /// Transactional records not yet settled by a marker: `(txn, msg, offset)`.
+    open_txn: Vec<(u32, u32, u64)>,
+}
+
+impl PartLedger {
+    fn set_leo(&mut self, broker: u32, leo: u64) {
+        let b = broker as usize;
+        if self.leo.len() <= b {
+            self.leo.resize(b + 1, 0);
+        }
+        self.leo[b] = leo;
+    }
+}
+
+/// How a message left the log (or never reached an authoritative one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Removal {
+    pub partition: PartitionId,
+    /// The broker whose copy was lost (the old leader).
+    pub broker: BrokerId,
+    /// Offsets `from..to` went.
+    pub from: u64,
+    pub to: u64,
+    /// `Some(new leader, epoch, unclean)` if a leader change cut the log; `None` if the records
+    /// were written to a leader that had already been replaced.
+    pub elected: Option<(BrokerId, u32, bool)>,
 }
 
 impl GroupLedger {
@@ -299,6 +439,10 @@ pub struct Checker {
     final_: bool,
     /// Anomalies revealed by the last observed event (buffer reused across events).
     revealed: Vec<Anomaly>,
+    /// Per partition (index = `PartitionId.0`).
+    parts: Vec<PartLedger>,
+    /// Every time records left the log (rare: leader changes).
+    removals: Vec<Removal>,
 }
 
 impl Checker {
@@ -331,6 +475,9 @@ impl Checker {
                 redelivered: 0,
                 dead: Vec::new(),
                 dead_lettered: 0,
+                committed: Vec::new(),
+                reset: Vec::new(),
+                reorders: Vec::new(),
             })
             .collect();
         Checker {
@@ -346,6 +493,8 @@ impl Checker {
             at_risk: 0,
             final_: false,
             revealed: Vec::new(),
+            parts: Vec::new(),
+            removals: Vec::new(),
         }
     }
 
@@ -413,11 +562,91 @@ impl Checker {
                     self.set_partition_topic(PartitionId(first.0 + k), *topic);
                 }
             }
-            Trace::Truncated { removed, .. } => self.on_truncated(removed),
-            Trace::Appended { first_msg, .. } | Trace::DuplicateBatch { first_msg, .. }
-                if self.at_risk > 0 =>
-            {
+            Trace::Truncated {
+                partition,
+                broker,
+                to,
+                removed,
+                ..
+            } => {
+                self.part(*partition).set_leo(broker.0, *to);
+                self.on_truncated(removed);
+            }
+            Trace::Appended {
+                partition,
+                broker,
+                base_offset,
+                count,
+                first_msg,
+                ..
+            } => {
+                self.on_appended(*partition, *broker, *base_offset, *count, *first_msg);
+                if self.at_risk > 0 {
+                    self.clear_risk(first_msg.idx());
+                }
+            }
+            Trace::DuplicateBatch { first_msg, .. } if self.at_risk > 0 => {
                 self.clear_risk(first_msg.idx());
+            }
+            Trace::Replicated {
+                partition,
+                broker,
+                leo,
+            } => self.part(*partition).set_leo(broker.0, *leo),
+            Trace::HighWatermark {
+                partition,
+                broker,
+                hw,
+            } => {
+                let pl = self.part(*partition);
+                if pl.leader == broker.0 {
+                    pl.hw = *hw;
+                }
+            }
+            Trace::LeaderElected {
+                partition,
+                leader,
+                epoch,
+                unclean,
+                ..
+            } => self.on_elected(*partition, *leader, *epoch, *unclean),
+            Trace::TxnMarker {
+                partition,
+                broker,
+                txn,
+                commit,
+                offset,
+            } => self.on_marker(*partition, *broker, *txn, *commit, *offset),
+            Trace::ProducerInitialized { producer, txn, .. } => {
+                let p = producer.idx();
+                if p >= self.producers.len() {
+                    self.producers.resize_with(p + 1, ProducerLedger::default);
+                }
+                self.producers[p].txn = *txn;
+            }
+            Trace::OffsetCommitted {
+                group,
+                partition,
+                offset,
+                ..
+            } => {
+                if let Some(g) = self.groups.get_mut(group.idx()) {
+                    set_at(&mut g.committed, partition.idx(), *offset);
+                }
+            }
+            Trace::OffsetReset {
+                group,
+                partition,
+                offset,
+                ..
+            } => {
+                if let Some(g) = self.groups.get_mut(group.idx()) {
+                    let p = partition.idx();
+                    let prev = g.reset.get(p).copied().unwrap_or(NO_OFFSET);
+                    if prev == NO_OFFSET || prev < *offset {
+                        set_at(&mut g.reset, p, *offset);
+                    }
+                }
             }
             _ => {}
         }
@@ -438,36 +667,50 @@ impl Checker {
             duplicated: 0,
             reordered: 0,
             redelivered: 0,
+            unseen: 0,
+            aborted: 0,
+            aborted_read: 0,
+            dead_lettered: 0,
+            lost_by_kind: LostByKind::default(),
             verdict: Verdict::ExactlyOnce,
             pending: 0,
             at_risk: self.at_risk,
+            above_hw: self.above_hw(),
             groups: Vec::with_capacity(self.groups.len()),
         };
-        for (gs, g) in self.setup.groups.iter().zip(&self.groups) {
-            let unapplied = g.belong - g.applied_belong;
-            let (lost, pending, acked_lost) = if self.final_ {
-                (unapplied, 0, g.acked_belong - g.acked_applied_belong)
-            } else {
-                (0, unapplied, 0)
-            };
-            o.applied += g.applied;
+        for (gi, (gs, g)) in self.setup.groups.iter().zip(&self.groups).enumerate() {
+            let c = self.fate_counts(gi);
+            let lost = c.lost.total();
+            o.applied += c.applied;
             o.lost += lost;
-            o.acked_lost += acked_lost;
-            o.duplicated += g.duplicated;
+            o.acked_lost += c.acked_lost;
+            o.duplicated += c.duplicated;
             o.reordered += g.reordered;
             o.redelivered += g.redelivered;
-            o.pending += pending;
+            o.unseen += c.unseen;
+            o.aborted += c.aborted;
+            o.aborted_read += c.aborted_read;
+            o.dead_lettered += c.dead_lettered;
+            o.lost_by_kind.truncated += c.lost.truncated;
+            o.lost_by_kind.never_written += c.lost.never_written;
+            o.lost_by_kind.skipped += c.lost.skipped;
+            o.pending += c.pending;
             o.groups.push(GroupOutcome {
                 name: gs.name.clone(),
-                applied: g.applied,
+                applied: c.applied,
                 lost,
-                acked_lost,
-                duplicated: g.duplicated,
+                acked_lost: c.acked_lost,
+                duplicated: c.duplicated,
                 reordered: g.reordered,
                 redelivered: g.redelivered,
-                dead_lettered: g.dead_lettered,
-                verdict: verdict(lost, g.duplicated),
-                pending,
+                dead_lettered: c.dead_lettered,
+                unseen: c.unseen,
+                failed: c.failed,
+                aborted: c.aborted,
+                aborted_read: c.aborted_read,
+                lost_by_kind: c.lost,
+                verdict: verdict(lost, c.duplicated),
+                pending: c.pending,
             });
         }
         o.verdict = verdict(o.lost, o.duplicated);
@@ -505,14 +748,10 @@ impl Checker {
         if times > 0 {
             return MsgStatus::Applied(times as u32);
         }
-        let belongs = self
-            .msgs
-            .get(msg.idx())
-            .is_some_and(|m| m.topic != NONE && m.topic == g.topic);
-        match (belongs, self.final_) {
-            (false, _) => MsgStatus::Unrelated,
-            (true, false) => MsgStatus::Pending,
-            (true, true) => MsgStatus::Lost,
+        match self.fate(group, msg) {
+            None => MsgStatus::Unrelated,
+            Some(Fate::Lost(_)) => MsgStatus::Lost,
+            Some(_) => MsgStatus::Pending,
         }
     }
 
@@ -545,6 +784,12 @@ impl Checker {
         let pl = &mut self.producers[p];
         pl.sent += 1;
         let n = pl.sent;
+        let pp = partition.idx();
+        if pl.parts.len() <= pp {
+            pl.parts.resize_with(pp + 1, Vec::new);
+        }
+        let pidx = pl.parts[pp].len() as u32;
+        pl.parts[pp].push(msg.0);
         let stream = match key {
             None => NONE,
             Some(k) => {
@@ -572,6 +817,7 @@ impl Checker {
         m.topic = topic;
         m.key = key.unwrap_or(NONE);
         m.stream = stream;
+        m.pidx = pidx;
         m.flags |= F_PRODUCED;
         let acked = m.flags & F_ACKED != 0;
 
@@ -670,6 +916,7 @@ impl Checker {
                 g.max_first[s] = msg.0;
             } else {
                 g.reordered += 1;
+                g.reorders.push((msg.0, prev));
                 self.revealed.push(Anomaly::Reordered {
                     group,
                     msg,
@@ -712,6 +959,175 @@ impl Checker {
             m.flags &= !F_AT_RISK;
             self.at_risk -= 1;
         }
+    }
+}
+
+/// `v[i] = x`, growing `v` with `NO_OFFSET`.
+fn set_at(v: &mut Vec<u64>, i: usize, x: u64) {
+    if v.len() <= i {
+        v.resize(i + 1, NO_OFFSET);
+    }
+    v[i] = x;
+}
+
+impl Checker {
+    fn part(&mut self, p: PartitionId) -> &mut PartLedger {
+        let i = p.idx();
+        if i >= self.parts.len() {
+            self.parts.resize_with(i + 1, || PartLedger {
+                leader: NONE,
+                ..PartLedger::default()
+            });
+        }
+        &mut self.parts[i]
+    }
+
+    /// A leader appended `count` records of one producer batch starting with `first_msg`.
+    fn on_appended(
+        &mut self,
+        partition: PartitionId,
+        broker: BrokerId,
+        base: u64,
+        count: u32,
+        first_msg: MsgId,
+    ) {
+        self.part(partition);
+        let first = *self.slot(first_msg);
+        let pi = partition.idx();
+        let pl = &mut self.parts[pi];
+        pl.set_leo(broker.0, base + count as u64);
+        if pl.leader == NONE {
+            pl.leader = broker.0;
+        }
+        let current = pl.leader == broker.0;
+        if current && (base as usize) < pl.log.len() {
+            // The leader wrote over records we thought it had: they left its log.
+            self.remove_tail(pi, base, NONE);
+        }
+        let pl = &mut self.parts[pi];
+        if current {
+            while (pl.log.len() as u64) < base {
+                pl.log.push(NONE);
+            }
+        }
+        // Records appended by a deposed leader are in no authoritative log: they will be
+        // truncated when it learns of the new leader.
+        let removal = if current {
+            NONE
+        } else {
+            self.removals.push(Removal {
+                partition,
+                broker,
+                from: base,
+                to: base + count as u64,
+                elected: None,
+            });
+            (self.removals.len() - 1) as u32
+        };
+        let (txn, batch): (u32, &[u32]) = match self.producers.get(first.producer as usize) {
+            Some(pr) if first.pidx != NONE => {
+                let list = pr.parts.get(pi).map_or(&[][..], |l| &l[..]);
+                let start = (first.pidx as usize).min(list.len());
+                let end = (start + count as usize).min(list.len());
+                (pr.txn, &list[start..end])
+            }
+            _ => (NONE, &[]),
+        };
+        let pl = &mut self.parts[pi];
+        for (k, &m) in batch.iter().enumerate() {
+            let off = base + k as u64;
+            let msg = &mut self.msgs[m as usize];
+            msg.flags |= F_WRITTEN;
+            msg.appends = msg.appends.saturating_add(1);
+            if current {
+                msg.offset = off;
+                msg.flags &= !F_ABORTED;
+                pl.log.push(m);
+                if txn != NONE {
+                    pl.open_txn.push((txn, m, off));
+                }
+            } else if msg.offset == NO_OFFSET {
+                msg.removal = removal;
+            }
+        }
+        if current && batch.is_empty() {
+            // Unknown producer: keep the offsets aligned.
+            for _ in 0..count {
+                pl.log.push(NONE);
+            }
+        }
+    }
+
+    fn on_elected(&mut self, partition: PartitionId, leader: BrokerId, epoch: u32, unclean: bool) {
+        let pi = partition.idx();
+        let pl = self.part(partition);
+        let old = pl.leader;
+        pl.leader = leader.0;
+        pl.epoch = epoch;
+        let new_leo = pl.leo.get(leader.idx()).copied().unwrap_or(0);
+        let len = pl.log.len() as u64;
+        if old == NONE || old == leader.0 || new_leo >= len {
+            return;
+        }
+        self.removals.push(Removal {
+            partition,
+            broker: BrokerId(old),
+            from: new_leo,
+            to: len,
+            elected: Some((leader, epoch, unclean)),
+        });
+        let r = (self.removals.len() - 1) as u32;
+        self.remove_tail(pi, new_leo, r);
+    }
+
+    /// The current leader's log no longer has offsets `from..`.
+    fn remove_tail(&mut self, pi: usize, from: u64, removal: u32) {
+        let pl = &mut self.parts[pi];
+        for off in from..pl.log.len() as u64 {
+            let m = pl.log[off as usize];
+            if m == NONE {
+                continue;
+            }
+            let msg = &mut self.msgs[m as usize];
+            if msg.offset == off {
+                msg.offset = NO_OFFSET;
+                msg.removal = removal;
+            }
+        }
+        pl.log.truncate(from as usize);
+        pl.open_txn.retain(|&(_, _, o)| o < from);
+    }
+
+    fn on_marker(
+        &mut self,
+        partition: PartitionId,
+        broker: BrokerId,
+        txn: u32,
+        commit: bool,
+        offset: u64,
+    ) {
+        self.part(partition);
+        let pl = &mut self.parts[partition.idx()];
+        pl.set_leo(broker.0, offset + 1);
+        if pl.leader != broker.0 {
+            return;
+        }
+        while (pl.log.len() as u64) < offset {
+            pl.log.push(NONE);
+        }
+        pl.log.truncate(offset as usize);
+        pl.log.push(NONE);
+        let msgs = &mut self.msgs;
+        pl.open_txn.retain(|&(t, m, o)| {
+            if t != txn || o > offset {
+                return true;
+            }
+            let msg = &mut msgs[m as usize];
+            if !commit && msg.offset == o {
+                msg.flags |= F_ABORTED;
+            }
+            false
+        });
     }
 }
 

@@ -9,6 +9,7 @@ fn setup() -> CheckerSetup {
         name: name.to_string(),
         topic: TopicId(topic),
         dedup,
+        upstream: None,
     };
     CheckerSetup {
         partition_topic: vec![TopicId(0), TopicId(0), TopicId(1)],
@@ -185,14 +186,16 @@ fn acked_and_never_applied_is_acked_lost() {
     assert_eq!((o.sent, o.acked, o.failed), (3, 2, 1));
     for name in ["billing", "shipping", "dedup"] {
         let g = o.group(name).unwrap();
-        assert_eq!((g.lost, g.acked_lost), (3, 2), "{name}");
+        // msg 2's producer was told it failed and no log holds it: `failed`, not lost.
+        assert_eq!((g.lost, g.acked_lost, g.failed), (2, 2, 1), "{name}");
+        assert_eq!(g.lost_by_kind.never_written, 2, "{name}");
     }
     assert_eq!(o.group("auditor").unwrap().lost, 0);
-    assert_eq!((o.lost, o.acked_lost), (9, 6));
+    assert_eq!((o.lost, o.acked_lost), (6, 6));
 
     let o = c2.outcome();
     let b = o.group("billing").unwrap();
-    assert_eq!((b.applied, b.lost, b.acked_lost), (1, 2, 1));
+    assert_eq!((b.applied, b.lost, b.acked_lost, b.failed), (1, 1, 1, 1));
 
     // The ack arriving after the application is accounted for too.
     let mut c3 = Checker::new(setup());
@@ -219,7 +222,8 @@ fn applied_twice_is_one_duplicate_with_an_anomaly_each_repeat() {
     );
     let o = c.outcome();
     let b = o.group("billing").unwrap();
-    assert_eq!((b.applied, b.duplicated), (1, 1));
+    // `applied` counts messages applied exactly once; this one is `duplicated` instead.
+    assert_eq!((b.applied, b.duplicated), (0, 1));
     assert_eq!(o.group("shipping").unwrap().duplicated, 0);
     assert_eq!(o.duplicated, 1);
 
@@ -402,12 +406,18 @@ fn verdicts_for_each_case() {
     assert_eq!(o.group("billing").unwrap().verdict, Verdict::AtLeastOnce);
     assert_eq!(o.group("auditor").unwrap().verdict, Verdict::AtMostOnce);
     // Both in one group.
-    let evs = [applied(BILLING, 1), applied(BILLING, 1)];
-    let o = run(&evs);
-    assert_eq!(o.group("billing").unwrap().verdict, Verdict::None);
+    let mut c = Checker::new(setup());
+    quiet(&mut c, &[produced(0, 0, 0, None), produced(0, 1, 0, None)]);
+    quiet(&mut c, &[applied(BILLING, 0)]);
+    c.observe(&applied(BILLING, 0));
+    c.set_final(true);
+    assert_eq!(c.outcome().group("billing").unwrap().verdict, Verdict::None);
+    // A message of another topic is no fate of the group: applying it twice duplicates
+    // nothing, and the group's own message is still lost.
     let evs = [applied(AUDITOR, 0), applied(AUDITOR, 0)];
     let o = run(&evs);
-    assert_eq!(o.group("auditor").unwrap().verdict, Verdict::None);
+    assert_eq!(o.group("auditor").unwrap().duplicated, 0);
+    assert_eq!(o.group("auditor").unwrap().verdict, Verdict::AtMostOnce);
 }
 
 #[test]
@@ -536,16 +546,21 @@ fn serialises_with_the_report_field_names() {
     assert_eq!(
         keys,
         [
+            "aborted",
+            "aborted_read",
             "acked",
             "acked_lost",
             "applied",
+            "dead_lettered",
             "duplicated",
             "failed",
             "groups",
             "lost",
+            "lost_by_kind",
             "redelivered",
             "reordered",
             "sent",
+            "unseen",
             "verdict"
         ]
     );
@@ -562,13 +577,18 @@ fn serialises_with_the_report_field_names() {
     assert_eq!(
         keys,
         [
+            "aborted",
+            "aborted_read",
             "acked_lost",
             "applied",
             "dead_lettered",
             "duplicated",
+            "failed",
             "lost",
+            "lost_by_kind",
             "redelivered",
             "reordered",
+            "unseen",
             "verdict"
         ]
     );
@@ -607,12 +627,14 @@ fn setup_from_scenario_numbers_partitions_across_topics() {
             GroupSetup {
                 name: "auditor".into(),
                 topic: t(1),
-                dedup: true
+                dedup: true,
+                upstream: None,
             },
             GroupSetup {
                 name: "billing".into(),
                 topic: t(0),
-                dedup: false
+                dedup: false,
+                upstream: None,
             },
         ]
     );
@@ -620,4 +642,438 @@ fn setup_from_scenario_numbers_partitions_across_topics() {
     let mut bad = s.clone();
     bad.groups[0].topic = "nope".into();
     assert!(CheckerSetup::from_scenario(&bad).is_err());
+}
+
+// ----- fates and anomalies -------------------------------------------------------------------
+
+fn append_at(partition: u32, broker: u32, base: u64, count: u32, first: u32) -> TraceEvent {
+    ev(Trace::Appended {
+        partition: PartitionId(partition),
+        broker: BrokerId(broker),
+        base_offset: base,
+        count,
+        epoch: 0,
+        first_msg: MsgId(first),
+    })
+}
+
+fn replicated(partition: u32, broker: u32, leo: u64) -> TraceEvent {
+    ev(Trace::Replicated {
+        partition: PartitionId(partition),
+        broker: BrokerId(broker),
+        leo,
+    })
+}
+
+fn elected(partition: u32, leader: u32, epoch: u32, unclean: bool) -> TraceEvent {
+    ev(Trace::LeaderElected {
+        partition: PartitionId(partition),
+        leader: BrokerId(leader),
+        epoch,
+        isr: crate::sim::ids::BrokerSet::EMPTY,
+        unclean,
+        preferred: false,
+    })
+}
+
+fn reset(group: GroupId, partition: u32, offset: u64) -> TraceEvent {
+    ev(Trace::OffsetReset {
+        group,
+        consumer: ConsumerId(0),
+        partition: PartitionId(partition),
+        offset,
+    })
+}
+
+fn committed(group: GroupId, partition: u32, offset: u64) -> TraceEvent {
+    ev(Trace::OffsetCommitted {
+        group,
+        consumer: ConsumerId(0),
+        partition: PartitionId(partition),
+        offset,
+    })
+}
+
+fn fate(c: &Checker, g: GroupId, msg: u32) -> Option<Fate> {
+    c.fate(g, MsgId(msg))
+}
+
+fn feed(c: &mut Checker, evs: &[TraceEvent]) {
+    for e in evs {
+        c.observe(e);
+    }
+}
+
+/// Every group's fates add up to the messages of its topic.
+fn assert_adds_up(c: &Checker) {
+    let o = c.outcome();
+    for (gi, g) in o.groups.iter().enumerate() {
+        let topic = c.setup().groups[gi].topic;
+        let msgs = (0..c.messages())
+            .filter(|&i| {
+                c.message(MsgId(i as u32)).is_some_and(|m| {
+                    c.setup().partition_topic.get(m.partition.idx()) == Some(&topic)
+                })
+            })
+            .count() as u64;
+        let sum = g.applied
+            + g.duplicated
+            + g.lost
+            + g.unseen
+            + g.failed
+            + g.aborted
+            + g.dead_lettered
+            + g.pending;
+        assert_eq!(sum, msgs, "{}: {g:?}", g.name);
+        assert_eq!(g.lost, g.lost_by_kind.total(), "{}", g.name);
+    }
+}
+
+#[test]
+fn a_leader_change_truncates_what_only_the_old_leader_had() {
+    let mut c = Checker::new(setup());
+    feed(
+        &mut c,
+        &[
+            produced(0, 0, 0, None),
+            produced(0, 1, 0, None),
+            elected(0, 1, 0, false),
+            append_at(0, 1, 0, 1, 0),
+            replicated(0, 2, 1),
+            append_at(0, 1, 1, 1, 1),
+            acked(0),
+            acked(1),
+            // broker 2 has offset 0 only: offset 1 (msg 1) goes with the old leader.
+            elected(0, 2, 1, false),
+        ],
+    );
+    assert_eq!(fate(&c, BILLING, 0), Some(Fate::Unseen));
+    assert_eq!(fate(&c, BILLING, 1), Some(Fate::Lost(LossKind::Truncated)));
+    c.set_final(true);
+    let o = c.outcome();
+    let b = o.group("billing").unwrap();
+    assert_eq!((b.lost, b.acked_lost, b.unseen), (1, 1, 1));
+    assert_eq!(b.lost_by_kind.truncated, 1);
+    assert_eq!(b.verdict, Verdict::AtMostOnce);
+    let a: Vec<_> = c
+        .anomalies()
+        .into_iter()
+        .filter(|a| a.group == BILLING)
+        .collect();
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].kind, AnomalyKind::Truncated);
+    assert_eq!(
+        a[0].detail,
+        Detail::Truncated(Some(Removal {
+            partition: PartitionId(0),
+            broker: BrokerId(1),
+            from: 1,
+            to: 2,
+            elected: Some((BrokerId(2), 1, false)),
+        }))
+    );
+    assert_adds_up(&c);
+
+    // A retry that lands on the new leader brings it back into the log.
+    feed(&mut c, &[append_at(0, 2, 1, 1, 1)]);
+    assert_eq!(fate(&c, BILLING, 1), Some(Fate::Unseen));
+}
+
+#[test]
+fn a_deposed_leaders_appends_are_in_no_log() {
+    let mut c = Checker::new(setup());
+    feed(
+        &mut c,
+        &[
+            produced(0, 0, 0, None),
+            elected(0, 1, 0, false),
+            elected(0, 2, 1, false),
+            // broker 1 has not heard yet and still appends.
+            append_at(0, 1, 0, 1, 0),
+            acked(0),
+        ],
+    );
+    c.set_final(true);
+    assert_eq!(fate(&c, BILLING, 0), Some(Fate::Lost(LossKind::Truncated)));
+    let a = c.anomalies();
+    assert!(matches!(
+        a[0].detail,
+        Detail::Truncated(Some(Removal {
+            elected: None,
+            broker: BrokerId(1),
+            ..
+        }))
+    ));
+}
+
+#[test]
+fn never_written_is_pending_until_the_run_drains() {
+    let mut c = Checker::new(setup());
+    feed(&mut c, &[produced(0, 0, 0, None), acked(0)]);
+    assert_eq!(fate(&c, BILLING, 0), Some(Fate::Pending));
+    assert_eq!(c.outcome().group("billing").unwrap().lost, 0);
+    assert_adds_up(&c);
+    c.set_final(true);
+    assert_eq!(
+        fate(&c, BILLING, 0),
+        Some(Fate::Lost(LossKind::NeverWritten))
+    );
+    let a = c.anomalies();
+    assert_eq!(a[0].kind, AnomalyKind::NeverWritten);
+    assert_eq!(a[0].detail, Detail::NeverWritten { acked: true });
+    assert_adds_up(&c);
+}
+
+#[test]
+fn a_reset_to_latest_skips_what_is_below_it() {
+    let mut c = Checker::new(setup());
+    feed(
+        &mut c,
+        &[
+            produced(0, 0, 0, None),
+            produced(0, 1, 0, None),
+            produced(0, 2, 0, None),
+            append_at(0, 1, 0, 2, 0),
+            reset(BILLING, 0, 2),
+            append_at(0, 1, 2, 1, 2),
+        ],
+    );
+    c.set_final(true);
+    assert_eq!(fate(&c, BILLING, 0), Some(Fate::Lost(LossKind::Skipped)));
+    assert_eq!(fate(&c, BILLING, 1), Some(Fate::Lost(LossKind::Skipped)));
+    // At or above the reset: in the log, ahead of the group.
+    assert_eq!(fate(&c, BILLING, 2), Some(Fate::Unseen));
+    // Shipping never reset: everything is unseen, nothing lost.
+    assert_eq!(fate(&c, SHIPPING, 0), Some(Fate::Unseen));
+    let a: Vec<_> = c
+        .anomalies()
+        .into_iter()
+        .filter(|a| a.group == BILLING)
+        .collect();
+    assert_eq!(a.len(), 2);
+    assert_eq!(
+        a[1].detail,
+        Detail::Skipped {
+            partition: PartitionId(0),
+            offset: 1,
+            reset: Some(2),
+            committed: None,
+        }
+    );
+    let o = c.outcome();
+    assert_eq!(o.group("billing").unwrap().lost_by_kind.skipped, 2);
+    assert_eq!(o.group("shipping").unwrap().unseen, 3);
+    assert_eq!(o.group("shipping").unwrap().verdict, Verdict::ExactlyOnce);
+    assert_adds_up(&c);
+}
+
+#[test]
+fn a_commit_past_an_unapplied_record_skips_it() {
+    let mut c = Checker::new(setup());
+    feed(
+        &mut c,
+        &[
+            produced(0, 0, 0, None),
+            produced(0, 1, 0, None),
+            append_at(0, 1, 0, 2, 0),
+            committed(BILLING, 0, 2),
+            applied(BILLING, 1),
+        ],
+    );
+    c.set_final(true);
+    assert_eq!(fate(&c, BILLING, 0), Some(Fate::Lost(LossKind::Skipped)));
+    assert_eq!(fate(&c, BILLING, 1), Some(Fate::Applied));
+    let a: Vec<_> = c
+        .anomalies()
+        .into_iter()
+        .filter(|a| a.group == BILLING)
+        .collect();
+    assert_eq!(
+        a[0].detail,
+        Detail::Skipped {
+            partition: PartitionId(0),
+            offset: 0,
+            reset: None,
+            committed: Some(2),
+        }
+    );
+}
+
+#[test]
+fn a_batch_holds_the_producers_next_records_for_its_partition() {
+    let mut c = Checker::new(setup());
+    // msg 1 goes to another partition: the batch on partition 0 is msgs 0 and 2.
+    feed(
+        &mut c,
+        &[
+            produced(0, 0, 0, None),
+            produced(0, 1, 1, None),
+            produced(0, 2, 0, None),
+            append_at(0, 1, 0, 2, 0),
+            reset(BILLING, 0, 2),
+        ],
+    );
+    c.set_final(true);
+    assert_eq!(fate(&c, BILLING, 0), Some(Fate::Lost(LossKind::Skipped)));
+    assert_eq!(fate(&c, BILLING, 2), Some(Fate::Lost(LossKind::Skipped)));
+    assert_eq!(
+        fate(&c, BILLING, 1),
+        Some(Fate::Lost(LossKind::NeverWritten))
+    );
+}
+
+#[test]
+fn failed_only_when_no_log_holds_it() {
+    let mut c = Checker::new(setup());
+    feed(
+        &mut c,
+        &[
+            produced(0, 0, 0, None),
+            produced(0, 1, 0, None),
+            failed(0),
+            // msg 1 was appended, then its producer timed out: it is still in the log.
+            append_at(0, 1, 0, 1, 1),
+            failed(1),
+        ],
+    );
+    c.set_final(true);
+    assert_eq!(fate(&c, BILLING, 0), Some(Fate::Failed));
+    assert_eq!(fate(&c, BILLING, 1), Some(Fate::Unseen));
+    let b = c.outcome().group("billing").unwrap().clone();
+    assert_eq!((b.failed, b.lost, b.verdict), (1, 0, Verdict::ExactlyOnce));
+    assert!(c.anomalies().is_empty());
+    assert_adds_up(&c);
+}
+
+#[test]
+fn aborted_records_are_not_lost_and_applying_them_is_an_aborted_read() {
+    let mut c = Checker::new(setup());
+    let marker = |commit: bool, offset: u64| {
+        ev(Trace::TxnMarker {
+            partition: PartitionId(0),
+            broker: BrokerId(1),
+            txn: 0,
+            commit,
+            offset,
+        })
+    };
+    feed(
+        &mut c,
+        &[
+            ev(Trace::ProducerInitialized {
+                producer: ProducerId(0),
+                txn: 0,
+                epoch: 0,
+            }),
+            produced(0, 0, 0, None),
+            produced(0, 1, 0, None),
+            append_at(0, 1, 0, 1, 0),
+            marker(false, 1),
+            append_at(0, 1, 2, 1, 1),
+            marker(true, 3),
+            applied(SHIPPING, 0),
+            applied(SHIPPING, 1),
+            applied(BILLING, 1),
+        ],
+    );
+    c.set_final(true);
+    assert_eq!(fate(&c, BILLING, 0), Some(Fate::Aborted));
+    assert_eq!(fate(&c, BILLING, 1), Some(Fate::Applied));
+    assert_eq!(fate(&c, SHIPPING, 0), Some(Fate::Applied));
+    let o = c.outcome();
+    let b = o.group("billing").unwrap();
+    assert_eq!((b.aborted, b.aborted_read, b.lost), (1, 0, 0));
+    assert_eq!(b.verdict, Verdict::ExactlyOnce);
+    let s = o.group("shipping").unwrap();
+    assert_eq!((s.aborted, s.aborted_read, s.applied), (0, 1, 2));
+    let a = c.anomalies();
+    assert_eq!(a.len(), 1);
+    assert_eq!(
+        (a[0].group, a[0].msg, a[0].kind),
+        (SHIPPING, MsgId(0), AnomalyKind::AbortedRead)
+    );
+    assert_adds_up(&c);
+}
+
+#[test]
+fn dead_lettered_duplicated_and_reordered_fates() {
+    let mut c = Checker::new(setup());
+    feed(
+        &mut c,
+        &[
+            produced(0, 0, 0, Some(0)),
+            produced(0, 1, 0, Some(0)),
+            produced(0, 2, 0, None),
+            append_at(0, 1, 0, 1, 0),
+            append_at(0, 1, 1, 1, 1),
+            append_at(0, 1, 2, 1, 0), // msg 0 written twice (a retry after a lost ack)
+            append_at(0, 1, 3, 1, 2),
+            applied(BILLING, 1),
+            applied(BILLING, 0),
+            applied(BILLING, 0),
+            ev(Trace::DeadLettered {
+                group: BILLING,
+                consumer: ConsumerId(0),
+                msg: MsgId(2),
+                attempts: 3,
+            }),
+        ],
+    );
+    c.set_final(true);
+    assert_eq!(fate(&c, BILLING, 0), Some(Fate::Duplicated));
+    assert_eq!(fate(&c, BILLING, 1), Some(Fate::Applied));
+    assert_eq!(fate(&c, BILLING, 2), Some(Fate::DeadLettered));
+    let a: Vec<_> = c
+        .anomalies()
+        .into_iter()
+        .filter(|a| a.group == BILLING)
+        .collect();
+    let kinds: Vec<_> = a.iter().map(|a| (a.kind, a.msg.0)).collect();
+    assert_eq!(
+        kinds,
+        [(AnomalyKind::Duplicated, 0), (AnomalyKind::Reordered, 0)]
+    );
+    assert_eq!(
+        a[0].detail,
+        Detail::Duplicated {
+            times: 2,
+            appends: 2
+        }
+    );
+    assert_eq!(a[1].detail, Detail::Reordered { after: MsgId(1) });
+    let b = c.outcome().group("billing").unwrap().clone();
+    assert_eq!(
+        (b.applied, b.duplicated, b.dead_lettered, b.reordered),
+        (1, 1, 1, 1)
+    );
+    assert_eq!(b.verdict, Verdict::AtLeastOnce);
+    assert_adds_up(&c);
+}
+
+#[test]
+fn acknowledged_records_above_the_high_watermark_are_at_risk() {
+    let mut c = Checker::new(setup());
+    let hw = |hw: u64| {
+        ev(Trace::HighWatermark {
+            partition: PartitionId(0),
+            broker: BrokerId(1),
+            hw,
+        })
+    };
+    feed(
+        &mut c,
+        &[
+            produced(0, 0, 0, None),
+            produced(0, 1, 0, None),
+            elected(0, 1, 0, false),
+            append_at(0, 1, 0, 2, 0),
+            acked(0),
+            acked(1),
+        ],
+    );
+    assert_eq!(c.outcome().above_hw, 2);
+    feed(&mut c, &[hw(1)]);
+    assert_eq!(c.outcome().above_hw, 1);
+    feed(&mut c, &[hw(2)]);
+    assert_eq!(c.outcome().above_hw, 0);
 }

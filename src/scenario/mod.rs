@@ -19,6 +19,7 @@ mod validate;
 
 use std::path::Path;
 
+mod warnings;
 pub use bundled::{Bundled, DEFAULT_SCENARIO, bundled, find_bundled};
 pub use error::{ErrorKind, Location, ScenarioError};
 pub use lower::{lower, raise_fault};
@@ -28,6 +29,7 @@ pub use validate::{
     MAX_BROKERS, MAX_CONSUMERS, MAX_DURATION_MS, MAX_LATENCY_MS, MAX_MESSAGES, MAX_PARTITIONS,
     MAX_STOP_AT_MS, known_error_names, validate,
 };
+pub use warnings::{LatestStart, latest_start_warnings};
 
 /// Scenario files larger than this are refused before parsing.
 pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;

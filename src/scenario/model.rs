@@ -500,6 +500,27 @@ pub struct Expect {
     pub reordered: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<Verdict>,
+    /// Messages in the log but still ahead of their group's position (not lost).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unseen: Option<u64>,
+    /// Messages of aborted transactions that their group did not apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted: Option<u64>,
+    /// Messages applied although their transaction was aborted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted_read: Option<u64>,
+    /// Messages parked on a dead-letter topic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_lettered: Option<u64>,
+    /// Lost because the group's position moved past them (`auto.offset.reset`, a commit before processing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<u64>,
+    /// Lost because no log ever held them (e.g. `acks=0` to a dead leader).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub never_written: Option<u64>,
+    /// Lost because a leader change removed them from the log (not `truncated`, which counts records removed from any replica).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lost_truncated: Option<u64>,
     /// Number of leader elections that were unclean.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unclean_elections: Option<u64>,
@@ -529,6 +550,30 @@ pub struct GroupExpect {
     pub reordered: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redelivered: Option<u64>,
+    /// In the log but still ahead of the group's position (not lost).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unseen: Option<u64>,
+    /// The producer was told they failed and no log holds them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed: Option<u64>,
+    /// In aborted transactions and not applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted: Option<u64>,
+    /// Applied although their transaction was aborted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aborted_read: Option<u64>,
+    /// Parked on the dead-letter topic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_lettered: Option<u64>,
+    /// Lost: the group's position moved past them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<u64>,
+    /// Lost: removed from the log by a leader change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncated: Option<u64>,
+    /// Lost: no log ever held them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub never_written: Option<u64>,
 }
 
 /// `[compare]`: per-preset overrides for `brokerlab compare`, e.g.

@@ -202,7 +202,7 @@ impl Widget for CompareView<'_> {
             return;
         }
         let inner = panel(
-            "Messages  ✓ once  2× twice  ✗ never applied  … pending",
+            "Messages  ✓ once  2× twice  ✗ lost  … pending",
             "↑↓ scroll",
             b,
             buf,

@@ -1,5 +1,7 @@
-//! The live outcome: sent, acked, lost, acked-lost, duplicated, reordered and the verdict,
-//! straight from the checker, so it changes the moment an anomaly happens.
+//! The live outcome: sent, acked, the fate of every message (applied, duplicated, lost, unseen,
+//! failed, aborted, dead-lettered, pending while running: they add up), lost by kind,
+//! acked-lost, reordered, the acknowledged records still at risk, and the verdict, straight from
+//! the checker, so it changes the moment an anomaly happens.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -8,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use super::{panel, put, theme};
-use crate::check::Outcome;
+use crate::check::{GroupOutcome, Outcome};
 use crate::scenario::Verdict;
 use crate::session::Session;
 
@@ -31,29 +33,70 @@ pub fn verdict_style(v: Verdict) -> Style {
     }
 }
 
+/// A label and a count with one space after, for the dense fate line.
+fn fate(label: &str, v: u64, bad: Style) -> [Span<'static>; 2] {
+    [
+        Span::styled(format!("{label} "), theme::LABEL),
+        Span::styled(format!("{v} "), if v > 0 { bad } else { theme::BOLD }),
+    ]
+}
+
+/// The fates of a group (or the total), which add up to its messages: applied, dup, lost,
+/// unseen, failed, aborted, dead (dead-lettered) and, while running, pending (in flight).
+fn fates(g: &GroupOutcome, final_: bool) -> Vec<Span<'static>> {
+    let mut l = Vec::new();
+    l.extend(fate("applied", g.applied, theme::GOOD));
+    l.extend(fate("dup", g.duplicated, theme::DUPLICATE));
+    l.extend(fate("lost", g.lost, theme::LOSS));
+    l.extend(fate("unseen", g.unseen, theme::BOLD));
+    l.extend(fate("failed", g.failed, theme::BOLD));
+    l.extend(fate("aborted", g.aborted, theme::BOLD));
+    l.extend(fate("dead", g.dead_lettered, theme::BOLD));
+    if !final_ {
+        l.extend(fate("pending", g.pending, theme::BOLD));
+    }
+    l
+}
+
+fn fate_sum(g: &GroupOutcome) -> u64 {
+    g.applied
+        + g.duplicated
+        + g.lost
+        + g.unseen
+        + g.failed
+        + g.aborted
+        + g.dead_lettered
+        + g.pending
+}
+
 impl OutcomePanel<'_> {
     fn lines(&self, width: u16) -> Vec<Line<'static>> {
         let o: &Outcome = self.s.outcome();
+        let total = o.total();
         let mut lines = Vec::new();
         let mut l1 = Vec::new();
         l1.extend(num("sent", o.sent, theme::BOLD));
         l1.extend(num("acked", o.acked, theme::GOOD));
         l1.extend(num("failed", o.failed, theme::LOSS));
-        l1.extend(num("applied", o.applied, theme::GOOD));
+        l1.extend(num("acked-lost", o.acked_lost, theme::LOSS));
+        l1.extend(num("reordered", o.reordered, theme::REORDER));
         if !o.final_ {
-            l1.extend(num("pending", o.pending, theme::BOLD));
+            l1.extend(num("at risk", o.above_hw, theme::LOSS));
         }
         if o.redelivered > 0 {
             l1.extend(num("redelivered", o.redelivered, theme::BOLD));
         }
+        if o.aborted_read > 0 {
+            l1.extend(num("aborted-read", o.aborted_read, theme::LOSS));
+        }
         lines.push(Line::from(l1));
-        let mut l2 = Vec::new();
-        l2.extend(num("lost", o.lost, theme::LOSS));
-        l2.extend(num("acked-lost", o.acked_lost, theme::LOSS));
-        l2.extend(num("duplicated", o.duplicated, theme::DUPLICATE));
-        l2.extend(num("reordered", o.reordered, theme::REORDER));
+        let mut l2 = vec![Span::styled(
+            format!("{} = ", fate_sum(&total)),
+            theme::LABEL,
+        )];
+        l2.extend(fates(&total, o.final_));
         lines.push(Line::from(l2));
-        let mut l3 = vec![
+        let mut l4 = vec![
             Span::styled(
                 if o.final_ {
                     "verdict "
@@ -64,26 +107,34 @@ impl OutcomePanel<'_> {
             ),
             Span::styled(o.verdict.name().to_string(), verdict_style(o.verdict)),
         ];
-        if o.at_risk > 0 && !o.final_ {
-            l3.push(Span::styled(
-                format!(" ({} acked at risk)", o.at_risk),
+        if o.lost > 0 {
+            let k = &o.lost_by_kind;
+            let kinds: Vec<String> = [
+                ("truncated", k.truncated),
+                ("never-written", k.never_written),
+                ("skipped", k.skipped),
+            ]
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(name, n)| format!("{name} {n}"))
+            .collect();
+            l4.push(Span::styled(
+                format!(" (lost: {})", kinds.join(", ")),
                 theme::LOSS,
             ));
         }
         if let Some(v) = self.s.scenario.expect.as_ref().and_then(|e| e.verdict)
             && self.s.live_faults.is_empty()
         {
-            l3.push(Span::styled(" · expected ", theme::LABEL));
-            l3.push(Span::styled(v.name().to_string(), verdict_style(v)));
+            l4.push(Span::styled(" · expected ", theme::LABEL));
+            l4.push(Span::styled(v.name().to_string(), verdict_style(v)));
         }
-        lines.push(Line::from(l3));
+        lines.push(Line::from(l4));
         if width >= super::WIDE / 2 + 10 && o.groups.len() > 1 {
             for g in &o.groups {
                 let mut l = vec![Span::styled(format!("  {:<12}", g.name), theme::TITLE)];
-                l.extend(num("applied", g.applied, theme::GOOD));
-                l.extend(num("lost", g.lost, theme::LOSS));
-                l.extend(num("dup", g.duplicated, theme::DUPLICATE));
-                l.extend(num("reord", g.reordered, theme::REORDER));
+                l.extend(fates(g, o.final_));
+                l.extend(fate("reord", g.reordered, theme::REORDER));
                 l.push(Span::styled(
                     g.verdict.name().to_string(),
                     verdict_style(g.verdict),

@@ -519,3 +519,32 @@ fn the_inspector_tells_a_truncated_messages_life_and_goes_there() {
     assert_eq!(s.now().as_ms(), 1800, "at the crash");
     assert!(frame(&app, 100, 30).contains("broker-1 crashes"));
 }
+
+#[test]
+fn latest_start_warning_and_fates_in_the_outcome_panel() {
+    let app = open("tests/fixtures/valid/defaults-latest.toml");
+    let f = frame(&app, 80, 24);
+    assert!(
+        f.contains("⚠ billing starts at latest"),
+        "the event log opens with the warning:\n{f}"
+    );
+    snap!("tui__defaults_latest_start_80x24", f);
+    let mut app = app;
+    run_to_end(&mut app);
+    let f = frame(&app, 80, 24);
+    // The fates add up to the 100 records, every state named in words.
+    assert!(
+        f.contains("100 = applied 39 dup 0 lost 61 unseen 0 failed 0 aborted 0 dead 0"),
+        "{f}"
+    );
+    assert!(f.contains("(lost: skipped 61)"), "{f}");
+    snap!("tui__defaults_latest_finished_80x24", f);
+    // A bundled scenario with earliest has no warning.
+    let s = open("tour");
+    assert!(
+        !session(&s)
+            .log
+            .iter()
+            .any(|l| l.text.contains("starts at latest"))
+    );
+}
