@@ -88,6 +88,34 @@ impl Recording {
             .find(|&m| self.sim.msg_name(m) == name)
     }
 
+    /// The decisive steps of `msg`'s life as `group` saw it: the chain from its send through
+    /// its appends, copies, acknowledgement, the crashes, elections and truncations that touched
+    /// it, to what the group did with it (wire messages and other groups left out). Each step
+    /// keeps its cause id, so `run -v` can take any link further back.
+    pub fn story(&self, msg: MsgId, group: Option<GroupId>) -> Vec<Step> {
+        self.life(msg)
+            .into_iter()
+            .filter(|st| {
+                let Some(ev) = self.event(st.id) else {
+                    return false;
+                };
+                let of_group = |g: &GroupId| group.is_none_or(|want| want == *g);
+                match &ev.kind {
+                    Trace::Sent { .. } | Trace::Dropped { .. } => false,
+                    Trace::Polled { group: g, .. }
+                    | Trace::Applied { group: g, .. }
+                    | Trace::Redelivered { group: g, .. }
+                    | Trace::OffsetCommitted { group: g, .. }
+                    | Trace::OffsetReset { group: g, .. }
+                    | Trace::ProcessingFailed { group: g, .. }
+                    | Trace::DeadLettered { group: g, .. }
+                    | Trace::ConsumerStuck { group: g, .. } => of_group(g),
+                    _ => true,
+                }
+            })
+            .collect()
+    }
+
     /// Every event in `msg`'s life, in order: its send, the requests that carried it, its
     /// appends and copies on every replica, the HW passing it, its acknowledgement or failure,
     /// the elections and truncations of its partition while it was there, and each group's

@@ -107,7 +107,8 @@ pub fn run(
     }
     checker.set_final(true);
     let outcome = checker.outcome();
-    let anomalies = crate::explain::explain(scenario, seed, &sim, &checker);
+    let mut anomalies = crate::explain::explain(scenario, seed, &sim, &checker);
+    add_chains(scenario, seed, &mut anomalies);
     let expect = scenario.expect.as_ref().map(|e| {
         let failures = check_expect(e, &outcome, &c.extra());
         ExpectResult {
@@ -614,16 +615,29 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
             error.name()
         ),
         Trace::OffsetReset {
+            group,
             consumer,
             partition,
             offset,
-            ..
-        } => format!(
-            "{} sets its position on {} to {} (no committed offset, or the log was truncated)",
-            sim.consumers()[consumer.idx()].name,
-            part(*partition),
-            offset
-        ),
+        } => {
+            use crate::sim::config::OffsetReset;
+            let (policy, place) = match sim.groups()[group.idx()].spec.auto_offset_reset {
+                OffsetReset::Latest => ("latest", "the end of the log"),
+                OffsetReset::Earliest => ("earliest", "the start of the log"),
+            };
+            format!(
+                "{} has no valid position on {} (no committed offset, or it was out of range): \
+                 auto.offset.reset={policy} moves it to {place}, offset {}{}",
+                sim.consumers()[consumer.idx()].name,
+                part(*partition),
+                offset,
+                if policy == "latest" && *offset > 0 {
+                    ", skipping whatever it had not read below it"
+                } else {
+                    ""
+                }
+            )
+        }
         Trace::FaultInjected { index } => format!("⚡ fault: {}", sim.fault_label(*index)),
         Trace::ProducerInitialized {
             producer,
@@ -823,6 +837,52 @@ pub fn outcome_table(report: &Report) -> String {
     s
 }
 
+/// How many anomalies of each kind get a `chain`.
+const CHAINS_PER_KIND: usize = 100;
+/// Chains need the whole trace kept in memory: longer runs go without.
+const CHAIN_TRACE_LIMIT: u64 = 2_000_000;
+
+/// Fill each anomaly's `chain` (the first [`CHAINS_PER_KIND`] of each kind): the decisive steps of
+/// the message's life as its group saw it, from a re-run of the same seed that keeps the trace.
+fn add_chains(scenario: &Scenario, seed: u64, anomalies: &mut [crate::explain::Anomaly]) {
+    if anomalies.is_empty() {
+        return;
+    }
+    let rec = crate::life::record(scenario, seed);
+    if rec.events.len() as u64 > CHAIN_TRACE_LIMIT {
+        return;
+    }
+    let ids: BTreeMap<String, crate::sim::MsgId> = (0..rec.sim.msg_count() as u32)
+        .map(crate::sim::MsgId)
+        .map(|m| (rec.sim.msg_name(m), m))
+        .collect();
+    let mut per_kind: BTreeMap<String, usize> = BTreeMap::new();
+    for a in anomalies.iter_mut() {
+        let n = per_kind.entry(a.kind.name().to_string()).or_default();
+        if *n >= CHAINS_PER_KIND {
+            continue;
+        }
+        *n += 1;
+        let Some(&msg) = ids.get(&a.message) else {
+            continue;
+        };
+        let group = rec
+            .sim
+            .groups()
+            .iter()
+            .position(|g| g.name == a.group)
+            .map(|g| crate::sim::GroupId(g as u32));
+        a.chain = rec
+            .story(msg, group)
+            .into_iter()
+            .map(|st| crate::explain::ChainStep {
+                at_ms: st.time.as_ms(),
+                text: st.text.trim_start().to_string(),
+            })
+            .collect();
+    }
+}
+
 /// How many message ids a "Why" line lists before "… and N more".
 const WHY_IDS: usize = 10;
 
@@ -897,6 +957,21 @@ fn why(s: &mut String, anomalies: &[crate::explain::Anomaly]) {
             }
             None => {
                 let _ = writeln!(s, "    prevented by: no single setting");
+            }
+        }
+        if !a.chain.is_empty() {
+            let _ = writeln!(
+                s,
+                "    how {} got there (`run --explain {}` for every step and its cause):",
+                a.message, a.message
+            );
+            for step in &a.chain {
+                let _ = writeln!(
+                    s,
+                    "      {:>8}  {}",
+                    format!("{:.3}s", step.at_ms as f64 / 1000.0),
+                    step.text
+                );
             }
         }
         i += n;
