@@ -281,13 +281,27 @@ impl Session {
                 if record {
                     let found: Vec<Anomaly> = anomalies.to_vec();
                     let mut at_risk = Vec::new();
+                    let mut left_behind = Vec::new();
                     for a in found {
                         self.anomalies.push((event, a));
                         if let Anomaly::AckedTruncated { msg } = a {
                             at_risk.push(msg);
                             continue;
                         }
+                        if let Anomaly::ElectedWithout { msg, .. } = a {
+                            left_behind.push(msg);
+                            continue;
+                        }
                         let text = anomaly_text(&self.sim, a);
+                        self.push_log(LogLine {
+                            event,
+                            time: ev.time,
+                            kind: LogKind::Anomaly,
+                            text,
+                        });
+                    }
+                    if !left_behind.is_empty() {
+                        let text = self.left_behind_text(&ev.kind, &left_behind);
                         self.push_log(LogLine {
                             event,
                             time: ev.time,
@@ -703,6 +717,31 @@ impl Session {
     }
 
     /// The log line for acknowledged records a truncation removed.
+    /// An election left acknowledged records behind: say so at the moment the loss is certain.
+    fn left_behind_text(&self, trace: &Trace, msgs: &[MsgId]) -> String {
+        let names: Vec<String> = msgs.iter().map(|&m| self.sim.msg_name(m)).collect();
+        let (them, were) = if names.len() > 1 {
+            ("them", "were")
+        } else {
+            ("it", "was")
+        };
+        match trace {
+            Trace::LeaderElected {
+                partition, leader, ..
+            } => format!(
+                "⚠ LOSS NOW CERTAIN: {} became leader of {} without {}, which {were} \
+                 acknowledged; its log will overwrite {them}",
+                self.sim.broker_name(*leader),
+                self.sim.partition_name(*partition),
+                names.join(", ")
+            ),
+            _ => format!(
+                "⚠ LOSS NOW CERTAIN: a new leader was elected without {}",
+                names.join(", ")
+            ),
+        }
+    }
+
     fn at_risk_text(&self, trace: &Trace, msgs: &[MsgId]) -> String {
         let names: Vec<String> = msgs.iter().map(|&m| self.sim.msg_name(m)).collect();
         let (partition, broker) = match trace {
@@ -799,6 +838,16 @@ pub fn anomaly_text(sim: &Sim, a: Anomaly) -> String {
             group(g),
             sim.msg_name(msg),
             sim.msg_name(after)
+        ),
+        Anomaly::ElectedWithout {
+            msg,
+            partition,
+            leader,
+        } => format!(
+            "⚠ LOSS NOW CERTAIN: {} became leader of {} without the acknowledged {}",
+            sim.broker_name(leader),
+            sim.partition_name(partition),
+            sim.msg_name(msg)
         ),
         Anomaly::AckedTruncated { msg } => format!(
             "⚠ ACKED WRITE AT RISK: {} was acknowledged and has just been truncated away",

@@ -114,6 +114,14 @@ pub enum Anomaly {
     /// An acknowledged message was removed from a replica's log by truncation and has not been
     /// applied by every group of its topic: it is at risk of being lost.
     AckedTruncated { msg: MsgId },
+    /// `leader` was elected for `partition` without `msg`, which was acknowledged: the new
+    /// leader's log will overwrite it, so the loss is certain from this moment (it is truncated
+    /// from the replicas that have it when they next fetch).
+    ElectedWithout {
+        msg: MsgId,
+        partition: PartitionId,
+        leader: BrokerId,
+    },
 }
 
 /// One message as seen by one group, for the matrix view.
@@ -1068,6 +1076,16 @@ impl Checker {
         let len = pl.log.len() as u64;
         if old == NONE || old == leader.0 || new_leo >= len {
             return;
+        }
+        for off in new_leo..len {
+            let m = self.parts[pi].log[off as usize];
+            if m != NONE && self.msgs[m as usize].flags & F_ACKED != 0 {
+                self.revealed.push(Anomaly::ElectedWithout {
+                    msg: MsgId(m),
+                    partition,
+                    leader,
+                });
+            }
         }
         self.removals.push(Removal {
             partition,

@@ -872,6 +872,7 @@ fn inspect_items(s: &Session, partition: Option<PartitionId>) -> Vec<InspectItem
             Anomaly::Duplicate { msg, .. } => (msg, "⚠ duplicated"),
             Anomaly::Reordered { msg, .. } => (msg, "⚠ reordered"),
             Anomaly::AckedTruncated { msg } => (msg, "⚠ acked, truncated"),
+            Anomaly::ElectedWithout { msg, .. } => (msg, "⚠ acked, left behind"),
         };
         push(
             &mut items,

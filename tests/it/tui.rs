@@ -548,3 +548,24 @@ fn latest_start_warning_and_fates_in_the_outcome_panel() {
             .any(|l| l.text.contains("starts at latest"))
     );
 }
+
+#[test]
+fn a_loss_is_flagged_at_the_election_that_makes_it_certain() {
+    let mut app = open("acks1-leader-failover");
+    jump_until(&mut app, LogKind::Election);
+    let s = app.session.as_ref().unwrap();
+    let now = s.events();
+    let certain = s
+        .log
+        .iter()
+        .find(|l| l.text.contains("LOSS NOW CERTAIN"))
+        .expect("flagged at the election");
+    assert_eq!(certain.event, now, "in the same step as the election");
+    assert!(
+        certain.text.contains("checkout#7, checkout#8"),
+        "{}",
+        certain.text
+    );
+    // Nothing was truncated yet: the flag comes before the truncation that confirms it.
+    assert!(s.truncations.is_empty());
+}
