@@ -336,6 +336,12 @@ impl App {
             }
             None => {}
         }
+        if self.view == View::Compare
+            && let KeyCode::Char(c @ '1'..='3') = k.code
+        {
+            self.open_preset(c as usize - '1' as usize);
+            return;
+        }
         if self.view == View::Inspect && k.code == KeyCode::Enter {
             self.jump_to_inspected();
             return;
@@ -527,6 +533,30 @@ impl App {
             return;
         }
         self.selected = (self.selected.min(n - 1) as isize + delta).rem_euclid(n as isize) as usize;
+    }
+
+    /// `1`-`3` in the compare view: that preset's run becomes the main run, at the same moment.
+    fn open_preset(&mut self, i: usize) {
+        let Some(runs) = self.compare.take() else {
+            return;
+        };
+        let Some(preset) = runs.presets.get(i).copied() else {
+            self.compare = Some(runs);
+            return;
+        };
+        let session = runs
+            .sessions
+            .into_iter()
+            .nth(i)
+            .expect("one session per preset");
+        self.playing = false;
+        self.session = Some(session);
+        self.view = View::Main;
+        self.follow();
+        self.status = Some(format!(
+            "opened the {} preset's run: its settings replace the scenario's (r restarts it)",
+            preset.name()
+        ));
     }
 
     // ----- the message inspector ----------------------------------------------------------

@@ -122,9 +122,29 @@ impl Widget for CompareView<'_> {
             "",
             runs.presets
                 .iter()
-                .map(|p| Span::styled(p.name(), theme::TITLE))
+                .enumerate()
+                .map(|(i, p)| Span::styled(format!("{} {}", i + 1, p.name()), theme::TITLE))
                 .collect(),
         )];
+        // What each preset sets, per producer and group: the cost side of each verdict.
+        for (i, p) in sc.producers.iter().enumerate() {
+            table.push(row(
+                &p.name,
+                runs.sessions
+                    .iter()
+                    .map(|s| Span::styled(producer_settings(&s.scenario.producers[i]), theme::DIM))
+                    .collect(),
+            ));
+        }
+        for (i, g) in sc.groups.iter().enumerate() {
+            table.push(row(
+                &g.name,
+                runs.sessions
+                    .iter()
+                    .map(|s| Span::styled(group_settings(&s.scenario.groups[i]), theme::DIM))
+                    .collect(),
+            ));
+        }
         table.push(row("sent", nums(&|o| o.sent, theme::BOLD)));
         table.push(row("acked", nums(&|o| o.acked, theme::GOOD)));
         table.push(row("failed", nums(&|o| o.failed, theme::LOSS)));
@@ -135,6 +155,17 @@ impl Widget for CompareView<'_> {
         table.push(row("acked-lost", nums(&|o| o.acked_lost, theme::LOSS)));
         table.push(row("duplicated", nums(&|o| o.duplicated, theme::DUPLICATE)));
         table.push(row("reordered", nums(&|o| o.reordered, theme::REORDER)));
+        // The fates that never spoil a verdict, only where some preset has them.
+        let fates: [(&str, fn(&Outcome) -> u64, Style); 3] = [
+            ("unseen", |o| o.unseen, theme::BOLD),
+            ("aborted", |o| o.aborted, theme::BOLD),
+            ("aborted-read", |o| o.aborted_read, theme::LOSS),
+        ];
+        for (label, f, style) in fates {
+            if outcomes.iter().any(|o| f(o) > 0) {
+                table.push(row(label, nums(&f, style)));
+            }
+        }
         table.push(row(
             if final_ { "verdict" } else { "verdict so far" },
             outcomes
@@ -191,7 +222,11 @@ impl Widget for CompareView<'_> {
         let [t, b] = Layout::vertical([Constraint::Length(th), Constraint::Fill(1)]).areas(area);
         let inner = panel(
             "Compare presets",
-            if final_ { "final" } else { "live, in lockstep" },
+            if final_ {
+                "final · 1 2 3 open one"
+            } else {
+                "live, in lockstep · 1 2 3 open one"
+            },
             t,
             buf,
         );
@@ -214,4 +249,33 @@ impl Widget for CompareView<'_> {
             put(buf, inner, i as u16, line);
         }
     }
+}
+
+/// A producer's delivery settings in a few words.
+fn producer_settings(p: &crate::scenario::Producer) -> String {
+    let mut s = format!("acks={}", p.acks.name());
+    s.push_str(if p.idempotent() { " idem" } else { " no-idem" });
+    if p.transactional_id.is_some() {
+        s.push_str(" txn");
+    }
+    s
+}
+
+/// A group's delivery settings in a few words.
+fn group_settings(g: &crate::scenario::Group) -> String {
+    use crate::scenario::{CommitMode, IsolationLevel};
+    let mut s = match g.commit {
+        CommitMode::Auto => "auto-commit",
+        CommitMode::BeforeProcess => "before-proc",
+        CommitMode::AfterProcess => "after-proc",
+        CommitMode::Transactional => "txn-commit",
+    }
+    .to_string();
+    if g.isolation_level == IsolationLevel::ReadCommitted {
+        s.push_str(" rc");
+    }
+    if g.dedup {
+        s.push_str(" dedup");
+    }
+    s
 }

@@ -106,7 +106,7 @@ fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             ("d", "back"),
         ]),
         View::Order => h.extend([("↑↓", "scroll"), ("o", "back")]),
-        View::Compare => h.extend([("↑↓", "scroll"), ("c", "back")]),
+        View::Compare => h.extend([("↑↓", "scroll"), ("1-3", "open"), ("c", "back")]),
         View::Inspect => h.extend([("↑↓", "step"), ("Enter", "go there"), ("i", "back")]),
     }
     h.extend([("+/-", "speed"), ("s", "save"), ("r", "restart")]);

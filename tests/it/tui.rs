@@ -569,3 +569,37 @@ fn a_loss_is_flagged_at_the_election_that_makes_it_certain() {
     // Nothing was truncated yet: the flag comes before the truncation that confirms it.
     assert!(s.truncations.is_empty());
 }
+
+#[test]
+fn the_compare_view_shows_each_presets_settings_and_opens_one() {
+    let mut app = open("acks1-leader-failover");
+    press(&mut app, &[ch('c')]);
+    assert_eq!(app.view, View::Compare);
+    let f = frame(&app, 120, 40);
+    let producer_row = f
+        .lines()
+        .find(|l| l.trim_start().starts_with("checkout"))
+        .unwrap_or_else(|| panic!("a settings row for the producer:\n{f}"));
+    assert!(
+        producer_row.contains("acks=0") || producer_row.contains("acks=1"),
+        "{producer_row}"
+    );
+    assert!(producer_row.contains("acks=all idem"), "{producer_row}");
+    assert!(
+        f.contains("before-proc") && f.contains("after-proc rc dedup"),
+        "{f}"
+    );
+    // `3` opens the exactly-once preset's run as the main run.
+    press(&mut app, &[ch('3')]);
+    assert_eq!(app.view, View::Main);
+    let s = app.session.as_ref().unwrap();
+    assert_eq!(s.scenario.producers[0].acks.name(), "all");
+    assert!(app.status.as_deref().unwrap_or("").contains("exactly-once"));
+    run_to_end(&mut app);
+    let s = app.session.as_ref().unwrap();
+    assert_eq!(
+        s.outcome().lost,
+        0,
+        "the exactly-once preset loses nothing here"
+    );
+}
