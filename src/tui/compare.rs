@@ -156,7 +156,7 @@ impl Widget for CompareView<'_> {
         table.push(row("duplicated", nums(&|o| o.duplicated, theme::DUPLICATE)));
         table.push(row("reordered", nums(&|o| o.reordered, theme::REORDER)));
         // The fates that never spoil a verdict, only where some preset has them.
-        let fates: [(&str, fn(&Outcome) -> u64, Style); 3] = [
+        let fates: [FateRow; 3] = [
             ("unseen", |o| o.unseen, theme::BOLD),
             ("aborted", |o| o.aborted, theme::BOLD),
             ("aborted-read", |o| o.aborted_read, theme::LOSS),
@@ -250,6 +250,9 @@ impl Widget for CompareView<'_> {
         }
     }
 }
+
+/// A row of the outcome table: label, the count it shows, its style when non-zero.
+type FateRow = (&'static str, fn(&Outcome) -> u64, Style);
 
 /// A producer's delivery settings in a few words.
 fn producer_settings(p: &crate::scenario::Producer) -> String {
