@@ -1873,7 +1873,9 @@ impl Sim {
 
     fn fence_broker(&mut self, b: BrokerId) {
         self.controller.brokers[b.idx()].fenced = true;
-        self.emit(Trace::BrokerFenced { broker: b });
+        let fenced = self.emit(Trace::BrokerFenced { broker: b });
+        // The elections and ISR changes that follow are caused by the fencing.
+        let cause = self.cause.replace(fenced);
         for i in 0..self.controller.hosted[b.idx()].len() {
             let p = self.controller.hosted[b.idx()][i];
             let st = self.controller.parts[p.idx()];
@@ -1896,6 +1898,7 @@ impl Sim {
                 self.publish_partition(p);
             }
         }
+        self.cause = cause;
     }
 
     fn unfence_broker(&mut self, b: BrokerId) {
