@@ -15,6 +15,25 @@ use crate::scenario::DEFAULT_SCENARIO;
 const EXIT_MISMATCH: u8 = 1;
 const EXIT_BAD_INPUT: u8 = 2;
 
+/// `println!` that survives a closed pipe (`brokerlab list | head`): the program ends quietly
+/// instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        print_out(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+fn print_out(text: &str) {
+    let mut out = std::io::stdout().lock();
+    if out
+        .write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .is_err()
+    {
+        std::process::exit(0);
+    }
+}
+
 pub fn dispatch(cli: Cli) -> ExitCode {
     match cli.command {
         None => {
@@ -76,7 +95,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             print_scenario,
         }),
         Some(Command::List) => {
-            println!("{}", list_text());
+            outln!("{}", list_text());
             ExitCode::SUCCESS
         }
         Some(Command::Bench {
@@ -86,12 +105,9 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             seed,
         }) => bench(messages, brokers, partitions, seed),
         Some(Command::Completions { shell }) => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "brokerlab",
-                &mut std::io::stdout(),
-            );
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "brokerlab", &mut script);
+            print_out(&String::from_utf8_lossy(&script));
             ExitCode::SUCCESS
         }
     }
@@ -155,7 +171,12 @@ fn run(arg: &str, seed: Option<u64>, json: bool, quiet: bool, verbose: bool) -> 
         let _ = write!(out, "{}", report::outcome_table(&report));
     }
     let _ = out.flush();
-    ExitCode::SUCCESS
+    if report.expect.as_ref().is_some_and(|e| !e.passed) {
+        // The README's promise: 1 when an expectation does not hold.
+        ExitCode::from(EXIT_MISMATCH)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 /// `run SCENARIO --explain MSG`: one message's life with the cause of each step.
@@ -210,11 +231,11 @@ fn check(args: &[String]) -> ExitCode {
         match &report.expect {
             None => {
                 passed += 1;
-                println!("✓ {label}: valid (no [expect] section to check)");
+                outln!("✓ {label}: valid (no [expect] section to check)");
             }
             Some(e) if e.passed => {
                 passed += 1;
-                println!(
+                outln!(
                     "✓ {label}: {} — {}",
                     sc.scenario.title,
                     report.outcome.verdict.name()
@@ -222,14 +243,14 @@ fn check(args: &[String]) -> ExitCode {
             }
             Some(e) => {
                 mismatched += 1;
-                println!("✗ {label}: {}", sc.scenario.title);
+                outln!("✗ {label}: {}", sc.scenario.title);
                 for f in &e.failures {
-                    println!("    - {f}");
+                    outln!("    - {f}");
                 }
             }
         }
     }
-    println!("\n{passed} passed, {mismatched} failed, {bad} invalid");
+    outln!("\n{passed} passed, {mismatched} failed, {bad} invalid");
     if bad > 0 {
         ExitCode::from(EXIT_BAD_INPUT)
     } else if mismatched > 0 {
@@ -322,7 +343,7 @@ fn sweep(a: &SweepArgs) -> ExitCode {
         let one = crate::sweep::seed_scenario(&sc, a.from, a.random_faults);
         return match toml::to_string(&one) {
             Ok(body) => {
-                println!(
+                outln!(
                     "# {label} with seed {}{}.\n# Open it with `brokerlab tui FILE`; run it with `brokerlab run FILE`.\n\n{body}",
                     a.from,
                     if a.random_faults {
@@ -364,20 +385,22 @@ fn list_text() -> String {
     let mut rows = Vec::new();
     for b in scenario::bundled() {
         match b.parse() {
-            Ok(sc) => rows.push((sc.scenario.guarantee.name(), b.name, sc.scenario.title)),
+            Ok(sc) => rows.push((Some(sc.scenario.guarantee), b.name, sc.scenario.title)),
             Err(_) => rows.push((
-                "?",
+                None,
                 b.name,
                 "(does not parse: run `brokerlab check`)".into(),
             )),
         }
     }
-    rows.sort();
+    // The picker's teaching order: guarantees as the picker groups them, then by name.
+    rows.sort_by_key(|(g, name, _)| (g.map_or(u8::MAX, |g| g.rank()), *name));
     let mut s = String::from("Bundled scenarios (brokerlab run NAME):\n");
     let width = rows.iter().map(|r| r.1.len()).max().unwrap_or(0);
     let mut last = "";
     for (g, name, title) in &rows {
-        if *g != last {
+        let g = g.map_or("?", |g| g.name());
+        if g != last {
             s.push_str(&format!("\n  {g}\n"));
             last = g;
         }
@@ -399,8 +422,8 @@ fn bench(messages: u64, brokers: u32, partitions: u32, seed: u64) -> ExitCode {
         partitions,
         seed,
     };
-    println!("{}", crate::bench::run_bench(&opts));
-    println!(
+    outln!("{}", crate::bench::run_bench(&opts));
+    outln!(
         "  {:<22}{:>14.3} s   (40 000 entries, rejected; best of 3)",
         "validating a big file",
         crate::bench::time_large_validation(3).as_secs_f64()

@@ -64,12 +64,34 @@ pub fn load_text(arg: &str) -> Result<(String, String), ScenarioError> {
         return Ok((b.label(), b.text.to_string()));
     }
     let names: Vec<&str> = self::bundled().iter().map(|b| b.name).collect();
+    // Names that share a word with what was typed, one per line, rather than all of them.
+    let words: Vec<&str> = name
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| w.len() >= 3)
+        .collect();
+    let close: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|n| words.iter().any(|w| n.contains(&w.to_ascii_lowercase())))
+        .take(8)
+        .collect();
     let message = if names.is_empty() {
         format!("no such file or bundled scenario `{arg}`; there are no bundled scenarios")
+    } else if close.is_empty() {
+        format!(
+            "no such file or bundled scenario `{arg}`; `brokerlab list` shows the {} bundled scenarios",
+            names.len()
+        )
     } else {
         format!(
-            "no such file or bundled scenario `{arg}`; bundled scenarios are: {}",
-            names.join(", ")
+            "no such file or bundled scenario `{arg}`; bundled scenarios with a similar name:\n{}\n\
+             (`brokerlab list` shows all {})",
+            close
+                .iter()
+                .map(|n| format!("    {n}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            names.len()
         )
     };
     let stem = Path::new(name)

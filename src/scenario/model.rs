@@ -59,6 +59,18 @@ pub enum Guarantee {
 }
 
 impl Guarantee {
+    /// The teaching order the picker and `list` use: losses first, then duplicates, the cure,
+    /// ordering, availability.
+    pub fn rank(self) -> u8 {
+        match self {
+            Guarantee::AtMostOnce => 0,
+            Guarantee::AtLeastOnce => 1,
+            Guarantee::ExactlyOnce => 2,
+            Guarantee::Ordering => 3,
+            Guarantee::Availability => 4,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Guarantee::AtMostOnce => "at-most-once",

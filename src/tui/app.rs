@@ -90,13 +90,7 @@ impl Picker {
 }
 
 pub fn guarantee_rank(g: Guarantee) -> u8 {
-    match g {
-        Guarantee::AtMostOnce => 0,
-        Guarantee::AtLeastOnce => 1,
-        Guarantee::ExactlyOnce => 2,
-        Guarantee::Ordering => 3,
-        Guarantee::Availability => 4,
-    }
+    g.rank()
 }
 
 /// One entry of the fault menu.

@@ -97,6 +97,12 @@ fn check_exits_1_on_a_mismatched_expectation() {
         "{}",
         stdout(&o)
     );
+    // `run` says so too, with the same exit code.
+    let o = brokerlab(&["run", path.to_str().unwrap(), "-q"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stdout(&o).contains("acked_lost: expected 0, got 2"));
+    let o = brokerlab(&["run", "acks1-leader-failover", "-q"]);
+    assert_eq!(o.status.code(), Some(0), "its own expectations hold");
 }
 
 #[test]
@@ -105,10 +111,57 @@ fn unknown_scenario_is_bad_input() {
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
     assert!(err.contains("no-such-scenario"), "{err}");
+    assert!(err.contains("brokerlab list"), "{err}");
+    // A near miss offers the close names, one per line, not the whole library on one line.
+    let o = brokerlab(&["run", "acks1-failover"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
     assert!(
-        err.contains("acks1-leader-failover"),
-        "should list bundled names: {err}"
+        err.lines().any(|l| l.trim() == "acks1-leader-failover"),
+        "{err}"
     );
+    assert!(!err.contains("txn-zombie-fencing"), "{err}");
+}
+
+#[test]
+fn a_closed_pipe_ends_output_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    for args in [
+        &["list"][..],
+        &["completions", "bash"],
+        &["compare", "acks1-leader-failover"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_brokerlab"))
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        // The reader is gone: like `| head -1`.
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!first.is_empty(), "{args:?}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_ne!(out.status.code(), Some(101), "{args:?} panicked");
+    }
+}
+
+#[test]
+fn list_follows_the_pickers_teaching_order() {
+    let text = stdout(&brokerlab(&["list"]));
+    let at = |g: &str| {
+        text.find(&format!("\n  {g}\n"))
+            .unwrap_or_else(|| panic!("{g}"))
+    };
+    assert!(at("at-most-once") < at("at-least-once"));
+    assert!(at("at-least-once") < at("exactly-once"));
+    assert!(at("exactly-once") < at("ordering"));
 }
 
 /// Every invalid fixture exits 2 through the binary, and its stderr is exactly the rendered
