@@ -2104,14 +2104,24 @@ fn assign(group: &mut Group) {
             }
         }
         Assignor::Sticky | Assignor::CooperativeSticky => {
-            // Keep previous owners where balance allows, then give the rest to the least loaded.
-            let max = parts.len().div_ceil(n);
+            // AbstractStickyAssignor (KIP-54, KIP-429), every member subscribed to the topic:
+            // balance first (counts differ by at most one: `min` or `min + 1`, the latter for
+            // exactly `len % n` members), then stickiness. Each member keeps up to its quota of
+            // what it owned, in member order; the rest go to the least loaded member.
+            let min = parts.len() / n;
+            let mut max_slots = parts.len() % n;
             let mut owned = vec![false; parts.len()];
             for &i in &order {
+                let quota = if max_slots > 0 && previous[i].len() > min {
+                    max_slots -= 1;
+                    min + 1
+                } else {
+                    min
+                };
                 for &p in &previous[i] {
                     if let Some(j) = parts.iter().position(|&x| x == p)
                         && !owned[j]
-                        && group.members[i].assignment.len() < max
+                        && group.members[i].assignment.len() < quota
                     {
                         owned[j] = true;
                         group.members[i].assignment.push(p);
