@@ -1007,16 +1007,24 @@ impl Sim {
                 let spec = &self.groups[g.idx()].spec;
                 let (interval, max_poll) = (spec.heartbeat_interval_ms, spec.max_poll_interval_ms);
                 // KIP-62: the heartbeat thread leaves the group when poll() is not called within
-                // max.poll.interval.ms.
+                // max.poll.interval.ms (`AbstractCoordinator.maybeLeaveGroup`). Only a dynamic
+                // member sends LeaveGroup; a static one (KIP-345) just stops heartbeating and
+                // stays a member until its session expires. Both reset their generation, so a
+                // commit from the stale batch fails and the next poll() rejoins. (Simplified: the
+                // stale commit is sent and the coordinator rejects it; Kafka's client fails it
+                // locally.)
                 if cons.processing && self.now.0 > cons.last_poll.0 + max_poll * 1000 {
-                    self.send_to_coordinator(
-                        c,
-                        GroupRequest::Leave {
-                            reason: LeaveReason::PollTimeout,
-                        },
-                    );
+                    if !self.groups[g.idx()].spec.static_membership {
+                        self.send_to_coordinator(
+                            c,
+                            GroupRequest::Leave {
+                                reason: LeaveReason::PollTimeout,
+                            },
+                        );
+                    }
                     let cons = &mut self.consumers[c.idx()];
                     cons.rejoin_needed = true;
+                    cons.generation = 0;
                     cons.heartbeat_token += 1;
                     return;
                 }
@@ -1981,7 +1989,7 @@ impl Sim {
     }
 
     /// `remove-consumer`: a graceful close. With auto-commit, close() commits the consumed
-    /// positions first; then the member sends LeaveGroup.
+    /// positions first; then a dynamic member sends LeaveGroup (a static one does not).
     pub(crate) fn consumer_leave(&mut self, c: ConsumerId) {
         let cons = &self.consumers[c.idx()];
         if !matches!(
@@ -2007,12 +2015,18 @@ impl Sim {
     }
 
     fn finish_leave(&mut self, c: ConsumerId) {
-        self.send_to_coordinator(
-            c,
-            GroupRequest::Leave {
-                reason: LeaveReason::Left,
-            },
-        );
+        // KIP-345: a static member (`group.instance.id`) never sends LeaveGroup on close; the
+        // coordinator keeps its assignment until `session.timeout.ms` expires, so a restart
+        // within it causes no rebalance.
+        let g = self.consumers[c.idx()].group;
+        if !self.groups[g.idx()].spec.static_membership {
+            self.send_to_coordinator(
+                c,
+                GroupRequest::Leave {
+                    reason: LeaveReason::Left,
+                },
+            );
+        }
         let cons = &mut self.consumers[c.idx()];
         cons.state = ConsumerState::Left;
         cons.parts.clear();

@@ -106,3 +106,128 @@ fn sticky_assignor_is_balanced_when_a_third_member_joins() {
         assert_eq!(moved, 2, "{assignor}: {before:?} -> {after:?}");
     }
 }
+
+const STATIC_GROUP: &str = r#"
+[scenario]
+title = "static members"
+seed = 7
+stop_at_ms = 30000
+
+[cluster]
+brokers = 3
+
+[[topics]]
+name = "orders"
+partitions = 2
+replication_factor = 3
+min_insync_replicas = 2
+
+[[producers]]
+name = "checkout"
+topic = "orders"
+send = { count = 40, every_ms = 100, start_ms = 1000, keys = ["alice", "bob"] }
+
+[[groups]]
+name = "billing"
+topic = "orders"
+consumers = 2
+static_membership = true
+commit = "after-process"
+processing_ms = 250
+max_poll_records = 10
+max_poll_interval_ms = 3000
+heartbeat_interval_ms = 1000
+session_timeout_ms = 10000
+auto_offset_reset = "earliest"
+"#;
+
+fn removals(events: &[TraceEvent]) -> Vec<(u64, String)> {
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            Trace::MemberRemoved {
+                consumer, reason, ..
+            } => Some((
+                e.time.0 / 1000,
+                format!("consumer-{} {}", consumer.0 + 1, reason.name()),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+/// KIP-345: a static member never sends LeaveGroup when it closes; the coordinator removes it
+/// only when `session.timeout.ms` expires, and the rebalance starts then.
+#[test]
+fn static_member_close_sends_no_leave_group_and_expires_by_session_timeout() {
+    let text = format!(
+        "{STATIC_GROUP}
+[[faults]]
+at_ms = 6000
+action = \"remove-consumer\"
+target = \"billing/consumer-1\"
+"
+    );
+    let (_, events) = run(&text);
+    let removed = removals(&events);
+    assert_eq!(removed.len(), 1, "{removed:?}");
+    let (at_ms, what) = &removed[0];
+    assert_eq!(what, "consumer-1 session.timeout.ms expired", "{removed:?}");
+    assert!(*at_ms >= 6000 + 9000, "removed at {at_ms} ms: {removed:?}");
+    // No rebalance between the close and the expiry.
+    let started: Vec<u64> = events
+        .iter()
+        .filter(|e| matches!(e.kind, Trace::RebalanceStarted { .. }))
+        .map(|e| e.time.0 / 1000)
+        .collect();
+    assert!(
+        started.iter().all(|&t| t < 6000 || t >= *at_ms),
+        "rebalances at {started:?}, removal at {at_ms}"
+    );
+}
+
+/// KIP-345: a static member that restarts within `session.timeout.ms` gets its old assignment
+/// back with no rebalance.
+#[test]
+fn static_member_restart_within_session_causes_no_rebalance() {
+    let text = format!(
+        "{STATIC_GROUP}
+[[faults]]
+at_ms = 6000
+action = \"crash\"
+target = \"billing/consumer-1\"
+
+[[faults]]
+at_ms = 8000
+action = \"restart\"
+target = \"billing/consumer-1\"
+"
+    );
+    let (_, events) = run(&text);
+    assert_eq!(removals(&events), [], "a static member came back in time");
+    assert_eq!(rebalances(&events).len(), 1, "{:?}", rebalances(&events));
+}
+
+/// `AbstractCoordinator.maybeLeaveGroup`: past `max.poll.interval.ms` the heartbeat thread sends
+/// LeaveGroup only for a dynamic member. A static member stays in the group until its session
+/// expires; when the application polls again it rejoins with its instance id and gets its
+/// partitions back without a rebalance.
+#[test]
+fn static_member_past_max_poll_interval_sends_no_leave_group() {
+    let text = format!(
+        "{STATIC_GROUP}
+[[faults]]
+at_ms = 6000
+action = \"pause\"
+target = \"billing/consumer-1\"
+duration_ms = 3500
+"
+    );
+    let (_, events) = run(&text);
+    assert_eq!(
+        removals(&events),
+        [],
+        "no LeaveGroup, session never expired"
+    );
+    assert_eq!(rebalances(&events).len(), 1, "{:?}", rebalances(&events));
+}
