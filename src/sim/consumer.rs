@@ -1679,6 +1679,7 @@ impl Sim {
                     consumer: c,
                     partition: p,
                     token,
+                    read_committed,
                 },
                 Some(_) => Msg::ConsumerFetch {
                     consumer: c,

@@ -682,11 +682,15 @@ impl Sim {
                 consumer,
                 partition,
                 token,
+                read_committed,
             } => {
+                // LATEST_TIMESTAMP: the HW for read_uncommitted, the LSO for read_committed
+                // (`Partition.fetchOffsetForTimestamp` with `isolationLevel`), so a
+                // read_committed consumer never starts inside an open transaction.
                 let offset = self.partitions[partition.idx()]
                     .replica(b)
                     .filter(|r| r.is_leader())
-                    .map(|r| r.hw);
+                    .map(|r| if read_committed { r.lso() } else { r.hw });
                 let node = self.node_of_broker(b);
                 let to = self.consumers[consumer.idx()].node;
                 self.send(

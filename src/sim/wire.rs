@@ -89,11 +89,13 @@ pub(crate) enum Msg {
         /// `isolation.level=read_committed`: read only below the LSO.
         read_committed: bool,
     },
-    /// `ListOffsets` for `auto.offset.reset = latest`: the partition's HW.
+    /// `ListOffsets` for `auto.offset.reset = latest`: the partition's HW, or its LSO under
+    /// `isolation_level=read_committed` (the request carries the isolation level).
     ListOffsets {
         consumer: ConsumerId,
         partition: PartitionId,
         token: u32,
+        read_committed: bool,
     },
     ListOffsetsResponse {
         partition: PartitionId,

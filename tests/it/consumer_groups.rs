@@ -231,3 +231,64 @@ duration_ms = 3500
     );
     assert_eq!(rebalances(&events).len(), 1, "{:?}", rebalances(&events));
 }
+
+/// ListOffsets with `isolation_level=read_committed` answers the LSO, not the HW (KIP-98,
+/// `ListOffsetsRequest.isolationLevel`): a read_committed group that resets to `latest` while a
+/// transaction is open starts before that transaction, and so applies all of it once it commits,
+/// never half.
+#[test]
+fn read_committed_reset_to_latest_starts_at_the_lso() {
+    let text = r#"
+[scenario]
+title = "latest under read_committed"
+seed = 7
+stop_at_ms = 8000
+
+[cluster]
+brokers = 3
+group_initial_rebalance_delay_ms = 0
+
+[[topics]]
+name = "payments"
+partitions = 1
+replication_factor = 3
+min_insync_replicas = 2
+
+[[producers]]
+name = "ledger"
+topic = "payments"
+transactional_id = "ledger-tx"
+transaction_size = 10
+send = { count = 10, every_ms = 100, start_ms = 1000, keys = ["acct-1"] }
+
+[[groups]]
+name = "reports"
+topic = "payments"
+isolation_level = "read_committed"
+commit = "after-process"
+processing_ms = 1
+auto_offset_reset = "latest"
+start_ms = 1500
+"#;
+    let sc = parse(text);
+    let mut applied = Vec::new();
+    let mut resets = Vec::new();
+    report::run("test.toml", &sc, sc.scenario.seed, |sim, ev| {
+        match &ev.kind {
+            Trace::Applied { msg, .. } => applied.push(sim.msg_name(*msg)),
+            Trace::OffsetReset { offset, .. } => resets.push((ev.time.0 / 1000, *offset)),
+            _ => {}
+        }
+    });
+    assert_eq!(resets.len(), 1, "{resets:?}");
+    assert!(
+        resets[0].0 < 2000,
+        "reset while the transaction is open: {resets:?}"
+    );
+    assert_eq!(
+        resets[0].1, 0,
+        "the LSO is the open transaction's first offset"
+    );
+    let all: Vec<String> = (1..=10).map(|n| format!("ledger#{n}")).collect();
+    assert_eq!(applied, all, "the whole transaction, once");
+}
