@@ -230,6 +230,7 @@ impl Consumer {
             Outstanding::OffsetFetch => GroupResponse::OffsetFetch {
                 offsets: Box::new([]),
                 token,
+                error,
             },
             Outstanding::Commit(_) => GroupResponse::Commit { token, error },
         };
@@ -394,9 +395,10 @@ impl Sim {
                     token,
                     error: ErrorCode::NotCoordinator,
                 },
-                GroupRequest::OffsetFetch { token } => GroupResponse::OffsetFetch {
+                GroupRequest::OffsetFetch { token, .. } => GroupResponse::OffsetFetch {
                     offsets: Box::new([]),
                     token,
+                    error: ErrorCode::NotCoordinator,
                 },
                 GroupRequest::Leave { .. } => return,
             };
@@ -514,15 +516,44 @@ impl Sim {
                 }
                 self.group_reply(b, c, g, GroupResponse::Commit { token, error });
             }
-            GroupRequest::OffsetFetch { token } => {
-                let group = &self.groups[g.idx()];
-                let offsets: Box<[(PartitionId, Option<u64>)]> = group
-                    .partitions
-                    .iter()
-                    .copied()
-                    .zip(group.committed.iter().copied())
-                    .collect();
-                self.group_reply(b, c, g, GroupResponse::OffsetFetch { offsets, token });
+            GroupRequest::OffsetFetch {
+                token,
+                require_stable,
+            } => {
+                // KIP-447: with require_stable, a partition whose offsets a transaction still
+                // holds (sent with TxnOffsetCommit, not yet completed or aborted) is answered
+                // UNSTABLE_OFFSET_COMMIT. The partitions asked about are the member's
+                // assignment (simplified: Kafka's request lists them).
+                let unstable = require_stable
+                    && member.is_some_and(|i| {
+                        let assigned = &self.groups[g.idx()].members[i].assignment;
+                        self.txns.iter().any(|t| {
+                            t.pending_offsets().is_some_and(|(tg, offsets)| {
+                                tg == g && offsets.iter().any(|(p, _)| assigned.contains(p))
+                            })
+                        })
+                    });
+                let resp = if unstable {
+                    GroupResponse::OffsetFetch {
+                        offsets: Box::new([]),
+                        token,
+                        error: ErrorCode::UnstableOffsetCommit,
+                    }
+                } else {
+                    let group = &self.groups[g.idx()];
+                    let offsets: Box<[(PartitionId, Option<u64>)]> = group
+                        .partitions
+                        .iter()
+                        .copied()
+                        .zip(group.committed.iter().copied())
+                        .collect();
+                    GroupResponse::OffsetFetch {
+                        offsets,
+                        token,
+                        error: ErrorCode::None,
+                    }
+                };
+                self.group_reply(b, c, g, resp);
             }
         }
     }
@@ -925,8 +956,15 @@ impl Sim {
                 });
             }
             Outstanding::OffsetFetch => {
+                // The Java consumer sets require_stable under read_committed (KIP-447).
+                let g = self.consumers[c.idx()].group;
+                let require_stable =
+                    self.groups[g.idx()].spec.isolation_level == IsolationLevel::ReadCommitted;
                 self.coordinator_request(c, Outstanding::OffsetFetch, |token| {
-                    GroupRequest::OffsetFetch { token }
+                    GroupRequest::OffsetFetch {
+                        token,
+                        require_stable,
+                    }
                 });
             }
             Outstanding::Commit(then) => self.commit_sync(c, then),
@@ -1267,12 +1305,18 @@ impl Sim {
                 cons.state = ConsumerState::FetchingOffsets;
                 self.resend(c, Outstanding::OffsetFetch);
             }
-            GroupResponse::OffsetFetch { offsets, token } => {
+            GroupResponse::OffsetFetch {
+                offsets,
+                token,
+                error,
+            } => {
                 if cons.outstanding.map(|o| o.0) != Some(token) {
                     return;
                 }
                 self.consumers[c.idx()].outstanding = None;
-                if offsets.is_empty() {
+                if error != ErrorCode::None || offsets.is_empty() {
+                    // NOT_COORDINATOR, or UNSTABLE_OFFSET_COMMIT (KIP-447): retry after
+                    // retry.backoff.ms.
                     self.retry_later(c, Outstanding::OffsetFetch);
                     return;
                 }

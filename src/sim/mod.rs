@@ -937,9 +937,10 @@ impl Sim {
                         token: *token,
                         error,
                     },
-                    GroupRequest::OffsetFetch { token } => GroupResponse::OffsetFetch {
+                    GroupRequest::OffsetFetch { token, .. } => GroupResponse::OffsetFetch {
                         offsets: Box::new([]),
                         token: *token,
+                        error,
                     },
                     GroupRequest::Leave { .. } => return None,
                 };

@@ -243,6 +243,8 @@ pub(crate) enum GroupRequest {
     },
     OffsetFetch {
         token: u32,
+        /// KIP-447 `require_stable` (the Java consumer sets it under read_committed).
+        require_stable: bool,
     },
 }
 
@@ -266,9 +268,11 @@ pub(crate) enum GroupResponse {
         token: u32,
         error: ErrorCode,
     },
+    /// `offsets` is empty when `error` is set.
     OffsetFetch {
         offsets: Box<[(PartitionId, Option<u64>)]>,
         token: u32,
+        error: ErrorCode,
     },
 }
 
@@ -437,8 +441,8 @@ impl Sim {
                     GroupResponse::Sync { error, .. } => (WireKind::SyncGroupResponse, *error),
                     GroupResponse::Heartbeat { error } => (WireKind::HeartbeatResponse, *error),
                     GroupResponse::Commit { error, .. } => (WireKind::OffsetCommitResponse, *error),
-                    GroupResponse::OffsetFetch { .. } => {
-                        (WireKind::OffsetFetchResponse, ErrorCode::None)
+                    GroupResponse::OffsetFetch { error, .. } => {
+                        (WireKind::OffsetFetchResponse, *error)
                     }
                 };
                 w.kind = kind;
