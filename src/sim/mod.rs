@@ -166,6 +166,14 @@ pub(crate) enum Timer {
     ConsumerPoll {
         token: u32,
     },
+    /// A consumer's Metadata request for the group's `part`-th partition got no answer within
+    /// `request.timeout.ms`.
+    ConsumerMetadataTimeout {
+        part: u32,
+        token: u32,
+    },
+    /// `metadata.max.age.ms`: the consumer refreshes its metadata even without an error.
+    ConsumerMetadataMaxAge,
     CoordinatorJoinDeadline {
         group: GroupId,
         token: u32,

@@ -382,3 +382,124 @@ group = "billing"
     );
     let _ = r;
 }
+
+/// A consumer whose Metadata request is lost asks again after `request.timeout.ms` (Kafka's
+/// NetworkClient fails the request and the metadata refresh is retried after the backoff).
+#[test]
+fn consumer_asks_again_when_its_metadata_request_is_dropped() {
+    let text = r#"
+[scenario]
+title = "dropped metadata"
+seed = 7
+stop_at_ms = 60000
+
+[cluster]
+brokers = 3
+group_initial_rebalance_delay_ms = 0
+
+[[topics]]
+name = "orders"
+partitions = 1
+replication_factor = 3
+min_insync_replicas = 1
+
+[[producers]]
+name = "checkout"
+topic = "orders"
+acks = "all"
+send = { count = 40, every_ms = 100, start_ms = 1000 }
+
+[[groups]]
+name = "mailer"
+topic = "orders"
+commit = "after-process"
+processing_ms = 1
+auto_offset_reset = "earliest"
+
+[[faults]]
+at_ms = 2000
+action = "drop"
+link = "mailer/consumer-1->controller"
+count = 1
+
+[[faults]]
+at_ms = 2000
+action = "crash"
+target = "leader:orders/0"
+"#;
+    let sc = parse(text);
+    let mut applied = 0;
+    let mut dropped_metadata = 0;
+    report::run("test.toml", &sc, sc.scenario.seed, |_, ev| match &ev.kind {
+        Trace::Applied { .. } => applied += 1,
+        Trace::Dropped { wire, .. } if wire.kind.name() == "Metadata" => dropped_metadata += 1,
+        _ => {}
+    });
+    assert_eq!(dropped_metadata, 1, "the fault drops one Metadata request");
+    assert_eq!(
+        applied, 40,
+        "the consumer found the new leader and read everything"
+    );
+}
+
+/// KIP-580: consumers retry ListOffsets and Metadata after `retry.backoff.ms` (100 ms), doubling
+/// up to `retry.backoff.max.ms` (1000 ms). With the partition's only replica down and no network
+/// latency, a consumer resetting to `latest` used to loop forever at one instant.
+#[test]
+fn consumer_backs_off_list_offsets_and_metadata_retries() {
+    let text = r#"
+[scenario]
+title = "storm"
+seed = 1
+stop_at_ms = 6000
+
+[cluster]
+brokers = 3
+group_initial_rebalance_delay_ms = 0
+
+[network]
+latency_ms = [0, 0]
+
+[[topics]]
+name = "orders"
+partitions = 1
+replication_factor = 1
+
+[[groups]]
+name = "mailer"
+topic = "orders"
+auto_offset_reset = "latest"
+start_ms = 1000
+
+[[faults]]
+at_ms = 500
+action = "crash"
+target = "leader:orders/0"
+"#;
+    let sc = parse(text);
+    let mut requests: Vec<u64> = Vec::new();
+    report::run("test.toml", &sc, sc.scenario.seed, |_, ev| {
+        if let Trace::Sent { wire, .. } = &ev.kind
+            && matches!(wire.kind.name(), "ListOffsets" | "Metadata")
+        {
+            requests.push(ev.time.0);
+            assert!(
+                requests.len() < 1000,
+                "a retry storm: {} requests",
+                requests.len()
+            );
+        }
+    });
+    // At most two requests (ListOffsets, Metadata) per attempt, attempts at least 100 ms apart.
+    let first_second = requests.iter().filter(|&&t| t < 2_000_000).count();
+    assert!(
+        first_second <= 2 * 6,
+        "{first_second} requests in the first second"
+    );
+    let last = *requests.last().unwrap();
+    let late = requests.iter().filter(|&&t| t + 1_000_000 > last).count();
+    assert!(
+        late <= 2 * 2,
+        "{late} requests in the last second: the backoff reached 1 s"
+    );
+}
