@@ -503,3 +503,56 @@ target = "leader:orders/0"
         "{late} requests in the last second: the backoff reached 1 s"
     );
 }
+
+/// `metadata.max.age.ms` (300000): a consumer refreshes its metadata even when nothing fails, so
+/// one still long-polling a deposed leader (cut off from the controller, it still believes it
+/// leads and answers empty fetches) eventually moves to the new leader.
+#[test]
+fn consumer_on_a_deposed_leader_moves_after_metadata_max_age() {
+    let text = r#"
+[scenario]
+title = "deposed leader"
+seed = 7
+stop_at_ms = 320000
+
+[cluster]
+brokers = 3
+group_initial_rebalance_delay_ms = 0
+
+[[topics]]
+name = "orders"
+partitions = 1
+replication_factor = 3
+min_insync_replicas = 2
+
+[[producers]]
+name = "payments"
+topic = "orders"
+acks = "all"
+send = { count = 20, every_ms = 250, start_ms = 1000 }
+
+[[groups]]
+name = "billing"
+topic = "orders"
+commit = "after-process"
+auto_offset_reset = "earliest"
+
+[[faults]]
+at_ms = 2000
+action = "partition"
+sides = [["broker-1"], ["controller", "broker-2", "broker-3"]]
+"#;
+    let sc = parse(text);
+    let mut applied = Vec::new();
+    report::run("test.toml", &sc, sc.scenario.seed, |_, ev| {
+        if let Trace::Applied { .. } = &ev.kind {
+            applied.push(ev.time.0 / 1000);
+        }
+    });
+    assert_eq!(applied.len(), 20, "{applied:?}");
+    let late = applied.iter().filter(|&&t| t >= 300_000).count();
+    assert!(
+        late > 0,
+        "records written to the new leader wait for the refresh: {applied:?}"
+    );
+}
