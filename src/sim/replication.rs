@@ -1835,14 +1835,15 @@ impl Sim {
                     st.isr = isr;
                     st.partition_epoch += 1;
                     let pe = st.partition_epoch;
-                    if old != isr {
-                        let changed = BrokerSet(old.0 ^ isr.0).iter().next().unwrap_or(leader);
+                    // One IsrChanged per broker that left or joined: an AlterPartition may
+                    // remove several followers at once, and each is named.
+                    for changed in BrokerSet(old.0 ^ isr.0).iter() {
                         self.emit(Trace::IsrChanged {
                             partition,
                             leader,
                             isr,
                             changed,
-                            expanded: isr.len() > old.len(),
+                            expanded: isr.contains(changed),
                         });
                     }
                     Some((isr, pe))

@@ -556,3 +556,64 @@ sides = [["broker-1"], ["controller", "broker-2", "broker-3"]]
         "records written to the new leader wait for the refresh: {applied:?}"
     );
 }
+
+/// An AlterPartition that removes several followers at once is narrated with every one of them
+/// (one IsrChanged per broker that left), not just the first.
+#[test]
+fn isr_shrink_names_every_removed_broker() {
+    let text = r#"
+[scenario]
+title = "two followers stall"
+seed = 7
+stop_at_ms = 30000
+
+[cluster]
+brokers = 3
+replica_lag_time_max_ms = 5000
+
+[[topics]]
+name = "orders"
+partitions = 1
+replication_factor = 3
+min_insync_replicas = 1
+
+[[producers]]
+name = "checkout"
+topic = "orders"
+acks = "1"
+send = { count = 100, every_ms = 100, start_ms = 1000 }
+
+[[faults]]
+at_ms = 3000
+action = "pause"
+target = "broker-2"
+duration_ms = 20000
+
+[[faults]]
+at_ms = 3000
+action = "pause"
+target = "broker-3"
+duration_ms = 20000
+"#;
+    let (_, events) = run(text);
+    let shrinks: Vec<(u64, u32, u32)> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            Trace::IsrChanged {
+                changed,
+                expanded: false,
+                isr,
+                ..
+            } => Some((e.time.0, changed.0, isr.len())),
+            _ => None,
+        })
+        .collect();
+    let (at, _, left) = *shrinks.first().expect("the ISR shrinks");
+    assert_eq!(
+        left, 1,
+        "both followers leave in one AlterPartition: {shrinks:?}"
+    );
+    let mut named: Vec<u32> = shrinks.iter().filter(|s| s.0 == at).map(|s| s.1).collect();
+    named.sort();
+    assert_eq!(named, [1, 2], "both removed brokers are named: {shrinks:?}");
+}
