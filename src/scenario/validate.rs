@@ -27,6 +27,11 @@ pub const MAX_LATENCY_MS: u64 = 60_000;
 /// Durations and timeouts: Kafka stores them as 32-bit ints.
 pub const MAX_DURATION_MS: u64 = i32::MAX as u64;
 
+/// The brokers' `group.min.session.timeout.ms` (default 6000).
+const GROUP_MIN_SESSION_TIMEOUT_MS: u64 = 6_000;
+/// The brokers' `group.max.session.timeout.ms` (default 1800000).
+const GROUP_MAX_SESSION_TIMEOUT_MS: u64 = 1_800_000;
+
 /// Kafka error names accepted as keys of `expect.errors`: those the simulator produces.
 pub fn known_error_names() -> impl Iterator<Item = &'static str> {
     crate::sim::expectable_error_names()
@@ -974,12 +979,24 @@ impl<'a, 'i> Validator<'a, 'i> {
                     .help("exactly-once read-process-write commits the output records and the consumed offsets atomically");
             }
             let spin = "a zero interval would make the simulation spin without advancing time";
-            self.duration(
-                fp!["groups", i, "session_timeout_ms"],
-                g.session_timeout_ms,
-                1,
-                spin,
-            );
+            if !(GROUP_MIN_SESSION_TIMEOUT_MS..=GROUP_MAX_SESSION_TIMEOUT_MS)
+                .contains(&g.session_timeout_ms)
+            {
+                // The group coordinator refuses such a JoinGroup with INVALID_SESSION_TIMEOUT
+                // (`GroupCoordinator` checks the broker's group.min/max.session.timeout.ms), and
+                // the consumer's poll() throws: the member never joins.
+                self.err(
+                    fp!["groups", i, "session_timeout_ms"],
+                    format!(
+                        "`session_timeout_ms = {}` is outside the brokers' allowed range",
+                        g.session_timeout_ms
+                    ),
+                )
+                .expected(format!(
+                    "{GROUP_MIN_SESSION_TIMEOUT_MS} to {GROUP_MAX_SESSION_TIMEOUT_MS} (the brokers' group.min.session.timeout.ms and group.max.session.timeout.ms)"
+                ))
+                .help("Kafka's group coordinator rejects the JoinGroup with INVALID_SESSION_TIMEOUT");
+            }
             self.duration(
                 fp!["groups", i, "heartbeat_interval_ms"],
                 g.heartbeat_interval_ms,

@@ -21,6 +21,18 @@ use crate::sim::{NodeKind, NodeState, Sim, Timer};
 
 /// Backoff before retrying a coordinator request that failed (`retry.backoff.ms`).
 const CONSUMER_RETRY_BACKOFF_MS: u64 = 100;
+/// `retry.backoff.max.ms`: KIP-580's cap on the exponential retry backoff.
+const CONSUMER_RETRY_BACKOFF_MAX_MS: u64 = 1000;
+/// `metadata.max.age.ms`: a client refreshes its metadata at least this often.
+const METADATA_MAX_AGE_MS: u64 = 300_000;
+
+/// KIP-580: the backoff before the `attempts`-th consecutive retry, in µs: `retry.backoff.ms`
+/// doubling per failure up to `retry.backoff.max.ms`. (Simplified: Kafka adds ±20% jitter; the
+/// consumer's retries here have none, so they draw nothing from the seeded RNG.)
+fn retry_backoff_us(attempts: u32) -> u64 {
+    let doublings = attempts.saturating_sub(1).min(10);
+    ((CONSUMER_RETRY_BACKOFF_MS * 1000) << doublings).min(CONSUMER_RETRY_BACKOFF_MAX_MS * 1000)
+}
 /// Token of the consumer's single fetch-timeout timer (it scans every fetch in flight).
 const FETCH_SCAN: u32 = u32::MAX - 1;
 /// Token of the consumer's single coordinator-request timeout timer.
@@ -127,6 +139,8 @@ pub struct ConsumerPartition {
     retry_at: SimTime,
     /// When the fetch in flight times out.
     fetch_deadline: SimTime,
+    /// Consecutive failed ListOffsets attempts (KIP-580 backoff).
+    attempts: u32,
 }
 
 /// What the consumer does once its synchronous commit is answered.
@@ -162,6 +176,11 @@ pub struct Consumer {
     /// Leader per partition of the topic, as this consumer last heard.
     leaders: Vec<Option<BrokerId>>,
     metadata_pending: Vec<bool>,
+    /// Per partition: the Metadata request in flight, consecutive failed refreshes, and no new
+    /// request before this (KIP-580 backoff).
+    metadata_token: Vec<u32>,
+    metadata_attempts: Vec<u32>,
+    metadata_retry_at: Vec<SimTime>,
     next_token: u32,
     outstanding: Option<(u32, Outstanding)>,
     /// The coordinator broker the outstanding request went to.
@@ -230,6 +249,7 @@ impl Consumer {
             Outstanding::OffsetFetch => GroupResponse::OffsetFetch {
                 offsets: Box::new([]),
                 token,
+                error,
             },
             Outstanding::Commit(_) => GroupResponse::Commit { token, error },
         };
@@ -301,6 +321,9 @@ impl Sim {
             rejoin_needed: false,
             leaders: vec![None; nparts],
             metadata_pending: vec![false; nparts],
+            metadata_token: vec![0; nparts],
+            metadata_attempts: vec![0; nparts],
+            metadata_retry_at: vec![SimTime::ZERO; nparts],
             next_token: 0,
             outstanding: None,
             outstanding_to: None,
@@ -394,9 +417,10 @@ impl Sim {
                     token,
                     error: ErrorCode::NotCoordinator,
                 },
-                GroupRequest::OffsetFetch { token } => GroupResponse::OffsetFetch {
+                GroupRequest::OffsetFetch { token, .. } => GroupResponse::OffsetFetch {
                     offsets: Box::new([]),
                     token,
+                    error: ErrorCode::NotCoordinator,
                 },
                 GroupRequest::Leave { .. } => return,
             };
@@ -514,15 +538,44 @@ impl Sim {
                 }
                 self.group_reply(b, c, g, GroupResponse::Commit { token, error });
             }
-            GroupRequest::OffsetFetch { token } => {
-                let group = &self.groups[g.idx()];
-                let offsets: Box<[(PartitionId, Option<u64>)]> = group
-                    .partitions
-                    .iter()
-                    .copied()
-                    .zip(group.committed.iter().copied())
-                    .collect();
-                self.group_reply(b, c, g, GroupResponse::OffsetFetch { offsets, token });
+            GroupRequest::OffsetFetch {
+                token,
+                require_stable,
+            } => {
+                // KIP-447: with require_stable, a partition whose offsets a transaction still
+                // holds (sent with TxnOffsetCommit, not yet completed or aborted) is answered
+                // UNSTABLE_OFFSET_COMMIT. The partitions asked about are the member's
+                // assignment (simplified: Kafka's request lists them).
+                let unstable = require_stable
+                    && member.is_some_and(|i| {
+                        let assigned = &self.groups[g.idx()].members[i].assignment;
+                        self.txns.iter().any(|t| {
+                            t.pending_offsets().is_some_and(|(tg, offsets)| {
+                                tg == g && offsets.iter().any(|(p, _)| assigned.contains(p))
+                            })
+                        })
+                    });
+                let resp = if unstable {
+                    GroupResponse::OffsetFetch {
+                        offsets: Box::new([]),
+                        token,
+                        error: ErrorCode::UnstableOffsetCommit,
+                    }
+                } else {
+                    let group = &self.groups[g.idx()];
+                    let offsets: Box<[(PartitionId, Option<u64>)]> = group
+                        .partitions
+                        .iter()
+                        .copied()
+                        .zip(group.committed.iter().copied())
+                        .collect();
+                    GroupResponse::OffsetFetch {
+                        offsets,
+                        token,
+                        error: ErrorCode::None,
+                    }
+                };
+                self.group_reply(b, c, g, resp);
             }
         }
     }
@@ -845,6 +898,8 @@ impl Sim {
         cons.processing = false;
         cons.rejoin_needed = false;
         cons.outstanding = None;
+        let node = cons.node;
+        self.set_timer_ms(node, METADATA_MAX_AGE_MS, Timer::ConsumerMetadataMaxAge);
         self.send_join(c);
     }
 
@@ -925,8 +980,15 @@ impl Sim {
                 });
             }
             Outstanding::OffsetFetch => {
+                // The Java consumer sets require_stable under read_committed (KIP-447).
+                let g = self.consumers[c.idx()].group;
+                let require_stable =
+                    self.groups[g.idx()].spec.isolation_level == IsolationLevel::ReadCommitted;
                 self.coordinator_request(c, Outstanding::OffsetFetch, |token| {
-                    GroupRequest::OffsetFetch { token }
+                    GroupRequest::OffsetFetch {
+                        token,
+                        require_stable,
+                    }
                 });
             }
             Outstanding::Commit(then) => self.commit_sync(c, then),
@@ -1007,16 +1069,24 @@ impl Sim {
                 let spec = &self.groups[g.idx()].spec;
                 let (interval, max_poll) = (spec.heartbeat_interval_ms, spec.max_poll_interval_ms);
                 // KIP-62: the heartbeat thread leaves the group when poll() is not called within
-                // max.poll.interval.ms.
+                // max.poll.interval.ms (`AbstractCoordinator.maybeLeaveGroup`). Only a dynamic
+                // member sends LeaveGroup; a static one (KIP-345) just stops heartbeating and
+                // stays a member until its session expires. Both reset their generation, so a
+                // commit from the stale batch fails and the next poll() rejoins. (Simplified: the
+                // stale commit is sent and the coordinator rejects it; Kafka's client fails it
+                // locally.)
                 if cons.processing && self.now.0 > cons.last_poll.0 + max_poll * 1000 {
-                    self.send_to_coordinator(
-                        c,
-                        GroupRequest::Leave {
-                            reason: LeaveReason::PollTimeout,
-                        },
-                    );
+                    if !self.groups[g.idx()].spec.static_membership {
+                        self.send_to_coordinator(
+                            c,
+                            GroupRequest::Leave {
+                                reason: LeaveReason::PollTimeout,
+                            },
+                        );
+                    }
                     let cons = &mut self.consumers[c.idx()];
                     cons.rejoin_needed = true;
+                    cons.generation = 0;
                     cons.heartbeat_token += 1;
                     return;
                 }
@@ -1024,6 +1094,24 @@ impl Sim {
                 self.send_to_coordinator(c, GroupRequest::Heartbeat { generation });
                 let node = self.consumers[c.idx()].node;
                 self.set_timer_ms(node, interval, Timer::ConsumerHeartbeat { token });
+            }
+            Timer::ConsumerMetadataTimeout { part, token } => {
+                let i = part as usize;
+                let cons = &self.consumers[c.idx()];
+                if cons.metadata_pending.get(i) == Some(&true) && cons.metadata_token[i] == token {
+                    self.consumers[c.idx()].leaders[i] = None;
+                    self.metadata_failed(c, i);
+                }
+            }
+            Timer::ConsumerMetadataMaxAge => {
+                // metadata.max.age.ms: refresh the assigned partitions' leaders, so a consumer
+                // still fetching from a deposed leader that answers without error moves on.
+                let node = self.consumers[c.idx()].node;
+                self.set_timer_ms(node, METADATA_MAX_AGE_MS, Timer::ConsumerMetadataMaxAge);
+                for k in 0..self.consumers[c.idx()].parts.len() {
+                    let p = self.consumers[c.idx()].parts[k].partition;
+                    self.consumer_refresh_metadata(c, p);
+                }
             }
             Timer::ConsumerProcess { token } => {
                 let cons = &self.consumers[c.idx()];
@@ -1140,6 +1228,7 @@ impl Sim {
                         let cp = &mut cons.parts[i];
                         cp.position = Some(o);
                         cp.fetch_pos = o;
+                        cp.attempts = 0;
                         let g = cons.group;
                         self.emit(Trace::OffsetReset {
                             group: g,
@@ -1148,12 +1237,31 @@ impl Sim {
                             offset: o,
                         });
                     }
-                    None => self.consumer_refresh_metadata(c, partition),
+                    None => {
+                        // NOT_LEADER_OR_FOLLOWER or no answer: refresh metadata and retry after
+                        // the KIP-580 backoff (Kafka's OffsetFetcher `requestFailed`).
+                        let cp = &mut cons.parts[i];
+                        cp.attempts += 1;
+                        let backoff = retry_backoff_us(cp.attempts);
+                        cp.retry_at = self.now.plus_us(backoff);
+                        let (g, node) = (cons.group, cons.node);
+                        if let Some(local) = self.groups[g.idx()]
+                            .partitions
+                            .iter()
+                            .position(|&x| x == partition)
+                        {
+                            self.consumers[c.idx()].leaders[local] = None;
+                        }
+                        self.consumer_refresh_metadata(c, partition);
+                        self.set_timer(node, backoff, Timer::ConsumerPoll { token: u32::MAX });
+                    }
                 }
                 self.send_fetches(c);
             }
             Msg::MetadataResponse {
-                partition, leader, ..
+                partition,
+                leader,
+                token,
             } => {
                 let g = self.consumers[c.idx()].group;
                 if let Some(i) = self.groups[g.idx()]
@@ -1162,18 +1270,17 @@ impl Sim {
                     .position(|&x| x == partition)
                 {
                     let cons = &mut self.consumers[c.idx()];
+                    if !cons.metadata_pending[i] || cons.metadata_token[i] != token {
+                        // A late answer to a request that already timed out.
+                        return;
+                    }
                     cons.metadata_pending[i] = false;
                     cons.leaders[i] = leader;
                     if leader.is_none() {
-                        let node = cons.node;
-                        let token = u32::MAX;
-                        self.set_timer_ms(
-                            node,
-                            CONSUMER_RETRY_BACKOFF_MS,
-                            Timer::ConsumerPoll { token },
-                        );
+                        self.metadata_failed(c, i);
                         return;
                     }
+                    cons.metadata_attempts[i] = 0;
                 }
                 self.send_fetches(c);
             }
@@ -1254,17 +1361,24 @@ impl Sim {
                         hw: 0,
                         retry_at: SimTime::ZERO,
                         fetch_deadline: SimTime::ZERO,
+                        attempts: 0,
                     })
                     .collect();
                 cons.state = ConsumerState::FetchingOffsets;
                 self.resend(c, Outstanding::OffsetFetch);
             }
-            GroupResponse::OffsetFetch { offsets, token } => {
+            GroupResponse::OffsetFetch {
+                offsets,
+                token,
+                error,
+            } => {
                 if cons.outstanding.map(|o| o.0) != Some(token) {
                     return;
                 }
                 self.consumers[c.idx()].outstanding = None;
-                if offsets.is_empty() {
+                if error != ErrorCode::None || offsets.is_empty() {
+                    // NOT_COORDINATOR, or UNSTABLE_OFFSET_COMMIT (KIP-447): retry after
+                    // retry.backoff.ms.
                     self.retry_later(c, Outstanding::OffsetFetch);
                     return;
                 }
@@ -1671,6 +1785,7 @@ impl Sim {
                     consumer: c,
                     partition: p,
                     token,
+                    read_committed,
                 },
                 Some(_) => Msg::ConsumerFetch {
                     consumer: c,
@@ -1697,11 +1812,14 @@ impl Sim {
             return;
         };
         let cons = &mut self.consumers[c.idx()];
-        if cons.metadata_pending[i] {
+        // One request in flight per partition; after a failure, none before the backoff (a
+        // timer set with the backoff asks again).
+        if cons.metadata_pending[i] || self.now < cons.metadata_retry_at[i] {
             return;
         }
         cons.metadata_pending[i] = true;
         let token = cons.token();
+        cons.metadata_token[i] = token;
         let node = cons.node;
         let controller = self.controller_node;
         self.send(
@@ -1712,6 +1830,28 @@ impl Sim {
                 token,
             },
         );
+        // A request that gets no answer fails after request.timeout.ms and is retried.
+        let timeout = self.groups[g.idx()].spec.request_timeout_ms;
+        self.set_timer_ms(
+            node,
+            timeout,
+            Timer::ConsumerMetadataTimeout {
+                part: i as u32,
+                token,
+            },
+        );
+    }
+
+    /// A metadata refresh for the group's `i`-th partition failed (no leader, or no answer):
+    /// ask again after the KIP-580 backoff.
+    fn metadata_failed(&mut self, c: ConsumerId, i: usize) {
+        let cons = &mut self.consumers[c.idx()];
+        cons.metadata_pending[i] = false;
+        cons.metadata_attempts[i] += 1;
+        let backoff = retry_backoff_us(cons.metadata_attempts[i]);
+        cons.metadata_retry_at[i] = self.now.plus_us(backoff);
+        let node = cons.node;
+        self.set_timer(node, backoff, Timer::ConsumerPoll { token: u32::MAX });
     }
 
     fn consumer_fetch_response(
@@ -1829,6 +1969,9 @@ impl Sim {
                     let p = PartitionId(first.0 + k);
                     cons.leaders.push(self.controller.parts[p.idx()].leader);
                     cons.metadata_pending.push(false);
+                    cons.metadata_token.push(0);
+                    cons.metadata_attempts.push(0);
+                    cons.metadata_retry_at.push(SimTime::ZERO);
                 }
             }
             if self.groups[g].state == GroupState::Stable && self.groups[g].host.is_some() {
@@ -1978,10 +2121,14 @@ impl Sim {
         cons.processing = false;
         cons.outstanding = None;
         cons.metadata_pending.iter_mut().for_each(|m| *m = false);
+        cons.metadata_attempts.iter_mut().for_each(|m| *m = 0);
+        cons.metadata_retry_at
+            .iter_mut()
+            .for_each(|m| *m = SimTime::ZERO);
     }
 
     /// `remove-consumer`: a graceful close. With auto-commit, close() commits the consumed
-    /// positions first; then the member sends LeaveGroup.
+    /// positions first; then a dynamic member sends LeaveGroup (a static one does not).
     pub(crate) fn consumer_leave(&mut self, c: ConsumerId) {
         let cons = &self.consumers[c.idx()];
         if !matches!(
@@ -2007,12 +2154,18 @@ impl Sim {
     }
 
     fn finish_leave(&mut self, c: ConsumerId) {
-        self.send_to_coordinator(
-            c,
-            GroupRequest::Leave {
-                reason: LeaveReason::Left,
-            },
-        );
+        // KIP-345: a static member (`group.instance.id`) never sends LeaveGroup on close; the
+        // coordinator keeps its assignment until `session.timeout.ms` expires, so a restart
+        // within it causes no rebalance.
+        let g = self.consumers[c.idx()].group;
+        if !self.groups[g.idx()].spec.static_membership {
+            self.send_to_coordinator(
+                c,
+                GroupRequest::Leave {
+                    reason: LeaveReason::Left,
+                },
+            );
+        }
         let cons = &mut self.consumers[c.idx()];
         cons.state = ConsumerState::Left;
         cons.parts.clear();
@@ -2104,14 +2257,24 @@ fn assign(group: &mut Group) {
             }
         }
         Assignor::Sticky | Assignor::CooperativeSticky => {
-            // Keep previous owners where balance allows, then give the rest to the least loaded.
-            let max = parts.len().div_ceil(n);
+            // AbstractStickyAssignor (KIP-54, KIP-429), every member subscribed to the topic:
+            // balance first (counts differ by at most one: `min` or `min + 1`, the latter for
+            // exactly `len % n` members), then stickiness. Each member keeps up to its quota of
+            // what it owned, in member order; the rest go to the least loaded member.
+            let min = parts.len() / n;
+            let mut max_slots = parts.len() % n;
             let mut owned = vec![false; parts.len()];
             for &i in &order {
+                let quota = if max_slots > 0 && previous[i].len() > min {
+                    max_slots -= 1;
+                    min + 1
+                } else {
+                    min
+                };
                 for &p in &previous[i] {
                     if let Some(j) = parts.iter().position(|&x| x == p)
                         && !owned[j]
-                        && group.members[i].assignment.len() < max
+                        && group.members[i].assignment.len() < quota
                     {
                         owned[j] = true;
                         group.members[i].assignment.push(p);

@@ -158,6 +158,9 @@ pub enum ErrorCode {
     InvalidProducerEpoch,
     InvalidTxnState,
     ConcurrentTransactions,
+    /// KIP-447: OffsetFetch with `require_stable` while a transaction holding offsets for the
+    /// partition is unresolved.
+    UnstableOffsetCommit,
 }
 
 impl ErrorCode {
@@ -183,6 +186,7 @@ impl ErrorCode {
             ErrorCode::InvalidProducerEpoch => "INVALID_PRODUCER_EPOCH",
             ErrorCode::InvalidTxnState => "INVALID_TXN_STATE",
             ErrorCode::ConcurrentTransactions => "CONCURRENT_TRANSACTIONS",
+            ErrorCode::UnstableOffsetCommit => "UNSTABLE_OFFSET_COMMIT",
         }
     }
 
@@ -200,6 +204,7 @@ impl ErrorCode {
                 | ErrorCode::UnknownLeaderEpoch
                 | ErrorCode::NotCoordinator
                 | ErrorCode::ConcurrentTransactions
+                | ErrorCode::UnstableOffsetCommit
         )
     }
 }

@@ -166,6 +166,14 @@ pub(crate) enum Timer {
     ConsumerPoll {
         token: u32,
     },
+    /// A consumer's Metadata request for the group's `part`-th partition got no answer within
+    /// `request.timeout.ms`.
+    ConsumerMetadataTimeout {
+        part: u32,
+        token: u32,
+    },
+    /// `metadata.max.age.ms`: the consumer refreshes its metadata even without an error.
+    ConsumerMetadataMaxAge,
     CoordinatorJoinDeadline {
         group: GroupId,
         token: u32,
@@ -937,9 +945,10 @@ impl Sim {
                         token: *token,
                         error,
                     },
-                    GroupRequest::OffsetFetch { token } => GroupResponse::OffsetFetch {
+                    GroupRequest::OffsetFetch { token, .. } => GroupResponse::OffsetFetch {
                         offsets: Box::new([]),
                         token: *token,
+                        error,
                     },
                     GroupRequest::Leave { .. } => return None,
                 };

@@ -682,11 +682,15 @@ impl Sim {
                 consumer,
                 partition,
                 token,
+                read_committed,
             } => {
+                // LATEST_TIMESTAMP: the HW for read_uncommitted, the LSO for read_committed
+                // (`Partition.fetchOffsetForTimestamp` with `isolationLevel`), so a
+                // read_committed consumer never starts inside an open transaction.
                 let offset = self.partitions[partition.idx()]
                     .replica(b)
                     .filter(|r| r.is_leader())
-                    .map(|r| r.hw);
+                    .map(|r| if read_committed { r.lso() } else { r.hw });
                 let node = self.node_of_broker(b);
                 let to = self.consumers[consumer.idx()].node;
                 self.send(
@@ -1831,14 +1835,15 @@ impl Sim {
                     st.isr = isr;
                     st.partition_epoch += 1;
                     let pe = st.partition_epoch;
-                    if old != isr {
-                        let changed = BrokerSet(old.0 ^ isr.0).iter().next().unwrap_or(leader);
+                    // One IsrChanged per broker that left or joined: an AlterPartition may
+                    // remove several followers at once, and each is named.
+                    for changed in BrokerSet(old.0 ^ isr.0).iter() {
                         self.emit(Trace::IsrChanged {
                             partition,
                             leader,
                             isr,
                             changed,
-                            expanded: isr.len() > old.len(),
+                            expanded: isr.contains(changed),
                         });
                     }
                     Some((isr, pe))

@@ -887,3 +887,12 @@ impl Sim {
         }
     }
 }
+
+impl Txn {
+    /// KIP-447: the input offsets this transaction carries (`TxnOffsetCommit`) while it is
+    /// unresolved, from `sendOffsetsToTransaction` until CompleteCommit or the abort: (group,
+    /// offsets). The group coordinator answers `UNSTABLE_OFFSET_COMMIT` for these partitions.
+    pub(crate) fn pending_offsets(&self) -> Option<(GroupId, &[(PartitionId, u64)])> {
+        self.offsets.as_ref().map(|(g, _, o)| (*g, &o[..]))
+    }
+}

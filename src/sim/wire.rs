@@ -89,11 +89,13 @@ pub(crate) enum Msg {
         /// `isolation.level=read_committed`: read only below the LSO.
         read_committed: bool,
     },
-    /// `ListOffsets` for `auto.offset.reset = latest`: the partition's HW.
+    /// `ListOffsets` for `auto.offset.reset = latest`: the partition's HW, or its LSO under
+    /// `isolation_level=read_committed` (the request carries the isolation level).
     ListOffsets {
         consumer: ConsumerId,
         partition: PartitionId,
         token: u32,
+        read_committed: bool,
     },
     ListOffsetsResponse {
         partition: PartitionId,
@@ -241,6 +243,8 @@ pub(crate) enum GroupRequest {
     },
     OffsetFetch {
         token: u32,
+        /// KIP-447 `require_stable` (the Java consumer sets it under read_committed).
+        require_stable: bool,
     },
 }
 
@@ -264,9 +268,11 @@ pub(crate) enum GroupResponse {
         token: u32,
         error: ErrorCode,
     },
+    /// `offsets` is empty when `error` is set.
     OffsetFetch {
         offsets: Box<[(PartitionId, Option<u64>)]>,
         token: u32,
+        error: ErrorCode,
     },
 }
 
@@ -435,8 +441,8 @@ impl Sim {
                     GroupResponse::Sync { error, .. } => (WireKind::SyncGroupResponse, *error),
                     GroupResponse::Heartbeat { error } => (WireKind::HeartbeatResponse, *error),
                     GroupResponse::Commit { error, .. } => (WireKind::OffsetCommitResponse, *error),
-                    GroupResponse::OffsetFetch { .. } => {
-                        (WireKind::OffsetFetchResponse, ErrorCode::None)
+                    GroupResponse::OffsetFetch { error, .. } => {
+                        (WireKind::OffsetFetchResponse, *error)
                     }
                 };
                 w.kind = kind;

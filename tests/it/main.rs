@@ -2,6 +2,7 @@ mod bundled;
 mod causes;
 mod cli;
 mod compare_sweep;
+mod consumer_groups;
 mod determinism;
 mod drain;
 mod fates;
