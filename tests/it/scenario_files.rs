@@ -250,7 +250,10 @@ fn load_of_a_missing_name_points_at_the_list() {
         // Not all of them on one line: where to see them.
         assert!(!msg.contains(&names.join(", ")), "{msg}");
         assert!(
-            msg.contains(&format!("`brokerlab list` shows the {} bundled", names.len())),
+            msg.contains(&format!(
+                "`brokerlab list` shows the {} bundled",
+                names.len()
+            )),
             "{msg}"
         );
     }
