@@ -872,15 +872,43 @@ fn add_chains(scenario: &Scenario, seed: u64, anomalies: &mut [crate::explain::A
             .iter()
             .position(|g| g.name == a.group)
             .map(|g| crate::sim::GroupId(g as u32));
-        a.chain = rec
-            .story(msg, group)
-            .into_iter()
-            .map(|st| crate::explain::ChainStep {
-                at_ms: st.time.as_ms(),
-                text: st.text.trim_start().to_string(),
-            })
-            .collect();
+        a.chain = condense_retries(&rec, rec.story(msg, group));
     }
+}
+
+/// The chain's text, with a long run of failed attempts and retries cut to its first and last
+/// two steps and a line saying how many were left out.
+fn condense_retries(
+    rec: &crate::life::Recording,
+    steps: Vec<crate::life::Step>,
+) -> Vec<crate::explain::ChainStep> {
+    const KEEP: usize = 2;
+    let retrying = |st: &crate::life::Step| {
+        rec.event(st.id)
+            .is_some_and(|e| matches!(e.kind, Trace::ProduceError { .. } | Trace::Retried { .. }))
+    };
+    let text = |st: &crate::life::Step| crate::explain::ChainStep {
+        at_ms: st.time.as_ms(),
+        text: st.text.trim_start().to_string(),
+    };
+    let mut out = Vec::with_capacity(steps.len());
+    let mut i = 0;
+    while i < steps.len() {
+        let run = steps[i..].iter().take_while(|st| retrying(st)).count();
+        if run > 2 * KEEP + 1 {
+            out.extend(steps[i..i + KEEP].iter().map(text));
+            out.push(crate::explain::ChainStep {
+                at_ms: steps[i + KEEP].time.as_ms(),
+                text: format!("… {} more failed attempts and retries …", run - 2 * KEEP),
+            });
+            out.extend(steps[i + run - KEEP..i + run].iter().map(text));
+            i += run;
+        } else {
+            out.push(text(&steps[i]));
+            i += 1;
+        }
+    }
+    out
 }
 
 /// How many message ids a "Why" line lists before "… and N more".

@@ -429,3 +429,21 @@ fn many_schema_errors_name_the_first() {
     let e = scenario::parse("big.toml", &text).unwrap_err();
     assert_eq!(e.line(), Some(7), "{e}");
 }
+
+/// The README's "Writing your own" scenario is this fixture, and it ends as the README says.
+#[test]
+fn the_readme_example_runs_as_described() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme.find("### Writing your own").expect("the section");
+    let body = &readme[start..];
+    let toml = &body[body.find("```toml\n").unwrap() + 8..];
+    let toml = &toml[..toml.find("```\n").unwrap()];
+    let (_, fixture) = scenario::load_text("tests/fixtures/valid/readme-example.toml").unwrap();
+    assert_eq!(toml, fixture, "README and fixture agree");
+    let sc = scenario::parse("readme-example.toml", toml).unwrap_or_else(|e| panic!("{e}"));
+    let r = brokerlab::report::run("readme-example.toml", &sc, sc.scenario.seed, |_, _| {});
+    assert_eq!(r.outcome.lost, 0);
+    assert_eq!(r.outcome.reordered, 61);
+    assert!(body.contains("61 records of `payments/0` reordered"));
+}
