@@ -101,7 +101,9 @@ impl Recording {
                 };
                 let of_group = |g: &GroupId| group.is_none_or(|want| want == *g);
                 match &ev.kind {
-                    Trace::Sent { .. } | Trace::Dropped { .. } => false,
+                    // A lost request or acknowledgement is decisive; one that arrived is not.
+                    Trace::Sent { .. } => false,
+                    Trace::Dropped { .. } => true,
                     Trace::Polled { group: g, .. }
                     | Trace::Applied { group: g, .. }
                     | Trace::Redelivered { group: g, .. }
