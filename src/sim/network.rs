@@ -36,6 +36,8 @@ pub struct Network {
     /// Produce responses still to be dropped, per receiving node (`drop-acks`).
     drop_acks: Vec<u32>,
     effects: Vec<(u32, usize, LinkEffect)>,
+    /// Nodes isolated by a fault still in force: a node that joins later is cut from them too.
+    isolated: Vec<(u32, NodeId)>,
 }
 
 impl Network {
@@ -47,6 +49,7 @@ impl Network {
             loss,
             drop_acks: Vec::new(),
             effects: Vec::new(),
+            isolated: Vec::new(),
         };
         net.ensure_nodes(nodes);
         net
@@ -67,9 +70,17 @@ impl Network {
             let (a, b) = (e.1 / self.nodes, e.1 % self.nodes);
             e.1 = a * n + b;
         }
+        let old = self.nodes;
         self.links = links;
         self.nodes = n;
         self.drop_acks.resize(n, 0);
+        for (fault, node) in self.isolated.clone() {
+            for other in old..n {
+                let other = NodeId(other as u32);
+                self.cut(node, other, fault);
+                self.cut(other, node, fault);
+            }
+        }
     }
 
     fn idx(&self, from: NodeId, to: NodeId) -> usize {
@@ -128,6 +139,7 @@ impl Network {
 
     /// Cut every link to and from `node`.
     pub fn isolate(&mut self, node: NodeId, fault: u32) {
+        self.isolated.push((fault, node));
         for other in 0..self.nodes {
             let other = NodeId(other as u32);
             self.cut(node, other, fault);
@@ -158,10 +170,12 @@ impl Network {
             link.extra_us = 0;
         }
         self.effects.clear();
+        self.isolated.clear();
     }
 
     /// Undo what one fault did to the links (its `duration_ms` ran out).
     pub fn end_fault(&mut self, fault: u32) {
+        self.isolated.retain(|&(f, _)| f != fault);
         let mut k = 0;
         while k < self.effects.len() {
             let (f, i, effect) = self.effects[k];
@@ -202,5 +216,167 @@ impl Network {
     /// Produce responses still to be dropped for this node.
     pub fn pending_ack_drops(&self, node: NodeId) -> u32 {
         self.drop_acks.get(node.idx()).copied().unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+
+    const A: NodeId = NodeId(0);
+    const B: NodeId = NodeId(1);
+    const C: NodeId = NodeId(2);
+
+    fn rng() -> ChaCha8Rng {
+        ChaCha8Rng::seed_from_u64(7)
+    }
+
+    fn send(
+        net: &mut Network,
+        rng: &mut ChaCha8Rng,
+        from: NodeId,
+        to: NodeId,
+        at_ms: u64,
+    ) -> Result<SimTime, DropReason> {
+        net.route(from, to, SimTime::ZERO.plus_ms(at_ms), rng, false)
+    }
+
+    #[test]
+    fn latency_stays_in_range_and_a_link_never_reorders() {
+        let mut net = Network::new(3, [1, 20], 0.0);
+        let mut rng = rng();
+        let mut last = SimTime::ZERO;
+        for t in 0..500 {
+            let at = send(&mut net, &mut rng, A, B, t / 10).unwrap();
+            let sent = SimTime::ZERO.plus_ms(t / 10);
+            assert!(at >= sent.plus_ms(1), "at least the minimum latency");
+            // FIFO per link (TCP): a later message may wait for an earlier one, never pass it.
+            assert!(at >= last);
+            last = at;
+        }
+    }
+
+    #[test]
+    fn the_same_seed_routes_the_same_way() {
+        let run = || {
+            let mut net = Network::new(3, [1, 50], 0.1);
+            let mut rng = rng();
+            (0..200)
+                .map(|t| send(&mut net, &mut rng, A, C, t))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(), run());
+        assert!(
+            run().iter().any(|r| *r == Err(DropReason::Loss)),
+            "loss 0.1 loses some"
+        );
+    }
+
+    #[test]
+    fn isolate_cuts_both_ways_until_its_fault_ends() {
+        let mut net = Network::new(3, [1, 1], 0.0);
+        let mut rng = rng();
+        net.isolate(B, 4);
+        assert_eq!(send(&mut net, &mut rng, A, B, 0), Err(DropReason::Cut));
+        assert_eq!(send(&mut net, &mut rng, B, C, 0), Err(DropReason::Cut));
+        assert!(
+            send(&mut net, &mut rng, A, C, 0).is_ok(),
+            "others still talk"
+        );
+        net.end_fault(4);
+        assert!(send(&mut net, &mut rng, A, B, 1).is_ok());
+        assert!(!net.is_cut(B, C));
+    }
+
+    #[test]
+    fn overlapping_cuts_need_every_fault_to_end() {
+        let mut net = Network::new(3, [1, 1], 0.0);
+        net.isolate(A, 1);
+        net.partition(&[vec![A], vec![B, C]], 2);
+        net.end_fault(1);
+        assert!(net.is_cut(A, B), "the partition still cuts A from B");
+        net.end_fault(2);
+        assert!(!net.is_cut(A, B));
+    }
+
+    #[test]
+    fn a_partition_keeps_each_side_connected() {
+        let mut net = Network::new(3, [1, 1], 0.0);
+        net.partition(&[vec![A], vec![B, C]], 0);
+        assert!(net.is_cut(A, B) && net.is_cut(C, A));
+        assert!(!net.is_cut(B, C) && !net.is_cut(C, B));
+        net.heal_all();
+        assert!(!net.is_cut(A, B));
+    }
+
+    #[test]
+    fn drops_take_exactly_the_next_n_messages_of_one_link() {
+        let mut net = Network::new(3, [1, 1], 0.0);
+        let mut rng = rng();
+        net.drop_next(A, B, 2);
+        assert_eq!(send(&mut net, &mut rng, A, B, 0), Err(DropReason::Injected));
+        assert!(
+            send(&mut net, &mut rng, B, A, 0).is_ok(),
+            "the other direction is untouched"
+        );
+        assert_eq!(send(&mut net, &mut rng, A, B, 0), Err(DropReason::Injected));
+        assert!(send(&mut net, &mut rng, A, B, 0).is_ok());
+    }
+
+    #[test]
+    fn drop_acks_takes_only_produce_responses_to_that_node() {
+        let mut net = Network::new(3, [1, 1], 0.0);
+        let mut rng = rng();
+        net.drop_next_to(C, 1);
+        assert!(
+            net.route(A, C, SimTime::ZERO, &mut rng, false).is_ok(),
+            "not an ack"
+        );
+        assert_eq!(
+            net.route(A, C, SimTime::ZERO, &mut rng, true),
+            Err(DropReason::Injected)
+        );
+        assert_eq!(net.pending_ack_drops(C), 0);
+        assert!(net.route(A, C, SimTime::ZERO, &mut rng, true).is_ok());
+    }
+
+    #[test]
+    fn a_delay_adds_to_one_link_and_ends_with_its_fault() {
+        let mut net = Network::new(3, [2, 2], 0.0);
+        let mut rng = rng();
+        net.add_delay(A, B, 500_000, 9);
+        assert_eq!(
+            send(&mut net, &mut rng, A, B, 0),
+            Ok(SimTime::ZERO.plus_us(502_000))
+        );
+        assert_eq!(
+            send(&mut net, &mut rng, B, A, 0),
+            Ok(SimTime::ZERO.plus_ms(2))
+        );
+        net.end_fault(9);
+        // FIFO: the next message cannot pass the delayed one.
+        assert_eq!(
+            send(&mut net, &mut rng, A, B, 1),
+            Ok(SimTime::ZERO.plus_us(502_000))
+        );
+        assert_eq!(
+            send(&mut net, &mut rng, A, B, 600),
+            Ok(SimTime::ZERO.plus_ms(602))
+        );
+    }
+
+    #[test]
+    fn nodes_that_join_keep_the_existing_links_state() {
+        let mut net = Network::new(2, [1, 1], 0.0);
+        net.isolate(A, 3);
+        net.ensure_nodes(3);
+        assert!(net.is_cut(A, B));
+        // An isolated node stays isolated from a node that joins while the fault lasts.
+        assert!(net.is_cut(A, C) && net.is_cut(C, A));
+        assert!(!net.is_cut(B, C));
+        net.end_fault(3);
+        assert!(!net.is_cut(A, B) && !net.is_cut(A, C));
     }
 }
