@@ -269,7 +269,7 @@ mod tests {
         };
         assert_eq!(run(), run());
         assert!(
-            run().iter().any(|r| *r == Err(DropReason::Loss)),
+            run().contains(&Err(DropReason::Loss)),
             "loss 0.1 loses some"
         );
     }
