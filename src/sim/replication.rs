@@ -2122,3 +2122,146 @@ impl BrokerSet {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const B1: BrokerId = BrokerId(0);
+    const B2: BrokerId = BrokerId(1);
+
+    fn data(epoch: u32, msg: u32) -> Entry {
+        Entry {
+            epoch,
+            msg: MsgId(msg),
+            producer: NO_PRODUCER,
+            producer_epoch: 0,
+            seq: -1,
+            kind: EntryKind::Data,
+            last_in_batch: true,
+            transactional: false,
+        }
+    }
+
+    fn txn(kind: EntryKind, pid: u32, msg: u32) -> Entry {
+        Entry {
+            producer: pid,
+            kind,
+            transactional: true,
+            ..data(0, msg)
+        }
+    }
+
+    fn replica_with(epochs_and_msgs: &[(u32, u32)]) -> Replica {
+        let mut r = Replica::new(B1, &[B1, B2]);
+        for &(epoch, msg) in epochs_and_msgs {
+            r.append(data(epoch, msg));
+        }
+        r
+    }
+
+    #[test]
+    fn the_epoch_cache_answers_end_offsets_like_kafka() {
+        // Epoch 0 wrote offsets 0-4, epoch 2 wrote 5-7.
+        let r = replica_with(&[
+            (0, 0),
+            (0, 1),
+            (0, 2),
+            (0, 3),
+            (0, 4),
+            (2, 5),
+            (2, 6),
+            (2, 7),
+        ]);
+        assert_eq!(r.epochs, vec![(0, 0), (2, 5)]);
+        assert_eq!(r.end_offset_for_epoch(0), Some((0, 5)));
+        // An epoch it never saw: the largest below it, ending where the next begins.
+        assert_eq!(r.end_offset_for_epoch(1), Some((0, 5)));
+        assert_eq!(
+            r.end_offset_for_epoch(2),
+            Some((2, 8)),
+            "the latest epoch ends at the LEO"
+        );
+        assert_eq!(r.end_offset_for_epoch(9), Some((2, 8)));
+        assert_eq!(replica_with(&[]).end_offset_for_epoch(0), None);
+    }
+
+    #[test]
+    fn truncation_removes_the_tail_its_epochs_and_lowers_the_hw() {
+        let mut r = replica_with(&[(0, 10), (0, 11), (1, 12), (1, 13)]);
+        r.hw = 4;
+        let removed = r.truncate_to(2);
+        assert_eq!(removed, vec![MsgId(12), MsgId(13)], "in offset order");
+        assert_eq!(r.leo(), 2);
+        assert_eq!(r.epochs, vec![(0, 0)], "epoch 1 started at offset 2: gone");
+        assert_eq!(r.hw, 2);
+        assert!(r.truncate_to(5).is_empty(), "past the end: nothing to do");
+        assert_eq!(r.leo(), 2);
+    }
+
+    #[test]
+    fn markers_are_not_messages() {
+        let mut r = replica_with(&[]);
+        r.append(txn(EntryKind::Data, 7, 1));
+        r.append(txn(EntryKind::Abort, 7, 0));
+        assert_eq!(r.truncate_to(0), vec![MsgId(1)]);
+    }
+
+    #[test]
+    fn the_producer_state_keeps_the_last_five_batches_per_epoch() {
+        let mut r = replica_with(&[]);
+        for b in 0..7 {
+            r.record_producer_seq(3, 0, b * 2, b * 2 + 1, b as u64 * 2);
+        }
+        let s = &r.producer_states[0];
+        assert_eq!(s.batches.len(), PRODUCER_BATCH_CACHE);
+        assert_eq!(s.batches[0], (4, 5, 4), "the two oldest were dropped");
+        assert_eq!(s.last_seq(), 13);
+        // A new producer epoch starts its sequences afresh.
+        r.record_producer_seq(3, 1, 0, 0, 14);
+        let s = &r.producer_states[0];
+        assert_eq!((s.epoch, s.batches.len(), s.last_seq()), (1, 1, 0));
+    }
+
+    #[test]
+    fn an_open_transaction_holds_the_lso_until_its_marker_is_below_the_hw() {
+        let mut r = replica_with(&[(0, 0), (0, 1)]);
+        for e in [txn(EntryKind::Data, 5, 2), txn(EntryKind::Data, 5, 3)] {
+            let at = r.leo();
+            r.append(e);
+            r.track_txn(&e, at);
+        }
+        r.hw = 4;
+        assert_eq!(r.lso(), 2, "the open transaction starts at 2");
+        let marker = txn(EntryKind::Commit, 5, 0);
+        r.append(marker);
+        r.track_txn(&marker, 4);
+        assert_eq!(r.lso(), 2, "its marker (offset 4) is not below the HW yet");
+        r.hw = 5;
+        assert_eq!(r.lso(), 5);
+        assert!(r.ongoing_txns().is_empty());
+    }
+
+    #[test]
+    fn rebuilding_from_the_log_restores_aborted_transactions() {
+        let mut r = replica_with(&[]);
+        r.append(txn(EntryKind::Data, 5, 0));
+        r.append(txn(EntryKind::Abort, 5, 0));
+        r.append(data(0, 1));
+        r.rebuild_producer_states();
+        assert_eq!(r.aborted_txns, vec![(5, 0, 1)]);
+        assert!(r.ongoing_txns.is_empty());
+    }
+
+    #[test]
+    fn the_maximal_isr_counts_a_pending_change() {
+        let mut r = replica_with(&[]);
+        r.isr = BrokerSet::EMPTY.with(B1);
+        assert_eq!(r.maximal_isr(), r.isr);
+        r.pending_isr = Some((BrokerSet::EMPTY.with(B1).with(B2), SimTime::ZERO));
+        assert!(
+            r.maximal_isr().contains(B2),
+            "an expansion in flight already counts"
+        );
+    }
+}
