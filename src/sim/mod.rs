@@ -130,6 +130,8 @@ pub(crate) enum Timer {
     ProducerTxnRetry {
         token: u32,
     },
+    /// Expire batches past `delivery.timeout.ms` (one pending per producer).
+    ProducerDeliveryTimeout,
     TxnHousekeeping,
     TxnMarkerRetry {
         txn: u32,

@@ -39,6 +39,8 @@ pub struct Batch {
     pub base_seq: i32,
     /// Sends so far (1 after the first send).
     pub attempt: u32,
+    /// When its first record was sent: Kafka creates a batch when the first record is appended,
+    /// and `delivery.timeout.ms` counts from then (KIP-91).
     pub created: SimTime,
     pub state: BatchState,
     /// The broker the current attempt went to.
@@ -55,6 +57,10 @@ pub struct ProducerPartition {
     pub batched: usize,
     /// When the oldest record not yet batched arrived.
     oldest_queued: SimTime,
+    /// When each record not yet in a batch was sent, oldest first (for `delivery.timeout.ms`).
+    queued_at: std::collections::VecDeque<SimTime>,
+    /// Batches not yet done, in creation order (so also in `created` order).
+    open: std::collections::VecDeque<u32>,
     linger_armed: bool,
     pub next_seq: i32,
     /// Highest sequence number acknowledged on this partition (-1: none).
@@ -74,6 +80,8 @@ impl ProducerPartition {
             records: Vec::new(),
             batched: 0,
             oldest_queued: SimTime::ZERO,
+            queued_at: Default::default(),
+            open: Default::default(),
             linger_armed: false,
             next_seq: 0,
             last_acked_seq: -1,
@@ -157,6 +165,8 @@ pub struct Producer {
     /// Requests in flight with their `request.timeout.ms` deadlines, in send order.
     deadlines: std::collections::VecDeque<(u32, u32, SimTime)>,
     timeout_armed: bool,
+    /// When the pending `delivery.timeout.ms` check fires, if one is pending.
+    delivery_armed: Option<SimTime>,
     pub sent: u64,
     pub acked: u64,
     pub failed: u64,
@@ -206,6 +216,7 @@ impl Producer {
             open_batches: 0,
             deadlines: Default::default(),
             timeout_armed: false,
+            delivery_armed: None,
             sent: 0,
             acked: 0,
             failed: 0,
@@ -224,6 +235,7 @@ impl Producer {
         p.open_batches = 0;
         p.deadlines.clear();
         p.timeout_armed = false;
+        p.delivery_armed = None;
         p.sent = 0;
         p.acked = 0;
         p.failed = 0;
@@ -233,6 +245,8 @@ impl Producer {
         for pp in &mut p.parts {
             pp.records.clear();
             pp.batched = 0;
+            pp.queued_at.clear();
+            pp.open.clear();
             pp.linger_armed = false;
             pp.next_seq = 0;
             pp.last_acked_seq = -1;
@@ -285,6 +299,8 @@ impl Producer {
         self.open_batches = 0;
         for pp in &mut self.parts {
             pp.batched = pp.records.len();
+            pp.queued_at.clear();
+            pp.open.clear();
             pp.in_flight = 0;
             pp.retry.clear();
         }
@@ -416,6 +432,14 @@ impl Sim {
                 }
             }
             Timer::ProducerTxnRetry { token } => self.txn_retry(p, token),
+            Timer::ProducerDeliveryTimeout
+                if self.producers[p.idx()].delivery_armed == Some(self.now) =>
+            {
+                self.producers[p.idx()].delivery_armed = None;
+                self.expire_batches(p);
+            }
+            // A superseded delivery-timeout check.
+            Timer::ProducerDeliveryTimeout => {}
             Timer::ProducerMetadataTimeout { part, token } => {
                 let pp = &mut self.producers[p.idx()].parts[part as usize];
                 if pp.metadata_pending && pp.metadata_token == token {
@@ -492,6 +516,7 @@ impl Sim {
             pp.oldest_queued = now;
         }
         pp.records.push(msg);
+        pp.queued_at.push_back(now);
         let produced = self.emit(Trace::Produced {
             producer: p,
             msg,
@@ -501,6 +526,7 @@ impl Sim {
         // What the send sets off (a batch going out now, or its linger deadline) is caused by
         // the application's `send()`.
         let tick = self.cause.replace(produced);
+        self.arm_delivery_timeout(p, now);
         self.txn_record_added(p, local, msg);
         self.producer_drain(p, local);
         let prod = &self.producers[p.idx()];
@@ -527,6 +553,8 @@ impl Sim {
             pp.oldest_queued = now;
         }
         pp.records.push(msg);
+        pp.queued_at.push_back(now);
+        self.arm_delivery_timeout(p, now);
         self.txn_record_added(p, local, msg);
         self.producer_drain(p, local);
     }
@@ -620,16 +648,19 @@ impl Sim {
             let start = pp.batched as u32;
             pp.batched += count as usize;
             pp.oldest_queued = now;
+            let created = pp.queued_at.front().copied().unwrap_or(now);
+            pp.queued_at.drain(..count as usize);
+            let batch = prod.batches.len() as u32;
+            pp.open.push_back(batch);
             let base_seq = pp.next_seq;
             pp.next_seq = pp.next_seq.wrapping_add(count as i32);
-            let batch = prod.batches.len() as u32;
             prod.batches.push(Batch {
                 part,
                 start,
                 count,
                 base_seq,
                 attempt: 0,
-                created: now,
+                created,
                 state: BatchState::Queued,
                 sent_to: None,
             });
@@ -892,6 +923,13 @@ impl Sim {
         } else {
             error
         };
+        self.give_up_batch(p, batch, final_error);
+    }
+
+    /// The batch will not be sent again: complete its records' sends with `final_error`.
+    fn give_up_batch(&mut self, p: ProducerId, batch: u32, final_error: ErrorCode) {
+        let prod = &mut self.producers[p.idx()];
+        let part = prod.batches[batch as usize].part;
         let b = &mut prod.batches[batch as usize];
         b.state = BatchState::Done;
         let (start, count) = (b.start as usize, b.count as usize);
@@ -916,6 +954,104 @@ impl Sim {
                 msg,
                 error: final_error,
             });
+        }
+    }
+
+    /// Make sure a `delivery.timeout.ms` check is pending for a record or batch created at
+    /// `created`. One timer per producer: it fires at the earliest deadline and re-arms itself.
+    fn arm_delivery_timeout(&mut self, p: ProducerId, created: SimTime) {
+        let prod = &mut self.producers[p.idx()];
+        let deadline = created.plus_ms(prod.delivery_timeout_ms);
+        if prod.delivery_armed.is_some_and(|t| t <= deadline) {
+            return;
+        }
+        prod.delivery_armed = Some(deadline);
+        let node = prod.node;
+        let wait = deadline.0.saturating_sub(self.now.0);
+        self.set_timer(node, wait, Timer::ProducerDeliveryTimeout);
+    }
+
+    /// KIP-91: `delivery.timeout.ms` bounds the time from `send()` to its callback. Like the
+    /// Java client's `Sender` (`RecordAccumulator.expiredBatches` for batches waiting in the
+    /// accumulator, whether or not their partition has a leader, and
+    /// `Sender.getExpiredInflightBatches` for batches on the wire), expire every batch whose
+    /// deadline has passed and fail its records with DELIVERY_TIMEOUT. A response that arrives
+    /// for an expired in-flight batch is ignored.
+    ///
+    /// Simplification: records wait unbatched until their partition can send (the model forms
+    /// a batch when it is drained); an expired run of them is failed as one batch created when
+    /// its oldest record was sent, which is when Kafka would have created it.
+    fn expire_batches(&mut self, p: ProducerId) {
+        let now = self.now;
+        let dt = self.producers[p.idx()].delivery_timeout_ms * 1000;
+        let expired_at = |t: SimTime| t.0 + dt <= now.0;
+        for part in 0..self.producers[p.idx()].parts.len() {
+            let mut freed = false;
+            loop {
+                let prod = &mut self.producers[p.idx()];
+                let pp = &mut prod.parts[part];
+                let Some(&batch) = pp.open.front() else {
+                    break;
+                };
+                let b = &prod.batches[batch as usize];
+                match b.state {
+                    BatchState::Done => {
+                        pp.open.pop_front();
+                        continue;
+                    }
+                    _ if !expired_at(b.created) => break,
+                    BatchState::InFlight => pp.in_flight -= 1,
+                    BatchState::Backoff | BatchState::Queued => pp.retry.retain(|&x| x != batch),
+                }
+                pp.open.pop_front();
+                freed = true;
+                self.give_up_batch(p, batch, ErrorCode::DeliveryTimeout);
+            }
+            let prod = &mut self.producers[p.idx()];
+            let pp = &mut prod.parts[part];
+            let count = pp.queued_at.iter().take_while(|&&t| expired_at(t)).count();
+            if count > 0 {
+                let created = pp.queued_at[0];
+                let start = pp.batched as u32;
+                pp.batched += count;
+                pp.queued_at.drain(..count);
+                pp.oldest_queued = pp.queued_at.front().copied().unwrap_or(now);
+                let batch = prod.batches.len() as u32;
+                prod.batches.push(Batch {
+                    part: part as u32,
+                    start,
+                    count: count as u32,
+                    // Never drained, so it never took sequence numbers.
+                    base_seq: -1,
+                    attempt: 0,
+                    created,
+                    state: BatchState::Queued,
+                    sent_to: None,
+                });
+                prod.open_batches += 1;
+                self.give_up_batch(p, batch, ErrorCode::DeliveryTimeout);
+            }
+            if freed {
+                self.producer_drain(p, part as u32);
+            }
+        }
+        // The next deadline.
+        let prod = &self.producers[p.idx()];
+        let next = prod
+            .parts
+            .iter()
+            .flat_map(|pp| {
+                let batch = pp
+                    .open
+                    .iter()
+                    .map(|&b| &prod.batches[b as usize])
+                    .find(|b| b.state != BatchState::Done)
+                    .map(|b| b.created);
+                batch.into_iter().chain(pp.queued_at.front().copied())
+            })
+            .min();
+        if let Some(created) = next {
+            self.arm_delivery_timeout(p, created);
         }
     }
 
@@ -994,8 +1130,11 @@ impl Sim {
         prod.open_batches = 0;
         prod.deadlines.clear();
         prod.timeout_armed = false;
+        prod.delivery_armed = None;
         for pp in &mut prod.parts {
             pp.batched = pp.records.len();
+            pp.queued_at.clear();
+            pp.open.clear();
             pp.in_flight = 0;
             pp.retry.clear();
             pp.linger_armed = false;

@@ -4,6 +4,7 @@ mod cli;
 mod compare_sweep;
 mod determinism;
 mod drain;
+mod producer_fidelity;
 mod properties;
 mod scenario_files;
 mod transactions;

@@ -1,0 +1,132 @@
+//! Issue 10, the producer: behaviour that must match Kafka 4.x's Java client and broker.
+
+use std::collections::BTreeMap;
+
+use brokerlab::report::{self, Report};
+use brokerlab::scenario;
+use brokerlab::sim::{SimTime, Trace};
+
+/// One message's life as the application sees it: when `send()` was called, and when (and how)
+/// its callback completed.
+#[derive(Debug, Default, Clone)]
+struct Outcome {
+    sent: Option<SimTime>,
+    acked: Option<SimTime>,
+    failed: Option<(SimTime, String)>,
+}
+
+fn run(
+    text: &str,
+    seed: Option<u64>,
+) -> (Report, BTreeMap<String, Outcome>, Vec<(SimTime, Trace)>) {
+    let sc = scenario::parse("test.toml", text).unwrap_or_else(|e| panic!("{e}"));
+    let seed = seed.unwrap_or(sc.scenario.seed);
+    let mut out: BTreeMap<String, Outcome> = BTreeMap::new();
+    let mut trace = Vec::new();
+    let r = report::run("test.toml", &sc, seed, |sim, ev| {
+        match &ev.kind {
+            Trace::Produced { msg, .. } => {
+                out.entry(sim.msg_name(*msg)).or_default().sent = Some(ev.time);
+            }
+            Trace::Acked { msg, .. } => {
+                let o = out.entry(sim.msg_name(*msg)).or_default();
+                o.acked.get_or_insert(ev.time);
+            }
+            Trace::Failed { msg, error, .. } => {
+                let o = out.entry(sim.msg_name(*msg)).or_default();
+                o.failed.get_or_insert((ev.time, error.name().to_string()));
+            }
+            _ => {}
+        }
+        trace.push((ev.time, ev.kind.clone()));
+    });
+    (r, out, trace)
+}
+
+/// The only in-sync replica dies at 15 s and the partition is offline from about 23 s (when it
+/// is fenced) until it returns at 35 s. delivery.timeout.ms is 8 s.
+const OFFLINE: &str = r#"
+[scenario]
+title = "offline partition, 8 s delivery timeout"
+seed = 7
+stop_at_ms = 60000
+
+[cluster]
+brokers = 3
+unclean_leader_election = false
+
+[[topics]]
+name = "orders"
+partitions = 1
+replication_factor = 3
+min_insync_replicas = 1
+
+[[producers]]
+name = "checkout"
+topic = "orders"
+acks = "all"
+request_timeout_ms = 5000
+delivery_timeout_ms = 8000
+send = { count = 60, every_ms = 250, start_ms = 1000, keys = ["alice", "bob"] }
+
+[[faults]]
+at_ms = 3000
+action = "crash"
+target = "broker-2"
+
+[[faults]]
+at_ms = 3000
+action = "crash"
+target = "broker-3"
+
+[[faults]]
+at_ms = 15000
+action = "crash"
+target = "broker-1"
+
+[[faults]]
+at_ms = 18000
+action = "restart"
+target = "broker-2"
+
+[[faults]]
+at_ms = 18000
+action = "restart"
+target = "broker-3"
+
+[[faults]]
+at_ms = 35000
+action = "restart"
+target = "broker-1"
+"#;
+
+/// KIP-91: `delivery.timeout.ms` is "an upper bound on the time to report success or failure
+/// after a call to send() returns". Kafka expires batches whether or not their partition has a
+/// leader (`RecordAccumulator.expiredBatches`) and expires in-flight batches too
+/// (`Sender.getExpiredInflightBatches`).
+#[test]
+fn delivery_timeout_is_an_upper_bound() {
+    let (_, out, _) = run(OFFLINE, None);
+    assert_eq!(out.len(), 60);
+    let bound = 8000u64;
+    let mut failed = 0;
+    for (name, o) in &out {
+        let sent = o.sent.expect("sent").as_ms();
+        let done = match (&o.acked, &o.failed) {
+            (Some(t), None) => t.as_ms(),
+            (None, Some((t, e))) => {
+                assert_eq!(e, "DELIVERY_TIMEOUT", "{name}: {o:?}");
+                failed += 1;
+                t.as_ms()
+            }
+            _ => panic!("{name} must complete exactly once: {o:?}"),
+        };
+        assert!(
+            done - sent <= bound,
+            "{name} sent at {sent} ms completed at {done} ms, {} ms later (delivery.timeout.ms = {bound})",
+            done - sent
+        );
+    }
+    // Records sent while orders/0 was offline cannot be acknowledged within 8 s.
+    assert!(failed > 0);
+}
