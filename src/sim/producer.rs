@@ -167,6 +167,9 @@ pub struct Producer {
     timeout_armed: bool,
     /// When the pending `delivery.timeout.ms` check fires, if one is pending.
     delivery_armed: Option<SimTime>,
+    /// KIP-360: a batch gave up with its sequence numbers unresolved; bump the epoch and restart
+    /// sequences once nothing is in flight.
+    epoch_bump_pending: bool,
     pub sent: u64,
     pub acked: u64,
     pub failed: u64,
@@ -217,6 +220,7 @@ impl Producer {
             deadlines: Default::default(),
             timeout_armed: false,
             delivery_armed: None,
+            epoch_bump_pending: false,
             sent: 0,
             acked: 0,
             failed: 0,
@@ -236,6 +240,7 @@ impl Producer {
         p.deadlines.clear();
         p.timeout_armed = false;
         p.delivery_armed = None;
+        p.epoch_bump_pending = false;
         p.sent = 0;
         p.acked = 0;
         p.failed = 0;
@@ -586,6 +591,9 @@ impl Sim {
     /// Send whatever this partition may send now: retries first, then new batches that are
     /// full or have lingered long enough.
     fn producer_drain(&mut self, p: ProducerId, part: u32) {
+        if self.producers[p.idx()].epoch_bump_pending && !self.bump_idempotent_epoch(p) {
+            return;
+        }
         loop {
             let now = self.now;
             let prod = &mut self.producers[p.idx()];
@@ -701,6 +709,13 @@ impl Sim {
             });
         }
         let to = self.node_of_broker(leader);
+        let records = self.alloc_record_buf();
+        let prod = &self.producers[p.idx()];
+        let b = &prod.batches[batch as usize];
+        let (start, base_seq) = (b.start as usize, b.base_seq);
+        let (acks, timeout_ms) = (prod.acks, prod.request_timeout_ms as u32);
+        self.record_bufs[records as usize]
+            .extend_from_slice(&prod.parts[part as usize].records[start..start + count as usize]);
         self.send(
             node,
             to,
@@ -709,8 +724,12 @@ impl Sim {
                 partition,
                 batch,
                 attempt,
+                records,
                 producer_id,
                 producer_epoch,
+                base_seq: if producer_id.is_some() { base_seq } else { -1 },
+                acks,
+                timeout_ms,
                 transactional,
             },
         );
@@ -934,6 +953,15 @@ impl Sim {
         b.state = BatchState::Done;
         let (start, count) = (b.start as usize, b.count as usize);
         prod.open_batches -= 1;
+        if b.attempt > 0 && prod.idempotent && prod.txn.is_none() {
+            // KIP-360 (Kafka 2.5+, `TransactionManager.handleFailedBatch`): the batch was sent,
+            // so the broker may or may not have its sequence numbers. Later batches would hit
+            // OUT_OF_ORDER_SEQUENCE_NUMBER forever; the producer bumps its epoch and restarts
+            // its sequences instead. Simplification: Kafka first checks whether later
+            // acknowledgements resolved the sequence and only lowers later sequences for errors
+            // that prove the batch was not written; the model always bumps.
+            prod.epoch_bump_pending = true;
+        }
         if prod.txn.is_some() {
             // The transaction cannot commit with a failed send: abort it; its records are
             // reported when the abort completes.
@@ -1075,6 +1103,44 @@ impl Sim {
         );
     }
 
+    /// KIP-360 (`TransactionManager.bumpIdempotentEpochAndResetIdIfNeeded`): once no request
+    /// is in flight, bump the producer epoch and renumber every unacknowledged batch from 0 on
+    /// each partition; a broker accepts sequence 0 of a newer epoch. Returns false while
+    /// requests are still in flight (nothing is sent meanwhile).
+    ///
+    /// Simplifications: the epoch is bumped locally, not by an `InitProducerId` round trip (like
+    /// the producer id itself), and the producer waits for all its partitions, not just the one
+    /// with the unresolved sequence.
+    fn bump_idempotent_epoch(&mut self, p: ProducerId) -> bool {
+        let prod = &mut self.producers[p.idx()];
+        if prod.parts.iter().any(|pp| pp.in_flight > 0) {
+            return false;
+        }
+        prod.epoch_bump_pending = false;
+        prod.epoch = prod.epoch.wrapping_add(1);
+        for part in 0..prod.parts.len() {
+            let pp = &mut prod.parts[part];
+            let mut open: Vec<u32> = pp
+                .open
+                .iter()
+                .copied()
+                .filter(|&b| prod.batches[b as usize].state != BatchState::Done)
+                .collect();
+            open.sort_by_key(|&b| prod.batches[b as usize].base_seq);
+            let mut next = 0i32;
+            for b in open {
+                prod.batches[b as usize].base_seq = next;
+                next += prod.batches[b as usize].count as i32;
+            }
+            pp.next_seq = next;
+            pp.last_acked_seq = -1;
+        }
+        for part in 0..self.producers[p.idx()].parts.len() as u32 {
+            self.producer_drain(p, part);
+        }
+        true
+    }
+
     /// KIP-360: an idempotent producer whose next expected batch (last acknowledged sequence + 1)
     /// is answered with OUT_OF_ORDER_SEQUENCE_NUMBER, with nothing earlier outstanding, knows the
     /// broker lost its sequence state (the log was truncated, e.g. by an unclean election). It
@@ -1131,6 +1197,7 @@ impl Sim {
         prod.deadlines.clear();
         prod.timeout_armed = false;
         prod.delivery_armed = None;
+        prod.epoch_bump_pending = false;
         for pp in &mut prod.parts {
             pp.batched = pp.records.len();
             pp.queued_at.clear();

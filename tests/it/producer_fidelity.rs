@@ -130,3 +130,67 @@ fn delivery_timeout_is_an_upper_bound() {
     // Records sent while orders/0 was offline cannot be acknowledged within 8 s.
     assert!(failed > 0);
 }
+
+/// The producer is cut off from everyone for 3 s; app#2 and its followers expire. The link then
+/// heals.
+const ISOLATED_IDEMPOTENT: &str = r#"
+[scenario]
+title = "idempotent producer, an expired batch"
+seed = 1
+stop_at_ms = 20000
+
+[cluster]
+brokers = 3
+
+[[topics]]
+name = "orders"
+partitions = 1
+replication_factor = 3
+min_insync_replicas = 2
+
+[[producers]]
+name = "app"
+topic = "orders"
+acks = "all"
+enable_idempotence = true
+request_timeout_ms = 1000
+delivery_timeout_ms = 2500
+send = { count = 15, every_ms = 1000, start_ms = 1000, keys = ["k"] }
+
+[[faults]]
+at_ms = 1500
+action = "isolate"
+target = "app"
+duration_ms = 3000
+"#;
+
+/// KIP-360 (Kafka 2.5+, `TransactionManager`): when a batch expires with its sequence numbers
+/// unresolved, the idempotent producer bumps its epoch and restarts its sequences, so later
+/// records are written; a batch that never left the accumulator took no sequence numbers and
+/// leaves no gap.
+#[test]
+fn idempotent_producer_recovers_after_an_expired_batch() {
+    let (r, out, trace) = run(ISOLATED_IDEMPOTENT, None);
+    let app2 = &out["app#2"];
+    assert_eq!(
+        app2.failed.as_ref().map(|f| f.1.as_str()),
+        Some("DELIVERY_TIMEOUT"),
+        "app#2: {app2:?}"
+    );
+    for (name, o) in &out {
+        if o.sent.expect("sent").as_ms() >= 6000 {
+            assert!(
+                o.acked.is_some(),
+                "{name} was sent over a healthy link: {o:?}"
+            );
+        }
+    }
+    let gaps = trace
+        .iter()
+        .filter(|(t, e)| {
+            t.as_ms() >= 6000
+                && matches!(e, Trace::ProduceError { error, .. } if error.name() == "OUT_OF_ORDER_SEQUENCE_NUMBER")
+        })
+        .count();
+    assert_eq!(gaps, 0, "{:?}", r.outcome);
+}
