@@ -132,6 +132,11 @@ pub(crate) enum Timer {
     },
     /// Expire batches past `delivery.timeout.ms` (one pending per producer).
     ProducerDeliveryTimeout,
+    /// Try to reconnect to a broker whose connection was refused or reset.
+    ProducerReconnect {
+        broker: BrokerId,
+        token: u32,
+    },
     TxnHousekeeping,
     TxnMarkerRetry {
         txn: u32,

@@ -47,6 +47,21 @@ pub struct Batch {
     pub sent_to: Option<BrokerId>,
 }
 
+/// `reconnect.backoff.ms` and `reconnect.backoff.max.ms` (Kafka's defaults; not configurable in
+/// scenarios).
+const RECONNECT_BACKOFF_MS: u64 = 50;
+const RECONNECT_BACKOFF_MAX_MS: u64 = 1000;
+
+/// The producer's connection to one broker.
+#[derive(Clone, Copy, Debug, Default)]
+struct ConnState {
+    /// Refused or reset: not ready until a reconnect succeeds.
+    down: bool,
+    /// The backoff before the next reconnect attempt.
+    backoff_ms: u64,
+    token: u32,
+}
+
 /// The producer's view of one partition of its topic.
 #[derive(Clone, Debug)]
 pub struct ProducerPartition {
@@ -170,6 +185,9 @@ pub struct Producer {
     /// KIP-360: a batch gave up with its sequence numbers unresolved; bump the epoch and restart
     /// sequences once nothing is in flight.
     epoch_bump_pending: bool,
+    /// Per broker: the connection was refused or reset and the producer is backing off before
+    /// reconnecting (`NetworkClient.isReady` is false). Indexed by broker, grown on demand.
+    conns: Vec<ConnState>,
     pub sent: u64,
     pub acked: u64,
     pub failed: u64,
@@ -221,6 +239,7 @@ impl Producer {
             timeout_armed: false,
             delivery_armed: None,
             epoch_bump_pending: false,
+            conns: Vec::new(),
             sent: 0,
             acked: 0,
             failed: 0,
@@ -241,6 +260,7 @@ impl Producer {
         p.timeout_armed = false;
         p.delivery_armed = None;
         p.epoch_bump_pending = false;
+        p.conns.clear();
         p.sent = 0;
         p.acked = 0;
         p.failed = 0;
@@ -445,6 +465,7 @@ impl Sim {
             }
             // A superseded delivery-timeout check.
             Timer::ProducerDeliveryTimeout => {}
+            Timer::ProducerReconnect { broker, token } => self.producer_reconnect(p, broker, token),
             Timer::ProducerMetadataTimeout { part, token } => {
                 let pp = &mut self.producers[p.idx()].parts[part as usize];
                 if pp.metadata_pending && pp.metadata_token == token {
@@ -606,8 +627,13 @@ impl Sim {
                 return;
             }
             let pp = &mut prod.parts[part as usize];
-            if pp.leader.is_none() {
+            let Some(leader) = pp.leader else {
                 self.request_metadata(p, part);
+                return;
+            };
+            if prod.conns.get(leader.idx()).is_some_and(|c| c.down) {
+                // NetworkClient.isReady is false: batches wait in the accumulator until the
+                // connection comes back or metadata names another leader.
                 return;
             }
             if pp.in_flight >= max_in_flight {
@@ -737,6 +763,7 @@ impl Sim {
         if prod.acks == Acks::None {
             // Fire and forget: success the moment it is on the wire.
             prod.batches[batch as usize].state = BatchState::Done;
+            prod.batches[batch as usize].sent_to = Some(leader);
             prod.open_batches -= 1;
             prod.acked += count as u64;
             let start = prod.batches[batch as usize].start as usize;
@@ -771,30 +798,21 @@ impl Sim {
                 result,
                 ..
             } => {
+                let prod = &self.producers[p.idx()];
+                let b = &prod.batches[batch as usize];
+                if let (ProduceResult::Err(ErrorCode::NetworkException), Some(broker)) =
+                    (&result, b.sent_to)
+                {
+                    // The connection was reset (the broker's process is gone): the node is not
+                    // ready until a reconnect succeeds, and metadata is refreshed
+                    // (NetworkClient.processDisconnection). acks=0 learns only this.
+                    let part = b.part;
+                    self.connection_failed(p, broker);
+                    self.request_metadata(p, part);
+                }
                 let prod = &mut self.producers[p.idx()];
                 let b = &prod.batches[batch as usize];
                 if b.state != BatchState::InFlight || b.attempt != attempt {
-                    if prod.acks == Acks::None
-                        && matches!(result, ProduceResult::Err(ErrorCode::NetworkException))
-                    {
-                        // acks=0: the disconnect is all the client learns; it stops writing to
-                        // that broker until metadata names a leader again.
-                        let part = b.part;
-                        let pp = &mut prod.parts[part as usize];
-                        if !pp.metadata_pending {
-                            // Ask again after retry.backoff.ms (via the metadata timeout path).
-                            pp.leader = None;
-                            pp.metadata_pending = true;
-                            pp.metadata_token += 1;
-                            let token = pp.metadata_token;
-                            let (node, backoff) = (prod.node, prod.retry_backoff_ms);
-                            self.set_timer_ms(
-                                node,
-                                backoff,
-                                Timer::ProducerMetadataTimeout { part, token },
-                            );
-                        }
-                    }
                     return;
                 }
                 let part = b.part;
@@ -1083,6 +1101,57 @@ impl Sim {
         }
     }
 
+    /// A connection to `broker` was refused or reset: back off `reconnect.backoff.ms`, doubling
+    /// up to `reconnect.backoff.max.ms` with ±20% jitter (`ClusterConnectionStates`).
+    fn connection_failed(&mut self, p: ProducerId, broker: BrokerId) {
+        let prod = &mut self.producers[p.idx()];
+        if prod.conns.len() <= broker.idx() {
+            prod.conns.resize(broker.idx() + 1, ConnState::default());
+        }
+        let c = &mut prod.conns[broker.idx()];
+        c.backoff_ms = if c.down {
+            (c.backoff_ms * 2).min(RECONNECT_BACKOFF_MAX_MS)
+        } else {
+            RECONNECT_BACKOFF_MS
+        };
+        c.down = true;
+        c.token = c.token.wrapping_add(1);
+        let (token, base) = (c.token, c.backoff_ms * 1000);
+        let node = prod.node;
+        let jitter = self.rng.random_range(0..=base / 5 * 2);
+        let wait = base - base / 5 + jitter;
+        self.set_timer(node, wait, Timer::ProducerReconnect { broker, token });
+    }
+
+    /// A reconnect attempt. Simplification: its outcome is known at once (the broker's process
+    /// is up or not), without modelling the TCP handshake.
+    fn producer_reconnect(&mut self, p: ProducerId, broker: BrokerId, token: u32) {
+        let prod = &self.producers[p.idx()];
+        let Some(c) = prod.conns.get(broker.idx()) else {
+            return;
+        };
+        if !c.down || c.token != token {
+            return;
+        }
+        let up = self.nodes[self.node_of_broker(broker).idx()].up;
+        if !up {
+            // Refused again; every failed attempt also asks for fresh metadata.
+            self.connection_failed(p, broker);
+            for part in 0..self.producers[p.idx()].parts.len() as u32 {
+                if self.producers[p.idx()].parts[part as usize].leader == Some(broker) {
+                    self.request_metadata(p, part);
+                }
+            }
+            return;
+        }
+        self.producers[p.idx()].conns[broker.idx()].down = false;
+        for part in 0..self.producers[p.idx()].parts.len() as u32 {
+            if self.producers[p.idx()].parts[part as usize].leader == Some(broker) {
+                self.producer_drain(p, part);
+            }
+        }
+    }
+
     fn request_metadata(&mut self, p: ProducerId, part: u32) {
         let prod = &mut self.producers[p.idx()];
         let pp = &mut prod.parts[part as usize];
@@ -1198,6 +1267,7 @@ impl Sim {
         prod.timeout_armed = false;
         prod.delivery_armed = None;
         prod.epoch_bump_pending = false;
+        prod.conns.clear();
         for pp in &mut prod.parts {
             pp.batched = pp.records.len();
             pp.queued_at.clear();

@@ -194,3 +194,55 @@ fn idempotent_producer_recovers_after_an_expired_batch() {
         .count();
     assert_eq!(gaps, 0, "{:?}", r.outcome);
 }
+
+/// An acks=0 producer writes to orders/0 every 50 ms; its leader's process crashes at 3 s, and
+/// the controller fences it and elects another replica about 9 s later.
+const ACKS0_CRASH: &str = r#"
+[scenario]
+title = "acks=0, the leader crashes"
+seed = 7
+stop_at_ms = 20000
+
+[cluster]
+brokers = 3
+
+[[topics]]
+name = "orders"
+partitions = 1
+replication_factor = 3
+min_insync_replicas = 1
+
+[[producers]]
+name = "checkout"
+topic = "orders"
+acks = "0"
+send = { count = 150, every_ms = 50, start_ms = 1000, keys = ["alice", "bob"] }
+
+[[groups]]
+name = "billing"
+topic = "orders"
+consumers = 1
+commit = "after-process"
+auto_offset_reset = "earliest"
+
+[[faults]]
+at_ms = 3000
+action = "crash"
+target = "broker-1"
+"#;
+
+/// The Java client marks a node whose connection was refused or reset as not ready
+/// (`NetworkClient.isReady`, reconnecting after `reconnect.backoff.ms` 50 ms doubling up to
+/// `reconnect.backoff.max.ms` 1 s) and holds batches for it in the accumulator until metadata
+/// names a reachable leader. So an acks=0 producer loses only what was on the wire when the
+/// leader crashed, not everything it sends until the controller fences the broker.
+#[test]
+fn acks0_holds_records_while_the_leader_is_unreachable() {
+    let (r, out, _) = run(ACKS0_CRASH, None);
+    assert_eq!(out.len(), 150);
+    assert!(
+        r.outcome.lost <= 2,
+        "only records on the wire at the crash may be lost: {:?}",
+        r.outcome
+    );
+}
