@@ -922,7 +922,7 @@ impl Sim {
                 let error = ErrorCode::NotCoordinator;
                 Msg::TxnResponse {
                     resp: match req {
-                        TxnRequest::InitProducerId { token } => TxnResponse::InitProducerId {
+                        TxnRequest::InitProducerId { token, .. } => TxnResponse::InitProducerId {
                             token: *token,
                             result: Err(error),
                         },

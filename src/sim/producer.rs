@@ -916,7 +916,8 @@ impl Sim {
             will_retry: will_retry && !(transactional && error == ErrorCode::InvalidProducerEpoch),
         });
         if transactional && error == ErrorCode::InvalidProducerEpoch {
-            self.txn_fenced(p);
+            // Abortable (KIP-588): recover with an InitProducerId, or learn we were fenced.
+            self.txn_stale_epoch(p, error);
             return;
         }
         if error == ErrorCode::OutOfOrderSequenceNumber && !transactional {

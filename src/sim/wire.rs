@@ -188,6 +188,9 @@ pub(crate) enum Msg {
 pub(crate) enum TxnRequest {
     InitProducerId {
         token: u32,
+        /// KIP-588: the epoch of a producer re-initialising itself (its producer id is the
+        /// transactional id's); `None` for a new instance.
+        current_epoch: Option<u16>,
     },
     AddPartitions {
         epoch: u16,
