@@ -246,3 +246,126 @@ fn acks0_holds_records_while_the_leader_is_unreachable() {
         r.outcome
     );
 }
+
+/// `brokerlab sweep acks-all-leader-failover --random-faults`, seed 48: the scenario's failover
+/// (followers paused, leader crashed at 1.8 s, broker-2 elected at 9 s) plus one lost produce
+/// response (checkout#1's, at 1.019 s) while later responses on the same connection arrive.
+const LOST_ACK_FAILOVER: &str = r#"
+[scenario]
+title = "acks=all failover with one lost ack (sweep seed 48)"
+seed = 48
+stop_at_ms = 20000
+[cluster]
+brokers = 3
+unclean_leader_election = false
+replica_lag_time_max_ms = 30000
+broker_session_timeout_ms = 9000
+broker_heartbeat_interval_ms = 2000
+replica_fetch_wait_max_ms = 500
+replica_socket_timeout_ms = 30000
+group_initial_rebalance_delay_ms = 3000
+[network]
+latency_ms = [1, 5]
+loss = 0.0
+[[topics]]
+name = "orders"
+partitions = 1
+replication_factor = 3
+min_insync_replicas = 1
+[[producers]]
+name = "checkout"
+topic = "orders"
+acks = "all"
+retries = 2147483647
+max_in_flight = 5
+request_timeout_ms = 30000
+delivery_timeout_ms = 120000
+retry_backoff_ms = 100
+retry_backoff_max_ms = 1000
+linger_ms = 5
+max_batch_records = 100
+transaction_timeout_ms = 60000
+[producers.send]
+count = 20
+every_ms = 100
+start_ms = 1000
+keys = ["alice", "bob"]
+key_distribution = "round-robin"
+[[groups]]
+name = "billing"
+topic = "orders"
+consumers = 1
+assignor = "range"
+commit = "after-process"
+processing_ms = 10
+isolation_level = "read_uncommitted"
+dedup = false
+static_membership = false
+max_attempts = 3
+max_poll_records = 500
+session_timeout_ms = 45000
+heartbeat_interval_ms = 3000
+max_poll_interval_ms = 300000
+auto_commit_interval_ms = 5000
+auto_offset_reset = "earliest"
+request_timeout_ms = 30000
+fetch_max_wait_ms = 500
+start_ms = 0
+[[faults]]
+at_ms = 1450
+action = "pause"
+target = "broker-2"
+duration_ms = 3000
+[[faults]]
+at_ms = 1450
+action = "pause"
+target = "broker-3"
+duration_ms = 3000
+[[faults]]
+at_ms = 1800
+action = "crash"
+target = "leader:orders/0"
+[[faults]]
+at_ms = 12000
+action = "restart"
+target = "broker-1"
+[[faults]]
+at_ms = 977
+action = "drop-acks"
+target = "checkout"
+count = 1
+"#;
+
+/// Responses come back on a TCP connection in request order, so a produce response is only lost
+/// with its connection, and the Java client (`NetworkClient`, `Sender`) then fails every request
+/// in flight on it and retries them in sequence order; each retry is within the broker's last
+/// five batches of the producer and is answered with its original offset (DUPLICATE_SEQUENCE,
+/// `ProducerStateEntry.findDuplicateBatch`). A written record must not be reported failed.
+///
+/// Today checkout#1's response is lost but #2-#5's arrive, so the producer sends #6-#9 while #1
+/// is unresolved; broker-2 (elected at 9 s) holds sequences 0-5 and caches the last five (1-5),
+/// so #1's retry (sequence 0) is refused with OUT_OF_ORDER_SEQUENCE_NUMBER until it expires.
+/// The cause is the `drop-acks` simplification (one response lost, later ones on the same
+/// connection delivered); making a lost response lose its connection fixes this run but changes
+/// ack-loss-duplicates, retries-reorder and retries-reorder-idempotent, whose `[expect]` rest on
+/// the simplification, so it is left for a decision on those scenarios.
+#[test]
+#[ignore = "issue 10 item 4: needs drop/drop-acks to lose the connection, see the comment"]
+fn a_retry_after_a_lost_ack_is_recognised_not_refused() {
+    let (r, out, trace) = run(LOST_ACK_FAILOVER, None);
+    let failed: Vec<_> = out
+        .iter()
+        .filter(|(_, o)| o.failed.is_some())
+        .map(|(n, o)| (n.clone(), o.clone()))
+        .collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    assert_eq!(r.produced.acked, 20, "{:?}", r.produced);
+    let gaps = trace
+        .iter()
+        .filter(|(_, e)| {
+            matches!(e, Trace::ProduceError { error, .. } if error.name() == "OUT_OF_ORDER_SEQUENCE_NUMBER")
+        })
+        .count();
+    assert_eq!(gaps, 0);
+    assert_eq!(r.outcome.duplicated, 0, "{:?}", r.outcome);
+}
