@@ -131,7 +131,7 @@ fn delivery_timeout_is_an_upper_bound() {
     assert!(failed > 0);
 }
 
-/// The producer is cut off from everyone for 3 s; app#2 and its followers expire. The link then
+/// The producer is cut off from everyone for 4 s; app#2 and its followers expire. The link then
 /// heals.
 const ISOLATED_IDEMPOTENT: &str = r#"
 [scenario]
@@ -161,7 +161,7 @@ send = { count = 15, every_ms = 1000, start_ms = 1000, keys = ["k"] }
 at_ms = 1500
 action = "isolate"
 target = "app"
-duration_ms = 3000
+duration_ms = 4000
 "#;
 
 /// KIP-360 (Kafka 2.5+, `TransactionManager`): when a batch expires with its sequence numbers
