@@ -130,6 +130,13 @@ pub(crate) enum Timer {
     ProducerTxnRetry {
         token: u32,
     },
+    /// Expire batches past `delivery.timeout.ms` (one pending per producer).
+    ProducerDeliveryTimeout,
+    /// Try to reconnect to a broker whose connection was refused or reset.
+    ProducerReconnect {
+        broker: BrokerId,
+        token: u32,
+    },
     TxnHousekeeping,
     TxnMarkerRetry {
         txn: u32,
@@ -239,6 +246,9 @@ pub struct Sim {
     /// Pool of record buffers for fetch responses, so the hot path reuses allocations.
     pub(crate) payloads: Vec<Vec<replication::Entry>>,
     pub(crate) free_payloads: Vec<u32>,
+    /// Pool of record buffers for produce requests.
+    pub(crate) record_bufs: Vec<Vec<MsgId>>,
+    pub(crate) free_record_bufs: Vec<u32>,
     pending_resets: Vec<(NodeId, Msg)>,
 }
 
@@ -275,6 +285,8 @@ impl Sim {
             notes: Vec::new(),
             payloads: Vec::new(),
             free_payloads: Vec::new(),
+            record_bufs: Vec::new(),
+            free_record_bufs: Vec::new(),
             pending_resets: Vec::new(),
         }
     }
@@ -535,6 +547,24 @@ impl Sim {
         if let Some(p) = msg.payload() {
             self.free_payload(p);
         }
+        if let Msg::Produce { records, .. } = msg {
+            self.free_record_buf(records);
+        }
+    }
+
+    pub(crate) fn alloc_record_buf(&mut self) -> u32 {
+        match self.free_record_bufs.pop() {
+            Some(p) => p,
+            None => {
+                self.record_bufs.push(Vec::new());
+                (self.record_bufs.len() - 1) as u32
+            }
+        }
+    }
+
+    pub(crate) fn free_record_buf(&mut self, p: u32) {
+        self.record_bufs[p as usize].clear();
+        self.free_record_bufs.push(p);
     }
 
     pub(crate) fn alloc_payload(&mut self) -> u32 {
@@ -900,7 +930,7 @@ impl Sim {
                 let error = ErrorCode::NotCoordinator;
                 Msg::TxnResponse {
                     resp: match req {
-                        TxnRequest::InitProducerId { token } => TxnResponse::InitProducerId {
+                        TxnRequest::InitProducerId { token, .. } => TxnResponse::InitProducerId {
                             token: *token,
                             result: Err(error),
                         },

@@ -39,10 +39,27 @@ pub struct Batch {
     pub base_seq: i32,
     /// Sends so far (1 after the first send).
     pub attempt: u32,
+    /// When its first record was sent: Kafka creates a batch when the first record is appended,
+    /// and `delivery.timeout.ms` counts from then (KIP-91).
     pub created: SimTime,
     pub state: BatchState,
     /// The broker the current attempt went to.
     pub sent_to: Option<BrokerId>,
+}
+
+/// `reconnect.backoff.ms` and `reconnect.backoff.max.ms` (Kafka's defaults; not configurable in
+/// scenarios).
+const RECONNECT_BACKOFF_MS: u64 = 50;
+const RECONNECT_BACKOFF_MAX_MS: u64 = 1000;
+
+/// The producer's connection to one broker.
+#[derive(Clone, Copy, Debug, Default)]
+struct ConnState {
+    /// Refused or reset: not ready until a reconnect succeeds.
+    down: bool,
+    /// The backoff before the next reconnect attempt.
+    backoff_ms: u64,
+    token: u32,
 }
 
 /// The producer's view of one partition of its topic.
@@ -55,6 +72,10 @@ pub struct ProducerPartition {
     pub batched: usize,
     /// When the oldest record not yet batched arrived.
     oldest_queued: SimTime,
+    /// When each record not yet in a batch was sent, oldest first (for `delivery.timeout.ms`).
+    queued_at: std::collections::VecDeque<SimTime>,
+    /// Batches not yet done, in creation order (so also in `created` order).
+    open: std::collections::VecDeque<u32>,
     linger_armed: bool,
     pub next_seq: i32,
     /// Highest sequence number acknowledged on this partition (-1: none).
@@ -74,6 +95,8 @@ impl ProducerPartition {
             records: Vec::new(),
             batched: 0,
             oldest_queued: SimTime::ZERO,
+            queued_at: Default::default(),
+            open: Default::default(),
             linger_armed: false,
             next_seq: 0,
             last_acked_seq: -1,
@@ -157,6 +180,14 @@ pub struct Producer {
     /// Requests in flight with their `request.timeout.ms` deadlines, in send order.
     deadlines: std::collections::VecDeque<(u32, u32, SimTime)>,
     timeout_armed: bool,
+    /// When the pending `delivery.timeout.ms` check fires, if one is pending.
+    delivery_armed: Option<SimTime>,
+    /// KIP-360: a batch gave up with its sequence numbers unresolved; bump the epoch and restart
+    /// sequences once nothing is in flight.
+    epoch_bump_pending: bool,
+    /// Per broker: the connection was refused or reset and the producer is backing off before
+    /// reconnecting (`NetworkClient.isReady` is false). Indexed by broker, grown on demand.
+    conns: Vec<ConnState>,
     pub sent: u64,
     pub acked: u64,
     pub failed: u64,
@@ -206,6 +237,9 @@ impl Producer {
             open_batches: 0,
             deadlines: Default::default(),
             timeout_armed: false,
+            delivery_armed: None,
+            epoch_bump_pending: false,
+            conns: Vec::new(),
             sent: 0,
             acked: 0,
             failed: 0,
@@ -224,6 +258,9 @@ impl Producer {
         p.open_batches = 0;
         p.deadlines.clear();
         p.timeout_armed = false;
+        p.delivery_armed = None;
+        p.epoch_bump_pending = false;
+        p.conns.clear();
         p.sent = 0;
         p.acked = 0;
         p.failed = 0;
@@ -233,6 +270,8 @@ impl Producer {
         for pp in &mut p.parts {
             pp.records.clear();
             pp.batched = 0;
+            pp.queued_at.clear();
+            pp.open.clear();
             pp.linger_armed = false;
             pp.next_seq = 0;
             pp.last_acked_seq = -1;
@@ -285,6 +324,8 @@ impl Producer {
         self.open_batches = 0;
         for pp in &mut self.parts {
             pp.batched = pp.records.len();
+            pp.queued_at.clear();
+            pp.open.clear();
             pp.in_flight = 0;
             pp.retry.clear();
         }
@@ -416,6 +457,15 @@ impl Sim {
                 }
             }
             Timer::ProducerTxnRetry { token } => self.txn_retry(p, token),
+            Timer::ProducerDeliveryTimeout
+                if self.producers[p.idx()].delivery_armed == Some(self.now) =>
+            {
+                self.producers[p.idx()].delivery_armed = None;
+                self.expire_batches(p);
+            }
+            // A superseded delivery-timeout check.
+            Timer::ProducerDeliveryTimeout => {}
+            Timer::ProducerReconnect { broker, token } => self.producer_reconnect(p, broker, token),
             Timer::ProducerMetadataTimeout { part, token } => {
                 let pp = &mut self.producers[p.idx()].parts[part as usize];
                 if pp.metadata_pending && pp.metadata_token == token {
@@ -492,6 +542,7 @@ impl Sim {
             pp.oldest_queued = now;
         }
         pp.records.push(msg);
+        pp.queued_at.push_back(now);
         let produced = self.emit(Trace::Produced {
             producer: p,
             msg,
@@ -501,6 +552,7 @@ impl Sim {
         // What the send sets off (a batch going out now, or its linger deadline) is caused by
         // the application's `send()`.
         let tick = self.cause.replace(produced);
+        self.arm_delivery_timeout(p, now);
         self.txn_record_added(p, local, msg);
         self.producer_drain(p, local);
         let prod = &self.producers[p.idx()];
@@ -527,6 +579,8 @@ impl Sim {
             pp.oldest_queued = now;
         }
         pp.records.push(msg);
+        pp.queued_at.push_back(now);
+        self.arm_delivery_timeout(p, now);
         self.txn_record_added(p, local, msg);
         self.producer_drain(p, local);
     }
@@ -558,6 +612,9 @@ impl Sim {
     /// Send whatever this partition may send now: retries first, then new batches that are
     /// full or have lingered long enough.
     fn producer_drain(&mut self, p: ProducerId, part: u32) {
+        if self.producers[p.idx()].epoch_bump_pending && !self.bump_idempotent_epoch(p) {
+            return;
+        }
         loop {
             let now = self.now;
             let prod = &mut self.producers[p.idx()];
@@ -570,8 +627,13 @@ impl Sim {
                 return;
             }
             let pp = &mut prod.parts[part as usize];
-            if pp.leader.is_none() {
+            let Some(leader) = pp.leader else {
                 self.request_metadata(p, part);
+                return;
+            };
+            if prod.conns.get(leader.idx()).is_some_and(|c| c.down) {
+                // NetworkClient.isReady is false: batches wait in the accumulator until the
+                // connection comes back or metadata names another leader.
                 return;
             }
             if pp.in_flight >= max_in_flight {
@@ -620,16 +682,19 @@ impl Sim {
             let start = pp.batched as u32;
             pp.batched += count as usize;
             pp.oldest_queued = now;
+            let created = pp.queued_at.front().copied().unwrap_or(now);
+            pp.queued_at.drain(..count as usize);
+            let batch = prod.batches.len() as u32;
+            pp.open.push_back(batch);
             let base_seq = pp.next_seq;
             pp.next_seq = pp.next_seq.wrapping_add(count as i32);
-            let batch = prod.batches.len() as u32;
             prod.batches.push(Batch {
                 part,
                 start,
                 count,
                 base_seq,
                 attempt: 0,
-                created: now,
+                created,
                 state: BatchState::Queued,
                 sent_to: None,
             });
@@ -670,6 +735,13 @@ impl Sim {
             });
         }
         let to = self.node_of_broker(leader);
+        let records = self.alloc_record_buf();
+        let prod = &self.producers[p.idx()];
+        let b = &prod.batches[batch as usize];
+        let (start, base_seq) = (b.start as usize, b.base_seq);
+        let (acks, timeout_ms) = (prod.acks, prod.request_timeout_ms as u32);
+        self.record_bufs[records as usize]
+            .extend_from_slice(&prod.parts[part as usize].records[start..start + count as usize]);
         self.send(
             node,
             to,
@@ -678,8 +750,12 @@ impl Sim {
                 partition,
                 batch,
                 attempt,
+                records,
                 producer_id,
                 producer_epoch,
+                base_seq: if producer_id.is_some() { base_seq } else { -1 },
+                acks,
+                timeout_ms,
                 transactional,
             },
         );
@@ -687,6 +763,7 @@ impl Sim {
         if prod.acks == Acks::None {
             // Fire and forget: success the moment it is on the wire.
             prod.batches[batch as usize].state = BatchState::Done;
+            prod.batches[batch as usize].sent_to = Some(leader);
             prod.open_batches -= 1;
             prod.acked += count as u64;
             let start = prod.batches[batch as usize].start as usize;
@@ -721,30 +798,21 @@ impl Sim {
                 result,
                 ..
             } => {
+                let prod = &self.producers[p.idx()];
+                let b = &prod.batches[batch as usize];
+                if let (ProduceResult::Err(ErrorCode::NetworkException), Some(broker)) =
+                    (&result, b.sent_to)
+                {
+                    // The connection was reset (the broker's process is gone): the node is not
+                    // ready until a reconnect succeeds, and metadata is refreshed
+                    // (NetworkClient.processDisconnection). acks=0 learns only this.
+                    let part = b.part;
+                    self.connection_failed(p, broker);
+                    self.request_metadata(p, part);
+                }
                 let prod = &mut self.producers[p.idx()];
                 let b = &prod.batches[batch as usize];
                 if b.state != BatchState::InFlight || b.attempt != attempt {
-                    if prod.acks == Acks::None
-                        && matches!(result, ProduceResult::Err(ErrorCode::NetworkException))
-                    {
-                        // acks=0: the disconnect is all the client learns; it stops writing to
-                        // that broker until metadata names a leader again.
-                        let part = b.part;
-                        let pp = &mut prod.parts[part as usize];
-                        if !pp.metadata_pending {
-                            // Ask again after retry.backoff.ms (via the metadata timeout path).
-                            pp.leader = None;
-                            pp.metadata_pending = true;
-                            pp.metadata_token += 1;
-                            let token = pp.metadata_token;
-                            let (node, backoff) = (prod.node, prod.retry_backoff_ms);
-                            self.set_timer_ms(
-                                node,
-                                backoff,
-                                Timer::ProducerMetadataTimeout { part, token },
-                            );
-                        }
-                    }
                     return;
                 }
                 let part = b.part;
@@ -848,7 +916,8 @@ impl Sim {
             will_retry: will_retry && !(transactional && error == ErrorCode::InvalidProducerEpoch),
         });
         if transactional && error == ErrorCode::InvalidProducerEpoch {
-            self.txn_fenced(p);
+            // Abortable (KIP-588): recover with an InitProducerId, or learn we were fenced.
+            self.txn_stale_epoch(p, error);
             return;
         }
         if error == ErrorCode::OutOfOrderSequenceNumber && !transactional {
@@ -892,10 +961,26 @@ impl Sim {
         } else {
             error
         };
+        self.give_up_batch(p, batch, final_error);
+    }
+
+    /// The batch will not be sent again: complete its records' sends with `final_error`.
+    fn give_up_batch(&mut self, p: ProducerId, batch: u32, final_error: ErrorCode) {
+        let prod = &mut self.producers[p.idx()];
+        let part = prod.batches[batch as usize].part;
         let b = &mut prod.batches[batch as usize];
         b.state = BatchState::Done;
         let (start, count) = (b.start as usize, b.count as usize);
         prod.open_batches -= 1;
+        if b.attempt > 0 && prod.idempotent && prod.txn.is_none() {
+            // KIP-360 (Kafka 2.5+, `TransactionManager.handleFailedBatch`): the batch was sent,
+            // so the broker may or may not have its sequence numbers. Later batches would hit
+            // OUT_OF_ORDER_SEQUENCE_NUMBER forever; the producer bumps its epoch and restarts
+            // its sequences instead. Simplification: Kafka first checks whether later
+            // acknowledgements resolved the sequence and only lowers later sequences for errors
+            // that prove the batch was not written; the model always bumps.
+            prod.epoch_bump_pending = true;
+        }
         if prod.txn.is_some() {
             // The transaction cannot commit with a failed send: abort it; its records are
             // reported when the abort completes.
@@ -919,6 +1004,155 @@ impl Sim {
         }
     }
 
+    /// Make sure a `delivery.timeout.ms` check is pending for a record or batch created at
+    /// `created`. One timer per producer: it fires at the earliest deadline and re-arms itself.
+    fn arm_delivery_timeout(&mut self, p: ProducerId, created: SimTime) {
+        let prod = &mut self.producers[p.idx()];
+        let deadline = created.plus_ms(prod.delivery_timeout_ms);
+        if prod.delivery_armed.is_some_and(|t| t <= deadline) {
+            return;
+        }
+        prod.delivery_armed = Some(deadline);
+        let node = prod.node;
+        let wait = deadline.0.saturating_sub(self.now.0);
+        self.set_timer(node, wait, Timer::ProducerDeliveryTimeout);
+    }
+
+    /// KIP-91: `delivery.timeout.ms` bounds the time from `send()` to its callback. Like the
+    /// Java client's `Sender` (`RecordAccumulator.expiredBatches` for batches waiting in the
+    /// accumulator, whether or not their partition has a leader, and
+    /// `Sender.getExpiredInflightBatches` for batches on the wire), expire every batch whose
+    /// deadline has passed and fail its records with DELIVERY_TIMEOUT. A response that arrives
+    /// for an expired in-flight batch is ignored.
+    ///
+    /// Simplification: records wait unbatched until their partition can send (the model forms
+    /// a batch when it is drained); an expired run of them is failed as one batch created when
+    /// its oldest record was sent, which is when Kafka would have created it.
+    fn expire_batches(&mut self, p: ProducerId) {
+        let now = self.now;
+        let dt = self.producers[p.idx()].delivery_timeout_ms * 1000;
+        let expired_at = |t: SimTime| t.0 + dt <= now.0;
+        for part in 0..self.producers[p.idx()].parts.len() {
+            let mut freed = false;
+            loop {
+                let prod = &mut self.producers[p.idx()];
+                let pp = &mut prod.parts[part];
+                let Some(&batch) = pp.open.front() else {
+                    break;
+                };
+                let b = &prod.batches[batch as usize];
+                match b.state {
+                    BatchState::Done => {
+                        pp.open.pop_front();
+                        continue;
+                    }
+                    _ if !expired_at(b.created) => break,
+                    BatchState::InFlight => pp.in_flight -= 1,
+                    BatchState::Backoff | BatchState::Queued => pp.retry.retain(|&x| x != batch),
+                }
+                pp.open.pop_front();
+                freed = true;
+                self.give_up_batch(p, batch, ErrorCode::DeliveryTimeout);
+            }
+            let prod = &mut self.producers[p.idx()];
+            let pp = &mut prod.parts[part];
+            let count = pp.queued_at.iter().take_while(|&&t| expired_at(t)).count();
+            if count > 0 {
+                let created = pp.queued_at[0];
+                let start = pp.batched as u32;
+                pp.batched += count;
+                pp.queued_at.drain(..count);
+                pp.oldest_queued = pp.queued_at.front().copied().unwrap_or(now);
+                let batch = prod.batches.len() as u32;
+                prod.batches.push(Batch {
+                    part: part as u32,
+                    start,
+                    count: count as u32,
+                    // Never drained, so it never took sequence numbers.
+                    base_seq: -1,
+                    attempt: 0,
+                    created,
+                    state: BatchState::Queued,
+                    sent_to: None,
+                });
+                prod.open_batches += 1;
+                self.give_up_batch(p, batch, ErrorCode::DeliveryTimeout);
+            }
+            if freed {
+                self.producer_drain(p, part as u32);
+            }
+        }
+        // The next deadline.
+        let prod = &self.producers[p.idx()];
+        let next = prod
+            .parts
+            .iter()
+            .flat_map(|pp| {
+                let batch = pp
+                    .open
+                    .iter()
+                    .map(|&b| &prod.batches[b as usize])
+                    .find(|b| b.state != BatchState::Done)
+                    .map(|b| b.created);
+                batch.into_iter().chain(pp.queued_at.front().copied())
+            })
+            .min();
+        if let Some(created) = next {
+            self.arm_delivery_timeout(p, created);
+        }
+    }
+
+    /// A connection to `broker` was refused or reset: back off `reconnect.backoff.ms`, doubling
+    /// up to `reconnect.backoff.max.ms` with ±20% jitter (`ClusterConnectionStates`).
+    fn connection_failed(&mut self, p: ProducerId, broker: BrokerId) {
+        let prod = &mut self.producers[p.idx()];
+        if prod.conns.len() <= broker.idx() {
+            prod.conns.resize(broker.idx() + 1, ConnState::default());
+        }
+        let c = &mut prod.conns[broker.idx()];
+        c.backoff_ms = if c.down {
+            (c.backoff_ms * 2).min(RECONNECT_BACKOFF_MAX_MS)
+        } else {
+            RECONNECT_BACKOFF_MS
+        };
+        c.down = true;
+        c.token = c.token.wrapping_add(1);
+        let (token, base) = (c.token, c.backoff_ms * 1000);
+        let node = prod.node;
+        let jitter = self.rng.random_range(0..=base / 5 * 2);
+        let wait = base - base / 5 + jitter;
+        self.set_timer(node, wait, Timer::ProducerReconnect { broker, token });
+    }
+
+    /// A reconnect attempt. Simplification: its outcome is known at once (the broker's process
+    /// is up or not), without modelling the TCP handshake.
+    fn producer_reconnect(&mut self, p: ProducerId, broker: BrokerId, token: u32) {
+        let prod = &self.producers[p.idx()];
+        let Some(c) = prod.conns.get(broker.idx()) else {
+            return;
+        };
+        if !c.down || c.token != token {
+            return;
+        }
+        let up = self.nodes[self.node_of_broker(broker).idx()].up;
+        if !up {
+            // Refused again; every failed attempt also asks for fresh metadata.
+            self.connection_failed(p, broker);
+            for part in 0..self.producers[p.idx()].parts.len() as u32 {
+                if self.producers[p.idx()].parts[part as usize].leader == Some(broker) {
+                    self.request_metadata(p, part);
+                }
+            }
+            return;
+        }
+        self.producers[p.idx()].conns[broker.idx()].down = false;
+        for part in 0..self.producers[p.idx()].parts.len() as u32 {
+            if self.producers[p.idx()].parts[part as usize].leader == Some(broker) {
+                self.producer_drain(p, part);
+            }
+        }
+    }
+
     fn request_metadata(&mut self, p: ProducerId, part: u32) {
         let prod = &mut self.producers[p.idx()];
         let pp = &mut prod.parts[part as usize];
@@ -937,6 +1171,44 @@ impl Sim {
             timeout,
             Timer::ProducerMetadataTimeout { part, token },
         );
+    }
+
+    /// KIP-360 (`TransactionManager.bumpIdempotentEpochAndResetIdIfNeeded`): once no request
+    /// is in flight, bump the producer epoch and renumber every unacknowledged batch from 0 on
+    /// each partition; a broker accepts sequence 0 of a newer epoch. Returns false while
+    /// requests are still in flight (nothing is sent meanwhile).
+    ///
+    /// Simplifications: the epoch is bumped locally, not by an `InitProducerId` round trip (like
+    /// the producer id itself), and the producer waits for all its partitions, not just the one
+    /// with the unresolved sequence.
+    fn bump_idempotent_epoch(&mut self, p: ProducerId) -> bool {
+        let prod = &mut self.producers[p.idx()];
+        if prod.parts.iter().any(|pp| pp.in_flight > 0) {
+            return false;
+        }
+        prod.epoch_bump_pending = false;
+        prod.epoch = prod.epoch.wrapping_add(1);
+        for part in 0..prod.parts.len() {
+            let pp = &mut prod.parts[part];
+            let mut open: Vec<u32> = pp
+                .open
+                .iter()
+                .copied()
+                .filter(|&b| prod.batches[b as usize].state != BatchState::Done)
+                .collect();
+            open.sort_by_key(|&b| prod.batches[b as usize].base_seq);
+            let mut next = 0i32;
+            for b in open {
+                prod.batches[b as usize].base_seq = next;
+                next += prod.batches[b as usize].count as i32;
+            }
+            pp.next_seq = next;
+            pp.last_acked_seq = -1;
+        }
+        for part in 0..self.producers[p.idx()].parts.len() as u32 {
+            self.producer_drain(p, part);
+        }
+        true
     }
 
     /// KIP-360: an idempotent producer whose next expected batch (last acknowledged sequence + 1)
@@ -994,8 +1266,13 @@ impl Sim {
         prod.open_batches = 0;
         prod.deadlines.clear();
         prod.timeout_armed = false;
+        prod.delivery_armed = None;
+        prod.epoch_bump_pending = false;
+        prod.conns.clear();
         for pp in &mut prod.parts {
             pp.batched = pp.records.len();
+            pp.queued_at.clear();
+            pp.open.clear();
             pp.in_flight = 0;
             pp.retry.clear();
             pp.linger_armed = false;

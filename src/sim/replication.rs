@@ -113,6 +113,21 @@ struct ConsumerWait {
     deadline: SimTime,
 }
 
+/// A produce request as the broker reads it off the wire.
+struct ProduceRequest {
+    producer: ProducerId,
+    partition: PartitionId,
+    batch: u32,
+    attempt: u32,
+    records: u32,
+    pid: Option<u32>,
+    producer_epoch: u16,
+    base_seq: i32,
+    acks: crate::sim::config::Acks,
+    timeout_ms: u32,
+    transactional: bool,
+}
+
 /// Idempotent producer state on a replica (Kafka's `ProducerStateEntry`).
 #[derive(Clone, Debug)]
 pub(crate) struct ProducerSeqState {
@@ -566,20 +581,33 @@ impl Sim {
                 partition,
                 batch,
                 attempt,
+                records,
                 producer_id,
                 producer_epoch,
+                base_seq,
+                acks,
+                timeout_ms,
                 transactional,
-            } => self.handle_produce(
-                b,
-                from,
-                producer,
-                partition,
-                batch,
-                attempt,
-                producer_id,
-                producer_epoch,
-                transactional,
-            ),
+            } => {
+                self.handle_produce(
+                    b,
+                    from,
+                    ProduceRequest {
+                        producer,
+                        partition,
+                        batch,
+                        attempt,
+                        records,
+                        pid: producer_id,
+                        producer_epoch,
+                        base_seq,
+                        acks,
+                        timeout_ms,
+                        transactional,
+                    },
+                );
+                self.free_record_buf(records);
+            }
             Msg::WriteTxnMarker {
                 partition,
                 producer_id,
@@ -715,21 +743,21 @@ impl Sim {
     // ----- produce ------------------------------------------------------------------------
 
     #[allow(clippy::too_many_arguments)]
-    fn handle_produce(
-        &mut self,
-        b: BrokerId,
-        from: NodeId,
-        producer: ProducerId,
-        p: PartitionId,
-        batch: u32,
-        attempt: u32,
-        pid: Option<u32>,
-        producer_epoch: u16,
-        transactional: bool,
-    ) {
-        let prod = &self.producers[producer.idx()];
-        let acks = prod.acks;
-        let (base_seq, count) = prod.batch_seq(batch);
+    fn handle_produce(&mut self, b: BrokerId, from: NodeId, req: ProduceRequest) {
+        let ProduceRequest {
+            producer,
+            partition: p,
+            batch,
+            attempt,
+            records: buf,
+            pid,
+            producer_epoch,
+            base_seq,
+            acks,
+            timeout_ms,
+            transactional,
+        } = req;
+        let count = self.record_bufs[buf as usize].len() as u32;
         let respond = |sim: &mut Sim, result: ProduceResult| {
             if acks != crate::sim::config::Acks::None {
                 let node = sim.node_of_broker(b);
@@ -770,7 +798,7 @@ impl Sim {
                     .iter()
                     .find(|run| run.0 == base_seq && run.1 == last_seq)
                 {
-                    let first_msg = self.producers[producer.idx()].batch_span(batch).0;
+                    let first_msg = self.record_bufs[buf as usize][0];
                     self.emit(Trace::DuplicateBatch {
                         partition: p,
                         broker: b,
@@ -782,9 +810,8 @@ impl Sim {
                         p,
                         b,
                         from,
-                        producer,
-                        batch,
-                        attempt,
+                        (producer, batch, attempt),
+                        (acks, timeout_ms),
                         base,
                         base + count as u64,
                     );
@@ -802,8 +829,7 @@ impl Sim {
         let r = self.replica_mut(p, b).expect("leader replica");
         let base = r.leo();
         let epoch = r.leader_epoch;
-        let prod = &self.producers[producer.idx()];
-        let records = prod.batch_records(batch);
+        let records = &self.record_bufs[buf as usize];
         let part = &mut self.partitions[p.idx()];
         let slot = part.slot(b).expect("leader slot");
         let r = &mut part.replicas[slot];
@@ -850,9 +876,8 @@ impl Sim {
                 p,
                 b,
                 from,
-                producer,
-                batch,
-                attempt,
+                (producer, batch, attempt),
+                (acks, timeout_ms),
                 base,
                 base + count as u64,
             ),
@@ -970,14 +995,12 @@ impl Sim {
         p: PartitionId,
         b: BrokerId,
         from: NodeId,
-        producer: ProducerId,
-        batch: u32,
-        attempt: u32,
+        (producer, batch, attempt): (ProducerId, u32, u32),
+        (acks, timeout): (crate::sim::config::Acks, u32),
         base_offset: u64,
         end_offset: u64,
     ) {
-        let acks = self.producers[producer.idx()].acks;
-        let timeout = self.producers[producer.idx()].request_timeout_ms;
+        let timeout = u64::from(timeout);
         if acks != crate::sim::config::Acks::All {
             if acks == crate::sim::config::Acks::Leader {
                 let node = self.node_of_broker(b);

@@ -8,7 +8,10 @@
 //! - `EndTxn` moves the transaction to PrepareCommit/PrepareAbort and the coordinator writes a
 //!   COMMIT or ABORT marker to every partition in it; committed offsets become visible with it.
 //! - A transaction older than `transaction.timeout.ms` is aborted by the coordinator, with an
-//!   epoch bump that fences the producer.
+//!   epoch bump. KIP-588: the producer's next request with the old epoch gets
+//!   INVALID_PRODUCER_EPOCH (abortable); it fails the aborted transaction's sends and sends
+//!   `InitProducerId` with its current epoch, which the coordinator answers with the bumped one.
+//!   Only an epoch older than that (a zombie) is PRODUCER_FENCED.
 //!
 //! Simplifications: the coordinator lives on the first unfenced broker from a hash of the
 //! `transactional.id` (standing in for the leader of its `__transaction_state` partition) and its
@@ -49,6 +52,9 @@ pub struct Txn {
     pub partitions: Vec<PartitionId>,
     pub started: SimTime,
     pub timeout_ms: u64,
+    /// The epoch a timeout abort bumped away from (Kafka's `TransactionMetadata.lastProducerEpoch`):
+    /// its producer may still recover (KIP-588).
+    last_epoch: Option<u16>,
     /// Partitions whose marker is not yet written.
     pending: Vec<PartitionId>,
     marker_token: u32,
@@ -56,6 +62,18 @@ pub struct Txn {
     pub host: Option<BrokerId>,
     /// The host's process incarnation: a restarted host reloads the transaction.
     host_incarnation: u32,
+}
+
+impl Txn {
+    /// The answer to a request with an epoch older than the current one: INVALID_PRODUCER_EPOCH
+    /// (abortable, KIP-588) for the epoch a timeout abort replaced, PRODUCER_FENCED otherwise.
+    fn stale_epoch_error(&self, epoch: u16) -> ErrorCode {
+        if Some(epoch) == self.last_epoch {
+            ErrorCode::InvalidProducerEpoch
+        } else {
+            ErrorCode::ProducerFenced
+        }
+    }
 }
 
 /// Where the producer's transaction manager is.
@@ -105,6 +123,8 @@ pub struct TxnClient {
     next_token: u32,
     retry_scheduled: bool,
     abort_error: Option<ErrorCode>,
+    /// KIP-588: re-initialising after the coordinator aborted our transaction, with this epoch.
+    recover_epoch: Option<u16>,
     pub committed: u64,
     pub aborted: u64,
 }
@@ -131,6 +151,7 @@ impl TxnClient {
             next_token: 0,
             retry_scheduled: false,
             abort_error: None,
+            recover_epoch: None,
             committed: 0,
             aborted: 0,
         }
@@ -181,6 +202,7 @@ impl Sim {
             partitions: Vec::new(),
             started: SimTime::ZERO,
             timeout_ms,
+            last_epoch: None,
             pending: Vec::new(),
             marker_token: 0,
             offsets: None,
@@ -243,7 +265,7 @@ impl Sim {
         if self.txn_host(txn) != Some(b) {
             let error = ErrorCode::NotCoordinator;
             let resp = match req {
-                TxnRequest::InitProducerId { token } => TxnResponse::InitProducerId {
+                TxnRequest::InitProducerId { token, .. } => TxnResponse::InitProducerId {
                     token,
                     result: Err(error),
                 },
@@ -264,7 +286,40 @@ impl Sim {
             Some(TxnPhase::PrepareCommit | TxnPhase::PrepareAbort)
         );
         match req {
-            TxnRequest::InitProducerId { token } => {
+            TxnRequest::InitProducerId {
+                token,
+                current_epoch: Some(e),
+            } => {
+                // KIP-588: a producer re-initialising itself after the coordinator aborted its
+                // transaction. Its epoch is the current one or the one the abort bumped away
+                // from; anything older is a zombie.
+                let result = if e != t.epoch && Some(e) != t.last_epoch {
+                    Err(ErrorCode::ProducerFenced)
+                } else if preparing {
+                    Err(ErrorCode::ConcurrentTransactions)
+                } else if t.phase == Some(TxnPhase::Ongoing) {
+                    t.epoch = t.epoch.wrapping_add(1);
+                    t.last_epoch = None;
+                    self.txn_end(txn, false, false);
+                    Err(ErrorCode::ConcurrentTransactions)
+                } else {
+                    if e == t.epoch {
+                        t.epoch = t.epoch.wrapping_add(1);
+                    }
+                    // Otherwise the timeout abort's bump is the producer's new epoch.
+                    t.last_epoch = None;
+                    t.phase = None;
+                    t.partitions.clear();
+                    Ok((t.producer_id, t.epoch))
+                };
+                self.txn_reply(b, from, TxnResponse::InitProducerId { token, result });
+            }
+            TxnRequest::InitProducerId {
+                token,
+                current_epoch: None,
+            } => {
+                // A new instance: whatever epoch came before is fenced.
+                t.last_epoch = None;
                 let result = if preparing {
                     Err(ErrorCode::ConcurrentTransactions)
                 } else if t.phase == Some(TxnPhase::Ongoing) {
@@ -285,7 +340,7 @@ impl Sim {
                 epoch, partition, ..
             } => {
                 let error = if epoch < t.epoch {
-                    ErrorCode::ProducerFenced
+                    t.stale_epoch_error(epoch)
                 } else if preparing {
                     ErrorCode::ConcurrentTransactions
                 } else {
@@ -315,7 +370,7 @@ impl Sim {
                 token,
             } => {
                 let error = if epoch < t.epoch {
-                    ErrorCode::ProducerFenced
+                    t.stale_epoch_error(epoch)
                 } else if preparing {
                     ErrorCode::ConcurrentTransactions
                 } else {
@@ -334,7 +389,7 @@ impl Sim {
                 token,
             } => {
                 let error = if epoch < t.epoch {
-                    ErrorCode::ProducerFenced
+                    t.stale_epoch_error(epoch)
                 } else if preparing {
                     ErrorCode::ConcurrentTransactions
                 } else if t.phase == Some(TxnPhase::Ongoing) {
@@ -479,7 +534,9 @@ impl Sim {
                     if t.phase == Some(TxnPhase::Ongoing)
                         && now.0 > t.started.0 + t.timeout_ms * 1000
                     {
-                        // transaction.timeout.ms: abort and bump the epoch, fencing the producer.
+                        // transaction.timeout.ms: abort and bump the epoch. The producer with
+                        // the old epoch may recover (KIP-588); only older epochs are fenced.
+                        t.last_epoch = Some(t.epoch);
                         t.epoch = t.epoch.wrapping_add(1);
                         self.txn_end(txn, false, true);
                     }
@@ -525,8 +582,10 @@ impl Sim {
     pub(crate) fn txn_init(&mut self, p: ProducerId) {
         let t = self.producers[p.idx()].txn.as_mut().expect("transactional");
         t.state = TxnClientState::Initializing;
+        let current_epoch = t.recover_epoch;
         self.txn_request(p, Some(TxnOp::Init), |token| TxnRequest::InitProducerId {
             token,
+            current_epoch,
         });
     }
 
@@ -670,6 +729,21 @@ impl Sim {
                 match result {
                     Ok((pid, epoch)) => {
                         t.state = TxnClientState::Ready;
+                        if t.recover_epoch.take().is_some() {
+                            // KIP-588: the coordinator aborted the transaction; its sends fail.
+                            t.aborted += 1;
+                            let records = std::mem::take(&mut t.records);
+                            prod.failed += records.len() as u64;
+                            for msg in records {
+                                self.emit(Trace::Failed {
+                                    producer: p,
+                                    msg,
+                                    error: ErrorCode::InvalidProducerEpoch,
+                                });
+                            }
+                        }
+                        let prod = &mut self.producers[p.idx()];
+                        let t = prod.txn.as_mut().expect("transactional");
                         let txn = t.txn;
                         prod.producer_id = Some(pid);
                         prod.epoch = epoch;
@@ -687,6 +761,7 @@ impl Sim {
                             None => self.txn_replay_deferred(p),
                         }
                     }
+                    Err(ErrorCode::ProducerFenced) => self.txn_fenced(p),
                     Err(_) => self.txn_retry_later(p),
                 }
             }
@@ -702,7 +777,7 @@ impl Sim {
                     self.producer_drain_part(p, part as u32);
                     self.txn_maybe_end(p);
                 } else if fenced(error) {
-                    self.txn_fenced(p);
+                    self.txn_stale_epoch(p, error);
                 } else {
                     t.added[part] = 0;
                     self.txn_retry_later(p);
@@ -717,7 +792,7 @@ impl Sim {
                     t.offsets_added = true;
                     self.txn_maybe_end(p);
                 } else if fenced(error) {
-                    self.txn_fenced(p);
+                    self.txn_stale_epoch(p, error);
                 } else {
                     self.txn_retry_later(p);
                 }
@@ -728,7 +803,7 @@ impl Sim {
                 }
                 t.outstanding = None;
                 if fenced(error) {
-                    self.txn_fenced(p);
+                    self.txn_stale_epoch(p, error);
                 } else if error == ErrorCode::InvalidTxnState {
                     // The coordinator had already aborted it.
                     t.abort_error = Some(ErrorCode::InvalidTxnState);
@@ -852,6 +927,48 @@ impl Sim {
         {
             self.app_send(p, n);
         }
+    }
+
+    /// A request was refused for its epoch: PRODUCER_FENCED is fatal; INVALID_PRODUCER_EPOCH is
+    /// abortable (KIP-588, Kafka 2.7+): the coordinator or a newer instance bumped the epoch.
+    pub(crate) fn txn_stale_epoch(&mut self, p: ProducerId, error: ErrorCode) {
+        match error {
+            // Simplification: a processor's embedded producer still stops here; recovering
+            // would also need its consumer to rewind its input mid-transaction.
+            ErrorCode::InvalidProducerEpoch if self.producers[p.idx()].embedded_in.is_none() => {
+                self.txn_recover(p)
+            }
+            _ => self.txn_fenced(p),
+        }
+    }
+
+    /// KIP-588: the transaction was aborted under us (most likely by `transaction.timeout.ms`).
+    /// The producer re-initialises with its current producer id and epoch
+    /// (`TransactionManager`'s epoch bump on abort): the coordinator answers with the bumped
+    /// epoch, and the aborted transaction's sends fail with the abortable error; or with
+    /// PRODUCER_FENCED if a newer instance exists, and they fail with that.
+    fn txn_recover(&mut self, p: ProducerId) {
+        let prod = &mut self.producers[p.idx()];
+        let epoch = prod.epoch;
+        let t = prod.txn.as_mut().expect("transactional");
+        if matches!(
+            t.state,
+            TxnClientState::Fenced | TxnClientState::Initializing
+        ) {
+            return;
+        }
+        t.added.iter_mut().for_each(|a| *a = 0);
+        t.offsets = None;
+        t.offsets_added = false;
+        t.abort_error = None;
+        t.outstanding = None;
+        t.recover_epoch = Some(epoch);
+        for b in &mut prod.batches {
+            b.state = BatchState::Done;
+        }
+        prod.reset_in_flight();
+        // The open transaction's records are reported when InitProducerId answers.
+        self.txn_init(p);
     }
 
     /// A newer instance with the same transactional.id exists: this one stops for good.

@@ -55,9 +55,19 @@ pub(crate) enum Msg {
         partition: PartitionId,
         batch: u32,
         attempt: u32,
+        /// The records (message ids): an index into `Sim::record_bufs`, freed by whoever
+        /// consumes or drops the request. The request is self-contained, as on Kafka's wire:
+        /// the broker reads the records, sequence numbers and acks from it, never from the
+        /// producer's memory.
+        records: u32,
         /// Idempotent producer id and epoch as of sending (KIP-98).
         producer_id: Option<u32>,
         producer_epoch: u16,
+        /// Sequence number of the first record (idempotent producers; -1 otherwise).
+        base_seq: i32,
+        acks: crate::sim::config::Acks,
+        /// The request's timeout (`request.timeout.ms`), which bounds its wait in purgatory.
+        timeout_ms: u32,
         transactional: bool,
     },
     ProduceResponse {
@@ -180,6 +190,9 @@ pub(crate) enum Msg {
 pub(crate) enum TxnRequest {
     InitProducerId {
         token: u32,
+        /// KIP-588: the epoch of a producer re-initialising itself (its producer id is the
+        /// transactional id's); `None` for a new instance.
+        current_epoch: Option<u16>,
     },
     AddPartitions {
         epoch: u16,
@@ -304,16 +317,13 @@ impl Sim {
         };
         match msg {
             Msg::Produce {
-                producer,
-                partition,
-                batch,
-                ..
+                partition, records, ..
             } => {
                 w.kind = WireKind::ProduceRequest;
                 w.partition = Some(*partition);
-                let (first, count) = self.producers[producer.idx()].batch_span(*batch);
-                w.first_msg = Some(first);
-                w.records = count;
+                let recs = &self.record_bufs[*records as usize];
+                w.first_msg = recs.first().copied();
+                w.records = recs.len() as u32;
             }
             Msg::ProduceResponse {
                 partition, result, ..

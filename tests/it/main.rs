@@ -6,6 +6,7 @@ mod consumer_groups;
 mod determinism;
 mod drain;
 mod fates;
+mod producer_fidelity;
 mod properties;
 mod scenario_files;
 mod transactions;

@@ -444,6 +444,7 @@ fn the_readme_example_runs_as_described() {
     let sc = scenario::parse("readme-example.toml", toml).unwrap_or_else(|e| panic!("{e}"));
     let r = brokerlab::report::run("readme-example.toml", &sc, sc.scenario.seed, |_, _| {});
     assert_eq!(r.outcome.lost, 0);
-    assert_eq!(r.outcome.reordered, 61);
-    assert!(body.contains("61 records of `payments/0` reordered"));
+    assert_eq!(r.outcome.reordered, 1);
+    assert_eq!(r.anomalies[0].message, "api#101");
+    assert!(body.contains("1 record reordered: `api#101`"));
 }
