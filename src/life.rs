@@ -135,9 +135,35 @@ impl Recording {
             return Vec::new();
         };
         let mut life = Life::new(msg, producer, partition, self.sim.broker_count());
-        self.events
+        let mut ids: Vec<EventId> = self
+            .events
             .iter()
             .filter(|ev| life.concerns(ev))
+            .map(|ev| ev.id)
+            .collect();
+        // A produce response names no records: a lost one belongs to this message's life when
+        // it answers a request that carried it (its cause chain reaches that request).
+        const DEPTH: usize = 6;
+        let lost_answers: Vec<EventId> = self
+            .events
+            .iter()
+            .filter(|ev| {
+                matches!(ev.kind, Trace::Dropped { wire, .. }
+                    if wire.kind == WireKind::ProduceResponse && wire.partition == Some(partition))
+            })
+            .filter(|ev| {
+                cause_chain(&self.events, ev.id)
+                    .iter()
+                    .skip(1)
+                    .take(DEPTH)
+                    .any(|c| ids.binary_search(c).is_ok())
+            })
+            .map(|ev| ev.id)
+            .collect();
+        ids.extend(lost_answers);
+        ids.sort();
+        ids.iter()
+            .filter_map(|&id| self.event(id))
             .map(|ev| self.step_for(ev))
             .collect()
     }

@@ -150,3 +150,16 @@ fn explain_rejects_an_unknown_message() {
     assert_eq!(out.status.code(), Some(2));
     assert!(crate::util::stderr(&out).contains("checkout"));
 }
+
+#[test]
+fn a_duplicates_life_shows_the_lost_acknowledgement_before_the_retry() {
+    let out = brokerlab(&["run", "ack-loss-duplicates", "--explain", "checkout#6"]);
+    let text = stdout(&out);
+    let at = |needle: &str| {
+        text.find(needle)
+            .unwrap_or_else(|| panic!("no `{needle}` in:\n{text}"))
+    };
+    assert!(at("broker-1 appends checkout#6") < at("ProduceResponse broker-1 → checkout dropped"));
+    assert!(at("ProduceResponse broker-1 → checkout dropped") < at("retries checkout#6"));
+    assert!(at("retries checkout#6") < at("appends checkout#6 to orders/0 at offset 10"));
+}
