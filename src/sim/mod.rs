@@ -207,6 +207,50 @@ struct QueueKey {
     slot: u32,
 }
 
+/// Reusable buffers that messages refer to by index, so sending records allocates nothing once
+/// the pool has grown. A message's buffer is freed by whoever consumes (or drops) the message.
+#[derive(Clone, Debug)]
+pub(crate) struct BufPool<T> {
+    bufs: Vec<Vec<T>>,
+    free: Vec<u32>,
+}
+
+impl<T> Default for BufPool<T> {
+    fn default() -> Self {
+        BufPool {
+            bufs: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+}
+
+impl<T> BufPool<T> {
+    fn alloc(&mut self) -> u32 {
+        self.free.pop().unwrap_or_else(|| {
+            self.bufs.push(Vec::new());
+            (self.bufs.len() - 1) as u32
+        })
+    }
+
+    fn free(&mut self, i: u32) {
+        self.bufs[i as usize].clear();
+        self.free.push(i);
+    }
+}
+
+impl<T> std::ops::Index<usize> for BufPool<T> {
+    type Output = Vec<T>;
+    fn index(&self, i: usize) -> &Vec<T> {
+        &self.bufs[i]
+    }
+}
+
+impl<T> std::ops::IndexMut<usize> for BufPool<T> {
+    fn index_mut(&mut self, i: usize) -> &mut Vec<T> {
+        &mut self.bufs[i]
+    }
+}
+
 /// The whole simulated world. `Clone` so that the TUI can keep checkpoints for rewinding.
 #[derive(Clone)]
 pub struct Sim {
@@ -243,12 +287,10 @@ pub struct Sim {
     pub(crate) keys: Vec<String>,
     pub(crate) faults: Vec<FaultSpec>,
     pub(crate) notes: Vec<Note>,
-    /// Pool of record buffers for fetch responses, so the hot path reuses allocations.
-    pub(crate) payloads: Vec<Vec<replication::Entry>>,
-    pub(crate) free_payloads: Vec<u32>,
-    /// Pool of record buffers for produce requests.
-    pub(crate) record_bufs: Vec<Vec<MsgId>>,
-    pub(crate) free_record_bufs: Vec<u32>,
+    /// Record buffers for fetch responses, so the hot path reuses allocations.
+    pub(crate) payloads: BufPool<replication::Entry>,
+    /// Record buffers for produce requests.
+    pub(crate) record_bufs: BufPool<MsgId>,
     pending_resets: Vec<(NodeId, Msg)>,
 }
 
@@ -283,10 +325,8 @@ impl Sim {
             keys: Vec::new(),
             faults: Vec::new(),
             notes: Vec::new(),
-            payloads: Vec::new(),
-            free_payloads: Vec::new(),
-            record_bufs: Vec::new(),
-            free_record_bufs: Vec::new(),
+            payloads: BufPool::default(),
+            record_bufs: BufPool::default(),
             pending_resets: Vec::new(),
         }
     }
@@ -553,33 +593,19 @@ impl Sim {
     }
 
     pub(crate) fn alloc_record_buf(&mut self) -> u32 {
-        match self.free_record_bufs.pop() {
-            Some(p) => p,
-            None => {
-                self.record_bufs.push(Vec::new());
-                (self.record_bufs.len() - 1) as u32
-            }
-        }
+        self.record_bufs.alloc()
     }
 
     pub(crate) fn free_record_buf(&mut self, p: u32) {
-        self.record_bufs[p as usize].clear();
-        self.free_record_bufs.push(p);
+        self.record_bufs.free(p);
     }
 
     pub(crate) fn alloc_payload(&mut self) -> u32 {
-        match self.free_payloads.pop() {
-            Some(p) => p,
-            None => {
-                self.payloads.push(Vec::new());
-                (self.payloads.len() - 1) as u32
-            }
-        }
+        self.payloads.alloc()
     }
 
     pub(crate) fn free_payload(&mut self, p: u32) {
-        self.payloads[p as usize].clear();
-        self.free_payloads.push(p);
+        self.payloads.free(p);
     }
 
     // ----- dispatch -----------------------------------------------------------------------
