@@ -343,8 +343,9 @@ struct GroupLedger {
     topic: u32,
     /// Applications per message, indexed by `MsgId`, saturating.
     times: Vec<u16>,
-    /// Per stream: the message with the highest send number first-applied so far (`NONE`).
-    max_first: Vec<u32>,
+    /// Per stream: the message with the highest send number first-applied so far (`NONE`),
+    /// with that send number.
+    max_first: Vec<(u32, u32)>,
     /// Messages of this group's topic.
     belong: u64,
     /// Distinct messages applied (any topic).
@@ -917,11 +918,12 @@ impl Checker {
         if m.stream != NONE {
             let s = m.stream as usize;
             if g.max_first.len() <= s {
-                g.max_first.resize(self.streams as usize, NONE);
+                g.max_first.resize(self.streams as usize, (NONE, 0));
             }
-            let prev = g.max_first[s];
-            if prev == NONE || self.msgs[prev as usize].n < m.n {
-                g.max_first[s] = msg.0;
+            // The send number travels with the id: no look-up in the (large) message table.
+            let (prev, prev_n) = g.max_first[s];
+            if prev == NONE || prev_n < m.n {
+                g.max_first[s] = (msg.0, m.n);
             } else {
                 g.reordered += 1;
                 g.reorders.push((msg.0, prev));
