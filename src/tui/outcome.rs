@@ -135,6 +135,9 @@ impl OutcomePanel<'_> {
                 let mut l = vec![Span::styled(format!("  {:<12}", g.name), theme::TITLE)];
                 l.extend(fates(g, o.final_));
                 l.extend(fate("reord", g.reordered, theme::REORDER));
+                if g.aborted_read > 0 {
+                    l.extend(fate("aborted-read", g.aborted_read, theme::LOSS));
+                }
                 l.push(Span::styled(
                     g.verdict.name().to_string(),
                     verdict_style(g.verdict),

@@ -603,3 +603,23 @@ fn the_compare_view_shows_each_presets_settings_and_opens_one() {
         "the exactly-once preset loses nothing here"
     );
 }
+
+#[test]
+fn each_group_line_names_its_aborted_reads() {
+    let mut app = open("txn-read-committed");
+    run_to_end(&mut app);
+    let f = frame(&app, 100, 30);
+    let dashboard = f
+        .lines()
+        .find(|l| l.trim_start().starts_with("dashboard") && l.contains("applied"))
+        .unwrap_or_else(|| panic!("a line for dashboard:\n{f}"));
+    assert!(dashboard.contains("aborted-read 3"), "{dashboard}");
+    let billing = f
+        .lines()
+        .find(|l| l.trim_start().starts_with("billing") && l.contains("applied"))
+        .unwrap();
+    assert!(
+        billing.contains("aborted 3") && !billing.contains("aborted-read"),
+        "{billing}"
+    );
+}
