@@ -58,6 +58,22 @@ impl Recording {
         more
     }
 
+    /// What caused `step`, in words: `#87 1.605s: → Produce …`, or what its root stands for.
+    pub fn cause_text(&self, step: &Step) -> String {
+        match step.cause.and_then(|c| self.event(c)) {
+            Some(cause) => format!(
+                "{} {}: {}",
+                cause.id,
+                fmt_time(cause.time).trim(),
+                describe_any(&self.sim, cause).trim_start()
+            ),
+            None => self
+                .event(step.id)
+                .map_or("a root", |e| root_text(&e.kind))
+                .to_string(),
+        }
+    }
+
     pub fn event(&self, id: EventId) -> Option<&TraceEvent> {
         self.events.get(id.0 as usize).filter(|e| e.id == id)
     }
@@ -507,14 +523,9 @@ pub fn explain_text(rec: &Recording, msg: MsgId) -> String {
             step.id.to_string(),
             step.text.trim_start()
         );
-        let because = match step.cause.and_then(|c| rec.event(c)) {
-            Some(cause) => format!(
-                "because {} {}: {}",
-                cause.id,
-                fmt_time(cause.time).trim(),
-                describe_any(&rec.sim, cause).trim_start()
-            ),
-            None => root_text(&rec.events[step.id.0 as usize].kind).to_string(),
+        let because = match step.cause {
+            Some(_) => format!("because {}", rec.cause_text(&step)),
+            None => rec.cause_text(&step),
         };
         let _ = writeln!(out, "{:>20}└ {because}", "");
     }

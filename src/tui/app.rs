@@ -596,17 +596,7 @@ impl App {
             .life(msg)
             .into_iter()
             .map(|step| {
-                let because = match step.cause.and_then(|c| rec.event(c)) {
-                    Some(c) => format!(
-                        "{} {}: {}",
-                        c.id,
-                        theme::time(c.time),
-                        crate::life::describe_any(&rec.sim, c).trim_start()
-                    ),
-                    None => {
-                        crate::life::root_text(&rec.events[step.id.0 as usize].kind).to_string()
-                    }
-                };
+                let because = rec.cause_text(&step);
                 InspectStep {
                     at_event: rec.step_of[step.id.0 as usize],
                     because,
