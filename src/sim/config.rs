@@ -403,7 +403,7 @@ impl Sim {
     /// One line describing fault `index`, e.g. `crash target=broker-1 duration_ms=500`.
     pub fn fault_label(&self, index: u32) -> String {
         use std::fmt::Write as _;
-        let f = &self.faults[index as usize];
+        let f = &self.k.faults[index as usize];
         let mut s = f.kind.name().to_string();
         let mut field = |k: &str, v: &dyn std::fmt::Display| {
             let _ = write!(s, " {k}={v}");

@@ -273,7 +273,7 @@ impl Consumer {
 impl Sim {
     pub(crate) fn new_group(&self, spec: &GroupConfig) -> Group {
         let topic = spec.topic;
-        let partitions = self.topics[topic.idx()].partitions.clone();
+        let partitions = self.k.topics[topic.idx()].partitions.clone();
         Group {
             name: spec.name.clone(),
             spec: spec.clone(),
@@ -298,15 +298,15 @@ impl Sim {
         let id = ConsumerId(self.consumers.len() as u32);
         let n = self.groups[g.idx()].consumers.len() + 1;
         let name = format!("{}/consumer-{}", self.groups[g.idx()].name, n);
-        let node = NodeId(self.nodes.len() as u32);
-        self.nodes.push(NodeState {
+        let node = NodeId(self.k.nodes.len() as u32);
+        self.k.nodes.push(NodeState {
             name: name.clone(),
             kind: NodeKind::Consumer(id),
             up: true,
             incarnation: 0,
             paused_until: None,
         });
-        self.net.ensure_nodes(self.nodes.len());
+        self.k.net.ensure_nodes(self.k.nodes.len());
         let nparts = self.groups[g.idx()].partitions.len();
         self.consumers.push(Consumer {
             name,
@@ -396,7 +396,7 @@ impl Sim {
         req: GroupRequest,
     ) {
         let _ = from;
-        let incarnation = self.nodes[self.consumers[c.idx()].node.idx()].incarnation;
+        let incarnation = self.k.nodes[self.consumers[c.idx()].node.idx()].incarnation;
         if self.coordinator_host(g) != Some(b) {
             let resp = match req {
                 GroupRequest::Join { token } => GroupResponse::Join {
@@ -427,7 +427,7 @@ impl Sim {
             self.group_reply(b, c, g, resp);
             return;
         }
-        let incarnation_b = self.nodes[self.node_of_broker(b).idx()].incarnation;
+        let incarnation_b = self.k.nodes[self.node_of_broker(b).idx()].incarnation;
         if self.groups[g.idx()].host != Some(b)
             || self.groups[g.idx()].host_incarnation != incarnation_b
         {
@@ -439,7 +439,7 @@ impl Sim {
             }
             if self.groups[g.idx()].state == GroupState::PreparingRebalance {
                 let wait = if self.groups[g.idx()].initial_delay_cap.is_some() {
-                    self.settings.group_initial_rebalance_delay_ms
+                    self.k.settings.group_initial_rebalance_delay_ms
                 } else {
                     self.groups[g.idx()].spec.max_poll_interval_ms
                 };
@@ -632,7 +632,7 @@ impl Sim {
         self.arm_session_check(g, i);
         match self.groups[g.idx()].state {
             GroupState::Empty => {
-                let delay = self.settings.group_initial_rebalance_delay_ms;
+                let delay = self.k.settings.group_initial_rebalance_delay_ms;
                 self.prepare_rebalance(g, delay);
             }
             GroupState::Stable => {
@@ -642,8 +642,8 @@ impl Sim {
             GroupState::PreparingRebalance => match self.groups[g.idx()].initial_delay_cap {
                 // Each new member extends the initial delay, up to the rebalance timeout.
                 Some(cap) if existing.is_none() => {
-                    let delay = self.settings.group_initial_rebalance_delay_ms * 1000;
-                    let wait = delay.min(cap.0.saturating_sub(self.now.0));
+                    let delay = self.k.settings.group_initial_rebalance_delay_ms * 1000;
+                    let wait = delay.min(cap.0.saturating_sub(self.k.now.0));
                     let group = &mut self.groups[g.idx()];
                     group.join_token += 1;
                     let token = group.join_token;
@@ -663,7 +663,7 @@ impl Sim {
     }
 
     fn prepare_rebalance(&mut self, g: GroupId, deadline_ms: u64) {
-        let now = self.now;
+        let now = self.k.now;
         let group = &mut self.groups[g.idx()];
         let initial = group.state == GroupState::Empty;
         group.state = GroupState::PreparingRebalance;
@@ -938,7 +938,7 @@ impl Sim {
         let g = self.consumers[c.idx()].group;
         let timeout = self.groups[g.idx()].spec.request_timeout_ms;
         let cons = &mut self.consumers[c.idx()];
-        cons.request_deadline = self.now.plus_ms(timeout);
+        cons.request_deadline = self.k.now.plus_ms(timeout);
         if !cons.request_timer_armed {
             cons.request_timer_armed = true;
             let node = cons.node;
@@ -1020,9 +1020,9 @@ impl Sim {
                 let cons = &mut self.consumers[c.idx()];
                 cons.request_timer_armed = false;
                 if let Some((t, _)) = cons.outstanding {
-                    if cons.request_deadline > self.now {
+                    if cons.request_deadline > self.k.now {
                         cons.request_timer_armed = true;
-                        let (node, wait) = (cons.node, cons.request_deadline.0 - self.now.0);
+                        let (node, wait) = (cons.node, cons.request_deadline.0 - self.k.now.0);
                         self.set_timer(
                             node,
                             wait,
@@ -1075,7 +1075,7 @@ impl Sim {
                 // commit from the stale batch fails and the next poll() rejoins. (Simplified: the
                 // stale commit is sent and the coordinator rejects it; Kafka's client fails it
                 // locally.)
-                if cons.processing && self.now.0 > cons.last_poll.0 + max_poll * 1000 {
+                if cons.processing && self.k.now.0 > cons.last_poll.0 + max_poll * 1000 {
                     if !self.groups[g.idx()].spec.static_membership {
                         self.send_to_coordinator(
                             c,
@@ -1122,7 +1122,7 @@ impl Sim {
             Timer::ConsumerPoll { token: FETCH_SCAN } => {
                 // One timer for fetches: expire those past request.timeout.ms, re-arm for the
                 // earliest still in flight.
-                let now = self.now;
+                let now = self.k.now;
                 let g = self.consumers[c.idx()].group;
                 self.consumers[c.idx()].fetch_timer_armed = false;
                 let mut expired = Vec::new();
@@ -1243,7 +1243,7 @@ impl Sim {
                         let cp = &mut cons.parts[i];
                         cp.attempts += 1;
                         let backoff = retry_backoff_us(cp.attempts);
-                        cp.retry_at = self.now.plus_us(backoff);
+                        cp.retry_at = self.k.now.plus_us(backoff);
                         let (g, node) = (cons.group, cons.node);
                         if let Some(local) = self.groups[g.idx()]
                             .partitions
@@ -1384,7 +1384,7 @@ impl Sim {
                 }
                 let g = self.consumers[c.idx()].group;
                 let reset = self.groups[g.idx()].spec.auto_offset_reset;
-                let now = self.now;
+                let now = self.k.now;
                 let interval = self.groups[g.idx()].spec.auto_commit_interval_ms;
                 let cons = &mut self.consumers[c.idx()];
                 let mut resets = Vec::new();
@@ -1529,7 +1529,7 @@ impl Sim {
             }
             return;
         }
-        let now = self.now;
+        let now = self.k.now;
         self.consumers[c.idx()].last_poll = now;
         if mode == CommitMode::Auto && now >= self.consumers[c.idx()].next_auto_commit {
             // Auto-commit commits the positions returned by the previous poll.
@@ -1606,11 +1606,11 @@ impl Sim {
     /// Whether processing this record fails (`fail_keys` / `fail_every`).
     fn is_poison(&self, g: GroupId, msg: MsgId) -> bool {
         let spec = &self.groups[g.idx()].spec;
-        let info = &self.msgs[msg.idx()];
+        let info = &self.k.msgs[msg.idx()];
         let by_key = !spec.fail_keys.is_empty()
             && info
                 .key
-                .is_some_and(|k| spec.fail_keys.iter().any(|f| *f == self.keys[k as usize]));
+                .is_some_and(|k| spec.fail_keys.iter().any(|f| *f == self.k.keys[k as usize]));
         let by_count = spec
             .fail_every
             .is_some_and(|n| n > 0 && (info.n as u64).is_multiple_of(n));
@@ -1760,7 +1760,7 @@ impl Sim {
         for i in 0..self.consumers[c.idx()].parts.len() {
             let cons = &self.consumers[c.idx()];
             let cp = &cons.parts[i];
-            if cp.fetching.is_some() || !cp.buffered.is_empty() || self.now < cp.retry_at {
+            if cp.fetching.is_some() || !cp.buffered.is_empty() || self.k.now < cp.retry_at {
                 continue;
             }
             let p = cp.partition;
@@ -1798,7 +1798,7 @@ impl Sim {
             };
             self.send(node, to, msg);
             let cons = &mut self.consumers[c.idx()];
-            cons.parts[i].fetch_deadline = self.now.plus_ms(timeout);
+            cons.parts[i].fetch_deadline = self.k.now.plus_ms(timeout);
             if !cons.fetch_timer_armed {
                 cons.fetch_timer_armed = true;
                 self.set_timer_ms(node, timeout, Timer::ConsumerPoll { token: FETCH_SCAN });
@@ -1814,14 +1814,14 @@ impl Sim {
         let cons = &mut self.consumers[c.idx()];
         // One request in flight per partition; after a failure, none before the backoff (a
         // timer set with the backoff asks again).
-        if cons.metadata_pending[i] || self.now < cons.metadata_retry_at[i] {
+        if cons.metadata_pending[i] || self.k.now < cons.metadata_retry_at[i] {
             return;
         }
         cons.metadata_pending[i] = true;
         let token = cons.token();
         cons.metadata_token[i] = token;
         let node = cons.node;
-        let controller = self.controller_node;
+        let controller = self.k.controller_node;
         self.send(
             node,
             controller,
@@ -1849,7 +1849,7 @@ impl Sim {
         cons.metadata_pending[i] = false;
         cons.metadata_attempts[i] += 1;
         let backoff = retry_backoff_us(cons.metadata_attempts[i]);
-        cons.metadata_retry_at[i] = self.now.plus_us(backoff);
+        cons.metadata_retry_at[i] = self.k.now.plus_us(backoff);
         let node = cons.node;
         self.set_timer(node, backoff, Timer::ConsumerPoll { token: u32::MAX });
     }
@@ -1885,7 +1885,7 @@ impl Sim {
                 cp.hw = hw;
                 let mut got = false;
                 if base_offset == cp.fetch_pos {
-                    let records = &self.payloads[payload as usize];
+                    let records = &self.k.payloads[payload as usize];
                     for (k, e) in records.iter().enumerate() {
                         let offset = base_offset + k as u64;
                         // read_committed: skip records of aborted transactions; markers never
@@ -1929,7 +1929,7 @@ impl Sim {
             }
             ConsumerFetchResult::Err(_) => {
                 self.consumers[c.idx()].parts[i].retry_at =
-                    self.now.plus_ms(CONSUMER_RETRY_BACKOFF_MS);
+                    self.k.now.plus_ms(CONSUMER_RETRY_BACKOFF_MS);
                 if let Some(local) = self.groups[g.idx()]
                     .partitions
                     .iter()
@@ -2062,7 +2062,7 @@ impl Sim {
         };
         let transactional_id =
             (group.spec.commit == CommitMode::Transactional).then(|| format!("{}-{n}", group.name));
-        let partitions = self.topics[topic.idx()].partitions.clone();
+        let partitions = self.k.topics[topic.idx()].partitions.clone();
         let pid = ProducerId(self.producers.len() as u32);
         // The output producer shares the consumer's node (their messages never collide); the
         // dead-letter producer gets a node of its own so replies and timers reach the right
@@ -2070,15 +2070,15 @@ impl Sim {
         let node = if role == "producer" {
             self.consumers[c.idx()].node
         } else {
-            let node = NodeId(self.nodes.len() as u32);
-            self.nodes.push(NodeState {
+            let node = NodeId(self.k.nodes.len() as u32);
+            self.k.nodes.push(NodeState {
                 name: spec.name.clone(),
                 kind: NodeKind::Producer(pid),
                 up: true,
                 incarnation: 0,
                 paused_until: None,
             });
-            self.net.ensure_nodes(self.nodes.len());
+            self.k.net.ensure_nodes(self.k.nodes.len());
             node
         };
         let mut prod = crate::sim::producer::Producer::new(
@@ -2171,8 +2171,8 @@ impl Sim {
         cons.parts.clear();
         let node = cons.node;
         // The process exits: nothing more runs on this node.
-        self.nodes[node.idx()].up = false;
-        self.nodes[node.idx()].incarnation += 1;
+        self.k.nodes[node.idx()].up = false;
+        self.k.nodes[node.idx()].incarnation += 1;
     }
 
     /// For the drain: has this group consumed everything it can?

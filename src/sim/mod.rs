@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod consumer;
+pub(crate) mod cx;
 pub mod digest;
 pub mod ids;
 pub mod network;
@@ -23,6 +24,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 pub use config::{FaultKind, FaultSpec, Note, SimConfig, Target};
+pub(crate) use cx::Cx;
 pub use ids::*;
 pub use trace::*;
 
@@ -251,9 +253,10 @@ impl<T> std::ops::IndexMut<usize> for BufPool<T> {
     }
 }
 
-/// The whole simulated world. `Clone` so that the TUI can keep checkpoints for rewinding.
+/// What every process shares: the clock, the event queue, the network, the trace, the random
+/// source and the message ledger. A handler reaches it only through its [`Cx`].
 #[derive(Clone)]
-pub struct Sim {
+pub(crate) struct Kernel {
     pub(crate) settings: Settings,
     pub(crate) now: SimTime,
     pub(crate) phase: Phase,
@@ -271,19 +274,10 @@ pub struct Sim {
     pub(crate) cause: Option<EventId>,
     /// Each fault's `FaultInjected` event once it has fired: the cause of its later effects.
     fault_events: Vec<Option<EventId>>,
-
     pub(crate) nodes: Vec<NodeState>,
     pub(crate) net: Network,
     pub(crate) topics: Vec<TopicInfo>,
-    pub(crate) partitions: Vec<Partition>,
-    pub(crate) controller: Controller,
-    pub(crate) controller_node: NodeId,
-    pub(crate) producers: Vec<Producer>,
-    pub(crate) groups: Vec<Group>,
-    pub(crate) consumers: Vec<Consumer>,
     pub(crate) msgs: Vec<MsgInfo>,
-    /// Transaction coordinator state, one per `transactional.id`.
-    pub(crate) txns: Vec<txn::Txn>,
     pub(crate) keys: Vec<String>,
     pub(crate) faults: Vec<FaultSpec>,
     pub(crate) notes: Vec<Note>,
@@ -292,88 +286,78 @@ pub struct Sim {
     /// Record buffers for produce requests.
     pub(crate) record_bufs: BufPool<MsgId>,
     pending_resets: Vec<(NodeId, Msg)>,
+    pub(crate) controller_node: NodeId,
+}
+
+/// The whole simulated world. `Clone` so that the TUI can keep checkpoints for rewinding.
+#[derive(Clone)]
+pub struct Sim {
+    pub(crate) k: Kernel,
+    pub(crate) partitions: Vec<Partition>,
+    pub(crate) controller: Controller,
+    pub(crate) producers: Vec<Producer>,
+    pub(crate) groups: Vec<Group>,
+    pub(crate) consumers: Vec<Consumer>,
+    /// Transaction coordinator state, one per `transactional.id`.
+    pub(crate) txns: Vec<txn::Txn>,
 }
 
 impl Sim {
     pub(crate) fn new_empty(settings: Settings) -> Sim {
         Sim {
-            rng: ChaCha8Rng::seed_from_u64(settings.seed),
-            settings,
-            now: SimTime::ZERO,
-            phase: Phase::Running,
-            queue: BinaryHeap::new(),
-            slots: Vec::new(),
-            free_slots: Vec::new(),
-            seq: 0,
-            next_net_id: 0,
-            events: 0,
-            trace: Vec::new(),
-            trace_seq: 0,
-            cause: None,
-            fault_events: Vec::new(),
-            nodes: Vec::new(),
-            net: Network::default(),
-            topics: Vec::new(),
+            k: Kernel::new(settings),
             partitions: Vec::new(),
             controller: Controller::default(),
-            controller_node: NodeId(0),
             producers: Vec::new(),
             groups: Vec::new(),
             consumers: Vec::new(),
-            msgs: Vec::new(),
             txns: Vec::new(),
-            keys: Vec::new(),
-            faults: Vec::new(),
-            notes: Vec::new(),
-            payloads: BufPool::default(),
-            record_bufs: BufPool::default(),
-            pending_resets: Vec::new(),
         }
     }
 
     // ----- public API ---------------------------------------------------------------------
 
     pub fn now(&self) -> SimTime {
-        self.now
+        self.k.now
     }
 
     pub fn phase(&self) -> Phase {
-        self.phase
+        self.k.phase
     }
 
     pub fn settings(&self) -> &Settings {
-        &self.settings
+        &self.k.settings
     }
 
     /// Events processed so far.
     pub fn events(&self) -> u64 {
-        self.events
+        self.k.events
     }
 
     /// Time of the next event, if any.
     pub fn peek_time(&self) -> Option<SimTime> {
-        self.queue.peek().map(|Reverse(k)| k.time)
+        self.k.queue.peek().map(|Reverse(k)| k.time)
     }
 
     /// Process one event. Returns false once the run is finished.
     pub fn step(&mut self) -> bool {
-        if self.phase == Phase::Finished {
+        if self.k.phase == Phase::Finished {
             return false;
         }
-        let Some(Reverse(key)) = self.queue.pop() else {
+        let Some(Reverse(key)) = self.k.queue.pop() else {
             self.finish();
             return false;
         };
-        let event = self.slots[key.slot as usize]
+        let event = self.k.slots[key.slot as usize]
             .take()
             .expect("queued slot holds an event");
-        self.free_slots.push(key.slot);
-        self.now = key.time;
-        if self.phase == Phase::Draining && self.now > self.settings.drain_limit {
+        self.k.free_slots.push(key.slot);
+        self.k.now = key.time;
+        if self.k.phase == Phase::Draining && self.k.now > self.k.settings.drain_limit {
             self.finish();
             return false;
         }
-        self.events += 1;
+        self.k.events += 1;
         self.dispatch(event);
         true
     }
@@ -385,20 +369,20 @@ impl Sim {
 
     /// Take the trace events produced since the last call.
     pub fn drain_trace(&mut self) -> std::vec::Drain<'_, TraceEvent> {
-        self.trace.drain(..)
+        self.k.trace.drain(..)
     }
 
     /// Read the pending trace events without taking them.
     pub fn pending_trace(&self) -> &[TraceEvent] {
-        &self.trace
+        &self.k.trace
     }
 
     pub fn node_name(&self, node: NodeId) -> &str {
-        &self.nodes[node.idx()].name
+        &self.k.nodes[node.idx()].name
     }
 
     pub fn nodes(&self) -> &[NodeState] {
-        &self.nodes
+        &self.k.nodes
     }
 
     pub fn node_of_broker(&self, b: BrokerId) -> NodeId {
@@ -410,15 +394,15 @@ impl Sim {
     }
 
     pub fn broker_name(&self, b: BrokerId) -> &str {
-        &self.nodes[b.idx()].name
+        &self.k.nodes[b.idx()].name
     }
 
     pub fn controller_node(&self) -> NodeId {
-        self.controller_node
+        self.k.controller_node
     }
 
     pub fn topics(&self) -> &[TopicInfo] {
-        &self.topics
+        &self.k.topics
     }
 
     pub fn partitions(&self) -> &[Partition] {
@@ -427,7 +411,7 @@ impl Sim {
 
     pub fn partition_name(&self, p: PartitionId) -> String {
         let part = &self.partitions[p.idx()];
-        format!("{}/{}", self.topics[part.topic.idx()].name, part.index)
+        format!("{}/{}", self.k.topics[part.topic.idx()].name, part.index)
     }
 
     pub fn controller(&self) -> &Controller {
@@ -447,165 +431,89 @@ impl Sim {
     }
 
     pub fn msg(&self, m: MsgId) -> &MsgInfo {
-        &self.msgs[m.idx()]
+        &self.k.msgs[m.idx()]
     }
 
     pub fn msg_count(&self) -> usize {
-        self.msgs.len()
+        self.k.msgs.len()
     }
 
     /// `checkout#3`
     pub fn msg_name(&self, m: MsgId) -> String {
-        let info = &self.msgs[m.idx()];
+        let info = &self.k.msgs[m.idx()];
         format!("{}#{}", self.producers[info.producer.idx()].name, info.n)
     }
 
     pub fn key_name(&self, k: u32) -> &str {
-        &self.keys[k as usize]
+        &self.k.keys[k as usize]
     }
 
     pub fn faults(&self) -> &[FaultSpec] {
-        &self.faults
+        &self.k.faults
     }
 
     pub fn notes(&self) -> &[Note] {
-        &self.notes
+        &self.k.notes
     }
 
     pub fn network(&self) -> &Network {
-        &self.net
+        &self.k.net
     }
 
     /// Schedule a fault now (from the TUI). It is recorded like a scripted one, so the session
     /// can replay it.
     pub fn inject_fault(&mut self, mut fault: FaultSpec) -> u32 {
-        fault.at = self.now;
-        let index = self.faults.len() as u32;
-        self.faults.push(fault);
-        self.schedule(self.now, Event::Fault(index));
+        fault.at = self.k.now;
+        let index = self.k.faults.len() as u32;
+        self.k.faults.push(fault);
+        self.schedule(self.k.now, Event::Fault(index));
         index
     }
 
-    // ----- scheduling ---------------------------------------------------------------------
+    // ----- kernel services, for handlers not yet written as processes ----------------------
 
     pub(crate) fn schedule(&mut self, time: SimTime, event: Event) {
-        let slot = match self.free_slots.pop() {
-            Some(s) => {
-                self.slots[s as usize] = Some(event);
-                s
-            }
-            None => {
-                self.slots.push(Some(event));
-                (self.slots.len() - 1) as u32
-            }
-        };
-        let seq = self.seq;
-        self.seq += 1;
-        self.queue.push(Reverse(QueueKey { time, seq, slot }));
+        self.k.schedule(time, event)
     }
 
     pub(crate) fn set_timer(&mut self, node: NodeId, delay_us: u64, timer: Timer) {
-        let incarnation = self.nodes[node.idx()].incarnation;
-        self.schedule(
-            self.now.plus_us(delay_us),
-            Event::Timer {
-                node,
-                incarnation,
-                timer,
-                cause: self.cause,
-            },
-        );
+        self.k.set_timer(node, delay_us, timer)
     }
 
     pub(crate) fn set_timer_ms(&mut self, node: NodeId, delay_ms: u64, timer: Timer) {
-        self.set_timer(node, delay_ms * 1000, timer);
+        self.k.set_timer_ms(node, delay_ms, timer)
     }
 
-    /// Record a trace event caused by whatever triggered the running handler.
     pub(crate) fn emit(&mut self, kind: Trace) -> EventId {
-        let id = EventId(self.trace_seq);
-        self.trace_seq += 1;
-        self.trace.push(TraceEvent {
-            id,
-            time: self.now,
-            cause: self.cause,
-            kind,
-        });
-        id
+        self.k.emit(kind)
     }
 
-    /// Send a message over the network: seeded latency, FIFO per link, cuts and drops.
     pub(crate) fn send(&mut self, from: NodeId, to: NodeId, msg: Msg) {
-        let id = self.next_net_id;
-        self.next_net_id += 1;
-        let wire = self.wire_summary(&msg);
-        let is_ack = matches!(msg, Msg::ProduceResponse { .. });
-        match self.net.route(from, to, self.now, &mut self.rng, is_ack) {
-            Ok(arrive_at) => {
-                let sent = self.emit(Trace::Sent {
-                    id,
-                    from,
-                    to,
-                    wire,
-                    arrive_at,
-                });
-                self.schedule(
-                    arrive_at,
-                    Event::Deliver {
-                        id,
-                        from,
-                        to,
-                        msg,
-                        sent,
-                    },
-                );
-            }
-            Err(reason) => {
-                let sent = self.emit(Trace::Sent {
-                    id,
-                    from,
-                    to,
-                    wire,
-                    arrive_at: self.now,
-                });
-                let cause = self.cause.replace(sent);
-                self.emit(Trace::Dropped {
-                    id,
-                    from,
-                    to,
-                    wire,
-                    reason,
-                });
-                self.cause = cause;
-                self.release_msg(msg);
-            }
-        }
+        self.k.send(from, to, msg)
     }
 
-    /// Return pooled buffers held by a message that will never be handled.
     fn release_msg(&mut self, msg: Msg) {
-        if let Some(p) = msg.payload() {
-            self.free_payload(p);
-        }
-        if let Msg::Produce { records, .. } = msg {
-            self.free_record_buf(records);
-        }
+        self.k.release_msg(msg)
     }
 
     pub(crate) fn alloc_record_buf(&mut self) -> u32 {
-        self.record_bufs.alloc()
+        self.k.alloc_record_buf()
     }
 
     pub(crate) fn free_record_buf(&mut self, p: u32) {
-        self.record_bufs.free(p);
+        self.k.free_record_buf(p)
     }
 
     pub(crate) fn alloc_payload(&mut self) -> u32 {
-        self.payloads.alloc()
+        self.k.alloc_payload()
     }
 
     pub(crate) fn free_payload(&mut self, p: u32) {
-        self.payloads.free(p);
+        self.k.free_payload(p)
+    }
+
+    pub(crate) fn wire_summary(&self, msg: &Msg) -> Wire {
+        self.k.wire_summary(msg)
     }
 
     // ----- dispatch -----------------------------------------------------------------------
@@ -619,8 +527,8 @@ impl Sim {
                 msg,
                 sent,
             } => {
-                self.cause = Some(sent);
-                let node = &self.nodes[to.idx()];
+                self.k.cause = Some(sent);
+                let node = &self.k.nodes[to.idx()];
                 if !node.up {
                     // The dead process's OS resets the connection, so the sender learns at once.
                     if let Some(reply) = self.reset_reply(&msg) {
@@ -651,7 +559,7 @@ impl Sim {
                     );
                     return;
                 }
-                if self.net.cut_now(from, to) {
+                if self.k.net.cut_now(from, to) {
                     let wire = self.wire_summary(&msg);
                     self.emit(Trace::Dropped {
                         id,
@@ -671,8 +579,8 @@ impl Sim {
                 timer,
                 cause,
             } => {
-                self.cause = cause;
-                let state = &self.nodes[node.idx()];
+                self.k.cause = cause;
+                let state = &self.k.nodes[node.idx()];
                 if !state.up || state.incarnation != incarnation {
                     return;
                 }
@@ -691,50 +599,50 @@ impl Sim {
                 self.fire_timer(node, timer);
             }
             Event::Fault(i) => {
-                if self.phase == Phase::Running {
+                if self.k.phase == Phase::Running {
                     // A fault is a root, and the cause of all it does.
-                    self.cause = None;
+                    self.k.cause = None;
                     let fired = self.emit(Trace::FaultInjected { index: i });
-                    if self.fault_events.len() <= i as usize {
-                        self.fault_events.resize(i as usize + 1, None);
+                    if self.k.fault_events.len() <= i as usize {
+                        self.k.fault_events.resize(i as usize + 1, None);
                     }
-                    self.fault_events[i as usize] = Some(fired);
-                    self.cause = Some(fired);
+                    self.k.fault_events[i as usize] = Some(fired);
+                    self.k.cause = Some(fired);
                     self.apply_fault(i);
                 }
             }
             Event::EndFault(i) => {
-                self.cause = self.fault_events.get(i as usize).copied().flatten();
+                self.k.cause = self.k.fault_events.get(i as usize).copied().flatten();
                 self.end_fault(i);
             }
             Event::Note(i) => {
-                self.cause = None;
+                self.k.cause = None;
                 self.emit(Trace::Narration { index: i });
             }
             Event::Stop => {
-                self.phase = Phase::Draining;
-                self.cause = None;
+                self.k.phase = Phase::Draining;
+                self.k.cause = None;
                 self.emit(Trace::Draining);
-                self.schedule(self.now.plus_ms(100), Event::QuiescenceCheck);
+                self.schedule(self.k.now.plus_ms(100), Event::QuiescenceCheck);
             }
             Event::QuiescenceCheck => {
                 if self.quiescent() {
                     self.finish();
                 } else {
-                    self.schedule(self.now.plus_ms(100), Event::QuiescenceCheck);
+                    self.schedule(self.k.now.plus_ms(100), Event::QuiescenceCheck);
                 }
             }
         }
     }
 
     fn finish(&mut self) {
-        if self.phase != Phase::Finished {
-            self.phase = Phase::Finished;
+        if self.k.phase != Phase::Finished {
+            self.k.phase = Phase::Finished;
         }
     }
 
     fn deliver(&mut self, from: NodeId, to: NodeId, msg: Msg) {
-        match self.nodes[to.idx()].kind {
+        match self.k.nodes[to.idx()].kind {
             NodeKind::Broker(b) => self.broker_receive(b, from, msg),
             NodeKind::Controller => self.controller_receive(from, msg),
             NodeKind::Producer(p) => self.producer_receive(p, msg),
@@ -743,7 +651,7 @@ impl Sim {
     }
 
     fn fire_timer(&mut self, node: NodeId, timer: Timer) {
-        match (self.nodes[node.idx()].kind, timer) {
+        match (self.k.nodes[node.idx()].kind, timer) {
             (NodeKind::Producer(p), t) => self.producer_timer(p, t),
             (NodeKind::Consumer(c), t) => self.consumer_timer(c, t),
             (NodeKind::Broker(b), t) => self.broker_timer(b, t),
@@ -769,18 +677,20 @@ impl Sim {
             let Some(r) = part.replica(leader).filter(|r| r.is_leader()) else {
                 return true;
             };
-            if !self.nodes[leader.idx()].up || r.hw >= r.leo() {
+            if !self.k.nodes[leader.idx()].up || r.hw >= r.leo() {
                 return true;
             }
             // Some follower in the ISR is alive: replication is still under way.
-            !r.isr.iter().any(|f| f != leader && self.nodes[f.idx()].up)
+            !r.isr
+                .iter()
+                .any(|f| f != leader && self.k.nodes[f.idx()].up)
         })
     }
 
     // ----- faults -------------------------------------------------------------------------
 
     fn apply_fault(&mut self, index: u32) {
-        let fault = self.faults[index as usize].clone();
+        let fault = self.k.faults[index as usize].clone();
         match fault.kind {
             FaultKind::Crash(t) => {
                 if let Some(n) = self.resolve(t) {
@@ -797,9 +707,9 @@ impl Sim {
                 duration_ms,
             } => {
                 if let Some(n) = self.resolve(target) {
-                    let until = self.now.plus_ms(duration_ms);
-                    if self.nodes[n.idx()].up {
-                        self.nodes[n.idx()].paused_until = Some(until);
+                    let until = self.k.now.plus_ms(duration_ms);
+                    if self.k.nodes[n.idx()].up {
+                        self.k.nodes[n.idx()].paused_until = Some(until);
                         self.emit(Trace::NodePaused { node: n, until });
                         self.schedule(until, Event::EndFault(index));
                     }
@@ -810,9 +720,9 @@ impl Sim {
                 duration_ms,
             } => {
                 if let Some(n) = self.resolve(target) {
-                    self.net.isolate(n, index);
+                    self.k.net.isolate(n, index);
                     if let Some(d) = duration_ms {
-                        self.schedule(self.now.plus_ms(d), Event::EndFault(index));
+                        self.schedule(self.k.now.plus_ms(d), Event::EndFault(index));
                     }
                 }
             }
@@ -822,20 +732,20 @@ impl Sim {
                     .iter()
                     .map(|side| side.iter().filter_map(|&t| self.resolve(t)).collect())
                     .collect();
-                self.net.partition(&sides, index);
+                self.k.net.partition(&sides, index);
                 if let Some(d) = duration_ms {
-                    self.schedule(self.now.plus_ms(d), Event::EndFault(index));
+                    self.schedule(self.k.now.plus_ms(d), Event::EndFault(index));
                 }
             }
-            FaultKind::Heal => self.net.heal_all(),
+            FaultKind::Heal => self.k.net.heal_all(),
             FaultKind::Drop { from, to, count } => {
                 if let (Some(a), Some(b)) = (self.resolve(from), self.resolve(to)) {
-                    self.net.drop_next(a, b, count);
+                    self.k.net.drop_next(a, b, count);
                 }
             }
             FaultKind::DropAcks { producer, count } => {
                 let n = self.producers[producer.idx()].node;
-                self.net.drop_next_to(n, count);
+                self.k.net.drop_next_to(n, count);
             }
             FaultKind::Delay {
                 from,
@@ -844,8 +754,8 @@ impl Sim {
                 duration_ms,
             } => {
                 if let (Some(a), Some(b)) = (self.resolve(from), self.resolve(to)) {
-                    self.net.add_delay(a, b, extra_ms * 1000, index);
-                    self.schedule(self.now.plus_ms(duration_ms), Event::EndFault(index));
+                    self.k.net.add_delay(a, b, extra_ms * 1000, index);
+                    self.schedule(self.k.now.plus_ms(duration_ms), Event::EndFault(index));
                 }
             }
             FaultKind::AddConsumer(g) => self.add_consumer(g),
@@ -857,39 +767,40 @@ impl Sim {
     }
 
     fn end_fault(&mut self, index: u32) {
-        match self.faults[index as usize].kind {
+        match self.k.faults[index as usize].kind {
             FaultKind::Pause { target, .. } => {
                 // The pause ends for whichever node it paused; `leader:` may have moved since,
                 // so find the paused node by its deadline.
                 let node = self
+                    .k
                     .nodes
                     .iter()
-                    .position(|n| n.paused_until == Some(self.now))
+                    .position(|n| n.paused_until == Some(self.k.now))
                     .map(|i| NodeId(i as u32))
                     .or_else(|| self.resolve(target));
                 if let Some(n) = node
-                    && self.nodes[n.idx()]
+                    && self.k.nodes[n.idx()]
                         .paused_until
-                        .is_some_and(|u| u <= self.now)
+                        .is_some_and(|u| u <= self.k.now)
                 {
-                    self.nodes[n.idx()].paused_until = None;
+                    self.k.nodes[n.idx()].paused_until = None;
                     self.emit(Trace::NodeResumed { node: n });
                 }
             }
-            _ => self.net.end_fault(index),
+            _ => self.k.net.end_fault(index),
         }
     }
 
     pub(crate) fn crash_node(&mut self, n: NodeId) {
-        if !self.nodes[n.idx()].up {
+        if !self.k.nodes[n.idx()].up {
             return;
         }
-        let node = &mut self.nodes[n.idx()];
+        let node = &mut self.k.nodes[n.idx()];
         node.up = false;
         node.incarnation += 1;
         node.paused_until = None;
         self.emit(Trace::NodeCrashed { node: n });
-        match self.nodes[n.idx()].kind {
+        match self.k.nodes[n.idx()].kind {
             NodeKind::Broker(b) => {
                 self.broker_crashed(b);
                 self.reset_connections_to(b);
@@ -1081,11 +992,11 @@ impl Sim {
                         session: r.fetch_session,
                         result: ReplicaFetchResult::Err(reset),
                     };
-                    self.pending_resets.push((to, msg));
+                    self.k.pending_resets.push((to, msg));
                 }
             }
         }
-        for (to, msg) in std::mem::take(&mut self.pending_resets) {
+        for (to, msg) in std::mem::take(&mut self.k.pending_resets) {
             self.send(dead, to, msg);
         }
     }
@@ -1097,25 +1008,26 @@ impl Sim {
     fn start_second_instance(&mut self, p: ProducerId) {
         let old = &self.producers[p.idx()];
         let count = self
+            .k
             .nodes
             .iter()
             .filter(|x| x.name.starts_with(&old.name))
             .count();
         let name = format!("{}-{}", old.name, count + 1);
         let id = ProducerId(self.producers.len() as u32);
-        let node = NodeId(self.nodes.len() as u32);
+        let node = NodeId(self.k.nodes.len() as u32);
         let mut new = old.second_instance(name.clone(), node);
         for pp in &mut new.parts {
             pp.leader = self.controller.parts[pp.partition.idx()].leader;
         }
-        self.nodes.push(NodeState {
+        self.k.nodes.push(NodeState {
             name,
             kind: NodeKind::Producer(id),
             up: true,
             incarnation: 0,
             paused_until: None,
         });
-        self.net.ensure_nodes(self.nodes.len());
+        self.k.net.ensure_nodes(self.k.nodes.len());
         self.producers.push(new);
         if self.producers[id.idx()].txn.is_some() {
             self.txn_init(id);
@@ -1124,16 +1036,182 @@ impl Sim {
     }
 
     pub(crate) fn restart_node(&mut self, n: NodeId) {
-        if self.nodes[n.idx()].up {
+        if self.k.nodes[n.idx()].up {
             return;
         }
-        self.nodes[n.idx()].up = true;
+        self.k.nodes[n.idx()].up = true;
         self.emit(Trace::NodeRestarted { node: n });
-        match self.nodes[n.idx()].kind {
+        match self.k.nodes[n.idx()].kind {
             NodeKind::Broker(b) => self.broker_started(b),
             NodeKind::Controller => self.controller_started(),
             NodeKind::Producer(p) => self.producer_restarted(p),
             NodeKind::Consumer(c) => self.consumer_started(c),
         }
+    }
+}
+
+impl Kernel {
+    pub(crate) fn new(settings: Settings) -> Kernel {
+        Kernel {
+            rng: ChaCha8Rng::seed_from_u64(settings.seed),
+            settings,
+            now: SimTime::ZERO,
+            phase: Phase::Running,
+            queue: BinaryHeap::new(),
+            slots: Vec::new(),
+            free_slots: Vec::new(),
+            seq: 0,
+            next_net_id: 0,
+            events: 0,
+            trace: Vec::new(),
+            trace_seq: 0,
+            cause: None,
+            fault_events: Vec::new(),
+            nodes: Vec::new(),
+            net: Network::default(),
+            topics: Vec::new(),
+            controller_node: NodeId(0),
+            msgs: Vec::new(),
+            keys: Vec::new(),
+            faults: Vec::new(),
+            notes: Vec::new(),
+            payloads: BufPool::default(),
+            record_bufs: BufPool::default(),
+            pending_resets: Vec::new(),
+        }
+    }
+
+    /// Take every queued event in `(time, seq)` order (tests put back what they do not read).
+    #[cfg(test)]
+    pub(crate) fn drain_queue(&mut self) -> Vec<(SimTime, Event)> {
+        let mut out = Vec::new();
+        while let Some(Reverse(key)) = self.queue.pop() {
+            let event = self.slots[key.slot as usize]
+                .take()
+                .expect("queued slot holds an event");
+            self.free_slots.push(key.slot);
+            out.push((key.time, event));
+        }
+        out
+    }
+
+    pub(crate) fn schedule(&mut self, time: SimTime, event: Event) {
+        let slot = match self.free_slots.pop() {
+            Some(s) => {
+                self.slots[s as usize] = Some(event);
+                s
+            }
+            None => {
+                self.slots.push(Some(event));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let seq = self.seq;
+        self.seq += 1;
+        self.queue.push(Reverse(QueueKey { time, seq, slot }));
+    }
+
+    pub(crate) fn set_timer(&mut self, node: NodeId, delay_us: u64, timer: Timer) {
+        let incarnation = self.nodes[node.idx()].incarnation;
+        self.schedule(
+            self.now.plus_us(delay_us),
+            Event::Timer {
+                node,
+                incarnation,
+                timer,
+                cause: self.cause,
+            },
+        );
+    }
+
+    pub(crate) fn set_timer_ms(&mut self, node: NodeId, delay_ms: u64, timer: Timer) {
+        self.set_timer(node, delay_ms * 1000, timer);
+    }
+
+    /// Record a trace event caused by whatever triggered the running handler.
+    pub(crate) fn emit(&mut self, kind: Trace) -> EventId {
+        let id = EventId(self.trace_seq);
+        self.trace_seq += 1;
+        self.trace.push(TraceEvent {
+            id,
+            time: self.now,
+            cause: self.cause,
+            kind,
+        });
+        id
+    }
+
+    /// Send a message over the network: seeded latency, FIFO per link, cuts and drops.
+    pub(crate) fn send(&mut self, from: NodeId, to: NodeId, msg: Msg) {
+        let id = self.next_net_id;
+        self.next_net_id += 1;
+        let wire = self.wire_summary(&msg);
+        let is_ack = matches!(msg, Msg::ProduceResponse { .. });
+        match self.net.route(from, to, self.now, &mut self.rng, is_ack) {
+            Ok(arrive_at) => {
+                let sent = self.emit(Trace::Sent {
+                    id,
+                    from,
+                    to,
+                    wire,
+                    arrive_at,
+                });
+                self.schedule(
+                    arrive_at,
+                    Event::Deliver {
+                        id,
+                        from,
+                        to,
+                        msg,
+                        sent,
+                    },
+                );
+            }
+            Err(reason) => {
+                let sent = self.emit(Trace::Sent {
+                    id,
+                    from,
+                    to,
+                    wire,
+                    arrive_at: self.now,
+                });
+                let cause = self.cause.replace(sent);
+                self.emit(Trace::Dropped {
+                    id,
+                    from,
+                    to,
+                    wire,
+                    reason,
+                });
+                self.cause = cause;
+                self.release_msg(msg);
+            }
+        }
+    }
+
+    /// Return pooled buffers held by a message that will never be handled.
+    fn release_msg(&mut self, msg: Msg) {
+        if let Some(p) = msg.payload() {
+            self.free_payload(p);
+        }
+        if let Msg::Produce { records, .. } = msg {
+            self.free_record_buf(records);
+        }
+    }
+
+    pub(crate) fn alloc_record_buf(&mut self) -> u32 {
+        self.record_bufs.alloc()
+    }
+
+    pub(crate) fn free_record_buf(&mut self, p: u32) {
+        self.record_bufs.free(p);
+    }
+
+    pub(crate) fn alloc_payload(&mut self) -> u32 {
+        self.payloads.alloc()
+    }
+
+    pub(crate) fn free_payload(&mut self, p: u32) {
+        self.payloads.free(p);
     }
 }

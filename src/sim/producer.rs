@@ -362,7 +362,7 @@ impl Sim {
             }
             let n = self.producers[i].parts.len() as u32;
             if n > 1 {
-                self.producers[i].sticky = self.rng.random_range(0..n);
+                self.producers[i].sticky = self.k.rng.random_range(0..n);
             }
             if self.producers[i].embedded_in.is_some() {
                 continue;
@@ -376,7 +376,7 @@ impl Sim {
 
     pub(crate) fn schedule_next_send(&mut self, p: ProducerId) {
         let prod = &mut self.producers[p.idx()];
-        let now_ms = self.now.as_ms();
+        let now_ms = self.k.now.as_ms();
         // Sends that fell while the producer was down never happened.
         while prod.next_send < prod.workload.len() && prod.workload.at_ms(prod.next_send) < now_ms {
             prod.next_send += 1;
@@ -385,23 +385,23 @@ impl Sim {
             return;
         }
         let at = SimTime::from_ms(prod.workload.at_ms(prod.next_send));
-        if at > self.settings.stop_at {
+        if at > self.k.settings.stop_at {
             return;
         }
         let node = prod.node;
         let n = prod.next_send as u32;
-        self.set_timer(node, at.0 - self.now.0, Timer::ProducerSend { n });
+        self.set_timer(node, at.0 - self.k.now.0, Timer::ProducerSend { n });
     }
 
     pub(crate) fn producer_timer(&mut self, p: ProducerId, timer: Timer) {
         match timer {
             Timer::ProducerSend { n } => {
-                if self.phase != Phase::Running || n as u64 != self.producers[p.idx()].next_send {
+                if self.k.phase != Phase::Running || n as u64 != self.producers[p.idx()].next_send {
                     // Finished, or a stale timer.
                     return;
                 }
                 // Every send due at this instant goes in one step.
-                let now_ms = self.now.as_ms();
+                let now_ms = self.k.now.as_ms();
                 let mut n = n as u64;
                 loop {
                     self.app_send(p, n);
@@ -442,10 +442,10 @@ impl Sim {
                         prod.deadlines.pop_front();
                         continue;
                     }
-                    if deadline > self.now {
+                    if deadline > self.k.now {
                         prod.timeout_armed = true;
                         let node = prod.node;
-                        let wait = deadline.0 - self.now.0;
+                        let wait = deadline.0 - self.k.now.0;
                         self.set_timer(node, wait, Timer::ProducerRequestTimeout);
                         break;
                     }
@@ -458,7 +458,7 @@ impl Sim {
             }
             Timer::ProducerTxnRetry { token } => self.txn_retry(p, token),
             Timer::ProducerDeliveryTimeout
-                if self.producers[p.idx()].delivery_armed == Some(self.now) =>
+                if self.producers[p.idx()].delivery_armed == Some(self.k.now) =>
             {
                 self.producers[p.idx()].delivery_armed = None;
                 self.expire_batches(p);
@@ -497,10 +497,10 @@ impl Sim {
                     let i = match distribution {
                         KeyDistribution::RoundRobin => (n % keys.len() as u64) as usize,
                         KeyDistribution::Uniform => {
-                            self.rng.random_range(0..keys.len() as u32) as usize
+                            self.k.rng.random_range(0..keys.len() as u32) as usize
                         }
                         KeyDistribution::Zipf => {
-                            let x: f64 = self.rng.random();
+                            let x: f64 = self.k.rng.random();
                             zipf_cdf.partition_point(|&c| c < x).min(keys.len() - 1)
                         }
                     };
@@ -520,21 +520,21 @@ impl Sim {
                     prod.key_partitions.resize(k + 1, u32::MAX);
                 }
                 if prod.key_partitions[k] == u32::MAX {
-                    prod.key_partitions[k] = partition_for_key(&self.keys[k], nparts);
+                    prod.key_partitions[k] = partition_for_key(&self.k.keys[k], nparts);
                 }
                 prod.key_partitions[k]
             }
             None => prod.sticky,
         };
         let partition = prod.parts[local as usize].partition;
-        let msg = MsgId(self.msgs.len() as u32);
-        self.msgs.push(crate::sim::MsgInfo {
+        let msg = MsgId(self.k.msgs.len() as u32);
+        self.k.msgs.push(crate::sim::MsgInfo {
             producer: p,
             n: (n + 1) as u32,
             key,
             partition,
         });
-        let now = self.now;
+        let now = self.k.now;
         let prod = &mut self.producers[p.idx()];
         prod.sent += 1;
         let pp = &mut prod.parts[local as usize];
@@ -551,7 +551,7 @@ impl Sim {
         });
         // What the send sets off (a batch going out now, or its linger deadline) is caused by
         // the application's `send()`.
-        let tick = self.cause.replace(produced);
+        let tick = self.k.cause.replace(produced);
         self.arm_delivery_timeout(p, now);
         self.txn_record_added(p, local, msg);
         self.producer_drain(p, local);
@@ -560,18 +560,18 @@ impl Sim {
             // The application's last send: it commits what is left before it exits.
             self.txn_begin_end(p, true);
         }
-        self.cause = tick;
+        self.k.cause = tick;
     }
 
     /// A processor's output record: the input's message id, written to the output topic in the
     /// processor's transaction.
     pub(crate) fn forward_record(&mut self, p: ProducerId, msg: MsgId) {
-        let now = self.now;
-        let key = self.msgs[msg.idx()].key;
+        let now = self.k.now;
+        let key = self.k.msgs[msg.idx()].key;
         let prod = &self.producers[p.idx()];
         let nparts = prod.parts.len() as u32;
         let local = match key {
-            Some(k) => partition_for_key(&self.keys[k as usize], nparts),
+            Some(k) => partition_for_key(&self.k.keys[k as usize], nparts),
             None => prod.sticky,
         };
         let pp = &mut self.producers[p.idx()].parts[local as usize];
@@ -616,7 +616,7 @@ impl Sim {
             return;
         }
         loop {
-            let now = self.now;
+            let now = self.k.now;
             let prod = &mut self.producers[p.idx()];
             let max_in_flight = prod.max_in_flight;
             let idempotent = prod.idempotent;
@@ -702,7 +702,7 @@ impl Sim {
             // The sticky partitioner moves on once a batch is closed (KIP-480).
             if prod.sticky == part && prod.parts.len() > 1 {
                 let n = prod.parts.len() as u32;
-                let r = self.rng.random_range(0..n - 1);
+                let r = self.k.rng.random_range(0..n - 1);
                 let prod = &mut self.producers[p.idx()];
                 prod.sticky = if r >= part { r + 1 } else { r };
             }
@@ -740,7 +740,7 @@ impl Sim {
         let b = &prod.batches[batch as usize];
         let (start, base_seq) = (b.start as usize, b.base_seq);
         let (acks, timeout_ms) = (prod.acks, prod.request_timeout_ms as u32);
-        self.record_bufs[records as usize]
+        self.k.record_bufs[records as usize]
             .extend_from_slice(&prod.parts[part as usize].records[start..start + count as usize]);
         self.send(
             node,
@@ -781,7 +781,7 @@ impl Sim {
         prod.batches[batch as usize].state = BatchState::InFlight;
         prod.batches[batch as usize].sent_to = Some(leader);
         prod.parts[part as usize].in_flight += 1;
-        let deadline = self.now.plus_ms(prod.request_timeout_ms);
+        let deadline = self.k.now.plus_ms(prod.request_timeout_ms);
         prod.deadlines.push_back((batch, attempt, deadline));
         if !prod.timeout_armed {
             prod.timeout_armed = true;
@@ -896,7 +896,7 @@ impl Sim {
 
     /// A send attempt failed: retry after the backoff if allowed, else give up on its records.
     fn batch_failed(&mut self, p: ProducerId, batch: u32, error: ErrorCode) {
-        let now = self.now;
+        let now = self.k.now;
         let prod = &mut self.producers[p.idx()];
         prod.last_error = Some((now, error));
         let b = &prod.batches[batch as usize];
@@ -951,7 +951,7 @@ impl Sim {
                 .saturating_mul(1 << (attempt - 1))
                 .min(prod.retry_backoff_max_ms * 1000);
             let node = prod.node;
-            let jitter = self.rng.random_range(0..=base / 5 * 2);
+            let jitter = self.k.rng.random_range(0..=base / 5 * 2);
             let backoff = base - base / 5 + jitter;
             self.set_timer(node, backoff, Timer::ProducerRetry { batch });
             return;
@@ -1014,7 +1014,7 @@ impl Sim {
         }
         prod.delivery_armed = Some(deadline);
         let node = prod.node;
-        let wait = deadline.0.saturating_sub(self.now.0);
+        let wait = deadline.0.saturating_sub(self.k.now.0);
         self.set_timer(node, wait, Timer::ProducerDeliveryTimeout);
     }
 
@@ -1029,7 +1029,7 @@ impl Sim {
     /// a batch when it is drained); an expired run of them is failed as one batch created when
     /// its oldest record was sent, which is when Kafka would have created it.
     fn expire_batches(&mut self, p: ProducerId) {
-        let now = self.now;
+        let now = self.k.now;
         let dt = self.producers[p.idx()].delivery_timeout_ms * 1000;
         let expired_at = |t: SimTime| t.0 + dt <= now.0;
         for part in 0..self.producers[p.idx()].parts.len() {
@@ -1119,7 +1119,7 @@ impl Sim {
         c.token = c.token.wrapping_add(1);
         let (token, base) = (c.token, c.backoff_ms * 1000);
         let node = prod.node;
-        let jitter = self.rng.random_range(0..=base / 5 * 2);
+        let jitter = self.k.rng.random_range(0..=base / 5 * 2);
         let wait = base - base / 5 + jitter;
         self.set_timer(node, wait, Timer::ProducerReconnect { broker, token });
     }
@@ -1134,7 +1134,7 @@ impl Sim {
         if !c.down || c.token != token {
             return;
         }
-        let up = self.nodes[self.node_of_broker(broker).idx()].up;
+        let up = self.k.nodes[self.node_of_broker(broker).idx()].up;
         if !up {
             // Refused again; every failed attempt also asks for fresh metadata.
             self.connection_failed(p, broker);
@@ -1164,7 +1164,7 @@ impl Sim {
         let token = pp.metadata_token;
         let partition = pp.partition;
         let (node, timeout) = (prod.node, prod.request_timeout_ms);
-        let controller = self.controller_node;
+        let controller = self.k.controller_node;
         self.send(node, controller, Msg::MetadataRequest { partition, token });
         self.set_timer_ms(
             node,
@@ -1292,7 +1292,7 @@ impl Sim {
             }
             return;
         }
-        let incarnation = self.nodes[self.producers[p.idx()].node.idx()].incarnation;
+        let incarnation = self.k.nodes[self.producers[p.idx()].node.idx()].incarnation;
         let prod = &mut self.producers[p.idx()];
         // A new process gets a new producer id and starts its sequences at 0.
         if let Some(pid) = prod.producer_id.as_mut() {

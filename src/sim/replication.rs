@@ -472,7 +472,7 @@ impl Sim {
         self.send_broker_heartbeat(b);
         self.set_timer_ms(
             node,
-            self.settings.replica_lag_time_max_ms / 2,
+            self.k.settings.replica_lag_time_max_ms / 2,
             Timer::IsrCheck,
         );
         self.set_timer_ms(node, 1000, Timer::TxnHousekeeping);
@@ -500,10 +500,10 @@ impl Sim {
 
     fn send_broker_heartbeat(&mut self, b: BrokerId) {
         let node = self.node_of_broker(b);
-        let incarnation = self.nodes[node.idx()].incarnation;
+        let incarnation = self.k.nodes[node.idx()].incarnation;
         self.send(
             node,
-            self.controller_node,
+            self.k.controller_node,
             Msg::BrokerHeartbeat {
                 broker: b,
                 incarnation,
@@ -511,7 +511,7 @@ impl Sim {
         );
         self.set_timer_ms(
             node,
-            self.settings.broker_heartbeat_interval_ms,
+            self.k.settings.broker_heartbeat_interval_ms,
             Timer::BrokerHeartbeat,
         );
     }
@@ -524,14 +524,14 @@ impl Sim {
                 let node = self.node_of_broker(b);
                 self.set_timer_ms(
                     node,
-                    self.settings.replica_lag_time_max_ms / 2,
+                    self.k.settings.replica_lag_time_max_ms / 2,
                     Timer::IsrCheck,
                 );
             }
             Timer::DelayedFetchExpire { partition } => self.expire_delayed_fetches(partition, b),
             Timer::FollowerFetchTimeout { partition } => {
-                let timeout = self.settings.replica_socket_timeout_ms * 1000;
-                let now = self.now;
+                let timeout = self.k.settings.replica_socket_timeout_ms * 1000;
+                let now = self.k.now;
                 let Some(r) = self.replica_mut(partition, b) else {
                     return;
                 };
@@ -757,7 +757,7 @@ impl Sim {
             timeout_ms,
             transactional,
         } = req;
-        let count = self.record_bufs[buf as usize].len() as u32;
+        let count = self.k.record_bufs[buf as usize].len() as u32;
         let respond = |sim: &mut Sim, result: ProduceResult| {
             if acks != crate::sim::config::Acks::None {
                 let node = sim.node_of_broker(b);
@@ -798,7 +798,7 @@ impl Sim {
                     .iter()
                     .find(|run| run.0 == base_seq && run.1 == last_seq)
                 {
-                    let first_msg = self.record_bufs[buf as usize][0];
+                    let first_msg = self.k.record_bufs[buf as usize][0];
                     self.emit(Trace::DuplicateBatch {
                         partition: p,
                         broker: b,
@@ -829,7 +829,7 @@ impl Sim {
         let r = self.replica_mut(p, b).expect("leader replica");
         let base = r.leo();
         let epoch = r.leader_epoch;
-        let records = &self.record_bufs[buf as usize];
+        let records = &self.k.record_bufs[buf as usize];
         let part = &mut self.partitions[p.idx()];
         let slot = part.slot(b).expect("leader slot");
         let r = &mut part.replicas[slot];
@@ -1017,7 +1017,7 @@ impl Sim {
             }
             return;
         }
-        let deadline = self.now.plus_ms(timeout);
+        let deadline = self.k.now.plus_ms(timeout);
         let r = self.replica_mut(p, b).expect("leader replica");
         r.purgatory.push(PendingAck {
             producer,
@@ -1034,7 +1034,7 @@ impl Sim {
     /// `Partition.checkEnoughReplicasReachOffset`), and time out stale ones.
     fn complete_purgatory(&mut self, p: PartitionId, b: BrokerId) {
         let min_isr = self.partitions[p.idx()].min_insync_replicas;
-        let now = self.now;
+        let now = self.k.now;
         let Some(r) = self.replica_mut(p, b) else {
             return;
         };
@@ -1150,8 +1150,8 @@ impl Sim {
     /// Kafka's ISR expiration task: drop followers that have not caught up within
     /// `replica.lag.time.max.ms`. A follower whose LEO equals the leader's is never lagging.
     fn isr_shrink_check(&mut self, b: BrokerId) {
-        let lag_us = self.settings.replica_lag_time_max_ms * 1000;
-        let now = self.now;
+        let lag_us = self.k.settings.replica_lag_time_max_ms * 1000;
+        let now = self.k.now;
         for i in 0..self.controller.hosted[b.idx()].len() {
             let p = self.controller.hosted[b.idx()][i];
             let Some(r) = self.replica_mut(p, b) else {
@@ -1183,7 +1183,7 @@ impl Sim {
     }
 
     fn maybe_expand_isr(&mut self, p: PartitionId, b: BrokerId, follower: BrokerId) {
-        let now = self.now;
+        let now = self.k.now;
         let Some(r) = self.replica_mut(p, b) else {
             return;
         };
@@ -1212,7 +1212,7 @@ impl Sim {
     }
 
     fn send_alter_partition(&mut self, p: PartitionId, b: BrokerId, isr: BrokerSet) {
-        let now = self.now;
+        let now = self.k.now;
         let r = self.replica_mut(p, b).expect("leader replica");
         r.pending_isr = Some((isr, now));
         let msg = Msg::AlterPartition {
@@ -1223,14 +1223,14 @@ impl Sim {
             isr,
         };
         let node = self.node_of_broker(b);
-        self.send(node, self.controller_node, msg);
+        self.send(node, self.k.controller_node, msg);
     }
 
     // ----- replica fetching ---------------------------------------------------------------
 
     pub(crate) fn send_replica_fetch(&mut self, p: PartitionId, b: BrokerId) {
-        let now = self.now;
-        let socket_timeout_us = self.settings.replica_socket_timeout_ms * 1000;
+        let now = self.k.now;
+        let socket_timeout_us = self.k.settings.replica_socket_timeout_ms * 1000;
         let Some(r) = self.replica_mut(p, b) else {
             return;
         };
@@ -1271,7 +1271,7 @@ impl Sim {
         leader_epoch: u32,
         session: u32,
     ) {
-        let now = self.now;
+        let now = self.k.now;
         let node = self.node_of_broker(b);
         let to = self.node_of_broker(follower);
         let Some(r) = self.replica_mut(p, b) else {
@@ -1336,7 +1336,10 @@ impl Sim {
         f.delayed = None;
         self.maybe_expand_isr(p, b, follower);
         self.maybe_advance_hw(p, b);
-        let deadline = self.now.plus_ms(self.settings.replica_fetch_wait_max_ms);
+        let deadline = self
+            .k
+            .now
+            .plus_ms(self.k.settings.replica_fetch_wait_max_ms);
         let r = self.replica_mut(p, b).expect("leader replica");
         if fetch_offset < r.leo() {
             self.respond_replica_fetch(p, b, slot, fetch_offset, session);
@@ -1368,7 +1371,7 @@ impl Sim {
         let leader_epoch = r.leader_epoch;
         let (log, buf) = (
             &self.partitions[p.idx()],
-            &mut self.payloads[payload as usize],
+            &mut self.k.payloads[payload as usize],
         );
         let r = &log.replicas[log.slot(b).expect("leader slot")];
         buf.extend_from_slice(&r.log[fetch_offset as usize..end as usize]);
@@ -1410,7 +1413,7 @@ impl Sim {
     /// Make sure a timer fires by `deadline` for this replica's parked fetches. One timer
     /// serves them all (no timer is queued per parked fetch).
     fn arm_fetch_expiry(&mut self, p: PartitionId, b: BrokerId, deadline: SimTime) {
-        let now = self.now;
+        let now = self.k.now;
         let Some(r) = self.replica_mut(p, b) else {
             return;
         };
@@ -1428,7 +1431,7 @@ impl Sim {
 
     /// Answer every parked fetch whose wait is over, then wait for the next one.
     fn expire_delayed_fetches(&mut self, p: PartitionId, b: BrokerId) {
-        let now = self.now;
+        let now = self.k.now;
         let Some(r) = self.replica_mut(p, b) else {
             return;
         };
@@ -1492,7 +1495,7 @@ impl Sim {
                 payload,
                 hw,
             } => {
-                let records = std::mem::take(&mut self.payloads[payload as usize]);
+                let records = std::mem::take(&mut self.k.payloads[payload as usize]);
                 let r = self.replica_mut(p, b).expect("follower replica");
                 r.fetch_outstanding = None;
                 let mut appended = false;
@@ -1504,7 +1507,7 @@ impl Sim {
                 }
                 r.hw = r.hw.max(hw.min(r.leo()));
                 let leo = r.leo();
-                self.payloads[payload as usize] = records;
+                self.k.payloads[payload as usize] = records;
                 self.free_payload(payload);
                 if appended {
                     self.emit(Trace::Replicated {
@@ -1570,7 +1573,7 @@ impl Sim {
         let wait_ms = self.groups[self.consumers[consumer.idx()].group.idx()]
             .spec
             .fetch_max_wait_ms;
-        let deadline = self.now.plus_ms(wait_ms);
+        let deadline = self.k.now.plus_ms(wait_ms);
         let Some(r) = self.replica_mut(p, b).filter(|r| r.role == Role::Leader) else {
             self.send(
                 node,
@@ -1636,7 +1639,7 @@ impl Sim {
         let r = &part.replicas[part.slot(b).expect("leader slot")];
         let limit = if read_committed { r.lso() } else { r.hw };
         let end = limit.min(offset + max_records as u64).max(offset);
-        self.payloads[payload as usize].extend_from_slice(&r.log[offset as usize..end as usize]);
+        self.k.payloads[payload as usize].extend_from_slice(&r.log[offset as usize..end as usize]);
         // read_committed consumers drop aborted records themselves, from this list.
         let aborted: Box<[(u32, u64, u64)]> = if read_committed {
             r.aborted_txns
@@ -1749,7 +1752,7 @@ impl Sim {
     }
 
     fn become_leader(&mut self, p: PartitionId, b: BrokerId) {
-        let now = self.now;
+        let now = self.k.now;
         let r = self.replica_mut(p, b).expect("replica");
         r.role = Role::Leader;
         r.pending_isr = None;
@@ -1790,8 +1793,8 @@ impl Sim {
         for b in 0..self.controller.brokers.len() {
             let heartbeats = self.controller.brokers[b].heartbeats;
             self.set_timer_ms(
-                self.controller_node,
-                self.settings.broker_session_timeout_ms,
+                self.k.controller_node,
+                self.k.settings.broker_session_timeout_ms,
                 Timer::ControllerSessionCheck {
                     broker: BrokerId(b as u32),
                     heartbeats,
@@ -1830,8 +1833,8 @@ impl Sim {
                     self.unfence_broker(broker);
                 }
                 self.set_timer_ms(
-                    self.controller_node,
-                    self.settings.broker_session_timeout_ms,
+                    self.k.controller_node,
+                    self.k.settings.broker_session_timeout_ms,
                     Timer::ControllerSessionCheck { broker, heartbeats },
                 );
             }
@@ -1874,7 +1877,7 @@ impl Sim {
                     None
                 };
                 self.send(
-                    self.controller_node,
+                    self.k.controller_node,
                     from,
                     Msg::AlterPartitionResponse {
                         partition,
@@ -1886,7 +1889,7 @@ impl Sim {
             Msg::MetadataRequest { partition, token } => {
                 let st = self.controller.parts[partition.idx()];
                 self.send(
-                    self.controller_node,
+                    self.k.controller_node,
                     from,
                     Msg::MetadataResponse {
                         partition,
@@ -1903,7 +1906,7 @@ impl Sim {
         self.controller.brokers[b.idx()].fenced = true;
         let fenced = self.emit(Trace::BrokerFenced { broker: b });
         // The elections and ISR changes that follow are caused by the fencing.
-        let cause = self.cause.replace(fenced);
+        let cause = self.k.cause.replace(fenced);
         for i in 0..self.controller.hosted[b.idx()].len() {
             let p = self.controller.hosted[b.idx()][i];
             let st = self.controller.parts[p.idx()];
@@ -1926,7 +1929,7 @@ impl Sim {
                 self.publish_partition(p);
             }
         }
-        self.cause = cause;
+        self.k.cause = cause;
     }
 
     fn unfence_broker(&mut self, b: BrokerId) {
@@ -2014,18 +2017,18 @@ impl Sim {
     /// partition count at once (in Kafka, at their next metadata refresh) and so remap keys,
     /// and every group on the topic rebalances to take the new partitions.
     pub(crate) fn add_partitions(&mut self, t: TopicId, total: u32) {
-        let old = self.topics[t.idx()].partitions.len() as u32;
+        let old = self.k.topics[t.idx()].partitions.len() as u32;
         if total <= old {
             return;
         }
         let brokers = self.controller.brokers.len() as u32;
-        let rf = self.partitions[self.topics[t.idx()].partitions[0].idx()]
+        let rf = self.partitions[self.k.topics[t.idx()].partitions[0].idx()]
             .assignment
             .len() as u32;
         let first = PartitionId(self.partitions.len() as u32);
         let (min_isr, unclean) = (
-            self.topics[t.idx()].min_insync_replicas,
-            self.topics[t.idx()].unclean_leader_election,
+            self.k.topics[t.idx()].min_insync_replicas,
+            self.k.topics[t.idx()].unclean_leader_election,
         );
         for i in old..total {
             let start = self.partitions.len() as u32;
@@ -2034,7 +2037,7 @@ impl Sim {
             let pid = PartitionId(self.partitions.len() as u32);
             self.partitions
                 .push(Partition::new(t, i, assignment.clone(), min_isr, unclean));
-            self.topics[t.idx()].partitions.push(pid);
+            self.k.topics[t.idx()].partitions.push(pid);
             for &b in &assignment {
                 self.controller.hosted[b.idx()].push(pid);
             }
@@ -2065,7 +2068,7 @@ impl Sim {
     }
 
     pub(crate) fn controller_elect_preferred(&mut self, p: PartitionId) {
-        if self.nodes[self.controller_node.idx()].up {
+        if self.k.nodes[self.k.controller_node.idx()].up {
             self.elect_leader(p, true);
         }
     }
@@ -2085,7 +2088,7 @@ impl Sim {
         let st = self.controller.parts[p.idx()];
         let to = self.node_of_broker(b);
         self.send(
-            self.controller_node,
+            self.k.controller_node,
             to,
             Msg::PartitionChange {
                 partition: p,
@@ -2125,12 +2128,12 @@ impl Sim {
             let node = self.node_of_broker(b);
             self.set_timer_ms(
                 node,
-                self.settings.broker_heartbeat_interval_ms,
+                self.k.settings.broker_heartbeat_interval_ms,
                 Timer::BrokerHeartbeat,
             );
             self.set_timer_ms(
                 node,
-                self.settings.replica_lag_time_max_ms / 2,
+                self.k.settings.replica_lag_time_max_ms / 2,
                 Timer::IsrCheck,
             );
             self.set_timer_ms(node, 1000, Timer::TxnHousekeeping);

@@ -60,7 +60,7 @@ impl Sim {
 
         // Nodes: brokers first (NodeId == BrokerId), then the controller, then producers.
         for b in 0..c.brokers {
-            sim.nodes.push(NodeState {
+            sim.k.nodes.push(NodeState {
                 name: format!("broker-{}", b + 1),
                 kind: NodeKind::Broker(BrokerId(b)),
                 up: true,
@@ -68,8 +68,8 @@ impl Sim {
                 paused_until: None,
             });
         }
-        sim.controller_node = NodeId(c.brokers);
-        sim.nodes.push(NodeState {
+        sim.k.controller_node = NodeId(c.brokers);
+        sim.k.nodes.push(NodeState {
             name: "controller".to_string(),
             kind: NodeKind::Controller,
             up: true,
@@ -102,7 +102,7 @@ impl Sim {
                 parts.push(pid);
             }
             shift += topic.partitions;
-            sim.topics.push(TopicInfo {
+            sim.k.topics.push(TopicInfo {
                 name: topic.name.clone(),
                 partitions: parts,
                 min_insync_replicas: topic.min_insync_replicas,
@@ -130,8 +130,8 @@ impl Sim {
         // Producers.
         for (i, spec) in config.producers.iter().enumerate() {
             let pid = ProducerId(i as u32);
-            let node = NodeId(sim.nodes.len() as u32);
-            sim.nodes.push(NodeState {
+            let node = NodeId(sim.k.nodes.len() as u32);
+            sim.k.nodes.push(NodeState {
                 name: spec.name.clone(),
                 kind: NodeKind::Producer(pid),
                 up: true,
@@ -174,7 +174,7 @@ impl Sim {
                     Workload::Explicit(msgs)
                 }
             };
-            let partitions = sim.topics[topic.idx()].partitions.clone();
+            let partitions = sim.k.topics[topic.idx()].partitions.clone();
             let mut prod = Producer::new(spec, pid, node, topic, &partitions, workload);
             if let Some(t) = &spec.transactional {
                 let txn = sim.txn_index(&t.id, t.timeout_ms);
@@ -188,8 +188,8 @@ impl Sim {
             let group: Group = sim.new_group(spec);
             sim.groups.push(group);
         }
-        sim.net = Network::new(
-            sim.nodes.len(),
+        sim.k.net = Network::new(
+            sim.k.nodes.len(),
             config.network.latency_ms,
             config.network.loss,
         );
@@ -208,18 +208,18 @@ impl Sim {
         for (i, n) in config.notes.iter().enumerate() {
             sim.schedule(n.at, Event::Note(i as u32));
         }
-        sim.faults = config.faults;
-        sim.notes = config.notes;
+        sim.k.faults = config.faults;
+        sim.k.notes = config.notes;
         sim.schedule(stop_at, Event::Stop);
         sim
     }
 
     fn intern_key(&mut self, k: &str) -> u32 {
-        match self.keys.iter().position(|x| x == k) {
+        match self.k.keys.iter().position(|x| x == k) {
             Some(i) => i as u32,
             None => {
-                self.keys.push(k.to_string());
-                (self.keys.len() - 1) as u32
+                self.k.keys.push(k.to_string());
+                (self.k.keys.len() - 1) as u32
             }
         }
     }

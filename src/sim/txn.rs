@@ -243,7 +243,7 @@ impl Sim {
     /// A broker that is (now) the coordinator takes a transaction over, finishing what its
     /// predecessor left half done.
     fn txn_adopt(&mut self, b: BrokerId, txn: u32) {
-        let incarnation = self.nodes[self.node_of_broker(b).idx()].incarnation;
+        let incarnation = self.k.nodes[self.node_of_broker(b).idx()].incarnation;
         let t = &mut self.txns[txn as usize];
         if t.host == Some(b) && t.host_incarnation == incarnation {
             return;
@@ -279,7 +279,7 @@ impl Sim {
             return;
         }
         self.txn_adopt(b, txn);
-        let now = self.now;
+        let now = self.k.now;
         let t = &mut self.txns[txn as usize];
         let preparing = matches!(
             t.phase,
@@ -524,7 +524,7 @@ impl Sim {
     pub(crate) fn txn_timer(&mut self, b: BrokerId, timer: Timer) {
         match timer {
             Timer::TxnHousekeeping => {
-                let now = self.now;
+                let now = self.k.now;
                 for txn in 0..self.txns.len() as u32 {
                     if self.txn_host(txn) != Some(b) {
                         continue;
@@ -896,7 +896,7 @@ impl Sim {
                 prod.failed += records.len() as u64;
             }
             for &msg in &records {
-                let partition = self.msgs[msg.idx()].partition;
+                let partition = self.k.msgs[msg.idx()].partition;
                 if committed {
                     self.emit(Trace::Acked {
                         producer: p,

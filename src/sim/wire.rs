@@ -1,7 +1,6 @@
 //! Messages on the wire between nodes. Record data travels in pooled buffers (`payload`) so the
 //! hot path does not allocate.
 
-use crate::sim::Sim;
 use crate::sim::ids::*;
 use crate::sim::trace::{Wire, WireKind};
 
@@ -305,7 +304,7 @@ impl Msg {
     }
 }
 
-impl Sim {
+impl crate::sim::Kernel {
     /// What a message looks like in the trace.
     pub(crate) fn wire_summary(&self, msg: &Msg) -> Wire {
         let mut w = Wire {

@@ -1,0 +1,225 @@
+//! A handler's context: everything a process may do besides changing its own state.
+//!
+//! A process handler (`on_start`, `on_message`, `on_timer`) receives its own state and a
+//! [`Cx`]. Through the context it sends messages, sets timers on itself, emits trace events and
+//! draws random numbers; it can reach no other node's state. Every trace event it emits records
+//! as its cause the delivery or timer that ran the handler.
+
+use rand::RngExt;
+use rand::distr::uniform::{SampleRange, SampleUniform};
+use rand_chacha::ChaCha8Rng;
+
+use crate::sim::replication::Entry;
+use crate::sim::wire::Msg;
+use crate::sim::{EventId, Kernel, MsgId, NodeId, Settings, SimTime, Timer, TopicInfo, Trace};
+
+pub(crate) struct Cx<'a> {
+    k: &'a mut Kernel,
+    me: NodeId,
+}
+
+impl<'a> Cx<'a> {
+    pub(crate) fn new(k: &'a mut Kernel, me: NodeId) -> Cx<'a> {
+        Cx { k, me }
+    }
+
+    /// The node this handler runs on.
+    pub(crate) fn me(&self) -> NodeId {
+        self.me
+    }
+
+    pub(crate) fn now(&self) -> SimTime {
+        self.k.now
+    }
+
+    /// Cluster-wide settings: what every process reads from its configuration file.
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.k.settings
+    }
+
+    /// The controller's address, as every node's configuration names it.
+    pub(crate) fn controller_node(&self) -> NodeId {
+        self.k.controller_node
+    }
+
+    /// A topic's static configuration (name, replication settings).
+    pub(crate) fn topic(&self, t: crate::sim::TopicId) -> &TopicInfo {
+        &self.k.topics[t.idx()]
+    }
+
+    /// Send `msg` from this node over the simulated network.
+    pub(crate) fn send(&mut self, to: NodeId, msg: Msg) {
+        self.k.send(self.me, to, msg);
+    }
+
+    /// Send as another node this process hosts (an embedded client with its own socket).
+    pub(crate) fn send_as(&mut self, from: NodeId, to: NodeId, msg: Msg) {
+        self.k.send(from, to, msg);
+    }
+
+    /// Fire `timer` on this node after `delay_us`. Timers of a crashed incarnation never fire.
+    pub(crate) fn set_timer(&mut self, delay_us: u64, timer: Timer) {
+        self.k.set_timer(self.me, delay_us, timer);
+    }
+
+    pub(crate) fn set_timer_ms(&mut self, delay_ms: u64, timer: Timer) {
+        self.k.set_timer_ms(self.me, delay_ms, timer);
+    }
+
+    /// Set a timer on a node this process hosts.
+    pub(crate) fn set_timer_on(&mut self, node: NodeId, delay_us: u64, timer: Timer) {
+        self.k.set_timer(node, delay_us, timer);
+    }
+
+    /// Record a trace event, caused by whatever ran this handler.
+    pub(crate) fn emit(&mut self, kind: Trace) -> EventId {
+        self.k.emit(kind)
+    }
+
+    /// The cause every event of this handler records (the delivery or timer that ran it).
+    pub(crate) fn cause(&self) -> Option<EventId> {
+        self.k.cause
+    }
+
+    /// Run `f` with `cause` as the cause of what it emits, then restore the handler's cause.
+    pub(crate) fn caused_by<R>(&mut self, cause: EventId, f: impl FnOnce(&mut Cx) -> R) -> R {
+        let saved = self.k.cause.replace(cause);
+        let r = f(self);
+        self.k.cause = saved;
+        r
+    }
+
+    /// The world's one seeded random source.
+    pub(crate) fn rng(&mut self) -> &mut ChaCha8Rng {
+        &mut self.k.rng
+    }
+
+    pub(crate) fn random_range<T: SampleUniform, R: SampleRange<T>>(&mut self, range: R) -> T {
+        self.k.rng.random_range(range)
+    }
+
+    // ----- pooled record buffers: messages carry an index into these ----------------------
+
+    pub(crate) fn alloc_payload(&mut self) -> u32 {
+        self.k.alloc_payload()
+    }
+
+    pub(crate) fn payload(&self, p: u32) -> &Vec<Entry> {
+        &self.k.payloads[p as usize]
+    }
+
+    pub(crate) fn payload_mut(&mut self, p: u32) -> &mut Vec<Entry> {
+        &mut self.k.payloads[p as usize]
+    }
+
+    pub(crate) fn free_payload(&mut self, p: u32) {
+        self.k.free_payload(p);
+    }
+
+    pub(crate) fn alloc_record_buf(&mut self) -> u32 {
+        self.k.alloc_record_buf()
+    }
+
+    pub(crate) fn record_buf(&self, p: u32) -> &Vec<MsgId> {
+        &self.k.record_bufs[p as usize]
+    }
+
+    pub(crate) fn record_buf_mut(&mut self, p: u32) -> &mut Vec<MsgId> {
+        &mut self.k.record_bufs[p as usize]
+    }
+
+    pub(crate) fn free_record_buf(&mut self, p: u32) {
+        self.k.free_record_buf(p);
+    }
+
+    // ----- the application's ledger: who sent which message (observed, not shared) --------
+
+    /// Register an application `send()` and get its id.
+    pub(crate) fn register_msg(&mut self, info: crate::sim::MsgInfo) -> MsgId {
+        let id = MsgId(self.k.msgs.len() as u32);
+        self.k.msgs.push(info);
+        id
+    }
+}
+
+/// Building blocks for unit tests of one process: a kernel with a few named nodes, and a way to
+/// read back what a handler sent, which timers it set and what it traced.
+#[cfg(test)]
+pub(crate) mod testkit {
+    use super::*;
+    use crate::sim::{Event, NodeKind, NodeState};
+
+    pub(crate) fn settings() -> Settings {
+        Settings {
+            seed: 7,
+            stop_at: SimTime::from_ms(60_000),
+            drain_limit: SimTime::from_ms(120_000),
+            replica_lag_time_max_ms: 30_000,
+            broker_session_timeout_ms: 9_000,
+            broker_heartbeat_interval_ms: 2_000,
+            replica_fetch_wait_max_ms: 500,
+            replica_socket_timeout_ms: 30_000,
+            group_initial_rebalance_delay_ms: 3_000,
+        }
+    }
+
+    /// A kernel with `kinds` as its nodes (node `i` is `kinds[i]`).
+    pub(crate) fn kernel(kinds: &[NodeKind]) -> Kernel {
+        let mut k = Kernel::new(settings());
+        for (i, kind) in kinds.iter().enumerate() {
+            if *kind == NodeKind::Controller {
+                k.controller_node = NodeId(i as u32);
+            }
+            k.nodes.push(NodeState {
+                name: format!("node-{i}"),
+                kind: *kind,
+                up: true,
+                incarnation: 0,
+                paused_until: None,
+            });
+        }
+        k.net.ensure_nodes(kinds.len());
+        k
+    }
+
+    /// Messages sent so far and still in flight, oldest first: `(from, to, msg)`.
+    pub(crate) fn take_sent(k: &mut Kernel) -> Vec<(NodeId, NodeId, Msg)> {
+        let mut out = Vec::new();
+        let mut rest = Vec::new();
+        for (time, event) in k.drain_queue() {
+            match event {
+                Event::Deliver { from, to, msg, .. } => out.push((from, to, msg)),
+                other => rest.push((time, other)),
+            }
+        }
+        for (time, event) in rest {
+            k.schedule(time, event);
+        }
+        out
+    }
+
+    /// Timers set so far and not yet fired: `(when, node, timer)`, in firing order.
+    pub(crate) fn timers(k: &mut Kernel) -> Vec<(SimTime, NodeId, Timer)> {
+        let all = k.drain_queue();
+        let mut out = Vec::new();
+        for (time, event) in &all {
+            if let Event::Timer { node, timer, .. } = event {
+                out.push((*time, *node, *timer));
+            }
+        }
+        for (time, event) in all {
+            k.schedule(time, event);
+        }
+        out
+    }
+
+    /// Trace events emitted so far, taken.
+    pub(crate) fn take_trace(k: &mut Kernel) -> Vec<Trace> {
+        k.trace.drain(..).map(|e| e.kind).collect()
+    }
+
+    /// Move the clock (as the event loop would before running a handler).
+    pub(crate) fn advance_to(k: &mut Kernel, t: SimTime) {
+        k.now = t;
+    }
+}
