@@ -1756,6 +1756,7 @@ impl Sim {
         let g = self.consumers[c.idx()].group;
         let spec = &self.groups[g.idx()].spec;
         let (max_records, timeout) = (spec.max_poll_records, spec.request_timeout_ms);
+        let max_wait_ms = spec.fetch_max_wait_ms as u32;
         let read_committed = spec.isolation_level == IsolationLevel::ReadCommitted;
         for i in 0..self.consumers[c.idx()].parts.len() {
             let cons = &self.consumers[c.idx()];
@@ -1793,6 +1794,7 @@ impl Sim {
                     offset: fetch_pos,
                     token,
                     max_records,
+                    max_wait_ms,
                     read_committed,
                 },
             };

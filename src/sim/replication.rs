@@ -86,6 +86,8 @@ struct DelayedFetch {
 #[derive(Clone, Copy, Debug)]
 pub struct PendingAck {
     pub producer: ProducerId,
+    /// The producer's node, which the answer goes back to.
+    pub client: NodeId,
     pub batch: u32,
     pub attempt: u32,
     pub base_offset: u64,
@@ -105,7 +107,8 @@ struct MarkerWait {
 /// A consumer fetch parked until data below the HW arrives (`fetch.max.wait.ms`).
 #[derive(Clone, Copy, Debug)]
 struct ConsumerWait {
-    consumer: ConsumerId,
+    /// The consumer's node, which the answer goes back to.
+    to: NodeId,
     offset: u64,
     max_records: u32,
     read_committed: bool,
@@ -655,20 +658,20 @@ impl Sim {
                 result,
             } => self.handle_replica_fetch_response(b, partition, leader_epoch, session, result),
             Msg::ConsumerFetch {
-                consumer,
+                consumer: _,
                 partition,
                 offset,
                 token,
                 max_records,
+                max_wait_ms,
                 read_committed,
             } => self.handle_consumer_fetch(
                 b,
                 from,
-                consumer,
                 partition,
                 offset,
                 token,
-                max_records,
+                (max_records, max_wait_ms),
                 read_committed,
             ),
             Msg::PartitionChange {
@@ -720,10 +723,9 @@ impl Sim {
                     .filter(|r| r.is_leader())
                     .map(|r| if read_committed { r.lso() } else { r.hw });
                 let node = self.node_of_broker(b);
-                let to = self.consumers[consumer.idx()].node;
                 self.send(
                     node,
-                    to,
+                    from,
                     Msg::ListOffsetsResponse {
                         partition,
                         token,
@@ -1021,6 +1023,7 @@ impl Sim {
         let r = self.replica_mut(p, b).expect("leader replica");
         r.purgatory.push(PendingAck {
             producer,
+            client: from,
             batch,
             attempt,
             base_offset,
@@ -1076,10 +1079,9 @@ impl Sim {
         result: ProduceResult,
     ) {
         let node = self.node_of_broker(b);
-        let to = self.producers[pa.producer.idx()].node;
         self.send(
             node,
-            to,
+            pa.client,
             Msg::ProduceResponse {
                 partition: p,
                 batch: pa.batch,
@@ -1100,10 +1102,9 @@ impl Sim {
             self.answer_pending_ack(p, b, pa, ProduceResult::Err(error));
         }
         for w in waits {
-            let to = self.consumers[w.consumer.idx()].node;
             self.send(
                 node,
-                to,
+                w.to,
                 Msg::ConsumerFetchResponse {
                     partition: p,
                     token: w.request_token,
@@ -1562,18 +1563,14 @@ impl Sim {
         &mut self,
         b: BrokerId,
         from: NodeId,
-        consumer: ConsumerId,
         p: PartitionId,
         offset: u64,
         request_token: u32,
-        max_records: u32,
+        (max_records, max_wait_ms): (u32, u32),
         read_committed: bool,
     ) {
         let node = self.node_of_broker(b);
-        let wait_ms = self.groups[self.consumers[consumer.idx()].group.idx()]
-            .spec
-            .fetch_max_wait_ms;
-        let deadline = self.k.now.plus_ms(wait_ms);
+        let deadline = self.k.now.plus_ms(u64::from(max_wait_ms));
         let Some(r) = self.replica_mut(p, b).filter(|r| r.role == Role::Leader) else {
             self.send(
                 node,
@@ -1604,7 +1601,7 @@ impl Sim {
             self.respond_consumer_fetch(
                 p,
                 b,
-                consumer,
+                from,
                 offset,
                 request_token,
                 max_records,
@@ -1612,7 +1609,7 @@ impl Sim {
             );
         } else {
             r.consumer_waits.push(ConsumerWait {
-                consumer,
+                to: from,
                 offset,
                 max_records,
                 read_committed,
@@ -1628,7 +1625,7 @@ impl Sim {
         &mut self,
         p: PartitionId,
         b: BrokerId,
-        consumer: ConsumerId,
+        to: NodeId,
         offset: u64,
         request_token: u32,
         max_records: u32,
@@ -1651,7 +1648,6 @@ impl Sim {
             Box::new([])
         };
         let node = self.node_of_broker(b);
-        let to = self.consumers[consumer.idx()].node;
         self.send(
             node,
             to,
@@ -1695,7 +1691,7 @@ impl Sim {
                 self.respond_consumer_fetch(
                     p,
                     b,
-                    w.consumer,
+                    w.to,
                     w.offset,
                     w.request_token,
                     w.max_records,

@@ -95,6 +95,8 @@ pub(crate) enum Msg {
         offset: u64,
         token: u32,
         max_records: u32,
+        /// `fetch.max.wait.ms`: how long the leader may hold the fetch for data.
+        max_wait_ms: u32,
         /// `isolation.level=read_committed`: read only below the LSO.
         read_committed: bool,
     },
