@@ -1783,13 +1783,11 @@ impl Sim {
             self.consumers[c.idx()].parts[i].fetching_from = Some(leader);
             let msg = match position {
                 None => Msg::ListOffsets {
-                    consumer: c,
                     partition: p,
                     token,
                     read_committed,
                 },
                 Some(_) => Msg::ConsumerFetch {
-                    consumer: c,
                     partition: p,
                     offset: fetch_pos,
                     token,

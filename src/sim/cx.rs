@@ -5,6 +5,8 @@
 //! draws random numbers; it can reach no other node's state. Every trace event it emits records
 //! as its cause the delivery or timer that ran the handler.
 
+#![allow(dead_code)] // until every process runs on it
+
 use rand::RngExt;
 use rand::distr::uniform::{SampleRange, SampleUniform};
 use rand_chacha::ChaCha8Rng;
@@ -130,6 +132,12 @@ impl<'a> Cx<'a> {
 
     pub(crate) fn free_record_buf(&mut self, p: u32) {
         self.k.free_record_buf(p);
+    }
+
+    /// Call another part of this same process (see [`crate::sim::Local`]); it runs as soon as
+    /// this handler returns.
+    pub(crate) fn local(&mut self, call: crate::sim::Local) {
+        self.k.locals.push_back(call);
     }
 
     // ----- the application's ledger: who sent which message (observed, not shared) --------

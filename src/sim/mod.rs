@@ -24,6 +24,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 pub use config::{FaultKind, FaultSpec, Note, SimConfig, Target};
+#[allow(unused_imports)] // used by the processes as they move onto it
 pub(crate) use cx::Cx;
 pub use ids::*;
 pub use trace::*;
@@ -111,6 +112,12 @@ pub(crate) enum Event {
     /// During the drain: is everything settled?
     QuiescenceCheck,
 }
+
+/// A call between two parts of one process: a consumer and the producers embedded in it (its
+/// output and dead-letter producers). The event loop runs each as soon as the calling handler
+/// returns, in the order made, within the same step: no time passes and nothing is queued.
+#[derive(Clone, Debug)]
+pub(crate) enum Local {}
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Timer {
@@ -287,6 +294,8 @@ pub(crate) struct Kernel {
     pub(crate) record_bufs: BufPool<MsgId>,
     pending_resets: Vec<(NodeId, Msg)>,
     pub(crate) controller_node: NodeId,
+    /// In-process calls made by the running handler, run when it returns.
+    pub(crate) locals: std::collections::VecDeque<Local>,
 }
 
 /// The whole simulated world. `Clone` so that the TUI can keep checkpoints for rewinding.
@@ -359,6 +368,7 @@ impl Sim {
         }
         self.k.events += 1;
         self.dispatch(event);
+        self.run_locals();
         true
     }
 
@@ -632,6 +642,14 @@ impl Sim {
                     self.schedule(self.k.now.plus_ms(100), Event::QuiescenceCheck);
                 }
             }
+        }
+    }
+
+    /// Run the in-process calls the last handler made (each may make more).
+    #[allow(clippy::never_loop)] // until the first kind of call exists
+    fn run_locals(&mut self) {
+        while let Some(call) = self.k.locals.pop_front() {
+            match call {}
         }
     }
 
@@ -1078,6 +1096,7 @@ impl Kernel {
             payloads: BufPool::default(),
             record_bufs: BufPool::default(),
             pending_resets: Vec::new(),
+            locals: std::collections::VecDeque::new(),
         }
     }
 

@@ -658,7 +658,6 @@ impl Sim {
                 result,
             } => self.handle_replica_fetch_response(b, partition, leader_epoch, session, result),
             Msg::ConsumerFetch {
-                consumer: _,
                 partition,
                 offset,
                 token,
@@ -710,7 +709,6 @@ impl Sim {
                 self.complete_purgatory(partition, b);
             }
             Msg::ListOffsets {
-                consumer,
                 partition,
                 token,
                 read_committed,

@@ -90,7 +90,6 @@ pub(crate) enum Msg {
         result: ReplicaFetchResult,
     },
     ConsumerFetch {
-        consumer: ConsumerId,
         partition: PartitionId,
         offset: u64,
         token: u32,
@@ -103,7 +102,6 @@ pub(crate) enum Msg {
     /// `ListOffsets` for `auto.offset.reset = latest`: the partition's HW, or its LSO under
     /// `isolation_level=read_committed` (the request carries the isolation level).
     ListOffsets {
-        consumer: ConsumerId,
         partition: PartitionId,
         token: u32,
         read_committed: bool,
