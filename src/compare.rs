@@ -266,6 +266,8 @@ pub struct VariantOutcome {
     pub offline_partitions: u64,
     /// Totals and, under `groups`, per-group outcomes, as in `brokerlab run --json`.
     pub outcome: Outcome,
+    /// What the preset cost: latency, lag, unavailability, as in `brokerlab run --json`.
+    pub metrics: crate::report::MetricsReport,
 }
 
 /// One cell of the matrix.
@@ -399,6 +401,13 @@ pub fn compare(label: &str, sc: &Scenario, variants: &[Variant], seed: u64) -> C
     build(label, sc, variants, &runs, seed)
 }
 
+/// The largest of some millisecond figures, formatted (`-` if none).
+fn worst(values: impl Iterator<Item = f64>) -> String {
+    values
+        .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))))
+        .map_or("-".to_string(), crate::report::fmt_ms)
+}
+
 /// The report from finished (or, in the TUI, partial) runs of the variants.
 pub fn build(
     label: &str,
@@ -416,6 +425,7 @@ pub fn build(
             end_ms: r.sim.now().as_ms(),
             offline_partitions: r.offline,
             outcome: r.outcome.clone(),
+            metrics: crate::report::MetricsReport::new(&r.sim, &r.metrics),
         })
         .collect();
     CompareReport {
@@ -620,6 +630,34 @@ pub fn text(r: &CompareReport) -> String {
         });
     }
     row(&mut s, "verdict", &|o| o.outcome.verdict.name().to_string());
+    // What each guarantee costs, beside what it buys.
+    row(&mut s, "send→ack p50", &|o| {
+        worst(o.metrics.produce_latency.values().map(|l| l.p50_ms))
+    });
+    row(&mut s, "send→ack p99", &|o| {
+        worst(o.metrics.produce_latency.values().map(|l| l.p99_ms))
+    });
+    row(&mut s, "send→apply p99", &|o| {
+        worst(o.metrics.groups.values().map(|g| g.end_to_end.p99_ms))
+    });
+    row(&mut s, "max lag", &|o| {
+        o.metrics
+            .groups
+            .values()
+            .map(|g| g.max_lag)
+            .max()
+            .unwrap_or(0)
+            .to_string()
+    });
+    if r.outcomes
+        .iter()
+        .any(|o| !o.metrics.unavailable_ms.is_empty())
+    {
+        row(&mut s, "unavailable", &|o| {
+            let total: f64 = o.metrics.unavailable_ms.values().sum();
+            crate::report::fmt_ms(total)
+        });
+    }
     let groups = r.outcomes.first().map_or(0, |o| o.outcome.groups.len());
     if groups > 1 {
         for gi in 0..groups {

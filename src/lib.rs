@@ -8,6 +8,7 @@ pub mod commands;
 pub mod compare;
 pub mod explain;
 pub mod life;
+pub mod metrics;
 pub mod report;
 pub mod scenario;
 pub mod session;

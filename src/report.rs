@@ -75,6 +75,130 @@ pub struct Report {
     pub expect: Option<ExpectResult>,
     /// Every lost, duplicated, reordered and aborted-read message, per group, explained.
     pub anomalies: Vec<crate::explain::Anomaly>,
+    /// What users feel: latency, lag, unavailability, rebalancing, global order.
+    pub metrics: MetricsReport,
+}
+
+/// Latency figures in milliseconds (microsecond resolution).
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct LatencyMs {
+    pub count: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+impl From<crate::metrics::Latency> for LatencyMs {
+    fn from(l: crate::metrics::Latency) -> LatencyMs {
+        LatencyMs {
+            count: l.count,
+            p50_ms: us_to_ms(l.p50_us),
+            p99_ms: us_to_ms(l.p99_us),
+            max_ms: us_to_ms(l.max_us),
+        }
+    }
+}
+
+fn us_to_ms(us: u64) -> f64 {
+    us as f64 / 1000.0
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct GroupMetricsReport {
+    /// From each message's send to its first application by the group.
+    pub end_to_end: LatencyMs,
+    /// The most records the group was behind (high watermark minus committed offset, summed
+    /// over its partitions), and when.
+    pub max_lag: u64,
+    pub max_lag_at_ms: u64,
+    pub final_lag: u64,
+    /// From the group's first join to its first assignment (includes
+    /// `group.initial.rebalance.delay.ms`); `null` if it never got one.
+    pub first_join_ms: Option<f64>,
+    /// Rebalances after the first assignment.
+    pub rebalances: u64,
+    /// Time with a rebalance in progress (consumption stopped, for the eager protocol).
+    pub rebalancing_ms: f64,
+    pub longest_rebalance_ms: f64,
+    /// Applies of a message sent before one the group had already applied, over all keys.
+    pub out_of_global_order: u64,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct UnavailableWindow {
+    pub partition: String,
+    pub from_ms: f64,
+    /// `null` if the partition was still unavailable at the end.
+    pub to_ms: Option<f64>,
+    /// `no_leader`, `leader_down` or `under_min_isr`.
+    pub reason: crate::metrics::Unavailable,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct MetricsReport {
+    /// Per producer: from `send()` to its acknowledgement.
+    pub produce_latency: BTreeMap<String, LatencyMs>,
+    pub groups: BTreeMap<String, GroupMetricsReport>,
+    /// Every window in which a partition could not take writes, in partition order.
+    pub unavailable: Vec<UnavailableWindow>,
+    /// Total unavailable time per partition that had any.
+    pub unavailable_ms: BTreeMap<String, f64>,
+}
+
+impl MetricsReport {
+    pub fn new(sim: &Sim, m: &crate::metrics::MetricsSummary) -> MetricsReport {
+        let produce_latency = sim
+            .producers()
+            .iter()
+            .zip(&m.produce)
+            .filter(|(_, l)| l.count > 0)
+            .map(|(p, l)| (p.name.clone(), LatencyMs::from(*l)))
+            .collect();
+        let groups = sim
+            .groups()
+            .iter()
+            .zip(&m.groups)
+            .map(|(g, gm)| {
+                (
+                    g.name.clone(),
+                    GroupMetricsReport {
+                        end_to_end: gm.end_to_end.into(),
+                        max_lag: gm.max_lag.lag,
+                        max_lag_at_ms: gm.max_lag.at_us / 1000,
+                        final_lag: gm.final_lag,
+                        first_join_ms: gm.first_join_us.map(us_to_ms),
+                        rebalances: gm.rebalances,
+                        rebalancing_ms: us_to_ms(gm.rebalancing_us),
+                        longest_rebalance_ms: us_to_ms(gm.longest_rebalance_us),
+                        out_of_global_order: gm.out_of_global_order,
+                    },
+                )
+            })
+            .collect();
+        let unavailable = m
+            .unavailable
+            .iter()
+            .map(|w| UnavailableWindow {
+                partition: sim.partition_name(w.partition),
+                from_ms: us_to_ms(w.from_us),
+                to_ms: w.to_us.map(us_to_ms),
+                reason: w.reason,
+            })
+            .collect();
+        let mut unavailable_ms = BTreeMap::new();
+        for w in &m.unavailable {
+            let to = w.to_us.unwrap_or(m.end_us);
+            *unavailable_ms
+                .entry(sim.partition_name(w.partition))
+                .or_insert(0.0) += us_to_ms(to - w.from_us);
+        }
+        MetricsReport {
+            produce_latency,
+            groups,
+            unavailable,
+            unavailable_ms,
+        }
+    }
 }
 
 /// Run a scenario to the end. `on_event` sees every trace event as it happens (the text report
@@ -90,6 +214,7 @@ pub fn run(
     let mut checker = Checker::new(setup);
     let mut digest = Digest::default();
     let mut c = Collector::default();
+    let mut metrics = crate::metrics::Metrics::new(crate::metrics::MetricsSetup::from_sim(&sim));
     let mut buf = Vec::new();
     loop {
         let more = sim.step();
@@ -97,6 +222,7 @@ pub fn run(
         for ev in &buf {
             digest.add(ev);
             checker.observe(ev);
+            metrics.observe(ev);
             c.observe(&sim, ev);
             on_event(&sim, ev);
         }
@@ -139,6 +265,7 @@ pub fn run(
         truncations: c.truncations,
         rebalances: c.rebalances,
         logs: final_logs(&sim),
+        metrics: MetricsReport::new(&sim, &metrics.summary()),
         outcome,
         expect,
         anomalies,
@@ -809,6 +936,7 @@ pub fn outcome_table(report: &Report) -> String {
             g.dead_lettered, g.name
         );
     }
+    metrics_table(&mut s, &report.metrics);
     if !report.truncations.is_empty() {
         for t in &report.truncations {
             let _ = writeln!(
@@ -835,6 +963,105 @@ pub fn outcome_table(report: &Report) -> String {
         }
     }
     s
+}
+
+/// `12.3ms`, `1.850s`: milliseconds below ten seconds, seconds above.
+pub fn fmt_ms(ms: f64) -> String {
+    if ms < 10_000.0 {
+        format!("{ms:.1}ms")
+    } else {
+        format!("{:.3}s", ms / 1000.0)
+    }
+}
+
+/// What the run cost: latency, lag, rebalancing, unavailability and global order.
+fn metrics_table(s: &mut String, m: &MetricsReport) {
+    let _ = writeln!(s, "Cost");
+    if !m.produce_latency.is_empty() {
+        let _ = writeln!(
+            s,
+            "  {:<16} {:>9} {:>9} {:>9}",
+            "send→ack", "p50", "p99", "max"
+        );
+        for (name, l) in &m.produce_latency {
+            let _ = writeln!(
+                s,
+                "  {:<16} {:>9} {:>9} {:>9}",
+                name,
+                fmt_ms(l.p50_ms),
+                fmt_ms(l.p99_ms),
+                fmt_ms(l.max_ms)
+            );
+        }
+    }
+    if !m.groups.is_empty() {
+        let _ = writeln!(
+            s,
+            "  {:<16} {:>9} {:>9} {:>9}",
+            "send→apply", "p50", "p99", "max"
+        );
+        for (name, g) in &m.groups {
+            let l = &g.end_to_end;
+            if l.count == 0 {
+                let _ = writeln!(s, "  {:<16} {:>9} {:>9} {:>9}", name, "-", "-", "-");
+                continue;
+            }
+            let _ = writeln!(
+                s,
+                "  {:<16} {:>9} {:>9} {:>9}",
+                name,
+                fmt_ms(l.p50_ms),
+                fmt_ms(l.p99_ms),
+                fmt_ms(l.max_ms)
+            );
+        }
+        let _ = writeln!(
+            s,
+            "  {:<16} {:>16} {:>10} {:>16} {:>12}",
+            "group", "max lag (at)", "first join", "rebalances", "out of order"
+        );
+        for (name, g) in &m.groups {
+            let lag = format!(
+                "{} ({})",
+                g.max_lag,
+                fmt_time(crate::sim::SimTime::from_ms(g.max_lag_at_ms))
+            );
+            let join = g.first_join_ms.map_or("-".to_string(), fmt_ms);
+            let rebalancing = if g.rebalances == 0 {
+                "0".to_string()
+            } else {
+                format!("{}× {}", g.rebalances, fmt_ms(g.rebalancing_ms))
+            };
+            let _ = writeln!(
+                s,
+                "  {:<16} {:>16} {:>10} {:>16} {:>12}",
+                name, lag, join, rebalancing, g.out_of_global_order
+            );
+        }
+        let _ = writeln!(
+            s,
+            "  lag: records above the committed offset · out of order: sent before one already applied"
+        );
+    }
+    for (partition, ms) in &m.unavailable_ms {
+        let windows: Vec<String> = m
+            .unavailable
+            .iter()
+            .filter(|w| &w.partition == partition)
+            .map(|w| {
+                let to = w
+                    .to_ms
+                    .map_or("end".to_string(), |t| format!("{:.3}s", t / 1000.0));
+                format!("{} {:.3}s→{}", w.reason.describe(), w.from_ms / 1000.0, to)
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "  unavailable: {partition} for {} ({})",
+            fmt_ms(*ms),
+            windows.join(", ")
+        );
+    }
 }
 
 /// How many anomalies of each kind get a `chain`.

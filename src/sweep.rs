@@ -36,6 +36,8 @@ pub struct CheckedRun {
     pub outcome: Outcome,
     /// `PartitionOffline` events seen.
     pub offline: u64,
+    /// Latency, lag, unavailability, rebalancing and global order.
+    pub metrics: crate::metrics::MetricsSummary,
 }
 
 /// Runs `scenario` (already validated) with `seed` to the end, feeding the checker.
@@ -48,11 +50,13 @@ pub fn run_checked(
     let mut sim = Sim::with_seed(scenario, seed);
     let setup = CheckerSetup::from_scenario(scenario).expect("validated scenario");
     let mut checker = Checker::new(setup);
+    let mut metrics = crate::metrics::Metrics::new(crate::metrics::MetricsSetup::from_sim(&sim));
     let mut offline = 0;
     loop {
         let more = sim.step();
         for ev in sim.drain_trace() {
             checker.observe(&ev);
+            metrics.observe(&ev);
             if let Trace::PartitionOffline { .. } = ev.kind {
                 offline += 1;
             }
@@ -65,6 +69,7 @@ pub fn run_checked(
     checker.set_final(true);
     let outcome = checker.outcome();
     CheckedRun {
+        metrics: metrics.summary(),
         sim,
         checker,
         outcome,

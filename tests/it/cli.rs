@@ -199,3 +199,59 @@ fn list_and_completions_work() {
     assert!(o.status.success());
     assert!(stdout(&o).contains("brokerlab"));
 }
+
+/// Every `$ brokerlab run …` sample in the README is what the run prints: each line shown appears
+/// in the output, in order; `…` stands for left-out lines, or the rest of a line.
+#[test]
+fn the_readme_run_samples_match_the_output() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let mut samples = 0;
+    let mut in_block = false;
+    let mut block: Vec<&str> = Vec::new();
+    for line in readme.lines() {
+        if line.starts_with("```") {
+            if in_block
+                && block
+                    .first()
+                    .is_some_and(|l| l.starts_with("$ brokerlab run "))
+            {
+                check_sample(&block);
+                samples += 1;
+            }
+            in_block = !in_block;
+            block.clear();
+        } else if in_block {
+            block.push(line);
+        }
+    }
+    assert!(samples >= 2, "the README shows at least two run samples");
+}
+
+fn check_sample(block: &[&str]) {
+    let args: Vec<&str> = block[0]["$ brokerlab ".len()..]
+        .split_whitespace()
+        .collect();
+    let out = stdout(&brokerlab(&args));
+    let lines: Vec<&str> = out.lines().collect();
+    let mut at = 0;
+    for want in &block[1..] {
+        if want.trim() == "…" {
+            continue;
+        }
+        let found = match want.find('…') {
+            Some(cut) => {
+                let prefix = &want[..cut];
+                lines[at..].iter().position(|l| l.starts_with(prefix))
+            }
+            None => lines[at..].iter().position(|l| l == want),
+        };
+        match found {
+            Some(i) => at += i + 1,
+            None => panic!(
+                "README sample `{}`: line not in the output (in order):\n{want}\n--- output ---\n{out}",
+                block[0]
+            ),
+        }
+    }
+}
