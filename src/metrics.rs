@@ -141,6 +141,8 @@ struct GroupState {
     rebalancing_us: u64,
     longest_rebalance_us: u64,
     lag: u64,
+    /// Per partition read: its own highest lag.
+    part_max: Vec<u64>,
     lag_samples: Vec<LagSample>,
     max_lag: LagSample,
 }
@@ -214,6 +216,7 @@ impl Metrics {
                 .map(|parts| GroupState {
                     committed: vec![None; parts.len()],
                     has_commit: vec![false; parts.len()],
+                    part_max: vec![0; parts.len()],
                     ..GroupState::default()
                 })
                 .collect(),
@@ -377,6 +380,7 @@ impl Metrics {
                 self.group_partitions[g].push(p);
                 self.groups[g].committed.push(None);
                 self.groups[g].has_commit.push(false);
+                self.groups[g].part_max.push(0);
                 self.readers[p.idx()].push((GroupId(g as u32), slot));
             }
         }
@@ -411,11 +415,14 @@ impl Metrics {
     fn update_lag(&mut self, group: GroupId, at: SimTime) {
         let parts = &self.group_partitions[group.idx()];
         let g = &mut self.groups[group.idx()];
-        let lag: u64 = parts
-            .iter()
-            .zip(&g.committed)
-            .filter_map(|(p, c)| c.map(|c| self.parts[p.idx()].hw.saturating_sub(c)))
-            .sum();
+        let mut lag = 0;
+        for (slot, (p, c)) in parts.iter().zip(&g.committed).enumerate() {
+            if let Some(c) = c {
+                let l = self.parts[p.idx()].hw.saturating_sub(*c);
+                g.part_max[slot] = g.part_max[slot].max(l);
+                lag += l;
+            }
+        }
         if lag == g.lag && !g.lag_samples.is_empty() {
             return;
         }
@@ -486,7 +493,16 @@ impl Metrics {
         let groups = self
             .groups
             .iter()
-            .map(|g| GroupMetrics {
+            .zip(&self.group_partitions)
+            .map(|(g, parts)| GroupMetrics {
+                max_lag_partition: g
+                    .part_max
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, l)| **l > 0)
+                    // The highest; the first of equals.
+                    .max_by_key(|(i, l)| (**l, std::cmp::Reverse(*i)))
+                    .map(|(i, _)| parts[i]),
                 end_to_end: Latency::of(&mut g.e2e_us.clone()),
                 first_join_us: g.formation_us,
                 max_lag: g.max_lag,
@@ -546,9 +562,11 @@ fn thin(samples: &mut Vec<LagSample>) {
     *samples = out;
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct GroupMetrics {
     pub end_to_end: Latency,
+    /// The partition whose own lag peaked highest.
+    pub max_lag_partition: Option<PartitionId>,
     /// From the first join to the first assignment (`group.initial.rebalance.delay.ms` included).
     pub first_join_us: Option<u64>,
     pub max_lag: LagSample,
@@ -712,6 +730,7 @@ mod tests {
         m.observe(&commit(4, 0, 10));
         m.observe(&commit(4, 1, 5));
         let s = m.summary();
+        assert_eq!(s.groups[0].max_lag_partition, Some(PartitionId(0)));
         assert_eq!(s.groups[0].max_lag.lag, 11);
         assert_eq!(s.groups[0].max_lag.at_us, 3_000);
         assert_eq!(s.groups[0].final_lag, 0);

@@ -111,6 +111,8 @@ pub struct GroupMetricsReport {
     /// over its partitions), and when.
     pub max_lag: u64,
     pub max_lag_at_ms: u64,
+    /// The partition whose own lag peaked highest (`null` if the group never lagged).
+    pub max_lag_partition: Option<String>,
     pub final_lag: u64,
     /// From the group's first join to its first assignment (includes
     /// `group.initial.rebalance.delay.ms`); `null` if it never got one.
@@ -165,6 +167,7 @@ impl MetricsReport {
                         end_to_end: gm.end_to_end.into(),
                         max_lag: gm.max_lag.lag,
                         max_lag_at_ms: gm.max_lag.at_us / 1000,
+                        max_lag_partition: gm.max_lag_partition.map(|p| sim.partition_name(p)),
                         final_lag: gm.final_lag,
                         first_join_ms: gm.first_join_us.map(us_to_ms),
                         rebalances: gm.rebalances,
@@ -235,8 +238,9 @@ pub fn run(
     let outcome = checker.outcome();
     let mut anomalies = crate::explain::explain(scenario, seed, &sim, &checker);
     add_chains(scenario, seed, &mut anomalies);
+    let metrics = MetricsReport::new(&sim, &metrics.summary());
     let expect = scenario.expect.as_ref().map(|e| {
-        let failures = check_expect(e, &outcome, &c.extra());
+        let failures = check_expect(e, &outcome, &c.extra(&metrics));
         ExpectResult {
             passed: failures.is_empty(),
             failures,
@@ -265,7 +269,7 @@ pub fn run(
         truncations: c.truncations,
         rebalances: c.rebalances,
         logs: final_logs(&sim),
-        metrics: MetricsReport::new(&sim, &metrics.summary()),
+        metrics,
         outcome,
         expect,
         anomalies,
@@ -355,11 +359,28 @@ impl Collector {
         }
     }
 
-    fn extra(&self) -> ExpectExtra {
+    fn extra(&self, m: &MetricsReport) -> ExpectExtra {
         ExpectExtra {
             unclean_elections: self.unclean,
             truncated: self.truncated,
             errors: self.errors.clone(),
+            unavailable_ms: m.unavailable_ms.values().sum::<f64>() as u64,
+            groups: m
+                .groups
+                .iter()
+                .map(|(name, g)| {
+                    (
+                        name.clone(),
+                        crate::check::GroupCost {
+                            max_lag: g.max_lag,
+                            max_lag_partition: g.max_lag_partition.clone(),
+                            longest_rebalance_ms: g.longest_rebalance_ms as u64,
+                            final_lag: g.final_lag,
+                            out_of_global_order: g.out_of_global_order,
+                        },
+                    )
+                })
+                .collect(),
         }
     }
 }

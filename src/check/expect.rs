@@ -15,6 +15,21 @@ pub struct ExpectExtra {
     pub truncated: u64,
     /// Produce errors by Kafka error name (`NOT_ENOUGH_REPLICAS`), from `ProduceError` events.
     pub errors: BTreeMap<String, u64>,
+    /// Time partitions could not take writes, summed over partitions, in milliseconds.
+    pub unavailable_ms: u64,
+    /// Per group by name: what the metrics measured.
+    pub groups: BTreeMap<String, GroupCost>,
+}
+
+/// A group's measured costs, for `[expect.groups.NAME]` bounds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GroupCost {
+    pub max_lag: u64,
+    /// The partition whose own lag peaked highest (none if it never lagged).
+    pub max_lag_partition: Option<String>,
+    pub longest_rebalance_ms: u64,
+    pub final_lag: u64,
+    pub out_of_global_order: u64,
 }
 
 /// Compares `outcome` (which should be final) with `expect`. Returns one human-readable line per
@@ -99,6 +114,18 @@ pub fn check_expect(expect: &Expect, outcome: &Outcome, extra: &ExpectExtra) -> 
         extra.unclean_elections,
     );
     cmp(&mut out, "truncated", expect.truncated, extra.truncated);
+    at_least(
+        &mut out,
+        "unavailable_ms_at_least",
+        expect.unavailable_ms_at_least,
+        extra.unavailable_ms,
+    );
+    at_most(
+        &mut out,
+        "unavailable_ms_at_most",
+        expect.unavailable_ms_at_most,
+        extra.unavailable_ms,
+    );
     for (name, &want) in &expect.errors {
         let got = extra.errors.get(name).copied().unwrap_or(0);
         cmp(&mut out, &format!("errors.{name}"), Some(want), got);
@@ -153,8 +180,76 @@ pub fn check_expect(expect: &Expect, outcome: &Outcome, extra: &ExpectExtra) -> 
             ge.never_written,
             g.lost_by_kind.never_written,
         );
+        let cost = extra.groups.get(name).cloned().unwrap_or_default();
+        at_least(
+            &mut out,
+            &field("max_lag_at_least"),
+            ge.max_lag_at_least,
+            cost.max_lag,
+        );
+        at_most(
+            &mut out,
+            &field("max_lag_at_most"),
+            ge.max_lag_at_most,
+            cost.max_lag,
+        );
+        if let Some(want) = &ge.max_lag_partition
+            && cost.max_lag_partition.as_deref() != Some(want.as_str())
+        {
+            out.push(format!(
+                "{}: expected {want}, got {}",
+                field("max_lag_partition"),
+                cost.max_lag_partition.as_deref().unwrap_or("none")
+            ));
+        }
+        at_least(
+            &mut out,
+            &field("longest_rebalance_ms_at_least"),
+            ge.longest_rebalance_ms_at_least,
+            cost.longest_rebalance_ms,
+        );
+        at_most(
+            &mut out,
+            &field("longest_rebalance_ms_at_most"),
+            ge.longest_rebalance_ms_at_most,
+            cost.longest_rebalance_ms,
+        );
+        at_most(
+            &mut out,
+            &field("final_lag_at_most"),
+            ge.final_lag_at_most,
+            cost.final_lag,
+        );
+        at_least(
+            &mut out,
+            &field("out_of_global_order_at_least"),
+            ge.out_of_global_order_at_least,
+            cost.out_of_global_order,
+        );
+        at_most(
+            &mut out,
+            &field("out_of_global_order_at_most"),
+            ge.out_of_global_order_at_most,
+            cost.out_of_global_order,
+        );
     }
     out
+}
+
+fn at_least(out: &mut Vec<String>, what: &str, bound: Option<u64>, got: u64) {
+    if let Some(b) = bound
+        && got < b
+    {
+        out.push(format!("{what}: expected at least {b}, got {got}"));
+    }
+}
+
+fn at_most(out: &mut Vec<String>, what: &str, bound: Option<u64>, got: u64) {
+    if let Some(b) = bound
+        && got > b
+    {
+        out.push(format!("{what}: expected at most {b}, got {got}"));
+    }
 }
 
 fn cmp<T: PartialEq + Display>(out: &mut Vec<String>, what: &str, want: Option<T>, got: T) {
@@ -226,6 +321,8 @@ mod tests {
 
     fn extra() -> ExpectExtra {
         ExpectExtra {
+            unavailable_ms: 0,
+            groups: BTreeMap::new(),
             unclean_elections: 1,
             truncated: 3,
             errors: BTreeMap::from([("NOT_ENOUGH_REPLICAS".to_string(), 3)]),
@@ -313,6 +410,64 @@ mod tests {
                 "verdict: expected exactly-once, got none",
                 "unclean_elections: expected 0, got 1",
                 "truncated: expected 4, got 3",
+            ]
+        );
+    }
+
+    #[test]
+    fn checks_cost_bounds() {
+        let mut x = extra();
+        x.unavailable_ms = 9_000;
+        x.groups.insert(
+            "billing".to_string(),
+            super::super::GroupCost {
+                max_lag: 40,
+                max_lag_partition: Some("orders/1".to_string()),
+                longest_rebalance_ms: 1_800,
+                final_lag: 0,
+                out_of_global_order: 3,
+            },
+        );
+        let within = Expect {
+            unavailable_ms_at_least: Some(9_000),
+            unavailable_ms_at_most: Some(10_000),
+            groups: BTreeMap::from([(
+                "billing".to_string(),
+                GroupExpect {
+                    max_lag_at_least: Some(30),
+                    max_lag_at_most: Some(40),
+                    max_lag_partition: Some("orders/1".to_string()),
+                    longest_rebalance_ms_at_least: Some(1_500),
+                    final_lag_at_most: Some(0),
+                    out_of_global_order_at_least: Some(1),
+                    ..GroupExpect::default()
+                },
+            )]),
+            ..Expect::default()
+        };
+        assert!(check_expect(&within, &outcome(), &x).is_empty());
+        let outside = Expect {
+            unavailable_ms_at_most: Some(5_000),
+            groups: BTreeMap::from([(
+                "billing".to_string(),
+                GroupExpect {
+                    max_lag_at_least: Some(41),
+                    max_lag_partition: Some("orders/0".to_string()),
+                    longest_rebalance_ms_at_most: Some(1_000),
+                    out_of_global_order_at_most: Some(0),
+                    ..GroupExpect::default()
+                },
+            )]),
+            ..Expect::default()
+        };
+        assert_eq!(
+            check_expect(&outside, &outcome(), &x),
+            vec![
+                "unavailable_ms_at_most: expected at most 5000, got 9000",
+                "groups.billing.max_lag_at_least: expected at least 41, got 40",
+                "groups.billing.max_lag_partition: expected orders/0, got orders/1",
+                "groups.billing.longest_rebalance_ms_at_most: expected at most 1000, got 1800",
+                "groups.billing.out_of_global_order_at_most: expected at most 0, got 3",
             ]
         );
     }

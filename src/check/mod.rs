@@ -13,7 +13,7 @@
 mod expect;
 mod fates;
 
-pub use expect::{ExpectExtra, check_expect};
+pub use expect::{ExpectExtra, GroupCost, check_expect};
 pub use fates::{AnomalyKind, AnomalyRecord, Detail, Fate, LossKind, LostByKind};
 
 use serde::Serialize;

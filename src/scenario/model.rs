@@ -542,6 +542,11 @@ pub struct Expect {
     /// Produce errors by Kafka error name, e.g. `NOT_ENOUGH_REPLICAS = 3`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub errors: BTreeMap<String, u64>,
+    /// Bounds on the time partitions could not take writes, summed over partitions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable_ms_at_least: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unavailable_ms_at_most: Option<u64>,
     /// Per-group expectations.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub groups: BTreeMap<String, GroupExpect>,
@@ -586,6 +591,29 @@ pub struct GroupExpect {
     /// Lost: no log ever held them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub never_written: Option<u64>,
+    /// Bounds on the group's peak lag (records above its committed offsets, summed over its
+    /// partitions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_lag_at_least: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_lag_at_most: Option<u64>,
+    /// The partition whose own lag peaked highest, e.g. `"orders/1"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_lag_partition: Option<String>,
+    /// Bounds on the longest rebalance after the group first formed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub longest_rebalance_ms_at_least: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub longest_rebalance_ms_at_most: Option<u64>,
+    /// Bound on the group's lag at the end of the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_lag_at_most: Option<u64>,
+    /// Bounds on applies of a message sent before one the group had already applied, over all
+    /// keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_of_global_order_at_least: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_of_global_order_at_most: Option<u64>,
 }
 
 /// `[compare]`: per-preset overrides for `brokerlab compare`, e.g.
