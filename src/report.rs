@@ -16,6 +16,9 @@ pub struct Produced {
     pub sent: u64,
     pub acked: u64,
     pub failed: u64,
+    /// Sends neither acknowledged nor failed when the run ended: the producer crashed before
+    /// they resolved, or was still retrying when the drain was cut off.
+    pub unresolved: u64,
     /// Produce errors by Kafka error name: every failed attempt, plus `DELIVERY_TIMEOUT` for
     /// each record a producer gave up on after `delivery.timeout.ms`.
     pub errors: BTreeMap<String, u64>,
@@ -262,6 +265,7 @@ pub fn run(
             sent: outcome.sent,
             acked: outcome.acked,
             failed: outcome.failed,
+            unresolved: outcome.sent.saturating_sub(outcome.acked + outcome.failed),
             errors: c.errors.clone(),
         },
         groups,
@@ -863,11 +867,19 @@ pub fn outcome_table(report: &Report) -> String {
         "Outcome  (seed {}, {} events, digest {})",
         report.seed, report.events, report.digest
     );
-    let _ = writeln!(
+    let _ = write!(
         s,
         "  produced: {} sent, {} acked, {} failed",
         report.produced.sent, report.produced.acked, report.produced.failed
     );
+    if report.produced.unresolved > 0 {
+        let _ = write!(
+            s,
+            ", {} unresolved (no acknowledgement or error reached the application: its producer crashed first, or was still retrying when the run ended)",
+            report.produced.unresolved
+        );
+    }
+    let _ = writeln!(s);
     if !report.produced.errors.is_empty() {
         let errs: Vec<String> = report
             .produced
@@ -1042,11 +1054,15 @@ fn metrics_table(s: &mut String, m: &MetricsReport) {
             "group", "max lag (at)", "first join", "rebalances", "out of order"
         );
         for (name, g) in &m.groups {
-            let lag = format!(
-                "{} ({})",
-                g.max_lag,
-                fmt_time(crate::sim::SimTime::from_ms(g.max_lag_at_ms))
-            );
+            let lag = if g.max_lag == 0 {
+                "0".to_string()
+            } else {
+                format!(
+                    "{} ({})",
+                    g.max_lag,
+                    fmt_time(crate::sim::SimTime::from_ms(g.max_lag_at_ms))
+                )
+            };
             let join = g.first_join_ms.map_or("-".to_string(), fmt_ms);
             let rebalancing = if g.rebalances == 0 {
                 "0".to_string()

@@ -255,3 +255,21 @@ fn check_sample(block: &[&str]) {
         }
     }
 }
+
+/// Every send ends acknowledged, failed or unresolved, and the report says how many of each: a
+/// producer that crashes mid-transaction leaves sends that never resolved.
+#[test]
+fn every_send_is_acked_failed_or_unresolved() {
+    let out = brokerlab(&["run", "txn-read-committed", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let p = &v["produced"];
+    let n = |k: &str| p[k].as_u64().unwrap();
+    assert_eq!(n("acked") + n("failed") + n("unresolved"), n("sent"));
+    assert_eq!(
+        n("unresolved"),
+        3,
+        "the three sends of the crashed instance"
+    );
+    let text = stdout(&brokerlab(&["run", "txn-read-committed"]));
+    assert!(text.contains("3 unresolved (no acknowledgement or error reached the application"));
+}
