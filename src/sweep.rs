@@ -193,6 +193,46 @@ pub struct RunResult {
     pub offline: u64,
     pub events: u64,
     pub verdict: Option<Verdict>,
+    /// What the run cost (see [`RunCost`]).
+    pub cost: RunCost,
+}
+
+/// One run's costs, each the worst over its producers, groups or partitions, in microseconds
+/// or records.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunCost {
+    pub produce_p99_us: u64,
+    pub end_to_end_p99_us: u64,
+    pub max_lag: u64,
+    pub longest_rebalance_us: u64,
+    pub unavailable_us: u64,
+}
+
+impl RunCost {
+    fn of(m: &crate::metrics::MetricsSummary) -> RunCost {
+        let end_us = m.end_us;
+        RunCost {
+            produce_p99_us: m.produce.iter().map(|l| l.p99_us).max().unwrap_or(0),
+            end_to_end_p99_us: m
+                .groups
+                .iter()
+                .map(|g| g.end_to_end.p99_us)
+                .max()
+                .unwrap_or(0),
+            max_lag: m.groups.iter().map(|g| g.max_lag.lag).max().unwrap_or(0),
+            longest_rebalance_us: m
+                .groups
+                .iter()
+                .map(|g| g.longest_rebalance_us)
+                .max()
+                .unwrap_or(0),
+            unavailable_us: m
+                .unavailable
+                .iter()
+                .map(|w| w.to_us.unwrap_or(end_us) - w.from_us)
+                .sum(),
+        }
+    }
 }
 
 impl RunResult {
@@ -227,6 +267,7 @@ pub fn run_seed(scenario: &Scenario, seed: u64, random: bool) -> RunResult {
         offline: run.offline,
         events: run.sim.events(),
         verdict: Some(o.verdict),
+        cost: RunCost::of(&run.metrics),
     }
 }
 
@@ -352,6 +393,8 @@ pub struct SweepReport {
     /// Runs per verdict.
     pub verdicts: std::collections::BTreeMap<String, u64>,
     pub totals: Totals,
+    /// What the runs cost: each figure's median and worst run.
+    pub cost: CostStats,
     /// Wall-clock time, not deterministic.
     pub elapsed_s: f64,
     pub runs_per_second: f64,
@@ -372,6 +415,9 @@ pub struct Aggregate {
     pub verdicts: [u64; 4],
     /// Per anomaly (in [`Anomaly::ALL`] order): runs that had it and the smallest such seed.
     pub anomalies: [(u64, Option<u64>); 5],
+    /// Every run's costs by seed, kept in seed order so that the order runs came in (and so the
+    /// number of jobs) does not change the aggregate.
+    pub costs: Vec<(u64, RunCost)>,
 }
 
 impl Aggregate {
@@ -390,6 +436,8 @@ impl Aggregate {
         if let Some(v) = r.verdict {
             self.verdicts[verdict_index(v)] += 1;
         }
+        let at = self.costs.partition_point(|(seed, _)| *seed < r.seed);
+        self.costs.insert(at, (r.seed, r.cost));
         for (i, a) in Anomaly::ALL.iter().enumerate() {
             if r.has(*a) {
                 let (n, first) = &mut self.anomalies[i];
@@ -414,6 +462,8 @@ impl Aggregate {
         for i in 0..4 {
             self.verdicts[i] += o.verdicts[i];
         }
+        self.costs.extend_from_slice(&o.costs);
+        self.costs.sort_by_key(|(seed, _)| *seed);
         for i in 0..5 {
             let (n, first) = o.anomalies[i];
             self.anomalies[i].0 += n;
@@ -501,6 +551,51 @@ pub fn run_all(scenario: &Scenario, opts: &SweepOptions) -> Aggregate {
     total.into_inner().expect("no panic")
 }
 
+/// The median and the worst run of one cost figure.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Spread {
+    pub median: f64,
+    pub worst: f64,
+}
+
+impl Spread {
+    fn of(mut values: Vec<u64>, scale: f64) -> Spread {
+        if values.is_empty() {
+            return Spread::default();
+        }
+        values.sort_unstable();
+        Spread {
+            median: values[(values.len() - 1) / 2] as f64 / scale,
+            worst: *values.last().expect("non-empty") as f64 / scale,
+        }
+    }
+}
+
+/// Per-run costs over the sweep, in milliseconds or records. Each run contributes its worst
+/// producer, group or partition (its total, for unavailability).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct CostStats {
+    pub produce_p99_ms: Spread,
+    pub end_to_end_p99_ms: Spread,
+    pub max_lag: Spread,
+    pub longest_rebalance_ms: Spread,
+    pub unavailable_ms: Spread,
+}
+
+impl CostStats {
+    fn of(costs: &[(u64, RunCost)]) -> CostStats {
+        let ms =
+            |f: fn(&RunCost) -> u64| Spread::of(costs.iter().map(|(_, c)| f(c)).collect(), 1000.0);
+        CostStats {
+            produce_p99_ms: ms(|c| c.produce_p99_us),
+            end_to_end_p99_ms: ms(|c| c.end_to_end_p99_us),
+            max_lag: Spread::of(costs.iter().map(|(_, c)| c.max_lag).collect(), 1.0),
+            longest_rebalance_ms: ms(|c| c.longest_rebalance_us),
+            unavailable_ms: ms(|c| c.unavailable_us),
+        }
+    }
+}
+
 /// Turns the aggregate into the report.
 pub fn summarize(
     scenario: &Scenario,
@@ -550,6 +645,7 @@ pub fn summarize(
         anomalies,
         verdicts,
         totals: agg.totals.clone(),
+        cost: CostStats::of(&agg.costs),
         elapsed_s: secs,
         runs_per_second: if secs > 0.0 { n as f64 / secs } else { 0.0 },
         stats,
@@ -642,6 +738,28 @@ pub fn text(r: &SweepReport, timing: bool) -> String {
         "over all runs: {} sent, {} acked, {} failed, {} lost ({} acked), {} duplicated, {} reordered",
         t.sent, t.acked, t.failed, t.lost, t.acked_lost, t.duplicated, t.reordered
     );
+    let c = &r.cost;
+    let ms = crate::report::fmt_ms;
+    let _ = writeln!(s);
+    let _ = writeln!(s, "{:<19} {:>10} {:>10}", "cost per run", "median", "worst");
+    let mut cost = |label: &str, spread: Spread, f: &dyn Fn(f64) -> String| {
+        let _ = writeln!(
+            s,
+            "  {:<17} {:>10} {:>10}",
+            label,
+            f(spread.median),
+            f(spread.worst)
+        );
+    };
+    cost("send→ack p99", c.produce_p99_ms, &ms);
+    cost("send→apply p99", c.end_to_end_p99_ms, &ms);
+    cost("max lag", c.max_lag, &|v| format!("{v}"));
+    if c.longest_rebalance_ms.worst > 0.0 {
+        cost("longest rebalance", c.longest_rebalance_ms, &ms);
+    }
+    if c.unavailable_ms.worst > 0.0 {
+        cost("unavailable", c.unavailable_ms, &ms);
+    }
     let shown: Vec<&(Anomaly, AnomalyStats)> = r
         .stats
         .iter()

@@ -200,7 +200,7 @@ fn list_and_completions_work() {
     assert!(stdout(&o).contains("brokerlab"));
 }
 
-/// Every `$ brokerlab run …` sample in the README is what the run prints: each line shown appears
+/// Every `$ brokerlab run|sweep|compare …` sample in the README is what the command prints: each line shown appears
 /// in the output, in order; `…` stands for left-out lines, or the rest of a line.
 #[test]
 fn the_readme_run_samples_match_the_output() {
@@ -212,9 +212,15 @@ fn the_readme_run_samples_match_the_output() {
     for line in readme.lines() {
         if line.starts_with("```") {
             if in_block
-                && block
-                    .first()
-                    .is_some_and(|l| l.starts_with("$ brokerlab run "))
+                && block.first().is_some_and(|l| {
+                    [
+                        "$ brokerlab run ",
+                        "$ brokerlab sweep ",
+                        "$ brokerlab compare ",
+                    ]
+                    .iter()
+                    .any(|c| l.starts_with(c))
+                })
             {
                 check_sample(&block);
                 samples += 1;
@@ -225,7 +231,7 @@ fn the_readme_run_samples_match_the_output() {
             block.push(line);
         }
     }
-    assert!(samples >= 2, "the README shows at least two run samples");
+    assert!(samples >= 3, "the README shows run and sweep samples");
 }
 
 fn check_sample(block: &[&str]) {
