@@ -19,7 +19,7 @@ use crate::sim::trace::Trace;
 use crate::sim::wire::Msg;
 
 /// The controller's own timers.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ControllerTimer {
     /// Fence `broker` unless it heartbeated since (its count is still `heartbeats`).
     SessionCheck { broker: BrokerId, heartbeats: u64 },
@@ -447,5 +447,414 @@ impl BrokerSet {
     pub fn with(mut self, b: BrokerId) -> BrokerSet {
         self.insert(b);
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::cx::testkit::{self, advance_to, take_sent, take_trace, timers};
+    use crate::sim::{Kernel, NodeKind, SimTime};
+
+    const B1: BrokerId = BrokerId(0);
+    const B2: BrokerId = BrokerId(1);
+    const B3: BrokerId = BrokerId(2);
+    const P: PartitionId = PartitionId(0);
+    const ME: NodeId = NodeId(3);
+
+    fn set(brokers: &[BrokerId]) -> BrokerSet {
+        brokers.iter().copied().collect()
+    }
+
+    /// The controller alone, with partition 0 on all three brokers, booted (broker-1 leads).
+    struct World {
+        k: Kernel,
+        c: Controller,
+    }
+
+    impl World {
+        fn new(unclean: bool) -> World {
+            let k = testkit::kernel(&[
+                NodeKind::Broker(B1),
+                NodeKind::Broker(B2),
+                NodeKind::Broker(B3),
+                NodeKind::Controller,
+            ]);
+            let mut c = Controller::new(3);
+            let leaderless = PartitionState {
+                leader: None,
+                leader_epoch: 0,
+                partition_epoch: 0,
+                isr: BrokerSet::EMPTY,
+            };
+            c.add_partition(TopicId(0), vec![B1, B2, B3], unclean, leaderless);
+            c.boot();
+            World { k, c }
+        }
+
+        fn deliver(&mut self, from: NodeId, msg: Msg) {
+            self.c.on_message(from, msg, &mut Cx::new(&mut self.k, ME));
+        }
+
+        fn heartbeat(&mut self, b: BrokerId, incarnation: u32) {
+            let msg = Msg::BrokerHeartbeat {
+                broker: b,
+                incarnation,
+            };
+            self.deliver(NodeId(b.0), msg);
+        }
+
+        /// `b`'s session expires without a heartbeat.
+        fn expire(&mut self, b: BrokerId) {
+            let heartbeats = self.c.brokers[b.idx()].heartbeats;
+            let timer = ControllerTimer::SessionCheck {
+                broker: b,
+                heartbeats,
+            };
+            self.c.on_timer(timer, &mut Cx::new(&mut self.k, ME));
+        }
+
+        /// An AlterPartition from `leader`; the controller's answer.
+        fn alter(
+            &mut self,
+            leader: BrokerId,
+            epochs: (u32, u32),
+            isr: &[BrokerId],
+        ) -> Option<(BrokerSet, u32)> {
+            let msg = Msg::AlterPartition {
+                partition: P,
+                leader,
+                leader_epoch: epochs.0,
+                partition_epoch: epochs.1,
+                isr: set(isr),
+            };
+            self.deliver(NodeId(leader.0), msg);
+            match self.sent().pop() {
+                Some((to, Msg::AlterPartitionResponse { result, .. })) => {
+                    assert_eq!(to, NodeId(leader.0));
+                    result
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+
+        fn sent(&mut self) -> Vec<(NodeId, Msg)> {
+            take_sent(&mut self.k)
+                .into_iter()
+                .map(|(_, to, msg)| (to, msg))
+                .collect()
+        }
+
+        /// The PartitionChanges sent: (to, leader, leader epoch).
+        fn changes(&mut self) -> Vec<(NodeId, Option<BrokerId>, u32)> {
+            self.sent()
+                .into_iter()
+                .filter_map(|(to, msg)| match msg {
+                    Msg::PartitionChange {
+                        leader,
+                        leader_epoch,
+                        ..
+                    } => Some((to, leader, leader_epoch)),
+                    _ => None,
+                })
+                .collect()
+        }
+
+        fn trace(&mut self) -> Vec<Trace> {
+            take_trace(&mut self.k)
+                .into_iter()
+                .filter(|t| !matches!(t, Trace::Sent { .. } | Trace::Dropped { .. }))
+                .collect()
+        }
+
+        fn state(&self) -> PartitionState {
+            self.c.parts[P.idx()]
+        }
+    }
+
+    #[test]
+    fn a_clean_election_picks_the_first_live_isr_replica() {
+        let mut w = World::new(false);
+        w.expire(B1);
+        assert_eq!(
+            w.trace(),
+            vec![
+                Trace::BrokerFenced { broker: B1 },
+                Trace::LeaderElected {
+                    partition: P,
+                    leader: B2,
+                    epoch: 1,
+                    isr: set(&[B2, B3]),
+                    unclean: false,
+                    preferred: false,
+                },
+            ]
+        );
+        assert_eq!(
+            w.changes(),
+            vec![(NodeId(1), Some(B2), 1), (NodeId(2), Some(B2), 1)],
+            "the fenced broker is not told"
+        );
+        // broker-2 goes too: broker-3 is the last in-sync replica and takes over.
+        w.expire(B2);
+        let st = w.state();
+        assert_eq!(
+            (st.leader, st.leader_epoch, st.isr),
+            (Some(B3), 2, set(&[B3]))
+        );
+    }
+
+    #[test]
+    fn an_unclean_election_happens_only_when_enabled() {
+        for unclean in [false, true] {
+            let mut w = World::new(unclean);
+            assert!(
+                w.alter(B1, (0, 0), &[B1]).is_some(),
+                "the followers fall behind"
+            );
+            w.trace();
+            w.expire(B1);
+            let trace = w.trace();
+            if unclean {
+                assert!(trace.contains(&Trace::LeaderElected {
+                    partition: P,
+                    leader: B2,
+                    epoch: 1,
+                    isr: set(&[B2]),
+                    unclean: true,
+                    preferred: false,
+                }));
+            } else {
+                assert!(trace.contains(&Trace::PartitionOffline {
+                    partition: P,
+                    epoch: 1
+                }));
+            }
+        }
+    }
+
+    #[test]
+    fn an_offline_partition_keeps_its_last_isr_member_and_it_leads_again() {
+        let mut w = World::new(false);
+        w.alter(B1, (0, 0), &[B1]);
+        w.expire(B1);
+        let st = w.state();
+        assert_eq!((st.leader, st.isr), (None, set(&[B1])));
+        w.sent();
+        w.trace();
+        // broker-1 comes back: it is the only replica known to have every record.
+        w.heartbeat(B1, 0);
+        let st = w.state();
+        assert_eq!((st.leader, st.leader_epoch), (Some(B1), 2));
+        assert_eq!(
+            w.trace(),
+            vec![
+                Trace::BrokerUnfenced { broker: B1 },
+                Trace::LeaderElected {
+                    partition: P,
+                    leader: B1,
+                    epoch: 2,
+                    isr: set(&[B1]),
+                    unclean: false,
+                    preferred: false,
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_broker_is_fenced_after_the_session_timeout_without_heartbeats() {
+        let mut w = World::new(false);
+        w.c.on_start(&mut Cx::new(&mut w.k, ME));
+        advance_to(&mut w.k, SimTime::from_ms(5000));
+        w.heartbeat(B2, 0);
+        let checks: Vec<(SimTime, ControllerTimer)> = timers(&mut w.k)
+            .into_iter()
+            .filter_map(|(at, _, t)| match t {
+                Timer::Controller(c) => Some((at, c)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(checks.len(), 4, "{checks:?}");
+        assert!(
+            checks[..3]
+                .iter()
+                .all(|(at, _)| *at == SimTime::from_ms(9000)),
+            "broker.session.timeout.ms after the start"
+        );
+        assert_eq!(
+            checks[3].0,
+            SimTime::from_ms(14_000),
+            "and after the heartbeat"
+        );
+        advance_to(&mut w.k, SimTime::from_ms(9000));
+        for (_, timer) in &checks[..3] {
+            w.c.on_timer(*timer, &mut Cx::new(&mut w.k, ME));
+        }
+        let fenced: Vec<bool> = w.c.brokers.iter().map(|r| r.fenced).collect();
+        assert_eq!(fenced, vec![true, false, true]);
+        assert!(
+            w.trace()
+                .iter()
+                .all(|t| *t != Trace::BrokerFenced { broker: B2 })
+        );
+    }
+
+    #[test]
+    fn alter_partition_refuses_stale_epochs_and_fenced_brokers() {
+        let mut w = World::new(false);
+        assert_eq!(w.alter(B1, (0, 0), &[B1, B2]), Some((set(&[B1, B2]), 1)));
+        assert_eq!(
+            w.trace(),
+            vec![Trace::IsrChanged {
+                partition: P,
+                leader: B1,
+                isr: set(&[B1, B2]),
+                changed: B3,
+                expanded: false,
+            }]
+        );
+        assert_eq!(w.alter(B1, (0, 0), &[B1]), None, "a stale partition epoch");
+        assert_eq!(w.alter(B2, (0, 1), &[B2]), None, "not from the leader");
+        w.expire(B3);
+        let (isr, epoch) = w.alter(B1, (0, 1), &[B1, B2, B3]).expect("valid");
+        assert_eq!(
+            (isr, epoch),
+            (set(&[B1, B2]), 2),
+            "a fenced broker is not added"
+        );
+        assert_eq!(w.state().isr, set(&[B1, B2]));
+    }
+
+    #[test]
+    fn a_preferred_election_moves_leadership_back_to_the_first_replica() {
+        let mut w = World::new(false);
+        w.expire(B1);
+        w.heartbeat(B1, 0);
+        // broker-2 leads (epochs 1, 1); broker-1 caught up and rejoined the ISR.
+        assert_eq!(
+            w.alter(B2, (1, 1), &[B1, B2, B3]),
+            Some((set(&[B1, B2, B3]), 2))
+        );
+        w.sent();
+        w.trace();
+        w.c.elect_preferred(P, &mut Cx::new(&mut w.k, ME));
+        assert_eq!(
+            w.trace(),
+            vec![Trace::LeaderElected {
+                partition: P,
+                leader: B1,
+                epoch: 2,
+                isr: set(&[B1, B2, B3]),
+                unclean: false,
+                preferred: true,
+            }]
+        );
+        assert_eq!(w.changes().len(), 3, "every replica hears of it");
+        w.c.elect_preferred(P, &mut Cx::new(&mut w.k, ME));
+        assert!(w.trace().is_empty(), "already the leader: nothing to do");
+    }
+
+    #[test]
+    fn a_restarted_brokers_heartbeat_fences_and_unfences_it() {
+        let mut w = World::new(false);
+        w.heartbeat(B1, 0);
+        assert!(
+            w.trace().is_empty(),
+            "the same incarnation: a plain heartbeat"
+        );
+        w.heartbeat(B1, 1);
+        assert_eq!(
+            w.trace(),
+            vec![
+                Trace::BrokerFenced { broker: B1 },
+                Trace::LeaderElected {
+                    partition: P,
+                    leader: B2,
+                    epoch: 1,
+                    isr: set(&[B2, B3]),
+                    unclean: false,
+                    preferred: false,
+                },
+                Trace::BrokerUnfenced { broker: B1 },
+            ]
+        );
+        assert_eq!(
+            w.changes(),
+            vec![
+                (NodeId(1), Some(B2), 1),
+                (NodeId(2), Some(B2), 1),
+                (NodeId(0), Some(B2), 1),
+            ],
+            "the restarted broker learns who leads now"
+        );
+        assert!(!w.c.brokers[B1.idx()].fenced);
+    }
+
+    #[test]
+    fn metadata_requests_are_answered_with_the_leader() {
+        let mut w = World::new(false);
+        w.expire(B1);
+        w.sent();
+        let client = NodeId(2);
+        w.deliver(
+            client,
+            Msg::MetadataRequest {
+                partition: P,
+                token: 5,
+            },
+        );
+        let sent = w.sent();
+        assert!(
+            matches!(
+                sent[..],
+                [(
+                    NodeId(2),
+                    Msg::MetadataResponse {
+                        leader: Some(B2),
+                        token: 5,
+                        ..
+                    }
+                )]
+            ),
+            "{sent:?}"
+        );
+    }
+
+    #[test]
+    fn new_partitions_are_spread_and_led_by_a_live_replica() {
+        let mut w = World::new(false);
+        w.expire(B2);
+        w.sent();
+        w.trace();
+        let created =
+            w.c.create_partitions(TopicId(0), 3, &mut Cx::new(&mut w.k, ME));
+        assert_eq!(created, Some((PartitionId(1), 2)));
+        assert_eq!(w.c.assignments[1].replicas, vec![B2, B3, B1]);
+        assert_eq!(w.c.assignments[2].replicas, vec![B3, B1, B2]);
+        let p1 = w.c.parts[1];
+        assert_eq!(
+            (p1.leader, p1.isr),
+            (Some(B3), set(&[B1, B3])),
+            "broker-2 is fenced"
+        );
+        assert_eq!(w.c.parts[2].leader, Some(B3));
+        assert_eq!(
+            w.trace(),
+            vec![Trace::PartitionsAdded {
+                topic: TopicId(0),
+                first: PartitionId(1),
+                count: 2
+            }]
+        );
+        assert!(
+            w.changes().iter().all(|(to, _, _)| *to != NodeId(1)),
+            "the fenced broker is not told"
+        );
+        assert_eq!(
+            w.c.create_partitions(TopicId(0), 3, &mut Cx::new(&mut w.k, ME)),
+            None,
+            "already 3"
+        );
     }
 }
