@@ -350,7 +350,8 @@ mod tests {
     use super::*;
     use crate::sim::config::Acks;
     use crate::sim::cx::testkit::{self, advance_to, take_sent, take_trace, timers};
-    use crate::sim::replica::{Entry, EntryKind, NO_PRODUCER, Role};
+    use crate::sim::replica::tests::data;
+    use crate::sim::replica::{EntryKind, Role};
     use crate::sim::trace::Trace;
     use crate::sim::wire::ConsumerFetchResult;
     use crate::sim::{Kernel, NodeKind, SimTime};
@@ -516,19 +517,6 @@ mod tests {
 
         fn replica(&self) -> &Replica {
             self.broker.replica(P).expect("broker-1 hosts partition 0")
-        }
-    }
-
-    fn data(epoch: u32, msg: u32) -> Entry {
-        Entry {
-            epoch,
-            msg: MsgId(msg),
-            producer: NO_PRODUCER,
-            producer_epoch: 0,
-            seq: -1,
-            kind: EntryKind::Data,
-            last_in_batch: true,
-            transactional: false,
         }
     }
 

@@ -466,6 +466,23 @@ mod tests {
         brokers.iter().copied().collect()
     }
 
+    fn elected(
+        leader: BrokerId,
+        epoch: u32,
+        isr: &[BrokerId],
+        unclean: bool,
+        preferred: bool,
+    ) -> Trace {
+        Trace::LeaderElected {
+            partition: P,
+            leader,
+            epoch,
+            isr: set(isr),
+            unclean,
+            preferred,
+        }
+    }
+
     /// The controller alone, with partition 0 on all three brokers, booted (broker-1 leads).
     struct World {
         k: Kernel,
@@ -580,14 +597,7 @@ mod tests {
             w.trace(),
             vec![
                 Trace::BrokerFenced { broker: B1 },
-                Trace::LeaderElected {
-                    partition: P,
-                    leader: B2,
-                    epoch: 1,
-                    isr: set(&[B2, B3]),
-                    unclean: false,
-                    preferred: false,
-                },
+                elected(B2, 1, &[B2, B3], false, false),
             ]
         );
         assert_eq!(
@@ -616,14 +626,7 @@ mod tests {
             w.expire(B1);
             let trace = w.trace();
             if unclean {
-                assert!(trace.contains(&Trace::LeaderElected {
-                    partition: P,
-                    leader: B2,
-                    epoch: 1,
-                    isr: set(&[B2]),
-                    unclean: true,
-                    preferred: false,
-                }));
+                assert!(trace.contains(&elected(B2, 1, &[B2], true, false)));
             } else {
                 assert!(trace.contains(&Trace::PartitionOffline {
                     partition: P,
@@ -650,14 +653,7 @@ mod tests {
             w.trace(),
             vec![
                 Trace::BrokerUnfenced { broker: B1 },
-                Trace::LeaderElected {
-                    partition: P,
-                    leader: B1,
-                    epoch: 2,
-                    isr: set(&[B1]),
-                    unclean: false,
-                    preferred: false,
-                },
+                elected(B1, 2, &[B1], false, false),
             ]
         );
     }
@@ -739,17 +735,7 @@ mod tests {
         w.sent();
         w.trace();
         w.c.elect_preferred(P, &mut Cx::new(&mut w.k, ME));
-        assert_eq!(
-            w.trace(),
-            vec![Trace::LeaderElected {
-                partition: P,
-                leader: B1,
-                epoch: 2,
-                isr: set(&[B1, B2, B3]),
-                unclean: false,
-                preferred: true,
-            }]
-        );
+        assert_eq!(w.trace(), vec![elected(B1, 2, &[B1, B2, B3], false, true)]);
         assert_eq!(w.changes().len(), 3, "every replica hears of it");
         w.c.elect_preferred(P, &mut Cx::new(&mut w.k, ME));
         assert!(w.trace().is_empty(), "already the leader: nothing to do");
@@ -768,14 +754,7 @@ mod tests {
             w.trace(),
             vec![
                 Trace::BrokerFenced { broker: B1 },
-                Trace::LeaderElected {
-                    partition: P,
-                    leader: B2,
-                    epoch: 1,
-                    isr: set(&[B2, B3]),
-                    unclean: false,
-                    preferred: false,
-                },
+                elected(B2, 1, &[B2, B3], false, false),
                 Trace::BrokerUnfenced { broker: B1 },
             ]
         );

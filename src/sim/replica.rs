@@ -1480,14 +1480,16 @@ impl Replica {
         self.send_replica_fetch(cx);
     }
 }
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const B1: BrokerId = BrokerId(0);
     const B2: BrokerId = BrokerId(1);
 
-    fn data(epoch: u32, msg: u32) -> Entry {
+    /// A plain record written in `epoch`.
+    pub(crate) fn data(epoch: u32, msg: u32) -> Entry {
         Entry {
             epoch,
             msg: MsgId(msg),
