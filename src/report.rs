@@ -390,8 +390,8 @@ impl Collector {
 }
 
 /// The name of one log entry: the message id, or `COMMIT(..)`/`ABORT(..)` for markers.
-fn entry_name(sim: &Sim, e: &crate::sim::replication::Entry) -> String {
-    use crate::sim::replication::EntryKind;
+fn entry_name(sim: &Sim, e: &crate::sim::replica::Entry) -> String {
+    use crate::sim::replica::EntryKind;
     match e.kind {
         EntryKind::Data => sim.msg_name(e.msg),
         EntryKind::Commit => format!(
@@ -407,18 +407,16 @@ fn entry_name(sim: &Sim, e: &crate::sim::replication::Entry) -> String {
 
 fn final_logs(sim: &Sim) -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
     let mut logs = BTreeMap::new();
-    for (p, part) in sim.partitions().iter().enumerate() {
+    for p in 0..sim.partitions().len() {
+        let p = crate::sim::PartitionId(p as u32);
         let mut replicas = BTreeMap::new();
-        for r in &part.replicas {
+        for r in sim.replicas(p) {
             replicas.insert(
                 sim.broker_name(r.broker).to_string(),
-                r.log.iter().map(|e| entry_name(sim, e)).collect(),
+                r.log().iter().map(|e| entry_name(sim, e)).collect(),
             );
         }
-        logs.insert(
-            sim.partition_name(crate::sim::PartitionId(p as u32)),
-            replicas,
-        );
+        logs.insert(sim.partition_name(p), replicas);
     }
     logs
 }

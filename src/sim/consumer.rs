@@ -14,7 +14,7 @@ use crate::sim::config::{
 };
 use crate::sim::ids::*;
 use crate::sim::partitioner::partition_for_key;
-use crate::sim::replication::EntryKind;
+use crate::sim::replica::EntryKind;
 use crate::sim::trace::{LeaveReason, Trace};
 use crate::sim::wire::{ConsumerFetchResult, GroupRequest, GroupResponse, Msg};
 use crate::sim::{NodeKind, NodeState, Sim, Timer};
@@ -2201,7 +2201,7 @@ impl Sim {
             let Some(leader) = st.leader else {
                 continue;
             };
-            let hw = self.partitions[p.idx()].replica(leader).map_or(0, |r| r.hw);
+            let hw = self.replica(p, leader).map_or(0, |r| r.hw());
             let owner = group
                 .members
                 .iter()

@@ -11,7 +11,7 @@ use rand::RngExt;
 use rand::distr::uniform::{SampleRange, SampleUniform};
 use rand_chacha::ChaCha8Rng;
 
-use crate::sim::replication::Entry;
+use crate::sim::replica::Entry;
 use crate::sim::wire::Msg;
 use crate::sim::{EventId, Kernel, MsgId, NodeId, Settings, SimTime, Timer, TopicInfo, Trace};
 
@@ -147,6 +147,18 @@ impl<'a> Cx<'a> {
         let id = MsgId(self.k.msgs.len() as u32);
         self.k.msgs.push(info);
         id
+    }
+
+    // ----- identity and addresses ----------------------------------------------------------
+
+    /// This process's incarnation: bumped by every crash (Kafka's broker incarnation id).
+    pub(crate) fn incarnation(&self) -> u32 {
+        self.k.nodes[self.me.idx()].incarnation
+    }
+
+    /// A broker's address (brokers are the first nodes, `broker-1` is node 0).
+    pub(crate) fn broker_node(&self, b: crate::sim::BrokerId) -> NodeId {
+        NodeId(b.0)
     }
 }
 

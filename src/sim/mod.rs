@@ -3,15 +3,17 @@
 //! Events are ordered by `(time, seq)`, where `seq` is an insertion counter, so ties always
 //! break the same way. Every step appends typed [`TraceEvent`]s to a buffer the caller drains.
 
+pub mod broker;
 pub mod config;
 pub mod consumer;
+pub mod controller;
 pub(crate) mod cx;
 pub mod digest;
 pub mod ids;
 pub mod network;
 pub mod partitioner;
 pub mod producer;
-pub mod replication;
+pub mod replica;
 mod setup;
 pub mod trace;
 pub mod txn;
@@ -29,10 +31,12 @@ pub(crate) use cx::Cx;
 pub use ids::*;
 pub use trace::*;
 
+use broker::Broker;
 use consumer::{Consumer, Group};
+use controller::Controller;
 use network::Network;
 use producer::Producer;
-use replication::{Controller, Partition};
+use replica::{Partition, Replica};
 use wire::Msg;
 
 /// What kind of node a [`NodeId`] is.
@@ -151,24 +155,8 @@ pub(crate) enum Timer {
         txn: u32,
         token: u32,
     },
-    BrokerHeartbeat,
-    ControllerSessionCheck {
-        broker: BrokerId,
-        heartbeats: u64,
-    },
-    IsrCheck,
-    /// Answer parked fetches whose wait is over (one pending per replica).
-    DelayedFetchExpire {
-        partition: PartitionId,
-    },
-    /// Check a follower's fetch against `replica.socket.timeout.ms` (one pending per replica).
-    FollowerFetchTimeout {
-        partition: PartitionId,
-    },
-    FollowerFetchRetry {
-        partition: PartitionId,
-        session: u32,
-    },
+    Broker(broker::BrokerTimer),
+    Controller(controller::ControllerTimer),
     ConsumerStart,
     ConsumerHeartbeat {
         token: u32,
@@ -289,7 +277,7 @@ pub(crate) struct Kernel {
     pub(crate) faults: Vec<FaultSpec>,
     pub(crate) notes: Vec<Note>,
     /// Record buffers for fetch responses, so the hot path reuses allocations.
-    pub(crate) payloads: BufPool<replication::Entry>,
+    pub(crate) payloads: BufPool<replica::Entry>,
     /// Record buffers for produce requests.
     pub(crate) record_bufs: BufPool<MsgId>,
     pending_resets: Vec<(NodeId, Msg)>,
@@ -302,7 +290,9 @@ pub(crate) struct Kernel {
 #[derive(Clone)]
 pub struct Sim {
     pub(crate) k: Kernel,
+    /// Each partition's static configuration (its replicas live on the brokers).
     pub(crate) partitions: Vec<Partition>,
+    pub(crate) brokers: Vec<Broker>,
     pub(crate) controller: Controller,
     pub(crate) producers: Vec<Producer>,
     pub(crate) groups: Vec<Group>,
@@ -316,6 +306,7 @@ impl Sim {
         Sim {
             k: Kernel::new(settings),
             partitions: Vec::new(),
+            brokers: Vec::new(),
             controller: Controller::default(),
             producers: Vec::new(),
             groups: Vec::new(),
@@ -400,7 +391,7 @@ impl Sim {
     }
 
     pub fn broker_count(&self) -> u32 {
-        self.controller.brokers.len() as u32
+        self.brokers.len() as u32
     }
 
     pub fn broker_name(&self, b: BrokerId) -> &str {
@@ -417,6 +408,23 @@ impl Sim {
 
     pub fn partitions(&self) -> &[Partition] {
         &self.partitions
+    }
+
+    pub fn brokers(&self) -> &[Broker] {
+        &self.brokers
+    }
+
+    /// Partition `p`'s replica on broker `b`, if `b` hosts one.
+    pub fn replica(&self, p: PartitionId, b: BrokerId) -> Option<&Replica> {
+        self.brokers[b.idx()].replica(p)
+    }
+
+    /// Partition `p`'s replicas, in replica-list order.
+    pub fn replicas(&self, p: PartitionId) -> impl Iterator<Item = &Replica> {
+        self.partitions[p.idx()]
+            .assignment
+            .iter()
+            .filter_map(move |&b| self.replica(p, b))
     }
 
     pub fn partition_name(&self, p: PartitionId) -> String {
@@ -508,14 +516,6 @@ impl Sim {
 
     pub(crate) fn alloc_record_buf(&mut self) -> u32 {
         self.k.alloc_record_buf()
-    }
-
-    pub(crate) fn free_record_buf(&mut self, p: u32) {
-        self.k.free_record_buf(p)
-    }
-
-    pub(crate) fn alloc_payload(&mut self) -> u32 {
-        self.k.alloc_payload()
     }
 
     pub(crate) fn free_payload(&mut self, p: u32) {
@@ -661,8 +661,26 @@ impl Sim {
 
     fn deliver(&mut self, from: NodeId, to: NodeId, msg: Msg) {
         match self.k.nodes[to.idx()].kind {
-            NodeKind::Broker(b) => self.broker_receive(b, from, msg),
-            NodeKind::Controller => self.controller_receive(from, msg),
+            NodeKind::Broker(b) => match msg {
+                // Requests and answers for the coordinators the broker hosts.
+                Msg::Group {
+                    group,
+                    consumer,
+                    req,
+                } => self.coordinator_receive(b, from, group, consumer, req),
+                Msg::Txn { txn, req } => self.txn_coordinator_receive(b, from, txn, req),
+                Msg::WriteTxnMarkerResponse {
+                    partition,
+                    txn,
+                    token,
+                    ok,
+                } => self.txn_marker_response(b, partition, txn, token, ok),
+                msg => self.brokers[b.idx()].on_message(from, msg, &mut Cx::new(&mut self.k, to)),
+            },
+            NodeKind::Controller => {
+                self.controller
+                    .on_message(from, msg, &mut Cx::new(&mut self.k, to))
+            }
             NodeKind::Producer(p) => self.producer_receive(p, msg),
             NodeKind::Consumer(c) => self.consumer_receive(c, msg),
         }
@@ -672,8 +690,21 @@ impl Sim {
         match (self.k.nodes[node.idx()].kind, timer) {
             (NodeKind::Producer(p), t) => self.producer_timer(p, t),
             (NodeKind::Consumer(c), t) => self.consumer_timer(c, t),
-            (NodeKind::Broker(b), t) => self.broker_timer(b, t),
-            (NodeKind::Controller, t) => self.controller_timer(t),
+            (NodeKind::Broker(b), Timer::Broker(t)) => {
+                self.brokers[b.idx()].on_timer(t, &mut Cx::new(&mut self.k, node))
+            }
+            (
+                NodeKind::Broker(b),
+                t @ (Timer::CoordinatorJoinDeadline { .. } | Timer::CoordinatorSessionCheck { .. }),
+            ) => self.coordinator_timer(b, t),
+            (NodeKind::Broker(b), t @ (Timer::TxnHousekeeping | Timer::TxnMarkerRetry { .. })) => {
+                self.txn_timer(b, t)
+            }
+            (NodeKind::Controller, Timer::Controller(t)) => {
+                self.controller.on_timer(t, &mut Cx::new(&mut self.k, node))
+            }
+            // Each timer is set by the process that handles it; no other pairing occurs.
+            (NodeKind::Broker(_) | NodeKind::Controller, _) => {}
         }
     }
 
@@ -688,18 +719,19 @@ impl Sim {
     /// No live leader is still waiting for a live in-sync follower to catch up (its HW would
     /// still move, and consumers could still read more).
     fn replication_settled(&self) -> bool {
-        self.partitions.iter().enumerate().all(|(p, part)| {
-            let Some(leader) = self.controller.parts[p].leader else {
+        (0..self.partitions.len()).all(|p| {
+            let p = PartitionId(p as u32);
+            let Some(leader) = self.controller.parts[p.idx()].leader else {
                 return true;
             };
-            let Some(r) = part.replica(leader).filter(|r| r.is_leader()) else {
+            let Some(r) = self.replica(p, leader).filter(|r| r.is_leader()) else {
                 return true;
             };
-            if !self.k.nodes[leader.idx()].up || r.hw >= r.leo() {
+            if !self.k.nodes[leader.idx()].up || r.hw() >= r.leo() {
                 return true;
             }
             // Some follower in the ISR is alive: replication is still under way.
-            !r.isr
+            !r.isr()
                 .iter()
                 .any(|f| f != leader && self.k.nodes[f.idx()].up)
         })
@@ -778,7 +810,13 @@ impl Sim {
             }
             FaultKind::AddConsumer(g) => self.add_consumer(g),
             FaultKind::RemoveConsumer(c) => self.consumer_leave(c),
-            FaultKind::ElectPreferred(p) => self.controller_elect_preferred(p),
+            FaultKind::ElectPreferred(p) => {
+                let node = self.k.controller_node;
+                if self.k.nodes[node.idx()].up {
+                    self.controller
+                        .elect_preferred(p, &mut Cx::new(&mut self.k, node));
+                }
+            }
             FaultKind::Zombie(p) => self.start_second_instance(p),
             FaultKind::AddPartitions { topic, count } => self.add_partitions(topic, count),
         }
@@ -820,10 +858,10 @@ impl Sim {
         self.emit(Trace::NodeCrashed { node: n });
         match self.k.nodes[n.idx()].kind {
             NodeKind::Broker(b) => {
-                self.broker_crashed(b);
+                self.brokers[b.idx()].crash();
                 self.reset_connections_to(b);
             }
-            NodeKind::Controller => self.controller_crashed(),
+            NodeKind::Controller => self.controller.crash(),
             NodeKind::Producer(p) => self.producer_crashed(p),
             NodeKind::Consumer(c) => self.consumer_crashed(c),
         }
@@ -997,17 +1035,21 @@ impl Sim {
                 self.send(dead, to, reply);
             }
         }
-        for p in 0..self.partitions.len() {
-            for r in &self.partitions[p].replicas {
-                if r.role == replication::Role::Follower
-                    && r.leader == Some(b)
+        for (p, part) in self.partitions.iter().enumerate() {
+            let p = PartitionId(p as u32);
+            for &follower in &part.assignment {
+                let Some(r) = self.brokers[follower.idx()].replica(p) else {
+                    continue;
+                };
+                if r.role() == replica::Role::Follower
+                    && r.leader() == Some(b)
                     && r.fetch_outstanding()
                 {
                     let to = self.node_of_broker(r.broker);
                     let msg = Msg::ReplicaFetchResponse {
-                        partition: PartitionId(p as u32),
-                        leader_epoch: r.leader_epoch,
-                        session: r.fetch_session,
+                        partition: p,
+                        leader_epoch: r.leader_epoch(),
+                        session: r.fetch_session(),
                         result: ReplicaFetchResult::Err(reset),
                     };
                     self.k.pending_resets.push((to, msg));
@@ -1060,11 +1102,62 @@ impl Sim {
         self.k.nodes[n.idx()].up = true;
         self.emit(Trace::NodeRestarted { node: n });
         match self.k.nodes[n.idx()].kind {
-            NodeKind::Broker(b) => self.broker_started(b),
-            NodeKind::Controller => self.controller_started(),
+            NodeKind::Broker(b) => {
+                self.brokers[b.idx()].on_start(&mut Cx::new(&mut self.k, n));
+                self.set_timer_ms(n, 1000, Timer::TxnHousekeeping);
+            }
+            NodeKind::Controller => self.controller.on_start(&mut Cx::new(&mut self.k, n)),
             NodeKind::Producer(p) => self.producer_restarted(p),
             NodeKind::Consumer(c) => self.consumer_started(c),
         }
+    }
+
+    /// Set up the cluster as if it had booted: the first replica leads every partition with
+    /// the full replica list in the ISR, and followers start fetching.
+    pub(crate) fn boot_cluster(&mut self) {
+        self.controller.boot();
+        for p in 0..self.partitions.len() {
+            let pid = PartitionId(p as u32);
+            let st = self.controller.parts[p];
+            let leader = st.leader.expect("every partition boots with a leader");
+            // In replica-list order: the leader (the first) leads before its followers fetch.
+            for i in 0..self.partitions[p].assignment.len() {
+                let b = self.partitions[p].assignment[i];
+                let node = self.node_of_broker(b);
+                self.brokers[b.idx()].boot_replica(
+                    pid,
+                    leader,
+                    st.isr,
+                    &mut Cx::new(&mut self.k, node),
+                );
+            }
+        }
+        for b in 0..self.brokers.len() {
+            let node = self.node_of_broker(BrokerId(b as u32));
+            self.brokers[b].boot(&mut Cx::new(&mut self.k, node));
+            self.set_timer_ms(node, 1000, Timer::TxnHousekeeping);
+        }
+        let node = self.k.controller_node;
+        self.controller.on_start(&mut Cx::new(&mut self.k, node));
+    }
+
+    /// `add-partitions`: the controller creates the new partitions (replicas spread like the
+    /// first ones), their brokers host the new replicas, producers see the new partition count
+    /// at once (in Kafka, at their next metadata refresh) and so remap keys, and every group
+    /// on the topic rebalances to take the new partitions.
+    fn add_partitions(&mut self, t: TopicId, total: u32) {
+        let node = self.k.controller_node;
+        let Some((first, count)) =
+            self.controller
+                .create_partitions(t, total, &mut Cx::new(&mut self.k, node))
+        else {
+            return;
+        };
+        for p in first.idx()..first.idx() + count as usize {
+            let replicas = self.controller.assignments[p].replicas.clone();
+            self.provision_partition(t, replicas);
+        }
+        self.topic_grew(t, first, count);
     }
 }
 

@@ -1,11 +1,13 @@
 //! Building a [`Sim`] from its [`SimConfig`].
 
+use crate::sim::broker::Broker;
 use crate::sim::config::{SimConfig, WorkloadConfig};
 use crate::sim::consumer::Group;
+use crate::sim::controller::{Controller, PartitionState};
 use crate::sim::ids::*;
 use crate::sim::network::Network;
 use crate::sim::producer::{Producer, Workload};
-use crate::sim::replication::{BrokerRegistration, Partition, PartitionState};
+use crate::sim::replica::Partition;
 use crate::sim::txn::TxnClient;
 use crate::sim::{Event, NodeKind, NodeState, Settings, Sim, TopicInfo};
 
@@ -77,13 +79,21 @@ impl Sim {
             paused_until: None,
         });
 
+        sim.brokers = (0..c.brokers).map(|b| Broker::new(BrokerId(b))).collect();
+        sim.controller = Controller::new(c.brokers);
+
         // Topics and partitions. Without an explicit assignment, replicas are spread
         // round-robin over the brokers, shifted per partition, as Kafka's default does.
         let mut shift = 0u32;
         for (t, topic) in config.topics.iter().enumerate() {
             let tid = TopicId(t as u32);
             let unclean = topic.unclean_leader_election;
-            let mut parts = Vec::new();
+            sim.k.topics.push(TopicInfo {
+                name: topic.name.clone(),
+                partitions: Vec::new(),
+                min_insync_replicas: topic.min_insync_replicas,
+                unclean_leader_election: unclean,
+            });
             for i in 0..topic.partitions {
                 let assignment: Vec<BrokerId> = match &topic.assignment {
                     Some(a) => a[i as usize].clone(),
@@ -91,40 +101,18 @@ impl Sim {
                         .map(|j| BrokerId((shift + i + j) % c.brokers))
                         .collect(),
                 };
-                let pid = PartitionId(sim.partitions.len() as u32);
-                sim.partitions.push(Partition::new(
-                    tid,
-                    i,
-                    assignment,
-                    topic.min_insync_replicas,
-                    unclean,
-                ));
-                parts.push(pid);
+                // The leader is decided at boot.
+                let leaderless = PartitionState {
+                    leader: None,
+                    leader_epoch: 0,
+                    partition_epoch: 0,
+                    isr: BrokerSet::EMPTY,
+                };
+                sim.controller
+                    .add_partition(tid, assignment.clone(), unclean, leaderless);
+                sim.provision_partition(tid, assignment);
             }
             shift += topic.partitions;
-            sim.k.topics.push(TopicInfo {
-                name: topic.name.clone(),
-                partitions: parts,
-                min_insync_replicas: topic.min_insync_replicas,
-                unclean_leader_election: unclean,
-            });
-        }
-
-        sim.controller.brokers = vec![BrokerRegistration::default(); c.brokers as usize];
-        sim.controller.parts = vec![
-            PartitionState {
-                leader: None,
-                leader_epoch: 0,
-                partition_epoch: 0,
-                isr: BrokerSet::EMPTY,
-            };
-            sim.partitions.len()
-        ];
-        sim.controller.hosted = vec![Vec::new(); c.brokers as usize];
-        for (p, part) in sim.partitions.iter().enumerate() {
-            for &b in &part.assignment {
-                sim.controller.hosted[b.idx()].push(PartitionId(p as u32));
-            }
         }
 
         // Producers.
@@ -212,6 +200,26 @@ impl Sim {
         sim.k.notes = config.notes;
         sim.schedule(stop_at, Event::Stop);
         sim
+    }
+
+    /// Add a partition of topic `t` to the world: its static configuration, and a replica with
+    /// an empty log on every broker in `assignment`.
+    pub(crate) fn provision_partition(&mut self, t: TopicId, assignment: Vec<BrokerId>) {
+        let pid = PartitionId(self.partitions.len() as u32);
+        let topic = &mut self.k.topics[t.idx()];
+        let index = topic.partitions.len() as u32;
+        topic.partitions.push(pid);
+        let min_isr = topic.min_insync_replicas;
+        for &b in &assignment {
+            self.brokers[b.idx()].add_replica(pid, &assignment, min_isr);
+        }
+        self.partitions.push(Partition {
+            topic: t,
+            index,
+            assignment,
+            min_insync_replicas: min_isr,
+            unclean_leader_election: topic.unclean_leader_election,
+        });
     }
 
     fn intern_key(&mut self, k: &str) -> u32 {

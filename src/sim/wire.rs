@@ -11,6 +11,24 @@ pub(crate) enum ProduceResult {
     Err(ErrorCode),
 }
 
+/// A follower's fetch session: a response for any other session is stale. A session belongs
+/// to one incarnation of the follower, as its connections die with it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct FetchSession {
+    incarnation: u32,
+    n: u32,
+}
+
+impl FetchSession {
+    /// The session after this one, in the follower's current incarnation.
+    pub(crate) fn next(self, incarnation: u32) -> FetchSession {
+        FetchSession {
+            incarnation,
+            n: self.n.wrapping_add(1),
+        }
+    }
+}
+
 /// The answer to a replica fetch.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum ReplicaFetchResult {
@@ -81,12 +99,12 @@ pub(crate) enum Msg {
         fetch_offset: u64,
         last_fetched_epoch: Option<u32>,
         leader_epoch: u32,
-        session: u32,
+        session: FetchSession,
     },
     ReplicaFetchResponse {
         partition: PartitionId,
         leader_epoch: u32,
-        session: u32,
+        session: FetchSession,
         result: ReplicaFetchResult,
     },
     ConsumerFetch {

@@ -11,7 +11,7 @@ use ratatui::crossterm::event::{
 use crate::scenario::{Guarantee, Scenario};
 use crate::session::Session;
 use crate::sim::consumer::ConsumerState;
-use crate::sim::replication::Role;
+use crate::sim::replica::Role;
 use crate::sim::{
     FaultKind, FaultSpec, GroupId, MsgId, NodeId, NodeKind, PartitionId, ProducerId, SimTime,
     Target,
@@ -778,11 +778,10 @@ pub fn fault_items(s: &Session, selected: Option<PartitionId>) -> Vec<FaultItem>
                 format!("crash the leader of {name} ({})", sim.broker_name(leader)),
                 FaultKind::Crash(Target::LeaderOf(p)),
             );
-            let part = &sim.partitions()[p.idx()];
-            for r in &part.replicas {
+            for r in sim.replicas(p) {
                 let n = sim.node_of_broker(r.broker);
                 let node = &sim.nodes()[n.idx()];
-                if r.role == Role::Follower && node.up && node.paused_until.is_none() {
+                if r.role() == Role::Follower && node.up && node.paused_until.is_none() {
                     push(
                         format!("pause follower {} of {name} for 5 s (GC pause)", node.name),
                         FaultKind::Pause {
@@ -910,16 +909,19 @@ fn inspect_items(s: &Session, partition: Option<PartitionId>) -> Vec<InspectItem
         }
     }
     if let Some(p) = partition {
-        let part = &s.sim.partitions()[p.idx()];
-        let replica = part
-            .replicas
-            .iter()
+        let replica = s
+            .sim
+            .replicas(p)
             .find(|r| r.is_leader())
-            .or(part.replicas.first());
+            .or(s.sim.replicas(p).next());
         if let Some(r) = replica {
-            for (offset, e) in r.log.iter().enumerate().rev() {
+            for (offset, e) in r.log().iter().enumerate().rev() {
                 if let Some(m) = e.message() {
-                    let mark = if (offset as u64) < r.hw { "●" } else { "○" };
+                    let mark = if (offset as u64) < r.hw() {
+                        "●"
+                    } else {
+                        "○"
+                    };
                     push(
                         &mut items,
                         m,

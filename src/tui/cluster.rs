@@ -15,7 +15,7 @@ use ratatui::widgets::Widget;
 use super::app::App;
 use super::{panel, put, theme};
 use crate::session::Session;
-use crate::sim::replication::{EntryKind, Role};
+use crate::sim::replica::{EntryKind, Role};
 use crate::sim::{BrokerSet, NodeKind, PartitionId, Sim};
 
 /// How long (simulated) truncated records stay flagged after they vanish.
@@ -30,13 +30,17 @@ impl ClusterPanel<'_> {
     /// Rows needed to show everything, title included.
     pub fn height(&self, width: u16) -> u16 {
         let sim = &self.s.sim;
-        let parts: usize = sim.partitions().iter().map(|p| 1 + p.replicas.len()).sum();
+        let parts: usize = sim
+            .partitions()
+            .iter()
+            .map(|p| 1 + p.assignment.len())
+            .sum();
         1 + broker_lines(sim, width).len() as u16 + parts as u16
     }
 }
 
 /// The label of one record: `#7` with one producer, `c7` with several (first letter).
-fn entry_label(sim: &Sim, e: &crate::sim::replication::Entry) -> String {
+fn entry_label(sim: &Sim, e: &crate::sim::replica::Entry) -> String {
     match e.kind {
         EntryKind::Commit => "C".into(),
         EntryKind::Abort => "A".into(),
@@ -153,7 +157,7 @@ impl Widget for ClusterPanel<'_> {
         let start = if full {
             0
         } else {
-            let sel_rows = 1 + sim.partitions()[sel].replicas.len() as u16;
+            let sel_rows = 1 + sim.partitions()[sel].assignment.len() as u16;
             let before = rows_left.saturating_sub(sel_rows) as usize / 2;
             sel.saturating_sub(before)
         };
@@ -174,7 +178,7 @@ impl Widget for ClusterPanel<'_> {
             y += 1;
             if full || is_sel {
                 let window = self.window(pid, inner.width);
-                for r in 0..sim.partitions()[p].replicas.len() {
+                for &b in &sim.partitions()[p].assignment {
                     if y >= inner.height {
                         break;
                     }
@@ -182,7 +186,7 @@ impl Widget for ClusterPanel<'_> {
                         buf,
                         inner,
                         y,
-                        &self.replica_line(pid, r, inner.width, window),
+                        &self.replica_line(pid, b, inner.width, window),
                     );
                     y += 1;
                 }
@@ -238,11 +242,11 @@ fn partition_header(sim: &Sim, p: PartitionId, selected: bool, width: u16) -> Li
     // Transactions: the LSO and how many are open, once there are any on the leader.
     if let Some(r) = ctl
         .leader
-        .and_then(|l| part.replica(l))
+        .and_then(|l| sim.replica(p, l))
         .filter(|r| r.is_leader())
     {
         let open = r.ongoing_txns().len();
-        if open > 0 || r.lso() < r.hw {
+        if open > 0 || r.lso() < r.hw() {
             spans.push(Span::styled("  LSO ", theme::LABEL));
             spans.push(Span::styled(r.lso().to_string(), theme::PAUSED));
             spans.push(Span::styled(
@@ -278,14 +282,13 @@ impl ClusterPanel<'_> {
 
     fn window(&self, p: PartitionId, width: u16) -> Window {
         let sim = &self.s.sim;
-        let part = &sim.partitions()[p.idx()];
         // Truncated records are drawn as ghosts after the LEO, in the same grid.
         let (mut end, mut cell_w) = (0u64, 2usize);
-        for r in &part.replicas {
+        for r in sim.replicas(p) {
             let ghosts = self.truncated_cells(p, r.broker);
             end = end.max(r.leo() + ghosts.len() as u64);
             let w = r
-                .log
+                .log()
                 .iter()
                 .rev()
                 .take(64)
@@ -307,10 +310,17 @@ impl ClusterPanel<'_> {
     }
 
     /// `  ★ broker-1 ▕#1 #2 #3┃#4 #5  HW 3 LEO 5`
-    fn replica_line(&self, p: PartitionId, r: usize, width: u16, win: Window) -> Line<'static> {
+    fn replica_line(
+        &self,
+        p: PartitionId,
+        b: crate::sim::BrokerId,
+        width: u16,
+        win: Window,
+    ) -> Line<'static> {
         let sim = &self.s.sim;
-        let part = &sim.partitions()[p.idx()];
-        let rep = &part.replicas[r];
+        let rep = sim
+            .replica(p, b)
+            .expect("the broker hosts a replica of the partition");
         let ctl = &sim.controller().parts[p.idx()];
         let node = &sim.nodes()[sim.node_of_broker(rep.broker).idx()];
         let in_isr = ctl.isr.contains(rep.broker);
@@ -321,7 +331,7 @@ impl ClusterPanel<'_> {
             ("⏸", theme::PAUSED)
         } else if is_leader {
             ("★", theme::LEADER)
-        } else if rep.role == Role::Follower {
+        } else if rep.role() == Role::Follower {
             ("·", theme::UP)
         } else {
             ("?", theme::DIM)
@@ -353,9 +363,9 @@ impl ClusterPanel<'_> {
             Span::styled(isr_note, theme::OUT_OF_SYNC),
         ];
         let leo = rep.leo();
-        let hw = rep.hw.min(leo);
+        let hw = rep.hw().min(leo);
         let cell_w = win.cell_w;
-        let n = rep.log.len();
+        let n = rep.log().len();
         let first = win.first.min(n as u64) as usize;
         spans.push(if win.first > 0 {
             Span::styled("…", theme::DIM)
@@ -363,7 +373,7 @@ impl ClusterPanel<'_> {
             Span::styled("▕", theme::DIM)
         });
         let ghosts = self.truncated_cells(p, rep.broker);
-        for (off, e) in rep.log.iter().enumerate().skip(first) {
+        for (off, e) in rep.log().iter().enumerate().skip(first) {
             let style = if e.kind != EntryKind::Data {
                 theme::DIM
             } else if (off as u64) < hw {

@@ -674,14 +674,15 @@ fn run_inner(sc: &Scenario, seed: u64, check: bool) -> Result<RunSummary, String
 }
 
 fn check_hw_le_leo(sim: &Sim) -> Result<(), String> {
-    for (p, part) in sim.partitions().iter().enumerate() {
-        for r in &part.replicas {
-            if r.hw > r.leo() {
+    for p in 0..sim.partitions().len() {
+        let p = brokerlab::sim::PartitionId(p as u32);
+        for r in sim.replicas(p) {
+            if r.hw() > r.leo() {
                 return Err(format!(
                     "{} on broker-{}: HW {} > LEO {}",
-                    sim.partition_name(brokerlab::sim::PartitionId(p as u32)),
+                    sim.partition_name(p),
                     r.broker.0 + 1,
-                    r.hw,
+                    r.hw(),
                     r.leo()
                 ));
             }
@@ -708,13 +709,14 @@ fn check_hw_le_leo(sim: &Sim) -> Result<(), String> {
 /// simulator never produced a shorter member in our runs, but the property does not rely on it.
 /// After an unclean election the guarantee is void by design, so the check stops there.
 fn check_isr_prefix(sim: &Sim) -> Result<(), String> {
-    use brokerlab::sim::replication::Role;
-    for (p, part) in sim.partitions().iter().enumerate() {
+    use brokerlab::sim::replica::Role;
+    for p in 0..sim.partitions().len() {
         let st = &sim.controller().parts[p];
+        let pid = brokerlab::sim::PartitionId(p as u32);
         let Some(leader) = st.leader else {
             continue;
         };
-        let Some(lr) = part.replica(leader) else {
+        let Some(lr) = sim.replica(pid, leader) else {
             return Err(format!(
                 "{}: controller leader broker-{} hosts no replica",
                 sim.partition_name(brokerlab::sim::PartitionId(p as u32)),
@@ -722,19 +724,22 @@ fn check_isr_prefix(sim: &Sim) -> Result<(), String> {
             ));
         };
         let mut isr = st.isr;
-        if lr.role == Role::Leader {
+        if lr.role() == Role::Leader {
             isr = brokerlab::sim::BrokerSet(isr.0 | lr.maximal_isr().0);
         }
         for b in isr.iter() {
             if b == leader {
                 continue;
             }
-            let Some(r) = part.replica(b) else {
+            let Some(r) = sim.replica(pid, b) else {
                 continue;
             };
-            let n = lr.hw.min(r.leo()) as usize;
-            if lr.log[..n] != r.log[..n] {
-                let first = (0..n).find(|&i| lr.log[i] != r.log[i]).unwrap_or(0);
+            let (leader_log, member_log) = (lr.log(), r.log());
+            let n = lr.hw().min(r.leo()) as usize;
+            if leader_log[..n] != member_log[..n] {
+                let first = (0..n)
+                    .find(|&i| leader_log[i] != member_log[i])
+                    .unwrap_or(0);
                 return Err(format!(
                     "{}: ISR member broker-{} differs from leader broker-{} at offset {first} \
                      below the leader's HW {} (leader epoch {}, controller ISR {:?}, leader \
@@ -742,13 +747,13 @@ fn check_isr_prefix(sim: &Sim) -> Result<(), String> {
                     sim.partition_name(brokerlab::sim::PartitionId(p as u32)),
                     b.0 + 1,
                     leader.0 + 1,
-                    lr.hw,
+                    lr.hw(),
                     st.leader_epoch,
                     st.isr.iter().map(|x| x.0 + 1).collect::<Vec<_>>(),
-                    lr.log[first],
-                    r.log[first],
+                    leader_log[first],
+                    member_log[first],
                     r.leo(),
-                    r.hw
+                    r.hw()
                 ));
             }
         }

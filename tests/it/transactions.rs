@@ -156,15 +156,15 @@ duration_ms = 30000
     ));
     let mut sim = Sim::new(&sc);
     while sim.now().as_ms() < 6000 && sim.step() {}
-    let p = &sim.partitions()[0];
-    let leader = p.replicas.iter().find(|r| r.is_leader()).unwrap();
+    let p = brokerlab::sim::PartitionId(0);
+    let leader = sim.replicas(p).find(|r| r.is_leader()).unwrap();
     assert_eq!(leader.ongoing_txns().len(), 1, "slow's transaction is open");
     assert_eq!(leader.lso(), leader.ongoing_txns()[0].1);
     assert!(
-        leader.lso() < leader.hw,
+        leader.lso() < leader.hw(),
         "LSO {} HW {}",
         leader.lso(),
-        leader.hw
+        leader.hw()
     );
     let pos = |name: &str| {
         let g = sim.groups().iter().find(|g| g.name == name).unwrap();
@@ -177,7 +177,7 @@ duration_ms = 30000
     );
     assert_eq!(
         pos("uncommitted"),
-        leader.hw,
+        leader.hw(),
         "read_uncommitted reads up to the HW"
     );
 

@@ -144,13 +144,15 @@ fn fingerprint(s: &Session) -> String {
     let sim = &s.sim;
     let log: Vec<&str> = s.log.iter().map(|l| l.text.as_str()).collect();
     format!(
-        "{} {:?} {:?} {} {:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{}",
+        "{} {:?} {:?} {} {:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{}",
         s.events(),
         s.now(),
         sim.phase(),
         s.digest.hex(),
         s.outcome(),
         sim.partitions(),
+        sim.brokers(),
+        sim.controller(),
         sim.producers(),
         sim.groups(),
         sim.consumers(),
@@ -455,9 +457,9 @@ fn open_transactions_and_the_lso_are_shown() {
     assert!(f.contains("open txn"), "{f}");
     assert!(f.contains("txn epoch"), "{f}");
     let s = session(&app);
-    let r = s.sim.partitions()[0]
-        .replicas
-        .iter()
+    let r = s
+        .sim
+        .replicas(brokerlab::sim::PartitionId(0))
         .find(|r| r.is_leader())
         .unwrap();
     assert!(!r.ongoing_txns().is_empty());

@@ -1,0 +1,995 @@
+//! The broker process: it hosts replicas and serves their requests.
+//!
+//! A broker heartbeats to the controller (KIP-631), runs the ISR expiration check for the
+//! partitions it leads, applies the controller's PartitionChange records, and routes produce,
+//! replica fetch, consumer fetch, ListOffsets and WriteTxnMarkers requests to the replica of
+//! the partition they name (see [`crate::sim::replica`]).
+//!
+//! The group and transaction coordinators a broker hosts are separate parts of the same
+//! process: the event loop hands them their own requests.
+//!
+//! Simplified relative to Kafka: brokers learn partition state from PartitionChange messages
+//! the controller sends them, not by replaying the metadata log; a restarted broker
+//! re-registers with its next heartbeat.
+
+use crate::sim::Timer;
+use crate::sim::cx::Cx;
+use crate::sim::ids::*;
+use crate::sim::replica::{
+    ConsumerFetchRequest, MarkerRequest, PartitionChange, ProduceRequest, Replica,
+    ReplicaFetchRequest,
+};
+use crate::sim::wire::{FetchSession, Msg, ProduceResult, ReplicaFetchResult};
+
+/// A broker's own timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BrokerTimer {
+    /// `broker.heartbeat.interval.ms`
+    Heartbeat,
+    /// The ISR expiration check, every half `replica.lag.time.max.ms`.
+    IsrCheck,
+    /// Answer parked fetches whose wait is over (one pending per replica).
+    DelayedFetchExpire { partition: PartitionId },
+    /// Check a follower's fetch against `replica.socket.timeout.ms` (one pending per replica).
+    FollowerFetchTimeout { partition: PartitionId },
+    /// Fetch again after `replica.fetch.backoff.ms`, unless the session moved on.
+    FollowerFetchRetry {
+        partition: PartitionId,
+        session: FetchSession,
+    },
+}
+
+/// One broker. Its replicas each keep their disk across a crash and lose their memory; the
+/// broker itself holds nothing else.
+#[derive(Clone, Debug)]
+pub struct Broker {
+    pub id: BrokerId,
+    /// The replicas this broker hosts, in partition order.
+    replicas: Vec<Replica>,
+}
+
+impl Broker {
+    pub(crate) fn new(id: BrokerId) -> Broker {
+        Broker {
+            id,
+            replicas: Vec::new(),
+        }
+    }
+
+    /// Host a replica of a new partition (its partition id is above every hosted one).
+    pub(crate) fn add_replica(
+        &mut self,
+        partition: PartitionId,
+        assignment: &[BrokerId],
+        min_insync_replicas: u32,
+    ) {
+        debug_assert!(self.replicas.last().is_none_or(|r| r.partition < partition));
+        self.replicas.push(Replica::new(
+            partition,
+            self.id,
+            assignment,
+            min_insync_replicas,
+        ));
+    }
+
+    pub fn replicas(&self) -> &[Replica] {
+        &self.replicas
+    }
+
+    pub fn replica(&self, p: PartitionId) -> Option<&Replica> {
+        self.slot(p).map(|i| &self.replicas[i])
+    }
+
+    fn slot(&self, p: PartitionId) -> Option<usize> {
+        self.replicas.binary_search_by_key(&p, |r| r.partition).ok()
+    }
+
+    fn replica_mut(&mut self, p: PartitionId) -> Option<&mut Replica> {
+        self.slot(p).map(|i| &mut self.replicas[i])
+    }
+
+    // ----- lifecycle ----------------------------------------------------------------------
+
+    /// The cluster boots as if this broker had already registered: its first heartbeat is
+    /// one interval away.
+    pub(crate) fn boot(&mut self, cx: &mut Cx) {
+        cx.set_timer_ms(
+            cx.settings().broker_heartbeat_interval_ms,
+            Timer::Broker(BrokerTimer::Heartbeat),
+        );
+        self.arm_isr_check(cx);
+    }
+
+    /// Boot-time state of one hosted partition (see [`Replica::boot`]).
+    pub(crate) fn boot_replica(
+        &mut self,
+        p: PartitionId,
+        leader: BrokerId,
+        isr: BrokerSet,
+        cx: &mut Cx,
+    ) {
+        self.replica_mut(p)
+            .expect("hosted replica")
+            .boot(leader, isr, cx);
+    }
+
+    /// A (re)started broker registers with the controller at once.
+    pub(crate) fn on_start(&mut self, cx: &mut Cx) {
+        self.send_heartbeat(cx);
+        self.arm_isr_check(cx);
+    }
+
+    /// The process died: each replica keeps its disk and loses its memory.
+    pub(crate) fn crash(&mut self) {
+        for r in &mut self.replicas {
+            r.crash();
+        }
+    }
+
+    fn send_heartbeat(&mut self, cx: &mut Cx) {
+        let incarnation = cx.incarnation();
+        cx.send(
+            cx.controller_node(),
+            Msg::BrokerHeartbeat {
+                broker: self.id,
+                incarnation,
+            },
+        );
+        cx.set_timer_ms(
+            cx.settings().broker_heartbeat_interval_ms,
+            Timer::Broker(BrokerTimer::Heartbeat),
+        );
+    }
+
+    fn arm_isr_check(&mut self, cx: &mut Cx) {
+        cx.set_timer_ms(
+            cx.settings().replica_lag_time_max_ms / 2,
+            Timer::Broker(BrokerTimer::IsrCheck),
+        );
+    }
+
+    pub(crate) fn on_timer(&mut self, timer: BrokerTimer, cx: &mut Cx) {
+        match timer {
+            BrokerTimer::Heartbeat => self.send_heartbeat(cx),
+            BrokerTimer::IsrCheck => {
+                for r in &mut self.replicas {
+                    r.isr_shrink_check(cx);
+                }
+                self.arm_isr_check(cx);
+            }
+            BrokerTimer::DelayedFetchExpire { partition } => {
+                if let Some(r) = self.replica_mut(partition) {
+                    r.expire_delayed_fetches(cx);
+                }
+            }
+            BrokerTimer::FollowerFetchTimeout { partition } => {
+                if let Some(r) = self.replica_mut(partition) {
+                    r.on_fetch_timeout(cx);
+                }
+            }
+            BrokerTimer::FollowerFetchRetry { partition, session } => {
+                if let Some(r) = self.replica_mut(partition) {
+                    r.on_fetch_retry(session, cx);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn on_message(&mut self, from: NodeId, msg: Msg, cx: &mut Cx) {
+        match msg {
+            Msg::Produce {
+                producer,
+                partition,
+                batch,
+                attempt,
+                records,
+                producer_id,
+                producer_epoch,
+                base_seq,
+                acks,
+                timeout_ms,
+                transactional,
+            } => {
+                let req = ProduceRequest {
+                    producer,
+                    partition,
+                    batch,
+                    attempt,
+                    records,
+                    pid: producer_id,
+                    producer_epoch,
+                    base_seq,
+                    acks,
+                    timeout_ms,
+                    transactional,
+                };
+                match self.replica_mut(partition) {
+                    Some(r) => r.on_produce(from, &req, cx),
+                    None => {
+                        req.respond(from, ProduceResult::Err(ErrorCode::NotLeaderOrFollower), cx)
+                    }
+                }
+                cx.free_record_buf(records);
+            }
+            Msg::WriteTxnMarker {
+                partition,
+                producer_id,
+                producer_epoch,
+                commit,
+                txn,
+                token,
+            } => {
+                let req = MarkerRequest {
+                    partition,
+                    pid: producer_id,
+                    producer_epoch,
+                    commit,
+                    txn,
+                    token,
+                };
+                match self.replica_mut(partition) {
+                    Some(r) => r.on_txn_marker(from, &req, cx),
+                    None => req.respond(from, false, cx),
+                }
+            }
+            Msg::ReplicaFetch {
+                partition,
+                follower,
+                fetch_offset,
+                last_fetched_epoch,
+                leader_epoch,
+                session,
+            } => {
+                if let Some(r) = self.replica_mut(partition) {
+                    let req = ReplicaFetchRequest {
+                        follower,
+                        fetch_offset,
+                        last_fetched_epoch,
+                        leader_epoch,
+                        session,
+                    };
+                    r.on_replica_fetch(&req, cx);
+                }
+            }
+            Msg::ReplicaFetchResponse {
+                partition,
+                leader_epoch,
+                session,
+                result,
+            } => match self.replica_mut(partition) {
+                Some(r) => r.on_replica_fetch_response(leader_epoch, session, result, cx),
+                None => {
+                    if let ReplicaFetchResult::Records { payload, .. } = result {
+                        cx.free_payload(payload);
+                    }
+                }
+            },
+            Msg::ConsumerFetch {
+                partition,
+                offset,
+                token,
+                max_records,
+                max_wait_ms,
+                read_committed,
+            } => {
+                let req = ConsumerFetchRequest {
+                    partition,
+                    offset,
+                    token,
+                    max_records,
+                    max_wait_ms,
+                    read_committed,
+                };
+                match self.replica_mut(partition) {
+                    Some(r) => r.on_consumer_fetch(from, &req, cx),
+                    None => req.fail(from, ErrorCode::NotLeaderOrFollower, cx),
+                }
+            }
+            Msg::PartitionChange {
+                partition,
+                leader,
+                leader_epoch,
+                partition_epoch,
+                isr,
+            } => {
+                if let Some(r) = self.replica_mut(partition) {
+                    let change = PartitionChange {
+                        leader,
+                        leader_epoch,
+                        partition_epoch,
+                        isr,
+                    };
+                    r.on_partition_change(change, cx);
+                }
+            }
+            Msg::AlterPartitionResponse {
+                partition,
+                leader_epoch,
+                result,
+            } => {
+                if let Some(r) = self.replica_mut(partition) {
+                    r.on_alter_partition_response(leader_epoch, result, cx);
+                }
+            }
+            Msg::ListOffsets {
+                partition,
+                token,
+                read_committed,
+            } => {
+                let offset = self
+                    .replica(partition)
+                    .and_then(|r| r.latest_offset(read_committed));
+                cx.send(
+                    from,
+                    Msg::ListOffsetsResponse {
+                        partition,
+                        token,
+                        offset,
+                    },
+                );
+            }
+            // For the group and transaction coordinators this broker hosts: the event loop
+            // hands these to them, never to the broker.
+            Msg::Group { .. } | Msg::Txn { .. } | Msg::WriteTxnMarkerResponse { .. } => {}
+            // Addressed to clients or to the controller: a broker never receives them.
+            Msg::ProduceResponse { .. }
+            | Msg::ConsumerFetchResponse { .. }
+            | Msg::ListOffsetsResponse { .. }
+            | Msg::BrokerHeartbeat { .. }
+            | Msg::AlterPartition { .. }
+            | Msg::TxnResponse { .. }
+            | Msg::MetadataRequest { .. }
+            | Msg::MetadataResponse { .. }
+            | Msg::GroupResponse { .. } => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::config::Acks;
+    use crate::sim::cx::testkit::{self, advance_to, take_sent, take_trace, timers};
+    use crate::sim::replica::tests::data;
+    use crate::sim::replica::{EntryKind, Role};
+    use crate::sim::trace::Trace;
+    use crate::sim::wire::ConsumerFetchResult;
+    use crate::sim::{Kernel, NodeKind, SimTime};
+
+    const B1: BrokerId = BrokerId(0);
+    const B2: BrokerId = BrokerId(1);
+    const B3: BrokerId = BrokerId(2);
+    const P: PartitionId = PartitionId(0);
+    const CONTROLLER: NodeId = NodeId(3);
+    const PRODUCER: NodeId = NodeId(4);
+    const CONSUMER: NodeId = NodeId(5);
+    /// The transaction coordinator's broker.
+    const COORDINATOR: NodeId = NodeId(2);
+
+    /// broker-1 alone, hosting partition 0 (replicas on all three brokers,
+    /// `min.insync.replicas = 2`), with hand-made messages in and the sent ones read back.
+    struct World {
+        k: Kernel,
+        broker: Broker,
+        partition_epoch: u32,
+        /// The leader epoch of the last PartitionChange.
+        leader_epoch: u32,
+    }
+
+    impl World {
+        fn new() -> World {
+            let k = testkit::kernel(&[
+                NodeKind::Broker(B1),
+                NodeKind::Broker(B2),
+                NodeKind::Broker(B3),
+                NodeKind::Controller,
+                NodeKind::Producer(ProducerId(0)),
+                NodeKind::Consumer(ConsumerId(0)),
+            ]);
+            let mut broker = Broker::new(B1);
+            broker.add_replica(P, &[B1, B2, B3], 2);
+            World {
+                k,
+                broker,
+                partition_epoch: 0,
+                leader_epoch: 0,
+            }
+        }
+
+        fn deliver(&mut self, from: NodeId, msg: Msg) {
+            self.broker
+                .on_message(from, msg, &mut Cx::new(&mut self.k, NodeId(0)));
+        }
+
+        fn fire(&mut self, timer: BrokerTimer) {
+            self.broker
+                .on_timer(timer, &mut Cx::new(&mut self.k, NodeId(0)));
+        }
+
+        fn at_ms(&mut self, ms: u64) {
+            advance_to(&mut self.k, SimTime::from_ms(ms));
+        }
+
+        /// The controller's PartitionChange for partition 0.
+        fn change(&mut self, leader: Option<BrokerId>, leader_epoch: u32, isr: &[BrokerId]) {
+            self.partition_epoch += 1;
+            self.leader_epoch = leader_epoch;
+            let msg = Msg::PartitionChange {
+                partition: P,
+                leader,
+                leader_epoch,
+                partition_epoch: self.partition_epoch,
+                isr: isr.iter().copied().collect(),
+            };
+            self.deliver(CONTROLLER, msg);
+        }
+
+        /// broker-1 leads at epoch 1 with `isr`; what that sent is discarded.
+        fn lead(&mut self, isr: &[BrokerId]) {
+            self.change(Some(B1), 1, isr);
+            self.sent();
+        }
+
+        /// `count` records from `first_msg` on; `idempotent` is (producer id, base sequence).
+        fn produce(
+            &mut self,
+            acks: Acks,
+            first_msg: u32,
+            count: u32,
+            idempotent: Option<(u32, i32)>,
+        ) {
+            let records = self.k.alloc_record_buf();
+            self.k.record_bufs[records as usize].extend((0..count).map(|i| MsgId(first_msg + i)));
+            self.deliver(
+                PRODUCER,
+                Msg::Produce {
+                    producer: ProducerId(0),
+                    partition: P,
+                    batch: first_msg,
+                    attempt: 0,
+                    records,
+                    producer_id: idempotent.map(|i| i.0),
+                    producer_epoch: 0,
+                    base_seq: idempotent.map_or(-1, |i| i.1),
+                    acks,
+                    timeout_ms: 30_000,
+                    transactional: false,
+                },
+            );
+        }
+
+        fn follower_fetch(&mut self, follower: BrokerId, offset: u64, last_epoch: Option<u32>) {
+            self.deliver(
+                NodeId(follower.0),
+                Msg::ReplicaFetch {
+                    partition: P,
+                    follower,
+                    fetch_offset: offset,
+                    last_fetched_epoch: last_epoch,
+                    leader_epoch: self.leader_epoch,
+                    session: FetchSession::default(),
+                },
+            );
+        }
+
+        fn consumer_fetch(&mut self, offset: u64, max_wait_ms: u32) {
+            self.deliver(
+                CONSUMER,
+                Msg::ConsumerFetch {
+                    partition: P,
+                    offset,
+                    token: 1,
+                    max_records: 100,
+                    max_wait_ms,
+                    read_committed: false,
+                },
+            );
+        }
+
+        /// Messages sent since the last call: (to, msg).
+        fn sent(&mut self) -> Vec<(NodeId, Msg)> {
+            take_sent(&mut self.k)
+                .into_iter()
+                .map(|(_, to, msg)| (to, msg))
+                .collect()
+        }
+
+        fn produce_results(&mut self) -> Vec<ProduceResult> {
+            self.sent()
+                .into_iter()
+                .filter_map(|(to, msg)| match msg {
+                    Msg::ProduceResponse { result, .. } => {
+                        assert_eq!(to, PRODUCER);
+                        Some(result)
+                    }
+                    _ => None,
+                })
+                .collect()
+        }
+
+        /// Trace events other than the network's.
+        fn trace(&mut self) -> Vec<Trace> {
+            take_trace(&mut self.k)
+                .into_iter()
+                .filter(|t| !matches!(t, Trace::Sent { .. } | Trace::Dropped { .. }))
+                .collect()
+        }
+
+        fn replica(&self) -> &Replica {
+            self.broker.replica(P).expect("broker-1 hosts partition 0")
+        }
+    }
+
+    fn is_ok(r: &ProduceResult, base: u64) -> bool {
+        matches!(r, ProduceResult::Ok { base_offset } if *base_offset == base)
+    }
+
+    fn is_err(r: &ProduceResult, e: ErrorCode) -> bool {
+        matches!(r, ProduceResult::Err(x) if *x == e)
+    }
+
+    #[test]
+    fn acks_all_waits_until_the_hw_covers_the_batch() {
+        let mut w = World::new();
+        w.lead(&[B1, B2, B3]);
+        w.produce(Acks::All, 0, 2, None);
+        assert!(w.produce_results().is_empty(), "parked in purgatory");
+        assert_eq!(w.replica().purgatory().len(), 1);
+        w.follower_fetch(B2, 2, Some(1));
+        assert!(w.produce_results().is_empty(), "broker-3 is in the ISR too");
+        w.follower_fetch(B3, 1, Some(1));
+        assert!(
+            w.produce_results().is_empty(),
+            "the HW covers only the first record"
+        );
+        assert_eq!(w.replica().hw(), 1);
+        w.follower_fetch(B3, 2, Some(1));
+        let results = w.produce_results();
+        assert!(results.len() == 1 && is_ok(&results[0], 0), "{results:?}");
+        assert!(w.replica().purgatory().is_empty());
+    }
+
+    #[test]
+    fn acks_1_is_answered_on_the_leaders_append() {
+        let mut w = World::new();
+        w.lead(&[B1, B2, B3]);
+        w.produce(Acks::Leader, 0, 1, None);
+        w.produce(Acks::Leader, 1, 1, None);
+        let results = w.produce_results();
+        assert!(results.len() == 2 && is_ok(&results[0], 0) && is_ok(&results[1], 1));
+        assert_eq!(w.replica().hw(), 0, "no follower has the records yet");
+        w.produce(Acks::None, 2, 1, None);
+        assert!(w.produce_results().is_empty(), "acks=0 gets no answer");
+        assert_eq!(w.replica().leo(), 3);
+    }
+
+    #[test]
+    fn a_follower_fetch_gets_records_and_advances_the_hw() {
+        let mut w = World::new();
+        w.lead(&[B1, B2]);
+        w.produce(Acks::Leader, 0, 3, None);
+        w.sent();
+        w.trace();
+        w.follower_fetch(B2, 0, None);
+        let sent = w.sent();
+        let [(to, Msg::ReplicaFetchResponse { result, .. })] = &sent[..] else {
+            panic!("{sent:?}");
+        };
+        assert_eq!(*to, NodeId(1));
+        let ReplicaFetchResult::Records {
+            base_offset,
+            payload,
+            hw,
+        } = *result
+        else {
+            panic!("{result:?}");
+        };
+        assert_eq!((base_offset, hw), (0, 0));
+        assert_eq!(w.k.payloads[payload as usize].len(), 3);
+        assert_eq!(w.replica().hw(), 0, "broker-2 had nothing yet");
+        w.follower_fetch(B2, 3, Some(1));
+        assert_eq!(w.replica().hw(), 3);
+        assert!(w.trace().contains(&Trace::HighWatermark {
+            partition: P,
+            broker: B1,
+            hw: 3
+        }));
+    }
+
+    #[test]
+    fn a_follower_whose_epoch_diverged_truncates_and_fetches_again() {
+        let mut w = World::new();
+        w.change(Some(B2), 1, &[B1, B2, B3]);
+        let sent = w.sent();
+        let [
+            (
+                to,
+                Msg::ReplicaFetch {
+                    session,
+                    fetch_offset: 0,
+                    ..
+                },
+            ),
+        ] = &sent[..]
+        else {
+            panic!("{sent:?}");
+        };
+        assert_eq!(*to, NodeId(1), "it fetches from broker-2");
+        let payload = w.k.alloc_payload();
+        w.k.payloads[payload as usize].extend([data(1, 10), data(1, 11), data(1, 12)]);
+        let reply = Msg::ReplicaFetchResponse {
+            partition: P,
+            leader_epoch: 1,
+            session: *session,
+            result: ReplicaFetchResult::Records {
+                base_offset: 0,
+                payload,
+                hw: 1,
+            },
+        };
+        w.deliver(NodeId(1), reply);
+        assert_eq!((w.replica().leo(), w.replica().hw()), (3, 1));
+        // broker-3 takes over at epoch 2 having only the first record of epoch 1.
+        w.change(Some(B3), 2, &[B1, B3]);
+        w.trace();
+        let sent = w.sent();
+        let Some((
+            to,
+            Msg::ReplicaFetch {
+                session,
+                fetch_offset: 3,
+                last_fetched_epoch: Some(1),
+                ..
+            },
+        )) = sent.last()
+        else {
+            panic!("{sent:?}");
+        };
+        assert_eq!(*to, NodeId(2));
+        let reply = Msg::ReplicaFetchResponse {
+            partition: P,
+            leader_epoch: 2,
+            session: *session,
+            result: ReplicaFetchResult::Diverging {
+                epoch: 1,
+                end_offset: 1,
+            },
+        };
+        w.deliver(NodeId(2), reply);
+        assert_eq!(w.replica().leo(), 1);
+        assert_eq!(
+            w.trace(),
+            vec![Trace::Truncated {
+                partition: P,
+                broker: B1,
+                from: 3,
+                to: 1,
+                removed: Box::new([MsgId(11), MsgId(12)]),
+            }]
+        );
+        let sent = w.sent();
+        assert!(
+            matches!(
+                sent[..],
+                [(
+                    _,
+                    Msg::ReplicaFetch {
+                        fetch_offset: 1,
+                        ..
+                    }
+                )]
+            ),
+            "{sent:?}"
+        );
+    }
+
+    #[test]
+    fn the_isr_shrinks_after_replica_lag_time_max_ms() {
+        let mut w = World::new();
+        w.lead(&[B1, B2, B3]);
+        w.produce(Acks::Leader, 0, 1, None);
+        w.at_ms(1000);
+        w.follower_fetch(B2, 1, Some(1));
+        w.sent();
+        // broker-3 has not caught up since the election at 0; the lag limit is 30 s.
+        w.at_ms(20_000);
+        w.fire(BrokerTimer::IsrCheck);
+        assert!(
+            !w.sent()
+                .iter()
+                .any(|(_, m)| matches!(m, Msg::AlterPartition { .. }))
+        );
+        w.at_ms(30_001);
+        w.fire(BrokerTimer::IsrCheck);
+        let sent = w.sent();
+        let [(to, Msg::AlterPartition { leader, isr, .. })] = &sent[..] else {
+            panic!("{sent:?}");
+        };
+        assert_eq!(*to, CONTROLLER);
+        assert_eq!(*leader, B1);
+        assert_eq!(
+            *isr,
+            [B1, B2].into_iter().collect(),
+            "broker-2 is caught up"
+        );
+        assert!(
+            timers(&mut w.k).iter().any(|(at, _, t)| matches!(
+                t,
+                Timer::Broker(BrokerTimer::IsrCheck)
+            ) && *at == SimTime::from_ms(45_001)),
+            "the check runs again in half the lag time"
+        );
+    }
+
+    #[test]
+    fn requests_to_a_non_leader_get_not_leader_or_follower() {
+        let mut w = World::new();
+        w.change(Some(B2), 1, &[B1, B2, B3]);
+        w.sent();
+        w.consumer_fetch(0, 500);
+        w.follower_fetch(B3, 0, None);
+        w.produce(Acks::Leader, 0, 1, None);
+        // A partition broker-1 does not host at all.
+        w.deliver(
+            CONSUMER,
+            Msg::ConsumerFetch {
+                partition: PartitionId(9),
+                offset: 0,
+                token: 2,
+                max_records: 1,
+                max_wait_ms: 500,
+                read_committed: false,
+            },
+        );
+        let not_leader = ErrorCode::NotLeaderOrFollower;
+        let sent = w.sent();
+        assert_eq!(sent.len(), 4, "{sent:?}");
+        for (_, msg) in &sent {
+            let error = match msg {
+                Msg::ConsumerFetchResponse {
+                    result: ConsumerFetchResult::Err(e),
+                    ..
+                }
+                | Msg::ReplicaFetchResponse {
+                    result: ReplicaFetchResult::Err(e),
+                    ..
+                }
+                | Msg::ProduceResponse {
+                    result: ProduceResult::Err(e),
+                    ..
+                } => *e,
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(error, not_leader);
+        }
+        assert_eq!(w.replica().leo(), 0);
+    }
+
+    #[test]
+    fn below_min_insync_replicas_acks_all_gets_not_enough_replicas() {
+        let mut w = World::new();
+        w.lead(&[B1]);
+        w.produce(Acks::All, 0, 1, None);
+        let results = w.produce_results();
+        assert!(
+            results.len() == 1 && is_err(&results[0], ErrorCode::NotEnoughReplicas),
+            "{results:?}"
+        );
+        assert_eq!(w.replica().leo(), 0, "nothing was appended");
+        w.produce(Acks::Leader, 1, 1, None);
+        let results = w.produce_results();
+        assert!(is_ok(&results[0], 0), "acks=1 does not need the ISR");
+    }
+
+    #[test]
+    fn an_idempotent_duplicate_is_answered_with_its_original_offset() {
+        let mut w = World::new();
+        w.lead(&[B1]);
+        w.produce(Acks::Leader, 0, 2, Some((7, 0)));
+        w.produce(Acks::Leader, 2, 1, None);
+        w.produce(Acks::Leader, 3, 1, Some((7, 2)));
+        w.trace();
+        // The first batch again (its acknowledgement was lost, say).
+        w.produce(Acks::Leader, 0, 2, Some((7, 0)));
+        let results = w.produce_results();
+        assert!(is_ok(&results[3], 0), "{results:?}");
+        assert_eq!(w.replica().leo(), 4, "not appended twice");
+        assert_eq!(
+            w.trace(),
+            vec![Trace::DuplicateBatch {
+                partition: P,
+                broker: B1,
+                producer: ProducerId(0),
+                first_msg: MsgId(0),
+                base_offset: 0,
+            }]
+        );
+        // A sequence that is neither the next one nor a cached batch is a gap.
+        w.produce(Acks::Leader, 9, 1, Some((7, 9)));
+        let results = w.produce_results();
+        assert!(is_err(&results[0], ErrorCode::OutOfOrderSequenceNumber));
+    }
+
+    #[test]
+    fn a_crash_keeps_the_log_and_forgets_what_waited_in_memory() {
+        let mut w = World::new();
+        w.lead(&[B1, B2]);
+        w.produce(Acks::All, 0, 1, None);
+        w.deliver(
+            COORDINATOR,
+            Msg::WriteTxnMarker {
+                partition: P,
+                producer_id: 3,
+                producer_epoch: 0,
+                commit: true,
+                txn: 0,
+                token: 1,
+            },
+        );
+        w.consumer_fetch(0, 500);
+        assert!(w.sent().is_empty(), "all three wait for the HW");
+        w.broker.crash();
+        w.k.nodes[0].incarnation += 1;
+        let r = w.replica();
+        assert_eq!((r.leo(), r.role(), r.leader()), (2, Role::None, None));
+        assert!(r.purgatory().is_empty());
+        assert_eq!(r.leader_epoch(), 1, "the metadata as last heard is on disk");
+        w.broker.on_start(&mut Cx::new(&mut w.k, NodeId(0)));
+        let sent = w.sent();
+        assert!(
+            matches!(
+                sent[..],
+                [(
+                    CONTROLLER,
+                    Msg::BrokerHeartbeat {
+                        broker: B1,
+                        incarnation: 1
+                    }
+                )]
+            ),
+            "{sent:?}"
+        );
+        // Leading again, with the HW past both records: nobody from before is answered.
+        w.change(Some(B1), 2, &[B1, B2]);
+        w.follower_fetch(B2, 2, Some(1));
+        assert_eq!(w.replica().hw(), 2);
+        let sent = w.sent();
+        assert!(
+            !sent
+                .iter()
+                .any(|(to, _)| *to == PRODUCER || *to == CONSUMER || *to == COORDINATOR),
+            "{sent:?}"
+        );
+    }
+
+    #[test]
+    fn a_delayed_consumer_fetch_is_answered_at_fetch_max_wait_ms() {
+        let mut w = World::new();
+        w.lead(&[B1, B2]);
+        w.consumer_fetch(0, 500);
+        assert!(w.sent().is_empty(), "nothing below the HW: the fetch waits");
+        let expiry = BrokerTimer::DelayedFetchExpire { partition: P };
+        assert!(
+            timers(&mut w.k)
+                .iter()
+                .any(|(at, _, t)| *at == SimTime::from_ms(500)
+                    && matches!(t, Timer::Broker(x) if *x == expiry))
+        );
+        w.at_ms(400);
+        w.fire(BrokerTimer::DelayedFetchExpire { partition: P });
+        assert!(w.sent().is_empty(), "not yet");
+        w.at_ms(500);
+        w.fire(BrokerTimer::DelayedFetchExpire { partition: P });
+        let sent = w.sent();
+        let [(CONSUMER, Msg::ConsumerFetchResponse { result, .. })] = &sent[..] else {
+            panic!("{sent:?}");
+        };
+        let ConsumerFetchResult::Records {
+            base_offset: 0,
+            payload,
+            hw: 0,
+            ..
+        } = *result
+        else {
+            panic!("{result:?}");
+        };
+        assert!(w.k.payloads[payload as usize].is_empty());
+    }
+
+    #[test]
+    fn a_parked_consumer_fetch_is_answered_when_the_hw_moves() {
+        let mut w = World::new();
+        w.lead(&[B1, B2]);
+        w.consumer_fetch(0, 500);
+        w.produce(Acks::Leader, 0, 1, None);
+        w.sent();
+        w.follower_fetch(B2, 1, Some(1));
+        let sent = w.sent();
+        let Some((_, Msg::ConsumerFetchResponse { result, .. })) =
+            sent.iter().find(|(to, _)| *to == CONSUMER)
+        else {
+            panic!("{sent:?}");
+        };
+        let ConsumerFetchResult::Records { payload, hw: 1, .. } = *result else {
+            panic!("{result:?}");
+        };
+        assert_eq!(w.k.payloads[payload as usize].len(), 1);
+    }
+
+    #[test]
+    fn a_transaction_marker_is_answered_once_replicated() {
+        let mut w = World::new();
+        w.lead(&[B1, B2]);
+        let marker = Msg::WriteTxnMarker {
+            partition: P,
+            producer_id: 3,
+            producer_epoch: 0,
+            commit: false,
+            txn: 4,
+            token: 9,
+        };
+        w.deliver(COORDINATOR, marker);
+        assert!(w.sent().is_empty());
+        assert_eq!(w.replica().log()[0].kind, EntryKind::Abort);
+        w.follower_fetch(B2, 1, Some(1));
+        let sent = w.sent();
+        assert!(
+            sent.iter().any(|(to, m)| *to == COORDINATOR
+                && matches!(
+                    m,
+                    Msg::WriteTxnMarkerResponse {
+                        txn: 4,
+                        token: 9,
+                        ok: true,
+                        ..
+                    }
+                )),
+            "{sent:?}"
+        );
+    }
+
+    #[test]
+    fn a_fetch_response_from_before_a_crash_is_stale() {
+        let mut w = World::new();
+        w.change(Some(B2), 1, &[B1, B2, B3]);
+        let sent = w.sent();
+        let [(_, Msg::ReplicaFetch { session: old, .. })] = &sent[..] else {
+            panic!("{sent:?}");
+        };
+        let old = *old;
+        w.broker.crash();
+        w.k.nodes[0].incarnation += 1;
+        w.broker.on_start(&mut Cx::new(&mut w.k, NodeId(0)));
+        w.change(Some(B2), 1, &[B1, B2, B3]);
+        let sent = w.sent();
+        let Some((_, Msg::ReplicaFetch { session: new, .. })) = sent.last() else {
+            panic!("{sent:?}");
+        };
+        assert_ne!(old, *new);
+        let new = *new;
+        let response = |w: &mut World, session| {
+            let payload = w.k.alloc_payload();
+            w.k.payloads[payload as usize].push(data(1, 10));
+            Msg::ReplicaFetchResponse {
+                partition: P,
+                leader_epoch: 1,
+                session,
+                result: ReplicaFetchResult::Records {
+                    base_offset: 0,
+                    payload,
+                    hw: 0,
+                },
+            }
+        };
+        let stale = response(&mut w, old);
+        w.deliver(NodeId(1), stale);
+        assert_eq!(
+            w.replica().leo(),
+            0,
+            "the old connection's answer is dropped"
+        );
+        let fresh = response(&mut w, new);
+        w.deliver(NodeId(1), fresh);
+        assert_eq!(w.replica().leo(), 1);
+    }
+}

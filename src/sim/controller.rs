@@ -1,0 +1,839 @@
+//! The KRaft controller process: broker registrations and the state of every partition.
+//!
+//! It fences a broker that misses `broker.session.timeout.ms` of heartbeats (KIP-631) and
+//! unfences it when it heartbeats again; it elects leaders (the first live ISR replica in
+//! replica-list order; failing that, with unclean election enabled, the first live replica;
+//! or none, leaving the partition offline), validates AlterPartition requests (KIP-497), runs
+//! preferred-leader elections and creates partitions. It also answers clients' Metadata
+//! requests.
+//!
+//! Simplified relative to Kafka: one controller node whose metadata survives its own crash (in
+//! Kafka a quorum of controllers replicates the metadata log, so the metadata survives the
+//! loss of any one); brokers learn partition state from PartitionChange messages the
+//! controller sends them rather than by replicating the metadata log.
+
+use crate::sim::Timer;
+use crate::sim::cx::Cx;
+use crate::sim::ids::*;
+use crate::sim::trace::Trace;
+use crate::sim::wire::Msg;
+
+/// The controller's own timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ControllerTimer {
+    /// Fence `broker` unless it heartbeated since (its count is still `heartbeats`).
+    SessionCheck { broker: BrokerId, heartbeats: u64 },
+}
+
+/// A broker as the controller sees it.
+#[derive(Clone, Debug, Default)]
+pub struct BrokerRegistration {
+    pub fenced: bool,
+    pub incarnation: u32,
+    pub heartbeats: u64,
+}
+
+/// The controller's record of one partition's leadership (the metadata log's
+/// `PartitionRecord` / `PartitionChangeRecord`).
+#[derive(Clone, Copy, Debug)]
+pub struct PartitionState {
+    pub leader: Option<BrokerId>,
+    pub leader_epoch: u32,
+    pub partition_epoch: u32,
+    pub isr: BrokerSet,
+}
+
+/// The static part of a partition's record: its replica list (the first is the preferred
+/// leader) and its topic's election setting.
+#[derive(Clone, Debug)]
+pub struct PartitionAssignment {
+    pub topic: TopicId,
+    pub replicas: Vec<BrokerId>,
+    pub unclean_leader_election: bool,
+}
+
+/// The controller. All of its state is the metadata log's content, so all of it is durable.
+#[derive(Clone, Debug, Default)]
+pub struct Controller {
+    pub brokers: Vec<BrokerRegistration>,
+    pub parts: Vec<PartitionState>,
+    pub assignments: Vec<PartitionAssignment>,
+    /// For each broker, the partitions it hosts, in partition order.
+    hosted: Vec<Vec<PartitionId>>,
+}
+
+impl Controller {
+    pub(crate) fn new(brokers: u32) -> Controller {
+        Controller {
+            brokers: vec![BrokerRegistration::default(); brokers as usize],
+            parts: Vec::new(),
+            assignments: Vec::new(),
+            hosted: vec![Vec::new(); brokers as usize],
+        }
+    }
+
+    /// Record a new partition (no leader yet); returns its id.
+    pub(crate) fn add_partition(
+        &mut self,
+        topic: TopicId,
+        replicas: Vec<BrokerId>,
+        unclean_leader_election: bool,
+        state: PartitionState,
+    ) -> PartitionId {
+        let p = PartitionId(self.parts.len() as u32);
+        for &b in &replicas {
+            self.hosted[b.idx()].push(p);
+        }
+        self.assignments.push(PartitionAssignment {
+            topic,
+            replicas,
+            unclean_leader_election,
+        });
+        self.parts.push(state);
+        p
+    }
+
+    /// The cluster boots with the first replica leading every partition and the whole replica
+    /// list in sync.
+    pub(crate) fn boot(&mut self) {
+        for (st, a) in self.parts.iter_mut().zip(&self.assignments) {
+            *st = PartitionState {
+                leader: Some(a.replicas[0]),
+                leader_epoch: 0,
+                partition_epoch: 0,
+                isr: a.replicas.iter().copied().collect(),
+            };
+        }
+    }
+
+    /// A (new) active controller gives every broker a fresh session.
+    pub(crate) fn on_start(&mut self, cx: &mut Cx) {
+        for b in 0..self.brokers.len() {
+            let heartbeats = self.brokers[b].heartbeats;
+            cx.set_timer_ms(
+                cx.settings().broker_session_timeout_ms,
+                Timer::Controller(ControllerTimer::SessionCheck {
+                    broker: BrokerId(b as u32),
+                    heartbeats,
+                }),
+            );
+        }
+    }
+
+    /// The controller died. Its metadata survives (see the module doc), and its timers die
+    /// with the process, so there is nothing to forget.
+    pub(crate) fn crash(&mut self) {}
+
+    pub(crate) fn on_timer(&mut self, timer: ControllerTimer, cx: &mut Cx) {
+        match timer {
+            ControllerTimer::SessionCheck { broker, heartbeats } => {
+                let reg = &self.brokers[broker.idx()];
+                if reg.heartbeats == heartbeats && !reg.fenced {
+                    self.fence_broker(broker, cx);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn on_message(&mut self, from: NodeId, msg: Msg, cx: &mut Cx) {
+        match msg {
+            Msg::BrokerHeartbeat {
+                broker,
+                incarnation,
+            } => {
+                let reg = &mut self.brokers[broker.idx()];
+                reg.heartbeats += 1;
+                let heartbeats = reg.heartbeats;
+                let restarted = reg.incarnation != incarnation;
+                let fenced = reg.fenced;
+                reg.incarnation = incarnation;
+                if restarted && !fenced {
+                    // A broker that re-registers has lost its in-memory state: treat it as
+                    // fenced and unfenced again, which moves its leaderships away.
+                    self.fence_broker(broker, cx);
+                }
+                if restarted || fenced {
+                    self.unfence_broker(broker, cx);
+                }
+                cx.set_timer_ms(
+                    cx.settings().broker_session_timeout_ms,
+                    Timer::Controller(ControllerTimer::SessionCheck { broker, heartbeats }),
+                );
+            }
+            Msg::AlterPartition {
+                partition,
+                leader,
+                leader_epoch,
+                partition_epoch,
+                isr,
+            } => {
+                let result =
+                    self.alter_partition(partition, leader, leader_epoch, partition_epoch, isr, cx);
+                cx.send(
+                    from,
+                    Msg::AlterPartitionResponse {
+                        partition,
+                        leader_epoch,
+                        result,
+                    },
+                );
+            }
+            Msg::MetadataRequest { partition, token } => {
+                let st = self.parts[partition.idx()];
+                cx.send(
+                    from,
+                    Msg::MetadataResponse {
+                        partition,
+                        leader: st.leader,
+                        token,
+                    },
+                );
+            }
+            // Requests for brokers and answers for clients: never addressed to the controller.
+            Msg::Produce { .. }
+            | Msg::ProduceResponse { .. }
+            | Msg::ReplicaFetch { .. }
+            | Msg::ReplicaFetchResponse { .. }
+            | Msg::ConsumerFetch { .. }
+            | Msg::ConsumerFetchResponse { .. }
+            | Msg::ListOffsets { .. }
+            | Msg::ListOffsetsResponse { .. }
+            | Msg::PartitionChange { .. }
+            | Msg::AlterPartitionResponse { .. }
+            | Msg::WriteTxnMarker { .. }
+            | Msg::WriteTxnMarkerResponse { .. }
+            | Msg::Txn { .. }
+            | Msg::TxnResponse { .. }
+            | Msg::MetadataResponse { .. }
+            | Msg::Group { .. }
+            | Msg::GroupResponse { .. } => {}
+        }
+    }
+
+    /// Validate a leader's ISR change: it must come from the current leader at the current
+    /// epochs, and may not add a fenced broker (KRaft's INELIGIBLE_REPLICA). Returns the
+    /// committed ISR and partition epoch, or `None` if refused.
+    fn alter_partition(
+        &mut self,
+        partition: PartitionId,
+        leader: BrokerId,
+        leader_epoch: u32,
+        partition_epoch: u32,
+        isr: BrokerSet,
+        cx: &mut Cx,
+    ) -> Option<(BrokerSet, u32)> {
+        let st = self.parts[partition.idx()];
+        let valid = !self.brokers[leader.idx()].fenced
+            && st.leader == Some(leader)
+            && st.leader_epoch == leader_epoch
+            && st.partition_epoch == partition_epoch;
+        let isr: BrokerSet = isr
+            .iter()
+            .filter(|&x| !self.brokers[x.idx()].fenced || st.isr.contains(x))
+            .collect();
+        if !valid || !isr.contains(leader) {
+            return None;
+        }
+        let old = st.isr;
+        let st = &mut self.parts[partition.idx()];
+        st.isr = isr;
+        st.partition_epoch += 1;
+        let pe = st.partition_epoch;
+        // One IsrChanged per broker that left or joined: an AlterPartition may remove several
+        // followers at once, and each is named.
+        for changed in BrokerSet(old.0 ^ isr.0).iter() {
+            cx.emit(Trace::IsrChanged {
+                partition,
+                leader,
+                isr,
+                changed,
+                expanded: isr.contains(changed),
+            });
+        }
+        Some((isr, pe))
+    }
+
+    fn fence_broker(&mut self, b: BrokerId, cx: &mut Cx) {
+        self.brokers[b.idx()].fenced = true;
+        let fenced = cx.emit(Trace::BrokerFenced { broker: b });
+        // The elections and ISR changes that follow are caused by the fencing.
+        cx.caused_by(fenced, |cx| {
+            for i in 0..self.hosted[b.idx()].len() {
+                let p = self.hosted[b.idx()][i];
+                let st = self.parts[p.idx()];
+                if st.leader == Some(b) {
+                    self.elect_leader(p, false, cx);
+                } else if st.isr.contains(b) && st.isr.len() > 1 {
+                    let st = &mut self.parts[p.idx()];
+                    st.isr.remove(b);
+                    st.partition_epoch += 1;
+                    let (isr, leader) = (st.isr, st.leader);
+                    if let Some(leader) = leader {
+                        cx.emit(Trace::IsrChanged {
+                            partition: p,
+                            leader,
+                            isr,
+                            changed: b,
+                            expanded: false,
+                        });
+                    }
+                    self.publish_partition(p, cx);
+                }
+            }
+        });
+    }
+
+    fn unfence_broker(&mut self, b: BrokerId, cx: &mut Cx) {
+        self.brokers[b.idx()].fenced = false;
+        cx.emit(Trace::BrokerUnfenced { broker: b });
+        for i in 0..self.hosted[b.idx()].len() {
+            let p = self.hosted[b.idx()][i];
+            if self.parts[p.idx()].leader.is_none() {
+                self.elect_leader(p, false, cx);
+            } else {
+                self.send_partition_state(p, b, cx);
+            }
+        }
+    }
+
+    /// Elect a leader for `p` among unfenced replicas: the first in the replica list that is in
+    /// the ISR; failing that, with unclean election enabled, the first live replica at all.
+    fn elect_leader(&mut self, p: PartitionId, preferred_only: bool, cx: &mut Cx) {
+        let a = &self.assignments[p.idx()];
+        let st = self.parts[p.idx()];
+        let live = |b: BrokerId| !self.brokers[b.idx()].fenced;
+        let mut clean = a
+            .replicas
+            .iter()
+            .copied()
+            .find(|&b| st.isr.contains(b) && live(b));
+        if preferred_only {
+            clean = Some(a.replicas[0]).filter(|&b| st.isr.contains(b) && live(b));
+            if clean.is_none() || clean == st.leader {
+                return;
+            }
+        }
+        let (leader, unclean) = match clean {
+            Some(l) => (Some(l), false),
+            None if a.unclean_leader_election => {
+                (a.replicas.iter().copied().find(|&b| live(b)), true)
+            }
+            None => (None, false),
+        };
+        let live_isr: BrokerSet = st.isr.iter().filter(|&b| live(b)).collect();
+        let st = &mut self.parts[p.idx()];
+        match leader {
+            Some(l) => {
+                st.leader = Some(l);
+                st.leader_epoch += 1;
+                st.partition_epoch += 1;
+                st.isr = if unclean {
+                    BrokerSet::EMPTY.with(l)
+                } else {
+                    live_isr
+                };
+                let (epoch, isr) = (st.leader_epoch, st.isr);
+                cx.emit(Trace::LeaderElected {
+                    partition: p,
+                    leader: l,
+                    epoch,
+                    isr,
+                    unclean,
+                    preferred: preferred_only,
+                });
+            }
+            None => {
+                if st.leader.is_none() {
+                    return;
+                }
+                // KRaft keeps the last ISR member in the ISR of an offline partition.
+                st.leader = None;
+                st.leader_epoch += 1;
+                st.partition_epoch += 1;
+                if !live_isr.is_empty() {
+                    st.isr = live_isr;
+                }
+                let epoch = st.leader_epoch;
+                cx.emit(Trace::PartitionOffline {
+                    partition: p,
+                    epoch,
+                });
+            }
+        }
+        self.publish_partition(p, cx);
+    }
+
+    /// `kafka-leader-election --election-type preferred` for one partition.
+    pub(crate) fn elect_preferred(&mut self, p: PartitionId, cx: &mut Cx) {
+        self.elect_leader(p, true, cx);
+    }
+
+    /// `kafka-topics --alter --partitions total`: create the topic's new partitions, their
+    /// replicas spread like the first ones, each led by its first unfenced replica, and tell
+    /// their brokers. Returns the first new partition and how many were created.
+    pub(crate) fn create_partitions(
+        &mut self,
+        t: TopicId,
+        total: u32,
+        cx: &mut Cx,
+    ) -> Option<(PartitionId, u32)> {
+        let old = self.assignments.iter().filter(|a| a.topic == t).count() as u32;
+        let model = self.assignments.iter().find(|a| a.topic == t)?;
+        if total <= old {
+            return None;
+        }
+        let (rf, unclean) = (model.replicas.len() as u32, model.unclean_leader_election);
+        let brokers = self.brokers.len() as u32;
+        let first = PartitionId(self.parts.len() as u32);
+        for _ in old..total {
+            let start = self.parts.len() as u32;
+            let replicas: Vec<BrokerId> =
+                (0..rf).map(|j| BrokerId((start + j) % brokers)).collect();
+            let live: BrokerSet = replicas
+                .iter()
+                .copied()
+                .filter(|b| !self.brokers[b.idx()].fenced)
+                .collect();
+            let leader = replicas.iter().copied().find(|&b| live.contains(b));
+            let isr = if live.is_empty() {
+                replicas.iter().copied().collect()
+            } else {
+                live
+            };
+            let state = PartitionState {
+                leader,
+                leader_epoch: 0,
+                partition_epoch: 0,
+                isr,
+            };
+            let p = self.add_partition(t, replicas, unclean, state);
+            self.publish_partition(p, cx);
+        }
+        cx.emit(Trace::PartitionsAdded {
+            topic: t,
+            first,
+            count: total - old,
+        });
+        Some((first, total - old))
+    }
+
+    /// Tell every unfenced replica of `p` its new state (brokers learn through the metadata
+    /// log in KRaft; here the controller sends it directly).
+    fn publish_partition(&mut self, p: PartitionId, cx: &mut Cx) {
+        for i in 0..self.assignments[p.idx()].replicas.len() {
+            let b = self.assignments[p.idx()].replicas[i];
+            if !self.brokers[b.idx()].fenced {
+                self.send_partition_state(p, b, cx);
+            }
+        }
+    }
+
+    fn send_partition_state(&self, p: PartitionId, b: BrokerId, cx: &mut Cx) {
+        let st = self.parts[p.idx()];
+        cx.send(
+            cx.broker_node(b),
+            Msg::PartitionChange {
+                partition: p,
+                leader: st.leader,
+                leader_epoch: st.leader_epoch,
+                partition_epoch: st.partition_epoch,
+                isr: st.isr,
+            },
+        );
+    }
+}
+
+impl BrokerSet {
+    pub fn with(mut self, b: BrokerId) -> BrokerSet {
+        self.insert(b);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::cx::testkit::{self, advance_to, take_sent, take_trace, timers};
+    use crate::sim::{Kernel, NodeKind, SimTime};
+
+    const B1: BrokerId = BrokerId(0);
+    const B2: BrokerId = BrokerId(1);
+    const B3: BrokerId = BrokerId(2);
+    const P: PartitionId = PartitionId(0);
+    const ME: NodeId = NodeId(3);
+
+    fn set(brokers: &[BrokerId]) -> BrokerSet {
+        brokers.iter().copied().collect()
+    }
+
+    fn elected(
+        leader: BrokerId,
+        epoch: u32,
+        isr: &[BrokerId],
+        unclean: bool,
+        preferred: bool,
+    ) -> Trace {
+        Trace::LeaderElected {
+            partition: P,
+            leader,
+            epoch,
+            isr: set(isr),
+            unclean,
+            preferred,
+        }
+    }
+
+    /// The controller alone, with partition 0 on all three brokers, booted (broker-1 leads).
+    struct World {
+        k: Kernel,
+        c: Controller,
+    }
+
+    impl World {
+        fn new(unclean: bool) -> World {
+            let k = testkit::kernel(&[
+                NodeKind::Broker(B1),
+                NodeKind::Broker(B2),
+                NodeKind::Broker(B3),
+                NodeKind::Controller,
+            ]);
+            let mut c = Controller::new(3);
+            let leaderless = PartitionState {
+                leader: None,
+                leader_epoch: 0,
+                partition_epoch: 0,
+                isr: BrokerSet::EMPTY,
+            };
+            c.add_partition(TopicId(0), vec![B1, B2, B3], unclean, leaderless);
+            c.boot();
+            World { k, c }
+        }
+
+        fn deliver(&mut self, from: NodeId, msg: Msg) {
+            self.c.on_message(from, msg, &mut Cx::new(&mut self.k, ME));
+        }
+
+        fn heartbeat(&mut self, b: BrokerId, incarnation: u32) {
+            let msg = Msg::BrokerHeartbeat {
+                broker: b,
+                incarnation,
+            };
+            self.deliver(NodeId(b.0), msg);
+        }
+
+        /// `b`'s session expires without a heartbeat.
+        fn expire(&mut self, b: BrokerId) {
+            let heartbeats = self.c.brokers[b.idx()].heartbeats;
+            let timer = ControllerTimer::SessionCheck {
+                broker: b,
+                heartbeats,
+            };
+            self.c.on_timer(timer, &mut Cx::new(&mut self.k, ME));
+        }
+
+        /// An AlterPartition from `leader`; the controller's answer.
+        fn alter(
+            &mut self,
+            leader: BrokerId,
+            epochs: (u32, u32),
+            isr: &[BrokerId],
+        ) -> Option<(BrokerSet, u32)> {
+            let msg = Msg::AlterPartition {
+                partition: P,
+                leader,
+                leader_epoch: epochs.0,
+                partition_epoch: epochs.1,
+                isr: set(isr),
+            };
+            self.deliver(NodeId(leader.0), msg);
+            match self.sent().pop() {
+                Some((to, Msg::AlterPartitionResponse { result, .. })) => {
+                    assert_eq!(to, NodeId(leader.0));
+                    result
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+
+        fn sent(&mut self) -> Vec<(NodeId, Msg)> {
+            take_sent(&mut self.k)
+                .into_iter()
+                .map(|(_, to, msg)| (to, msg))
+                .collect()
+        }
+
+        /// The PartitionChanges sent: (to, leader, leader epoch).
+        fn changes(&mut self) -> Vec<(NodeId, Option<BrokerId>, u32)> {
+            self.sent()
+                .into_iter()
+                .filter_map(|(to, msg)| match msg {
+                    Msg::PartitionChange {
+                        leader,
+                        leader_epoch,
+                        ..
+                    } => Some((to, leader, leader_epoch)),
+                    _ => None,
+                })
+                .collect()
+        }
+
+        fn trace(&mut self) -> Vec<Trace> {
+            take_trace(&mut self.k)
+                .into_iter()
+                .filter(|t| !matches!(t, Trace::Sent { .. } | Trace::Dropped { .. }))
+                .collect()
+        }
+
+        fn state(&self) -> PartitionState {
+            self.c.parts[P.idx()]
+        }
+    }
+
+    #[test]
+    fn a_clean_election_picks_the_first_live_isr_replica() {
+        let mut w = World::new(false);
+        w.expire(B1);
+        assert_eq!(
+            w.trace(),
+            vec![
+                Trace::BrokerFenced { broker: B1 },
+                elected(B2, 1, &[B2, B3], false, false),
+            ]
+        );
+        assert_eq!(
+            w.changes(),
+            vec![(NodeId(1), Some(B2), 1), (NodeId(2), Some(B2), 1)],
+            "the fenced broker is not told"
+        );
+        // broker-2 goes too: broker-3 is the last in-sync replica and takes over.
+        w.expire(B2);
+        let st = w.state();
+        assert_eq!(
+            (st.leader, st.leader_epoch, st.isr),
+            (Some(B3), 2, set(&[B3]))
+        );
+    }
+
+    #[test]
+    fn an_unclean_election_happens_only_when_enabled() {
+        for unclean in [false, true] {
+            let mut w = World::new(unclean);
+            assert!(
+                w.alter(B1, (0, 0), &[B1]).is_some(),
+                "the followers fall behind"
+            );
+            w.trace();
+            w.expire(B1);
+            let trace = w.trace();
+            if unclean {
+                assert!(trace.contains(&elected(B2, 1, &[B2], true, false)));
+            } else {
+                assert!(trace.contains(&Trace::PartitionOffline {
+                    partition: P,
+                    epoch: 1
+                }));
+            }
+        }
+    }
+
+    #[test]
+    fn an_offline_partition_keeps_its_last_isr_member_and_it_leads_again() {
+        let mut w = World::new(false);
+        w.alter(B1, (0, 0), &[B1]);
+        w.expire(B1);
+        let st = w.state();
+        assert_eq!((st.leader, st.isr), (None, set(&[B1])));
+        w.sent();
+        w.trace();
+        // broker-1 comes back: it is the only replica known to have every record.
+        w.heartbeat(B1, 0);
+        let st = w.state();
+        assert_eq!((st.leader, st.leader_epoch), (Some(B1), 2));
+        assert_eq!(
+            w.trace(),
+            vec![
+                Trace::BrokerUnfenced { broker: B1 },
+                elected(B1, 2, &[B1], false, false),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_broker_is_fenced_after_the_session_timeout_without_heartbeats() {
+        let mut w = World::new(false);
+        w.c.on_start(&mut Cx::new(&mut w.k, ME));
+        advance_to(&mut w.k, SimTime::from_ms(5000));
+        w.heartbeat(B2, 0);
+        let checks: Vec<(SimTime, ControllerTimer)> = timers(&mut w.k)
+            .into_iter()
+            .filter_map(|(at, _, t)| match t {
+                Timer::Controller(c) => Some((at, c)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(checks.len(), 4, "{checks:?}");
+        assert!(
+            checks[..3]
+                .iter()
+                .all(|(at, _)| *at == SimTime::from_ms(9000)),
+            "broker.session.timeout.ms after the start"
+        );
+        assert_eq!(
+            checks[3].0,
+            SimTime::from_ms(14_000),
+            "and after the heartbeat"
+        );
+        advance_to(&mut w.k, SimTime::from_ms(9000));
+        for (_, timer) in &checks[..3] {
+            w.c.on_timer(*timer, &mut Cx::new(&mut w.k, ME));
+        }
+        let fenced: Vec<bool> = w.c.brokers.iter().map(|r| r.fenced).collect();
+        assert_eq!(fenced, vec![true, false, true]);
+        assert!(
+            w.trace()
+                .iter()
+                .all(|t| *t != Trace::BrokerFenced { broker: B2 })
+        );
+    }
+
+    #[test]
+    fn alter_partition_refuses_stale_epochs_and_fenced_brokers() {
+        let mut w = World::new(false);
+        assert_eq!(w.alter(B1, (0, 0), &[B1, B2]), Some((set(&[B1, B2]), 1)));
+        assert_eq!(
+            w.trace(),
+            vec![Trace::IsrChanged {
+                partition: P,
+                leader: B1,
+                isr: set(&[B1, B2]),
+                changed: B3,
+                expanded: false,
+            }]
+        );
+        assert_eq!(w.alter(B1, (0, 0), &[B1]), None, "a stale partition epoch");
+        assert_eq!(w.alter(B2, (0, 1), &[B2]), None, "not from the leader");
+        w.expire(B3);
+        let (isr, epoch) = w.alter(B1, (0, 1), &[B1, B2, B3]).expect("valid");
+        assert_eq!(
+            (isr, epoch),
+            (set(&[B1, B2]), 2),
+            "a fenced broker is not added"
+        );
+        assert_eq!(w.state().isr, set(&[B1, B2]));
+    }
+
+    #[test]
+    fn a_preferred_election_moves_leadership_back_to_the_first_replica() {
+        let mut w = World::new(false);
+        w.expire(B1);
+        w.heartbeat(B1, 0);
+        // broker-2 leads (epochs 1, 1); broker-1 caught up and rejoined the ISR.
+        assert_eq!(
+            w.alter(B2, (1, 1), &[B1, B2, B3]),
+            Some((set(&[B1, B2, B3]), 2))
+        );
+        w.sent();
+        w.trace();
+        w.c.elect_preferred(P, &mut Cx::new(&mut w.k, ME));
+        assert_eq!(w.trace(), vec![elected(B1, 2, &[B1, B2, B3], false, true)]);
+        assert_eq!(w.changes().len(), 3, "every replica hears of it");
+        w.c.elect_preferred(P, &mut Cx::new(&mut w.k, ME));
+        assert!(w.trace().is_empty(), "already the leader: nothing to do");
+    }
+
+    #[test]
+    fn a_restarted_brokers_heartbeat_fences_and_unfences_it() {
+        let mut w = World::new(false);
+        w.heartbeat(B1, 0);
+        assert!(
+            w.trace().is_empty(),
+            "the same incarnation: a plain heartbeat"
+        );
+        w.heartbeat(B1, 1);
+        assert_eq!(
+            w.trace(),
+            vec![
+                Trace::BrokerFenced { broker: B1 },
+                elected(B2, 1, &[B2, B3], false, false),
+                Trace::BrokerUnfenced { broker: B1 },
+            ]
+        );
+        assert_eq!(
+            w.changes(),
+            vec![
+                (NodeId(1), Some(B2), 1),
+                (NodeId(2), Some(B2), 1),
+                (NodeId(0), Some(B2), 1),
+            ],
+            "the restarted broker learns who leads now"
+        );
+        assert!(!w.c.brokers[B1.idx()].fenced);
+    }
+
+    #[test]
+    fn metadata_requests_are_answered_with_the_leader() {
+        let mut w = World::new(false);
+        w.expire(B1);
+        w.sent();
+        let client = NodeId(2);
+        w.deliver(
+            client,
+            Msg::MetadataRequest {
+                partition: P,
+                token: 5,
+            },
+        );
+        let sent = w.sent();
+        assert!(
+            matches!(
+                sent[..],
+                [(
+                    NodeId(2),
+                    Msg::MetadataResponse {
+                        leader: Some(B2),
+                        token: 5,
+                        ..
+                    }
+                )]
+            ),
+            "{sent:?}"
+        );
+    }
+
+    #[test]
+    fn new_partitions_are_spread_and_led_by_a_live_replica() {
+        let mut w = World::new(false);
+        w.expire(B2);
+        w.sent();
+        w.trace();
+        let created =
+            w.c.create_partitions(TopicId(0), 3, &mut Cx::new(&mut w.k, ME));
+        assert_eq!(created, Some((PartitionId(1), 2)));
+        assert_eq!(w.c.assignments[1].replicas, vec![B2, B3, B1]);
+        assert_eq!(w.c.assignments[2].replicas, vec![B3, B1, B2]);
+        let p1 = w.c.parts[1];
+        assert_eq!(
+            (p1.leader, p1.isr),
+            (Some(B3), set(&[B1, B3])),
+            "broker-2 is fenced"
+        );
+        assert_eq!(w.c.parts[2].leader, Some(B3));
+        assert_eq!(
+            w.trace(),
+            vec![Trace::PartitionsAdded {
+                topic: TopicId(0),
+                first: PartitionId(1),
+                count: 2
+            }]
+        );
+        assert!(
+            w.changes().iter().all(|(to, _, _)| *to != NodeId(1)),
+            "the fenced broker is not told"
+        );
+        assert_eq!(
+            w.c.create_partitions(TopicId(0), 3, &mut Cx::new(&mut w.k, ME)),
+            None,
+            "already 3"
+        );
+    }
+}
