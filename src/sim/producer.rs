@@ -1484,3 +1484,481 @@ fn renumber(batches: &mut Batches, mut open: Vec<u32>) -> i32 {
     }
     next
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::config::WorkloadConfig;
+    use crate::sim::cx::testkit::{advance_to, kernel, take_sent, take_trace, timers};
+    use crate::sim::wire::{TxnRequest, TxnResponse};
+    use crate::sim::{Kernel, NodeKind};
+
+    const LEADER: BrokerId = BrokerId(0);
+    /// Brokers 0 and 1, the controller, then the producer.
+    const ME: NodeId = NodeId(3);
+
+    fn config() -> ProducerConfig {
+        ProducerConfig {
+            name: "app".to_string(),
+            topic: TopicId(0),
+            acks: Acks::All,
+            retries: 10,
+            idempotent: true,
+            max_in_flight: 5,
+            request_timeout_ms: 30_000,
+            delivery_timeout_ms: 120_000,
+            retry_backoff_ms: 100,
+            retry_backoff_max_ms: 1000,
+            linger_ms: 0,
+            max_batch_records: 1,
+            transactional: None,
+            workload: WorkloadConfig::Messages(Vec::new()),
+        }
+    }
+
+    /// A started producer on `partitions` partitions (all led by broker 0) whose application
+    /// sends `sends` keyless records at time 0.
+    fn started(spec: &ProducerConfig, partitions: u32, sends: usize) -> (Kernel, Producer) {
+        let mut k = kernel(&[
+            NodeKind::Broker(BrokerId(0)),
+            NodeKind::Broker(BrokerId(1)),
+            NodeKind::Controller,
+            NodeKind::Producer(ProducerId(0)),
+        ]);
+        let parts: Vec<PartitionId> = (0..partitions).map(PartitionId).collect();
+        let workload = Workload::Explicit(vec![(0, None); sends]);
+        let mut p = Producer::new(spec, ProducerId(0), ME, TopicId(0), &parts, workload);
+        let bootstrap: Vec<_> = parts.iter().map(|&q| (q, Some(LEADER))).collect();
+        p.on_start(&bootstrap, &mut Cx::new(&mut k, ME));
+        (k, p)
+    }
+
+    /// Fire the application's due sends (as the event loop would at time 0).
+    fn send_all(k: &mut Kernel, p: &mut Producer) {
+        p.on_timer(ProducerTimer::Send { n: 0 }, &mut Cx::new(k, ME));
+    }
+
+    /// A produce request as the producer sent it.
+    #[derive(Debug, PartialEq)]
+    struct Sent {
+        partition: PartitionId,
+        batch: u32,
+        attempt: u32,
+        base_seq: i32,
+        epoch: u16,
+        records: usize,
+    }
+
+    fn produces(k: &mut Kernel) -> Vec<Sent> {
+        take_sent(k)
+            .into_iter()
+            .filter_map(|(_, _, msg)| match msg {
+                Msg::Produce {
+                    partition,
+                    batch,
+                    attempt,
+                    base_seq,
+                    producer_epoch,
+                    records,
+                    ..
+                } => Some(Sent {
+                    partition,
+                    batch,
+                    attempt,
+                    base_seq,
+                    epoch: producer_epoch,
+                    records: k.record_bufs[records as usize].len(),
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn respond(k: &mut Kernel, p: &mut Producer, s: &Sent, result: ProduceResult) {
+        let msg = Msg::ProduceResponse {
+            partition: s.partition,
+            batch: s.batch,
+            attempt: s.attempt,
+            result,
+        };
+        p.on_message(NodeId(LEADER.0), msg, &mut Cx::new(k, ME));
+    }
+
+    fn fire(k: &mut Kernel, p: &mut Producer, at: SimTime, timer: ProducerTimer) {
+        advance_to(k, at);
+        p.on_timer(timer, &mut Cx::new(k, ME));
+    }
+
+    /// The producer timers that match `want` and are still to fire (`fire` runs a timer
+    /// without taking it from the queue), with when they fire.
+    fn pending(k: &mut Kernel, want: fn(&ProducerTimer) -> bool) -> Vec<(SimTime, ProducerTimer)> {
+        let now = k.now;
+        timers(k)
+            .into_iter()
+            .filter_map(|(at, _, t)| match t {
+                Timer::Producer(t) if at > now && want(&t) => Some((at, t)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_idempotent_producer_numbers_each_partition_from_zero_and_a_resend_keeps_its_sequence() {
+        let (mut k, mut p) = started(&config(), 2, 0);
+        let mut cx = Cx::new(&mut k, ME);
+        // One batch per record (max_batch_records = 1); the sticky partitioner moves to the
+        // other partition after each, so both get some.
+        for _ in 0..3 {
+            p.send_output(MsgId(0), None, &mut cx);
+        }
+        let sent = produces(&mut k);
+        assert_eq!(sent.len(), 3);
+        for q in [PartitionId(0), PartitionId(1)] {
+            assert!(
+                sent.iter().any(|s| s.partition == q),
+                "nothing sent to {q:?}"
+            );
+            let seqs: Vec<i32> = sent
+                .iter()
+                .filter(|s| s.partition == q)
+                .map(|s| s.base_seq)
+                .collect();
+            let expected: Vec<i32> = (0..seqs.len() as i32).collect();
+            assert_eq!(seqs, expected, "sequences on {q:?}");
+        }
+        // The first batch fails with a retriable error and goes again with its sequence.
+        let first = &sent[0];
+        respond(
+            &mut k,
+            &mut p,
+            first,
+            ProduceResult::Err(ErrorCode::NotEnoughReplicas),
+        );
+        for s in &sent[1..] {
+            respond(&mut k, &mut p, s, ProduceResult::Ok { base_offset: 0 });
+        }
+        let retry = pending(&mut k, |t| matches!(t, ProducerTimer::Retry { .. }));
+        assert_eq!(retry.len(), 1);
+        fire(&mut k, &mut p, retry[0].0, retry[0].1);
+        let again = produces(&mut k);
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].batch, first.batch);
+        assert_eq!(again[0].base_seq, first.base_seq);
+        assert_eq!(again[0].attempt, first.attempt + 1);
+    }
+
+    #[test]
+    fn out_of_order_sequence_on_the_next_expected_batch_bumps_the_epoch_and_restarts_sequences() {
+        let (mut k, mut p) = started(&config(), 1, 2);
+        send_all(&mut k, &mut p);
+        let sent = produces(&mut k);
+        assert_eq!(sent.iter().map(|s| s.base_seq).collect::<Vec<_>>(), [0, 1]);
+        respond(
+            &mut k,
+            &mut p,
+            &sent[0],
+            ProduceResult::Ok { base_offset: 0 },
+        );
+        // The broker lost the producer's state (say, an unclean election truncated the log).
+        respond(
+            &mut k,
+            &mut p,
+            &sent[1],
+            ProduceResult::Err(ErrorCode::OutOfOrderSequenceNumber),
+        );
+        let retry = pending(&mut k, |t| matches!(t, ProducerTimer::Retry { .. }));
+        fire(&mut k, &mut p, retry[0].0, retry[0].1);
+        let again = produces(&mut k);
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].batch, sent[1].batch);
+        assert_eq!(again[0].epoch, sent[1].epoch + 1, "KIP-360 bumps the epoch");
+        assert_eq!(again[0].base_seq, 0, "and renumbers from 0");
+    }
+
+    #[test]
+    fn delivery_timeout_fails_a_batch_in_flight_and_its_late_ack_is_ignored() {
+        let spec = ProducerConfig {
+            delivery_timeout_ms: 2_000,
+            ..config()
+        };
+        let (mut k, mut p) = started(&spec, 1, 1);
+        send_all(&mut k, &mut p);
+        let sent = produces(&mut k);
+        take_trace(&mut k);
+        let check = pending(&mut k, |t| matches!(t, ProducerTimer::DeliveryTimeout));
+        assert_eq!(check[0].0, SimTime::from_ms(spec.delivery_timeout_ms));
+        fire(&mut k, &mut p, check[0].0, check[0].1);
+        let trace = take_trace(&mut k);
+        assert!(
+            trace.iter().any(|t| matches!(
+                t,
+                Trace::Failed {
+                    error: ErrorCode::DeliveryTimeout,
+                    ..
+                }
+            )),
+            "{trace:?}"
+        );
+        assert_eq!(p.failed, 1);
+        respond(
+            &mut k,
+            &mut p,
+            &sent[0],
+            ProduceResult::Ok { base_offset: 0 },
+        );
+        assert!(
+            !take_trace(&mut k)
+                .iter()
+                .any(|t| matches!(t, Trace::Acked { .. }))
+        );
+        assert_eq!(p.acked, 0);
+    }
+
+    #[test]
+    fn request_timeout_expires_the_request_refreshes_metadata_and_resends() {
+        let spec = ProducerConfig {
+            request_timeout_ms: 500,
+            ..config()
+        };
+        let (mut k, mut p) = started(&spec, 1, 1);
+        send_all(&mut k, &mut p);
+        let sent = produces(&mut k);
+        let expire = pending(&mut k, |t| matches!(t, ProducerTimer::RequestTimeout));
+        assert_eq!(expire[0].0, SimTime::from_ms(spec.request_timeout_ms));
+        fire(&mut k, &mut p, expire[0].0, expire[0].1);
+        let asked: Vec<_> = take_sent(&mut k)
+            .into_iter()
+            .filter(|(_, to, m)| {
+                *to == k.controller_node && matches!(m, Msg::MetadataRequest { .. })
+            })
+            .collect();
+        assert_eq!(asked.len(), 1, "a timed-out request refreshes metadata");
+        assert_eq!(p.in_flight(), 0);
+        let retry = pending(&mut k, |t| matches!(t, ProducerTimer::Retry { .. }));
+        fire(&mut k, &mut p, retry[0].0, retry[0].1);
+        let again = produces(&mut k);
+        assert_eq!(again.len(), 1);
+        assert_eq!((again[0].batch, again[0].attempt), (sent[0].batch, 2));
+        // The first attempt's late answer no longer counts.
+        respond(
+            &mut k,
+            &mut p,
+            &sent[0],
+            ProduceResult::Ok { base_offset: 0 },
+        );
+        assert_eq!((p.acked, p.in_flight()), (0, 1));
+    }
+
+    #[test]
+    fn acks_zero_counts_as_sent_with_no_response_and_no_request_timeout() {
+        let spec = ProducerConfig {
+            acks: Acks::None,
+            idempotent: false,
+            ..config()
+        };
+        let (mut k, mut p) = started(&spec, 1, 3);
+        send_all(&mut k, &mut p);
+        assert_eq!(produces(&mut k).len(), 3);
+        let acked: Vec<_> = take_trace(&mut k)
+            .into_iter()
+            .filter(|t| matches!(t, Trace::Acked { offset: None, .. }))
+            .collect();
+        assert_eq!(acked.len(), 3);
+        assert_eq!(p.acked, 3);
+        assert!(p.is_idle());
+        assert!(pending(&mut k, |t| matches!(t, ProducerTimer::RequestTimeout)).is_empty());
+    }
+
+    #[test]
+    fn linger_holds_a_partial_batch_until_it_expires() {
+        let spec = ProducerConfig {
+            linger_ms: 50,
+            max_batch_records: 10,
+            ..config()
+        };
+        let (mut k, mut p) = started(&spec, 1, 3);
+        send_all(&mut k, &mut p);
+        assert!(
+            produces(&mut k).is_empty(),
+            "3 of 10 records wait for linger.ms"
+        );
+        let linger = pending(&mut k, |t| matches!(t, ProducerTimer::Linger { .. }));
+        assert_eq!(linger.len(), 1);
+        assert_eq!(linger[0].0, SimTime::from_ms(spec.linger_ms));
+        fire(&mut k, &mut p, linger[0].0, linger[0].1);
+        let sent = produces(&mut k);
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].records, 3);
+    }
+
+    #[test]
+    fn max_in_flight_limits_requests_per_partition() {
+        let spec = ProducerConfig {
+            max_in_flight: 2,
+            ..config()
+        };
+        let (mut k, mut p) = started(&spec, 1, 5);
+        send_all(&mut k, &mut p);
+        let sent = produces(&mut k);
+        assert_eq!(sent.len(), spec.max_in_flight as usize);
+        assert_eq!(p.queued(), 5 - spec.max_in_flight as usize);
+        respond(
+            &mut k,
+            &mut p,
+            &sent[0],
+            ProduceResult::Ok { base_offset: 0 },
+        );
+        let next = produces(&mut k);
+        assert_eq!(next.len(), 1, "one answer frees one slot");
+        assert_eq!(next[0].base_seq, sent[1].base_seq + 1);
+    }
+
+    #[test]
+    fn retry_backoff_doubles_per_attempt_up_to_the_max_with_jitter() {
+        let spec = ProducerConfig {
+            retry_backoff_ms: 100,
+            retry_backoff_max_ms: 700,
+            ..config()
+        };
+        let (mut k, mut p) = started(&spec, 1, 1);
+        send_all(&mut k, &mut p);
+        let mut sent = produces(&mut k).remove(0);
+        for attempt in 1..=5u32 {
+            let now = k.now;
+            respond(
+                &mut k,
+                &mut p,
+                &sent,
+                ProduceResult::Err(ErrorCode::NotEnoughReplicas),
+            );
+            let retry = pending(&mut k, |t| matches!(t, ProducerTimer::Retry { .. }));
+            assert_eq!(retry.len(), 1);
+            let wait_us = retry[0].0.0 - now.0;
+            let base_us = ((spec.retry_backoff_ms * 1000) << (attempt - 1))
+                .min(spec.retry_backoff_max_ms * 1000);
+            assert!(
+                (base_us - base_us / 5..=base_us + base_us / 5).contains(&wait_us),
+                "attempt {attempt}: waited {wait_us} µs, base {base_us} µs"
+            );
+            fire(&mut k, &mut p, retry[0].0, retry[0].1);
+            sent = produces(&mut k).remove(0);
+            assert_eq!(sent.attempt, attempt + 1);
+        }
+    }
+
+    #[test]
+    fn a_transactional_producer_inits_first_and_adds_a_partition_before_producing_to_it() {
+        let spec = ProducerConfig {
+            max_batch_records: 10,
+            ..config()
+        };
+        let mut k = kernel(&[
+            NodeKind::Broker(BrokerId(0)),
+            NodeKind::Broker(BrokerId(1)),
+            NodeKind::Controller,
+            NodeKind::Producer(ProducerId(0)),
+        ]);
+        let parts = [PartitionId(0)];
+        let workload = Workload::Explicit(vec![(0, None); 2]);
+        let mut p = Producer::new(&spec, ProducerId(0), ME, TopicId(0), &parts, workload);
+        p.set_transactional(Some(Transactional { txn: 0, size: 2 }));
+        // The event loop's stand-in for FindCoordinator.
+        let coordinator = BrokerId(1);
+        p.client.coordinator = Some(coordinator);
+        p.on_start(&[(PartitionId(0), Some(LEADER))], &mut Cx::new(&mut k, ME));
+        send_all(&mut k, &mut p);
+        let txn_requests = |k: &mut Kernel| -> Vec<TxnRequest> {
+            take_sent(k)
+                .into_iter()
+                .filter_map(|(_, to, m)| match m {
+                    Msg::Txn { req, .. } if to == NodeId(coordinator.0) => Some(req),
+                    Msg::Produce { .. } => panic!("produced before the partition was added"),
+                    _ => None,
+                })
+                .collect()
+        };
+        let init = txn_requests(&mut k);
+        let [TxnRequest::InitProducerId { token, .. }] = init[..] else {
+            panic!("expected only InitProducerId, got {init:?}");
+        };
+        assert_eq!(
+            p.queued(),
+            0,
+            "send() blocks until initTransactions() returns"
+        );
+        let epoch = 3;
+        let resp = TxnResponse::InitProducerId {
+            token,
+            result: Ok((77, epoch)),
+        };
+        let from = NodeId(coordinator.0);
+        p.on_message(from, Msg::TxnResponse { resp }, &mut Cx::new(&mut k, ME));
+        let add = txn_requests(&mut k);
+        assert!(
+            matches!(add[..], [TxnRequest::AddPartitions { partition: PartitionId(0), epoch: e }] if e == epoch),
+            "{add:?}"
+        );
+        let resp = TxnResponse::AddPartitions {
+            partition: PartitionId(0),
+            error: ErrorCode::None,
+        };
+        p.on_message(from, Msg::TxnResponse { resp }, &mut Cx::new(&mut k, ME));
+        let sent = produces(&mut k);
+        assert_eq!(sent.len(), 1);
+        assert_eq!(
+            (sent[0].records, sent[0].epoch, sent[0].base_seq),
+            (2, epoch, 0)
+        );
+    }
+
+    #[test]
+    fn a_crash_takes_the_client_and_a_restart_gets_a_new_producer_id() {
+        let (mut k, mut p) = started(&config(), 1, 1);
+        send_all(&mut k, &mut p);
+        let sent = produces(&mut k);
+        let before = p.client.producer_id;
+        p.crash();
+        assert!(p.is_idle(), "nothing queued or in flight survives");
+        assert_eq!(p.sent, 1, "the application's counters do");
+        k.nodes[ME.idx()].incarnation += 1;
+        p.on_start(&[], &mut Cx::new(&mut k, ME));
+        assert!(p.client.producer_id.is_some());
+        assert_ne!(p.client.producer_id, before);
+        let asked = take_sent(&mut k)
+            .into_iter()
+            .filter(|(_, _, m)| matches!(m, Msg::MetadataRequest { .. }))
+            .count();
+        assert_eq!(asked, 1, "the new client refreshes its metadata");
+        // The dead client's request is answered late: it matches nothing.
+        respond(
+            &mut k,
+            &mut p,
+            &sent[0],
+            ProduceResult::Ok { base_offset: 0 },
+        );
+        assert_eq!(p.acked, 0);
+    }
+
+    #[test]
+    fn an_embedded_producer_tells_its_consumer_when_a_send_completes() {
+        let (mut k, mut p) = started(&config(), 1, 0);
+        p.embedded_in = Some(ConsumerId(4));
+        p.send_output(MsgId(0), None, &mut Cx::new(&mut k, ME));
+        let sent = produces(&mut k);
+        assert!(k.locals.is_empty());
+        respond(
+            &mut k,
+            &mut p,
+            &sent[0],
+            ProduceResult::Ok { base_offset: 0 },
+        );
+        assert!(matches!(
+            k.locals.pop_front(),
+            Some(Local::SendCompleted {
+                consumer: ConsumerId(4),
+                producer: ProducerId(0)
+            })
+        ));
+        assert_eq!(p.acked, 0, "an output record is not an application send");
+    }
+}
