@@ -610,7 +610,7 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
                 msg(*m),
                 o
             ),
-            None if sim.producers()[producer.idx()].txn.is_some() => format!(
+            None if sim.producers()[producer.idx()].txn().is_some() => format!(
                 "{} ✓ {} committed (its transaction committed)",
                 sim.producers()[producer.idx()].name,
                 msg(*m)

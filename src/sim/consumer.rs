@@ -349,7 +349,7 @@ impl Sim {
         if let Some(dlt) = self.groups[g.idx()].spec.dead_letter_topic {
             let p = self.create_embedded_producer(g, id, n, dlt, "dead-letter");
             // The dead-letter producer is a plain idempotent producer, never transactional.
-            self.producers[p.idx()].txn = None;
+            self.producers[p.idx()].set_transactional(None);
             self.consumers[id.idx()].dead_letter_producer = Some(p);
         }
         id
@@ -880,14 +880,7 @@ impl Sim {
             self.consumers[c.idx()].leaders[i] = self.controller.parts[p.idx()].leader;
         }
         if let Some(p) = self.consumers[c.idx()].producer {
-            for part in 0..self.producers[p.idx()].parts.len() {
-                let partition = self.producers[p.idx()].parts[part].partition;
-                self.producers[p.idx()].parts[part].leader =
-                    self.controller.parts[partition.idx()].leader;
-            }
-            if self.producers[p.idx()].txn.is_some() {
-                self.txn_init(p);
-            }
+            self.start_embedded_producer(p);
         }
         let cons = &mut self.consumers[c.idx()];
         cons.committing_txn = false;
@@ -999,11 +992,13 @@ impl Sim {
         if let Some(p) = self.consumers[c.idx()].producer
             && matches!(
                 timer,
-                Timer::ProducerLinger { .. }
-                    | Timer::ProducerRetry { .. }
-                    | Timer::ProducerRequestTimeout
-                    | Timer::ProducerMetadataTimeout { .. }
-                    | Timer::ProducerTxnRetry { .. }
+                Timer::Producer(
+                    crate::sim::producer::ProducerTimer::Linger { .. }
+                        | crate::sim::producer::ProducerTimer::Retry { .. }
+                        | crate::sim::producer::ProducerTimer::RequestTimeout
+                        | crate::sim::producer::ProducerTimer::MetadataTimeout { .. }
+                        | crate::sim::producer::ProducerTimer::TxnRetry { .. }
+                )
             )
         {
             self.producer_timer(p, timer);
@@ -1504,10 +1499,7 @@ impl Sim {
             return;
         }
         if let Some(p) = cons.producer
-            && self.producers[p.idx()]
-                .txn
-                .as_ref()
-                .is_some_and(|t| t.blocks_send())
+            && self.producers[p.idx()].txn_blocks_send()
         {
             // The processor's producer is still initializing (or fenced).
             return;
@@ -2009,10 +2001,10 @@ impl Sim {
         let Some(p) = cons.producer else {
             return;
         };
-        if !cons.committing_txn || self.producers[p.idx()].txn.is_some() {
+        if !cons.committing_txn || self.producers[p.idx()].is_transactional() {
             return;
         }
-        if self.producers[p.idx()].idle() {
+        if self.producers[p.idx()].is_idle() {
             self.consumers[c.idx()].committing_txn = false;
             self.commit_sync(c, AfterCommit::Poll);
         }
@@ -2091,11 +2083,10 @@ impl Sim {
         );
         if let Some(id) = transactional_id.as_deref() {
             let txn = self.txn_index(id, crate::sim::txn::DEFAULT_TRANSACTION_TIMEOUT_MS);
-            prod.txn = Some(crate::sim::txn::TxnClient::new(
+            prod.set_transactional(Some(crate::sim::producer::Transactional {
                 txn,
-                u32::MAX,
-                partitions.len(),
-            ));
+                size: u32::MAX,
+            }));
         }
         prod.embedded_in = Some(c);
         self.producers.push(prod);

@@ -149,16 +149,33 @@ impl<'a> Cx<'a> {
         id
     }
 
-    // ----- identity and addresses ----------------------------------------------------------
+    // ----- what a process knows of its own node and the run ---------------------------------
 
-    /// This process's incarnation: bumped by every crash (Kafka's broker incarnation id).
+    /// How many times this node's process has crashed: 0 for the first process, more for a
+    /// restarted one.
     pub(crate) fn incarnation(&self) -> u32 {
         self.k.nodes[self.me.idx()].incarnation
     }
 
-    /// A broker's address (brokers are the first nodes, `broker-1` is node 0).
+    /// The run is still running (not draining): the applications still send.
+    pub(crate) fn running(&self) -> bool {
+        self.k.phase == crate::sim::Phase::Running
+    }
+
+    /// A broker's address, as `bootstrap.servers` and metadata name it.
     pub(crate) fn broker_node(&self, b: crate::sim::BrokerId) -> NodeId {
         NodeId(b.0)
+    }
+
+    /// A TCP connect to `node`: refused unless its process is up. Simplification: the outcome is
+    /// known at once, without a handshake, and network cuts do not delay it.
+    pub(crate) fn can_connect(&self, node: NodeId) -> bool {
+        self.k.nodes[node.idx()].up
+    }
+
+    /// The text of an interned record key (what the partitioner hashes).
+    pub(crate) fn key_name(&self, key: u32) -> &str {
+        &self.k.keys[key as usize]
     }
 }
 

@@ -17,6 +17,7 @@ pub mod replica;
 mod setup;
 pub mod trace;
 pub mod txn;
+pub mod txn_client;
 mod wire;
 
 use std::cmp::Reverse;
@@ -35,7 +36,7 @@ use broker::Broker;
 use consumer::{Consumer, Group};
 use controller::Controller;
 use network::Network;
-use producer::Producer;
+use producer::{Producer, ProducerTimer};
 use replica::{Partition, Replica};
 use wire::Msg;
 
@@ -121,35 +122,35 @@ pub(crate) enum Event {
 /// output and dead-letter producers). The event loop runs each as soon as the calling handler
 /// returns, in the order made, within the same step: no time passes and nothing is queued.
 #[derive(Clone, Debug)]
-pub(crate) enum Local {}
+pub(crate) enum Local {
+    /// The processor's transactional producer got its producer id (`initTransactions()`
+    /// returned): processing may start.
+    ProducerReady {
+        consumer: ConsumerId,
+        producer: ProducerId,
+    },
+    /// A record the consumer's producer sent was acknowledged or given up on: a `flush()` the
+    /// consumer waits in may be over.
+    SendCompleted {
+        consumer: ConsumerId,
+        producer: ProducerId,
+    },
+    /// The processor's transaction committed or aborted.
+    TxnFinished {
+        consumer: ConsumerId,
+        producer: ProducerId,
+        committed: bool,
+    },
+    /// The processor's producer was fenced by a newer instance: the application shuts down.
+    ProducerFenced {
+        consumer: ConsumerId,
+        producer: ProducerId,
+    },
+}
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Timer {
-    ProducerSend {
-        n: u32,
-    },
-    ProducerLinger {
-        part: u32,
-    },
-    /// Expire produce requests past `request.timeout.ms` (one pending per producer).
-    ProducerRequestTimeout,
-    ProducerRetry {
-        batch: u32,
-    },
-    ProducerMetadataTimeout {
-        part: u32,
-        token: u32,
-    },
-    ProducerTxnRetry {
-        token: u32,
-    },
-    /// Expire batches past `delivery.timeout.ms` (one pending per producer).
-    ProducerDeliveryTimeout,
-    /// Try to reconnect to a broker whose connection was refused or reset.
-    ProducerReconnect {
-        broker: BrokerId,
-        token: u32,
-    },
+    Producer(ProducerTimer),
     TxnHousekeeping,
     TxnMarkerRetry {
         txn: u32,
@@ -514,10 +515,6 @@ impl Sim {
         self.k.release_msg(msg)
     }
 
-    pub(crate) fn alloc_record_buf(&mut self) -> u32 {
-        self.k.alloc_record_buf()
-    }
-
     pub(crate) fn free_payload(&mut self, p: u32) {
         self.k.free_payload(p)
     }
@@ -646,10 +643,32 @@ impl Sim {
     }
 
     /// Run the in-process calls the last handler made (each may make more).
-    #[allow(clippy::never_loop)] // until the first kind of call exists
     fn run_locals(&mut self) {
         while let Some(call) = self.k.locals.pop_front() {
-            match call {}
+            // A producer's notices to the consumer it is embedded in. Until the consumer is a
+            // process they call its `impl Sim` functions.
+            match call {
+                Local::ProducerReady { consumer, producer } => {
+                    debug_assert_eq!(self.producers[producer.idx()].embedded_in, Some(consumer));
+                    self.consumer_producer_ready(consumer);
+                }
+                Local::SendCompleted { consumer, producer } => {
+                    debug_assert_eq!(self.producers[producer.idx()].embedded_in, Some(consumer));
+                    self.processor_flushed(consumer);
+                }
+                Local::TxnFinished {
+                    consumer,
+                    producer,
+                    committed,
+                } => {
+                    debug_assert_eq!(self.producers[producer.idx()].embedded_in, Some(consumer));
+                    self.consumer_txn_done(consumer, committed);
+                }
+                Local::ProducerFenced { consumer, producer } => {
+                    debug_assert_eq!(self.producers[producer.idx()].embedded_in, Some(consumer));
+                    self.consumer_fenced(consumer);
+                }
+            }
         }
     }
 
@@ -681,14 +700,21 @@ impl Sim {
                 self.controller
                     .on_message(from, msg, &mut Cx::new(&mut self.k, to))
             }
-            NodeKind::Producer(p) => self.producer_receive(p, msg),
+            NodeKind::Producer(p) => {
+                self.with_producer(p, |prod, cx| prod.on_message(from, msg, cx))
+            }
             NodeKind::Consumer(c) => self.consumer_receive(c, msg),
         }
     }
 
     fn fire_timer(&mut self, node: NodeId, timer: Timer) {
         match (self.k.nodes[node.idx()].kind, timer) {
-            (NodeKind::Producer(p), t) => self.producer_timer(p, t),
+            (NodeKind::Producer(p), Timer::Producer(t)) => {
+                self.with_producer(p, |prod, cx| prod.on_timer(t, cx))
+            }
+            (NodeKind::Producer(_), t) => {
+                unreachable!("a producer sets only its own timers: {t:?}")
+            }
             (NodeKind::Consumer(c), t) => self.consumer_timer(c, t),
             (NodeKind::Broker(b), Timer::Broker(t)) => {
                 self.brokers[b.idx()].on_timer(t, &mut Cx::new(&mut self.k, node))
@@ -711,7 +737,7 @@ impl Sim {
     /// Everything in flight has settled: producers have nothing pending and every group has
     /// caught up with what it can read.
     fn quiescent(&self) -> bool {
-        self.producers.iter().all(|p| p.idle())
+        self.producers.iter().all(|p| p.is_idle())
             && self.replication_settled()
             && (0..self.groups.len()).all(|g| self.group_caught_up(GroupId(g as u32)))
     }
@@ -862,7 +888,7 @@ impl Sim {
                 self.reset_connections_to(b);
             }
             NodeKind::Controller => self.controller.crash(),
-            NodeKind::Producer(p) => self.producer_crashed(p),
+            NodeKind::Producer(p) => self.producers[p.idx()].crash(),
             NodeKind::Consumer(c) => self.consumer_crashed(c),
         }
     }
@@ -988,15 +1014,7 @@ impl Sim {
         let reset = ErrorCode::NetworkException;
         for p in 0..self.producers.len() {
             let prod = &self.producers[p];
-            let pending: Vec<(PartitionId, u32, u32)> = prod
-                .batches
-                .iter()
-                .enumerate()
-                .filter(|(_, bt)| {
-                    bt.state == producer::BatchState::InFlight && bt.sent_to == Some(b)
-                })
-                .map(|(i, bt)| (prod.parts[bt.part as usize].partition, i as u32, bt.attempt))
-                .collect();
+            let pending: Vec<(PartitionId, u32, u32)> = prod.requests_in_flight_to(b).collect();
             let to = prod.node;
             for (partition, batch, attempt) in pending {
                 self.send(
@@ -1076,10 +1094,8 @@ impl Sim {
         let name = format!("{}-{}", old.name, count + 1);
         let id = ProducerId(self.producers.len() as u32);
         let node = NodeId(self.k.nodes.len() as u32);
-        let mut new = old.second_instance(name.clone(), node);
-        for pp in &mut new.parts {
-            pp.leader = self.controller.parts[pp.partition.idx()].leader;
-        }
+        let new = old.second_instance(name.clone(), node, id);
+        let bootstrap = self.bootstrap_metadata(new.topic);
         self.k.nodes.push(NodeState {
             name,
             kind: NodeKind::Producer(id),
@@ -1089,10 +1105,94 @@ impl Sim {
         });
         self.k.net.ensure_nodes(self.k.nodes.len());
         self.producers.push(new);
-        if self.producers[id.idx()].txn.is_some() {
-            self.txn_init(id);
+        self.with_producer(id, |prod, cx| prod.on_start(&bootstrap, cx));
+    }
+
+    /// New partitions of `t`: producers on it add them (keys now hash over more partitions) and
+    /// groups on it rebalance. Simplification: a producer learns them at once; Kafka's would at
+    /// its next metadata refresh (`metadata.max.age.ms`).
+    pub(crate) fn topic_grew(&mut self, t: TopicId, first: PartitionId, count: u32) {
+        let added: Vec<(PartitionId, Option<BrokerId>)> = (first.0..first.0 + count)
+            .map(|p| (PartitionId(p), self.controller.parts[p as usize].leader))
+            .collect();
+        for prod in self.producers.iter_mut().filter(|prod| prod.topic == t) {
+            prod.topic_grew(&added);
         }
-        self.schedule_next_send(id);
+        self.groups_topic_grew(t, first, count);
+    }
+
+    // ----- producers ----------------------------------------------------------------------
+
+    /// A topic's partitions and their leaders: what a client's first Metadata request returns.
+    pub(crate) fn bootstrap_metadata(&self, t: TopicId) -> Vec<(PartitionId, Option<BrokerId>)> {
+        self.k.topics[t.idx()]
+            .partitions
+            .iter()
+            .map(|&p| (p, self.controller.parts[p.idx()].leader))
+            .collect()
+    }
+
+    /// Run `f` on producer `p` with its context. The producer's FindCoordinator is answered
+    /// here, from the controller's view of the brokers (see [`producer::Client::coordinator`]).
+    fn with_producer<R>(
+        &mut self,
+        p: ProducerId,
+        f: impl FnOnce(&mut Producer, &mut Cx) -> R,
+    ) -> R {
+        let coordinator = self.producers[p.idx()]
+            .transactional
+            .and_then(|t| self.txn_host(t.txn));
+        let prod = &mut self.producers[p.idx()];
+        prod.client.coordinator = coordinator;
+        let node = prod.node;
+        f(prod, &mut Cx::new(&mut self.k, node))
+    }
+
+    // ----- shims for the consumer until it is a process -------------------------------------
+
+    /// A processor's or dead-letter producer's timer, set on the consumer's node.
+    pub(crate) fn producer_timer(&mut self, p: ProducerId, timer: Timer) {
+        if let Timer::Producer(t) = timer {
+            self.with_producer(p, |prod, cx| prod.on_timer(t, cx));
+        }
+    }
+
+    /// A response for the processor's producer, which shares the consumer's node.
+    pub(crate) fn producer_receive(&mut self, p: ProducerId, msg: Msg) {
+        // The consumer does not say who sent it; the producer does not look.
+        let from = self.producers[p.idx()].node;
+        self.with_producer(p, |prod, cx| prod.on_message(from, msg, cx));
+    }
+
+    /// The consumer process started: so does the producer in it.
+    pub(crate) fn start_embedded_producer(&mut self, p: ProducerId) {
+        let bootstrap = self.bootstrap_metadata(self.producers[p.idx()].topic);
+        self.with_producer(p, |prod, cx| prod.start_embedded(&bootstrap, cx));
+    }
+
+    /// The consumer hands its producer a record (an output, or a dead letter).
+    pub(crate) fn forward_record(&mut self, p: ProducerId, msg: MsgId) {
+        // The input record carries its key (the consumer read it from the log).
+        let key = self.k.msgs[msg.idx()].key;
+        self.with_producer(p, |prod, cx| prod.send_output(msg, key, cx));
+    }
+
+    /// A processor's `sendOffsetsToTransaction` + `commitTransaction`.
+    pub(crate) fn txn_commit_with_offsets(
+        &mut self,
+        p: ProducerId,
+        group: GroupId,
+        consumer: ConsumerId,
+        offsets: Box<[(PartitionId, u64)]>,
+    ) {
+        self.with_producer(p, |prod, cx| {
+            prod.commit_with_offsets(group, consumer, offsets, cx)
+        });
+    }
+
+    /// The consumer process died, and its producer with it.
+    pub(crate) fn producer_crashed(&mut self, p: ProducerId) {
+        self.producers[p.idx()].crash();
     }
 
     pub(crate) fn restart_node(&mut self, n: NodeId) {
@@ -1107,7 +1207,10 @@ impl Sim {
                 self.set_timer_ms(n, 1000, Timer::TxnHousekeeping);
             }
             NodeKind::Controller => self.controller.on_start(&mut Cx::new(&mut self.k, n)),
-            NodeKind::Producer(p) => self.producer_restarted(p),
+            NodeKind::Producer(p) => {
+                let bootstrap = self.bootstrap_metadata(self.producers[p.idx()].topic);
+                self.with_producer(p, |prod, cx| prod.on_start(&bootstrap, cx));
+            }
             NodeKind::Consumer(c) => self.consumer_started(c),
         }
     }

@@ -1,13 +1,26 @@
-//! The producer: Kafka's `RecordAccumulator` + `Sender` in miniature. Records are grouped into
-//! per-partition batches (`linger.ms`, a record-count stand-in for `batch.size`), pipelined up to
-//! `max.in.flight.requests.per.connection`, retried after `retry.backoff.ms` until `retries` or
-//! `delivery.timeout.ms` run out. With idempotence (KIP-98) every batch carries a producer id and
-//! sequence numbers and retries go out in sequence order.
+//! The producer process: an application calling `send()` on a schedule (its workload) over the
+//! Kafka client library, here Kafka's `RecordAccumulator` + `Sender` in miniature, with the
+//! `TransactionManager` of a transactional producer in [`crate::sim::txn_client`]. Records are
+//! grouped into per-partition batches (`linger.ms`, a record-count stand-in for `batch.size`),
+//! pipelined up to `max.in.flight.requests.per.connection`, retried after `retry.backoff.ms`
+//! until `retries` or `delivery.timeout.ms` run out. With idempotence (KIP-98) every batch
+//! carries a producer id and sequence numbers and retries go out in sequence order.
+//!
+//! A crash takes the client ([`Client`]: the accumulator, the requests in flight, the producer
+//! id and epoch, the transaction manager); the application (its workload, where it is in it,
+//! its counters) survives, and a restart runs a fresh client for it. A consumer that reads,
+//! processes and writes (a processor) or dead-letters records drives a producer embedded in its
+//! process: it calls the `pub(crate)` methods below, and the producer answers through
+//! [`crate::sim::Local`] notices.
 //!
 //! Simplifications: the in-flight limit is per partition (Kafka's is per broker connection,
-//! which is the same when each broker leads one of the producer's partitions); the producer id
-//! is assigned locally instead of by an `InitProducerId` round trip; metadata comes from the
-//! controller rather than from any broker's metadata cache.
+//! which is the same when each broker leads one of the producer's partitions); an idempotent
+//! producer's id is assigned locally instead of by an `InitProducerId` round trip; metadata
+//! comes from the controller rather than from any broker's metadata cache; a restarted client
+//! keeps the leaders and sticky partition its predecessor knew (Kafka's would bootstrap them
+//! anew) and refreshes the leaders at once.
+
+use std::collections::VecDeque;
 
 use rand::RngExt;
 
@@ -15,8 +28,40 @@ use crate::sim::config::{Acks, KeyDistribution, ProducerConfig};
 use crate::sim::ids::*;
 use crate::sim::partitioner::partition_for_key;
 use crate::sim::trace::Trace;
+use crate::sim::txn_client::TxnClient;
 use crate::sim::wire::{Msg, ProduceResult};
-use crate::sim::{Phase, Sim, Timer};
+use crate::sim::{Cx, Local, MsgInfo, Timer};
+
+/// The producer's timers (wrapped in [`Timer::Producer`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum ProducerTimer {
+    /// The application's `n`-th send (from 0) is due.
+    Send {
+        n: u32,
+    },
+    Linger {
+        part: u32,
+    },
+    /// Expire produce requests past `request.timeout.ms` (one pending per producer).
+    RequestTimeout,
+    Retry {
+        batch: u32,
+    },
+    MetadataTimeout {
+        part: u32,
+        token: u32,
+    },
+    TxnRetry {
+        token: u32,
+    },
+    /// Expire batches past `delivery.timeout.ms` (one pending per producer).
+    DeliveryTimeout,
+    /// Try to reconnect to a broker whose connection was refused or reset.
+    Reconnect {
+        broker: BrokerId,
+        token: u32,
+    },
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BatchState {
@@ -31,9 +76,9 @@ pub enum BatchState {
 /// A batch of consecutive records for one partition.
 #[derive(Clone, Debug)]
 pub struct Batch {
-    /// Index into `Producer::parts`.
+    /// Index into the producer's partitions.
     pub part: u32,
-    /// Index of the first record in that partition's `records`.
+    /// Index of the first record in that partition's queue.
     pub start: u32,
     pub count: u32,
     pub base_seq: i32,
@@ -45,6 +90,62 @@ pub struct Batch {
     pub state: BatchState,
     /// The broker the current attempt went to.
     pub sent_to: Option<BrokerId>,
+}
+
+/// The batches one client made, by batch number. Numbers go on from where the previous client
+/// (before a crash) stopped, so a late answer to a dead client's request (a broker may answer a
+/// parked produce request long after) matches no batch of the new one.
+#[derive(Clone, Debug)]
+pub(crate) struct Batches {
+    first: u32,
+    list: Vec<Batch>,
+}
+
+impl Batches {
+    fn new(first: u32) -> Batches {
+        Batches {
+            first,
+            list: Vec::new(),
+        }
+    }
+
+    /// The number the next batch gets.
+    fn next_id(&self) -> u32 {
+        self.first + self.list.len() as u32
+    }
+
+    fn push(&mut self, batch: Batch) -> u32 {
+        let id = self.next_id();
+        self.list.push(batch);
+        id
+    }
+
+    /// A batch by number, if this client made it.
+    fn get(&self, id: u32) -> Option<&Batch> {
+        id.checked_sub(self.first)
+            .and_then(|i| self.list.get(i as usize))
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &Batch)> {
+        (self.first..).zip(self.list.iter())
+    }
+
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Batch> {
+        self.list.iter_mut()
+    }
+}
+
+impl std::ops::Index<u32> for Batches {
+    type Output = Batch;
+    fn index(&self, id: u32) -> &Batch {
+        &self.list[(id - self.first) as usize]
+    }
+}
+
+impl std::ops::IndexMut<u32> for Batches {
+    fn index_mut(&mut self, id: u32) -> &mut Batch {
+        &mut self.list[(id - self.first) as usize]
+    }
 }
 
 /// `reconnect.backoff.ms` and `reconnect.backoff.max.ms` (Kafka's defaults; not configurable in
@@ -62,48 +163,53 @@ struct ConnState {
     token: u32,
 }
 
-/// The producer's view of one partition of its topic.
+/// What the producer knows of one partition of its topic: its metadata cache. It survives a
+/// crash (see the module doc).
 #[derive(Clone, Debug)]
-pub struct ProducerPartition {
+pub struct KnownPartition {
     pub partition: PartitionId,
-    /// Every record ever sent to this partition, in send order.
-    pub records: Vec<MsgId>,
+    pub leader: Option<BrokerId>,
+    /// The last Metadata request's token; kept across a restart so that a late answer to the
+    /// dead client's request cannot pass for the new one's.
+    metadata_token: u32,
+}
+
+/// The accumulator's queue for one partition, and its sequence numbers.
+#[derive(Clone, Debug)]
+pub(crate) struct PartitionQueue {
+    /// Every record this client was given for the partition, in send order.
+    pub(crate) records: Vec<MsgId>,
     /// Records before this index are in batches.
-    pub batched: usize,
+    pub(crate) batched: usize,
     /// When the oldest record not yet batched arrived.
     oldest_queued: SimTime,
     /// When each record not yet in a batch was sent, oldest first (for `delivery.timeout.ms`).
-    queued_at: std::collections::VecDeque<SimTime>,
+    queued_at: VecDeque<SimTime>,
     /// Batches not yet done, in creation order (so also in `created` order).
-    open: std::collections::VecDeque<u32>,
+    open: VecDeque<u32>,
     linger_armed: bool,
-    pub next_seq: i32,
+    pub(crate) next_seq: i32,
     /// Highest sequence number acknowledged on this partition (-1: none).
-    pub last_acked_seq: i32,
-    pub in_flight: u32,
+    pub(crate) last_acked_seq: i32,
+    pub(crate) in_flight: u32,
     /// Batches waiting to be resent (backing off or ready), in sequence order.
-    pub retry: Vec<u32>,
-    pub leader: Option<BrokerId>,
-    metadata_token: u32,
+    retry: Vec<u32>,
     metadata_pending: bool,
 }
 
-impl ProducerPartition {
-    fn new(partition: PartitionId, leader: Option<BrokerId>) -> ProducerPartition {
-        ProducerPartition {
-            partition,
+impl PartitionQueue {
+    fn new() -> PartitionQueue {
+        PartitionQueue {
             records: Vec::new(),
             batched: 0,
             oldest_queued: SimTime::ZERO,
-            queued_at: Default::default(),
-            open: Default::default(),
+            queued_at: VecDeque::new(),
+            open: VecDeque::new(),
             linger_armed: false,
             next_seq: 0,
             last_acked_seq: -1,
             in_flight: 0,
             retry: Vec::new(),
-            leader,
-            metadata_token: 0,
             metadata_pending: false,
         }
     }
@@ -142,43 +248,30 @@ impl Workload {
     }
 }
 
+/// A transactional producer's `transactional.id` (its coordinator record) and how many records
+/// its application puts in one transaction (`u32::MAX`: a processor decides).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Transactional {
+    pub(crate) txn: u32,
+    pub(crate) size: u32,
+}
+
+/// The client library's memory: everything a crash takes.
 #[derive(Clone, Debug)]
-pub struct Producer {
-    pub name: String,
-    pub node: NodeId,
-    pub topic: TopicId,
-    pub acks: Acks,
-    pub retries: u32,
-    pub idempotent: bool,
+pub(crate) struct Client {
     /// The idempotent producer id, if idempotence is on.
-    pub producer_id: Option<u32>,
-    /// The producer epoch (bumped by each `InitProducerId` of a transactional producer).
-    pub epoch: u16,
+    pub(crate) producer_id: Option<u32>,
+    /// The producer epoch (bumped by KIP-360 recovery, or given by `InitProducerId`).
+    pub(crate) epoch: u16,
     /// The transaction manager of a transactional producer.
-    pub txn: Option<crate::sim::txn::TxnClient>,
-    /// A processor's producer lives inside that consumer's process.
-    pub embedded_in: Option<ConsumerId>,
-    pub max_in_flight: u32,
-    pub request_timeout_ms: u64,
-    pub delivery_timeout_ms: u64,
-    pub retry_backoff_ms: u64,
-    pub retry_backoff_max_ms: u64,
-    pub linger_ms: u64,
-    pub max_batch_records: u32,
-    pub parts: Vec<ProducerPartition>,
-    pub batches: Vec<Batch>,
-    pub(crate) workload: Workload,
-    /// Index of the next scheduled send.
-    pub next_send: u64,
-    sticky: u32,
-    /// Partition of each interned key for the current partition count (`u32::MAX`: not yet
-    /// hashed), so murmur2 runs once per key rather than once per send.
-    key_partitions: Vec<u32>,
-    key_partitions_for: usize,
+    pub(crate) txn: Option<TxnClient>,
+    /// Per partition, as [`Producer::known`].
+    pub(crate) parts: Vec<PartitionQueue>,
+    pub(crate) batches: Batches,
     /// Batches not yet `Done`.
-    open_batches: u32,
+    pub(crate) open_batches: u32,
     /// Requests in flight with their `request.timeout.ms` deadlines, in send order.
-    deadlines: std::collections::VecDeque<(u32, u32, SimTime)>,
+    deadlines: VecDeque<(u32, u32, SimTime)>,
     timeout_armed: bool,
     /// When the pending `delivery.timeout.ms` check fires, if one is pending.
     delivery_armed: Option<SimTime>,
@@ -188,35 +281,120 @@ pub struct Producer {
     /// Per broker: the connection was refused or reset and the producer is backing off before
     /// reconnecting (`NetworkClient.isReady` is false). Indexed by broker, grown on demand.
     conns: Vec<ConnState>,
+    /// Partition of each interned key for the current partition count (`u32::MAX`: not yet
+    /// hashed), so murmur2 runs once per key rather than once per send.
+    key_partitions: Vec<u32>,
+    key_partitions_for: usize,
+    /// The transaction coordinator, as FindCoordinator would name it. Simplification: the
+    /// event loop fills it in before every handler, so it is always current and costs no round
+    /// trip.
+    pub(crate) coordinator: Option<BrokerId>,
+}
+
+impl Client {
+    fn new(
+        first_batch: u32,
+        parts: usize,
+        transactional: Option<Transactional>,
+        producer_id: Option<u32>,
+    ) -> Client {
+        Client {
+            producer_id,
+            epoch: 0,
+            txn: transactional.map(|t| TxnClient::new(t.txn, t.size, parts)),
+            parts: (0..parts).map(|_| PartitionQueue::new()).collect(),
+            batches: Batches::new(first_batch),
+            open_batches: 0,
+            deadlines: VecDeque::new(),
+            timeout_armed: false,
+            delivery_armed: None,
+            epoch_bump_pending: false,
+            conns: Vec::new(),
+            key_partitions: Vec::new(),
+            key_partitions_for: 0,
+            coordinator: None,
+        }
+    }
+
+    /// Forget every batch (the producer was fenced, or its transaction aborted under it).
+    pub(crate) fn reset_in_flight(&mut self) {
+        for b in self.batches.iter_mut() {
+            b.state = BatchState::Done;
+        }
+        self.open_batches = 0;
+        for pq in &mut self.parts {
+            pq.batched = pq.records.len();
+            pq.queued_at.clear();
+            pq.open.clear();
+            pq.in_flight = 0;
+            pq.retry.clear();
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Producer {
+    // ----- static configuration -----
+    pub name: String,
+    pub node: NodeId,
+    /// This producer, as trace events name it.
+    pub(crate) id: ProducerId,
+    pub topic: TopicId,
+    pub acks: Acks,
+    pub retries: u32,
+    pub idempotent: bool,
+    pub max_in_flight: u32,
+    pub request_timeout_ms: u64,
+    pub delivery_timeout_ms: u64,
+    pub retry_backoff_ms: u64,
+    pub retry_backoff_max_ms: u64,
+    pub linger_ms: u64,
+    pub max_batch_records: u32,
+    pub(crate) transactional: Option<Transactional>,
+    /// A processor's output producer or a dead-letter producer lives inside that consumer's
+    /// process.
+    pub embedded_in: Option<ConsumerId>,
+    /// The producer id an idempotent producer's first client gets; a restarted one gets a new
+    /// id from it.
+    base_producer_id: Option<u32>,
+
+    // ----- the application: survives a crash -----
+    pub(crate) workload: Workload,
+    /// Index of the next scheduled send.
+    pub next_send: u64,
     pub sent: u64,
     pub acked: u64,
     pub failed: u64,
     pub retried: u64,
     pub last_error: Option<(SimTime, ErrorCode)>,
+    /// The topic's partitions and their leaders as last learned.
+    pub known: Vec<KnownPartition>,
+    /// Where keyless records go (KIP-480), chosen at the first start.
+    sticky: Option<u32>,
+
+    // ----- the client library: a crash loses it -----
+    pub(crate) client: Client,
 }
 
 impl Producer {
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         spec: &ProducerConfig,
-        index: ProducerId,
+        id: ProducerId,
         node: NodeId,
         topic: TopicId,
         partitions: &[PartitionId],
         workload: Workload,
     ) -> Producer {
         let idempotent = spec.idempotent;
+        let base_producer_id = idempotent.then_some(id.0 + 1);
         Producer {
             name: spec.name.clone(),
             node,
+            id,
             topic,
             acks: spec.acks,
             retries: spec.retries,
             idempotent,
-            producer_id: idempotent.then_some(index.0 + 1),
-            epoch: 0,
-            txn: None,
-            embedded_in: None,
             max_in_flight: spec.max_in_flight,
             request_timeout_ms: spec.request_timeout_ms,
             delivery_timeout_ms: spec.delivery_timeout_ms,
@@ -224,266 +402,468 @@ impl Producer {
             retry_backoff_max_ms: spec.retry_backoff_max_ms.max(spec.retry_backoff_ms),
             linger_ms: spec.linger_ms,
             max_batch_records: spec.max_batch_records,
-            parts: partitions
-                .iter()
-                .map(|&p| ProducerPartition::new(p, None))
-                .collect(),
-            batches: Vec::new(),
+            transactional: None,
+            embedded_in: None,
+            base_producer_id,
             workload,
             next_send: 0,
-            sticky: 0,
-            key_partitions: Vec::new(),
-            key_partitions_for: 0,
-            open_batches: 0,
-            deadlines: Default::default(),
-            timeout_armed: false,
-            delivery_armed: None,
-            epoch_bump_pending: false,
-            conns: Vec::new(),
             sent: 0,
             acked: 0,
             failed: 0,
             retried: 0,
             last_error: None,
+            known: partitions
+                .iter()
+                .map(|&partition| KnownPartition {
+                    partition,
+                    leader: None,
+                    metadata_token: 0,
+                })
+                .collect(),
+            sticky: None,
+            client: Client::new(0, partitions.len(), None, base_producer_id),
         }
     }
 
-    /// A second instance of this producer (same config and `transactional.id`) that takes over
-    /// the rest of its workload.
-    pub(crate) fn second_instance(&self, name: String, node: NodeId) -> Producer {
-        let mut p = self.clone();
-        p.name = name;
-        p.node = node;
-        p.batches.clear();
-        p.open_batches = 0;
-        p.deadlines.clear();
-        p.timeout_armed = false;
-        p.delivery_armed = None;
-        p.epoch_bump_pending = false;
-        p.conns.clear();
-        p.sent = 0;
-        p.acked = 0;
-        p.failed = 0;
-        p.retried = 0;
-        p.last_error = None;
-        p.epoch = 0;
-        for pp in &mut p.parts {
-            pp.records.clear();
-            pp.batched = 0;
-            pp.queued_at.clear();
-            pp.open.clear();
-            pp.linger_armed = false;
-            pp.next_seq = 0;
-            pp.last_acked_seq = -1;
-            pp.in_flight = 0;
-            pp.retry.clear();
-            pp.metadata_pending = false;
+    /// Make this (not yet started) producer transactional, or not.
+    pub(crate) fn set_transactional(&mut self, transactional: Option<Transactional>) {
+        self.transactional = transactional;
+        self.client.txn = transactional.map(|t| TxnClient::new(t.txn, t.size, self.known.len()));
+    }
+
+    /// A second instance of this producer (same config and `transactional.id`), on its own
+    /// node, that takes over the rest of its workload with a client of its own.
+    pub(crate) fn second_instance(&self, name: String, node: NodeId, id: ProducerId) -> Producer {
+        Producer {
+            name,
+            node,
+            id,
+            sent: 0,
+            acked: 0,
+            failed: 0,
+            retried: 0,
+            last_error: None,
+            client: Client::new(
+                0,
+                self.known.len(),
+                self.transactional,
+                self.client.producer_id,
+            ),
+            ..self.clone()
         }
-        if let Some(t) = &self.txn {
-            p.txn = Some(crate::sim::txn::TxnClient::new(
-                t.txn,
-                t.size,
-                self.parts.len(),
-            ));
-        }
-        p
     }
 
-    /// First message and record count of a batch.
-    pub fn batch_span(&self, batch: u32) -> (MsgId, u32) {
-        let b = &self.batches[batch as usize];
-        (
-            self.parts[b.part as usize].records[b.start as usize],
-            b.count,
-        )
+    // ----- what others read ---------------------------------------------------------------
+
+    /// The producer epoch.
+    pub fn epoch(&self) -> u16 {
+        self.client.epoch
     }
 
-    pub fn batch_seq(&self, batch: u32) -> (i32, u32) {
-        let b = &self.batches[batch as usize];
-        (b.base_seq, b.count)
+    /// The transaction manager, for a transactional producer.
+    pub fn txn(&self) -> Option<&TxnClient> {
+        self.client.txn.as_ref()
     }
 
-    pub fn batch_records(&self, batch: u32) -> &[MsgId] {
-        let b = &self.batches[batch as usize];
-        &self.parts[b.part as usize].records[b.start as usize..(b.start + b.count) as usize]
+    pub(crate) fn is_transactional(&self) -> bool {
+        self.transactional.is_some()
     }
 
     /// Nothing queued, in flight, waiting to be retried or in an open transaction.
-    pub fn idle(&self) -> bool {
-        self.open_batches == 0
-            && self.parts.iter().all(|p| p.batched == p.records.len())
-            && self.txn.as_ref().is_none_or(|t| t.settled())
+    pub fn is_idle(&self) -> bool {
+        self.client.open_batches == 0
+            && self
+                .client
+                .parts
+                .iter()
+                .all(|p| p.batched == p.records.len())
+            && self.client.txn.as_ref().is_none_or(|t| t.settled())
     }
 
-    pub(crate) fn has_open_batches(&self) -> bool {
-        self.open_batches > 0
-    }
-
-    /// Forget every batch (the producer was fenced).
-    pub(crate) fn reset_in_flight(&mut self) {
-        self.open_batches = 0;
-        for pp in &mut self.parts {
-            pp.batched = pp.records.len();
-            pp.queued_at.clear();
-            pp.open.clear();
-            pp.in_flight = 0;
-            pp.retry.clear();
-        }
+    /// The application is blocked in `initTransactions` or `commitTransaction` (or fenced), so
+    /// a processor must not hand it records yet.
+    pub(crate) fn txn_blocks_send(&self) -> bool {
+        self.client.txn.as_ref().is_some_and(|t| t.blocks_send())
     }
 
     /// Requests currently in flight.
     pub fn in_flight(&self) -> u32 {
-        self.parts.iter().map(|p| p.in_flight).sum()
+        self.client.parts.iter().map(|p| p.in_flight).sum()
     }
 
     /// Records accepted by `send()` but not yet in a batch.
     pub fn queued(&self) -> usize {
-        self.parts.iter().map(|p| p.records.len() - p.batched).sum()
+        self.client
+            .parts
+            .iter()
+            .map(|p| p.records.len() - p.batched)
+            .sum()
     }
 
     /// Batches waiting to be retried.
     pub fn retrying(&self) -> usize {
-        self.batches
+        self.client
+            .batches
             .iter()
-            .filter(|b| matches!(b.state, BatchState::Backoff | BatchState::Queued))
+            .filter(|(_, b)| matches!(b.state, BatchState::Backoff | BatchState::Queued))
             .count()
     }
-}
 
-impl Sim {
-    /// Schedule the first send of every producer.
-    pub(crate) fn start_producers(&mut self) {
-        for i in 0..self.producers.len() {
-            let p = ProducerId(i as u32);
-            for local in 0..self.producers[i].parts.len() {
-                let partition = self.producers[i].parts[local].partition;
-                let leader = self.controller.parts[partition.idx()].leader;
-                self.producers[i].parts[local].leader = leader;
+    /// Produce requests in flight to `broker`: (partition, batch, attempt). The event loop fails
+    /// them when the broker's process dies and resets the connections.
+    pub(crate) fn requests_in_flight_to(
+        &self,
+        broker: BrokerId,
+    ) -> impl Iterator<Item = (PartitionId, u32, u32)> + '_ {
+        self.client
+            .batches
+            .iter()
+            .filter(move |(_, b)| b.state == BatchState::InFlight && b.sent_to == Some(broker))
+            .map(|(id, b)| (self.known[b.part as usize].partition, id, b.attempt))
+    }
+
+    // ----- lifecycle ----------------------------------------------------------------------
+
+    /// Start (or restart) the application. `bootstrap` is the topic's partitions and leaders,
+    /// what a first Metadata request would return.
+    pub(crate) fn on_start(&mut self, bootstrap: &[(PartitionId, Option<BrokerId>)], cx: &mut Cx) {
+        if cx.incarnation() > 0 {
+            self.restart(cx);
+            return;
+        }
+        self.learn_leaders(bootstrap);
+        if self.sticky.is_none() {
+            let n = self.known.len() as u32;
+            self.sticky = Some(if n > 1 { cx.random_range(0..n) } else { 0 });
+        }
+        if self.embedded_in.is_some() {
+            // Its consumer starts it (`start_embedded`).
+            return;
+        }
+        if self.transactional.is_some() {
+            self.init_transactions(cx);
+        }
+        self.schedule_next_send(cx);
+    }
+
+    /// A new process for the application after a crash: a fresh client (`crash` made it).
+    fn restart(&mut self, cx: &mut Cx) {
+        if self.transactional.is_some() {
+            // A new instance with the same transactional.id: InitProducerId fences the old one.
+            for part in 0..self.known.len() as u32 {
+                self.request_metadata(part, cx);
             }
-            let n = self.producers[i].parts.len() as u32;
-            if n > 1 {
-                self.producers[i].sticky = self.k.rng.random_range(0..n);
+            self.init_transactions(cx);
+            if self.embedded_in.is_none() {
+                self.schedule_next_send(cx);
             }
-            if self.producers[i].embedded_in.is_some() {
-                continue;
-            }
-            if self.producers[i].txn.is_some() {
-                self.txn_init(p);
-            }
-            self.schedule_next_send(p);
+            return;
+        }
+        // A new process gets a new producer id and starts its sequences at 0.
+        self.client.producer_id = self.new_producer_id(cx);
+        for part in 0..self.known.len() as u32 {
+            self.request_metadata(part, cx);
+        }
+        self.schedule_next_send(cx);
+    }
+
+    fn new_producer_id(&self, cx: &Cx) -> Option<u32> {
+        let incarnation = cx.incarnation();
+        self.base_producer_id
+            .map(|pid| (pid & 0xffff) | (incarnation << 16))
+    }
+
+    /// The consumer process this producer lives in has started: its producer client starts
+    /// with the bootstrap metadata and, if transactional, `initTransactions()`.
+    pub(crate) fn start_embedded(
+        &mut self,
+        bootstrap: &[(PartitionId, Option<BrokerId>)],
+        cx: &mut Cx,
+    ) {
+        self.learn_leaders(bootstrap);
+        self.client.producer_id = self.new_producer_id(cx);
+        if self.transactional.is_some() {
+            self.init_transactions(cx);
         }
     }
 
-    pub(crate) fn schedule_next_send(&mut self, p: ProducerId) {
-        let prod = &mut self.producers[p.idx()];
-        let now_ms = self.k.now.as_ms();
+    /// The process died: the client and everything in it are gone.
+    pub(crate) fn crash(&mut self) {
+        let next_batch = self.client.batches.next_id();
+        self.client = Client::new(next_batch, self.known.len(), self.transactional, None);
+    }
+
+    fn learn_leaders(&mut self, metadata: &[(PartitionId, Option<BrokerId>)]) {
+        for kp in &mut self.known {
+            if let Some(&(_, leader)) = metadata.iter().find(|(p, _)| *p == kp.partition) {
+                kp.leader = leader;
+            }
+        }
+    }
+
+    /// New partitions of the topic, with their leaders: keys now hash over more partitions.
+    pub(crate) fn topic_grew(&mut self, added: &[(PartitionId, Option<BrokerId>)]) {
+        for &(partition, leader) in added {
+            self.known.push(KnownPartition {
+                partition,
+                leader,
+                metadata_token: 0,
+            });
+            self.client.parts.push(PartitionQueue::new());
+            if let Some(txn) = self.client.txn.as_mut() {
+                txn.add_partition_slot();
+            }
+        }
+    }
+
+    fn set_timer(&self, delay_us: u64, timer: ProducerTimer, cx: &mut Cx) {
+        cx.set_timer(delay_us, Timer::Producer(timer));
+    }
+
+    fn set_timer_ms(&self, delay_ms: u64, timer: ProducerTimer, cx: &mut Cx) {
+        cx.set_timer_ms(delay_ms, Timer::Producer(timer));
+    }
+
+    pub(crate) fn schedule_next_send(&mut self, cx: &mut Cx) {
+        let now_ms = cx.now().as_ms();
         // Sends that fell while the producer was down never happened.
-        while prod.next_send < prod.workload.len() && prod.workload.at_ms(prod.next_send) < now_ms {
-            prod.next_send += 1;
+        while self.next_send < self.workload.len() && self.workload.at_ms(self.next_send) < now_ms {
+            self.next_send += 1;
         }
-        if prod.next_send >= prod.workload.len() {
+        if self.next_send >= self.workload.len() {
             return;
         }
-        let at = SimTime::from_ms(prod.workload.at_ms(prod.next_send));
-        if at > self.k.settings.stop_at {
+        let at = SimTime::from_ms(self.workload.at_ms(self.next_send));
+        if at > cx.settings().stop_at {
             return;
         }
-        let node = prod.node;
-        let n = prod.next_send as u32;
-        self.set_timer(node, at.0 - self.k.now.0, Timer::ProducerSend { n });
+        let n = self.next_send as u32;
+        self.set_timer(at.0 - cx.now().0, ProducerTimer::Send { n }, cx);
     }
 
-    pub(crate) fn producer_timer(&mut self, p: ProducerId, timer: Timer) {
+    // ----- handlers -----------------------------------------------------------------------
+
+    pub(crate) fn on_timer(&mut self, timer: ProducerTimer, cx: &mut Cx) {
         match timer {
-            Timer::ProducerSend { n } => {
-                if self.k.phase != Phase::Running || n as u64 != self.producers[p.idx()].next_send {
+            ProducerTimer::Send { n } => {
+                if !cx.running() || n as u64 != self.next_send {
                     // Finished, or a stale timer.
                     return;
                 }
                 // Every send due at this instant goes in one step.
-                let now_ms = self.k.now.as_ms();
+                let now_ms = cx.now().as_ms();
                 let mut n = n as u64;
                 loop {
-                    self.app_send(p, n);
+                    self.app_send(n, cx);
                     n += 1;
-                    let prod = &mut self.producers[p.idx()];
-                    prod.next_send = n;
-                    if n >= prod.workload.len() || prod.workload.at_ms(n) != now_ms {
+                    self.next_send = n;
+                    if n >= self.workload.len() || self.workload.at_ms(n) != now_ms {
                         break;
                     }
                 }
-                self.schedule_next_send(p);
+                self.schedule_next_send(cx);
             }
-            Timer::ProducerLinger { part } => {
-                self.producers[p.idx()].parts[part as usize].linger_armed = false;
-                self.producer_drain(p, part);
+            ProducerTimer::Linger { part } => {
+                self.client.parts[part as usize].linger_armed = false;
+                self.drain(part, cx);
             }
-            Timer::ProducerRetry { batch } => {
-                let prod = &mut self.producers[p.idx()];
-                let b = &mut prod.batches[batch as usize];
+            ProducerTimer::Retry { batch } => {
+                let Some(b) = self.client.batches.get(batch) else {
+                    return;
+                };
                 if b.state != BatchState::Backoff {
                     return;
                 }
-                b.state = BatchState::Queued;
                 let part = b.part;
-                self.producer_drain(p, part);
+                self.client.batches[batch].state = BatchState::Queued;
+                self.drain(part, cx);
             }
-            Timer::ProducerRequestTimeout => {
+            ProducerTimer::RequestTimeout => {
                 // Like NetworkClient.poll: expire every request whose request.timeout.ms has
                 // passed, then wait for the next deadline. One timer per producer.
-                self.producers[p.idx()].timeout_armed = false;
+                self.client.timeout_armed = false;
                 loop {
-                    let prod = &mut self.producers[p.idx()];
-                    let Some(&(batch, attempt, deadline)) = prod.deadlines.front() else {
+                    let c = &mut self.client;
+                    let Some(&(batch, attempt, deadline)) = c.deadlines.front() else {
                         break;
                     };
-                    let b = &prod.batches[batch as usize];
+                    let b = &c.batches[batch];
                     if b.state != BatchState::InFlight || b.attempt != attempt {
-                        prod.deadlines.pop_front();
+                        c.deadlines.pop_front();
                         continue;
                     }
-                    if deadline > self.k.now {
-                        prod.timeout_armed = true;
-                        let node = prod.node;
-                        let wait = deadline.0 - self.k.now.0;
-                        self.set_timer(node, wait, Timer::ProducerRequestTimeout);
+                    if deadline > cx.now() {
+                        c.timeout_armed = true;
+                        let wait = deadline.0 - cx.now().0;
+                        self.set_timer(wait, ProducerTimer::RequestTimeout, cx);
                         break;
                     }
-                    prod.deadlines.pop_front();
+                    c.deadlines.pop_front();
                     let part = b.part;
-                    prod.parts[part as usize].in_flight -= 1;
-                    self.batch_failed(p, batch, ErrorCode::RequestTimedOut);
-                    self.producer_drain(p, part);
+                    c.parts[part as usize].in_flight -= 1;
+                    self.batch_failed(batch, ErrorCode::RequestTimedOut, cx);
+                    self.drain(part, cx);
                 }
             }
-            Timer::ProducerTxnRetry { token } => self.txn_retry(p, token),
-            Timer::ProducerDeliveryTimeout
-                if self.producers[p.idx()].delivery_armed == Some(self.k.now) =>
-            {
-                self.producers[p.idx()].delivery_armed = None;
-                self.expire_batches(p);
+            ProducerTimer::TxnRetry { token } => self.txn_retry(token, cx),
+            ProducerTimer::DeliveryTimeout => {
+                if self.client.delivery_armed == Some(cx.now()) {
+                    self.client.delivery_armed = None;
+                    self.expire_batches(cx);
+                }
+                // Otherwise a superseded check.
             }
-            // A superseded delivery-timeout check.
-            Timer::ProducerDeliveryTimeout => {}
-            Timer::ProducerReconnect { broker, token } => self.producer_reconnect(p, broker, token),
-            Timer::ProducerMetadataTimeout { part, token } => {
-                let pp = &mut self.producers[p.idx()].parts[part as usize];
-                if pp.metadata_pending && pp.metadata_token == token {
-                    pp.metadata_pending = false;
-                    self.request_metadata(p, part);
+            ProducerTimer::Reconnect { broker, token } => self.reconnect(broker, token, cx),
+            ProducerTimer::MetadataTimeout { part, token } => {
+                let pq = &mut self.client.parts[part as usize];
+                if pq.metadata_pending && self.known[part as usize].metadata_token == token {
+                    pq.metadata_pending = false;
+                    self.request_metadata(part, cx);
                 }
             }
-            _ => {}
         }
     }
 
-    /// The application calls `send()` for its n-th message.
-    pub(crate) fn app_send(&mut self, p: ProducerId, n: u64) {
-        if self.txn_defer_send(p, n) {
+    pub(crate) fn on_message(&mut self, _from: NodeId, msg: Msg, cx: &mut Cx) {
+        match msg {
+            Msg::ProduceResponse {
+                batch,
+                attempt,
+                result,
+                ..
+            } => self.produce_response(batch, attempt, result, cx),
+            Msg::TxnResponse { resp } => self.txn_response(resp, cx),
+            Msg::MetadataResponse {
+                partition,
+                leader,
+                token,
+                ..
+            } => self.metadata_response(partition, leader, token, cx),
+            // Requests and responses for brokers, the controller and consumers.
+            Msg::Produce { .. }
+            | Msg::ReplicaFetch { .. }
+            | Msg::ReplicaFetchResponse { .. }
+            | Msg::ConsumerFetch { .. }
+            | Msg::ListOffsets { .. }
+            | Msg::ListOffsetsResponse { .. }
+            | Msg::ConsumerFetchResponse { .. }
+            | Msg::BrokerHeartbeat { .. }
+            | Msg::PartitionChange { .. }
+            | Msg::AlterPartition { .. }
+            | Msg::AlterPartitionResponse { .. }
+            | Msg::WriteTxnMarker { .. }
+            | Msg::WriteTxnMarkerResponse { .. }
+            | Msg::Txn { .. }
+            | Msg::MetadataRequest { .. }
+            | Msg::Group { .. }
+            | Msg::GroupResponse { .. } => {}
+        }
+    }
+
+    fn produce_response(&mut self, batch: u32, attempt: u32, result: ProduceResult, cx: &mut Cx) {
+        let Some(b) = self.client.batches.get(batch) else {
+            // A request of the client that died before this one.
+            return;
+        };
+        if let (ProduceResult::Err(ErrorCode::NetworkException), Some(broker)) =
+            (&result, b.sent_to)
+        {
+            // The connection was reset (the broker's process is gone): the node is not ready
+            // until a reconnect succeeds, and metadata is refreshed
+            // (NetworkClient.processDisconnection). acks=0 learns only this.
+            let part = b.part;
+            self.connection_failed(broker, cx);
+            self.request_metadata(part, cx);
+        }
+        let c = &mut self.client;
+        let b = &c.batches[batch];
+        if b.state != BatchState::InFlight || b.attempt != attempt {
             return;
         }
-        let prod = &mut self.producers[p.idx()];
-        let key = match &prod.workload {
+        let part = b.part;
+        c.parts[part as usize].in_flight -= 1;
+        match result {
+            ProduceResult::Ok { base_offset } => {
+                let b = &mut c.batches[batch];
+                b.state = BatchState::Done;
+                let last = b.base_seq + b.count as i32 - 1;
+                let pq = &mut c.parts[part as usize];
+                pq.last_acked_seq = pq.last_acked_seq.max(last);
+                let (start, count) = (b.start as usize, b.count as usize);
+                c.open_batches -= 1;
+                if self.transactional.is_some() {
+                    // A transactional send succeeds when its transaction commits.
+                    self.drain(part, cx);
+                    self.txn_maybe_end(cx);
+                    return;
+                }
+                if let Some(consumer) = self.embedded_in {
+                    // A processor's output or a dead letter, not an application send.
+                    self.drain(part, cx);
+                    cx.local(Local::SendCompleted {
+                        consumer,
+                        producer: self.id,
+                    });
+                    return;
+                }
+                self.acked += count as u64;
+                let partition = self.known[part as usize].partition;
+                for i in 0..count {
+                    let msg = self.client.parts[part as usize].records[start + i];
+                    cx.emit(Trace::Acked {
+                        producer: self.id,
+                        msg,
+                        partition,
+                        offset: Some(base_offset + i as u64),
+                    });
+                }
+            }
+            ProduceResult::Err(e) => self.batch_failed(batch, e, cx),
+        }
+        self.drain(part, cx);
+    }
+
+    fn metadata_response(
+        &mut self,
+        partition: PartitionId,
+        leader: Option<BrokerId>,
+        token: u32,
+        cx: &mut Cx,
+    ) {
+        let Some(part) = self.known.iter().position(|x| x.partition == partition) else {
+            return;
+        };
+        let kp = &mut self.known[part];
+        let pq = &mut self.client.parts[part];
+        if !pq.metadata_pending || kp.metadata_token != token {
+            return;
+        }
+        pq.metadata_pending = false;
+        kp.leader = leader;
+        if leader.is_none() {
+            // Offline partition: ask again after the backoff.
+            pq.metadata_pending = true;
+            kp.metadata_token += 1;
+            let token = kp.metadata_token;
+            let part = part as u32;
+            self.set_timer_ms(
+                self.retry_backoff_ms,
+                ProducerTimer::MetadataTimeout { part, token },
+                cx,
+            );
+            return;
+        }
+        self.drain(part as u32, cx);
+    }
+
+    // ----- the application's sends --------------------------------------------------------
+
+    /// The application calls `send()` for its n-th message.
+    pub(crate) fn app_send(&mut self, n: u64, cx: &mut Cx) {
+        if self.txn_defer_send(n) {
+            return;
+        }
+        let key = match &self.workload {
             Workload::Explicit(v) => v[n as usize].1,
             Workload::Stream {
                 keys,
@@ -496,11 +876,9 @@ impl Sim {
                 } else {
                     let i = match distribution {
                         KeyDistribution::RoundRobin => (n % keys.len() as u64) as usize,
-                        KeyDistribution::Uniform => {
-                            self.k.rng.random_range(0..keys.len() as u32) as usize
-                        }
+                        KeyDistribution::Uniform => cx.random_range(0..keys.len() as u32) as usize,
                         KeyDistribution::Zipf => {
-                            let x: f64 = self.k.rng.random();
+                            let x: f64 = cx.rng().random();
                             zipf_cdf.partition_point(|&c| c < x).min(keys.len() - 1)
                         }
                     };
@@ -508,187 +886,163 @@ impl Sim {
                 }
             }
         };
-        let nparts = prod.parts.len() as u32;
+        let nparts = self.known.len() as u32;
         let local = match key {
             Some(k) => {
-                if prod.key_partitions_for != nparts as usize {
-                    prod.key_partitions.clear();
-                    prod.key_partitions_for = nparts as usize;
+                let c = &mut self.client;
+                if c.key_partitions_for != nparts as usize {
+                    c.key_partitions.clear();
+                    c.key_partitions_for = nparts as usize;
                 }
                 let k = k as usize;
-                if prod.key_partitions.len() <= k {
-                    prod.key_partitions.resize(k + 1, u32::MAX);
+                if c.key_partitions.len() <= k {
+                    c.key_partitions.resize(k + 1, u32::MAX);
                 }
-                if prod.key_partitions[k] == u32::MAX {
-                    prod.key_partitions[k] = partition_for_key(&self.k.keys[k], nparts);
+                if c.key_partitions[k] == u32::MAX {
+                    c.key_partitions[k] = partition_for_key(cx.key_name(k as u32), nparts);
                 }
-                prod.key_partitions[k]
+                c.key_partitions[k]
             }
-            None => prod.sticky,
+            None => self.sticky(),
         };
-        let partition = prod.parts[local as usize].partition;
-        let msg = MsgId(self.k.msgs.len() as u32);
-        self.k.msgs.push(crate::sim::MsgInfo {
-            producer: p,
+        let partition = self.known[local as usize].partition;
+        let msg = cx.register_msg(MsgInfo {
+            producer: self.id,
             n: (n + 1) as u32,
             key,
             partition,
         });
-        let now = self.k.now;
-        let prod = &mut self.producers[p.idx()];
-        prod.sent += 1;
-        let pp = &mut prod.parts[local as usize];
-        if pp.batched == pp.records.len() {
-            pp.oldest_queued = now;
-        }
-        pp.records.push(msg);
-        pp.queued_at.push_back(now);
-        let produced = self.emit(Trace::Produced {
-            producer: p,
+        let now = cx.now();
+        self.sent += 1;
+        self.enqueue(local, msg, now);
+        let produced = cx.emit(Trace::Produced {
+            producer: self.id,
             msg,
             partition,
             key,
         });
         // What the send sets off (a batch going out now, or its linger deadline) is caused by
         // the application's `send()`.
-        let tick = self.k.cause.replace(produced);
-        self.arm_delivery_timeout(p, now);
-        self.txn_record_added(p, local, msg);
-        self.producer_drain(p, local);
-        let prod = &self.producers[p.idx()];
-        if prod.txn.is_some() && n + 1 == prod.workload.len() {
-            // The application's last send: it commits what is left before it exits.
-            self.txn_begin_end(p, true);
-        }
-        self.k.cause = tick;
+        cx.caused_by(produced, |cx| {
+            self.arm_delivery_timeout(now, cx);
+            self.txn_record_added(local, msg, cx);
+            self.drain(local, cx);
+            if self.transactional.is_some() && n + 1 == self.workload.len() {
+                // The application's last send: it commits what is left before it exits.
+                self.txn_begin_end(true, cx);
+            }
+        });
     }
 
-    /// A processor's output record: the input's message id, written to the output topic in the
-    /// processor's transaction.
-    pub(crate) fn forward_record(&mut self, p: ProducerId, msg: MsgId) {
-        let now = self.k.now;
-        let key = self.k.msgs[msg.idx()].key;
-        let prod = &self.producers[p.idx()];
-        let nparts = prod.parts.len() as u32;
+    /// A record a consumer hands its embedded producer: a processor's output (the input's
+    /// message id, written to the output topic, in the processor's transaction if it has one),
+    /// or a dead letter. `key` is the input record's key.
+    pub(crate) fn send_output(&mut self, msg: MsgId, key: Option<u32>, cx: &mut Cx) {
+        let now = cx.now();
+        let nparts = self.known.len() as u32;
         let local = match key {
-            Some(k) => partition_for_key(&self.k.keys[k as usize], nparts),
-            None => prod.sticky,
+            Some(k) => partition_for_key(cx.key_name(k), nparts),
+            None => self.sticky(),
         };
-        let pp = &mut self.producers[p.idx()].parts[local as usize];
-        if pp.batched == pp.records.len() {
-            pp.oldest_queued = now;
-        }
-        pp.records.push(msg);
-        pp.queued_at.push_back(now);
-        self.arm_delivery_timeout(p, now);
-        self.txn_record_added(p, local, msg);
-        self.producer_drain(p, local);
+        self.enqueue(local, msg, now);
+        self.arm_delivery_timeout(now, cx);
+        self.txn_record_added(local, msg, cx);
+        self.drain(local, cx);
     }
 
-    /// New partitions of `t`: producers on it add them (keys now hash over more partitions) and
-    /// groups on it rebalance.
-    pub(crate) fn topic_grew(&mut self, t: TopicId, first: PartitionId, count: u32) {
-        for i in 0..self.producers.len() {
-            if self.producers[i].topic != t {
-                continue;
-            }
-            for k in 0..count {
-                let partition = PartitionId(first.0 + k);
-                let leader = self.controller.parts[partition.idx()].leader;
-                let prod = &mut self.producers[i];
-                prod.parts.push(ProducerPartition::new(partition, leader));
-                if let Some(txn) = prod.txn.as_mut() {
-                    txn.add_partition_slot();
-                }
-            }
-        }
-        self.groups_topic_grew(t, first, count);
+    fn sticky(&self) -> u32 {
+        self.sticky.unwrap_or(0)
     }
 
-    pub(crate) fn producer_drain_part(&mut self, p: ProducerId, part: u32) {
-        self.producer_drain(p, part);
+    /// Put a record in its partition's queue.
+    fn enqueue(&mut self, part: u32, msg: MsgId, now: SimTime) {
+        let pq = &mut self.client.parts[part as usize];
+        if pq.batched == pq.records.len() {
+            pq.oldest_queued = now;
+        }
+        pq.records.push(msg);
+        pq.queued_at.push_back(now);
     }
+
+    // ----- the sender ---------------------------------------------------------------------
 
     /// Send whatever this partition may send now: retries first, then new batches that are
     /// full or have lingered long enough.
-    fn producer_drain(&mut self, p: ProducerId, part: u32) {
-        if self.producers[p.idx()].epoch_bump_pending && !self.bump_idempotent_epoch(p) {
+    pub(crate) fn drain(&mut self, part: u32, cx: &mut Cx) {
+        if self.client.epoch_bump_pending && !self.bump_idempotent_epoch(cx) {
             return;
         }
         loop {
-            let now = self.k.now;
-            let prod = &mut self.producers[p.idx()];
-            let max_in_flight = prod.max_in_flight;
-            let idempotent = prod.idempotent;
-            let linger_us = prod.linger_ms * 1000;
-            let max_batch = prod.max_batch_records as usize;
-            if prod.txn.as_ref().is_some_and(|t| !t.may_send(part)) {
+            let now = cx.now();
+            let max_in_flight = self.max_in_flight;
+            let idempotent = self.idempotent;
+            let linger_us = self.linger_ms * 1000;
+            let max_batch = self.max_batch_records as usize;
+            let c = &mut self.client;
+            if c.txn.as_ref().is_some_and(|t| !t.may_send(part)) {
                 // Wait until the partition has joined the transaction (AddPartitionsToTxn).
                 return;
             }
-            let pp = &mut prod.parts[part as usize];
-            let Some(leader) = pp.leader else {
-                self.request_metadata(p, part);
+            let Some(leader) = self.known[part as usize].leader else {
+                self.request_metadata(part, cx);
                 return;
             };
-            if prod.conns.get(leader.idx()).is_some_and(|c| c.down) {
+            if c.conns.get(leader.idx()).is_some_and(|c| c.down) {
                 // NetworkClient.isReady is false: batches wait in the accumulator until the
                 // connection comes back or metadata names another leader.
                 return;
             }
-            if pp.in_flight >= max_in_flight {
+            let pq = &mut c.parts[part as usize];
+            if pq.in_flight >= max_in_flight {
                 return;
             }
-            if !pp.retry.is_empty() {
-                // An idempotent producer resends one batch at a time, in sequence order, and holds
-                // later batches back, so the broker sees sequences without gaps (Kafka's
-                // RecordAccumulator stops draining a partition that has an earlier retry pending).
+            if !pq.retry.is_empty() {
+                // An idempotent producer resends one batch at a time, in sequence order, and
+                // holds later batches back, so the broker sees sequences without gaps (Kafka's
+                // RecordAccumulator stops draining a partition that has an earlier retry
+                // pending).
                 if idempotent {
-                    let first = pp.retry[0];
-                    if pp.in_flight > 0 || prod.batches[first as usize].state != BatchState::Queued
-                    {
+                    let first = pq.retry[0];
+                    if pq.in_flight > 0 || c.batches[first].state != BatchState::Queued {
                         return;
                     }
-                    pp.retry.remove(0);
-                    self.send_batch(p, first);
+                    pq.retry.remove(0);
+                    self.send_batch(first, cx);
                     continue;
                 }
                 // Kafka re-enqueues a failed batch at the head of the partition's queue and does
                 // not drain the partition while that head is backing off: nothing unsent
                 // overtakes it, only batches already in flight can.
-                let head = pp.retry[0];
-                if prod.batches[head as usize].state != BatchState::Queued {
+                let head = pq.retry[0];
+                if c.batches[head].state != BatchState::Queued {
                     return;
                 }
-                pp.retry.remove(0);
-                self.send_batch(p, head);
+                pq.retry.remove(0);
+                self.send_batch(head, cx);
                 continue;
             }
-            let queued = pp.records.len() - pp.batched;
+            let queued = pq.records.len() - pq.batched;
             if queued == 0 {
                 return;
             }
-            let lingered = now.0 >= pp.oldest_queued.0 + linger_us;
+            let lingered = now.0 >= pq.oldest_queued.0 + linger_us;
             if queued < max_batch && !lingered {
-                if !pp.linger_armed {
-                    pp.linger_armed = true;
-                    let wait = pp.oldest_queued.0 + linger_us - now.0;
-                    let node = prod.node;
-                    self.set_timer(node, wait, Timer::ProducerLinger { part });
+                if !pq.linger_armed {
+                    pq.linger_armed = true;
+                    let wait = pq.oldest_queued.0 + linger_us - now.0;
+                    self.set_timer(wait, ProducerTimer::Linger { part }, cx);
                 }
                 return;
             }
             let count = queued.min(max_batch) as u32;
-            let start = pp.batched as u32;
-            pp.batched += count as usize;
-            pp.oldest_queued = now;
-            let created = pp.queued_at.front().copied().unwrap_or(now);
-            pp.queued_at.drain(..count as usize);
-            let batch = prod.batches.len() as u32;
-            pp.open.push_back(batch);
-            let base_seq = pp.next_seq;
-            pp.next_seq = pp.next_seq.wrapping_add(count as i32);
-            prod.batches.push(Batch {
+            let start = pq.batched as u32;
+            pq.batched += count as usize;
+            pq.oldest_queued = now;
+            let created = pq.queued_at.front().copied().unwrap_or(now);
+            pq.queued_at.drain(..count as usize);
+            let base_seq = pq.next_seq;
+            pq.next_seq = pq.next_seq.wrapping_add(count as i32);
+            let batch = c.batches.push(Batch {
                 part,
                 start,
                 count,
@@ -698,55 +1052,49 @@ impl Sim {
                 state: BatchState::Queued,
                 sent_to: None,
             });
-            prod.open_batches += 1;
+            c.parts[part as usize].open.push_back(batch);
+            c.open_batches += 1;
             // The sticky partitioner moves on once a batch is closed (KIP-480).
-            if prod.sticky == part && prod.parts.len() > 1 {
-                let n = prod.parts.len() as u32;
-                let r = self.k.rng.random_range(0..n - 1);
-                let prod = &mut self.producers[p.idx()];
-                prod.sticky = if r >= part { r + 1 } else { r };
+            if self.sticky() == part && self.known.len() > 1 {
+                let n = self.known.len() as u32;
+                let r = cx.random_range(0..n - 1);
+                self.sticky = Some(if r >= part { r + 1 } else { r });
             }
-            self.send_batch(p, batch);
+            self.send_batch(batch, cx);
         }
     }
 
-    fn send_batch(&mut self, p: ProducerId, batch: u32) {
-        let prod = &mut self.producers[p.idx()];
-        let b = &mut prod.batches[batch as usize];
+    fn send_batch(&mut self, batch: u32, cx: &mut Cx) {
+        let b = &mut self.client.batches[batch];
         b.attempt += 1;
-        let attempt = b.attempt;
-        let part = b.part;
-        let count = b.count;
-        let pp = &mut prod.parts[part as usize];
-        let partition = pp.partition;
-        let leader = pp.leader.expect("leader known before sending");
-        let node = prod.node;
-        let first_msg = pp.records[b.start as usize];
-        let (producer_id, producer_epoch) = (prod.producer_id, prod.epoch);
-        let transactional = prod.txn.is_some();
+        let (attempt, part, count) = (b.attempt, b.part, b.count);
+        let (start, base_seq) = (b.start as usize, b.base_seq);
+        let partition = self.known[part as usize].partition;
+        let leader = self.known[part as usize]
+            .leader
+            .expect("leader known before sending");
+        let first_msg = self.client.parts[part as usize].records[start];
+        let (producer_id, producer_epoch) = (self.client.producer_id, self.client.epoch);
+        let transactional = self.transactional.is_some();
         if attempt > 1 {
-            prod.retried += 1;
-            self.emit(Trace::Retried {
-                producer: p,
+            self.retried += 1;
+            cx.emit(Trace::Retried {
+                producer: self.id,
                 partition,
                 first_msg,
                 count,
                 attempt,
             });
         }
-        let to = self.node_of_broker(leader);
-        let records = self.alloc_record_buf();
-        let prod = &self.producers[p.idx()];
-        let b = &prod.batches[batch as usize];
-        let (start, base_seq) = (b.start as usize, b.base_seq);
-        let (acks, timeout_ms) = (prod.acks, prod.request_timeout_ms as u32);
-        self.k.record_bufs[records as usize]
-            .extend_from_slice(&prod.parts[part as usize].records[start..start + count as usize]);
-        self.send(
-            node,
+        let records = cx.alloc_record_buf();
+        cx.record_buf_mut(records).extend_from_slice(
+            &self.client.parts[part as usize].records[start..start + count as usize],
+        );
+        let to = cx.broker_node(leader);
+        cx.send(
             to,
             Msg::Produce {
-                producer: p,
+                producer: self.id,
                 partition,
                 batch,
                 attempt,
@@ -754,23 +1102,22 @@ impl Sim {
                 producer_id,
                 producer_epoch,
                 base_seq: if producer_id.is_some() { base_seq } else { -1 },
-                acks,
-                timeout_ms,
+                acks: self.acks,
+                timeout_ms: self.request_timeout_ms as u32,
                 transactional,
             },
         );
-        let prod = &mut self.producers[p.idx()];
-        if prod.acks == Acks::None {
+        let c = &mut self.client;
+        c.batches[batch].sent_to = Some(leader);
+        if self.acks == Acks::None {
             // Fire and forget: success the moment it is on the wire.
-            prod.batches[batch as usize].state = BatchState::Done;
-            prod.batches[batch as usize].sent_to = Some(leader);
-            prod.open_batches -= 1;
-            prod.acked += count as u64;
-            let start = prod.batches[batch as usize].start as usize;
+            c.batches[batch].state = BatchState::Done;
+            c.open_batches -= 1;
+            self.acked += count as u64;
             for i in 0..count as usize {
-                let msg = self.producers[p.idx()].parts[part as usize].records[start + i];
-                self.emit(Trace::Acked {
-                    producer: p,
+                let msg = self.client.parts[part as usize].records[start + i];
+                cx.emit(Trace::Acked {
+                    producer: self.id,
                     msg,
                     partition,
                     offset: None,
@@ -778,137 +1125,30 @@ impl Sim {
             }
             return;
         }
-        prod.batches[batch as usize].state = BatchState::InFlight;
-        prod.batches[batch as usize].sent_to = Some(leader);
-        prod.parts[part as usize].in_flight += 1;
-        let deadline = self.k.now.plus_ms(prod.request_timeout_ms);
-        prod.deadlines.push_back((batch, attempt, deadline));
-        if !prod.timeout_armed {
-            prod.timeout_armed = true;
-            let timeout = prod.request_timeout_ms;
-            self.set_timer_ms(node, timeout, Timer::ProducerRequestTimeout);
-        }
-    }
-
-    pub(crate) fn producer_receive(&mut self, p: ProducerId, msg: Msg) {
-        match msg {
-            Msg::ProduceResponse {
-                batch,
-                attempt,
-                result,
-                ..
-            } => {
-                let prod = &self.producers[p.idx()];
-                let b = &prod.batches[batch as usize];
-                if let (ProduceResult::Err(ErrorCode::NetworkException), Some(broker)) =
-                    (&result, b.sent_to)
-                {
-                    // The connection was reset (the broker's process is gone): the node is not
-                    // ready until a reconnect succeeds, and metadata is refreshed
-                    // (NetworkClient.processDisconnection). acks=0 learns only this.
-                    let part = b.part;
-                    self.connection_failed(p, broker);
-                    self.request_metadata(p, part);
-                }
-                let prod = &mut self.producers[p.idx()];
-                let b = &prod.batches[batch as usize];
-                if b.state != BatchState::InFlight || b.attempt != attempt {
-                    return;
-                }
-                let part = b.part;
-                prod.parts[part as usize].in_flight -= 1;
-                match result {
-                    ProduceResult::Ok { base_offset } => {
-                        let b = &mut prod.batches[batch as usize];
-                        b.state = BatchState::Done;
-                        let last = b.base_seq + b.count as i32 - 1;
-                        let pp = &mut prod.parts[part as usize];
-                        pp.last_acked_seq = pp.last_acked_seq.max(last);
-                        let (start, count) = (b.start as usize, b.count as usize);
-                        prod.open_batches -= 1;
-                        if prod.txn.is_some() {
-                            // A transactional send succeeds when its transaction commits.
-                            self.producer_drain(p, part);
-                            self.txn_maybe_end(p);
-                            return;
-                        }
-                        if let Some(c) = prod.embedded_in {
-                            // A processor's output, not an application send.
-                            self.producer_drain(p, part);
-                            self.processor_flushed(c);
-                            return;
-                        }
-                        prod.acked += count as u64;
-                        let partition = prod.parts[part as usize].partition;
-                        for i in 0..count {
-                            let msg =
-                                self.producers[p.idx()].parts[part as usize].records[start + i];
-                            self.emit(Trace::Acked {
-                                producer: p,
-                                msg,
-                                partition,
-                                offset: Some(base_offset + i as u64),
-                            });
-                        }
-                    }
-                    ProduceResult::Err(e) => self.batch_failed(p, batch, e),
-                }
-                self.producer_drain(p, part);
-            }
-            Msg::TxnResponse { resp } => self.txn_response(p, resp),
-            Msg::MetadataResponse {
-                partition,
-                leader,
-                token,
-                ..
-            } => {
-                let prod = &mut self.producers[p.idx()];
-                let Some(part) = prod.parts.iter().position(|x| x.partition == partition) else {
-                    return;
-                };
-                let pp = &mut prod.parts[part];
-                if !pp.metadata_pending || pp.metadata_token != token {
-                    return;
-                }
-                pp.metadata_pending = false;
-                pp.leader = leader;
-                if leader.is_none() {
-                    // Offline partition: ask again after the backoff.
-                    pp.metadata_pending = true;
-                    pp.metadata_token += 1;
-                    let token = pp.metadata_token;
-                    let (node, backoff) = (prod.node, prod.retry_backoff_ms);
-                    self.set_timer_ms(
-                        node,
-                        backoff,
-                        Timer::ProducerMetadataTimeout {
-                            part: part as u32,
-                            token,
-                        },
-                    );
-                    return;
-                }
-                self.producer_drain(p, part as u32);
-            }
-            _ => {}
+        c.batches[batch].state = BatchState::InFlight;
+        c.parts[part as usize].in_flight += 1;
+        let deadline = cx.now().plus_ms(self.request_timeout_ms);
+        c.deadlines.push_back((batch, attempt, deadline));
+        if !c.timeout_armed {
+            c.timeout_armed = true;
+            self.set_timer_ms(self.request_timeout_ms, ProducerTimer::RequestTimeout, cx);
         }
     }
 
     /// A send attempt failed: retry after the backoff if allowed, else give up on its records.
-    fn batch_failed(&mut self, p: ProducerId, batch: u32, error: ErrorCode) {
-        let now = self.k.now;
-        let prod = &mut self.producers[p.idx()];
-        prod.last_error = Some((now, error));
-        let b = &prod.batches[batch as usize];
+    fn batch_failed(&mut self, batch: u32, error: ErrorCode, cx: &mut Cx) {
+        let now = cx.now();
+        self.last_error = Some((now, error));
+        let b = &self.client.batches[batch];
         let part = b.part;
-        let partition = prod.parts[part as usize].partition;
-        let first_msg = prod.parts[part as usize].records[b.start as usize];
-        let expired = now.0 >= b.created.0 + prod.delivery_timeout_ms * 1000;
-        let will_retry = error.is_retriable() && b.attempt <= prod.retries && !expired;
+        let partition = self.known[part as usize].partition;
+        let first_msg = self.client.parts[part as usize].records[b.start as usize];
+        let expired = now.0 >= b.created.0 + self.delivery_timeout_ms * 1000;
+        let will_retry = error.is_retriable() && b.attempt <= self.retries && !expired;
         let count = b.count;
-        let transactional = prod.txn.is_some();
-        self.emit(Trace::ProduceError {
-            producer: p,
+        let transactional = self.transactional.is_some();
+        cx.emit(Trace::ProduceError {
+            producer: self.id,
             partition,
             first_msg,
             count,
@@ -917,11 +1157,11 @@ impl Sim {
         });
         if transactional && error == ErrorCode::InvalidProducerEpoch {
             // Abortable (KIP-588): recover with an InitProducerId, or learn we were fenced.
-            self.txn_stale_epoch(p, error);
+            self.txn_stale_epoch(error, cx);
             return;
         }
         if error == ErrorCode::OutOfOrderSequenceNumber && !transactional {
-            self.maybe_reset_sequences(p, batch);
+            self.maybe_reset_sequences(batch);
         }
         if matches!(
             error,
@@ -929,31 +1169,28 @@ impl Sim {
                 | ErrorCode::RequestTimedOut
                 | ErrorCode::NetworkException
         ) {
-            self.request_metadata(p, part);
+            self.request_metadata(part, cx);
         }
-        let prod = &mut self.producers[p.idx()];
         if will_retry {
-            prod.batches[batch as usize].state = BatchState::Backoff;
-            let seq = prod.batches[batch as usize].base_seq;
-            let idempotent = prod.idempotent;
-            let pp = &mut prod.parts[part as usize];
+            let c = &mut self.client;
+            c.batches[batch].state = BatchState::Backoff;
+            let seq = c.batches[batch].base_seq;
+            let pq = &mut c.parts[part as usize];
             // Idempotent retries go back in sequence order; otherwise at the head (addFirst).
-            let pos = if idempotent {
-                pp.retry
-                    .partition_point(|&x| prod.batches[x as usize].base_seq < seq)
+            let pos = if self.idempotent {
+                pq.retry.partition_point(|&x| c.batches[x].base_seq < seq)
             } else {
                 0
             };
-            pp.retry.insert(pos, batch);
+            pq.retry.insert(pos, batch);
             // KIP-580: retry.backoff.ms doubles per attempt up to retry.backoff.max.ms, ±20%.
-            let attempt = prod.batches[batch as usize].attempt.min(20);
-            let base = (prod.retry_backoff_ms * 1000)
+            let attempt = c.batches[batch].attempt.min(20);
+            let base = (self.retry_backoff_ms * 1000)
                 .saturating_mul(1 << (attempt - 1))
-                .min(prod.retry_backoff_max_ms * 1000);
-            let node = prod.node;
-            let jitter = self.k.rng.random_range(0..=base / 5 * 2);
+                .min(self.retry_backoff_max_ms * 1000);
+            let jitter = cx.random_range(0..=base / 5 * 2);
             let backoff = base - base / 5 + jitter;
-            self.set_timer(node, backoff, Timer::ProducerRetry { batch });
+            self.set_timer(backoff, ProducerTimer::Retry { batch }, cx);
             return;
         }
         let final_error = if expired {
@@ -961,43 +1198,45 @@ impl Sim {
         } else {
             error
         };
-        self.give_up_batch(p, batch, final_error);
+        self.give_up_batch(batch, final_error, cx);
     }
 
     /// The batch will not be sent again: complete its records' sends with `final_error`.
-    fn give_up_batch(&mut self, p: ProducerId, batch: u32, final_error: ErrorCode) {
-        let prod = &mut self.producers[p.idx()];
-        let part = prod.batches[batch as usize].part;
-        let b = &mut prod.batches[batch as usize];
+    fn give_up_batch(&mut self, batch: u32, final_error: ErrorCode, cx: &mut Cx) {
+        let c = &mut self.client;
+        let b = &mut c.batches[batch];
         b.state = BatchState::Done;
-        let (start, count) = (b.start as usize, b.count as usize);
-        prod.open_batches -= 1;
-        if b.attempt > 0 && prod.idempotent && prod.txn.is_none() {
+        let (part, start, count) = (b.part as usize, b.start as usize, b.count as usize);
+        c.open_batches -= 1;
+        if b.attempt > 0 && self.idempotent && self.transactional.is_none() {
             // KIP-360 (Kafka 2.5+, `TransactionManager.handleFailedBatch`): the batch was sent,
             // so the broker may or may not have its sequence numbers. Later batches would hit
             // OUT_OF_ORDER_SEQUENCE_NUMBER forever; the producer bumps its epoch and restarts
             // its sequences instead. Simplification: Kafka first checks whether later
             // acknowledgements resolved the sequence and only lowers later sequences for errors
             // that prove the batch was not written; the model always bumps.
-            prod.epoch_bump_pending = true;
+            c.epoch_bump_pending = true;
         }
-        if prod.txn.is_some() {
+        if self.transactional.is_some() {
             // The transaction cannot commit with a failed send: abort it; its records are
             // reported when the abort completes.
-            self.txn_abort_after(p, final_error);
+            self.txn_abort_after(final_error, cx);
             return;
         }
-        if let Some(c) = prod.embedded_in {
+        if let Some(consumer) = self.embedded_in {
             // A processor's output was lost: the application carries on (at-least-once
             // pipelines without flush error handling lose it downstream).
-            self.processor_flushed(c);
+            cx.local(Local::SendCompleted {
+                consumer,
+                producer: self.id,
+            });
             return;
         }
-        prod.failed += count as u64;
+        self.failed += count as u64;
         for i in 0..count {
-            let msg = self.producers[p.idx()].parts[part as usize].records[start + i];
-            self.emit(Trace::Failed {
-                producer: p,
+            let msg = self.client.parts[part].records[start + i];
+            cx.emit(Trace::Failed {
+                producer: self.id,
                 msg,
                 error: final_error,
             });
@@ -1006,16 +1245,14 @@ impl Sim {
 
     /// Make sure a `delivery.timeout.ms` check is pending for a record or batch created at
     /// `created`. One timer per producer: it fires at the earliest deadline and re-arms itself.
-    fn arm_delivery_timeout(&mut self, p: ProducerId, created: SimTime) {
-        let prod = &mut self.producers[p.idx()];
-        let deadline = created.plus_ms(prod.delivery_timeout_ms);
-        if prod.delivery_armed.is_some_and(|t| t <= deadline) {
+    fn arm_delivery_timeout(&mut self, created: SimTime, cx: &mut Cx) {
+        let deadline = created.plus_ms(self.delivery_timeout_ms);
+        if self.client.delivery_armed.is_some_and(|t| t <= deadline) {
             return;
         }
-        prod.delivery_armed = Some(deadline);
-        let node = prod.node;
-        let wait = deadline.0.saturating_sub(self.k.now.0);
-        self.set_timer(node, wait, Timer::ProducerDeliveryTimeout);
+        self.client.delivery_armed = Some(deadline);
+        let wait = deadline.0.saturating_sub(cx.now().0);
+        self.set_timer(wait, ProducerTimer::DeliveryTimeout, cx);
     }
 
     /// KIP-91: `delivery.timeout.ms` bounds the time from `send()` to its callback. Like the
@@ -1028,43 +1265,42 @@ impl Sim {
     /// Simplification: records wait unbatched until their partition can send (the model forms
     /// a batch when it is drained); an expired run of them is failed as one batch created when
     /// its oldest record was sent, which is when Kafka would have created it.
-    fn expire_batches(&mut self, p: ProducerId) {
-        let now = self.k.now;
-        let dt = self.producers[p.idx()].delivery_timeout_ms * 1000;
+    fn expire_batches(&mut self, cx: &mut Cx) {
+        let now = cx.now();
+        let dt = self.delivery_timeout_ms * 1000;
         let expired_at = |t: SimTime| t.0 + dt <= now.0;
-        for part in 0..self.producers[p.idx()].parts.len() {
+        for part in 0..self.client.parts.len() {
             let mut freed = false;
             loop {
-                let prod = &mut self.producers[p.idx()];
-                let pp = &mut prod.parts[part];
-                let Some(&batch) = pp.open.front() else {
+                let c = &mut self.client;
+                let pq = &mut c.parts[part];
+                let Some(&batch) = pq.open.front() else {
                     break;
                 };
-                let b = &prod.batches[batch as usize];
+                let b = &c.batches[batch];
                 match b.state {
                     BatchState::Done => {
-                        pp.open.pop_front();
+                        pq.open.pop_front();
                         continue;
                     }
                     _ if !expired_at(b.created) => break,
-                    BatchState::InFlight => pp.in_flight -= 1,
-                    BatchState::Backoff | BatchState::Queued => pp.retry.retain(|&x| x != batch),
+                    BatchState::InFlight => pq.in_flight -= 1,
+                    BatchState::Backoff | BatchState::Queued => pq.retry.retain(|&x| x != batch),
                 }
-                pp.open.pop_front();
+                pq.open.pop_front();
                 freed = true;
-                self.give_up_batch(p, batch, ErrorCode::DeliveryTimeout);
+                self.give_up_batch(batch, ErrorCode::DeliveryTimeout, cx);
             }
-            let prod = &mut self.producers[p.idx()];
-            let pp = &mut prod.parts[part];
-            let count = pp.queued_at.iter().take_while(|&&t| expired_at(t)).count();
+            let c = &mut self.client;
+            let pq = &mut c.parts[part];
+            let count = pq.queued_at.iter().take_while(|&&t| expired_at(t)).count();
             if count > 0 {
-                let created = pp.queued_at[0];
-                let start = pp.batched as u32;
-                pp.batched += count;
-                pp.queued_at.drain(..count);
-                pp.oldest_queued = pp.queued_at.front().copied().unwrap_or(now);
-                let batch = prod.batches.len() as u32;
-                prod.batches.push(Batch {
+                let created = pq.queued_at[0];
+                let start = pq.batched as u32;
+                pq.batched += count;
+                pq.queued_at.drain(..count);
+                pq.oldest_queued = pq.queued_at.front().copied().unwrap_or(now);
+                let batch = c.batches.push(Batch {
                     part: part as u32,
                     start,
                     count: count as u32,
@@ -1075,41 +1311,41 @@ impl Sim {
                     state: BatchState::Queued,
                     sent_to: None,
                 });
-                prod.open_batches += 1;
-                self.give_up_batch(p, batch, ErrorCode::DeliveryTimeout);
+                c.open_batches += 1;
+                self.give_up_batch(batch, ErrorCode::DeliveryTimeout, cx);
             }
             if freed {
-                self.producer_drain(p, part as u32);
+                self.drain(part as u32, cx);
             }
         }
         // The next deadline.
-        let prod = &self.producers[p.idx()];
-        let next = prod
+        let c = &self.client;
+        let next = c
             .parts
             .iter()
-            .flat_map(|pp| {
-                let batch = pp
+            .flat_map(|pq| {
+                let batch = pq
                     .open
                     .iter()
-                    .map(|&b| &prod.batches[b as usize])
+                    .map(|&b| &c.batches[b])
                     .find(|b| b.state != BatchState::Done)
                     .map(|b| b.created);
-                batch.into_iter().chain(pp.queued_at.front().copied())
+                batch.into_iter().chain(pq.queued_at.front().copied())
             })
             .min();
         if let Some(created) = next {
-            self.arm_delivery_timeout(p, created);
+            self.arm_delivery_timeout(created, cx);
         }
     }
 
     /// A connection to `broker` was refused or reset: back off `reconnect.backoff.ms`, doubling
     /// up to `reconnect.backoff.max.ms` with ±20% jitter (`ClusterConnectionStates`).
-    fn connection_failed(&mut self, p: ProducerId, broker: BrokerId) {
-        let prod = &mut self.producers[p.idx()];
-        if prod.conns.len() <= broker.idx() {
-            prod.conns.resize(broker.idx() + 1, ConnState::default());
+    fn connection_failed(&mut self, broker: BrokerId, cx: &mut Cx) {
+        let conns = &mut self.client.conns;
+        if conns.len() <= broker.idx() {
+            conns.resize(broker.idx() + 1, ConnState::default());
         }
-        let c = &mut prod.conns[broker.idx()];
+        let c = &mut conns[broker.idx()];
         c.backoff_ms = if c.down {
             (c.backoff_ms * 2).min(RECONNECT_BACKOFF_MAX_MS)
         } else {
@@ -1118,58 +1354,55 @@ impl Sim {
         c.down = true;
         c.token = c.token.wrapping_add(1);
         let (token, base) = (c.token, c.backoff_ms * 1000);
-        let node = prod.node;
-        let jitter = self.k.rng.random_range(0..=base / 5 * 2);
+        let jitter = cx.random_range(0..=base / 5 * 2);
         let wait = base - base / 5 + jitter;
-        self.set_timer(node, wait, Timer::ProducerReconnect { broker, token });
+        self.set_timer(wait, ProducerTimer::Reconnect { broker, token }, cx);
     }
 
     /// A reconnect attempt. Simplification: its outcome is known at once (the broker's process
     /// is up or not), without modelling the TCP handshake.
-    fn producer_reconnect(&mut self, p: ProducerId, broker: BrokerId, token: u32) {
-        let prod = &self.producers[p.idx()];
-        let Some(c) = prod.conns.get(broker.idx()) else {
+    fn reconnect(&mut self, broker: BrokerId, token: u32, cx: &mut Cx) {
+        let Some(c) = self.client.conns.get(broker.idx()) else {
             return;
         };
         if !c.down || c.token != token {
             return;
         }
-        let up = self.k.nodes[self.node_of_broker(broker).idx()].up;
-        if !up {
+        if !cx.can_connect(cx.broker_node(broker)) {
             // Refused again; every failed attempt also asks for fresh metadata.
-            self.connection_failed(p, broker);
-            for part in 0..self.producers[p.idx()].parts.len() as u32 {
-                if self.producers[p.idx()].parts[part as usize].leader == Some(broker) {
-                    self.request_metadata(p, part);
+            self.connection_failed(broker, cx);
+            for part in 0..self.known.len() as u32 {
+                if self.known[part as usize].leader == Some(broker) {
+                    self.request_metadata(part, cx);
                 }
             }
             return;
         }
-        self.producers[p.idx()].conns[broker.idx()].down = false;
-        for part in 0..self.producers[p.idx()].parts.len() as u32 {
-            if self.producers[p.idx()].parts[part as usize].leader == Some(broker) {
-                self.producer_drain(p, part);
+        self.client.conns[broker.idx()].down = false;
+        for part in 0..self.known.len() as u32 {
+            if self.known[part as usize].leader == Some(broker) {
+                self.drain(part, cx);
             }
         }
     }
 
-    fn request_metadata(&mut self, p: ProducerId, part: u32) {
-        let prod = &mut self.producers[p.idx()];
-        let pp = &mut prod.parts[part as usize];
-        if pp.metadata_pending {
+    fn request_metadata(&mut self, part: u32, cx: &mut Cx) {
+        let pq = &mut self.client.parts[part as usize];
+        if pq.metadata_pending {
             return;
         }
-        pp.metadata_pending = true;
-        pp.metadata_token += 1;
-        let token = pp.metadata_token;
-        let partition = pp.partition;
-        let (node, timeout) = (prod.node, prod.request_timeout_ms);
-        let controller = self.k.controller_node;
-        self.send(node, controller, Msg::MetadataRequest { partition, token });
+        pq.metadata_pending = true;
+        let kp = &mut self.known[part as usize];
+        kp.metadata_token += 1;
+        let (partition, token) = (kp.partition, kp.metadata_token);
+        cx.send(
+            cx.controller_node(),
+            Msg::MetadataRequest { partition, token },
+        );
         self.set_timer_ms(
-            node,
-            timeout,
-            Timer::ProducerMetadataTimeout { part, token },
+            self.request_timeout_ms,
+            ProducerTimer::MetadataTimeout { part, token },
+            cx,
         );
     }
 
@@ -1181,32 +1414,27 @@ impl Sim {
     /// Simplifications: the epoch is bumped locally, not by an `InitProducerId` round trip (like
     /// the producer id itself), and the producer waits for all its partitions, not just the one
     /// with the unresolved sequence.
-    fn bump_idempotent_epoch(&mut self, p: ProducerId) -> bool {
-        let prod = &mut self.producers[p.idx()];
-        if prod.parts.iter().any(|pp| pp.in_flight > 0) {
+    fn bump_idempotent_epoch(&mut self, cx: &mut Cx) -> bool {
+        let c = &mut self.client;
+        if c.parts.iter().any(|pq| pq.in_flight > 0) {
             return false;
         }
-        prod.epoch_bump_pending = false;
-        prod.epoch = prod.epoch.wrapping_add(1);
-        for part in 0..prod.parts.len() {
-            let pp = &mut prod.parts[part];
-            let mut open: Vec<u32> = pp
+        c.epoch_bump_pending = false;
+        c.epoch = c.epoch.wrapping_add(1);
+        for part in 0..c.parts.len() {
+            let open: Vec<u32> = c.parts[part]
                 .open
                 .iter()
                 .copied()
-                .filter(|&b| prod.batches[b as usize].state != BatchState::Done)
+                .filter(|&b| c.batches[b].state != BatchState::Done)
                 .collect();
-            open.sort_by_key(|&b| prod.batches[b as usize].base_seq);
-            let mut next = 0i32;
-            for b in open {
-                prod.batches[b as usize].base_seq = next;
-                next += prod.batches[b as usize].count as i32;
-            }
-            pp.next_seq = next;
-            pp.last_acked_seq = -1;
+            let next = renumber(&mut c.batches, open);
+            let pq = &mut c.parts[part];
+            pq.next_seq = next;
+            pq.last_acked_seq = -1;
         }
-        for part in 0..self.producers[p.idx()].parts.len() as u32 {
-            self.producer_drain(p, part);
+        for part in 0..self.client.parts.len() as u32 {
+            self.drain(part, cx);
         }
         true
     }
@@ -1216,95 +1444,521 @@ impl Sim {
     /// broker lost its sequence state (the log was truncated, e.g. by an unclean election). It
     /// bumps its epoch and renumbers the partition's unacknowledged batches from 0, as Kafka 2.5+
     /// does (`TransactionManager.canRetry`). Any other OUT_OF_ORDER_SEQUENCE_NUMBER is retried.
-    fn maybe_reset_sequences(&mut self, p: ProducerId, batch: u32) {
-        let prod = &mut self.producers[p.idx()];
-        let part = prod.batches[batch as usize].part as usize;
-        let seq = prod.batches[batch as usize].base_seq;
-        let pp = &prod.parts[part];
-        if seq != pp.last_acked_seq.wrapping_add(1) {
+    fn maybe_reset_sequences(&mut self, batch: u32) {
+        let c = &mut self.client;
+        let part = c.batches[batch].part;
+        let seq = c.batches[batch].base_seq;
+        let pq = &c.parts[part as usize];
+        if seq != pq.last_acked_seq.wrapping_add(1) {
             return;
         }
-        let earlier_pending = pp.in_flight > 0
-            || pp
+        let earlier_pending = pq.in_flight > 0
+            || pq
                 .retry
                 .iter()
-                .any(|&b| b != batch && prod.batches[b as usize].base_seq < seq);
+                .any(|&b| b != batch && c.batches[b].base_seq < seq);
         if earlier_pending {
             return;
         }
-        prod.epoch = prod.epoch.wrapping_add(1);
-        let mut open: Vec<u32> = prod
+        c.epoch = c.epoch.wrapping_add(1);
+        let open: Vec<u32> = c
             .batches
             .iter()
-            .enumerate()
-            .filter(|(_, b)| b.part as usize == part && b.state != BatchState::Done)
-            .map(|(i, _)| i as u32)
+            .filter(|(_, b)| b.part == part && b.state != BatchState::Done)
+            .map(|(id, _)| id)
             .collect();
-        open.sort_by_key(|&b| prod.batches[b as usize].base_seq);
-        let mut next = 0i32;
-        for b in open {
-            prod.batches[b as usize].base_seq = next;
-            next += prod.batches[b as usize].count as i32;
+        let next = renumber(&mut c.batches, open);
+        c.parts[part as usize].next_seq = next;
+        c.parts[part as usize].last_acked_seq = -1;
+    }
+}
+
+/// Give `open` (one partition's unacknowledged batches) sequence numbers from 0, in their
+/// current sequence order; returns the next sequence number.
+fn renumber(batches: &mut Batches, mut open: Vec<u32>) -> i32 {
+    open.sort_by_key(|&b| batches[b].base_seq);
+    let mut next = 0i32;
+    for b in open {
+        batches[b].base_seq = next;
+        next += batches[b].count as i32;
+    }
+    next
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::config::WorkloadConfig;
+    use crate::sim::cx::testkit::{advance_to, kernel, take_sent, take_trace, timers};
+    use crate::sim::wire::{TxnRequest, TxnResponse};
+    use crate::sim::{Kernel, NodeKind};
+
+    const LEADER: BrokerId = BrokerId(0);
+    /// Brokers 0 and 1, the controller, then the producer.
+    const ME: NodeId = NodeId(3);
+
+    fn config() -> ProducerConfig {
+        ProducerConfig {
+            name: "app".to_string(),
+            topic: TopicId(0),
+            acks: Acks::All,
+            retries: 10,
+            idempotent: true,
+            max_in_flight: 5,
+            request_timeout_ms: 30_000,
+            delivery_timeout_ms: 120_000,
+            retry_backoff_ms: 100,
+            retry_backoff_max_ms: 1000,
+            linger_ms: 0,
+            max_batch_records: 1,
+            transactional: None,
+            workload: WorkloadConfig::Messages(Vec::new()),
         }
-        prod.parts[part].next_seq = next;
-        prod.parts[part].last_acked_seq = -1;
     }
 
-    pub(crate) fn producer_crashed(&mut self, p: ProducerId) {
-        // Everything in the accumulator and in flight is gone with the process.
-        let prod = &mut self.producers[p.idx()];
-        if let Some(t) = prod.txn.as_mut() {
-            // The open transaction is left to the coordinator (timeout) or the next instance.
-            let txn = t.txn;
-            let size = t.size;
-            let parts = prod.parts.len();
-            *t = crate::sim::txn::TxnClient::new(txn, size, parts);
+    /// A started producer on `partitions` partitions (all led by broker 0) whose application
+    /// sends `sends` keyless records at time 0.
+    fn started(spec: &ProducerConfig, partitions: u32, sends: usize) -> (Kernel, Producer) {
+        let mut k = kernel(&[
+            NodeKind::Broker(BrokerId(0)),
+            NodeKind::Broker(BrokerId(1)),
+            NodeKind::Controller,
+            NodeKind::Producer(ProducerId(0)),
+        ]);
+        let parts: Vec<PartitionId> = (0..partitions).map(PartitionId).collect();
+        let workload = Workload::Explicit(vec![(0, None); sends]);
+        let mut p = Producer::new(spec, ProducerId(0), ME, TopicId(0), &parts, workload);
+        let bootstrap: Vec<_> = parts.iter().map(|&q| (q, Some(LEADER))).collect();
+        p.on_start(&bootstrap, &mut Cx::new(&mut k, ME));
+        (k, p)
+    }
+
+    /// Fire the application's due sends (as the event loop would at time 0).
+    fn send_all(k: &mut Kernel, p: &mut Producer) {
+        p.on_timer(ProducerTimer::Send { n: 0 }, &mut Cx::new(k, ME));
+    }
+
+    /// A produce request as the producer sent it.
+    #[derive(Debug, PartialEq)]
+    struct Sent {
+        partition: PartitionId,
+        batch: u32,
+        attempt: u32,
+        base_seq: i32,
+        epoch: u16,
+        records: usize,
+    }
+
+    fn produces(k: &mut Kernel) -> Vec<Sent> {
+        take_sent(k)
+            .into_iter()
+            .filter_map(|(_, _, msg)| match msg {
+                Msg::Produce {
+                    partition,
+                    batch,
+                    attempt,
+                    base_seq,
+                    producer_epoch,
+                    records,
+                    ..
+                } => Some(Sent {
+                    partition,
+                    batch,
+                    attempt,
+                    base_seq,
+                    epoch: producer_epoch,
+                    records: k.record_bufs[records as usize].len(),
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn respond(k: &mut Kernel, p: &mut Producer, s: &Sent, result: ProduceResult) {
+        let msg = Msg::ProduceResponse {
+            partition: s.partition,
+            batch: s.batch,
+            attempt: s.attempt,
+            result,
+        };
+        p.on_message(NodeId(LEADER.0), msg, &mut Cx::new(k, ME));
+    }
+
+    fn fire(k: &mut Kernel, p: &mut Producer, at: SimTime, timer: ProducerTimer) {
+        advance_to(k, at);
+        p.on_timer(timer, &mut Cx::new(k, ME));
+    }
+
+    /// The producer timers that match `want` and are still to fire (`fire` runs a timer
+    /// without taking it from the queue), with when they fire.
+    fn pending(k: &mut Kernel, want: fn(&ProducerTimer) -> bool) -> Vec<(SimTime, ProducerTimer)> {
+        let now = k.now;
+        timers(k)
+            .into_iter()
+            .filter_map(|(at, _, t)| match t {
+                Timer::Producer(t) if at > now && want(&t) => Some((at, t)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_idempotent_producer_numbers_each_partition_from_zero_and_a_resend_keeps_its_sequence() {
+        let (mut k, mut p) = started(&config(), 2, 0);
+        let mut cx = Cx::new(&mut k, ME);
+        // One batch per record (max_batch_records = 1); the sticky partitioner moves to the
+        // other partition after each, so both get some.
+        for _ in 0..3 {
+            p.send_output(MsgId(0), None, &mut cx);
         }
-        for b in &mut prod.batches {
-            b.state = BatchState::Done;
+        let sent = produces(&mut k);
+        assert_eq!(sent.len(), 3);
+        for q in [PartitionId(0), PartitionId(1)] {
+            assert!(
+                sent.iter().any(|s| s.partition == q),
+                "nothing sent to {q:?}"
+            );
+            let seqs: Vec<i32> = sent
+                .iter()
+                .filter(|s| s.partition == q)
+                .map(|s| s.base_seq)
+                .collect();
+            let expected: Vec<i32> = (0..seqs.len() as i32).collect();
+            assert_eq!(seqs, expected, "sequences on {q:?}");
         }
-        prod.open_batches = 0;
-        prod.deadlines.clear();
-        prod.timeout_armed = false;
-        prod.delivery_armed = None;
-        prod.epoch_bump_pending = false;
-        prod.conns.clear();
-        for pp in &mut prod.parts {
-            pp.batched = pp.records.len();
-            pp.queued_at.clear();
-            pp.open.clear();
-            pp.in_flight = 0;
-            pp.retry.clear();
-            pp.linger_armed = false;
-            pp.metadata_pending = false;
+        // The first batch fails with a retriable error and goes again with its sequence.
+        let first = &sent[0];
+        respond(
+            &mut k,
+            &mut p,
+            first,
+            ProduceResult::Err(ErrorCode::NotEnoughReplicas),
+        );
+        for s in &sent[1..] {
+            respond(&mut k, &mut p, s, ProduceResult::Ok { base_offset: 0 });
+        }
+        let retry = pending(&mut k, |t| matches!(t, ProducerTimer::Retry { .. }));
+        assert_eq!(retry.len(), 1);
+        fire(&mut k, &mut p, retry[0].0, retry[0].1);
+        let again = produces(&mut k);
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].batch, first.batch);
+        assert_eq!(again[0].base_seq, first.base_seq);
+        assert_eq!(again[0].attempt, first.attempt + 1);
+    }
+
+    #[test]
+    fn out_of_order_sequence_on_the_next_expected_batch_bumps_the_epoch_and_restarts_sequences() {
+        let (mut k, mut p) = started(&config(), 1, 2);
+        send_all(&mut k, &mut p);
+        let sent = produces(&mut k);
+        assert_eq!(sent.iter().map(|s| s.base_seq).collect::<Vec<_>>(), [0, 1]);
+        respond(
+            &mut k,
+            &mut p,
+            &sent[0],
+            ProduceResult::Ok { base_offset: 0 },
+        );
+        // The broker lost the producer's state (say, an unclean election truncated the log).
+        respond(
+            &mut k,
+            &mut p,
+            &sent[1],
+            ProduceResult::Err(ErrorCode::OutOfOrderSequenceNumber),
+        );
+        let retry = pending(&mut k, |t| matches!(t, ProducerTimer::Retry { .. }));
+        fire(&mut k, &mut p, retry[0].0, retry[0].1);
+        let again = produces(&mut k);
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].batch, sent[1].batch);
+        assert_eq!(again[0].epoch, sent[1].epoch + 1, "KIP-360 bumps the epoch");
+        assert_eq!(again[0].base_seq, 0, "and renumbers from 0");
+    }
+
+    #[test]
+    fn delivery_timeout_fails_a_batch_in_flight_and_its_late_ack_is_ignored() {
+        let spec = ProducerConfig {
+            delivery_timeout_ms: 2_000,
+            ..config()
+        };
+        let (mut k, mut p) = started(&spec, 1, 1);
+        send_all(&mut k, &mut p);
+        let sent = produces(&mut k);
+        take_trace(&mut k);
+        let check = pending(&mut k, |t| matches!(t, ProducerTimer::DeliveryTimeout));
+        assert_eq!(check[0].0, SimTime::from_ms(spec.delivery_timeout_ms));
+        fire(&mut k, &mut p, check[0].0, check[0].1);
+        let trace = take_trace(&mut k);
+        assert!(
+            trace.iter().any(|t| matches!(
+                t,
+                Trace::Failed {
+                    error: ErrorCode::DeliveryTimeout,
+                    ..
+                }
+            )),
+            "{trace:?}"
+        );
+        assert_eq!(p.failed, 1);
+        respond(
+            &mut k,
+            &mut p,
+            &sent[0],
+            ProduceResult::Ok { base_offset: 0 },
+        );
+        assert!(
+            !take_trace(&mut k)
+                .iter()
+                .any(|t| matches!(t, Trace::Acked { .. }))
+        );
+        assert_eq!(p.acked, 0);
+    }
+
+    #[test]
+    fn request_timeout_expires_the_request_refreshes_metadata_and_resends() {
+        let spec = ProducerConfig {
+            request_timeout_ms: 500,
+            ..config()
+        };
+        let (mut k, mut p) = started(&spec, 1, 1);
+        send_all(&mut k, &mut p);
+        let sent = produces(&mut k);
+        let expire = pending(&mut k, |t| matches!(t, ProducerTimer::RequestTimeout));
+        assert_eq!(expire[0].0, SimTime::from_ms(spec.request_timeout_ms));
+        fire(&mut k, &mut p, expire[0].0, expire[0].1);
+        let asked: Vec<_> = take_sent(&mut k)
+            .into_iter()
+            .filter(|(_, to, m)| {
+                *to == k.controller_node && matches!(m, Msg::MetadataRequest { .. })
+            })
+            .collect();
+        assert_eq!(asked.len(), 1, "a timed-out request refreshes metadata");
+        assert_eq!(p.in_flight(), 0);
+        let retry = pending(&mut k, |t| matches!(t, ProducerTimer::Retry { .. }));
+        fire(&mut k, &mut p, retry[0].0, retry[0].1);
+        let again = produces(&mut k);
+        assert_eq!(again.len(), 1);
+        assert_eq!((again[0].batch, again[0].attempt), (sent[0].batch, 2));
+        // The first attempt's late answer no longer counts.
+        respond(
+            &mut k,
+            &mut p,
+            &sent[0],
+            ProduceResult::Ok { base_offset: 0 },
+        );
+        assert_eq!((p.acked, p.in_flight()), (0, 1));
+    }
+
+    #[test]
+    fn acks_zero_counts_as_sent_with_no_response_and_no_request_timeout() {
+        let spec = ProducerConfig {
+            acks: Acks::None,
+            idempotent: false,
+            ..config()
+        };
+        let (mut k, mut p) = started(&spec, 1, 3);
+        send_all(&mut k, &mut p);
+        assert_eq!(produces(&mut k).len(), 3);
+        let acked: Vec<_> = take_trace(&mut k)
+            .into_iter()
+            .filter(|t| matches!(t, Trace::Acked { offset: None, .. }))
+            .collect();
+        assert_eq!(acked.len(), 3);
+        assert_eq!(p.acked, 3);
+        assert!(p.is_idle());
+        assert!(pending(&mut k, |t| matches!(t, ProducerTimer::RequestTimeout)).is_empty());
+    }
+
+    #[test]
+    fn linger_holds_a_partial_batch_until_it_expires() {
+        let spec = ProducerConfig {
+            linger_ms: 50,
+            max_batch_records: 10,
+            ..config()
+        };
+        let (mut k, mut p) = started(&spec, 1, 3);
+        send_all(&mut k, &mut p);
+        assert!(
+            produces(&mut k).is_empty(),
+            "3 of 10 records wait for linger.ms"
+        );
+        let linger = pending(&mut k, |t| matches!(t, ProducerTimer::Linger { .. }));
+        assert_eq!(linger.len(), 1);
+        assert_eq!(linger[0].0, SimTime::from_ms(spec.linger_ms));
+        fire(&mut k, &mut p, linger[0].0, linger[0].1);
+        let sent = produces(&mut k);
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].records, 3);
+    }
+
+    #[test]
+    fn max_in_flight_limits_requests_per_partition() {
+        let spec = ProducerConfig {
+            max_in_flight: 2,
+            ..config()
+        };
+        let (mut k, mut p) = started(&spec, 1, 5);
+        send_all(&mut k, &mut p);
+        let sent = produces(&mut k);
+        assert_eq!(sent.len(), spec.max_in_flight as usize);
+        assert_eq!(p.queued(), 5 - spec.max_in_flight as usize);
+        respond(
+            &mut k,
+            &mut p,
+            &sent[0],
+            ProduceResult::Ok { base_offset: 0 },
+        );
+        let next = produces(&mut k);
+        assert_eq!(next.len(), 1, "one answer frees one slot");
+        assert_eq!(next[0].base_seq, sent[1].base_seq + 1);
+    }
+
+    #[test]
+    fn retry_backoff_doubles_per_attempt_up_to_the_max_with_jitter() {
+        let spec = ProducerConfig {
+            retry_backoff_ms: 100,
+            retry_backoff_max_ms: 700,
+            ..config()
+        };
+        let (mut k, mut p) = started(&spec, 1, 1);
+        send_all(&mut k, &mut p);
+        let mut sent = produces(&mut k).remove(0);
+        for attempt in 1..=5u32 {
+            let now = k.now;
+            respond(
+                &mut k,
+                &mut p,
+                &sent,
+                ProduceResult::Err(ErrorCode::NotEnoughReplicas),
+            );
+            let retry = pending(&mut k, |t| matches!(t, ProducerTimer::Retry { .. }));
+            assert_eq!(retry.len(), 1);
+            let wait_us = retry[0].0.0 - now.0;
+            let base_us = ((spec.retry_backoff_ms * 1000) << (attempt - 1))
+                .min(spec.retry_backoff_max_ms * 1000);
+            assert!(
+                (base_us - base_us / 5..=base_us + base_us / 5).contains(&wait_us),
+                "attempt {attempt}: waited {wait_us} µs, base {base_us} µs"
+            );
+            fire(&mut k, &mut p, retry[0].0, retry[0].1);
+            sent = produces(&mut k).remove(0);
+            assert_eq!(sent.attempt, attempt + 1);
         }
     }
 
-    pub(crate) fn producer_restarted(&mut self, p: ProducerId) {
-        if self.producers[p.idx()].txn.is_some() {
-            // A new instance with the same transactional.id: InitProducerId fences the old one.
-            for part in 0..self.producers[p.idx()].parts.len() {
-                self.request_metadata(p, part as u32);
-            }
-            self.txn_init(p);
-            if self.producers[p.idx()].embedded_in.is_none() {
-                self.schedule_next_send(p);
-            }
-            return;
-        }
-        let incarnation = self.k.nodes[self.producers[p.idx()].node.idx()].incarnation;
-        let prod = &mut self.producers[p.idx()];
-        // A new process gets a new producer id and starts its sequences at 0.
-        if let Some(pid) = prod.producer_id.as_mut() {
-            *pid = (*pid & 0xffff) | (incarnation << 16);
-        }
-        for pp in &mut prod.parts {
-            pp.next_seq = 0;
-            pp.last_acked_seq = -1;
-        }
-        for part in 0..prod.parts.len() {
-            self.request_metadata(p, part as u32);
-        }
-        self.schedule_next_send(p);
+    #[test]
+    fn a_transactional_producer_inits_first_and_adds_a_partition_before_producing_to_it() {
+        let spec = ProducerConfig {
+            max_batch_records: 10,
+            ..config()
+        };
+        let mut k = kernel(&[
+            NodeKind::Broker(BrokerId(0)),
+            NodeKind::Broker(BrokerId(1)),
+            NodeKind::Controller,
+            NodeKind::Producer(ProducerId(0)),
+        ]);
+        let parts = [PartitionId(0)];
+        let workload = Workload::Explicit(vec![(0, None); 2]);
+        let mut p = Producer::new(&spec, ProducerId(0), ME, TopicId(0), &parts, workload);
+        p.set_transactional(Some(Transactional { txn: 0, size: 2 }));
+        // The event loop's stand-in for FindCoordinator.
+        let coordinator = BrokerId(1);
+        p.client.coordinator = Some(coordinator);
+        p.on_start(&[(PartitionId(0), Some(LEADER))], &mut Cx::new(&mut k, ME));
+        send_all(&mut k, &mut p);
+        let txn_requests = |k: &mut Kernel| -> Vec<TxnRequest> {
+            take_sent(k)
+                .into_iter()
+                .filter_map(|(_, to, m)| match m {
+                    Msg::Txn { req, .. } if to == NodeId(coordinator.0) => Some(req),
+                    Msg::Produce { .. } => panic!("produced before the partition was added"),
+                    _ => None,
+                })
+                .collect()
+        };
+        let init = txn_requests(&mut k);
+        let [TxnRequest::InitProducerId { token, .. }] = init[..] else {
+            panic!("expected only InitProducerId, got {init:?}");
+        };
+        assert_eq!(
+            p.queued(),
+            0,
+            "send() blocks until initTransactions() returns"
+        );
+        let epoch = 3;
+        let resp = TxnResponse::InitProducerId {
+            token,
+            result: Ok((77, epoch)),
+        };
+        let from = NodeId(coordinator.0);
+        p.on_message(from, Msg::TxnResponse { resp }, &mut Cx::new(&mut k, ME));
+        let add = txn_requests(&mut k);
+        assert!(
+            matches!(add[..], [TxnRequest::AddPartitions { partition: PartitionId(0), epoch: e }] if e == epoch),
+            "{add:?}"
+        );
+        let resp = TxnResponse::AddPartitions {
+            partition: PartitionId(0),
+            error: ErrorCode::None,
+        };
+        p.on_message(from, Msg::TxnResponse { resp }, &mut Cx::new(&mut k, ME));
+        let sent = produces(&mut k);
+        assert_eq!(sent.len(), 1);
+        assert_eq!(
+            (sent[0].records, sent[0].epoch, sent[0].base_seq),
+            (2, epoch, 0)
+        );
+    }
+
+    #[test]
+    fn a_crash_takes_the_client_and_a_restart_gets_a_new_producer_id() {
+        let (mut k, mut p) = started(&config(), 1, 1);
+        send_all(&mut k, &mut p);
+        let sent = produces(&mut k);
+        let before = p.client.producer_id;
+        p.crash();
+        assert!(p.is_idle(), "nothing queued or in flight survives");
+        assert_eq!(p.sent, 1, "the application's counters do");
+        k.nodes[ME.idx()].incarnation += 1;
+        p.on_start(&[], &mut Cx::new(&mut k, ME));
+        assert!(p.client.producer_id.is_some());
+        assert_ne!(p.client.producer_id, before);
+        let asked = take_sent(&mut k)
+            .into_iter()
+            .filter(|(_, _, m)| matches!(m, Msg::MetadataRequest { .. }))
+            .count();
+        assert_eq!(asked, 1, "the new client refreshes its metadata");
+        // The dead client's request is answered late: it matches nothing.
+        respond(
+            &mut k,
+            &mut p,
+            &sent[0],
+            ProduceResult::Ok { base_offset: 0 },
+        );
+        assert_eq!(p.acked, 0);
+    }
+
+    #[test]
+    fn an_embedded_producer_tells_its_consumer_when_a_send_completes() {
+        let (mut k, mut p) = started(&config(), 1, 0);
+        p.embedded_in = Some(ConsumerId(4));
+        p.send_output(MsgId(0), None, &mut Cx::new(&mut k, ME));
+        let sent = produces(&mut k);
+        assert!(k.locals.is_empty());
+        respond(
+            &mut k,
+            &mut p,
+            &sent[0],
+            ProduceResult::Ok { base_offset: 0 },
+        );
+        assert!(matches!(
+            k.locals.pop_front(),
+            Some(Local::SendCompleted {
+                consumer: ConsumerId(4),
+                producer: ProducerId(0)
+            })
+        ));
+        assert_eq!(p.acked, 0, "an output record is not an application send");
     }
 }

@@ -6,9 +6,8 @@ use crate::sim::consumer::Group;
 use crate::sim::controller::{Controller, PartitionState};
 use crate::sim::ids::*;
 use crate::sim::network::Network;
-use crate::sim::producer::{Producer, Workload};
+use crate::sim::producer::{Producer, Transactional, Workload};
 use crate::sim::replica::Partition;
-use crate::sim::txn::TxnClient;
 use crate::sim::{Event, NodeKind, NodeState, Settings, Sim, TopicInfo};
 
 /// Extra simulated time the drain may take beyond the slowest client timeout.
@@ -166,7 +165,7 @@ impl Sim {
             let mut prod = Producer::new(spec, pid, node, topic, &partitions, workload);
             if let Some(t) = &spec.transactional {
                 let txn = sim.txn_index(&t.id, t.timeout_ms);
-                prod.txn = Some(TxnClient::new(txn, t.size, partitions.len()));
+                prod.set_transactional(Some(Transactional { txn, size: t.size }));
             }
             sim.producers.push(prod);
         }
@@ -188,7 +187,13 @@ impl Sim {
         }
 
         sim.boot_cluster();
-        sim.start_producers();
+        // Every producer starts with what a first Metadata request would return.
+        for p in 0..sim.producers.len() {
+            let bootstrap = sim.bootstrap_metadata(sim.producers[p].topic);
+            sim.with_producer(ProducerId(p as u32), |prod, cx| {
+                prod.on_start(&bootstrap, cx)
+            });
+        }
         sim.start_consumers();
         for (i, f) in config.faults.iter().enumerate() {
             sim.schedule(f.at, Event::Fault(i as u32));

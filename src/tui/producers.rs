@@ -105,8 +105,8 @@ fn config(p: &Producer, long: bool) -> Vec<Span<'static>> {
         ));
     }
     // A transactional producer: its epoch and where its transaction is.
-    if let Some(t) = &p.txn {
-        let style = if t.state == crate::sim::txn::TxnClientState::Fenced {
+    if let Some(t) = p.txn() {
+        let style = if t.state == crate::sim::txn_client::TxnClientState::Fenced {
             theme::LOSS
         } else {
             theme::BOLD
@@ -115,7 +115,7 @@ fn config(p: &Producer, long: bool) -> Vec<Span<'static>> {
             format!(
                 "{}txn epoch {} {} ({} rec)",
                 if long { "  " } else { " " },
-                p.epoch,
+                p.epoch(),
                 t.state.name(),
                 t.records.len()
             ),
