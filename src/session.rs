@@ -129,6 +129,7 @@ struct Checkpoint {
     events: u64,
     sim: Sim,
     checker: Checker,
+    metrics: crate::metrics::Metrics,
     digest: Digest,
 }
 
@@ -139,6 +140,8 @@ pub struct Session {
     pub seed: u64,
     pub sim: Sim,
     pub checker: Checker,
+    /// Latency, lag and unavailability so far.
+    pub metrics: crate::metrics::Metrics,
     /// The digest of the trace so far (as in the reports).
     pub digest: Digest,
     /// Narrated lines, oldest first, at most [`LOG_CAPACITY`].
@@ -176,12 +179,14 @@ impl Session {
             Checker::new(CheckerSetup::from_scenario(&scenario).expect("validated scenario"));
         let outcome = checker.outcome();
         let groups = scenario.groups.len();
+        let metrics = crate::metrics::Metrics::new(crate::metrics::MetricsSetup::from_sim(&sim));
         let mut s = Session {
             scenario,
             label: label.into(),
             seed,
             sim,
             checker,
+            metrics,
             digest: Digest::default(),
             log: VecDeque::new(),
             wires: VecDeque::new(),
@@ -242,6 +247,7 @@ impl Session {
             events: self.sim.events(),
             sim: self.sim.clone(),
             checker: self.checker.clone(),
+            metrics: self.metrics.clone(),
             digest: self.digest,
         }
     }
@@ -274,6 +280,7 @@ impl Session {
             if let Trace::FaultInjected { index } = ev.kind {
                 flags.fault = Some(index);
             }
+            self.metrics.observe(ev);
             let anomalies = self.checker.observe(ev);
             if !anomalies.is_empty() {
                 flags.notable = true;
@@ -549,6 +556,7 @@ impl Session {
             .clone();
         self.sim = cp.sim;
         self.checker = cp.checker;
+        self.metrics = cp.metrics;
         self.digest = cp.digest;
         // Everything derived from later events goes. The replay below records nothing: the
         // views already hold what happened up to the target.

@@ -173,7 +173,7 @@ impl Widget for ClusterPanel<'_> {
                 buf,
                 inner,
                 y,
-                &partition_header(sim, pid, is_sel && np > 1, inner.width),
+                &partition_header(self.s, pid, is_sel && np > 1, inner.width),
             );
             y += 1;
             if full || is_sel {
@@ -207,7 +207,8 @@ impl Widget for ClusterPanel<'_> {
     }
 }
 
-fn partition_header(sim: &Sim, p: PartitionId, selected: bool, width: u16) -> Line<'static> {
+fn partition_header(s: &Session, p: PartitionId, selected: bool, width: u16) -> Line<'static> {
+    let sim = &s.sim;
     let ctl = &sim.controller().parts[p.idx()];
     let part = &sim.partitions()[p.idx()];
     let name = sim.partition_name(p);
@@ -223,6 +224,24 @@ fn partition_header(sim: &Sim, p: PartitionId, selected: bool, width: u16) -> Li
             spans.push(Span::styled(sim.broker_name(l).to_string(), theme::LEADER));
         }
         None => spans.push(Span::styled("  OFFLINE (no leader)", theme::LOSS)),
+    }
+    // Writes refused right now, with the reason in words (not colour alone).
+    if let Some((since, why)) = s.metrics.unavailable_now(p) {
+        use crate::metrics::Unavailable;
+        let for_how_long = crate::report::fmt_ms((sim.now().0 - since.0) as f64 / 1000.0);
+        let text = match why {
+            // The header already says OFFLINE.
+            Unavailable::NoLeader => format!("  ⛔ no writes for {for_how_long}"),
+            Unavailable::LeaderDown if short => format!("  ⛔ leader down {for_how_long}"),
+            Unavailable::LeaderDown => format!(
+                "  ⛔ leader down {for_how_long}: no writes until the controller elects another"
+            ),
+            Unavailable::UnderMinIsr if short => format!("  ⛔ ISR<min {for_how_long}"),
+            Unavailable::UnderMinIsr => {
+                format!("  ⛔ ISR below min.insync {for_how_long}: acks=all refused")
+            }
+        };
+        spans.push(Span::styled(text, theme::LOSS));
     }
     spans.push(Span::styled("  epoch ", theme::LABEL));
     spans.push(Span::styled(ctl.leader_epoch.to_string(), theme::BOLD));
