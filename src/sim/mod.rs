@@ -5,8 +5,10 @@
 
 pub mod config;
 pub mod consumer;
+mod coordinator;
 pub(crate) mod cx;
 pub mod digest;
+pub mod group_coordinator;
 pub mod ids;
 pub mod network;
 pub mod partitioner;
@@ -15,6 +17,7 @@ pub mod replication;
 mod setup;
 pub mod trace;
 pub mod txn;
+pub mod txn_coordinator;
 mod wire;
 
 use std::cmp::Reverse;
@@ -29,10 +32,12 @@ pub(crate) use cx::Cx;
 pub use ids::*;
 pub use trace::*;
 
-use consumer::{Consumer, Group};
+use consumer::Consumer;
+use group_coordinator::{GroupCoordinator, GroupTimer};
 use network::Network;
 use producer::Producer;
 use replication::{Controller, Partition};
+use txn_coordinator::{TxnCoordinator, TxnTimer};
 use wire::Msg;
 
 /// What kind of node a [`NodeId`] is.
@@ -146,11 +151,6 @@ pub(crate) enum Timer {
         broker: BrokerId,
         token: u32,
     },
-    TxnHousekeeping,
-    TxnMarkerRetry {
-        txn: u32,
-        token: u32,
-    },
     BrokerHeartbeat,
     ControllerSessionCheck {
         broker: BrokerId,
@@ -190,15 +190,10 @@ pub(crate) enum Timer {
     },
     /// `metadata.max.age.ms`: the consumer refreshes its metadata even without an error.
     ConsumerMetadataMaxAge,
-    CoordinatorJoinDeadline {
-        group: GroupId,
-        token: u32,
-    },
-    CoordinatorSessionCheck {
-        group: GroupId,
-        consumer: ConsumerId,
-        token: u32,
-    },
+    /// A group coordinator's timer, on the broker hosting it.
+    GroupCoordinator(GroupTimer),
+    /// A transaction coordinator's timer, on the broker hosting it.
+    TxnCoordinator(TxnTimer),
 }
 
 /// Where the run is.
@@ -305,10 +300,11 @@ pub struct Sim {
     pub(crate) partitions: Vec<Partition>,
     pub(crate) controller: Controller,
     pub(crate) producers: Vec<Producer>,
-    pub(crate) groups: Vec<Group>,
+    /// The group coordinators, one per group.
+    pub(crate) groups: Vec<GroupCoordinator>,
     pub(crate) consumers: Vec<Consumer>,
-    /// Transaction coordinator state, one per `transactional.id`.
-    pub(crate) txns: Vec<txn::Txn>,
+    /// The transaction coordinators, one per `transactional.id`.
+    pub(crate) txns: Vec<TxnCoordinator>,
 }
 
 impl Sim {
@@ -432,8 +428,30 @@ impl Sim {
         &self.producers
     }
 
-    pub fn groups(&self) -> &[Group] {
+    pub fn groups(&self) -> &[GroupCoordinator] {
         &self.groups
+    }
+
+    pub fn txns(&self) -> &[TxnCoordinator] {
+        &self.txns
+    }
+
+    /// The `transactional.id` owning a producer id, for naming markers.
+    pub fn txn_id_of_producer(&self, pid: u32) -> Option<&str> {
+        self.txns
+            .iter()
+            .find(|t| t.producer_id == pid)
+            .map(|t| t.id.as_str())
+    }
+
+    /// The broker hosting a group's coordinator right now, by the controller's view.
+    pub fn coordinator_host(&self, g: GroupId) -> Option<BrokerId> {
+        coordinator::coordinator_for(&self.groups[g.idx()].name, &self.controller.brokers)
+    }
+
+    /// The broker hosting a transaction's coordinator right now, by the controller's view.
+    pub fn txn_host(&self, txn: u32) -> Option<BrokerId> {
+        coordinator::coordinator_for(&self.txns[txn as usize].id, &self.controller.brokers)
     }
 
     pub fn consumers(&self) -> &[Consumer] {
@@ -524,6 +542,42 @@ impl Sim {
 
     pub(crate) fn wire_summary(&self, msg: &Msg) -> Wire {
         self.k.wire_summary(msg)
+    }
+
+    // ----- coordinators -------------------------------------------------------------------
+
+    /// The coordinator of a `transactional.id`, created on first use; its index.
+    pub(crate) fn txn_index(&mut self, id: &str, timeout_ms: u64) -> u32 {
+        if let Some(i) = self.txns.iter().position(|t| t.id == id) {
+            return i as u32;
+        }
+        let i = self.txns.len() as u32;
+        self.txns.push(TxnCoordinator::new(i, id, timeout_ms));
+        i
+    }
+
+    /// Every broker starts its transaction coordinators' housekeeping (when the cluster boots).
+    pub(crate) fn start_coordinators(&mut self) {
+        for b in 0..self.controller.brokers.len() {
+            self.start_coordinators_on(BrokerId(b as u32));
+        }
+    }
+
+    fn start_coordinators_on(&mut self, b: BrokerId) {
+        let node = self.node_of_broker(b);
+        txn_coordinator::start_housekeeping(&mut Cx::new(&mut self.k, node));
+    }
+
+    /// Group `g`'s topic grew by `count` partitions from `first`: its coordinator learns of
+    /// them (on its host, if the group is loaded).
+    pub(crate) fn group_partitions_added(&mut self, g: GroupId, first: PartitionId, count: u32) {
+        // TODO(metadata): the coordinator should learn this from its host's metadata.
+        let node = match self.groups[g.idx()].host() {
+            Some(b) => self.node_of_broker(b),
+            None => self.k.controller_node,
+        };
+        let added: Vec<PartitionId> = (0..count).map(|k| PartitionId(first.0 + k)).collect();
+        self.groups[g.idx()].partitions_added(&added, &mut Cx::new(&mut self.k, node));
     }
 
     // ----- dispatch -----------------------------------------------------------------------
@@ -661,7 +715,20 @@ impl Sim {
 
     fn deliver(&mut self, from: NodeId, to: NodeId, msg: Msg) {
         match self.k.nodes[to.idx()].kind {
-            NodeKind::Broker(b) => self.broker_receive(b, from, msg),
+            // A broker hands what its coordinators handle to them.
+            NodeKind::Broker(b) => match msg {
+                Msg::Group { group, .. } => {
+                    let meta = coordinator::Metadata::new(&self.controller);
+                    let cx = &mut Cx::new(&mut self.k, to);
+                    self.groups[group.idx()].on_message(b, from, msg, &meta, cx);
+                }
+                Msg::Txn { txn, .. } | Msg::WriteTxnMarkerResponse { txn, .. } => {
+                    let meta = coordinator::Metadata::new(&self.controller);
+                    let cx = &mut Cx::new(&mut self.k, to);
+                    self.txns[txn as usize].on_message(b, from, msg, &meta, &mut self.groups, cx);
+                }
+                msg => self.broker_receive(b, from, msg),
+            },
             NodeKind::Controller => self.controller_receive(from, msg),
             NodeKind::Producer(p) => self.producer_receive(p, msg),
             NodeKind::Consumer(c) => self.consumer_receive(c, msg),
@@ -670,6 +737,26 @@ impl Sim {
 
     fn fire_timer(&mut self, node: NodeId, timer: Timer) {
         match (self.k.nodes[node.idx()].kind, timer) {
+            (NodeKind::Broker(b), Timer::GroupCoordinator(t)) => {
+                let cx = &mut Cx::new(&mut self.k, node);
+                self.groups[t.group().idx()].on_timer(b, t, cx);
+            }
+            (NodeKind::Broker(b), Timer::TxnCoordinator(t)) => {
+                let meta = coordinator::Metadata::new(&self.controller);
+                let cx = &mut Cx::new(&mut self.k, node);
+                match t {
+                    TxnTimer::Housekeeping => txn_coordinator::on_housekeeping(
+                        &mut self.txns,
+                        b,
+                        &meta,
+                        &mut self.groups,
+                        cx,
+                    ),
+                    TxnTimer::MarkerRetry { txn, .. } => {
+                        self.txns[txn as usize].on_timer(b, t, &meta, &mut self.groups, cx)
+                    }
+                }
+            }
             (NodeKind::Producer(p), t) => self.producer_timer(p, t),
             (NodeKind::Consumer(c), t) => self.consumer_timer(c, t),
             (NodeKind::Broker(b), t) => self.broker_timer(b, t),
@@ -822,6 +909,14 @@ impl Sim {
             NodeKind::Broker(b) => {
                 self.broker_crashed(b);
                 self.reset_connections_to(b);
+                // The coordinators it had loaded lose their memory; their next host reloads
+                // them from their durable state.
+                for g in &mut self.groups {
+                    g.host_crashed(b);
+                }
+                for t in &mut self.txns {
+                    t.host_crashed(b);
+                }
             }
             NodeKind::Controller => self.controller_crashed(),
             NodeKind::Producer(p) => self.producer_crashed(p),
@@ -831,9 +926,7 @@ impl Sim {
 
     /// The error a client sees when its request meets a dead process (connection reset).
     fn reset_reply(&self, msg: &Msg) -> Option<Msg> {
-        use wire::{
-            ConsumerFetchResult, GroupRequest, GroupResponse, ProduceResult, ReplicaFetchResult,
-        };
+        use wire::{ConsumerFetchResult, ProduceResult, ReplicaFetchResult};
         let reset = ErrorCode::NetworkException;
         Some(match msg {
             Msg::Produce {
@@ -880,30 +973,9 @@ impl Sim {
                 token: *token,
                 ok: false,
             },
-            Msg::Txn { req, .. } => {
-                use wire::{TxnRequest, TxnResponse};
-                let error = ErrorCode::NotCoordinator;
-                Msg::TxnResponse {
-                    resp: match req {
-                        TxnRequest::InitProducerId { token, .. } => TxnResponse::InitProducerId {
-                            token: *token,
-                            result: Err(error),
-                        },
-                        TxnRequest::AddPartitions { partition, .. } => TxnResponse::AddPartitions {
-                            partition: *partition,
-                            error,
-                        },
-                        TxnRequest::AddOffsets { token, .. } => TxnResponse::AddOffsets {
-                            token: *token,
-                            error,
-                        },
-                        TxnRequest::EndTxn { token, .. } => TxnResponse::EndTxn {
-                            token: *token,
-                            error,
-                        },
-                    },
-                }
-            }
+            Msg::Txn { req, .. } => Msg::TxnResponse {
+                resp: txn_coordinator::error_response(req, ErrorCode::NotCoordinator),
+            },
             Msg::ListOffsets {
                 partition, token, ..
             } => Msg::ListOffsetsResponse {
@@ -911,34 +983,9 @@ impl Sim {
                 token: *token,
                 offset: None,
             },
-            Msg::Group { req, .. } => {
-                let error = ErrorCode::NotCoordinator;
-                let resp = match req {
-                    GroupRequest::Join { token } => GroupResponse::Join {
-                        generation: 0,
-                        token: *token,
-                        error,
-                    },
-                    GroupRequest::Sync { token, .. } => GroupResponse::Sync {
-                        generation: 0,
-                        assignment: Box::new([]),
-                        token: *token,
-                        error,
-                    },
-                    GroupRequest::Heartbeat { .. } => GroupResponse::Heartbeat { error },
-                    GroupRequest::Commit { token, .. } => GroupResponse::Commit {
-                        token: *token,
-                        error,
-                    },
-                    GroupRequest::OffsetFetch { token, .. } => GroupResponse::OffsetFetch {
-                        offsets: Box::new([]),
-                        token: *token,
-                        error,
-                    },
-                    GroupRequest::Leave { .. } => return None,
-                };
-                Msg::GroupResponse { resp }
-            }
+            Msg::Group { req, .. } => Msg::GroupResponse {
+                resp: group_coordinator::error_response(req, ErrorCode::NotCoordinator)?,
+            },
             _ => return None,
         })
     }
@@ -1060,7 +1107,10 @@ impl Sim {
         self.k.nodes[n.idx()].up = true;
         self.emit(Trace::NodeRestarted { node: n });
         match self.k.nodes[n.idx()].kind {
-            NodeKind::Broker(b) => self.broker_started(b),
+            NodeKind::Broker(b) => {
+                self.broker_started(b);
+                self.start_coordinators_on(b);
+            }
             NodeKind::Controller => self.controller_started(),
             NodeKind::Producer(p) => self.producer_restarted(p),
             NodeKind::Consumer(c) => self.consumer_started(c),

@@ -478,7 +478,6 @@ impl Sim {
             self.k.settings.replica_lag_time_max_ms / 2,
             Timer::IsrCheck,
         );
-        self.set_timer_ms(node, 1000, Timer::TxnHousekeeping);
     }
 
     pub(crate) fn broker_crashed(&mut self, b: BrokerId) {
@@ -569,10 +568,6 @@ impl Sim {
                     self.send_replica_fetch(partition, b);
                 }
             }
-            Timer::CoordinatorJoinDeadline { .. } | Timer::CoordinatorSessionCheck { .. } => {
-                self.coordinator_timer(b, timer)
-            }
-            Timer::TxnHousekeeping | Timer::TxnMarkerRetry { .. } => self.txn_timer(b, timer),
             _ => {}
         }
     }
@@ -628,13 +623,6 @@ impl Sim {
                 txn,
                 token,
             ),
-            Msg::Txn { txn, req } => self.txn_coordinator_receive(b, from, txn, req),
-            Msg::WriteTxnMarkerResponse {
-                partition,
-                txn,
-                token,
-                ok,
-            } => self.txn_marker_response(b, partition, txn, token, ok),
             Msg::ReplicaFetch {
                 partition,
                 follower,
@@ -731,11 +719,6 @@ impl Sim {
                     },
                 );
             }
-            Msg::Group {
-                group,
-                consumer,
-                req,
-            } => self.coordinator_receive(b, from, group, consumer, req),
             _ => {}
         }
     }
@@ -2130,7 +2113,6 @@ impl Sim {
                 self.k.settings.replica_lag_time_max_ms / 2,
                 Timer::IsrCheck,
             );
-            self.set_timer_ms(node, 1000, Timer::TxnHousekeeping);
         }
         self.controller_started();
     }

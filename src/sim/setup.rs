@@ -1,7 +1,7 @@
 //! Building a [`Sim`] from its [`SimConfig`].
 
 use crate::sim::config::{SimConfig, WorkloadConfig};
-use crate::sim::consumer::Group;
+use crate::sim::group_coordinator::GroupCoordinator;
 use crate::sim::ids::*;
 use crate::sim::network::Network;
 use crate::sim::producer::{Producer, Workload};
@@ -184,8 +184,9 @@ impl Sim {
         }
 
         // Groups and their consumers.
-        for spec in &config.groups {
-            let group: Group = sim.new_group(spec);
+        for (g, spec) in config.groups.iter().enumerate() {
+            let partitions = sim.k.topics[spec.topic.idx()].partitions.clone();
+            let group = GroupCoordinator::new(GroupId(g as u32), spec, partitions);
             sim.groups.push(group);
         }
         sim.k.net = Network::new(
@@ -200,6 +201,7 @@ impl Sim {
         }
 
         sim.boot_cluster();
+        sim.start_coordinators();
         sim.start_producers();
         sim.start_consumers();
         for (i, f) in config.faults.iter().enumerate() {

@@ -177,6 +177,9 @@ pub(crate) enum Msg {
     Group {
         group: GroupId,
         consumer: ConsumerId,
+        /// The sender's process incarnation: with `consumer`, its member id (a restarted
+        /// dynamic consumer is a new member).
+        incarnation: u32,
         req: GroupRequest,
     },
     /// Group protocol, coordinator → consumer.

@@ -1,0 +1,841 @@
+//! The group coordinator: one process per consumer group, run by the broker hosting it (Kafka's
+//! `GroupCoordinator`, classic protocol). It runs join/sync generations, tracks sessions by
+//! heartbeat (`session.timeout.ms`), bounds a rebalance by the rebalance timeout
+//! (`max.poll.interval.ms`), delays a new group's first rebalance
+//! (`group.initial.rebalance.delay.ms`), keeps static members' assignments across restarts
+//! (`group.instance.id`), and stores committed offsets.
+//!
+//! Durable state ([`StoredGroup`]) is what Kafka keeps in `__consumer_offsets`: the group's
+//! metadata and its committed offsets. Volatile state exists only while a broker has the group
+//! loaded: session and join timers and the JoinGroup requests parked until a rebalance completes.
+//! A crash of the host or a move to another broker drops it; the next host loads the group from
+//! its durable state and gives every member a fresh session.
+//!
+//! Simplifications: the coordinator computes the assignment itself (in Kafka the group leader
+//! member does, with the same assignor, so the result is the same); the group's configuration
+//! ([`GroupConfig`]: session and rebalance timeouts, static membership, assignor) is the
+//! coordinator's, where Kafka's members send theirs in JoinGroup; a member's id is its consumer
+//! and process incarnation, which its requests carry.
+
+use crate::sim::Timer;
+use crate::sim::config::{Assignor, GroupConfig};
+use crate::sim::coordinator::Metadata;
+use crate::sim::cx::Cx;
+use crate::sim::ids::*;
+use crate::sim::trace::{LeaveReason, Trace};
+use crate::sim::wire::{GroupRequest, GroupResponse, Msg};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupState {
+    Empty,
+    PreparingRebalance,
+    Stable,
+}
+
+impl GroupState {
+    pub fn name(self) -> &'static str {
+        match self {
+            GroupState::Empty => "Empty",
+            GroupState::PreparingRebalance => "PreparingRebalance",
+            GroupState::Stable => "Stable",
+        }
+    }
+}
+
+/// A member as the coordinator records it. A restarted dynamic consumer is a new member (new
+/// incarnation); a static member (`group.instance.id`) keeps its identity.
+#[derive(Clone, Debug)]
+pub struct Member {
+    pub consumer: ConsumerId,
+    pub incarnation: u32,
+    pub assignment: Vec<PartitionId>,
+    /// Joined (again) in the rebalance under way.
+    joined: bool,
+}
+
+/// What `__consumer_offsets` holds for the group: its metadata and its committed offsets. It
+/// survives the host's crash and the group's move to another broker.
+#[derive(Clone, Debug)]
+pub struct StoredGroup {
+    state: GroupState,
+    generation: u32,
+    members: Vec<Member>,
+    /// Committed offset per partition (index as in [`GroupCoordinator::partitions`]).
+    committed: Vec<Option<u64>>,
+    /// While the first rebalance of an empty group waits out `group.initial.rebalance.delay.ms`
+    /// (Kafka's InitialDelayedJoin): the latest it may wait until.
+    initial_delay_cap: Option<SimTime>,
+    /// Offsets that open transactions carry (KIP-447 pending `TxnOffsetCommit`s), until their
+    /// transaction's marker: OffsetFetch with `require_stable` is answered
+    /// UNSTABLE_OFFSET_COMMIT for these partitions.
+    pending_txn_offsets: Vec<PendingTxnOffsets>,
+}
+
+/// One transaction's offsets, not yet committed or aborted.
+#[derive(Clone, Debug)]
+struct PendingTxnOffsets {
+    txn: u32,
+    consumer: ConsumerId,
+    offsets: Box<[(PartitionId, u64)]>,
+}
+
+/// The coordinator's memory while a broker has the group loaded; a crash or a move drops it.
+#[derive(Clone, Debug)]
+struct Loaded {
+    host: BrokerId,
+    /// The token of the pending join deadline (rebalance timeout or initial delay), if any.
+    join_deadline: Option<u32>,
+    /// Per member, as in [`StoredGroup::members`].
+    sessions: Vec<Session>,
+}
+
+/// A member's session on the loaded coordinator.
+#[derive(Clone, Copy, Debug, Default)]
+struct Session {
+    /// The token of its session check: the check expires it unless it was re-armed since.
+    timer: u32,
+    /// Its JoinGroup request, parked until the rebalance completes: (reply to, token).
+    pending_join: Option<(NodeId, u32)>,
+}
+
+/// The coordinator's timers, on its host.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum GroupTimer {
+    /// The rebalance timeout, or the end of the initial delay: complete the join with whoever
+    /// has joined.
+    JoinDeadline { group: GroupId, token: u32 },
+    /// A member's session expires unless it was heard from since.
+    SessionCheck {
+        group: GroupId,
+        consumer: ConsumerId,
+        token: u32,
+    },
+}
+
+impl GroupTimer {
+    pub(crate) fn group(self) -> GroupId {
+        match self {
+            GroupTimer::JoinDeadline { group, .. } | GroupTimer::SessionCheck { group, .. } => {
+                group
+            }
+        }
+    }
+}
+
+/// One consumer group's coordinator.
+#[derive(Clone, Debug)]
+pub struct GroupCoordinator {
+    pub id: GroupId,
+    /// `group.id`
+    pub name: String,
+    /// The group's configuration, which is the coordinator's.
+    pub spec: GroupConfig,
+    pub topic: TopicId,
+    /// The topic's partitions, as the coordinator knows them.
+    pub partitions: Vec<PartitionId>,
+    /// Not the coordinator's: every consumer ever created for this group, for observers and the
+    /// consumers' names. The coordinator never reads it.
+    pub consumers: Vec<ConsumerId>,
+    /// Not the coordinator's: the dedup sink's memory (message ids already applied), which the
+    /// group's consumers share. The coordinator never reads it.
+    pub(crate) applied: Vec<bool>,
+    stored: StoredGroup,
+    loaded: Option<Loaded>,
+    /// Never reset: each timer gets a fresh token, so none armed before a reload can match.
+    next_token: u32,
+}
+
+/// The answer to a group request that fails with `error` before the coordinator looks at it
+/// (NOT_COORDINATOR, or a reset connection); LeaveGroup gets none.
+pub(crate) fn error_response(req: &GroupRequest, error: ErrorCode) -> Option<GroupResponse> {
+    Some(match *req {
+        GroupRequest::Join { token } => GroupResponse::Join {
+            generation: 0,
+            token,
+            error,
+        },
+        GroupRequest::Sync { token, .. } => GroupResponse::Sync {
+            generation: 0,
+            assignment: Box::new([]),
+            token,
+            error,
+        },
+        GroupRequest::Heartbeat { .. } => GroupResponse::Heartbeat { error },
+        GroupRequest::Commit { token, .. } => GroupResponse::Commit { token, error },
+        GroupRequest::OffsetFetch { token, .. } => GroupResponse::OffsetFetch {
+            offsets: Box::new([]),
+            token,
+            error,
+        },
+        GroupRequest::Leave { .. } => return None,
+    })
+}
+
+impl GroupCoordinator {
+    pub(crate) fn new(id: GroupId, spec: &GroupConfig, partitions: Vec<PartitionId>) -> Self {
+        GroupCoordinator {
+            id,
+            name: spec.name.clone(),
+            spec: spec.clone(),
+            topic: spec.topic,
+            stored: StoredGroup {
+                state: GroupState::Empty,
+                generation: 0,
+                members: Vec::new(),
+                committed: vec![None; partitions.len()],
+                initial_delay_cap: None,
+                pending_txn_offsets: Vec::new(),
+            },
+            partitions,
+            consumers: Vec::new(),
+            applied: Vec::new(),
+            loaded: None,
+            next_token: 0,
+        }
+    }
+
+    // ----- for observers ------------------------------------------------------------------
+
+    pub fn state(&self) -> GroupState {
+        self.stored.state
+    }
+
+    pub fn generation(&self) -> u32 {
+        self.stored.generation
+    }
+
+    pub fn members(&self) -> &[Member] {
+        &self.stored.members
+    }
+
+    /// Committed offset per partition (index as in `partitions`).
+    pub fn committed(&self) -> &[Option<u64>] {
+        &self.stored.committed
+    }
+
+    /// The broker that has the group loaded, if any.
+    pub fn host(&self) -> Option<BrokerId> {
+        self.loaded.as_ref().map(|l| l.host)
+    }
+
+    // ----- the host's lifecycle -----------------------------------------------------------
+
+    /// The broker `host` crashed: if it had the group loaded, that memory is gone.
+    pub(crate) fn host_crashed(&mut self, host: BrokerId) {
+        if self.host() == Some(host) {
+            self.loaded = None;
+        }
+    }
+
+    /// Load the group on `host` unless it is loaded there already (the first request after a
+    /// crash or a move): every member gets a fresh session, and a rebalance under way a fresh
+    /// deadline.
+    fn load_on(&mut self, host: BrokerId, cx: &mut Cx) {
+        if self.host() == Some(host) {
+            return;
+        }
+        self.loaded = Some(Loaded {
+            host,
+            join_deadline: None,
+            sessions: vec![Session::default(); self.stored.members.len()],
+        });
+        for i in 0..self.stored.members.len() {
+            self.arm_session_check(i, cx);
+        }
+        if self.stored.state == GroupState::PreparingRebalance {
+            let wait = if self.stored.initial_delay_cap.is_some() {
+                cx.settings().group_initial_rebalance_delay_ms
+            } else {
+                self.spec.max_poll_interval_ms
+            };
+            self.arm_join_deadline(wait, cx);
+        }
+    }
+
+    fn token(&mut self) -> u32 {
+        self.next_token = self.next_token.wrapping_add(1);
+        self.next_token
+    }
+
+    // ----- handlers -----------------------------------------------------------------------
+
+    /// A message to the group's coordinator, delivered to broker `host`.
+    pub(crate) fn on_message(
+        &mut self,
+        host: BrokerId,
+        from: NodeId,
+        msg: Msg,
+        meta: &Metadata,
+        cx: &mut Cx,
+    ) {
+        match msg {
+            Msg::Group {
+                consumer,
+                incarnation,
+                req,
+                ..
+            } => self.on_request(host, from, consumer, incarnation, req, meta, cx),
+            Msg::Produce { .. }
+            | Msg::ProduceResponse { .. }
+            | Msg::ReplicaFetch { .. }
+            | Msg::ReplicaFetchResponse { .. }
+            | Msg::ConsumerFetch { .. }
+            | Msg::ConsumerFetchResponse { .. }
+            | Msg::ListOffsets { .. }
+            | Msg::ListOffsetsResponse { .. }
+            | Msg::BrokerHeartbeat { .. }
+            | Msg::PartitionChange { .. }
+            | Msg::AlterPartition { .. }
+            | Msg::AlterPartitionResponse { .. }
+            | Msg::WriteTxnMarker { .. }
+            | Msg::WriteTxnMarkerResponse { .. }
+            | Msg::Txn { .. }
+            | Msg::TxnResponse { .. }
+            | Msg::MetadataRequest { .. }
+            | Msg::MetadataResponse { .. }
+            | Msg::GroupResponse { .. } => {}
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_request(
+        &mut self,
+        host: BrokerId,
+        from: NodeId,
+        c: ConsumerId,
+        incarnation: u32,
+        req: GroupRequest,
+        meta: &Metadata,
+        cx: &mut Cx,
+    ) {
+        if meta.coordinator_for(&self.name) != Some(host) {
+            if let Some(resp) = error_response(&req, ErrorCode::NotCoordinator) {
+                cx.send(from, Msg::GroupResponse { resp });
+            }
+            return;
+        }
+        self.load_on(host, cx);
+        let member = self.member_index(c, incarnation);
+        let g = self.id;
+        match req {
+            GroupRequest::Join { token } => self.join(from, c, incarnation, token, cx),
+            GroupRequest::Sync { generation, token } => {
+                let group = &self.stored;
+                let (error, assignment) = match member {
+                    None => (ErrorCode::UnknownMemberId, Box::from([])),
+                    Some(_) if group.state == GroupState::PreparingRebalance => {
+                        (ErrorCode::RebalanceInProgress, Box::from([]))
+                    }
+                    Some(_) if generation != group.generation => {
+                        (ErrorCode::IllegalGeneration, Box::from([]))
+                    }
+                    Some(i) => (
+                        ErrorCode::None,
+                        group.members[i].assignment.clone().into_boxed_slice(),
+                    ),
+                };
+                let generation = group.generation;
+                let resp = GroupResponse::Sync {
+                    generation,
+                    assignment,
+                    token,
+                    error,
+                };
+                cx.send(from, Msg::GroupResponse { resp });
+            }
+            GroupRequest::Heartbeat { generation } => {
+                let group = &self.stored;
+                let error = match member {
+                    None => ErrorCode::UnknownMemberId,
+                    Some(_) if group.state == GroupState::PreparingRebalance => {
+                        ErrorCode::RebalanceInProgress
+                    }
+                    Some(_) if generation != group.generation => ErrorCode::IllegalGeneration,
+                    Some(_) => ErrorCode::None,
+                };
+                if let Some(i) = member {
+                    self.arm_session_check(i, cx);
+                }
+                let resp = GroupResponse::Heartbeat { error };
+                cx.send(from, Msg::GroupResponse { resp });
+            }
+            GroupRequest::Leave { reason } => {
+                // The leaving process may already be gone (remove-consumer), so match the
+                // consumer's newest member rather than the request's incarnation.
+                let latest =
+                    member.or_else(|| self.stored.members.iter().rposition(|m| m.consumer == c));
+                if let Some(i) = latest {
+                    self.remove_member(i, reason, cx);
+                }
+            }
+            GroupRequest::Commit {
+                generation,
+                offsets,
+                token,
+            } => {
+                // Kafka accepts commits from the current generation even while a rebalance is
+                // being prepared; a member that was removed or is a generation behind fails.
+                let error = match member {
+                    None => ErrorCode::UnknownMemberId,
+                    Some(_) if generation != self.stored.generation => ErrorCode::IllegalGeneration,
+                    Some(_) => ErrorCode::None,
+                };
+                if error == ErrorCode::None {
+                    for &(p, offset) in offsets.iter() {
+                        if let Some(i) = self.partitions.iter().position(|&x| x == p)
+                            && self.stored.committed[i] != Some(offset)
+                        {
+                            // Only a changed offset is news; re-committing the same is silent.
+                            self.stored.committed[i] = Some(offset);
+                            cx.emit(Trace::OffsetCommitted {
+                                group: g,
+                                consumer: c,
+                                partition: p,
+                                offset,
+                            });
+                        }
+                    }
+                }
+                let resp = GroupResponse::Commit { token, error };
+                cx.send(from, Msg::GroupResponse { resp });
+            }
+            GroupRequest::OffsetFetch {
+                token,
+                require_stable,
+            } => {
+                // KIP-447: with require_stable, a partition whose offsets a transaction still
+                // holds (sent with TxnOffsetCommit, not yet committed or aborted) is answered
+                // UNSTABLE_OFFSET_COMMIT. The partitions asked about are the member's
+                // assignment (simplified: Kafka's request lists them).
+                let unstable = require_stable
+                    && member.is_some_and(|i| {
+                        let assigned = &self.stored.members[i].assignment;
+                        self.stored
+                            .pending_txn_offsets
+                            .iter()
+                            .any(|t| t.offsets.iter().any(|(p, _)| assigned.contains(p)))
+                    });
+                let resp = if unstable {
+                    GroupResponse::OffsetFetch {
+                        offsets: Box::new([]),
+                        token,
+                        error: ErrorCode::UnstableOffsetCommit,
+                    }
+                } else {
+                    let offsets: Box<[(PartitionId, Option<u64>)]> = self
+                        .partitions
+                        .iter()
+                        .copied()
+                        .zip(self.stored.committed.iter().copied())
+                        .collect();
+                    GroupResponse::OffsetFetch {
+                        offsets,
+                        token,
+                        error: ErrorCode::None,
+                    }
+                };
+                cx.send(from, Msg::GroupResponse { resp });
+            }
+        }
+    }
+
+    /// A timer on broker `host`: it acts only if the group is still loaded there.
+    pub(crate) fn on_timer(&mut self, host: BrokerId, timer: GroupTimer, cx: &mut Cx) {
+        let Some(loaded) = self.loaded.as_ref().filter(|l| l.host == host) else {
+            return;
+        };
+        match timer {
+            GroupTimer::JoinDeadline { token, .. } => {
+                if loaded.join_deadline == Some(token)
+                    && self.stored.state == GroupState::PreparingRebalance
+                {
+                    self.complete_join(cx);
+                }
+            }
+            GroupTimer::SessionCheck {
+                consumer, token, ..
+            } => {
+                let expired = self
+                    .stored
+                    .members
+                    .iter()
+                    .zip(&loaded.sessions)
+                    .position(|(m, s)| m.consumer == consumer && s.timer == token);
+                if let Some(i) = expired {
+                    if loaded.sessions[i].pending_join.is_some() {
+                        // A member waiting in JoinGroup is kept alive (Kafka's
+                        // `shouldKeepAlive` for members awaiting join).
+                        self.arm_session_check(i, cx);
+                    } else {
+                        self.remove_member(i, LeaveReason::SessionTimeout, cx);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The group's topic grew: the new partitions need owners, so a stable group rebalances
+    /// (Kafka's consumers notice the new partition count at their next metadata refresh and
+    /// rejoin).
+    pub(crate) fn partitions_added(&mut self, added: &[PartitionId], cx: &mut Cx) {
+        for &p in added {
+            self.partitions.push(p);
+            self.stored.committed.push(None);
+        }
+        if self.stored.state == GroupState::Stable {
+            self.prepare_rebalance(self.spec.max_poll_interval_ms, cx);
+        }
+    }
+
+    // ----- membership and rebalances ------------------------------------------------------
+
+    fn member_index(&self, c: ConsumerId, incarnation: u32) -> Option<usize> {
+        let stat = self.spec.static_membership;
+        self.stored
+            .members
+            .iter()
+            .position(|m| m.consumer == c && (stat || m.incarnation == incarnation))
+    }
+
+    fn join(&mut self, from: NodeId, c: ConsumerId, incarnation: u32, token: u32, cx: &mut Cx) {
+        let now_stable = self.stored.state == GroupState::Stable;
+        let existing = self.member_index(c, incarnation);
+        if let (Some(i), true, true) = (existing, self.spec.static_membership, now_stable) {
+            // A static member coming back within its session: same assignment, no rebalance.
+            self.stored.members[i].incarnation = incarnation;
+            let generation = self.stored.generation;
+            self.arm_session_check(i, cx);
+            let resp = GroupResponse::Join {
+                generation,
+                token,
+                error: ErrorCode::None,
+            };
+            cx.send(from, Msg::GroupResponse { resp });
+            return;
+        }
+        let i = match existing {
+            Some(i) => i,
+            None => {
+                self.stored.members.push(Member {
+                    consumer: c,
+                    incarnation,
+                    assignment: Vec::new(),
+                    joined: false,
+                });
+                if let Some(l) = self.loaded.as_mut() {
+                    l.sessions.push(Session::default());
+                }
+                cx.emit(Trace::MemberJoined {
+                    group: self.id,
+                    consumer: c,
+                });
+                self.stored.members.len() - 1
+            }
+        };
+        self.stored.members[i].joined = true;
+        if let Some(l) = self.loaded.as_mut() {
+            l.sessions[i].pending_join = Some((from, token));
+        }
+        self.arm_session_check(i, cx);
+        match self.stored.state {
+            GroupState::Empty => {
+                let delay = cx.settings().group_initial_rebalance_delay_ms;
+                self.prepare_rebalance(delay, cx);
+            }
+            GroupState::Stable => self.prepare_rebalance(self.spec.max_poll_interval_ms, cx),
+            GroupState::PreparingRebalance => match self.stored.initial_delay_cap {
+                // Each new member extends the initial delay, up to the rebalance timeout.
+                Some(cap) if existing.is_none() => {
+                    let delay = cx.settings().group_initial_rebalance_delay_ms * 1000;
+                    let wait = delay.min(cap.0.saturating_sub(cx.now().0));
+                    self.arm_join_deadline_us(wait, cx);
+                }
+                Some(_) => {}
+                None => self.maybe_complete_join(cx),
+            },
+        }
+    }
+
+    fn prepare_rebalance(&mut self, deadline_ms: u64, cx: &mut Cx) {
+        let initial = self.stored.state == GroupState::Empty;
+        self.stored.state = GroupState::PreparingRebalance;
+        if initial {
+            self.stored.initial_delay_cap = Some(cx.now().plus_ms(self.spec.max_poll_interval_ms));
+        } else {
+            // Everyone must rejoin, except members whose JoinGroup is already parked.
+            for (i, m) in self.stored.members.iter_mut().enumerate() {
+                let parked = self
+                    .loaded
+                    .as_ref()
+                    .is_some_and(|l| l.sessions[i].pending_join.is_some());
+                if !parked {
+                    m.joined = false;
+                }
+            }
+        }
+        cx.emit(Trace::RebalanceStarted {
+            group: self.id,
+            generation: self.stored.generation + 1,
+        });
+        self.arm_join_deadline(deadline_ms, cx);
+        if !initial {
+            self.maybe_complete_join(cx);
+        }
+    }
+
+    fn arm_join_deadline(&mut self, ms: u64, cx: &mut Cx) {
+        self.arm_join_deadline_us(ms * 1000, cx);
+    }
+
+    /// Replace the pending join deadline (if the group is loaded; otherwise its next host arms
+    /// one when it loads it).
+    fn arm_join_deadline_us(&mut self, us: u64, cx: &mut Cx) {
+        if self.loaded.is_none() {
+            return;
+        }
+        let token = self.token();
+        let loaded = self.loaded.as_mut().expect("loaded");
+        loaded.join_deadline = Some(token);
+        let group = self.id;
+        cx.set_timer(
+            us,
+            Timer::GroupCoordinator(GroupTimer::JoinDeadline { group, token }),
+        );
+    }
+
+    fn maybe_complete_join(&mut self, cx: &mut Cx) {
+        if self.stored.state == GroupState::PreparingRebalance
+            && self.stored.members.iter().all(|m| m.joined)
+        {
+            self.complete_join(cx);
+        }
+    }
+
+    fn complete_join(&mut self, cx: &mut Cx) {
+        let g = self.id;
+        // Members that did not rejoin in time are dropped.
+        let mut i = 0;
+        while i < self.stored.members.len() {
+            if !self.stored.members[i].joined {
+                let c = self.remove_member_at(i).consumer;
+                cx.emit(Trace::MemberRemoved {
+                    group: g,
+                    consumer: c,
+                    reason: LeaveReason::RebalanceTimeout,
+                });
+            } else {
+                i += 1;
+            }
+        }
+        if let Some(l) = self.loaded.as_mut() {
+            l.join_deadline = None;
+        }
+        self.stored.initial_delay_cap = None;
+        if self.stored.members.is_empty() {
+            self.stored.state = GroupState::Empty;
+            return;
+        }
+        self.stored.generation += 1;
+        self.stored.state = GroupState::Stable;
+        assign(
+            self.spec.assignor,
+            &self.partitions,
+            &mut self.stored.members,
+        );
+        let generation = self.stored.generation;
+        let assignment: Box<[(ConsumerId, Box<[PartitionId]>)]> = self
+            .stored
+            .members
+            .iter()
+            .map(|m| (m.consumer, m.assignment.clone().into_boxed_slice()))
+            .collect();
+        cx.emit(Trace::Rebalanced {
+            group: g,
+            generation,
+            assignment,
+        });
+        for i in 0..self.stored.members.len() {
+            // Completing the join starts every member's session afresh.
+            self.arm_session_check(i, cx);
+            self.stored.members[i].joined = false;
+            let parked = self
+                .loaded
+                .as_mut()
+                .and_then(|l| l.sessions[i].pending_join.take());
+            if let Some((to, token)) = parked {
+                let resp = GroupResponse::Join {
+                    generation,
+                    token,
+                    error: ErrorCode::None,
+                };
+                cx.send(to, Msg::GroupResponse { resp });
+            }
+        }
+    }
+
+    /// (Re)start a member's session: it expires unless the member is heard from again within
+    /// `session.timeout.ms`.
+    fn arm_session_check(&mut self, i: usize, cx: &mut Cx) {
+        if self.loaded.is_none() {
+            return;
+        }
+        let token = self.token();
+        let loaded = self.loaded.as_mut().expect("loaded");
+        loaded.sessions[i].timer = token;
+        let timer = GroupTimer::SessionCheck {
+            group: self.id,
+            consumer: self.stored.members[i].consumer,
+            token,
+        };
+        cx.set_timer_ms(self.spec.session_timeout_ms, Timer::GroupCoordinator(timer));
+    }
+
+    /// Drop member `i` and its session.
+    fn remove_member_at(&mut self, i: usize) -> Member {
+        if let Some(l) = self.loaded.as_mut() {
+            l.sessions.remove(i);
+        }
+        self.stored.members.remove(i)
+    }
+
+    fn remove_member(&mut self, i: usize, reason: LeaveReason, cx: &mut Cx) {
+        let m = self.remove_member_at(i);
+        cx.emit(Trace::MemberRemoved {
+            group: self.id,
+            consumer: m.consumer,
+            reason,
+        });
+        let empty = self.stored.members.is_empty();
+        match self.stored.state {
+            GroupState::Stable if empty => self.stored.state = GroupState::Empty,
+            GroupState::Stable => self.prepare_rebalance(self.spec.max_poll_interval_ms, cx),
+            GroupState::PreparingRebalance if empty => {
+                self.stored.state = GroupState::Empty;
+                if let Some(l) = self.loaded.as_mut() {
+                    l.join_deadline = None;
+                }
+            }
+            GroupState::PreparingRebalance => self.maybe_complete_join(cx),
+            GroupState::Empty => {}
+        }
+    }
+
+    // ----- transactional offsets (KIP-447) ------------------------------------------------
+
+    /// A transaction carries offsets for this group (`sendOffsetsToTransaction`): they are
+    /// pending until the transaction's marker.
+    pub(crate) fn txn_offsets_pending(
+        &mut self,
+        txn: u32,
+        consumer: ConsumerId,
+        offsets: Box<[(PartitionId, u64)]>,
+    ) {
+        let pending = &mut self.stored.pending_txn_offsets;
+        match pending.iter_mut().find(|t| t.txn == txn) {
+            Some(t) => {
+                t.consumer = consumer;
+                t.offsets = offsets;
+            }
+            None => pending.push(PendingTxnOffsets {
+                txn,
+                consumer,
+                offsets,
+            }),
+        }
+    }
+
+    /// A transaction's marker: its pending offsets become committed (COMMIT) or are dropped
+    /// (ABORT).
+    pub(crate) fn txn_offsets_resolved(&mut self, txn: u32, commit: bool, cx: &mut Cx) {
+        let Some(i) = self
+            .stored
+            .pending_txn_offsets
+            .iter()
+            .position(|t| t.txn == txn)
+        else {
+            return;
+        };
+        let t = self.stored.pending_txn_offsets.remove(i);
+        if !commit {
+            return;
+        }
+        for &(p, offset) in t.offsets.iter() {
+            if let Some(i) = self.partitions.iter().position(|&x| x == p) {
+                self.stored.committed[i] = Some(offset);
+                cx.emit(Trace::OffsetCommitted {
+                    group: self.id,
+                    consumer: t.consumer,
+                    partition: p,
+                    offset,
+                });
+            }
+        }
+    }
+}
+
+/// Compute the assignment for the group's current members.
+fn assign(assignor: Assignor, parts: &[PartitionId], members: &mut [Member]) {
+    let mut order: Vec<usize> = (0..members.len()).collect();
+    order.sort_by_key(|&i| (members[i].consumer, members[i].incarnation));
+    let n = order.len();
+    let previous: Vec<Vec<PartitionId>> = members.iter().map(|m| m.assignment.clone()).collect();
+    for m in members.iter_mut() {
+        m.assignment.clear();
+    }
+    match assignor {
+        Assignor::Range => {
+            // RangeAssignor: contiguous ranges, the first members get one extra.
+            let per = parts.len() / n;
+            let extra = parts.len() % n;
+            let mut next = 0;
+            for (k, &i) in order.iter().enumerate() {
+                let take = per + usize::from(k < extra);
+                members[i].assignment = parts[next..next + take].to_vec();
+                next += take;
+            }
+        }
+        Assignor::Roundrobin => {
+            for (j, &p) in parts.iter().enumerate() {
+                members[order[j % n]].assignment.push(p);
+            }
+        }
+        Assignor::Sticky | Assignor::CooperativeSticky => {
+            // AbstractStickyAssignor (KIP-54, KIP-429), every member subscribed to the topic:
+            // balance first (counts differ by at most one: `min` or `min + 1`, the latter for
+            // exactly `len % n` members), then stickiness. Each member keeps up to its quota of
+            // what it owned, in member order; the rest go to the least loaded member.
+            let min = parts.len() / n;
+            let mut max_slots = parts.len() % n;
+            let mut owned = vec![false; parts.len()];
+            for &i in &order {
+                let quota = if max_slots > 0 && previous[i].len() > min {
+                    max_slots -= 1;
+                    min + 1
+                } else {
+                    min
+                };
+                for &p in &previous[i] {
+                    if let Some(j) = parts.iter().position(|&x| x == p)
+                        && !owned[j]
+                        && members[i].assignment.len() < quota
+                    {
+                        owned[j] = true;
+                        members[i].assignment.push(p);
+                    }
+                }
+            }
+            for (j, &p) in parts.iter().enumerate() {
+                if !owned[j] {
+                    let &i = order
+                        .iter()
+                        .min_by_key(|&&i| members[i].assignment.len())
+                        .expect("members");
+                    members[i].assignment.push(p);
+                }
+            }
+            for m in members.iter_mut() {
+                m.assignment.sort();
+            }
+        }
+    }
+}

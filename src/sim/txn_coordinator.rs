@@ -1,0 +1,536 @@
+//! The transaction coordinator (KIP-98, KIP-447): one process per `transactional.id`, run by the
+//! broker hosting it.
+//!
+//! - `InitProducerId` gives a `transactional.id` its producer id and a new epoch, fencing older
+//!   instances (`PRODUCER_FENCED` / `INVALID_PRODUCER_EPOCH`) and aborting what they left open.
+//! - Partitions join a transaction with `AddPartitionsToTxn`; `sendOffsetsToTransaction` adds a
+//!   consumer group's input offsets.
+//! - `EndTxn` moves the transaction to PrepareCommit/PrepareAbort and the coordinator writes a
+//!   COMMIT or ABORT marker to every partition in it, retrying until each is written; committed
+//!   offsets become visible with it.
+//! - A transaction older than `transaction.timeout.ms` is aborted by the coordinator, with an
+//!   epoch bump. KIP-588: the producer's next request with the old epoch gets
+//!   INVALID_PRODUCER_EPOCH (abortable); it fails the aborted transaction's sends and sends
+//!   `InitProducerId` with its current epoch, which the coordinator answers with the bumped one.
+//!   Only an epoch older than that (a zombie) is PRODUCER_FENCED.
+//!
+//! Durable state ([`StoredTxn`]) is what Kafka keeps in `__transaction_state`; while a broker has
+//! the transaction loaded it also remembers the current round of markers. A crash or a move drops
+//! that, and the next host finishes what its predecessor left half done.
+//!
+//! Simplifications: the coordinator keeps which markers are written across a failover (Kafka's
+//! new coordinator writes them all again, which changes nothing); `EndTxn` is answered once the
+//! transaction is prepared, as in Kafka.
+
+use crate::sim::Timer;
+use crate::sim::coordinator::Metadata;
+use crate::sim::cx::Cx;
+use crate::sim::group_coordinator::GroupCoordinator;
+use crate::sim::ids::*;
+use crate::sim::trace::{Trace, TxnPhase};
+use crate::sim::wire::{Msg, TxnRequest, TxnResponse};
+
+/// `transaction.abort.timed.out.transaction.cleanup.interval.ms` is 10 s in Kafka; the
+/// coordinator's housekeeping here also takes over transactions after a failover, so it runs
+/// every second. Markers that get no answer are sent again after as long.
+pub(crate) const TXN_HOUSEKEEPING_MS: u64 = 1000;
+
+/// What `__transaction_state` holds for one `transactional.id`.
+#[derive(Clone, Debug)]
+pub struct StoredTxn {
+    epoch: u16,
+    /// `None` while empty.
+    phase: Option<TxnPhase>,
+    partitions: Vec<PartitionId>,
+    started: SimTime,
+    /// The epoch a timeout abort bumped away from (Kafka's `TransactionMetadata.lastProducerEpoch`):
+    /// its producer may still recover (KIP-588).
+    last_epoch: Option<u16>,
+    /// Partitions whose marker is not yet written.
+    pending: Vec<PartitionId>,
+    /// The group whose input offsets the transaction carries (`sendOffsetsToTransaction`).
+    offsets_group: Option<GroupId>,
+}
+
+/// The coordinator's memory while a broker has the transaction loaded.
+#[derive(Clone, Debug)]
+struct Loaded {
+    host: BrokerId,
+    /// The token of the current round of markers (0: none sent yet).
+    marker_round: u32,
+}
+
+/// The transaction coordinator's timers, on its host.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum TxnTimer {
+    /// Per broker: abort the transactions it coordinates that are past `transaction.timeout.ms`,
+    /// taking over any a predecessor left.
+    Housekeeping,
+    /// Send again the markers of round `token` that got no answer.
+    MarkerRetry { txn: u32, token: u32 },
+}
+
+/// The coordinator of one `transactional.id`.
+#[derive(Clone, Debug)]
+pub struct TxnCoordinator {
+    /// Its index, which requests name it by.
+    pub txn: u32,
+    /// `transactional.id`
+    pub id: String,
+    /// The producer id this transactional id always gets.
+    pub producer_id: u32,
+    /// `transaction.timeout.ms`
+    pub timeout_ms: u64,
+    stored: StoredTxn,
+    loaded: Option<Loaded>,
+    /// Never reset: each round of markers gets a fresh token, so no answer or timer from before
+    /// a reload can match.
+    next_token: u32,
+}
+
+/// The answer to a transaction request that fails with `error` before the coordinator looks
+/// at it (NOT_COORDINATOR, or a reset connection).
+pub(crate) fn error_response(req: &TxnRequest, error: ErrorCode) -> TxnResponse {
+    match *req {
+        TxnRequest::InitProducerId { token, .. } => TxnResponse::InitProducerId {
+            token,
+            result: Err(error),
+        },
+        TxnRequest::AddPartitions { partition, .. } => {
+            TxnResponse::AddPartitions { partition, error }
+        }
+        TxnRequest::AddOffsets { token, .. } => TxnResponse::AddOffsets { token, error },
+        TxnRequest::EndTxn { token, .. } => TxnResponse::EndTxn { token, error },
+    }
+}
+
+/// Arm broker `cx.me()`'s housekeeping, when it starts.
+pub(crate) fn start_housekeeping(cx: &mut Cx) {
+    cx.set_timer_ms(
+        TXN_HOUSEKEEPING_MS,
+        Timer::TxnCoordinator(TxnTimer::Housekeeping),
+    );
+}
+
+/// Broker `host`'s housekeeping: every transaction it coordinates gets its turn, then the next
+/// round is armed.
+pub(crate) fn on_housekeeping(
+    txns: &mut [TxnCoordinator],
+    host: BrokerId,
+    meta: &Metadata,
+    groups: &mut [GroupCoordinator],
+    cx: &mut Cx,
+) {
+    for t in txns.iter_mut() {
+        t.on_timer(host, TxnTimer::Housekeeping, meta, groups, cx);
+    }
+    start_housekeeping(cx);
+}
+
+impl TxnCoordinator {
+    pub(crate) fn new(txn: u32, id: &str, timeout_ms: u64) -> Self {
+        TxnCoordinator {
+            txn,
+            id: id.to_string(),
+            // Transactional producer ids live in their own range.
+            producer_id: 0x4000_0000 | txn,
+            timeout_ms,
+            stored: StoredTxn {
+                epoch: 0,
+                phase: None,
+                partitions: Vec::new(),
+                started: SimTime::ZERO,
+                last_epoch: None,
+                pending: Vec::new(),
+                offsets_group: None,
+            },
+            loaded: None,
+            next_token: 0,
+        }
+    }
+
+    // ----- for observers ------------------------------------------------------------------
+
+    pub fn epoch(&self) -> u16 {
+        self.stored.epoch
+    }
+
+    pub fn phase(&self) -> Option<TxnPhase> {
+        self.stored.phase
+    }
+
+    /// The partitions in the open transaction.
+    pub fn partitions(&self) -> &[PartitionId] {
+        &self.stored.partitions
+    }
+
+    /// The broker that has the transaction loaded, if any.
+    pub fn host(&self) -> Option<BrokerId> {
+        self.loaded.as_ref().map(|l| l.host)
+    }
+
+    // ----- the host's lifecycle -----------------------------------------------------------
+
+    /// The broker `host` crashed: if it had the transaction loaded, that memory is gone.
+    pub(crate) fn host_crashed(&mut self, host: BrokerId) {
+        if self.host() == Some(host) {
+            self.loaded = None;
+        }
+    }
+
+    /// Load the transaction on `host` unless it is loaded there already, finishing what a
+    /// predecessor left half done.
+    fn load_on(&mut self, host: BrokerId, meta: &Metadata, cx: &mut Cx) {
+        if self.host() == Some(host) {
+            return;
+        }
+        self.loaded = Some(Loaded {
+            host,
+            marker_round: 0,
+        });
+        if !self.stored.pending.is_empty() {
+            self.send_markers(meta, cx);
+        }
+    }
+
+    // ----- handlers -----------------------------------------------------------------------
+
+    /// A message to this transaction's coordinator, delivered to broker `host`.
+    pub(crate) fn on_message(
+        &mut self,
+        host: BrokerId,
+        from: NodeId,
+        msg: Msg,
+        meta: &Metadata,
+        groups: &mut [GroupCoordinator],
+        cx: &mut Cx,
+    ) {
+        match msg {
+            Msg::Txn { req, .. } => self.on_request(host, from, req, meta, groups, cx),
+            Msg::WriteTxnMarkerResponse {
+                partition,
+                token,
+                ok,
+                ..
+            } => {
+                let current = self
+                    .loaded
+                    .as_ref()
+                    .is_some_and(|l| l.host == host && l.marker_round == token);
+                if !current || !ok {
+                    return;
+                }
+                self.stored.pending.retain(|&p| p != partition);
+                if self.stored.pending.is_empty() {
+                    self.complete(groups, cx);
+                }
+            }
+            Msg::Produce { .. }
+            | Msg::ProduceResponse { .. }
+            | Msg::ReplicaFetch { .. }
+            | Msg::ReplicaFetchResponse { .. }
+            | Msg::ConsumerFetch { .. }
+            | Msg::ConsumerFetchResponse { .. }
+            | Msg::ListOffsets { .. }
+            | Msg::ListOffsetsResponse { .. }
+            | Msg::BrokerHeartbeat { .. }
+            | Msg::PartitionChange { .. }
+            | Msg::AlterPartition { .. }
+            | Msg::AlterPartitionResponse { .. }
+            | Msg::WriteTxnMarker { .. }
+            | Msg::TxnResponse { .. }
+            | Msg::MetadataRequest { .. }
+            | Msg::MetadataResponse { .. }
+            | Msg::Group { .. }
+            | Msg::GroupResponse { .. } => {}
+        }
+    }
+
+    fn on_request(
+        &mut self,
+        host: BrokerId,
+        from: NodeId,
+        req: TxnRequest,
+        meta: &Metadata,
+        groups: &mut [GroupCoordinator],
+        cx: &mut Cx,
+    ) {
+        if meta.coordinator_for(&self.id) != Some(host) {
+            let resp = error_response(&req, ErrorCode::NotCoordinator);
+            cx.send(from, Msg::TxnResponse { resp });
+            return;
+        }
+        self.load_on(host, meta, cx);
+        let preparing = matches!(
+            self.stored.phase,
+            Some(TxnPhase::PrepareCommit | TxnPhase::PrepareAbort)
+        );
+        let ongoing = self.stored.phase == Some(TxnPhase::Ongoing);
+        let resp = match req {
+            TxnRequest::InitProducerId {
+                token,
+                current_epoch: Some(e),
+            } => {
+                // KIP-588: a producer re-initialising itself after the coordinator aborted its
+                // transaction. Its epoch is the current one or the one the abort bumped away
+                // from; anything older is a zombie.
+                let t = &mut self.stored;
+                let result = if e != t.epoch && Some(e) != t.last_epoch {
+                    Err(ErrorCode::ProducerFenced)
+                } else if preparing {
+                    Err(ErrorCode::ConcurrentTransactions)
+                } else if ongoing {
+                    t.epoch = t.epoch.wrapping_add(1);
+                    t.last_epoch = None;
+                    self.end(false, false, meta, groups, cx);
+                    Err(ErrorCode::ConcurrentTransactions)
+                } else {
+                    if e == t.epoch {
+                        t.epoch = t.epoch.wrapping_add(1);
+                    }
+                    // Otherwise the timeout abort's bump is the producer's new epoch.
+                    t.last_epoch = None;
+                    t.phase = None;
+                    t.partitions.clear();
+                    Ok((self.producer_id, t.epoch))
+                };
+                TxnResponse::InitProducerId { token, result }
+            }
+            TxnRequest::InitProducerId {
+                token,
+                current_epoch: None,
+            } => {
+                // A new instance: whatever epoch came before is fenced.
+                let t = &mut self.stored;
+                t.last_epoch = None;
+                let result = if preparing {
+                    Err(ErrorCode::ConcurrentTransactions)
+                } else if ongoing {
+                    // The previous instance left a transaction open: bump the epoch (fencing
+                    // it) and abort; the new instance retries until the abort completes.
+                    t.epoch = t.epoch.wrapping_add(1);
+                    self.end(false, false, meta, groups, cx);
+                    Err(ErrorCode::ConcurrentTransactions)
+                } else {
+                    t.epoch = t.epoch.wrapping_add(1);
+                    t.phase = None;
+                    t.partitions.clear();
+                    Ok((self.producer_id, t.epoch))
+                };
+                TxnResponse::InitProducerId { token, result }
+            }
+            TxnRequest::AddPartitions { epoch, partition } => {
+                let error = if epoch < self.stored.epoch {
+                    self.stale_epoch_error(epoch)
+                } else if preparing {
+                    ErrorCode::ConcurrentTransactions
+                } else {
+                    let t = &mut self.stored;
+                    if !t.partitions.contains(&partition) {
+                        t.partitions.push(partition);
+                    }
+                    if !ongoing {
+                        t.phase = Some(TxnPhase::Ongoing);
+                        t.started = cx.now();
+                        cx.emit(Trace::TxnStateChanged {
+                            txn: self.txn,
+                            epoch: t.epoch,
+                            phase: TxnPhase::Ongoing,
+                            timed_out: false,
+                        });
+                    }
+                    ErrorCode::None
+                };
+                TxnResponse::AddPartitions { partition, error }
+            }
+            TxnRequest::AddOffsets {
+                epoch,
+                group,
+                consumer,
+                offsets,
+                token,
+            } => {
+                let error = if epoch < self.stored.epoch {
+                    self.stale_epoch_error(epoch)
+                } else if preparing {
+                    ErrorCode::ConcurrentTransactions
+                } else {
+                    // TEMPORARY: the group coordinator is told directly; the next commit sends
+                    // it a message instead.
+                    groups[group.idx()].txn_offsets_pending(self.txn, consumer, offsets);
+                    let t = &mut self.stored;
+                    t.offsets_group = Some(group);
+                    if !ongoing {
+                        t.phase = Some(TxnPhase::Ongoing);
+                        t.started = cx.now();
+                    }
+                    ErrorCode::None
+                };
+                TxnResponse::AddOffsets { token, error }
+            }
+            TxnRequest::EndTxn {
+                epoch,
+                commit,
+                token,
+            } => {
+                let error = if epoch < self.stored.epoch {
+                    self.stale_epoch_error(epoch)
+                } else if preparing {
+                    ErrorCode::ConcurrentTransactions
+                } else if ongoing {
+                    self.end(commit, false, meta, groups, cx);
+                    ErrorCode::None
+                } else if commit && self.stored.phase == Some(TxnPhase::CompleteAbort) {
+                    // The coordinator aborted it already (timeout or a newer instance).
+                    ErrorCode::InvalidTxnState
+                } else {
+                    ErrorCode::None
+                };
+                TxnResponse::EndTxn { token, error }
+            }
+        };
+        cx.send(from, Msg::TxnResponse { resp });
+    }
+
+    /// A timer on broker `host`.
+    pub(crate) fn on_timer(
+        &mut self,
+        host: BrokerId,
+        timer: TxnTimer,
+        meta: &Metadata,
+        groups: &mut [GroupCoordinator],
+        cx: &mut Cx,
+    ) {
+        match timer {
+            TxnTimer::Housekeeping => {
+                if meta.coordinator_for(&self.id) != Some(host) {
+                    return;
+                }
+                self.load_on(host, meta, cx);
+                let t = &mut self.stored;
+                if t.phase == Some(TxnPhase::Ongoing)
+                    && cx.now().0 > t.started.0 + self.timeout_ms * 1000
+                {
+                    // transaction.timeout.ms: abort and bump the epoch. The producer with the
+                    // old epoch may recover (KIP-588); only older epochs are fenced.
+                    t.last_epoch = Some(t.epoch);
+                    t.epoch = t.epoch.wrapping_add(1);
+                    self.end(false, true, meta, groups, cx);
+                }
+            }
+            TxnTimer::MarkerRetry { token, .. } => {
+                let current = self
+                    .loaded
+                    .as_ref()
+                    .is_some_and(|l| l.host == host && l.marker_round == token);
+                if current && !self.stored.pending.is_empty() {
+                    self.send_markers(meta, cx);
+                }
+            }
+        }
+    }
+
+    // ----- ending a transaction -----------------------------------------------------------
+
+    /// The answer to a request with an epoch older than the current one: INVALID_PRODUCER_EPOCH
+    /// (abortable, KIP-588) for the epoch a timeout abort replaced, PRODUCER_FENCED otherwise.
+    fn stale_epoch_error(&self, epoch: u16) -> ErrorCode {
+        if Some(epoch) == self.stored.last_epoch {
+            ErrorCode::InvalidProducerEpoch
+        } else {
+            ErrorCode::ProducerFenced
+        }
+    }
+
+    /// Prepare to commit or abort, then write the markers.
+    fn end(
+        &mut self,
+        commit: bool,
+        timed_out: bool,
+        meta: &Metadata,
+        groups: &mut [GroupCoordinator],
+        cx: &mut Cx,
+    ) {
+        let t = &mut self.stored;
+        let phase = if commit {
+            TxnPhase::PrepareCommit
+        } else {
+            TxnPhase::PrepareAbort
+        };
+        t.phase = Some(phase);
+        t.pending.clone_from(&t.partitions);
+        if !commit && let Some(group) = t.offsets_group.take() {
+            // TEMPORARY: see `on_request`.
+            groups[group.idx()].txn_offsets_resolved(self.txn, false, cx);
+        }
+        cx.emit(Trace::TxnStateChanged {
+            txn: self.txn,
+            epoch: self.stored.epoch,
+            phase,
+            timed_out,
+        });
+        if self.stored.pending.is_empty() {
+            self.complete(groups, cx);
+        } else {
+            self.send_markers(meta, cx);
+        }
+    }
+
+    /// Send a new round of markers to the leaders of the partitions still without one.
+    fn send_markers(&mut self, meta: &Metadata, cx: &mut Cx) {
+        if self.loaded.is_none() {
+            return;
+        }
+        self.next_token = self.next_token.wrapping_add(1);
+        let token = self.next_token;
+        self.loaded.as_mut().expect("loaded").marker_round = token;
+        let t = &self.stored;
+        let commit = t.phase == Some(TxnPhase::PrepareCommit);
+        for &partition in &t.pending {
+            if let Some(leader) = meta.leader(partition) {
+                cx.send(
+                    meta.node_of(leader),
+                    Msg::WriteTxnMarker {
+                        partition,
+                        producer_id: self.producer_id,
+                        producer_epoch: t.epoch,
+                        commit,
+                        txn: self.txn,
+                        token,
+                    },
+                );
+            }
+        }
+        // Markers that get no answer (leader moved, offline, cut off) are sent again.
+        let txn = self.txn;
+        cx.set_timer_ms(
+            TXN_HOUSEKEEPING_MS,
+            Timer::TxnCoordinator(TxnTimer::MarkerRetry { txn, token }),
+        );
+    }
+
+    /// Every marker is written.
+    fn complete(&mut self, groups: &mut [GroupCoordinator], cx: &mut Cx) {
+        let t = &mut self.stored;
+        let commit = t.phase == Some(TxnPhase::PrepareCommit);
+        let phase = if commit {
+            TxnPhase::CompleteCommit
+        } else {
+            TxnPhase::CompleteAbort
+        };
+        t.phase = Some(phase);
+        t.partitions.clear();
+        let offsets_group = t.offsets_group.take();
+        cx.emit(Trace::TxnStateChanged {
+            txn: self.txn,
+            epoch: t.epoch,
+            phase,
+            timed_out: false,
+        });
+        // sendOffsetsToTransaction: the input offsets become committed with the transaction.
+        if commit && let Some(group) = offsets_group {
+            // TEMPORARY: see `on_request`.
+            groups[group.idx()].txn_offsets_resolved(self.txn, true, cx);
+        }
+    }
+}
