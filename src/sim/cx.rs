@@ -148,6 +148,11 @@ impl<'a> Cx<'a> {
         self.k.msgs.push(info);
         id
     }
+
+    /// A group's `group.id` (static configuration, like a topic's name).
+    pub(crate) fn group_name(&self, g: crate::sim::GroupId) -> &str {
+        &self.k.group_names[g.idx()]
+    }
 }
 
 /// Building blocks for unit tests of one process: a kernel with a few named nodes, and a way to

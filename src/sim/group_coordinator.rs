@@ -3,7 +3,8 @@
 //! heartbeat (`session.timeout.ms`), bounds a rebalance by the rebalance timeout
 //! (`max.poll.interval.ms`), delays a new group's first rebalance
 //! (`group.initial.rebalance.delay.ms`), keeps static members' assignments across restarts
-//! (`group.instance.id`), and stores committed offsets.
+//! (`group.instance.id`), and stores committed offsets, including those a transaction carries:
+//! pending from the transaction coordinator's `TxnOffsetCommit` until its marker (KIP-447).
 //!
 //! Durable state ([`StoredGroup`]) is what Kafka keeps in `__consumer_offsets`: the group's
 //! metadata and its committed offsets. Volatile state exists only while a broker has the group
@@ -65,17 +66,26 @@ pub struct StoredGroup {
     /// While the first rebalance of an empty group waits out `group.initial.rebalance.delay.ms`
     /// (Kafka's InitialDelayedJoin): the latest it may wait until.
     initial_delay_cap: Option<SimTime>,
-    /// Offsets that open transactions carry (KIP-447 pending `TxnOffsetCommit`s), until their
-    /// transaction's marker: OffsetFetch with `require_stable` is answered
-    /// UNSTABLE_OFFSET_COMMIT for these partitions.
-    pending_txn_offsets: Vec<PendingTxnOffsets>,
+    /// Per transactional id that sent this group offsets: KIP-447's pending `TxnOffsetCommit`s
+    /// and which transactions' markers are applied.
+    txn_offsets: Vec<TxnOffsets>,
 }
 
-/// One transaction's offsets, not yet committed or aborted.
+/// One transactional id's offsets for the group.
 #[derive(Clone, Debug)]
-struct PendingTxnOffsets {
+struct TxnOffsets {
     txn: u32,
-    consumer: ConsumerId,
+    /// The latest of its transactions whose marker is applied: anything about an earlier one
+    /// is stale (a marker sent again, a late `TxnOffsetCommit`).
+    resolved: u32,
+    /// The offsets its open transaction carries, until the marker: OffsetFetch with
+    /// `require_stable` is answered UNSTABLE_OFFSET_COMMIT for these partitions.
+    pending: Option<PendingOffsets>,
+}
+
+#[derive(Clone, Debug)]
+struct PendingOffsets {
+    transaction: u32,
     offsets: Box<[(PartitionId, u64)]>,
 }
 
@@ -184,7 +194,7 @@ impl GroupCoordinator {
                 members: Vec::new(),
                 committed: vec![None; partitions.len()],
                 initial_delay_cap: None,
-                pending_txn_offsets: Vec::new(),
+                txn_offsets: Vec::new(),
             },
             partitions,
             consumers: Vec::new(),
@@ -275,6 +285,38 @@ impl GroupCoordinator {
                 req,
                 ..
             } => self.on_request(host, from, consumer, incarnation, req, meta, cx),
+            Msg::TxnOffsetCommit {
+                txn,
+                transaction,
+                offsets,
+                token,
+                ..
+            } => {
+                let error = if meta.coordinator_for(&self.name) == Some(host) {
+                    self.load_on(host, cx);
+                    self.txn_offsets_pending(txn, transaction, offsets);
+                    ErrorCode::None
+                } else {
+                    ErrorCode::NotCoordinator
+                };
+                cx.send(from, Msg::TxnOffsetCommitResponse { txn, token, error });
+            }
+            Msg::TxnOffsetMarker {
+                txn,
+                transaction,
+                consumer,
+                commit,
+                offsets,
+                token,
+                ..
+            } => {
+                let ok = meta.coordinator_for(&self.name) == Some(host);
+                if ok {
+                    self.load_on(host, cx);
+                    self.txn_offsets_marker(txn, transaction, consumer, commit, &offsets, cx);
+                }
+                cx.send(from, Msg::TxnOffsetMarkerResponse { txn, token, ok });
+            }
             Msg::Produce { .. }
             | Msg::ProduceResponse { .. }
             | Msg::ReplicaFetch { .. }
@@ -289,6 +331,8 @@ impl GroupCoordinator {
             | Msg::AlterPartitionResponse { .. }
             | Msg::WriteTxnMarker { .. }
             | Msg::WriteTxnMarkerResponse { .. }
+            | Msg::TxnOffsetCommitResponse { .. }
+            | Msg::TxnOffsetMarkerResponse { .. }
             | Msg::Txn { .. }
             | Msg::TxnResponse { .. }
             | Msg::MetadataRequest { .. }
@@ -410,10 +454,11 @@ impl GroupCoordinator {
                 let unstable = require_stable
                     && member.is_some_and(|i| {
                         let assigned = &self.stored.members[i].assignment;
-                        self.stored
-                            .pending_txn_offsets
-                            .iter()
-                            .any(|t| t.offsets.iter().any(|(p, _)| assigned.contains(p)))
+                        self.stored.txn_offsets.iter().any(|t| {
+                            t.pending.as_ref().is_some_and(|pending| {
+                                pending.offsets.iter().any(|(p, _)| assigned.contains(p))
+                            })
+                        })
                     });
                 let resp = if unstable {
                     GroupResponse::OffsetFetch {
@@ -722,49 +767,70 @@ impl GroupCoordinator {
 
     // ----- transactional offsets (KIP-447) ------------------------------------------------
 
+    fn txn_offsets_of(&mut self, txn: u32) -> &mut TxnOffsets {
+        let all = &mut self.stored.txn_offsets;
+        let i = match all.iter().position(|t| t.txn == txn) {
+            Some(i) => i,
+            None => {
+                all.push(TxnOffsets {
+                    txn,
+                    resolved: 0,
+                    pending: None,
+                });
+                all.len() - 1
+            }
+        };
+        &mut all[i]
+    }
+
     /// A transaction carries offsets for this group (`sendOffsetsToTransaction`): they are
-    /// pending until the transaction's marker.
-    pub(crate) fn txn_offsets_pending(
+    /// pending until its marker.
+    fn txn_offsets_pending(
         &mut self,
         txn: u32,
-        consumer: ConsumerId,
+        transaction: u32,
         offsets: Box<[(PartitionId, u64)]>,
     ) {
-        let pending = &mut self.stored.pending_txn_offsets;
-        match pending.iter_mut().find(|t| t.txn == txn) {
-            Some(t) => {
-                t.consumer = consumer;
-                t.offsets = offsets;
-            }
-            None => pending.push(PendingTxnOffsets {
-                txn,
-                consumer,
+        let t = self.txn_offsets_of(txn);
+        if transaction > t.resolved {
+            t.pending = Some(PendingOffsets {
+                transaction,
                 offsets,
-            }),
+            });
         }
     }
 
-    /// A transaction's marker: its pending offsets become committed (COMMIT) or are dropped
-    /// (ABORT).
-    pub(crate) fn txn_offsets_resolved(&mut self, txn: u32, commit: bool, cx: &mut Cx) {
-        let Some(i) = self
-            .stored
-            .pending_txn_offsets
-            .iter()
-            .position(|t| t.txn == txn)
-        else {
+    /// A transaction's marker: its offsets become committed (COMMIT) or its pending ones are
+    /// dropped (ABORT). A marker sent again is applied once.
+    fn txn_offsets_marker(
+        &mut self,
+        txn: u32,
+        transaction: u32,
+        consumer: ConsumerId,
+        commit: bool,
+        offsets: &[(PartitionId, u64)],
+        cx: &mut Cx,
+    ) {
+        let t = self.txn_offsets_of(txn);
+        if transaction <= t.resolved {
             return;
-        };
-        let t = self.stored.pending_txn_offsets.remove(i);
+        }
+        t.resolved = transaction;
+        if t.pending
+            .as_ref()
+            .is_some_and(|p| p.transaction <= transaction)
+        {
+            t.pending = None;
+        }
         if !commit {
             return;
         }
-        for &(p, offset) in t.offsets.iter() {
+        for &(p, offset) in offsets {
             if let Some(i) = self.partitions.iter().position(|&x| x == p) {
                 self.stored.committed[i] = Some(offset);
                 cx.emit(Trace::OffsetCommitted {
                     group: self.id,
-                    consumer: t.consumer,
+                    consumer,
                     partition: p,
                     offset,
                 });

@@ -279,6 +279,8 @@ pub(crate) struct Kernel {
     pub(crate) nodes: Vec<NodeState>,
     pub(crate) net: Network,
     pub(crate) topics: Vec<TopicInfo>,
+    /// Each group's `group.id`, by [`GroupId`]: static configuration, like `topics`.
+    pub(crate) group_names: Vec<String>,
     pub(crate) msgs: Vec<MsgInfo>,
     pub(crate) keys: Vec<String>,
     pub(crate) faults: Vec<FaultSpec>,
@@ -717,15 +719,20 @@ impl Sim {
         match self.k.nodes[to.idx()].kind {
             // A broker hands what its coordinators handle to them.
             NodeKind::Broker(b) => match msg {
-                Msg::Group { group, .. } => {
+                Msg::Group { group, .. }
+                | Msg::TxnOffsetCommit { group, .. }
+                | Msg::TxnOffsetMarker { group, .. } => {
                     let meta = coordinator::Metadata::new(&self.controller);
                     let cx = &mut Cx::new(&mut self.k, to);
                     self.groups[group.idx()].on_message(b, from, msg, &meta, cx);
                 }
-                Msg::Txn { txn, .. } | Msg::WriteTxnMarkerResponse { txn, .. } => {
+                Msg::Txn { txn, .. }
+                | Msg::WriteTxnMarkerResponse { txn, .. }
+                | Msg::TxnOffsetCommitResponse { txn, .. }
+                | Msg::TxnOffsetMarkerResponse { txn, .. } => {
                     let meta = coordinator::Metadata::new(&self.controller);
                     let cx = &mut Cx::new(&mut self.k, to);
-                    self.txns[txn as usize].on_message(b, from, msg, &meta, &mut self.groups, cx);
+                    self.txns[txn as usize].on_message(b, from, msg, &meta, cx);
                 }
                 msg => self.broker_receive(b, from, msg),
             },
@@ -745,15 +752,11 @@ impl Sim {
                 let meta = coordinator::Metadata::new(&self.controller);
                 let cx = &mut Cx::new(&mut self.k, node);
                 match t {
-                    TxnTimer::Housekeeping => txn_coordinator::on_housekeeping(
-                        &mut self.txns,
-                        b,
-                        &meta,
-                        &mut self.groups,
-                        cx,
-                    ),
+                    TxnTimer::Housekeeping => {
+                        txn_coordinator::on_housekeeping(&mut self.txns, b, &meta, cx)
+                    }
                     TxnTimer::MarkerRetry { txn, .. } => {
-                        self.txns[txn as usize].on_timer(b, t, &meta, &mut self.groups, cx)
+                        self.txns[txn as usize].on_timer(b, t, &meta, cx)
                     }
                 }
             }
@@ -973,6 +976,16 @@ impl Sim {
                 token: *token,
                 ok: false,
             },
+            Msg::TxnOffsetCommit { txn, token, .. } => Msg::TxnOffsetCommitResponse {
+                txn: *txn,
+                token: *token,
+                error: ErrorCode::NotCoordinator,
+            },
+            Msg::TxnOffsetMarker { txn, token, .. } => Msg::TxnOffsetMarkerResponse {
+                txn: *txn,
+                token: *token,
+                ok: false,
+            },
             Msg::Txn { req, .. } => Msg::TxnResponse {
                 resp: txn_coordinator::error_response(req, ErrorCode::NotCoordinator),
             },
@@ -1138,6 +1151,7 @@ impl Kernel {
             nodes: Vec::new(),
             net: Network::default(),
             topics: Vec::new(),
+            group_names: Vec::new(),
             controller_node: NodeId(0),
             msgs: Vec::new(),
             keys: Vec::new(),

@@ -187,6 +187,7 @@ impl Sim {
         for (g, spec) in config.groups.iter().enumerate() {
             let partitions = sim.k.topics[spec.topic.idx()].partitions.clone();
             let group = GroupCoordinator::new(GroupId(g as u32), spec, partitions);
+            sim.k.group_names.push(spec.name.clone());
             sim.groups.push(group);
         }
         sim.k.net = Network::new(

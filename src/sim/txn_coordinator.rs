@@ -4,10 +4,11 @@
 //! - `InitProducerId` gives a `transactional.id` its producer id and a new epoch, fencing older
 //!   instances (`PRODUCER_FENCED` / `INVALID_PRODUCER_EPOCH`) and aborting what they left open.
 //! - Partitions join a transaction with `AddPartitionsToTxn`; `sendOffsetsToTransaction` adds a
-//!   consumer group's input offsets.
+//!   consumer group's input offsets, which the group's coordinator holds as pending (KIP-447).
 //! - `EndTxn` moves the transaction to PrepareCommit/PrepareAbort and the coordinator writes a
-//!   COMMIT or ABORT marker to every partition in it, retrying until each is written; committed
-//!   offsets become visible with it.
+//!   COMMIT or ABORT marker to every partition in it and, if it carries offsets, to the group's
+//!   coordinator (Kafka's marker on the group's `__consumer_offsets` partition), retrying until
+//!   each is written. The group's coordinator commits the offsets when its marker arrives.
 //! - A transaction older than `transaction.timeout.ms` is aborted by the coordinator, with an
 //!   epoch bump. KIP-588: the producer's next request with the old epoch gets
 //!   INVALID_PRODUCER_EPOCH (abortable); it fails the aborted transaction's sends and sends
@@ -18,14 +19,16 @@
 //! the transaction loaded it also remembers the current round of markers. A crash or a move drops
 //! that, and the next host finishes what its predecessor left half done.
 //!
-//! Simplifications: the coordinator keeps which markers are written across a failover (Kafka's
-//! new coordinator writes them all again, which changes nothing); `EndTxn` is answered once the
-//! transaction is prepared, as in Kafka.
+//! Simplifications: `AddOffsetsToTxn` carries the offsets, and the coordinator forwards them to
+//! the group's coordinator (`TxnOffsetCommit`, which Kafka's producer sends itself) and answers
+//! once that is answered; the marker to the group carries them again, so it is self-contained.
+//! The coordinator keeps which markers are written across a failover (Kafka's new coordinator
+//! writes them all again, which changes nothing). `EndTxn` is answered once the transaction is
+//! prepared, as in Kafka.
 
 use crate::sim::Timer;
 use crate::sim::coordinator::Metadata;
 use crate::sim::cx::Cx;
-use crate::sim::group_coordinator::GroupCoordinator;
 use crate::sim::ids::*;
 use crate::sim::trace::{Trace, TxnPhase};
 use crate::sim::wire::{Msg, TxnRequest, TxnResponse};
@@ -34,6 +37,15 @@ use crate::sim::wire::{Msg, TxnRequest, TxnResponse};
 /// coordinator's housekeeping here also takes over transactions after a failover, so it runs
 /// every second. Markers that get no answer are sent again after as long.
 pub(crate) const TXN_HOUSEKEEPING_MS: u64 = 1000;
+
+/// Input offsets a processor commits with its transaction (`sendOffsetsToTransaction`).
+#[derive(Clone, Debug)]
+struct TxnOffsets {
+    group: GroupId,
+    /// The member that sent them, for the trace.
+    consumer: ConsumerId,
+    offsets: Box<[(PartitionId, u64)]>,
+}
 
 /// What `__transaction_state` holds for one `transactional.id`.
 #[derive(Clone, Debug)]
@@ -46,10 +58,13 @@ pub struct StoredTxn {
     /// The epoch a timeout abort bumped away from (Kafka's `TransactionMetadata.lastProducerEpoch`):
     /// its producer may still recover (KIP-588).
     last_epoch: Option<u16>,
+    /// How many transactions this transactional id has begun: the current one's number.
+    transactions: u32,
     /// Partitions whose marker is not yet written.
     pending: Vec<PartitionId>,
-    /// The group whose input offsets the transaction carries (`sendOffsetsToTransaction`).
-    offsets_group: Option<GroupId>,
+    /// The marker on the group's `__consumer_offsets` partition is not yet written.
+    offsets_marker_pending: bool,
+    offsets: Option<TxnOffsets>,
 }
 
 /// The coordinator's memory while a broker has the transaction loaded.
@@ -58,6 +73,18 @@ struct Loaded {
     host: BrokerId,
     /// The token of the current round of markers (0: none sent yet).
     marker_round: u32,
+    /// An `AddOffsetsToTxn` answered once the group's coordinator has the offsets as pending.
+    add_offsets: Option<ParkedAddOffsets>,
+}
+
+/// An `AddOffsetsToTxn` waiting for the group coordinator's answer to `TxnOffsetCommit`.
+#[derive(Clone, Copy, Debug)]
+struct ParkedAddOffsets {
+    reply_to: NodeId,
+    /// The request's token.
+    token: u32,
+    /// The `TxnOffsetCommit`'s token.
+    forwarded: u32,
 }
 
 /// The transaction coordinator's timers, on its host.
@@ -118,11 +145,10 @@ pub(crate) fn on_housekeeping(
     txns: &mut [TxnCoordinator],
     host: BrokerId,
     meta: &Metadata,
-    groups: &mut [GroupCoordinator],
     cx: &mut Cx,
 ) {
     for t in txns.iter_mut() {
-        t.on_timer(host, TxnTimer::Housekeeping, meta, groups, cx);
+        t.on_timer(host, TxnTimer::Housekeeping, meta, cx);
     }
     start_housekeeping(cx);
 }
@@ -141,8 +167,10 @@ impl TxnCoordinator {
                 partitions: Vec::new(),
                 started: SimTime::ZERO,
                 last_epoch: None,
+                transactions: 0,
                 pending: Vec::new(),
-                offsets_group: None,
+                offsets_marker_pending: false,
+                offsets: None,
             },
             loaded: None,
             next_token: 0,
@@ -187,8 +215,9 @@ impl TxnCoordinator {
         self.loaded = Some(Loaded {
             host,
             marker_round: 0,
+            add_offsets: None,
         });
-        if !self.stored.pending.is_empty() {
+        if !self.markers_written() {
             self.send_markers(meta, cx);
         }
     }
@@ -202,11 +231,10 @@ impl TxnCoordinator {
         from: NodeId,
         msg: Msg,
         meta: &Metadata,
-        groups: &mut [GroupCoordinator],
         cx: &mut Cx,
     ) {
         match msg {
-            Msg::Txn { req, .. } => self.on_request(host, from, req, meta, groups, cx),
+            Msg::Txn { req, .. } => self.on_request(host, from, req, meta, cx),
             Msg::WriteTxnMarkerResponse {
                 partition,
                 token,
@@ -217,12 +245,37 @@ impl TxnCoordinator {
                     .loaded
                     .as_ref()
                     .is_some_and(|l| l.host == host && l.marker_round == token);
-                if !current || !ok {
-                    return;
+                if current && ok {
+                    self.stored.pending.retain(|&p| p != partition);
+                    if self.markers_written() {
+                        self.complete(cx);
+                    }
                 }
-                self.stored.pending.retain(|&p| p != partition);
-                if self.stored.pending.is_empty() {
-                    self.complete(groups, cx);
+            }
+            Msg::TxnOffsetCommitResponse { token, error, .. } => {
+                let parked = self
+                    .loaded
+                    .as_mut()
+                    .filter(|l| l.host == host)
+                    .and_then(|l| l.add_offsets.take_if(|p| p.forwarded == token));
+                if let Some(p) = parked {
+                    let resp = TxnResponse::AddOffsets {
+                        token: p.token,
+                        error,
+                    };
+                    cx.send(p.reply_to, Msg::TxnResponse { resp });
+                }
+            }
+            Msg::TxnOffsetMarkerResponse { token, ok, .. } => {
+                let current = self
+                    .loaded
+                    .as_ref()
+                    .is_some_and(|l| l.host == host && l.marker_round == token);
+                if current && ok && self.stored.offsets_marker_pending {
+                    self.stored.offsets_marker_pending = false;
+                    if self.markers_written() {
+                        self.complete(cx);
+                    }
                 }
             }
             Msg::Produce { .. }
@@ -238,6 +291,8 @@ impl TxnCoordinator {
             | Msg::AlterPartition { .. }
             | Msg::AlterPartitionResponse { .. }
             | Msg::WriteTxnMarker { .. }
+            | Msg::TxnOffsetCommit { .. }
+            | Msg::TxnOffsetMarker { .. }
             | Msg::TxnResponse { .. }
             | Msg::MetadataRequest { .. }
             | Msg::MetadataResponse { .. }
@@ -252,7 +307,6 @@ impl TxnCoordinator {
         from: NodeId,
         req: TxnRequest,
         meta: &Metadata,
-        groups: &mut [GroupCoordinator],
         cx: &mut Cx,
     ) {
         if meta.coordinator_for(&self.id) != Some(host) {
@@ -282,7 +336,7 @@ impl TxnCoordinator {
                 } else if ongoing {
                     t.epoch = t.epoch.wrapping_add(1);
                     t.last_epoch = None;
-                    self.end(false, false, meta, groups, cx);
+                    self.end(false, false, meta, cx);
                     Err(ErrorCode::ConcurrentTransactions)
                 } else {
                     if e == t.epoch {
@@ -309,7 +363,7 @@ impl TxnCoordinator {
                     // The previous instance left a transaction open: bump the epoch (fencing
                     // it) and abort; the new instance retries until the abort completes.
                     t.epoch = t.epoch.wrapping_add(1);
-                    self.end(false, false, meta, groups, cx);
+                    self.end(false, false, meta, cx);
                     Err(ErrorCode::ConcurrentTransactions)
                 } else {
                     t.epoch = t.epoch.wrapping_add(1);
@@ -332,6 +386,7 @@ impl TxnCoordinator {
                     if !ongoing {
                         t.phase = Some(TxnPhase::Ongoing);
                         t.started = cx.now();
+                        t.transactions += 1;
                         cx.emit(Trace::TxnStateChanged {
                             txn: self.txn,
                             epoch: t.epoch,
@@ -355,16 +410,32 @@ impl TxnCoordinator {
                 } else if preparing {
                     ErrorCode::ConcurrentTransactions
                 } else {
-                    // TEMPORARY: the group coordinator is told directly; the next commit sends
-                    // it a message instead.
-                    groups[group.idx()].txn_offsets_pending(self.txn, consumer, offsets);
                     let t = &mut self.stored;
-                    t.offsets_group = Some(group);
                     if !ongoing {
                         t.phase = Some(TxnPhase::Ongoing);
                         t.started = cx.now();
+                        t.transactions += 1;
                     }
-                    ErrorCode::None
+                    let offsets = TxnOffsets {
+                        group,
+                        consumer,
+                        offsets,
+                    };
+                    let forwarded = self.forward_offsets(&offsets, meta, cx);
+                    self.stored.offsets = Some(offsets);
+                    match forwarded {
+                        Some(forwarded) => {
+                            // Answered when the group's coordinator has them (see below).
+                            self.loaded.as_mut().expect("loaded").add_offsets =
+                                Some(ParkedAddOffsets {
+                                    reply_to: from,
+                                    token,
+                                    forwarded,
+                                });
+                            return;
+                        }
+                        None => ErrorCode::NotCoordinator,
+                    }
                 };
                 TxnResponse::AddOffsets { token, error }
             }
@@ -378,7 +449,7 @@ impl TxnCoordinator {
                 } else if preparing {
                     ErrorCode::ConcurrentTransactions
                 } else if ongoing {
-                    self.end(commit, false, meta, groups, cx);
+                    self.end(commit, false, meta, cx);
                     ErrorCode::None
                 } else if commit && self.stored.phase == Some(TxnPhase::CompleteAbort) {
                     // The coordinator aborted it already (timeout or a newer instance).
@@ -398,7 +469,6 @@ impl TxnCoordinator {
         host: BrokerId,
         timer: TxnTimer,
         meta: &Metadata,
-        groups: &mut [GroupCoordinator],
         cx: &mut Cx,
     ) {
         match timer {
@@ -415,7 +485,7 @@ impl TxnCoordinator {
                     // old epoch may recover (KIP-588); only older epochs are fenced.
                     t.last_epoch = Some(t.epoch);
                     t.epoch = t.epoch.wrapping_add(1);
-                    self.end(false, true, meta, groups, cx);
+                    self.end(false, true, meta, cx);
                 }
             }
             TxnTimer::MarkerRetry { token, .. } => {
@@ -423,7 +493,7 @@ impl TxnCoordinator {
                     .loaded
                     .as_ref()
                     .is_some_and(|l| l.host == host && l.marker_round == token);
-                if current && !self.stored.pending.is_empty() {
+                if current && !self.markers_written() {
                     self.send_markers(meta, cx);
                 }
             }
@@ -431,6 +501,24 @@ impl TxnCoordinator {
     }
 
     // ----- ending a transaction -----------------------------------------------------------
+
+    /// Hand a transaction's offsets to the group's coordinator, which holds them as pending
+    /// until the marker (KIP-447); the token of the `TxnOffsetCommit`, if there is a
+    /// coordinator to send it to. Kafka's producer sends it itself after `AddOffsetsToTxn` and
+    /// waits for its answer before `EndTxn`; here `AddOffsetsToTxn` is answered with its answer.
+    fn forward_offsets(&mut self, o: &TxnOffsets, meta: &Metadata, cx: &mut Cx) -> Option<u32> {
+        let coordinator = meta.coordinator_for(cx.group_name(o.group))?;
+        self.next_token = self.next_token.wrapping_add(1);
+        let msg = Msg::TxnOffsetCommit {
+            group: o.group,
+            txn: self.txn,
+            transaction: self.stored.transactions,
+            offsets: o.offsets.clone(),
+            token: self.next_token,
+        };
+        cx.send(meta.node_of(coordinator), msg);
+        Some(self.next_token)
+    }
 
     /// The answer to a request with an epoch older than the current one: INVALID_PRODUCER_EPOCH
     /// (abortable, KIP-588) for the epoch a timeout abort replaced, PRODUCER_FENCED otherwise.
@@ -443,14 +531,7 @@ impl TxnCoordinator {
     }
 
     /// Prepare to commit or abort, then write the markers.
-    fn end(
-        &mut self,
-        commit: bool,
-        timed_out: bool,
-        meta: &Metadata,
-        groups: &mut [GroupCoordinator],
-        cx: &mut Cx,
-    ) {
+    fn end(&mut self, commit: bool, timed_out: bool, meta: &Metadata, cx: &mut Cx) {
         let t = &mut self.stored;
         let phase = if commit {
             TxnPhase::PrepareCommit
@@ -459,24 +540,27 @@ impl TxnCoordinator {
         };
         t.phase = Some(phase);
         t.pending.clone_from(&t.partitions);
-        if !commit && let Some(group) = t.offsets_group.take() {
-            // TEMPORARY: see `on_request`.
-            groups[group.idx()].txn_offsets_resolved(self.txn, false, cx);
-        }
+        // Input offsets are committed, or dropped, by a marker to the group's coordinator.
+        t.offsets_marker_pending = t.offsets.is_some();
         cx.emit(Trace::TxnStateChanged {
             txn: self.txn,
             epoch: self.stored.epoch,
             phase,
             timed_out,
         });
-        if self.stored.pending.is_empty() {
-            self.complete(groups, cx);
+        if self.markers_written() {
+            self.complete(cx);
         } else {
             self.send_markers(meta, cx);
         }
     }
 
-    /// Send a new round of markers to the leaders of the partitions still without one.
+    fn markers_written(&self) -> bool {
+        self.stored.pending.is_empty() && !self.stored.offsets_marker_pending
+    }
+
+    /// Send a new round of markers to the leaders of the partitions still without one, and to
+    /// the group's coordinator if its marker is not written yet.
     fn send_markers(&mut self, meta: &Metadata, cx: &mut Cx) {
         if self.loaded.is_none() {
             return;
@@ -501,6 +585,26 @@ impl TxnCoordinator {
                 );
             }
         }
+        if t.offsets_marker_pending
+            && let Some(o) = &t.offsets
+            && let Some(coordinator) = meta.coordinator_for(cx.group_name(o.group))
+        {
+            let msg = Msg::TxnOffsetMarker {
+                group: o.group,
+                txn: self.txn,
+                transaction: t.transactions,
+                consumer: o.consumer,
+                commit,
+                // An abort only drops the pending offsets.
+                offsets: if commit {
+                    o.offsets.clone()
+                } else {
+                    Box::new([])
+                },
+                token,
+            };
+            cx.send(meta.node_of(coordinator), msg);
+        }
         // Markers that get no answer (leader moved, offline, cut off) are sent again.
         let txn = self.txn;
         cx.set_timer_ms(
@@ -510,7 +614,7 @@ impl TxnCoordinator {
     }
 
     /// Every marker is written.
-    fn complete(&mut self, groups: &mut [GroupCoordinator], cx: &mut Cx) {
+    fn complete(&mut self, cx: &mut Cx) {
         let t = &mut self.stored;
         let commit = t.phase == Some(TxnPhase::PrepareCommit);
         let phase = if commit {
@@ -520,17 +624,12 @@ impl TxnCoordinator {
         };
         t.phase = Some(phase);
         t.partitions.clear();
-        let offsets_group = t.offsets_group.take();
+        t.offsets = None;
         cx.emit(Trace::TxnStateChanged {
             txn: self.txn,
             epoch: t.epoch,
             phase,
             timed_out: false,
         });
-        // sendOffsetsToTransaction: the input offsets become committed with the transaction.
-        if commit && let Some(group) = offsets_group {
-            // TEMPORARY: see `on_request`.
-            groups[group.idx()].txn_offsets_resolved(self.txn, true, cx);
-        }
     }
 }
