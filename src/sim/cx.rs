@@ -235,4 +235,25 @@ pub(crate) mod testkit {
     pub(crate) fn advance_to(k: &mut Kernel, t: SimTime) {
         k.now = t;
     }
+
+    /// Take the next timer due at or before `until` out of the queue, moving the clock to it
+    /// (the caller runs its handler): `(node, timer)`.
+    pub(crate) fn pop_timer(k: &mut Kernel, until: SimTime) -> Option<(NodeId, Timer)> {
+        let mut found = None;
+        let mut rest = Vec::new();
+        for (time, event) in k.drain_queue() {
+            match event {
+                Event::Timer { node, timer, .. } if found.is_none() && time <= until => {
+                    found = Some((time, node, timer));
+                }
+                other => rest.push((time, other)),
+            }
+        }
+        for (time, event) in rest {
+            k.schedule(time, event);
+        }
+        let (time, node, timer) = found?;
+        k.now = time;
+        Some((node, timer))
+    }
 }

@@ -905,3 +905,555 @@ fn assign(assignor: Assignor, parts: &[PartitionId], members: &mut [Member]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::config::{CommitMode, IsolationLevel, OffsetReset};
+    use crate::sim::coordinator::coordinator_for;
+    use crate::sim::cx::testkit::{advance_to, kernel, pop_timer, take_sent, take_trace, timers};
+    use crate::sim::replication::{BrokerRegistration, Controller};
+    use crate::sim::{Kernel, NodeKind};
+
+    const G: GroupId = GroupId(0);
+    const C1: ConsumerId = ConsumerId(0);
+    const C2: ConsumerId = ConsumerId(1);
+    const P0: PartitionId = PartitionId(0);
+    const P1: PartitionId = PartitionId(1);
+    /// Consumers' nodes: three brokers and the controller come first.
+    const N1: NodeId = NodeId(4);
+    const N2: NodeId = NodeId(5);
+
+    fn spec() -> GroupConfig {
+        GroupConfig {
+            name: "billing".into(),
+            topic: TopicId(0),
+            consumers: 2,
+            assignor: Assignor::Range,
+            commit: CommitMode::AfterProcess,
+            processing_ms: 0,
+            isolation_level: IsolationLevel::ReadUncommitted,
+            dedup: false,
+            static_membership: false,
+            output_topic: None,
+            dead_letter_topic: None,
+            max_attempts: 1,
+            fail_keys: Vec::new(),
+            fail_every: None,
+            max_poll_records: 500,
+            session_timeout_ms: 10_000,
+            heartbeat_interval_ms: 3_000,
+            max_poll_interval_ms: 300_000,
+            auto_commit_interval_ms: 5_000,
+            auto_offset_reset: OffsetReset::Latest,
+            request_timeout_ms: 30_000,
+            fetch_max_wait_ms: 500,
+            start_ms: 0,
+        }
+    }
+
+    /// A partition's committed offset, as OffsetFetch answers it.
+    type Offset = (PartitionId, Option<u64>);
+
+    /// One group coordinator on a three-broker cluster, and the two consumers' nodes.
+    struct World {
+        k: Kernel,
+        controller: Controller,
+        g: GroupCoordinator,
+        host: BrokerId,
+        tokens: u32,
+    }
+
+    fn world(configure: impl FnOnce(&mut GroupConfig)) -> World {
+        let k = kernel(&[
+            NodeKind::Broker(BrokerId(0)),
+            NodeKind::Broker(BrokerId(1)),
+            NodeKind::Broker(BrokerId(2)),
+            NodeKind::Controller,
+            NodeKind::Consumer(C1),
+            NodeKind::Consumer(C2),
+        ]);
+        let controller = Controller {
+            brokers: vec![BrokerRegistration::default(); 3],
+            ..Controller::default()
+        };
+        let mut spec = spec();
+        configure(&mut spec);
+        let host = coordinator_for(&spec.name, &controller.brokers).expect("a coordinator");
+        let g = GroupCoordinator::new(G, &spec, vec![P0, P1]);
+        World {
+            k,
+            controller,
+            g,
+            host,
+            tokens: 0,
+        }
+    }
+
+    fn node(c: ConsumerId) -> NodeId {
+        if c == C1 { N1 } else { N2 }
+    }
+
+    impl World {
+        /// Deliver `msg` from `from` to broker `at`.
+        fn deliver_at(&mut self, at: BrokerId, from: NodeId, msg: Msg) {
+            let meta = Metadata::new(&self.controller);
+            let cx = &mut Cx::new(&mut self.k, NodeId(at.0));
+            self.g.on_message(at, from, msg, &meta, cx);
+        }
+
+        /// A request from consumer `c` (process incarnation `incarnation`) to the coordinator.
+        fn request_as(&mut self, c: ConsumerId, incarnation: u32, req: GroupRequest) {
+            let msg = Msg::Group {
+                group: G,
+                consumer: c,
+                incarnation,
+                req,
+            };
+            self.deliver_at(self.host, node(c), msg);
+        }
+
+        fn request(&mut self, c: ConsumerId, req: GroupRequest) {
+            self.request_as(c, 0, req);
+        }
+
+        fn join(&mut self, c: ConsumerId) {
+            self.tokens += 1;
+            let token = self.tokens;
+            self.request(c, GroupRequest::Join { token });
+        }
+
+        /// Run the coordinator's timers due by `t`, then move the clock to `t`.
+        fn run_until(&mut self, t: SimTime) {
+            while let Some((node, timer)) = pop_timer(&mut self.k, t) {
+                let Timer::GroupCoordinator(timer) = timer else {
+                    panic!("not a coordinator timer: {timer:?}");
+                };
+                let cx = &mut Cx::new(&mut self.k, node);
+                self.g.on_timer(BrokerId(node.0), timer, cx);
+            }
+            advance_to(&mut self.k, t);
+        }
+
+        /// What happened since the last call, leaving out the messages sent.
+        fn events(&mut self) -> Vec<Trace> {
+            take_trace(&mut self.k)
+                .into_iter()
+                .filter(|t| !matches!(t, Trace::Sent { .. }))
+                .collect()
+        }
+
+        /// The responses sent so far, with where they went.
+        fn responses(&mut self) -> Vec<(NodeId, GroupResponse)> {
+            take_sent(&mut self.k)
+                .into_iter()
+                .filter_map(|(_, to, msg)| match msg {
+                    Msg::GroupResponse { resp } => Some((to, resp)),
+                    _ => None,
+                })
+                .collect()
+        }
+
+        /// C1 and C2 join and the first generation completes.
+        fn form_generation(&mut self) {
+            self.join(C1);
+            self.join(C2);
+            let delay = self.k.settings.group_initial_rebalance_delay_ms;
+            self.run_until(SimTime::from_ms(delay + 1));
+            assert_eq!(self.g.state(), GroupState::Stable);
+            self.responses();
+            self.events();
+        }
+
+        fn assignment(&self, c: ConsumerId) -> Vec<PartitionId> {
+            let m = self.g.members().iter().find(|m| m.consumer == c);
+            m.expect("a member").assignment.clone()
+        }
+
+        fn sync(&mut self, c: ConsumerId, generation: u32) -> (Box<[PartitionId]>, ErrorCode) {
+            self.request(
+                c,
+                GroupRequest::Sync {
+                    generation,
+                    token: 99,
+                },
+            );
+            match self.responses().pop() {
+                Some((
+                    _,
+                    GroupResponse::Sync {
+                        assignment, error, ..
+                    },
+                )) => (assignment, error),
+                other => panic!("no SyncGroup answer: {other:?}"),
+            }
+        }
+
+        fn heartbeat(&mut self, c: ConsumerId, generation: u32) -> ErrorCode {
+            self.request(c, GroupRequest::Heartbeat { generation });
+            match self.responses().pop() {
+                Some((_, GroupResponse::Heartbeat { error })) => error,
+                other => panic!("no Heartbeat answer: {other:?}"),
+            }
+        }
+
+        fn commit(
+            &mut self,
+            c: ConsumerId,
+            generation: u32,
+            offsets: &[(PartitionId, u64)],
+        ) -> ErrorCode {
+            self.request(
+                c,
+                GroupRequest::Commit {
+                    generation,
+                    offsets: offsets.into(),
+                    token: 7,
+                },
+            );
+            match self.responses().pop() {
+                Some((_, GroupResponse::Commit { error, .. })) => error,
+                other => panic!("no OffsetCommit answer: {other:?}"),
+            }
+        }
+
+        fn offset_fetch(
+            &mut self,
+            c: ConsumerId,
+            require_stable: bool,
+        ) -> (Box<[Offset]>, ErrorCode) {
+            self.request(
+                c,
+                GroupRequest::OffsetFetch {
+                    token: 8,
+                    require_stable,
+                },
+            );
+            match self.responses().pop() {
+                Some((_, GroupResponse::OffsetFetch { offsets, error, .. })) => (offsets, error),
+                other => panic!("no OffsetFetch answer: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn two_joins_complete_one_generation_with_both_assigned() {
+        let mut w = world(|_| {});
+        w.join(C1);
+        w.join(C2);
+        assert!(
+            w.responses().is_empty(),
+            "the join waits for the initial delay"
+        );
+        w.run_until(SimTime::from_ms(10_000));
+        let joined: Vec<(NodeId, u32, ErrorCode)> = w
+            .responses()
+            .into_iter()
+            .map(|(to, r)| match r {
+                GroupResponse::Join {
+                    generation, error, ..
+                } => (to, generation, error),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(joined, [(N1, 1, ErrorCode::None), (N2, 1, ErrorCode::None)]);
+        let (a1, e1) = w.sync(C1, 1);
+        let (a2, e2) = w.sync(C2, 1);
+        assert_eq!((e1, e2), (ErrorCode::None, ErrorCode::None));
+        assert_eq!(a1.len(), 1);
+        assert_eq!(a2.len(), 1);
+        let mut all: Vec<PartitionId> = a1.iter().chain(a2.iter()).copied().collect();
+        all.sort();
+        assert_eq!(all, [P0, P1], "every partition has exactly one owner");
+        let rebalanced = w
+            .events()
+            .into_iter()
+            .filter(|t| matches!(t, Trace::Rebalanced { generation: 1, .. }))
+            .count();
+        assert_eq!(rebalanced, 1);
+    }
+
+    #[test]
+    fn the_first_join_of_an_empty_group_waits_the_initial_rebalance_delay() {
+        let mut w = world(|_| {});
+        w.k.settings.group_initial_rebalance_delay_ms = 1234;
+        w.join(C1);
+        let deadlines: Vec<SimTime> = timers(&mut w.k)
+            .into_iter()
+            .filter(|(_, _, t)| {
+                matches!(t, Timer::GroupCoordinator(GroupTimer::JoinDeadline { .. }))
+            })
+            .map(|(at, _, _)| at)
+            .collect();
+        assert_eq!(deadlines, [SimTime::from_ms(1234)]);
+        w.run_until(SimTime::from_ms(1233));
+        assert!(w.responses().is_empty());
+        assert_eq!(w.g.state(), GroupState::PreparingRebalance);
+        w.run_until(SimTime::from_ms(1234));
+        assert!(matches!(
+            w.responses()[..],
+            [(
+                N1,
+                GroupResponse::Join {
+                    generation: 1,
+                    error: ErrorCode::None,
+                    ..
+                }
+            )]
+        ));
+        assert_eq!(w.g.state(), GroupState::Stable);
+    }
+
+    #[test]
+    fn a_silent_member_is_removed_after_the_session_timeout_and_a_rebalance_starts() {
+        let mut w = world(|s| s.session_timeout_ms = 10_000);
+        w.form_generation();
+        // The generation formed when the initial delay ended.
+        let formed = SimTime::from_ms(w.k.settings.group_initial_rebalance_delay_ms);
+        // C1 heartbeats every 3 s; C2 is never heard from again.
+        for i in 1..=3 {
+            w.run_until(formed.plus_ms(3_000 * i));
+            assert_eq!(w.heartbeat(C1, 1), ErrorCode::None);
+        }
+        w.run_until(formed.plus_ms(9_999));
+        assert_eq!(w.g.members().len(), 2, "C2's session has not expired yet");
+        w.run_until(formed.plus_ms(10_000));
+        let trace = w.events();
+        assert!(trace.contains(&Trace::MemberRemoved {
+            group: G,
+            consumer: C2,
+            reason: LeaveReason::SessionTimeout,
+        }));
+        assert!(trace.contains(&Trace::RebalanceStarted {
+            group: G,
+            generation: 2,
+        }));
+        assert_eq!(w.g.state(), GroupState::PreparingRebalance);
+        let members: Vec<ConsumerId> = w.g.members().iter().map(|m| m.consumer).collect();
+        assert_eq!(members, [C1]);
+    }
+
+    #[test]
+    fn a_static_member_that_rejoins_keeps_its_assignment() {
+        let mut w = world(|s| s.static_membership = true);
+        w.form_generation();
+        let before = w.assignment(C1);
+        // C1's process restarts (a new incarnation) and joins again within its session.
+        w.request_as(C1, 1, GroupRequest::Join { token: 50 });
+        assert!(matches!(
+            w.responses()[..],
+            [(
+                N1,
+                GroupResponse::Join {
+                    generation: 1,
+                    error: ErrorCode::None,
+                    token: 50
+                }
+            )]
+        ));
+        assert_eq!(w.g.state(), GroupState::Stable);
+        assert!(
+            !w.events()
+                .iter()
+                .any(|t| matches!(t, Trace::RebalanceStarted { .. })),
+            "no rebalance"
+        );
+        let (after, error) = w.sync(C1, 1);
+        assert_eq!(error, ErrorCode::None);
+        assert_eq!(after[..], before[..]);
+    }
+
+    #[test]
+    fn a_restarted_dynamic_member_is_a_new_member_and_causes_a_rebalance() {
+        let mut w = world(|_| {});
+        w.form_generation();
+        w.request_as(C1, 1, GroupRequest::Join { token: 50 });
+        assert_eq!(w.g.state(), GroupState::PreparingRebalance);
+        assert!(w.events().contains(&Trace::MemberJoined {
+            group: G,
+            consumer: C1,
+        }));
+    }
+
+    #[test]
+    fn a_commit_with_a_stale_generation_is_refused() {
+        let mut w = world(|_| {});
+        w.form_generation();
+        // C2 leaves; C1 rejoins and generation 2 forms without it.
+        w.request(
+            C2,
+            GroupRequest::Leave {
+                reason: LeaveReason::Left,
+            },
+        );
+        w.join(C1);
+        assert_eq!(w.g.generation(), 2);
+        assert_eq!(w.commit(C1, 1, &[(P0, 5)]), ErrorCode::IllegalGeneration);
+        assert_eq!(w.g.committed(), [None, None]);
+        assert_eq!(w.commit(C1, 2, &[(P0, 5)]), ErrorCode::None);
+        assert_eq!(w.g.committed(), [Some(5), None]);
+        // The member that left is unknown.
+        assert_eq!(w.commit(C2, 2, &[(P1, 5)]), ErrorCode::UnknownMemberId);
+    }
+
+    #[test]
+    fn offset_fetch_returns_the_committed_offsets() {
+        let mut w = world(|_| {});
+        w.form_generation();
+        assert_eq!(
+            w.offset_fetch(C1, false),
+            (Box::from([(P0, None), (P1, None)]), ErrorCode::None)
+        );
+        assert_eq!(w.commit(C1, 1, &[(P0, 5), (P1, 7)]), ErrorCode::None);
+        assert_eq!(
+            w.offset_fetch(C2, false),
+            (Box::from([(P0, Some(5)), (P1, Some(7))]), ErrorCode::None)
+        );
+        let committed = w
+            .events()
+            .into_iter()
+            .filter(|t| matches!(t, Trace::OffsetCommitted { .. }))
+            .count();
+        assert_eq!(committed, 2);
+        // The same offsets again are not news.
+        assert_eq!(w.commit(C1, 1, &[(P0, 5)]), ErrorCode::None);
+        assert!(w.events().is_empty());
+    }
+
+    #[test]
+    fn a_heartbeat_during_a_rebalance_gets_rebalance_in_progress() {
+        let mut w = world(|_| {});
+        w.join(C1);
+        w.run_until(SimTime::from_ms(5_000));
+        assert_eq!(w.g.state(), GroupState::Stable);
+        assert_eq!(w.heartbeat(C1, 1), ErrorCode::None);
+        w.join(C2);
+        assert_eq!(w.g.state(), GroupState::PreparingRebalance);
+        assert_eq!(w.heartbeat(C1, 1), ErrorCode::RebalanceInProgress);
+        // C1 rejoins: the rebalance completes and its heartbeats are fine again.
+        w.join(C1);
+        assert_eq!(w.g.state(), GroupState::Stable);
+        assert_eq!(w.heartbeat(C1, 2), ErrorCode::None);
+        assert_eq!(w.heartbeat(C1, 1), ErrorCode::IllegalGeneration);
+    }
+
+    #[test]
+    fn a_broker_that_does_not_coordinate_the_group_answers_not_coordinator() {
+        let mut w = world(|_| {});
+        let other = BrokerId((w.host.0 + 1) % 3);
+        w.deliver_at(
+            other,
+            N1,
+            Msg::Group {
+                group: G,
+                consumer: C1,
+                incarnation: 0,
+                req: GroupRequest::Join { token: 3 },
+            },
+        );
+        assert!(matches!(
+            w.responses()[..],
+            [(
+                N1,
+                GroupResponse::Join {
+                    error: ErrorCode::NotCoordinator,
+                    token: 3,
+                    ..
+                }
+            )]
+        ));
+        assert!(w.g.members().is_empty());
+        assert_eq!(w.g.host(), None);
+    }
+
+    #[test]
+    fn a_restarted_host_reloads_the_group_and_gives_every_member_a_fresh_session() {
+        let mut w = world(|_| {});
+        w.form_generation();
+        assert_eq!(w.commit(C1, 1, &[(P1, 3)]), ErrorCode::None);
+        w.g.host_crashed(w.host);
+        assert_eq!(w.g.host(), None);
+        // The crash took the host's timers with it.
+        while pop_timer(&mut w.k, SimTime(u64::MAX)).is_some() {}
+        w.run_until(w.k.now.plus_ms(1_000));
+        assert_eq!(w.heartbeat(C1, 1), ErrorCode::None);
+        assert_eq!(w.g.host(), Some(w.host));
+        let sessions: Vec<ConsumerId> = timers(&mut w.k)
+            .into_iter()
+            .filter_map(|(_, _, t)| match t {
+                Timer::GroupCoordinator(GroupTimer::SessionCheck { consumer, .. }) => {
+                    Some(consumer)
+                }
+                _ => None,
+            })
+            .collect();
+        assert!(sessions.contains(&C2), "C2 gets a session: {sessions:?}");
+        assert_eq!((w.g.generation(), w.g.state()), (1, GroupState::Stable));
+        assert_eq!(w.g.committed(), [None, Some(3)]);
+    }
+
+    #[test]
+    fn transactional_offsets_are_unstable_until_their_marker_commits_them() {
+        let mut w = world(|_| {});
+        w.form_generation();
+        let txn_host = NodeId(2);
+        w.deliver_at(
+            w.host,
+            txn_host,
+            Msg::TxnOffsetCommit {
+                group: G,
+                txn: 0,
+                transaction: 1,
+                offsets: Box::new([(P0, 4)]),
+                token: 11,
+            },
+        );
+        let sent = take_sent(&mut w.k);
+        assert!(matches!(
+            sent[..],
+            [(_, to, Msg::TxnOffsetCommitResponse { token: 11, error: ErrorCode::None, .. })]
+                if to == txn_host
+        ));
+        let owner = if w.assignment(C1).contains(&P0) {
+            C1
+        } else {
+            C2
+        };
+        assert_eq!(
+            w.offset_fetch(owner, true).1,
+            ErrorCode::UnstableOffsetCommit
+        );
+        assert_eq!(w.offset_fetch(owner, false).1, ErrorCode::None);
+        let marker = Msg::TxnOffsetMarker {
+            group: G,
+            txn: 0,
+            transaction: 1,
+            consumer: C1,
+            commit: true,
+            offsets: Box::new([(P0, 4)]),
+            token: 12,
+        };
+        w.deliver_at(w.host, txn_host, marker.clone());
+        assert_eq!(w.g.committed(), [Some(4), None]);
+        assert_eq!(
+            w.offset_fetch(owner, true),
+            (Box::from([(P0, Some(4)), (P1, None)]), ErrorCode::None)
+        );
+        // The marker sent again is acknowledged and not applied twice.
+        w.events();
+        w.deliver_at(w.host, txn_host, marker);
+        assert!(w.events().is_empty());
+        assert!(matches!(
+            take_sent(&mut w.k)[..],
+            [(
+                _,
+                _,
+                Msg::TxnOffsetMarkerResponse {
+                    token: 12,
+                    ok: true,
+                    ..
+                }
+            )]
+        ));
+    }
+}
