@@ -633,3 +633,465 @@ impl TxnCoordinator {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::coordinator::coordinator_for;
+    use crate::sim::cx::testkit::{advance_to, kernel, pop_timer, take_sent, take_trace, timers};
+    use crate::sim::replication::{BrokerRegistration, Controller, PartitionState};
+    use crate::sim::{Kernel, NodeKind};
+
+    /// Producers' nodes: three brokers and the controller come first.
+    const PRODUCER: NodeId = NodeId(4);
+    const ZOMBIE: NodeId = NodeId(5);
+    const P0: PartitionId = PartitionId(0);
+    const P1: PartitionId = PartitionId(1);
+    const P2: PartitionId = PartitionId(2);
+
+    /// One transaction coordinator on a three-broker cluster where broker `i` leads partition
+    /// `i`.
+    struct World {
+        k: Kernel,
+        controller: Controller,
+        t: TxnCoordinator,
+        host: BrokerId,
+        tokens: u32,
+        /// Messages sent and not yet looked at: (to, message).
+        outbox: Vec<(NodeId, Msg)>,
+    }
+
+    fn world(timeout_ms: u64) -> World {
+        let mut k = kernel(&[
+            NodeKind::Broker(BrokerId(0)),
+            NodeKind::Broker(BrokerId(1)),
+            NodeKind::Broker(BrokerId(2)),
+            NodeKind::Controller,
+            NodeKind::Producer(ProducerId(0)),
+            NodeKind::Producer(ProducerId(1)),
+            NodeKind::Consumer(ConsumerId(0)),
+        ]);
+        k.group_names.push("billing".into());
+        let controller = Controller {
+            brokers: vec![BrokerRegistration::default(); 3],
+            parts: (0..3)
+                .map(|i| PartitionState {
+                    leader: Some(BrokerId(i)),
+                    leader_epoch: 0,
+                    partition_epoch: 0,
+                    isr: BrokerSet::default(),
+                })
+                .collect(),
+            hosted: Vec::new(),
+        };
+        let t = TxnCoordinator::new(0, "checkout-tx", timeout_ms);
+        let host = coordinator_for(&t.id, &controller.brokers).expect("a coordinator");
+        World {
+            k,
+            controller,
+            t,
+            host,
+            tokens: 0,
+            outbox: Vec::new(),
+        }
+    }
+
+    impl World {
+        fn deliver(&mut self, from: NodeId, msg: Msg) {
+            let meta = Metadata::new(&self.controller);
+            let cx = &mut Cx::new(&mut self.k, NodeId(self.host.0));
+            self.t.on_message(self.host, from, msg, &meta, cx);
+        }
+
+        /// A request from `from`; the coordinator's answer to it, if it answered at once.
+        fn request(&mut self, from: NodeId, req: TxnRequest) -> Option<TxnResponse> {
+            self.deliver(from, Msg::Txn { txn: 0, req });
+            self.answer()
+        }
+
+        /// Take the messages sent so far that `pick` maps to something.
+        fn take<T>(&mut self, mut pick: impl FnMut(NodeId, &Msg) -> Option<T>) -> Vec<T> {
+            let sent = take_sent(&mut self.k);
+            self.outbox
+                .extend(sent.into_iter().map(|(_, to, m)| (to, m)));
+            let mut out = Vec::new();
+            self.outbox.retain(|(to, m)| match pick(*to, m) {
+                Some(x) => {
+                    out.push(x);
+                    false
+                }
+                None => true,
+            });
+            out
+        }
+
+        fn answer(&mut self) -> Option<TxnResponse> {
+            let mut answers = self.take(|_, m| match m {
+                Msg::TxnResponse { resp } => Some(resp.clone()),
+                _ => None,
+            });
+            assert!(answers.len() <= 1, "{answers:?}");
+            answers.pop()
+        }
+
+        fn init(
+            &mut self,
+            from: NodeId,
+            current_epoch: Option<u16>,
+        ) -> Result<(u32, u16), ErrorCode> {
+            self.tokens += 1;
+            let token = self.tokens;
+            match self.request(
+                from,
+                TxnRequest::InitProducerId {
+                    token,
+                    current_epoch,
+                },
+            ) {
+                Some(TxnResponse::InitProducerId { result, .. }) => result,
+                other => panic!("{other:?}"),
+            }
+        }
+
+        fn add_partition(&mut self, epoch: u16, partition: PartitionId) -> ErrorCode {
+            match self.request(PRODUCER, TxnRequest::AddPartitions { epoch, partition }) {
+                Some(TxnResponse::AddPartitions { error, .. }) => error,
+                other => panic!("{other:?}"),
+            }
+        }
+
+        fn end_txn(&mut self, from: NodeId, epoch: u16, commit: bool) -> ErrorCode {
+            match self.request(
+                from,
+                TxnRequest::EndTxn {
+                    epoch,
+                    commit,
+                    token: 9,
+                },
+            ) {
+                Some(TxnResponse::EndTxn { error, .. }) => error,
+                other => panic!("{other:?}"),
+            }
+        }
+
+        /// The markers sent so far: (to, partition, commit, token).
+        fn markers(&mut self) -> Vec<(NodeId, PartitionId, bool, u32)> {
+            self.take(|to, m| match *m {
+                Msg::WriteTxnMarker {
+                    partition,
+                    commit,
+                    token,
+                    ..
+                } => Some((to, partition, commit, token)),
+                _ => None,
+            })
+        }
+
+        fn marker_written(&mut self, partition: PartitionId, token: u32, ok: bool) {
+            let leader = NodeId(partition.0);
+            self.deliver(
+                leader,
+                Msg::WriteTxnMarkerResponse {
+                    partition,
+                    txn: 0,
+                    token,
+                    ok,
+                },
+            );
+        }
+
+        /// Run the coordinator's timers due by `t`, then move the clock to `t`.
+        fn run_until(&mut self, t: SimTime) {
+            while let Some((node, timer)) = pop_timer(&mut self.k, t) {
+                let Timer::TxnCoordinator(timer) = timer else {
+                    panic!("not a coordinator timer: {timer:?}");
+                };
+                let meta = Metadata::new(&self.controller);
+                let cx = &mut Cx::new(&mut self.k, node);
+                match timer {
+                    TxnTimer::Housekeeping => on_housekeeping(
+                        std::slice::from_mut(&mut self.t),
+                        BrokerId(node.0),
+                        &meta,
+                        cx,
+                    ),
+                    TxnTimer::MarkerRetry { .. } => {
+                        self.t.on_timer(BrokerId(node.0), timer, &meta, cx)
+                    }
+                }
+            }
+            advance_to(&mut self.k, t);
+        }
+
+        fn phases(&mut self) -> Vec<(TxnPhase, u16, bool)> {
+            take_trace(&mut self.k)
+                .into_iter()
+                .filter_map(|t| match t {
+                    Trace::TxnStateChanged {
+                        phase,
+                        epoch,
+                        timed_out,
+                        ..
+                    } => Some((phase, epoch, timed_out)),
+                    _ => None,
+                })
+                .collect()
+        }
+    }
+
+    #[test]
+    fn init_producer_id_bumps_the_epoch_and_fences_the_old_one() {
+        let mut w = world(60_000);
+        let pid = w.t.producer_id;
+        assert_eq!(w.init(PRODUCER, None), Ok((pid, 1)));
+        assert_eq!(w.add_partition(1, P0), ErrorCode::None);
+        // A second instance: the open transaction is aborted under a new epoch first.
+        assert_eq!(w.init(ZOMBIE, None), Err(ErrorCode::ConcurrentTransactions));
+        assert_eq!(w.t.epoch(), 2);
+        let abort = w.markers();
+        assert_eq!(abort, [(NodeId(0), P0, false, abort[0].3)]);
+        w.marker_written(P0, abort[0].3, true);
+        assert_eq!(w.t.phase(), Some(TxnPhase::CompleteAbort));
+        assert_eq!(w.init(ZOMBIE, None), Ok((pid, 3)));
+        // The first instance is fenced.
+        assert_eq!(w.add_partition(1, P1), ErrorCode::ProducerFenced);
+        assert_eq!(w.end_txn(PRODUCER, 1, true), ErrorCode::ProducerFenced);
+        assert_eq!(w.add_partition(3, P1), ErrorCode::None);
+    }
+
+    #[test]
+    fn end_txn_commit_writes_a_marker_to_every_partition_added() {
+        let mut w = world(60_000);
+        let (_, epoch) = w.init(PRODUCER, None).expect("initialised");
+        for p in [P2, P0, P2] {
+            assert_eq!(w.add_partition(epoch, p), ErrorCode::None);
+        }
+        assert!(w.markers().is_empty());
+        assert_eq!(w.end_txn(PRODUCER, epoch, true), ErrorCode::None);
+        let markers = w.markers();
+        let token = markers[0].3;
+        assert_eq!(
+            markers,
+            [(NodeId(2), P2, true, token), (NodeId(0), P0, true, token)],
+            "one COMMIT marker per partition, to its leader"
+        );
+        w.marker_written(P2, token, true);
+        assert_eq!(w.t.phase(), Some(TxnPhase::PrepareCommit));
+        w.marker_written(P0, token, true);
+        assert_eq!(w.t.phase(), Some(TxnPhase::CompleteCommit));
+        assert_eq!(
+            w.phases(),
+            [
+                (TxnPhase::Ongoing, epoch, false),
+                (TxnPhase::PrepareCommit, epoch, false),
+                (TxnPhase::CompleteCommit, epoch, false),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_transaction_past_its_timeout_is_aborted_with_an_epoch_bump() {
+        let mut w = world(5_000);
+        start_housekeeping(&mut Cx::new(&mut w.k, NodeId(w.host.0)));
+        let (_, epoch) = w.init(PRODUCER, None).expect("initialised");
+        assert_eq!(w.add_partition(epoch, P1), ErrorCode::None);
+        w.phases();
+        w.run_until(SimTime::from_ms(5_000));
+        assert_eq!(
+            w.t.phase(),
+            Some(TxnPhase::Ongoing),
+            "not past the timeout yet"
+        );
+        w.run_until(SimTime::from_ms(6_000));
+        assert_eq!(w.phases(), [(TxnPhase::PrepareAbort, epoch + 1, true)]);
+        assert_eq!(w.t.epoch(), epoch + 1);
+        let markers = w.markers();
+        assert!(
+            matches!(markers[..], [(NodeId(1), P1, false, _)]),
+            "{markers:?}"
+        );
+        // Housekeeping goes on.
+        let next = timers(&mut w.k)
+            .into_iter()
+            .any(|(_, _, t)| matches!(t, Timer::TxnCoordinator(TxnTimer::Housekeeping)));
+        assert!(next);
+    }
+
+    #[test]
+    fn a_stale_epoch_end_txn_is_refused_as_todays_coordinator_decides() {
+        let mut w = world(1_000);
+        let (pid, epoch) = w.init(PRODUCER, None).expect("initialised");
+        assert_eq!(w.add_partition(epoch, P0), ErrorCode::None);
+        advance_to(&mut w.k, SimTime::from_ms(2_000));
+        on_housekeeping(
+            std::slice::from_mut(&mut w.t),
+            w.host,
+            &Metadata::new(&w.controller),
+            &mut Cx::new(&mut w.k, NodeId(w.host.0)),
+        );
+        assert_eq!(w.t.epoch(), epoch + 1, "the timeout abort bumped the epoch");
+        // KIP-588: the epoch the abort bumped away from may recover.
+        assert_eq!(
+            w.end_txn(PRODUCER, epoch, true),
+            ErrorCode::InvalidProducerEpoch
+        );
+        let token = w.markers()[0].3;
+        w.marker_written(P0, token, true);
+        assert_eq!(w.init(PRODUCER, Some(epoch)), Ok((pid, epoch + 1)));
+        // A new instance fences every older epoch: now the same request is PRODUCER_FENCED.
+        assert_eq!(w.init(ZOMBIE, None), Ok((pid, epoch + 2)));
+        assert_eq!(
+            w.end_txn(PRODUCER, epoch + 1, true),
+            ErrorCode::ProducerFenced
+        );
+        assert_eq!(w.end_txn(PRODUCER, epoch, true), ErrorCode::ProducerFenced);
+    }
+
+    #[test]
+    fn a_failed_marker_is_sent_again() {
+        let mut w = world(60_000);
+        let (_, epoch) = w.init(PRODUCER, None).expect("initialised");
+        assert_eq!(w.add_partition(epoch, P0), ErrorCode::None);
+        assert_eq!(w.add_partition(epoch, P1), ErrorCode::None);
+        assert_eq!(w.end_txn(PRODUCER, epoch, true), ErrorCode::None);
+        let first = w.markers();
+        let token = first[0].3;
+        w.marker_written(P0, token, true);
+        // P1's leader could not write it (say, it is no longer the leader).
+        w.marker_written(P1, token, false);
+        assert_eq!(w.t.phase(), Some(TxnPhase::PrepareCommit));
+        w.run_until(SimTime::from_ms(TXN_HOUSEKEEPING_MS));
+        let again = w.markers();
+        assert_eq!(again.len(), 1, "only the unwritten marker: {again:?}");
+        let (to, partition, commit, retry) = again[0];
+        assert_eq!((to, partition, commit), (NodeId(1), P1, true));
+        assert_ne!(retry, token);
+        // An answer to the first round no longer counts.
+        w.marker_written(P1, token, true);
+        assert_eq!(w.t.phase(), Some(TxnPhase::PrepareCommit));
+        w.marker_written(P1, retry, true);
+        assert_eq!(w.t.phase(), Some(TxnPhase::CompleteCommit));
+    }
+
+    #[test]
+    fn a_new_host_sends_the_markers_its_predecessor_did_not_get_written() {
+        let mut w = world(60_000);
+        let (_, epoch) = w.init(PRODUCER, None).expect("initialised");
+        assert_eq!(w.add_partition(epoch, P2), ErrorCode::None);
+        assert_eq!(w.end_txn(PRODUCER, epoch, false), ErrorCode::None);
+        assert_eq!(w.markers().len(), 1);
+        w.t.host_crashed(w.host);
+        assert_eq!(w.t.host(), None);
+        // The host restarts; its housekeeping takes the transaction over.
+        on_housekeeping(
+            std::slice::from_mut(&mut w.t),
+            w.host,
+            &Metadata::new(&w.controller),
+            &mut Cx::new(&mut w.k, NodeId(w.host.0)),
+        );
+        assert!(matches!(w.markers()[..], [(NodeId(2), P2, false, _)]));
+    }
+
+    #[test]
+    fn offsets_go_to_the_group_coordinator_and_its_marker_completes_the_commit() {
+        let mut w = world(60_000);
+        let group_host = NodeId(
+            coordinator_for("billing", &w.controller.brokers)
+                .expect("a coordinator")
+                .0,
+        );
+        let (_, epoch) = w.init(PRODUCER, None).expect("initialised");
+        assert_eq!(w.add_partition(epoch, P0), ErrorCode::None);
+        w.deliver(
+            PRODUCER,
+            Msg::Txn {
+                txn: 0,
+                req: TxnRequest::AddOffsets {
+                    epoch,
+                    group: GroupId(0),
+                    consumer: ConsumerId(0),
+                    offsets: Box::new([(P1, 8)]),
+                    token: 21,
+                },
+            },
+        );
+        // Answered only once the group's coordinator holds the offsets.
+        assert!(w.answer().is_none());
+        let forwarded = w.take(|to, m| match m {
+            Msg::TxnOffsetCommit { offsets, token, .. } if to == group_host => {
+                assert_eq!(offsets[..], [(P1, 8)]);
+                Some(*token)
+            }
+            _ => None,
+        });
+        let [forwarded] = forwarded[..] else {
+            panic!("one TxnOffsetCommit: {forwarded:?}");
+        };
+        w.deliver(
+            group_host,
+            Msg::TxnOffsetCommitResponse {
+                txn: 0,
+                token: forwarded,
+                error: ErrorCode::None,
+            },
+        );
+        assert!(matches!(
+            w.answer(),
+            Some(TxnResponse::AddOffsets {
+                token: 21,
+                error: ErrorCode::None
+            })
+        ));
+        assert_eq!(w.end_txn(PRODUCER, epoch, true), ErrorCode::None);
+        let group_marker = w.take(|to, m| match m {
+            Msg::TxnOffsetMarker {
+                commit: true,
+                offsets,
+                token,
+                ..
+            } if to == group_host => Some((offsets.clone(), *token)),
+            _ => None,
+        });
+        let [(offsets, token)] = &group_marker[..] else {
+            panic!("one marker to the group coordinator: {group_marker:?}");
+        };
+        let token = *token;
+        assert_eq!(offsets[..], [(P1, 8)]);
+        w.marker_written(P0, token, true);
+        assert_eq!(
+            w.t.phase(),
+            Some(TxnPhase::PrepareCommit),
+            "the group's marker is not written yet"
+        );
+        w.deliver(
+            group_host,
+            Msg::TxnOffsetMarkerResponse {
+                txn: 0,
+                token,
+                ok: true,
+            },
+        );
+        assert_eq!(w.t.phase(), Some(TxnPhase::CompleteCommit));
+    }
+
+    #[test]
+    fn a_broker_that_does_not_coordinate_the_id_answers_not_coordinator() {
+        let mut w = world(60_000);
+        let other = BrokerId((w.host.0 + 1) % 3);
+        let meta = Metadata::new(&w.controller);
+        let req = TxnRequest::InitProducerId {
+            token: 4,
+            current_epoch: None,
+        };
+        let cx = &mut Cx::new(&mut w.k, NodeId(other.0));
+        w.t.on_message(other, PRODUCER, Msg::Txn { txn: 0, req }, &meta, cx);
+        assert!(matches!(
+            w.answer(),
+            Some(TxnResponse::InitProducerId {
+                token: 4,
+                result: Err(ErrorCode::NotCoordinator)
+            })
+        ));
+        assert_eq!(w.t.epoch(), 0);
+    }
+}
