@@ -49,3 +49,54 @@ impl<'a> Metadata<'a> {
         NodeId(b.0)
     }
 }
+
+/// A coordinator's volatile memory, which exists only while a broker has the coordinator
+/// loaded: that broker's crash drops it, and loading on another broker (a move) replaces it.
+#[derive(Clone, Debug)]
+pub(crate) struct Hosted<M>(Option<(BrokerId, M)>);
+
+impl<M> Hosted<M> {
+    pub(crate) fn unloaded() -> Self {
+        Hosted(None)
+    }
+
+    /// The broker that has it loaded, if any.
+    pub(crate) fn host(&self) -> Option<BrokerId> {
+        self.0.as_ref().map(|(b, _)| *b)
+    }
+
+    /// Broker `b` crashed: if it had the coordinator loaded, that memory is gone.
+    pub(crate) fn crashed(&mut self, b: BrokerId) {
+        if self.host() == Some(b) {
+            self.0 = None;
+        }
+    }
+
+    /// Load fresh memory on `host` unless it is loaded there already; whether it was.
+    pub(crate) fn load_on(&mut self, host: BrokerId, fresh: impl FnOnce() -> M) -> bool {
+        if self.host() == Some(host) {
+            return false;
+        }
+        self.0 = Some((host, fresh()));
+        true
+    }
+
+    /// The memory, wherever it is loaded.
+    pub(crate) fn get(&self) -> Option<&M> {
+        self.0.as_ref().map(|(_, m)| m)
+    }
+
+    pub(crate) fn get_mut(&mut self) -> Option<&mut M> {
+        self.0.as_mut().map(|(_, m)| m)
+    }
+
+    /// The memory if it is loaded on `host`: a timer or an answer that reaches another broker
+    /// belongs to an earlier load.
+    pub(crate) fn on(&self, host: BrokerId) -> Option<&M> {
+        self.0.as_ref().filter(|(b, _)| *b == host).map(|(_, m)| m)
+    }
+
+    pub(crate) fn on_mut(&mut self, host: BrokerId) -> Option<&mut M> {
+        self.0.as_mut().filter(|(b, _)| *b == host).map(|(_, m)| m)
+    }
+}

@@ -20,7 +20,7 @@
 
 use crate::sim::Timer;
 use crate::sim::config::{Assignor, GroupConfig};
-use crate::sim::coordinator::Metadata;
+use crate::sim::coordinator::{Hosted, Metadata};
 use crate::sim::cx::Cx;
 use crate::sim::ids::*;
 use crate::sim::trace::{LeaveReason, Trace};
@@ -89,10 +89,9 @@ struct PendingOffsets {
     offsets: Box<[(PartitionId, u64)]>,
 }
 
-/// The coordinator's memory while a broker has the group loaded; a crash or a move drops it.
+/// The coordinator's memory while a broker has the group loaded.
 #[derive(Clone, Debug)]
 struct Loaded {
-    host: BrokerId,
     /// The token of the pending join deadline (rebalance timeout or initial delay), if any.
     join_deadline: Option<u32>,
     /// Per member, as in [`StoredGroup::members`].
@@ -150,7 +149,7 @@ pub struct GroupCoordinator {
     /// group's consumers share. The coordinator never reads it.
     pub(crate) applied: Vec<bool>,
     stored: StoredGroup,
-    loaded: Option<Loaded>,
+    loaded: Hosted<Loaded>,
     /// Never reset: each timer gets a fresh token, so none armed before a reload can match.
     next_token: u32,
 }
@@ -199,7 +198,7 @@ impl GroupCoordinator {
             partitions,
             consumers: Vec::new(),
             applied: Vec::new(),
-            loaded: None,
+            loaded: Hosted::unloaded(),
             next_token: 0,
         }
     }
@@ -225,30 +224,28 @@ impl GroupCoordinator {
 
     /// The broker that has the group loaded, if any.
     pub fn host(&self) -> Option<BrokerId> {
-        self.loaded.as_ref().map(|l| l.host)
+        self.loaded.host()
     }
 
     // ----- the host's lifecycle -----------------------------------------------------------
 
     /// The broker `host` crashed: if it had the group loaded, that memory is gone.
     pub(crate) fn host_crashed(&mut self, host: BrokerId) {
-        if self.host() == Some(host) {
-            self.loaded = None;
-        }
+        self.loaded.crashed(host);
     }
 
     /// Load the group on `host` unless it is loaded there already (the first request after a
     /// crash or a move): every member gets a fresh session, and a rebalance under way a fresh
     /// deadline.
     fn load_on(&mut self, host: BrokerId, cx: &mut Cx) {
-        if self.host() == Some(host) {
+        let members = self.stored.members.len();
+        let fresh = || Loaded {
+            join_deadline: None,
+            sessions: vec![Session::default(); members],
+        };
+        if !self.loaded.load_on(host, fresh) {
             return;
         }
-        self.loaded = Some(Loaded {
-            host,
-            join_deadline: None,
-            sessions: vec![Session::default(); self.stored.members.len()],
-        });
         for i in 0..self.stored.members.len() {
             self.arm_session_check(i, cx);
         }
@@ -260,6 +257,11 @@ impl GroupCoordinator {
             };
             self.arm_join_deadline(wait, cx);
         }
+    }
+
+    /// Whether broker `host` coordinates the group, by its metadata.
+    fn coordinates_at(&self, host: BrokerId, meta: &Metadata) -> bool {
+        meta.coordinator_for(&self.name) == Some(host)
     }
 
     fn token(&mut self) -> u32 {
@@ -292,7 +294,7 @@ impl GroupCoordinator {
                 token,
                 ..
             } => {
-                let error = if meta.coordinator_for(&self.name) == Some(host) {
+                let error = if self.coordinates_at(host, meta) {
                     self.load_on(host, cx);
                     self.txn_offsets_pending(txn, transaction, offsets);
                     ErrorCode::None
@@ -310,7 +312,7 @@ impl GroupCoordinator {
                 token,
                 ..
             } => {
-                let ok = meta.coordinator_for(&self.name) == Some(host);
+                let ok = self.coordinates_at(host, meta);
                 if ok {
                     self.load_on(host, cx);
                     self.txn_offsets_marker(txn, transaction, consumer, commit, &offsets, cx);
@@ -352,7 +354,7 @@ impl GroupCoordinator {
         meta: &Metadata,
         cx: &mut Cx,
     ) {
-        if meta.coordinator_for(&self.name) != Some(host) {
+        if !self.coordinates_at(host, meta) {
             if let Some(resp) = error_response(&req, ErrorCode::NotCoordinator) {
                 cx.send(from, Msg::GroupResponse { resp });
             }
@@ -486,7 +488,7 @@ impl GroupCoordinator {
 
     /// A timer on broker `host`: it acts only if the group is still loaded there.
     pub(crate) fn on_timer(&mut self, host: BrokerId, timer: GroupTimer, cx: &mut Cx) {
-        let Some(loaded) = self.loaded.as_ref().filter(|l| l.host == host) else {
+        let Some(loaded) = self.loaded.on(host) else {
             return;
         };
         match timer {
@@ -567,7 +569,7 @@ impl GroupCoordinator {
                     assignment: Vec::new(),
                     joined: false,
                 });
-                if let Some(l) = self.loaded.as_mut() {
+                if let Some(l) = self.loaded.get_mut() {
                     l.sessions.push(Session::default());
                 }
                 cx.emit(Trace::MemberJoined {
@@ -578,7 +580,7 @@ impl GroupCoordinator {
             }
         };
         self.stored.members[i].joined = true;
-        if let Some(l) = self.loaded.as_mut() {
+        if let Some(l) = self.loaded.get_mut() {
             l.sessions[i].pending_join = Some((from, token));
         }
         self.arm_session_check(i, cx);
@@ -611,7 +613,7 @@ impl GroupCoordinator {
             for (i, m) in self.stored.members.iter_mut().enumerate() {
                 let parked = self
                     .loaded
-                    .as_ref()
+                    .get()
                     .is_some_and(|l| l.sessions[i].pending_join.is_some());
                 if !parked {
                     m.joined = false;
@@ -635,11 +637,11 @@ impl GroupCoordinator {
     /// Replace the pending join deadline (if the group is loaded; otherwise its next host arms
     /// one when it loads it).
     fn arm_join_deadline_us(&mut self, us: u64, cx: &mut Cx) {
-        if self.loaded.is_none() {
+        if self.loaded.get().is_none() {
             return;
         }
         let token = self.token();
-        let loaded = self.loaded.as_mut().expect("loaded");
+        let loaded = self.loaded.get_mut().expect("loaded");
         loaded.join_deadline = Some(token);
         let group = self.id;
         cx.set_timer(
@@ -672,7 +674,7 @@ impl GroupCoordinator {
                 i += 1;
             }
         }
-        if let Some(l) = self.loaded.as_mut() {
+        if let Some(l) = self.loaded.get_mut() {
             l.join_deadline = None;
         }
         self.stored.initial_delay_cap = None;
@@ -705,7 +707,7 @@ impl GroupCoordinator {
             self.stored.members[i].joined = false;
             let parked = self
                 .loaded
-                .as_mut()
+                .get_mut()
                 .and_then(|l| l.sessions[i].pending_join.take());
             if let Some((to, token)) = parked {
                 let resp = GroupResponse::Join {
@@ -721,11 +723,11 @@ impl GroupCoordinator {
     /// (Re)start a member's session: it expires unless the member is heard from again within
     /// `session.timeout.ms`.
     fn arm_session_check(&mut self, i: usize, cx: &mut Cx) {
-        if self.loaded.is_none() {
+        if self.loaded.get().is_none() {
             return;
         }
         let token = self.token();
-        let loaded = self.loaded.as_mut().expect("loaded");
+        let loaded = self.loaded.get_mut().expect("loaded");
         loaded.sessions[i].timer = token;
         let timer = GroupTimer::SessionCheck {
             group: self.id,
@@ -737,7 +739,7 @@ impl GroupCoordinator {
 
     /// Drop member `i` and its session.
     fn remove_member_at(&mut self, i: usize) -> Member {
-        if let Some(l) = self.loaded.as_mut() {
+        if let Some(l) = self.loaded.get_mut() {
             l.sessions.remove(i);
         }
         self.stored.members.remove(i)
@@ -756,7 +758,7 @@ impl GroupCoordinator {
             GroupState::Stable => self.prepare_rebalance(self.spec.max_poll_interval_ms, cx),
             GroupState::PreparingRebalance if empty => {
                 self.stored.state = GroupState::Empty;
-                if let Some(l) = self.loaded.as_mut() {
+                if let Some(l) = self.loaded.get_mut() {
                     l.join_deadline = None;
                 }
             }

@@ -717,7 +717,8 @@ impl Sim {
 
     fn deliver(&mut self, from: NodeId, to: NodeId, msg: Msg) {
         match self.k.nodes[to.idx()].kind {
-            // A broker hands what its coordinators handle to them.
+            // A broker hands what its coordinators handle to them. TODO(metadata): the
+            // controller's records stand in for the broker's metadata cache (see Metadata).
             NodeKind::Broker(b) => match msg {
                 Msg::Group { group, .. }
                 | Msg::TxnOffsetCommit { group, .. }

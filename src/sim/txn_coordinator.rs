@@ -16,8 +16,9 @@
 //!   Only an epoch older than that (a zombie) is PRODUCER_FENCED.
 //!
 //! Durable state ([`StoredTxn`]) is what Kafka keeps in `__transaction_state`; while a broker has
-//! the transaction loaded it also remembers the current round of markers. A crash or a move drops
-//! that, and the next host finishes what its predecessor left half done.
+//! the transaction loaded it also remembers the current round of markers and an
+//! `AddOffsetsToTxn` waiting for the group's coordinator. A crash or a move drops that, and the
+//! next host finishes what its predecessor left half done.
 //!
 //! Simplifications: `AddOffsetsToTxn` carries the offsets, and the coordinator forwards them to
 //! the group's coordinator (`TxnOffsetCommit`, which Kafka's producer sends itself) and answers
@@ -27,7 +28,7 @@
 //! prepared, as in Kafka.
 
 use crate::sim::Timer;
-use crate::sim::coordinator::Metadata;
+use crate::sim::coordinator::{Hosted, Metadata};
 use crate::sim::cx::Cx;
 use crate::sim::ids::*;
 use crate::sim::trace::{Trace, TxnPhase};
@@ -64,13 +65,14 @@ pub struct StoredTxn {
     pending: Vec<PartitionId>,
     /// The marker on the group's `__consumer_offsets` partition is not yet written.
     offsets_marker_pending: bool,
+    /// The input offsets the open transaction carries, until its marker to the group's
+    /// coordinator is written.
     offsets: Option<TxnOffsets>,
 }
 
 /// The coordinator's memory while a broker has the transaction loaded.
 #[derive(Clone, Debug)]
 struct Loaded {
-    host: BrokerId,
     /// The token of the current round of markers (0: none sent yet).
     marker_round: u32,
     /// An `AddOffsetsToTxn` answered once the group's coordinator has the offsets as pending.
@@ -109,7 +111,7 @@ pub struct TxnCoordinator {
     /// `transaction.timeout.ms`
     pub timeout_ms: u64,
     stored: StoredTxn,
-    loaded: Option<Loaded>,
+    loaded: Hosted<Loaded>,
     /// Never reset: each round of markers gets a fresh token, so no answer or timer from before
     /// a reload can match.
     next_token: u32,
@@ -172,7 +174,7 @@ impl TxnCoordinator {
                 offsets_marker_pending: false,
                 offsets: None,
             },
-            loaded: None,
+            loaded: Hosted::unloaded(),
             next_token: 0,
         }
     }
@@ -194,30 +196,24 @@ impl TxnCoordinator {
 
     /// The broker that has the transaction loaded, if any.
     pub fn host(&self) -> Option<BrokerId> {
-        self.loaded.as_ref().map(|l| l.host)
+        self.loaded.host()
     }
 
     // ----- the host's lifecycle -----------------------------------------------------------
 
     /// The broker `host` crashed: if it had the transaction loaded, that memory is gone.
     pub(crate) fn host_crashed(&mut self, host: BrokerId) {
-        if self.host() == Some(host) {
-            self.loaded = None;
-        }
+        self.loaded.crashed(host);
     }
 
     /// Load the transaction on `host` unless it is loaded there already, finishing what a
     /// predecessor left half done.
     fn load_on(&mut self, host: BrokerId, meta: &Metadata, cx: &mut Cx) {
-        if self.host() == Some(host) {
-            return;
-        }
-        self.loaded = Some(Loaded {
-            host,
+        let fresh = || Loaded {
             marker_round: 0,
             add_offsets: None,
-        });
-        if !self.markers_written() {
+        };
+        if self.loaded.load_on(host, fresh) && !self.markers_written() {
             self.send_markers(meta, cx);
         }
     }
@@ -241,10 +237,7 @@ impl TxnCoordinator {
                 ok,
                 ..
             } => {
-                let current = self
-                    .loaded
-                    .as_ref()
-                    .is_some_and(|l| l.host == host && l.marker_round == token);
+                let current = self.is_current_round(host, token);
                 if current && ok {
                     self.stored.pending.retain(|&p| p != partition);
                     if self.markers_written() {
@@ -255,8 +248,7 @@ impl TxnCoordinator {
             Msg::TxnOffsetCommitResponse { token, error, .. } => {
                 let parked = self
                     .loaded
-                    .as_mut()
-                    .filter(|l| l.host == host)
+                    .on_mut(host)
                     .and_then(|l| l.add_offsets.take_if(|p| p.forwarded == token));
                 if let Some(p) = parked {
                     let resp = TxnResponse::AddOffsets {
@@ -267,10 +259,7 @@ impl TxnCoordinator {
                 }
             }
             Msg::TxnOffsetMarkerResponse { token, ok, .. } => {
-                let current = self
-                    .loaded
-                    .as_ref()
-                    .is_some_and(|l| l.host == host && l.marker_round == token);
+                let current = self.is_current_round(host, token);
                 if current && ok && self.stored.offsets_marker_pending {
                     self.stored.offsets_marker_pending = false;
                     if self.markers_written() {
@@ -374,10 +363,8 @@ impl TxnCoordinator {
                 TxnResponse::InitProducerId { token, result }
             }
             TxnRequest::AddPartitions { epoch, partition } => {
-                let error = if epoch < self.stored.epoch {
-                    self.stale_epoch_error(epoch)
-                } else if preparing {
-                    ErrorCode::ConcurrentTransactions
+                let error = if let Some(refused) = self.refusal(epoch, preparing) {
+                    refused
                 } else {
                     let t = &mut self.stored;
                     if !t.partitions.contains(&partition) {
@@ -405,10 +392,8 @@ impl TxnCoordinator {
                 offsets,
                 token,
             } => {
-                let error = if epoch < self.stored.epoch {
-                    self.stale_epoch_error(epoch)
-                } else if preparing {
-                    ErrorCode::ConcurrentTransactions
+                let error = if let Some(refused) = self.refusal(epoch, preparing) {
+                    refused
                 } else {
                     let t = &mut self.stored;
                     if !ongoing {
@@ -426,7 +411,7 @@ impl TxnCoordinator {
                     match forwarded {
                         Some(forwarded) => {
                             // Answered when the group's coordinator has them (see below).
-                            self.loaded.as_mut().expect("loaded").add_offsets =
+                            self.loaded.get_mut().expect("loaded").add_offsets =
                                 Some(ParkedAddOffsets {
                                     reply_to: from,
                                     token,
@@ -444,10 +429,8 @@ impl TxnCoordinator {
                 commit,
                 token,
             } => {
-                let error = if epoch < self.stored.epoch {
-                    self.stale_epoch_error(epoch)
-                } else if preparing {
-                    ErrorCode::ConcurrentTransactions
+                let error = if let Some(refused) = self.refusal(epoch, preparing) {
+                    refused
                 } else if ongoing {
                     self.end(commit, false, meta, cx);
                     ErrorCode::None
@@ -489,10 +472,7 @@ impl TxnCoordinator {
                 }
             }
             TxnTimer::MarkerRetry { token, .. } => {
-                let current = self
-                    .loaded
-                    .as_ref()
-                    .is_some_and(|l| l.host == host && l.marker_round == token);
+                let current = self.is_current_round(host, token);
                 if current && !self.markers_written() {
                     self.send_markers(meta, cx);
                 }
@@ -520,13 +500,21 @@ impl TxnCoordinator {
         Some(self.next_token)
     }
 
-    /// The answer to a request with an epoch older than the current one: INVALID_PRODUCER_EPOCH
-    /// (abortable, KIP-588) for the epoch a timeout abort replaced, PRODUCER_FENCED otherwise.
-    fn stale_epoch_error(&self, epoch: u16) -> ErrorCode {
-        if Some(epoch) == self.stored.last_epoch {
-            ErrorCode::InvalidProducerEpoch
+    /// Why a request within a transaction (AddPartitions, AddOffsets, EndTxn) with `epoch`
+    /// is refused, if it is. An epoch older than the current one gets INVALID_PRODUCER_EPOCH
+    /// (abortable, KIP-588) if a timeout abort replaced it, PRODUCER_FENCED otherwise; while
+    /// the transaction is being prepared, CONCURRENT_TRANSACTIONS.
+    fn refusal(&self, epoch: u16, preparing: bool) -> Option<ErrorCode> {
+        if epoch < self.stored.epoch {
+            Some(if Some(epoch) == self.stored.last_epoch {
+                ErrorCode::InvalidProducerEpoch
+            } else {
+                ErrorCode::ProducerFenced
+            })
+        } else if preparing {
+            Some(ErrorCode::ConcurrentTransactions)
         } else {
-            ErrorCode::ProducerFenced
+            None
         }
     }
 
@@ -555,6 +543,14 @@ impl TxnCoordinator {
         }
     }
 
+    /// Whether an answer or a retry timer with `token`, on broker `host`, belongs to the
+    /// current round of markers.
+    fn is_current_round(&self, host: BrokerId, token: u32) -> bool {
+        self.loaded
+            .on(host)
+            .is_some_and(|l| l.marker_round == token)
+    }
+
     fn markers_written(&self) -> bool {
         self.stored.pending.is_empty() && !self.stored.offsets_marker_pending
     }
@@ -562,15 +558,16 @@ impl TxnCoordinator {
     /// Send a new round of markers to the leaders of the partitions still without one, and to
     /// the group's coordinator if its marker is not written yet.
     fn send_markers(&mut self, meta: &Metadata, cx: &mut Cx) {
-        if self.loaded.is_none() {
+        if self.loaded.get().is_none() {
             return;
         }
         self.next_token = self.next_token.wrapping_add(1);
         let token = self.next_token;
-        self.loaded.as_mut().expect("loaded").marker_round = token;
+        self.loaded.get_mut().expect("loaded").marker_round = token;
         let t = &self.stored;
         let commit = t.phase == Some(TxnPhase::PrepareCommit);
         for &partition in &t.pending {
+            // TODO(metadata): the leader as the hosting broker's metadata knows it.
             if let Some(leader) = meta.leader(partition) {
                 cx.send(
                     meta.node_of(leader),
