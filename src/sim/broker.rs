@@ -330,7 +330,13 @@ impl Broker {
             }
             // For the group and transaction coordinators this broker hosts: the event loop
             // hands these to them, never to the broker.
-            Msg::Group { .. } | Msg::Txn { .. } | Msg::WriteTxnMarkerResponse { .. } => {}
+            Msg::Group { .. }
+            | Msg::Txn { .. }
+            | Msg::WriteTxnMarkerResponse { .. }
+            | Msg::TxnOffsetCommit { .. }
+            | Msg::TxnOffsetCommitResponse { .. }
+            | Msg::TxnOffsetMarker { .. }
+            | Msg::TxnOffsetMarkerResponse { .. } => {}
             // Addressed to clients or to the controller: a broker never receives them.
             Msg::ProduceResponse { .. }
             | Msg::ConsumerFetchResponse { .. }

@@ -1,19 +1,13 @@
-//! Consumer groups: the group coordinator (classic join/sync protocol with generations,
-//! heartbeats, `session.timeout.ms`, eager rebalances, static membership, offset commits) and the
-//! consumer's poll → process → commit loop.
-//!
-//! Simplifications: the coordinator computes the assignment itself (in Kafka the group leader
-//! member does, with the same assignor, so the result is the same); the coordinator lives on the
-//! first unfenced broker from a hash of the group name (standing in for the leader of the
-//! group's `__consumer_offsets` partition), and committed offsets survive its failover as they
-//! would in that replicated topic; consumers locate it without a FindCoordinator round trip.
+//! Consumer groups, the consumer's side: the poll → process → commit loop, and the group
+//! protocol as a member speaks it. The coordinator is in [`crate::sim::group_coordinator`]; its
+//! simplifications are described there. Consumers locate it without a FindCoordinator round
+//! trip.
 
 use crate::sim::config::{
-    Acks, Assignor, CommitMode, GroupConfig, IsolationLevel, OffsetReset, ProducerConfig,
-    WorkloadConfig,
+    Acks, CommitMode, IsolationLevel, OffsetReset, ProducerConfig, WorkloadConfig,
 };
+use crate::sim::group_coordinator::GroupState;
 use crate::sim::ids::*;
-use crate::sim::partitioner::partition_for_key;
 use crate::sim::replica::EntryKind;
 use crate::sim::trace::{LeaveReason, Trace};
 use crate::sim::wire::{ConsumerFetchResult, GroupRequest, GroupResponse, Msg};
@@ -37,61 +31,6 @@ fn retry_backoff_us(attempts: u32) -> u64 {
 const FETCH_SCAN: u32 = u32::MAX - 1;
 /// Token of the consumer's single coordinator-request timeout timer.
 const REQUEST_SCAN: u32 = u32::MAX - 1;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GroupState {
-    Empty,
-    PreparingRebalance,
-    Stable,
-}
-
-impl GroupState {
-    pub fn name(self) -> &'static str {
-        match self {
-            GroupState::Empty => "Empty",
-            GroupState::PreparingRebalance => "PreparingRebalance",
-            GroupState::Stable => "Stable",
-        }
-    }
-}
-
-/// A member as the coordinator sees it. A restarted dynamic consumer is a new member (new
-/// incarnation); a static member (`group.instance.id`) keeps its identity.
-#[derive(Clone, Debug)]
-pub struct Member {
-    pub consumer: ConsumerId,
-    pub incarnation: u32,
-    pub assignment: Vec<PartitionId>,
-    joined: bool,
-    pending_join: Option<u32>,
-    heartbeats: u32,
-}
-
-#[derive(Clone, Debug)]
-pub struct Group {
-    pub name: String,
-    pub spec: GroupConfig,
-    pub topic: TopicId,
-    pub partitions: Vec<PartitionId>,
-    pub state: GroupState,
-    pub generation: u32,
-    pub members: Vec<Member>,
-    /// Committed offset per partition of the topic (index as in `partitions`).
-    pub committed: Vec<Option<u64>>,
-    /// The broker currently hosting the coordinator.
-    pub host: Option<BrokerId>,
-    /// The host's process incarnation: a restarted host reloads the group like a new one.
-    host_incarnation: u32,
-    join_token: u32,
-    next_session_token: u32,
-    /// While the first rebalance of an empty group waits out `group.initial.rebalance.delay.ms`
-    /// (Kafka's InitialDelayedJoin): the latest it may wait until.
-    initial_delay_cap: Option<SimTime>,
-    /// The dedup sink's memory: message ids already applied.
-    applied: Vec<bool>,
-    /// Every consumer ever created for this group.
-    pub consumers: Vec<ConsumerId>,
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConsumerState {
@@ -271,28 +210,6 @@ impl Consumer {
 }
 
 impl Sim {
-    pub(crate) fn new_group(&self, spec: &GroupConfig) -> Group {
-        let topic = spec.topic;
-        let partitions = self.k.topics[topic.idx()].partitions.clone();
-        Group {
-            name: spec.name.clone(),
-            spec: spec.clone(),
-            topic,
-            committed: vec![None; partitions.len()],
-            partitions,
-            state: GroupState::Empty,
-            generation: 0,
-            members: Vec::new(),
-            host: None,
-            host_incarnation: 0,
-            join_token: 0,
-            next_session_token: 0,
-            initial_delay_cap: None,
-            applied: Vec::new(),
-            consumers: Vec::new(),
-        }
-    }
-
     /// Create a consumer node for a group (at build time or for `add-consumer`).
     pub(crate) fn create_consumer(&mut self, g: GroupId) -> ConsumerId {
         let id = ConsumerId(self.consumers.len() as u32);
@@ -360,501 +277,6 @@ impl Sim {
         self.consumer_started(c);
     }
 
-    // ----- coordinator ----------------------------------------------------------------------
-
-    /// The broker hosting a group's coordinator right now, by the controller's view.
-    pub fn coordinator_host(&self, g: GroupId) -> Option<BrokerId> {
-        let n = self.controller.brokers.len() as u32;
-        let start = partition_for_key(&self.groups[g.idx()].name, n);
-        (0..n)
-            .map(|i| BrokerId((start + i) % n))
-            .find(|b| !self.controller.brokers[b.idx()].fenced)
-    }
-
-    fn group_reply(&mut self, b: BrokerId, c: ConsumerId, g: GroupId, resp: GroupResponse) {
-        let from = self.node_of_broker(b);
-        let to = self.consumers[c.idx()].node;
-        let _ = g;
-        self.send(from, to, Msg::GroupResponse { resp });
-    }
-
-    fn member_index(&self, g: GroupId, c: ConsumerId, incarnation: u32) -> Option<usize> {
-        let group = &self.groups[g.idx()];
-        let stat = group.spec.static_membership;
-        group
-            .members
-            .iter()
-            .position(|m| m.consumer == c && (stat || m.incarnation == incarnation))
-    }
-
-    pub(crate) fn coordinator_receive(
-        &mut self,
-        b: BrokerId,
-        from: NodeId,
-        g: GroupId,
-        c: ConsumerId,
-        req: GroupRequest,
-    ) {
-        let _ = from;
-        let incarnation = self.k.nodes[self.consumers[c.idx()].node.idx()].incarnation;
-        if self.coordinator_host(g) != Some(b) {
-            let resp = match req {
-                GroupRequest::Join { token } => GroupResponse::Join {
-                    generation: 0,
-                    token,
-                    error: ErrorCode::NotCoordinator,
-                },
-                GroupRequest::Sync { token, .. } => GroupResponse::Sync {
-                    generation: 0,
-                    assignment: Box::new([]),
-                    token,
-                    error: ErrorCode::NotCoordinator,
-                },
-                GroupRequest::Heartbeat { .. } => GroupResponse::Heartbeat {
-                    error: ErrorCode::NotCoordinator,
-                },
-                GroupRequest::Commit { token, .. } => GroupResponse::Commit {
-                    token,
-                    error: ErrorCode::NotCoordinator,
-                },
-                GroupRequest::OffsetFetch { token, .. } => GroupResponse::OffsetFetch {
-                    offsets: Box::new([]),
-                    token,
-                    error: ErrorCode::NotCoordinator,
-                },
-                GroupRequest::Leave { .. } => return,
-            };
-            self.group_reply(b, c, g, resp);
-            return;
-        }
-        let incarnation_b = self.k.nodes[self.node_of_broker(b).idx()].incarnation;
-        if self.groups[g.idx()].host != Some(b)
-            || self.groups[g.idx()].host_incarnation != incarnation_b
-        {
-            self.groups[g.idx()].host_incarnation = incarnation_b;
-            // A new coordinator loads the group and gives every member a fresh session.
-            self.groups[g.idx()].host = Some(b);
-            for i in 0..self.groups[g.idx()].members.len() {
-                self.arm_session_check(g, i);
-            }
-            if self.groups[g.idx()].state == GroupState::PreparingRebalance {
-                let wait = if self.groups[g.idx()].initial_delay_cap.is_some() {
-                    self.k.settings.group_initial_rebalance_delay_ms
-                } else {
-                    self.groups[g.idx()].spec.max_poll_interval_ms
-                };
-                self.arm_join_deadline(g, wait);
-            }
-        }
-        let member = self.member_index(g, c, incarnation);
-        match req {
-            GroupRequest::Join { token } => self.coordinator_join(g, c, incarnation, token),
-            GroupRequest::Sync { generation, token } => {
-                let group = &self.groups[g.idx()];
-                let (error, assignment) = match member {
-                    None => (ErrorCode::UnknownMemberId, Box::from([])),
-                    Some(_) if group.state == GroupState::PreparingRebalance => {
-                        (ErrorCode::RebalanceInProgress, Box::from([]))
-                    }
-                    Some(_) if generation != group.generation => {
-                        (ErrorCode::IllegalGeneration, Box::from([]))
-                    }
-                    Some(i) => (
-                        ErrorCode::None,
-                        group.members[i].assignment.clone().into_boxed_slice(),
-                    ),
-                };
-                let generation = group.generation;
-                self.group_reply(
-                    b,
-                    c,
-                    g,
-                    GroupResponse::Sync {
-                        generation,
-                        assignment,
-                        token,
-                        error,
-                    },
-                );
-            }
-            GroupRequest::Heartbeat { generation } => {
-                let group = &self.groups[g.idx()];
-                let error = match member {
-                    None => ErrorCode::UnknownMemberId,
-                    Some(_) if group.state == GroupState::PreparingRebalance => {
-                        ErrorCode::RebalanceInProgress
-                    }
-                    Some(_) if generation != group.generation => ErrorCode::IllegalGeneration,
-                    Some(_) => ErrorCode::None,
-                };
-                if let Some(i) = member {
-                    self.groups[g.idx()].members[i].heartbeats += 1;
-                    self.arm_session_check(g, i);
-                }
-                self.group_reply(b, c, g, GroupResponse::Heartbeat { error });
-            }
-            GroupRequest::Leave { reason } => {
-                // The leaving process may already be gone (remove-consumer), so match the
-                // consumer's newest member rather than its current incarnation.
-                let latest = member.or_else(|| {
-                    self.groups[g.idx()]
-                        .members
-                        .iter()
-                        .rposition(|m| m.consumer == c)
-                });
-                if let Some(i) = latest {
-                    self.remove_member(g, i, reason);
-                }
-            }
-            GroupRequest::Commit {
-                generation,
-                offsets,
-                token,
-            } => {
-                let group = &self.groups[g.idx()];
-                // Kafka accepts commits from the current generation even while a rebalance is
-                // being prepared; a member that was removed or is a generation behind fails.
-                let error = match member {
-                    None => ErrorCode::UnknownMemberId,
-                    Some(_) if generation != group.generation => ErrorCode::IllegalGeneration,
-                    Some(_) => ErrorCode::None,
-                };
-                if error == ErrorCode::None {
-                    for &(p, offset) in offsets.iter() {
-                        let group = &mut self.groups[g.idx()];
-                        if let Some(i) = group.partitions.iter().position(|&x| x == p)
-                            && group.committed[i] != Some(offset)
-                        {
-                            // Only a changed offset is news; re-committing the same is silent.
-                            group.committed[i] = Some(offset);
-                            self.emit(Trace::OffsetCommitted {
-                                group: g,
-                                consumer: c,
-                                partition: p,
-                                offset,
-                            });
-                        }
-                    }
-                }
-                self.group_reply(b, c, g, GroupResponse::Commit { token, error });
-            }
-            GroupRequest::OffsetFetch {
-                token,
-                require_stable,
-            } => {
-                // KIP-447: with require_stable, a partition whose offsets a transaction still
-                // holds (sent with TxnOffsetCommit, not yet completed or aborted) is answered
-                // UNSTABLE_OFFSET_COMMIT. The partitions asked about are the member's
-                // assignment (simplified: Kafka's request lists them).
-                let unstable = require_stable
-                    && member.is_some_and(|i| {
-                        let assigned = &self.groups[g.idx()].members[i].assignment;
-                        self.txns.iter().any(|t| {
-                            t.pending_offsets().is_some_and(|(tg, offsets)| {
-                                tg == g && offsets.iter().any(|(p, _)| assigned.contains(p))
-                            })
-                        })
-                    });
-                let resp = if unstable {
-                    GroupResponse::OffsetFetch {
-                        offsets: Box::new([]),
-                        token,
-                        error: ErrorCode::UnstableOffsetCommit,
-                    }
-                } else {
-                    let group = &self.groups[g.idx()];
-                    let offsets: Box<[(PartitionId, Option<u64>)]> = group
-                        .partitions
-                        .iter()
-                        .copied()
-                        .zip(group.committed.iter().copied())
-                        .collect();
-                    GroupResponse::OffsetFetch {
-                        offsets,
-                        token,
-                        error: ErrorCode::None,
-                    }
-                };
-                self.group_reply(b, c, g, resp);
-            }
-        }
-    }
-
-    fn coordinator_join(&mut self, g: GroupId, c: ConsumerId, incarnation: u32, token: u32) {
-        let now_stable = self.groups[g.idx()].state == GroupState::Stable;
-        let is_static = self.groups[g.idx()].spec.static_membership;
-        let existing = self.member_index(g, c, incarnation);
-        if let (Some(i), true, true) = (existing, is_static, now_stable) {
-            // A static member coming back within its session: same assignment, no rebalance.
-            let group = &mut self.groups[g.idx()];
-            group.members[i].incarnation = incarnation;
-            group.members[i].heartbeats += 1;
-            let generation = group.generation;
-            self.arm_session_check(g, i);
-            let b = self.groups[g.idx()].host.expect("coordinator host");
-            self.group_reply(
-                b,
-                c,
-                g,
-                GroupResponse::Join {
-                    generation,
-                    token,
-                    error: ErrorCode::None,
-                },
-            );
-            return;
-        }
-        let i = match existing {
-            Some(i) => i,
-            None => {
-                let group = &mut self.groups[g.idx()];
-                group.members.push(Member {
-                    consumer: c,
-                    incarnation,
-                    assignment: Vec::new(),
-                    joined: false,
-                    pending_join: None,
-                    heartbeats: 0,
-                });
-                self.emit(Trace::MemberJoined {
-                    group: g,
-                    consumer: c,
-                });
-                self.groups[g.idx()].members.len() - 1
-            }
-        };
-        {
-            let m = &mut self.groups[g.idx()].members[i];
-            m.joined = true;
-            m.pending_join = Some(token);
-            m.heartbeats += 1;
-        }
-        self.arm_session_check(g, i);
-        match self.groups[g.idx()].state {
-            GroupState::Empty => {
-                let delay = self.k.settings.group_initial_rebalance_delay_ms;
-                self.prepare_rebalance(g, delay);
-            }
-            GroupState::Stable => {
-                let timeout = self.groups[g.idx()].spec.max_poll_interval_ms;
-                self.prepare_rebalance(g, timeout);
-            }
-            GroupState::PreparingRebalance => match self.groups[g.idx()].initial_delay_cap {
-                // Each new member extends the initial delay, up to the rebalance timeout.
-                Some(cap) if existing.is_none() => {
-                    let delay = self.k.settings.group_initial_rebalance_delay_ms * 1000;
-                    let wait = delay.min(cap.0.saturating_sub(self.k.now.0));
-                    let group = &mut self.groups[g.idx()];
-                    group.join_token += 1;
-                    let token = group.join_token;
-                    if let Some(b) = group.host {
-                        let node = self.node_of_broker(b);
-                        self.set_timer(
-                            node,
-                            wait,
-                            Timer::CoordinatorJoinDeadline { group: g, token },
-                        );
-                    }
-                }
-                Some(_) => {}
-                None => self.maybe_complete_join(g),
-            },
-        }
-    }
-
-    fn prepare_rebalance(&mut self, g: GroupId, deadline_ms: u64) {
-        let now = self.k.now;
-        let group = &mut self.groups[g.idx()];
-        let initial = group.state == GroupState::Empty;
-        group.state = GroupState::PreparingRebalance;
-        if initial {
-            group.initial_delay_cap = Some(now.plus_ms(group.spec.max_poll_interval_ms));
-        }
-        if !initial {
-            for m in &mut group.members {
-                if m.pending_join.is_none() {
-                    m.joined = false;
-                }
-            }
-        }
-        let generation = group.generation + 1;
-        self.emit(Trace::RebalanceStarted {
-            group: g,
-            generation,
-        });
-        self.arm_join_deadline(g, deadline_ms);
-        if !initial {
-            self.maybe_complete_join(g);
-        }
-    }
-
-    fn arm_join_deadline(&mut self, g: GroupId, ms: u64) {
-        let group = &mut self.groups[g.idx()];
-        group.join_token += 1;
-        let token = group.join_token;
-        if let Some(b) = group.host {
-            let node = self.node_of_broker(b);
-            self.set_timer_ms(node, ms, Timer::CoordinatorJoinDeadline { group: g, token });
-        }
-    }
-
-    fn maybe_complete_join(&mut self, g: GroupId) {
-        let group = &self.groups[g.idx()];
-        if group.state == GroupState::PreparingRebalance && group.members.iter().all(|m| m.joined) {
-            self.complete_join(g);
-        }
-    }
-
-    fn complete_join(&mut self, g: GroupId) {
-        // Members that did not rejoin in time are dropped.
-        let mut i = 0;
-        while i < self.groups[g.idx()].members.len() {
-            if !self.groups[g.idx()].members[i].joined {
-                let c = self.groups[g.idx()].members.remove(i).consumer;
-                self.emit(Trace::MemberRemoved {
-                    group: g,
-                    consumer: c,
-                    reason: LeaveReason::RebalanceTimeout,
-                });
-            } else {
-                i += 1;
-            }
-        }
-        let group = &mut self.groups[g.idx()];
-        group.join_token += 1;
-        group.initial_delay_cap = None;
-        if group.members.is_empty() {
-            group.state = GroupState::Empty;
-            return;
-        }
-        group.generation += 1;
-        group.state = GroupState::Stable;
-        assign(group);
-        let generation = group.generation;
-        let assignment: Box<[(ConsumerId, Box<[PartitionId]>)]> = group
-            .members
-            .iter()
-            .map(|m| (m.consumer, m.assignment.clone().into_boxed_slice()))
-            .collect();
-        self.emit(Trace::Rebalanced {
-            group: g,
-            generation,
-            assignment,
-        });
-        let b = self.groups[g.idx()].host.expect("coordinator host");
-        for i in 0..self.groups[g.idx()].members.len() {
-            // Completing the join starts every member's session afresh.
-            self.arm_session_check(g, i);
-            let m = &mut self.groups[g.idx()].members[i];
-            m.joined = false;
-            if let Some(token) = m.pending_join.take() {
-                let c = m.consumer;
-                self.group_reply(
-                    b,
-                    c,
-                    g,
-                    GroupResponse::Join {
-                        generation,
-                        token,
-                        error: ErrorCode::None,
-                    },
-                );
-            }
-        }
-    }
-
-    /// (Re)start a member's session: it expires unless the member is heard from again within
-    /// `session.timeout.ms`. Every arming gets a group-unique token, so a check armed for an
-    /// earlier session (or an earlier member with the same consumer) never matches.
-    fn arm_session_check(&mut self, g: GroupId, i: usize) {
-        let group = &mut self.groups[g.idx()];
-        let Some(b) = group.host else {
-            return;
-        };
-        group.next_session_token = group.next_session_token.wrapping_add(1);
-        let token = group.next_session_token;
-        let m = &mut group.members[i];
-        m.heartbeats = token;
-        let consumer = m.consumer;
-        let timeout = group.spec.session_timeout_ms;
-        let node = self.node_of_broker(b);
-        self.set_timer_ms(
-            node,
-            timeout,
-            Timer::CoordinatorSessionCheck {
-                group: g,
-                consumer,
-                token,
-            },
-        );
-    }
-
-    fn remove_member(&mut self, g: GroupId, i: usize, reason: LeaveReason) {
-        let m = self.groups[g.idx()].members.remove(i);
-        self.emit(Trace::MemberRemoved {
-            group: g,
-            consumer: m.consumer,
-            reason,
-        });
-        let group = &self.groups[g.idx()];
-        match group.state {
-            GroupState::Stable if group.members.is_empty() => {
-                self.groups[g.idx()].state = GroupState::Empty;
-            }
-            GroupState::Stable => {
-                let timeout = group.spec.max_poll_interval_ms;
-                self.prepare_rebalance(g, timeout);
-            }
-            GroupState::PreparingRebalance => {
-                if group.members.is_empty() {
-                    self.groups[g.idx()].state = GroupState::Empty;
-                    self.groups[g.idx()].join_token += 1;
-                } else {
-                    self.maybe_complete_join(g);
-                }
-            }
-            GroupState::Empty => {}
-        }
-    }
-
-    pub(crate) fn coordinator_timer(&mut self, b: BrokerId, timer: Timer) {
-        match timer {
-            Timer::CoordinatorJoinDeadline { group, token } => {
-                let grp = &self.groups[group.idx()];
-                if grp.host == Some(b)
-                    && grp.join_token == token
-                    && grp.state == GroupState::PreparingRebalance
-                {
-                    self.complete_join(group);
-                }
-            }
-            Timer::CoordinatorSessionCheck {
-                group,
-                consumer,
-                token,
-            } => {
-                let grp = &self.groups[group.idx()];
-                if grp.host != Some(b) {
-                    return;
-                }
-                if let Some(i) = grp
-                    .members
-                    .iter()
-                    .position(|m| m.consumer == consumer && m.heartbeats == token)
-                {
-                    if grp.members[i].pending_join.is_some() {
-                        // A member waiting in JoinGroup is kept alive (Kafka's
-                        // `shouldKeepAlive` for members awaiting join).
-                        self.arm_session_check(group, i);
-                    } else {
-                        self.remove_member(group, i, LeaveReason::SessionTimeout);
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-
     // ----- consumer -------------------------------------------------------------------------
 
     pub(crate) fn start_consumers(&mut self) {
@@ -902,12 +324,14 @@ impl Sim {
         match self.coordinator_host(g) {
             Some(b) => {
                 let to = self.node_of_broker(b);
+                let incarnation = self.k.nodes[node.idx()].incarnation;
                 self.send(
                     node,
                     to,
                     Msg::Group {
                         group: g,
                         consumer: c,
+                        incarnation,
                         req,
                     },
                 );
@@ -1949,11 +1373,6 @@ impl Sim {
             if self.groups[g].topic != t {
                 continue;
             }
-            for k in 0..count {
-                let p = PartitionId(first.0 + k);
-                self.groups[g].partitions.push(p);
-                self.groups[g].committed.push(None);
-            }
             for i in 0..self.groups[g].consumers.len() {
                 let c = self.groups[g].consumers[i];
                 let cons = &mut self.consumers[c.idx()];
@@ -1966,10 +1385,7 @@ impl Sim {
                     cons.metadata_retry_at.push(SimTime::ZERO);
                 }
             }
-            if self.groups[g].state == GroupState::Stable && self.groups[g].host.is_some() {
-                let timeout = self.groups[g].spec.max_poll_interval_ms;
-                self.prepare_rebalance(gid, timeout);
-            }
+            self.group_partitions_added(gid, first, count);
         }
     }
 
@@ -2082,7 +1498,7 @@ impl Sim {
             crate::sim::producer::Workload::Explicit(Vec::new()),
         );
         if let Some(id) = transactional_id.as_deref() {
-            let txn = self.txn_index(id, crate::sim::txn::DEFAULT_TRANSACTION_TIMEOUT_MS);
+            let txn = self.txn_index(id, crate::sim::txn_client::DEFAULT_TRANSACTION_TIMEOUT_MS);
             prod.set_transactional(Some(crate::sim::producer::Transactional {
                 txn,
                 size: u32::MAX,
@@ -2182,9 +1598,9 @@ impl Sim {
             .collect();
         if live.is_empty() {
             // Nobody left to make progress.
-            return group.members.is_empty();
+            return group.members().is_empty();
         }
-        if group.state != GroupState::Stable {
+        if group.state() != GroupState::Stable {
             return false;
         }
         for &p in &group.partitions {
@@ -2194,7 +1610,7 @@ impl Sim {
             };
             let hw = self.replica(p, leader).map_or(0, |r| r.hw());
             let owner = group
-                .members
+                .members()
                 .iter()
                 .find(|m| m.assignment.contains(&p))
                 .map(|m| m.consumer);
@@ -2216,74 +1632,5 @@ impl Sim {
             }
         }
         true
-    }
-}
-
-/// Compute the assignment for the group's current members.
-fn assign(group: &mut Group) {
-    let mut order: Vec<usize> = (0..group.members.len()).collect();
-    order.sort_by_key(|&i| (group.members[i].consumer, group.members[i].incarnation));
-    let n = order.len();
-    let parts = &group.partitions;
-    let previous: Vec<Vec<PartitionId>> =
-        group.members.iter().map(|m| m.assignment.clone()).collect();
-    for m in &mut group.members {
-        m.assignment.clear();
-    }
-    match group.spec.assignor {
-        Assignor::Range => {
-            // RangeAssignor: contiguous ranges, the first members get one extra.
-            let per = parts.len() / n;
-            let extra = parts.len() % n;
-            let mut next = 0;
-            for (k, &i) in order.iter().enumerate() {
-                let take = per + usize::from(k < extra);
-                group.members[i].assignment = parts[next..next + take].to_vec();
-                next += take;
-            }
-        }
-        Assignor::Roundrobin => {
-            for (j, &p) in parts.iter().enumerate() {
-                group.members[order[j % n]].assignment.push(p);
-            }
-        }
-        Assignor::Sticky | Assignor::CooperativeSticky => {
-            // AbstractStickyAssignor (KIP-54, KIP-429), every member subscribed to the topic:
-            // balance first (counts differ by at most one: `min` or `min + 1`, the latter for
-            // exactly `len % n` members), then stickiness. Each member keeps up to its quota of
-            // what it owned, in member order; the rest go to the least loaded member.
-            let min = parts.len() / n;
-            let mut max_slots = parts.len() % n;
-            let mut owned = vec![false; parts.len()];
-            for &i in &order {
-                let quota = if max_slots > 0 && previous[i].len() > min {
-                    max_slots -= 1;
-                    min + 1
-                } else {
-                    min
-                };
-                for &p in &previous[i] {
-                    if let Some(j) = parts.iter().position(|&x| x == p)
-                        && !owned[j]
-                        && group.members[i].assignment.len() < quota
-                    {
-                        owned[j] = true;
-                        group.members[i].assignment.push(p);
-                    }
-                }
-            }
-            for (j, &p) in parts.iter().enumerate() {
-                if !owned[j] {
-                    let &i = order
-                        .iter()
-                        .min_by_key(|&&i| group.members[i].assignment.len())
-                        .expect("members");
-                    group.members[i].assignment.push(p);
-                }
-            }
-            for m in &mut group.members {
-                m.assignment.sort();
-            }
-        }
     }
 }

@@ -206,6 +206,10 @@ impl Controller {
             | Msg::TxnResponse { .. }
             | Msg::MetadataResponse { .. }
             | Msg::Group { .. }
+            | Msg::TxnOffsetCommit { .. }
+            | Msg::TxnOffsetCommitResponse { .. }
+            | Msg::TxnOffsetMarker { .. }
+            | Msg::TxnOffsetMarkerResponse { .. }
             | Msg::GroupResponse { .. } => {}
         }
     }

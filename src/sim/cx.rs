@@ -177,6 +177,11 @@ impl<'a> Cx<'a> {
     pub(crate) fn key_name(&self, key: u32) -> &str {
         &self.k.keys[key as usize]
     }
+
+    /// A group's `group.id` (static configuration, like a topic's name).
+    pub(crate) fn group_name(&self, g: crate::sim::GroupId) -> &str {
+        &self.k.group_names[g.idx()]
+    }
 }
 
 /// Building blocks for unit tests of one process: a kernel with a few named nodes, and a way to
@@ -258,5 +263,26 @@ pub(crate) mod testkit {
     /// Move the clock (as the event loop would before running a handler).
     pub(crate) fn advance_to(k: &mut Kernel, t: SimTime) {
         k.now = t;
+    }
+
+    /// Take the next timer due at or before `until` out of the queue, moving the clock to it
+    /// (the caller runs its handler): `(node, timer)`.
+    pub(crate) fn pop_timer(k: &mut Kernel, until: SimTime) -> Option<(NodeId, Timer)> {
+        let mut found = None;
+        let mut rest = Vec::new();
+        for (time, event) in k.drain_queue() {
+            match event {
+                Event::Timer { node, timer, .. } if found.is_none() && time <= until => {
+                    found = Some((time, node, timer));
+                }
+                other => rest.push((time, other)),
+            }
+        }
+        for (time, event) in rest {
+            k.schedule(time, event);
+        }
+        let (time, node, timer) = found?;
+        k.now = time;
+        Some((node, timer))
     }
 }

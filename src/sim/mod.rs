@@ -7,8 +7,10 @@ pub mod broker;
 pub mod config;
 pub mod consumer;
 pub mod controller;
+mod coordinator;
 pub(crate) mod cx;
 pub mod digest;
+pub mod group_coordinator;
 pub mod ids;
 pub mod network;
 pub mod partitioner;
@@ -16,8 +18,8 @@ pub mod producer;
 pub mod replica;
 mod setup;
 pub mod trace;
-pub mod txn;
 pub mod txn_client;
+pub mod txn_coordinator;
 mod wire;
 
 use std::cmp::Reverse;
@@ -33,11 +35,13 @@ pub use ids::*;
 pub use trace::*;
 
 use broker::Broker;
-use consumer::{Consumer, Group};
+use consumer::Consumer;
 use controller::Controller;
+use group_coordinator::{GroupCoordinator, GroupTimer};
 use network::Network;
 use producer::{Producer, ProducerTimer};
 use replica::{Partition, Replica};
+use txn_coordinator::{TxnCoordinator, TxnTimer};
 use wire::Msg;
 
 /// What kind of node a [`NodeId`] is.
@@ -151,11 +155,6 @@ pub(crate) enum Local {
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Timer {
     Producer(ProducerTimer),
-    TxnHousekeeping,
-    TxnMarkerRetry {
-        txn: u32,
-        token: u32,
-    },
     Broker(broker::BrokerTimer),
     Controller(controller::ControllerTimer),
     ConsumerStart,
@@ -179,15 +178,10 @@ pub(crate) enum Timer {
     },
     /// `metadata.max.age.ms`: the consumer refreshes its metadata even without an error.
     ConsumerMetadataMaxAge,
-    CoordinatorJoinDeadline {
-        group: GroupId,
-        token: u32,
-    },
-    CoordinatorSessionCheck {
-        group: GroupId,
-        consumer: ConsumerId,
-        token: u32,
-    },
+    /// A group coordinator's timer, on the broker hosting it.
+    GroupCoordinator(GroupTimer),
+    /// A transaction coordinator's timer, on the broker hosting it.
+    TxnCoordinator(TxnTimer),
 }
 
 /// Where the run is.
@@ -273,6 +267,8 @@ pub(crate) struct Kernel {
     pub(crate) nodes: Vec<NodeState>,
     pub(crate) net: Network,
     pub(crate) topics: Vec<TopicInfo>,
+    /// Each group's `group.id`, by [`GroupId`]: static configuration, like `topics`.
+    pub(crate) group_names: Vec<String>,
     pub(crate) msgs: Vec<MsgInfo>,
     pub(crate) keys: Vec<String>,
     pub(crate) faults: Vec<FaultSpec>,
@@ -296,10 +292,11 @@ pub struct Sim {
     pub(crate) brokers: Vec<Broker>,
     pub(crate) controller: Controller,
     pub(crate) producers: Vec<Producer>,
-    pub(crate) groups: Vec<Group>,
+    /// The group coordinators, one per group.
+    pub(crate) groups: Vec<GroupCoordinator>,
     pub(crate) consumers: Vec<Consumer>,
-    /// Transaction coordinator state, one per `transactional.id`.
-    pub(crate) txns: Vec<txn::Txn>,
+    /// The transaction coordinators, one per `transactional.id`.
+    pub(crate) txns: Vec<TxnCoordinator>,
 }
 
 impl Sim {
@@ -441,8 +438,30 @@ impl Sim {
         &self.producers
     }
 
-    pub fn groups(&self) -> &[Group] {
+    pub fn groups(&self) -> &[GroupCoordinator] {
         &self.groups
+    }
+
+    pub fn txns(&self) -> &[TxnCoordinator] {
+        &self.txns
+    }
+
+    /// The `transactional.id` owning a producer id, for naming markers.
+    pub fn txn_id_of_producer(&self, pid: u32) -> Option<&str> {
+        self.txns
+            .iter()
+            .find(|t| t.producer_id == pid)
+            .map(|t| t.id.as_str())
+    }
+
+    /// The broker hosting a group's coordinator right now, by the controller's view.
+    pub fn coordinator_host(&self, g: GroupId) -> Option<BrokerId> {
+        coordinator::coordinator_for(&self.groups[g.idx()].name, &self.controller.brokers)
+    }
+
+    /// The broker hosting a transaction's coordinator right now, by the controller's view.
+    pub fn txn_host(&self, txn: u32) -> Option<BrokerId> {
+        coordinator::coordinator_for(&self.txns[txn as usize].id, &self.controller.brokers)
     }
 
     pub fn consumers(&self) -> &[Consumer] {
@@ -521,6 +540,42 @@ impl Sim {
 
     pub(crate) fn wire_summary(&self, msg: &Msg) -> Wire {
         self.k.wire_summary(msg)
+    }
+
+    // ----- coordinators -------------------------------------------------------------------
+
+    /// The coordinator of a `transactional.id`, created on first use; its index.
+    pub(crate) fn txn_index(&mut self, id: &str, timeout_ms: u64) -> u32 {
+        if let Some(i) = self.txns.iter().position(|t| t.id == id) {
+            return i as u32;
+        }
+        let i = self.txns.len() as u32;
+        self.txns.push(TxnCoordinator::new(i, id, timeout_ms));
+        i
+    }
+
+    /// Every broker starts its transaction coordinators' housekeeping (when the cluster boots).
+    pub(crate) fn start_coordinators(&mut self) {
+        for b in 0..self.controller.brokers.len() {
+            self.start_coordinators_on(BrokerId(b as u32));
+        }
+    }
+
+    fn start_coordinators_on(&mut self, b: BrokerId) {
+        let node = self.node_of_broker(b);
+        txn_coordinator::start_housekeeping(&mut Cx::new(&mut self.k, node));
+    }
+
+    /// Group `g`'s topic grew by `count` partitions from `first`: its coordinator learns of
+    /// them (on its host, if the group is loaded).
+    pub(crate) fn group_partitions_added(&mut self, g: GroupId, first: PartitionId, count: u32) {
+        // TODO(metadata): the coordinator should learn this from its host's metadata.
+        let node = match self.groups[g.idx()].host() {
+            Some(b) => self.node_of_broker(b),
+            None => self.k.controller_node,
+        };
+        let added: Vec<PartitionId> = (0..count).map(|k| PartitionId(first.0 + k)).collect();
+        self.groups[g.idx()].partitions_added(&added, &mut Cx::new(&mut self.k, node));
     }
 
     // ----- dispatch -----------------------------------------------------------------------
@@ -680,20 +735,24 @@ impl Sim {
 
     fn deliver(&mut self, from: NodeId, to: NodeId, msg: Msg) {
         match self.k.nodes[to.idx()].kind {
+            // A broker hands what its coordinators handle to them. TODO(metadata): the
+            // controller's records stand in for the broker's metadata cache (see Metadata).
             NodeKind::Broker(b) => match msg {
-                // Requests and answers for the coordinators the broker hosts.
-                Msg::Group {
-                    group,
-                    consumer,
-                    req,
-                } => self.coordinator_receive(b, from, group, consumer, req),
-                Msg::Txn { txn, req } => self.txn_coordinator_receive(b, from, txn, req),
-                Msg::WriteTxnMarkerResponse {
-                    partition,
-                    txn,
-                    token,
-                    ok,
-                } => self.txn_marker_response(b, partition, txn, token, ok),
+                Msg::Group { group, .. }
+                | Msg::TxnOffsetCommit { group, .. }
+                | Msg::TxnOffsetMarker { group, .. } => {
+                    let meta = coordinator::Metadata::new(&self.controller);
+                    let cx = &mut Cx::new(&mut self.k, to);
+                    self.groups[group.idx()].on_message(b, from, msg, &meta, cx);
+                }
+                Msg::Txn { txn, .. }
+                | Msg::WriteTxnMarkerResponse { txn, .. }
+                | Msg::TxnOffsetCommitResponse { txn, .. }
+                | Msg::TxnOffsetMarkerResponse { txn, .. } => {
+                    let meta = coordinator::Metadata::new(&self.controller);
+                    let cx = &mut Cx::new(&mut self.k, to);
+                    self.txns[txn as usize].on_message(b, from, msg, &meta, cx);
+                }
                 msg => self.brokers[b.idx()].on_message(from, msg, &mut Cx::new(&mut self.k, to)),
             },
             NodeKind::Controller => {
@@ -709,6 +768,22 @@ impl Sim {
 
     fn fire_timer(&mut self, node: NodeId, timer: Timer) {
         match (self.k.nodes[node.idx()].kind, timer) {
+            (NodeKind::Broker(b), Timer::GroupCoordinator(t)) => {
+                let cx = &mut Cx::new(&mut self.k, node);
+                self.groups[t.group().idx()].on_timer(b, t, cx);
+            }
+            (NodeKind::Broker(b), Timer::TxnCoordinator(t)) => {
+                let meta = coordinator::Metadata::new(&self.controller);
+                let cx = &mut Cx::new(&mut self.k, node);
+                match t {
+                    TxnTimer::Housekeeping => {
+                        txn_coordinator::on_housekeeping(&mut self.txns, b, &meta, cx)
+                    }
+                    TxnTimer::MarkerRetry { txn, .. } => {
+                        self.txns[txn as usize].on_timer(b, t, &meta, cx)
+                    }
+                }
+            }
             (NodeKind::Producer(p), Timer::Producer(t)) => {
                 self.with_producer(p, |prod, cx| prod.on_timer(t, cx))
             }
@@ -718,13 +793,6 @@ impl Sim {
             (NodeKind::Consumer(c), t) => self.consumer_timer(c, t),
             (NodeKind::Broker(b), Timer::Broker(t)) => {
                 self.brokers[b.idx()].on_timer(t, &mut Cx::new(&mut self.k, node))
-            }
-            (
-                NodeKind::Broker(b),
-                t @ (Timer::CoordinatorJoinDeadline { .. } | Timer::CoordinatorSessionCheck { .. }),
-            ) => self.coordinator_timer(b, t),
-            (NodeKind::Broker(b), t @ (Timer::TxnHousekeeping | Timer::TxnMarkerRetry { .. })) => {
-                self.txn_timer(b, t)
             }
             (NodeKind::Controller, Timer::Controller(t)) => {
                 self.controller.on_timer(t, &mut Cx::new(&mut self.k, node))
@@ -886,6 +954,14 @@ impl Sim {
             NodeKind::Broker(b) => {
                 self.brokers[b.idx()].crash();
                 self.reset_connections_to(b);
+                // The coordinators it had loaded lose their memory; their next host reloads
+                // them from their durable state.
+                for g in &mut self.groups {
+                    g.host_crashed(b);
+                }
+                for t in &mut self.txns {
+                    t.host_crashed(b);
+                }
             }
             NodeKind::Controller => self.controller.crash(),
             NodeKind::Producer(p) => self.producers[p.idx()].crash(),
@@ -895,9 +971,7 @@ impl Sim {
 
     /// The error a client sees when its request meets a dead process (connection reset).
     fn reset_reply(&self, msg: &Msg) -> Option<Msg> {
-        use wire::{
-            ConsumerFetchResult, GroupRequest, GroupResponse, ProduceResult, ReplicaFetchResult,
-        };
+        use wire::{ConsumerFetchResult, ProduceResult, ReplicaFetchResult};
         let reset = ErrorCode::NetworkException;
         Some(match msg {
             Msg::Produce {
@@ -944,30 +1018,19 @@ impl Sim {
                 token: *token,
                 ok: false,
             },
-            Msg::Txn { req, .. } => {
-                use wire::{TxnRequest, TxnResponse};
-                let error = ErrorCode::NotCoordinator;
-                Msg::TxnResponse {
-                    resp: match req {
-                        TxnRequest::InitProducerId { token, .. } => TxnResponse::InitProducerId {
-                            token: *token,
-                            result: Err(error),
-                        },
-                        TxnRequest::AddPartitions { partition, .. } => TxnResponse::AddPartitions {
-                            partition: *partition,
-                            error,
-                        },
-                        TxnRequest::AddOffsets { token, .. } => TxnResponse::AddOffsets {
-                            token: *token,
-                            error,
-                        },
-                        TxnRequest::EndTxn { token, .. } => TxnResponse::EndTxn {
-                            token: *token,
-                            error,
-                        },
-                    },
-                }
-            }
+            Msg::TxnOffsetCommit { txn, token, .. } => Msg::TxnOffsetCommitResponse {
+                txn: *txn,
+                token: *token,
+                error: ErrorCode::NotCoordinator,
+            },
+            Msg::TxnOffsetMarker { txn, token, .. } => Msg::TxnOffsetMarkerResponse {
+                txn: *txn,
+                token: *token,
+                ok: false,
+            },
+            Msg::Txn { req, .. } => Msg::TxnResponse {
+                resp: txn_coordinator::error_response(req, ErrorCode::NotCoordinator),
+            },
             Msg::ListOffsets {
                 partition, token, ..
             } => Msg::ListOffsetsResponse {
@@ -975,34 +1038,9 @@ impl Sim {
                 token: *token,
                 offset: None,
             },
-            Msg::Group { req, .. } => {
-                let error = ErrorCode::NotCoordinator;
-                let resp = match req {
-                    GroupRequest::Join { token } => GroupResponse::Join {
-                        generation: 0,
-                        token: *token,
-                        error,
-                    },
-                    GroupRequest::Sync { token, .. } => GroupResponse::Sync {
-                        generation: 0,
-                        assignment: Box::new([]),
-                        token: *token,
-                        error,
-                    },
-                    GroupRequest::Heartbeat { .. } => GroupResponse::Heartbeat { error },
-                    GroupRequest::Commit { token, .. } => GroupResponse::Commit {
-                        token: *token,
-                        error,
-                    },
-                    GroupRequest::OffsetFetch { token, .. } => GroupResponse::OffsetFetch {
-                        offsets: Box::new([]),
-                        token: *token,
-                        error,
-                    },
-                    GroupRequest::Leave { .. } => return None,
-                };
-                Msg::GroupResponse { resp }
-            }
+            Msg::Group { req, .. } => Msg::GroupResponse {
+                resp: group_coordinator::error_response(req, ErrorCode::NotCoordinator)?,
+            },
             _ => return None,
         })
     }
@@ -1204,7 +1242,7 @@ impl Sim {
         match self.k.nodes[n.idx()].kind {
             NodeKind::Broker(b) => {
                 self.brokers[b.idx()].on_start(&mut Cx::new(&mut self.k, n));
-                self.set_timer_ms(n, 1000, Timer::TxnHousekeeping);
+                self.start_coordinators_on(b);
             }
             NodeKind::Controller => self.controller.on_start(&mut Cx::new(&mut self.k, n)),
             NodeKind::Producer(p) => {
@@ -1238,7 +1276,6 @@ impl Sim {
         for b in 0..self.brokers.len() {
             let node = self.node_of_broker(BrokerId(b as u32));
             self.brokers[b].boot(&mut Cx::new(&mut self.k, node));
-            self.set_timer_ms(node, 1000, Timer::TxnHousekeeping);
         }
         let node = self.k.controller_node;
         self.controller.on_start(&mut Cx::new(&mut self.k, node));
@@ -1284,6 +1321,7 @@ impl Kernel {
             nodes: Vec::new(),
             net: Network::default(),
             topics: Vec::new(),
+            group_names: Vec::new(),
             controller_node: NodeId(0),
             msgs: Vec::new(),
             keys: Vec::new(),

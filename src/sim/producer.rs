@@ -756,6 +756,10 @@ impl Producer {
             | Msg::Txn { .. }
             | Msg::MetadataRequest { .. }
             | Msg::Group { .. }
+            | Msg::TxnOffsetCommit { .. }
+            | Msg::TxnOffsetCommitResponse { .. }
+            | Msg::TxnOffsetMarker { .. }
+            | Msg::TxnOffsetMarkerResponse { .. }
             | Msg::GroupResponse { .. } => {}
         }
     }

@@ -2,8 +2,8 @@
 
 use crate::sim::broker::Broker;
 use crate::sim::config::{SimConfig, WorkloadConfig};
-use crate::sim::consumer::Group;
 use crate::sim::controller::{Controller, PartitionState};
+use crate::sim::group_coordinator::GroupCoordinator;
 use crate::sim::ids::*;
 use crate::sim::network::Network;
 use crate::sim::producer::{Producer, Transactional, Workload};
@@ -171,8 +171,10 @@ impl Sim {
         }
 
         // Groups and their consumers.
-        for spec in &config.groups {
-            let group: Group = sim.new_group(spec);
+        for (g, spec) in config.groups.iter().enumerate() {
+            let partitions = sim.k.topics[spec.topic.idx()].partitions.clone();
+            let group = GroupCoordinator::new(GroupId(g as u32), spec, partitions);
+            sim.k.group_names.push(spec.name.clone());
             sim.groups.push(group);
         }
         sim.k.net = Network::new(
@@ -187,6 +189,7 @@ impl Sim {
         }
 
         sim.boot_cluster();
+        sim.start_coordinators();
         // Every producer starts with what a first Metadata request would return.
         for p in 0..sim.producers.len() {
             let bootstrap = sim.bootstrap_metadata(sim.producers[p].topic);

@@ -44,6 +44,9 @@ pub enum WireKind {
     EndTxnResponse,
     WriteTxnMarkers,
     WriteTxnMarkersResponse,
+    /// The offsets a transaction carries, to the group coordinator (KIP-447).
+    TxnOffsetCommit,
+    TxnOffsetCommitResponse,
 }
 
 impl WireKind {
@@ -84,6 +87,8 @@ impl WireKind {
             WireKind::EndTxnResponse => "EndTxnResponse",
             WireKind::WriteTxnMarkers => "WriteTxnMarkers",
             WireKind::WriteTxnMarkersResponse => "WriteTxnMarkersResponse",
+            WireKind::TxnOffsetCommit => "TxnOffsetCommit",
+            WireKind::TxnOffsetCommitResponse => "TxnOffsetCommitResponse",
         }
     }
 

@@ -22,8 +22,14 @@ use crate::sim::Local;
 use crate::sim::ids::*;
 use crate::sim::producer::{Producer, ProducerTimer};
 use crate::sim::trace::Trace;
-use crate::sim::txn::TxnOffsets;
 use crate::sim::wire::{Msg, TxnRequest, TxnResponse};
+
+/// `transaction.timeout.ms`
+pub const DEFAULT_TRANSACTION_TIMEOUT_MS: u64 = 60_000;
+
+/// Input offsets a processor commits with its transaction (`sendOffsetsToTransaction`):
+/// the group, the member and each partition's next offset.
+pub(crate) type TxnOffsets = (GroupId, ConsumerId, Box<[(PartitionId, u64)]>);
 
 /// Backoff before a transactional request is retried.
 const TXN_RETRY_BACKOFF_MS: u64 = 100;

@@ -173,6 +173,41 @@ pub(crate) enum Msg {
         token: u32,
         ok: bool,
     },
+    /// Transaction coordinator → group coordinator: the offsets a transaction carries
+    /// (`sendOffsetsToTransaction`), pending until its marker (KIP-447). Stands in for the
+    /// producer's `TxnOffsetCommit`, which the model folds into `AddOffsetsToTxn`: the
+    /// transaction coordinator answers `AddOffsetsToTxn` once this is answered.
+    TxnOffsetCommit {
+        group: GroupId,
+        txn: u32,
+        /// Which of the transactional id's transactions (they are numbered from 1).
+        transaction: u32,
+        offsets: Box<[(PartitionId, u64)]>,
+        token: u32,
+    },
+    TxnOffsetCommitResponse {
+        txn: u32,
+        token: u32,
+        error: ErrorCode,
+    },
+    /// Transaction coordinator → group coordinator: a transaction's COMMIT or ABORT marker on
+    /// the group's `__consumer_offsets` partition. A commit carries the offsets, so it commits
+    /// them even if the `TxnOffsetCommit` was lost.
+    TxnOffsetMarker {
+        group: GroupId,
+        txn: u32,
+        transaction: u32,
+        /// The member that sent the offsets, for the trace.
+        consumer: ConsumerId,
+        commit: bool,
+        offsets: Box<[(PartitionId, u64)]>,
+        token: u32,
+    },
+    TxnOffsetMarkerResponse {
+        txn: u32,
+        token: u32,
+        ok: bool,
+    },
     /// Transactional producer → transaction coordinator.
     Txn {
         txn: u32,
@@ -195,6 +230,9 @@ pub(crate) enum Msg {
     Group {
         group: GroupId,
         consumer: ConsumerId,
+        /// The sender's process incarnation: with `consumer`, its member id (a restarted
+        /// dynamic consumer is a new member).
+        incarnation: u32,
         req: GroupRequest,
     },
     /// Group protocol, coordinator → consumer.
@@ -405,6 +443,13 @@ impl crate::sim::Kernel {
                 w.kind = WireKind::WriteTxnMarkersResponse;
                 w.partition = Some(*partition);
             }
+            Msg::TxnOffsetCommit { .. } => w.kind = WireKind::TxnOffsetCommit,
+            Msg::TxnOffsetCommitResponse { error, .. } => {
+                w.kind = WireKind::TxnOffsetCommitResponse;
+                w.error = *error;
+            }
+            Msg::TxnOffsetMarker { .. } => w.kind = WireKind::WriteTxnMarkers,
+            Msg::TxnOffsetMarkerResponse { .. } => w.kind = WireKind::WriteTxnMarkersResponse,
             Msg::Txn { req, .. } => match req {
                 TxnRequest::InitProducerId { .. } => w.kind = WireKind::InitProducerId,
                 TxnRequest::AddPartitions { partition, .. } => {

@@ -228,17 +228,17 @@ fn partition_header(s: &Session, p: PartitionId, selected: bool, width: u16) -> 
     // Writes refused right now, with the reason in words (not colour alone).
     if let Some((since, why)) = s.metrics.unavailable_now(p) {
         use crate::metrics::Unavailable;
-        let for_how_long = crate::report::fmt_ms((sim.now().0 - since.0) as f64 / 1000.0);
+        let since = crate::report::fmt_time(since);
         let text = match why {
             // The header already says OFFLINE.
-            Unavailable::NoLeader => format!("  ⛔ no writes for {for_how_long}"),
-            Unavailable::LeaderDown if short => format!("  ⛔ leader down {for_how_long}"),
+            Unavailable::NoLeader => format!("  ⛔ no writes since {since}"),
+            Unavailable::LeaderDown if short => format!("  ⛔ leader down since {since}"),
             Unavailable::LeaderDown => format!(
-                "  ⛔ leader down {for_how_long}: no writes until the controller elects another"
+                "  ⛔ leader down since {since}: no writes until the controller elects another"
             ),
-            Unavailable::UnderMinIsr if short => format!("  ⛔ ISR<min {for_how_long}"),
+            Unavailable::UnderMinIsr if short => format!("  ⛔ ISR<min since {since}"),
             Unavailable::UnderMinIsr => {
-                format!("  ⛔ ISR below min.insync {for_how_long}: acks=all refused")
+                format!("  ⛔ ISR below min.insync since {since}: acks=all refused")
             }
         };
         spans.push(Span::styled(text, theme::LOSS));

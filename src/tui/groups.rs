@@ -9,7 +9,8 @@ use ratatui::widgets::Widget;
 
 use super::{panel, put, theme};
 use crate::session::Session;
-use crate::sim::consumer::{ConsumerState, Group, GroupState};
+use crate::sim::consumer::ConsumerState;
+use crate::sim::group_coordinator::{GroupCoordinator as Group, GroupState};
 use crate::sim::{ConsumerId, PartitionId, Sim};
 
 pub struct GroupsPanel<'a> {
@@ -48,7 +49,7 @@ fn partition_spans(
         .partitions
         .iter()
         .position(|&x| x == p)
-        .and_then(|i| g.committed[i]);
+        .and_then(|i| g.committed()[i]);
     let lag = cp.map(|x| x.hw.saturating_sub(x.position.unwrap_or(0)));
     let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
     let (pl, cl, ll) = if short {
@@ -95,10 +96,10 @@ pub fn compact_lines(s: &Session, _width: u16) -> Vec<Line<'static>> {
         .map(|g| {
             let mut spans = vec![
                 Span::styled(format!("{} ", g.name), theme::TITLE),
-                Span::styled(format!("gen {} ", g.generation), theme::LABEL),
-                Span::styled(state_name(g.state), state_style(g.state)),
+                Span::styled(format!("gen {} ", g.generation()), theme::LABEL),
+                Span::styled(state_name(g.state()), state_style(g.state())),
             ];
-            for m in &g.members {
+            for m in g.members() {
                 let cons = &sim.consumers()[m.consumer.idx()];
                 spans.push(Span::styled(" │ ", theme::DIM));
                 spans.push(Span::styled(
@@ -126,9 +127,9 @@ impl GroupsPanel<'_> {
             lines.push(Line::from(vec![
                 Span::styled(format!("{}  ", g.name), theme::TITLE),
                 Span::styled("generation ", theme::LABEL),
-                Span::styled(g.generation.to_string(), theme::BOLD),
+                Span::styled(g.generation().to_string(), theme::BOLD),
                 Span::styled("  ", theme::LABEL),
-                Span::styled(state_name(g.state), state_style(g.state)),
+                Span::styled(state_name(g.state()), state_style(g.state())),
                 Span::styled(
                     format!(
                         "  commit={}  assignor={}{}",
@@ -141,7 +142,7 @@ impl GroupsPanel<'_> {
             ]));
             for &c in &g.consumers {
                 let cons = &sim.consumers()[c.idx()];
-                let member = g.members.iter().find(|m| m.consumer == c);
+                let member = g.members().iter().find(|m| m.consumer == c);
                 let mut head = vec![
                     Span::raw("  "),
                     Span::styled(

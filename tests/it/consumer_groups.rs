@@ -350,6 +350,17 @@ auto_offset_reset = "earliest"
 at_ms = 2000
 action = "add-consumer"
 group = "billing"
+
+# The transaction coordinator of billing-1 (broker-3) reaches the group coordinator (broker-1)
+# slowly, so a transaction's offsets stay pending there while the group rebalances. (Without
+# the delay the COMMIT marker reaches the group coordinator before the processor, which
+# rejoins only once EndTxn is answered, can fetch offsets again.)
+[[faults]]
+at_ms = 1900
+action = "delay"
+link = "broker-3 -> broker-1"
+extra_ms = 100
+duration_ms = 3000
 "#;
     let sc = parse(text);
     let mut applied: Vec<(u32, String)> = Vec::new();
