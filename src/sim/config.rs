@@ -4,7 +4,6 @@
 //!
 //! Field docs give Kafka's config names where there is one.
 
-use super::Sim;
 use super::ids::*;
 
 /// `acks`
@@ -377,85 +376,4 @@ impl FaultKind {
 pub struct Note {
     pub at: SimTime,
     pub text: String,
-}
-
-impl Sim {
-    /// A target's name as a scenario file writes it: a node name or `leader:TOPIC/P`.
-    pub fn target_name(&self, t: Target) -> String {
-        match t {
-            Target::Node(n) => self.node_name(n).to_string(),
-            Target::Consumer(c) => self.consumers[c.idx()].name.clone(),
-            Target::LeaderOf(p) => format!("leader:{}", self.partition_name(p)),
-        }
-    }
-
-    /// The node a target names right now, if any.
-    pub(crate) fn resolve(&self, t: Target) -> Option<NodeId> {
-        match t {
-            Target::Node(n) => Some(n),
-            Target::Consumer(c) => Some(self.consumers[c.idx()].node),
-            Target::LeaderOf(p) => self.controller.parts[p.idx()]
-                .leader
-                .map(|b| self.node_of_broker(b)),
-        }
-    }
-
-    /// One line describing fault `index`, e.g. `crash target=broker-1 duration_ms=500`.
-    pub fn fault_label(&self, index: u32) -> String {
-        use std::fmt::Write as _;
-        let f = &self.k.faults[index as usize];
-        let mut s = f.kind.name().to_string();
-        let mut field = |k: &str, v: &dyn std::fmt::Display| {
-            let _ = write!(s, " {k}={v}");
-        };
-        match &f.kind {
-            FaultKind::Crash(t) | FaultKind::Restart(t) => field("target", &self.target_name(*t)),
-            FaultKind::Pause {
-                target,
-                duration_ms,
-            } => {
-                field("target", &self.target_name(*target));
-                field("duration_ms", duration_ms);
-            }
-            FaultKind::Isolate {
-                target,
-                duration_ms,
-            } => {
-                field("target", &self.target_name(*target));
-                if let Some(d) = duration_ms {
-                    field("duration_ms", d);
-                }
-            }
-            FaultKind::Partition { duration_ms, .. } => {
-                if let Some(d) = duration_ms {
-                    field("duration_ms", d);
-                }
-            }
-            FaultKind::Heal | FaultKind::AddPartitions { .. } => {}
-            FaultKind::Drop { from, to, count } => {
-                let link = format!("{}->{}", self.target_name(*from), self.target_name(*to));
-                field("link", &link);
-                field("count", count);
-            }
-            FaultKind::DropAcks { producer, count } => {
-                field("target", &self.producers[producer.idx()].name);
-                field("count", count);
-            }
-            FaultKind::Delay {
-                from,
-                to,
-                duration_ms,
-                ..
-            } => {
-                let link = format!("{}->{}", self.target_name(*from), self.target_name(*to));
-                field("link", &link);
-                field("duration_ms", duration_ms);
-            }
-            FaultKind::AddConsumer(g) => field("group", &self.groups[g.idx()].name),
-            FaultKind::RemoveConsumer(c) => field("target", &self.consumers[c.idx()].name),
-            FaultKind::ElectPreferred(p) => field("partition", &self.partition_name(*p)),
-            FaultKind::Zombie(p) => field("target", &self.producers[p.idx()].name),
-        }
-        s
-    }
 }

@@ -1,5 +1,7 @@
 //! Building a [`Sim`] from its [`SimConfig`].
 
+use std::collections::BTreeMap;
+
 use crate::sim::broker::Broker;
 use crate::sim::config::{SimConfig, WorkloadConfig};
 use crate::sim::controller::{Controller, PartitionState};
@@ -13,230 +15,228 @@ use crate::sim::{Event, NodeKind, NodeState, Settings, Sim, TopicInfo};
 /// Extra simulated time the drain may take beyond the slowest client timeout.
 const DRAIN_SLACK_MS: u64 = 30_000;
 
-impl Sim {
-    /// Build the world with the config's own seed. A validated scenario lowers into a
-    /// config, so `Sim::new(&scenario)` works too.
-    pub fn new(config: impl Into<SimConfig>) -> Sim {
-        let config = config.into();
-        let seed = config.seed;
-        Sim::build(config, seed)
-    }
+/// Build the world from `config`, run with `seed`.
+pub(super) fn build(config: SimConfig, seed: u64) -> Sim {
+    let c = &config.cluster;
+    let stop_at = config.stop_at;
+    let slowest_producer = config
+        .producers
+        .iter()
+        .map(|p| p.delivery_timeout_ms.max(p.request_timeout_ms))
+        .max()
+        .unwrap_or(0);
+    let slowest_group = config
+        .groups
+        .iter()
+        .map(|g| g.session_timeout_ms + g.request_timeout_ms)
+        .max()
+        .unwrap_or(0);
+    let drain_ms = slowest_producer
+        .max(slowest_group)
+        .max(c.broker_session_timeout_ms)
+        + DRAIN_SLACK_MS;
+    let settings = Settings {
+        seed,
+        stop_at,
+        drain_limit: stop_at.plus_ms(drain_ms),
+        replica_lag_time_max_ms: c.replica_lag_time_max_ms,
+        broker_session_timeout_ms: c.broker_session_timeout_ms,
+        broker_heartbeat_interval_ms: c.broker_heartbeat_interval_ms,
+        replica_fetch_wait_max_ms: c.replica_fetch_wait_max_ms,
+        replica_socket_timeout_ms: c.replica_socket_timeout_ms,
+        group_initial_rebalance_delay_ms: c.group_initial_rebalance_delay_ms,
+    };
+    let mut sim = Sim::new_empty(settings);
+    let mut key_index: BTreeMap<String, u32> = BTreeMap::new();
 
-    /// Build the world with another seed.
-    pub fn with_seed(config: impl Into<SimConfig>, seed: u64) -> Sim {
-        Sim::build(config.into(), seed)
-    }
-
-    fn build(config: SimConfig, seed: u64) -> Sim {
-        let c = &config.cluster;
-        let stop_at = config.stop_at;
-        let slowest_producer = config
-            .producers
-            .iter()
-            .map(|p| p.delivery_timeout_ms.max(p.request_timeout_ms))
-            .max()
-            .unwrap_or(0);
-        let slowest_group = config
-            .groups
-            .iter()
-            .map(|g| g.session_timeout_ms + g.request_timeout_ms)
-            .max()
-            .unwrap_or(0);
-        let drain_ms = slowest_producer
-            .max(slowest_group)
-            .max(c.broker_session_timeout_ms)
-            + DRAIN_SLACK_MS;
-        let settings = Settings {
-            seed,
-            stop_at,
-            drain_limit: stop_at.plus_ms(drain_ms),
-            replica_lag_time_max_ms: c.replica_lag_time_max_ms,
-            broker_session_timeout_ms: c.broker_session_timeout_ms,
-            broker_heartbeat_interval_ms: c.broker_heartbeat_interval_ms,
-            replica_fetch_wait_max_ms: c.replica_fetch_wait_max_ms,
-            replica_socket_timeout_ms: c.replica_socket_timeout_ms,
-            group_initial_rebalance_delay_ms: c.group_initial_rebalance_delay_ms,
-        };
-        let mut sim = Sim::new_empty(settings);
-
-        // Nodes: brokers first (NodeId == BrokerId), then the controller, then producers.
-        for b in 0..c.brokers {
-            sim.k.nodes.push(NodeState {
-                name: format!("broker-{}", b + 1),
-                kind: NodeKind::Broker(BrokerId(b)),
-                up: true,
-                incarnation: 0,
-                paused_until: None,
-            });
-        }
-        sim.k.controller_node = NodeId(c.brokers);
+    // Nodes: brokers first (NodeId == BrokerId), then the controller, then producers.
+    for b in 0..c.brokers {
         sim.k.nodes.push(NodeState {
-            name: "controller".to_string(),
-            kind: NodeKind::Controller,
+            name: format!("broker-{}", b + 1),
+            kind: NodeKind::Broker(BrokerId(b)),
             up: true,
             incarnation: 0,
             paused_until: None,
         });
+    }
+    sim.k.controller_node = NodeId(c.brokers);
+    sim.k.nodes.push(NodeState {
+        name: "controller".to_string(),
+        kind: NodeKind::Controller,
+        up: true,
+        incarnation: 0,
+        paused_until: None,
+    });
 
-        sim.brokers = (0..c.brokers).map(|b| Broker::new(BrokerId(b))).collect();
-        sim.controller = Controller::new(c.brokers);
+    sim.brokers = (0..c.brokers).map(|b| Broker::new(BrokerId(b))).collect();
+    sim.controller = Controller::new(c.brokers);
 
-        // Topics and partitions. Without an explicit assignment, replicas are spread
-        // round-robin over the brokers, shifted per partition, as Kafka's default does.
-        let mut shift = 0u32;
-        for (t, topic) in config.topics.iter().enumerate() {
-            let tid = TopicId(t as u32);
-            let unclean = topic.unclean_leader_election;
-            sim.k.topics.push(TopicInfo {
-                name: topic.name.clone(),
-                partitions: Vec::new(),
-                min_insync_replicas: topic.min_insync_replicas,
-                unclean_leader_election: unclean,
-            });
-            for i in 0..topic.partitions {
-                let assignment: Vec<BrokerId> = match &topic.assignment {
-                    Some(a) => a[i as usize].clone(),
-                    None => (0..topic.replication_factor)
-                        .map(|j| BrokerId((shift + i + j) % c.brokers))
-                        .collect(),
-                };
-                // The leader is decided at boot.
-                let leaderless = PartitionState {
-                    leader: None,
-                    leader_epoch: 0,
-                    partition_epoch: 0,
-                    isr: BrokerSet::EMPTY,
-                };
-                sim.controller
-                    .add_partition(tid, assignment.clone(), unclean, leaderless);
-                sim.provision_partition(tid, assignment);
-            }
-            shift += topic.partitions;
-        }
-
-        // Producers.
-        for (i, spec) in config.producers.iter().enumerate() {
-            let pid = ProducerId(i as u32);
-            let node = NodeId(sim.k.nodes.len() as u32);
-            sim.k.nodes.push(NodeState {
-                name: spec.name.clone(),
-                kind: NodeKind::Producer(pid),
-                up: true,
-                incarnation: 0,
-                paused_until: None,
-            });
-            let topic = spec.topic;
-            let workload = match &spec.workload {
-                WorkloadConfig::Stream {
-                    count,
-                    every_ms,
-                    start_ms,
-                    keys,
-                    distribution,
-                } => {
-                    let keys: Vec<u32> = keys.iter().map(|k| sim.intern_key(k)).collect();
-                    let total: f64 = (1..=keys.len()).map(|k| 1.0 / k as f64).sum();
-                    let mut acc = 0.0;
-                    let zipf_cdf = (1..=keys.len())
-                        .map(|k| {
-                            acc += 1.0 / k as f64 / total;
-                            acc
-                        })
-                        .collect();
-                    Workload::Stream {
-                        count: *count,
-                        every_ms: *every_ms,
-                        start_ms: *start_ms,
-                        keys,
-                        distribution: *distribution,
-                        zipf_cdf,
-                    }
-                }
-                WorkloadConfig::Messages(messages) => {
-                    let mut msgs: Vec<(u64, Option<u32>)> = messages
-                        .iter()
-                        .map(|(at, key)| (*at, key.as_deref().map(|k| sim.intern_key(k))))
-                        .collect();
-                    msgs.sort_by_key(|m| m.0);
-                    Workload::Explicit(msgs)
-                }
+    // Topics and partitions. Without an explicit assignment, replicas are spread
+    // round-robin over the brokers, shifted per partition, as Kafka's default does.
+    let mut shift = 0u32;
+    for (t, topic) in config.topics.iter().enumerate() {
+        let tid = TopicId(t as u32);
+        let unclean = topic.unclean_leader_election;
+        sim.k.topics.push(TopicInfo {
+            name: topic.name.clone(),
+            partitions: Vec::new(),
+            min_insync_replicas: topic.min_insync_replicas,
+            unclean_leader_election: unclean,
+        });
+        for i in 0..topic.partitions {
+            let assignment: Vec<BrokerId> = match &topic.assignment {
+                Some(a) => a[i as usize].clone(),
+                None => (0..topic.replication_factor)
+                    .map(|j| BrokerId((shift + i + j) % c.brokers))
+                    .collect(),
             };
-            let partitions = sim.k.topics[topic.idx()].partitions.clone();
-            let mut prod = Producer::new(spec, pid, node, topic, &partitions, workload);
-            if let Some(t) = &spec.transactional {
-                let txn = sim.txn_index(&t.id, t.timeout_ms);
-                prod.set_transactional(Some(Transactional { txn, size: t.size }));
-            }
-            sim.producers.push(prod);
+            // The leader is decided at boot.
+            let leaderless = PartitionState {
+                leader: None,
+                leader_epoch: 0,
+                partition_epoch: 0,
+                isr: BrokerSet::EMPTY,
+            };
+            sim.controller
+                .add_partition(tid, assignment.clone(), unclean, leaderless);
+            provision_partition(&mut sim, tid, assignment);
         }
-
-        // Groups and their consumers.
-        for (g, spec) in config.groups.iter().enumerate() {
-            let partitions = sim.k.topics[spec.topic.idx()].partitions.clone();
-            let group = GroupCoordinator::new(GroupId(g as u32), spec, partitions);
-            sim.k.group_names.push(spec.name.clone());
-            sim.groups.push(group);
-        }
-        sim.k.net = Network::new(
-            sim.k.nodes.len(),
-            config.network.latency_ms,
-            config.network.loss,
-        );
-        for (g, spec) in config.groups.iter().enumerate() {
-            for _ in 0..spec.consumers {
-                sim.create_consumer(GroupId(g as u32));
-            }
-        }
-
-        sim.boot_cluster();
-        sim.start_coordinators();
-        // Every producer starts with what a first Metadata request would return.
-        for p in 0..sim.producers.len() {
-            let bootstrap = sim.bootstrap_metadata(sim.producers[p].topic);
-            sim.with_producer(ProducerId(p as u32), |prod, cx| {
-                prod.on_start(&bootstrap, cx)
-            });
-        }
-        sim.start_consumers();
-        for (i, f) in config.faults.iter().enumerate() {
-            sim.schedule(f.at, Event::Fault(i as u32));
-        }
-        for (i, n) in config.notes.iter().enumerate() {
-            sim.schedule(n.at, Event::Note(i as u32));
-        }
-        sim.k.faults = config.faults;
-        sim.k.notes = config.notes;
-        sim.schedule(stop_at, Event::Stop);
-        sim
+        shift += topic.partitions;
     }
 
-    /// Add a partition of topic `t` to the world: its static configuration, and a replica with
-    /// an empty log on every broker in `assignment`.
-    pub(crate) fn provision_partition(&mut self, t: TopicId, assignment: Vec<BrokerId>) {
-        let pid = PartitionId(self.partitions.len() as u32);
-        let topic = &mut self.k.topics[t.idx()];
-        let index = topic.partitions.len() as u32;
-        topic.partitions.push(pid);
-        let min_isr = topic.min_insync_replicas;
-        for &b in &assignment {
-            self.brokers[b.idx()].add_replica(pid, &assignment, min_isr);
+    // Producers.
+    for (i, spec) in config.producers.iter().enumerate() {
+        let pid = ProducerId(i as u32);
+        let node = NodeId(sim.k.nodes.len() as u32);
+        sim.k.nodes.push(NodeState {
+            name: spec.name.clone(),
+            kind: NodeKind::Producer(pid),
+            up: true,
+            incarnation: 0,
+            paused_until: None,
+        });
+        let topic = spec.topic;
+        let workload = match &spec.workload {
+            WorkloadConfig::Stream {
+                count,
+                every_ms,
+                start_ms,
+                keys,
+                distribution,
+            } => {
+                let keys: Vec<u32> = keys
+                    .iter()
+                    .map(|k| intern_key(&mut sim.k.keys, &mut key_index, k))
+                    .collect();
+                let total: f64 = (1..=keys.len()).map(|k| 1.0 / k as f64).sum();
+                let mut acc = 0.0;
+                let zipf_cdf = (1..=keys.len())
+                    .map(|k| {
+                        acc += 1.0 / k as f64 / total;
+                        acc
+                    })
+                    .collect();
+                Workload::Stream {
+                    count: *count,
+                    every_ms: *every_ms,
+                    start_ms: *start_ms,
+                    keys,
+                    distribution: *distribution,
+                    zipf_cdf,
+                }
+            }
+            WorkloadConfig::Messages(messages) => {
+                let mut msgs: Vec<(u64, Option<u32>)> = messages
+                    .iter()
+                    .map(|(at, key)| {
+                        (
+                            *at,
+                            key.as_deref()
+                                .map(|k| intern_key(&mut sim.k.keys, &mut key_index, k)),
+                        )
+                    })
+                    .collect();
+                msgs.sort_by_key(|m| m.0);
+                Workload::Explicit(msgs)
+            }
+        };
+        let partitions = sim.k.topics[topic.idx()].partitions.clone();
+        let mut prod = Producer::new(spec, pid, node, topic, &partitions, workload);
+        if let Some(t) = &spec.transactional {
+            let txn = sim.txn_index(&t.id, t.timeout_ms);
+            prod.set_transactional(Some(Transactional { txn, size: t.size }));
         }
-        self.partitions.push(Partition {
-            topic: t,
-            index,
-            assignment,
-            min_insync_replicas: min_isr,
-            unclean_leader_election: topic.unclean_leader_election,
+        sim.producers.push(prod);
+    }
+
+    // Groups and their consumers.
+    for (g, spec) in config.groups.iter().enumerate() {
+        let partitions = sim.k.topics[spec.topic.idx()].partitions.clone();
+        let group = GroupCoordinator::new(GroupId(g as u32), spec, partitions);
+        sim.k.group_names.push(spec.name.clone());
+        sim.groups.push(group);
+    }
+    sim.k.net = Network::new(
+        sim.k.nodes.len(),
+        config.network.latency_ms,
+        config.network.loss,
+    );
+    for (g, spec) in config.groups.iter().enumerate() {
+        for _ in 0..spec.consumers {
+            sim.create_consumer(GroupId(g as u32));
+        }
+    }
+
+    sim.boot_cluster();
+    sim.start_coordinators();
+    // Every producer starts with what a first Metadata request would return.
+    for p in 0..sim.producers.len() {
+        let bootstrap = sim.bootstrap_metadata(sim.producers[p].topic);
+        sim.with_producer(ProducerId(p as u32), |prod, cx| {
+            prod.on_start(&bootstrap, cx)
         });
     }
-
-    fn intern_key(&mut self, k: &str) -> u32 {
-        match self.k.keys.iter().position(|x| x == k) {
-            Some(i) => i as u32,
-            None => {
-                self.k.keys.push(k.to_string());
-                (self.k.keys.len() - 1) as u32
-            }
-        }
+    sim.start_consumers();
+    for (i, f) in config.faults.iter().enumerate() {
+        sim.schedule(f.at, Event::Fault(i as u32));
     }
+    for (i, n) in config.notes.iter().enumerate() {
+        sim.schedule(n.at, Event::Note(i as u32));
+    }
+    sim.k.faults = config.faults;
+    sim.k.notes = config.notes;
+    sim.schedule(stop_at, Event::Stop);
+    sim
+}
+
+/// Add a partition of topic `t` to the world: its static configuration, and a replica with
+/// an empty log on every broker in `assignment`.
+pub(super) fn provision_partition(sim: &mut Sim, t: TopicId, assignment: Vec<BrokerId>) {
+    let pid = PartitionId(sim.partitions.len() as u32);
+    let topic = &mut sim.k.topics[t.idx()];
+    let index = topic.partitions.len() as u32;
+    topic.partitions.push(pid);
+    let min_isr = topic.min_insync_replicas;
+    for &b in &assignment {
+        sim.brokers[b.idx()].add_replica(pid, &assignment, min_isr);
+    }
+    sim.partitions.push(Partition {
+        topic: t,
+        index,
+        assignment,
+        min_insync_replicas: min_isr,
+        unclean_leader_election: topic.unclean_leader_election,
+    });
+}
+
+/// The id of key `k`, interning it on first sight. The index makes a million distinct keys
+/// cheap (a linear search was quadratic).
+fn intern_key(keys: &mut Vec<String>, index: &mut BTreeMap<String, u32>, k: &str) -> u32 {
+    if let Some(&i) = index.get(k) {
+        return i;
+    }
+    let i = keys.len() as u32;
+    keys.push(k.to_string());
+    index.insert(k.to_string(), i);
+    i
 }
