@@ -185,6 +185,13 @@ pub struct Consumer {
     outstanding: Option<(u32, Outstanding)>,
     /// The coordinator broker the outstanding request went to.
     outstanding_to: Option<BrokerId>,
+    /// The group coordinator as this consumer last found it (see [`coordinator_among`]).
+    coordinator: Option<BrokerId>,
+    /// The coordinator lookup in flight (its token), consecutive lookups that found nothing
+    /// new, and no new lookup before this (KIP-580 backoff).
+    coordinator_lookup: Option<u32>,
+    lookup_attempts: u32,
+    lookup_retry_at: SimTime,
     heartbeat_token: u32,
     process_token: u32,
     fetch_timer_armed: bool,
@@ -327,6 +334,10 @@ impl Sim {
             next_token: 0,
             outstanding: None,
             outstanding_to: None,
+            coordinator: None,
+            coordinator_lookup: None,
+            lookup_attempts: 0,
+            lookup_retry_at: SimTime::ZERO,
             heartbeat_token: 0,
             process_token: 0,
             fetch_timer_armed: false,
@@ -889,7 +900,14 @@ impl Sim {
                 self.txn_init(p);
             }
         }
+        // Bootstrap: what a first Metadata request would name as the coordinator.
+        let coordinator = coordinator_among(
+            &self.groups[g.idx()].name,
+            self.controller.brokers.len() as u32,
+            self.unfenced_brokers(),
+        );
         let cons = &mut self.consumers[c.idx()];
+        cons.coordinator = coordinator;
         cons.committing_txn = false;
         cons.state = ConsumerState::Joining;
         cons.parts.clear();
@@ -906,7 +924,7 @@ impl Sim {
     fn send_to_coordinator(&mut self, c: ConsumerId, req: GroupRequest) -> Option<BrokerId> {
         let g = self.consumers[c.idx()].group;
         let node = self.consumers[c.idx()].node;
-        match self.coordinator_host(g) {
+        match self.consumers[c.idx()].coordinator {
             Some(b) => {
                 let to = self.node_of_broker(b);
                 self.send(
@@ -1031,6 +1049,8 @@ impl Sim {
                             },
                         );
                     } else {
+                        // No answer: the coordinator may have moved.
+                        self.find_coordinator(c);
                         self.consumer_timer(c, Timer::ConsumerRequestTimeout { token: t });
                     }
                 }
@@ -1101,6 +1121,16 @@ impl Sim {
                 if cons.metadata_pending.get(i) == Some(&true) && cons.metadata_token[i] == token {
                     self.consumers[c.idx()].leaders[i] = None;
                     self.metadata_failed(c, i);
+                }
+            }
+            Timer::ConsumerCoordinatorLookupTimeout { token } => {
+                let cons = &mut self.consumers[c.idx()];
+                if cons.coordinator_lookup == Some(token) {
+                    // The next failed coordinator request looks again, after the backoff.
+                    cons.coordinator_lookup = None;
+                    cons.lookup_attempts += 1;
+                    let backoff = retry_backoff_us(cons.lookup_attempts);
+                    cons.lookup_retry_at = self.k.now.plus_us(backoff);
                 }
             }
             Timer::ConsumerMetadataMaxAge => {
@@ -1262,8 +1292,29 @@ impl Sim {
                 partition,
                 leader,
                 token,
+                unfenced,
             } => {
                 let g = self.consumers[c.idx()].group;
+                if self.consumers[c.idx()].coordinator_lookup == Some(token) {
+                    let found = coordinator_among(
+                        &self.groups[g.idx()].name,
+                        self.controller.brokers.len() as u32,
+                        unfenced,
+                    );
+                    let cons = &mut self.consumers[c.idx()];
+                    cons.coordinator_lookup = None;
+                    if found.is_none() || found == cons.coordinator {
+                        // Nothing new (with every broker fenced there is none to go to): the
+                        // next failure looks again, after the backoff.
+                        cons.lookup_attempts += 1;
+                        let backoff = retry_backoff_us(cons.lookup_attempts);
+                        cons.lookup_retry_at = self.k.now.plus_us(backoff);
+                    } else {
+                        cons.coordinator = found;
+                        cons.lookup_attempts = 0;
+                    }
+                    return;
+                }
                 if let Some(i) = self.groups[g.idx()]
                     .partitions
                     .iter()
@@ -1289,15 +1340,23 @@ impl Sim {
     }
 
     fn consumer_group_response(&mut self, c: ConsumerId, resp: GroupResponse) {
+        match response_error(&resp) {
+            // The coordinator answered: the lookups' backoff starts afresh.
+            ErrorCode::None => self.consumers[c.idx()].lookup_attempts = 0,
+            // Gone (a reset connection) or moved: look it up again.
+            ErrorCode::NotCoordinator => self.find_coordinator(c),
+            _ => {}
+        }
         let cons = &self.consumers[c.idx()];
         match resp {
             GroupResponse::Heartbeat { error } => {
+                let active = cons.state == ConsumerState::Active;
                 if matches!(
                     error,
                     ErrorCode::RebalanceInProgress
                         | ErrorCode::IllegalGeneration
                         | ErrorCode::UnknownMemberId
-                ) && cons.state == ConsumerState::Active
+                ) && active
                 {
                     self.consumers[c.idx()].rejoin_needed = true;
                     if !self.consumers[c.idx()].processing
@@ -1806,6 +1865,30 @@ impl Sim {
         }
     }
 
+    /// The coordinator failed or did not answer: look it up again (one lookup in flight), so
+    /// the next request goes wherever the group lives now. Kafka's client sends
+    /// FindCoordinator; here the lookup is a Metadata request for the group's first partition
+    /// whose answer lists the unfenced brokers (see [`coordinator_among`]).
+    fn find_coordinator(&mut self, c: ConsumerId) {
+        let g = self.consumers[c.idx()].group;
+        let cons = &mut self.consumers[c.idx()];
+        if cons.coordinator_lookup.is_some() || self.k.now < cons.lookup_retry_at {
+            return;
+        }
+        let token = cons.token();
+        cons.coordinator_lookup = Some(token);
+        let node = cons.node;
+        let partition = self.groups[g.idx()].partitions[0];
+        let controller = self.k.controller_node;
+        self.send(node, controller, Msg::MetadataRequest { partition, token });
+        let timeout = self.groups[g.idx()].spec.request_timeout_ms;
+        self.set_timer_ms(
+            node,
+            timeout,
+            Timer::ConsumerCoordinatorLookupTimeout { token },
+        );
+    }
+
     fn consumer_refresh_metadata(&mut self, c: ConsumerId, p: PartitionId) {
         let g = self.consumers[c.idx()].group;
         let Some(i) = self.groups[g.idx()].partitions.iter().position(|&x| x == p) else {
@@ -2120,6 +2203,9 @@ impl Sim {
         cons.batch_pos = 0;
         cons.processing = false;
         cons.outstanding = None;
+        cons.coordinator_lookup = None;
+        cons.lookup_attempts = 0;
+        cons.lookup_retry_at = SimTime::ZERO;
         cons.metadata_pending.iter_mut().for_each(|m| *m = false);
         cons.metadata_attempts.iter_mut().for_each(|m| *m = 0);
         cons.metadata_retry_at
@@ -2226,6 +2312,27 @@ impl Sim {
         }
         true
     }
+}
+
+fn response_error(resp: &GroupResponse) -> ErrorCode {
+    match resp {
+        GroupResponse::Join { error, .. }
+        | GroupResponse::Sync { error, .. }
+        | GroupResponse::Heartbeat { error }
+        | GroupResponse::Commit { error, .. }
+        | GroupResponse::OffsetFetch { error, .. } => *error,
+    }
+}
+
+/// Where a group's coordinator lives, given the unfenced brokers: the first of them from a hash
+/// of the group name (standing in for the leader of the group's `__consumer_offsets`
+/// partition). A simplification of FindCoordinator: the answer is computed from the broker list
+/// a Metadata response carries, as the broker side computes it.
+fn coordinator_among(group: &str, brokers: u32, unfenced: BrokerSet) -> Option<BrokerId> {
+    let start = partition_for_key(group, brokers);
+    (0..brokers)
+        .map(|i| BrokerId((start + i) % brokers))
+        .find(|&b| unfenced.contains(b))
 }
 
 /// Compute the assignment for the group's current members.

@@ -190,6 +190,10 @@ pub(crate) enum Timer {
     },
     /// `metadata.max.age.ms`: the consumer refreshes its metadata even without an error.
     ConsumerMetadataMaxAge,
+    /// A consumer's coordinator lookup got no answer within `request.timeout.ms`.
+    ConsumerCoordinatorLookupTimeout {
+        token: u32,
+    },
     CoordinatorJoinDeadline {
         group: GroupId,
         token: u32,
@@ -683,6 +687,17 @@ impl Sim {
         self.producers.iter().all(|p| p.idle())
             && self.replication_settled()
             && (0..self.groups.len()).all(|g| self.group_caught_up(GroupId(g as u32)))
+    }
+
+    /// The brokers the controller has not fenced, as a Metadata response lists them.
+    pub(crate) fn unfenced_brokers(&self) -> BrokerSet {
+        self.controller
+            .brokers
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !r.fenced)
+            .map(|(b, _)| BrokerId(b as u32))
+            .collect()
     }
 
     /// No live leader is still waiting for a live in-sync follower to catch up (its HW would

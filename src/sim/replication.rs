@@ -1882,6 +1882,7 @@ impl Sim {
             }
             Msg::MetadataRequest { partition, token } => {
                 let st = self.controller.parts[partition.idx()];
+                let unfenced = self.unfenced_brokers();
                 self.send(
                     self.k.controller_node,
                     from,
@@ -1889,6 +1890,7 @@ impl Sim {
                         partition,
                         leader: st.leader,
                         token,
+                        unfenced,
                     },
                 );
             }
