@@ -17,7 +17,7 @@ use crate::sim::partitioner::partition_for_key;
 use crate::sim::replication::EntryKind;
 use crate::sim::trace::{LeaveReason, Trace};
 use crate::sim::wire::{ConsumerFetchResult, GroupRequest, GroupResponse, Msg};
-use crate::sim::{NodeKind, NodeState, Sim, Timer};
+use crate::sim::{Local, NodeKind, NodeState, Sim, Timer};
 
 /// Backoff before retrying a coordinator request that failed (`retry.backoff.ms`).
 const CONSUMER_RETRY_BACKOFF_MS: u64 = 100;
@@ -890,15 +890,10 @@ impl Sim {
             let p = self.groups[g.idx()].partitions[i];
             self.consumers[c.idx()].leaders[i] = self.controller.parts[p.idx()].leader;
         }
-        if let Some(p) = self.consumers[c.idx()].producer {
-            for part in 0..self.producers[p.idx()].parts.len() {
-                let partition = self.producers[p.idx()].parts[part].partition;
-                self.producers[p.idx()].parts[part].leader =
-                    self.controller.parts[partition.idx()].leader;
-            }
-            if self.producers[p.idx()].txn.is_some() {
-                self.txn_init(p);
-            }
+        if let Some(producer) = self.consumers[c.idx()].producer {
+            self.k
+                .locals
+                .push_back(Local::StartOutputProducer { producer });
         }
         // Bootstrap: what a first Metadata request would name as the coordinator.
         let coordinator = coordinator_among(
@@ -1706,7 +1701,9 @@ impl Sim {
                         msg,
                         attempts: attempt,
                     });
-                    self.forward_record(dlq, msg);
+                    self.k
+                        .locals
+                        .push_back(Local::SendOutput { producer: dlq, msg });
                 }
                 None => {
                     // Nowhere to put it: the consumer keeps failing on this record and its
@@ -1760,9 +1757,9 @@ impl Sim {
                 offset,
             });
         }
-        if let Some(p) = self.consumers[c.idx()].producer {
+        if let Some(producer) = self.consumers[c.idx()].producer {
             // Read-process-write: the output record carries the input's message id.
-            self.forward_record(p, msg);
+            self.k.locals.push_back(Local::SendOutput { producer, msg });
         }
         self.after_record(c, g, done);
     }
@@ -1775,21 +1772,31 @@ impl Sim {
             cons.batch.clear();
             cons.batch_pos = 0;
             match self.groups[g.idx()].spec.commit {
-                CommitMode::AfterProcess if self.consumers[c.idx()].producer.is_some() => {
+                CommitMode::AfterProcess
+                    if let Some(producer) = self.consumers[c.idx()].producer =>
+                {
                     // At-least-once read-process-write: flush() the outputs, then commit.
                     self.consumers[c.idx()].committing_txn = true;
-                    self.processor_flushed(c);
+                    self.k.locals.push_back(Local::FlushOutputs {
+                        producer,
+                        consumer: c,
+                    });
                 }
                 CommitMode::AfterProcess => self.commit_sync(c, AfterCommit::Poll),
                 CommitMode::Transactional => {
                     // sendOffsetsToTransaction + commitTransaction: the outputs and the input
                     // offsets commit together or not at all.
                     let offsets = self.positions(c);
-                    let p = self.consumers[c.idx()]
+                    let producer = self.consumers[c.idx()]
                         .producer
                         .expect("processor producer");
                     self.consumers[c.idx()].committing_txn = true;
-                    self.txn_commit_with_offsets(p, g, c, offsets);
+                    self.k.locals.push_back(Local::CommitWithOffsets {
+                        producer,
+                        group: g,
+                        consumer: c,
+                        offsets,
+                    });
                 }
                 _ => self.poll(c),
             }

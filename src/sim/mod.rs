@@ -117,7 +117,27 @@ pub(crate) enum Event {
 /// output and dead-letter producers). The event loop runs each as soon as the calling handler
 /// returns, in the order made, within the same step: no time passes and nothing is queued.
 #[derive(Clone, Debug)]
-pub(crate) enum Local {}
+pub(crate) enum Local {
+    /// A consumer (re)starts its processor's output producer: the producer takes its leaders
+    /// from bootstrap metadata and, if transactional, calls `initTransactions()`.
+    StartOutputProducer { producer: ProducerId },
+    /// A record for an embedded producer to send: a processor's output (the input's message
+    /// id) or a poison record for the dead-letter topic.
+    SendOutput { producer: ProducerId, msg: MsgId },
+    /// `flush()`: the consumer waits until its output producer has nothing unacknowledged;
+    /// once so, the consumer's `processor_flushed` commits its input offsets.
+    FlushOutputs {
+        producer: ProducerId,
+        consumer: ConsumerId,
+    },
+    /// `sendOffsetsToTransaction` followed by `commitTransaction`.
+    CommitWithOffsets {
+        producer: ProducerId,
+        group: GroupId,
+        consumer: ConsumerId,
+        offsets: Box<[(PartitionId, u64)]>,
+    },
+}
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Timer {
@@ -650,10 +670,34 @@ impl Sim {
     }
 
     /// Run the in-process calls the last handler made (each may make more).
-    #[allow(clippy::never_loop)] // until the first kind of call exists
     fn run_locals(&mut self) {
         while let Some(call) = self.k.locals.pop_front() {
-            match call {}
+            match call {
+                Local::StartOutputProducer { producer: p } => {
+                    for part in 0..self.producers[p.idx()].parts.len() {
+                        let partition = self.producers[p.idx()].parts[part].partition;
+                        self.producers[p.idx()].parts[part].leader =
+                            self.controller.parts[partition.idx()].leader;
+                    }
+                    if self.producers[p.idx()].txn.is_some() {
+                        self.txn_init(p);
+                    }
+                }
+                Local::SendOutput { producer, msg } => self.forward_record(producer, msg),
+                Local::FlushOutputs { producer, consumer } => {
+                    // Flushed already: the consumer goes on at once. If not, the producer calls
+                    // `processor_flushed` when its last output is acknowledged.
+                    if self.producers[producer.idx()].idle() {
+                        self.processor_flushed(consumer);
+                    }
+                }
+                Local::CommitWithOffsets {
+                    producer,
+                    group,
+                    consumer,
+                    offsets,
+                } => self.txn_commit_with_offsets(producer, group, consumer, offsets),
+            }
         }
     }
 
