@@ -312,6 +312,7 @@ impl Sim {
             up: true,
             incarnation: 0,
             paused_until: None,
+            host: None,
         });
         self.k.net.ensure_nodes(self.k.nodes.len());
         let nparts = self.groups[g.idx()].partitions.len();
@@ -879,10 +880,6 @@ impl Sim {
     }
 
     pub(crate) fn consumer_started(&mut self, c: ConsumerId) {
-        if let Some(p) = self.consumers[c.idx()].dead_letter_producer {
-            let node = self.producers[p.idx()].node;
-            self.restart_node(node);
-        }
         self.consumers[c.idx()].stuck = false;
         self.consumers[c.idx()].attempts = 0;
         let g = self.consumers[c.idx()].group;
@@ -2156,7 +2153,8 @@ impl Sim {
         let pid = ProducerId(self.producers.len() as u32);
         // The output producer shares the consumer's node (their messages never collide); the
         // dead-letter producer gets a node of its own so replies and timers reach the right
-        // producer. Both live and die with the consumer's process.
+        // producer, hosted by the consumer's. Both live, die and pause with the consumer's
+        // process.
         let node = if role == "producer" {
             self.consumers[c.idx()].node
         } else {
@@ -2167,6 +2165,7 @@ impl Sim {
                 up: true,
                 incarnation: 0,
                 paused_until: None,
+                host: Some(self.consumers[c.idx()].node),
             });
             self.k.net.ensure_nodes(self.k.nodes.len());
             node
@@ -2198,10 +2197,6 @@ impl Sim {
         }
         self.consumers[c.idx()].fetch_timer_armed = false;
         self.consumers[c.idx()].request_timer_armed = false;
-        if let Some(p) = self.consumers[c.idx()].dead_letter_producer {
-            let node = self.producers[p.idx()].node;
-            self.crash_node(node);
-        }
         self.consumers[c.idx()].committing_txn = false;
         let cons = &mut self.consumers[c.idx()];
         cons.state = ConsumerState::Crashed;

@@ -184,6 +184,7 @@ pub(crate) mod testkit {
                 up: true,
                 incarnation: 0,
                 paused_until: None,
+                host: None,
             });
         }
         k.net.ensure_nodes(kinds.len());

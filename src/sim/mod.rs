@@ -53,6 +53,9 @@ pub struct NodeState {
     /// Bumped on every crash so the timers of a dead incarnation are ignored.
     pub incarnation: u32,
     pub paused_until: Option<SimTime>,
+    /// The node whose process this one is part of (a consumer's dead-letter producer, which
+    /// has its own address): it is down or paused whenever its host is.
+    pub host: Option<NodeId>,
 }
 
 /// One application message (a `send()`), named `<producer>#<n>`.
@@ -563,7 +566,8 @@ impl Sim {
             } => {
                 self.k.cause = Some(sent);
                 let node = &self.k.nodes[to.idx()];
-                if !node.up {
+                let host = &self.k.nodes[node.host.unwrap_or(to).idx()];
+                if !node.up || !host.up {
                     // The dead process's OS resets the connection, so the sender learns at once.
                     if let Some(reply) = self.reset_reply(&msg) {
                         self.send(to, from, reply);
@@ -579,7 +583,7 @@ impl Sim {
                     self.release_msg(msg);
                     return;
                 }
-                if let Some(until) = node.paused_until {
+                if let Some(until) = host.paused_until {
                     // A paused process reads its socket when it wakes up, in arrival order.
                     self.schedule(
                         until,
@@ -615,10 +619,11 @@ impl Sim {
             } => {
                 self.k.cause = cause;
                 let state = &self.k.nodes[node.idx()];
-                if !state.up || state.incarnation != incarnation {
+                let host = &self.k.nodes[state.host.unwrap_or(node).idx()];
+                if !state.up || state.incarnation != incarnation || !host.up {
                     return;
                 }
-                if let Some(until) = state.paused_until {
+                if let Some(until) = host.paused_until {
                     self.schedule(
                         until,
                         Event::Timer {
@@ -886,6 +891,12 @@ impl Sim {
             NodeKind::Producer(p) => self.producer_crashed(p),
             NodeKind::Consumer(c) => self.consumer_crashed(c),
         }
+        // The parts of the process with their own node die with it.
+        for h in 0..self.k.nodes.len() {
+            if self.k.nodes[h].host == Some(n) {
+                self.crash_node(NodeId(h as u32));
+            }
+        }
     }
 
     /// The error a client sees when its request meets a dead process (connection reset).
@@ -1103,6 +1114,7 @@ impl Sim {
             up: true,
             incarnation: 0,
             paused_until: None,
+            host: None,
         });
         self.k.net.ensure_nodes(self.k.nodes.len());
         self.producers.push(new);
@@ -1118,6 +1130,13 @@ impl Sim {
         }
         self.k.nodes[n.idx()].up = true;
         self.emit(Trace::NodeRestarted { node: n });
+        // The parts of the process with their own node come up first: the application
+        // creates its producers before its consumer subscribes.
+        for h in 0..self.k.nodes.len() {
+            if self.k.nodes[h].host == Some(n) {
+                self.restart_node(NodeId(h as u32));
+            }
+        }
         match self.k.nodes[n.idx()].kind {
             NodeKind::Broker(b) => self.broker_started(b),
             NodeKind::Controller => self.controller_started(),

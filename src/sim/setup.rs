@@ -66,6 +66,7 @@ impl Sim {
                 up: true,
                 incarnation: 0,
                 paused_until: None,
+                host: None,
             });
         }
         sim.k.controller_node = NodeId(c.brokers);
@@ -75,6 +76,7 @@ impl Sim {
             up: true,
             incarnation: 0,
             paused_until: None,
+            host: None,
         });
 
         // Topics and partitions. Without an explicit assignment, replicas are spread
@@ -137,6 +139,7 @@ impl Sim {
                 up: true,
                 incarnation: 0,
                 paused_until: None,
+                host: None,
             });
             let topic = spec.topic;
             let workload = match &spec.workload {
