@@ -29,7 +29,7 @@ pub(crate) use cx::Cx;
 pub use ids::*;
 pub use trace::*;
 
-use consumer::{Consumer, Group};
+use consumer::{BootstrapMetadata, Consumer, ConsumerTimer, Group};
 use network::Network;
 use producer::Producer;
 use replication::{Controller, Partition};
@@ -128,7 +128,7 @@ pub(crate) enum Local {
     /// id) or a poison record for the dead-letter topic.
     SendOutput { producer: ProducerId, msg: MsgId },
     /// `flush()`: the consumer waits until its output producer has nothing unacknowledged;
-    /// once so, the consumer's `processor_flushed` commits its input offsets.
+    /// once so, [`Consumer::on_outputs_flushed`] commits its input offsets.
     FlushOutputs {
         producer: ProducerId,
         consumer: ConsumerId,
@@ -192,31 +192,8 @@ pub(crate) enum Timer {
         partition: PartitionId,
         session: u32,
     },
-    ConsumerStart,
-    ConsumerHeartbeat {
-        token: u32,
-    },
-    ConsumerRequestTimeout {
-        token: u32,
-    },
-    ConsumerProcess {
-        token: u32,
-    },
-    ConsumerPoll {
-        token: u32,
-    },
-    /// A consumer's Metadata request for the group's `part`-th partition got no answer within
-    /// `request.timeout.ms`.
-    ConsumerMetadataTimeout {
-        part: u32,
-        token: u32,
-    },
-    /// `metadata.max.age.ms`: the consumer refreshes its metadata even without an error.
-    ConsumerMetadataMaxAge,
-    /// A consumer's coordinator lookup got no answer within `request.timeout.ms`.
-    ConsumerCoordinatorLookupTimeout {
-        token: u32,
-    },
+    /// A consumer's own timers.
+    Consumer(ConsumerTimer),
     CoordinatorJoinDeadline {
         group: GroupId,
         token: u32,
@@ -323,6 +300,9 @@ pub(crate) struct Kernel {
     pub(crate) controller_node: NodeId,
     /// In-process calls made by the running handler, run when it returns.
     pub(crate) locals: std::collections::VecDeque<Local>,
+    /// Each group's deduplicating sink: a store outside Kafka that the group's application
+    /// instances share. Per message id: its effect was applied.
+    pub(crate) dedup_sinks: Vec<Vec<bool>>,
 }
 
 /// The whole simulated world. `Clone` so that the TUI can keep checkpoints for rewinding.
@@ -693,7 +673,9 @@ impl Sim {
                     // Flushed already: the consumer goes on at once. If not, the producer calls
                     // `processor_flushed` when its last output is acknowledged.
                     if self.producers[producer.idx()].idle() {
-                        self.processor_flushed(consumer);
+                        let node = self.consumers[consumer.idx()].node;
+                        self.consumers[consumer.idx()]
+                            .on_outputs_flushed(&mut Cx::new(&mut self.k, node));
                     }
                 }
                 Local::CommitWithOffsets {
@@ -717,14 +699,48 @@ impl Sim {
             NodeKind::Broker(b) => self.broker_receive(b, from, msg),
             NodeKind::Controller => self.controller_receive(from, msg),
             NodeKind::Producer(p) => self.producer_receive(p, msg),
-            NodeKind::Consumer(c) => self.consumer_receive(c, msg),
+            NodeKind::Consumer(c) => {
+                let cons = &mut self.consumers[c.idx()];
+                // A processor's output producer shares the consumer's node.
+                let for_producer = match &msg {
+                    Msg::ProduceResponse { .. } | Msg::TxnResponse { .. } => true,
+                    Msg::MetadataResponse { partition, .. } => !cons.reads(*partition),
+                    _ => false,
+                };
+                match cons.producer {
+                    Some(p) if for_producer => self.producer_receive(p, msg),
+                    _ => cons.on_message(from, msg, &mut Cx::new(&mut self.k, to)),
+                }
+            }
         }
     }
 
     fn fire_timer(&mut self, node: NodeId, timer: Timer) {
         match (self.k.nodes[node.idx()].kind, timer) {
             (NodeKind::Producer(p), t) => self.producer_timer(p, t),
-            (NodeKind::Consumer(c), t) => self.consumer_timer(c, t),
+            (NodeKind::Consumer(c), Timer::Consumer(ConsumerTimer::Start)) => {
+                if self.consumers[c.idx()].state() == consumer::ConsumerState::Idle {
+                    self.start_consumer(c);
+                }
+            }
+            (NodeKind::Consumer(c), Timer::Consumer(t)) => {
+                self.consumers[c.idx()].on_timer(t, &mut Cx::new(&mut self.k, node));
+            }
+            // The processor's output producer shares the consumer's node. (Its other timers,
+            // delivery timeouts and reconnects, are dropped here, as they always were.)
+            (
+                NodeKind::Consumer(c),
+                t @ (Timer::ProducerLinger { .. }
+                | Timer::ProducerRetry { .. }
+                | Timer::ProducerRequestTimeout
+                | Timer::ProducerMetadataTimeout { .. }
+                | Timer::ProducerTxnRetry { .. }),
+            ) => {
+                if let Some(p) = self.consumers[c.idx()].producer {
+                    self.producer_timer(p, t);
+                }
+            }
+            (NodeKind::Consumer(_), _) => {}
             (NodeKind::Broker(b), t) => self.broker_timer(b, t),
             (NodeKind::Controller, t) => self.controller_timer(t),
         }
@@ -736,6 +752,53 @@ impl Sim {
         self.producers.iter().all(|p| p.idle())
             && self.replication_settled()
             && (0..self.groups.len()).all(|g| self.group_caught_up(GroupId(g as u32)))
+    }
+
+    /// For the drain: has this group consumed everything it can?
+    fn group_caught_up(&self, g: GroupId) -> bool {
+        use consumer::{ConsumerState, GroupState};
+        let group = &self.groups[g.idx()];
+        let live = group.consumers.iter().any(|&c| {
+            !matches!(
+                self.consumers[c.idx()].state(),
+                ConsumerState::Crashed | ConsumerState::Left
+            )
+        });
+        if !live {
+            // Nobody left to make progress.
+            return group.members.is_empty();
+        }
+        if group.state != GroupState::Stable {
+            return false;
+        }
+        for &p in &group.partitions {
+            let st = self.controller.parts[p.idx()];
+            let Some(leader) = st.leader else {
+                continue;
+            };
+            let hw = self.partitions[p.idx()].replica(leader).map_or(0, |r| r.hw);
+            let owner = group
+                .members
+                .iter()
+                .find(|m| m.assignment.contains(&p))
+                .map(|m| m.consumer);
+            let Some(owner) = owner else {
+                return false;
+            };
+            let cons = &self.consumers[owner.idx()];
+            if cons.state() != ConsumerState::Active || cons.busy() {
+                return false;
+            }
+            let pos = cons
+                .parts()
+                .iter()
+                .find(|cp| cp.partition == p)
+                .and_then(|cp| cp.position);
+            if pos.is_none_or(|pos| pos < hw) {
+                return false;
+            }
+        }
+        true
     }
 
     /// The brokers the controller has not fenced, as a Metadata response lists them.
@@ -841,7 +904,10 @@ impl Sim {
                 }
             }
             FaultKind::AddConsumer(g) => self.add_consumer(g),
-            FaultKind::RemoveConsumer(c) => self.consumer_leave(c),
+            FaultKind::RemoveConsumer(c) => {
+                let node = self.consumers[c.idx()].node;
+                self.consumers[c.idx()].close(&mut Cx::new(&mut self.k, node));
+            }
             FaultKind::ElectPreferred(p) => self.controller_elect_preferred(p),
             FaultKind::Zombie(p) => self.start_second_instance(p),
             FaultKind::AddPartitions { topic, count } => self.add_partitions(topic, count),
@@ -889,7 +955,13 @@ impl Sim {
             }
             NodeKind::Controller => self.controller_crashed(),
             NodeKind::Producer(p) => self.producer_crashed(p),
-            NodeKind::Consumer(c) => self.consumer_crashed(c),
+            NodeKind::Consumer(c) => {
+                // The output producer shares the consumer's node and dies with it.
+                if let Some(p) = self.consumers[c.idx()].producer {
+                    self.producer_crashed(p);
+                }
+                self.consumers[c.idx()].crash();
+            }
         }
         // The parts of the process with their own node die with it.
         for h in 0..self.k.nodes.len() {
@@ -1046,12 +1118,7 @@ impl Sim {
         for c in 0..self.consumers.len() {
             let cons = &self.consumers[c];
             let to = cons.node;
-            let fetches: Vec<(PartitionId, u32)> = cons
-                .parts
-                .iter()
-                .filter(|cp| cp.fetching_from() == Some(b))
-                .filter_map(|cp| cp.fetching_token().map(|t| (cp.partition, t)))
-                .collect();
+            let fetches: Vec<(PartitionId, u32)> = cons.fetches_to(b).collect();
             for (partition, token) in fetches {
                 self.send(
                     dead,
@@ -1141,7 +1208,90 @@ impl Sim {
             NodeKind::Broker(b) => self.broker_started(b),
             NodeKind::Controller => self.controller_started(),
             NodeKind::Producer(p) => self.producer_restarted(p),
-            NodeKind::Consumer(c) => self.consumer_started(c),
+            NodeKind::Consumer(c) => self.start_consumer(c),
+        }
+    }
+}
+
+impl Sim {
+    /// Start (or restart) a consumer's process with what a first Metadata request would
+    /// return: the leaders of its topic's partitions and the unfenced brokers.
+    pub(crate) fn start_consumer(&mut self, c: ConsumerId) {
+        let cons = &self.consumers[c.idx()];
+        let metadata = BootstrapMetadata {
+            leaders: cons
+                .partitions()
+                .iter()
+                .map(|p| self.controller.parts[p.idx()].leader)
+                .collect(),
+            unfenced: self.unfenced_brokers(),
+        };
+        let node = cons.node;
+        self.consumers[c.idx()].on_start(metadata, &mut Cx::new(&mut self.k, node));
+    }
+
+    // ----- shims for the producer until it is a process -----------------------------------
+
+    /// Run a consumer's handler (for the producer code that calls into its consumer).
+    fn with_consumer(&mut self, c: ConsumerId, f: impl FnOnce(&mut Consumer, &mut Cx)) {
+        let node = self.consumers[c.idx()].node;
+        f(
+            &mut self.consumers[c.idx()],
+            &mut Cx::new(&mut self.k, node),
+        );
+    }
+
+    /// The processor's producer got its producer id.
+    pub(crate) fn consumer_producer_ready(&mut self, c: ConsumerId) {
+        self.with_consumer(c, |cons, cx| cons.on_producer_ready(cx));
+    }
+
+    /// One of a processor's outputs was acknowledged or lost: if none is left, a consumer
+    /// waiting in `flush()` goes on.
+    pub(crate) fn processor_flushed(&mut self, c: ConsumerId) {
+        let Some(p) = self.consumers[c.idx()].producer else {
+            return;
+        };
+        let prod = &self.producers[p.idx()];
+        if prod.txn.is_none() && prod.idle() {
+            self.with_consumer(c, |cons, cx| cons.on_outputs_flushed(cx));
+        }
+    }
+
+    /// The processor's transaction committed or aborted.
+    pub(crate) fn consumer_txn_done(&mut self, c: ConsumerId, committed: bool) {
+        self.with_consumer(c, |cons, cx| cons.on_txn_done(committed, cx));
+    }
+
+    /// The processor's producer was fenced.
+    pub(crate) fn consumer_fenced(&mut self, c: ConsumerId) {
+        self.with_consumer(c, |cons, cx| cons.on_producer_fenced(cx));
+    }
+
+    /// The groups' topic `t` grew by `count` partitions from `first`: each group's coordinator
+    /// adds them and rebalances, and its consumers learn of them.
+    pub(crate) fn groups_topic_grew(&mut self, t: TopicId, first: PartitionId, count: u32) {
+        let added: Vec<(PartitionId, Option<BrokerId>)> = (0..count)
+            .map(|k| PartitionId(first.0 + k))
+            .map(|p| (p, self.controller.parts[p.idx()].leader))
+            .collect();
+        for g in 0..self.groups.len() {
+            if self.groups[g].topic != t {
+                continue;
+            }
+            for &(p, _) in &added {
+                self.groups[g].partitions.push(p);
+                self.groups[g].committed.push(None);
+            }
+            for i in 0..self.groups[g].consumers.len() {
+                let c = self.groups[g].consumers[i];
+                self.consumers[c.idx()].partitions_added(&added);
+            }
+            if self.groups[g].state == consumer::GroupState::Stable && self.groups[g].host.is_some()
+            {
+                let timeout = self.groups[g].spec.max_poll_interval_ms;
+                self.prepare_rebalance(GroupId(g as u32), timeout);
+            }
         }
     }
 }
@@ -1175,6 +1325,7 @@ impl Kernel {
             record_bufs: BufPool::default(),
             pending_resets: Vec::new(),
             locals: std::collections::VecDeque::new(),
+            dedup_sinks: Vec::new(),
         }
     }
 

@@ -1,13 +1,13 @@
 //! Building a [`Sim`] from its [`SimConfig`].
 
-use crate::sim::config::{SimConfig, WorkloadConfig};
-use crate::sim::consumer::Group;
+use crate::sim::config::{Acks, CommitMode, ProducerConfig, SimConfig, WorkloadConfig};
+use crate::sim::consumer::{Consumer, ConsumerTimer, Group};
 use crate::sim::ids::*;
 use crate::sim::network::Network;
 use crate::sim::producer::{Producer, Workload};
 use crate::sim::replication::{BrokerRegistration, Partition, PartitionState};
 use crate::sim::txn::TxnClient;
-use crate::sim::{Event, NodeKind, NodeState, Settings, Sim, TopicInfo};
+use crate::sim::{Event, NodeKind, NodeState, Settings, Sim, Timer, TopicInfo};
 
 /// Extra simulated time the drain may take beyond the slowest client timeout.
 const DRAIN_SLACK_MS: u64 = 30_000;
@@ -215,6 +215,138 @@ impl Sim {
         sim.k.notes = config.notes;
         sim.schedule(stop_at, Event::Stop);
         sim
+    }
+
+    // ----- consumers ----------------------------------------------------------------------
+
+    /// Create a consumer application for a group (at build time or for `add-consumer`): its
+    /// node, its process with its own copy of the group's configuration, and the producers it
+    /// embeds.
+    pub(crate) fn create_consumer(&mut self, g: GroupId) -> ConsumerId {
+        let id = ConsumerId(self.consumers.len() as u32);
+        let n = self.groups[g.idx()].consumers.len() + 1;
+        let name = format!("{}/consumer-{}", self.groups[g.idx()].name, n);
+        let node = NodeId(self.k.nodes.len() as u32);
+        self.k.nodes.push(NodeState {
+            name: name.clone(),
+            kind: NodeKind::Consumer(id),
+            up: true,
+            incarnation: 0,
+            paused_until: None,
+            host: None,
+        });
+        self.k.net.ensure_nodes(self.k.nodes.len());
+        let group = &self.groups[g.idx()];
+        let brokers = self.controller.brokers.len() as u32;
+        let consumer = Consumer::new(
+            id,
+            name,
+            node,
+            g,
+            &group.spec,
+            group.partitions.clone(),
+            brokers,
+        );
+        self.consumers.push(consumer);
+        self.groups[g.idx()].consumers.push(id);
+        if let Some(output) = self.groups[g.idx()].spec.output_topic {
+            let p = self.create_embedded_producer(g, id, n, output, "producer");
+            self.consumers[id.idx()].producer = Some(p);
+        }
+        if let Some(dlt) = self.groups[g.idx()].spec.dead_letter_topic {
+            let p = self.create_embedded_producer(g, id, n, dlt, "dead-letter");
+            // The dead-letter producer is a plain idempotent producer, never transactional.
+            self.producers[p.idx()].txn = None;
+            self.consumers[id.idx()].dead_letter_producer = Some(p);
+        }
+        id
+    }
+
+    /// `add-consumer`: a new application instance starts now.
+    pub(crate) fn add_consumer(&mut self, g: GroupId) {
+        let c = self.create_consumer(g);
+        self.start_consumer(c);
+    }
+
+    /// A producer living in the consumer's process: for a processor's `output_topic` or the
+    /// group's `dead_letter_topic`.
+    fn create_embedded_producer(
+        &mut self,
+        g: GroupId,
+        c: ConsumerId,
+        n: usize,
+        topic: TopicId,
+        role: &str,
+    ) -> ProducerId {
+        let group = &self.groups[g.idx()];
+        let consumer_name = self.consumers[c.idx()].name.clone();
+        let spec = ProducerConfig {
+            name: format!("{consumer_name}/{role}"),
+            topic,
+            acks: Acks::All,
+            retries: i32::MAX as u32,
+            idempotent: true,
+            max_in_flight: 5,
+            request_timeout_ms: group.spec.request_timeout_ms,
+            delivery_timeout_ms: 120_000,
+            retry_backoff_ms: 100,
+            retry_backoff_max_ms: 1000,
+            linger_ms: 0,
+            max_batch_records: group.spec.max_poll_records,
+            transactional: None,
+            workload: WorkloadConfig::Messages(Vec::new()),
+        };
+        let transactional_id =
+            (group.spec.commit == CommitMode::Transactional).then(|| format!("{}-{n}", group.name));
+        let partitions = self.k.topics[topic.idx()].partitions.clone();
+        let pid = ProducerId(self.producers.len() as u32);
+        // The output producer shares the consumer's node (their messages never collide); the
+        // dead-letter producer gets a node of its own so replies and timers reach the right
+        // producer, hosted by the consumer's. Both live, die and pause with the consumer's
+        // process.
+        let node = if role == "producer" {
+            self.consumers[c.idx()].node
+        } else {
+            let node = NodeId(self.k.nodes.len() as u32);
+            self.k.nodes.push(NodeState {
+                name: spec.name.clone(),
+                kind: NodeKind::Producer(pid),
+                up: true,
+                incarnation: 0,
+                paused_until: None,
+                host: Some(self.consumers[c.idx()].node),
+            });
+            self.k.net.ensure_nodes(self.k.nodes.len());
+            node
+        };
+        let mut prod = Producer::new(
+            &spec,
+            pid,
+            node,
+            topic,
+            &partitions,
+            Workload::Explicit(Vec::new()),
+        );
+        if let Some(id) = transactional_id.as_deref() {
+            let txn = self.txn_index(id, crate::sim::txn::DEFAULT_TRANSACTION_TIMEOUT_MS);
+            prod.txn = Some(crate::sim::txn::TxnClient::new(
+                txn,
+                u32::MAX,
+                partitions.len(),
+            ));
+        }
+        prod.embedded_in = Some(c);
+        self.producers.push(prod);
+        pid
+    }
+
+    /// Each consumer application starts at its group's `start_ms`.
+    pub(crate) fn start_consumers(&mut self) {
+        for c in &self.consumers {
+            let start = c.start_ms();
+            self.k
+                .set_timer_ms(c.node, start, Timer::Consumer(ConsumerTimer::Start));
+        }
     }
 
     fn intern_key(&mut self, k: &str) -> u32 {
