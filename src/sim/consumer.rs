@@ -2224,3 +2224,764 @@ fn assign(group: &mut Group) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The consumer alone, driven with hand-made responses: brokers are nodes 0-2, the
+    //! controller node 3, the consumer node 4 (a second consumer, node 5, shares its sink).
+    //! The topic has two partitions: orders/0 led by broker 1, orders/1 by broker 2.
+
+    use super::*;
+    use crate::sim::config::Assignor;
+    use crate::sim::cx::testkit::{self, advance_to, take_sent, take_trace};
+    use crate::sim::replication::{Entry, NO_PRODUCER};
+    use crate::sim::{Event, Kernel, MsgInfo, NodeKind};
+
+    const ME: NodeId = NodeId(4);
+    const CONTROLLER: NodeId = NodeId(3);
+    const P0: PartitionId = PartitionId(0);
+    const P1: PartitionId = PartitionId(1);
+
+    fn spec() -> GroupConfig {
+        GroupConfig {
+            name: "billing".to_string(),
+            topic: TopicId(0),
+            consumers: 1,
+            assignor: Assignor::Range,
+            commit: CommitMode::AfterProcess,
+            processing_ms: 0,
+            isolation_level: IsolationLevel::ReadUncommitted,
+            dedup: false,
+            static_membership: false,
+            output_topic: None,
+            dead_letter_topic: None,
+            max_attempts: 3,
+            fail_keys: Vec::new(),
+            fail_every: None,
+            max_poll_records: 500,
+            session_timeout_ms: 45_000,
+            heartbeat_interval_ms: 3_000,
+            max_poll_interval_ms: 300_000,
+            auto_commit_interval_ms: 5_000,
+            auto_offset_reset: OffsetReset::Latest,
+            request_timeout_ms: 30_000,
+            fetch_max_wait_ms: 500,
+            start_ms: 0,
+        }
+    }
+
+    fn kernel() -> Kernel {
+        testkit::kernel(&[
+            NodeKind::Broker(BrokerId(0)),
+            NodeKind::Broker(BrokerId(1)),
+            NodeKind::Broker(BrokerId(2)),
+            NodeKind::Controller,
+            NodeKind::Consumer(ConsumerId(0)),
+            NodeKind::Consumer(ConsumerId(1)),
+        ])
+    }
+
+    fn consumer(spec: &GroupConfig) -> Consumer {
+        Consumer::new(
+            ConsumerId(0),
+            "billing/consumer-1".to_string(),
+            ME,
+            GroupId(0),
+            spec,
+            vec![P0, P1],
+            3,
+        )
+    }
+
+    fn all_brokers() -> BrokerSet {
+        (0..3).map(BrokerId).collect()
+    }
+
+    fn bootstrap(unfenced: BrokerSet) -> BootstrapMetadata {
+        BootstrapMetadata {
+            leaders: vec![Some(BrokerId(1)), Some(BrokerId(2))],
+            unfenced,
+        }
+    }
+
+    fn start(k: &mut Kernel, c: &mut Consumer) {
+        c.on_start(bootstrap(all_brokers()), &mut Cx::new(k, c.node));
+    }
+
+    fn deliver(k: &mut Kernel, c: &mut Consumer, from: NodeId, msg: Msg) {
+        c.on_message(from, msg, &mut Cx::new(k, c.node));
+    }
+
+    /// A group response from the coordinator the consumer knows.
+    fn respond(k: &mut Kernel, c: &mut Consumer, resp: GroupResponse) {
+        let from = broker_node(c.mem.coordinator.expect("a coordinator"));
+        deliver(k, c, from, Msg::GroupResponse { resp });
+    }
+
+    /// The group requests sent since the last look: (to, request).
+    fn group_requests(k: &mut Kernel) -> Vec<(NodeId, GroupRequest)> {
+        take_sent(k)
+            .into_iter()
+            .filter_map(|(_, to, msg)| match msg {
+                Msg::Group { req, .. } => Some((to, req)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn token_of(req: &GroupRequest) -> u32 {
+        match req {
+            GroupRequest::Join { token }
+            | GroupRequest::Sync { token, .. }
+            | GroupRequest::Commit { token, .. }
+            | GroupRequest::OffsetFetch { token, .. } => *token,
+            GroupRequest::Heartbeat { .. } | GroupRequest::Leave { .. } => {
+                panic!("no token: {req:?}")
+            }
+        }
+    }
+
+    /// The one group request sent since the last look.
+    fn one_request(k: &mut Kernel) -> (NodeId, GroupRequest) {
+        let mut sent = group_requests(k);
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        sent.pop().unwrap()
+    }
+
+    /// Start, join, sync with `assignment` and fetch `committed`: the consumer is active.
+    fn activate(
+        k: &mut Kernel,
+        c: &mut Consumer,
+        assignment: &[PartitionId],
+        committed: &[(PartitionId, Option<u64>)],
+    ) {
+        start(k, c);
+        let token = token_of(&one_request(k).1);
+        let error = ErrorCode::None;
+        respond(
+            k,
+            c,
+            GroupResponse::Join {
+                generation: 1,
+                token,
+                error,
+            },
+        );
+        let token = token_of(&one_request(k).1);
+        let assignment = assignment.into();
+        respond(
+            k,
+            c,
+            GroupResponse::Sync {
+                generation: 1,
+                assignment,
+                token,
+                error,
+            },
+        );
+        let token = token_of(&one_request(k).1);
+        let offsets = committed.into();
+        respond(
+            k,
+            c,
+            GroupResponse::OffsetFetch {
+                offsets,
+                token,
+                error,
+            },
+        );
+        assert_eq!(c.state(), ConsumerState::Active);
+    }
+
+    /// Fetches sent since the last look: (to, partition, offset, token).
+    fn fetches(k: &mut Kernel) -> Vec<(NodeId, PartitionId, u64, u32)> {
+        take_sent(k)
+            .into_iter()
+            .filter_map(|(_, to, msg)| match msg {
+                Msg::ConsumerFetch {
+                    partition,
+                    offset,
+                    token,
+                    ..
+                } => Some((to, partition, offset, token)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Messages `1..=n` of one application, with `key` (interned as key 0) if any.
+    fn messages(k: &mut Kernel, n: u32, key: Option<&str>) -> Vec<MsgId> {
+        if let Some(key) = key {
+            k.keys.push(key.to_string());
+        }
+        (1..=n)
+            .map(|n| {
+                let mut cx = Cx::new(k, CONTROLLER);
+                cx.register_msg(MsgInfo {
+                    producer: ProducerId(0),
+                    n,
+                    key: key.map(|_| 0),
+                    partition: P0,
+                })
+            })
+            .collect()
+    }
+
+    fn records(k: &mut Kernel, token: u32, base_offset: u64, msgs: &[MsgId]) -> Msg {
+        let payload = k.alloc_payload();
+        for &msg in msgs {
+            k.payloads[payload as usize].push(Entry {
+                epoch: 0,
+                msg,
+                producer: NO_PRODUCER,
+                producer_epoch: 0,
+                seq: -1,
+                kind: EntryKind::Data,
+                last_in_batch: true,
+                transactional: false,
+            });
+        }
+        Msg::ConsumerFetchResponse {
+            partition: P0,
+            token,
+            result: ConsumerFetchResult::Records {
+                base_offset,
+                payload,
+                hw: base_offset + msgs.len() as u64,
+                aborted: Box::new([]),
+            },
+        }
+    }
+
+    /// Run the first pending consumer timer `want` accepts, at its time.
+    fn fire(k: &mut Kernel, c: &mut Consumer, want: impl Fn(ConsumerTimer) -> bool) -> SimTime {
+        let mut fired = None;
+        for (at, event) in k.drain_queue() {
+            match event {
+                Event::Timer {
+                    timer: Timer::Consumer(t),
+                    ..
+                } if fired.is_none() && want(t) => fired = Some((at, t)),
+                other => k.schedule(at, other),
+            }
+        }
+        let (at, timer) = fired.expect("the timer is set");
+        advance_to(k, at);
+        c.on_timer(timer, &mut Cx::new(k, c.node));
+        at
+    }
+
+    /// Trace events since the last look, but for the network's.
+    fn effects(k: &mut Kernel) -> Vec<Trace> {
+        take_trace(k)
+            .into_iter()
+            .filter(|t| !matches!(t, Trace::Sent { .. } | Trace::Dropped { .. }))
+            .collect()
+    }
+
+    fn polled(trace: &[Trace]) -> Vec<(u64, u32)> {
+        trace
+            .iter()
+            .filter_map(|t| match t {
+                Trace::Polled { from, count, .. } => Some((*from, *count)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn applied(trace: &[Trace]) -> usize {
+        trace
+            .iter()
+            .filter(|t| matches!(t, Trace::Applied { .. }))
+            .count()
+    }
+
+    #[test]
+    fn on_start_joins_the_coordinator_its_metadata_names() {
+        let mut k = kernel();
+        let mut c = consumer(&spec());
+        start(&mut k, &mut c);
+        let home = coordinator_among("billing", 3, all_brokers()).unwrap();
+        let (to, req) = one_request(&mut k);
+        assert_eq!(to, broker_node(home));
+        assert!(matches!(req, GroupRequest::Join { .. }));
+
+        // With that broker fenced, the group lives on the next one.
+        let mut unfenced = all_brokers();
+        unfenced.remove(home);
+        let mut c = consumer(&spec());
+        c.on_start(bootstrap(unfenced), &mut Cx::new(&mut k, ME));
+        let (to, _) = one_request(&mut k);
+        assert_eq!(to, broker_node(BrokerId((home.0 + 1) % 3)));
+    }
+
+    #[test]
+    fn after_sync_it_fetches_each_assigned_partition_from_its_leader() {
+        let mut k = kernel();
+        let mut c = consumer(&spec());
+        activate(&mut k, &mut c, &[P0, P1], &[(P0, Some(7)), (P1, Some(3))]);
+        let mut sent: Vec<_> = fetches(&mut k).iter().map(|f| (f.0, f.1, f.2)).collect();
+        sent.sort();
+        assert_eq!(sent, [(NodeId(1), P0, 7), (NodeId(2), P1, 3)]);
+    }
+
+    #[test]
+    fn without_a_committed_offset_latest_asks_the_leader_for_the_log_end() {
+        let mut k = kernel();
+        let mut c = consumer(&spec());
+        activate(&mut k, &mut c, &[P0], &[(P0, None)]);
+        let list: Vec<(NodeId, u32)> = take_sent(&mut k)
+            .into_iter()
+            .filter_map(|(_, to, msg)| match msg {
+                Msg::ListOffsets {
+                    partition: P0,
+                    token,
+                    ..
+                } => Some((to, token)),
+                _ => None,
+            })
+            .collect();
+        let [(to, token)] = list[..] else {
+            panic!("one ListOffsets: {list:?}")
+        };
+        assert_eq!(to, NodeId(1));
+        take_trace(&mut k);
+        let answer = Msg::ListOffsetsResponse {
+            partition: P0,
+            token,
+            offset: Some(42),
+        };
+        deliver(&mut k, &mut c, to, answer);
+        assert!(
+            take_trace(&mut k)
+                .iter()
+                .any(|t| matches!(t, Trace::OffsetReset { offset: 42, .. }))
+        );
+        let sent: Vec<_> = fetches(&mut k).iter().map(|f| (f.0, f.2)).collect();
+        assert_eq!(sent, [(NodeId(1), 42)]);
+    }
+
+    #[test]
+    fn earliest_starts_at_offset_zero_without_asking() {
+        let mut k = kernel();
+        let mut s = spec();
+        s.auto_offset_reset = OffsetReset::Earliest;
+        let mut c = consumer(&s);
+        activate(&mut k, &mut c, &[P0], &[(P0, None)]);
+        let sent: Vec<_> = fetches(&mut k).iter().map(|f| (f.1, f.2)).collect();
+        assert_eq!(sent, [(P0, 0)]);
+    }
+
+    #[test]
+    fn records_are_polled_max_poll_records_at_a_time() {
+        let mut k = kernel();
+        let mut s = spec();
+        s.max_poll_records = 2;
+        let mut c = consumer(&s);
+        activate(&mut k, &mut c, &[P0], &[(P0, Some(0))]);
+        let token = fetches(&mut k)[0].3;
+        let msgs = messages(&mut k, 5, None);
+        take_trace(&mut k);
+        let answer = records(&mut k, token, 0, &msgs);
+        deliver(&mut k, &mut c, NodeId(1), answer);
+        let trace = take_trace(&mut k);
+        assert_eq!(polled(&trace), [(0, 2)]);
+        assert_eq!(applied(&trace), 2);
+        // after-process: the batch's end is committed before the next poll.
+        let (_, commit) = one_request(&mut k);
+        let GroupRequest::Commit { offsets, token, .. } = commit else {
+            panic!("{commit:?}")
+        };
+        assert_eq!(offsets[..], [(P0, 2)]);
+        let error = ErrorCode::None;
+        respond(&mut k, &mut c, GroupResponse::Commit { token, error });
+        let trace = take_trace(&mut k);
+        assert_eq!(polled(&trace), [(2, 2)]);
+        assert_eq!(applied(&trace), 2);
+    }
+
+    #[test]
+    fn auto_commit_commits_the_previous_positions_at_its_interval() {
+        let mut k = kernel();
+        let mut s = spec();
+        s.commit = CommitMode::Auto;
+        let mut c = consumer(&s);
+        activate(&mut k, &mut c, &[P0], &[(P0, Some(0))]);
+        let msgs = messages(&mut k, 2, None);
+        let token = fetches(&mut k)[0].3;
+        advance_to(&mut k, SimTime::from_ms(1_000));
+        let answer = records(&mut k, token, 0, &msgs[..1]);
+        deliver(&mut k, &mut c, NodeId(1), answer);
+        let sent = take_sent(&mut k);
+        assert!(
+            !sent.iter().any(|(_, _, m)| matches!(m, Msg::Group { .. })),
+            "no commit before auto.commit.interval.ms: {sent:?}"
+        );
+        let token = sent
+            .iter()
+            .find_map(|(_, _, m)| match m {
+                Msg::ConsumerFetch {
+                    offset: 1, token, ..
+                } => Some(*token),
+                _ => None,
+            })
+            .expect("the next fetch");
+        advance_to(&mut k, SimTime::from_ms(s.auto_commit_interval_ms + 1));
+        let answer = records(&mut k, token, 1, &msgs[1..]);
+        deliver(&mut k, &mut c, NodeId(1), answer);
+        let commits: Vec<_> = group_requests(&mut k)
+            .into_iter()
+            .filter_map(|(_, r)| match r {
+                GroupRequest::Commit { offsets, .. } => Some(offsets),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(commits.len(), 1, "{commits:?}");
+        assert_eq!(commits[0][..], [(P0, 1)]);
+    }
+
+    #[test]
+    fn not_leader_refreshes_metadata_then_fetches_from_the_new_leader() {
+        let mut k = kernel();
+        let mut c = consumer(&spec());
+        activate(&mut k, &mut c, &[P0], &[(P0, Some(5))]);
+        let token = fetches(&mut k)[0].3;
+        let error = ConsumerFetchResult::Err(ErrorCode::NotLeaderOrFollower);
+        let answer = Msg::ConsumerFetchResponse {
+            partition: P0,
+            token,
+            result: error,
+        };
+        deliver(&mut k, &mut c, NodeId(1), answer);
+        let asked: Vec<(NodeId, u32)> = take_sent(&mut k)
+            .into_iter()
+            .filter_map(|(_, to, msg)| match msg {
+                Msg::MetadataRequest {
+                    partition: P0,
+                    token,
+                } => Some((to, token)),
+                _ => None,
+            })
+            .collect();
+        let [(to, token)] = asked[..] else {
+            panic!("one Metadata request: {asked:?}")
+        };
+        assert_eq!(to, CONTROLLER);
+        let answer = Msg::MetadataResponse {
+            partition: P0,
+            leader: Some(BrokerId(0)),
+            token,
+            unfenced: all_brokers(),
+        };
+        deliver(&mut k, &mut c, CONTROLLER, answer);
+        assert!(
+            fetches(&mut k).is_empty(),
+            "no fetch during retry.backoff.ms"
+        );
+        fire(&mut k, &mut c, |t| t == ConsumerTimer::RetryFetches);
+        let sent: Vec<_> = fetches(&mut k).iter().map(|f| (f.0, f.2)).collect();
+        assert_eq!(sent, [(NodeId(0), 5)]);
+    }
+
+    #[test]
+    fn a_heartbeat_answered_rebalance_in_progress_rejoins() {
+        let mut k = kernel();
+        let mut c = consumer(&spec());
+        activate(&mut k, &mut c, &[P0], &[(P0, Some(0))]);
+        fire(&mut k, &mut c, |t| {
+            matches!(t, ConsumerTimer::Heartbeat { .. })
+        });
+        let (_, hb) = one_request(&mut k);
+        assert!(matches!(hb, GroupRequest::Heartbeat { generation: 1 }));
+        let error = ErrorCode::RebalanceInProgress;
+        respond(&mut k, &mut c, GroupResponse::Heartbeat { error });
+        let (_, join) = one_request(&mut k);
+        assert!(matches!(join, GroupRequest::Join { .. }), "{join:?}");
+        assert_eq!(c.state(), ConsumerState::Joining);
+        assert!(c.parts().is_empty(), "eager: every partition is revoked");
+    }
+
+    #[test]
+    fn with_auto_commit_a_rebalance_commits_before_rejoining() {
+        let mut k = kernel();
+        let mut s = spec();
+        s.commit = CommitMode::Auto;
+        let mut c = consumer(&s);
+        activate(&mut k, &mut c, &[P0], &[(P0, Some(9))]);
+        let error = ErrorCode::RebalanceInProgress;
+        respond(&mut k, &mut c, GroupResponse::Heartbeat { error });
+        let (_, commit) = one_request(&mut k);
+        let GroupRequest::Commit { offsets, token, .. } = commit else {
+            panic!("{commit:?}")
+        };
+        assert_eq!(offsets[..], [(P0, 9)]);
+        let error = ErrorCode::None;
+        respond(&mut k, &mut c, GroupResponse::Commit { token, error });
+        assert!(matches!(one_request(&mut k).1, GroupRequest::Join { .. }));
+    }
+
+    #[test]
+    fn exceeding_max_poll_interval_leaves_the_group() {
+        for static_membership in [false, true] {
+            let mut k = kernel();
+            let mut s = spec();
+            s.processing_ms = 20_000;
+            s.max_poll_interval_ms = 10_000;
+            s.static_membership = static_membership;
+            let mut c = consumer(&s);
+            activate(&mut k, &mut c, &[P0], &[(P0, Some(0))]);
+            let token = fetches(&mut k)[0].3;
+            let msgs = messages(&mut k, 1, None);
+            let answer = records(&mut k, token, 0, &msgs);
+            deliver(&mut k, &mut c, NodeId(1), answer);
+            let mut heartbeats = 0;
+            let left = loop {
+                let at = fire(&mut k, &mut c, |t| {
+                    matches!(t, ConsumerTimer::Heartbeat { .. })
+                });
+                match group_requests(&mut k).pop() {
+                    Some((_, GroupRequest::Heartbeat { .. })) => heartbeats += 1,
+                    Some((_, GroupRequest::Leave { reason })) => break Some((at, reason)),
+                    Some(other) => panic!("{other:?}"),
+                    None => break None,
+                }
+            };
+            // Heartbeats at 3, 6 and 9 s; at 12 s the poll is 2 s overdue.
+            assert_eq!(heartbeats, 3, "static: {static_membership}");
+            if static_membership {
+                assert_eq!(left, None, "a static member sends no LeaveGroup");
+            } else {
+                assert_eq!(
+                    left,
+                    Some((SimTime::from_ms(12_000), LeaveReason::PollTimeout))
+                );
+            }
+            assert!(
+                !k.drain_queue().iter().any(|(_, e)| matches!(
+                    e,
+                    Event::Timer {
+                        timer: Timer::Consumer(ConsumerTimer::Heartbeat { .. }),
+                        ..
+                    }
+                )),
+                "heartbeats stop"
+            );
+        }
+    }
+
+    #[test]
+    fn out_of_range_resumes_at_the_leaders_log_end() {
+        let mut k = kernel();
+        let mut c = consumer(&spec());
+        activate(&mut k, &mut c, &[P0], &[(P0, Some(10))]);
+        let token = fetches(&mut k)[0].3;
+        take_trace(&mut k);
+        let answer = Msg::ConsumerFetchResponse {
+            partition: P0,
+            token,
+            result: ConsumerFetchResult::OutOfRange { leo: 6 },
+        };
+        deliver(&mut k, &mut c, NodeId(1), answer);
+        assert!(
+            take_trace(&mut k)
+                .iter()
+                .any(|t| matches!(t, Trace::OffsetReset { offset: 6, .. }))
+        );
+        let sent: Vec<_> = fetches(&mut k).iter().map(|f| f.2).collect();
+        assert_eq!(sent, [6]);
+        assert_eq!(c.parts()[0].position, Some(6));
+    }
+
+    #[test]
+    fn a_restarted_consumer_is_a_fresh_client_that_ignores_old_answers() {
+        let mut k = kernel();
+        let mut c = consumer(&spec());
+        start(&mut k, &mut c);
+        let old = token_of(&one_request(&mut k).1);
+        c.crash();
+        assert_eq!(c.state(), ConsumerState::Crashed);
+        start(&mut k, &mut c);
+        let new = token_of(&one_request(&mut k).1);
+        assert_ne!(old, new);
+        let error = ErrorCode::None;
+        let late = GroupResponse::Join {
+            generation: 1,
+            token: old,
+            error,
+        };
+        respond(&mut k, &mut c, late);
+        assert!(
+            group_requests(&mut k).is_empty(),
+            "no SyncGroup for the old join"
+        );
+        assert_eq!(c.state(), ConsumerState::Joining);
+    }
+
+    #[test]
+    fn not_coordinator_looks_the_coordinator_up_again() {
+        let mut k = kernel();
+        let mut c = consumer(&spec());
+        start(&mut k, &mut c);
+        let (first, join) = one_request(&mut k);
+        let error = ErrorCode::NotCoordinator;
+        let token = token_of(&join);
+        respond(
+            &mut k,
+            &mut c,
+            GroupResponse::Join {
+                generation: 0,
+                token,
+                error,
+            },
+        );
+        let lookups: Vec<u32> = take_sent(&mut k)
+            .into_iter()
+            .filter_map(|(_, to, msg)| match msg {
+                Msg::MetadataRequest { token, .. } if to == CONTROLLER => Some(token),
+                _ => None,
+            })
+            .collect();
+        let [lookup] = lookups[..] else {
+            panic!("one lookup: {lookups:?}")
+        };
+        let mut unfenced = all_brokers();
+        unfenced.remove(BrokerId(first.0));
+        let answer = Msg::MetadataResponse {
+            partition: P0,
+            leader: Some(BrokerId(1)),
+            token: lookup,
+            unfenced,
+        };
+        deliver(&mut k, &mut c, CONTROLLER, answer);
+        fire(&mut k, &mut c, |t| {
+            matches!(t, ConsumerTimer::RetryRequest { .. })
+        });
+        let (to, join) = one_request(&mut k);
+        assert!(matches!(join, GroupRequest::Join { .. }));
+        assert_eq!(to, NodeId((first.0 + 1) % 3), "the next unfenced broker");
+    }
+
+    #[test]
+    fn a_transactional_processor_polls_once_its_producer_is_ready() {
+        let mut k = kernel();
+        let mut s = spec();
+        s.commit = CommitMode::Transactional;
+        let mut c = consumer(&s);
+        c.producer = Some(ProducerId(5));
+        activate(&mut k, &mut c, &[P0], &[(P0, Some(0))]);
+        assert!(matches!(
+            k.locals.pop_front(),
+            Some(Local::StartOutputProducer {
+                producer: ProducerId(5)
+            })
+        ));
+        assert!(
+            fetches(&mut k).is_empty(),
+            "initTransactions() has not returned"
+        );
+        c.on_producer_ready(&mut Cx::new(&mut k, ME));
+        let token = fetches(&mut k)[0].3;
+        let msgs = messages(&mut k, 3, None);
+        let answer = records(&mut k, token, 0, &msgs[..2]);
+        deliver(&mut k, &mut c, NodeId(1), answer);
+        let calls: Vec<Local> = k.locals.drain(..).collect();
+        assert!(
+            matches!(
+                &calls[..],
+                [
+                    Local::SendOutput { msg: a, .. },
+                    Local::SendOutput { msg: b, .. },
+                    Local::CommitWithOffsets { offsets, .. },
+                ] if [*a, *b] == msgs[..2] && offsets[..] == [(P0, 2)]
+            ),
+            "{calls:?}"
+        );
+        // Records fetched meanwhile wait until the transaction is done.
+        let token = fetches(&mut k)[0].3;
+        let answer = records(&mut k, token, 2, &msgs[2..]);
+        take_trace(&mut k);
+        deliver(&mut k, &mut c, NodeId(1), answer);
+        assert!(polled(&take_trace(&mut k)).is_empty());
+        c.on_txn_done(true, &mut Cx::new(&mut k, ME));
+        assert_eq!(polled(&take_trace(&mut k)), [(2, 1)]);
+    }
+
+    #[test]
+    fn a_poison_record_is_dead_lettered_after_max_attempts() {
+        let mut k = kernel();
+        let mut s = spec();
+        s.processing_ms = 10;
+        s.max_attempts = 2;
+        s.fail_keys = vec!["bad".to_string()];
+        let mut c = consumer(&s);
+        c.dead_letter_producer = Some(ProducerId(6));
+        activate(&mut k, &mut c, &[P0], &[(P0, Some(0))]);
+        let token = fetches(&mut k)[0].3;
+        let msgs = messages(&mut k, 1, Some("bad"));
+        let answer = records(&mut k, token, 0, &msgs);
+        deliver(&mut k, &mut c, NodeId(1), answer);
+        take_trace(&mut k);
+        fire(&mut k, &mut c, |t| {
+            matches!(t, ConsumerTimer::Process { .. })
+        });
+        let trace = effects(&mut k);
+        assert!(matches!(
+            trace[..],
+            [Trace::ProcessingFailed { attempt: 1, .. }]
+        ));
+        assert!(k.locals.is_empty());
+        fire(&mut k, &mut c, |t| {
+            matches!(t, ConsumerTimer::Process { .. })
+        });
+        let trace = effects(&mut k);
+        assert!(
+            matches!(
+                trace[..],
+                [
+                    Trace::ProcessingFailed { attempt: 2, .. },
+                    Trace::DeadLettered { attempts: 2, .. },
+                ]
+            ),
+            "{trace:?}"
+        );
+        assert!(matches!(
+            k.locals.pop_front(),
+            Some(Local::SendOutput { producer: ProducerId(6), msg }) if msg == msgs[0]
+        ));
+    }
+
+    #[test]
+    fn a_dedup_sink_is_shared_by_the_groups_instances() {
+        let mut k = kernel();
+        let mut s = spec();
+        s.dedup = true;
+        let msgs = messages(&mut k, 1, None);
+        let mut first = consumer(&s);
+        let mut second = Consumer::new(
+            ConsumerId(1),
+            "billing/consumer-2".to_string(),
+            NodeId(5),
+            GroupId(0),
+            &s,
+            vec![P0, P1],
+            3,
+        );
+        for c in [&mut first, &mut second] {
+            take_sent(&mut k);
+            activate(&mut k, c, &[P0], &[(P0, Some(0))]);
+            let token = fetches(&mut k)[0].3;
+            let answer = records(&mut k, token, 0, &msgs);
+            deliver(&mut k, c, NodeId(1), answer);
+        }
+        let trace = take_trace(&mut k);
+        let effects: Vec<(ConsumerId, bool)> = trace
+            .iter()
+            .filter_map(|t| match t {
+                Trace::Applied { consumer, .. } => Some((*consumer, true)),
+                Trace::Redelivered { consumer, .. } => Some((*consumer, false)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(effects, [(ConsumerId(0), true), (ConsumerId(1), false)]);
+    }
+}
