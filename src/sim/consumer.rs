@@ -2318,15 +2318,28 @@ mod tests {
         deliver(k, c, from, Msg::GroupResponse { resp });
     }
 
-    /// The group requests sent since the last look: (to, request).
-    fn group_requests(k: &mut Kernel) -> Vec<(NodeId, GroupRequest)> {
+    /// What `pick` finds among the messages sent since the last look (all are taken).
+    fn sent<T>(k: &mut Kernel, pick: impl Fn(NodeId, Msg) -> Option<T>) -> Vec<T> {
         take_sent(k)
             .into_iter()
-            .filter_map(|(_, to, msg)| match msg {
-                Msg::Group { req, .. } => Some((to, req)),
-                _ => None,
-            })
+            .filter_map(|(_, to, msg)| pick(to, msg))
             .collect()
+    }
+
+    /// The group requests sent since the last look: (to, request).
+    fn group_requests(k: &mut Kernel) -> Vec<(NodeId, GroupRequest)> {
+        sent(k, |to, msg| match msg {
+            Msg::Group { req, .. } => Some((to, req)),
+            _ => None,
+        })
+    }
+
+    /// The Metadata requests sent since the last look: (to, partition, token).
+    fn metadata_requests(k: &mut Kernel) -> Vec<(NodeId, PartitionId, u32)> {
+        sent(k, |to, msg| match msg {
+            Msg::MetadataRequest { partition, token } => Some((to, partition, token)),
+            _ => None,
+        })
     }
 
     fn token_of(req: &GroupRequest) -> u32 {
@@ -2395,18 +2408,15 @@ mod tests {
 
     /// Fetches sent since the last look: (to, partition, offset, token).
     fn fetches(k: &mut Kernel) -> Vec<(NodeId, PartitionId, u64, u32)> {
-        take_sent(k)
-            .into_iter()
-            .filter_map(|(_, to, msg)| match msg {
-                Msg::ConsumerFetch {
-                    partition,
-                    offset,
-                    token,
-                    ..
-                } => Some((to, partition, offset, token)),
-                _ => None,
-            })
-            .collect()
+        sent(k, |to, msg| match msg {
+            Msg::ConsumerFetch {
+                partition,
+                offset,
+                token,
+                ..
+            } => Some((to, partition, offset, token)),
+            _ => None,
+        })
     }
 
     /// Messages `1..=n` of one application, with `key` (interned as key 0) if any.
@@ -2530,17 +2540,14 @@ mod tests {
         let mut k = kernel();
         let mut c = consumer(&spec());
         activate(&mut k, &mut c, &[P0], &[(P0, None)]);
-        let list: Vec<(NodeId, u32)> = take_sent(&mut k)
-            .into_iter()
-            .filter_map(|(_, to, msg)| match msg {
-                Msg::ListOffsets {
-                    partition: P0,
-                    token,
-                    ..
-                } => Some((to, token)),
-                _ => None,
-            })
-            .collect();
+        let list = sent(&mut k, |to, msg| match msg {
+            Msg::ListOffsets {
+                partition: P0,
+                token,
+                ..
+            } => Some((to, token)),
+            _ => None,
+        });
         let [(to, token)] = list[..] else {
             panic!("one ListOffsets: {list:?}")
         };
@@ -2653,17 +2660,8 @@ mod tests {
             result: error,
         };
         deliver(&mut k, &mut c, NodeId(1), answer);
-        let asked: Vec<(NodeId, u32)> = take_sent(&mut k)
-            .into_iter()
-            .filter_map(|(_, to, msg)| match msg {
-                Msg::MetadataRequest {
-                    partition: P0,
-                    token,
-                } => Some((to, token)),
-                _ => None,
-            })
-            .collect();
-        let [(to, token)] = asked[..] else {
+        let asked = metadata_requests(&mut k);
+        let [(to, P0, token)] = asked[..] else {
             panic!("one Metadata request: {asked:?}")
         };
         assert_eq!(to, CONTROLLER);
@@ -2834,14 +2832,8 @@ mod tests {
                 error,
             },
         );
-        let lookups: Vec<u32> = take_sent(&mut k)
-            .into_iter()
-            .filter_map(|(_, to, msg)| match msg {
-                Msg::MetadataRequest { token, .. } if to == CONTROLLER => Some(token),
-                _ => None,
-            })
-            .collect();
-        let [lookup] = lookups[..] else {
+        let lookups = metadata_requests(&mut k);
+        let [(CONTROLLER, _, lookup)] = lookups[..] else {
             panic!("one lookup: {lookups:?}")
         };
         let mut unfenced = all_brokers();

@@ -60,24 +60,13 @@ impl Sim {
 
         // Nodes: brokers first (NodeId == BrokerId), then the controller, then producers.
         for b in 0..c.brokers {
-            sim.k.nodes.push(NodeState {
-                name: format!("broker-{}", b + 1),
-                kind: NodeKind::Broker(BrokerId(b)),
-                up: true,
-                incarnation: 0,
-                paused_until: None,
-                host: None,
-            });
+            sim.add_node(
+                format!("broker-{}", b + 1),
+                NodeKind::Broker(BrokerId(b)),
+                None,
+            );
         }
-        sim.k.controller_node = NodeId(c.brokers);
-        sim.k.nodes.push(NodeState {
-            name: "controller".to_string(),
-            kind: NodeKind::Controller,
-            up: true,
-            incarnation: 0,
-            paused_until: None,
-            host: None,
-        });
+        sim.k.controller_node = sim.add_node("controller".to_string(), NodeKind::Controller, None);
 
         // Topics and partitions. Without an explicit assignment, replicas are spread
         // round-robin over the brokers, shifted per partition, as Kafka's default does.
@@ -132,15 +121,7 @@ impl Sim {
         // Producers.
         for (i, spec) in config.producers.iter().enumerate() {
             let pid = ProducerId(i as u32);
-            let node = NodeId(sim.k.nodes.len() as u32);
-            sim.k.nodes.push(NodeState {
-                name: spec.name.clone(),
-                kind: NodeKind::Producer(pid),
-                up: true,
-                incarnation: 0,
-                paused_until: None,
-                host: None,
-            });
+            let node = sim.add_node(spec.name.clone(), NodeKind::Producer(pid), None);
             let topic = spec.topic;
             let workload = match &spec.workload {
                 WorkloadConfig::Stream {
@@ -226,15 +207,7 @@ impl Sim {
         let id = ConsumerId(self.consumers.len() as u32);
         let n = self.groups[g.idx()].consumers.len() + 1;
         let name = format!("{}/consumer-{}", self.groups[g.idx()].name, n);
-        let node = NodeId(self.k.nodes.len() as u32);
-        self.k.nodes.push(NodeState {
-            name: name.clone(),
-            kind: NodeKind::Consumer(id),
-            up: true,
-            incarnation: 0,
-            paused_until: None,
-            host: None,
-        });
+        let node = self.add_node(name.clone(), NodeKind::Consumer(id), None);
         self.k.net.ensure_nodes(self.k.nodes.len());
         let group = &self.groups[g.idx()];
         let brokers = self.controller.brokers.len() as u32;
@@ -307,15 +280,8 @@ impl Sim {
         let node = if role == "producer" {
             self.consumers[c.idx()].node
         } else {
-            let node = NodeId(self.k.nodes.len() as u32);
-            self.k.nodes.push(NodeState {
-                name: spec.name.clone(),
-                kind: NodeKind::Producer(pid),
-                up: true,
-                incarnation: 0,
-                paused_until: None,
-                host: Some(self.consumers[c.idx()].node),
-            });
+            let host = Some(self.consumers[c.idx()].node);
+            let node = self.add_node(spec.name.clone(), NodeKind::Producer(pid), host);
             self.k.net.ensure_nodes(self.k.nodes.len());
             node
         };
@@ -347,6 +313,20 @@ impl Sim {
             self.k
                 .set_timer_ms(c.node, start, Timer::Consumer(ConsumerTimer::Start));
         }
+    }
+
+    /// A new node, up; `host` is the node whose process it is part of.
+    fn add_node(&mut self, name: String, kind: NodeKind, host: Option<NodeId>) -> NodeId {
+        let node = NodeId(self.k.nodes.len() as u32);
+        self.k.nodes.push(NodeState {
+            name,
+            kind,
+            up: true,
+            incarnation: 0,
+            paused_until: None,
+            host,
+        });
+        node
     }
 
     fn intern_key(&mut self, k: &str) -> u32 {
