@@ -673,9 +673,7 @@ impl Sim {
                     // Flushed already: the consumer goes on at once. If not, the producer calls
                     // `processor_flushed` when its last output is acknowledged.
                     if self.producers[producer.idx()].idle() {
-                        let node = self.consumers[consumer.idx()].node;
-                        self.consumers[consumer.idx()]
-                            .on_outputs_flushed(&mut Cx::new(&mut self.k, node));
+                        self.with_consumer(consumer, |cons, cx| cons.on_outputs_flushed(cx));
                     }
                 }
                 Local::CommitWithOffsets {
