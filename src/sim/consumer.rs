@@ -1,19 +1,22 @@
-//! Consumer groups, the consumer's side: the poll → process → commit loop, and the group
-//! protocol as a member speaks it. The coordinator is in [`crate::sim::group_coordinator`]; its
-//! simplifications are described there. Consumers locate it without a FindCoordinator round
-//! trip.
+//! Consumer groups, the consumer's side: a process that is a Kafka consumer client and the
+//! application's poll → process → commit loop around it (see [`Consumer`]), speaking the group
+//! protocol as a member. The coordinator is in [`crate::sim::group_coordinator`]; its
+//! simplifications are described there.
+//!
+//! Simplifications: a consumer finds its coordinator without FindCoordinator, from the unfenced
+//! brokers a Metadata response lists. The consumer's retry backoffs have no jitter; it asks for
+//! metadata per partition; it learns of new partitions at once.
 
-use crate::sim::config::{
-    Acks, CommitMode, IsolationLevel, OffsetReset, ProducerConfig, WorkloadConfig,
-};
-use crate::sim::group_coordinator::GroupState;
+use crate::sim::config::{CommitMode, GroupConfig, IsolationLevel, OffsetReset};
+use crate::sim::cx::Cx;
 use crate::sim::ids::*;
+use crate::sim::partitioner::partition_for_key;
 use crate::sim::replica::EntryKind;
 use crate::sim::trace::{LeaveReason, Trace};
 use crate::sim::wire::{ConsumerFetchResult, GroupRequest, GroupResponse, Msg};
-use crate::sim::{NodeKind, NodeState, Sim, Timer};
+use crate::sim::{Local, Timer};
 
-/// Backoff before retrying a coordinator request that failed (`retry.backoff.ms`).
+/// Backoff before retrying a coordinator request or a fetch that failed (`retry.backoff.ms`).
 const CONSUMER_RETRY_BACKOFF_MS: u64 = 100;
 /// `retry.backoff.max.ms`: KIP-580's cap on the exponential retry backoff.
 const CONSUMER_RETRY_BACKOFF_MAX_MS: u64 = 1000;
@@ -27,11 +30,10 @@ fn retry_backoff_us(attempts: u32) -> u64 {
     let doublings = attempts.saturating_sub(1).min(10);
     ((CONSUMER_RETRY_BACKOFF_MS * 1000) << doublings).min(CONSUMER_RETRY_BACKOFF_MAX_MS * 1000)
 }
-/// Token of the consumer's single fetch-timeout timer (it scans every fetch in flight).
-const FETCH_SCAN: u32 = u32::MAX - 1;
-/// Token of the consumer's single coordinator-request timeout timer.
-const REQUEST_SCAN: u32 = u32::MAX - 1;
 
+// ----- consumer -------------------------------------------------------------------------------
+
+/// What a consumer's process is doing, for the TUI and the checker's drain.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConsumerState {
     /// Not started yet.
@@ -59,6 +61,55 @@ impl ConsumerState {
     }
 }
 
+/// A consumer's timers (wrapped in [`Timer::Consumer`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ConsumerTimer {
+    /// The application starts at the group's `start_ms`. The event loop handles it: a start
+    /// brings the bootstrap metadata.
+    Start,
+    Heartbeat {
+        token: u32,
+    },
+    /// The one timeout timer for coordinator requests: it fires at the deadline of the request
+    /// in flight, or re-arms for a later one.
+    RequestTimeoutScan,
+    /// Send the coordinator request `token` again (its backoff is over, or it timed out).
+    RetryRequest {
+        token: u32,
+    },
+    /// The record being processed is done (`processing_ms`).
+    Process {
+        token: u32,
+    },
+    /// The one timeout timer for fetches: expire those past `request.timeout.ms` and re-arm
+    /// for the earliest still in flight.
+    FetchTimeoutScan,
+    /// A backoff is over: send the fetches and metadata requests that waited for it.
+    RetryFetches,
+    /// The Metadata request for the topic's `part`-th partition got no answer within
+    /// `request.timeout.ms`.
+    MetadataTimeout {
+        part: u32,
+        token: u32,
+    },
+    /// The coordinator lookup `token` got no answer within `request.timeout.ms`.
+    CoordinatorLookupTimeout {
+        token: u32,
+    },
+    /// `metadata.max.age.ms`: refresh the metadata even without an error.
+    MetadataMaxAge,
+}
+
+/// What a consumer knows of the cluster when it starts: what a first Metadata request would
+/// return. The event loop hands it to [`Consumer::on_start`].
+#[derive(Clone, Debug)]
+pub(crate) struct BootstrapMetadata {
+    /// The leader of each of the topic's partitions (in [`Consumer::partitions`] order).
+    pub(crate) leaders: Vec<Option<BrokerId>>,
+    /// The brokers the controller has not fenced.
+    pub(crate) unfenced: BrokerSet,
+}
+
 /// An assigned partition, from the consumer's side.
 #[derive(Clone, Debug)]
 pub struct ConsumerPartition {
@@ -82,69 +133,22 @@ pub struct ConsumerPartition {
     attempts: u32,
 }
 
-/// What the consumer does once its synchronous commit is answered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum AfterCommit {
-    Process,
-    Poll,
-    Rejoin,
-    Leave,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Outstanding {
-    Join,
-    Sync,
-    OffsetFetch,
-    Commit(AfterCommit),
-}
-
-#[derive(Clone, Debug)]
-pub struct Consumer {
-    pub name: String,
-    pub node: NodeId,
-    pub group: GroupId,
-    pub state: ConsumerState,
-    pub generation: u32,
-    pub parts: Vec<ConsumerPartition>,
-    /// The poll batch being processed: (partition, offset, message).
-    pub batch: Vec<(PartitionId, u64, MsgId)>,
-    pub batch_pos: usize,
-    pub processing: bool,
-    rejoin_needed: bool,
-    /// Leader per partition of the topic, as this consumer last heard.
-    leaders: Vec<Option<BrokerId>>,
-    metadata_pending: Vec<bool>,
-    /// Per partition: the Metadata request in flight, consecutive failed refreshes, and no new
-    /// request before this (KIP-580 backoff).
-    metadata_token: Vec<u32>,
-    metadata_attempts: Vec<u32>,
-    metadata_retry_at: Vec<SimTime>,
-    next_token: u32,
-    outstanding: Option<(u32, Outstanding)>,
-    /// The coordinator broker the outstanding request went to.
-    outstanding_to: Option<BrokerId>,
-    heartbeat_token: u32,
-    process_token: u32,
-    fetch_timer_armed: bool,
-    request_timer_armed: bool,
-    request_deadline: SimTime,
-    last_poll: SimTime,
-    next_auto_commit: SimTime,
-    pub applied: u64,
-    /// A processor's (`commit = "transactional"`) transactional producer.
-    pub producer: Option<ProducerId>,
-    /// Waiting for the processor's transaction to commit.
-    pub committing_txn: bool,
-    /// Failed attempts at the current record (poison messages).
-    pub attempts: u32,
-    /// The producer that writes to the group's dead-letter topic.
-    pub dead_letter_producer: Option<ProducerId>,
-    /// Blocked for good on a poison record that has nowhere to go.
-    pub stuck: bool,
-}
-
 impl ConsumerPartition {
+    fn new(partition: PartitionId) -> ConsumerPartition {
+        ConsumerPartition {
+            partition,
+            position: None,
+            fetch_pos: 0,
+            fetching: None,
+            fetching_from: None,
+            buffered: Default::default(),
+            hw: 0,
+            retry_at: SimTime::ZERO,
+            fetch_deadline: SimTime::ZERO,
+            attempts: 0,
+        }
+    }
+
     /// With nothing buffered, the position moves past whatever was fetched and skipped
     /// (transaction markers, aborted records), as Kafka's fetcher does.
     fn skip_to_fetched(&mut self) {
@@ -155,21 +159,245 @@ impl ConsumerPartition {
             self.position = Some(self.fetch_pos);
         }
     }
+}
 
-    pub(crate) fn fetching_from(&self) -> Option<BrokerId> {
-        self.fetching.and(self.fetching_from)
-    }
+/// What the consumer does once its synchronous commit is answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AfterCommit {
+    Process,
+    Poll,
+    Rejoin,
+    Leave,
+}
 
-    pub(crate) fn fetching_token(&self) -> Option<u32> {
-        self.fetching
+/// The coordinator request the consumer waits on (one at a time).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outstanding {
+    Join,
+    Sync,
+    OffsetFetch,
+    Commit(AfterCommit),
+}
+
+/// A consumer application's static configuration, copied in when it is created: the group's
+/// settings and the topic it reads.
+#[derive(Clone, Debug)]
+struct ConsumerConfig {
+    group_name: String,
+    spec: GroupConfig,
+    /// The topic's partitions (they only grow, with `add-partitions`).
+    partitions: Vec<PartitionId>,
+    /// The cluster's size: the coordinator is found among brokers `0..brokers`.
+    brokers: u32,
+}
+
+/// A consumer application's process: a Kafka consumer client (group membership, fetching,
+/// commits, metadata) and the application's poll → process → commit loop around it. A
+/// processor's output producer and the dead-letter producer live in the same process; the
+/// consumer calls them through [`Local`] and they answer through the `on_*` notices.
+///
+/// A crash loses everything but the configuration: the application restarts as a fresh client.
+/// What it wrote outside Kafka (a dedup sink) lives outside the process, in the kernel.
+#[derive(Clone, Debug)]
+pub struct Consumer {
+    pub id: ConsumerId,
+    pub name: String,
+    pub node: NodeId,
+    pub group: GroupId,
+    config: ConsumerConfig,
+    /// A processor's (`output_topic`) producer. It shares this consumer's node.
+    pub producer: Option<ProducerId>,
+    /// The producer that writes to the group's dead-letter topic (its own node, hosted by this
+    /// one).
+    pub dead_letter_producer: Option<ProducerId>,
+    /// Correlation ids stay unique across restarts: the simulated network does not tear down
+    /// connections, so an answer to the previous incarnation must match no request of this one.
+    next_token: u32,
+    /// Records handled (applied, redelivered or dead-lettered) over every incarnation.
+    pub applied: u64,
+    /// Everything else: lost in a crash.
+    mem: ConsumerMem,
+}
+
+/// The volatile part of a consumer: a crash or a restart replaces it whole.
+#[derive(Clone, Debug)]
+struct ConsumerMem {
+    state: ConsumerState,
+    generation: u32,
+    parts: Vec<ConsumerPartition>,
+    /// The poll batch being processed: (partition, offset, message).
+    batch: Vec<(PartitionId, u64, MsgId)>,
+    batch_pos: usize,
+    processing: bool,
+    rejoin_needed: bool,
+    /// Leader per partition of the topic, as this consumer last heard.
+    leaders: Vec<Option<BrokerId>>,
+    /// Per partition: a Metadata request in flight, its token, consecutive failed refreshes,
+    /// and no new request before this (KIP-580 backoff).
+    metadata_pending: Vec<bool>,
+    metadata_token: Vec<u32>,
+    metadata_attempts: Vec<u32>,
+    metadata_retry_at: Vec<SimTime>,
+    outstanding: Option<(u32, Outstanding)>,
+    /// The coordinator broker the outstanding request went to.
+    outstanding_to: Option<BrokerId>,
+    /// The group coordinator as this consumer last found it (see [`coordinator_among`]).
+    coordinator: Option<BrokerId>,
+    /// The coordinator lookup in flight (its token), consecutive lookups that found nothing
+    /// new, and no new lookup before this (KIP-580 backoff).
+    coordinator_lookup: Option<u32>,
+    lookup_attempts: u32,
+    lookup_retry_at: SimTime,
+    heartbeat_token: u32,
+    process_token: u32,
+    fetch_timer_armed: bool,
+    request_timer_armed: bool,
+    request_deadline: SimTime,
+    last_poll: SimTime,
+    next_auto_commit: SimTime,
+    /// Waiting for the processor's outputs: its transaction's commit, or `flush()`.
+    committing_txn: bool,
+    /// A transactional output producer has its producer id (`initTransactions()` returned).
+    producer_ready: bool,
+    /// Failed attempts at the current record (poison messages).
+    attempts: u32,
+    /// Blocked for good on a poison record that has nowhere to go.
+    stuck: bool,
+}
+
+impl ConsumerMem {
+    fn new(partitions: usize, state: ConsumerState) -> ConsumerMem {
+        ConsumerMem {
+            state,
+            generation: 0,
+            parts: Vec::new(),
+            batch: Vec::new(),
+            batch_pos: 0,
+            processing: false,
+            rejoin_needed: false,
+            leaders: vec![None; partitions],
+            metadata_pending: vec![false; partitions],
+            metadata_token: vec![0; partitions],
+            metadata_attempts: vec![0; partitions],
+            metadata_retry_at: vec![SimTime::ZERO; partitions],
+            outstanding: None,
+            outstanding_to: None,
+            coordinator: None,
+            coordinator_lookup: None,
+            lookup_attempts: 0,
+            lookup_retry_at: SimTime::ZERO,
+            heartbeat_token: 0,
+            process_token: 0,
+            fetch_timer_armed: false,
+            request_timer_armed: false,
+            request_deadline: SimTime::ZERO,
+            last_poll: SimTime::ZERO,
+            next_auto_commit: SimTime::ZERO,
+            committing_txn: false,
+            producer_ready: true,
+            attempts: 0,
+            stuck: false,
+        }
     }
 }
 
+fn set_timer_ms(cx: &mut Cx, ms: u64, timer: ConsumerTimer) {
+    cx.set_timer_ms(ms, Timer::Consumer(timer));
+}
+
+fn set_timer_us(cx: &mut Cx, us: u64, timer: ConsumerTimer) {
+    cx.set_timer(us, Timer::Consumer(timer));
+}
+
+/// Brokers are nodes `0..brokers`.
+fn broker_node(b: BrokerId) -> NodeId {
+    NodeId(b.0)
+}
+
 impl Consumer {
+    /// A consumer of group `group`, not started yet.
+    pub(crate) fn new(
+        id: ConsumerId,
+        name: String,
+        node: NodeId,
+        group: GroupId,
+        spec: &GroupConfig,
+        partitions: Vec<PartitionId>,
+        brokers: u32,
+    ) -> Consumer {
+        let n = partitions.len();
+        Consumer {
+            id,
+            name,
+            node,
+            group,
+            config: ConsumerConfig {
+                group_name: spec.name.clone(),
+                spec: spec.clone(),
+                partitions,
+                brokers,
+            },
+            producer: None,
+            dead_letter_producer: None,
+            next_token: 0,
+            applied: 0,
+            mem: ConsumerMem::new(n, ConsumerState::Idle),
+        }
+    }
+
+    // ----- what observers read ------------------------------------------------------------
+
+    pub fn state(&self) -> ConsumerState {
+        self.mem.state
+    }
+
+    /// The assigned partitions.
+    pub fn parts(&self) -> &[ConsumerPartition] {
+        &self.mem.parts
+    }
+
+    /// When the application starts (the group's `start_ms`).
+    pub(crate) fn start_ms(&self) -> u64 {
+        self.config.spec.start_ms
+    }
+
+    /// The topic's partitions, as this consumer knows them.
+    pub(crate) fn partitions(&self) -> &[PartitionId] {
+        &self.config.partitions
+    }
+
+    /// Whether `p` is a partition of the topic this consumer reads (and not, say, of its output
+    /// producer's topic).
+    pub(crate) fn reads(&self, p: PartitionId) -> bool {
+        self.config.partitions.contains(&p)
+    }
+
+    /// Processing a batch, or waiting on the coordinator: not settled.
+    pub(crate) fn busy(&self) -> bool {
+        self.mem.processing || self.mem.outstanding.is_some()
+    }
+
+    /// Lag per assigned partition: HW − position.
+    pub fn lag(&self) -> u64 {
+        self.mem
+            .parts
+            .iter()
+            .map(|p| p.hw.saturating_sub(p.position.unwrap_or(0)))
+            .sum()
+    }
+
+    /// The fetches and ListOffsets in flight to broker `b`: (partition, token).
+    pub(crate) fn fetches_to(&self, b: BrokerId) -> impl Iterator<Item = (PartitionId, u32)> {
+        self.mem.parts.iter().filter_map(move |cp| {
+            let token = cp.fetching?;
+            (cp.fetching_from == Some(b)).then_some((cp.partition, token))
+        })
+    }
+
     /// The reset a coordinator request in flight to a dead broker gets.
     pub(crate) fn reset_coordinator_reply(&self, b: BrokerId) -> Option<Msg> {
-        let (token, kind) = self.outstanding?;
-        if self.outstanding_to != Some(b) {
+        let (token, kind) = self.mem.outstanding?;
+        if self.mem.outstanding_to != Some(b) {
             return None;
         }
         let error = ErrorCode::NotCoordinator;
@@ -195,358 +423,235 @@ impl Consumer {
         Some(Msg::GroupResponse { resp })
     }
 
-    fn token(&mut self) -> u32 {
-        self.next_token = self.next_token.wrapping_add(1);
-        self.next_token
-    }
+    // ----- lifecycle ----------------------------------------------------------------------
 
-    /// Lag per assigned partition: HW − position.
-    pub fn lag(&self) -> u64 {
-        self.parts
-            .iter()
-            .map(|p| p.hw.saturating_sub(p.position.unwrap_or(0)))
-            .sum()
-    }
-}
-
-impl Sim {
-    /// Create a consumer node for a group (at build time or for `add-consumer`).
-    pub(crate) fn create_consumer(&mut self, g: GroupId) -> ConsumerId {
-        let id = ConsumerId(self.consumers.len() as u32);
-        let n = self.groups[g.idx()].consumers.len() + 1;
-        let name = format!("{}/consumer-{}", self.groups[g.idx()].name, n);
-        let node = NodeId(self.k.nodes.len() as u32);
-        self.k.nodes.push(NodeState {
-            name: name.clone(),
-            kind: NodeKind::Consumer(id),
-            up: true,
-            incarnation: 0,
-            paused_until: None,
-        });
-        self.k.net.ensure_nodes(self.k.nodes.len());
-        let nparts = self.groups[g.idx()].partitions.len();
-        self.consumers.push(Consumer {
-            name,
-            node,
-            group: g,
-            state: ConsumerState::Idle,
-            generation: 0,
-            parts: Vec::new(),
-            batch: Vec::new(),
-            batch_pos: 0,
-            processing: false,
-            rejoin_needed: false,
-            leaders: vec![None; nparts],
-            metadata_pending: vec![false; nparts],
-            metadata_token: vec![0; nparts],
-            metadata_attempts: vec![0; nparts],
-            metadata_retry_at: vec![SimTime::ZERO; nparts],
-            next_token: 0,
-            outstanding: None,
-            outstanding_to: None,
-            heartbeat_token: 0,
-            process_token: 0,
-            fetch_timer_armed: false,
-            request_timer_armed: false,
-            request_deadline: SimTime::ZERO,
-            last_poll: SimTime::ZERO,
-            next_auto_commit: SimTime::ZERO,
-            applied: 0,
-            producer: None,
-            committing_txn: false,
-            attempts: 0,
-            dead_letter_producer: None,
-            stuck: false,
-        });
-        self.groups[g.idx()].consumers.push(id);
-        if let Some(output) = self.groups[g.idx()].spec.output_topic {
-            let p = self.create_embedded_producer(g, id, n, output, "producer");
-            self.consumers[id.idx()].producer = Some(p);
+    /// The process starts (or restarts) as a fresh client.
+    pub(crate) fn on_start(&mut self, metadata: BootstrapMetadata, cx: &mut Cx) {
+        let n = self.config.partitions.len();
+        self.mem = ConsumerMem::new(n, ConsumerState::Joining);
+        self.mem.leaders = metadata.leaders;
+        if let Some(producer) = self.producer {
+            // A transactional processor polls once initTransactions() returns.
+            self.mem.producer_ready = self.config.spec.commit != CommitMode::Transactional;
+            cx.local(Local::StartOutputProducer { producer });
         }
-        if let Some(dlt) = self.groups[g.idx()].spec.dead_letter_topic {
-            let p = self.create_embedded_producer(g, id, n, dlt, "dead-letter");
-            // The dead-letter producer is a plain idempotent producer, never transactional.
-            self.producers[p.idx()].set_transactional(None);
-            self.consumers[id.idx()].dead_letter_producer = Some(p);
-        }
-        id
-    }
-
-    pub(crate) fn add_consumer(&mut self, g: GroupId) {
-        let c = self.create_consumer(g);
-        self.consumer_started(c);
-    }
-
-    // ----- consumer -------------------------------------------------------------------------
-
-    pub(crate) fn start_consumers(&mut self) {
-        for c in 0..self.consumers.len() {
-            let c = ConsumerId(c as u32);
-            let g = self.consumers[c.idx()].group;
-            let start = self.groups[g.idx()].spec.start_ms;
-            let node = self.consumers[c.idx()].node;
-            self.set_timer_ms(node, start, Timer::ConsumerStart);
-        }
-    }
-
-    pub(crate) fn consumer_started(&mut self, c: ConsumerId) {
-        if let Some(p) = self.consumers[c.idx()].dead_letter_producer {
-            let node = self.producers[p.idx()].node;
-            self.restart_node(node);
-        }
-        self.consumers[c.idx()].stuck = false;
-        self.consumers[c.idx()].attempts = 0;
-        let g = self.consumers[c.idx()].group;
-        for i in 0..self.groups[g.idx()].partitions.len() {
-            let p = self.groups[g.idx()].partitions[i];
-            self.consumers[c.idx()].leaders[i] = self.controller.parts[p.idx()].leader;
-        }
-        if let Some(p) = self.consumers[c.idx()].producer {
-            self.start_embedded_producer(p);
-        }
-        let cons = &mut self.consumers[c.idx()];
-        cons.committing_txn = false;
-        cons.state = ConsumerState::Joining;
-        cons.parts.clear();
-        cons.batch.clear();
-        cons.batch_pos = 0;
-        cons.processing = false;
-        cons.rejoin_needed = false;
-        cons.outstanding = None;
-        let node = cons.node;
-        self.set_timer_ms(node, METADATA_MAX_AGE_MS, Timer::ConsumerMetadataMaxAge);
-        self.send_join(c);
-    }
-
-    fn send_to_coordinator(&mut self, c: ConsumerId, req: GroupRequest) -> Option<BrokerId> {
-        let g = self.consumers[c.idx()].group;
-        let node = self.consumers[c.idx()].node;
-        match self.coordinator_host(g) {
-            Some(b) => {
-                let to = self.node_of_broker(b);
-                let incarnation = self.k.nodes[node.idx()].incarnation;
-                self.send(
-                    node,
-                    to,
-                    Msg::Group {
-                        group: g,
-                        consumer: c,
-                        incarnation,
-                        req,
-                    },
-                );
-                Some(b)
-            }
-            None => None,
-        }
-    }
-
-    fn coordinator_request(
-        &mut self,
-        c: ConsumerId,
-        kind: Outstanding,
-        make: impl FnOnce(u32) -> GroupRequest,
-    ) {
-        let token = self.consumers[c.idx()].token();
-        self.consumers[c.idx()].outstanding = Some((token, kind));
-        let req = make(token);
-        let to = self.send_to_coordinator(c, req);
-        self.consumers[c.idx()].outstanding_to = to;
-        let g = self.consumers[c.idx()].group;
-        let timeout = self.groups[g.idx()].spec.request_timeout_ms;
-        let cons = &mut self.consumers[c.idx()];
-        cons.request_deadline = self.k.now.plus_ms(timeout);
-        if !cons.request_timer_armed {
-            cons.request_timer_armed = true;
-            let node = cons.node;
-            self.set_timer_ms(
-                node,
-                timeout,
-                Timer::ConsumerRequestTimeout {
-                    token: REQUEST_SCAN,
-                },
-            );
-        }
-    }
-
-    fn send_join(&mut self, c: ConsumerId) {
-        self.consumers[c.idx()].state = ConsumerState::Joining;
-        self.coordinator_request(c, Outstanding::Join, |token| GroupRequest::Join { token });
-    }
-
-    fn retry_later(&mut self, c: ConsumerId, kind: Outstanding) {
-        // Re-send the same kind of request after a short backoff, via the timeout path.
-        let token = self.consumers[c.idx()].token();
-        self.consumers[c.idx()].outstanding = Some((token, kind));
-        let node = self.consumers[c.idx()].node;
-        self.set_timer_ms(
-            node,
-            CONSUMER_RETRY_BACKOFF_MS,
-            Timer::ConsumerRequestTimeout { token },
+        self.mem.coordinator = coordinator_among(
+            &self.config.group_name,
+            self.config.brokers,
+            metadata.unfenced,
         );
+        set_timer_ms(cx, METADATA_MAX_AGE_MS, ConsumerTimer::MetadataMaxAge);
+        self.send_join(cx);
     }
 
-    fn resend(&mut self, c: ConsumerId, kind: Outstanding) {
-        match kind {
-            Outstanding::Join => self.send_join(c),
-            Outstanding::Sync => {
-                let generation = self.consumers[c.idx()].generation;
-                self.coordinator_request(c, Outstanding::Sync, |token| GroupRequest::Sync {
-                    generation,
-                    token,
-                });
-            }
-            Outstanding::OffsetFetch => {
-                // The Java consumer sets require_stable under read_committed (KIP-447).
-                let g = self.consumers[c.idx()].group;
-                let require_stable =
-                    self.groups[g.idx()].spec.isolation_level == IsolationLevel::ReadCommitted;
-                self.coordinator_request(c, Outstanding::OffsetFetch, |token| {
-                    GroupRequest::OffsetFetch {
-                        token,
-                        require_stable,
-                    }
-                });
-            }
-            Outstanding::Commit(then) => self.commit_sync(c, then),
-        }
+    /// The process died: only the configuration survives.
+    pub(crate) fn crash(&mut self) {
+        self.mem = ConsumerMem::new(self.config.partitions.len(), ConsumerState::Crashed);
     }
 
-    pub(crate) fn consumer_timer(&mut self, c: ConsumerId, timer: Timer) {
-        if let Some(p) = self.consumers[c.idx()].producer
-            && matches!(
-                timer,
-                Timer::Producer(
-                    crate::sim::producer::ProducerTimer::Linger { .. }
-                        | crate::sim::producer::ProducerTimer::Retry { .. }
-                        | crate::sim::producer::ProducerTimer::RequestTimeout
-                        | crate::sim::producer::ProducerTimer::MetadataTimeout { .. }
-                        | crate::sim::producer::ProducerTimer::TxnRetry { .. }
-                )
-            )
-        {
-            self.producer_timer(p, timer);
+    /// `remove-consumer`: the application calls close(). With auto-commit it commits the
+    /// consumed positions first; then a dynamic member sends LeaveGroup (a static one does not).
+    pub(crate) fn close(&mut self, cx: &mut Cx) {
+        if !matches!(
+            self.mem.state,
+            ConsumerState::Active
+                | ConsumerState::Joining
+                | ConsumerState::Syncing
+                | ConsumerState::FetchingOffsets
+        ) {
             return;
         }
+        self.mem.processing = false;
+        self.mem.batch.clear();
+        if self.config.spec.commit == CommitMode::Auto && self.mem.state == ConsumerState::Active {
+            self.commit_sync(AfterCommit::Leave, cx);
+        } else {
+            self.finish_leave(cx);
+        }
+    }
+
+    fn finish_leave(&mut self, cx: &mut Cx) {
+        // KIP-345: a static member (`group.instance.id`) never sends LeaveGroup on close; the
+        // coordinator keeps its assignment until `session.timeout.ms` expires, so a restart
+        // within it causes no rebalance.
+        if !self.config.spec.static_membership {
+            self.send_to_coordinator(
+                GroupRequest::Leave {
+                    reason: LeaveReason::Left,
+                },
+                cx,
+            );
+        }
+        self.mem.state = ConsumerState::Left;
+        self.mem.parts.clear();
+        cx.exit();
+    }
+
+    /// The topic grew: the consumer learns of the new partitions and their leaders (Kafka's
+    /// consumer notices at its next metadata refresh; here at once).
+    pub(crate) fn partitions_added(&mut self, added: &[(PartitionId, Option<BrokerId>)]) {
+        for &(p, leader) in added {
+            self.config.partitions.push(p);
+            let mem = &mut self.mem;
+            mem.leaders.push(leader);
+            mem.metadata_pending.push(false);
+            mem.metadata_token.push(0);
+            mem.metadata_attempts.push(0);
+            mem.metadata_retry_at.push(SimTime::ZERO);
+        }
+    }
+
+    // ----- notices from the embedded producers ---------------------------------------------
+
+    /// The processor's producer got its producer id: processing may start.
+    pub(crate) fn on_producer_ready(&mut self, cx: &mut Cx) {
+        self.mem.producer_ready = true;
+        self.poll(cx);
+    }
+
+    /// A processor waiting in `flush()`: every output is acknowledged, so it commits its input
+    /// offsets.
+    pub(crate) fn on_outputs_flushed(&mut self, cx: &mut Cx) {
+        if !self.mem.committing_txn {
+            return;
+        }
+        self.mem.committing_txn = false;
+        self.commit_sync(AfterCommit::Poll, cx);
+    }
+
+    /// The processor's transaction finished.
+    pub(crate) fn on_txn_done(&mut self, committed: bool, cx: &mut Cx) {
+        if !self.mem.committing_txn {
+            return;
+        }
+        self.mem.committing_txn = false;
+        if committed {
+            self.poll(cx);
+        } else {
+            // Aborted: rewind to the committed offsets and process again.
+            for cp in &mut self.mem.parts {
+                cp.buffered.clear();
+                cp.fetching = None;
+            }
+            self.mem.state = ConsumerState::FetchingOffsets;
+            self.resend(Outstanding::OffsetFetch, cx);
+        }
+    }
+
+    /// The processor's producer was fenced by a newer instance: the application shuts down.
+    pub(crate) fn on_producer_fenced(&mut self, cx: &mut Cx) {
+        self.mem.committing_txn = false;
+        self.mem.processing = false;
+        self.mem.batch.clear();
+        self.finish_leave(cx);
+    }
+
+    // ----- handlers -----------------------------------------------------------------------
+
+    pub(crate) fn on_message(&mut self, from: NodeId, msg: Msg, cx: &mut Cx) {
+        let _ = from;
+        match msg {
+            Msg::GroupResponse { resp } => self.on_group_response(resp, cx),
+            Msg::ConsumerFetchResponse {
+                partition,
+                token,
+                result,
+            } => self.on_fetch_response(partition, token, result, cx),
+            Msg::ListOffsetsResponse {
+                partition,
+                token,
+                offset,
+            } => self.on_list_offsets_response(partition, token, offset, cx),
+            Msg::MetadataResponse {
+                partition,
+                leader,
+                token,
+                unfenced,
+            } => self.on_metadata_response(partition, leader, token, unfenced, cx),
+            // Requests and the other nodes' answers never reach a consumer (its output
+            // producer's are routed to it by the event loop).
+            Msg::Produce { .. }
+            | Msg::ProduceResponse { .. }
+            | Msg::ReplicaFetch { .. }
+            | Msg::ReplicaFetchResponse { .. }
+            | Msg::ConsumerFetch { .. }
+            | Msg::ListOffsets { .. }
+            | Msg::BrokerHeartbeat { .. }
+            | Msg::PartitionChange { .. }
+            | Msg::AlterPartition { .. }
+            | Msg::AlterPartitionResponse { .. }
+            | Msg::WriteTxnMarker { .. }
+            | Msg::WriteTxnMarkerResponse { .. }
+            | Msg::Txn { .. }
+            | Msg::TxnResponse { .. }
+            | Msg::MetadataRequest { .. }
+            | Msg::Group { .. }
+            | Msg::TxnOffsetCommit { .. }
+            | Msg::TxnOffsetCommitResponse { .. }
+            | Msg::TxnOffsetMarker { .. }
+            | Msg::TxnOffsetMarkerResponse { .. } => {}
+        }
+    }
+
+    pub(crate) fn on_timer(&mut self, timer: ConsumerTimer, cx: &mut Cx) {
         match timer {
-            Timer::ConsumerStart if self.consumers[c.idx()].state == ConsumerState::Idle => {
-                self.consumer_started(c);
-            }
-            Timer::ConsumerRequestTimeout {
-                token: REQUEST_SCAN,
-            } => {
+            // Handled by the event loop, which brings the bootstrap metadata to on_start.
+            ConsumerTimer::Start => {}
+            ConsumerTimer::RequestTimeoutScan => {
                 // One timer for coordinator requests: it re-arms for the one in flight.
-                let cons = &mut self.consumers[c.idx()];
-                cons.request_timer_armed = false;
-                if let Some((t, _)) = cons.outstanding {
-                    if cons.request_deadline > self.k.now {
-                        cons.request_timer_armed = true;
-                        let (node, wait) = (cons.node, cons.request_deadline.0 - self.k.now.0);
-                        self.set_timer(
-                            node,
-                            wait,
-                            Timer::ConsumerRequestTimeout {
-                                token: REQUEST_SCAN,
-                            },
-                        );
+                self.mem.request_timer_armed = false;
+                if let Some((token, _)) = self.mem.outstanding {
+                    if self.mem.request_deadline > cx.now() {
+                        self.mem.request_timer_armed = true;
+                        let wait = self.mem.request_deadline.0 - cx.now().0;
+                        set_timer_us(cx, wait, ConsumerTimer::RequestTimeoutScan);
                     } else {
-                        self.consumer_timer(c, Timer::ConsumerRequestTimeout { token: t });
+                        // No answer: the coordinator may have moved.
+                        self.find_coordinator(cx);
+                        self.retry_request(token, cx);
                     }
                 }
             }
-            Timer::ConsumerRequestTimeout { token } => {
-                if let Some((t, kind)) = self.consumers[c.idx()].outstanding
-                    && t == token
-                {
-                    self.consumers[c.idx()].outstanding = None;
-                    if let Outstanding::Commit(then) = kind {
-                        // A commit that got no answer counts as failed; carry on.
-                        self.emit(Trace::CommitFailed {
-                            group: self.consumers[c.idx()].group,
-                            consumer: c,
-                            error: ErrorCode::RequestTimedOut,
-                        });
-                        self.after_commit(c, then);
-                    } else {
-                        self.resend(c, kind);
-                    }
-                }
-            }
-            Timer::ConsumerHeartbeat { token } => {
-                let cons = &self.consumers[c.idx()];
-                if cons.heartbeat_token != token
-                    || !matches!(
-                        cons.state,
-                        ConsumerState::Syncing
-                            | ConsumerState::FetchingOffsets
-                            | ConsumerState::Active
-                    )
-                {
-                    return;
-                }
-                let g = cons.group;
-                let spec = &self.groups[g.idx()].spec;
-                let (interval, max_poll) = (spec.heartbeat_interval_ms, spec.max_poll_interval_ms);
-                // KIP-62: the heartbeat thread leaves the group when poll() is not called within
-                // max.poll.interval.ms (`AbstractCoordinator.maybeLeaveGroup`). Only a dynamic
-                // member sends LeaveGroup; a static one (KIP-345) just stops heartbeating and
-                // stays a member until its session expires. Both reset their generation, so a
-                // commit from the stale batch fails and the next poll() rejoins. (Simplified: the
-                // stale commit is sent and the coordinator rejects it; Kafka's client fails it
-                // locally.)
-                if cons.processing && self.k.now.0 > cons.last_poll.0 + max_poll * 1000 {
-                    if !self.groups[g.idx()].spec.static_membership {
-                        self.send_to_coordinator(
-                            c,
-                            GroupRequest::Leave {
-                                reason: LeaveReason::PollTimeout,
-                            },
-                        );
-                    }
-                    let cons = &mut self.consumers[c.idx()];
-                    cons.rejoin_needed = true;
-                    cons.generation = 0;
-                    cons.heartbeat_token += 1;
-                    return;
-                }
-                let generation = cons.generation;
-                self.send_to_coordinator(c, GroupRequest::Heartbeat { generation });
-                let node = self.consumers[c.idx()].node;
-                self.set_timer_ms(node, interval, Timer::ConsumerHeartbeat { token });
-            }
-            Timer::ConsumerMetadataTimeout { part, token } => {
+            ConsumerTimer::RetryRequest { token } => self.retry_request(token, cx),
+            ConsumerTimer::Heartbeat { token } => self.heartbeat(token, cx),
+            ConsumerTimer::MetadataTimeout { part, token } => {
                 let i = part as usize;
-                let cons = &self.consumers[c.idx()];
-                if cons.metadata_pending.get(i) == Some(&true) && cons.metadata_token[i] == token {
-                    self.consumers[c.idx()].leaders[i] = None;
-                    self.metadata_failed(c, i);
+                if self.mem.metadata_pending.get(i) == Some(&true)
+                    && self.mem.metadata_token[i] == token
+                {
+                    self.mem.leaders[i] = None;
+                    self.metadata_failed(i, cx);
                 }
             }
-            Timer::ConsumerMetadataMaxAge => {
+            ConsumerTimer::CoordinatorLookupTimeout { token } => {
+                if self.mem.coordinator_lookup == Some(token) {
+                    // The next failed coordinator request looks again, after the backoff.
+                    self.mem.coordinator_lookup = None;
+                    self.lookup_found_nothing(cx);
+                }
+            }
+            ConsumerTimer::MetadataMaxAge => {
                 // metadata.max.age.ms: refresh the assigned partitions' leaders, so a consumer
                 // still fetching from a deposed leader that answers without error moves on.
-                let node = self.consumers[c.idx()].node;
-                self.set_timer_ms(node, METADATA_MAX_AGE_MS, Timer::ConsumerMetadataMaxAge);
-                for k in 0..self.consumers[c.idx()].parts.len() {
-                    let p = self.consumers[c.idx()].parts[k].partition;
-                    self.consumer_refresh_metadata(c, p);
+                set_timer_ms(cx, METADATA_MAX_AGE_MS, ConsumerTimer::MetadataMaxAge);
+                for k in 0..self.mem.parts.len() {
+                    let p = self.mem.parts[k].partition;
+                    self.refresh_metadata(p, cx);
                 }
             }
-            Timer::ConsumerProcess { token } => {
-                let cons = &self.consumers[c.idx()];
-                if cons.processing && cons.process_token == token {
-                    self.process_next(c);
+            ConsumerTimer::Process { token } => {
+                if self.mem.processing && self.mem.process_token == token {
+                    self.process_next(cx);
                 }
             }
-            Timer::ConsumerPoll { token: FETCH_SCAN } => {
+            ConsumerTimer::FetchTimeoutScan => {
                 // One timer for fetches: expire those past request.timeout.ms, re-arm for the
                 // earliest still in flight.
-                let now = self.k.now;
-                let g = self.consumers[c.idx()].group;
-                self.consumers[c.idx()].fetch_timer_armed = false;
+                let now = cx.now();
+                self.mem.fetch_timer_armed = false;
                 let mut expired = Vec::new();
                 let mut next: Option<SimTime> = None;
-                for cp in &mut self.consumers[c.idx()].parts {
+                for cp in &mut self.mem.parts {
                     if cp.fetching.is_some() {
                         if cp.fetch_deadline <= now {
                             cp.fetching = None;
@@ -558,157 +663,177 @@ impl Sim {
                     }
                 }
                 for p in expired {
-                    if let Some(local) =
-                        self.groups[g.idx()].partitions.iter().position(|&x| x == p)
-                    {
-                        self.consumers[c.idx()].leaders[local] = None;
-                    }
-                    self.consumer_refresh_metadata(c, p);
+                    self.forget_leader(p);
+                    self.refresh_metadata(p, cx);
                 }
                 if let Some(at) = next {
-                    let cons = &mut self.consumers[c.idx()];
-                    cons.fetch_timer_armed = true;
-                    let node = cons.node;
-                    self.set_timer(
-                        node,
-                        at.0 - now.0,
-                        Timer::ConsumerPoll { token: FETCH_SCAN },
-                    );
+                    self.mem.fetch_timer_armed = true;
+                    set_timer_us(cx, at.0 - now.0, ConsumerTimer::FetchTimeoutScan);
                 }
-                self.send_fetches(c);
+                self.send_fetches(cx);
             }
-            Timer::ConsumerPoll { token } => {
-                // A fetch that got no answer: refresh metadata and fetch again.
-                let cons = &mut self.consumers[c.idx()];
-                if let Some(i) = cons.parts.iter().position(|p| p.fetching == Some(token)) {
-                    cons.parts[i].fetching = None;
-                    let p = cons.parts[i].partition;
-                    let g = cons.group;
-                    if let Some(local) =
-                        self.groups[g.idx()].partitions.iter().position(|&x| x == p)
-                    {
-                        self.consumers[c.idx()].leaders[local] = None;
-                    }
-                    self.consumer_refresh_metadata(c, p);
-                }
-                self.send_fetches(c);
+            ConsumerTimer::RetryFetches => self.send_fetches(cx),
+        }
+    }
+
+    // ----- the group protocol --------------------------------------------------------------
+
+    fn token(&mut self) -> u32 {
+        self.next_token = self.next_token.wrapping_add(1);
+        self.next_token
+    }
+
+    fn send_to_coordinator(&mut self, req: GroupRequest, cx: &mut Cx) -> Option<BrokerId> {
+        let b = self.mem.coordinator?;
+        // The member id the coordinator knows this instance by: its process incarnation.
+        let msg = Msg::Group {
+            group: self.group,
+            consumer: self.id,
+            incarnation: cx.incarnation(),
+            req,
+        };
+        cx.send(broker_node(b), msg);
+        Some(b)
+    }
+
+    fn coordinator_request(
+        &mut self,
+        kind: Outstanding,
+        make: impl FnOnce(u32) -> GroupRequest,
+        cx: &mut Cx,
+    ) {
+        let token = self.token();
+        self.mem.outstanding = Some((token, kind));
+        self.mem.outstanding_to = self.send_to_coordinator(make(token), cx);
+        let timeout = self.config.spec.request_timeout_ms;
+        self.mem.request_deadline = cx.now().plus_ms(timeout);
+        if !self.mem.request_timer_armed {
+            self.mem.request_timer_armed = true;
+            set_timer_ms(cx, timeout, ConsumerTimer::RequestTimeoutScan);
+        }
+    }
+
+    fn send_join(&mut self, cx: &mut Cx) {
+        self.mem.state = ConsumerState::Joining;
+        self.coordinator_request(Outstanding::Join, |token| GroupRequest::Join { token }, cx);
+    }
+
+    /// Re-send the same kind of request after a short backoff, via [`ConsumerTimer::RetryRequest`].
+    fn retry_later(&mut self, kind: Outstanding, cx: &mut Cx) {
+        let token = self.token();
+        self.mem.outstanding = Some((token, kind));
+        set_timer_ms(
+            cx,
+            CONSUMER_RETRY_BACKOFF_MS,
+            ConsumerTimer::RetryRequest { token },
+        );
+    }
+
+    /// The request `token` is still outstanding after its backoff or its timeout: send it again
+    /// (a commit that got no answer counts as failed instead).
+    fn retry_request(&mut self, token: u32, cx: &mut Cx) {
+        let Some((t, kind)) = self.mem.outstanding else {
+            return;
+        };
+        if t != token {
+            return;
+        }
+        self.mem.outstanding = None;
+        if let Outstanding::Commit(then) = kind {
+            cx.emit(Trace::CommitFailed {
+                group: self.group,
+                consumer: self.id,
+                error: ErrorCode::RequestTimedOut,
+            });
+            self.after_commit(then, cx);
+        } else {
+            self.resend(kind, cx);
+        }
+    }
+
+    fn resend(&mut self, kind: Outstanding, cx: &mut Cx) {
+        match kind {
+            Outstanding::Join => self.send_join(cx),
+            Outstanding::Sync => {
+                let generation = self.mem.generation;
+                self.coordinator_request(
+                    Outstanding::Sync,
+                    |token| GroupRequest::Sync { generation, token },
+                    cx,
+                );
             }
+            Outstanding::OffsetFetch => {
+                // The Java consumer sets require_stable under read_committed (KIP-447).
+                let require_stable =
+                    self.config.spec.isolation_level == IsolationLevel::ReadCommitted;
+                self.coordinator_request(
+                    Outstanding::OffsetFetch,
+                    |token| GroupRequest::OffsetFetch {
+                        token,
+                        require_stable,
+                    },
+                    cx,
+                );
+            }
+            Outstanding::Commit(then) => self.commit_sync(then, cx),
+        }
+    }
+
+    fn heartbeat(&mut self, token: u32, cx: &mut Cx) {
+        if self.mem.heartbeat_token != token
+            || !matches!(
+                self.mem.state,
+                ConsumerState::Syncing | ConsumerState::FetchingOffsets | ConsumerState::Active
+            )
+        {
+            return;
+        }
+        let spec = &self.config.spec;
+        let (interval, max_poll) = (spec.heartbeat_interval_ms, spec.max_poll_interval_ms);
+        // KIP-62: the heartbeat thread leaves the group when poll() is not called within
+        // max.poll.interval.ms (`AbstractCoordinator.maybeLeaveGroup`). Only a dynamic member
+        // sends LeaveGroup; a static one (KIP-345) just stops heartbeating and stays a member
+        // until its session expires. Both reset their generation, so a commit from the stale
+        // batch fails and the next poll() rejoins. (Simplified: the stale commit is sent and the
+        // coordinator rejects it; Kafka's client fails it locally.)
+        if self.mem.processing && cx.now().0 > self.mem.last_poll.0 + max_poll * 1000 {
+            if !self.config.spec.static_membership {
+                self.send_to_coordinator(
+                    GroupRequest::Leave {
+                        reason: LeaveReason::PollTimeout,
+                    },
+                    cx,
+                );
+            }
+            self.mem.rejoin_needed = true;
+            self.mem.generation = 0;
+            self.mem.heartbeat_token += 1;
+            return;
+        }
+        let generation = self.mem.generation;
+        self.send_to_coordinator(GroupRequest::Heartbeat { generation }, cx);
+        set_timer_ms(cx, interval, ConsumerTimer::Heartbeat { token });
+    }
+
+    fn start_heartbeats(&mut self, cx: &mut Cx) {
+        self.mem.heartbeat_token += 1;
+        let token = self.mem.heartbeat_token;
+        set_timer_ms(
+            cx,
+            self.config.spec.heartbeat_interval_ms,
+            ConsumerTimer::Heartbeat { token },
+        );
+    }
+
+    fn on_group_response(&mut self, resp: GroupResponse, cx: &mut Cx) {
+        match response_error(&resp) {
+            // The coordinator answered: the lookups' backoff starts afresh.
+            ErrorCode::None => self.mem.lookup_attempts = 0,
+            // Gone (a reset connection) or moved: look it up again.
+            ErrorCode::NotCoordinator => self.find_coordinator(cx),
             _ => {}
         }
-    }
-
-    fn start_heartbeats(&mut self, c: ConsumerId) {
-        let cons = &mut self.consumers[c.idx()];
-        cons.heartbeat_token += 1;
-        let token = cons.heartbeat_token;
-        let interval = self.groups[cons.group.idx()].spec.heartbeat_interval_ms;
-        let node = cons.node;
-        self.set_timer_ms(node, interval, Timer::ConsumerHeartbeat { token });
-    }
-
-    pub(crate) fn consumer_receive(&mut self, c: ConsumerId, msg: Msg) {
-        // A processor's producer shares the consumer's process.
-        if let Some(p) = self.consumers[c.idx()].producer {
-            let for_producer = match &msg {
-                Msg::ProduceResponse { .. } | Msg::TxnResponse { .. } => true,
-                Msg::MetadataResponse { partition, .. } => {
-                    let g = self.consumers[c.idx()].group;
-                    !self.groups[g.idx()].partitions.contains(partition)
-                }
-                _ => false,
-            };
-            if for_producer {
-                self.producer_receive(p, msg);
-                return;
-            }
-        }
-        match msg {
-            Msg::GroupResponse { resp, .. } => self.consumer_group_response(c, resp),
-            Msg::ConsumerFetchResponse {
-                partition,
-                token,
-                result,
-            } => self.consumer_fetch_response(c, partition, token, result),
-            Msg::ListOffsetsResponse {
-                partition,
-                token,
-                offset,
-            } => {
-                let cons = &mut self.consumers[c.idx()];
-                let Some(i) = cons.parts.iter().position(|p| p.partition == partition) else {
-                    return;
-                };
-                if cons.parts[i].fetching != Some(token) {
-                    return;
-                }
-                cons.parts[i].fetching = None;
-                match offset {
-                    Some(o) => {
-                        let cp = &mut cons.parts[i];
-                        cp.position = Some(o);
-                        cp.fetch_pos = o;
-                        cp.attempts = 0;
-                        let g = cons.group;
-                        self.emit(Trace::OffsetReset {
-                            group: g,
-                            consumer: c,
-                            partition,
-                            offset: o,
-                        });
-                    }
-                    None => {
-                        // NOT_LEADER_OR_FOLLOWER or no answer: refresh metadata and retry after
-                        // the KIP-580 backoff (Kafka's OffsetFetcher `requestFailed`).
-                        let cp = &mut cons.parts[i];
-                        cp.attempts += 1;
-                        let backoff = retry_backoff_us(cp.attempts);
-                        cp.retry_at = self.k.now.plus_us(backoff);
-                        let (g, node) = (cons.group, cons.node);
-                        if let Some(local) = self.groups[g.idx()]
-                            .partitions
-                            .iter()
-                            .position(|&x| x == partition)
-                        {
-                            self.consumers[c.idx()].leaders[local] = None;
-                        }
-                        self.consumer_refresh_metadata(c, partition);
-                        self.set_timer(node, backoff, Timer::ConsumerPoll { token: u32::MAX });
-                    }
-                }
-                self.send_fetches(c);
-            }
-            Msg::MetadataResponse {
-                partition,
-                leader,
-                token,
-            } => {
-                let g = self.consumers[c.idx()].group;
-                if let Some(i) = self.groups[g.idx()]
-                    .partitions
-                    .iter()
-                    .position(|&x| x == partition)
-                {
-                    let cons = &mut self.consumers[c.idx()];
-                    if !cons.metadata_pending[i] || cons.metadata_token[i] != token {
-                        // A late answer to a request that already timed out.
-                        return;
-                    }
-                    cons.metadata_pending[i] = false;
-                    cons.leaders[i] = leader;
-                    if leader.is_none() {
-                        self.metadata_failed(c, i);
-                        return;
-                    }
-                    cons.metadata_attempts[i] = 0;
-                }
-                self.send_fetches(c);
-            }
-            _ => {}
-        }
-    }
-
-    fn consumer_group_response(&mut self, c: ConsumerId, resp: GroupResponse) {
-        let cons = &self.consumers[c.idx()];
+        let outstanding = self.mem.outstanding.map(|o| o.0);
         match resp {
             GroupResponse::Heartbeat { error } => {
                 if matches!(
@@ -716,13 +841,11 @@ impl Sim {
                     ErrorCode::RebalanceInProgress
                         | ErrorCode::IllegalGeneration
                         | ErrorCode::UnknownMemberId
-                ) && cons.state == ConsumerState::Active
+                ) && self.mem.state == ConsumerState::Active
                 {
-                    self.consumers[c.idx()].rejoin_needed = true;
-                    if !self.consumers[c.idx()].processing
-                        && self.consumers[c.idx()].outstanding.is_none()
-                    {
-                        self.poll(c);
+                    self.mem.rejoin_needed = true;
+                    if !self.mem.processing && self.mem.outstanding.is_none() {
+                        self.poll(cx);
                     }
                 }
             }
@@ -731,19 +854,18 @@ impl Sim {
                 token,
                 error,
             } => {
-                if cons.outstanding.map(|o| o.0) != Some(token) {
+                if outstanding != Some(token) {
                     return;
                 }
-                self.consumers[c.idx()].outstanding = None;
+                self.mem.outstanding = None;
                 if error != ErrorCode::None {
-                    self.retry_later(c, Outstanding::Join);
+                    self.retry_later(Outstanding::Join, cx);
                     return;
                 }
-                let cons = &mut self.consumers[c.idx()];
-                cons.generation = generation;
-                cons.state = ConsumerState::Syncing;
-                self.start_heartbeats(c);
-                self.resend(c, Outstanding::Sync);
+                self.mem.generation = generation;
+                self.mem.state = ConsumerState::Syncing;
+                self.start_heartbeats(cx);
+                self.resend(Outstanding::Sync, cx);
             }
             GroupResponse::Sync {
                 generation,
@@ -751,219 +873,223 @@ impl Sim {
                 token,
                 error,
             } => {
-                if cons.outstanding.map(|o| o.0) != Some(token) {
+                if outstanding != Some(token) {
                     return;
                 }
-                self.consumers[c.idx()].outstanding = None;
+                self.mem.outstanding = None;
                 match error {
                     ErrorCode::None => {}
                     ErrorCode::NotCoordinator => {
-                        self.retry_later(c, Outstanding::Sync);
+                        self.retry_later(Outstanding::Sync, cx);
                         return;
                     }
                     _ => {
-                        self.send_join(c);
+                        self.send_join(cx);
                         return;
                     }
                 }
-                let cons = &mut self.consumers[c.idx()];
-                cons.generation = generation;
-                cons.parts = assignment
+                self.mem.generation = generation;
+                self.mem.parts = assignment
                     .iter()
-                    .map(|&p| ConsumerPartition {
-                        partition: p,
-                        position: None,
-                        fetch_pos: 0,
-                        fetching: None,
-                        fetching_from: None,
-                        buffered: Default::default(),
-                        hw: 0,
-                        retry_at: SimTime::ZERO,
-                        fetch_deadline: SimTime::ZERO,
-                        attempts: 0,
-                    })
+                    .map(|&p| ConsumerPartition::new(p))
                     .collect();
-                cons.state = ConsumerState::FetchingOffsets;
-                self.resend(c, Outstanding::OffsetFetch);
+                self.mem.state = ConsumerState::FetchingOffsets;
+                self.resend(Outstanding::OffsetFetch, cx);
             }
             GroupResponse::OffsetFetch {
                 offsets,
                 token,
                 error,
             } => {
-                if cons.outstanding.map(|o| o.0) != Some(token) {
+                if outstanding != Some(token) {
                     return;
                 }
-                self.consumers[c.idx()].outstanding = None;
+                self.mem.outstanding = None;
                 if error != ErrorCode::None || offsets.is_empty() {
                     // NOT_COORDINATOR, or UNSTABLE_OFFSET_COMMIT (KIP-447): retry after
                     // retry.backoff.ms.
-                    self.retry_later(c, Outstanding::OffsetFetch);
+                    self.retry_later(Outstanding::OffsetFetch, cx);
                     return;
                 }
-                let g = self.consumers[c.idx()].group;
-                let reset = self.groups[g.idx()].spec.auto_offset_reset;
-                let now = self.k.now;
-                let interval = self.groups[g.idx()].spec.auto_commit_interval_ms;
-                let cons = &mut self.consumers[c.idx()];
-                let mut resets = Vec::new();
-                for cp in &mut cons.parts {
-                    let committed = offsets
-                        .iter()
-                        .find(|o| o.0 == cp.partition)
-                        .and_then(|o| o.1);
-                    match (committed, reset) {
-                        (Some(o), _) => {
-                            cp.position = Some(o);
-                            cp.fetch_pos = o;
-                        }
-                        (None, OffsetReset::Earliest) => {
-                            cp.position = Some(0);
-                            cp.fetch_pos = 0;
-                            resets.push(cp.partition);
-                        }
-                        (None, OffsetReset::Latest) => cp.position = None,
-                    }
-                }
-                cons.state = ConsumerState::Active;
-                cons.last_poll = now;
-                cons.next_auto_commit = now.plus_ms(interval);
-                for p in resets {
-                    self.emit(Trace::OffsetReset {
-                        group: g,
-                        consumer: c,
-                        partition: p,
-                        offset: 0,
-                    });
-                }
-                self.poll(c);
+                self.resume_from(&offsets, cx);
             }
             GroupResponse::Commit { token, error } => {
-                if let Some((t, kind)) = cons.outstanding
-                    && t == token
-                {
-                    self.consumers[c.idx()].outstanding = None;
-                    let then = match kind {
-                        Outstanding::Commit(then) => then,
-                        _ => AfterCommit::Poll,
-                    };
-                    if matches!(
-                        error,
-                        ErrorCode::NotCoordinator | ErrorCode::NetworkException
-                    ) {
-                        // commitSync retries while the coordinator moves.
-                        self.retry_later(c, Outstanding::Commit(then));
-                        return;
-                    }
-                    if error != ErrorCode::None {
-                        let g = self.consumers[c.idx()].group;
-                        self.emit(Trace::CommitFailed {
-                            group: g,
-                            consumer: c,
-                            error: ErrorCode::CommitFailed,
-                        });
-                        self.consumers[c.idx()].rejoin_needed = true;
-                    }
-                    self.after_commit(c, then);
+                let Some((t, kind)) = self.mem.outstanding else {
+                    return;
+                };
+                if t != token {
+                    return;
                 }
+                self.mem.outstanding = None;
+                let then = match kind {
+                    Outstanding::Commit(then) => then,
+                    Outstanding::Join | Outstanding::Sync | Outstanding::OffsetFetch => {
+                        AfterCommit::Poll
+                    }
+                };
+                if matches!(
+                    error,
+                    ErrorCode::NotCoordinator | ErrorCode::NetworkException
+                ) {
+                    // commitSync retries while the coordinator moves.
+                    self.retry_later(Outstanding::Commit(then), cx);
+                    return;
+                }
+                if error != ErrorCode::None {
+                    cx.emit(Trace::CommitFailed {
+                        group: self.group,
+                        consumer: self.id,
+                        error: ErrorCode::CommitFailed,
+                    });
+                    self.mem.rejoin_needed = true;
+                }
+                self.after_commit(then, cx);
             }
         }
     }
 
-    fn after_commit(&mut self, c: ConsumerId, then: AfterCommit) {
+    /// The committed offsets arrived: every assigned partition starts there, or where
+    /// `auto.offset.reset` says; the consumer becomes active.
+    fn resume_from(&mut self, offsets: &[(PartitionId, Option<u64>)], cx: &mut Cx) {
+        let reset = self.config.spec.auto_offset_reset;
+        let now = cx.now();
+        let interval = self.config.spec.auto_commit_interval_ms;
+        let mut resets = Vec::new();
+        for cp in &mut self.mem.parts {
+            let committed = offsets
+                .iter()
+                .find(|o| o.0 == cp.partition)
+                .and_then(|o| o.1);
+            match (committed, reset) {
+                (Some(o), _) => {
+                    cp.position = Some(o);
+                    cp.fetch_pos = o;
+                }
+                (None, OffsetReset::Earliest) => {
+                    cp.position = Some(0);
+                    cp.fetch_pos = 0;
+                    resets.push(cp.partition);
+                }
+                // ListOffsets asks the leader for the end of the log at the next fetch.
+                (None, OffsetReset::Latest) => cp.position = None,
+            }
+        }
+        self.mem.state = ConsumerState::Active;
+        self.mem.last_poll = now;
+        self.mem.next_auto_commit = now.plus_ms(interval);
+        for partition in resets {
+            cx.emit(Trace::OffsetReset {
+                group: self.group,
+                consumer: self.id,
+                partition,
+                offset: 0,
+            });
+        }
+        self.poll(cx);
+    }
+
+    fn after_commit(&mut self, then: AfterCommit, cx: &mut Cx) {
         match then {
-            AfterCommit::Process => self.start_processing(c),
-            AfterCommit::Poll => self.poll(c),
-            AfterCommit::Rejoin => self.revoke_and_rejoin(c),
-            AfterCommit::Leave => self.finish_leave(c),
+            AfterCommit::Process => self.start_processing(cx),
+            AfterCommit::Poll => self.poll(cx),
+            AfterCommit::Rejoin => self.revoke_and_rejoin(cx),
+            AfterCommit::Leave => self.finish_leave(cx),
         }
     }
 
     /// Current positions of all assigned partitions that have one.
-    fn positions(&self, c: ConsumerId) -> Box<[(PartitionId, u64)]> {
-        self.consumers[c.idx()]
+    fn positions(&self) -> Box<[(PartitionId, u64)]> {
+        self.mem
             .parts
             .iter()
             .filter_map(|p| p.position.map(|o| (p.partition, o)))
             .collect()
     }
 
-    fn commit_sync(&mut self, c: ConsumerId, then: AfterCommit) {
-        let offsets = self.positions(c);
-        let generation = self.consumers[c.idx()].generation;
-        self.coordinator_request(c, Outstanding::Commit(then), |token| GroupRequest::Commit {
-            generation,
-            offsets,
-            token,
-        });
+    fn commit_sync(&mut self, then: AfterCommit, cx: &mut Cx) {
+        let offsets = self.positions();
+        let generation = self.mem.generation;
+        self.coordinator_request(
+            Outstanding::Commit(then),
+            |token| GroupRequest::Commit {
+                generation,
+                offsets,
+                token,
+            },
+            cx,
+        );
     }
 
-    fn commit_async(&mut self, c: ConsumerId) {
-        let offsets = self.positions(c);
-        let generation = self.consumers[c.idx()].generation;
-        let token = self.consumers[c.idx()].token();
+    fn commit_async(&mut self, cx: &mut Cx) {
+        let offsets = self.positions();
+        let generation = self.mem.generation;
+        let token = self.token();
         self.send_to_coordinator(
-            c,
             GroupRequest::Commit {
                 generation,
                 offsets,
                 token,
             },
+            cx,
         );
     }
 
+    fn revoke_and_rejoin(&mut self, cx: &mut Cx) {
+        self.mem.parts.clear();
+        self.mem.batch.clear();
+        self.mem.batch_pos = 0;
+        self.mem.rejoin_needed = false;
+        self.send_join(cx);
+    }
+
+    // ----- poll, process, commit ------------------------------------------------------------
+
     /// `poll()`: join if needed, auto-commit, hand the application the next batch.
-    fn poll(&mut self, c: ConsumerId) {
-        let cons = &self.consumers[c.idx()];
-        if cons.state != ConsumerState::Active
-            || cons.processing
-            || cons.outstanding.is_some()
-            || cons.committing_txn
+    fn poll(&mut self, cx: &mut Cx) {
+        let mem = &self.mem;
+        if mem.state != ConsumerState::Active
+            || mem.processing
+            || mem.outstanding.is_some()
+            || mem.committing_txn
+            || !mem.producer_ready
         {
             return;
         }
-        if let Some(p) = cons.producer
-            && self.producers[p.idx()].txn_blocks_send()
-        {
-            // The processor's producer is still initializing (or fenced).
-            return;
-        }
-        let g = cons.group;
-        let spec = &self.groups[g.idx()].spec;
+        let spec = &self.config.spec;
         let (mode, max_records, interval) = (
             spec.commit,
             spec.max_poll_records as usize,
             spec.auto_commit_interval_ms,
         );
-        if cons.rejoin_needed {
+        if mem.rejoin_needed {
             // Eager protocol: give up every partition before rejoining; with auto-commit the
             // consumer commits what it has consumed first (ConsumerCoordinator.onJoinPrepare).
             if mode == CommitMode::Auto {
-                self.commit_sync(c, AfterCommit::Rejoin);
+                self.commit_sync(AfterCommit::Rejoin, cx);
             } else {
-                self.revoke_and_rejoin(c);
+                self.revoke_and_rejoin(cx);
             }
             return;
         }
-        let now = self.k.now;
-        self.consumers[c.idx()].last_poll = now;
-        if mode == CommitMode::Auto && now >= self.consumers[c.idx()].next_auto_commit {
+        let now = cx.now();
+        self.mem.last_poll = now;
+        if mode == CommitMode::Auto && now >= self.mem.next_auto_commit {
             // Auto-commit commits the positions returned by the previous poll.
-            self.consumers[c.idx()].next_auto_commit = now.plus_ms(interval);
-            self.commit_async(c);
+            self.mem.next_auto_commit = now.plus_ms(interval);
+            self.commit_async(cx);
         }
-        let cons = &mut self.consumers[c.idx()];
-        cons.batch.clear();
-        cons.batch_pos = 0;
+        let mem = &mut self.mem;
+        mem.batch.clear();
+        mem.batch_pos = 0;
         let mut taken = Vec::new();
-        for cp in &mut cons.parts {
+        for cp in &mut mem.parts {
             let from = cp.position.unwrap_or(0);
             let mut count = 0u32;
-            while cons.batch.len() < max_records {
+            while mem.batch.len() < max_records {
                 let Some((offset, msg)) = cp.buffered.pop_front() else {
                     break;
                 };
-                cons.batch.push((cp.partition, offset, msg));
+                mem.batch.push((cp.partition, offset, msg));
                 cp.position = Some(offset + 1);
                 count += 1;
             }
@@ -973,230 +1099,220 @@ impl Sim {
             }
         }
         for (partition, from, count) in taken {
-            self.emit(Trace::Polled {
-                group: g,
-                consumer: c,
+            cx.emit(Trace::Polled {
+                group: self.group,
+                consumer: self.id,
                 partition,
                 from,
                 count,
             });
         }
-        self.send_fetches(c);
-        if self.consumers[c.idx()].batch.is_empty() {
+        self.send_fetches(cx);
+        if self.mem.batch.is_empty() {
             return;
         }
         if mode == CommitMode::BeforeProcess {
             // At-most-once: commit the batch's end before touching any record.
-            self.commit_sync(c, AfterCommit::Process);
+            self.commit_sync(AfterCommit::Process, cx);
         } else {
-            self.start_processing(c);
+            self.start_processing(cx);
         }
     }
 
-    fn start_processing(&mut self, c: ConsumerId) {
-        if self.consumers[c.idx()].batch.is_empty() {
-            self.poll(c);
+    fn start_processing(&mut self, cx: &mut Cx) {
+        if self.mem.batch.is_empty() {
+            self.poll(cx);
             return;
         }
-        self.consumers[c.idx()].processing = true;
-        self.schedule_process(c);
+        self.mem.processing = true;
+        self.schedule_process(cx);
     }
 
-    fn schedule_process(&mut self, c: ConsumerId) {
-        let g = self.consumers[c.idx()].group;
-        let ms = self.groups[g.idx()].spec.processing_ms;
+    fn schedule_process(&mut self, cx: &mut Cx) {
+        let ms = self.config.spec.processing_ms;
         if ms == 0 {
-            while self.consumers[c.idx()].processing && !self.consumers[c.idx()].stuck {
-                self.process_next(c);
+            while self.mem.processing && !self.mem.stuck {
+                self.process_next(cx);
             }
             return;
         }
-        let cons = &mut self.consumers[c.idx()];
-        cons.process_token = cons.process_token.wrapping_add(1);
-        let token = cons.process_token;
-        let node = cons.node;
-        self.set_timer_ms(node, ms, Timer::ConsumerProcess { token });
+        self.mem.process_token = self.mem.process_token.wrapping_add(1);
+        let token = self.mem.process_token;
+        set_timer_ms(cx, ms, ConsumerTimer::Process { token });
     }
 
-    /// One record's processing finished: apply its effect to the group's sink.
     /// Whether processing this record fails (`fail_keys` / `fail_every`).
-    fn is_poison(&self, g: GroupId, msg: MsgId) -> bool {
-        let spec = &self.groups[g.idx()].spec;
-        let info = &self.k.msgs[msg.idx()];
+    fn is_poison(&self, msg: MsgId, cx: &Cx) -> bool {
+        let spec = &self.config.spec;
+        let info = cx.msg_info(msg);
         let by_key = !spec.fail_keys.is_empty()
             && info
                 .key
-                .is_some_and(|k| spec.fail_keys.iter().any(|f| *f == self.k.keys[k as usize]));
+                .is_some_and(|k| spec.fail_keys.iter().any(|f| f == cx.key_name(k)));
         let by_count = spec
             .fail_every
             .is_some_and(|n| n > 0 && (info.n as u64).is_multiple_of(n));
         by_key || by_count
     }
 
-    fn process_next(&mut self, c: ConsumerId) {
-        let cons = &self.consumers[c.idx()];
-        let (partition, offset, msg) = cons.batch[cons.batch_pos];
-        let g = cons.group;
-        if self.is_poison(g, msg) {
-            let max_attempts = self.groups[g.idx()].spec.max_attempts;
-            let cons = &mut self.consumers[c.idx()];
-            cons.attempts += 1;
-            let attempt = cons.attempts;
-            self.emit(Trace::ProcessingFailed {
-                group: g,
-                consumer: c,
+    /// One record's processing finished: apply its effect to the group's sink, or fail.
+    fn process_next(&mut self, cx: &mut Cx) {
+        let (partition, offset, msg) = self.mem.batch[self.mem.batch_pos];
+        let (group, consumer) = (self.group, self.id);
+        if self.is_poison(msg, cx) {
+            self.mem.attempts += 1;
+            let attempt = self.mem.attempts;
+            cx.emit(Trace::ProcessingFailed {
+                group,
+                consumer,
                 msg,
                 attempt,
             });
-            if attempt < max_attempts {
+            if attempt < self.config.spec.max_attempts {
                 // Try the same record again after another processing_ms.
-                if self.groups[g.idx()].spec.processing_ms > 0 {
-                    self.schedule_process(c);
+                if self.config.spec.processing_ms > 0 {
+                    self.schedule_process(cx);
                 }
                 return;
             }
-            match self.consumers[c.idx()].dead_letter_producer {
-                Some(dlq) => {
-                    self.emit(Trace::DeadLettered {
-                        group: g,
-                        consumer: c,
+            match self.dead_letter_producer {
+                Some(producer) => {
+                    cx.emit(Trace::DeadLettered {
+                        group,
+                        consumer,
                         msg,
                         attempts: attempt,
                     });
-                    self.forward_record(dlq, msg);
+                    cx.local(Local::SendOutput { producer, msg });
                 }
                 None => {
                     // Nowhere to put it: the consumer keeps failing on this record and its
                     // partitions make no progress (until max.poll.interval.ms removes it).
-                    let cons = &mut self.consumers[c.idx()];
-                    cons.stuck = true;
-                    self.emit(Trace::ConsumerStuck {
-                        group: g,
-                        consumer: c,
+                    self.mem.stuck = true;
+                    cx.emit(Trace::ConsumerStuck {
+                        group,
+                        consumer,
                         msg,
                     });
                     return;
                 }
             }
         }
-        let cons = &mut self.consumers[c.idx()];
-        let poisoned = cons.attempts > 0;
-        cons.attempts = 0;
-        cons.batch_pos += 1;
-        cons.applied += 1;
-        let done = cons.batch_pos == cons.batch.len();
+        let poisoned = self.mem.attempts > 0;
+        self.mem.attempts = 0;
+        self.mem.batch_pos += 1;
+        self.applied += 1;
+        let done = self.mem.batch_pos == self.mem.batch.len();
         if poisoned {
             // Dead-lettered: the record's effect is not applied to the sink.
-            self.after_record(c, g, done);
+            self.after_record(done, cx);
             return;
         }
-        let group = &mut self.groups[g.idx()];
-        let dedup = group.spec.dedup;
-        let seen = if dedup {
-            if group.applied.len() <= msg.idx() {
-                group.applied.resize(msg.idx() + 1, false);
-            }
-            std::mem::replace(&mut group.applied[msg.idx()], true)
-        } else {
-            false
-        };
+        let seen = self.config.spec.dedup && cx.sink_apply(group, msg);
         if seen {
-            self.emit(Trace::Redelivered {
-                group: g,
-                consumer: c,
+            cx.emit(Trace::Redelivered {
+                group,
+                consumer,
                 msg,
                 partition,
                 offset,
             });
         } else {
-            self.emit(Trace::Applied {
-                group: g,
-                consumer: c,
+            cx.emit(Trace::Applied {
+                group,
+                consumer,
                 msg,
                 partition,
                 offset,
             });
         }
-        if let Some(p) = self.consumers[c.idx()].producer {
+        if let Some(producer) = self.producer {
             // Read-process-write: the output record carries the input's message id.
-            self.forward_record(p, msg);
+            cx.local(Local::SendOutput { producer, msg });
         }
-        self.after_record(c, g, done);
+        self.after_record(done, cx);
     }
 
     /// A record was handled: finish the batch or go on with the next record.
-    fn after_record(&mut self, c: ConsumerId, g: GroupId, done: bool) {
-        if done {
-            let cons = &mut self.consumers[c.idx()];
-            cons.processing = false;
-            cons.batch.clear();
-            cons.batch_pos = 0;
-            match self.groups[g.idx()].spec.commit {
-                CommitMode::AfterProcess if self.consumers[c.idx()].producer.is_some() => {
-                    // At-least-once read-process-write: flush() the outputs, then commit.
-                    self.consumers[c.idx()].committing_txn = true;
-                    self.processor_flushed(c);
-                }
-                CommitMode::AfterProcess => self.commit_sync(c, AfterCommit::Poll),
-                CommitMode::Transactional => {
-                    // sendOffsetsToTransaction + commitTransaction: the outputs and the input
-                    // offsets commit together or not at all.
-                    let offsets = self.positions(c);
-                    let p = self.consumers[c.idx()]
-                        .producer
-                        .expect("processor producer");
-                    self.consumers[c.idx()].committing_txn = true;
-                    self.txn_commit_with_offsets(p, g, c, offsets);
-                }
-                _ => self.poll(c),
+    fn after_record(&mut self, done: bool, cx: &mut Cx) {
+        if !done {
+            if self.config.spec.processing_ms > 0 {
+                self.schedule_process(cx);
             }
-        } else if self.groups[g.idx()].spec.processing_ms > 0 {
-            self.schedule_process(c);
-        }
-    }
-
-    fn revoke_and_rejoin(&mut self, c: ConsumerId) {
-        let cons = &mut self.consumers[c.idx()];
-        cons.parts.clear();
-        cons.batch.clear();
-        cons.batch_pos = 0;
-        cons.rejoin_needed = false;
-        self.send_join(c);
-    }
-
-    /// Send a fetch for every assigned partition that has none in flight and nothing buffered.
-    fn send_fetches(&mut self, c: ConsumerId) {
-        if self.consumers[c.idx()].state != ConsumerState::Active {
             return;
         }
-        let g = self.consumers[c.idx()].group;
-        let spec = &self.groups[g.idx()].spec;
+        self.mem.processing = false;
+        self.mem.batch.clear();
+        self.mem.batch_pos = 0;
+        match (self.config.spec.commit, self.producer) {
+            (CommitMode::AfterProcess, Some(producer)) => {
+                // At-least-once read-process-write: flush() the outputs, then commit.
+                self.mem.committing_txn = true;
+                cx.local(Local::FlushOutputs {
+                    producer,
+                    consumer: self.id,
+                });
+            }
+            (CommitMode::AfterProcess, None) => self.commit_sync(AfterCommit::Poll, cx),
+            (CommitMode::Transactional, producer) => {
+                // sendOffsetsToTransaction + commitTransaction: the outputs and the input
+                // offsets commit together or not at all.
+                let producer = producer.expect("a transactional group has an output producer");
+                let offsets = self.positions();
+                self.mem.committing_txn = true;
+                cx.local(Local::CommitWithOffsets {
+                    producer,
+                    group: self.group,
+                    consumer: self.id,
+                    offsets,
+                });
+            }
+            (CommitMode::Auto | CommitMode::BeforeProcess, _) => self.poll(cx),
+        }
+    }
+
+    // ----- fetching -----------------------------------------------------------------------
+
+    /// The index of `p` in the topic's partitions.
+    fn local(&self, p: PartitionId) -> Option<usize> {
+        self.config.partitions.iter().position(|&x| x == p)
+    }
+
+    /// Forget `p`'s leader, so the next fetch waits for fresh metadata.
+    fn forget_leader(&mut self, p: PartitionId) {
+        if let Some(i) = self.local(p) {
+            self.mem.leaders[i] = None;
+        }
+    }
+
+    /// Send a fetch for every assigned partition that has none in flight and nothing buffered
+    /// (a ListOffsets where there is no position yet).
+    fn send_fetches(&mut self, cx: &mut Cx) {
+        if self.mem.state != ConsumerState::Active {
+            return;
+        }
+        let spec = &self.config.spec;
         let (max_records, timeout) = (spec.max_poll_records, spec.request_timeout_ms);
         let max_wait_ms = spec.fetch_max_wait_ms as u32;
         let read_committed = spec.isolation_level == IsolationLevel::ReadCommitted;
-        for i in 0..self.consumers[c.idx()].parts.len() {
-            let cons = &self.consumers[c.idx()];
-            let cp = &cons.parts[i];
-            if cp.fetching.is_some() || !cp.buffered.is_empty() || self.k.now < cp.retry_at {
+        for i in 0..self.mem.parts.len() {
+            let cp = &self.mem.parts[i];
+            if cp.fetching.is_some() || !cp.buffered.is_empty() || cx.now() < cp.retry_at {
                 continue;
             }
             let p = cp.partition;
-            let local = self.groups[g.idx()]
-                .partitions
-                .iter()
-                .position(|&x| x == p)
+            let local = self
+                .local(p)
                 .expect("assigned partition of the group's topic");
-            let Some(leader) = cons.leaders[local] else {
-                self.consumer_refresh_metadata(c, p);
+            let Some(leader) = self.mem.leaders[local] else {
+                self.refresh_metadata(p, cx);
                 continue;
             };
-            let to = self.node_of_broker(leader);
-            let node = cons.node;
-            let position = cp.position;
-            let fetch_pos = cp.fetch_pos;
-            let token = self.consumers[c.idx()].token();
-            self.consumers[c.idx()].parts[i].fetching = Some(token);
-            self.consumers[c.idx()].parts[i].fetching_from = Some(leader);
+            let (position, fetch_pos) = (cp.position, cp.fetch_pos);
+            let token = self.token();
+            let cp = &mut self.mem.parts[i];
+            cp.fetching = Some(token);
+            cp.fetching_from = Some(leader);
             let msg = match position {
                 None => Msg::ListOffsets {
                     partition: p,
@@ -1212,84 +1328,34 @@ impl Sim {
                     read_committed,
                 },
             };
-            self.send(node, to, msg);
-            let cons = &mut self.consumers[c.idx()];
-            cons.parts[i].fetch_deadline = self.k.now.plus_ms(timeout);
-            if !cons.fetch_timer_armed {
-                cons.fetch_timer_armed = true;
-                self.set_timer_ms(node, timeout, Timer::ConsumerPoll { token: FETCH_SCAN });
+            cx.send(broker_node(leader), msg);
+            self.mem.parts[i].fetch_deadline = cx.now().plus_ms(timeout);
+            if !self.mem.fetch_timer_armed {
+                self.mem.fetch_timer_armed = true;
+                set_timer_ms(cx, timeout, ConsumerTimer::FetchTimeoutScan);
             }
         }
     }
 
-    fn consumer_refresh_metadata(&mut self, c: ConsumerId, p: PartitionId) {
-        let g = self.consumers[c.idx()].group;
-        let Some(i) = self.groups[g.idx()].partitions.iter().position(|&x| x == p) else {
-            return;
-        };
-        let cons = &mut self.consumers[c.idx()];
-        // One request in flight per partition; after a failure, none before the backoff (a
-        // timer set with the backoff asks again).
-        if cons.metadata_pending[i] || self.k.now < cons.metadata_retry_at[i] {
-            return;
-        }
-        cons.metadata_pending[i] = true;
-        let token = cons.token();
-        cons.metadata_token[i] = token;
-        let node = cons.node;
-        let controller = self.k.controller_node;
-        self.send(
-            node,
-            controller,
-            Msg::MetadataRequest {
-                partition: p,
-                token,
-            },
-        );
-        // A request that gets no answer fails after request.timeout.ms and is retried.
-        let timeout = self.groups[g.idx()].spec.request_timeout_ms;
-        self.set_timer_ms(
-            node,
-            timeout,
-            Timer::ConsumerMetadataTimeout {
-                part: i as u32,
-                token,
-            },
-        );
-    }
-
-    /// A metadata refresh for the group's `i`-th partition failed (no leader, or no answer):
-    /// ask again after the KIP-580 backoff.
-    fn metadata_failed(&mut self, c: ConsumerId, i: usize) {
-        let cons = &mut self.consumers[c.idx()];
-        cons.metadata_pending[i] = false;
-        cons.metadata_attempts[i] += 1;
-        let backoff = retry_backoff_us(cons.metadata_attempts[i]);
-        cons.metadata_retry_at[i] = self.k.now.plus_us(backoff);
-        let node = cons.node;
-        self.set_timer(node, backoff, Timer::ConsumerPoll { token: u32::MAX });
-    }
-
-    fn consumer_fetch_response(
+    fn on_fetch_response(
         &mut self,
-        c: ConsumerId,
         partition: PartitionId,
         token: u32,
         result: ConsumerFetchResult,
+        cx: &mut Cx,
     ) {
-        let cons = &mut self.consumers[c.idx()];
-        let Some(i) = cons
+        let Some(i) = self
+            .mem
             .parts
             .iter()
             .position(|p| p.partition == partition && p.fetching == Some(token))
         else {
             if let ConsumerFetchResult::Records { payload, .. } = result {
-                self.free_payload(payload);
+                cx.free_payload(payload);
             }
             return;
         };
-        cons.parts[i].fetching = None;
-        let g = cons.group;
+        self.mem.parts[i].fetching = None;
         match result {
             ConsumerFetchResult::Records {
                 base_offset,
@@ -1297,11 +1363,11 @@ impl Sim {
                 hw,
                 aborted,
             } => {
-                let cp = &mut cons.parts[i];
+                let cp = &mut self.mem.parts[i];
                 cp.hw = hw;
                 let mut got = false;
                 if base_offset == cp.fetch_pos {
-                    let records = &self.k.payloads[payload as usize];
+                    let records = cx.payload(payload);
                     for (k, e) in records.iter().enumerate() {
                         let offset = base_offset + k as u64;
                         // read_committed: skip records of aborted transactions; markers never
@@ -1318,319 +1384,958 @@ impl Sim {
                     cp.fetch_pos = base_offset + records.len() as u64;
                     cp.skip_to_fetched();
                 }
-                self.free_payload(payload);
+                cx.free_payload(payload);
                 if !got {
                     // Long poll came back empty: fetch again.
-                    self.send_fetches(c);
-                } else if !self.consumers[c.idx()].processing {
-                    self.poll(c);
+                    self.send_fetches(cx);
+                } else if !self.mem.processing {
+                    self.poll(cx);
                 }
             }
             ConsumerFetchResult::OutOfRange { leo } => {
                 // The position is past the leader's log end: the log was truncated under us
                 // (an unclean election). KIP-320: detect the truncation and resume at the
                 // leader's end instead of applying auto.offset.reset.
-                let offset = leo;
-                let cp = &mut cons.parts[i];
-                cp.position = Some(offset);
-                cp.fetch_pos = offset;
+                let cp = &mut self.mem.parts[i];
+                cp.position = Some(leo);
+                cp.fetch_pos = leo;
                 cp.buffered.clear();
-                self.emit(Trace::OffsetReset {
-                    group: g,
-                    consumer: c,
+                cx.emit(Trace::OffsetReset {
+                    group: self.group,
+                    consumer: self.id,
                     partition,
-                    offset,
+                    offset: leo,
                 });
-                self.send_fetches(c);
+                self.send_fetches(cx);
             }
             ConsumerFetchResult::Err(_) => {
-                self.consumers[c.idx()].parts[i].retry_at =
-                    self.k.now.plus_ms(CONSUMER_RETRY_BACKOFF_MS);
-                if let Some(local) = self.groups[g.idx()]
-                    .partitions
-                    .iter()
-                    .position(|&x| x == partition)
-                {
-                    // Forget the leader so the next fetch waits for fresh metadata.
-                    self.consumers[c.idx()].leaders[local] = None;
-                }
-                self.consumer_refresh_metadata(c, partition);
-                let node = self.consumers[c.idx()].node;
-                self.set_timer_ms(
-                    node,
-                    CONSUMER_RETRY_BACKOFF_MS,
-                    Timer::ConsumerPoll { token: u32::MAX },
-                );
+                self.mem.parts[i].retry_at = cx.now().plus_ms(CONSUMER_RETRY_BACKOFF_MS);
+                self.forget_leader(partition);
+                self.refresh_metadata(partition, cx);
+                set_timer_ms(cx, CONSUMER_RETRY_BACKOFF_MS, ConsumerTimer::RetryFetches);
             }
         }
     }
 
-    /// The group's topic grew: the new partitions need owners, so the group rebalances (Kafka's
-    /// consumers notice the new partition count at their next metadata refresh and rejoin).
-    pub(crate) fn groups_topic_grew(&mut self, t: TopicId, first: PartitionId, count: u32) {
-        for g in 0..self.groups.len() {
-            let gid = GroupId(g as u32);
-            if self.groups[g].topic != t {
-                continue;
-            }
-            for i in 0..self.groups[g].consumers.len() {
-                let c = self.groups[g].consumers[i];
-                let cons = &mut self.consumers[c.idx()];
-                for k in 0..count {
-                    let p = PartitionId(first.0 + k);
-                    cons.leaders.push(self.controller.parts[p.idx()].leader);
-                    cons.metadata_pending.push(false);
-                    cons.metadata_token.push(0);
-                    cons.metadata_attempts.push(0);
-                    cons.metadata_retry_at.push(SimTime::ZERO);
-                }
-            }
-            self.group_partitions_added(gid, first, count);
-        }
-    }
-
-    /// The processor's transaction finished.
-    pub(crate) fn consumer_txn_done(&mut self, c: ConsumerId, committed: bool) {
-        let cons = &mut self.consumers[c.idx()];
-        if !cons.committing_txn {
-            return;
-        }
-        cons.committing_txn = false;
-        if committed {
-            self.poll(c);
-        } else {
-            // Aborted: rewind to the committed offsets and process again.
-            let cons = &mut self.consumers[c.idx()];
-            for cp in &mut cons.parts {
-                cp.buffered.clear();
-                cp.fetching = None;
-            }
-            cons.state = ConsumerState::FetchingOffsets;
-            self.resend(c, Outstanding::OffsetFetch);
-        }
-    }
-
-    /// A non-transactional processor waiting in `flush()`: once every output is acknowledged it
-    /// commits its input offsets.
-    pub(crate) fn processor_flushed(&mut self, c: ConsumerId) {
-        let cons = &self.consumers[c.idx()];
-        let Some(p) = cons.producer else {
-            return;
-        };
-        if !cons.committing_txn || self.producers[p.idx()].is_transactional() {
-            return;
-        }
-        if self.producers[p.idx()].is_idle() {
-            self.consumers[c.idx()].committing_txn = false;
-            self.commit_sync(c, AfterCommit::Poll);
-        }
-    }
-
-    /// The processor's producer was fenced by a newer instance: the application shuts down.
-    pub(crate) fn consumer_fenced(&mut self, c: ConsumerId) {
-        let cons = &mut self.consumers[c.idx()];
-        cons.committing_txn = false;
-        cons.processing = false;
-        cons.batch.clear();
-        self.finish_leave(c);
-    }
-
-    /// The processor's producer got its producer id: processing may start.
-    pub(crate) fn consumer_producer_ready(&mut self, c: ConsumerId) {
-        self.poll(c);
-    }
-
-    /// A producer living in the consumer's process: for a processor's `output_topic` or the
-    /// group's `dead_letter_topic`.
-    fn create_embedded_producer(
+    fn on_list_offsets_response(
         &mut self,
-        g: GroupId,
-        c: ConsumerId,
-        n: usize,
-        topic: TopicId,
-        role: &str,
-    ) -> ProducerId {
-        let group = &self.groups[g.idx()];
-        let consumer_name = self.consumers[c.idx()].name.clone();
-        let spec = ProducerConfig {
-            name: format!("{consumer_name}/{role}"),
-            topic,
-            acks: Acks::All,
-            retries: i32::MAX as u32,
-            idempotent: true,
-            max_in_flight: 5,
-            request_timeout_ms: group.spec.request_timeout_ms,
-            delivery_timeout_ms: 120_000,
-            retry_backoff_ms: 100,
-            retry_backoff_max_ms: 1000,
-            linger_ms: 0,
-            max_batch_records: group.spec.max_poll_records,
-            transactional: None,
-            workload: WorkloadConfig::Messages(Vec::new()),
+        partition: PartitionId,
+        token: u32,
+        offset: Option<u64>,
+        cx: &mut Cx,
+    ) {
+        let Some(i) = self.mem.parts.iter().position(|p| p.partition == partition) else {
+            return;
         };
-        let transactional_id =
-            (group.spec.commit == CommitMode::Transactional).then(|| format!("{}-{n}", group.name));
-        let partitions = self.k.topics[topic.idx()].partitions.clone();
-        let pid = ProducerId(self.producers.len() as u32);
-        // The output producer shares the consumer's node (their messages never collide); the
-        // dead-letter producer gets a node of its own so replies and timers reach the right
-        // producer. Both live and die with the consumer's process.
-        let node = if role == "producer" {
-            self.consumers[c.idx()].node
-        } else {
-            let node = NodeId(self.k.nodes.len() as u32);
-            self.k.nodes.push(NodeState {
-                name: spec.name.clone(),
-                kind: NodeKind::Producer(pid),
-                up: true,
-                incarnation: 0,
-                paused_until: None,
-            });
-            self.k.net.ensure_nodes(self.k.nodes.len());
-            node
-        };
-        let mut prod = crate::sim::producer::Producer::new(
-            &spec,
-            pid,
-            node,
-            topic,
-            &partitions,
-            crate::sim::producer::Workload::Explicit(Vec::new()),
-        );
-        if let Some(id) = transactional_id.as_deref() {
-            let txn = self.txn_index(id, crate::sim::txn_client::DEFAULT_TRANSACTION_TIMEOUT_MS);
-            prod.set_transactional(Some(crate::sim::producer::Transactional {
-                txn,
-                size: u32::MAX,
-            }));
-        }
-        prod.embedded_in = Some(c);
-        self.producers.push(prod);
-        pid
-    }
-
-    pub(crate) fn consumer_crashed(&mut self, c: ConsumerId) {
-        if let Some(p) = self.consumers[c.idx()].producer {
-            self.producer_crashed(p);
-        }
-        self.consumers[c.idx()].fetch_timer_armed = false;
-        self.consumers[c.idx()].request_timer_armed = false;
-        if let Some(p) = self.consumers[c.idx()].dead_letter_producer {
-            let node = self.producers[p.idx()].node;
-            self.crash_node(node);
-        }
-        self.consumers[c.idx()].committing_txn = false;
-        let cons = &mut self.consumers[c.idx()];
-        cons.state = ConsumerState::Crashed;
-        cons.parts.clear();
-        cons.batch.clear();
-        cons.batch_pos = 0;
-        cons.processing = false;
-        cons.outstanding = None;
-        cons.metadata_pending.iter_mut().for_each(|m| *m = false);
-        cons.metadata_attempts.iter_mut().for_each(|m| *m = 0);
-        cons.metadata_retry_at
-            .iter_mut()
-            .for_each(|m| *m = SimTime::ZERO);
-    }
-
-    /// `remove-consumer`: a graceful close. With auto-commit, close() commits the consumed
-    /// positions first; then a dynamic member sends LeaveGroup (a static one does not).
-    pub(crate) fn consumer_leave(&mut self, c: ConsumerId) {
-        let cons = &self.consumers[c.idx()];
-        if !matches!(
-            cons.state,
-            ConsumerState::Active
-                | ConsumerState::Joining
-                | ConsumerState::Syncing
-                | ConsumerState::FetchingOffsets
-        ) {
+        if self.mem.parts[i].fetching != Some(token) {
             return;
         }
-        let g = cons.group;
-        let cons = &mut self.consumers[c.idx()];
-        cons.processing = false;
-        cons.batch.clear();
-        if self.groups[g.idx()].spec.commit == CommitMode::Auto
-            && self.consumers[c.idx()].state == ConsumerState::Active
-        {
-            self.commit_sync(c, AfterCommit::Leave);
-        } else {
-            self.finish_leave(c);
+        let cp = &mut self.mem.parts[i];
+        cp.fetching = None;
+        match offset {
+            Some(o) => {
+                cp.position = Some(o);
+                cp.fetch_pos = o;
+                cp.attempts = 0;
+                cx.emit(Trace::OffsetReset {
+                    group: self.group,
+                    consumer: self.id,
+                    partition,
+                    offset: o,
+                });
+            }
+            None => {
+                // NOT_LEADER_OR_FOLLOWER or no answer: refresh metadata and retry after the
+                // KIP-580 backoff (Kafka's OffsetFetcher `requestFailed`).
+                cp.attempts += 1;
+                let backoff = retry_backoff_us(cp.attempts);
+                cp.retry_at = cx.now().plus_us(backoff);
+                self.forget_leader(partition);
+                self.refresh_metadata(partition, cx);
+                set_timer_us(cx, backoff, ConsumerTimer::RetryFetches);
+            }
+        }
+        self.send_fetches(cx);
+    }
+
+    // ----- metadata -----------------------------------------------------------------------
+
+    /// Ask the controller for `p`'s leader: one request in flight per partition; after a
+    /// failure none before the backoff (a timer set with the backoff asks again).
+    fn refresh_metadata(&mut self, p: PartitionId, cx: &mut Cx) {
+        let Some(i) = self.local(p) else {
+            return;
+        };
+        if self.mem.metadata_pending[i] || cx.now() < self.mem.metadata_retry_at[i] {
+            return;
+        }
+        self.mem.metadata_pending[i] = true;
+        let token = self.token();
+        self.mem.metadata_token[i] = token;
+        let controller = cx.controller_node();
+        cx.send(
+            controller,
+            Msg::MetadataRequest {
+                partition: p,
+                token,
+            },
+        );
+        // A request that gets no answer fails after request.timeout.ms and is retried.
+        set_timer_ms(
+            cx,
+            self.config.spec.request_timeout_ms,
+            ConsumerTimer::MetadataTimeout {
+                part: i as u32,
+                token,
+            },
+        );
+    }
+
+    /// A metadata refresh for the topic's `i`-th partition failed (no leader, or no answer):
+    /// ask again after the KIP-580 backoff.
+    fn metadata_failed(&mut self, i: usize, cx: &mut Cx) {
+        let mem = &mut self.mem;
+        mem.metadata_pending[i] = false;
+        mem.metadata_attempts[i] += 1;
+        let backoff = retry_backoff_us(mem.metadata_attempts[i]);
+        mem.metadata_retry_at[i] = cx.now().plus_us(backoff);
+        set_timer_us(cx, backoff, ConsumerTimer::RetryFetches);
+    }
+
+    /// The coordinator failed or did not answer: look it up again (one lookup in flight), so
+    /// the next request goes wherever the group lives now. Kafka's client sends
+    /// FindCoordinator; here the lookup is a Metadata request for the topic's first partition
+    /// whose answer lists the unfenced brokers (see [`coordinator_among`]).
+    fn find_coordinator(&mut self, cx: &mut Cx) {
+        if self.mem.coordinator_lookup.is_some() || cx.now() < self.mem.lookup_retry_at {
+            return;
+        }
+        let token = self.token();
+        self.mem.coordinator_lookup = Some(token);
+        let partition = self.config.partitions[0];
+        let controller = cx.controller_node();
+        cx.send(controller, Msg::MetadataRequest { partition, token });
+        set_timer_ms(
+            cx,
+            self.config.spec.request_timeout_ms,
+            ConsumerTimer::CoordinatorLookupTimeout { token },
+        );
+    }
+
+    /// A lookup found no other coordinator: the next one waits for the KIP-580 backoff.
+    fn lookup_found_nothing(&mut self, cx: &mut Cx) {
+        self.mem.lookup_attempts += 1;
+        let backoff = retry_backoff_us(self.mem.lookup_attempts);
+        self.mem.lookup_retry_at = cx.now().plus_us(backoff);
+    }
+
+    fn on_metadata_response(
+        &mut self,
+        partition: PartitionId,
+        leader: Option<BrokerId>,
+        token: u32,
+        unfenced: BrokerSet,
+        cx: &mut Cx,
+    ) {
+        if self.mem.coordinator_lookup == Some(token) {
+            self.mem.coordinator_lookup = None;
+            let found = coordinator_among(&self.config.group_name, self.config.brokers, unfenced);
+            if found.is_none() || found == self.mem.coordinator {
+                // Nothing new (with every broker fenced there is none to go to).
+                self.lookup_found_nothing(cx);
+            } else {
+                self.mem.coordinator = found;
+                self.mem.lookup_attempts = 0;
+            }
+            return;
+        }
+        if let Some(i) = self.local(partition) {
+            if !self.mem.metadata_pending[i] || self.mem.metadata_token[i] != token {
+                // A late answer to a request that already timed out.
+                return;
+            }
+            self.mem.metadata_pending[i] = false;
+            self.mem.leaders[i] = leader;
+            if leader.is_none() {
+                self.metadata_failed(i, cx);
+                return;
+            }
+            self.mem.metadata_attempts[i] = 0;
+        }
+        self.send_fetches(cx);
+    }
+}
+
+fn response_error(resp: &GroupResponse) -> ErrorCode {
+    match resp {
+        GroupResponse::Join { error, .. }
+        | GroupResponse::Sync { error, .. }
+        | GroupResponse::Heartbeat { error }
+        | GroupResponse::Commit { error, .. }
+        | GroupResponse::OffsetFetch { error, .. } => *error,
+    }
+}
+
+/// Where a group's coordinator lives, given the unfenced brokers: the first of them from a hash
+/// of the group name (standing in for the leader of the group's `__consumer_offsets`
+/// partition). A simplification of FindCoordinator: the answer is computed from the broker list
+/// a Metadata response carries, as the broker side computes it.
+fn coordinator_among(group: &str, brokers: u32, unfenced: BrokerSet) -> Option<BrokerId> {
+    let start = partition_for_key(group, brokers);
+    (0..brokers)
+        .map(|i| BrokerId((start + i) % brokers))
+        .find(|&b| unfenced.contains(b))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The consumer alone, driven with hand-made responses: brokers are nodes 0-2, the
+    //! controller node 3, the consumer node 4 (a second consumer, node 5, shares its sink).
+    //! The topic has two partitions: orders/0 led by broker 1, orders/1 by broker 2.
+
+    use super::*;
+    use crate::sim::config::Assignor;
+    use crate::sim::cx::testkit::{self, advance_to, take_sent, take_trace};
+    use crate::sim::replica::{Entry, NO_PRODUCER};
+    use crate::sim::{Event, Kernel, MsgInfo, NodeKind};
+
+    const ME: NodeId = NodeId(4);
+    const CONTROLLER: NodeId = NodeId(3);
+    const P0: PartitionId = PartitionId(0);
+    const P1: PartitionId = PartitionId(1);
+
+    fn spec() -> GroupConfig {
+        GroupConfig {
+            name: "billing".to_string(),
+            topic: TopicId(0),
+            consumers: 1,
+            assignor: Assignor::Range,
+            commit: CommitMode::AfterProcess,
+            processing_ms: 0,
+            isolation_level: IsolationLevel::ReadUncommitted,
+            dedup: false,
+            static_membership: false,
+            output_topic: None,
+            dead_letter_topic: None,
+            max_attempts: 3,
+            fail_keys: Vec::new(),
+            fail_every: None,
+            max_poll_records: 500,
+            session_timeout_ms: 45_000,
+            heartbeat_interval_ms: 3_000,
+            max_poll_interval_ms: 300_000,
+            auto_commit_interval_ms: 5_000,
+            auto_offset_reset: OffsetReset::Latest,
+            request_timeout_ms: 30_000,
+            fetch_max_wait_ms: 500,
+            start_ms: 0,
         }
     }
 
-    fn finish_leave(&mut self, c: ConsumerId) {
-        // KIP-345: a static member (`group.instance.id`) never sends LeaveGroup on close; the
-        // coordinator keeps its assignment until `session.timeout.ms` expires, so a restart
-        // within it causes no rebalance.
-        let g = self.consumers[c.idx()].group;
-        if !self.groups[g.idx()].spec.static_membership {
-            self.send_to_coordinator(
-                c,
-                GroupRequest::Leave {
-                    reason: LeaveReason::Left,
-                },
-            );
-        }
-        let cons = &mut self.consumers[c.idx()];
-        cons.state = ConsumerState::Left;
-        cons.parts.clear();
-        let node = cons.node;
-        // The process exits: nothing more runs on this node.
-        self.k.nodes[node.idx()].up = false;
-        self.k.nodes[node.idx()].incarnation += 1;
+    fn kernel() -> Kernel {
+        testkit::kernel(&[
+            NodeKind::Broker(BrokerId(0)),
+            NodeKind::Broker(BrokerId(1)),
+            NodeKind::Broker(BrokerId(2)),
+            NodeKind::Controller,
+            NodeKind::Consumer(ConsumerId(0)),
+            NodeKind::Consumer(ConsumerId(1)),
+        ])
     }
 
-    /// For the drain: has this group consumed everything it can?
-    pub(crate) fn group_caught_up(&self, g: GroupId) -> bool {
-        let group = &self.groups[g.idx()];
-        let live: Vec<ConsumerId> = group
-            .consumers
+    fn consumer(spec: &GroupConfig) -> Consumer {
+        Consumer::new(
+            ConsumerId(0),
+            "billing/consumer-1".to_string(),
+            ME,
+            GroupId(0),
+            spec,
+            vec![P0, P1],
+            3,
+        )
+    }
+
+    fn all_brokers() -> BrokerSet {
+        (0..3).map(BrokerId).collect()
+    }
+
+    fn bootstrap(unfenced: BrokerSet) -> BootstrapMetadata {
+        BootstrapMetadata {
+            leaders: vec![Some(BrokerId(1)), Some(BrokerId(2))],
+            unfenced,
+        }
+    }
+
+    fn start(k: &mut Kernel, c: &mut Consumer) {
+        c.on_start(bootstrap(all_brokers()), &mut Cx::new(k, c.node));
+    }
+
+    fn deliver(k: &mut Kernel, c: &mut Consumer, from: NodeId, msg: Msg) {
+        c.on_message(from, msg, &mut Cx::new(k, c.node));
+    }
+
+    /// A group response from the coordinator the consumer knows.
+    fn respond(k: &mut Kernel, c: &mut Consumer, resp: GroupResponse) {
+        let from = broker_node(c.mem.coordinator.expect("a coordinator"));
+        deliver(k, c, from, Msg::GroupResponse { resp });
+    }
+
+    /// What `pick` finds among the messages sent since the last look (all are taken).
+    fn sent<T>(k: &mut Kernel, pick: impl Fn(NodeId, Msg) -> Option<T>) -> Vec<T> {
+        take_sent(k)
+            .into_iter()
+            .filter_map(|(_, to, msg)| pick(to, msg))
+            .collect()
+    }
+
+    /// The group requests sent since the last look: (to, request).
+    fn group_requests(k: &mut Kernel) -> Vec<(NodeId, GroupRequest)> {
+        sent(k, |to, msg| match msg {
+            Msg::Group { req, .. } => Some((to, req)),
+            _ => None,
+        })
+    }
+
+    /// The Metadata requests sent since the last look: (to, partition, token).
+    fn metadata_requests(k: &mut Kernel) -> Vec<(NodeId, PartitionId, u32)> {
+        sent(k, |to, msg| match msg {
+            Msg::MetadataRequest { partition, token } => Some((to, partition, token)),
+            _ => None,
+        })
+    }
+
+    fn token_of(req: &GroupRequest) -> u32 {
+        match req {
+            GroupRequest::Join { token }
+            | GroupRequest::Sync { token, .. }
+            | GroupRequest::Commit { token, .. }
+            | GroupRequest::OffsetFetch { token, .. } => *token,
+            GroupRequest::Heartbeat { .. } | GroupRequest::Leave { .. } => {
+                panic!("no token: {req:?}")
+            }
+        }
+    }
+
+    /// The one group request sent since the last look.
+    fn one_request(k: &mut Kernel) -> (NodeId, GroupRequest) {
+        let mut sent = group_requests(k);
+        assert_eq!(sent.len(), 1, "{sent:?}");
+        sent.pop().unwrap()
+    }
+
+    /// Start, join, sync with `assignment` and fetch `committed`: the consumer is active.
+    fn activate(
+        k: &mut Kernel,
+        c: &mut Consumer,
+        assignment: &[PartitionId],
+        committed: &[(PartitionId, Option<u64>)],
+    ) {
+        start(k, c);
+        let token = token_of(&one_request(k).1);
+        let error = ErrorCode::None;
+        respond(
+            k,
+            c,
+            GroupResponse::Join {
+                generation: 1,
+                token,
+                error,
+            },
+        );
+        let token = token_of(&one_request(k).1);
+        let assignment = assignment.into();
+        respond(
+            k,
+            c,
+            GroupResponse::Sync {
+                generation: 1,
+                assignment,
+                token,
+                error,
+            },
+        );
+        let token = token_of(&one_request(k).1);
+        let offsets = committed.into();
+        respond(
+            k,
+            c,
+            GroupResponse::OffsetFetch {
+                offsets,
+                token,
+                error,
+            },
+        );
+        assert_eq!(c.state(), ConsumerState::Active);
+    }
+
+    /// Fetches sent since the last look: (to, partition, offset, token).
+    fn fetches(k: &mut Kernel) -> Vec<(NodeId, PartitionId, u64, u32)> {
+        sent(k, |to, msg| match msg {
+            Msg::ConsumerFetch {
+                partition,
+                offset,
+                token,
+                ..
+            } => Some((to, partition, offset, token)),
+            _ => None,
+        })
+    }
+
+    /// Messages `1..=n` of one application, with `key` (interned as key 0) if any.
+    fn messages(k: &mut Kernel, n: u32, key: Option<&str>) -> Vec<MsgId> {
+        if let Some(key) = key {
+            k.keys.push(key.to_string());
+        }
+        (1..=n)
+            .map(|n| {
+                let mut cx = Cx::new(k, CONTROLLER);
+                cx.register_msg(MsgInfo {
+                    producer: ProducerId(0),
+                    n,
+                    key: key.map(|_| 0),
+                    partition: P0,
+                })
+            })
+            .collect()
+    }
+
+    fn records(k: &mut Kernel, token: u32, base_offset: u64, msgs: &[MsgId]) -> Msg {
+        let payload = k.alloc_payload();
+        for &msg in msgs {
+            k.payloads[payload as usize].push(Entry {
+                epoch: 0,
+                msg,
+                producer: NO_PRODUCER,
+                producer_epoch: 0,
+                seq: -1,
+                kind: EntryKind::Data,
+                last_in_batch: true,
+                transactional: false,
+            });
+        }
+        Msg::ConsumerFetchResponse {
+            partition: P0,
+            token,
+            result: ConsumerFetchResult::Records {
+                base_offset,
+                payload,
+                hw: base_offset + msgs.len() as u64,
+                aborted: Box::new([]),
+            },
+        }
+    }
+
+    /// Run the first pending consumer timer `want` accepts, at its time.
+    fn fire(k: &mut Kernel, c: &mut Consumer, want: impl Fn(ConsumerTimer) -> bool) -> SimTime {
+        let mut fired = None;
+        for (at, event) in k.drain_queue() {
+            match event {
+                Event::Timer {
+                    timer: Timer::Consumer(t),
+                    ..
+                } if fired.is_none() && want(t) => fired = Some((at, t)),
+                other => k.schedule(at, other),
+            }
+        }
+        let (at, timer) = fired.expect("the timer is set");
+        advance_to(k, at);
+        c.on_timer(timer, &mut Cx::new(k, c.node));
+        at
+    }
+
+    /// Trace events since the last look, but for the network's.
+    fn effects(k: &mut Kernel) -> Vec<Trace> {
+        take_trace(k)
+            .into_iter()
+            .filter(|t| !matches!(t, Trace::Sent { .. } | Trace::Dropped { .. }))
+            .collect()
+    }
+
+    fn polled(trace: &[Trace]) -> Vec<(u64, u32)> {
+        trace
             .iter()
-            .copied()
-            .filter(|&c| {
-                !matches!(
-                    self.consumers[c.idx()].state,
-                    ConsumerState::Crashed | ConsumerState::Left
-                )
+            .filter_map(|t| match t {
+                Trace::Polled { from, count, .. } => Some((*from, *count)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn applied(trace: &[Trace]) -> usize {
+        trace
+            .iter()
+            .filter(|t| matches!(t, Trace::Applied { .. }))
+            .count()
+    }
+
+    #[test]
+    fn on_start_joins_the_coordinator_its_metadata_names() {
+        let mut k = kernel();
+        let mut c = consumer(&spec());
+        start(&mut k, &mut c);
+        let home = coordinator_among("billing", 3, all_brokers()).unwrap();
+        let (to, req) = one_request(&mut k);
+        assert_eq!(to, broker_node(home));
+        assert!(matches!(req, GroupRequest::Join { .. }));
+
+        // With that broker fenced, the group lives on the next one.
+        let mut unfenced = all_brokers();
+        unfenced.remove(home);
+        let mut c = consumer(&spec());
+        c.on_start(bootstrap(unfenced), &mut Cx::new(&mut k, ME));
+        let (to, _) = one_request(&mut k);
+        assert_eq!(to, broker_node(BrokerId((home.0 + 1) % 3)));
+    }
+
+    #[test]
+    fn after_sync_it_fetches_each_assigned_partition_from_its_leader() {
+        let mut k = kernel();
+        let mut c = consumer(&spec());
+        activate(&mut k, &mut c, &[P0, P1], &[(P0, Some(7)), (P1, Some(3))]);
+        let mut sent: Vec<_> = fetches(&mut k).iter().map(|f| (f.0, f.1, f.2)).collect();
+        sent.sort();
+        assert_eq!(sent, [(NodeId(1), P0, 7), (NodeId(2), P1, 3)]);
+    }
+
+    #[test]
+    fn without_a_committed_offset_latest_asks_the_leader_for_the_log_end() {
+        let mut k = kernel();
+        let mut c = consumer(&spec());
+        activate(&mut k, &mut c, &[P0], &[(P0, None)]);
+        let list = sent(&mut k, |to, msg| match msg {
+            Msg::ListOffsets {
+                partition: P0,
+                token,
+                ..
+            } => Some((to, token)),
+            _ => None,
+        });
+        let [(to, token)] = list[..] else {
+            panic!("one ListOffsets: {list:?}")
+        };
+        assert_eq!(to, NodeId(1));
+        take_trace(&mut k);
+        let answer = Msg::ListOffsetsResponse {
+            partition: P0,
+            token,
+            offset: Some(42),
+        };
+        deliver(&mut k, &mut c, to, answer);
+        assert!(
+            take_trace(&mut k)
+                .iter()
+                .any(|t| matches!(t, Trace::OffsetReset { offset: 42, .. }))
+        );
+        let sent: Vec<_> = fetches(&mut k).iter().map(|f| (f.0, f.2)).collect();
+        assert_eq!(sent, [(NodeId(1), 42)]);
+    }
+
+    #[test]
+    fn earliest_starts_at_offset_zero_without_asking() {
+        let mut k = kernel();
+        let mut s = spec();
+        s.auto_offset_reset = OffsetReset::Earliest;
+        let mut c = consumer(&s);
+        activate(&mut k, &mut c, &[P0], &[(P0, None)]);
+        let sent: Vec<_> = fetches(&mut k).iter().map(|f| (f.1, f.2)).collect();
+        assert_eq!(sent, [(P0, 0)]);
+    }
+
+    #[test]
+    fn records_are_polled_max_poll_records_at_a_time() {
+        let mut k = kernel();
+        let mut s = spec();
+        s.max_poll_records = 2;
+        let mut c = consumer(&s);
+        activate(&mut k, &mut c, &[P0], &[(P0, Some(0))]);
+        let token = fetches(&mut k)[0].3;
+        let msgs = messages(&mut k, 5, None);
+        take_trace(&mut k);
+        let answer = records(&mut k, token, 0, &msgs);
+        deliver(&mut k, &mut c, NodeId(1), answer);
+        let trace = take_trace(&mut k);
+        assert_eq!(polled(&trace), [(0, 2)]);
+        assert_eq!(applied(&trace), 2);
+        // after-process: the batch's end is committed before the next poll.
+        let (_, commit) = one_request(&mut k);
+        let GroupRequest::Commit { offsets, token, .. } = commit else {
+            panic!("{commit:?}")
+        };
+        assert_eq!(offsets[..], [(P0, 2)]);
+        let error = ErrorCode::None;
+        respond(&mut k, &mut c, GroupResponse::Commit { token, error });
+        let trace = take_trace(&mut k);
+        assert_eq!(polled(&trace), [(2, 2)]);
+        assert_eq!(applied(&trace), 2);
+    }
+
+    #[test]
+    fn auto_commit_commits_the_previous_positions_at_its_interval() {
+        let mut k = kernel();
+        let mut s = spec();
+        s.commit = CommitMode::Auto;
+        let mut c = consumer(&s);
+        activate(&mut k, &mut c, &[P0], &[(P0, Some(0))]);
+        let msgs = messages(&mut k, 2, None);
+        let token = fetches(&mut k)[0].3;
+        advance_to(&mut k, SimTime::from_ms(1_000));
+        let answer = records(&mut k, token, 0, &msgs[..1]);
+        deliver(&mut k, &mut c, NodeId(1), answer);
+        let sent = take_sent(&mut k);
+        assert!(
+            !sent.iter().any(|(_, _, m)| matches!(m, Msg::Group { .. })),
+            "no commit before auto.commit.interval.ms: {sent:?}"
+        );
+        let token = sent
+            .iter()
+            .find_map(|(_, _, m)| match m {
+                Msg::ConsumerFetch {
+                    offset: 1, token, ..
+                } => Some(*token),
+                _ => None,
+            })
+            .expect("the next fetch");
+        advance_to(&mut k, SimTime::from_ms(s.auto_commit_interval_ms + 1));
+        let answer = records(&mut k, token, 1, &msgs[1..]);
+        deliver(&mut k, &mut c, NodeId(1), answer);
+        let commits: Vec<_> = group_requests(&mut k)
+            .into_iter()
+            .filter_map(|(_, r)| match r {
+                GroupRequest::Commit { offsets, .. } => Some(offsets),
+                _ => None,
             })
             .collect();
-        if live.is_empty() {
-            // Nobody left to make progress.
-            return group.members().is_empty();
-        }
-        if group.state() != GroupState::Stable {
-            return false;
-        }
-        for &p in &group.partitions {
-            let st = self.controller.parts[p.idx()];
-            let Some(leader) = st.leader else {
-                continue;
+        assert_eq!(commits.len(), 1, "{commits:?}");
+        assert_eq!(commits[0][..], [(P0, 1)]);
+    }
+
+    #[test]
+    fn not_leader_refreshes_metadata_then_fetches_from_the_new_leader() {
+        let mut k = kernel();
+        let mut c = consumer(&spec());
+        activate(&mut k, &mut c, &[P0], &[(P0, Some(5))]);
+        let token = fetches(&mut k)[0].3;
+        let error = ConsumerFetchResult::Err(ErrorCode::NotLeaderOrFollower);
+        let answer = Msg::ConsumerFetchResponse {
+            partition: P0,
+            token,
+            result: error,
+        };
+        deliver(&mut k, &mut c, NodeId(1), answer);
+        let asked = metadata_requests(&mut k);
+        let [(to, P0, token)] = asked[..] else {
+            panic!("one Metadata request: {asked:?}")
+        };
+        assert_eq!(to, CONTROLLER);
+        let answer = Msg::MetadataResponse {
+            partition: P0,
+            leader: Some(BrokerId(0)),
+            token,
+            unfenced: all_brokers(),
+        };
+        deliver(&mut k, &mut c, CONTROLLER, answer);
+        assert!(
+            fetches(&mut k).is_empty(),
+            "no fetch during retry.backoff.ms"
+        );
+        fire(&mut k, &mut c, |t| t == ConsumerTimer::RetryFetches);
+        let sent: Vec<_> = fetches(&mut k).iter().map(|f| (f.0, f.2)).collect();
+        assert_eq!(sent, [(NodeId(0), 5)]);
+    }
+
+    #[test]
+    fn a_heartbeat_answered_rebalance_in_progress_rejoins() {
+        let mut k = kernel();
+        let mut c = consumer(&spec());
+        activate(&mut k, &mut c, &[P0], &[(P0, Some(0))]);
+        fire(&mut k, &mut c, |t| {
+            matches!(t, ConsumerTimer::Heartbeat { .. })
+        });
+        let (_, hb) = one_request(&mut k);
+        assert!(matches!(hb, GroupRequest::Heartbeat { generation: 1 }));
+        let error = ErrorCode::RebalanceInProgress;
+        respond(&mut k, &mut c, GroupResponse::Heartbeat { error });
+        let (_, join) = one_request(&mut k);
+        assert!(matches!(join, GroupRequest::Join { .. }), "{join:?}");
+        assert_eq!(c.state(), ConsumerState::Joining);
+        assert!(c.parts().is_empty(), "eager: every partition is revoked");
+    }
+
+    #[test]
+    fn with_auto_commit_a_rebalance_commits_before_rejoining() {
+        let mut k = kernel();
+        let mut s = spec();
+        s.commit = CommitMode::Auto;
+        let mut c = consumer(&s);
+        activate(&mut k, &mut c, &[P0], &[(P0, Some(9))]);
+        let error = ErrorCode::RebalanceInProgress;
+        respond(&mut k, &mut c, GroupResponse::Heartbeat { error });
+        let (_, commit) = one_request(&mut k);
+        let GroupRequest::Commit { offsets, token, .. } = commit else {
+            panic!("{commit:?}")
+        };
+        assert_eq!(offsets[..], [(P0, 9)]);
+        let error = ErrorCode::None;
+        respond(&mut k, &mut c, GroupResponse::Commit { token, error });
+        assert!(matches!(one_request(&mut k).1, GroupRequest::Join { .. }));
+    }
+
+    #[test]
+    fn exceeding_max_poll_interval_leaves_the_group() {
+        for static_membership in [false, true] {
+            let mut k = kernel();
+            let mut s = spec();
+            s.processing_ms = 20_000;
+            s.max_poll_interval_ms = 10_000;
+            s.static_membership = static_membership;
+            let mut c = consumer(&s);
+            activate(&mut k, &mut c, &[P0], &[(P0, Some(0))]);
+            let token = fetches(&mut k)[0].3;
+            let msgs = messages(&mut k, 1, None);
+            let answer = records(&mut k, token, 0, &msgs);
+            deliver(&mut k, &mut c, NodeId(1), answer);
+            let mut heartbeats = 0;
+            let left = loop {
+                let at = fire(&mut k, &mut c, |t| {
+                    matches!(t, ConsumerTimer::Heartbeat { .. })
+                });
+                match group_requests(&mut k).pop() {
+                    Some((_, GroupRequest::Heartbeat { .. })) => heartbeats += 1,
+                    Some((_, GroupRequest::Leave { reason })) => break Some((at, reason)),
+                    Some(other) => panic!("{other:?}"),
+                    None => break None,
+                }
             };
-            let hw = self.replica(p, leader).map_or(0, |r| r.hw());
-            let owner = group
-                .members()
-                .iter()
-                .find(|m| m.assignment.contains(&p))
-                .map(|m| m.consumer);
-            let Some(owner) = owner else {
-                return false;
-            };
-            let cons = &self.consumers[owner.idx()];
-            if cons.state != ConsumerState::Active || cons.processing || cons.outstanding.is_some()
-            {
-                return false;
+            // Heartbeats at 3, 6 and 9 s; at 12 s the poll is 2 s overdue.
+            assert_eq!(heartbeats, 3, "static: {static_membership}");
+            if static_membership {
+                assert_eq!(left, None, "a static member sends no LeaveGroup");
+            } else {
+                assert_eq!(
+                    left,
+                    Some((SimTime::from_ms(12_000), LeaveReason::PollTimeout))
+                );
             }
-            let pos = cons
-                .parts
-                .iter()
-                .find(|cp| cp.partition == p)
-                .and_then(|cp| cp.position);
-            if pos.is_none_or(|pos| pos < hw) {
-                return false;
-            }
+            assert!(
+                !k.drain_queue().iter().any(|(_, e)| matches!(
+                    e,
+                    Event::Timer {
+                        timer: Timer::Consumer(ConsumerTimer::Heartbeat { .. }),
+                        ..
+                    }
+                )),
+                "heartbeats stop"
+            );
         }
-        true
+    }
+
+    #[test]
+    fn out_of_range_resumes_at_the_leaders_log_end() {
+        let mut k = kernel();
+        let mut c = consumer(&spec());
+        activate(&mut k, &mut c, &[P0], &[(P0, Some(10))]);
+        let token = fetches(&mut k)[0].3;
+        take_trace(&mut k);
+        let answer = Msg::ConsumerFetchResponse {
+            partition: P0,
+            token,
+            result: ConsumerFetchResult::OutOfRange { leo: 6 },
+        };
+        deliver(&mut k, &mut c, NodeId(1), answer);
+        assert!(
+            take_trace(&mut k)
+                .iter()
+                .any(|t| matches!(t, Trace::OffsetReset { offset: 6, .. }))
+        );
+        let sent: Vec<_> = fetches(&mut k).iter().map(|f| f.2).collect();
+        assert_eq!(sent, [6]);
+        assert_eq!(c.parts()[0].position, Some(6));
+    }
+
+    #[test]
+    fn a_restarted_consumer_is_a_fresh_client_that_ignores_old_answers() {
+        let mut k = kernel();
+        let mut c = consumer(&spec());
+        start(&mut k, &mut c);
+        let old = token_of(&one_request(&mut k).1);
+        c.crash();
+        assert_eq!(c.state(), ConsumerState::Crashed);
+        start(&mut k, &mut c);
+        let new = token_of(&one_request(&mut k).1);
+        assert_ne!(old, new);
+        let error = ErrorCode::None;
+        let late = GroupResponse::Join {
+            generation: 1,
+            token: old,
+            error,
+        };
+        respond(&mut k, &mut c, late);
+        assert!(
+            group_requests(&mut k).is_empty(),
+            "no SyncGroup for the old join"
+        );
+        assert_eq!(c.state(), ConsumerState::Joining);
+    }
+
+    #[test]
+    fn not_coordinator_looks_the_coordinator_up_again() {
+        let mut k = kernel();
+        let mut c = consumer(&spec());
+        start(&mut k, &mut c);
+        let (first, join) = one_request(&mut k);
+        let error = ErrorCode::NotCoordinator;
+        let token = token_of(&join);
+        respond(
+            &mut k,
+            &mut c,
+            GroupResponse::Join {
+                generation: 0,
+                token,
+                error,
+            },
+        );
+        let lookups = metadata_requests(&mut k);
+        let [(CONTROLLER, _, lookup)] = lookups[..] else {
+            panic!("one lookup: {lookups:?}")
+        };
+        let mut unfenced = all_brokers();
+        unfenced.remove(BrokerId(first.0));
+        let answer = Msg::MetadataResponse {
+            partition: P0,
+            leader: Some(BrokerId(1)),
+            token: lookup,
+            unfenced,
+        };
+        deliver(&mut k, &mut c, CONTROLLER, answer);
+        fire(&mut k, &mut c, |t| {
+            matches!(t, ConsumerTimer::RetryRequest { .. })
+        });
+        let (to, join) = one_request(&mut k);
+        assert!(matches!(join, GroupRequest::Join { .. }));
+        assert_eq!(to, NodeId((first.0 + 1) % 3), "the next unfenced broker");
+    }
+
+    #[test]
+    fn a_transactional_processor_polls_once_its_producer_is_ready() {
+        let mut k = kernel();
+        let mut s = spec();
+        s.commit = CommitMode::Transactional;
+        let mut c = consumer(&s);
+        c.producer = Some(ProducerId(5));
+        activate(&mut k, &mut c, &[P0], &[(P0, Some(0))]);
+        assert!(matches!(
+            k.locals.pop_front(),
+            Some(Local::StartOutputProducer {
+                producer: ProducerId(5)
+            })
+        ));
+        assert!(
+            fetches(&mut k).is_empty(),
+            "initTransactions() has not returned"
+        );
+        c.on_producer_ready(&mut Cx::new(&mut k, ME));
+        let token = fetches(&mut k)[0].3;
+        let msgs = messages(&mut k, 3, None);
+        let answer = records(&mut k, token, 0, &msgs[..2]);
+        deliver(&mut k, &mut c, NodeId(1), answer);
+        let calls: Vec<Local> = k.locals.drain(..).collect();
+        assert!(
+            matches!(
+                &calls[..],
+                [
+                    Local::SendOutput { msg: a, .. },
+                    Local::SendOutput { msg: b, .. },
+                    Local::CommitWithOffsets { offsets, .. },
+                ] if [*a, *b] == msgs[..2] && offsets[..] == [(P0, 2)]
+            ),
+            "{calls:?}"
+        );
+        // Records fetched meanwhile wait until the transaction is done.
+        let token = fetches(&mut k)[0].3;
+        let answer = records(&mut k, token, 2, &msgs[2..]);
+        take_trace(&mut k);
+        deliver(&mut k, &mut c, NodeId(1), answer);
+        assert!(polled(&take_trace(&mut k)).is_empty());
+        c.on_txn_done(true, &mut Cx::new(&mut k, ME));
+        assert_eq!(polled(&take_trace(&mut k)), [(2, 1)]);
+    }
+
+    #[test]
+    fn a_poison_record_is_dead_lettered_after_max_attempts() {
+        let mut k = kernel();
+        let mut s = spec();
+        s.processing_ms = 10;
+        s.max_attempts = 2;
+        s.fail_keys = vec!["bad".to_string()];
+        let mut c = consumer(&s);
+        c.dead_letter_producer = Some(ProducerId(6));
+        activate(&mut k, &mut c, &[P0], &[(P0, Some(0))]);
+        let token = fetches(&mut k)[0].3;
+        let msgs = messages(&mut k, 1, Some("bad"));
+        let answer = records(&mut k, token, 0, &msgs);
+        deliver(&mut k, &mut c, NodeId(1), answer);
+        take_trace(&mut k);
+        fire(&mut k, &mut c, |t| {
+            matches!(t, ConsumerTimer::Process { .. })
+        });
+        let trace = effects(&mut k);
+        assert!(matches!(
+            trace[..],
+            [Trace::ProcessingFailed { attempt: 1, .. }]
+        ));
+        assert!(k.locals.is_empty());
+        fire(&mut k, &mut c, |t| {
+            matches!(t, ConsumerTimer::Process { .. })
+        });
+        let trace = effects(&mut k);
+        assert!(
+            matches!(
+                trace[..],
+                [
+                    Trace::ProcessingFailed { attempt: 2, .. },
+                    Trace::DeadLettered { attempts: 2, .. },
+                ]
+            ),
+            "{trace:?}"
+        );
+        assert!(matches!(
+            k.locals.pop_front(),
+            Some(Local::SendOutput { producer: ProducerId(6), msg }) if msg == msgs[0]
+        ));
+    }
+
+    #[test]
+    fn a_dedup_sink_is_shared_by_the_groups_instances() {
+        let mut k = kernel();
+        let mut s = spec();
+        s.dedup = true;
+        let msgs = messages(&mut k, 1, None);
+        let mut first = consumer(&s);
+        let mut second = Consumer::new(
+            ConsumerId(1),
+            "billing/consumer-2".to_string(),
+            NodeId(5),
+            GroupId(0),
+            &s,
+            vec![P0, P1],
+            3,
+        );
+        for c in [&mut first, &mut second] {
+            take_sent(&mut k);
+            activate(&mut k, c, &[P0], &[(P0, Some(0))]);
+            let token = fetches(&mut k)[0].3;
+            let answer = records(&mut k, token, 0, &msgs);
+            deliver(&mut k, c, NodeId(1), answer);
+        }
+        let trace = take_trace(&mut k);
+        let effects: Vec<(ConsumerId, bool)> = trace
+            .iter()
+            .filter_map(|t| match t {
+                Trace::Applied { consumer, .. } => Some((*consumer, true)),
+                Trace::Redelivered { consumer, .. } => Some((*consumer, false)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(effects, [(ConsumerId(0), true), (ConsumerId(1), false)]);
     }
 }

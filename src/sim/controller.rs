@@ -63,6 +63,16 @@ pub struct Controller {
 }
 
 impl Controller {
+    /// The brokers not fenced: those a Metadata response lists as live.
+    pub(crate) fn unfenced_brokers(&self) -> BrokerSet {
+        self.brokers
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !r.fenced)
+            .map(|(b, _)| BrokerId(b as u32))
+            .collect()
+    }
+
     pub(crate) fn new(brokers: u32) -> Controller {
         Controller {
             brokers: vec![BrokerRegistration::default(); brokers as usize],
@@ -180,11 +190,13 @@ impl Controller {
             }
             Msg::MetadataRequest { partition, token } => {
                 let st = self.parts[partition.idx()];
+                let unfenced = self.unfenced_brokers();
                 cx.send(
                     from,
                     Msg::MetadataResponse {
                         partition,
                         leader: st.leader,
+                        unfenced,
                         token,
                     },
                 );

@@ -182,6 +182,33 @@ impl<'a> Cx<'a> {
     pub(crate) fn group_name(&self, g: crate::sim::GroupId) -> &str {
         &self.k.group_names[g.idx()]
     }
+
+    /// What the application sent as message `m` (its key, its number): what a consumer reads
+    /// in the record itself.
+    pub(crate) fn msg_info(&self, m: MsgId) -> &crate::sim::MsgInfo {
+        &self.k.msgs[m.idx()]
+    }
+
+    /// A group's deduplicating sink (outside Kafka, shared by the group's application
+    /// instances) applies `msg`'s effect; true if it had already been applied.
+    pub(crate) fn sink_apply(&mut self, group: crate::sim::GroupId, msg: MsgId) -> bool {
+        let sinks = &mut self.k.dedup_sinks;
+        if sinks.len() <= group.idx() {
+            sinks.resize(group.idx() + 1, Vec::new());
+        }
+        let applied = &mut sinks[group.idx()];
+        if applied.len() <= msg.idx() {
+            applied.resize(msg.idx() + 1, false);
+        }
+        std::mem::replace(&mut applied[msg.idx()], true)
+    }
+
+    /// The process exits: it handles nothing more (its timers die) until it is restarted.
+    pub(crate) fn exit(&mut self) {
+        let node = &mut self.k.nodes[self.me.idx()];
+        node.up = false;
+        node.incarnation += 1;
+    }
 }
 
 /// Building blocks for unit tests of one process: a kernel with a few named nodes, and a way to
@@ -218,6 +245,7 @@ pub(crate) mod testkit {
                 up: true,
                 incarnation: 0,
                 paused_until: None,
+                host: None,
             });
         }
         k.net.ensure_nodes(kinds.len());

@@ -145,9 +145,6 @@ pub struct GroupCoordinator {
     /// Not the coordinator's: every consumer ever created for this group, for observers and the
     /// consumers' names. The coordinator never reads it.
     pub consumers: Vec<ConsumerId>,
-    /// Not the coordinator's: the dedup sink's memory (message ids already applied), which the
-    /// group's consumers share. The coordinator never reads it.
-    pub(crate) applied: Vec<bool>,
     stored: StoredGroup,
     loaded: Hosted<Loaded>,
     /// Never reset: each timer gets a fresh token, so none armed before a reload can match.
@@ -197,7 +194,6 @@ impl GroupCoordinator {
             },
             partitions,
             consumers: Vec::new(),
-            applied: Vec::new(),
             loaded: Hosted::unloaded(),
             next_token: 0,
         }

@@ -35,7 +35,7 @@ pub use ids::*;
 pub use trace::*;
 
 use broker::Broker;
-use consumer::Consumer;
+use consumer::{BootstrapMetadata, Consumer, ConsumerTimer};
 use controller::Controller;
 use group_coordinator::{GroupCoordinator, GroupTimer};
 use network::Network;
@@ -62,6 +62,9 @@ pub struct NodeState {
     /// Bumped on every crash so the timers of a dead incarnation are ignored.
     pub incarnation: u32,
     pub paused_until: Option<SimTime>,
+    /// The node whose process this one is part of (a consumer's dead-letter producer, which
+    /// has its own address): it is down or paused whenever its host is.
+    pub host: Option<NodeId>,
 }
 
 /// One application message (a `send()`), named `<producer>#<n>`.
@@ -150,6 +153,25 @@ pub(crate) enum Local {
         consumer: ConsumerId,
         producer: ProducerId,
     },
+    /// A consumer (re)starts its processor's output producer: the producer takes its leaders
+    /// from bootstrap metadata and, if transactional, calls `initTransactions()`.
+    StartOutputProducer { producer: ProducerId },
+    /// A record for an embedded producer to send: a processor's output (the input's message
+    /// id) or a poison record for the dead-letter topic.
+    SendOutput { producer: ProducerId, msg: MsgId },
+    /// `flush()`: the consumer waits until its output producer has nothing unacknowledged;
+    /// once so, [`Consumer::on_outputs_flushed`] commits its input offsets.
+    FlushOutputs {
+        producer: ProducerId,
+        consumer: ConsumerId,
+    },
+    /// `sendOffsetsToTransaction` followed by `commitTransaction`.
+    CommitWithOffsets {
+        producer: ProducerId,
+        group: GroupId,
+        consumer: ConsumerId,
+        offsets: Box<[(PartitionId, u64)]>,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -157,27 +179,8 @@ pub(crate) enum Timer {
     Producer(ProducerTimer),
     Broker(broker::BrokerTimer),
     Controller(controller::ControllerTimer),
-    ConsumerStart,
-    ConsumerHeartbeat {
-        token: u32,
-    },
-    ConsumerRequestTimeout {
-        token: u32,
-    },
-    ConsumerProcess {
-        token: u32,
-    },
-    ConsumerPoll {
-        token: u32,
-    },
-    /// A consumer's Metadata request for the group's `part`-th partition got no answer within
-    /// `request.timeout.ms`.
-    ConsumerMetadataTimeout {
-        part: u32,
-        token: u32,
-    },
-    /// `metadata.max.age.ms`: the consumer refreshes its metadata even without an error.
-    ConsumerMetadataMaxAge,
+    /// A consumer's own timers.
+    Consumer(ConsumerTimer),
     /// A group coordinator's timer, on the broker hosting it.
     GroupCoordinator(GroupTimer),
     /// A transaction coordinator's timer, on the broker hosting it.
@@ -281,6 +284,9 @@ pub(crate) struct Kernel {
     pub(crate) controller_node: NodeId,
     /// In-process calls made by the running handler, run when it returns.
     pub(crate) locals: std::collections::VecDeque<Local>,
+    /// Each group's deduplicating sink: a store outside Kafka that the group's application
+    /// instances share. Per message id: its effect was applied.
+    pub(crate) dedup_sinks: Vec<Vec<bool>>,
 }
 
 /// The whole simulated world. `Clone` so that the TUI can keep checkpoints for rewinding.
@@ -527,14 +533,6 @@ impl Sim {
         self.k.schedule(time, event)
     }
 
-    pub(crate) fn set_timer(&mut self, node: NodeId, delay_us: u64, timer: Timer) {
-        self.k.set_timer(node, delay_us, timer)
-    }
-
-    pub(crate) fn set_timer_ms(&mut self, node: NodeId, delay_ms: u64, timer: Timer) {
-        self.k.set_timer_ms(node, delay_ms, timer)
-    }
-
     pub(crate) fn emit(&mut self, kind: Trace) -> EventId {
         self.k.emit(kind)
     }
@@ -545,10 +543,6 @@ impl Sim {
 
     fn release_msg(&mut self, msg: Msg) {
         self.k.release_msg(msg)
-    }
-
-    pub(crate) fn free_payload(&mut self, p: u32) {
-        self.k.free_payload(p)
     }
 
     pub(crate) fn wire_summary(&self, msg: &Msg) -> Wire {
@@ -604,7 +598,8 @@ impl Sim {
             } => {
                 self.k.cause = Some(sent);
                 let node = &self.k.nodes[to.idx()];
-                if !node.up {
+                let host = &self.k.nodes[node.host.unwrap_or(to).idx()];
+                if !node.up || !host.up {
                     // The dead process's OS resets the connection, so the sender learns at once.
                     if let Some(reply) = self.reset_reply(&msg) {
                         self.send(to, from, reply);
@@ -620,7 +615,7 @@ impl Sim {
                     self.release_msg(msg);
                     return;
                 }
-                if let Some(until) = node.paused_until {
+                if let Some(until) = host.paused_until {
                     // A paused process reads its socket when it wakes up, in arrival order.
                     self.schedule(
                         until,
@@ -656,10 +651,11 @@ impl Sim {
             } => {
                 self.k.cause = cause;
                 let state = &self.k.nodes[node.idx()];
-                if !state.up || state.incarnation != incarnation {
+                let host = &self.k.nodes[state.host.unwrap_or(node).idx()];
+                if !state.up || state.incarnation != incarnation || !host.up {
                     return;
                 }
-                if let Some(until) = state.paused_until {
+                if let Some(until) = host.paused_until {
                     self.schedule(
                         until,
                         Event::Timer {
@@ -713,9 +709,8 @@ impl Sim {
     /// Run the in-process calls the last handler made (each may make more).
     fn run_locals(&mut self) {
         while let Some(call) = self.k.locals.pop_front() {
-            // A producer's notices to the consumer it is embedded in. Until the consumer is a
-            // process they call its `impl Sim` functions.
             match call {
+                // A producer's notices to the consumer it is embedded in.
                 Local::ProducerReady { consumer, producer } => {
                     debug_assert_eq!(self.producers[producer.idx()].embedded_in, Some(consumer));
                     self.consumer_producer_ready(consumer);
@@ -736,6 +731,22 @@ impl Sim {
                     debug_assert_eq!(self.producers[producer.idx()].embedded_in, Some(consumer));
                     self.consumer_fenced(consumer);
                 }
+                // A consumer's calls into the producers embedded in it.
+                Local::StartOutputProducer { producer } => self.start_embedded_producer(producer),
+                Local::SendOutput { producer, msg } => self.forward_record(producer, msg),
+                Local::FlushOutputs { producer, consumer } => {
+                    // Flushed already: the consumer goes on at once. If not, the producer calls
+                    // `processor_flushed` when its last output is acknowledged.
+                    if self.producers[producer.idx()].is_idle() {
+                        self.with_consumer(consumer, |cons, cx| cons.on_outputs_flushed(cx));
+                    }
+                }
+                Local::CommitWithOffsets {
+                    producer,
+                    group,
+                    consumer,
+                    offsets,
+                } => self.txn_commit_with_offsets(producer, group, consumer, offsets),
             }
         }
     }
@@ -775,7 +786,19 @@ impl Sim {
             NodeKind::Producer(p) => {
                 self.with_producer(p, |prod, cx| prod.on_message(from, msg, cx))
             }
-            NodeKind::Consumer(c) => self.consumer_receive(c, msg),
+            NodeKind::Consumer(c) => {
+                let cons = &mut self.consumers[c.idx()];
+                // A processor's output producer shares the consumer's node.
+                let for_producer = match &msg {
+                    Msg::ProduceResponse { .. } | Msg::TxnResponse { .. } => true,
+                    Msg::MetadataResponse { partition, .. } => !cons.reads(*partition),
+                    _ => false,
+                };
+                match cons.producer {
+                    Some(p) if for_producer => self.producer_receive(p, msg),
+                    _ => cons.on_message(from, msg, &mut Cx::new(&mut self.k, to)),
+                }
+            }
         }
     }
 
@@ -803,7 +826,21 @@ impl Sim {
             (NodeKind::Producer(_), t) => {
                 unreachable!("a producer sets only its own timers: {t:?}")
             }
-            (NodeKind::Consumer(c), t) => self.consumer_timer(c, t),
+            (NodeKind::Consumer(c), Timer::Consumer(ConsumerTimer::Start)) => {
+                if self.consumers[c.idx()].state() == consumer::ConsumerState::Idle {
+                    self.start_consumer(c);
+                }
+            }
+            (NodeKind::Consumer(c), Timer::Consumer(t)) => {
+                self.consumers[c.idx()].on_timer(t, &mut Cx::new(&mut self.k, node));
+            }
+            // The processor's output producer shares the consumer's node: its timers (all of
+            // them, delivery timeouts and reconnects included) are its own.
+            (NodeKind::Consumer(c), t @ Timer::Producer(_)) => {
+                if let Some(p) = self.consumers[c.idx()].producer {
+                    self.producer_timer(p, t);
+                }
+            }
             (NodeKind::Broker(b), Timer::Broker(t)) => {
                 self.brokers[b.idx()].on_timer(t, &mut Cx::new(&mut self.k, node))
             }
@@ -811,7 +848,7 @@ impl Sim {
                 self.controller.on_timer(t, &mut Cx::new(&mut self.k, node))
             }
             // Each timer is set by the process that handles it; no other pairing occurs.
-            (NodeKind::Broker(_) | NodeKind::Controller, _) => {}
+            (NodeKind::Broker(_) | NodeKind::Controller | NodeKind::Consumer(_), _) => {}
         }
     }
 
@@ -821,6 +858,65 @@ impl Sim {
         self.producers.iter().all(|p| p.is_idle())
             && self.replication_settled()
             && (0..self.groups.len()).all(|g| self.group_caught_up(GroupId(g as u32)))
+    }
+
+    /// For the drain: has this group consumed everything it can?
+    fn group_caught_up(&self, g: GroupId) -> bool {
+        use consumer::ConsumerState;
+        use group_coordinator::GroupState;
+        let group = &self.groups[g.idx()];
+        let live = group.consumers.iter().any(|&c| {
+            !matches!(
+                self.consumers[c.idx()].state(),
+                ConsumerState::Crashed | ConsumerState::Left
+            )
+        });
+        if !live {
+            // Nobody left to make progress.
+            return group.members().is_empty();
+        }
+        if group.state() != GroupState::Stable {
+            return false;
+        }
+        for &p in &group.partitions {
+            let st = self.controller.parts[p.idx()];
+            let Some(leader) = st.leader else {
+                continue;
+            };
+            let hw = self.replica(p, leader).map_or(0, |r| r.hw());
+            let owner = group
+                .members()
+                .iter()
+                .find(|m| m.assignment.contains(&p))
+                .map(|m| m.consumer);
+            let Some(owner) = owner else {
+                return false;
+            };
+            let cons = &self.consumers[owner.idx()];
+            if cons.state() != ConsumerState::Active || cons.busy() {
+                return false;
+            }
+            let pos = cons
+                .parts()
+                .iter()
+                .find(|cp| cp.partition == p)
+                .and_then(|cp| cp.position);
+            if pos.is_none_or(|pos| pos < hw) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The brokers the controller has not fenced, as a Metadata response lists them.
+    pub(crate) fn unfenced_brokers(&self) -> BrokerSet {
+        self.controller
+            .brokers
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !r.fenced)
+            .map(|(b, _)| BrokerId(b as u32))
+            .collect()
     }
 
     /// No live leader is still waiting for a live in-sync follower to catch up (its HW would
@@ -916,7 +1012,10 @@ impl Sim {
                 }
             }
             FaultKind::AddConsumer(g) => self.add_consumer(g),
-            FaultKind::RemoveConsumer(c) => self.consumer_leave(c),
+            FaultKind::RemoveConsumer(c) => {
+                let node = self.consumers[c.idx()].node;
+                self.consumers[c.idx()].close(&mut Cx::new(&mut self.k, node));
+            }
             FaultKind::ElectPreferred(p) => {
                 let node = self.k.controller_node;
                 if self.k.nodes[node.idx()].up {
@@ -978,7 +1077,19 @@ impl Sim {
             }
             NodeKind::Controller => self.controller.crash(),
             NodeKind::Producer(p) => self.producers[p.idx()].crash(),
-            NodeKind::Consumer(c) => self.consumer_crashed(c),
+            NodeKind::Consumer(c) => {
+                // The output producer shares the consumer's node and dies with it.
+                if let Some(p) = self.consumers[c.idx()].producer {
+                    self.producer_crashed(p);
+                }
+                self.consumers[c.idx()].crash();
+            }
+        }
+        // The parts of the process with their own node die with it.
+        for h in 0..self.k.nodes.len() {
+            if self.k.nodes[h].host == Some(n) {
+                self.crash_node(NodeId(h as u32));
+            }
         }
     }
 
@@ -1083,12 +1194,7 @@ impl Sim {
         for c in 0..self.consumers.len() {
             let cons = &self.consumers[c];
             let to = cons.node;
-            let fetches: Vec<(PartitionId, u32)> = cons
-                .parts
-                .iter()
-                .filter(|cp| cp.fetching_from() == Some(b))
-                .filter_map(|cp| cp.fetching_token().map(|t| (cp.partition, t)))
-                .collect();
+            let fetches: Vec<(PartitionId, u32)> = cons.fetches_to(b).collect();
             for (partition, token) in fetches {
                 self.send(
                     dead,
@@ -1153,6 +1259,7 @@ impl Sim {
             up: true,
             incarnation: 0,
             paused_until: None,
+            host: None,
         });
         self.k.net.ensure_nodes(self.k.nodes.len());
         self.producers.push(new);
@@ -1252,6 +1359,13 @@ impl Sim {
         }
         self.k.nodes[n.idx()].up = true;
         self.emit(Trace::NodeRestarted { node: n });
+        // The parts of the process with their own node come up first: the application
+        // creates its producers before its consumer subscribes.
+        for h in 0..self.k.nodes.len() {
+            if self.k.nodes[h].host == Some(n) {
+                self.restart_node(NodeId(h as u32));
+            }
+        }
         match self.k.nodes[n.idx()].kind {
             NodeKind::Broker(b) => {
                 self.brokers[b.idx()].on_start(&mut Cx::new(&mut self.k, n));
@@ -1262,8 +1376,90 @@ impl Sim {
                 let bootstrap = self.bootstrap_metadata(self.producers[p.idx()].topic);
                 self.with_producer(p, |prod, cx| prod.on_start(&bootstrap, cx));
             }
-            NodeKind::Consumer(c) => self.consumer_started(c),
+            NodeKind::Consumer(c) => self.start_consumer(c),
         }
+    }
+}
+
+impl Sim {
+    /// Start (or restart) a consumer's process with what a first Metadata request would
+    /// return: the leaders of its topic's partitions and the unfenced brokers.
+    pub(crate) fn start_consumer(&mut self, c: ConsumerId) {
+        let cons = &self.consumers[c.idx()];
+        let metadata = BootstrapMetadata {
+            leaders: cons
+                .partitions()
+                .iter()
+                .map(|p| self.controller.parts[p.idx()].leader)
+                .collect(),
+            unfenced: self.unfenced_brokers(),
+        };
+        let node = cons.node;
+        self.consumers[c.idx()].on_start(metadata, &mut Cx::new(&mut self.k, node));
+    }
+
+    // ----- shims for the producer until it is a process -----------------------------------
+
+    /// Run a consumer's handler (for the producer code that calls into its consumer).
+    fn with_consumer(&mut self, c: ConsumerId, f: impl FnOnce(&mut Consumer, &mut Cx)) {
+        let node = self.consumers[c.idx()].node;
+        f(
+            &mut self.consumers[c.idx()],
+            &mut Cx::new(&mut self.k, node),
+        );
+    }
+
+    /// The processor's producer got its producer id.
+    pub(crate) fn consumer_producer_ready(&mut self, c: ConsumerId) {
+        self.with_consumer(c, |cons, cx| cons.on_producer_ready(cx));
+    }
+
+    /// One of a processor's outputs was acknowledged or lost: if none is left, a consumer
+    /// waiting in `flush()` goes on.
+    pub(crate) fn processor_flushed(&mut self, c: ConsumerId) {
+        let Some(p) = self.consumers[c.idx()].producer else {
+            return;
+        };
+        let prod = &self.producers[p.idx()];
+        if !prod.is_transactional() && prod.is_idle() {
+            self.with_consumer(c, |cons, cx| cons.on_outputs_flushed(cx));
+        }
+    }
+
+    /// The processor's transaction committed or aborted.
+    pub(crate) fn consumer_txn_done(&mut self, c: ConsumerId, committed: bool) {
+        self.with_consumer(c, |cons, cx| cons.on_txn_done(committed, cx));
+    }
+
+    /// The processor's producer was fenced.
+    pub(crate) fn consumer_fenced(&mut self, c: ConsumerId) {
+        self.with_consumer(c, |cons, cx| cons.on_producer_fenced(cx));
+    }
+
+    /// The groups' topic `t` grew by `count` partitions from `first`: each group's coordinator
+    /// adds them and rebalances, and its consumers learn of them (in Kafka, at their next
+    /// metadata refresh).
+    pub(crate) fn groups_topic_grew(&mut self, t: TopicId, first: PartitionId, count: u32) {
+        let added: Vec<(PartitionId, Option<BrokerId>)> = (0..count)
+            .map(|k| PartitionId(first.0 + k))
+            .map(|p| (p, self.controller.parts[p.idx()].leader))
+            .collect();
+        for g in 0..self.groups.len() {
+            if self.groups[g].topic != t {
+                continue;
+            }
+            for i in 0..self.groups[g].consumers.len() {
+                let c = self.groups[g].consumers[i];
+                self.consumers[c.idx()].partitions_added(&added);
+            }
+            self.group_partitions_added(GroupId(g as u32), first, count);
+        }
+    }
+
+    /// `add-consumer`: a new application instance starts now.
+    pub(crate) fn add_consumer(&mut self, g: GroupId) {
+        let c = setup::create_consumer(self, g);
+        self.start_consumer(c);
     }
 
     /// Set up the cluster as if it had booted: the first replica leads every partition with
@@ -1344,6 +1540,7 @@ impl Kernel {
             record_bufs: BufPool::default(),
             pending_resets: Vec::new(),
             locals: std::collections::VecDeque::new(),
+            dedup_sinks: Vec::new(),
         }
     }
 

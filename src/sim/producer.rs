@@ -480,12 +480,6 @@ impl Producer {
             && self.client.txn.as_ref().is_none_or(|t| t.settled())
     }
 
-    /// The application is blocked in `initTransactions` or `commitTransaction` (or fenced), so
-    /// a processor must not hand it records yet.
-    pub(crate) fn txn_blocks_send(&self) -> bool {
-        self.client.txn.as_ref().is_some_and(|t| t.blocks_send())
-    }
-
     /// Requests currently in flight.
     pub fn in_flight(&self) -> u32 {
         self.client.parts.iter().map(|p| p.in_flight).sum()

@@ -3,14 +3,15 @@
 use std::collections::BTreeMap;
 
 use crate::sim::broker::Broker;
-use crate::sim::config::{SimConfig, WorkloadConfig};
+use crate::sim::config::{Acks, CommitMode, ProducerConfig, SimConfig, WorkloadConfig};
+use crate::sim::consumer::{Consumer, ConsumerTimer};
 use crate::sim::controller::{Controller, PartitionState};
 use crate::sim::group_coordinator::GroupCoordinator;
 use crate::sim::ids::*;
 use crate::sim::network::Network;
 use crate::sim::producer::{Producer, Transactional, Workload};
 use crate::sim::replica::Partition;
-use crate::sim::{Event, NodeKind, NodeState, Settings, Sim, TopicInfo};
+use crate::sim::{Event, NodeKind, NodeState, Settings, Sim, Timer, TopicInfo};
 
 /// Extra simulated time the drain may take beyond the slowest client timeout.
 const DRAIN_SLACK_MS: u64 = 30_000;
@@ -51,22 +52,19 @@ pub(super) fn build(config: SimConfig, seed: u64) -> Sim {
 
     // Nodes: brokers first (NodeId == BrokerId), then the controller, then producers.
     for b in 0..c.brokers {
-        sim.k.nodes.push(NodeState {
-            name: format!("broker-{}", b + 1),
-            kind: NodeKind::Broker(BrokerId(b)),
-            up: true,
-            incarnation: 0,
-            paused_until: None,
-        });
+        add_node(
+            &mut sim,
+            format!("broker-{}", b + 1),
+            NodeKind::Broker(BrokerId(b)),
+            None,
+        );
     }
-    sim.k.controller_node = NodeId(c.brokers);
-    sim.k.nodes.push(NodeState {
-        name: "controller".to_string(),
-        kind: NodeKind::Controller,
-        up: true,
-        incarnation: 0,
-        paused_until: None,
-    });
+    sim.k.controller_node = add_node(
+        &mut sim,
+        "controller".to_string(),
+        NodeKind::Controller,
+        None,
+    );
 
     sim.brokers = (0..c.brokers).map(|b| Broker::new(BrokerId(b))).collect();
     sim.controller = Controller::new(c.brokers);
@@ -107,14 +105,7 @@ pub(super) fn build(config: SimConfig, seed: u64) -> Sim {
     // Producers.
     for (i, spec) in config.producers.iter().enumerate() {
         let pid = ProducerId(i as u32);
-        let node = NodeId(sim.k.nodes.len() as u32);
-        sim.k.nodes.push(NodeState {
-            name: spec.name.clone(),
-            kind: NodeKind::Producer(pid),
-            up: true,
-            incarnation: 0,
-            paused_until: None,
-        });
+        let node = add_node(&mut sim, spec.name.clone(), NodeKind::Producer(pid), None);
         let topic = spec.topic;
         let workload = match &spec.workload {
             WorkloadConfig::Stream {
@@ -183,7 +174,7 @@ pub(super) fn build(config: SimConfig, seed: u64) -> Sim {
     );
     for (g, spec) in config.groups.iter().enumerate() {
         for _ in 0..spec.consumers {
-            sim.create_consumer(GroupId(g as u32));
+            create_consumer(&mut sim, GroupId(g as u32));
         }
     }
 
@@ -196,7 +187,7 @@ pub(super) fn build(config: SimConfig, seed: u64) -> Sim {
             prod.on_start(&bootstrap, cx)
         });
     }
-    sim.start_consumers();
+    start_consumers(&mut sim);
     for (i, f) in config.faults.iter().enumerate() {
         sim.schedule(f.at, Event::Fault(i as u32));
     }
@@ -239,4 +230,131 @@ fn intern_key(keys: &mut Vec<String>, index: &mut BTreeMap<String, u32>, k: &str
     keys.push(k.to_string());
     index.insert(k.to_string(), i);
     i
+}
+
+// ----- consumers ----------------------------------------------------------------------------
+
+/// Create a consumer application for a group (at build time or for `add-consumer`): its node,
+/// its process with its own copy of the group's configuration, and the producers it embeds.
+pub(super) fn create_consumer(sim: &mut Sim, g: GroupId) -> ConsumerId {
+    let id = ConsumerId(sim.consumers.len() as u32);
+    let n = sim.groups[g.idx()].consumers.len() + 1;
+    let name = format!("{}/consumer-{}", sim.groups[g.idx()].name, n);
+    let node = add_node(sim, name.clone(), NodeKind::Consumer(id), None);
+    sim.k.net.ensure_nodes(sim.k.nodes.len());
+    let group = &sim.groups[g.idx()];
+    let brokers = sim.controller.brokers.len() as u32;
+    let consumer = Consumer::new(
+        id,
+        name,
+        node,
+        g,
+        &group.spec,
+        group.partitions.clone(),
+        brokers,
+    );
+    sim.consumers.push(consumer);
+    sim.groups[g.idx()].consumers.push(id);
+    if let Some(output) = sim.groups[g.idx()].spec.output_topic {
+        let p = create_embedded_producer(sim, g, id, n, output, "producer");
+        sim.consumers[id.idx()].producer = Some(p);
+    }
+    if let Some(dlt) = sim.groups[g.idx()].spec.dead_letter_topic {
+        let p = create_embedded_producer(sim, g, id, n, dlt, "dead-letter");
+        // The dead-letter producer is a plain idempotent producer, never transactional.
+        sim.producers[p.idx()].set_transactional(None);
+        sim.consumers[id.idx()].dead_letter_producer = Some(p);
+    }
+    id
+}
+
+/// A producer living in the consumer's process: for a processor's `output_topic` or the group's
+/// `dead_letter_topic`.
+fn create_embedded_producer(
+    sim: &mut Sim,
+    g: GroupId,
+    c: ConsumerId,
+    n: usize,
+    topic: TopicId,
+    role: &str,
+) -> ProducerId {
+    let group = &sim.groups[g.idx()];
+    let consumer_name = sim.consumers[c.idx()].name.clone();
+    let spec = ProducerConfig {
+        name: format!("{consumer_name}/{role}"),
+        topic,
+        acks: Acks::All,
+        retries: i32::MAX as u32,
+        idempotent: true,
+        max_in_flight: 5,
+        request_timeout_ms: group.spec.request_timeout_ms,
+        delivery_timeout_ms: 120_000,
+        retry_backoff_ms: 100,
+        retry_backoff_max_ms: 1000,
+        linger_ms: 0,
+        max_batch_records: group.spec.max_poll_records,
+        transactional: None,
+        workload: WorkloadConfig::Messages(Vec::new()),
+    };
+    let transactional_id =
+        (group.spec.commit == CommitMode::Transactional).then(|| format!("{}-{n}", group.name));
+    let partitions = sim.k.topics[topic.idx()].partitions.clone();
+    let pid = ProducerId(sim.producers.len() as u32);
+    // The output producer shares the consumer's node (their messages never collide); the
+    // dead-letter producer gets a node of its own so replies and timers reach the right
+    // producer, hosted by the consumer's. Both live, die and pause with the consumer's process.
+    let node = if role == "producer" {
+        sim.consumers[c.idx()].node
+    } else {
+        let host = Some(sim.consumers[c.idx()].node);
+        let node = add_node(sim, spec.name.clone(), NodeKind::Producer(pid), host);
+        sim.k.net.ensure_nodes(sim.k.nodes.len());
+        node
+    };
+    let mut prod = Producer::new(
+        &spec,
+        pid,
+        node,
+        topic,
+        &partitions,
+        Workload::Explicit(Vec::new()),
+    );
+    if let Some(id) = transactional_id.as_deref() {
+        let txn = sim.txn_index(id, crate::sim::txn_client::DEFAULT_TRANSACTION_TIMEOUT_MS);
+        prod.set_transactional(Some(Transactional {
+            txn,
+            size: u32::MAX,
+        }));
+    }
+    prod.embedded_in = Some(c);
+    sim.producers.push(prod);
+    pid
+}
+
+/// Each consumer application starts at its group's `start_ms`.
+pub(super) fn start_consumers(sim: &mut Sim) {
+    for c in &sim.consumers {
+        let start = c.start_ms();
+        sim.k
+            .set_timer_ms(c.node, start, Timer::Consumer(ConsumerTimer::Start));
+    }
+}
+
+/// A new node, up; `host` is the node whose process it is part of.
+pub(super) fn add_node(
+    sim: &mut Sim,
+    name: String,
+    kind: NodeKind,
+    host: Option<NodeId>,
+) -> NodeId {
+    let node = NodeId(sim.k.nodes.len() as u32);
+    sim.k.nodes.push(NodeState {
+        name,
+        kind,
+        up: true,
+        incarnation: 0,
+        paused_until: None,
+        host,
+    });
+    node
 }

@@ -225,6 +225,9 @@ pub(crate) enum Msg {
         partition: PartitionId,
         leader: Option<BrokerId>,
         token: u32,
+        /// The brokers the controller has not fenced: a consumer finds its group coordinator
+        /// among them.
+        unfenced: BrokerSet,
     },
     /// Group protocol, consumer → coordinator.
     Group {

@@ -838,7 +838,7 @@ pub fn fault_items(s: &Session, selected: Option<PartitionId>) -> Vec<FaultItem>
         for &c in &g.consumers {
             let cons = &sim.consumers()[c.idx()];
             if matches!(
-                cons.state,
+                cons.state(),
                 ConsumerState::Left | ConsumerState::Crashed | ConsumerState::Idle
             ) {
                 continue;
@@ -854,7 +854,7 @@ pub fn fault_items(s: &Session, selected: Option<PartitionId>) -> Vec<FaultItem>
         }
         for &c in &g.consumers {
             let cons = &sim.consumers()[c.idx()];
-            if cons.state == ConsumerState::Crashed {
+            if cons.state() == ConsumerState::Crashed {
                 push(
                     format!("restart {}", cons.name),
                     FaultKind::Restart(Target::Consumer(c)),

@@ -43,7 +43,7 @@ fn partition_spans(
     short: bool,
 ) -> Vec<Span<'static>> {
     let cons = &sim.consumers()[c.idx()];
-    let cp = cons.parts.iter().find(|x| x.partition == p);
+    let cp = cons.parts().iter().find(|x| x.partition == p);
     let pos = cp.and_then(|x| x.position);
     let committed = g
         .partitions
@@ -104,7 +104,7 @@ pub fn compact_lines(s: &Session, _width: u16) -> Vec<Line<'static>> {
                 spans.push(Span::styled(" │ ", theme::DIM));
                 spans.push(Span::styled(
                     short_consumer(&cons.name).to_string(),
-                    consumer_style(cons.state),
+                    consumer_style(cons.state()),
                 ));
                 for &p in &m.assignment {
                     spans.push(Span::raw(" "));
@@ -208,11 +208,11 @@ impl GroupsPanel<'_> {
                     Span::raw("  "),
                     Span::styled(
                         format!("{:<11}", short_consumer(&cons.name)),
-                        consumer_style(cons.state).add_modifier(ratatui::style::Modifier::BOLD),
+                        consumer_style(cons.state()).add_modifier(ratatui::style::Modifier::BOLD),
                     ),
                     Span::styled(
-                        format!("{:<9}", cons.state.name()),
-                        consumer_style(cons.state),
+                        format!("{:<9}", cons.state().name()),
+                        consumer_style(cons.state()),
                     ),
                 ];
                 match member {

@@ -628,3 +628,55 @@ duration_ms = 20000
     named.sort();
     assert_eq!(named, [1, 2], "both removed brokers are named: {shrinks:?}");
 }
+
+/// The dead-letter producer lives in the consumer's process: a pause of the consumer pauses it
+/// too, so the acknowledgement of a dead letter sent just before the pause waits for its end.
+#[test]
+fn a_paused_consumer_pauses_its_dead_letter_producer() {
+    use brokerlab::sim::{ConsumerId, FaultKind, FaultSpec, Sim, Target};
+    let sc = scenario::find_bundled("poison-message-dead-letter")
+        .expect("bundled")
+        .parse()
+        .expect("parses");
+    let mut sim = Sim::new(&sc);
+    let dead_lettered = |sim: &Sim| {
+        sim.pending_trace()
+            .iter()
+            .any(|e| matches!(e.kind, Trace::DeadLettered { .. }))
+    };
+    while !dead_lettered(&sim) {
+        assert!(sim.step(), "the run ends before a record is dead-lettered");
+    }
+    let dlq = sim
+        .producers()
+        .iter()
+        .position(|p| p.name.ends_with("/dead-letter"))
+        .expect("a dead-letter producer");
+    assert!(
+        sim.producers()[dlq].in_flight() > 0,
+        "the dead letter is sent"
+    );
+    sim.inject_fault(FaultSpec {
+        at: sim.now(),
+        kind: FaultKind::Pause {
+            target: Target::Consumer(ConsumerId(0)),
+            duration_ms: 1000,
+        },
+    });
+    let resume = sim.now().plus_ms(1000);
+    while sim.peek_time().is_some_and(|t| t < resume) {
+        sim.step();
+    }
+    assert!(
+        sim.producers()[dlq].in_flight() > 0,
+        "the dead-letter producer handled its acknowledgement during the pause"
+    );
+    while sim.peek_time().is_some_and(|t| t < resume.plus_ms(100)) {
+        sim.step();
+    }
+    assert_eq!(
+        sim.producers()[dlq].in_flight(),
+        0,
+        "acknowledged after the pause"
+    );
+}

@@ -169,7 +169,7 @@ duration_ms = 30000
     let pos = |name: &str| {
         let g = sim.groups().iter().find(|g| g.name == name).unwrap();
         let c = &sim.consumers()[g.consumers[0].idx()];
-        c.parts[0].position.unwrap_or(0)
+        c.parts()[0].position.unwrap_or(0)
     };
     assert!(
         pos("committed") <= leader.lso(),
