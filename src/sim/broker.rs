@@ -177,6 +177,26 @@ impl Broker {
 
     pub(crate) fn on_message(&mut self, from: NodeId, msg: Msg, cx: &mut Cx) {
         match msg {
+            // A leader this broker's followers fetch from died: each follower with a fetch in
+            // flight to it fails that fetch, and retries after its backoff.
+            Msg::ConnectionClosed { peer } => {
+                let dead = BrokerId(peer.0);
+                for i in 0..self.replicas.len() {
+                    let r = &self.replicas[i];
+                    if r.role() == crate::sim::replica::Role::Follower
+                        && r.leader() == Some(dead)
+                        && r.fetch_outstanding()
+                    {
+                        let (epoch, session) = (r.leader_epoch(), r.fetch_session());
+                        self.replicas[i].on_replica_fetch_response(
+                            epoch,
+                            session,
+                            ReplicaFetchResult::Err(ErrorCode::NetworkException),
+                            cx,
+                        );
+                    }
+                }
+            }
             Msg::Produce {
                 producer,
                 partition,

@@ -551,6 +551,20 @@ impl Consumer {
     pub(crate) fn on_message(&mut self, from: NodeId, msg: Msg, cx: &mut Cx) {
         let _ = from;
         match msg {
+            // A broker this consumer has requests in flight to died: its fetches fail with
+            // NETWORK_EXCEPTION, and a coordinator request gets NOT_COORDINATOR (look it up
+            // again), as a disconnect does in Kafka's client.
+            Msg::ConnectionClosed { peer } => {
+                let dead = BrokerId(peer.0);
+                let fetches: Vec<(PartitionId, u32)> = self.fetches_to(dead).collect();
+                for (partition, token) in fetches {
+                    let reset = ConsumerFetchResult::Err(ErrorCode::NetworkException);
+                    self.on_fetch_response(partition, token, reset, cx);
+                }
+                if let Some(Msg::GroupResponse { resp }) = self.reset_coordinator_reply(dead) {
+                    self.on_group_response(resp, cx);
+                }
+            }
             Msg::GroupResponse { resp } => self.on_group_response(resp, cx),
             Msg::ConsumerFetchResponse {
                 partition,

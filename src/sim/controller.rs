@@ -147,6 +147,8 @@ impl Controller {
 
     pub(crate) fn on_message(&mut self, from: NodeId, msg: Msg, cx: &mut Cx) {
         match msg {
+            // The controller is a server here; resets of its own pushes change nothing.
+            Msg::ConnectionClosed { .. } => {}
             Msg::BrokerHeartbeat {
                 broker,
                 incarnation,

@@ -277,6 +277,8 @@ impl GroupCoordinator {
         cx: &mut Cx,
     ) {
         match msg {
+            // Resets reach clients, and a coordinator is not one.
+            Msg::ConnectionClosed { .. } => {}
             Msg::Group {
                 consumer,
                 incarnation,

@@ -280,7 +280,8 @@ pub(crate) struct Kernel {
     pub(crate) payloads: BufPool<replica::Entry>,
     /// Record buffers for produce requests.
     pub(crate) record_bufs: BufPool<MsgId>,
-    pending_resets: Vec<(NodeId, Msg)>,
+    /// Reused list of the clients a dying process's resets go to.
+    pending_resets: Vec<NodeId>,
     pub(crate) controller_node: NodeId,
     /// In-process calls made by the running handler, run when it returns.
     pub(crate) locals: std::collections::VecDeque<Local>,
@@ -787,6 +788,12 @@ impl Sim {
                 self.with_producer(p, |prod, cx| prod.on_message(from, msg, cx))
             }
             NodeKind::Consumer(c) => {
+                // A reset reaches both parts of the process that share the node.
+                if let (Msg::ConnectionClosed { .. }, Some(p)) =
+                    (&msg, self.consumers[c.idx()].producer)
+                {
+                    self.producer_receive(p, msg.clone());
+                }
                 let cons = &mut self.consumers[c.idx()];
                 // A processor's output producer shares the consumer's node.
                 let for_producer = match &msg {
@@ -1065,7 +1072,7 @@ impl Sim {
         match self.k.nodes[n.idx()].kind {
             NodeKind::Broker(b) => {
                 self.brokers[b.idx()].crash();
-                self.reset_connections_to(b);
+                self.reset_connections_to(n);
                 // The coordinators it had loaded lose their memory; their next host reloads
                 // them from their durable state.
                 for g in &mut self.groups {
@@ -1169,71 +1176,19 @@ impl Sim {
         })
     }
 
-    /// A broker process died: every request still waiting on it fails with a reset.
-    fn reset_connections_to(&mut self, b: BrokerId) {
-        use wire::{ConsumerFetchResult, ProduceResult, ReplicaFetchResult};
-        let dead = self.node_of_broker(b);
-        let reset = ErrorCode::NetworkException;
-        for p in 0..self.producers.len() {
-            let prod = &self.producers[p];
-            let pending: Vec<(PartitionId, u32, u32)> = prod.requests_in_flight_to(b).collect();
-            let to = prod.node;
-            for (partition, batch, attempt) in pending {
-                self.send(
-                    dead,
-                    to,
-                    Msg::ProduceResponse {
-                        partition,
-                        batch,
-                        attempt,
-                        result: ProduceResult::Err(reset),
-                    },
-                );
+    /// A process died: its operating system resets every connection to it, and the reset
+    /// reaches each client (over the network, so a cut link loses it and the client finds out
+    /// only by its timeouts). Each client then fails its own requests in flight to it.
+    fn reset_connections_to(&mut self, dead: NodeId) {
+        let mut clients = std::mem::take(&mut self.k.pending_resets);
+        self.k.net.reset_connections_to(dead, &mut clients);
+        for &client in &clients {
+            if client != dead {
+                self.send(dead, client, Msg::ConnectionClosed { peer: dead });
             }
         }
-        for c in 0..self.consumers.len() {
-            let cons = &self.consumers[c];
-            let to = cons.node;
-            let fetches: Vec<(PartitionId, u32)> = cons.fetches_to(b).collect();
-            for (partition, token) in fetches {
-                self.send(
-                    dead,
-                    to,
-                    Msg::ConsumerFetchResponse {
-                        partition,
-                        token,
-                        result: ConsumerFetchResult::Err(reset),
-                    },
-                );
-            }
-            if let Some(reply) = self.consumers[c].reset_coordinator_reply(b) {
-                self.send(dead, to, reply);
-            }
-        }
-        for (p, part) in self.partitions.iter().enumerate() {
-            let p = PartitionId(p as u32);
-            for &follower in &part.assignment {
-                let Some(r) = self.brokers[follower.idx()].replica(p) else {
-                    continue;
-                };
-                if r.role() == replica::Role::Follower
-                    && r.leader() == Some(b)
-                    && r.fetch_outstanding()
-                {
-                    let to = self.node_of_broker(r.broker);
-                    let msg = Msg::ReplicaFetchResponse {
-                        partition: p,
-                        leader_epoch: r.leader_epoch(),
-                        session: r.fetch_session(),
-                        result: ReplicaFetchResult::Err(reset),
-                    };
-                    self.k.pending_resets.push((to, msg));
-                }
-            }
-        }
-        for (to, msg) in std::mem::take(&mut self.k.pending_resets) {
-            self.send(dead, to, msg);
-        }
+        clients.clear();
+        self.k.pending_resets = clients;
     }
 
     /// `zombie`: a second instance of a transactional producer starts while the first keeps
@@ -1606,6 +1561,9 @@ impl Kernel {
 
     /// Send a message over the network: seeded latency, FIFO per link, cuts and drops.
     pub(crate) fn send(&mut self, from: NodeId, to: NodeId, msg: Msg) {
+        if msg.is_request() {
+            self.net.connect(from, to);
+        }
         let id = self.next_net_id;
         self.next_net_id += 1;
         let wire = self.wire_summary(&msg);

@@ -18,6 +18,9 @@ struct Link {
     drop_next: u32,
     /// Extra one-way delay from `delay` faults, in microseconds.
     extra_us: u64,
+    /// The sender has a connection open to the receiver (it sent a request since the receiver's
+    /// process last died).
+    open: bool,
 }
 
 /// A fault's effect on one link, remembered so it can be undone when the fault ends.
@@ -85,6 +88,23 @@ impl Network {
 
     fn idx(&self, from: NodeId, to: NodeId) -> usize {
         from.idx() * self.nodes + to.idx()
+    }
+
+    /// `client` sends `server` a request: the connection between them is open.
+    pub fn connect(&mut self, client: NodeId, server: NodeId) {
+        let i = self.idx(client, server);
+        self.links[i].open = true;
+    }
+
+    /// `server`'s process died: every connection to it is reset. Returns its clients, in node
+    /// order, each of which the reset reaches.
+    pub fn reset_connections_to(&mut self, server: NodeId, clients: &mut Vec<NodeId>) {
+        for a in 0..self.nodes {
+            let i = a * self.nodes + server.idx();
+            if std::mem::take(&mut self.links[i].open) {
+                clients.push(NodeId(a as u32));
+            }
+        }
     }
 
     /// Decide the fate of one message: its arrival time, or why it is dropped.

@@ -726,6 +726,20 @@ impl Producer {
                 result,
                 ..
             } => self.produce_response(batch, attempt, result, cx),
+            // A broker this producer has requests in flight to died: each fails with
+            // NETWORK_EXCEPTION, as on a disconnect in Kafka's NetworkClient.
+            Msg::ConnectionClosed { peer } => {
+                let dead = BrokerId(peer.0);
+                // Rare (a crash), so collecting allocates off the hot path.
+                let failed: Vec<(u32, u32)> = self
+                    .requests_in_flight_to(dead)
+                    .map(|(_, batch, attempt)| (batch, attempt))
+                    .collect();
+                for (batch, attempt) in failed {
+                    let reset = ProduceResult::Err(ErrorCode::NetworkException);
+                    self.produce_response(batch, attempt, reset, cx);
+                }
+            }
             Msg::TxnResponse { resp } => self.txn_response(resp, cx),
             Msg::MetadataResponse {
                 partition,

@@ -47,6 +47,8 @@ pub enum WireKind {
     /// The offsets a transaction carries, to the group coordinator (KIP-447).
     TxnOffsetCommit,
     TxnOffsetCommitResponse,
+    /// A TCP reset: the peer's process died and its OS closed the connection.
+    ConnectionReset,
 }
 
 impl WireKind {
@@ -89,6 +91,7 @@ impl WireKind {
             WireKind::WriteTxnMarkersResponse => "WriteTxnMarkersResponse",
             WireKind::TxnOffsetCommit => "TxnOffsetCommit",
             WireKind::TxnOffsetCommitResponse => "TxnOffsetCommitResponse",
+            WireKind::ConnectionReset => "ConnectionReset",
         }
     }
 

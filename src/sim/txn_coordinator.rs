@@ -230,6 +230,8 @@ impl TxnCoordinator {
         cx: &mut Cx,
     ) {
         match msg {
+            // The event loop routes resets to the broker; markers still retry on their timer.
+            Msg::ConnectionClosed { .. } => {}
             Msg::Txn { req, .. } => self.on_request(host, from, req, meta, cx),
             Msg::WriteTxnMarkerResponse {
                 partition,

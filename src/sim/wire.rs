@@ -67,6 +67,12 @@ pub(crate) enum ConsumerFetchResult {
 
 #[derive(Clone, Debug)]
 pub(crate) enum Msg {
+    /// The connection to `peer` was reset: its process died, and its operating system answers
+    /// the client's socket with a reset. The client fails every request it has in flight to
+    /// `peer` with NETWORK_EXCEPTION, as Kafka's `NetworkClient` does on a disconnect.
+    ConnectionClosed {
+        peer: NodeId,
+    },
     Produce {
         producer: ProducerId,
         partition: PartitionId,
@@ -348,6 +354,37 @@ pub(crate) enum GroupResponse {
 }
 
 impl Msg {
+    /// A request opens (or uses) a connection from its sender to its receiver; a reset of the
+    /// receiver's process reaches every such client.
+    pub(crate) fn is_request(&self) -> bool {
+        match self {
+            Msg::Produce { .. }
+            | Msg::ReplicaFetch { .. }
+            | Msg::ConsumerFetch { .. }
+            | Msg::ListOffsets { .. }
+            | Msg::BrokerHeartbeat { .. }
+            | Msg::PartitionChange { .. }
+            | Msg::AlterPartition { .. }
+            | Msg::WriteTxnMarker { .. }
+            | Msg::TxnOffsetCommit { .. }
+            | Msg::TxnOffsetMarker { .. }
+            | Msg::Txn { .. }
+            | Msg::MetadataRequest { .. }
+            | Msg::Group { .. } => true,
+            Msg::ConnectionClosed { .. }
+            | Msg::ProduceResponse { .. }
+            | Msg::ReplicaFetchResponse { .. }
+            | Msg::ListOffsetsResponse { .. }
+            | Msg::ConsumerFetchResponse { .. }
+            | Msg::AlterPartitionResponse { .. }
+            | Msg::WriteTxnMarkerResponse { .. }
+            | Msg::TxnOffsetCommitResponse { .. }
+            | Msg::TxnOffsetMarkerResponse { .. }
+            | Msg::TxnResponse { .. }
+            | Msg::MetadataResponse { .. }
+            | Msg::GroupResponse { .. } => false,
+        }
+    }
     pub(crate) fn payload(&self) -> Option<u32> {
         match self {
             Msg::ReplicaFetchResponse {
@@ -453,6 +490,7 @@ impl crate::sim::Kernel {
             }
             Msg::TxnOffsetMarker { .. } => w.kind = WireKind::WriteTxnMarkers,
             Msg::TxnOffsetMarkerResponse { .. } => w.kind = WireKind::WriteTxnMarkersResponse,
+            Msg::ConnectionClosed { .. } => w.kind = WireKind::ConnectionReset,
             Msg::Txn { req, .. } => match req {
                 TxnRequest::InitProducerId { .. } => w.kind = WireKind::InitProducerId,
                 TxnRequest::AddPartitions { partition, .. } => {
