@@ -13,7 +13,8 @@ use toml::Spanned;
 use toml::de::{DeArray, DeTable, DeValue};
 
 use super::doc::{Doc, OwnedSeg, Path};
-use super::error::{ErrorKind, ScenarioError, suggestion};
+use super::error::{ErrorKind, ScenarioError, did_you_mean, suggestion};
+use super::kafka;
 use super::model::*;
 
 /// Top-level keys that hold one table.
@@ -238,25 +239,121 @@ pub(crate) fn schema_error(
         } else {
             path.clone()
         };
-        let expected = rest
-            .trim_start_matches(',')
-            .trim()
-            .strip_prefix("expected ")
-            .map(str::to_string);
         let fields = backticked(rest);
-        let help = suggestion(name, fields.iter().map(String::as_str))
-            .or_else(|| misplaced_help(name, &table, doc));
+        // serde lists Kafka's dotted names (the aliases) among the fields; name the fields.
+        let canonical: Vec<&str> = fields
+            .iter()
+            .map(String::as_str)
+            .filter(|f| !f.contains('.'))
+            .collect();
+        let expected = if canonical.len() < fields.len() {
+            Some(one_of(&canonical))
+        } else {
+            rest.trim_start_matches(',')
+                .trim()
+                .strip_prefix("expected ")
+                .map(str::to_string)
+        };
         let expected = expected.or_else(|| {
             rest.contains("there are no fields")
                 .then(|| "no fields here".to_string())
         });
+        let kind = table_kind(&table);
+        // `auto.offset.reset = "earliest"` without quotes is a table `auto`, not a field.
+        let (dotted, key_len) = unquoted_dotted_key(text, span.start).unzip();
+        // Underline the whole dotted key, not only its first part.
+        let err = |m: String| match key_len {
+            Some(len) => ScenarioError::at(
+                ErrorKind::Schema,
+                label,
+                text,
+                span.start..span.start + len,
+                m,
+            ),
+            None => err(m),
+        };
+        if let Some(d) = &dotted
+            && let Some(f) = kind.and_then(|k| kafka::field_for(k, d))
+        {
+            return err(format!(
+                "unquoted Kafka name `{}` {}",
+                clip(d, 60),
+                where_(&table, doc)
+            ))
+            .with_expected(Some(format!(
+                "`\"{d}\" = ...` in quotes, or `{f} = ...`"
+            )))
+            .with_help(Some(format!(
+                "without quotes, TOML reads the dots as nested tables (a table `{name}`), which is not a field"
+            )));
+        }
+        let written = dotted.as_deref().unwrap_or(name);
+        // A dotted word is matched against Kafka's names first, any other against the fields.
+        let by_kafka = || kind.and_then(|k| kafka_help(k, written, &canonical));
+        let by_field = || suggestion(written, canonical.iter().copied());
+        let close = if written.contains('.') {
+            by_kafka().or_else(by_field)
+        } else {
+            by_field().or_else(by_kafka)
+        };
+        // A Kafka name of another table is worth saying even next to a close match here.
+        let elsewhere = || misplaced_help(written, &table, doc);
+        let help = match (close, written.contains('.')) {
+            (Some(c), true) => Some(match elsewhere() {
+                Some(e) => format!("{c} {e}"),
+                None => c,
+            }),
+            (Some(c), false) => Some(c),
+            (None, _) => elsewhere(),
+        };
         return err(format!(
             "unknown field `{}` {}",
-            clip(name, 60),
+            clip(written, 60),
             where_(&table, doc)
         ))
         .with_expected(expected)
         .with_help(help);
+    }
+    if let Some(rest) = msg.strip_prefix("duplicate field `") {
+        let name = rest.split('`').next().unwrap_or(rest);
+        let table =
+            if path.last_key().is_some() && found_value.as_ref().is_some_and(|v| !v.is_table()) {
+                path.parent()
+            } else {
+                path.clone()
+            };
+        // Point at the second of the keys that name the field.
+        let keys = doc
+            .get(&table.segs())
+            .and_then(|t| t.get_ref().as_table())
+            .map(|t| {
+                t.iter()
+                    .filter(|(k, _)| {
+                        let k: &str = k.get_ref();
+                        k == name || kafka::aliases_of(name).any(|a| a == k)
+                    })
+                    .map(|(k, _)| k.span())
+                    .max_by_key(|s| s.start)
+            });
+        let err = |m: String| match keys.flatten() {
+            Some(at) => ScenarioError::at(ErrorKind::Schema, label, text, at, m),
+            None => err(m),
+        };
+        let mut ways: Vec<String> = vec![name.to_string()];
+        ways.extend(kafka::aliases_of(name).map(|a| format!("\"{a}\"")));
+        ways.dedup();
+        return err(format!("`{name}` is set twice {}", where_(&table, doc)))
+            .with_expected(Some(format!(
+                "each field once, written as {}",
+                ways.iter()
+                    .map(|w| format!("`{w}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            )))
+            .with_help(Some(
+                "Kafka's name and the field's name are the same field: keep one of them"
+                    .to_string(),
+            ));
     }
     if let Some(rest) = msg.strip_prefix("missing field `") {
         let name = rest.split('`').next().unwrap_or(rest);
@@ -370,6 +467,75 @@ fn where_(table: &Path, doc: &Doc<'_>) -> String {
             }
         }
         _ => format!("in [{table}]"),
+    }
+}
+
+/// Which table of the format `table` is, by the top-level key that holds it (`producers` for
+/// `producers[2]`, `compare` for `compare.exactly-once`), for its Kafka names.
+fn table_kind(table: &Path) -> Option<&str> {
+    match table.0.as_slice() {
+        [OwnedSeg::Key(a)] | [OwnedSeg::Key(a), OwnedSeg::Idx(_)] => Some(a.as_str()),
+        [OwnedSeg::Key(a), OwnedSeg::Key(_)] if a == "compare" => Some(a.as_str()),
+        _ => None,
+    }
+}
+
+/// The key written at `at`, if it is an unquoted dotted key (`auto.offset.reset = ...`), with
+/// its quotes and spaces removed, and its length in bytes as written.
+fn unquoted_dotted_key(text: &str, at: usize) -> Option<(String, usize)> {
+    let line = text.get(at..)?.lines().next()?;
+    let key = line.split('=').next()?.trim();
+    if key.is_empty() || key.starts_with('[') {
+        return None;
+    }
+    // A single quoted key (`"auto.offset.reset"`) holds its dots; only dots outside quotes
+    // make a dotted key.
+    let mut quote: Option<char> = None;
+    let mut dotted = false;
+    for c in key.chars() {
+        match (quote, c) {
+            (None, '"' | '\'') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, '.') => dotted = true,
+            _ => {}
+        }
+    }
+    dotted.then(|| {
+        let plain = key
+            .chars()
+            .filter(|c| !matches!(c, '"' | '\'') && !c.is_whitespace())
+            .collect();
+        (plain, key.len())
+    })
+}
+
+/// Help for a key that is, or is close to, one of Kafka's names for a field of `table`.
+fn kafka_help(table: &str, word: &str, fields: &[&str]) -> Option<String> {
+    if let Some(h) = kafka::near_miss(table, word) {
+        return Some(h.to_string());
+    }
+    if let Some(k) = did_you_mean(word, kafka::names_in(table))
+        && let Some(f) = kafka::field_for(table, k)
+    {
+        return Some(format!("did you mean `{f}` (Kafka's `{k}`)?"));
+    }
+    if word.contains('.') {
+        let underscored = word.replace('.', "_");
+        if let Some(f) = did_you_mean(&underscored, fields.iter().copied()) {
+            return Some(format!("did you mean `{f}`?"));
+        }
+    }
+    None
+}
+
+/// "`a`", "`a` or `b`", "one of `a`, `b`, `c`", as serde words it.
+fn one_of(names: &[&str]) -> String {
+    let q: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match q.as_slice() {
+        [] => "no fields here".to_string(),
+        [one] => one.clone(),
+        [a, b] => format!("{a} or {b}"),
+        many => format!("one of {}", many.join(", ")),
     }
 }
 

@@ -12,6 +12,7 @@ mod bundled;
 mod diagnose;
 pub(crate) mod doc;
 mod error;
+pub mod kafka;
 pub mod lower;
 pub mod model;
 pub mod names;
