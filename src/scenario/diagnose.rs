@@ -363,9 +363,11 @@ pub(crate) fn schema_error(
             } else {
                 "missing the [scenario] table"
             };
-            return err(m.to_string()).with_expected(Some(
-                "a `[scenario]` table with at least `title = \"...\"`".into(),
-            ));
+            return err(m.to_string())
+                .with_expected(Some(
+                    "a `[scenario]` table with at least `title = \"...\"`".into(),
+                ))
+                .with_reference(Some("scenario"));
         }
         return err(format!("missing field `{name}` {}", where_(&path, doc)))
             .with_expected(Some(missing_hint(name)));

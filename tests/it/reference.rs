@@ -385,6 +385,13 @@ fn every_link_lands_on_a_heading() {
             "no heading for #{anchor}"
         );
     }
+    // Errors point at sections that are there.
+    for anchor in scenario::reference::ANCHORS {
+        assert!(
+            headings.iter().any(|h| h == anchor),
+            "errors link to #{anchor}, which is no heading"
+        );
+    }
     // The README points here.
     let readme =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();

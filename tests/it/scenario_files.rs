@@ -77,6 +77,23 @@ fn invalid_fixtures_snapshot_their_errors() {
             rendered.starts_with(&format!("error: {rel}:")),
             "{rel}: {rendered}"
         );
+        // ... and ends with the section of the reference it is about.
+        let link = err
+            .reference()
+            .unwrap_or_else(|| panic!("{rel}: no reference"));
+        let anchor = link.strip_prefix("docs/scenarios.md#").expect(&link);
+        assert!(
+            scenario::reference::ANCHORS.contains(&anchor),
+            "{rel}: {link}"
+        );
+        assert!(
+            rendered
+                .lines()
+                .last()
+                .unwrap()
+                .ends_with(&format!("= reference: {link}")),
+            "{rel}: {rendered}"
+        );
         insta::with_settings!({
             snapshot_path => "../../snapshots",
             prepend_module_to_snapshot => false,
