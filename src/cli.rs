@@ -54,6 +54,11 @@ pub enum Command {
         /// Scenario files or bundled names; none means every bundled scenario.
         scenarios: Vec<String>,
     },
+    /// Write NAME.toml: a small, commented scenario to start from (never overwrites a file).
+    New {
+        /// The new file's name; `.toml` is added unless it ends with it.
+        name: String,
+    },
     /// Run a scenario under the at-most-once, at-least-once and exactly-once presets, side by side.
     Compare {
         /// A scenario file or bundled scenario name.

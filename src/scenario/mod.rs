@@ -17,6 +17,7 @@ pub mod lower;
 pub mod model;
 pub mod names;
 pub mod reference;
+mod starter;
 mod validate;
 
 use std::path::Path;
@@ -27,6 +28,7 @@ pub use error::{ErrorKind, Location, ScenarioError};
 pub use lower::{lower, raise_fault};
 pub use model::*;
 pub use names::{Target, parse_link, parse_topic_partition};
+pub use starter::starter;
 pub use validate::{
     MAX_BROKERS, MAX_CONSUMERS, MAX_DURATION_MS, MAX_LATENCY_MS, MAX_MESSAGES, MAX_PARTITIONS,
     MAX_STOP_AT_MS, known_error_names, validate,

@@ -1,6 +1,6 @@
 //! The `brokerlab` binary: exit codes, stderr for bad input, the JSON report's contract.
 
-use crate::util::{brokerlab, stderr, stdout};
+use crate::util::{brokerlab, brokerlab_in, stderr, stdout};
 use std::path::Path;
 
 #[test]
@@ -254,4 +254,79 @@ fn check_sample(block: &[&str]) {
             ),
         }
     }
+}
+
+/// `new NAME` writes NAME.toml, a scenario that passes `check` and runs; a second `new` with the
+/// same name fails cleanly and leaves the file alone.
+#[test]
+fn new_writes_a_scenario_that_checks_and_never_overwrites() {
+    let dir = std::env::temp_dir().join(format!("brokerlab-new-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let o = brokerlab_in(&dir, &["new", "my-first"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("brokerlab run my-first.toml"),
+        "{}",
+        stdout(&o)
+    );
+    let path = dir.join("my-first.toml");
+    let text = std::fs::read_to_string(&path).expect("my-first.toml written");
+    assert!(text.contains("docs/scenarios.md"));
+    for kafka_name in [
+        "acks",
+        "replication.factor",
+        "min.insync.replicas",
+        "group.id",
+        "auto.offset.reset",
+    ] {
+        assert!(text.contains(kafka_name), "the starter names {kafka_name}");
+    }
+
+    let o = brokerlab_in(&dir, &["check", "my-first.toml"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("1 passed, 0 failed, 0 invalid"),
+        "{}",
+        stdout(&o)
+    );
+    let o = brokerlab_in(&dir, &["run", "my-first.toml", "-q"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("every expectation holds"),
+        "{}",
+        stdout(&o)
+    );
+
+    // Twice: refused with exit 2 and a message, the file untouched.
+    std::fs::write(&path, "# mine now\n").unwrap();
+    let o = brokerlab_in(&dir, &["new", "my-first"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("my-first.toml already exists"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("panicked"));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "# mine now\n");
+    // The same name with its extension is the same file.
+    let o = brokerlab_in(&dir, &["new", "my-first.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    // A name ending in `.toml` is not given another.
+    let o = brokerlab_in(&dir, &["new", "second.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(dir.join("second.toml").is_file());
+    // Not a file name at all.
+    let o = brokerlab_in(&dir, &["new", ""]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("is not a name for a scenario file"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // It is in the help.
+    let help = stdout(&brokerlab(&["--help"]));
+    assert!(help.contains("new "), "{help}");
 }
