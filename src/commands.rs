@@ -3,8 +3,6 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::CommandFactory;
-
 use crate::cli::{Cli, Command};
 use crate::report::{self, Report};
 use crate::scenario::{self, ScenarioError};
@@ -106,9 +104,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             seed,
         }) => bench(messages, brokers, partitions, seed),
         Some(Command::Completions { shell }) => {
-            let mut script = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "brokerlab", &mut script);
-            print_out(&String::from_utf8_lossy(&script));
+            print_out(&crate::cli::completion_script(shell));
             ExitCode::SUCCESS
         }
     }

@@ -330,3 +330,93 @@ fn new_writes_a_scenario_that_checks_and_never_overwrites() {
     let help = stdout(&brokerlab(&["--help"]));
     assert!(help.contains("new "), "{help}");
 }
+
+/// What bash completes for `line` (the cursor at its end), with the script of `completions bash`.
+fn bash_completes(script: &str, line: &str) -> Vec<String> {
+    let words: Vec<&str> = line.split(' ').collect();
+    let n = words.len();
+    let program = format!(
+        "{script}\nCOMP_WORDS=({words}); COMP_CWORD={cword}; COMP_LINE='{line}'; COMP_POINT={point}\n\
+         _brokerlab brokerlab '{cur}' '{prev}'\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        words = words.join(" "),
+        cword = n - 1,
+        point = line.len(),
+        cur = words[n - 1],
+        prev = words[n - 2],
+    );
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(program)
+        .output()
+        .expect("bash");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Completions offer the bundled scenarios wherever a command takes a scenario: run by bash
+/// for bash, and in the zsh and fish scripts' text.
+#[test]
+fn completions_offer_the_bundled_scenarios() {
+    let bash = stdout(&brokerlab(&["completions", "bash"]));
+    for (line, want) in [
+        ("brokerlab run acks1", vec!["acks1-leader-failover"]),
+        ("brokerlab tui per-", vec!["per-key-ordering"]),
+        ("brokerlab check tou", vec!["tour"]),
+        // `check` takes several.
+        ("brokerlab check tour txn-z", vec!["txn-zombie-fencing"]),
+        ("brokerlab compare acks-a", vec!["acks-all-leader-failover"]),
+        (
+            "brokerlab sweep --seeds 5 unclean-election-d",
+            vec!["unclean-election-disabled"],
+        ),
+        (
+            "brokerlab run ack-loss",
+            vec!["ack-loss-duplicates", "ack-loss-idempotent"],
+        ),
+        // Commands without a scenario offer none; nor does a word no name starts with (bash
+        // then completes file names).
+        ("brokerlab list acks1", vec![]),
+        ("brokerlab new acks1", vec![]),
+        ("brokerlab run ./my", vec![]),
+    ] {
+        assert_eq!(bash_completes(&bash, line), want, "{line}");
+    }
+
+    let names: Vec<&str> = brokerlab::scenario::bundled()
+        .iter()
+        .map(|b| b.name)
+        .collect();
+    let zsh = stdout(&brokerlab(&["completions", "zsh"]));
+    // Every SCENARIO argument (run, tui, compare, sweep; check's list) offers the helper, which
+    // offers the names and .toml files.
+    assert_eq!(zsh.matches(":_brokerlab_scenarios'").count(), 5, "{zsh}");
+    assert!(zsh.contains(&format!("'bundled:bundled scenario:({})'", names.join(" "))));
+    assert!(zsh.contains("_files -g \"*.toml\""));
+    let helper = zsh.find("_brokerlab_scenarios() {").unwrap();
+    assert!(helper < zsh.rfind("compdef _brokerlab brokerlab").unwrap());
+    let fish = stdout(&brokerlab(&["completions", "fish"]));
+    let line = fish
+        .lines()
+        .find(|l| l.contains("__fish_brokerlab_using_subcommand run tui check compare sweep"))
+        .expect("a fish line for the scenario commands");
+    assert!(
+        line.contains(&format!("-a \"{}\"", names.join(" "))),
+        "{line}"
+    );
+    assert!(!line.contains(" -f"), "file names stay on: {line}");
+    // `new` is a command the scripts know.
+    assert!(bash.contains("brokerlab,new)"));
+    assert!(zsh.contains("'new:Write NAME.toml"));
+    assert!(fish.contains("-a \"new\""));
+    // The names stay out of the help.
+    let help = stdout(&brokerlab(&["run", "--help"]));
+    assert!(!help.contains("acks1-leader-failover"), "{help}");
+}
