@@ -579,23 +579,25 @@ fn misplaced_help(name: &str, table: &Path, doc: &Doc<'_>) -> Option<String> {
 /// never drift from the model).
 fn field_tables() -> Vec<(&'static str, Vec<String>)> {
     vec![
-        ("the top level", fields::<Scenario>()),
-        ("[scenario]", fields::<Meta>()),
-        ("[cluster]", fields::<Cluster>()),
-        ("[network]", fields::<Network>()),
-        ("[[topics]]", fields::<Topic>()),
-        ("[[producers]]", fields::<Producer>()),
-        ("`send` of a producer", fields::<Send>()),
-        ("[[producers.messages]]", fields::<MessageSpec>()),
-        ("[[groups]]", fields::<Group>()),
-        ("[[faults]]", fields::<Fault>()),
-        ("[[notes]]", fields::<Note>()),
-        ("[expect]", fields::<Expect>()),
-        ("[expect.groups.NAME]", fields::<GroupExpect>()),
+        ("the top level", accepted_keys::<Scenario>()),
+        ("[scenario]", accepted_keys::<Meta>()),
+        ("[cluster]", accepted_keys::<Cluster>()),
+        ("[network]", accepted_keys::<Network>()),
+        ("[[topics]]", accepted_keys::<Topic>()),
+        ("[[producers]]", accepted_keys::<Producer>()),
+        ("`send` of a producer", accepted_keys::<Send>()),
+        ("[[producers.messages]]", accepted_keys::<MessageSpec>()),
+        ("[[groups]]", accepted_keys::<Group>()),
+        ("[[faults]]", accepted_keys::<Fault>()),
+        ("[[notes]]", accepted_keys::<Note>()),
+        ("[expect]", accepted_keys::<Expect>()),
+        ("[expect.groups.NAME]", accepted_keys::<GroupExpect>()),
     ]
 }
 
-fn fields<T: DeserializeOwned>() -> Vec<String> {
+/// The keys a table of type `T` accepts, as serde lists them: its fields, and the Kafka names
+/// that are their aliases (in serde's order: each field's names sorted).
+pub fn accepted_keys<T: DeserializeOwned>() -> Vec<String> {
     match toml::from_str::<T>("__probe__ = 0") {
         Err(e) => backticked(e.message().split_once("expected").map_or("", |x| x.1)),
         Ok(_) => Vec::new(),
@@ -608,7 +610,8 @@ struct Probe<T> {
     v: T,
 }
 
-fn variants<T: DeserializeOwned>() -> Vec<String> {
+/// The string values an enum `T` accepts, aliases included (`"-1"` for `acks`).
+pub fn accepted_values<T: DeserializeOwned>() -> Vec<String> {
     match toml::from_str::<Probe<T>>("v = \"__probe__\"") {
         Err(e) => backticked(e.message().split_once("expected").map_or("", |x| x.1)),
         Ok(_) => Vec::new(),
@@ -618,15 +621,15 @@ fn variants<T: DeserializeOwned>() -> Vec<String> {
 /// The string values of an enum-valued field, by field name.
 fn enum_variants(field: &str) -> Vec<String> {
     match field {
-        "acks" => variants::<Acks>(),
-        "guarantee" => variants::<Guarantee>(),
-        "key_distribution" => variants::<KeyDistribution>(),
-        "assignor" => variants::<Assignor>(),
-        "commit" => variants::<CommitMode>(),
-        "isolation_level" => variants::<IsolationLevel>(),
-        "auto_offset_reset" => variants::<OffsetReset>(),
-        "action" => variants::<FaultAction>(),
-        "verdict" => variants::<Verdict>(),
+        "acks" => accepted_values::<Acks>(),
+        "guarantee" => accepted_values::<Guarantee>(),
+        "key_distribution" => accepted_values::<KeyDistribution>(),
+        "assignor" => accepted_values::<Assignor>(),
+        "commit" => accepted_values::<CommitMode>(),
+        "isolation_level" => accepted_values::<IsolationLevel>(),
+        "auto_offset_reset" => accepted_values::<OffsetReset>(),
+        "action" => accepted_values::<FaultAction>(),
+        "verdict" => accepted_values::<Verdict>(),
         _ => Vec::new(),
     }
 }
@@ -649,7 +652,7 @@ fn missing_hint(name: &str) -> String {
         "count" => "`count = N`: how many messages to send".into(),
         "at_ms" => "`at_ms = N`: when, in simulated milliseconds".into(),
         "action" => {
-            let v: Vec<String> = variants::<FaultAction>()
+            let v: Vec<String> = accepted_values::<FaultAction>()
                 .iter()
                 .map(|v| format!("\"{v}\""))
                 .collect();
@@ -747,9 +750,13 @@ mod tests {
 
     #[test]
     fn probes_read_the_model() {
-        assert!(fields::<Producer>().iter().any(|f| f == "acks"));
-        assert!(fields::<Scenario>().iter().any(|f| f == "faults"));
-        assert_eq!(variants::<Acks>(), ["0", "1", "-1", "all"]);
-        assert!(variants::<FaultAction>().iter().any(|v| v == "drop-acks"));
+        assert!(accepted_keys::<Producer>().iter().any(|f| f == "acks"));
+        assert!(accepted_keys::<Scenario>().iter().any(|f| f == "faults"));
+        assert_eq!(accepted_values::<Acks>(), ["0", "1", "-1", "all"]);
+        assert!(
+            accepted_values::<FaultAction>()
+                .iter()
+                .any(|v| v == "drop-acks")
+        );
     }
 }

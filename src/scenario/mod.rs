@@ -24,6 +24,7 @@ use std::path::Path;
 
 mod warnings;
 pub use bundled::{Bundled, DEFAULT_SCENARIO, bundled, find_bundled};
+pub use diagnose::{accepted_keys, accepted_values};
 pub use error::{ErrorKind, Location, ScenarioError};
 pub use lower::{lower, raise_fault};
 pub use model::*;

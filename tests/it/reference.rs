@@ -16,15 +16,9 @@ fn doc() -> String {
 
 /// The fields a table accepts, Kafka's dotted aliases left out.
 fn fields<T: DeserializeOwned>() -> Vec<String> {
-    let e = toml::from_str::<T>("__probe__ = 0").err().expect("probe");
-    let msg = e.message().to_string();
-    let list = msg.split_once("expected").map_or("", |x| x.1);
-    list.split('`')
-        .skip(1)
-        .step_by(2)
-        .filter(|f| !f.contains('.'))
-        .map(str::to_string)
-        .collect()
+    let mut keys = scenario::accepted_keys::<T>();
+    keys.retain(|k| !k.contains('.'));
+    keys
 }
 
 /// GitHub's anchor for a heading: lower case, punctuation dropped, spaces to `-`.
@@ -287,21 +281,7 @@ fn the_kafka_names_written_are_the_ones_accepted() {
 fn every_action_and_error_name_is_described() {
     let doc = doc();
     let sections = sections(&doc);
-    let actions = {
-        #[derive(serde::Deserialize)]
-        struct Probe {
-            #[allow(dead_code)]
-            v: FaultAction,
-        }
-        let e = toml::from_str::<Probe>("v = \"__probe__\"").err().unwrap();
-        let msg = e.message().to_string();
-        let list = msg.split_once("expected").unwrap().1.to_string();
-        list.split('`')
-            .skip(1)
-            .step_by(2)
-            .map(str::to_string)
-            .collect::<Vec<_>>()
-    };
+    let actions = scenario::accepted_values::<FaultAction>();
     assert_eq!(actions.len(), 14);
     for a in &actions {
         let body = sections
