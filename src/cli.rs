@@ -1,6 +1,9 @@
 //! Command-line interface (DESIGN.md section 5).
 
-use clap::{Parser, Subcommand};
+use std::ffi::OsStr;
+
+use clap::builder::{PossibleValue, StringValueParser, TypedValueParser};
+use clap::{Arg, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -22,6 +25,7 @@ pub enum Command {
     /// Open a scenario in the interactive view (falls back to `run` when stdout is not a terminal).
     Tui {
         /// A scenario file or bundled scenario name.
+        #[arg(value_parser = ScenarioArg, hide_possible_values = true)]
         scenario: String,
         /// Override the scenario's seed.
         #[arg(long)]
@@ -30,6 +34,7 @@ pub enum Command {
     /// Run a scenario headless: a narrated trace and the outcome table, or one JSON report.
     Run {
         /// A scenario file or bundled scenario name.
+        #[arg(value_parser = ScenarioArg, hide_possible_values = true)]
         scenario: String,
         /// Override the scenario's seed.
         #[arg(long)]
@@ -52,11 +57,18 @@ pub enum Command {
     /// Validate scenario files and check their [expect] sections (every bundled one by default).
     Check {
         /// Scenario files or bundled names; none means every bundled scenario.
+        #[arg(value_parser = ScenarioArg, hide_possible_values = true)]
         scenarios: Vec<String>,
+    },
+    /// Write NAME.toml: a small, commented scenario to start from (never overwrites a file).
+    New {
+        /// The new file's name; `.toml` is added unless it ends with it.
+        name: String,
     },
     /// Run a scenario under the at-most-once, at-least-once and exactly-once presets, side by side.
     Compare {
         /// A scenario file or bundled scenario name.
+        #[arg(value_parser = ScenarioArg, hide_possible_values = true)]
         scenario: String,
         /// Override the scenario's seed.
         #[arg(long)]
@@ -68,6 +80,7 @@ pub enum Command {
     /// Run a scenario once per seed on every core, and count how often each anomaly happens.
     Sweep {
         /// A scenario file or bundled scenario name.
+        #[arg(value_parser = ScenarioArg, hide_possible_values = true)]
         scenario: String,
         /// How many seeds to run.
         #[arg(long)]
@@ -111,4 +124,69 @@ pub enum Command {
         /// The shell to generate completions for.
         shell: clap_complete::Shell,
     },
+}
+
+/// A SCENARIO argument: any file path or name (`load` decides), with the bundled scenarios'
+/// names as its possible values, so that shell completions offer them.
+#[derive(Clone, Copy, Debug)]
+pub struct ScenarioArg;
+
+impl TypedValueParser for ScenarioArg {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&Arg>,
+        value: &OsStr,
+    ) -> Result<String, clap::Error> {
+        StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(
+            crate::scenario::bundled()
+                .iter()
+                .map(|b| PossibleValue::new(b.name)),
+        ))
+    }
+}
+
+/// The shell completion script for `brokerlab completions SHELL`: clap's, with the bundled
+/// scenarios' names offered wherever a SCENARIO goes (`run`, `tui`, `check`, `compare`,
+/// `sweep`), alongside file names.
+pub fn completion_script(shell: clap_complete::Shell) -> String {
+    use clap::CommandFactory;
+    use clap_complete::Shell;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "brokerlab", &mut script);
+    let script = String::from_utf8_lossy(&script).into_owned();
+    let names: Vec<&str> = crate::scenario::bundled().iter().map(|b| b.name).collect();
+    let names = names.join(" ");
+    match shell {
+        // bash: clap puts the names among each subcommand's words; a word that matches none
+        // falls back to file names (`complete -o default`).
+        Shell::Zsh => {
+            // clap makes the names the only choice; offer them and `.toml` files.
+            let script = script.replace(&format!(":({names})'"), ":_brokerlab_scenarios'");
+            let helper = format!(
+                "(( $+functions[_brokerlab_scenarios] )) ||\n\
+                 _brokerlab_scenarios() {{\n    \
+                 _alternative \\\n        \
+                 'bundled:bundled scenario:({names})' \\\n        \
+                 'files:scenario file:_files -g \"*.toml\"'\n\
+                 }}\n\n"
+            );
+            match script.rfind("if [ \"$funcstack[1]\" = \"_brokerlab\" ]") {
+                Some(at) => format!("{}{helper}{}", &script[..at], &script[at..]),
+                None => script + &helper,
+            }
+        }
+        // fish: clap completes no positional values; add the names (files stay on).
+        Shell::Fish => format!(
+            "{script}\n# Bundled scenarios, wherever a SCENARIO goes (file names are completed too).\n\
+             complete -c brokerlab -n \"__fish_brokerlab_using_subcommand run tui check compare sweep\" -a \"{names}\" -d 'bundled scenario'\n"
+        ),
+        _ => script,
+    }
 }

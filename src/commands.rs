@@ -3,8 +3,6 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use clap::CommandFactory;
-
 use crate::cli::{Cli, Command};
 use crate::report::{self, Report};
 use crate::scenario::{self, ScenarioError};
@@ -72,6 +70,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             ..
         }) => explain(&scenario, seed, &msg),
         Some(Command::Check { scenarios }) => check(&scenarios),
+        Some(Command::New { name }) => new_scenario(&name),
         Some(Command::Compare {
             scenario,
             seed,
@@ -105,9 +104,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             seed,
         }) => bench(messages, brokers, partitions, seed),
         Some(Command::Completions { shell }) => {
-            let mut script = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "brokerlab", &mut script);
-            print_out(&String::from_utf8_lossy(&script));
+            print_out(&crate::cli::completion_script(shell));
             ExitCode::SUCCESS
         }
     }
@@ -258,6 +255,57 @@ fn check(args: &[String]) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// `new NAME`: writes the starter scenario to NAME.toml, refusing to overwrite a file.
+fn new_scenario(name: &str) -> ExitCode {
+    let path = if name.ends_with(".toml") {
+        name.to_string()
+    } else {
+        format!("{name}.toml")
+    };
+    let refuse = |m: String| {
+        eprintln!("error: {m}");
+        ExitCode::from(EXIT_BAD_INPUT)
+    };
+    let stem = std::path::Path::new(&path)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("");
+    if stem.is_empty() || stem.starts_with('.') || name.ends_with(['/', '\\']) {
+        return refuse(format!(
+            "`{name}` is not a name for a scenario file; give one such as `my-first`"
+        ));
+    }
+    // `create_new`: an existing file is refused, not truncated, even if it appears meanwhile.
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path);
+    let mut file = match file {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return refuse(format!(
+                "{path} already exists, and `brokerlab new` never overwrites a file: choose another name, or move {path} away first"
+            ));
+        }
+        Err(e) => return refuse(format!("cannot write {path}: {e}")),
+    };
+    if let Err(e) = file.write_all(scenario::starter(stem).as_bytes()) {
+        drop(file);
+        let _ = std::fs::remove_file(&path);
+        return refuse(format!("cannot write {path}: {e}"));
+    }
+    outln!(
+        "wrote {path}: three brokers, a topic, an acks=all producer, a consumer group, a leader crash, a note and an [expect], every line commented
+
+  brokerlab run {path}      the narrated run and its outcome
+  brokerlab tui {path}      the interactive view
+  brokerlab check {path}    checks its [expect]
+
+Every field, with its Kafka name and default: docs/scenarios.md"
+    );
+    ExitCode::SUCCESS
 }
 
 fn compare(arg: &str, seed: Option<u64>, json: bool) -> ExitCode {

@@ -13,7 +13,8 @@ use toml::Spanned;
 use toml::de::{DeArray, DeTable, DeValue};
 
 use super::doc::{Doc, OwnedSeg, Path};
-use super::error::{ErrorKind, ScenarioError, suggestion};
+use super::error::{ErrorKind, ScenarioError, did_you_mean, suggestion};
+use super::kafka;
 use super::model::*;
 
 /// Top-level keys that hold one table.
@@ -238,25 +239,121 @@ pub(crate) fn schema_error(
         } else {
             path.clone()
         };
-        let expected = rest
-            .trim_start_matches(',')
-            .trim()
-            .strip_prefix("expected ")
-            .map(str::to_string);
         let fields = backticked(rest);
-        let help = suggestion(name, fields.iter().map(String::as_str))
-            .or_else(|| misplaced_help(name, &table, doc));
+        // serde lists Kafka's dotted names (the aliases) among the fields; name the fields.
+        let canonical: Vec<&str> = fields
+            .iter()
+            .map(String::as_str)
+            .filter(|f| !f.contains('.'))
+            .collect();
+        let expected = if canonical.len() < fields.len() {
+            Some(one_of(&canonical))
+        } else {
+            rest.trim_start_matches(',')
+                .trim()
+                .strip_prefix("expected ")
+                .map(str::to_string)
+        };
         let expected = expected.or_else(|| {
             rest.contains("there are no fields")
                 .then(|| "no fields here".to_string())
         });
+        let kind = table_kind(&table);
+        // `auto.offset.reset = "earliest"` without quotes is a table `auto`, not a field.
+        let (dotted, key_len) = unquoted_dotted_key(text, span.start).unzip();
+        // Underline the whole dotted key, not only its first part.
+        let err = |m: String| match key_len {
+            Some(len) => ScenarioError::at(
+                ErrorKind::Schema,
+                label,
+                text,
+                span.start..span.start + len,
+                m,
+            ),
+            None => err(m),
+        };
+        if let Some(d) = &dotted
+            && let Some(f) = kind.and_then(|k| kafka::field_for(k, d))
+        {
+            return err(format!(
+                "unquoted Kafka name `{}` {}",
+                clip(d, 60),
+                where_(&table, doc)
+            ))
+            .with_expected(Some(format!(
+                "`\"{d}\" = ...` in quotes, or `{f} = ...`"
+            )))
+            .with_help(Some(format!(
+                "without quotes, TOML reads the dots as nested tables (a table `{name}`), which is not a field"
+            )));
+        }
+        let written = dotted.as_deref().unwrap_or(name);
+        // A dotted word is matched against Kafka's names first, any other against the fields.
+        let by_kafka = || kind.and_then(|k| kafka_help(k, written, &canonical));
+        let by_field = || suggestion(written, canonical.iter().copied());
+        let close = if written.contains('.') {
+            by_kafka().or_else(by_field)
+        } else {
+            by_field().or_else(by_kafka)
+        };
+        // A Kafka name of another table is worth saying even next to a close match here.
+        let elsewhere = || misplaced_help(written, &table, doc);
+        let help = match (close, written.contains('.')) {
+            (Some(c), true) => Some(match elsewhere() {
+                Some(e) => format!("{c} {e}"),
+                None => c,
+            }),
+            (Some(c), false) => Some(c),
+            (None, _) => elsewhere(),
+        };
         return err(format!(
             "unknown field `{}` {}",
-            clip(name, 60),
+            clip(written, 60),
             where_(&table, doc)
         ))
         .with_expected(expected)
         .with_help(help);
+    }
+    if let Some(rest) = msg.strip_prefix("duplicate field `") {
+        let name = rest.split('`').next().unwrap_or(rest);
+        let table =
+            if path.last_key().is_some() && found_value.as_ref().is_some_and(|v| !v.is_table()) {
+                path.parent()
+            } else {
+                path.clone()
+            };
+        // Point at the second of the keys that name the field.
+        let keys = doc
+            .get(&table.segs())
+            .and_then(|t| t.get_ref().as_table())
+            .map(|t| {
+                t.iter()
+                    .filter(|(k, _)| {
+                        let k: &str = k.get_ref();
+                        k == name || kafka::aliases_of(name).any(|a| a == k)
+                    })
+                    .map(|(k, _)| k.span())
+                    .max_by_key(|s| s.start)
+            });
+        let err = |m: String| match keys.flatten() {
+            Some(at) => ScenarioError::at(ErrorKind::Schema, label, text, at, m),
+            None => err(m),
+        };
+        let mut ways: Vec<String> = vec![name.to_string()];
+        ways.extend(kafka::aliases_of(name).map(|a| format!("\"{a}\"")));
+        ways.dedup();
+        return err(format!("`{name}` is set twice {}", where_(&table, doc)))
+            .with_expected(Some(format!(
+                "each field once, written as {}",
+                ways.iter()
+                    .map(|w| format!("`{w}`"))
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            )))
+            .with_help(Some(
+                "Kafka's name and the field's name are the same field: keep one of them"
+                    .to_string(),
+            ));
     }
     if let Some(rest) = msg.strip_prefix("missing field `") {
         let name = rest.split('`').next().unwrap_or(rest);
@@ -266,9 +363,11 @@ pub(crate) fn schema_error(
             } else {
                 "missing the [scenario] table"
             };
-            return err(m.to_string()).with_expected(Some(
-                "a `[scenario]` table with at least `title = \"...\"`".into(),
-            ));
+            return err(m.to_string())
+                .with_expected(Some(
+                    "a `[scenario]` table with at least `title = \"...\"`".into(),
+                ))
+                .with_reference(Some("scenario"));
         }
         return err(format!("missing field `{name}` {}", where_(&path, doc)))
             .with_expected(Some(missing_hint(name)));
@@ -373,6 +472,75 @@ fn where_(table: &Path, doc: &Doc<'_>) -> String {
     }
 }
 
+/// Which table of the format `table` is, by the top-level key that holds it (`producers` for
+/// `producers[2]`, `compare` for `compare.exactly-once`), for its Kafka names.
+fn table_kind(table: &Path) -> Option<&str> {
+    match table.0.as_slice() {
+        [OwnedSeg::Key(a)] | [OwnedSeg::Key(a), OwnedSeg::Idx(_)] => Some(a.as_str()),
+        [OwnedSeg::Key(a), OwnedSeg::Key(_)] if a == "compare" => Some(a.as_str()),
+        _ => None,
+    }
+}
+
+/// The key written at `at`, if it is an unquoted dotted key (`auto.offset.reset = ...`), with
+/// its quotes and spaces removed, and its length in bytes as written.
+fn unquoted_dotted_key(text: &str, at: usize) -> Option<(String, usize)> {
+    let line = text.get(at..)?.lines().next()?;
+    let key = line.split('=').next()?.trim();
+    if key.is_empty() || key.starts_with('[') {
+        return None;
+    }
+    // A single quoted key (`"auto.offset.reset"`) holds its dots; only dots outside quotes
+    // make a dotted key.
+    let mut quote: Option<char> = None;
+    let mut dotted = false;
+    for c in key.chars() {
+        match (quote, c) {
+            (None, '"' | '\'') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, '.') => dotted = true,
+            _ => {}
+        }
+    }
+    dotted.then(|| {
+        let plain = key
+            .chars()
+            .filter(|c| !matches!(c, '"' | '\'') && !c.is_whitespace())
+            .collect();
+        (plain, key.len())
+    })
+}
+
+/// Help for a key that is, or is close to, one of Kafka's names for a field of `table`.
+fn kafka_help(table: &str, word: &str, fields: &[&str]) -> Option<String> {
+    if let Some(h) = kafka::near_miss(table, word) {
+        return Some(h.to_string());
+    }
+    if let Some(k) = did_you_mean(word, kafka::names_in(table))
+        && let Some(f) = kafka::field_for(table, k)
+    {
+        return Some(format!("did you mean `{f}` (Kafka's `{k}`)?"));
+    }
+    if word.contains('.') {
+        let underscored = word.replace('.', "_");
+        if let Some(f) = did_you_mean(&underscored, fields.iter().copied()) {
+            return Some(format!("did you mean `{f}`?"));
+        }
+    }
+    None
+}
+
+/// "`a`", "`a` or `b`", "one of `a`, `b`, `c`", as serde words it.
+fn one_of(names: &[&str]) -> String {
+    let q: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match q.as_slice() {
+        [] => "no fields here".to_string(),
+        [one] => one.clone(),
+        [a, b] => format!("{a} or {b}"),
+        many => format!("one of {}", many.join(", ")),
+    }
+}
+
 /// Help for a field that exists, but in another table.
 fn misplaced_help(name: &str, table: &Path, doc: &Doc<'_>) -> Option<String> {
     if !table.0.is_empty() {
@@ -411,23 +579,25 @@ fn misplaced_help(name: &str, table: &Path, doc: &Doc<'_>) -> Option<String> {
 /// never drift from the model).
 fn field_tables() -> Vec<(&'static str, Vec<String>)> {
     vec![
-        ("the top level", fields::<Scenario>()),
-        ("[scenario]", fields::<Meta>()),
-        ("[cluster]", fields::<Cluster>()),
-        ("[network]", fields::<Network>()),
-        ("[[topics]]", fields::<Topic>()),
-        ("[[producers]]", fields::<Producer>()),
-        ("`send` of a producer", fields::<Send>()),
-        ("[[producers.messages]]", fields::<MessageSpec>()),
-        ("[[groups]]", fields::<Group>()),
-        ("[[faults]]", fields::<Fault>()),
-        ("[[notes]]", fields::<Note>()),
-        ("[expect]", fields::<Expect>()),
-        ("[expect.groups.NAME]", fields::<GroupExpect>()),
+        ("the top level", accepted_keys::<Scenario>()),
+        ("[scenario]", accepted_keys::<Meta>()),
+        ("[cluster]", accepted_keys::<Cluster>()),
+        ("[network]", accepted_keys::<Network>()),
+        ("[[topics]]", accepted_keys::<Topic>()),
+        ("[[producers]]", accepted_keys::<Producer>()),
+        ("`send` of a producer", accepted_keys::<Send>()),
+        ("[[producers.messages]]", accepted_keys::<MessageSpec>()),
+        ("[[groups]]", accepted_keys::<Group>()),
+        ("[[faults]]", accepted_keys::<Fault>()),
+        ("[[notes]]", accepted_keys::<Note>()),
+        ("[expect]", accepted_keys::<Expect>()),
+        ("[expect.groups.NAME]", accepted_keys::<GroupExpect>()),
     ]
 }
 
-fn fields<T: DeserializeOwned>() -> Vec<String> {
+/// The keys a table of type `T` accepts, as serde lists them: its fields, and the Kafka names
+/// that are their aliases (in serde's order: each field's names sorted).
+pub fn accepted_keys<T: DeserializeOwned>() -> Vec<String> {
     match toml::from_str::<T>("__probe__ = 0") {
         Err(e) => backticked(e.message().split_once("expected").map_or("", |x| x.1)),
         Ok(_) => Vec::new(),
@@ -440,7 +610,8 @@ struct Probe<T> {
     v: T,
 }
 
-fn variants<T: DeserializeOwned>() -> Vec<String> {
+/// The string values an enum `T` accepts, aliases included (`"-1"` for `acks`).
+pub fn accepted_values<T: DeserializeOwned>() -> Vec<String> {
     match toml::from_str::<Probe<T>>("v = \"__probe__\"") {
         Err(e) => backticked(e.message().split_once("expected").map_or("", |x| x.1)),
         Ok(_) => Vec::new(),
@@ -450,15 +621,15 @@ fn variants<T: DeserializeOwned>() -> Vec<String> {
 /// The string values of an enum-valued field, by field name.
 fn enum_variants(field: &str) -> Vec<String> {
     match field {
-        "acks" => variants::<Acks>(),
-        "guarantee" => variants::<Guarantee>(),
-        "key_distribution" => variants::<KeyDistribution>(),
-        "assignor" => variants::<Assignor>(),
-        "commit" => variants::<CommitMode>(),
-        "isolation_level" => variants::<IsolationLevel>(),
-        "auto_offset_reset" => variants::<OffsetReset>(),
-        "action" => variants::<FaultAction>(),
-        "verdict" => variants::<Verdict>(),
+        "acks" => accepted_values::<Acks>(),
+        "guarantee" => accepted_values::<Guarantee>(),
+        "key_distribution" => accepted_values::<KeyDistribution>(),
+        "assignor" => accepted_values::<Assignor>(),
+        "commit" => accepted_values::<CommitMode>(),
+        "isolation_level" => accepted_values::<IsolationLevel>(),
+        "auto_offset_reset" => accepted_values::<OffsetReset>(),
+        "action" => accepted_values::<FaultAction>(),
+        "verdict" => accepted_values::<Verdict>(),
         _ => Vec::new(),
     }
 }
@@ -481,7 +652,7 @@ fn missing_hint(name: &str) -> String {
         "count" => "`count = N`: how many messages to send".into(),
         "at_ms" => "`at_ms = N`: when, in simulated milliseconds".into(),
         "action" => {
-            let v: Vec<String> = variants::<FaultAction>()
+            let v: Vec<String> = accepted_values::<FaultAction>()
                 .iter()
                 .map(|v| format!("\"{v}\""))
                 .collect();
@@ -579,9 +750,13 @@ mod tests {
 
     #[test]
     fn probes_read_the_model() {
-        assert!(fields::<Producer>().iter().any(|f| f == "acks"));
-        assert!(fields::<Scenario>().iter().any(|f| f == "faults"));
-        assert_eq!(variants::<Acks>(), ["0", "1", "-1", "all"]);
-        assert!(variants::<FaultAction>().iter().any(|v| v == "drop-acks"));
+        assert!(accepted_keys::<Producer>().iter().any(|f| f == "acks"));
+        assert!(accepted_keys::<Scenario>().iter().any(|f| f == "faults"));
+        assert_eq!(accepted_values::<Acks>(), ["0", "1", "-1", "all"]);
+        assert!(
+            accepted_values::<FaultAction>()
+                .iter()
+                .any(|v| v == "drop-acks")
+        );
     }
 }

@@ -111,12 +111,13 @@ impl<'i> Doc<'i> {
 
     fn step<'a>(v: &'a DeValue<'i>, seg: Seg<'_>) -> Option<&'a Spanned<DeValue<'i>>> {
         match seg {
-            Seg::Key(k) => v.as_table()?.get(k),
+            Seg::Key(k) => lookup(v.as_table()?, k).map(|(_, v)| v),
             Seg::Idx(i) => v.as_array()?.get(i),
         }
     }
 
-    /// The value at `path`.
+    /// The value at `path`. A field's key may be written as its name or as Kafka's name
+    /// (`"enable.idempotence"` for `enable_idempotence`).
     pub fn get(&self, path: &[Seg<'_>]) -> Option<&Spanned<DeValue<'i>>> {
         let root = self.root.as_ref()?;
         let (first, rest) = path.split_first()?;
@@ -152,7 +153,7 @@ impl<'i> Doc<'i> {
             } else {
                 self.get(parent).and_then(|v| v.get_ref().as_table())
             };
-            if let Some((key, _)) = table.and_then(|t| t.get_key_value(*k)) {
+            if let Some((key, _)) = table.and_then(|t| lookup(t, k)) {
                 return key.span();
             }
         }
@@ -169,6 +170,18 @@ impl<'i> Doc<'i> {
         }
         Path(best.map(|(_, p)| p).unwrap_or_default())
     }
+}
+
+/// The key and value of `field` in `t`, written as the field's name or as one of its Kafka names.
+fn lookup<'a, 'i>(
+    t: &'a DeTable<'i>,
+    field: &str,
+) -> Option<(
+    &'a Spanned<std::borrow::Cow<'i, str>>,
+    &'a Spanned<DeValue<'i>>,
+)> {
+    t.get_key_value(field)
+        .or_else(|| super::kafka::aliases_of(field).find_map(|alias| t.get_key_value(alias)))
 }
 
 fn contains(span: &Range<usize>, offset: usize) -> bool {
@@ -245,5 +258,16 @@ mod tests {
         assert_eq!(p.to_string(), "producers[0].acks");
         assert_eq!(p.field().as_deref(), Some("acks"));
         assert_eq!(p.parent().to_string(), "producers[0]");
+    }
+
+    #[test]
+    fn fields_are_found_under_their_kafka_names() {
+        let text = "[[producers]]\nname = \"p\"\n\"enable.idempotence\" = false\n";
+        let doc = Doc::parse(text).unwrap();
+        let s = doc.span(fp!["producers", 0, "enable_idempotence"]);
+        assert_eq!(&text[s], "false");
+        let k = doc.key_span(fp!["producers", 0, "enable_idempotence"]);
+        assert_eq!(&text[k], "\"enable.idempotence\"");
+        assert!(!doc.has(fp!["producers", 0, "acks"]));
     }
 }

@@ -8,7 +8,11 @@
 //!    | ^^^
 //!    = expected one of `name`, `topic`, `acks`, ...
 //!    = help: did you mean `acks`?
+//!    = reference: docs/scenarios.md#producers
 //! ```
+//!
+//! The last line, the section of the scenario reference the error is about, is added by
+//! [`super::reference::attach`] to every error that points into a file.
 
 use std::fmt;
 use std::ops::Range;
@@ -94,6 +98,8 @@ struct Inner {
     location: Option<Location>,
     expected: Option<String>,
     help: Option<String>,
+    /// The anchor of the reference's section this error is about.
+    reference: Option<&'static str>,
 }
 
 impl ScenarioError {
@@ -113,6 +119,7 @@ impl ScenarioError {
                 location: Some(Location::new(text, span)),
                 expected: None,
                 help: None,
+                reference: None,
             }),
         }
     }
@@ -131,6 +138,7 @@ impl ScenarioError {
                 location: None,
                 expected: None,
                 help: None,
+                reference: None,
             }),
         }
     }
@@ -142,6 +150,11 @@ impl ScenarioError {
 
     pub(crate) fn with_help(mut self, help: Option<String>) -> ScenarioError {
         self.inner.help = help.filter(|h| !h.is_empty());
+        self
+    }
+
+    pub(crate) fn with_reference(mut self, anchor: Option<&'static str>) -> ScenarioError {
+        self.inner.reference = anchor;
         self
     }
 
@@ -182,6 +195,12 @@ impl ScenarioError {
     pub fn help(&self) -> Option<&str> {
         self.inner.help.as_deref()
     }
+
+    /// The section of the scenario reference this error is about, as a link:
+    /// `docs/scenarios.md#producers`.
+    pub fn reference(&self) -> Option<String> {
+        self.inner.reference.map(super::reference::link)
+    }
 }
 
 /// Longest source line shown before the line is cut around the error.
@@ -216,6 +235,9 @@ impl fmt::Display for ScenarioError {
         }
         if let Some(help) = &self.inner.help {
             write!(f, "\n{pad} = help: {help}")?;
+        }
+        if let Some(link) = self.reference() {
+            write!(f, "\n{pad} = reference: {link}")?;
         }
         Ok(())
     }

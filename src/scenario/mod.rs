@@ -12,19 +12,24 @@ mod bundled;
 mod diagnose;
 pub(crate) mod doc;
 mod error;
+pub mod kafka;
 pub mod lower;
 pub mod model;
 pub mod names;
+pub mod reference;
+mod starter;
 mod validate;
 
 use std::path::Path;
 
 mod warnings;
 pub use bundled::{Bundled, DEFAULT_SCENARIO, bundled, find_bundled};
+pub use diagnose::{accepted_keys, accepted_values};
 pub use error::{ErrorKind, Location, ScenarioError};
 pub use lower::{lower, raise_fault};
 pub use model::*;
 pub use names::{Target, parse_link, parse_topic_partition};
+pub use starter::starter;
 pub use validate::{
     MAX_BROKERS, MAX_CONSUMERS, MAX_DURATION_MS, MAX_LATENCY_MS, MAX_MESSAGES, MAX_PARTITIONS,
     MAX_STOP_AT_MS, known_error_names, validate,
@@ -37,9 +42,11 @@ pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 /// Parses and validates a scenario file. `file_label` is the name shown in errors (the path
 /// as the user wrote it, or `scenarios/NAME.toml` for a bundled scenario).
 pub fn parse(file_label: &str, text: &str) -> Result<Scenario, ScenarioError> {
-    let doc = doc::Doc::parse(text).map_err(|e| diagnose::syntax_error(file_label, text, &e))?;
-    let scenario = diagnose::deserialize(file_label, text, &doc)?;
-    validate::validate_doc(file_label, text, &doc, &scenario)?;
+    let doc = doc::Doc::parse(text)
+        .map_err(|e| reference::attach(diagnose::syntax_error(file_label, text, &e), text, None))?;
+    let with_reference = |e| reference::attach(e, text, Some(&doc));
+    let scenario = diagnose::deserialize(file_label, text, &doc).map_err(with_reference)?;
+    validate::validate_doc(file_label, text, &doc, &scenario).map_err(with_reference)?;
     Ok(scenario)
 }
 
@@ -143,5 +150,6 @@ pub fn read_file(path: &str) -> Result<String, ScenarioError> {
             format!("the file is not UTF-8 text: byte 0x{bad:02x} is not valid here"),
         )
         .with_expected(Some("a UTF-8 text file (TOML files are UTF-8)".into()))
+        .with_reference(Some("the-file"))
     })
 }

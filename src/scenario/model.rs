@@ -1,5 +1,7 @@
-//! The scenario file format (DESIGN.md section 3). Field names follow Kafka's config names with
-//! dots replaced by underscores; every field but the names has Kafka's default.
+//! The scenario file format (the reference is `docs/scenarios.md`). Field names follow Kafka's
+//! config names with dots replaced by underscores; Kafka's dotted names are accepted too, in
+//! quotes, as serde aliases (listed in [`super::kafka::KAFKA_NAMES`]). Every field but the names
+//! has Kafka's default.
 
 use std::collections::BTreeMap;
 
@@ -87,18 +89,25 @@ impl Guarantee {
 pub struct Cluster {
     pub brokers: u32,
     /// `unclean.leader.election.enable`, cluster-wide; a topic may override it.
+    #[serde(alias = "unclean.leader.election.enable")]
     pub unclean_leader_election: bool,
     /// `replica.lag.time.max.ms`
+    #[serde(alias = "replica.lag.time.max.ms")]
     pub replica_lag_time_max_ms: u64,
     /// `broker.session.timeout.ms`
+    #[serde(alias = "broker.session.timeout.ms")]
     pub broker_session_timeout_ms: u64,
     /// `broker.heartbeat.interval.ms`
+    #[serde(alias = "broker.heartbeat.interval.ms")]
     pub broker_heartbeat_interval_ms: u64,
     /// `replica.fetch.wait.max.ms`
+    #[serde(alias = "replica.fetch.wait.max.ms")]
     pub replica_fetch_wait_max_ms: u64,
     /// `replica.socket.timeout.ms`: how long a follower waits for a fetch response.
+    #[serde(alias = "replica.socket.timeout.ms")]
     pub replica_socket_timeout_ms: u64,
     /// `group.initial.rebalance.delay.ms`
+    #[serde(alias = "group.initial.rebalance.delay.ms")]
     pub group_initial_rebalance_delay_ms: u64,
 }
 
@@ -140,18 +149,22 @@ impl Default for Network {
 pub struct Topic {
     pub name: String,
     #[serde(default = "d_one")]
+    #[serde(alias = "num.partitions")]
     pub partitions: u32,
     /// `default.replication.factor` is 1 in Kafka.
     #[serde(default = "d_one")]
+    #[serde(alias = "replication.factor")]
     pub replication_factor: u32,
     /// `min.insync.replicas`
     #[serde(default = "d_one")]
+    #[serde(alias = "min.insync.replicas")]
     pub min_insync_replicas: u32,
     /// Optional replica lists, one per partition, with 1-based broker numbers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assignment: Option<Vec<Vec<u32>>>,
     /// Per-topic `unclean.leader.election.enable`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "unclean.leader.election.enable")]
     pub unclean_leader_election: Option<bool>,
 }
 
@@ -188,32 +201,41 @@ pub struct Producer {
     /// `enable.idempotence`. Unset means Kafka 3.x's default: on, unless acks, retries or
     /// max.in.flight conflict with it, in which case it is silently off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "enable.idempotence")]
     pub enable_idempotence: Option<bool>,
     /// `max.in.flight.requests.per.connection`
     #[serde(default = "d_max_in_flight")]
+    #[serde(alias = "max.in.flight.requests.per.connection")]
     pub max_in_flight: u32,
     #[serde(default = "d_request_timeout_ms")]
+    #[serde(alias = "request.timeout.ms")]
     pub request_timeout_ms: u64,
     #[serde(default = "d_delivery_timeout_ms")]
+    #[serde(alias = "delivery.timeout.ms")]
     pub delivery_timeout_ms: u64,
     #[serde(default = "d_retry_backoff_ms")]
+    #[serde(alias = "retry.backoff.ms")]
     pub retry_backoff_ms: u64,
     /// `retry.backoff.max.ms` (KIP-580): retries back off exponentially up to this.
     #[serde(default = "d_retry_backoff_max_ms")]
+    #[serde(alias = "retry.backoff.max.ms")]
     pub retry_backoff_max_ms: u64,
     /// `linger.ms` (5 since Kafka 4.0, KIP-1030).
     #[serde(default = "d_linger_ms")]
+    #[serde(alias = "linger.ms")]
     pub linger_ms: u64,
     /// Records per batch; stands in for `batch.size`, which Kafka counts in bytes.
     #[serde(default = "d_max_batch_records")]
     pub max_batch_records: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "transactional.id")]
     pub transactional_id: Option<String>,
     /// Records per transaction for a transactional producer (default 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transaction_size: Option<u32>,
     /// `transaction.timeout.ms`: the coordinator aborts a transaction open longer than this.
     #[serde(default = "d_transaction_timeout_ms")]
+    #[serde(alias = "transaction.timeout.ms")]
     pub transaction_timeout_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub send: Option<Send>,
@@ -320,11 +342,13 @@ pub enum OffsetReset {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Group {
+    #[serde(alias = "group.id")]
     pub name: String,
     pub topic: String,
     #[serde(default = "d_one")]
     pub consumers: u32,
     #[serde(default)]
+    #[serde(alias = "partition.assignment.strategy")]
     pub assignor: Assignor,
     #[serde(default)]
     pub commit: CommitMode,
@@ -332,6 +356,7 @@ pub struct Group {
     #[serde(default = "d_processing_ms")]
     pub processing_ms: u64,
     #[serde(default)]
+    #[serde(alias = "isolation.level")]
     pub isolation_level: IsolationLevel,
     /// An idempotent sink keyed on message id.
     #[serde(default)]
@@ -350,21 +375,29 @@ pub struct Group {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fail_every: Option<u64>,
     #[serde(default = "d_max_poll_records")]
+    #[serde(alias = "max.poll.records")]
     pub max_poll_records: u32,
     #[serde(default = "d_session_timeout_ms")]
+    #[serde(alias = "session.timeout.ms")]
     pub session_timeout_ms: u64,
     #[serde(default = "d_heartbeat_interval_ms")]
+    #[serde(alias = "heartbeat.interval.ms")]
     pub heartbeat_interval_ms: u64,
     #[serde(default = "d_max_poll_interval_ms")]
+    #[serde(alias = "max.poll.interval.ms")]
     pub max_poll_interval_ms: u64,
     #[serde(default = "d_auto_commit_interval_ms")]
+    #[serde(alias = "auto.commit.interval.ms")]
     pub auto_commit_interval_ms: u64,
     #[serde(default)]
+    #[serde(alias = "auto.offset.reset")]
     pub auto_offset_reset: OffsetReset,
     #[serde(default = "d_request_timeout_ms")]
+    #[serde(alias = "request.timeout.ms")]
     pub request_timeout_ms: u64,
     /// `fetch.max.wait.ms`
     #[serde(default = "d_fetch_max_wait_ms")]
+    #[serde(alias = "fetch.max.wait.ms")]
     pub fetch_max_wait_ms: u64,
     /// When the consumers start.
     #[serde(default)]
@@ -651,14 +684,17 @@ pub struct PresetOverride {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retries: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "enable.idempotence")]
     pub enable_idempotence: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "max.in.flight.requests.per.connection")]
     pub max_in_flight: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<CommitMode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dedup: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "isolation.level")]
     pub isolation_level: Option<IsolationLevel>,
 }
 

@@ -40,10 +40,12 @@ pub fn known_error_names() -> impl Iterator<Item = &'static str> {
 /// Validates a parsed scenario. `text` is the file's text, used to point at the offending
 /// field; `file_label` is the name shown in the error.
 pub fn validate(file_label: &str, text: &str, scenario: &Scenario) -> Result<(), ScenarioError> {
-    match Doc::parse(text) {
-        Ok(doc) => validate_doc(file_label, text, &doc, scenario),
+    let r = match Doc::parse(text) {
+        Ok(doc) => validate_doc(file_label, text, &doc, scenario)
+            .map_err(|e| super::reference::attach(e, text, Some(&doc))),
         Err(_) => validate_doc(file_label, text, &Doc::empty(), scenario),
-    }
+    };
+    r.map_err(|e| super::reference::attach(e, text, None))
 }
 
 pub(crate) fn validate_doc(

@@ -1,6 +1,6 @@
 //! The `brokerlab` binary: exit codes, stderr for bad input, the JSON report's contract.
 
-use crate::util::{brokerlab, stderr, stdout};
+use crate::util::{brokerlab, brokerlab_in, stderr, stdout};
 use std::path::Path;
 
 #[test]
@@ -278,4 +278,169 @@ fn every_send_is_acked_failed_or_unresolved() {
     );
     let text = stdout(&brokerlab(&["run", "txn-read-committed"]));
     assert!(text.contains("3 unresolved (no acknowledgement or error reached the application"));
+}
+
+/// `new NAME` writes NAME.toml, a scenario that passes `check` and runs; a second `new` with the
+/// same name fails cleanly and leaves the file alone.
+#[test]
+fn new_writes_a_scenario_that_checks_and_never_overwrites() {
+    let dir = std::env::temp_dir().join(format!("brokerlab-new-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let o = brokerlab_in(&dir, &["new", "my-first"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("brokerlab run my-first.toml"),
+        "{}",
+        stdout(&o)
+    );
+    let path = dir.join("my-first.toml");
+    let text = std::fs::read_to_string(&path).expect("my-first.toml written");
+    assert!(text.contains("docs/scenarios.md"));
+    for kafka_name in [
+        "acks",
+        "replication.factor",
+        "min.insync.replicas",
+        "group.id",
+        "auto.offset.reset",
+    ] {
+        assert!(text.contains(kafka_name), "the starter names {kafka_name}");
+    }
+
+    let o = brokerlab_in(&dir, &["check", "my-first.toml"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        stdout(&o).contains("1 passed, 0 failed, 0 invalid"),
+        "{}",
+        stdout(&o)
+    );
+    let o = brokerlab_in(&dir, &["run", "my-first.toml", "-q"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("every expectation holds"),
+        "{}",
+        stdout(&o)
+    );
+
+    // Twice: refused with exit 2 and a message, the file untouched.
+    std::fs::write(&path, "# mine now\n").unwrap();
+    let o = brokerlab_in(&dir, &["new", "my-first"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("my-first.toml already exists"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("panicked"));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "# mine now\n");
+    // The same name with its extension is the same file.
+    let o = brokerlab_in(&dir, &["new", "my-first.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    // A name ending in `.toml` is not given another.
+    let o = brokerlab_in(&dir, &["new", "second.toml"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(dir.join("second.toml").is_file());
+    // Not a file name at all.
+    let o = brokerlab_in(&dir, &["new", ""]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("is not a name for a scenario file"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // It is in the help.
+    let help = stdout(&brokerlab(&["--help"]));
+    assert!(help.contains("new "), "{help}");
+}
+
+/// What bash completes for `line` (the cursor at its end), with the script of `completions bash`.
+fn bash_completes(script: &str, line: &str) -> Vec<String> {
+    let words: Vec<&str> = line.split(' ').collect();
+    let n = words.len();
+    let program = format!(
+        "{script}\nCOMP_WORDS=({words}); COMP_CWORD={cword}; COMP_LINE='{line}'; COMP_POINT={point}\n\
+         _brokerlab brokerlab '{cur}' '{prev}'\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        words = words.join(" "),
+        cword = n - 1,
+        point = line.len(),
+        cur = words[n - 1],
+        prev = words[n - 2],
+    );
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(program)
+        .output()
+        .expect("bash");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Completions offer the bundled scenarios wherever a command takes a scenario: run by bash
+/// for bash, and in the zsh and fish scripts' text.
+#[test]
+fn completions_offer_the_bundled_scenarios() {
+    let bash = stdout(&brokerlab(&["completions", "bash"]));
+    for (line, want) in [
+        ("brokerlab run acks1", vec!["acks1-leader-failover"]),
+        ("brokerlab tui per-", vec!["per-key-ordering"]),
+        ("brokerlab check tou", vec!["tour"]),
+        // `check` takes several.
+        ("brokerlab check tour txn-z", vec!["txn-zombie-fencing"]),
+        ("brokerlab compare acks-a", vec!["acks-all-leader-failover"]),
+        (
+            "brokerlab sweep --seeds 5 unclean-election-d",
+            vec!["unclean-election-disabled"],
+        ),
+        (
+            "brokerlab run ack-loss",
+            vec!["ack-loss-duplicates", "ack-loss-idempotent"],
+        ),
+        // Commands without a scenario offer none; nor does a word no name starts with (bash
+        // then completes file names).
+        ("brokerlab list acks1", vec![]),
+        ("brokerlab new acks1", vec![]),
+        ("brokerlab run ./my", vec![]),
+    ] {
+        assert_eq!(bash_completes(&bash, line), want, "{line}");
+    }
+
+    let names: Vec<&str> = brokerlab::scenario::bundled()
+        .iter()
+        .map(|b| b.name)
+        .collect();
+    let zsh = stdout(&brokerlab(&["completions", "zsh"]));
+    // Every SCENARIO argument (run, tui, compare, sweep; check's list) offers the helper, which
+    // offers the names and .toml files.
+    assert_eq!(zsh.matches(":_brokerlab_scenarios'").count(), 5, "{zsh}");
+    assert!(zsh.contains(&format!("'bundled:bundled scenario:({})'", names.join(" "))));
+    assert!(zsh.contains("_files -g \"*.toml\""));
+    let helper = zsh.find("_brokerlab_scenarios() {").unwrap();
+    assert!(helper < zsh.rfind("compdef _brokerlab brokerlab").unwrap());
+    let fish = stdout(&brokerlab(&["completions", "fish"]));
+    let line = fish
+        .lines()
+        .find(|l| l.contains("__fish_brokerlab_using_subcommand run tui check compare sweep"))
+        .expect("a fish line for the scenario commands");
+    assert!(
+        line.contains(&format!("-a \"{}\"", names.join(" "))),
+        "{line}"
+    );
+    assert!(!line.contains(" -f"), "file names stay on: {line}");
+    // `new` is a command the scripts know.
+    assert!(bash.contains("brokerlab,new)"));
+    assert!(zsh.contains("'new:Write NAME.toml"));
+    assert!(fish.contains("-a \"new\""));
+    // The names stay out of the help.
+    let help = stdout(&brokerlab(&["run", "--help"]));
+    assert!(!help.contains("acks1-leader-failover"), "{help}");
 }

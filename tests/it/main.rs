@@ -8,6 +8,7 @@ mod drain;
 mod fates;
 mod producer_fidelity;
 mod properties;
+mod reference;
 mod scenario_files;
 mod transactions;
 mod tui;

@@ -77,6 +77,23 @@ fn invalid_fixtures_snapshot_their_errors() {
             rendered.starts_with(&format!("error: {rel}:")),
             "{rel}: {rendered}"
         );
+        // ... and ends with the section of the reference it is about.
+        let link = err
+            .reference()
+            .unwrap_or_else(|| panic!("{rel}: no reference"));
+        let anchor = link.strip_prefix("docs/scenarios.md#").expect(&link);
+        assert!(
+            scenario::reference::ANCHORS.contains(&anchor),
+            "{rel}: {link}"
+        );
+        assert!(
+            rendered
+                .lines()
+                .last()
+                .unwrap()
+                .ends_with(&format!("= reference: {link}")),
+            "{rel}: {rendered}"
+        );
         insta::with_settings!({
             snapshot_path => "../../snapshots",
             prepend_module_to_snapshot => false,
@@ -447,4 +464,121 @@ fn the_readme_example_runs_as_described() {
     assert_eq!(r.outcome.reordered, 1);
     assert_eq!(r.anomalies[0].message, "api#101");
     assert!(body.contains("1 record reordered: `api#101`"));
+}
+
+/// Kafka's dotted names, quoted, set the same fields as the fields' own names.
+#[test]
+fn kafka_names_are_aliases_of_the_fields() {
+    let (_, dotted) = load_fixture("tests/fixtures/valid/kafka-names.toml").unwrap();
+    let (_, text) = scenario::load_text("tests/fixtures/valid/kafka-names.toml").unwrap();
+    let mut plain = text.clone();
+    for (_, field, kafka) in scenario::kafka::KAFKA_NAMES {
+        plain = plain.replace(&format!("\"{kafka}\" ="), &format!("{field} ="));
+    }
+    assert!(!plain.contains("\"auto.offset.reset\""), "{plain}");
+    let plain = scenario::parse("plain.toml", &plain).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(dotted, plain);
+    let g = &dotted.groups[0];
+    assert_eq!(g.name, "billing", "group.id names the group");
+    assert_eq!(g.auto_offset_reset, scenario::OffsetReset::Earliest);
+    assert_eq!(g.isolation_level, scenario::IsolationLevel::ReadCommitted);
+    assert_eq!(g.assignor, scenario::Assignor::Roundrobin);
+    let p = &dotted.producers[0];
+    assert_eq!(p.max_in_flight, 1);
+    assert_eq!(p.enable_idempotence, Some(true));
+    assert_eq!(p.transactional_id.as_deref(), Some("checkout-tx"));
+    assert_eq!(dotted.topics[0].partitions, 2);
+    assert_eq!(dotted.cluster.broker_session_timeout_ms, 6000);
+    let c = dotted
+        .compare
+        .as_ref()
+        .unwrap()
+        .exactly_once
+        .as_ref()
+        .unwrap();
+    assert_eq!(c.max_in_flight, Some(5));
+}
+
+fn group_with(line: &str) -> String {
+    format!(
+        "[scenario]\ntitle = \"t\"\n[[topics]]\nname = \"orders\"\n[[groups]]\nname = \"billing\"\ntopic = \"orders\"\n{line}\n"
+    )
+}
+
+/// A key close to one of Kafka's names gets the field it stands for, however it is written.
+#[test]
+fn near_kafka_names_suggest_the_right_field() {
+    // Unquoted, TOML makes `auto.offset.reset` a table `auto`: it used to get "did you mean
+    // `auto_commit_interval_ms`?".
+    let e = scenario::parse("f.toml", &group_with("auto.offset.reset = \"earliest\"")).unwrap_err();
+    assert!(e.message().contains("`auto.offset.reset`"), "{e}");
+    assert!(
+        e.expected()
+            .unwrap()
+            .contains("`\"auto.offset.reset\" = ...` in quotes, or `auto_offset_reset = ...`"),
+        "{e}"
+    );
+    assert!(!e.to_string().contains("auto_commit_interval_ms`?"), "{e}");
+    assert_eq!((e.line(), e.column()), (Some(8), Some(1)));
+    assert_eq!(e.location().unwrap().width, "auto.offset.reset".len());
+    for (line, field, kafka) in [
+        (
+            "\"auto.offset.rest\" = \"earliest\"",
+            "auto_offset_reset",
+            "auto.offset.reset",
+        ),
+        (
+            "auto.offset.rest = \"earliest\"",
+            "auto_offset_reset",
+            "auto.offset.reset",
+        ),
+        (
+            "\"session.timeout.m\" = 10000",
+            "session_timeout_ms",
+            "session.timeout.ms",
+        ),
+        ("\"max.poll\" = 10", "max_poll_records", "max.poll.records"),
+        (
+            "\"isolation.levle\" = \"read_committed\"",
+            "isolation_level",
+            "isolation.level",
+        ),
+    ] {
+        let e = scenario::parse("f.toml", &group_with(line)).unwrap_err();
+        assert_eq!(
+            e.help(),
+            Some(format!("did you mean `{field}` (Kafka's `{kafka}`)?").as_str()),
+            "{line}: {e}"
+        );
+        // The list of fields names the fields, not their Kafka aliases.
+        assert!(!e.expected().unwrap().contains('.'), "{e}");
+    }
+    // A Kafka name with no field of its own says what to write instead.
+    let e = scenario::parse("f.toml", &group_with("\"enable.auto.commit\" = false")).unwrap_err();
+    assert!(e.help().unwrap().contains("`commit = \"auto\"`"), "{e}");
+    // Plain typos still get the plain field.
+    let e = scenario::parse("f.toml", &group_with("auto_ofset_reset = \"earliest\"")).unwrap_err();
+    assert_eq!(e.help(), Some("did you mean `auto_offset_reset`?"));
+    // Both names of one field at once.
+    let e = scenario::parse(
+        "f.toml",
+        &group_with("auto_offset_reset = \"earliest\"\n\"auto.offset.reset\" = \"latest\""),
+    )
+    .unwrap_err();
+    assert!(
+        e.message().contains("`auto_offset_reset` is set twice"),
+        "{e}"
+    );
+    assert_eq!(e.line(), Some(9), "{e}");
+}
+
+/// Validation finds a field written under its Kafka name, and points at it.
+#[test]
+fn errors_point_at_fields_written_as_kafka_names() {
+    let e = scenario::parse("f.toml", &group_with("\"session.timeout.ms\" = 1000")).unwrap_err();
+    assert!(e.message().contains("session_timeout_ms = 1000"), "{e}");
+    assert_eq!((e.line(), e.column()), (Some(8), Some(24)), "{e}");
+    let text = "[scenario]\ntitle = \"t\"\n[[topics]]\nname = \"orders\"\n[[groups]]\n\"group.id\" = \"billing\"\ntopic = \"nope\"\n";
+    let e = scenario::parse("f.toml", text).unwrap_err();
+    assert_eq!(e.line(), Some(7), "{e}");
 }

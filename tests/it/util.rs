@@ -11,6 +11,15 @@ pub fn brokerlab(args: &[&str]) -> Output {
         .expect("run brokerlab")
 }
 
+/// Run the binary in `dir`.
+pub fn brokerlab_in(dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_brokerlab"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run brokerlab")
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
