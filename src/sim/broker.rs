@@ -46,6 +46,9 @@ pub struct Broker {
     pub id: BrokerId,
     /// The replicas this broker hosts, in partition order.
     replicas: Vec<Replica>,
+    /// Its copy of the cluster metadata (durable, like KRaft's local metadata log), which the
+    /// coordinators it hosts read.
+    pub(crate) metadata: crate::sim::coordinator::MetadataCache,
 }
 
 impl Broker {
@@ -53,6 +56,7 @@ impl Broker {
         Broker {
             id,
             replicas: Vec::new(),
+            metadata: Default::default(),
         }
     }
 
@@ -177,6 +181,10 @@ impl Broker {
 
     pub(crate) fn on_message(&mut self, from: NodeId, msg: Msg, cx: &mut Cx) {
         match msg {
+            Msg::MetadataUpdate {
+                unfenced,
+                partition,
+            } => self.metadata.update(unfenced, partition),
             // A leader this broker's followers fetch from died: each follower with a fetch in
             // flight to it fails that fetch, and retries after its backoff.
             Msg::ConnectionClosed { peer } => {

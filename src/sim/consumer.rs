@@ -551,6 +551,7 @@ impl Consumer {
     pub(crate) fn on_message(&mut self, from: NodeId, msg: Msg, cx: &mut Cx) {
         let _ = from;
         match msg {
+            Msg::MetadataUpdate { .. } => {}
             // A broker this consumer has requests in flight to died: its fetches fail with
             // NETWORK_EXCEPTION, and a coordinator request gets NOT_COORDINATOR (look it up
             // again), as a disconnect does in Kafka's client.

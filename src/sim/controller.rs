@@ -148,7 +148,7 @@ impl Controller {
     pub(crate) fn on_message(&mut self, from: NodeId, msg: Msg, cx: &mut Cx) {
         match msg {
             // The controller is a server here; resets of its own pushes change nothing.
-            Msg::ConnectionClosed { .. } => {}
+            Msg::ConnectionClosed { .. } | Msg::MetadataUpdate { .. } => {}
             Msg::BrokerHeartbeat {
                 broker,
                 incarnation,
@@ -276,6 +276,7 @@ impl Controller {
         let fenced = cx.emit(Trace::BrokerFenced { broker: b });
         // The elections and ISR changes that follow are caused by the fencing.
         cx.caused_by(fenced, |cx| {
+            self.publish_metadata(None, cx);
             for i in 0..self.hosted[b.idx()].len() {
                 let p = self.hosted[b.idx()][i];
                 let st = self.parts[p.idx()];
@@ -304,6 +305,17 @@ impl Controller {
     fn unfence_broker(&mut self, b: BrokerId, cx: &mut Cx) {
         self.brokers[b.idx()].fenced = false;
         cx.emit(Trace::BrokerUnfenced { broker: b });
+        self.publish_metadata(None, cx);
+        // The returning broker catches up on every partition's leader.
+        for p in 0..self.parts.len() {
+            cx.send(
+                cx.broker_node(b),
+                Msg::MetadataUpdate {
+                    unfenced: self.unfenced_brokers(),
+                    partition: Some((PartitionId(p as u32), self.parts[p].leader)),
+                },
+            );
+        }
         for i in 0..self.hosted[b.idx()].len() {
             let p = self.hosted[b.idx()][i];
             if self.parts[p.idx()].leader.is_none() {
@@ -443,6 +455,22 @@ impl Controller {
             if !self.brokers[b.idx()].fenced {
                 self.send_partition_state(p, b, cx);
             }
+        }
+        self.publish_metadata(Some((p, self.parts[p.idx()].leader)), cx);
+    }
+
+    /// Every unfenced broker learns the change (a partition's new leader, or who is fenced), as
+    /// KRaft brokers do by replicating the metadata log.
+    fn publish_metadata(&self, partition: Option<(PartitionId, Option<BrokerId>)>, cx: &mut Cx) {
+        let unfenced = self.unfenced_brokers();
+        for b in unfenced.iter() {
+            cx.send(
+                cx.broker_node(b),
+                Msg::MetadataUpdate {
+                    unfenced,
+                    partition,
+                },
+            );
         }
     }
 

@@ -6,7 +6,7 @@
 //! topics are not modelled: the coordinator is the first unfenced broker counting up from a hash
 //! of the key, and its state survives its failover as it would in the replicated topic.
 
-use crate::sim::controller::{BrokerRegistration, Controller};
+use crate::sim::controller::BrokerRegistration;
 use crate::sim::ids::*;
 use crate::sim::partitioner::partition_for_key;
 
@@ -20,28 +20,67 @@ pub(crate) fn coordinator_for(key: &str, brokers: &[BrokerRegistration]) -> Opti
         .find(|b| !brokers[b.idx()].fenced)
 }
 
-/// What a coordinator reads from the metadata of the broker hosting it: who coordinates which
-/// key, and partition leaders (for transaction markers).
-///
-/// TODO(metadata): the controller's records stand in for the hosting broker's metadata cache,
-/// which brokers do not keep yet; the dispatcher builds this view for each handler.
+/// A broker's copy of the cluster metadata, kept current by the controller's
+/// `MetadataUpdate`s (KRaft brokers replicate the metadata log and keep it on disk, so it
+/// survives the broker's crash; the controller brings a returning broker up to date when it
+/// unfences it).
+#[derive(Clone, Debug, Default)]
+pub struct MetadataCache {
+    brokers: u32,
+    unfenced: BrokerSet,
+    leaders: Vec<Option<BrokerId>>,
+}
+
+impl MetadataCache {
+    /// The metadata log's content as the controller has it (at boot, before any update).
+    pub(crate) fn of(controller: &crate::sim::controller::Controller) -> MetadataCache {
+        MetadataCache {
+            brokers: controller.brokers.len() as u32,
+            unfenced: controller.unfenced_brokers(),
+            leaders: controller.parts.iter().map(|st| st.leader).collect(),
+        }
+    }
+
+    /// Apply one published change.
+    pub(crate) fn update(
+        &mut self,
+        unfenced: BrokerSet,
+        partition: Option<(PartitionId, Option<BrokerId>)>,
+    ) {
+        self.unfenced = unfenced;
+        if let Some((p, leader)) = partition {
+            if self.leaders.len() <= p.idx() {
+                self.leaders.resize(p.idx() + 1, None);
+            }
+            self.leaders[p.idx()] = leader;
+        }
+    }
+}
+
+/// What a coordinator reads from the metadata of the broker hosting it (the same process): who
+/// coordinates which key, and partition leaders (for transaction markers).
 #[derive(Clone, Copy)]
 pub(crate) struct Metadata<'a> {
-    controller: &'a Controller,
+    cache: &'a MetadataCache,
 }
 
 impl<'a> Metadata<'a> {
-    pub(crate) fn new(controller: &'a Controller) -> Metadata<'a> {
-        Metadata { controller }
+    pub(crate) fn new(cache: &'a MetadataCache) -> Metadata<'a> {
+        Metadata { cache }
     }
 
-    /// The broker coordinating `key` (a `group.id` or a `transactional.id`).
+    /// The broker coordinating `key` (a `group.id` or a `transactional.id`): the first unfenced
+    /// one counting up from the key's hash.
     pub(crate) fn coordinator_for(&self, key: &str) -> Option<BrokerId> {
-        coordinator_for(key, &self.controller.brokers)
+        let n = self.cache.brokers;
+        let start = partition_for_key(key, n);
+        (0..n)
+            .map(|i| BrokerId((start + i) % n))
+            .find(|&b| self.cache.unfenced.contains(b))
     }
 
     pub(crate) fn leader(&self, p: PartitionId) -> Option<BrokerId> {
-        self.controller.parts[p.idx()].leader
+        self.cache.leaders.get(p.idx()).copied().flatten()
     }
 
     /// A broker's network address: brokers are the first nodes.
@@ -98,5 +137,27 @@ impl<M> Hosted<M> {
 
     pub(crate) fn on_mut(&mut self, host: BrokerId) -> Option<&mut M> {
         self.0.as_mut().filter(|(b, _)| *b == host).map(|(_, m)| m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::controller::Controller;
+
+    #[test]
+    fn a_coordinator_reads_its_host_brokers_metadata_as_published() {
+        let mut cache = MetadataCache::of(&Controller::new(3));
+        let meta = Metadata::new(&cache);
+        let first = meta.coordinator_for("billing").expect("all unfenced");
+        assert_eq!(meta.leader(PartitionId(4)), None, "unknown partition");
+        // The controller publishes first's fencing and a new leader for partition 4.
+        let unfenced: BrokerSet = (0..3).map(BrokerId).filter(|&b| b != first).collect();
+        cache.update(unfenced, Some((PartitionId(4), Some(BrokerId(2)))));
+        let meta = Metadata::new(&cache);
+        let moved = meta.coordinator_for("billing").expect("two left");
+        assert_ne!(moved, first, "the coordinator moves off a fenced broker");
+        assert_eq!(moved.0, (first.0 + 1) % 3, "to the next one counting up");
+        assert_eq!(meta.leader(PartitionId(4)), Some(BrokerId(2)));
     }
 }

@@ -20,6 +20,8 @@
 
 use crate::sim::Timer;
 use crate::sim::config::{Assignor, GroupConfig};
+#[cfg(test)]
+use crate::sim::coordinator::MetadataCache;
 use crate::sim::coordinator::{Hosted, Metadata};
 use crate::sim::cx::Cx;
 use crate::sim::ids::*;
@@ -278,7 +280,7 @@ impl GroupCoordinator {
     ) {
         match msg {
             // Resets reach clients, and a coordinator is not one.
-            Msg::ConnectionClosed { .. } => {}
+            Msg::ConnectionClosed { .. } | Msg::MetadataUpdate { .. } => {}
             Msg::Group {
                 consumer,
                 incarnation,
@@ -994,7 +996,8 @@ mod tests {
     impl World {
         /// Deliver `msg` from `from` to broker `at`.
         fn deliver_at(&mut self, at: BrokerId, from: NodeId, msg: Msg) {
-            let meta = Metadata::new(&self.controller);
+            let cache = MetadataCache::of(&self.controller);
+            let meta = Metadata::new(&cache);
             let cx = &mut Cx::new(&mut self.k, NodeId(at.0));
             self.g.on_message(at, from, msg, &meta, cx);
         }

@@ -766,7 +766,7 @@ impl Sim {
                 Msg::Group { group, .. }
                 | Msg::TxnOffsetCommit { group, .. }
                 | Msg::TxnOffsetMarker { group, .. } => {
-                    let meta = coordinator::Metadata::new(&self.controller);
+                    let meta = coordinator::Metadata::new(&self.brokers[b.idx()].metadata);
                     let cx = &mut Cx::new(&mut self.k, to);
                     self.groups[group.idx()].on_message(b, from, msg, &meta, cx);
                 }
@@ -774,7 +774,7 @@ impl Sim {
                 | Msg::WriteTxnMarkerResponse { txn, .. }
                 | Msg::TxnOffsetCommitResponse { txn, .. }
                 | Msg::TxnOffsetMarkerResponse { txn, .. } => {
-                    let meta = coordinator::Metadata::new(&self.controller);
+                    let meta = coordinator::Metadata::new(&self.brokers[b.idx()].metadata);
                     let cx = &mut Cx::new(&mut self.k, to);
                     self.txns[txn as usize].on_message(b, from, msg, &meta, cx);
                 }
@@ -816,7 +816,7 @@ impl Sim {
                 self.groups[t.group().idx()].on_timer(b, t, cx);
             }
             (NodeKind::Broker(b), Timer::TxnCoordinator(t)) => {
-                let meta = coordinator::Metadata::new(&self.controller);
+                let meta = coordinator::Metadata::new(&self.brokers[b.idx()].metadata);
                 let cx = &mut Cx::new(&mut self.k, node);
                 match t {
                     TxnTimer::Housekeeping => {
@@ -1421,6 +1421,11 @@ impl Sim {
     /// the full replica list in the ISR, and followers start fetching.
     pub(crate) fn boot_cluster(&mut self) {
         self.controller.boot();
+        // Every broker starts with the metadata log as the cluster boots with it.
+        let cache = coordinator::MetadataCache::of(&self.controller);
+        for b in &mut self.brokers {
+            b.metadata = cache.clone();
+        }
         for p in 0..self.partitions.len() {
             let pid = PartitionId(p as u32);
             let st = self.controller.parts[p];

@@ -726,6 +726,7 @@ impl Producer {
                 result,
                 ..
             } => self.produce_response(batch, attempt, result, cx),
+            Msg::MetadataUpdate { .. } => {}
             // A broker this producer has requests in flight to died: each fails with
             // NETWORK_EXCEPTION, as on a disconnect in Kafka's NetworkClient.
             Msg::ConnectionClosed { peer } => {

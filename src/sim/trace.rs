@@ -49,6 +49,8 @@ pub enum WireKind {
     TxnOffsetCommitResponse,
     /// A TCP reset: the peer's process died and its OS closed the connection.
     ConnectionReset,
+    /// The controller's metadata change, published to the brokers.
+    MetadataUpdate,
 }
 
 impl WireKind {
@@ -92,6 +94,7 @@ impl WireKind {
             WireKind::TxnOffsetCommit => "TxnOffsetCommit",
             WireKind::TxnOffsetCommitResponse => "TxnOffsetCommitResponse",
             WireKind::ConnectionReset => "ConnectionReset",
+            WireKind::MetadataUpdate => "MetadataUpdate",
         }
     }
 

@@ -28,6 +28,8 @@
 //! prepared, as in Kafka.
 
 use crate::sim::Timer;
+#[cfg(test)]
+use crate::sim::coordinator::MetadataCache;
 use crate::sim::coordinator::{Hosted, Metadata};
 use crate::sim::cx::Cx;
 use crate::sim::ids::*;
@@ -231,7 +233,7 @@ impl TxnCoordinator {
     ) {
         match msg {
             // The event loop routes resets to the broker; markers still retry on their timer.
-            Msg::ConnectionClosed { .. } => {}
+            Msg::ConnectionClosed { .. } | Msg::MetadataUpdate { .. } => {}
             Msg::Txn { req, .. } => self.on_request(host, from, req, meta, cx),
             Msg::WriteTxnMarkerResponse {
                 partition,
@@ -699,7 +701,8 @@ mod tests {
 
     impl World {
         fn deliver(&mut self, from: NodeId, msg: Msg) {
-            let meta = Metadata::new(&self.controller);
+            let cache = MetadataCache::of(&self.controller);
+            let meta = Metadata::new(&cache);
             let cx = &mut Cx::new(&mut self.k, NodeId(self.host.0));
             self.t.on_message(self.host, from, msg, &meta, cx);
         }
@@ -807,7 +810,8 @@ mod tests {
                 let Timer::TxnCoordinator(timer) = timer else {
                     panic!("not a coordinator timer: {timer:?}");
                 };
-                let meta = Metadata::new(&self.controller);
+                let cache = MetadataCache::of(&self.controller);
+                let meta = Metadata::new(&cache);
                 let cx = &mut Cx::new(&mut self.k, node);
                 match timer {
                     TxnTimer::Housekeeping => on_housekeeping(
@@ -927,7 +931,7 @@ mod tests {
         on_housekeeping(
             std::slice::from_mut(&mut w.t),
             w.host,
-            &Metadata::new(&w.controller),
+            &Metadata::new(&MetadataCache::of(&w.controller)),
             &mut Cx::new(&mut w.k, NodeId(w.host.0)),
         );
         assert_eq!(w.t.epoch(), epoch + 1, "the timeout abort bumped the epoch");
@@ -987,7 +991,7 @@ mod tests {
         on_housekeeping(
             std::slice::from_mut(&mut w.t),
             w.host,
-            &Metadata::new(&w.controller),
+            &Metadata::new(&MetadataCache::of(&w.controller)),
             &mut Cx::new(&mut w.k, NodeId(w.host.0)),
         );
         assert!(matches!(w.markers()[..], [(NodeId(2), P2, false, _)]));
@@ -1079,7 +1083,8 @@ mod tests {
     fn a_broker_that_does_not_coordinate_the_id_answers_not_coordinator() {
         let mut w = world(60_000);
         let other = BrokerId((w.host.0 + 1) % 3);
-        let meta = Metadata::new(&w.controller);
+        let cache = MetadataCache::of(&w.controller);
+        let meta = Metadata::new(&cache);
         let req = TxnRequest::InitProducerId {
             token: 4,
             current_epoch: None,

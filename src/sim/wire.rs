@@ -73,6 +73,12 @@ pub(crate) enum Msg {
     ConnectionClosed {
         peer: NodeId,
     },
+    /// The controller publishes a metadata change to every unfenced broker (in KRaft, brokers
+    /// replicate the metadata log): the unfenced brokers and, for a partition change, its leader.
+    MetadataUpdate {
+        unfenced: BrokerSet,
+        partition: Option<(PartitionId, Option<BrokerId>)>,
+    },
     Produce {
         producer: ProducerId,
         partition: PartitionId,
@@ -364,6 +370,7 @@ impl Msg {
             | Msg::ListOffsets { .. }
             | Msg::BrokerHeartbeat { .. }
             | Msg::PartitionChange { .. }
+            | Msg::MetadataUpdate { .. }
             | Msg::AlterPartition { .. }
             | Msg::WriteTxnMarker { .. }
             | Msg::TxnOffsetCommit { .. }
@@ -491,6 +498,7 @@ impl crate::sim::Kernel {
             Msg::TxnOffsetMarker { .. } => w.kind = WireKind::WriteTxnMarkers,
             Msg::TxnOffsetMarkerResponse { .. } => w.kind = WireKind::WriteTxnMarkersResponse,
             Msg::ConnectionClosed { .. } => w.kind = WireKind::ConnectionReset,
+            Msg::MetadataUpdate { .. } => w.kind = WireKind::MetadataUpdate,
             Msg::Txn { req, .. } => match req {
                 TxnRequest::InitProducerId { .. } => w.kind = WireKind::InitProducerId,
                 TxnRequest::AddPartitions { partition, .. } => {
