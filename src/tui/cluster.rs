@@ -229,13 +229,15 @@ fn partition_header(s: &Session, p: PartitionId, selected: bool, width: u16) -> 
     if let Some((since, why)) = s.metrics.unavailable_now(p) {
         use crate::metrics::Unavailable;
         let since = crate::report::fmt_time(since);
+        // The full reason only where the header has room for it and the rest.
+        let roomy = width >= 150;
         let text = match why {
             // The header already says OFFLINE.
             Unavailable::NoLeader => format!("  ⛔ no writes since {since}"),
-            Unavailable::LeaderDown if short => format!("  ⛔ leader down since {since}"),
-            Unavailable::LeaderDown => format!(
+            Unavailable::LeaderDown if roomy => format!(
                 "  ⛔ leader down since {since}: no writes until the controller elects another"
             ),
+            Unavailable::LeaderDown => format!("  ⛔ leader down since {since}: no writes"),
             Unavailable::UnderMinIsr if short => format!("  ⛔ ISR<min since {since}"),
             Unavailable::UnderMinIsr => {
                 format!("  ⛔ ISR below min.insync since {since}: acks=all refused")
