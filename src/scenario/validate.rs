@@ -26,6 +26,15 @@ pub const MAX_CONSUMERS: u64 = 1_000;
 pub const MAX_LATENCY_MS: u64 = 60_000;
 /// Durations and timeouts: Kafka stores them as 32-bit ints.
 pub const MAX_DURATION_MS: u64 = i32::MAX as u64;
+/// Producers, counting neither a consumer's embedded ones nor `zombie` instances.
+pub const MAX_PRODUCERS: usize = 500;
+/// Every process of a run: brokers, the controller, producers, consumers and the producers
+/// embedded in them. The network keeps one entry per pair of nodes, so this bounds its memory.
+pub const MAX_NODES: u64 = 1_200;
+/// Topics, groups, faults and notes: each at most this many.
+pub const MAX_TABLE_ENTRIES: usize = 10_000;
+/// Keys one producer's `send` draws from.
+pub const MAX_KEYS: usize = 100_000;
 
 /// The brokers' `group.min.session.timeout.ms` (default 6000).
 const GROUP_MIN_SESSION_TIMEOUT_MS: u64 = 6_000;
@@ -1566,8 +1575,101 @@ impl<'a, 'i> Validator<'a, 'i> {
         }
     }
 
+    /// Up-front limits on how many entries each table has and how many keys a producer draws
+    /// from, so that memory stays bounded whatever the file says. True if one was exceeded.
+    fn table_limits(&mut self) -> bool {
+        let tables: [(&str, usize, usize); 5] = [
+            ("producers", self.sc.producers.len(), MAX_PRODUCERS),
+            ("topics", self.sc.topics.len(), MAX_TABLE_ENTRIES),
+            ("groups", self.sc.groups.len(), MAX_TABLE_ENTRIES),
+            ("faults", self.sc.faults.len(), MAX_TABLE_ENTRIES),
+            ("notes", self.sc.notes.len(), MAX_TABLE_ENTRIES),
+        ];
+        for (table, len, max) in tables {
+            if len > max {
+                self.err(
+                    fp![table, max],
+                    format!(
+                        "this file has {len} [[{table}]] entries, more than the limit of {max}"
+                    ),
+                )
+                .expected(format!("at most {max} [[{table}]] entries"))
+                .help("runs are limited so that every run fits in reasonable time and memory");
+                return true;
+            }
+        }
+        for (i, p) in self.sc.producers.iter().enumerate() {
+            if let Some(keys) = p.send.as_ref().map(|s| s.keys.len())
+                && keys > MAX_KEYS
+            {
+                self.err(
+                    fp!["producers", i, "send", "keys"],
+                    format!("this producer's `send` draws from {keys} keys, more than the limit of {MAX_KEYS}"),
+                )
+                .expected(format!("at most {MAX_KEYS} keys"));
+                return true;
+            }
+        }
+        false
+    }
+
+    /// How many processes the run makes: the simulated network keeps an entry per pair.
+    fn process_limit(&mut self) -> bool {
+        // Every process: brokers, the controller, producers (a zombie adds an instance), and
+        // each consumer with the producers embedded in it.
+        let mut nodes = u64::from(self.sc.cluster.brokers) + 1 + self.sc.producers.len() as u64;
+        let per_consumer = |g: &crate::scenario::Group| {
+            1 + u64::from(g.output_topic.is_some()) + u64::from(g.dead_letter_topic.is_some())
+        };
+        for (i, g) in self.sc.groups.iter().enumerate() {
+            nodes += u64::from(g.consumers) * per_consumer(g);
+            if nodes > MAX_NODES {
+                self.err(
+                    fp!["groups", i, "consumers"],
+                    format!("the run has {nodes} processes up to here (brokers, producers, consumers and the producers they embed), more than the limit of {MAX_NODES}"),
+                )
+                .expected(format!("at most {MAX_NODES} processes in all"))
+                .help("the simulated network keeps an entry per pair of processes, so their number is bounded");
+                return true;
+            }
+        }
+        for (i, f) in self.sc.faults.iter().enumerate() {
+            nodes += match f.action {
+                FaultAction::Zombie => 1,
+                FaultAction::AddConsumer => f
+                    .group
+                    .as_deref()
+                    .and_then(|name| self.sc.groups.iter().find(|g| g.name == name))
+                    .map_or(1, per_consumer),
+                _ => 0,
+            };
+            if nodes > MAX_NODES {
+                self.err(
+                    fp!["faults", i],
+                    format!("this fault makes {nodes} processes, more than the limit of {MAX_NODES}"),
+                )
+                .expected(format!("at most {MAX_NODES} processes in all, counting `add-consumer` and `zombie` faults"))
+                .help("the simulated network keeps an entry per pair of processes, so their number is bounded");
+                return true;
+            }
+        }
+        false
+    }
+
     /// Up-front limits so that a run always finishes.
     fn limits(&mut self) {
+        if self.table_limits() {
+            return;
+        }
+        let before = self.issues.len();
+        self.count_limits();
+        if self.issues.len() == before {
+            self.process_limit();
+        }
+    }
+
+    /// Messages, partitions and consumers over the whole run.
+    fn count_limits(&mut self) {
         let mut total: u64 = 0;
         for (i, p) in self.sc.producers.iter().enumerate() {
             let n = p

@@ -582,3 +582,48 @@ fn errors_point_at_fields_written_as_kafka_names() {
     let e = scenario::parse("f.toml", text).unwrap_err();
     assert_eq!(e.line(), Some(7), "{e}");
 }
+
+/// Tables and processes are bounded up front: the first entry past a limit gets the error,
+/// at its own line, before anything is simulated.
+#[test]
+fn table_and_process_limits_point_at_the_first_entry_past_them() {
+    let head = "[scenario]\ntitle = \"big\"\n\n[[topics]]\nname = \"t\"\n";
+    // 501 producers: the 501st is the first past the limit of 500.
+    let mut text = head.to_string();
+    for i in 0..501 {
+        text.push_str(&format!(
+            "\n[[producers]]\nname = \"p{i}\"\ntopic = \"t\"\nsend = {{ count = 1 }}\n"
+        ));
+    }
+    let e = scenario::parse("producers.toml", &text).unwrap_err();
+    let line_of_501st = head.lines().count() + 500 * 5 + 2;
+    assert_eq!(e.line(), Some(line_of_501st), "{e}");
+    assert!(e.to_string().contains("more than the limit of 500"), "{e}");
+
+    // Consumers with embedded producers count three processes each.
+    let mut text = head.to_string();
+    text.push_str("\n[[topics]]\nname = \"out\"\n\n[[topics]]\nname = \"dlt\"\n");
+    text.push_str(
+        "\n[[groups]]\nname = \"g\"\ntopic = \"t\"\nconsumers = 500\noutput_topic = \"out\"\ndead_letter_topic = \"dlt\"\ncommit = \"after-process\"\n",
+    );
+    let e = scenario::parse("nodes.toml", &text).unwrap_err();
+    assert!(e.to_string().contains("processes"), "{e}");
+    assert!(e.to_string().contains("1504"), "{e}");
+    assert_eq!(
+        e.line(),
+        Some(
+            text.lines()
+                .position(|l| l.starts_with("consumers"))
+                .unwrap()
+                + 1
+        )
+    );
+
+    // 10 001 notes.
+    let mut text = head.to_string();
+    for _ in 0..10_001 {
+        text.push_str("\n[[notes]]\nat_ms = 1\ntext = \"n\"\n");
+    }
+    let e = scenario::parse("notes.toml", &text).unwrap_err();
+    assert!(e.to_string().contains("10001 [[notes]] entries"), "{e}");
+}
