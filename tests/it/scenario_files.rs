@@ -463,7 +463,14 @@ fn the_readme_example_runs_as_described() {
     assert_eq!(r.outcome.lost, 0);
     assert_eq!(r.outcome.reordered, 1);
     assert_eq!(r.anomalies[0].message, "api#101");
-    assert!(body.contains("1 record reordered: `api#101`"));
+    assert!(body.contains("1 record\nreordered: `api#101`"));
+    // acks=1 lost nothing here, and the run says why.
+    assert_eq!(r.hints.len(), 1, "{:?}", r.hints);
+    assert!(
+        r.hints[0].contains("acks=1 yet lost nothing"),
+        "{:?}",
+        r.hints
+    );
 }
 
 /// Kafka's dotted names, quoted, set the same fields as the fields' own names.
