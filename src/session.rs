@@ -161,6 +161,9 @@ pub struct Session {
     checkpoint_every: u64,
     outcome: Outcome,
     buf: Vec<TraceEvent>,
+    /// The forward steps taken one after another (`→`): where each started and ended, so that
+    /// `←` from the end of one goes back exactly to where it started.
+    trail: Vec<(u64, u64)>,
 }
 
 impl Session {
@@ -199,6 +202,7 @@ impl Session {
             checkpoint_every: CHECKPOINT_EVERY,
             outcome,
             buf: Vec::new(),
+            trail: Vec::new(),
         };
         for w in crate::scenario::latest_start_warnings(&s.scenario) {
             s.push_log(LogLine {
@@ -446,6 +450,10 @@ impl Session {
     /// chatter alone does not count. Returns the number of events processed.
     pub fn step_visible(&mut self) -> u64 {
         let start = self.events();
+        // A step from anywhere else than where the last one ended starts a new trail.
+        if self.trail.last().is_some_and(|&(_, end)| end != start) {
+            self.trail.clear();
+        }
         while self.events() - start < MAX_SEARCH_EVENTS {
             match self.step_raw(true) {
                 None => break,
@@ -454,6 +462,9 @@ impl Session {
             }
         }
         self.refresh();
+        if self.events() > start {
+            self.trail.push((start, self.events()));
+        }
         self.events() - start
     }
 
@@ -526,6 +537,15 @@ impl Session {
         let now = self.events();
         if now == 0 {
             return false;
+        }
+        // Undo the forward step that ended here, back to exactly where it started.
+        if let Some(&(from, to)) = self.trail.last() {
+            if to == now {
+                self.trail.pop();
+                self.rewind_to(from);
+                return true;
+            }
+            self.trail.clear();
         }
         let target = self
             .log

@@ -625,3 +625,34 @@ fn each_group_line_names_its_aborted_reads() {
         "{billing}"
     );
 }
+
+/// From a paused position between two log lines (as after stopping playback), five `→` and five
+/// `←` come back to exactly that position, every state on the way back equal to the one on the
+/// way forward.
+#[test]
+fn stepping_forward_then_back_returns_to_a_position_between_log_lines() {
+    let (label, sc) = scenario::load("acks1-leader-failover").unwrap();
+    let mut s = Session::new(label, sc, 7);
+    // Step single events until the last one wrote no log line.
+    loop {
+        assert!(s.step());
+        let last_logged = s.log.back().map(|l| l.event);
+        if s.events() > 50 && last_logged != Some(s.events()) {
+            break;
+        }
+    }
+    let start = s.events();
+    let before = fingerprint(&s);
+    let mut forward = Vec::new();
+    for _ in 0..5 {
+        assert!(s.step_visible() > 0);
+        forward.push(fingerprint(&s));
+    }
+    for i in (0..4).rev() {
+        assert!(s.step_back_visible());
+        assert_eq!(fingerprint(&s), forward[i], "after {} steps back", 4 - i);
+    }
+    assert!(s.step_back_visible());
+    assert_eq!(s.events(), start, "back where the steps started");
+    assert_eq!(fingerprint(&s), before);
+}
