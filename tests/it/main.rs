@@ -6,6 +6,7 @@ mod consumer_groups;
 mod determinism;
 mod drain;
 mod fates;
+mod fuzz;
 mod producer_fidelity;
 mod properties;
 mod reference;
