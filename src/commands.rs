@@ -309,12 +309,16 @@ Every field, with its Kafka name and default: docs/scenarios.md"
 }
 
 fn compare(arg: &str, seed: Option<u64>, json: bool) -> ExitCode {
-    let (label, sc) = match scenario::load(arg) {
+    let (label, text) = match scenario::load_text(arg) {
         Ok(x) => x,
         Err(e) => return bad_input(&e),
     };
+    let sc = match scenario::parse(&label, &text) {
+        Ok(sc) => sc,
+        Err(e) => return bad_input(&e),
+    };
     let seed = seed.unwrap_or(sc.scenario.seed);
-    let variants = match crate::compare::variants(&label, &sc) {
+    let variants = match crate::compare::variants_in(&label, &text, &sc) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("{e}");

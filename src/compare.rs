@@ -195,15 +195,26 @@ pub fn apply(sc: &Scenario, preset: Preset) -> Variant {
 
 /// The three variants, each validated. The error names the preset and what is wrong.
 pub fn variants(label: &str, sc: &Scenario) -> Result<Vec<Variant>, String> {
+    variants_in(label, "", sc)
+}
+
+/// Like [`variants`], with the scenario's text, so that an error says where in the file the
+/// setting the preset changes is (or the table it belongs to).
+pub fn variants_in(label: &str, text: &str, sc: &Scenario) -> Result<Vec<Variant>, String> {
     Preset::ALL
         .iter()
         .map(|&p| {
             let v = apply(sc, p);
-            match scenario::validate(label, "", &v.scenario) {
+            match scenario::validate(label, text, &v.scenario) {
                 Ok(()) => Ok(v),
                 Err(e) => {
+                    let at = match (e.line(), e.column()) {
+                        (Some(l), Some(c)) => format!("{label}:{l}:{c}"),
+                        (Some(l), None) => format!("{label}:{l}"),
+                        _ => label.to_string(),
+                    };
                     let mut m = format!(
-                        "error: {label}: under the {} preset the scenario is invalid: {}",
+                        "error: {at}: under the {} preset the scenario is invalid: {}",
                         p.name(),
                         e.message()
                     );

@@ -606,3 +606,20 @@ mod tui_view {
         assert!(app.compare.is_none());
     }
 }
+
+/// A preset that makes the scenario invalid is refused with a location in the file, the reason,
+/// and how to override the preset.
+#[test]
+fn compare_locates_a_preset_that_makes_the_scenario_invalid() {
+    let o = brokerlab(&["compare", "tests/fixtures/compare-invalid-preset.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.starts_with(
+            "error: tests/fixtures/compare-invalid-preset.toml:14:1: under the exactly-once preset"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("[compare.exactly-once]"), "{err}");
+    assert!(o.stdout.is_empty());
+}
