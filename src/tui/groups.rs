@@ -182,22 +182,20 @@ impl GroupsPanel<'_> {
         let sim = &self.s.sim;
         let mut lines = Vec::new();
         for (gi, g) in sim.groups().iter().enumerate() {
-            lines.push(Line::from(vec![
-                Span::styled(format!("{}  ", g.name), theme::TITLE),
-                Span::styled("generation ", theme::LABEL),
-                Span::styled(g.generation().to_string(), theme::BOLD),
-                Span::styled("  ", theme::LABEL),
-                Span::styled(state_name(g.state()), state_style(g.state())),
-                Span::styled(
-                    format!(
-                        "  commit={}  assignor={}{}",
-                        g.spec.commit.name(),
-                        g.spec.assignor.name(),
-                        if g.spec.dedup { "  dedup sink" } else { "" }
-                    ),
-                    theme::DIM,
-                ),
-            ]));
+            lines.extend(super::wrap_spans(
+                vec![
+                    Span::styled(format!("{}  ", g.name), theme::TITLE),
+                    Span::styled("generation ", theme::LABEL),
+                    Span::styled(g.generation().to_string(), theme::BOLD),
+                    Span::styled("  ", theme::LABEL),
+                    Span::styled(state_name(g.state()), state_style(g.state())),
+                    Span::styled(format!("  commit={}", g.spec.commit.name()), theme::DIM),
+                    Span::styled(format!("  assignor={}", g.spec.assignor.name()), theme::DIM),
+                    Span::styled(if g.spec.dedup { "  dedup sink" } else { "" }, theme::DIM),
+                ],
+                width,
+                4,
+            ));
             if let Some(line) = lag_line(self.s, gi, width) {
                 lines.push(line);
             }

@@ -30,7 +30,7 @@ pub use run::{run_loop, run_terminal};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
-use ratatui::text::Line;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 use crate::session::Session;
@@ -200,6 +200,33 @@ pub fn panel(title: &str, hint: &str, area: Rect, buf: &mut Buffer) -> Rect {
 
 /// Write `line` at row `y` of `area`, clipped to its width. ASCII spans are written cell by
 /// cell, which is several times cheaper than ratatui's grapheme-aware path (frame cost).
+/// Lay `spans` out in `width` columns: a span that would overflow starts a new line indented by
+/// `indent` (its leading spaces dropped), so nothing is cut and lines wrap only when they must.
+/// A single span wider than the line is left to be cut.
+pub fn wrap_spans(spans: Vec<Span<'static>>, width: u16, indent: usize) -> Vec<Line<'static>> {
+    let width = width as usize;
+    let mut lines = Vec::new();
+    let mut current: Vec<Span<'static>> = Vec::new();
+    let mut used = 0;
+    for span in spans {
+        let w = span.width();
+        if used + w > width && used > indent {
+            lines.push(Line::from(std::mem::take(&mut current)));
+            current.push(Span::raw(" ".repeat(indent)));
+            let trimmed = Span::styled(span.content.trim_start().to_string(), span.style);
+            used = indent + trimmed.width();
+            current.push(trimmed);
+            continue;
+        }
+        used += w;
+        current.push(span);
+    }
+    if !current.is_empty() {
+        lines.push(Line::from(current));
+    }
+    lines
+}
+
 pub fn put(buf: &mut Buffer, area: Rect, y: u16, line: &Line) {
     if y >= area.height {
         return;

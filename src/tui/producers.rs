@@ -149,10 +149,10 @@ impl ProducersPanel<'_> {
         for p in self.s.sim.producers() {
             let mut head = vec![Span::styled(format!("{}  ", p.name), theme::TITLE)];
             head.extend(config(p, true));
-            lines.push(Line::from(head));
+            lines.extend(super::wrap_spans(head, width, 4));
             let mut spans = vec![Span::raw("  ")];
             activity(self.s, p, &mut spans, true);
-            lines.push(Line::from(spans));
+            lines.extend(super::wrap_spans(spans, width, 4));
             lines.extend(last_error(self.s, p));
         }
         lines
