@@ -281,3 +281,38 @@ pub(crate) fn popup(area: Rect, width: u16, height: u16, buf: &mut Buffer) -> Re
     ratatui::widgets::Clear.render(popup, buf);
     popup
 }
+
+#[cfg(test)]
+mod wrap_tests {
+    use super::*;
+
+    fn text(lines: &[Line]) -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn spans_wrap_only_when_they_must_and_lose_nothing() {
+        let spans = || {
+            vec![
+                Span::raw("checkout  "),
+                Span::raw("acks=all"),
+                Span::raw("  enable.idempotence=true"),
+                Span::raw("  retries=5"),
+            ]
+        };
+        assert_eq!(
+            text(&wrap_spans(spans(), 80, 4)),
+            ["checkout  acks=all  enable.idempotence=true  retries=5"]
+        );
+        assert_eq!(
+            text(&wrap_spans(spans(), 40, 4)),
+            [
+                "checkout  acks=all",
+                "    enable.idempotence=true  retries=5"
+            ]
+        );
+    }
+}
