@@ -1063,47 +1063,36 @@ pub fn fmt_ms(ms: f64) -> String {
     }
 }
 
+/// One latency table: a header, then p50, p99 and max per row (`-` where nothing was measured).
+fn latency_table<'a>(
+    s: &mut String,
+    title: &str,
+    rows: impl ExactSizeIterator<Item = (&'a String, &'a LatencyMs)>,
+) {
+    if rows.len() == 0 {
+        return;
+    }
+    let _ = writeln!(s, "  {:<16} {:>9} {:>9} {:>9}", title, "p50", "p99", "max");
+    for (name, l) in rows {
+        let [p50, p99, max] = if l.count == 0 {
+            ["-".to_string(), "-".to_string(), "-".to_string()]
+        } else {
+            [fmt_ms(l.p50_ms), fmt_ms(l.p99_ms), fmt_ms(l.max_ms)]
+        };
+        let _ = writeln!(s, "  {:<16} {:>9} {:>9} {:>9}", name, p50, p99, max);
+    }
+}
+
 /// What the run cost: latency, lag, rebalancing, unavailability and global order.
 fn metrics_table(s: &mut String, m: &MetricsReport) {
     let _ = writeln!(s, "Cost");
-    if !m.produce_latency.is_empty() {
-        let _ = writeln!(
-            s,
-            "  {:<16} {:>9} {:>9} {:>9}",
-            "send→ack", "p50", "p99", "max"
-        );
-        for (name, l) in &m.produce_latency {
-            let _ = writeln!(
-                s,
-                "  {:<16} {:>9} {:>9} {:>9}",
-                name,
-                fmt_ms(l.p50_ms),
-                fmt_ms(l.p99_ms),
-                fmt_ms(l.max_ms)
-            );
-        }
-    }
+    latency_table(s, "send→ack", m.produce_latency.iter());
     if !m.groups.is_empty() {
-        let _ = writeln!(
+        latency_table(
             s,
-            "  {:<16} {:>9} {:>9} {:>9}",
-            "send→apply", "p50", "p99", "max"
+            "send→apply",
+            m.groups.iter().map(|(n, g)| (n, &g.end_to_end)),
         );
-        for (name, g) in &m.groups {
-            let l = &g.end_to_end;
-            if l.count == 0 {
-                let _ = writeln!(s, "  {:<16} {:>9} {:>9} {:>9}", name, "-", "-", "-");
-                continue;
-            }
-            let _ = writeln!(
-                s,
-                "  {:<16} {:>9} {:>9} {:>9}",
-                name,
-                fmt_ms(l.p50_ms),
-                fmt_ms(l.p99_ms),
-                fmt_ms(l.max_ms)
-            );
-        }
         let _ = writeln!(
             s,
             "  {:<16} {:>16} {:>10} {:>16} {:>12}",
