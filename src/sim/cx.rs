@@ -5,15 +5,13 @@
 //! draws random numbers; it can reach no other node's state. Every trace event it emits records
 //! as its cause the delivery or timer that ran the handler.
 
-#![allow(dead_code)] // until every process runs on it
-
 use rand::RngExt;
 use rand::distr::uniform::{SampleRange, SampleUniform};
 use rand_chacha::ChaCha8Rng;
 
 use crate::sim::replica::Entry;
 use crate::sim::wire::Msg;
-use crate::sim::{EventId, Kernel, MsgId, NodeId, Settings, SimTime, Timer, TopicInfo, Trace};
+use crate::sim::{EventId, Kernel, MsgId, NodeId, Settings, SimTime, Timer, Trace};
 
 pub(crate) struct Cx<'a> {
     k: &'a mut Kernel,
@@ -23,11 +21,6 @@ pub(crate) struct Cx<'a> {
 impl<'a> Cx<'a> {
     pub(crate) fn new(k: &'a mut Kernel, me: NodeId) -> Cx<'a> {
         Cx { k, me }
-    }
-
-    /// The node this handler runs on.
-    pub(crate) fn me(&self) -> NodeId {
-        self.me
     }
 
     pub(crate) fn now(&self) -> SimTime {
@@ -44,19 +37,9 @@ impl<'a> Cx<'a> {
         self.k.controller_node
     }
 
-    /// A topic's static configuration (name, replication settings).
-    pub(crate) fn topic(&self, t: crate::sim::TopicId) -> &TopicInfo {
-        &self.k.topics[t.idx()]
-    }
-
     /// Send `msg` from this node over the simulated network.
     pub(crate) fn send(&mut self, to: NodeId, msg: Msg) {
         self.k.send(self.me, to, msg);
-    }
-
-    /// Send as another node this process hosts (an embedded client with its own socket).
-    pub(crate) fn send_as(&mut self, from: NodeId, to: NodeId, msg: Msg) {
-        self.k.send(from, to, msg);
     }
 
     /// Fire `timer` on this node after `delay_us`. Timers of a crashed incarnation never fire.
@@ -68,19 +51,9 @@ impl<'a> Cx<'a> {
         self.k.set_timer_ms(self.me, delay_ms, timer);
     }
 
-    /// Set a timer on a node this process hosts.
-    pub(crate) fn set_timer_on(&mut self, node: NodeId, delay_us: u64, timer: Timer) {
-        self.k.set_timer(node, delay_us, timer);
-    }
-
     /// Record a trace event, caused by whatever ran this handler.
     pub(crate) fn emit(&mut self, kind: Trace) -> EventId {
         self.k.emit(kind)
-    }
-
-    /// The cause every event of this handler records (the delivery or timer that ran it).
-    pub(crate) fn cause(&self) -> Option<EventId> {
-        self.k.cause
     }
 
     /// Run `f` with `cause` as the cause of what it emits, then restore the handler's cause.

@@ -29,7 +29,6 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 pub use config::{FaultKind, FaultSpec, Note, SimConfig, Target};
-#[allow(unused_imports)] // used by the processes as they move onto it
 pub(crate) use cx::Cx;
 pub use ids::*;
 pub use trace::*;
