@@ -126,16 +126,16 @@ fn config(p: &Producer, long: bool) -> Vec<Span<'static>> {
 }
 
 /// One line per producer, for the narrow layout.
-pub fn compact_lines(s: &Session, _width: u16) -> Vec<Line<'static>> {
+pub fn compact_lines(s: &Session, width: u16) -> Vec<Line<'static>> {
     s.sim
         .producers()
         .iter()
-        .map(|p| {
+        .flat_map(|p| {
             let mut spans = vec![Span::styled(format!("{} ", p.name), theme::TITLE)];
             spans.extend(config(p, false));
             spans.push(Span::styled(" │ ", theme::DIM));
             activity(s, p, &mut spans, false);
-            Line::from(spans)
+            super::wrap_spans(spans, width, 2)
         })
         .collect()
 }
