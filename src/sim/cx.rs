@@ -42,6 +42,12 @@ impl<'a> Cx<'a> {
         self.k.send(self.me, to, msg);
     }
 
+    /// Send, and get the message's `Sent` event: for a request whose later expiry must name
+    /// it as its cause.
+    pub(crate) fn send_request(&mut self, to: NodeId, msg: Msg) -> EventId {
+        self.k.send(self.me, to, msg)
+    }
+
     /// Fire `timer` on this node after `delay_us`. Timers of a crashed incarnation never fire.
     pub(crate) fn set_timer(&mut self, delay_us: u64, timer: Timer) {
         self.k.set_timer(self.me, delay_us, timer);

@@ -538,7 +538,7 @@ impl Sim {
     }
 
     pub(crate) fn send(&mut self, from: NodeId, to: NodeId, msg: Msg) {
-        self.k.send(from, to, msg)
+        self.k.send(from, to, msg);
     }
 
     fn release_msg(&mut self, msg: Msg) {
@@ -1564,7 +1564,8 @@ impl Kernel {
     }
 
     /// Send a message over the network: seeded latency, FIFO per link, cuts and drops.
-    pub(crate) fn send(&mut self, from: NodeId, to: NodeId, msg: Msg) {
+    /// Returns the message's `Sent` event: the cause of what its delivery (or its loss) does.
+    pub(crate) fn send(&mut self, from: NodeId, to: NodeId, msg: Msg) -> EventId {
         if msg.is_request() {
             self.net.connect(from, to);
         }
@@ -1591,6 +1592,7 @@ impl Kernel {
                         sent,
                     },
                 );
+                sent
             }
             Err(reason) => {
                 let sent = self.emit(Trace::Sent {
@@ -1610,6 +1612,7 @@ impl Kernel {
                 });
                 self.cause = cause;
                 self.release_msg(msg);
+                sent
             }
         }
     }

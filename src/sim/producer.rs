@@ -270,8 +270,9 @@ pub(crate) struct Client {
     pub(crate) batches: Batches,
     /// Batches not yet `Done`.
     pub(crate) open_batches: u32,
-    /// Requests in flight with their `request.timeout.ms` deadlines, in send order.
-    deadlines: VecDeque<(u32, u32, SimTime)>,
+    /// Requests in flight with their `request.timeout.ms` deadlines and their `Sent` events
+    /// (the cause of their expiry), in send order.
+    deadlines: VecDeque<(u32, u32, SimTime, crate::sim::EventId)>,
     timeout_armed: bool,
     /// When the pending `delivery.timeout.ms` check fires, if one is pending.
     delivery_armed: Option<SimTime>,
@@ -678,7 +679,7 @@ impl Producer {
                 self.client.timeout_armed = false;
                 loop {
                     let c = &mut self.client;
-                    let Some(&(batch, attempt, deadline)) = c.deadlines.front() else {
+                    let Some(&(batch, attempt, deadline, sent)) = c.deadlines.front() else {
                         break;
                     };
                     let b = &c.batches[batch];
@@ -695,8 +696,12 @@ impl Producer {
                     c.deadlines.pop_front();
                     let part = b.part;
                     c.parts[part as usize].in_flight -= 1;
-                    self.batch_failed(batch, ErrorCode::RequestTimedOut, cx);
-                    self.drain(part, cx);
+                    // The expiry is caused by the request that got no answer, not by whatever
+                    // first armed this shared timer.
+                    cx.caused_by(sent, |cx| {
+                        self.batch_failed(batch, ErrorCode::RequestTimedOut, cx);
+                        self.drain(part, cx);
+                    });
                 }
             }
             ProducerTimer::TxnRetry { token } => self.txn_retry(token, cx),
@@ -1104,7 +1109,7 @@ impl Producer {
             &self.client.parts[part as usize].records[start..start + count as usize],
         );
         let to = cx.broker_node(leader);
-        cx.send(
+        let sent = cx.send_request(
             to,
             Msg::Produce {
                 producer: self.id,
@@ -1141,7 +1146,7 @@ impl Producer {
         c.batches[batch].state = BatchState::InFlight;
         c.parts[part as usize].in_flight += 1;
         let deadline = cx.now().plus_ms(self.request_timeout_ms);
-        c.deadlines.push_back((batch, attempt, deadline));
+        c.deadlines.push_back((batch, attempt, deadline, sent));
         if !c.timeout_armed {
             c.timeout_armed = true;
             self.set_timer_ms(self.request_timeout_ms, ProducerTimer::RequestTimeout, cx);
