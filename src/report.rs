@@ -257,7 +257,8 @@ pub fn run(
     let mut anomalies = crate::explain::explain(scenario, seed, &sim, &checker);
     add_chains(scenario, seed, &mut anomalies);
     let metrics = MetricsReport::new(&sim, &metrics.summary());
-    let hints = hints(scenario, &outcome, &leader_crashes);
+    let mut hints = hints(scenario, &outcome, &leader_crashes);
+    hints.extend(failed_but_written_hint(&sim, &checker));
     let expect = scenario.expect.as_ref().map(|e| {
         let failures = check_expect(e, &outcome, &c.extra(&metrics));
         ExpectResult {
@@ -1052,6 +1053,28 @@ fn hints(
         ));
     }
     out
+}
+
+/// Sends reported failed that are in the log anyway: a learner reads "failed" as "not written",
+/// and a timeout means "not known". Kafka's `TimeoutException` (KIP-91's `delivery.timeout.ms`)
+/// completes the send without an answer from the broker; the record may be in the log, and an
+/// idempotent producer's later retries are recognised as duplicates of it rather than
+/// appended again.
+fn failed_but_written_hint(sim: &Sim, checker: &Checker) -> Option<String> {
+    let written = checker.failed_but_written();
+    let &(first, partition, offset) = written.first()?;
+    let more = match written.len() {
+        1 => String::new(),
+        n => format!(" (and {} more)", n - 1),
+    };
+    Some(format!(
+        "{}{more} was reported failed yet is in {} at offset {offset}: a send that fails with a \
+         timeout (DELIVERY_TIMEOUT, REQUEST_TIMED_OUT) means the producer never learned the \
+         outcome, not that the record was not written. The broker may have appended it and \
+         lost only the answer (KIP-91); the record is then consumed like any other.",
+        sim.msg_name(first),
+        sim.partition_name(partition)
+    ))
 }
 
 /// `12.3ms`, `1.850s`: milliseconds below ten seconds, seconds above.
