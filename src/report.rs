@@ -622,16 +622,20 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
             offset,
             ..
         } => match offset {
+            // A transactional send completes on its produce response: the record is in the
+            // log, inside a transaction that is still open (`KafkaProducer.send`'s future;
+            // `commitTransaction()` reports the commit, `TxnEnded`).
+            Some(o) if sim.producers()[producer.idx()].txn().is_some() => format!(
+                "{} ✓ {} acknowledged at offset {} (its transaction is still open)",
+                sim.producers()[producer.idx()].name,
+                msg(*m),
+                o
+            ),
             Some(o) => format!(
                 "{} ✓ {} acknowledged at offset {}",
                 sim.producers()[producer.idx()].name,
                 msg(*m),
                 o
-            ),
-            None if sim.producers()[producer.idx()].txn().is_some() => format!(
-                "{} ✓ {} committed (its transaction committed)",
-                sim.producers()[producer.idx()].name,
-                msg(*m)
             ),
             None => format!(
                 "{} ✓ {} counted as sent (acks=0: no response)",
@@ -821,6 +825,30 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
             "{} is FENCED: a newer instance of transactional.id {} exists; it stops",
             sim.producers()[producer.idx()].name,
             sim.txns()[*txn as usize].id
+        ),
+        Trace::TxnEnded {
+            producer,
+            committed: true,
+            records,
+            ..
+        } => format!(
+            "{} ✓ commitTransaction() returns: its transaction's {} committed; read_committed \
+             consumers see them once the COMMIT markers are written",
+            sim.producers()[producer.idx()].name,
+            record_count(*records)
+        ),
+        Trace::TxnEnded {
+            producer,
+            committed: false,
+            records,
+            acked,
+            ..
+        } => format!(
+            "{} ✗ its transaction aborted: {} ({} already acknowledged, in the log) \
+             will be skipped by read_committed consumers",
+            sim.producers()[producer.idx()].name,
+            record_count(*records),
+            acked
         ),
         Trace::TxnStateChanged {
             txn,
@@ -1075,6 +1103,15 @@ fn failed_but_written_hint(sim: &Sim, checker: &Checker) -> Option<String> {
         sim.msg_name(first),
         sim.partition_name(partition)
     ))
+}
+
+/// `1 record`, `3 records`.
+fn record_count(n: u32) -> String {
+    if n == 1 {
+        "1 record".to_string()
+    } else {
+        format!("{n} records")
+    }
 }
 
 /// `12.3ms`, `1.850s`: milliseconds below ten seconds, seconds above.

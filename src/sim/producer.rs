@@ -816,8 +816,8 @@ impl Producer {
                 pq.last_acked_seq = pq.last_acked_seq.max(last);
                 let (start, count) = (b.start as usize, b.count as usize);
                 c.open_batches -= 1;
-                if self.transactional.is_some() {
-                    // A transactional send succeeds when its transaction commits.
+                if self.transactional.is_some() && self.embedded_in.is_some() {
+                    // A processor's output: its consumer learns of the transaction's end.
                     self.drain(part, cx);
                     self.txn_maybe_end(cx);
                     return;
@@ -835,12 +835,23 @@ impl Producer {
                 let partition = self.known[part as usize].partition;
                 for i in 0..count {
                     let msg = self.client.parts[part as usize].records[start + i];
+                    // A transactional send completes here too (`KafkaProducer.send`'s future
+                    // completes on the produce response); its record is in the log, in a
+                    // transaction still open.
+                    if let Some(t) = self.client.txn.as_mut() {
+                        t.mark_acked(msg);
+                    }
                     cx.emit(Trace::Acked {
                         producer: self.id,
                         msg,
                         partition,
                         offset: Some(base_offset + i as u64),
                     });
+                }
+                if self.transactional.is_some() {
+                    self.drain(part, cx);
+                    self.txn_maybe_end(cx);
+                    return;
                 }
             }
             ProduceResult::Err(e) => self.batch_failed(batch, e, cx),
