@@ -429,6 +429,7 @@ impl Life {
             | Trace::ProducerInitialized { .. }
             | Trace::ProducerFenced { .. }
             | Trace::TxnStateChanged { .. }
+            | Trace::TxnEnded { .. }
             | Trace::PartitionsAdded { .. }
             | Trace::TxnMarker { .. }
             | Trace::Draining => false,

@@ -451,6 +451,20 @@ pub fn encode(ev: &TraceEvent, out: &mut impl FnMut(u64)) {
             out(producer.0 as u64);
             out(*txn as u64);
         }
+        Trace::TxnEnded {
+            producer,
+            txn,
+            committed,
+            records,
+            acked,
+        } => {
+            out(50);
+            out(producer.0 as u64);
+            out(*txn as u64);
+            out(*committed as u64);
+            out(*records as u64);
+            out(*acked as u64);
+        }
         Trace::TxnStateChanged {
             txn,
             epoch,

@@ -429,6 +429,16 @@ pub enum Trace {
         producer: ProducerId,
         txn: u32,
     },
+    /// A transactional application producer's `commitTransaction()` returned (the EndTxn
+    /// response), or its transaction aborted. Its records' sends completed earlier, on their
+    /// produce responses (`Acked`); `acked` of the `records` had.
+    TxnEnded {
+        producer: ProducerId,
+        txn: u32,
+        committed: bool,
+        records: u32,
+        acked: u32,
+    },
     /// A transaction changed state at its coordinator.
     TxnStateChanged {
         txn: u32,
