@@ -710,6 +710,31 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
                 parts.join("; ")
             )
         }
+        Trace::PartitionsWithheld {
+            group,
+            generation,
+            partitions,
+        } => {
+            let ps: Vec<String> = partitions.iter().map(|&p| part(p)).collect();
+            format!(
+                "group {} generation {} (cooperative): [{}] withheld until their current owners revoke them; a second rebalance assigns them",
+                sim.groups()[group.idx()].name,
+                generation,
+                ps.join(", ")
+            )
+        }
+        Trace::PartitionsRevoked {
+            consumer,
+            partitions,
+            ..
+        } => {
+            let ps: Vec<String> = partitions.iter().map(|&p| part(p)).collect();
+            format!(
+                "{} revokes only [{}] (commits their offsets first) and rejoins; it keeps consuming the rest",
+                sim.consumers()[consumer.idx()].name,
+                ps.join(", ")
+            )
+        }
         Trace::Applied {
             consumer,
             msg: m,

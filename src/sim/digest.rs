@@ -488,6 +488,28 @@ pub fn encode(ev: &TraceEvent, out: &mut impl FnMut(u64)) {
             out(*offset);
         }
         Trace::Draining => out(42),
+        Trace::PartitionsWithheld {
+            group,
+            generation,
+            partitions,
+        } => {
+            out(43);
+            out(group.0 as u64);
+            out(*generation as u64);
+            out(partitions.len() as u64);
+            partitions.iter().for_each(|p| out(part(p)));
+        }
+        Trace::PartitionsRevoked {
+            group,
+            consumer,
+            partitions,
+        } => {
+            out(44);
+            out(group.0 as u64);
+            out(consumer.0 as u64);
+            out(partitions.len() as u64);
+            partitions.iter().for_each(|p| out(part(p)));
+        }
     }
 }
 
