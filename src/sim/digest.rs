@@ -492,24 +492,28 @@ pub fn encode(ev: &TraceEvent, out: &mut impl FnMut(u64)) {
             group,
             generation,
             partitions,
-        } => {
-            out(43);
-            out(group.0 as u64);
-            out(*generation as u64);
-            out(partitions.len() as u64);
-            partitions.iter().for_each(|p| out(part(p)));
-        }
+        } => [
+            43,
+            group.0 as u64,
+            *generation as u64,
+            partitions.len() as u64,
+        ]
+        .into_iter()
+        .chain(partitions.iter().map(part))
+        .for_each(&mut *out),
         Trace::PartitionsRevoked {
             group,
             consumer,
             partitions,
-        } => {
-            out(44);
-            out(group.0 as u64);
-            out(consumer.0 as u64);
-            out(partitions.len() as u64);
-            partitions.iter().for_each(|p| out(part(p)));
-        }
+        } => [
+            44,
+            group.0 as u64,
+            consumer.0 as u64,
+            partitions.len() as u64,
+        ]
+        .into_iter()
+        .chain(partitions.iter().map(part))
+        .for_each(&mut *out),
     }
 }
 

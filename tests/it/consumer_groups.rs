@@ -690,12 +690,10 @@ fn cooperative_members_keep_consuming_while_they_rejoin() {
     use brokerlab::sim::{ConsumerId, WireKind};
     let text = include_str!("../../scenarios/cooperative-rebalance.toml");
     for assignor in ["cooperative-sticky", "sticky"] {
-        let sc = parse(
-            &text.replace(
-                "assignor = \"cooperative-sticky\"",
-                &format!("assignor = \"{assignor}\""),
-            ),
-        );
+        let sc = parse(&text.replace(
+            "assignor = \"cooperative-sticky\"",
+            &format!("assignor = \"{assignor}\""),
+        ));
         let mut events = Vec::new();
         let mut consumer2_node = None;
         report::run("test.toml", &sc, sc.scenario.seed, |sim, ev| {
@@ -708,32 +706,23 @@ fn cooperative_members_keep_consuming_while_they_rejoin() {
             events.push(ev.clone())
         });
         let node = consumer2_node.expect("consumer-2 joins");
+        let first = |what: &dyn Fn(&TraceEvent) -> bool| {
+            events.iter().find(|e| what(e)).expect("it happens").time
+        };
         // consumer-2's JoinGroup for generation 2, and the end of that rebalance.
-        let started = events
-            .iter()
-            .find(|e| matches!(e.kind, Trace::RebalanceStarted { generation: 2, .. }))
-            .expect("a second generation")
-            .time;
-        let joined = events
-            .iter()
-            .find(|e| {
-                e.time > started
-                    && matches!(&e.kind, Trace::Sent { from, wire, .. }
-                        if *from == node && wire.kind == WireKind::JoinGroup)
-            })
-            .expect("consumer-2 rejoins")
-            .time;
-        let done = events
-            .iter()
-            .find(|e| matches!(e.kind, Trace::Rebalanced { generation: 2, .. }))
-            .expect("generation 2")
-            .time;
+        let started = first(&|e| matches!(e.kind, Trace::RebalanceStarted { generation: 2, .. }));
+        let joined = first(&|e| {
+            e.time > started
+                && matches!(&e.kind, Trace::Sent { from, wire, .. }
+                    if *from == node && wire.kind == WireKind::JoinGroup)
+        });
+        let done = first(&|e| matches!(e.kind, Trace::Rebalanced { generation: 2, .. }));
         let meanwhile = events
             .iter()
             .filter(|e| e.time > joined && e.time < done)
-            .filter(|e| {
-                matches!(e.kind, Trace::Applied { consumer, .. } if consumer == ConsumerId(1))
-            })
+            .filter(
+                |e| matches!(e.kind, Trace::Applied { consumer, .. } if consumer == ConsumerId(1)),
+            )
             .count();
         if assignor == "sticky" {
             assert_eq!(meanwhile, 0, "eager: consumer-2 waits with nothing");
