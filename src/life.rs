@@ -420,6 +420,8 @@ impl Life {
             | Trace::BrokerFenced { .. }
             | Trace::BrokerUnfenced { .. }
             | Trace::MemberJoined { .. }
+            | Trace::PartitionsWithheld { .. }
+            | Trace::PartitionsRevoked { .. }
             | Trace::MemberRemoved { .. }
             | Trace::RebalanceStarted { .. }
             | Trace::Rebalanced { .. }

@@ -444,6 +444,10 @@ fn final_logs(sim: &Sim) -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
 pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
     let node = |n: crate::sim::NodeId| sim.node_name(n).to_string();
     let part = |p: crate::sim::PartitionId| sim.partition_name(p);
+    let parts_list = |ps: &[crate::sim::PartitionId]| -> String {
+        let names: Vec<String> = ps.iter().map(|&p| part(p)).collect();
+        names.join(", ")
+    };
     let broker = |b: crate::sim::BrokerId| sim.broker_name(b).to_string();
     let msg = |m: crate::sim::MsgId| sim.msg_name(m);
     let isr = |s: crate::sim::BrokerSet| {
@@ -715,6 +719,25 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
                 parts.join("; ")
             )
         }
+        Trace::PartitionsWithheld {
+            group,
+            generation,
+            partitions,
+        } => format!(
+            "group {} generation {} (cooperative): [{}] withheld until their current owners revoke them; a second rebalance assigns them",
+            sim.groups()[group.idx()].name,
+            generation,
+            parts_list(partitions)
+        ),
+        Trace::PartitionsRevoked {
+            consumer,
+            partitions,
+            ..
+        } => format!(
+            "{} revokes only [{}] (commits their offsets first) and rejoins; it keeps consuming the rest",
+            sim.consumers()[consumer.idx()].name,
+            parts_list(partitions)
+        ),
         Trace::Applied {
             consumer,
             msg: m,
@@ -782,9 +805,14 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
         Trace::CommitFailed {
             consumer, error, ..
         } => format!(
-            "{} commit failed: {}",
+            "{} commit failed: {}{}",
             sim.consumers()[consumer.idx()].name,
-            error.name()
+            error.name(),
+            if *error == crate::sim::ErrorCode::RebalanceInProgress {
+                " (it is rejoining, so it has no stable generation; it reads on and a later commit covers these offsets)"
+            } else {
+                ""
+            }
         ),
         Trace::OffsetReset {
             group,

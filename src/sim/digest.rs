@@ -502,6 +502,32 @@ pub fn encode(ev: &TraceEvent, out: &mut impl FnMut(u64)) {
             out(*offset);
         }
         Trace::Draining => out(42),
+        Trace::PartitionsWithheld {
+            group,
+            generation,
+            partitions,
+        } => [
+            43,
+            group.0 as u64,
+            *generation as u64,
+            partitions.len() as u64,
+        ]
+        .into_iter()
+        .chain(partitions.iter().map(part))
+        .for_each(&mut *out),
+        Trace::PartitionsRevoked {
+            group,
+            consumer,
+            partitions,
+        } => [
+            44,
+            group.0 as u64,
+            consumer.0 as u64,
+            partitions.len() as u64,
+        ]
+        .into_iter()
+        .chain(partitions.iter().map(part))
+        .for_each(&mut *out),
     }
 }
 

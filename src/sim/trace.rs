@@ -345,6 +345,21 @@ pub enum Trace {
         generation: u32,
         assignment: Box<[(ConsumerId, Box<[PartitionId]>)]>,
     },
+    /// KIP-429, cooperative rebalancing: the generation's assignment holds back partitions
+    /// whose previous owner must revoke them first; a second rebalance assigns them.
+    PartitionsWithheld {
+        group: GroupId,
+        generation: u32,
+        partitions: Box<[PartitionId]>,
+    },
+    /// KIP-429: a member gives up only the partitions its new assignment no longer holds
+    /// (`onPartitionsRevoked` of just those, after committing their offsets) and rejoins; it
+    /// keeps consuming the rest.
+    PartitionsRevoked {
+        group: GroupId,
+        consumer: ConsumerId,
+        partitions: Box<[PartitionId]>,
+    },
     /// A consumer got records from a poll.
     Polled {
         group: GroupId,
