@@ -346,9 +346,9 @@ impl Metrics {
                 self.parts[partition.idx()].isr_len = isr.len();
                 self.reassess(*partition, ev.time);
             }
-            Trace::NodeCrashed { node } | Trace::NodePaused { node, .. } => {
-                self.node_changed(*node, false, ev.time)
-            }
+            Trace::NodeCrashed { node }
+            | Trace::NodeStopped { node }
+            | Trace::NodePaused { node, .. } => self.node_changed(*node, false, ev.time),
             Trace::NodeRestarted { node } | Trace::NodeResumed { node } => {
                 self.node_changed(*node, true, ev.time)
             }

@@ -615,6 +615,28 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
             format!("{} pauses until {}", node(*n), fmt_time(*until))
         }
         Trace::NodeResumed { node: n } => format!("{} resumes", node(*n)),
+        Trace::ShutdownRequested { broker: b } => format!(
+            "{} begins a controlled shutdown: its heartbeat asks the controller to move its leaderships away first",
+            broker(*b)
+        ),
+        Trace::ControlledShutdown {
+            broker: b,
+            granted: false,
+        } => format!(
+            "controller: {} is shutting down: its partitions get new leaders from their ISRs and it leaves every ISR",
+            broker(*b)
+        ),
+        Trace::ControlledShutdown {
+            broker: b,
+            granted: true,
+        } => format!(
+            "controller: {} leads nothing now: it is fenced and told it may shut down",
+            broker(*b)
+        ),
+        Trace::NodeStopped { node: n } => format!(
+            "⏹ {} shuts down cleanly (controlled shutdown: nothing led, log flushed)",
+            node(*n)
+        ),
         Trace::Acked {
             producer,
             msg: m,

@@ -309,6 +309,7 @@ impl World<'_> {
         match f.action {
             A::Crash => FaultKind::Crash(target()),
             A::Restart => FaultKind::Restart(target()),
+            A::Stop => FaultKind::Stop(target()),
             A::Pause => FaultKind::Pause {
                 target: target(),
                 duration_ms: duration(),
@@ -431,6 +432,7 @@ pub fn raise_fault(spec: &FaultSpec, sim: &Sim) -> model::Fault {
     let action = match &spec.kind {
         FaultKind::Crash(_) => A::Crash,
         FaultKind::Restart(_) => A::Restart,
+        FaultKind::Stop(_) => A::Stop,
         FaultKind::Pause { .. } => A::Pause,
         FaultKind::Isolate { .. } => A::Isolate,
         FaultKind::Partition { .. } => A::Partition,
@@ -446,7 +448,7 @@ pub fn raise_fault(spec: &FaultSpec, sim: &Sim) -> model::Fault {
     };
     let mut f = model::Fault::new(spec.at.as_ms(), action);
     match &spec.kind {
-        FaultKind::Crash(t) | FaultKind::Restart(t) => f.target = name(*t),
+        FaultKind::Crash(t) | FaultKind::Restart(t) | FaultKind::Stop(t) => f.target = name(*t),
         FaultKind::Pause {
             target,
             duration_ms,

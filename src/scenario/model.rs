@@ -409,6 +409,8 @@ pub struct Group {
 pub enum FaultAction {
     Crash,
     Restart,
+    /// A broker's controlled shutdown.
+    Stop,
     Pause,
     Isolate,
     Partition,
@@ -428,6 +430,7 @@ impl FaultAction {
         match self {
             FaultAction::Crash => "crash",
             FaultAction::Restart => "restart",
+            FaultAction::Stop => "stop",
             FaultAction::Pause => "pause",
             FaultAction::Isolate => "isolate",
             FaultAction::Partition => "partition",

@@ -300,6 +300,8 @@ pub struct FaultSpec {
 pub enum FaultKind {
     Crash(Target),
     Restart(Target),
+    /// A broker's controlled shutdown: its leaderships move away, then it exits.
+    Stop(Target),
     /// A stop-the-world pause (say, GC): the node does nothing for `duration_ms`.
     Pause {
         target: Target,
@@ -355,6 +357,7 @@ impl FaultKind {
         match self {
             FaultKind::Crash(_) => "crash",
             FaultKind::Restart(_) => "restart",
+            FaultKind::Stop(_) => "stop",
             FaultKind::Pause { .. } => "pause",
             FaultKind::Isolate { .. } => "isolate",
             FaultKind::Partition { .. } => "partition",

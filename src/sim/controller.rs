@@ -4,8 +4,8 @@
 //! unfences it when it heartbeats again; it elects leaders (the first live ISR replica in
 //! replica-list order; failing that, with unclean election enabled, the first live replica;
 //! or none, leaving the partition offline), validates AlterPartition requests (KIP-497), runs
-//! preferred-leader elections and creates partitions. It also answers clients' Metadata
-//! requests.
+//! preferred-leader elections, runs brokers' controlled shutdowns (KIP-631) and creates
+//! partitions. It also answers clients' Metadata requests.
 //!
 //! Simplified relative to Kafka: one controller node whose metadata survives its own crash (in
 //! Kafka a quorum of controllers replicates the metadata log, so the metadata survives the
@@ -29,6 +29,8 @@ pub(crate) enum ControllerTimer {
 #[derive(Clone, Debug, Default)]
 pub struct BrokerRegistration {
     pub fenced: bool,
+    /// In controlled shutdown (KIP-631): not eligible to lead or to join an ISR.
+    pub in_controlled_shutdown: bool,
     pub incarnation: u32,
     pub heartbeats: u64,
 }
@@ -152,6 +154,7 @@ impl Controller {
             Msg::BrokerHeartbeat {
                 broker,
                 incarnation,
+                want_shut_down,
             } => {
                 let reg = &mut self.brokers[broker.idx()];
                 reg.heartbeats += 1;
@@ -164,7 +167,10 @@ impl Controller {
                     // fenced and unfenced again, which moves its leaderships away.
                     self.fence_broker(broker, cx);
                 }
-                if restarted || fenced {
+                if want_shut_down {
+                    let should_shut_down = self.controlled_shutdown(broker, cx);
+                    cx.send(from, Msg::BrokerHeartbeatResponse { should_shut_down });
+                } else if restarted || fenced {
                     self.unfence_broker(broker, cx);
                 }
                 cx.set_timer_ms(
@@ -214,6 +220,7 @@ impl Controller {
             | Msg::ListOffsetsResponse { .. }
             | Msg::PartitionChange { .. }
             | Msg::AlterPartitionResponse { .. }
+            | Msg::BrokerHeartbeatResponse { .. }
             | Msg::WriteTxnMarker { .. }
             | Msg::WriteTxnMarkerResponse { .. }
             | Msg::Txn { .. }
@@ -228,9 +235,48 @@ impl Controller {
         }
     }
 
+    /// A heartbeat asks to shut down (`ReplicationControlManager.processBrokerHeartbeat` with
+    /// `BrokerHeartbeatManager.calculateNextBrokerState`). The first such heartbeat puts the
+    /// broker in controlled shutdown (`handleBrokerInControlledShutdown`): every partition it
+    /// leads gets a new leader from the rest of its ISR (a clean election, the leader epoch
+    /// bumps) and it leaves every ISR it is not the last member of. A later heartbeat is granted
+    /// (SHUTDOWN_NOW) once it leads nothing: the controller fences it and answers
+    /// ShouldShutDown. A fenced broker may go at once. Returns ShouldShutDown.
+    ///
+    /// Simplified: Kafka grants the shutdown only once every active broker has replayed the
+    /// metadata records that moved the leaderships (`lowestActiveOffset`); here the broker's
+    /// next heartbeat, 50 ms later, stands in for that (the links are FIFO, so the stopping
+    /// broker itself has applied them).
+    fn controlled_shutdown(&mut self, b: BrokerId, cx: &mut Cx) -> bool {
+        let reg = &mut self.brokers[b.idx()];
+        if reg.fenced {
+            return true;
+        }
+        if !reg.in_controlled_shutdown {
+            reg.in_controlled_shutdown = true;
+            let ev = cx.emit(Trace::ControlledShutdown {
+                broker: b,
+                granted: false,
+            });
+            cx.caused_by(ev, |cx| self.deactivate(b, cx));
+            return false;
+        }
+        if self.parts.iter().any(|st| st.leader == Some(b)) {
+            return false;
+        }
+        self.brokers[b.idx()].fenced = true;
+        let ev = cx.emit(Trace::ControlledShutdown {
+            broker: b,
+            granted: true,
+        });
+        cx.caused_by(ev, |cx| self.publish_metadata(None, cx));
+        true
+    }
+
     /// Validate a leader's ISR change: it must come from the current leader at the current
-    /// epochs, and may not add a fenced broker (KRaft's INELIGIBLE_REPLICA). Returns the
-    /// committed ISR and partition epoch, or `None` if refused.
+    /// epochs, and may not add a fenced broker or one in controlled shutdown (KRaft's
+    /// INELIGIBLE_REPLICA, KIP-841). Returns the committed ISR and partition epoch, or `None`
+    /// if refused.
     fn alter_partition(
         &mut self,
         partition: PartitionId,
@@ -247,7 +293,7 @@ impl Controller {
             && st.partition_epoch == partition_epoch;
         let isr: BrokerSet = isr
             .iter()
-            .filter(|&x| !self.brokers[x.idx()].fenced || st.isr.contains(x))
+            .filter(|&x| self.is_active(x) || st.isr.contains(x))
             .collect();
         if !valid || !isr.contains(leader) {
             return None;
@@ -271,39 +317,53 @@ impl Controller {
         Some((isr, pe))
     }
 
+    /// Kafka's `ClusterControlManager.isActive`: unfenced and not shutting down, so it may
+    /// lead or join an ISR.
+    fn is_active(&self, b: BrokerId) -> bool {
+        let reg = &self.brokers[b.idx()];
+        !reg.fenced && !reg.in_controlled_shutdown
+    }
+
     fn fence_broker(&mut self, b: BrokerId, cx: &mut Cx) {
         self.brokers[b.idx()].fenced = true;
         let fenced = cx.emit(Trace::BrokerFenced { broker: b });
         // The elections and ISR changes that follow are caused by the fencing.
         cx.caused_by(fenced, |cx| {
             self.publish_metadata(None, cx);
-            for i in 0..self.hosted[b.idx()].len() {
-                let p = self.hosted[b.idx()][i];
-                let st = self.parts[p.idx()];
-                if st.leader == Some(b) {
-                    self.elect_leader(p, false, cx);
-                } else if st.isr.contains(b) && st.isr.len() > 1 {
-                    let st = &mut self.parts[p.idx()];
-                    st.isr.remove(b);
-                    st.partition_epoch += 1;
-                    let (isr, leader) = (st.isr, st.leader);
-                    if let Some(leader) = leader {
-                        cx.emit(Trace::IsrChanged {
-                            partition: p,
-                            leader,
-                            isr,
-                            changed: b,
-                            expanded: false,
-                        });
-                    }
-                    self.publish_partition(p, cx);
-                }
-            }
+            self.deactivate(b, cx);
         });
+    }
+
+    /// `b` may no longer lead or be in sync: elect new leaders for the partitions it leads
+    /// and take it out of every ISR it is not the last member of.
+    fn deactivate(&mut self, b: BrokerId, cx: &mut Cx) {
+        for i in 0..self.hosted[b.idx()].len() {
+            let p = self.hosted[b.idx()][i];
+            let st = self.parts[p.idx()];
+            if st.leader == Some(b) {
+                self.elect_leader(p, false, cx);
+            } else if st.isr.contains(b) && st.isr.len() > 1 {
+                let st = &mut self.parts[p.idx()];
+                st.isr.remove(b);
+                st.partition_epoch += 1;
+                let (isr, leader) = (st.isr, st.leader);
+                if let Some(leader) = leader {
+                    cx.emit(Trace::IsrChanged {
+                        partition: p,
+                        leader,
+                        isr,
+                        changed: b,
+                        expanded: false,
+                    });
+                }
+                self.publish_partition(p, cx);
+            }
+        }
     }
 
     fn unfence_broker(&mut self, b: BrokerId, cx: &mut Cx) {
         self.brokers[b.idx()].fenced = false;
+        self.brokers[b.idx()].in_controlled_shutdown = false;
         cx.emit(Trace::BrokerUnfenced { broker: b });
         self.publish_metadata(None, cx);
         // The returning broker catches up on every partition's leader.
@@ -331,7 +391,7 @@ impl Controller {
     fn elect_leader(&mut self, p: PartitionId, preferred_only: bool, cx: &mut Cx) {
         let a = &self.assignments[p.idx()];
         let st = self.parts[p.idx()];
-        let live = |b: BrokerId| !self.brokers[b.idx()].fenced;
+        let live = |b: BrokerId| self.is_active(b);
         let mut clean = a
             .replicas
             .iter()
@@ -563,6 +623,7 @@ mod tests {
             let msg = Msg::BrokerHeartbeat {
                 broker: b,
                 incarnation,
+                want_shut_down: false,
             };
             self.deliver(NodeId(b.0), msg);
         }
@@ -814,6 +875,78 @@ mod tests {
             "the restarted broker learns who leads now"
         );
         assert!(!w.c.brokers[B1.idx()].fenced);
+    }
+
+    #[test]
+    fn a_controlled_shutdown_moves_leadership_first_and_then_lets_the_broker_go() {
+        let mut w = World::new(false);
+        let ask = |w: &mut World| {
+            let msg = Msg::BrokerHeartbeat {
+                broker: B1,
+                incarnation: 0,
+                want_shut_down: true,
+            };
+            w.deliver(NodeId(0), msg);
+            let sent = w.sent();
+            match sent.last() {
+                Some((NodeId(0), Msg::BrokerHeartbeatResponse { should_shut_down })) => {
+                    *should_shut_down
+                }
+                other => panic!("{other:?}"),
+            }
+        };
+        assert!(!ask(&mut w), "not yet: it led a partition");
+        assert_eq!(
+            w.trace(),
+            vec![
+                Trace::ControlledShutdown {
+                    broker: B1,
+                    granted: false
+                },
+                elected(B2, 1, &[B2, B3], false, false),
+            ]
+        );
+        assert!(
+            !w.c.brokers[B1.idx()].fenced,
+            "still registered and heartbeating"
+        );
+        // KIP-841: a broker in controlled shutdown may not rejoin the ISR.
+        let (isr, _) = w.alter(B2, (1, 1), &[B1, B2, B3]).expect("valid request");
+        assert_eq!(isr, set(&[B2, B3]));
+        assert!(ask(&mut w), "it leads nothing now");
+        assert_eq!(
+            w.trace(),
+            vec![Trace::ControlledShutdown {
+                broker: B1,
+                granted: true
+            }]
+        );
+        assert!(w.c.brokers[B1.idx()].fenced);
+        // It comes back: a new incarnation is unfenced and may rejoin.
+        w.heartbeat(B1, 1);
+        assert!(w.trace().contains(&Trace::BrokerUnfenced { broker: B1 }));
+        assert!(!w.c.brokers[B1.idx()].in_controlled_shutdown);
+        let (isr, _) = w.alter(B2, (1, 2), &[B1, B2, B3]).expect("valid request");
+        assert_eq!(isr, set(&[B1, B2, B3]));
+    }
+
+    #[test]
+    fn a_controlled_shutdown_of_the_last_in_sync_replica_leaves_the_partition_offline() {
+        let mut w = World::new(false);
+        w.alter(B1, (0, 0), &[B1]);
+        w.trace();
+        let msg = Msg::BrokerHeartbeat {
+            broker: B1,
+            incarnation: 0,
+            want_shut_down: true,
+        };
+        w.deliver(NodeId(0), msg);
+        let st = w.state();
+        assert_eq!((st.leader, st.isr), (None, set(&[B1])));
+        assert!(w.trace().contains(&Trace::PartitionOffline {
+            partition: P,
+            epoch: 1
+        }));
     }
 
     #[test]

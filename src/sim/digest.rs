@@ -488,6 +488,20 @@ pub fn encode(ev: &TraceEvent, out: &mut impl FnMut(u64)) {
             out(*offset);
         }
         Trace::Draining => out(42),
+        // Codes from 60 for the cluster slice of issue 10, clear of other slices' new ones.
+        Trace::ShutdownRequested { broker } => {
+            out(60);
+            out(broker.0 as u64);
+        }
+        Trace::ControlledShutdown { broker, granted } => {
+            out(61);
+            out(broker.0 as u64);
+            out(*granted as u64);
+        }
+        Trace::NodeStopped { node: n } => {
+            out(62);
+            out(node(n));
+        }
     }
 }
 

@@ -280,6 +280,7 @@ impl TxnCoordinator {
             | Msg::ListOffsets { .. }
             | Msg::ListOffsetsResponse { .. }
             | Msg::BrokerHeartbeat { .. }
+            | Msg::BrokerHeartbeatResponse { .. }
             | Msg::PartitionChange { .. }
             | Msg::AlterPartition { .. }
             | Msg::AlterPartitionResponse { .. }

@@ -282,7 +282,7 @@ fn every_action_and_error_name_is_described() {
     let doc = doc();
     let sections = sections(&doc);
     let actions = scenario::accepted_values::<FaultAction>();
-    assert_eq!(actions.len(), 14);
+    assert_eq!(actions.len(), 15);
     for a in &actions {
         let body = sections
             .get(&format!("`{a}`"))
