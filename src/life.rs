@@ -420,6 +420,7 @@ impl Life {
             | Trace::BrokerFenced { .. }
             | Trace::BrokerUnfenced { .. }
             | Trace::ShutdownRequested { .. }
+            | Trace::ElrChanged { .. }
             | Trace::ControlledShutdown { .. }
             | Trace::MemberJoined { .. }
             | Trace::MemberRemoved { .. }

@@ -754,6 +754,7 @@ mod tests {
                 isr: BrokerSet::EMPTY.with(BrokerId(2)),
                 unclean: false,
                 preferred: false,
+                from_elr: false,
             },
         ));
         // Elected with an ISR of one, below min.insync.replicas = 2.

@@ -830,7 +830,7 @@ pub fn log_kind(t: &Trace) -> LogKind {
         | Trace::BrokerFenced { .. }
         | Trace::ControlledShutdown { .. }
         | Trace::BrokerUnfenced { .. } => LogKind::Election,
-        Trace::IsrChanged { .. } => LogKind::Isr,
+        Trace::IsrChanged { .. } | Trace::ElrChanged { .. } => LogKind::Isr,
         Trace::Truncated { .. } => LogKind::Truncation,
         Trace::RebalanceStarted { .. }
         | Trace::Rebalanced { .. }

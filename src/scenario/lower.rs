@@ -85,6 +85,10 @@ impl From<&Scenario> for SimConfig {
 }
 
 /// Lowers a scenario that passed validation. Panics on a name validation would have rejected.
+/// `eligible_leader_replicas` when unset: on, as for a new Kafka 4.1+ cluster (KIP-966's
+/// `eligible.leader.replicas.version=1` is the default feature level from 4.1).
+pub const DEFAULT_ELIGIBLE_LEADER_REPLICAS: bool = true;
+
 pub fn lower(sc: &Scenario) -> SimConfig {
     let c = &sc.cluster;
     let topic_id = |name: &str| -> TopicId {
@@ -192,6 +196,9 @@ pub fn lower(sc: &Scenario) -> SimConfig {
             replica_fetch_wait_max_ms: c.replica_fetch_wait_max_ms,
             replica_socket_timeout_ms: c.replica_socket_timeout_ms,
             group_initial_rebalance_delay_ms: c.group_initial_rebalance_delay_ms,
+            eligible_leader_replicas: c
+                .eligible_leader_replicas
+                .unwrap_or(DEFAULT_ELIGIBLE_LEADER_REPLICAS),
         },
         network: NetworkConfig {
             latency_ms: sc.network.latency_ms,

@@ -1120,6 +1120,30 @@ mod tests {
     }
 
     #[test]
+    fn with_eligible_leader_replicas_the_hw_holds_while_the_isr_is_below_min_isr() {
+        for elr in [false, true] {
+            let mut w = World::new();
+            w.k.settings.eligible_leader_replicas = elr;
+            // The ISR is broker-1 alone; min.insync.replicas is 2.
+            w.lead(&[B1]);
+            w.produce(Acks::Leader, 0, 1, None);
+            assert_eq!(w.replica().leo(), 1);
+            assert_eq!(
+                w.replica().hw(),
+                if elr { 0 } else { 1 },
+                "KIP-966: the HW moves only with min.insync.replicas in sync (elr={elr})"
+            );
+        }
+        // Back to two in sync: the HW moves.
+        let mut w = World::new();
+        w.k.settings.eligible_leader_replicas = true;
+        w.lead(&[B1, B2]);
+        w.produce(Acks::Leader, 0, 1, None);
+        w.follower_fetch(B2, 1, Some(1));
+        assert_eq!(w.replica().hw(), 1);
+    }
+
+    #[test]
     fn a_fetch_response_from_before_a_crash_is_stale() {
         let mut w = World::new();
         w.change(Some(B2), 1, &[B1, B2, B3]);

@@ -142,6 +142,8 @@ pub struct ClusterConfig {
     pub replica_socket_timeout_ms: u64,
     /// `group.initial.rebalance.delay.ms`
     pub group_initial_rebalance_delay_ms: u64,
+    /// KIP-966 eligible leader replicas (the `eligible.leader.replicas.version` feature).
+    pub eligible_leader_replicas: bool,
 }
 
 /// The simulated network.

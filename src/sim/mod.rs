@@ -96,6 +96,8 @@ pub struct Settings {
     pub replica_fetch_wait_max_ms: u64,
     pub replica_socket_timeout_ms: u64,
     pub group_initial_rebalance_delay_ms: u64,
+    /// KIP-966 eligible leader replicas (the `eligible.leader.replicas.version` feature).
+    pub eligible_leader_replicas: bool,
 }
 
 #[derive(Clone, Debug)]

@@ -267,6 +267,8 @@ pub enum Trace {
         unclean: bool,
         /// Preferred-leader election rather than failover.
         preferred: bool,
+        /// Elected from the ELR, the ISR being empty (KIP-966): a clean election.
+        from_elr: bool,
     },
     /// No live replica can lead: the partition is offline.
     PartitionOffline {
@@ -313,6 +315,13 @@ pub enum Trace {
     ControlledShutdown {
         broker: BrokerId,
         granted: bool,
+    },
+    /// A partition's eligible leader replicas changed (KIP-966): `elr` may lead cleanly when
+    /// the ISR is empty; `last_known_elr` lost that right (an unclean shutdown).
+    ElrChanged {
+        partition: PartitionId,
+        elr: BrokerSet,
+        last_known_elr: BrokerSet,
     },
     /// A broker's process exits cleanly at the end of its controlled shutdown.
     NodeStopped {

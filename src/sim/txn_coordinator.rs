@@ -680,11 +680,10 @@ mod tests {
                 TopicId(0),
                 vec![BrokerId(i)],
                 false,
+                1,
                 PartitionState {
                     leader: Some(BrokerId(i)),
-                    leader_epoch: 0,
-                    partition_epoch: 0,
-                    isr: BrokerSet::default(),
+                    ..PartitionState::default()
                 },
             );
         }

@@ -111,3 +111,45 @@ fn a_stopped_leader_hands_over_at_once_where_a_crashed_one_takes_the_session_tim
             .any(|(_, t)| matches!(t, Trace::BrokerFenced { .. }))
     );
 }
+
+/// KIP-966: the last in-sync replica dies while a cleanly stopped replica waits in the ELR.
+/// With ELR that replica is elected when the dead one is fenced; without it the partition has
+/// no leader until the dead one returns.
+#[test]
+fn an_elr_member_leads_when_the_last_in_sync_replica_dies() {
+    let text = brokerlab::scenario::find_bundled("elr-last-replica-standing")
+        .expect("bundled")
+        .text;
+    let (on, on_trace) = run(text);
+    let (off, off_trace) = run(&text.replace(
+        "eligible_leader_replicas = true",
+        "eligible_leader_replicas = false",
+    ));
+    let elected = |trace: &[(SimTime, Trace)]| -> Vec<(u64, u32, bool)> {
+        trace
+            .iter()
+            .filter_map(|(at, t)| match t {
+                Trace::LeaderElected {
+                    leader, from_elr, ..
+                } => Some((at.as_ms(), leader.0, *from_elr)),
+                _ => None,
+            })
+            .collect()
+    };
+    let on_elected = elected(&on_trace);
+    let off_elected = elected(&off_trace);
+    assert!(
+        matches!(on_elected[..], [(at, 1, true), ..] if (15_000..16_000).contains(&at)),
+        "broker-2 from the ELR when broker-1 is fenced: {on_elected:?}"
+    );
+    assert!(
+        matches!(off_elected[..], [(at, 0, false), ..] if at >= 28_000),
+        "nobody until broker-1 returns: {off_elected:?}"
+    );
+    for r in [&on, &off] {
+        assert_eq!(r.outcome.acked_lost, 0);
+        assert_eq!(r.outcome.lost, 0);
+    }
+    let unavailable = |r: &Report| r.metrics.unavailable_ms["orders/0"];
+    assert!(unavailable(&on) + 8000.0 < unavailable(&off));
+}

@@ -241,6 +241,11 @@ fn the_defaults_written_are_the_models() {
         d("`[cluster]`", "broker_session_timeout_ms").as_integer(),
         Some(9_000)
     );
+    let elr = &rows(&sections["`[cluster]`"])["eligible_leader_replicas"];
+    assert!(elr[2].contains(&format!(
+        "`{}`",
+        scenario::lower::DEFAULT_ELIGIBLE_LEADER_REPLICAS
+    )));
     let tx = &rows(&sections["`[[producers]]`"])["transaction_size"];
     assert!(tx[2].contains(&format!("`{}`", scenario::lower::DEFAULT_TRANSACTION_SIZE)));
 }
