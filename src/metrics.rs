@@ -351,9 +351,9 @@ impl Metrics {
                 self.parts[partition.idx()].isr_len = isr.len();
                 self.reassess(*partition, ev.time);
             }
-            Trace::NodeCrashed { node } | Trace::NodePaused { node, .. } => {
-                self.node_changed(*node, false, ev.time)
-            }
+            Trace::NodeCrashed { node }
+            | Trace::NodeStopped { node }
+            | Trace::NodePaused { node, .. } => self.node_changed(*node, false, ev.time),
             Trace::NodeRestarted { node } | Trace::NodeResumed { node } => {
                 self.node_changed(*node, true, ev.time)
             }
@@ -770,6 +770,7 @@ mod tests {
                 isr: BrokerSet::EMPTY.with(BrokerId(2)),
                 unclean: false,
                 preferred: false,
+                from_elr: false,
             },
         ));
         // Elected with an ISR of one, below min.insync.replicas = 2.

@@ -571,9 +571,12 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
             isr: set,
             unclean,
             preferred,
+            from_elr,
         } => {
             let kind = if *unclean {
                 "UNCLEAN election (out-of-sync replica, data may be lost)"
+            } else if *from_elr {
+                "clean election from the ELR (KIP-966: no in-sync replica left, but this one has every record up to the HW)"
             } else if *preferred {
                 "preferred-leader election"
             } else {
@@ -620,6 +623,43 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
             format!("{} pauses until {}", node(*n), fmt_time(*until))
         }
         Trace::NodeResumed { node: n } => format!("{} resumes", node(*n)),
+        Trace::ShutdownRequested { broker: b } => format!(
+            "{} begins a controlled shutdown: its heartbeat asks the controller to move its leaderships away first",
+            broker(*b)
+        ),
+        Trace::ControlledShutdown {
+            broker: b,
+            granted: false,
+        } => format!(
+            "controller: {} is shutting down: its partitions get new leaders from their ISRs and it leaves every ISR",
+            broker(*b)
+        ),
+        Trace::ControlledShutdown {
+            broker: b,
+            granted: true,
+        } => format!(
+            "controller: {} leads nothing now: it is fenced and told it may shut down",
+            broker(*b)
+        ),
+        Trace::ElrChanged {
+            partition,
+            elr,
+            last_known_elr,
+        } => {
+            let mut s = format!(
+                "{} eligible leader replicas (KIP-966): ELR {}",
+                part(*partition),
+                isr(*elr)
+            );
+            if !last_known_elr.is_empty() {
+                s += &format!(", last known ELR {}", isr(*last_known_elr));
+            }
+            s
+        }
+        Trace::NodeStopped { node: n } => format!(
+            "⏹ {} shuts down cleanly (controlled shutdown: nothing led, log flushed)",
+            node(*n)
+        ),
         Trace::Acked {
             producer,
             msg: m,

@@ -769,6 +769,7 @@ impl Producer {
             | Msg::ListOffsetsResponse { .. }
             | Msg::ConsumerFetchResponse { .. }
             | Msg::BrokerHeartbeat { .. }
+            | Msg::BrokerHeartbeatResponse { .. }
             | Msg::PartitionChange { .. }
             | Msg::AlterPartition { .. }
             | Msg::AlterPartitionResponse { .. }
