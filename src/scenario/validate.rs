@@ -29,7 +29,8 @@ pub const MAX_DURATION_MS: u64 = i32::MAX as u64;
 /// Producers, counting neither a consumer's embedded ones nor `zombie` instances.
 pub const MAX_PRODUCERS: usize = 500;
 /// Every process of a run: brokers, the controller, producers, consumers and the producers
-/// embedded in them. The network keeps one entry per pair of nodes, so this bounds its memory.
+/// embedded in them. Per-process state (a consumer's view of every partition, the links to
+/// each broker) grows with it.
 pub const MAX_NODES: u64 = 1_200;
 /// Topics, groups, faults and notes: each at most this many.
 pub const MAX_TABLE_ENTRIES: usize = 10_000;

@@ -164,8 +164,11 @@ pub(super) fn build(config: SimConfig, seed: u64) -> Sim {
         sim.k.group_names.push(spec.name.clone());
         sim.groups.push(group);
     }
+    // Brokers and then the controller come first: those are the servers.
+    let servers = sim.k.controller_node.idx() + 1;
     sim.k.net = Network::new(
         sim.k.nodes.len(),
+        servers,
         config.network.latency_ms,
         config.network.loss,
     );
