@@ -109,6 +109,10 @@ pub struct Cluster {
     /// `group.initial.rebalance.delay.ms`
     #[serde(alias = "group.initial.rebalance.delay.ms")]
     pub group_initial_rebalance_delay_ms: u64,
+    /// KIP-966 eligible leader replicas (Kafka's feature `eligible.leader.replicas.version`);
+    /// unset means [`crate::scenario::lower::DEFAULT_ELIGIBLE_LEADER_REPLICAS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eligible_leader_replicas: Option<bool>,
 }
 
 impl Default for Cluster {
@@ -122,6 +126,7 @@ impl Default for Cluster {
             replica_fetch_wait_max_ms: 500,
             replica_socket_timeout_ms: 30_000,
             group_initial_rebalance_delay_ms: 3_000,
+            eligible_leader_replicas: None,
         }
     }
 }
@@ -423,6 +428,8 @@ pub struct Group {
 pub enum FaultAction {
     Crash,
     Restart,
+    /// A broker's controlled shutdown.
+    Stop,
     Pause,
     Isolate,
     Partition,
@@ -442,6 +449,7 @@ impl FaultAction {
         match self {
             FaultAction::Crash => "crash",
             FaultAction::Restart => "restart",
+            FaultAction::Stop => "stop",
             FaultAction::Pause => "pause",
             FaultAction::Isolate => "isolate",
             FaultAction::Partition => "partition",

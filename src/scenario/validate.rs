@@ -170,7 +170,7 @@ struct ActionSpec {
 fn action_spec(a: FaultAction) -> ActionSpec {
     use FaultAction::*;
     let (required, optional): (&'static [&'static str], &'static [&'static str]) = match a {
-        Crash | Restart | RemoveConsumer | Zombie => (&["target"], &[]),
+        Crash | Restart | Stop | RemoveConsumer | Zombie => (&["target"], &[]),
         Pause => (&["target", "duration_ms"], &[]),
         Isolate => (&["target"], &["duration_ms"]),
         Partition => (&["sides"], &["duration_ms"]),
@@ -190,6 +190,9 @@ fn field_hint(field: &str, action: FaultAction) -> &'static str {
     match (field, action) {
         ("target", FaultAction::DropAcks) => {
             "`target = \"PRODUCER\"`: the producer whose next responses are lost"
+        }
+        ("target", FaultAction::Stop) => {
+            "`target = \"broker-N\"` or `\"leader:TOPIC/P\"`: the broker that shuts down cleanly"
         }
         ("target", FaultAction::Zombie) => {
             "`target = \"PRODUCER\"`: the transactional producer that becomes a zombie"
@@ -1451,6 +1454,16 @@ impl<'a, 'i> Validator<'a, 'i> {
                 } else {
                     format!("a producer: {names}")
                 });
+                return;
+            }
+            (FaultAction::Stop, Target::Broker(_) | Target::Leader { .. }) => {}
+            (FaultAction::Stop, _) => {
+                self.err(
+                    at,
+                    format!("a `stop` fault targets a broker, not `{s}`"),
+                )
+                .expected("`broker-N` or `leader:TOPIC/P`")
+                .help("`stop` is a broker's controlled shutdown; use `crash` for any other process");
                 return;
             }
             (FaultAction::RemoveConsumer, Target::Consumer { .. }) => {}

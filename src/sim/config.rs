@@ -142,6 +142,8 @@ pub struct ClusterConfig {
     pub replica_socket_timeout_ms: u64,
     /// `group.initial.rebalance.delay.ms`
     pub group_initial_rebalance_delay_ms: u64,
+    /// KIP-966 eligible leader replicas (the `eligible.leader.replicas.version` feature).
+    pub eligible_leader_replicas: bool,
 }
 
 /// The simulated network.
@@ -300,6 +302,8 @@ pub struct FaultSpec {
 pub enum FaultKind {
     Crash(Target),
     Restart(Target),
+    /// A broker's controlled shutdown: its leaderships move away, then it exits.
+    Stop(Target),
     /// A stop-the-world pause (say, GC): the node does nothing for `duration_ms`.
     Pause {
         target: Target,
@@ -355,6 +359,7 @@ impl FaultKind {
         match self {
             FaultKind::Crash(_) => "crash",
             FaultKind::Restart(_) => "restart",
+            FaultKind::Stop(_) => "stop",
             FaultKind::Pause { .. } => "pause",
             FaultKind::Isolate { .. } => "isolate",
             FaultKind::Partition { .. } => "partition",

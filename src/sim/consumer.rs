@@ -648,6 +648,7 @@ impl Consumer {
             | Msg::ConsumerFetch { .. }
             | Msg::ListOffsets { .. }
             | Msg::BrokerHeartbeat { .. }
+            | Msg::BrokerHeartbeatResponse { .. }
             | Msg::PartitionChange { .. }
             | Msg::AlterPartition { .. }
             | Msg::AlterPartitionResponse { .. }

@@ -331,6 +331,7 @@ impl GroupCoordinator {
             | Msg::ListOffsets { .. }
             | Msg::ListOffsetsResponse { .. }
             | Msg::BrokerHeartbeat { .. }
+            | Msg::BrokerHeartbeatResponse { .. }
             | Msg::PartitionChange { .. }
             | Msg::AlterPartition { .. }
             | Msg::AlterPartitionResponse { .. }

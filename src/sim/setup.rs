@@ -46,6 +46,7 @@ pub(super) fn build(config: SimConfig, seed: u64) -> Sim {
         replica_fetch_wait_max_ms: c.replica_fetch_wait_max_ms,
         replica_socket_timeout_ms: c.replica_socket_timeout_ms,
         group_initial_rebalance_delay_ms: c.group_initial_rebalance_delay_ms,
+        eligible_leader_replicas: c.eligible_leader_replicas,
     };
     let mut sim = Sim::new_empty(settings);
     let mut key_index: BTreeMap<String, u32> = BTreeMap::new();
@@ -89,14 +90,10 @@ pub(super) fn build(config: SimConfig, seed: u64) -> Sim {
                     .collect(),
             };
             // The leader is decided at boot.
-            let leaderless = PartitionState {
-                leader: None,
-                leader_epoch: 0,
-                partition_epoch: 0,
-                isr: BrokerSet::EMPTY,
-            };
+            let leaderless = PartitionState::default();
+            let min_isr = topic.min_insync_replicas;
             sim.controller
-                .add_partition(tid, assignment.clone(), unclean, leaderless);
+                .add_partition(tid, assignment.clone(), unclean, min_isr, leaderless);
             provision_partition(&mut sim, tid, assignment);
         }
         shift += topic.partitions;

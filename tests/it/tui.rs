@@ -624,6 +624,15 @@ fn each_group_line_names_its_aborted_reads() {
         billing.contains("aborted 3") && !billing.contains("aborted-read"),
         "{billing}"
     );
+    // The dashboard's line is the longest; its verdict wraps onto the next line, not off the
+    // panel's edge.
+    let lines: Vec<&str> = f.lines().collect();
+    let at = lines.iter().position(|l| *l == dashboard).unwrap();
+    let verdict = |l: &str| l.contains("exactly-once") || l.contains("at-least-once");
+    assert!(
+        verdict(dashboard) || verdict(lines[at + 1]),
+        "the dashboard's verdict is shown:\n{f}"
+    );
 }
 
 /// From a paused position between two log lines (as after stopping playback), five `→` and five
