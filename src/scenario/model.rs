@@ -306,6 +306,16 @@ pub enum Assignor {
     CooperativeSticky,
 }
 
+/// `group.protocol`: the classic JoinGroup/SyncGroup protocol, or KIP-848's consumer group
+/// protocol (GA in Kafka 4.0; `"classic"` stays the 4.x client default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupProtocol {
+    #[default]
+    Classic,
+    Consumer,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CommitMode {
@@ -355,6 +365,10 @@ pub struct Group {
     #[serde(default)]
     #[serde(alias = "partition.assignment.strategy")]
     pub assignor: Assignor,
+    /// `group.protocol`; only `"classic"` is modelled (KIP-848's `"consumer"` is refused).
+    #[serde(default)]
+    #[serde(alias = "group.protocol")]
+    pub group_protocol: GroupProtocol,
     #[serde(default)]
     pub commit: CommitMode,
     /// Application processing time per record.

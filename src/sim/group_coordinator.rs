@@ -1362,6 +1362,36 @@ mod tests {
         }
     }
 
+    /// KIP-429: a partition whose owner has left the group has no owner to revoke it, so the
+    /// cooperative assignor gives it out in the same rebalance.
+    #[test]
+    fn a_cooperative_rebalance_assigns_a_departed_members_partition_at_once() {
+        let mut w = world(|s| s.assignor = Assignor::CooperativeSticky);
+        w.form_generation();
+        let (a1, a2) = (w.assignment(C1), w.assignment(C2));
+        assert_eq!((a1.len(), a2.len()), (1, 1));
+        w.request(
+            C2,
+            GroupRequest::Leave {
+                reason: LeaveReason::Left,
+            },
+        );
+        w.request(
+            C1,
+            GroupRequest::Join {
+                token: 5,
+                owned: a1.into(),
+            },
+        );
+        assert_eq!(w.g.generation(), 2);
+        assert_eq!(w.assignment(C1), [P0, P1]);
+        assert!(
+            !w.events()
+                .iter()
+                .any(|t| matches!(t, Trace::PartitionsWithheld { .. }))
+        );
+    }
+
     #[test]
     fn a_static_member_that_rejoins_keeps_its_assignment() {
         let mut w = world(|s| s.static_membership = true);

@@ -1,9 +1,9 @@
 //! The consumer-groups panel: generation and state, then each member with its assigned
 //! partitions and, per partition, the position, the committed offset and the lag. Under
-//! KIP-429's cooperative protocol a partition is marked, in words: `revoking` (its owner is
-//! giving it up), `pending` (assigned, its owner does not consume it yet) or `consuming` (read
-//! on through a rebalance); partitions the coordinator withholds until their owner revokes them
-//! are listed under the group.
+//! KIP-429's cooperative protocol a partition is marked with a glyph and a word (the glyph alone
+//! on the compact line): `revoking` (its owner is giving it up), `pending` (assigned, its owner
+//! does not consume it yet) or `consuming` (read on through a rebalance); partitions the
+//! coordinator withholds until their owner revokes them are listed under the group.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -102,13 +102,20 @@ enum Mark {
 }
 
 impl Mark {
-    fn tag(self) -> Option<Span<'static>> {
-        match self {
-            Mark::Owned => None,
-            Mark::Consuming => Some(Span::styled(" ▶ consuming", theme::UP)),
-            Mark::Revoking => Some(Span::styled(" ⇠ revoking", theme::PAUSED)),
-            Mark::Pending => Some(Span::styled(" … pending", theme::DIM)),
-        }
+    /// The mark as a glyph and a word, or the glyph alone (`short`, the compact line).
+    fn tag(self, short: bool) -> Option<Span<'static>> {
+        let (glyph, word, style) = match self {
+            Mark::Owned => return None,
+            Mark::Consuming => ("▶", "consuming", theme::UP),
+            Mark::Revoking => ("⇠", "revoking", theme::PAUSED),
+            Mark::Pending => ("…", "pending", theme::DIM),
+        };
+        let text = if short {
+            format!(" {glyph}")
+        } else {
+            format!(" {glyph} {word}")
+        };
+        Some(Span::styled(text, style))
     }
 }
 
@@ -199,7 +206,7 @@ pub fn compact_lines(s: &Session, _width: u16) -> Vec<Line<'static>> {
                 for (p, mark) in member_partitions(sim, g, m.consumer, &m.assignment) {
                     spans.push(Span::raw(" "));
                     spans.extend(partition_spans(sim, g, m.consumer, p, true));
-                    spans.extend(mark.tag());
+                    spans.extend(mark.tag(true));
                 }
             }
             Line::from(spans)
@@ -325,7 +332,7 @@ impl GroupsPanel<'_> {
                                 head = vec![Span::raw(" ".repeat(22))];
                             }
                             head.extend(partition_spans(sim, g, c, p, false));
-                            head.extend(mark.tag());
+                            head.extend(mark.tag(false));
                         }
                         lines.push(Line::from(head));
                     }
