@@ -768,6 +768,7 @@ mod tests {
                 from: 3,
                 to: 1,
                 removed: Box::new([MsgId(11), MsgId(12)]),
+                reason: crate::sim::TruncateReason::DivergedEpoch,
             }]
         );
         let sent = w.sent();
