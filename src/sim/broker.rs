@@ -1121,6 +1121,84 @@ mod tests {
     }
 
     #[test]
+    fn pre_kip101_a_new_follower_truncates_to_its_own_hw_and_fetches_without_an_epoch() {
+        let mut w = World::new();
+        w.k.settings.replica_recovery = crate::sim::ReplicaRecovery::HighWatermark;
+        w.change(Some(B2), 1, &[B1, B2, B3]);
+        let sent = w.sent();
+        let [(_, Msg::ReplicaFetch { session, .. })] = &sent[..] else {
+            panic!("{sent:?}");
+        };
+        let payload = w.k.alloc_payload();
+        w.k.payloads[payload as usize].extend([data(1, 10), data(1, 11), data(1, 12)]);
+        let reply = Msg::ReplicaFetchResponse {
+            partition: P,
+            leader_epoch: 1,
+            session: *session,
+            result: ReplicaFetchResult::Records {
+                base_offset: 0,
+                payload,
+                hw: 1,
+            },
+        };
+        w.deliver(NodeId(1), reply);
+        assert_eq!((w.replica().leo(), w.replica().hw()), (3, 1));
+        w.trace();
+        // A new leader: Kafka 0.10 cuts the log to the follower's own HW at once.
+        w.change(Some(B3), 2, &[B1, B3]);
+        assert_eq!(
+            w.trace(),
+            vec![Trace::Truncated {
+                partition: P,
+                broker: B1,
+                from: 3,
+                to: 1,
+                removed: Box::new([MsgId(11), MsgId(12)]),
+                reason: crate::sim::TruncateReason::HighWatermark,
+            }]
+        );
+        let sent = w.sent();
+        assert!(
+            matches!(
+                sent.last(),
+                Some((
+                    NodeId(2),
+                    Msg::ReplicaFetch {
+                        fetch_offset: 1,
+                        last_fetched_epoch: None,
+                        ..
+                    }
+                ))
+            ),
+            "{sent:?}"
+        );
+    }
+
+    #[test]
+    fn pre_kip101_a_fetch_past_the_leaders_end_gets_the_leaders_end() {
+        let mut w = World::new();
+        w.k.settings.replica_recovery = crate::sim::ReplicaRecovery::HighWatermark;
+        w.lead(&[B1, B2]);
+        w.produce(Acks::Leader, 0, 2, None);
+        w.sent();
+        w.follower_fetch(B2, 5, None);
+        let sent = w.sent();
+        assert!(
+            matches!(
+                sent[..],
+                [(
+                    NodeId(1),
+                    Msg::ReplicaFetchResponse {
+                        result: ReplicaFetchResult::Diverging { end_offset: 2, .. },
+                        ..
+                    }
+                )]
+            ),
+            "{sent:?}"
+        );
+    }
+
+    #[test]
     fn with_eligible_leader_replicas_the_hw_holds_while_the_isr_is_below_min_isr() {
         for elr in [false, true] {
             let mut w = World::new();
