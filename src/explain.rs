@@ -289,6 +289,18 @@ pub fn describe(
                     "enable.idempotence=false".into(),
                     Some(Change::EnableIdempotence),
                 )
+            } else if appends >= 2 {
+                // An idempotent producer writes a record twice only once its epoch was bumped
+                // (KIP-360, `TransactionManager.canRetry`): the broker recognises a retry among
+                // the producer's last 5 batches of the current epoch only (`ProducerStateEntry`).
+                (
+                    format!(
+                        "{} resent {msg} under a new producer epoch, bumped to close a gap in its sequence numbers (KIP-360); the broker recognises a retry only within one epoch, so the log holds it {appends} times",
+                        producer.map_or("the producer", |p| p.name.as_str())
+                    ),
+                    "enable.idempotence=true, no deduplication".into(),
+                    (!group.dedup).then_some(Change::Dedup),
+                )
             } else {
                 let config = match group.commit {
                     CommitMode::Auto => "enable.auto.commit=true, no deduplication".to_string(),

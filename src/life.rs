@@ -423,6 +423,8 @@ impl Life {
             | Trace::ElrChanged { .. }
             | Trace::ControlledShutdown { .. }
             | Trace::MemberJoined { .. }
+            | Trace::PartitionsWithheld { .. }
+            | Trace::PartitionsRevoked { .. }
             | Trace::MemberRemoved { .. }
             | Trace::RebalanceStarted { .. }
             | Trace::Rebalanced { .. }
@@ -432,6 +434,7 @@ impl Life {
             | Trace::ProducerInitialized { .. }
             | Trace::ProducerFenced { .. }
             | Trace::TxnStateChanged { .. }
+            | Trace::TxnEnded { .. }
             | Trace::PartitionsAdded { .. }
             | Trace::TxnMarker { .. }
             | Trace::Draining => false,

@@ -836,6 +836,8 @@ pub fn log_kind(t: &Trace) -> LogKind {
         Trace::RebalanceStarted { .. }
         | Trace::Rebalanced { .. }
         | Trace::MemberJoined { .. }
+        | Trace::PartitionsWithheld { .. }
+        | Trace::PartitionsRevoked { .. }
         | Trace::MemberRemoved { .. } => LogKind::Rebalance,
         Trace::ProduceError { .. }
         | Trace::Retried { .. }

@@ -463,6 +463,20 @@ pub fn encode(ev: &TraceEvent, out: &mut impl FnMut(u64)) {
             out(producer.0 as u64);
             out(*txn as u64);
         }
+        Trace::TxnEnded {
+            producer,
+            txn,
+            committed,
+            records,
+            acked,
+        } => {
+            out(50);
+            out(producer.0 as u64);
+            out(*txn as u64);
+            out(*committed as u64);
+            out(*records as u64);
+            out(*acked as u64);
+        }
         Trace::TxnStateChanged {
             txn,
             epoch,
@@ -500,6 +514,32 @@ pub fn encode(ev: &TraceEvent, out: &mut impl FnMut(u64)) {
             out(*offset);
         }
         Trace::Draining => out(42),
+        Trace::PartitionsWithheld {
+            group,
+            generation,
+            partitions,
+        } => [
+            43,
+            group.0 as u64,
+            *generation as u64,
+            partitions.len() as u64,
+        ]
+        .into_iter()
+        .chain(partitions.iter().map(part))
+        .for_each(&mut *out),
+        Trace::PartitionsRevoked {
+            group,
+            consumer,
+            partitions,
+        } => [
+            44,
+            group.0 as u64,
+            consumer.0 as u64,
+            partitions.len() as u64,
+        ]
+        .into_iter()
+        .chain(partitions.iter().map(part))
+        .for_each(&mut *out),
         // Codes from 60 for the cluster slice of issue 10, clear of other slices' new ones.
         Trace::ShutdownRequested { broker } => {
             out(60);

@@ -391,6 +391,21 @@ pub enum Trace {
         generation: u32,
         assignment: Box<[(ConsumerId, Box<[PartitionId]>)]>,
     },
+    /// KIP-429, cooperative rebalancing: the generation's assignment holds back partitions
+    /// whose previous owner must revoke them first; a second rebalance assigns them.
+    PartitionsWithheld {
+        group: GroupId,
+        generation: u32,
+        partitions: Box<[PartitionId]>,
+    },
+    /// KIP-429: a member gives up only the partitions its new assignment no longer holds
+    /// (`onPartitionsRevoked` of just those, after committing their offsets) and rejoins; it
+    /// keeps consuming the rest.
+    PartitionsRevoked {
+        group: GroupId,
+        consumer: ConsumerId,
+        partitions: Box<[PartitionId]>,
+    },
     /// A consumer got records from a poll.
     Polled {
         group: GroupId,
@@ -474,6 +489,16 @@ pub enum Trace {
     ProducerFenced {
         producer: ProducerId,
         txn: u32,
+    },
+    /// A transactional application producer's `commitTransaction()` returned (the EndTxn
+    /// response), or its transaction aborted. Its records' sends completed earlier, on their
+    /// produce responses (`Acked`); `acked` of the `records` had.
+    TxnEnded {
+        producer: ProducerId,
+        txn: u32,
+        committed: bool,
+        records: u32,
+        acked: u32,
     },
     /// A transaction changed state at its coordinator.
     TxnStateChanged {

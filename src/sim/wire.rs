@@ -315,6 +315,9 @@ pub(crate) enum TxnResponse {
 pub(crate) enum GroupRequest {
     Join {
         token: u32,
+        /// The partitions the member owns as it joins: KIP-429's `ownedPartitions` in the
+        /// subscription. Only the cooperative protocol reads them.
+        owned: Box<[PartitionId]>,
     },
     Sync {
         generation: u32,
