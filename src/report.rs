@@ -346,6 +346,7 @@ impl Collector {
                 from,
                 to,
                 removed,
+                ..
             } => {
                 self.truncated += from - to;
                 self.truncations.push(Truncation {
@@ -601,10 +602,20 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
             from,
             to,
             removed,
+            reason,
         } => {
             let names: Vec<String> = removed.iter().map(|&m| msg(m)).collect();
+            let why = match reason {
+                crate::sim::TruncateReason::DivergedEpoch => "diverged from the leader's epoch",
+                crate::sim::TruncateReason::HighWatermark => {
+                    "to its own high watermark on becoming a follower: the pre-KIP-101 recovery"
+                }
+                crate::sim::TruncateReason::LeaderLogEnd => {
+                    "its fetch offset is past the leader's log end: OFFSET_OUT_OF_RANGE, pre-KIP-101"
+                }
+            };
             format!(
-                "{} truncates {} from offset {} to {} (diverged from the leader's epoch), removing [{}]",
+                "{} truncates {} from offset {} to {} ({why}), removing [{}]",
                 broker(*b),
                 part(*partition),
                 from,

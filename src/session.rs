@@ -413,6 +413,7 @@ impl Session {
                 from,
                 to,
                 removed,
+                ..
             } => self.truncations.push(TruncationMark {
                 event,
                 time: ev.time,

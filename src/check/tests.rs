@@ -89,6 +89,7 @@ fn truncated(removed: &[u32]) -> TraceEvent {
         from: 0,
         to: 0,
         removed: removed.iter().map(|&m| MsgId(m)).collect(),
+        reason: crate::sim::TruncateReason::DivergedEpoch,
     })
 }
 

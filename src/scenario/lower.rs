@@ -89,6 +89,18 @@ impl From<&Scenario> for SimConfig {
 /// `eligible.leader.replicas.version=1` is the default feature level from 4.1).
 pub const DEFAULT_ELIGIBLE_LEADER_REPLICAS: bool = true;
 
+/// `replica_recovery` when unset: leader epochs, as every Kafka since 0.11 (KIP-101).
+pub const DEFAULT_REPLICA_RECOVERY: model::ReplicaRecovery = model::ReplicaRecovery::LeaderEpoch;
+
+impl From<model::ReplicaRecovery> for core::ReplicaRecovery {
+    fn from(r: model::ReplicaRecovery) -> Self {
+        match r {
+            model::ReplicaRecovery::LeaderEpoch => core::ReplicaRecovery::LeaderEpoch,
+            model::ReplicaRecovery::HighWatermark => core::ReplicaRecovery::HighWatermark,
+        }
+    }
+}
+
 pub fn lower(sc: &Scenario) -> SimConfig {
     let c = &sc.cluster;
     let topic_id = |name: &str| -> TopicId {
@@ -199,6 +211,10 @@ pub fn lower(sc: &Scenario) -> SimConfig {
             eligible_leader_replicas: c
                 .eligible_leader_replicas
                 .unwrap_or(DEFAULT_ELIGIBLE_LEADER_REPLICAS),
+            replica_recovery: c
+                .replica_recovery
+                .unwrap_or(DEFAULT_REPLICA_RECOVERY)
+                .into(),
         },
         network: NetworkConfig {
             latency_ms: sc.network.latency_ms,

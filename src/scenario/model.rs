@@ -113,6 +113,18 @@ pub struct Cluster {
     /// unset means [`crate::scenario::lower::DEFAULT_ELIGIBLE_LEADER_REPLICAS`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eligible_leader_replicas: Option<bool>,
+    /// How a restarting follower recovers its log: `"leader-epoch"` (KIP-101, Kafka 0.11+) or
+    /// `"high-watermark"` (Kafka 0.10); unset means
+    /// [`crate::scenario::lower::DEFAULT_REPLICA_RECOVERY`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica_recovery: Option<ReplicaRecovery>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReplicaRecovery {
+    LeaderEpoch,
+    HighWatermark,
 }
 
 impl Default for Cluster {
@@ -127,6 +139,7 @@ impl Default for Cluster {
             replica_socket_timeout_ms: 30_000,
             group_initial_rebalance_delay_ms: 3_000,
             eligible_leader_replicas: None,
+            replica_recovery: None,
         }
     }
 }

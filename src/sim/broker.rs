@@ -469,6 +469,18 @@ mod tests {
     /// The transaction coordinator's broker.
     const COORDINATOR: NodeId = NodeId(2);
 
+    /// broker-1 cuts messages 11 and 12 (offsets 1 and 2) of partition 0.
+    fn cut_to_1(reason: crate::sim::TruncateReason) -> Trace {
+        Trace::Truncated {
+            partition: P,
+            broker: B1,
+            from: 3,
+            to: 1,
+            removed: Box::new([MsgId(11), MsgId(12)]),
+            reason,
+        }
+    }
+
     /// broker-1 alone, hosting partition 0 (replicas on all three brokers,
     /// `min.insync.replicas = 2`), with hand-made messages in and the sent ones read back.
     struct World {
@@ -590,6 +602,25 @@ mod tests {
         }
 
         /// Messages sent since the last call: (to, msg).
+        /// As a follower of broker-2 at epoch 1: copy three records of epoch 1 (messages 10 to
+        /// 12) with the leader's HW at 1.
+        fn copy_three_records_hw_1(&mut self, session: FetchSession) {
+            let payload = self.k.alloc_payload();
+            self.k.payloads[payload as usize].extend([data(1, 10), data(1, 11), data(1, 12)]);
+            let reply = Msg::ReplicaFetchResponse {
+                partition: P,
+                leader_epoch: 1,
+                session,
+                result: ReplicaFetchResult::Records {
+                    base_offset: 0,
+                    payload,
+                    hw: 1,
+                },
+            };
+            self.deliver(NodeId(1), reply);
+            assert_eq!((self.replica().leo(), self.replica().hw()), (3, 1));
+        }
+
         fn sent(&mut self) -> Vec<(NodeId, Msg)> {
             take_sent(&mut self.k)
                 .into_iter()
@@ -718,20 +749,7 @@ mod tests {
             panic!("{sent:?}");
         };
         assert_eq!(*to, NodeId(1), "it fetches from broker-2");
-        let payload = w.k.alloc_payload();
-        w.k.payloads[payload as usize].extend([data(1, 10), data(1, 11), data(1, 12)]);
-        let reply = Msg::ReplicaFetchResponse {
-            partition: P,
-            leader_epoch: 1,
-            session: *session,
-            result: ReplicaFetchResult::Records {
-                base_offset: 0,
-                payload,
-                hw: 1,
-            },
-        };
-        w.deliver(NodeId(1), reply);
-        assert_eq!((w.replica().leo(), w.replica().hw()), (3, 1));
+        w.copy_three_records_hw_1(*session);
         // broker-3 takes over at epoch 2 having only the first record of epoch 1.
         w.change(Some(B3), 2, &[B1, B3]);
         w.trace();
@@ -762,13 +780,7 @@ mod tests {
         assert_eq!(w.replica().leo(), 1);
         assert_eq!(
             w.trace(),
-            vec![Trace::Truncated {
-                partition: P,
-                broker: B1,
-                from: 3,
-                to: 1,
-                removed: Box::new([MsgId(11), MsgId(12)]),
-            }]
+            vec![cut_to_1(crate::sim::TruncateReason::DivergedEpoch)]
         );
         let sent = w.sent();
         assert!(
@@ -1117,6 +1129,64 @@ mod tests {
                 }
             )]
         ));
+    }
+
+    #[test]
+    fn pre_kip101_a_new_follower_truncates_to_its_own_hw_and_fetches_without_an_epoch() {
+        let mut w = World::new();
+        w.k.settings.replica_recovery = crate::sim::ReplicaRecovery::HighWatermark;
+        w.change(Some(B2), 1, &[B1, B2, B3]);
+        let sent = w.sent();
+        let [(_, Msg::ReplicaFetch { session, .. })] = &sent[..] else {
+            panic!("{sent:?}");
+        };
+        w.copy_three_records_hw_1(*session);
+        w.trace();
+        // A new leader: Kafka 0.10 cuts the log to the follower's own HW at once.
+        w.change(Some(B3), 2, &[B1, B3]);
+        assert_eq!(
+            w.trace(),
+            vec![cut_to_1(crate::sim::TruncateReason::HighWatermark)]
+        );
+        let sent = w.sent();
+        assert!(
+            matches!(
+                sent.last(),
+                Some((
+                    NodeId(2),
+                    Msg::ReplicaFetch {
+                        fetch_offset: 1,
+                        last_fetched_epoch: None,
+                        ..
+                    }
+                ))
+            ),
+            "{sent:?}"
+        );
+    }
+
+    #[test]
+    fn pre_kip101_a_fetch_past_the_leaders_end_gets_the_leaders_end() {
+        let mut w = World::new();
+        w.k.settings.replica_recovery = crate::sim::ReplicaRecovery::HighWatermark;
+        w.lead(&[B1, B2]);
+        w.produce(Acks::Leader, 0, 2, None);
+        w.sent();
+        w.follower_fetch(B2, 5, None);
+        let sent = w.sent();
+        assert!(
+            matches!(
+                sent[..],
+                [(
+                    NodeId(1),
+                    Msg::ReplicaFetchResponse {
+                        result: ReplicaFetchResult::Diverging { end_offset: 2, .. },
+                        ..
+                    }
+                )]
+            ),
+            "{sent:?}"
+        );
     }
 
     #[test]

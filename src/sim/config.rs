@@ -144,6 +144,19 @@ pub struct ClusterConfig {
     pub group_initial_rebalance_delay_ms: u64,
     /// KIP-966 eligible leader replicas (the `eligible.leader.replicas.version` feature).
     pub eligible_leader_replicas: bool,
+    /// How a replica becoming a follower finds where its log stops matching the leader's.
+    pub replica_recovery: ReplicaRecovery,
+}
+
+/// A follower's log recovery (`replica_recovery`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReplicaRecovery {
+    /// KIP-101/KIP-279/KIP-595 (Kafka 0.11+): it fetches with its last fetched epoch and
+    /// truncates where the leader says that epoch ended.
+    #[default]
+    LeaderEpoch,
+    /// Kafka 0.10 and earlier: it truncates to its own high watermark, then fetches.
+    HighWatermark,
 }
 
 /// The simulated network.

@@ -8,7 +8,7 @@
 //! reordering variants or tags changes them.
 
 use crate::sim::ids::{BrokerSet, ErrorCode, MsgId, NodeId, PartitionId, SimTime};
-use crate::sim::trace::{Trace, TraceEvent, Wire};
+use crate::sim::trace::{Trace, TraceEvent, TruncateReason, Wire};
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
@@ -202,6 +202,7 @@ pub fn encode(ev: &TraceEvent, out: &mut impl FnMut(u64)) {
             from,
             to,
             removed,
+            reason,
         } => {
             out(11);
             out(part(partition));
@@ -210,6 +211,12 @@ pub fn encode(ev: &TraceEvent, out: &mut impl FnMut(u64)) {
             out(*to);
             out(removed.len() as u64);
             removed.iter().for_each(|m| out(msg(m)));
+            // The leader-epoch reason adds nothing, so existing digests are unchanged.
+            match reason {
+                TruncateReason::DivergedEpoch => {}
+                TruncateReason::HighWatermark => out(1),
+                TruncateReason::LeaderLogEnd => out(2),
+            }
         }
         Trace::BrokerFenced { broker } => {
             out(12);
@@ -612,6 +619,7 @@ mod tests {
             from: 8,
             to: 6,
             removed: Box::new([MsgId(6), MsgId(7)]),
+            reason: TruncateReason::DivergedEpoch,
         };
         let digest = |e: &TraceEvent| {
             let mut d = Digest::default();

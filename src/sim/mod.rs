@@ -28,7 +28,7 @@ use std::collections::BinaryHeap;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-pub use config::{FaultKind, FaultSpec, Note, SimConfig, Target};
+pub use config::{FaultKind, FaultSpec, Note, ReplicaRecovery, SimConfig, Target};
 pub(crate) use cx::Cx;
 pub use ids::*;
 pub use trace::*;
@@ -98,6 +98,8 @@ pub struct Settings {
     pub group_initial_rebalance_delay_ms: u64,
     /// KIP-966 eligible leader replicas (the `eligible.leader.replicas.version` feature).
     pub eligible_leader_replicas: bool,
+    /// `replica_recovery`: leader epochs (KIP-101) or the pre-KIP-101 HW truncation.
+    pub replica_recovery: config::ReplicaRecovery,
 }
 
 #[derive(Clone, Debug)]

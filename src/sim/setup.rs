@@ -47,6 +47,7 @@ pub(super) fn build(config: SimConfig, seed: u64) -> Sim {
         replica_socket_timeout_ms: c.replica_socket_timeout_ms,
         group_initial_rebalance_delay_ms: c.group_initial_rebalance_delay_ms,
         eligible_leader_replicas: c.eligible_leader_replicas,
+        replica_recovery: c.replica_recovery,
     };
     let mut sim = Sim::new_empty(settings);
     let mut key_index: BTreeMap<String, u32> = BTreeMap::new();

@@ -112,6 +112,19 @@ impl WireKind {
     }
 }
 
+/// Why a replica truncated its log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TruncateReason {
+    /// Its log diverged from the leader's at an epoch boundary (KIP-101/KIP-279).
+    DivergedEpoch,
+    /// Pre-KIP-101 (`replica_recovery = "high-watermark"`): a replica becoming a follower cut
+    /// its log to its own high watermark (Kafka 0.10's `ReplicaManager.makeFollowers`).
+    HighWatermark,
+    /// Pre-KIP-101: its fetch offset was past the leader's log end (OFFSET_OUT_OF_RANGE), so it
+    /// cut its log to the leader's end (`ReplicaFetcherThread.handleOffsetOutOfRange`).
+    LeaderLogEnd,
+}
+
 /// Why a message on the wire never arrived.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DropReason {
@@ -275,7 +288,8 @@ pub enum Trace {
         partition: PartitionId,
         epoch: u32,
     },
-    /// A replica cut its log back to a shared epoch's end (KIP-101/KIP-279).
+    /// A replica cut its log back: to a shared epoch's end (KIP-101/KIP-279), or, with the
+    /// pre-KIP-101 recovery, to its own HW or the leader's log end.
     Truncated {
         partition: PartitionId,
         broker: BrokerId,
@@ -283,6 +297,7 @@ pub enum Trace {
         to: u64,
         /// The application messages removed, in offset order (control records omitted).
         removed: Box<[MsgId]>,
+        reason: TruncateReason,
     },
     BrokerFenced {
         broker: BrokerId,

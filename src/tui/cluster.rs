@@ -64,8 +64,15 @@ fn broker_lines(sim: &Sim, width: u16) -> Vec<Line<'static>> {
     for n in sim.nodes() {
         let (mark, style, extra) = match n.kind {
             NodeKind::Broker(b) => {
-                let fenced = sim.controller().brokers[b.idx()].fenced;
+                let reg = &sim.controller().brokers[b.idx()];
+                let fenced = reg.fenced;
                 let (mark, style, mut extra) = node_state(n);
+                // A controlled shutdown (`stop`): under way, or done and not restarted yet.
+                if n.up && reg.in_controlled_shutdown {
+                    extra.push_str(" stopping");
+                } else if !n.up && reg.clean_shutdown {
+                    extra = " stopped".into();
+                }
                 if fenced {
                     extra.push_str(" fenced");
                 }

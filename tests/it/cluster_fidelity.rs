@@ -153,3 +153,70 @@ fn an_elr_member_leads_when_the_last_in_sync_replica_dies() {
     let unavailable = |r: &Report| r.metrics.unavailable_ms["orders/0"];
     assert!(unavailable(&on) + 8000.0 < unavailable(&off));
 }
+
+/// A bundled scenario's text with `replica_recovery` set to `mode`.
+fn with_recovery(name: &str, mode: &str) -> String {
+    let text = brokerlab::scenario::find_bundled(name)
+        .expect("bundled")
+        .text;
+    assert!(text.contains("replica_recovery = \"high-watermark\""));
+    text.replace(
+        "replica_recovery = \"high-watermark\"",
+        &format!("replica_recovery = \"{mode}\""),
+    )
+}
+
+/// KIP-101 scenario 1: with Kafka 0.10's recovery a follower truncates to its stale HW and is
+/// made leader before it fetches again, losing an acknowledged acks=all record; with leader
+/// epochs the same run loses nothing.
+#[test]
+fn pre_kip101_recovery_loses_a_committed_write_and_leader_epochs_do_not() {
+    let (hw, hw_trace) = run(&with_recovery(
+        "pre-kip101-lost-committed-write",
+        "high-watermark",
+    ));
+    let (epoch, epoch_trace) = run(&with_recovery(
+        "pre-kip101-lost-committed-write",
+        "leader-epoch",
+    ));
+    assert_eq!(hw.outcome.acked_lost, 1, "{:?}", hw.outcome);
+    assert_eq!(epoch.outcome.acked_lost, 0);
+    assert_eq!(epoch.outcome.lost, 0);
+    let to_hw = |trace: &[(SimTime, Trace)]| {
+        trace
+            .iter()
+            .filter(|(_, t)| {
+                matches!(
+                    t,
+                    Trace::Truncated {
+                        reason: brokerlab::sim::TruncateReason::HighWatermark,
+                        ..
+                    }
+                )
+            })
+            .count()
+    };
+    assert!(to_hw(&hw_trace) >= 1);
+    assert_eq!(to_hw(&epoch_trace), 0);
+}
+
+/// KIP-101 scenario 2: with Kafka 0.10's recovery two replicas end with different records at
+/// the same offsets; with leader epochs their logs agree.
+#[test]
+fn pre_kip101_recovery_leaves_divergent_logs_and_leader_epochs_do_not() {
+    let logs = |r: &Report| -> Vec<Vec<String>> {
+        r.logs["orders/0"].values().cloned().collect::<Vec<_>>()
+    };
+    let (hw, _) = run(&with_recovery(
+        "pre-kip101-divergent-logs",
+        "high-watermark",
+    ));
+    let (epoch, _) = run(&with_recovery("pre-kip101-divergent-logs", "leader-epoch"));
+    let l = logs(&hw);
+    let differ = (0..l[0].len().min(l[1].len()))
+        .filter(|&i| l[0][i] != l[1][i])
+        .count();
+    assert!(differ > 10, "the logs diverge: {l:?}");
+    let l = logs(&epoch);
+    assert_eq!(l[0], l[1], "leader epochs keep the replicas consistent");
+}

@@ -246,6 +246,12 @@ fn the_defaults_written_are_the_models() {
         "`{}`",
         scenario::lower::DEFAULT_ELIGIBLE_LEADER_REPLICAS
     )));
+    let recovery = &rows(&sections["`[cluster]`"])["replica_recovery"];
+    assert!(recovery[2].contains("`\"leader-epoch\"`"));
+    assert_eq!(
+        scenario::lower::DEFAULT_REPLICA_RECOVERY,
+        scenario::model::ReplicaRecovery::LeaderEpoch
+    );
     let tx = &rows(&sections["`[[producers]]`"])["transaction_size"];
     assert!(tx[2].contains(&format!("`{}`", scenario::lower::DEFAULT_TRANSACTION_SIZE)));
 }

@@ -666,6 +666,27 @@ fn stepping_forward_then_back_returns_to_a_position_between_log_lines() {
     assert_eq!(fingerprint(&s), before);
 }
 
+/// The cluster panel shows a controlled shutdown under way, then done, and the ELR.
+#[test]
+fn the_cluster_panel_shows_stopping_brokers_and_the_elr() {
+    let mut app = open("elr-last-replica-standing");
+    let mut step_until_frame = |what: &str| {
+        for _ in 0..5000 {
+            press(&mut app, &[key(KeyCode::Right)]);
+            let f = frame(&app, 200, 60);
+            if f.contains(what) {
+                return f;
+            }
+        }
+        panic!("never showed {what}");
+    };
+    let f = step_until_frame("broker-2 stopping");
+    assert!(!f.contains("broker-1 stopping"), "{f}");
+    let f = step_until_frame("ELR [broker-2]");
+    assert!(f.contains("ISR [broker-1]"), "{f}");
+    step_until_frame("broker-2 stopped");
+}
+
 /// KIP-429 in the groups panel: while the group rebalances cooperatively a member's partitions
 /// are marked in words (`consuming` through the rebalance, `revoking`), and the partition the
 /// coordinator withholds is listed under the group.
