@@ -192,6 +192,7 @@ pub fn lower(sc: &Scenario) -> SimConfig {
             replica_fetch_wait_max_ms: c.replica_fetch_wait_max_ms,
             replica_socket_timeout_ms: c.replica_socket_timeout_ms,
             group_initial_rebalance_delay_ms: c.group_initial_rebalance_delay_ms,
+            transaction_max_timeout_ms: c.transaction_max_timeout_ms,
         },
         network: NetworkConfig {
             latency_ms: sc.network.latency_ms,

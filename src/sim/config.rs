@@ -142,6 +142,8 @@ pub struct ClusterConfig {
     pub replica_socket_timeout_ms: u64,
     /// `group.initial.rebalance.delay.ms`
     pub group_initial_rebalance_delay_ms: u64,
+    /// `transaction.max.timeout.ms`
+    pub transaction_max_timeout_ms: u64,
 }
 
 /// The simulated network.

@@ -96,6 +96,9 @@ pub struct Settings {
     pub replica_fetch_wait_max_ms: u64,
     pub replica_socket_timeout_ms: u64,
     pub group_initial_rebalance_delay_ms: u64,
+    /// `transaction.max.timeout.ms`: the longest `transaction.timeout.ms` a transaction
+    /// coordinator accepts in `InitProducerId`.
+    pub transaction_max_timeout_ms: u64,
 }
 
 #[derive(Clone, Debug)]

@@ -424,6 +424,13 @@ pub enum Trace {
         txn: u32,
         epoch: u16,
     },
+    /// A transactional producer's `initTransactions()` failed with a fatal error (e.g.
+    /// INVALID_TRANSACTION_TIMEOUT) and its application stopped.
+    TxnFatalError {
+        producer: ProducerId,
+        txn: u32,
+        error: ErrorCode,
+    },
     /// A transactional producer learnt it was fenced by a newer instance and stopped.
     ProducerFenced {
         producer: ProducerId,
@@ -481,6 +488,7 @@ impl Trace {
                 | Trace::FaultInjected { .. }
                 | Trace::Narration { .. }
                 | Trace::Failed { .. }
+                | Trace::TxnFatalError { .. }
         )
     }
 }

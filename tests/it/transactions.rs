@@ -499,3 +499,52 @@ fn after_process_pipeline_duplicates_downstream() {
             .all(|e| e.starts_with("shop#"))
     );
 }
+
+/// `transaction.max.timeout.ms` (broker, default 900000): InitProducerId with a longer
+/// `transaction.timeout.ms` fails with INVALID_TRANSACTION_TIMEOUT
+/// (`TransactionCoordinator.handleInitProducerId`), which the client treats as fatal:
+/// `initTransactions()` throws and the application sends nothing.
+#[test]
+fn a_transaction_timeout_above_the_brokers_maximum_is_a_fatal_error() {
+    let extra = format!(
+        r#"
+[[producers]]
+name = "ledger"
+topic = "payments"
+transactional_id = "ledger-tx"
+transaction_timeout_ms = 60000
+transaction_size = 4
+send = {{ count = 8, every_ms = 100, start_ms = 1000, keys = ["a"] }}
+{TWO_READERS}"#
+    );
+    let text = format!("{BASE}{extra}").replace(
+        "[cluster]\n",
+        "[cluster]\ntransaction_max_timeout_ms = 30000\n",
+    );
+    let sc = scenario::parse("test.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+    let mut lines = Vec::new();
+    let r = report::run("test.toml", &sc, sc.scenario.seed, |sim, ev| {
+        if matches!(ev.kind, Trace::TxnFatalError { .. }) {
+            lines.push(report::describe(sim, ev).unwrap_or_default());
+        }
+    });
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("INVALID_TRANSACTION_TIMEOUT"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(r.produced.sent, 0, "{:?}", r.produced);
+    assert_eq!(
+        r.produced.errors.get("INVALID_TRANSACTION_TIMEOUT"),
+        Some(&1)
+    );
+    // Within the maximum (the default, 900000), the same producer commits everything.
+    let (ok, trace) = run_with_trace(&extra);
+    assert!(
+        !trace
+            .iter()
+            .any(|t| matches!(t, Trace::TxnFatalError { .. }))
+    );
+    assert_eq!(ok.produced.acked, 8);
+}
