@@ -444,6 +444,10 @@ fn final_logs(sim: &Sim) -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
 pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
     let node = |n: crate::sim::NodeId| sim.node_name(n).to_string();
     let part = |p: crate::sim::PartitionId| sim.partition_name(p);
+    let parts_list = |ps: &[crate::sim::PartitionId]| -> String {
+        let names: Vec<String> = ps.iter().map(|&p| part(p)).collect();
+        names.join(", ")
+    };
     let broker = |b: crate::sim::BrokerId| sim.broker_name(b).to_string();
     let msg = |m: crate::sim::MsgId| sim.msg_name(m);
     let isr = |s: crate::sim::BrokerSet| {
@@ -567,9 +571,12 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
             isr: set,
             unclean,
             preferred,
+            from_elr,
         } => {
             let kind = if *unclean {
                 "UNCLEAN election (out-of-sync replica, data may be lost)"
+            } else if *from_elr {
+                "clean election from the ELR (KIP-966: no in-sync replica left, but this one has every record up to the HW)"
             } else if *preferred {
                 "preferred-leader election"
             } else {
@@ -616,6 +623,43 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
             format!("{} pauses until {}", node(*n), fmt_time(*until))
         }
         Trace::NodeResumed { node: n } => format!("{} resumes", node(*n)),
+        Trace::ShutdownRequested { broker: b } => format!(
+            "{} begins a controlled shutdown: its heartbeat asks the controller to move its leaderships away first",
+            broker(*b)
+        ),
+        Trace::ControlledShutdown {
+            broker: b,
+            granted: false,
+        } => format!(
+            "controller: {} is shutting down: its partitions get new leaders from their ISRs and it leaves every ISR",
+            broker(*b)
+        ),
+        Trace::ControlledShutdown {
+            broker: b,
+            granted: true,
+        } => format!(
+            "controller: {} leads nothing now: it is fenced and told it may shut down",
+            broker(*b)
+        ),
+        Trace::ElrChanged {
+            partition,
+            elr,
+            last_known_elr,
+        } => {
+            let mut s = format!(
+                "{} eligible leader replicas (KIP-966): ELR {}",
+                part(*partition),
+                isr(*elr)
+            );
+            if !last_known_elr.is_empty() {
+                s += &format!(", last known ELR {}", isr(*last_known_elr));
+            }
+            s
+        }
+        Trace::NodeStopped { node: n } => format!(
+            "⏹ {} shuts down cleanly (controlled shutdown: nothing led, log flushed)",
+            node(*n)
+        ),
         Trace::Acked {
             producer,
             msg: m,
@@ -715,6 +759,25 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
                 parts.join("; ")
             )
         }
+        Trace::PartitionsWithheld {
+            group,
+            generation,
+            partitions,
+        } => format!(
+            "group {} generation {} (cooperative): [{}] withheld until their current owners revoke them; a second rebalance assigns them",
+            sim.groups()[group.idx()].name,
+            generation,
+            parts_list(partitions)
+        ),
+        Trace::PartitionsRevoked {
+            consumer,
+            partitions,
+            ..
+        } => format!(
+            "{} revokes only [{}] (commits their offsets first) and rejoins; it keeps consuming the rest",
+            sim.consumers()[consumer.idx()].name,
+            parts_list(partitions)
+        ),
         Trace::Applied {
             consumer,
             msg: m,
@@ -782,9 +845,14 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
         Trace::CommitFailed {
             consumer, error, ..
         } => format!(
-            "{} commit failed: {}",
+            "{} commit failed: {}{}",
             sim.consumers()[consumer.idx()].name,
-            error.name()
+            error.name(),
+            if *error == crate::sim::ErrorCode::RebalanceInProgress {
+                " (it is rejoining, so it has no stable generation; it reads on and a later commit covers these offsets)"
+            } else {
+                ""
+            }
         ),
         Trace::OffsetReset {
             group,

@@ -673,6 +673,7 @@ fn elected(partition: u32, leader: u32, epoch: u32, unclean: bool) -> TraceEvent
         isr: crate::sim::ids::BrokerSet::EMPTY,
         unclean,
         preferred: false,
+        from_elr: false,
     })
 }
 

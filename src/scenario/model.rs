@@ -113,6 +113,10 @@ pub struct Cluster {
     /// coordinators accept.
     #[serde(alias = "transaction.max.timeout.ms")]
     pub transaction_max_timeout_ms: u64,
+    /// KIP-966 eligible leader replicas (Kafka's feature `eligible.leader.replicas.version`);
+    /// unset means [`crate::scenario::lower::DEFAULT_ELIGIBLE_LEADER_REPLICAS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eligible_leader_replicas: Option<bool>,
 }
 
 impl Default for Cluster {
@@ -127,6 +131,7 @@ impl Default for Cluster {
             replica_socket_timeout_ms: 30_000,
             group_initial_rebalance_delay_ms: 3_000,
             transaction_max_timeout_ms: 900_000,
+            eligible_leader_replicas: None,
         }
     }
 }
@@ -306,6 +311,16 @@ pub enum Assignor {
     CooperativeSticky,
 }
 
+/// `group.protocol`: the classic JoinGroup/SyncGroup protocol, or KIP-848's consumer group
+/// protocol (GA in Kafka 4.0; `"classic"` stays the 4.x client default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupProtocol {
+    #[default]
+    Classic,
+    Consumer,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CommitMode {
@@ -355,6 +370,10 @@ pub struct Group {
     #[serde(default)]
     #[serde(alias = "partition.assignment.strategy")]
     pub assignor: Assignor,
+    /// `group.protocol`; only `"classic"` is modelled (KIP-848's `"consumer"` is refused).
+    #[serde(default)]
+    #[serde(alias = "group.protocol")]
+    pub group_protocol: GroupProtocol,
     #[serde(default)]
     pub commit: CommitMode,
     /// Application processing time per record.
@@ -414,6 +433,8 @@ pub struct Group {
 pub enum FaultAction {
     Crash,
     Restart,
+    /// A broker's controlled shutdown.
+    Stop,
     Pause,
     Isolate,
     Partition,
@@ -433,6 +454,7 @@ impl FaultAction {
         match self {
             FaultAction::Crash => "crash",
             FaultAction::Restart => "restart",
+            FaultAction::Stop => "stop",
             FaultAction::Pause => "pause",
             FaultAction::Isolate => "isolate",
             FaultAction::Partition => "partition",

@@ -26,6 +26,9 @@ use crate::sim::wire::{FetchSession, Msg, ProduceResult, ReplicaFetchResult};
 pub(crate) enum BrokerTimer {
     /// `broker.heartbeat.interval.ms`
     Heartbeat,
+    /// The quick second heartbeat of a controlled shutdown (one, 50 ms after the first answer:
+    /// `BrokerLifecycleManager`'s "a little bit sooner than we usually would").
+    ShutdownHeartbeat,
     /// The ISR expiration check, every half `replica.lag.time.max.ms`.
     IsrCheck,
     /// Answer parked fetches whose wait is over (one pending per replica).
@@ -39,8 +42,21 @@ pub(crate) enum BrokerTimer {
     },
 }
 
+/// Where a broker is in a controlled shutdown (`BrokerLifecycleManager`'s states).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Shutdown {
+    #[default]
+    Running,
+    /// Its heartbeats ask to shut down; `answered` once the controller first said "not yet".
+    Pending { answered: bool },
+}
+
+/// How long after the controller's first "not yet" a shutting-down broker heartbeats again
+/// (`BrokerLifecycleManager`, Kafka 3.x/4.x: 50 ms).
+const SHUTDOWN_HEARTBEAT_MS: u64 = 50;
+
 /// One broker. Its replicas each keep their disk across a crash and lose their memory; the
-/// broker itself holds nothing else.
+/// broker itself holds only its metadata copy and, in memory, its shutdown state.
 #[derive(Clone, Debug)]
 pub struct Broker {
     pub id: BrokerId,
@@ -49,6 +65,8 @@ pub struct Broker {
     /// Its copy of the cluster metadata (durable, like KRaft's local metadata log), which the
     /// coordinators it hosts read.
     pub(crate) metadata: crate::sim::coordinator::MetadataCache,
+    /// Volatile: a crash forgets a shutdown under way.
+    shutdown: Shutdown,
 }
 
 impl Broker {
@@ -57,7 +75,13 @@ impl Broker {
             id,
             replicas: Vec::new(),
             metadata: Default::default(),
+            shutdown: Shutdown::Running,
         }
+    }
+
+    /// Where this broker is in a controlled shutdown.
+    pub fn shutdown_state(&self) -> Shutdown {
+        self.shutdown
     }
 
     /// Host a replica of a new partition (its partition id is above every hosted one).
@@ -128,17 +152,58 @@ impl Broker {
         for r in &mut self.replicas {
             r.crash();
         }
+        self.shutdown = Shutdown::Running;
     }
 
-    fn send_heartbeat(&mut self, cx: &mut Cx) {
+    /// The `stop` fault: a controlled shutdown begins (`controlled.shutdown.enable`, true by
+    /// default; KIP-631, `BrokerLifecycleManager.beginControlledShutdown`). The broker keeps
+    /// serving while its heartbeats, the first one at once, ask the controller to move its
+    /// leaderships away; it exits when the controller says it may.
+    pub(crate) fn begin_controlled_shutdown(&mut self, cx: &mut Cx) {
+        if self.shutdown != Shutdown::Running {
+            return;
+        }
+        self.shutdown = Shutdown::Pending { answered: false };
+        cx.emit(crate::sim::trace::Trace::ShutdownRequested { broker: self.id });
+        self.heartbeat_now(cx);
+    }
+
+    /// The controller's answer to a heartbeat that asked to shut down.
+    fn on_heartbeat_response(&mut self, should_shut_down: bool, cx: &mut Cx) {
+        let Shutdown::Pending { answered } = self.shutdown else {
+            return;
+        };
+        if should_shut_down {
+            // The controller moved every leadership away and fenced this broker: it stops
+            // taking requests, flushes its logs and exits. Its replicas keep their disk.
+            cx.emit(crate::sim::trace::Trace::NodeStopped {
+                node: cx.broker_node(self.id),
+            });
+            cx.local(crate::sim::Local::BrokerShutDown { broker: self.id });
+        } else if !answered {
+            self.shutdown = Shutdown::Pending { answered: true };
+            cx.set_timer_ms(
+                SHUTDOWN_HEARTBEAT_MS,
+                Timer::Broker(BrokerTimer::ShutdownHeartbeat),
+            );
+        }
+    }
+
+    /// Send one heartbeat, outside the regular schedule.
+    fn heartbeat_now(&mut self, cx: &mut Cx) {
         let incarnation = cx.incarnation();
         cx.send(
             cx.controller_node(),
             Msg::BrokerHeartbeat {
                 broker: self.id,
                 incarnation,
+                want_shut_down: self.shutdown != Shutdown::Running,
             },
         );
+    }
+
+    fn send_heartbeat(&mut self, cx: &mut Cx) {
+        self.heartbeat_now(cx);
         cx.set_timer_ms(
             cx.settings().broker_heartbeat_interval_ms,
             Timer::Broker(BrokerTimer::Heartbeat),
@@ -155,6 +220,7 @@ impl Broker {
     pub(crate) fn on_timer(&mut self, timer: BrokerTimer, cx: &mut Cx) {
         match timer {
             BrokerTimer::Heartbeat => self.send_heartbeat(cx),
+            BrokerTimer::ShutdownHeartbeat => self.heartbeat_now(cx),
             BrokerTimer::IsrCheck => {
                 for r in &mut self.replicas {
                     r.isr_shrink_check(cx);
@@ -185,6 +251,9 @@ impl Broker {
                 unfenced,
                 partition,
             } => self.metadata.update(unfenced, partition),
+            Msg::BrokerHeartbeatResponse { should_shut_down } => {
+                self.on_heartbeat_response(should_shut_down, cx)
+            }
             // A leader this broker's followers fetch from died: each follower with a fetch in
             // flight to it fails that fetch, and retries after its backoff.
             Msg::ConnectionClosed { peer } => {
@@ -877,7 +946,8 @@ mod tests {
                     CONTROLLER,
                     Msg::BrokerHeartbeat {
                         broker: B1,
-                        incarnation: 1
+                        incarnation: 1,
+                        want_shut_down: false,
                     }
                 )]
             ),
@@ -980,6 +1050,97 @@ mod tests {
                 )),
             "{sent:?}"
         );
+    }
+
+    #[test]
+    fn a_controlled_shutdown_asks_the_controller_and_exits_when_told() {
+        let mut w = World::new();
+        let me = NodeId(0);
+        w.broker
+            .begin_controlled_shutdown(&mut Cx::new(&mut w.k, me));
+        let sent = w.sent();
+        assert!(
+            matches!(
+                sent[..],
+                [(
+                    CONTROLLER,
+                    Msg::BrokerHeartbeat {
+                        want_shut_down: true,
+                        ..
+                    }
+                )]
+            ),
+            "{sent:?}"
+        );
+        assert_eq!(w.trace(), vec![Trace::ShutdownRequested { broker: B1 }]);
+        let not_yet = Msg::BrokerHeartbeatResponse {
+            should_shut_down: false,
+        };
+        w.deliver(CONTROLLER, not_yet);
+        assert!(
+            timers(&mut w.k)
+                .iter()
+                .any(|(at, _, t)| *at == SimTime::from_ms(50)
+                    && matches!(t, Timer::Broker(BrokerTimer::ShutdownHeartbeat))),
+            "it asks again soon"
+        );
+        w.fire(BrokerTimer::ShutdownHeartbeat);
+        w.fire(BrokerTimer::Heartbeat);
+        let sent = w.sent();
+        assert_eq!(sent.len(), 2);
+        assert!(sent.iter().all(|(_, m)| matches!(
+            m,
+            Msg::BrokerHeartbeat {
+                want_shut_down: true,
+                ..
+            }
+        )));
+        let go = Msg::BrokerHeartbeatResponse {
+            should_shut_down: true,
+        };
+        w.deliver(CONTROLLER, go);
+        assert_eq!(w.trace(), vec![Trace::NodeStopped { node: me }]);
+        assert!(matches!(
+            w.k.locals.pop_front(),
+            Some(crate::sim::Local::BrokerShutDown { broker: B1 })
+        ));
+        // A crash forgets the shutdown: the restarted broker heartbeats as usual.
+        w.broker.crash();
+        w.broker.on_start(&mut Cx::new(&mut w.k, me));
+        assert!(matches!(
+            w.sent()[..],
+            [(
+                _,
+                Msg::BrokerHeartbeat {
+                    want_shut_down: false,
+                    ..
+                }
+            )]
+        ));
+    }
+
+    #[test]
+    fn with_eligible_leader_replicas_the_hw_holds_while_the_isr_is_below_min_isr() {
+        for elr in [false, true] {
+            let mut w = World::new();
+            w.k.settings.eligible_leader_replicas = elr;
+            // The ISR is broker-1 alone; min.insync.replicas is 2.
+            w.lead(&[B1]);
+            w.produce(Acks::Leader, 0, 1, None);
+            assert_eq!(w.replica().leo(), 1);
+            assert_eq!(
+                w.replica().hw(),
+                if elr { 0 } else { 1 },
+                "KIP-966: the HW moves only with min.insync.replicas in sync (elr={elr})"
+            );
+        }
+        // Back to two in sync: the HW moves.
+        let mut w = World::new();
+        w.k.settings.eligible_leader_replicas = true;
+        w.lead(&[B1, B2]);
+        w.produce(Acks::Leader, 0, 1, None);
+        w.follower_fetch(B2, 1, Some(1));
+        assert_eq!(w.replica().hw(), 1);
     }
 
     #[test]

@@ -144,6 +144,8 @@ pub struct ClusterConfig {
     pub group_initial_rebalance_delay_ms: u64,
     /// `transaction.max.timeout.ms`
     pub transaction_max_timeout_ms: u64,
+    /// KIP-966 eligible leader replicas (the `eligible.leader.replicas.version` feature).
+    pub eligible_leader_replicas: bool,
 }
 
 /// The simulated network.
@@ -302,6 +304,8 @@ pub struct FaultSpec {
 pub enum FaultKind {
     Crash(Target),
     Restart(Target),
+    /// A broker's controlled shutdown: its leaderships move away, then it exits.
+    Stop(Target),
     /// A stop-the-world pause (say, GC): the node does nothing for `duration_ms`.
     Pause {
         target: Target,
@@ -357,6 +361,7 @@ impl FaultKind {
         match self {
             FaultKind::Crash(_) => "crash",
             FaultKind::Restart(_) => "restart",
+            FaultKind::Stop(_) => "stop",
             FaultKind::Pause { .. } => "pause",
             FaultKind::Isolate { .. } => "isolate",
             FaultKind::Partition { .. } => "partition",

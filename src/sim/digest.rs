@@ -177,6 +177,7 @@ pub fn encode(ev: &TraceEvent, out: &mut impl FnMut(u64)) {
             isr,
             unclean,
             preferred,
+            from_elr,
         } => {
             out(9);
             out(part(partition));
@@ -185,6 +186,10 @@ pub fn encode(ev: &TraceEvent, out: &mut impl FnMut(u64)) {
             out(set(isr));
             out(*unclean as u64);
             out(*preferred as u64);
+            // Encoded only when set, so runs without an ELR election keep their digests.
+            if *from_elr {
+                out(1);
+            }
         }
         Trace::PartitionOffline { partition, epoch } => {
             out(10);
@@ -512,6 +517,56 @@ pub fn encode(ev: &TraceEvent, out: &mut impl FnMut(u64)) {
             out(*offset);
         }
         Trace::Draining => out(42),
+        Trace::PartitionsWithheld {
+            group,
+            generation,
+            partitions,
+        } => [
+            43,
+            group.0 as u64,
+            *generation as u64,
+            partitions.len() as u64,
+        ]
+        .into_iter()
+        .chain(partitions.iter().map(part))
+        .for_each(&mut *out),
+        Trace::PartitionsRevoked {
+            group,
+            consumer,
+            partitions,
+        } => [
+            44,
+            group.0 as u64,
+            consumer.0 as u64,
+            partitions.len() as u64,
+        ]
+        .into_iter()
+        .chain(partitions.iter().map(part))
+        .for_each(&mut *out),
+        // Codes from 60 for the cluster slice of issue 10, clear of other slices' new ones.
+        Trace::ShutdownRequested { broker } => {
+            out(60);
+            out(broker.0 as u64);
+        }
+        Trace::ControlledShutdown { broker, granted } => {
+            out(61);
+            out(broker.0 as u64);
+            out(*granted as u64);
+        }
+        Trace::NodeStopped { node: n } => {
+            out(62);
+            out(node(n));
+        }
+        Trace::ElrChanged {
+            partition,
+            elr,
+            last_known_elr,
+        } => {
+            out(63);
+            out(part(partition));
+            out(set(elr));
+            out(set(last_known_elr));
+        }
     }
 }
 

@@ -99,6 +99,8 @@ pub struct Settings {
     /// `transaction.max.timeout.ms`: the longest `transaction.timeout.ms` a transaction
     /// coordinator accepts in `InitProducerId`.
     pub transaction_max_timeout_ms: u64,
+    /// KIP-966 eligible leader replicas (the `eligible.leader.replicas.version` feature).
+    pub eligible_leader_replicas: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -158,6 +160,8 @@ pub(crate) enum Local {
     /// A consumer (re)starts its processor's output producer: the producer takes its leaders
     /// from bootstrap metadata and, if transactional, calls `initTransactions()`.
     StartOutputProducer { producer: ProducerId },
+    /// A broker's controlled shutdown is granted: its process exits cleanly.
+    BrokerShutDown { broker: BrokerId },
     /// A record for an embedded producer to send: a processor's output (the input's message
     /// id) or a poison record for the dead-letter topic.
     SendOutput { producer: ProducerId, msg: MsgId },
@@ -734,6 +738,10 @@ impl Sim {
                     debug_assert_eq!(self.producers[producer.idx()].embedded_in, Some(consumer));
                     self.consumer_fenced(consumer);
                 }
+                Local::BrokerShutDown { broker } => {
+                    let n = self.node_of_broker(broker);
+                    self.take_down(n);
+                }
                 // A consumer's calls into the producers embedded in it.
                 Local::StartOutputProducer { producer } => self.start_embedded_producer(producer),
                 Local::SendOutput { producer, msg } => self.forward_record(producer, msg),
@@ -964,6 +972,15 @@ impl Sim {
                     self.restart_node(n);
                 }
             }
+            FaultKind::Stop(t) => {
+                if let Some(n) = self.resolve(t)
+                    && self.k.nodes[n.idx()].up
+                    && let NodeKind::Broker(b) = self.k.nodes[n.idx()].kind
+                {
+                    let cx = &mut Cx::new(&mut self.k, n);
+                    self.brokers[b.idx()].begin_controlled_shutdown(cx);
+                }
+            }
             FaultKind::Pause {
                 target,
                 duration_ms,
@@ -1066,11 +1083,17 @@ impl Sim {
         if !self.k.nodes[n.idx()].up {
             return;
         }
+        self.emit(Trace::NodeCrashed { node: n });
+        self.take_down(n);
+    }
+
+    /// The process on `n` is gone, crashed or stopped: it loses its memory, its connections
+    /// are reset and its timers die.
+    fn take_down(&mut self, n: NodeId) {
         let node = &mut self.k.nodes[n.idx()];
         node.up = false;
         node.incarnation += 1;
         node.paused_until = None;
-        self.emit(Trace::NodeCrashed { node: n });
         match self.k.nodes[n.idx()].kind {
             NodeKind::Broker(b) => {
                 self.brokers[b.idx()].crash();
@@ -1679,7 +1702,9 @@ impl Sim {
             let _ = write!(s, " {k}={v}");
         };
         match &f.kind {
-            FaultKind::Crash(t) | FaultKind::Restart(t) => field("target", &self.target_name(*t)),
+            FaultKind::Crash(t) | FaultKind::Restart(t) | FaultKind::Stop(t) => {
+                field("target", &self.target_name(*t))
+            }
             FaultKind::Pause {
                 target,
                 duration_ms,

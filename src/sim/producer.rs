@@ -771,6 +771,7 @@ impl Producer {
             | Msg::ListOffsetsResponse { .. }
             | Msg::ConsumerFetchResponse { .. }
             | Msg::BrokerHeartbeat { .. }
+            | Msg::BrokerHeartbeatResponse { .. }
             | Msg::PartitionChange { .. }
             | Msg::AlterPartition { .. }
             | Msg::AlterPartitionResponse { .. }

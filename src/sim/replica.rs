@@ -892,9 +892,15 @@ impl Replica {
 
     // ----- high watermark and ISR -----------------------------------------------------------
 
-    /// Leader: HW = min LEO over the maximal ISR; it never moves back.
+    /// Leader: HW = min LEO over the maximal ISR; it never moves back. With eligible leader
+    /// replicas (KIP-966) it does not move while the ISR is below `min.insync.replicas`
+    /// (capped at the replica count), so every ELR member has every record below the HW.
     fn maybe_advance_hw(&mut self, cx: &mut Cx) {
         if self.mem.role != Role::Leader {
+            return;
+        }
+        let min_isr = self.min_insync_replicas.min(self.assignment.len() as u32);
+        if cx.settings().eligible_leader_replicas && self.disk.isr.len() < min_isr {
             return;
         }
         let isr = self.maximal_isr();

@@ -254,6 +254,18 @@ fn partition_header(s: &Session, p: PartitionId, selected: bool, width: u16) -> 
         theme::IN_SYNC
     };
     spans.push(Span::styled(broker_set(sim, ctl.isr, short), isr_style));
+    // KIP-966: shown only while it holds someone, so a healthy partition's line is unchanged.
+    if !ctl.elr.is_empty() {
+        spans.push(Span::styled("  ELR ", theme::LABEL));
+        spans.push(Span::styled(broker_set(sim, ctl.elr, short), theme::PAUSED));
+    }
+    if !ctl.last_known_elr.is_empty() && !short {
+        spans.push(Span::styled("  last known ELR ", theme::LABEL));
+        spans.push(Span::styled(
+            broker_set(sim, ctl.last_known_elr, short),
+            theme::DIM,
+        ));
+    }
     if !short || width >= 70 {
         spans.push(Span::styled(
             format!("  min.insync {}", part.min_insync_replicas),
