@@ -435,6 +435,7 @@ impl Life {
             | Trace::ProducerFenced { .. }
             | Trace::TxnStateChanged { .. }
             | Trace::TxnEnded { .. }
+            | Trace::TxnFatalError { .. }
             | Trace::PartitionsAdded { .. }
             | Trace::TxnMarker { .. }
             | Trace::Draining => false,

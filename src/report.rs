@@ -312,7 +312,7 @@ impl Collector {
     fn observe(&mut self, sim: &Sim, ev: &TraceEvent) {
         let at_ms = ev.time.as_ms();
         match &ev.kind {
-            Trace::ProduceError { error, .. } => {
+            Trace::ProduceError { error, .. } | Trace::TxnFatalError { error, .. } => {
                 *self.errors.entry(error.name().to_string()).or_default() += 1;
             }
             Trace::Failed {
@@ -899,6 +899,28 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
             sim.producers()[producer.idx()].name,
             sim.txns()[*txn as usize].id,
             epoch
+        ),
+        Trace::TxnFatalError {
+            producer,
+            txn,
+            error,
+        } => format!(
+            "{} ✗ initTransactions() throws {} for transactional.id {}: {}; a fatal error, the \
+             application stops and sends nothing",
+            sim.producers()[producer.idx()].name,
+            error.name(),
+            sim.txns()[*txn as usize].id,
+            match error {
+                ErrorCode::InvalidTransactionTimeout => format!(
+                    "its transaction.timeout.ms ({} ms) is above the brokers' \
+                     transaction.max.timeout.ms ({} ms)",
+                    sim.producers()[producer.idx()]
+                        .transactional
+                        .map_or(0, |t| t.timeout_ms),
+                    sim.settings().transaction_max_timeout_ms
+                ),
+                _ => "the coordinator refused InitProducerId".to_string(),
+            }
         ),
         Trace::ProducerFenced { producer, txn } => format!(
             "{} is FENCED: a newer instance of transactional.id {} exists; it stops",

@@ -842,6 +842,7 @@ pub fn log_kind(t: &Trace) -> LogKind {
         Trace::ProduceError { .. }
         | Trace::Retried { .. }
         | Trace::Failed { .. }
+        | Trace::TxnFatalError { .. }
         | Trace::Dropped { .. }
         | Trace::CommitFailed { .. } => LogKind::Error,
         Trace::Draining => LogKind::Run,

@@ -42,6 +42,11 @@ pub const KAFKA_NAMES: &[(&str, &str, &str)] = &[
         "group_initial_rebalance_delay_ms",
         "group.initial.rebalance.delay.ms",
     ),
+    (
+        "cluster",
+        "transaction_max_timeout_ms",
+        "transaction.max.timeout.ms",
+    ),
     ("topics", "partitions", "num.partitions"),
     ("topics", "replication_factor", "replication.factor"),
     ("topics", "min_insync_replicas", "min.insync.replicas"),

@@ -208,6 +208,7 @@ pub fn lower(sc: &Scenario) -> SimConfig {
             replica_fetch_wait_max_ms: c.replica_fetch_wait_max_ms,
             replica_socket_timeout_ms: c.replica_socket_timeout_ms,
             group_initial_rebalance_delay_ms: c.group_initial_rebalance_delay_ms,
+            transaction_max_timeout_ms: c.transaction_max_timeout_ms,
             eligible_leader_replicas: c
                 .eligible_leader_replicas
                 .unwrap_or(DEFAULT_ELIGIBLE_LEADER_REPLICAS),

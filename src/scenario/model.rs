@@ -109,6 +109,10 @@ pub struct Cluster {
     /// `group.initial.rebalance.delay.ms`
     #[serde(alias = "group.initial.rebalance.delay.ms")]
     pub group_initial_rebalance_delay_ms: u64,
+    /// `transaction.max.timeout.ms`: the longest `transaction.timeout.ms` the transaction
+    /// coordinators accept.
+    #[serde(alias = "transaction.max.timeout.ms")]
+    pub transaction_max_timeout_ms: u64,
     /// KIP-966 eligible leader replicas (Kafka's feature `eligible.leader.replicas.version`);
     /// unset means [`crate::scenario::lower::DEFAULT_ELIGIBLE_LEADER_REPLICAS`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -138,6 +142,7 @@ impl Default for Cluster {
             replica_fetch_wait_max_ms: 500,
             replica_socket_timeout_ms: 30_000,
             group_initial_rebalance_delay_ms: 3_000,
+            transaction_max_timeout_ms: 900_000,
             eligible_leader_replicas: None,
             replica_recovery: None,
         }

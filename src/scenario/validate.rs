@@ -496,6 +496,12 @@ impl<'a, 'i> Validator<'a, 'i> {
             0,
             "",
         );
+        self.duration(
+            fp!["cluster", "transaction_max_timeout_ms"],
+            c.transaction_max_timeout_ms,
+            1,
+            "a coordinator with a zero maximum would refuse every transactional producer",
+        );
         if c.broker_heartbeat_interval_ms >= c.broker_session_timeout_ms {
             self.err_first(
                 &[

@@ -142,6 +142,8 @@ pub struct ClusterConfig {
     pub replica_socket_timeout_ms: u64,
     /// `group.initial.rebalance.delay.ms`
     pub group_initial_rebalance_delay_ms: u64,
+    /// `transaction.max.timeout.ms`
+    pub transaction_max_timeout_ms: u64,
     /// KIP-966 eligible leader replicas (the `eligible.leader.replicas.version` feature).
     pub eligible_leader_replicas: bool,
     /// How a replica becoming a follower finds where its log stops matching the leader's.

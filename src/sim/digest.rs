@@ -458,6 +458,16 @@ pub fn encode(ev: &TraceEvent, out: &mut impl FnMut(u64)) {
             out(*txn as u64);
             out(*epoch as u64);
         }
+        Trace::TxnFatalError {
+            producer,
+            txn,
+            error,
+        } => {
+            out(51);
+            out(producer.0 as u64);
+            out(*txn as u64);
+            out(*error as u64);
+        }
         Trace::ProducerFenced { producer, txn } => {
             out(38);
             out(producer.0 as u64);

@@ -161,6 +161,9 @@ pub enum ErrorCode {
     /// KIP-447: OffsetFetch with `require_stable` while a transaction holding offsets for the
     /// partition is unresolved.
     UnstableOffsetCommit,
+    /// `InitProducerId` with a `transaction.timeout.ms` above the brokers'
+    /// `transaction.max.timeout.ms` (`TransactionCoordinator.handleInitProducerId`).
+    InvalidTransactionTimeout,
 }
 
 impl ErrorCode {
@@ -187,6 +190,7 @@ impl ErrorCode {
             ErrorCode::InvalidTxnState => "INVALID_TXN_STATE",
             ErrorCode::ConcurrentTransactions => "CONCURRENT_TRANSACTIONS",
             ErrorCode::UnstableOffsetCommit => "UNSTABLE_OFFSET_COMMIT",
+            ErrorCode::InvalidTransactionTimeout => "INVALID_TRANSACTION_TIMEOUT",
         }
     }
 
@@ -210,7 +214,7 @@ impl ErrorCode {
 }
 
 /// The errors a scenario's `expect.errors` may count, by Kafka name.
-const EXPECTABLE_ERRORS: [ErrorCode; 18] = [
+const EXPECTABLE_ERRORS: [ErrorCode; 19] = [
     ErrorCode::NotEnoughReplicas,
     ErrorCode::NotEnoughReplicasAfterAppend,
     ErrorCode::NotLeaderOrFollower,
@@ -229,6 +233,7 @@ const EXPECTABLE_ERRORS: [ErrorCode; 18] = [
     ErrorCode::NotCoordinator,
     ErrorCode::InvalidTxnState,
     ErrorCode::ConcurrentTransactions,
+    ErrorCode::InvalidTransactionTimeout,
 ];
 
 /// The Kafka names of the errors the simulation reports to clients and counts in its outcome

@@ -96,6 +96,9 @@ pub struct Settings {
     pub replica_fetch_wait_max_ms: u64,
     pub replica_socket_timeout_ms: u64,
     pub group_initial_rebalance_delay_ms: u64,
+    /// `transaction.max.timeout.ms`: the longest `transaction.timeout.ms` a transaction
+    /// coordinator accepts in `InitProducerId`.
+    pub transaction_max_timeout_ms: u64,
     /// KIP-966 eligible leader replicas (the `eligible.leader.replicas.version` feature).
     pub eligible_leader_replicas: bool,
     /// `replica_recovery`: leader epochs (KIP-101) or the pre-KIP-101 HW truncation.

@@ -260,6 +260,8 @@ impl Workload {
 pub(crate) struct Transactional {
     pub(crate) txn: u32,
     pub(crate) size: u32,
+    /// `transaction.timeout.ms`, sent in `InitProducerId`.
+    pub(crate) timeout_ms: u64,
 }
 
 /// The client library's memory: everything a crash takes.
@@ -2055,7 +2057,11 @@ mod tests {
         let parts = [PartitionId(0)];
         let workload = Workload::Explicit(vec![(0, None); 2]);
         let mut p = Producer::new(&spec, ProducerId(0), ME, TopicId(0), &parts, workload);
-        p.set_transactional(Some(Transactional { txn: 0, size: 2 }));
+        p.set_transactional(Some(Transactional {
+            txn: 0,
+            size: 2,
+            timeout_ms: 60_000,
+        }));
         // The event loop's stand-in for FindCoordinator.
         let coordinator = BrokerId(1);
         p.client.coordinator = Some(coordinator);

@@ -46,6 +46,7 @@ pub(super) fn build(config: SimConfig, seed: u64) -> Sim {
         replica_fetch_wait_max_ms: c.replica_fetch_wait_max_ms,
         replica_socket_timeout_ms: c.replica_socket_timeout_ms,
         group_initial_rebalance_delay_ms: c.group_initial_rebalance_delay_ms,
+        transaction_max_timeout_ms: c.transaction_max_timeout_ms,
         eligible_leader_replicas: c.eligible_leader_replicas,
         replica_recovery: c.replica_recovery,
     };
@@ -153,7 +154,11 @@ pub(super) fn build(config: SimConfig, seed: u64) -> Sim {
         let mut prod = Producer::new(spec, pid, node, topic, &partitions, workload);
         if let Some(t) = &spec.transactional {
             let txn = sim.txn_index(&t.id, t.timeout_ms);
-            prod.set_transactional(Some(Transactional { txn, size: t.size }));
+            prod.set_transactional(Some(Transactional {
+                txn,
+                size: t.size,
+                timeout_ms: t.timeout_ms,
+            }));
         }
         sim.producers.push(prod);
     }
@@ -325,6 +330,7 @@ fn create_embedded_producer(
         prod.set_transactional(Some(Transactional {
             txn,
             size: u32::MAX,
+            timeout_ms: crate::sim::txn_client::DEFAULT_TRANSACTION_TIMEOUT_MS,
         }));
     }
     prod.embedded_in = Some(c);

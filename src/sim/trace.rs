@@ -485,6 +485,13 @@ pub enum Trace {
         txn: u32,
         epoch: u16,
     },
+    /// A transactional producer's `initTransactions()` failed with a fatal error (e.g.
+    /// INVALID_TRANSACTION_TIMEOUT) and its application stopped.
+    TxnFatalError {
+        producer: ProducerId,
+        txn: u32,
+        error: ErrorCode,
+    },
     /// A transactional producer learnt it was fenced by a newer instance and stopped.
     ProducerFenced {
         producer: ProducerId,
@@ -544,6 +551,7 @@ impl Trace {
                 | Trace::FaultInjected { .. }
                 | Trace::Narration { .. }
                 | Trace::Failed { .. }
+                | Trace::TxnFatalError { .. }
         )
     }
 }

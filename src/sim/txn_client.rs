@@ -47,6 +47,8 @@ pub enum TxnClientState {
     Aborting,
     /// A newer instance took over; this one does nothing more.
     Fenced,
+    /// A fatal error (`initTransactions()` threw): the application stopped.
+    Failed,
 }
 
 impl TxnClientState {
@@ -58,7 +60,13 @@ impl TxnClientState {
             TxnClientState::Committing => "committing",
             TxnClientState::Aborting => "aborting",
             TxnClientState::Fenced => "FENCED",
+            TxnClientState::Failed => "FATAL ERROR",
         }
+    }
+
+    /// Fenced or failed: the producer does nothing more.
+    pub fn stopped(self) -> bool {
+        matches!(self, TxnClientState::Fenced | TxnClientState::Failed)
     }
 }
 
@@ -162,7 +170,10 @@ impl TxnClient {
     pub(crate) fn settled(&self) -> bool {
         matches!(
             self.state,
-            TxnClientState::Ready | TxnClientState::Fenced | TxnClientState::Initializing
+            TxnClientState::Ready
+                | TxnClientState::Fenced
+                | TxnClientState::Failed
+                | TxnClientState::Initializing
         ) && self.records.is_empty()
     }
 
@@ -204,11 +215,15 @@ impl Producer {
         let t = self.txn_mut();
         t.state = TxnClientState::Initializing;
         let current_epoch = t.recover_epoch;
+        let timeout_ms = self
+            .transactional
+            .map_or(DEFAULT_TRANSACTION_TIMEOUT_MS, |t| t.timeout_ms);
         self.txn_request(
             Some(TxnOp::Init),
             |token| TxnRequest::InitProducerId {
                 token,
                 current_epoch,
+                timeout_ms,
             },
             cx,
         );
@@ -220,7 +235,7 @@ impl Producer {
         let Some(t) = self.client.txn.as_mut() else {
             return false;
         };
-        if t.state == TxnClientState::Fenced {
+        if t.state.stopped() {
             return true;
         }
         if t.blocks_send() {
@@ -255,7 +270,7 @@ impl Producer {
         let Some(t) = self.client.txn.as_mut() else {
             return;
         };
-        if t.state == TxnClientState::Fenced {
+        if t.state.stopped() {
             return;
         }
         t.state = if commit {
@@ -342,7 +357,7 @@ impl Producer {
         let Some(t) = self.client.txn.as_mut() else {
             return;
         };
-        if t.state == TxnClientState::Fenced {
+        if t.state.stopped() {
             return;
         }
         let fenced = |e: ErrorCode| {
@@ -360,6 +375,7 @@ impl Producer {
                 match result {
                     Ok((pid, epoch)) => self.txn_initialized(pid, epoch, cx),
                     Err(ErrorCode::ProducerFenced) => self.txn_fenced(cx),
+                    Err(e @ ErrorCode::InvalidTransactionTimeout) => self.txn_fatal(e, cx),
                     Err(_) => self.txn_retry_later(cx),
                 }
             }
@@ -484,7 +500,7 @@ impl Producer {
             t.outstanding = None;
         }
         match t.state {
-            TxnClientState::Fenced => {}
+            TxnClientState::Fenced | TxnClientState::Failed => {}
             TxnClientState::Initializing => self.init_transactions(cx),
             _ => {
                 let parts = &self.client.parts;
@@ -605,7 +621,7 @@ impl Producer {
         let t = self.txn_mut();
         if matches!(
             t.state,
-            TxnClientState::Fenced | TxnClientState::Initializing
+            TxnClientState::Fenced | TxnClientState::Failed | TxnClientState::Initializing
         ) {
             return;
         }
@@ -620,10 +636,35 @@ impl Producer {
         self.init_transactions(cx);
     }
 
+    /// `InitProducerId` failed with a fatal error (INVALID_TRANSACTION_TIMEOUT: the producer's
+    /// `transaction.timeout.ms` is above the brokers' `transaction.max.timeout.ms`).
+    /// `TransactionManager.InitProducerIdHandler` makes any unexpected error fatal, so
+    /// `KafkaProducer.initTransactions()` throws and the application, which cannot send
+    /// transactionally, stops: its sends never happen.
+    fn txn_fatal(&mut self, error: ErrorCode, cx: &mut Cx) {
+        let t = self.txn_mut();
+        t.state = TxnClientState::Failed;
+        t.deferred.clear();
+        let txn = t.txn;
+        self.last_error = Some((cx.now(), error));
+        cx.emit(Trace::TxnFatalError {
+            producer: self.id,
+            txn,
+            error,
+        });
+        if let Some(consumer) = self.embedded_in {
+            // A processor cannot go on without its producer: it stops as when fenced.
+            cx.local(Local::ProducerFenced {
+                consumer,
+                producer: self.id,
+            });
+        }
+    }
+
     /// A newer instance with the same transactional.id exists: this one stops for good.
     pub(crate) fn txn_fenced(&mut self, cx: &mut Cx) {
         let t = self.txn_mut();
-        if t.state == TxnClientState::Fenced {
+        if t.state.stopped() {
             return;
         }
         t.state = TxnClientState::Fenced;

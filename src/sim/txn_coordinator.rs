@@ -315,9 +315,21 @@ impl TxnCoordinator {
         );
         let ongoing = self.stored.phase == Some(TxnPhase::Ongoing);
         let resp = match req {
+            // `TransactionCoordinator.handleInitProducerId` checks the timeout first
+            // (`TransactionStateManager.validateTransactionTimeoutMs`: above 0 and at most
+            // `transaction.max.timeout.ms`): nothing changes, no epoch is bumped.
+            TxnRequest::InitProducerId {
+                token, timeout_ms, ..
+            } if timeout_ms == 0 || timeout_ms > cx.settings().transaction_max_timeout_ms => {
+                TxnResponse::InitProducerId {
+                    token,
+                    result: Err(ErrorCode::InvalidTransactionTimeout),
+                }
+            }
             TxnRequest::InitProducerId {
                 token,
                 current_epoch: Some(e),
+                ..
             } => {
                 // KIP-588: a producer re-initialising itself after the coordinator aborted its
                 // transaction. Its epoch is the current one or the one the abort bumped away
@@ -347,6 +359,7 @@ impl TxnCoordinator {
             TxnRequest::InitProducerId {
                 token,
                 current_epoch: None,
+                ..
             } => {
                 // A new instance: whatever epoch came before is fenced.
                 let t = &mut self.stored;
@@ -750,6 +763,7 @@ mod tests {
                 TxnRequest::InitProducerId {
                     token,
                     current_epoch,
+                    timeout_ms: 60_000,
                 },
             ) {
                 Some(TxnResponse::InitProducerId { result, .. }) => result,
@@ -862,6 +876,34 @@ mod tests {
         assert_eq!(w.add_partition(1, P1), ErrorCode::ProducerFenced);
         assert_eq!(w.end_txn(PRODUCER, 1, true), ErrorCode::ProducerFenced);
         assert_eq!(w.add_partition(3, P1), ErrorCode::None);
+    }
+
+    #[test]
+    fn init_producer_id_above_transaction_max_timeout_is_refused_and_changes_nothing() {
+        let mut w = world(60_000);
+        let max = w.k.settings.transaction_max_timeout_ms;
+        let init = |w: &mut World, token: u32, timeout_ms: u64| {
+            let req = TxnRequest::InitProducerId {
+                token,
+                current_epoch: None,
+                timeout_ms,
+            };
+            match w.request(PRODUCER, req) {
+                Some(TxnResponse::InitProducerId { result, .. }) => result,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(
+            init(&mut w, 1, max + 1),
+            Err(ErrorCode::InvalidTransactionTimeout)
+        );
+        assert_eq!(
+            init(&mut w, 2, 0),
+            Err(ErrorCode::InvalidTransactionTimeout)
+        );
+        assert_eq!(w.t.epoch(), 0, "no epoch was bumped");
+        let pid = w.t.producer_id;
+        assert_eq!(init(&mut w, 3, max), Ok((pid, 1)));
     }
 
     #[test]
@@ -1088,6 +1130,7 @@ mod tests {
         let req = TxnRequest::InitProducerId {
             token: 4,
             current_epoch: None,
+            timeout_ms: 60_000,
         };
         let cx = &mut Cx::new(&mut w.k, NodeId(other.0));
         w.t.on_message(other, PRODUCER, Msg::Txn { txn: 0, req }, &meta, cx);

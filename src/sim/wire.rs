@@ -271,6 +271,8 @@ pub(crate) enum TxnRequest {
         /// KIP-588: the epoch of a producer re-initialising itself (its producer id is the
         /// transactional id's); `None` for a new instance.
         current_epoch: Option<u16>,
+        /// The producer's `transaction.timeout.ms`.
+        timeout_ms: u64,
     },
     AddPartitions {
         epoch: u16,

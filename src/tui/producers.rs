@@ -119,7 +119,7 @@ fn config(p: &Producer, long: bool) -> Vec<Span<'static>> {
     }
     // A transactional producer: its epoch and where its transaction is.
     if let Some(t) = p.txn() {
-        let style = if t.state == crate::sim::txn_client::TxnClientState::Fenced {
+        let style = if t.state.stopped() {
             theme::LOSS
         } else {
             theme::BOLD

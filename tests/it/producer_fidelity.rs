@@ -348,3 +348,64 @@ fn an_expired_batch_after_lost_acks_leaves_no_duplicate() {
         "{hint}"
     );
 }
+
+/// Three produce responses are lost (checkout#6 to #8, written and replicated), then their
+/// leader crashes before the producer retries.
+const LOST_ACKS_THEN_FAILOVER: &str = r#"
+[scenario]
+title = "lost acks, then the leader crashes"
+seed = 7
+stop_at_ms = 30000
+
+[cluster]
+brokers = 3
+
+[[topics]]
+name = "orders"
+partitions = 1
+replication_factor = 3
+min_insync_replicas = 2
+
+[[producers]]
+name = "checkout"
+topic = "orders"
+acks = "all"
+enable_idempotence = true
+send = { count = 10, every_ms = 100, start_ms = 1000, keys = ["alice", "bob"] }
+
+[[faults]]
+at_ms = 1450
+action = "drop-acks"
+target = "checkout"
+count = 3
+
+[[faults]]
+at_ms = 1800
+action = "crash"
+target = "broker-1"
+"#;
+
+/// The broker's last-5-batches duplicate cache is producer state that a new leader rebuilds
+/// from its log (Kafka's `ProducerStateManager`, loaded from snapshots and the log), so the
+/// retries that reach the new leader are recognised and answered with the original offsets.
+#[test]
+fn a_new_leader_recognises_retries_of_batches_written_before_the_failover() {
+    let (r, out, trace) = run(LOST_ACKS_THEN_FAILOVER, None);
+    let recognised: Vec<u32> = trace
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Trace::DuplicateBatch { broker, .. } => Some(broker.0),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(recognised.len(), 3, "{recognised:?}");
+    assert!(
+        recognised.iter().all(|&b| b != 0),
+        "by the new leader: {recognised:?}"
+    );
+    assert!(out.values().all(|o| o.acked.is_some()), "{out:?}");
+    for (replica, log) in &r.logs["orders/0"] {
+        let mut seen = std::collections::BTreeSet::new();
+        assert!(log.iter().all(|m| seen.insert(m)), "{replica}: {log:?}");
+    }
+}

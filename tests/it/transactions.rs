@@ -132,22 +132,24 @@ fn read_committed_skips_aborted_records_and_read_uncommitted_sees_them() {
     assert_eq!(r.groups["committed"].lost, 0);
 }
 
+/// A transactional producer that sends 8 records, 100 ms apart, in transactions of 4
+/// (`transaction.timeout.ms` is the default, 60000).
+const TWO_TXNS_OF_FOUR: &str = r#"
+[[producers]]
+name = "ledger"
+topic = "payments"
+transactional_id = "ledger-tx"
+transaction_size = 4
+send = { count = 8, every_ms = 100, start_ms = 1000, keys = ["a"] }
+"#;
+
 /// Issue 10, item 11 (`KafkaProducer.send` javadoc: the future completes "when the associated
 /// request completes"): a transactional record is acknowledged on its produce response, with
 /// its offset, while its transaction is still open; `commitTransaction()` returning is a
 /// separate event, and send→ack latency is measured to the produce response.
 #[test]
 fn a_transactional_send_completes_on_its_produce_response_and_the_commit_apart() {
-    let extra = format!(
-        r#"
-[[producers]]
-name = "ledger"
-topic = "payments"
-transactional_id = "ledger-tx"
-transaction_size = 4
-send = {{ count = 8, every_ms = 100, start_ms = 1000, keys = ["a"] }}
-{TWO_READERS}"#
-    );
+    let extra = format!("{TWO_TXNS_OF_FOUR}{TWO_READERS}");
     let sc = parse(&extra);
     let mut events = Vec::new();
     let r = report::run("test.toml", &sc, sc.scenario.seed, |sim, ev| {
@@ -498,4 +500,43 @@ fn after_process_pipeline_duplicates_downstream() {
             .iter()
             .all(|e| e.starts_with("shop#"))
     );
+}
+
+/// `transaction.max.timeout.ms` (broker, default 900000): InitProducerId with a longer
+/// `transaction.timeout.ms` fails with INVALID_TRANSACTION_TIMEOUT
+/// (`TransactionCoordinator.handleInitProducerId`), which the client treats as fatal:
+/// `initTransactions()` throws and the application sends nothing.
+#[test]
+fn a_transaction_timeout_above_the_brokers_maximum_is_a_fatal_error() {
+    let extra = format!("{TWO_TXNS_OF_FOUR}{TWO_READERS}");
+    let text = format!("{BASE}{extra}").replace(
+        "[cluster]\n",
+        "[cluster]\ntransaction_max_timeout_ms = 30000\n",
+    );
+    let sc = scenario::parse("test.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+    let mut lines = Vec::new();
+    let r = report::run("test.toml", &sc, sc.scenario.seed, |sim, ev| {
+        if matches!(ev.kind, Trace::TxnFatalError { .. }) {
+            lines.push(report::describe(sim, ev).unwrap_or_default());
+        }
+    });
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("INVALID_TRANSACTION_TIMEOUT"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(r.produced.sent, 0, "{:?}", r.produced);
+    assert_eq!(
+        r.produced.errors.get("INVALID_TRANSACTION_TIMEOUT"),
+        Some(&1)
+    );
+    // Within the maximum (the default, 900000), the same producer commits everything.
+    let (ok, trace) = run_with_trace(&extra);
+    assert!(
+        !trace
+            .iter()
+            .any(|t| matches!(t, Trace::TxnFatalError { .. }))
+    );
+    assert_eq!(ok.produced.acked, 8);
 }
