@@ -130,7 +130,11 @@ fn run(arg: &str, seed: Option<u64>, json: bool, quiet: bool, verbose: bool) -> 
         if !sc.scenario.summary.is_empty() {
             let _ = writeln!(out, "{}", sc.scenario.summary);
         }
-        let _ = writeln!(out, "({label}, seed {seed})\n");
+        let _ = writeln!(out, "({label}, seed {seed})");
+        if let Some(line) = report::profile_line(&sc) {
+            let _ = writeln!(out, "{line}");
+        }
+        let _ = writeln!(out);
     }
     let narrate = !json && !quiet;
     let report = report::run(&label, &sc, seed, |sim, ev| {
