@@ -215,3 +215,89 @@ fn run_names_a_non_default_profile_and_what_it_chose() {
             .contains(&"acks=1".into())
     );
 }
+
+#[test]
+fn compare_versions_runs_each_profile_and_lists_the_settings_that_differ() {
+    use brokerlab::compare;
+    let sc = scenario::parse("failover.toml", &failover_without_acks("4.2")).expect("valid");
+    let r = compare::compare_versions(
+        "failover.toml",
+        &sc,
+        &[KafkaVersion::V2_8, KafkaVersion::V4_2],
+        sc.scenario.seed,
+    );
+    let names: Vec<&str> = r.outcomes.iter().map(|o| o.preset).collect();
+    assert_eq!(names, ["2.8", "4.2"]);
+    assert!(r.outcomes[0].outcome.acked_lost > 0);
+    assert_eq!(r.outcomes[1].outcome.acked_lost, 0);
+    let v = r.versions.as_ref().expect("a versions section");
+    assert!(v.refused.is_empty());
+    let acks = v
+        .differing
+        .iter()
+        .find(|x| x.who == "checkout" && x.setting == "acks")
+        .expect("acks differs");
+    assert_eq!(acks.values, ["1", "all"]);
+    // The same seed and workload: every message sent under both.
+    assert_eq!(r.outcomes[0].outcome.sent, r.outcomes[1].outcome.sent);
+    let text = compare::text(&r);
+    assert!(text.contains("Settings that differ"), "{text}");
+}
+
+#[test]
+fn a_version_that_refuses_the_scenario_gets_a_column_saying_so() {
+    let o = crate::util::brokerlab(&[
+        "compare",
+        "txn-coordinator-failover",
+        "--versions",
+        "4.2,0.10",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout).to_string();
+    let header = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("0.10") && l.contains("4.2"))
+        .unwrap_or_else(|| panic!("no column header in\n{text}"));
+    assert!(
+        header.find("0.10") < header.find("4.2"),
+        "oldest first: {header}"
+    );
+    assert!(
+        text.contains("0.10           refuses the scenario:"),
+        "{text}"
+    );
+    assert!(text.contains("came in Kafka 0.11 (KIP-98)"), "{text}");
+    let sent = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("sent"))
+        .unwrap();
+    assert!(sent.contains("refused"), "{sent}");
+
+    let o = crate::util::brokerlab(&[
+        "compare",
+        "txn-coordinator-failover",
+        "--versions",
+        "0.10,4.2",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(v["versions"]["columns"], serde_json::json!(["0.10", "4.2"]));
+    assert_eq!(v["versions"]["refused"][0]["version"], "0.10");
+    assert_eq!(v["outcomes"].as_array().unwrap().len(), 1);
+    assert_eq!(v["outcomes"][0]["preset"], "4.2");
+    // The presets comparison has no versions section.
+    let o = crate::util::brokerlab(&["compare", "acks1-leader-failover", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert!(v.get("versions").is_none());
+}
+
+#[test]
+fn an_unknown_version_in_the_list_exits_2() {
+    let o = crate::util::brokerlab(&["compare", "acks1-leader-failover", "--versions", "0.10,3.5"]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("`3.5`") && err.contains("0.10, 2.8, 3.9, 4.0, 4.2"),
+        "{err}"
+    );
+}
