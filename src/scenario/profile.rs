@@ -154,11 +154,7 @@ impl Explicit {
                 Scope::Group => sc.groups.len(),
             };
             for i in 0..n {
-                let path: Vec<Seg<'_>> = match scope {
-                    Scope::Cluster => vec![Seg::Key("cluster"), Seg::Key(field)],
-                    _ => vec![Seg::Key(scope.table()), Seg::Idx(i), Seg::Key(field)],
-                };
-                if doc.has(&path) {
+                if doc.has(&segs(scope, i, field)) {
                     set.insert((scope, i, field));
                 }
             }
@@ -578,7 +574,7 @@ pub fn resolve(sc: &mut Scenario, version: KafkaVersion) {
 /// A setting the scenario's release did not have.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
-    /// Where it is: `["producers", 0, "enable_idempotence"]` as owned steps.
+    /// Where it is: the table, the index in its array, the field.
     pub scope: Scope,
     pub index: usize,
     pub field: &'static str,
@@ -597,14 +593,15 @@ impl Refusal {
     }
 
     pub(crate) fn segs(&self) -> Vec<Seg<'static>> {
-        match self.scope {
-            Scope::Cluster => vec![Seg::Key("cluster"), Seg::Key(self.field)],
-            s => vec![
-                Seg::Key(s.table()),
-                Seg::Idx(self.index),
-                Seg::Key(self.field),
-            ],
-        }
+        segs(self.scope, self.index, self.field)
+    }
+}
+
+/// The path of a setting in the document: `cluster.FIELD` or `TABLE[i].FIELD`.
+fn segs(scope: Scope, i: usize, field: &str) -> Vec<Seg<'_>> {
+    match scope {
+        Scope::Cluster => vec![Seg::Key("cluster"), Seg::Key(field)],
+        s => vec![Seg::Key(s.table()), Seg::Idx(i), Seg::Key(field)],
     }
 }
 

@@ -273,10 +273,21 @@ impl Widget for CompareView<'_> {
                 .collect(),
         ));
         for (version, reasons) in &runs.refused {
+            // The release and KIP first: `0.10 refuses: `transactional.id` came in Kafka 0.11
+            // (KIP-98), at producers[0]...`.
             let first = reasons.first().map_or("", |r| r.as_str());
+            let marker = format!("did not exist in Kafka {version}: ");
+            let short = match (first.split_once(": "), first.split_once(&marker)) {
+                (Some((at, _)), Some((_, why))) => format!("{why}, at {at}"),
+                _ => first.to_string(),
+            };
+            let more = match reasons.len() {
+                0 | 1 => String::new(),
+                n => format!(" (+{} more)", n - 1),
+            };
             table.push(Line::styled(
                 theme::fit(
-                    &format!("  {version} refuses: {first}"),
+                    &format!("  {version} refuses: {short}{more}"),
                     area.width as usize,
                 ),
                 theme::LOSS,

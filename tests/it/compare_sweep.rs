@@ -678,3 +678,37 @@ fn compare_locates_a_preset_that_makes_the_scenario_invalid() {
     assert!(err.contains("[compare.exactly-once]"), "{err}");
     assert!(o.stdout.is_empty());
 }
+
+/// A version profile that refuses the scenario has a line in the TUI compare view naming the
+/// release that introduced the setting, and no run.
+#[test]
+fn the_tui_versions_view_names_a_refusing_profile() {
+    use brokerlab::session::Session;
+    use brokerlab::tui::app::{App, View};
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use ratatui::{Terminal, backend::TestBackend};
+    let (label, sc) = scenario::load("txn-coordinator-failover").unwrap();
+    let seed = sc.scenario.seed;
+    let mut app = App::with_session(Session::new(label, sc, seed));
+    for c in ['c', 'v'] {
+        app.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    }
+    assert_eq!(app.view, View::Compare);
+    let runs = app.compare.as_ref().unwrap();
+    assert_eq!(runs.columns, ["2.8", "3.9", "4.0", "4.2"]);
+    assert_eq!(runs.refused.len(), 1);
+    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    t.draw(|f| f.render_widget(&app, f.area())).unwrap();
+    let text: String = t
+        .backend()
+        .buffer()
+        .content()
+        .chunks(80)
+        .map(|row| row.iter().map(|c| c.symbol()).collect::<String>() + "\n")
+        .collect();
+    let line = text
+        .lines()
+        .find(|l| l.contains("0.10 refuses:"))
+        .unwrap_or_else(|| panic!("no refusal line:\n{text}"));
+    assert!(line.contains("came in Kafka 0.11 (KIP-98)"), "{line}");
+}
