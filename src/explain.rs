@@ -54,6 +54,8 @@ pub enum Change {
     CleanElection,
     EnableIdempotence,
     MaxInFlightOne,
+    /// `replica_recovery = "leader-epoch"` (KIP-101).
+    LeaderEpochRecovery,
     Earliest,
     AfterProcess,
     Dedup,
@@ -67,6 +69,7 @@ impl Change {
             Change::CleanElection => "unclean_leader_election = false",
             Change::EnableIdempotence => "enable_idempotence = true",
             Change::MaxInFlightOne => "max_in_flight = 1",
+            Change::LeaderEpochRecovery => "replica_recovery = \"leader-epoch\"",
             Change::Earliest => "auto_offset_reset = \"earliest\"",
             Change::AfterProcess => "commit = \"after-process\"",
             Change::Dedup => "dedup = true",
@@ -107,6 +110,9 @@ impl Change {
                 for p in &mut v.producers {
                     p.max_in_flight = 1;
                 }
+            }
+            Change::LeaderEpochRecovery => {
+                v.cluster.replica_recovery = Some(scenario::model::ReplicaRecovery::LeaderEpoch);
             }
             Change::Earliest => {
                 for g in &mut v.groups {
@@ -161,7 +167,22 @@ pub fn describe(
         }
         a => format!("acks={}", a.name()),
     };
+    let hw_recovery =
+        sc.cluster.replica_recovery == Some(scenario::model::ReplicaRecovery::HighWatermark);
     match a.detail {
+        // Pre-KIP-101, a clean leader change can still lose a record: a replica that became a
+        // follower cut its log to its own, stale HW and then led.
+        Detail::Truncated(removal)
+            if hw_recovery && removal.is_none_or(|r| r.elected.is_none_or(|e| !e.2)) =>
+        {
+            (
+                format!(
+                    "{msg} was removed when a replica becoming a follower cut its log to its own high watermark, which lagged the leader's (the pre-KIP-101 recovery), and then led without it"
+                ),
+                "replica_recovery=high-watermark (Kafka 0.10)".into(),
+                Some(Change::LeaderEpochRecovery),
+            )
+        }
         Detail::Truncated(removal) => match removal {
             Some(r) => {
                 let part = sim.partition_name(r.partition);
@@ -267,6 +288,18 @@ pub fn describe(
                     ),
                     "enable.idempotence=false".into(),
                     Some(Change::EnableIdempotence),
+                )
+            } else if appends >= 2 {
+                // An idempotent producer writes a record twice only once its epoch was bumped
+                // (KIP-360, `TransactionManager.canRetry`): the broker recognises a retry among
+                // the producer's last 5 batches of the current epoch only (`ProducerStateEntry`).
+                (
+                    format!(
+                        "{} resent {msg} under a new producer epoch, bumped to close a gap in its sequence numbers (KIP-360); the broker recognises a retry only within one epoch, so the log holds it {appends} times",
+                        producer.map_or("the producer", |p| p.name.as_str())
+                    ),
+                    "enable.idempotence=true, no deduplication".into(),
+                    (!group.dedup).then_some(Change::Dedup),
                 )
             } else {
                 let config = match group.commit {

@@ -361,8 +361,8 @@ impl Life {
             Trace::PartitionOffline { partition, .. } => {
                 self.here(partition) && self.offset.is_some() && !self.gone
             }
-            Trace::NodeCrashed { node } => {
-                // A broker holding it crashed (its log survives on disk).
+            Trace::NodeCrashed { node } | Trace::NodeStopped { node } => {
+                // A broker holding it crashed or stopped (its log survives on disk).
                 node.0 < self.brokers && self.holders & (1 << node.0) != 0 && !self.gone
             }
             Trace::Truncated {
@@ -419,7 +419,12 @@ impl Life {
             | Trace::IsrChanged { .. }
             | Trace::BrokerFenced { .. }
             | Trace::BrokerUnfenced { .. }
+            | Trace::ShutdownRequested { .. }
+            | Trace::ElrChanged { .. }
+            | Trace::ControlledShutdown { .. }
             | Trace::MemberJoined { .. }
+            | Trace::PartitionsWithheld { .. }
+            | Trace::PartitionsRevoked { .. }
             | Trace::MemberRemoved { .. }
             | Trace::RebalanceStarted { .. }
             | Trace::Rebalanced { .. }
@@ -429,6 +434,7 @@ impl Life {
             | Trace::ProducerInitialized { .. }
             | Trace::ProducerFenced { .. }
             | Trace::TxnStateChanged { .. }
+            | Trace::TxnEnded { .. }
             | Trace::PartitionsAdded { .. }
             | Trace::TxnMarker { .. }
             | Trace::Draining => false,

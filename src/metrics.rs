@@ -176,6 +176,8 @@ pub struct Metrics {
     acked: Vec<bool>,
     producer_of: Vec<u32>,
     produce_us: Vec<Vec<u64>>,
+    /// Per producer, the slowest acknowledgement so far, so the TUI need not scan.
+    produce_max_us: Vec<u64>,
     node_up: Vec<bool>,
     windows: Vec<Window>,
     now: SimTime,
@@ -228,6 +230,7 @@ impl Metrics {
             acked: Vec::new(),
             producer_of: Vec::new(),
             produce_us: vec![Vec::new(); setup.producers],
+            produce_max_us: vec![0; setup.producers],
             node_up: vec![true; setup.brokers as usize],
             windows: Vec::new(),
             now: SimTime::ZERO,
@@ -254,6 +257,8 @@ impl Metrics {
                     let us = ev.time.0 - self.sent_at[i].0;
                     if let Some(v) = self.produce_us.get_mut(producer.idx()) {
                         v.push(us);
+                        self.produce_max_us[producer.idx()] =
+                            self.produce_max_us[producer.idx()].max(us);
                     }
                 }
             }
@@ -346,9 +351,9 @@ impl Metrics {
                 self.parts[partition.idx()].isr_len = isr.len();
                 self.reassess(*partition, ev.time);
             }
-            Trace::NodeCrashed { node } | Trace::NodePaused { node, .. } => {
-                self.node_changed(*node, false, ev.time)
-            }
+            Trace::NodeCrashed { node }
+            | Trace::NodeStopped { node }
+            | Trace::NodePaused { node, .. } => self.node_changed(*node, false, ev.time),
             Trace::NodeRestarted { node } | Trace::NodeResumed { node } => {
                 self.node_changed(*node, true, ev.time)
             }
@@ -536,6 +541,12 @@ impl Metrics {
         }
     }
 
+    /// A producer's latest and slowest send→ack so far, in µs (None before its first ack).
+    pub fn produce_latency_now(&self, producer: usize) -> Option<(u64, u64)> {
+        let last = *self.produce_us.get(producer)?.last()?;
+        Some((last, self.produce_max_us[producer]))
+    }
+
     /// A group's lag over time, for sparklines.
     pub fn lag_samples(&self, g: GroupId) -> &[LagSample] {
         &self.groups[g.idx()].lag_samples
@@ -669,9 +680,14 @@ mod tests {
         m.observe(&acked(12, 0));
         m.observe(&acked(14, 1));
         m.observe(&acked(30, 2));
+        assert_eq!(m.produce_latency_now(0), Some((20_000, 20_000)));
         m.observe(&acked(40, 2)); // a duplicate ack of a retried batch
+        assert_eq!(m.produce_latency_now(0), Some((20_000, 20_000)));
+        m.observe(&acked(15, 3));
+        // The TUI's live figures: the latest, and the slowest so far.
+        assert_eq!(m.produce_latency_now(0), Some((5_000, 20_000)));
         let s = m.summary();
-        assert_eq!(s.produce[0].count, 3);
+        assert_eq!(s.produce[0].count, 4);
         assert_eq!(s.produce[0].p50_us, 4_000);
         assert_eq!(s.produce[0].max_us, 20_000);
     }
@@ -754,6 +770,7 @@ mod tests {
                 isr: BrokerSet::EMPTY.with(BrokerId(2)),
                 unclean: false,
                 preferred: false,
+                from_elr: false,
             },
         ));
         // Elected with an ISR of one, below min.insync.replicas = 2.

@@ -262,7 +262,8 @@ pub fn run(
     let mut anomalies = crate::explain::explain(scenario, seed, &sim, &checker);
     add_chains(scenario, seed, &mut anomalies);
     let metrics = MetricsReport::new(&sim, &metrics.summary());
-    let hints = hints(scenario, &outcome, &leader_crashes);
+    let mut hints = hints(scenario, &outcome, &leader_crashes);
+    hints.extend(failed_but_written_hint(&sim, &checker));
     let expect = scenario.expect.as_ref().map(|e| {
         let failures = check_expect(e, &outcome, &c.extra(&metrics));
         ExpectResult {
@@ -370,6 +371,7 @@ impl Collector {
                 from,
                 to,
                 removed,
+                ..
             } => {
                 self.truncated += from - to;
                 self.truncations.push(Truncation {
@@ -468,6 +470,10 @@ fn final_logs(sim: &Sim) -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
 pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
     let node = |n: crate::sim::NodeId| sim.node_name(n).to_string();
     let part = |p: crate::sim::PartitionId| sim.partition_name(p);
+    let parts_list = |ps: &[crate::sim::PartitionId]| -> String {
+        let names: Vec<String> = ps.iter().map(|&p| part(p)).collect();
+        names.join(", ")
+    };
     let broker = |b: crate::sim::BrokerId| sim.broker_name(b).to_string();
     let msg = |m: crate::sim::MsgId| sim.msg_name(m);
     let isr = |s: crate::sim::BrokerSet| {
@@ -591,9 +597,12 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
             isr: set,
             unclean,
             preferred,
+            from_elr,
         } => {
             let kind = if *unclean {
                 "UNCLEAN election (out-of-sync replica, data may be lost)"
+            } else if *from_elr {
+                "clean election from the ELR (KIP-966: no in-sync replica left, but this one has every record up to the HW)"
             } else if *preferred {
                 "preferred-leader election"
             } else {
@@ -618,10 +627,20 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
             from,
             to,
             removed,
+            reason,
         } => {
             let names: Vec<String> = removed.iter().map(|&m| msg(m)).collect();
+            let why = match reason {
+                crate::sim::TruncateReason::DivergedEpoch => "diverged from the leader's epoch",
+                crate::sim::TruncateReason::HighWatermark => {
+                    "to its own high watermark on becoming a follower: the pre-KIP-101 recovery"
+                }
+                crate::sim::TruncateReason::LeaderLogEnd => {
+                    "its fetch offset is past the leader's log end: OFFSET_OUT_OF_RANGE, pre-KIP-101"
+                }
+            };
             format!(
-                "{} truncates {} from offset {} to {} (diverged from the leader's epoch), removing [{}]",
+                "{} truncates {} from offset {} to {} ({why}), removing [{}]",
                 broker(*b),
                 part(*partition),
                 from,
@@ -640,22 +659,63 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
             format!("{} pauses until {}", node(*n), fmt_time(*until))
         }
         Trace::NodeResumed { node: n } => format!("{} resumes", node(*n)),
+        Trace::ShutdownRequested { broker: b } => format!(
+            "{} begins a controlled shutdown: its heartbeat asks the controller to move its leaderships away first",
+            broker(*b)
+        ),
+        Trace::ControlledShutdown {
+            broker: b,
+            granted: false,
+        } => format!(
+            "controller: {} is shutting down: its partitions get new leaders from their ISRs and it leaves every ISR",
+            broker(*b)
+        ),
+        Trace::ControlledShutdown {
+            broker: b,
+            granted: true,
+        } => format!(
+            "controller: {} leads nothing now: it is fenced and told it may shut down",
+            broker(*b)
+        ),
+        Trace::ElrChanged {
+            partition,
+            elr,
+            last_known_elr,
+        } => {
+            let mut s = format!(
+                "{} eligible leader replicas (KIP-966): ELR {}",
+                part(*partition),
+                isr(*elr)
+            );
+            if !last_known_elr.is_empty() {
+                s += &format!(", last known ELR {}", isr(*last_known_elr));
+            }
+            s
+        }
+        Trace::NodeStopped { node: n } => format!(
+            "⏹ {} shuts down cleanly (controlled shutdown: nothing led, log flushed)",
+            node(*n)
+        ),
         Trace::Acked {
             producer,
             msg: m,
             offset,
             ..
         } => match offset {
+            // A transactional send completes on its produce response: the record is in the
+            // log, inside a transaction that is still open (`KafkaProducer.send`'s future;
+            // `commitTransaction()` reports the commit, `TxnEnded`).
+            Some(o) if sim.producers()[producer.idx()].txn().is_some() => format!(
+                "{} ✓ {} acknowledged at offset {} (its transaction is still open)",
+                sim.producers()[producer.idx()].name,
+                msg(*m),
+                o
+            ),
             Some(o) => format!(
                 "{} ✓ {} acknowledged at offset {}",
                 sim.producers()[producer.idx()].name,
                 msg(*m),
                 o
-            ),
-            None if sim.producers()[producer.idx()].txn().is_some() => format!(
-                "{} ✓ {} committed (its transaction committed)",
-                sim.producers()[producer.idx()].name,
-                msg(*m)
             ),
             None => format!(
                 "{} ✓ {} counted as sent (acks=0: no response)",
@@ -735,6 +795,25 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
                 parts.join("; ")
             )
         }
+        Trace::PartitionsWithheld {
+            group,
+            generation,
+            partitions,
+        } => format!(
+            "group {} generation {} (cooperative): [{}] withheld until their current owners revoke them; a second rebalance assigns them",
+            sim.groups()[group.idx()].name,
+            generation,
+            parts_list(partitions)
+        ),
+        Trace::PartitionsRevoked {
+            consumer,
+            partitions,
+            ..
+        } => format!(
+            "{} revokes only [{}] (commits their offsets first) and rejoins; it keeps consuming the rest",
+            sim.consumers()[consumer.idx()].name,
+            parts_list(partitions)
+        ),
         Trace::Applied {
             consumer,
             msg: m,
@@ -802,9 +881,14 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
         Trace::CommitFailed {
             consumer, error, ..
         } => format!(
-            "{} commit failed: {}",
+            "{} commit failed: {}{}",
             sim.consumers()[consumer.idx()].name,
-            error.name()
+            error.name(),
+            if *error == crate::sim::ErrorCode::RebalanceInProgress {
+                " (it is rejoining, so it has no stable generation; it reads on and a later commit covers these offsets)"
+            } else {
+                ""
+            }
         ),
         Trace::OffsetReset {
             group,
@@ -845,6 +929,30 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
             "{} is FENCED: a newer instance of transactional.id {} exists; it stops",
             sim.producers()[producer.idx()].name,
             sim.txns()[*txn as usize].id
+        ),
+        Trace::TxnEnded {
+            producer,
+            committed: true,
+            records,
+            ..
+        } => format!(
+            "{} ✓ commitTransaction() returns: its transaction's {} committed; read_committed \
+             consumers see them once the COMMIT markers are written",
+            sim.producers()[producer.idx()].name,
+            record_count(*records)
+        ),
+        Trace::TxnEnded {
+            producer,
+            committed: false,
+            records,
+            acked,
+            ..
+        } => format!(
+            "{} ✗ its transaction aborted: {} ({} already acknowledged, in the log) \
+             will be skipped by read_committed consumers",
+            sim.producers()[producer.idx()].name,
+            record_count(*records),
+            acked
         ),
         Trace::TxnStateChanged {
             txn,
@@ -1077,6 +1185,37 @@ fn hints(
         ));
     }
     out
+}
+
+/// Sends reported failed that are in the log anyway: a learner reads "failed" as "not written",
+/// and a timeout means "not known". Kafka's `TimeoutException` (KIP-91's `delivery.timeout.ms`)
+/// completes the send without an answer from the broker; the record may be in the log, and an
+/// idempotent producer's later retries are recognised as duplicates of it rather than
+/// appended again.
+fn failed_but_written_hint(sim: &Sim, checker: &Checker) -> Option<String> {
+    let written = checker.failed_but_written();
+    let &(first, partition, offset) = written.first()?;
+    let more = match written.len() {
+        1 => String::new(),
+        n => format!(" (and {} more)", n - 1),
+    };
+    Some(format!(
+        "{}{more} was reported failed yet is in {} at offset {offset}: a send that fails with a \
+         timeout (DELIVERY_TIMEOUT, REQUEST_TIMED_OUT) means the producer never learned the \
+         outcome, not that the record was not written. The broker may have appended it and \
+         lost only the answer (KIP-91); the record is then consumed like any other.",
+        sim.msg_name(first),
+        sim.partition_name(partition)
+    ))
+}
+
+/// `1 record`, `3 records`.
+fn record_count(n: u32) -> String {
+    if n == 1 {
+        "1 record".to_string()
+    } else {
+        format!("{n} records")
+    }
 }
 
 /// `12.3ms`, `1.850s`: milliseconds below ten seconds, seconds above.

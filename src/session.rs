@@ -413,6 +413,7 @@ impl Session {
                 from,
                 to,
                 removed,
+                ..
             } => self.truncations.push(TruncationMark {
                 event,
                 time: ev.time,
@@ -820,18 +821,23 @@ pub fn log_kind(t: &Trace) -> LogKind {
         Trace::Narration { .. } => LogKind::Narration,
         Trace::FaultInjected { .. }
         | Trace::NodeCrashed { .. }
+        | Trace::NodeStopped { .. }
+        | Trace::ShutdownRequested { .. }
         | Trace::NodeRestarted { .. }
         | Trace::NodePaused { .. }
         | Trace::NodeResumed { .. } => LogKind::Fault,
         Trace::LeaderElected { .. }
         | Trace::PartitionOffline { .. }
         | Trace::BrokerFenced { .. }
+        | Trace::ControlledShutdown { .. }
         | Trace::BrokerUnfenced { .. } => LogKind::Election,
-        Trace::IsrChanged { .. } => LogKind::Isr,
+        Trace::IsrChanged { .. } | Trace::ElrChanged { .. } => LogKind::Isr,
         Trace::Truncated { .. } => LogKind::Truncation,
         Trace::RebalanceStarted { .. }
         | Trace::Rebalanced { .. }
         | Trace::MemberJoined { .. }
+        | Trace::PartitionsWithheld { .. }
+        | Trace::PartitionsRevoked { .. }
         | Trace::MemberRemoved { .. } => LogKind::Rebalance,
         Trace::ProduceError { .. }
         | Trace::Retried { .. }

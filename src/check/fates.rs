@@ -293,6 +293,20 @@ impl Checker {
             .count() as u64
     }
 
+    /// Messages whose producer gave up on them (a `Failed` event) that are nevertheless in a
+    /// leader's log, outside any aborted transaction: (message, partition, offset), in message
+    /// order. A send that fails with a timeout may have been written (KIP-91).
+    pub fn failed_but_written(&self) -> Vec<(MsgId, PartitionId, u64)> {
+        self.msgs
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| {
+                m.flags & F_FAILED != 0 && m.flags & F_ABORTED == 0 && m.offset != NO_OFFSET
+            })
+            .map(|(i, m)| (MsgId(i as u32), PartitionId(m.partition), m.offset))
+            .collect()
+    }
+
     /// Every anomaly, by group in scenario order, then by kind, then by message id.
     pub fn anomalies(&self) -> Vec<AnomalyRecord> {
         let mut out = Vec::new();

@@ -89,6 +89,7 @@ fn truncated(removed: &[u32]) -> TraceEvent {
         from: 0,
         to: 0,
         removed: removed.iter().map(|&m| MsgId(m)).collect(),
+        reason: crate::sim::TruncateReason::DivergedEpoch,
     })
 }
 
@@ -673,6 +674,7 @@ fn elected(partition: u32, leader: u32, epoch: u32, unclean: bool) -> TraceEvent
         isr: crate::sim::ids::BrokerSet::EMPTY,
         unclean,
         preferred: false,
+        from_elr: false,
     })
 }
 

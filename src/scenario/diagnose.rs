@@ -625,6 +625,7 @@ fn enum_variants(field: &str) -> Vec<String> {
         "guarantee" => accepted_values::<Guarantee>(),
         "key_distribution" => accepted_values::<KeyDistribution>(),
         "assignor" => accepted_values::<Assignor>(),
+        "group_protocol" => accepted_values::<GroupProtocol>(),
         "commit" => accepted_values::<CommitMode>(),
         "isolation_level" => accepted_values::<IsolationLevel>(),
         "auto_offset_reset" => accepted_values::<OffsetReset>(),

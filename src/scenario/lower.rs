@@ -85,6 +85,22 @@ impl From<&Scenario> for SimConfig {
 }
 
 /// Lowers a scenario that passed validation. Panics on a name validation would have rejected.
+/// `eligible_leader_replicas` when unset: on, as for a new Kafka 4.1+ cluster (KIP-966's
+/// `eligible.leader.replicas.version=1` is the default feature level from 4.1).
+pub const DEFAULT_ELIGIBLE_LEADER_REPLICAS: bool = true;
+
+/// `replica_recovery` when unset: leader epochs, as every Kafka since 0.11 (KIP-101).
+pub const DEFAULT_REPLICA_RECOVERY: model::ReplicaRecovery = model::ReplicaRecovery::LeaderEpoch;
+
+impl From<model::ReplicaRecovery> for core::ReplicaRecovery {
+    fn from(r: model::ReplicaRecovery) -> Self {
+        match r {
+            model::ReplicaRecovery::LeaderEpoch => core::ReplicaRecovery::LeaderEpoch,
+            model::ReplicaRecovery::HighWatermark => core::ReplicaRecovery::HighWatermark,
+        }
+    }
+}
+
 pub fn lower(sc: &Scenario) -> SimConfig {
     let c = &sc.cluster;
     let topic_id = |name: &str| -> TopicId {
@@ -192,6 +208,13 @@ pub fn lower(sc: &Scenario) -> SimConfig {
             replica_fetch_wait_max_ms: c.replica_fetch_wait_max_ms,
             replica_socket_timeout_ms: c.replica_socket_timeout_ms,
             group_initial_rebalance_delay_ms: c.group_initial_rebalance_delay_ms,
+            eligible_leader_replicas: c
+                .eligible_leader_replicas
+                .unwrap_or(DEFAULT_ELIGIBLE_LEADER_REPLICAS),
+            replica_recovery: c
+                .replica_recovery
+                .unwrap_or(DEFAULT_REPLICA_RECOVERY)
+                .into(),
         },
         network: NetworkConfig {
             latency_ms: sc.network.latency_ms,
@@ -309,6 +332,7 @@ impl World<'_> {
         match f.action {
             A::Crash => FaultKind::Crash(target()),
             A::Restart => FaultKind::Restart(target()),
+            A::Stop => FaultKind::Stop(target()),
             A::Pause => FaultKind::Pause {
                 target: target(),
                 duration_ms: duration(),
@@ -431,6 +455,7 @@ pub fn raise_fault(spec: &FaultSpec, sim: &Sim) -> model::Fault {
     let action = match &spec.kind {
         FaultKind::Crash(_) => A::Crash,
         FaultKind::Restart(_) => A::Restart,
+        FaultKind::Stop(_) => A::Stop,
         FaultKind::Pause { .. } => A::Pause,
         FaultKind::Isolate { .. } => A::Isolate,
         FaultKind::Partition { .. } => A::Partition,
@@ -446,7 +471,7 @@ pub fn raise_fault(spec: &FaultSpec, sim: &Sim) -> model::Fault {
     };
     let mut f = model::Fault::new(spec.at.as_ms(), action);
     match &spec.kind {
-        FaultKind::Crash(t) | FaultKind::Restart(t) => f.target = name(*t),
+        FaultKind::Crash(t) | FaultKind::Restart(t) | FaultKind::Stop(t) => f.target = name(*t),
         FaultKind::Pause {
             target,
             duration_ms,

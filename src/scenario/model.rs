@@ -115,6 +115,22 @@ pub struct Cluster {
     /// `group.initial.rebalance.delay.ms`
     #[serde(alias = "group.initial.rebalance.delay.ms")]
     pub group_initial_rebalance_delay_ms: u64,
+    /// KIP-966 eligible leader replicas (Kafka's feature `eligible.leader.replicas.version`);
+    /// unset means [`crate::scenario::lower::DEFAULT_ELIGIBLE_LEADER_REPLICAS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eligible_leader_replicas: Option<bool>,
+    /// How a restarting follower recovers its log: `"leader-epoch"` (KIP-101, Kafka 0.11+) or
+    /// `"high-watermark"` (Kafka 0.10); unset means
+    /// [`crate::scenario::lower::DEFAULT_REPLICA_RECOVERY`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica_recovery: Option<ReplicaRecovery>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReplicaRecovery {
+    LeaderEpoch,
+    HighWatermark,
 }
 
 impl Default for Cluster {
@@ -129,6 +145,8 @@ impl Default for Cluster {
             replica_fetch_wait_max_ms: 500,
             replica_socket_timeout_ms: 30_000,
             group_initial_rebalance_delay_ms: 3_000,
+            eligible_leader_replicas: None,
+            replica_recovery: None,
         }
     }
 }
@@ -308,6 +326,16 @@ pub enum Assignor {
     CooperativeSticky,
 }
 
+/// `group.protocol`: the classic JoinGroup/SyncGroup protocol, or KIP-848's consumer group
+/// protocol (GA in Kafka 4.0; `"classic"` stays the 4.x client default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupProtocol {
+    #[default]
+    Classic,
+    Consumer,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CommitMode {
@@ -357,6 +385,10 @@ pub struct Group {
     #[serde(default)]
     #[serde(alias = "partition.assignment.strategy")]
     pub assignor: Assignor,
+    /// `group.protocol`; only `"classic"` is modelled (KIP-848's `"consumer"` is refused).
+    #[serde(default)]
+    #[serde(alias = "group.protocol")]
+    pub group_protocol: GroupProtocol,
     #[serde(default)]
     pub commit: CommitMode,
     /// Application processing time per record.
@@ -416,6 +448,8 @@ pub struct Group {
 pub enum FaultAction {
     Crash,
     Restart,
+    /// A broker's controlled shutdown.
+    Stop,
     Pause,
     Isolate,
     Partition,
@@ -435,6 +469,7 @@ impl FaultAction {
         match self {
             FaultAction::Crash => "crash",
             FaultAction::Restart => "restart",
+            FaultAction::Stop => "stop",
             FaultAction::Pause => "pause",
             FaultAction::Isolate => "isolate",
             FaultAction::Partition => "partition",

@@ -12,8 +12,7 @@
 //! each release's tag). The README's "Kafka version profiles" table shows the same rows.
 //!
 //! Hook for the merge: the fields other slices of issue 10 add get their rows here (see the
-//! `MERGE HOOK` comments): producer `partitioner`, cluster `replica_recovery`,
-//! `eligible_leader_replicas`, `transaction_version`, and group `group_protocol = "consumer"`.
+//! `MERGE HOOK` comments): producer `partitioner` and cluster `transaction_version`.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -22,7 +21,8 @@ use serde::{Deserialize, Serialize};
 
 use super::doc::{Doc, Seg};
 use super::model::{
-    Acks, Assignor, Cluster, CommitMode, Group, IsolationLevel, Producer, Scenario,
+    Acks, Assignor, Cluster, CommitMode, Group, GroupProtocol, IsolationLevel, Producer,
+    ReplicaRecovery, Scenario,
 };
 
 /// The Kafka release whose defaults a scenario uses. Ordered oldest first.
@@ -185,6 +185,10 @@ pub enum Rule {
     NoDeliveryTimeout,
     /// Before 3.7 (KIP-580) retries backed off by a constant `retry.backoff.ms`.
     ConstantBackoff,
+    /// Before 0.11 (KIP-101) a restarting follower truncated to its high watermark.
+    HighWatermarkRecovery,
+    /// Unset: the model's own default for the field (`lower.rs`).
+    Unset,
 }
 
 /// One default that changed between releases.
@@ -226,9 +230,24 @@ pub static DEFAULTS: &[Default_] = &[
         steps: &[(R0, Rule::Ms(0)), (Release(0, 11), Rule::Ms(3_000))],
         source: "0.11.0 upgrade notes (KIP-134): new, 3 s; before it a group rebalanced at once",
     },
-    // MERGE HOOK (cluster): `replica_recovery`: "high-watermark" before 0.11 (KIP-101), else
-    // "leader-epoch"; `eligible_leader_replicas`: false before 4.1, true from 4.1 (KIP-966);
-    // `transaction_version`: 1 before 4.0, 2 from 4.0 (KIP-890).
+    Default_ {
+        scope: Scope::Cluster,
+        field: "replica_recovery",
+        kafka: "replica recovery",
+        steps: &[
+            (R0, Rule::HighWatermarkRecovery),
+            (Release(0, 11), Rule::Unset),
+        ],
+        source: "KIP-101 (0.11): leader epochs; before it a follower truncated to its HW",
+    },
+    Default_ {
+        scope: Scope::Cluster,
+        field: "eligible_leader_replicas",
+        kafka: "eligible.leader.replicas.version",
+        steps: &[(R0, Rule::Bool(false)), (Release(4, 1), Rule::Unset)],
+        source: "KIP-966: on by default for new clusters from 4.1",
+    },
+    // MERGE HOOK (cluster): `transaction_version`: 1 before 4.0, 2 from 4.0 (KIP-890).
     Default_ {
         scope: Scope::Producer,
         field: "retries",
@@ -426,10 +445,15 @@ pub static INTRODUCED: &[Introduced] = &[
         source: "KIP-580",
         uses: Uses::Producer(|p| p.retry_backoff_max_ms != p.retry_backoff_ms),
     },
-    // MERGE HOOK (group): `group_protocol = "consumer"`, since 4.0 (KIP-848 GA):
-    // Introduced { scope: Scope::Group, field: "group_protocol", kafka: "group.protocol",
-    //   what: "`group_protocol = \"consumer\"` (the KIP-848 protocol)", since: Release(4, 0),
-    //   source: "KIP-848", uses: Uses::Group(|g| g.group_protocol == GroupProtocol::Consumer) },
+    Introduced {
+        scope: Scope::Group,
+        field: "group_protocol",
+        kafka: "group.protocol",
+        what: "`group_protocol = \"consumer\"` (the KIP-848 consumer group protocol)",
+        since: Release(4, 0),
+        source: "KIP-848",
+        uses: Uses::Group(|g| g.group_protocol == GroupProtocol::Consumer),
+    },
 ];
 
 /// Pre-2.1's effective bound on a record: linger, then one request timeout per attempt.
@@ -462,6 +486,12 @@ fn set_cluster(c: &mut Cluster, field: &str, rule: Rule) {
         ("group_initial_rebalance_delay_ms", Rule::Ms(ms)) => {
             c.group_initial_rebalance_delay_ms = ms
         }
+        ("replica_recovery", Rule::HighWatermarkRecovery) => {
+            c.replica_recovery = Some(ReplicaRecovery::HighWatermark)
+        }
+        ("replica_recovery", Rule::Unset) => c.replica_recovery = None,
+        ("eligible_leader_replicas", Rule::Bool(b)) => c.eligible_leader_replicas = Some(b),
+        ("eligible_leader_replicas", Rule::Unset) => c.eligible_leader_replicas = None,
         _ => unreachable!("profile row cluster.{field} = {rule:?} has no setter"),
     }
 }
@@ -515,6 +545,17 @@ fn get(sc: &Scenario, scope: Scope, i: usize, field: &str) -> String {
                 "group_initial_rebalance_delay_ms" => {
                     c.group_initial_rebalance_delay_ms.to_string()
                 }
+                "replica_recovery" => match c
+                    .replica_recovery
+                    .unwrap_or(super::lower::DEFAULT_REPLICA_RECOVERY)
+                {
+                    ReplicaRecovery::LeaderEpoch => "leader-epoch".to_string(),
+                    ReplicaRecovery::HighWatermark => "high-watermark".to_string(),
+                },
+                "eligible_leader_replicas" => c
+                    .eligible_leader_replicas
+                    .unwrap_or(super::lower::DEFAULT_ELIGIBLE_LEADER_REPLICAS)
+                    .to_string(),
                 _ => unreachable!("profile row cluster.{field} has no getter"),
             }
         }
@@ -764,6 +805,44 @@ mod tests {
         assert_eq!(sc.cluster.group_initial_rebalance_delay_ms, 0);
         assert_eq!(sc.cluster.replica_lag_time_max_ms, 10_000);
         assert_eq!(sc.groups[0].request_timeout_ms, 305_000);
+    }
+
+    #[test]
+    fn historical_protocols_follow_the_release() {
+        use crate::scenario::lower::{DEFAULT_ELIGIBLE_LEADER_REPLICAS, DEFAULT_REPLICA_RECOVERY};
+        let sc = parse(&with_version("0.10", ""));
+        assert_eq!(
+            sc.cluster.replica_recovery,
+            Some(ReplicaRecovery::HighWatermark)
+        );
+        assert_eq!(sc.cluster.eligible_leader_replicas, Some(false));
+        let sc = parse(&with_version("4.0", ""));
+        assert_eq!(sc.cluster.replica_recovery, None);
+        assert_eq!(DEFAULT_REPLICA_RECOVERY, ReplicaRecovery::LeaderEpoch);
+        assert_eq!(sc.cluster.eligible_leader_replicas, Some(false));
+        let sc = parse(&with_version("4.2", ""));
+        assert_eq!(sc.cluster.eligible_leader_replicas, None);
+        const { assert!(DEFAULT_ELIGIBLE_LEADER_REPLICAS) };
+        // An explicit historical mode wins under the newest profile.
+        let sc = parse(&with_version(
+            "4.2",
+            "replica_recovery = \"high-watermark\"",
+        ));
+        assert_eq!(
+            sc.cluster.replica_recovery,
+            Some(ReplicaRecovery::HighWatermark)
+        );
+        // The KIP-848 protocol did not exist before 4.0.
+        let text = with_version("3.9", "").replace(
+            "name = \"g\"\ntopic = \"t\"\n",
+            "name = \"g\"\ntopic = \"t\"\ngroup_protocol = \"consumer\"\n",
+        );
+        let e = crate::scenario::parse("t.toml", &text).unwrap_err();
+        assert!(
+            e.message().contains("came in Kafka 4.0 (KIP-848)"),
+            "{}",
+            e.message()
+        );
     }
 
     #[test]

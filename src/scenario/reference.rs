@@ -23,6 +23,7 @@ pub const ANCHORS: &[&str] = &[
     "faults",
     "crash",
     "restart",
+    "stop",
     "pause",
     "isolate",
     "partition",

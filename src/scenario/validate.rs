@@ -29,7 +29,8 @@ pub const MAX_DURATION_MS: u64 = i32::MAX as u64;
 /// Producers, counting neither a consumer's embedded ones nor `zombie` instances.
 pub const MAX_PRODUCERS: usize = 500;
 /// Every process of a run: brokers, the controller, producers, consumers and the producers
-/// embedded in them. The network keeps one entry per pair of nodes, so this bounds its memory.
+/// embedded in them. Per-process state (a consumer's view of every partition, the links to
+/// each broker) grows with it.
 pub const MAX_NODES: u64 = 1_200;
 /// Topics, groups, faults and notes: each at most this many.
 pub const MAX_TABLE_ENTRIES: usize = 10_000;
@@ -175,7 +176,7 @@ struct ActionSpec {
 fn action_spec(a: FaultAction) -> ActionSpec {
     use FaultAction::*;
     let (required, optional): (&'static [&'static str], &'static [&'static str]) = match a {
-        Crash | Restart | RemoveConsumer | Zombie => (&["target"], &[]),
+        Crash | Restart | Stop | RemoveConsumer | Zombie => (&["target"], &[]),
         Pause => (&["target", "duration_ms"], &[]),
         Isolate => (&["target"], &["duration_ms"]),
         Partition => (&["sides"], &["duration_ms"]),
@@ -195,6 +196,9 @@ fn field_hint(field: &str, action: FaultAction) -> &'static str {
     match (field, action) {
         ("target", FaultAction::DropAcks) => {
             "`target = \"PRODUCER\"`: the producer whose next responses are lost"
+        }
+        ("target", FaultAction::Stop) => {
+            "`target = \"broker-N\"` or `\"leader:TOPIC/P\"`: the broker that shuts down cleanly"
         }
         ("target", FaultAction::Zombie) => {
             "`target = \"PRODUCER\"`: the transactional producer that becomes a zombie"
@@ -977,6 +981,14 @@ impl<'a, 'i> Validator<'a, 'i> {
                     .expected(format!("at most {MAX_CONSUMERS} consumers"))
                     .help("runs are limited to 1000 consumers in all so that every run finishes in reasonable time");
             }
+            if g.group_protocol == GroupProtocol::Consumer {
+                self.err(
+                    fp!["groups", i, "group_protocol"],
+                    "`group_protocol = \"consumer\"` (KIP-848's consumer group protocol) is not modelled yet",
+                )
+                .expected("`\"classic\"` (the default, and Kafka 4.x's client default too)")
+                .help("the classic protocol with `assignor = \"cooperative-sticky\"` shows incremental rebalancing (KIP-429)");
+            }
             if g.max_poll_records == 0 {
                 self.err(
                     fp!["groups", i, "max_poll_records"],
@@ -1457,6 +1469,16 @@ impl<'a, 'i> Validator<'a, 'i> {
                 } else {
                     format!("a producer: {names}")
                 });
+                return;
+            }
+            (FaultAction::Stop, Target::Broker(_) | Target::Leader { .. }) => {}
+            (FaultAction::Stop, _) => {
+                self.err(
+                    at,
+                    format!("a `stop` fault targets a broker, not `{s}`"),
+                )
+                .expected("`broker-N` or `leader:TOPIC/P`")
+                .help("`stop` is a broker's controlled shutdown; use `crash` for any other process");
                 return;
             }
             (FaultAction::RemoveConsumer, Target::Consumer { .. }) => {}

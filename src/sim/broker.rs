@@ -26,6 +26,9 @@ use crate::sim::wire::{FetchSession, Msg, ProduceResult, ReplicaFetchResult};
 pub(crate) enum BrokerTimer {
     /// `broker.heartbeat.interval.ms`
     Heartbeat,
+    /// The quick second heartbeat of a controlled shutdown (one, 50 ms after the first answer:
+    /// `BrokerLifecycleManager`'s "a little bit sooner than we usually would").
+    ShutdownHeartbeat,
     /// The ISR expiration check, every half `replica.lag.time.max.ms`.
     IsrCheck,
     /// Answer parked fetches whose wait is over (one pending per replica).
@@ -39,8 +42,21 @@ pub(crate) enum BrokerTimer {
     },
 }
 
+/// Where a broker is in a controlled shutdown (`BrokerLifecycleManager`'s states).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Shutdown {
+    #[default]
+    Running,
+    /// Its heartbeats ask to shut down; `answered` once the controller first said "not yet".
+    Pending { answered: bool },
+}
+
+/// How long after the controller's first "not yet" a shutting-down broker heartbeats again
+/// (`BrokerLifecycleManager`, Kafka 3.x/4.x: 50 ms).
+const SHUTDOWN_HEARTBEAT_MS: u64 = 50;
+
 /// One broker. Its replicas each keep their disk across a crash and lose their memory; the
-/// broker itself holds nothing else.
+/// broker itself holds only its metadata copy and, in memory, its shutdown state.
 #[derive(Clone, Debug)]
 pub struct Broker {
     pub id: BrokerId,
@@ -49,6 +65,8 @@ pub struct Broker {
     /// Its copy of the cluster metadata (durable, like KRaft's local metadata log), which the
     /// coordinators it hosts read.
     pub(crate) metadata: crate::sim::coordinator::MetadataCache,
+    /// Volatile: a crash forgets a shutdown under way.
+    shutdown: Shutdown,
 }
 
 impl Broker {
@@ -57,7 +75,13 @@ impl Broker {
             id,
             replicas: Vec::new(),
             metadata: Default::default(),
+            shutdown: Shutdown::Running,
         }
+    }
+
+    /// Where this broker is in a controlled shutdown.
+    pub fn shutdown_state(&self) -> Shutdown {
+        self.shutdown
     }
 
     /// Host a replica of a new partition (its partition id is above every hosted one).
@@ -128,17 +152,58 @@ impl Broker {
         for r in &mut self.replicas {
             r.crash();
         }
+        self.shutdown = Shutdown::Running;
     }
 
-    fn send_heartbeat(&mut self, cx: &mut Cx) {
+    /// The `stop` fault: a controlled shutdown begins (`controlled.shutdown.enable`, true by
+    /// default; KIP-631, `BrokerLifecycleManager.beginControlledShutdown`). The broker keeps
+    /// serving while its heartbeats, the first one at once, ask the controller to move its
+    /// leaderships away; it exits when the controller says it may.
+    pub(crate) fn begin_controlled_shutdown(&mut self, cx: &mut Cx) {
+        if self.shutdown != Shutdown::Running {
+            return;
+        }
+        self.shutdown = Shutdown::Pending { answered: false };
+        cx.emit(crate::sim::trace::Trace::ShutdownRequested { broker: self.id });
+        self.heartbeat_now(cx);
+    }
+
+    /// The controller's answer to a heartbeat that asked to shut down.
+    fn on_heartbeat_response(&mut self, should_shut_down: bool, cx: &mut Cx) {
+        let Shutdown::Pending { answered } = self.shutdown else {
+            return;
+        };
+        if should_shut_down {
+            // The controller moved every leadership away and fenced this broker: it stops
+            // taking requests, flushes its logs and exits. Its replicas keep their disk.
+            cx.emit(crate::sim::trace::Trace::NodeStopped {
+                node: cx.broker_node(self.id),
+            });
+            cx.local(crate::sim::Local::BrokerShutDown { broker: self.id });
+        } else if !answered {
+            self.shutdown = Shutdown::Pending { answered: true };
+            cx.set_timer_ms(
+                SHUTDOWN_HEARTBEAT_MS,
+                Timer::Broker(BrokerTimer::ShutdownHeartbeat),
+            );
+        }
+    }
+
+    /// Send one heartbeat, outside the regular schedule.
+    fn heartbeat_now(&mut self, cx: &mut Cx) {
         let incarnation = cx.incarnation();
         cx.send(
             cx.controller_node(),
             Msg::BrokerHeartbeat {
                 broker: self.id,
                 incarnation,
+                want_shut_down: self.shutdown != Shutdown::Running,
             },
         );
+    }
+
+    fn send_heartbeat(&mut self, cx: &mut Cx) {
+        self.heartbeat_now(cx);
         cx.set_timer_ms(
             cx.settings().broker_heartbeat_interval_ms,
             Timer::Broker(BrokerTimer::Heartbeat),
@@ -155,6 +220,7 @@ impl Broker {
     pub(crate) fn on_timer(&mut self, timer: BrokerTimer, cx: &mut Cx) {
         match timer {
             BrokerTimer::Heartbeat => self.send_heartbeat(cx),
+            BrokerTimer::ShutdownHeartbeat => self.heartbeat_now(cx),
             BrokerTimer::IsrCheck => {
                 for r in &mut self.replicas {
                     r.isr_shrink_check(cx);
@@ -185,6 +251,9 @@ impl Broker {
                 unfenced,
                 partition,
             } => self.metadata.update(unfenced, partition),
+            Msg::BrokerHeartbeatResponse { should_shut_down } => {
+                self.on_heartbeat_response(should_shut_down, cx)
+            }
             // A leader this broker's followers fetch from died: each follower with a fetch in
             // flight to it fails that fetch, and retries after its backoff.
             Msg::ConnectionClosed { peer } => {
@@ -400,6 +469,18 @@ mod tests {
     /// The transaction coordinator's broker.
     const COORDINATOR: NodeId = NodeId(2);
 
+    /// broker-1 cuts messages 11 and 12 (offsets 1 and 2) of partition 0.
+    fn cut_to_1(reason: crate::sim::TruncateReason) -> Trace {
+        Trace::Truncated {
+            partition: P,
+            broker: B1,
+            from: 3,
+            to: 1,
+            removed: Box::new([MsgId(11), MsgId(12)]),
+            reason,
+        }
+    }
+
     /// broker-1 alone, hosting partition 0 (replicas on all three brokers,
     /// `min.insync.replicas = 2`), with hand-made messages in and the sent ones read back.
     struct World {
@@ -521,6 +602,25 @@ mod tests {
         }
 
         /// Messages sent since the last call: (to, msg).
+        /// As a follower of broker-2 at epoch 1: copy three records of epoch 1 (messages 10 to
+        /// 12) with the leader's HW at 1.
+        fn copy_three_records_hw_1(&mut self, session: FetchSession) {
+            let payload = self.k.alloc_payload();
+            self.k.payloads[payload as usize].extend([data(1, 10), data(1, 11), data(1, 12)]);
+            let reply = Msg::ReplicaFetchResponse {
+                partition: P,
+                leader_epoch: 1,
+                session,
+                result: ReplicaFetchResult::Records {
+                    base_offset: 0,
+                    payload,
+                    hw: 1,
+                },
+            };
+            self.deliver(NodeId(1), reply);
+            assert_eq!((self.replica().leo(), self.replica().hw()), (3, 1));
+        }
+
         fn sent(&mut self) -> Vec<(NodeId, Msg)> {
             take_sent(&mut self.k)
                 .into_iter()
@@ -649,20 +749,7 @@ mod tests {
             panic!("{sent:?}");
         };
         assert_eq!(*to, NodeId(1), "it fetches from broker-2");
-        let payload = w.k.alloc_payload();
-        w.k.payloads[payload as usize].extend([data(1, 10), data(1, 11), data(1, 12)]);
-        let reply = Msg::ReplicaFetchResponse {
-            partition: P,
-            leader_epoch: 1,
-            session: *session,
-            result: ReplicaFetchResult::Records {
-                base_offset: 0,
-                payload,
-                hw: 1,
-            },
-        };
-        w.deliver(NodeId(1), reply);
-        assert_eq!((w.replica().leo(), w.replica().hw()), (3, 1));
+        w.copy_three_records_hw_1(*session);
         // broker-3 takes over at epoch 2 having only the first record of epoch 1.
         w.change(Some(B3), 2, &[B1, B3]);
         w.trace();
@@ -693,13 +780,7 @@ mod tests {
         assert_eq!(w.replica().leo(), 1);
         assert_eq!(
             w.trace(),
-            vec![Trace::Truncated {
-                partition: P,
-                broker: B1,
-                from: 3,
-                to: 1,
-                removed: Box::new([MsgId(11), MsgId(12)]),
-            }]
+            vec![cut_to_1(crate::sim::TruncateReason::DivergedEpoch)]
         );
         let sent = w.sent();
         assert!(
@@ -877,7 +958,8 @@ mod tests {
                     CONTROLLER,
                     Msg::BrokerHeartbeat {
                         broker: B1,
-                        incarnation: 1
+                        incarnation: 1,
+                        want_shut_down: false,
                     }
                 )]
             ),
@@ -980,6 +1062,155 @@ mod tests {
                 )),
             "{sent:?}"
         );
+    }
+
+    #[test]
+    fn a_controlled_shutdown_asks_the_controller_and_exits_when_told() {
+        let mut w = World::new();
+        let me = NodeId(0);
+        w.broker
+            .begin_controlled_shutdown(&mut Cx::new(&mut w.k, me));
+        let sent = w.sent();
+        assert!(
+            matches!(
+                sent[..],
+                [(
+                    CONTROLLER,
+                    Msg::BrokerHeartbeat {
+                        want_shut_down: true,
+                        ..
+                    }
+                )]
+            ),
+            "{sent:?}"
+        );
+        assert_eq!(w.trace(), vec![Trace::ShutdownRequested { broker: B1 }]);
+        let not_yet = Msg::BrokerHeartbeatResponse {
+            should_shut_down: false,
+        };
+        w.deliver(CONTROLLER, not_yet);
+        assert!(
+            timers(&mut w.k)
+                .iter()
+                .any(|(at, _, t)| *at == SimTime::from_ms(50)
+                    && matches!(t, Timer::Broker(BrokerTimer::ShutdownHeartbeat))),
+            "it asks again soon"
+        );
+        w.fire(BrokerTimer::ShutdownHeartbeat);
+        w.fire(BrokerTimer::Heartbeat);
+        let sent = w.sent();
+        assert_eq!(sent.len(), 2);
+        assert!(sent.iter().all(|(_, m)| matches!(
+            m,
+            Msg::BrokerHeartbeat {
+                want_shut_down: true,
+                ..
+            }
+        )));
+        let go = Msg::BrokerHeartbeatResponse {
+            should_shut_down: true,
+        };
+        w.deliver(CONTROLLER, go);
+        assert_eq!(w.trace(), vec![Trace::NodeStopped { node: me }]);
+        assert!(matches!(
+            w.k.locals.pop_front(),
+            Some(crate::sim::Local::BrokerShutDown { broker: B1 })
+        ));
+        // A crash forgets the shutdown: the restarted broker heartbeats as usual.
+        w.broker.crash();
+        w.broker.on_start(&mut Cx::new(&mut w.k, me));
+        assert!(matches!(
+            w.sent()[..],
+            [(
+                _,
+                Msg::BrokerHeartbeat {
+                    want_shut_down: false,
+                    ..
+                }
+            )]
+        ));
+    }
+
+    #[test]
+    fn pre_kip101_a_new_follower_truncates_to_its_own_hw_and_fetches_without_an_epoch() {
+        let mut w = World::new();
+        w.k.settings.replica_recovery = crate::sim::ReplicaRecovery::HighWatermark;
+        w.change(Some(B2), 1, &[B1, B2, B3]);
+        let sent = w.sent();
+        let [(_, Msg::ReplicaFetch { session, .. })] = &sent[..] else {
+            panic!("{sent:?}");
+        };
+        w.copy_three_records_hw_1(*session);
+        w.trace();
+        // A new leader: Kafka 0.10 cuts the log to the follower's own HW at once.
+        w.change(Some(B3), 2, &[B1, B3]);
+        assert_eq!(
+            w.trace(),
+            vec![cut_to_1(crate::sim::TruncateReason::HighWatermark)]
+        );
+        let sent = w.sent();
+        assert!(
+            matches!(
+                sent.last(),
+                Some((
+                    NodeId(2),
+                    Msg::ReplicaFetch {
+                        fetch_offset: 1,
+                        last_fetched_epoch: None,
+                        ..
+                    }
+                ))
+            ),
+            "{sent:?}"
+        );
+    }
+
+    #[test]
+    fn pre_kip101_a_fetch_past_the_leaders_end_gets_the_leaders_end() {
+        let mut w = World::new();
+        w.k.settings.replica_recovery = crate::sim::ReplicaRecovery::HighWatermark;
+        w.lead(&[B1, B2]);
+        w.produce(Acks::Leader, 0, 2, None);
+        w.sent();
+        w.follower_fetch(B2, 5, None);
+        let sent = w.sent();
+        assert!(
+            matches!(
+                sent[..],
+                [(
+                    NodeId(1),
+                    Msg::ReplicaFetchResponse {
+                        result: ReplicaFetchResult::Diverging { end_offset: 2, .. },
+                        ..
+                    }
+                )]
+            ),
+            "{sent:?}"
+        );
+    }
+
+    #[test]
+    fn with_eligible_leader_replicas_the_hw_holds_while_the_isr_is_below_min_isr() {
+        for elr in [false, true] {
+            let mut w = World::new();
+            w.k.settings.eligible_leader_replicas = elr;
+            // The ISR is broker-1 alone; min.insync.replicas is 2.
+            w.lead(&[B1]);
+            w.produce(Acks::Leader, 0, 1, None);
+            assert_eq!(w.replica().leo(), 1);
+            assert_eq!(
+                w.replica().hw(),
+                if elr { 0 } else { 1 },
+                "KIP-966: the HW moves only with min.insync.replicas in sync (elr={elr})"
+            );
+        }
+        // Back to two in sync: the HW moves.
+        let mut w = World::new();
+        w.k.settings.eligible_leader_replicas = true;
+        w.lead(&[B1, B2]);
+        w.produce(Acks::Leader, 0, 1, None);
+        w.follower_fetch(B2, 1, Some(1));
+        assert_eq!(w.replica().hw(), 1);
     }
 
     #[test]

@@ -142,6 +142,21 @@ pub struct ClusterConfig {
     pub replica_socket_timeout_ms: u64,
     /// `group.initial.rebalance.delay.ms`
     pub group_initial_rebalance_delay_ms: u64,
+    /// KIP-966 eligible leader replicas (the `eligible.leader.replicas.version` feature).
+    pub eligible_leader_replicas: bool,
+    /// How a replica becoming a follower finds where its log stops matching the leader's.
+    pub replica_recovery: ReplicaRecovery,
+}
+
+/// A follower's log recovery (`replica_recovery`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReplicaRecovery {
+    /// KIP-101/KIP-279/KIP-595 (Kafka 0.11+): it fetches with its last fetched epoch and
+    /// truncates where the leader says that epoch ended.
+    #[default]
+    LeaderEpoch,
+    /// Kafka 0.10 and earlier: it truncates to its own high watermark, then fetches.
+    HighWatermark,
 }
 
 /// The simulated network.
@@ -300,6 +315,8 @@ pub struct FaultSpec {
 pub enum FaultKind {
     Crash(Target),
     Restart(Target),
+    /// A broker's controlled shutdown: its leaderships move away, then it exits.
+    Stop(Target),
     /// A stop-the-world pause (say, GC): the node does nothing for `duration_ms`.
     Pause {
         target: Target,
@@ -355,6 +372,7 @@ impl FaultKind {
         match self {
             FaultKind::Crash(_) => "crash",
             FaultKind::Restart(_) => "restart",
+            FaultKind::Stop(_) => "stop",
             FaultKind::Pause { .. } => "pause",
             FaultKind::Isolate { .. } => "isolate",
             FaultKind::Partition { .. } => "partition",

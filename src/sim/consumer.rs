@@ -7,7 +7,7 @@
 //! brokers a Metadata response lists. The consumer's retry backoffs have no jitter; it asks for
 //! metadata per partition; it learns of new partitions at once.
 
-use crate::sim::config::{CommitMode, GroupConfig, IsolationLevel, OffsetReset};
+use crate::sim::config::{Assignor, CommitMode, GroupConfig, IsolationLevel, OffsetReset};
 use crate::sim::cx::Cx;
 use crate::sim::ids::*;
 use crate::sim::partitioner::partition_for_key;
@@ -131,6 +131,8 @@ pub struct ConsumerPartition {
     fetch_deadline: SimTime,
     /// Consecutive failed ListOffsets attempts (KIP-580 backoff).
     attempts: u32,
+    /// Newly assigned: its committed offset is not known yet (OffsetFetch).
+    fresh: bool,
 }
 
 impl ConsumerPartition {
@@ -146,6 +148,7 @@ impl ConsumerPartition {
             retry_at: SimTime::ZERO,
             fetch_deadline: SimTime::ZERO,
             attempts: 0,
+            fresh: true,
         }
     }
 
@@ -168,6 +171,8 @@ enum AfterCommit {
     Poll,
     Rejoin,
     Leave,
+    /// KIP-429: the revoked partitions' offsets are committed; now take the new assignment.
+    Assign,
 }
 
 /// The coordinator request the consumer waits on (one at a time).
@@ -230,6 +235,16 @@ struct ConsumerMem {
     batch_pos: usize,
     processing: bool,
     rejoin_needed: bool,
+    /// The generation was lost (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, `max.poll.interval.ms`):
+    /// even a cooperative member gives up every partition before rejoining
+    /// (`ConsumerCoordinator.onJoinPrepare`, `onPartitionsLost`).
+    lost: bool,
+    /// The partitions the last JoinGroup said this member owns (KIP-429 `ownedPartitions`).
+    claimed: Vec<PartitionId>,
+    /// A cooperative assignment that arrived with SyncGroup, applied at the next poll() (Kafka
+    /// runs `onJoinComplete` inside poll(), between batches), or waiting for the revoked
+    /// partitions' commit.
+    assigned: Option<Box<[PartitionId]>>,
     /// Leader per partition of the topic, as this consumer last heard.
     leaders: Vec<Option<BrokerId>>,
     /// Per partition: a Metadata request in flight, its token, consecutive failed refreshes,
@@ -275,6 +290,9 @@ impl ConsumerMem {
             batch_pos: 0,
             processing: false,
             rejoin_needed: false,
+            lost: false,
+            claimed: Vec::new(),
+            assigned: None,
             leaders: vec![None; partitions],
             metadata_pending: vec![false; partitions],
             metadata_token: vec![0; partitions],
@@ -354,6 +372,36 @@ impl Consumer {
     /// The assigned partitions.
     pub fn parts(&self) -> &[ConsumerPartition] {
         &self.mem.parts
+    }
+
+    /// Partitions this member owns but its latest assignment no longer holds: it is revoking
+    /// them (KIP-429), still consuming them until the current poll batch ends.
+    pub fn revoking(&self) -> Vec<PartitionId> {
+        let Some(next) = &self.mem.assigned else {
+            return Vec::new();
+        };
+        self.mem
+            .parts
+            .iter()
+            .map(|cp| cp.partition)
+            .filter(|p| !next.contains(p))
+            .collect()
+    }
+
+    /// Whether the group uses KIP-429's cooperative protocol (`cooperative-sticky`).
+    fn cooperative(&self) -> bool {
+        self.config.spec.assignor == Assignor::CooperativeSticky
+    }
+
+    /// KIP-429: a cooperative member keeps consuming the partitions it owns while its
+    /// JoinGroup and SyncGroup are in flight.
+    fn consuming_while_rejoining(&self) -> bool {
+        self.cooperative()
+            && !self.mem.parts.is_empty()
+            && matches!(
+                self.mem.outstanding,
+                Some((_, Outstanding::Join | Outstanding::Sync))
+            )
     }
 
     /// When the application starts (the group's `start_ms`).
@@ -532,6 +580,14 @@ impl Consumer {
             for cp in &mut self.mem.parts {
                 cp.buffered.clear();
                 cp.fetching = None;
+                cp.fresh = true;
+            }
+            if self.consuming_while_rejoining() {
+                // A cooperative rejoin holds the coordinator connection: let the partitions
+                // go for now. The JoinGroup in flight claimed them, so the coordinator gives
+                // them back (read again from their committed offsets) or they are revoked.
+                self.mem.parts.clear();
+                return;
             }
             self.mem.state = ConsumerState::FetchingOffsets;
             self.resend(Outstanding::OffsetFetch, cx);
@@ -592,6 +648,7 @@ impl Consumer {
             | Msg::ConsumerFetch { .. }
             | Msg::ListOffsets { .. }
             | Msg::BrokerHeartbeat { .. }
+            | Msg::BrokerHeartbeatResponse { .. }
             | Msg::PartitionChange { .. }
             | Msg::AlterPartition { .. }
             | Msg::AlterPartitionResponse { .. }
@@ -730,7 +787,14 @@ impl Consumer {
 
     fn send_join(&mut self, cx: &mut Cx) {
         self.mem.state = ConsumerState::Joining;
-        self.coordinator_request(Outstanding::Join, |token| GroupRequest::Join { token }, cx);
+        let owned: Vec<PartitionId> = self.mem.parts.iter().map(|cp| cp.partition).collect();
+        self.mem.claimed = owned.clone();
+        let owned: Box<[PartitionId]> = owned.into();
+        self.coordinator_request(
+            Outstanding::Join,
+            |token| GroupRequest::Join { token, owned },
+            cx,
+        );
     }
 
     /// Re-send the same kind of request after a short backoff, via [`ConsumerTimer::RetryRequest`].
@@ -821,6 +885,7 @@ impl Consumer {
                 );
             }
             self.mem.rejoin_needed = true;
+            self.mem.lost = true;
             self.mem.generation = 0;
             self.mem.heartbeat_token += 1;
             return;
@@ -859,6 +924,7 @@ impl Consumer {
                 ) && self.mem.state == ConsumerState::Active
                 {
                     self.mem.rejoin_needed = true;
+                    self.mem.lost |= error != ErrorCode::RebalanceInProgress;
                     if !self.mem.processing && self.mem.outstanding.is_none() {
                         self.poll(cx);
                     }
@@ -898,12 +964,29 @@ impl Consumer {
                         self.retry_later(Outstanding::Sync, cx);
                         return;
                     }
+                    _ if self.cooperative() && !self.mem.parts.is_empty() => {
+                        // KIP-429: rejoin at the next poll(), keeping the partitions unless
+                        // the generation was lost.
+                        self.mem.rejoin_needed = true;
+                        self.mem.lost |= error != ErrorCode::RebalanceInProgress;
+                        self.mem.state = ConsumerState::Active;
+                        self.poll(cx);
+                        return;
+                    }
                     _ => {
                         self.send_join(cx);
                         return;
                     }
                 }
                 self.mem.generation = generation;
+                if self.cooperative() {
+                    // KIP-429 (`ConsumerCoordinator.onJoinComplete`): the member compares the
+                    // assignment with what it owns at its next poll().
+                    self.mem.state = ConsumerState::Active;
+                    self.mem.assigned = Some(assignment);
+                    self.poll(cx);
+                    return;
+                }
                 self.mem.parts = assignment
                     .iter()
                     .map(|&p| ConsumerPartition::new(p))
@@ -957,6 +1040,7 @@ impl Consumer {
                         error: ErrorCode::CommitFailed,
                     });
                     self.mem.rejoin_needed = true;
+                    self.mem.lost = true;
                 }
                 self.after_commit(then, cx);
             }
@@ -970,7 +1054,9 @@ impl Consumer {
         let now = cx.now();
         let interval = self.config.spec.auto_commit_interval_ms;
         let mut resets = Vec::new();
-        for cp in &mut self.mem.parts {
+        // Only newly assigned partitions start over; a cooperative member's others go on.
+        for cp in self.mem.parts.iter_mut().filter(|cp| cp.fresh) {
+            cp.fresh = false;
             let committed = offsets
                 .iter()
                 .find(|o| o.0 == cp.partition)
@@ -1009,6 +1095,7 @@ impl Consumer {
             AfterCommit::Poll => self.poll(cx),
             AfterCommit::Rejoin => self.revoke_and_rejoin(cx),
             AfterCommit::Leave => self.finish_leave(cx),
+            AfterCommit::Assign => self.take_assignment(cx),
         }
     }
 
@@ -1022,6 +1109,19 @@ impl Consumer {
     }
 
     fn commit_sync(&mut self, then: AfterCommit, cx: &mut Cx) {
+        if self.consuming_while_rejoining() {
+            // KIP-429: while its JoinGroup/SyncGroup is in flight the client has no stable
+            // generation, and `commitSync` fails at once with RebalanceInProgressException
+            // (`ConsumerCoordinator.sendOffsetCommitRequest`, `generationIfStable`); the
+            // application goes on polling and a later commit covers these positions.
+            cx.emit(Trace::CommitFailed {
+                group: self.group,
+                consumer: self.id,
+                error: ErrorCode::RebalanceInProgress,
+            });
+            self.after_commit(then, cx);
+            return;
+        }
         let offsets = self.positions();
         let generation = self.mem.generation;
         self.coordinator_request(
@@ -1036,6 +1136,10 @@ impl Consumer {
     }
 
     fn commit_async(&mut self, cx: &mut Cx) {
+        if self.consuming_while_rejoining() {
+            // As for commitSync: no stable generation, the auto-commit fails locally.
+            return;
+        }
         let offsets = self.positions();
         let generation = self.mem.generation;
         let token = self.token();
@@ -1050,21 +1154,98 @@ impl Consumer {
     }
 
     fn revoke_and_rejoin(&mut self, cx: &mut Cx) {
+        self.mem.rejoin_needed = false;
+        if self.cooperative() && !self.mem.lost {
+            // KIP-429 (`ConsumerCoordinator.onJoinPrepare`): a cooperative member revokes
+            // nothing before it rejoins and goes on consuming while the rebalance runs.
+            self.send_join(cx);
+            self.poll(cx);
+            return;
+        }
+        self.mem.lost = false;
         self.mem.parts.clear();
         self.mem.batch.clear();
         self.mem.batch_pos = 0;
-        self.mem.rejoin_needed = false;
         self.send_join(cx);
+    }
+
+    /// KIP-429 (`ConsumerCoordinator.onJoinComplete`): a cooperative member's new assignment.
+    /// It revokes only the partitions the assignment no longer holds, committing their
+    /// offsets first (the usual `onPartitionsRevoked`), and rejoins at once so that the next
+    /// rebalance can give them to their new owners; it keeps consuming the others.
+    fn on_assignment(&mut self, assignment: Box<[PartitionId]>, cx: &mut Cx) {
+        let revoked: Box<[PartitionId]> = self
+            .mem
+            .parts
+            .iter()
+            .map(|cp| cp.partition)
+            .filter(|p| !assignment.contains(p))
+            .collect();
+        // The coordinator withheld what the JoinGroup claimed and the assignment moves, and
+        // waits for this member to rejoin without it.
+        if self.mem.claimed.iter().any(|p| !assignment.contains(p)) {
+            self.mem.rejoin_needed = true;
+        }
+        self.mem.claimed.retain(|p| assignment.contains(p));
+        self.mem.assigned = Some(assignment);
+        if revoked.is_empty() {
+            self.take_assignment(cx);
+            return;
+        }
+        cx.emit(Trace::PartitionsRevoked {
+            group: self.group,
+            consumer: self.id,
+            partitions: revoked,
+        });
+        if self.config.spec.commit == CommitMode::Transactional {
+            // Their offsets went with the last committed transaction.
+            self.take_assignment(cx);
+        } else {
+            self.commit_sync(AfterCommit::Assign, cx);
+        }
+    }
+
+    /// Take the pending assignment: drop the revoked partitions, add the new ones (which need
+    /// their committed offsets), keep the rest as they are.
+    fn take_assignment(&mut self, cx: &mut Cx) {
+        let Some(assignment) = self.mem.assigned.take() else {
+            return;
+        };
+        let mut old = std::mem::take(&mut self.mem.parts);
+        self.mem.parts = assignment
+            .iter()
+            .map(|&p| match old.iter().position(|cp| cp.partition == p) {
+                Some(k) => old.swap_remove(k),
+                None => ConsumerPartition::new(p),
+            })
+            .collect();
+        if self.mem.parts.iter().any(|cp| cp.fresh) {
+            self.mem.state = ConsumerState::FetchingOffsets;
+            self.resend(Outstanding::OffsetFetch, cx);
+        } else {
+            self.mem.state = ConsumerState::Active;
+            self.poll(cx);
+        }
     }
 
     // ----- poll, process, commit ------------------------------------------------------------
 
     /// `poll()`: join if needed, auto-commit, hand the application the next batch.
     fn poll(&mut self, cx: &mut Cx) {
+        let rejoining = self.consuming_while_rejoining();
         let mem = &self.mem;
-        if mem.state != ConsumerState::Active
+        if !mem.processing
+            && !mem.committing_txn
+            && mem.outstanding.is_none()
+            && let Some(assignment) = self.mem.assigned.take()
+        {
+            self.on_assignment(assignment, cx);
+            return;
+        }
+        let mem = &self.mem;
+        if (mem.state != ConsumerState::Active && !rejoining)
             || mem.processing
-            || mem.outstanding.is_some()
+            || (mem.outstanding.is_some() && !rejoining)
             || mem.committing_txn
             || !mem.producer_ready
         {
@@ -1076,9 +1257,10 @@ impl Consumer {
             spec.max_poll_records as usize,
             spec.auto_commit_interval_ms,
         );
-        if mem.rejoin_needed {
+        if mem.rejoin_needed && !rejoining {
             // Eager protocol: give up every partition before rejoining; with auto-commit the
             // consumer commits what it has consumed first (ConsumerCoordinator.onJoinPrepare).
+            // A cooperative member commits the same way but keeps its partitions.
             if mode == CommitMode::Auto {
                 self.commit_sync(AfterCommit::Rejoin, cx);
             } else {
@@ -1303,7 +1485,7 @@ impl Consumer {
     /// Send a fetch for every assigned partition that has none in flight and nothing buffered
     /// (a ListOffsets where there is no position yet).
     fn send_fetches(&mut self, cx: &mut Cx) {
-        if self.mem.state != ConsumerState::Active {
+        if self.mem.state != ConsumerState::Active && !self.consuming_while_rejoining() {
             return;
         }
         let spec = &self.config.spec;
@@ -1721,7 +1903,7 @@ mod tests {
 
     fn token_of(req: &GroupRequest) -> u32 {
         match req {
-            GroupRequest::Join { token }
+            GroupRequest::Join { token, .. }
             | GroupRequest::Sync { token, .. }
             | GroupRequest::Commit { token, .. }
             | GroupRequest::OffsetFetch { token, .. } => *token,
@@ -2074,6 +2256,117 @@ mod tests {
         assert!(matches!(join, GroupRequest::Join { .. }), "{join:?}");
         assert_eq!(c.state(), ConsumerState::Joining);
         assert!(c.parts().is_empty(), "eager: every partition is revoked");
+    }
+
+    /// KIP-429: a cooperative member rejoins without giving anything up and goes on reading
+    /// (its commits fail locally meanwhile); its new assignment makes it revoke only what moves,
+    /// after committing, and rejoin at once, listing what it still owns.
+    #[test]
+    fn a_cooperative_member_keeps_reading_and_revokes_only_what_moves() {
+        let mut k = kernel();
+        let mut s = spec();
+        s.assignor = Assignor::CooperativeSticky;
+        let mut c = consumer(&s);
+        activate(&mut k, &mut c, &[P0, P1], &[(P0, Some(0)), (P1, Some(5))]);
+        let fetch0 = fetches(&mut k)
+            .into_iter()
+            .find(|f| f.1 == P0)
+            .expect("a fetch");
+        let error = ErrorCode::RebalanceInProgress;
+        respond(&mut k, &mut c, GroupResponse::Heartbeat { error });
+        let (_, join) = one_request(&mut k);
+        let GroupRequest::Join { token, owned } = join else {
+            panic!("{join:?}")
+        };
+        assert_eq!(
+            owned[..],
+            [P0, P1],
+            "JoinGroup lists the partitions it owns"
+        );
+        assert_eq!(c.state(), ConsumerState::Joining);
+        assert_eq!(c.parts().len(), 2, "nothing is revoked to rejoin");
+        // Records of orders/0 arrive during the rebalance: they are applied.
+        effects(&mut k);
+        let msgs = messages(&mut k, 2, None);
+        let resp = records(&mut k, fetch0.3, 0, &msgs);
+        deliver(&mut k, &mut c, NodeId(1), resp);
+        let trace = effects(&mut k);
+        assert_eq!(applied(&trace), 2, "{trace:?}");
+        assert!(trace.contains(&Trace::CommitFailed {
+            group: GroupId(0),
+            consumer: ConsumerId(0),
+            error: ErrorCode::RebalanceInProgress,
+        }));
+        // Generation 2 keeps orders/0 and moves orders/1.
+        let error = ErrorCode::None;
+        respond(
+            &mut k,
+            &mut c,
+            GroupResponse::Join {
+                generation: 2,
+                token,
+                error,
+            },
+        );
+        let token = token_of(&one_request(&mut k).1);
+        respond(
+            &mut k,
+            &mut c,
+            GroupResponse::Sync {
+                generation: 2,
+                assignment: Box::new([P0]),
+                token,
+                error,
+            },
+        );
+        assert!(effects(&mut k).contains(&Trace::PartitionsRevoked {
+            group: GroupId(0),
+            consumer: ConsumerId(0),
+            partitions: Box::new([P1]),
+        }));
+        let (_, commit) = one_request(&mut k);
+        let GroupRequest::Commit {
+            offsets,
+            token,
+            generation: 2,
+        } = commit
+        else {
+            panic!("{commit:?}")
+        };
+        assert_eq!(offsets[..], [(P0, 2), (P1, 5)], "commits before revoking");
+        assert_eq!(c.parts().len(), 2);
+        respond(&mut k, &mut c, GroupResponse::Commit { token, error });
+        let parts: Vec<PartitionId> = c.parts().iter().map(|cp| cp.partition).collect();
+        assert_eq!(parts, [P0]);
+        assert_eq!(
+            c.parts()[0].position,
+            Some(2),
+            "orders/0 goes on where it was"
+        );
+        let (_, join) = one_request(&mut k);
+        assert!(
+            matches!(&join, GroupRequest::Join { owned, .. } if owned[..] == [P0]),
+            "it rejoins at once: {join:?}"
+        );
+    }
+
+    /// A cooperative member whose generation is lost gives up every partition before rejoining
+    /// (`onPartitionsLost`), so it never claims what another member may own by now.
+    #[test]
+    fn a_cooperative_member_that_lost_its_generation_rejoins_owning_nothing() {
+        let mut k = kernel();
+        let mut s = spec();
+        s.assignor = Assignor::CooperativeSticky;
+        let mut c = consumer(&s);
+        activate(&mut k, &mut c, &[P0, P1], &[(P0, Some(0)), (P1, Some(5))]);
+        let error = ErrorCode::UnknownMemberId;
+        respond(&mut k, &mut c, GroupResponse::Heartbeat { error });
+        let (_, join) = one_request(&mut k);
+        assert!(
+            matches!(&join, GroupRequest::Join { owned, .. } if owned.is_empty()),
+            "{join:?}"
+        );
+        assert!(c.parts().is_empty());
     }
 
     #[test]

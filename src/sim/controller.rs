@@ -4,8 +4,8 @@
 //! unfences it when it heartbeats again; it elects leaders (the first live ISR replica in
 //! replica-list order; failing that, with unclean election enabled, the first live replica;
 //! or none, leaving the partition offline), validates AlterPartition requests (KIP-497), runs
-//! preferred-leader elections and creates partitions. It also answers clients' Metadata
-//! requests.
+//! preferred-leader elections, runs brokers' controlled shutdowns (KIP-631) and creates
+//! partitions. It also answers clients' Metadata requests.
 //!
 //! Simplified relative to Kafka: one controller node whose metadata survives its own crash (in
 //! Kafka a quorum of controllers replicates the metadata log, so the metadata survives the
@@ -29,18 +29,30 @@ pub(crate) enum ControllerTimer {
 #[derive(Clone, Debug, Default)]
 pub struct BrokerRegistration {
     pub fenced: bool,
+    /// In controlled shutdown (KIP-631): not eligible to lead or to join an ISR.
+    pub in_controlled_shutdown: bool,
+    /// Its last incarnation ended with a granted controlled shutdown: the next registration is
+    /// a clean restart (KIP-966 keeps it in the ELR). Kafka learns this from the broker epoch
+    /// the broker wrote in its clean-shutdown file; here the controller remembers its grant.
+    pub clean_shutdown: bool,
     pub incarnation: u32,
     pub heartbeats: u64,
 }
 
 /// The controller's record of one partition's leadership (the metadata log's
 /// `PartitionRecord` / `PartitionChangeRecord`).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct PartitionState {
     pub leader: Option<BrokerId>,
     pub leader_epoch: u32,
     pub partition_epoch: u32,
     pub isr: BrokerSet,
+    /// KIP-966's eligible leader replicas: out of the ISR, but known to have every record up
+    /// to the HW (the HW stopped when the ISR fell below `min.insync.replicas`).
+    pub elr: BrokerSet,
+    /// KIP-966's last known ELR: former ISR or ELR members that lost that guarantee (an unclean
+    /// shutdown), kept for an operator's recovery.
+    pub last_known_elr: BrokerSet,
 }
 
 /// The static part of a partition's record: its replica list (the first is the preferred
@@ -50,6 +62,8 @@ pub struct PartitionAssignment {
     pub topic: TopicId,
     pub replicas: Vec<BrokerId>,
     pub unclean_leader_election: bool,
+    /// The topic's `min.insync.replicas` (the controller reads topic configs for KIP-966).
+    pub min_insync_replicas: u32,
 }
 
 /// The controller. All of its state is the metadata log's content, so all of it is durable.
@@ -88,6 +102,7 @@ impl Controller {
         topic: TopicId,
         replicas: Vec<BrokerId>,
         unclean_leader_election: bool,
+        min_insync_replicas: u32,
         state: PartitionState,
     ) -> PartitionId {
         let p = PartitionId(self.parts.len() as u32);
@@ -98,6 +113,7 @@ impl Controller {
             topic,
             replicas,
             unclean_leader_election,
+            min_insync_replicas,
         });
         self.parts.push(state);
         p
@@ -109,9 +125,8 @@ impl Controller {
         for (st, a) in self.parts.iter_mut().zip(&self.assignments) {
             *st = PartitionState {
                 leader: Some(a.replicas[0]),
-                leader_epoch: 0,
-                partition_epoch: 0,
                 isr: a.replicas.iter().copied().collect(),
+                ..PartitionState::default()
             };
         }
     }
@@ -152,19 +167,27 @@ impl Controller {
             Msg::BrokerHeartbeat {
                 broker,
                 incarnation,
+                want_shut_down,
             } => {
                 let reg = &mut self.brokers[broker.idx()];
                 reg.heartbeats += 1;
                 let heartbeats = reg.heartbeats;
                 let restarted = reg.incarnation != incarnation;
                 let fenced = reg.fenced;
+                let clean = std::mem::take(&mut reg.clean_shutdown);
                 reg.incarnation = incarnation;
                 if restarted && !fenced {
                     // A broker that re-registers has lost its in-memory state: treat it as
                     // fenced and unfenced again, which moves its leaderships away.
                     self.fence_broker(broker, cx);
                 }
-                if restarted || fenced {
+                if restarted && !clean && cx.settings().eligible_leader_replicas {
+                    self.unclean_shutdown(broker, cx);
+                }
+                if want_shut_down {
+                    let should_shut_down = self.controlled_shutdown(broker, cx);
+                    cx.send(from, Msg::BrokerHeartbeatResponse { should_shut_down });
+                } else if restarted || fenced {
                     self.unfence_broker(broker, cx);
                 }
                 cx.set_timer_ms(
@@ -214,6 +237,7 @@ impl Controller {
             | Msg::ListOffsetsResponse { .. }
             | Msg::PartitionChange { .. }
             | Msg::AlterPartitionResponse { .. }
+            | Msg::BrokerHeartbeatResponse { .. }
             | Msg::WriteTxnMarker { .. }
             | Msg::WriteTxnMarkerResponse { .. }
             | Msg::Txn { .. }
@@ -228,9 +252,49 @@ impl Controller {
         }
     }
 
+    /// A heartbeat asks to shut down (`ReplicationControlManager.processBrokerHeartbeat` with
+    /// `BrokerHeartbeatManager.calculateNextBrokerState`). The first such heartbeat puts the
+    /// broker in controlled shutdown (`handleBrokerInControlledShutdown`): every partition it
+    /// leads gets a new leader from the rest of its ISR (a clean election, the leader epoch
+    /// bumps) and it leaves every ISR it is not the last member of. A later heartbeat is granted
+    /// (SHUTDOWN_NOW) once it leads nothing: the controller fences it and answers
+    /// ShouldShutDown. A fenced broker may go at once. Returns ShouldShutDown.
+    ///
+    /// Simplified: Kafka grants the shutdown only once every active broker has replayed the
+    /// metadata records that moved the leaderships (`lowestActiveOffset`); here the broker's
+    /// next heartbeat, 50 ms later, stands in for that (the links are FIFO, so the stopping
+    /// broker itself has applied them).
+    fn controlled_shutdown(&mut self, b: BrokerId, cx: &mut Cx) -> bool {
+        let reg = &mut self.brokers[b.idx()];
+        if reg.fenced {
+            return true;
+        }
+        if !reg.in_controlled_shutdown {
+            reg.in_controlled_shutdown = true;
+            let ev = cx.emit(Trace::ControlledShutdown {
+                broker: b,
+                granted: false,
+            });
+            cx.caused_by(ev, |cx| self.deactivate(b, cx));
+            return false;
+        }
+        if self.parts.iter().any(|st| st.leader == Some(b)) {
+            return false;
+        }
+        self.brokers[b.idx()].fenced = true;
+        self.brokers[b.idx()].clean_shutdown = true;
+        let ev = cx.emit(Trace::ControlledShutdown {
+            broker: b,
+            granted: true,
+        });
+        cx.caused_by(ev, |cx| self.publish_metadata(None, cx));
+        true
+    }
+
     /// Validate a leader's ISR change: it must come from the current leader at the current
-    /// epochs, and may not add a fenced broker (KRaft's INELIGIBLE_REPLICA). Returns the
-    /// committed ISR and partition epoch, or `None` if refused.
+    /// epochs, and may not add a fenced broker or one in controlled shutdown (KRaft's
+    /// INELIGIBLE_REPLICA, KIP-841). Returns the committed ISR and partition epoch, or `None`
+    /// if refused.
     fn alter_partition(
         &mut self,
         partition: PartitionId,
@@ -247,12 +311,13 @@ impl Controller {
             && st.partition_epoch == partition_epoch;
         let isr: BrokerSet = isr
             .iter()
-            .filter(|&x| !self.brokers[x.idx()].fenced || st.isr.contains(x))
+            .filter(|&x| self.is_active(x) || st.isr.contains(x))
             .collect();
         if !valid || !isr.contains(leader) {
             return None;
         }
         let old = st.isr;
+        let elr = self.target_elr(partition, old, isr, None, cx);
         let st = &mut self.parts[partition.idx()];
         st.isr = isr;
         st.partition_epoch += 1;
@@ -268,7 +333,15 @@ impl Controller {
                 expanded: isr.contains(changed),
             });
         }
+        self.set_elr(partition, elr, cx);
         Some((isr, pe))
+    }
+
+    /// Kafka's `ClusterControlManager.isActive`: unfenced and not shutting down, so it may
+    /// lead or join an ISR.
+    fn is_active(&self, b: BrokerId) -> bool {
+        let reg = &self.brokers[b.idx()];
+        !reg.fenced && !reg.in_controlled_shutdown
     }
 
     fn fence_broker(&mut self, b: BrokerId, cx: &mut Cx) {
@@ -277,33 +350,124 @@ impl Controller {
         // The elections and ISR changes that follow are caused by the fencing.
         cx.caused_by(fenced, |cx| {
             self.publish_metadata(None, cx);
-            for i in 0..self.hosted[b.idx()].len() {
-                let p = self.hosted[b.idx()][i];
-                let st = self.parts[p.idx()];
-                if st.leader == Some(b) {
-                    self.elect_leader(p, false, cx);
-                } else if st.isr.contains(b) && st.isr.len() > 1 {
-                    let st = &mut self.parts[p.idx()];
-                    st.isr.remove(b);
-                    st.partition_epoch += 1;
-                    let (isr, leader) = (st.isr, st.leader);
-                    if let Some(leader) = leader {
-                        cx.emit(Trace::IsrChanged {
-                            partition: p,
-                            leader,
-                            isr,
-                            changed: b,
-                            expanded: false,
-                        });
-                    }
-                    self.publish_partition(p, cx);
-                }
-            }
+            self.deactivate(b, cx);
         });
+    }
+
+    /// `b` may no longer lead or be in sync: elect new leaders for the partitions it leads
+    /// and take it out of every ISR it is not the last member of.
+    fn deactivate(&mut self, b: BrokerId, cx: &mut Cx) {
+        for i in 0..self.hosted[b.idx()].len() {
+            let p = self.hosted[b.idx()][i];
+            let st = self.parts[p.idx()];
+            if st.leader == Some(b) {
+                self.elect_leader(p, false, cx);
+            } else if st.isr.contains(b)
+                && (st.isr.len() > 1 || cx.settings().eligible_leader_replicas)
+            {
+                // Without ELR, KRaft keeps the last member in the ISR; with it (KIP-966) the
+                // ISR may become empty and the member moves to the ELR.
+                self.remove_from_isr(p, b, None, cx);
+            }
+        }
+    }
+
+    /// Take `b` out of `p`'s ISR (and, after an unclean shutdown, out of its ELR), updating
+    /// the ELR.
+    fn remove_from_isr(
+        &mut self,
+        p: PartitionId,
+        b: BrokerId,
+        unclean_shutdown: Option<BrokerId>,
+        cx: &mut Cx,
+    ) {
+        let old = self.parts[p.idx()].isr;
+        let mut isr = old;
+        isr.remove(b);
+        let elr = self.target_elr(p, old, isr, unclean_shutdown, cx);
+        let st = &mut self.parts[p.idx()];
+        st.isr = isr;
+        st.partition_epoch += 1;
+        if let Some(leader) = st.leader
+            && old != isr
+        {
+            cx.emit(Trace::IsrChanged {
+                partition: p,
+                leader,
+                isr,
+                changed: b,
+                expanded: false,
+            });
+        }
+        self.set_elr(p, elr, cx);
+        self.publish_partition(p, cx);
+    }
+
+    /// KIP-966 (`PartitionChangeBuilder.maybePopulateTargetElr`): the (ELR, last known ELR)
+    /// after `p`'s ISR goes from `old_isr` to `target_isr`. While the ISR is at least
+    /// `min.insync.replicas` both are empty; below it, the members leaving the ISR join the
+    /// ELR, except a broker back from an unclean shutdown, which goes to the last known ELR.
+    /// Without ELR, both stay empty.
+    fn target_elr(
+        &self,
+        p: PartitionId,
+        old_isr: BrokerSet,
+        target_isr: BrokerSet,
+        unclean_shutdown: Option<BrokerId>,
+        cx: &Cx,
+    ) -> (BrokerSet, BrokerSet) {
+        let st = &self.parts[p.idx()];
+        let a = &self.assignments[p.idx()];
+        // `getTopicEffectiveMinIsr`: at most the replica count.
+        let min_isr = a.min_insync_replicas.min(a.replicas.len() as u32);
+        if !cx.settings().eligible_leader_replicas || target_isr.len() >= min_isr {
+            return (BrokerSet::EMPTY, BrokerSet::EMPTY);
+        }
+        let candidates = BrokerSet(st.elr.0 | old_isr.0);
+        let mut elr = BrokerSet(candidates.0 & !target_isr.0);
+        if let Some(u) = unclean_shutdown {
+            elr.remove(u);
+        }
+        let last_known = BrokerSet((candidates.0 | st.last_known_elr.0) & !target_isr.0 & !elr.0);
+        (elr, last_known)
+    }
+
+    /// Record `p`'s new (ELR, last known ELR), tracing a change.
+    fn set_elr(
+        &mut self,
+        p: PartitionId,
+        (elr, last_known_elr): (BrokerSet, BrokerSet),
+        cx: &mut Cx,
+    ) {
+        let st = &mut self.parts[p.idx()];
+        if (st.elr, st.last_known_elr) == (elr, last_known_elr) {
+            return;
+        }
+        st.elr = elr;
+        st.last_known_elr = last_known_elr;
+        cx.emit(Trace::ElrChanged {
+            partition: p,
+            elr,
+            last_known_elr,
+        });
+    }
+
+    /// A broker registers again after an unclean shutdown (a crash): its log may have lost
+    /// records it acknowledged, so KIP-966 takes it out of every ISR and ELR
+    /// (`ReplicationControlManager.handleBrokerUncleanShutdown`, KAFKA-15586).
+    fn unclean_shutdown(&mut self, b: BrokerId, cx: &mut Cx) {
+        for i in 0..self.hosted[b.idx()].len() {
+            let p = self.hosted[b.idx()][i];
+            let st = self.parts[p.idx()];
+            if st.isr.contains(b) || st.elr.contains(b) {
+                self.remove_from_isr(p, b, Some(b), cx);
+            }
+        }
     }
 
     fn unfence_broker(&mut self, b: BrokerId, cx: &mut Cx) {
         self.brokers[b.idx()].fenced = false;
+        self.brokers[b.idx()].in_controlled_shutdown = false;
         cx.emit(Trace::BrokerUnfenced { broker: b });
         self.publish_metadata(None, cx);
         // The returning broker catches up on every partition's leader.
@@ -326,19 +490,36 @@ impl Controller {
         }
     }
 
-    /// Elect a leader for `p` among unfenced replicas: the first in the replica list that is in
-    /// the ISR; failing that, with unclean election enabled, the first live replica at all.
+    /// Elect a leader for `p` among active replicas (`PartitionChangeBuilder.electAnyLeader`):
+    /// the first in the replica list that is in the ISR; with ELR (KIP-966), when no ISR
+    /// member is left, the first active ELR member (a clean election: it has every record up
+    /// to the HW); failing that, with unclean election enabled, the first active replica at
+    /// all; else none, and the partition is offline.
     fn elect_leader(&mut self, p: PartitionId, preferred_only: bool, cx: &mut Cx) {
+        let elr_on = cx.settings().eligible_leader_replicas;
         let a = &self.assignments[p.idx()];
         let st = self.parts[p.idx()];
-        let live = |b: BrokerId| !self.brokers[b.idx()].fenced;
+        let live = |b: BrokerId| self.is_active(b);
+        let live_isr: BrokerSet = st.isr.iter().filter(|&b| live(b)).collect();
         let mut clean = a
             .replicas
             .iter()
             .copied()
             .find(|&b| st.isr.contains(b) && live(b));
+        // KIP-966: the ELR is updated for the new ISR before the election.
+        let (mut elr, last_known) = self.target_elr(p, st.isr, live_isr, None, cx);
+        let mut from_elr = false;
+        if clean.is_none() && elr_on && live_isr.is_empty() {
+            clean = a
+                .replicas
+                .iter()
+                .copied()
+                .find(|&b| elr.contains(b) && live(b));
+            from_elr = clean.is_some();
+        }
         if preferred_only {
             clean = Some(a.replicas[0]).filter(|&b| st.isr.contains(b) && live(b));
+            from_elr = false;
             if clean.is_none() || clean == st.leader {
                 return;
             }
@@ -350,18 +531,18 @@ impl Controller {
             }
             None => (None, false),
         };
-        let live_isr: BrokerSet = st.isr.iter().filter(|&b| live(b)).collect();
         let st = &mut self.parts[p.idx()];
         match leader {
             Some(l) => {
                 st.leader = Some(l);
                 st.leader_epoch += 1;
                 st.partition_epoch += 1;
-                st.isr = if unclean {
+                st.isr = if unclean || from_elr {
                     BrokerSet::EMPTY.with(l)
                 } else {
                     live_isr
                 };
+                elr.remove(l);
                 let (epoch, isr) = (st.leader_epoch, st.isr);
                 cx.emit(Trace::LeaderElected {
                     partition: p,
@@ -370,17 +551,28 @@ impl Controller {
                     isr,
                     unclean,
                     preferred: preferred_only,
+                    from_elr,
                 });
+                // An unclean election clears the ELR (`maybeUpdateRecordElr`).
+                let elr = if unclean {
+                    (BrokerSet::EMPTY, BrokerSet::EMPTY)
+                } else {
+                    (elr, last_known)
+                };
+                self.set_elr(p, elr, cx);
             }
             None => {
                 if st.leader.is_none() {
                     return;
                 }
-                // KRaft keeps the last ISR member in the ISR of an offline partition.
                 st.leader = None;
                 st.leader_epoch += 1;
                 st.partition_epoch += 1;
-                if !live_isr.is_empty() {
+                if elr_on {
+                    // With ELR the ISR may be empty: its last members wait in the ELR.
+                    st.isr = live_isr;
+                } else if !live_isr.is_empty() {
+                    // KRaft keeps the last ISR member in the ISR of an offline partition.
                     st.isr = live_isr;
                 }
                 let epoch = st.leader_epoch;
@@ -388,6 +580,7 @@ impl Controller {
                     partition: p,
                     epoch,
                 });
+                self.set_elr(p, (elr, last_known), cx);
             }
         }
         self.publish_partition(p, cx);
@@ -413,6 +606,7 @@ impl Controller {
             return None;
         }
         let (rf, unclean) = (model.replicas.len() as u32, model.unclean_leader_election);
+        let min_isr = model.min_insync_replicas;
         let brokers = self.brokers.len() as u32;
         let first = PartitionId(self.parts.len() as u32);
         for _ in old..total {
@@ -432,11 +626,10 @@ impl Controller {
             };
             let state = PartitionState {
                 leader,
-                leader_epoch: 0,
-                partition_epoch: 0,
                 isr,
+                ..PartitionState::default()
             };
-            let p = self.add_partition(t, replicas, unclean, state);
+            let p = self.add_partition(t, replicas, unclean, min_isr, state);
             self.publish_partition(p, cx);
         }
         cx.emit(Trace::PartitionsAdded {
@@ -526,6 +719,7 @@ mod tests {
             isr: set(isr),
             unclean,
             preferred,
+            from_elr: false,
         }
     }
 
@@ -544,13 +738,8 @@ mod tests {
                 NodeKind::Controller,
             ]);
             let mut c = Controller::new(3);
-            let leaderless = PartitionState {
-                leader: None,
-                leader_epoch: 0,
-                partition_epoch: 0,
-                isr: BrokerSet::EMPTY,
-            };
-            c.add_partition(TopicId(0), vec![B1, B2, B3], unclean, leaderless);
+            let leaderless = PartitionState::default();
+            c.add_partition(TopicId(0), vec![B1, B2, B3], unclean, 2, leaderless);
             c.boot();
             World { k, c }
         }
@@ -563,6 +752,7 @@ mod tests {
             let msg = Msg::BrokerHeartbeat {
                 broker: b,
                 incarnation,
+                want_shut_down: false,
             };
             self.deliver(NodeId(b.0), msg);
         }
@@ -814,6 +1004,167 @@ mod tests {
             "the restarted broker learns who leads now"
         );
         assert!(!w.c.brokers[B1.idx()].fenced);
+    }
+
+    #[test]
+    fn a_controlled_shutdown_moves_leadership_first_and_then_lets_the_broker_go() {
+        let mut w = World::new(false);
+        let ask = |w: &mut World| {
+            let msg = Msg::BrokerHeartbeat {
+                broker: B1,
+                incarnation: 0,
+                want_shut_down: true,
+            };
+            w.deliver(NodeId(0), msg);
+            let sent = w.sent();
+            match sent.last() {
+                Some((NodeId(0), Msg::BrokerHeartbeatResponse { should_shut_down })) => {
+                    *should_shut_down
+                }
+                other => panic!("{other:?}"),
+            }
+        };
+        assert!(!ask(&mut w), "not yet: it led a partition");
+        assert_eq!(
+            w.trace(),
+            vec![
+                Trace::ControlledShutdown {
+                    broker: B1,
+                    granted: false
+                },
+                elected(B2, 1, &[B2, B3], false, false),
+            ]
+        );
+        assert!(
+            !w.c.brokers[B1.idx()].fenced,
+            "still registered and heartbeating"
+        );
+        // KIP-841: a broker in controlled shutdown may not rejoin the ISR.
+        let (isr, _) = w.alter(B2, (1, 1), &[B1, B2, B3]).expect("valid request");
+        assert_eq!(isr, set(&[B2, B3]));
+        assert!(ask(&mut w), "it leads nothing now");
+        assert_eq!(
+            w.trace(),
+            vec![Trace::ControlledShutdown {
+                broker: B1,
+                granted: true
+            }]
+        );
+        assert!(w.c.brokers[B1.idx()].fenced);
+        // It comes back: a new incarnation is unfenced and may rejoin.
+        w.heartbeat(B1, 1);
+        assert!(w.trace().contains(&Trace::BrokerUnfenced { broker: B1 }));
+        assert!(!w.c.brokers[B1.idx()].in_controlled_shutdown);
+        let (isr, _) = w.alter(B2, (1, 2), &[B1, B2, B3]).expect("valid request");
+        assert_eq!(isr, set(&[B1, B2, B3]));
+    }
+
+    #[test]
+    fn a_controlled_shutdown_of_the_last_in_sync_replica_leaves_the_partition_offline() {
+        let mut w = World::new(false);
+        w.alter(B1, (0, 0), &[B1]);
+        w.trace();
+        let msg = Msg::BrokerHeartbeat {
+            broker: B1,
+            incarnation: 0,
+            want_shut_down: true,
+        };
+        w.deliver(NodeId(0), msg);
+        let st = w.state();
+        assert_eq!((st.leader, st.isr), (None, set(&[B1])));
+        assert!(w.trace().contains(&Trace::PartitionOffline {
+            partition: P,
+            epoch: 1
+        }));
+    }
+
+    fn elr_world() -> World {
+        let mut w = World::new(false);
+        w.k.settings.eligible_leader_replicas = true;
+        w
+    }
+
+    #[test]
+    fn below_min_isr_the_replicas_leaving_the_isr_become_eligible_leaders() {
+        let mut w = elr_world();
+        assert!(w.alter(B1, (0, 0), &[B1, B2]).is_some());
+        assert_eq!(
+            w.state().elr,
+            BrokerSet::EMPTY,
+            "two in sync: min.insync.replicas holds"
+        );
+        w.trace();
+        assert!(w.alter(B1, (0, 1), &[B1]).is_some());
+        let st = w.state();
+        assert_eq!((st.isr, st.elr), (set(&[B1]), set(&[B2])));
+        assert!(w.trace().contains(&Trace::ElrChanged {
+            partition: P,
+            elr: set(&[B2]),
+            last_known_elr: BrokerSet::EMPTY,
+        }));
+        // broker-2 catches up: the ISR is back at min.insync.replicas and the ELR is cleared.
+        assert!(w.alter(B1, (0, 2), &[B1, B2]).is_some());
+        assert_eq!(w.state().elr, BrokerSet::EMPTY);
+    }
+
+    #[test]
+    fn when_the_isr_empties_an_active_elr_member_is_elected_cleanly() {
+        for elr_on in [false, true] {
+            let mut w = World::new(false);
+            w.k.settings.eligible_leader_replicas = elr_on;
+            w.alter(B1, (0, 0), &[B1]);
+            w.trace();
+            // The last in-sync replica dies.
+            w.expire(B1);
+            let st = w.state();
+            if elr_on {
+                assert_eq!((st.leader, st.isr), (Some(B2), set(&[B2])));
+                assert_eq!(
+                    st.elr,
+                    set(&[B1, B3]),
+                    "broker-1 joins the ELR in its place"
+                );
+                let trace = w.trace();
+                assert!(trace.contains(&Trace::LeaderElected {
+                    partition: P,
+                    leader: B2,
+                    epoch: 1,
+                    isr: set(&[B2]),
+                    unclean: false,
+                    preferred: false,
+                    from_elr: true,
+                }));
+            } else {
+                assert_eq!((st.leader, st.isr), (None, set(&[B1])), "offline");
+            }
+        }
+    }
+
+    #[test]
+    fn a_broker_back_from_an_unclean_shutdown_leaves_the_elr() {
+        let mut w = elr_world();
+        w.alter(B1, (0, 0), &[B1]);
+        w.expire(B2);
+        w.expire(B3);
+        w.expire(B1);
+        let st = w.state();
+        assert_eq!(
+            (st.leader, st.isr, st.elr),
+            (None, BrokerSet::EMPTY, set(&[B1, B2, B3]))
+        );
+        w.trace();
+        // broker-2 crashed: its restart is an unclean shutdown.
+        w.heartbeat(B2, 1);
+        let st = w.state();
+        assert_eq!(st.elr, set(&[B1, B3]));
+        assert_eq!(st.last_known_elr, set(&[B2]));
+        assert_eq!(st.leader, None, "not eligible to lead");
+        // broker-3 shut down cleanly (a granted controlled shutdown): it stays and leads.
+        w.c.brokers[B3.idx()].clean_shutdown = true;
+        w.heartbeat(B3, 1);
+        let st = w.state();
+        assert_eq!((st.leader, st.isr), (Some(B3), set(&[B3])));
+        assert_eq!(st.elr, set(&[B1]));
     }
 
     #[test]

@@ -208,6 +208,8 @@ pub(crate) mod testkit {
             replica_fetch_wait_max_ms: 500,
             replica_socket_timeout_ms: 30_000,
             group_initial_rebalance_delay_ms: 3_000,
+            eligible_leader_replicas: false,
+            replica_recovery: crate::sim::ReplicaRecovery::LeaderEpoch,
         }
     }
 

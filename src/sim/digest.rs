@@ -8,7 +8,7 @@
 //! reordering variants or tags changes them.
 
 use crate::sim::ids::{BrokerSet, ErrorCode, MsgId, NodeId, PartitionId, SimTime};
-use crate::sim::trace::{Trace, TraceEvent, Wire};
+use crate::sim::trace::{Trace, TraceEvent, TruncateReason, Wire};
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
@@ -177,6 +177,7 @@ pub fn encode(ev: &TraceEvent, out: &mut impl FnMut(u64)) {
             isr,
             unclean,
             preferred,
+            from_elr,
         } => {
             out(9);
             out(part(partition));
@@ -185,6 +186,10 @@ pub fn encode(ev: &TraceEvent, out: &mut impl FnMut(u64)) {
             out(set(isr));
             out(*unclean as u64);
             out(*preferred as u64);
+            // Encoded only when set, so runs without an ELR election keep their digests.
+            if *from_elr {
+                out(1);
+            }
         }
         Trace::PartitionOffline { partition, epoch } => {
             out(10);
@@ -197,6 +202,7 @@ pub fn encode(ev: &TraceEvent, out: &mut impl FnMut(u64)) {
             from,
             to,
             removed,
+            reason,
         } => {
             out(11);
             out(part(partition));
@@ -205,6 +211,12 @@ pub fn encode(ev: &TraceEvent, out: &mut impl FnMut(u64)) {
             out(*to);
             out(removed.len() as u64);
             removed.iter().for_each(|m| out(msg(m)));
+            // The leader-epoch reason adds nothing, so existing digests are unchanged.
+            match reason {
+                TruncateReason::DivergedEpoch => {}
+                TruncateReason::HighWatermark => out(1),
+                TruncateReason::LeaderLogEnd => out(2),
+            }
         }
         Trace::BrokerFenced { broker } => {
             out(12);
@@ -451,6 +463,20 @@ pub fn encode(ev: &TraceEvent, out: &mut impl FnMut(u64)) {
             out(producer.0 as u64);
             out(*txn as u64);
         }
+        Trace::TxnEnded {
+            producer,
+            txn,
+            committed,
+            records,
+            acked,
+        } => {
+            out(50);
+            out(producer.0 as u64);
+            out(*txn as u64);
+            out(*committed as u64);
+            out(*records as u64);
+            out(*acked as u64);
+        }
         Trace::TxnStateChanged {
             txn,
             epoch,
@@ -488,6 +514,56 @@ pub fn encode(ev: &TraceEvent, out: &mut impl FnMut(u64)) {
             out(*offset);
         }
         Trace::Draining => out(42),
+        Trace::PartitionsWithheld {
+            group,
+            generation,
+            partitions,
+        } => [
+            43,
+            group.0 as u64,
+            *generation as u64,
+            partitions.len() as u64,
+        ]
+        .into_iter()
+        .chain(partitions.iter().map(part))
+        .for_each(&mut *out),
+        Trace::PartitionsRevoked {
+            group,
+            consumer,
+            partitions,
+        } => [
+            44,
+            group.0 as u64,
+            consumer.0 as u64,
+            partitions.len() as u64,
+        ]
+        .into_iter()
+        .chain(partitions.iter().map(part))
+        .for_each(&mut *out),
+        // Codes from 60 for the cluster slice of issue 10, clear of other slices' new ones.
+        Trace::ShutdownRequested { broker } => {
+            out(60);
+            out(broker.0 as u64);
+        }
+        Trace::ControlledShutdown { broker, granted } => {
+            out(61);
+            out(broker.0 as u64);
+            out(*granted as u64);
+        }
+        Trace::NodeStopped { node: n } => {
+            out(62);
+            out(node(n));
+        }
+        Trace::ElrChanged {
+            partition,
+            elr,
+            last_known_elr,
+        } => {
+            out(63);
+            out(part(partition));
+            out(set(elr));
+            out(set(last_known_elr));
+        }
     }
 }
 
@@ -543,6 +619,7 @@ mod tests {
             from: 8,
             to: 6,
             removed: Box::new([MsgId(6), MsgId(7)]),
+            reason: TruncateReason::DivergedEpoch,
         };
         let digest = |e: &TraceEvent| {
             let mut d = Digest::default();

@@ -52,6 +52,9 @@ pub struct Member {
     pub consumer: ConsumerId,
     pub incarnation: u32,
     pub assignment: Vec<PartitionId>,
+    /// The partitions it owned when it last sent JoinGroup (KIP-429 `ownedPartitions`): the
+    /// cooperative assignor starts from these, and withholds any that move to another member.
+    owned: Vec<PartitionId>,
     /// Joined (again) in the rebalance under way.
     joined: bool,
 }
@@ -157,7 +160,7 @@ pub struct GroupCoordinator {
 /// (NOT_COORDINATOR, or a reset connection); LeaveGroup gets none.
 pub(crate) fn error_response(req: &GroupRequest, error: ErrorCode) -> Option<GroupResponse> {
     Some(match *req {
-        GroupRequest::Join { token } => GroupResponse::Join {
+        GroupRequest::Join { token, .. } => GroupResponse::Join {
             generation: 0,
             token,
             error,
@@ -328,6 +331,7 @@ impl GroupCoordinator {
             | Msg::ListOffsets { .. }
             | Msg::ListOffsetsResponse { .. }
             | Msg::BrokerHeartbeat { .. }
+            | Msg::BrokerHeartbeatResponse { .. }
             | Msg::PartitionChange { .. }
             | Msg::AlterPartition { .. }
             | Msg::AlterPartitionResponse { .. }
@@ -364,7 +368,9 @@ impl GroupCoordinator {
         let member = self.member_index(c, incarnation);
         let g = self.id;
         match req {
-            GroupRequest::Join { token } => self.join(from, c, incarnation, token, cx),
+            GroupRequest::Join { token, owned } => {
+                self.join(from, c, incarnation, token, owned.into_vec(), cx)
+            }
             GroupRequest::Sync { generation, token } => {
                 let group = &self.stored;
                 let (error, assignment) = match member {
@@ -544,7 +550,15 @@ impl GroupCoordinator {
             .position(|m| m.consumer == c && (stat || m.incarnation == incarnation))
     }
 
-    fn join(&mut self, from: NodeId, c: ConsumerId, incarnation: u32, token: u32, cx: &mut Cx) {
+    fn join(
+        &mut self,
+        from: NodeId,
+        c: ConsumerId,
+        incarnation: u32,
+        token: u32,
+        owned: Vec<PartitionId>,
+        cx: &mut Cx,
+    ) {
         let now_stable = self.stored.state == GroupState::Stable;
         let existing = self.member_index(c, incarnation);
         if let (Some(i), true, true) = (existing, self.spec.static_membership, now_stable) {
@@ -567,6 +581,7 @@ impl GroupCoordinator {
                     consumer: c,
                     incarnation,
                     assignment: Vec::new(),
+                    owned: Vec::new(),
                     joined: false,
                 });
                 if let Some(l) = self.loaded.get_mut() {
@@ -580,6 +595,7 @@ impl GroupCoordinator {
             }
         };
         self.stored.members[i].joined = true;
+        self.stored.members[i].owned = owned;
         if let Some(l) = self.loaded.get_mut() {
             l.sessions[i].pending_join = Some((from, token));
         }
@@ -684,11 +700,22 @@ impl GroupCoordinator {
         }
         self.stored.generation += 1;
         self.stored.state = GroupState::Stable;
+        let cooperative = self.spec.assignor == Assignor::CooperativeSticky;
+        if cooperative {
+            // KIP-429: the CooperativeStickyAssignor starts from what each member says it owns
+            // in its JoinGroup subscription, not from the last assignment sent.
+            claim_owned(&mut self.stored.members);
+        }
         assign(
             self.spec.assignor,
             &self.partitions,
             &mut self.stored.members,
         );
+        let withheld = if cooperative {
+            withhold_moving(&mut self.stored.members)
+        } else {
+            Vec::new()
+        };
         let generation = self.stored.generation;
         let assignment: Box<[(ConsumerId, Box<[PartitionId]>)]> = self
             .stored
@@ -701,6 +728,13 @@ impl GroupCoordinator {
             generation,
             assignment,
         });
+        if !withheld.is_empty() {
+            cx.emit(Trace::PartitionsWithheld {
+                group: g,
+                generation,
+                partitions: withheld.into_boxed_slice(),
+            });
+        }
         for i in 0..self.stored.members.len() {
             // Completing the join starts every member's session afresh.
             self.arm_session_check(i, cx);
@@ -839,6 +873,43 @@ impl GroupCoordinator {
             }
         }
     }
+}
+
+/// KIP-429: each member's previous assignment, for the assignor, is what it owned when it
+/// joined. A partition two members claim (which the client's revocation before a rejoin after a
+/// lost generation prevents) stays with the first claimant, in member order: simplified, Kafka's
+/// `AbstractStickyAssignor` keeps it with the claimant of the highest generation.
+fn claim_owned(members: &mut [Member]) {
+    let mut claimed: Vec<PartitionId> = Vec::new();
+    for m in members.iter_mut() {
+        m.assignment.clear();
+        for &p in &m.owned {
+            if !claimed.contains(&p) {
+                claimed.push(p);
+                m.assignment.push(p);
+            }
+        }
+    }
+}
+
+/// KIP-429 (`CooperativeStickyAssignor`, `AbstractStickyAssignor`): a partition the balanced
+/// target gives to a member other than the one that owns it now is withheld from this
+/// generation's assignment, so its owner revokes it first; the owner then rejoins and the next
+/// rebalance assigns it. Returns the withheld partitions, sorted.
+fn withhold_moving(members: &mut [Member]) -> Vec<PartitionId> {
+    let owner =
+        |p: PartitionId, members: &[Member]| members.iter().position(|m| m.owned.contains(&p));
+    let mut withheld = Vec::new();
+    for i in 0..members.len() {
+        let target = std::mem::take(&mut members[i].assignment);
+        let (keep, moving): (Vec<PartitionId>, Vec<PartitionId>) = target
+            .into_iter()
+            .partition(|&p| owner(p, members).is_none_or(|o| o == i));
+        members[i].assignment = keep;
+        withheld.extend(moving);
+    }
+    withheld.sort();
+    withheld
 }
 
 /// Compute the assignment for the group's current members.
@@ -1020,7 +1091,13 @@ mod tests {
         fn join(&mut self, c: ConsumerId) {
             self.tokens += 1;
             let token = self.tokens;
-            self.request(c, GroupRequest::Join { token });
+            self.request(
+                c,
+                GroupRequest::Join {
+                    token,
+                    owned: Box::new([]),
+                },
+            );
         }
 
         /// Run the coordinator's timers due by `t`, then move the clock to `t`.
@@ -1233,13 +1310,102 @@ mod tests {
         assert_eq!(members, [C1]);
     }
 
+    /// KIP-429: the cooperative assignor withholds a partition that moves until its owner has
+    /// rejoined without it; the eager sticky assignor hands it over at once.
+    #[test]
+    fn a_cooperative_rebalance_withholds_a_moving_partition_until_it_is_revoked() {
+        for assignor in [Assignor::CooperativeSticky, Assignor::Sticky] {
+            let mut w = world(|s| s.assignor = assignor);
+            let join = |w: &mut World, c: ConsumerId, owned: &[PartitionId]| {
+                w.request(
+                    c,
+                    GroupRequest::Join {
+                        token: 1,
+                        owned: owned.into(),
+                    },
+                )
+            };
+            join(&mut w, C1, &[]);
+            let delay = w.k.settings.group_initial_rebalance_delay_ms;
+            w.run_until(SimTime::from_ms(delay + 1));
+            assert_eq!(w.assignment(C1), [P0, P1]);
+            w.events();
+            // C2 joins; C1 rejoins owning both.
+            join(&mut w, C2, &[]);
+            join(&mut w, C1, &[P0, P1]);
+            assert_eq!(w.g.generation(), 2);
+            let withheld: Vec<Trace> = w
+                .events()
+                .into_iter()
+                .filter(|t| matches!(t, Trace::PartitionsWithheld { .. }))
+                .collect();
+            if assignor == Assignor::Sticky {
+                assert_eq!((w.assignment(C1), w.assignment(C2)), (vec![P0], vec![P1]));
+                assert!(withheld.is_empty());
+                continue;
+            }
+            assert_eq!((w.assignment(C1), w.assignment(C2)), (vec![P0], vec![]));
+            assert_eq!(
+                withheld,
+                [Trace::PartitionsWithheld {
+                    group: G,
+                    generation: 2,
+                    partitions: Box::new([P1]),
+                }]
+            );
+            // C1 revoked orders/1 and rejoins; C2 follows: generation 3 hands orders/1 over.
+            join(&mut w, C1, &[P0]);
+            assert_eq!(w.g.state(), GroupState::PreparingRebalance);
+            join(&mut w, C2, &[]);
+            assert_eq!(w.g.generation(), 3);
+            assert_eq!((w.assignment(C1), w.assignment(C2)), (vec![P0], vec![P1]));
+        }
+    }
+
+    /// KIP-429: a partition whose owner has left the group has no owner to revoke it, so the
+    /// cooperative assignor gives it out in the same rebalance.
+    #[test]
+    fn a_cooperative_rebalance_assigns_a_departed_members_partition_at_once() {
+        let mut w = world(|s| s.assignor = Assignor::CooperativeSticky);
+        w.form_generation();
+        let (a1, a2) = (w.assignment(C1), w.assignment(C2));
+        assert_eq!((a1.len(), a2.len()), (1, 1));
+        w.request(
+            C2,
+            GroupRequest::Leave {
+                reason: LeaveReason::Left,
+            },
+        );
+        w.request(
+            C1,
+            GroupRequest::Join {
+                token: 5,
+                owned: a1.into(),
+            },
+        );
+        assert_eq!(w.g.generation(), 2);
+        assert_eq!(w.assignment(C1), [P0, P1]);
+        assert!(
+            !w.events()
+                .iter()
+                .any(|t| matches!(t, Trace::PartitionsWithheld { .. }))
+        );
+    }
+
     #[test]
     fn a_static_member_that_rejoins_keeps_its_assignment() {
         let mut w = world(|s| s.static_membership = true);
         w.form_generation();
         let before = w.assignment(C1);
         // C1's process restarts (a new incarnation) and joins again within its session.
-        w.request_as(C1, 1, GroupRequest::Join { token: 50 });
+        w.request_as(
+            C1,
+            1,
+            GroupRequest::Join {
+                token: 50,
+                owned: Box::new([]),
+            },
+        );
         assert!(matches!(
             w.responses()[..],
             [(
@@ -1267,7 +1433,14 @@ mod tests {
     fn a_restarted_dynamic_member_is_a_new_member_and_causes_a_rebalance() {
         let mut w = world(|_| {});
         w.form_generation();
-        w.request_as(C1, 1, GroupRequest::Join { token: 50 });
+        w.request_as(
+            C1,
+            1,
+            GroupRequest::Join {
+                token: 50,
+                owned: Box::new([]),
+            },
+        );
         assert_eq!(w.g.state(), GroupState::PreparingRebalance);
         assert!(w.events().contains(&Trace::MemberJoined {
             group: G,
@@ -1348,7 +1521,10 @@ mod tests {
                 group: G,
                 consumer: C1,
                 incarnation: 0,
-                req: GroupRequest::Join { token: 3 },
+                req: GroupRequest::Join {
+                    token: 3,
+                    owned: Box::new([]),
+                },
             },
         );
         assert!(matches!(

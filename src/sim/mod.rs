@@ -28,7 +28,7 @@ use std::collections::BinaryHeap;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-pub use config::{FaultKind, FaultSpec, Note, SimConfig, Target};
+pub use config::{FaultKind, FaultSpec, Note, ReplicaRecovery, SimConfig, Target};
 pub(crate) use cx::Cx;
 pub use ids::*;
 pub use trace::*;
@@ -96,6 +96,10 @@ pub struct Settings {
     pub replica_fetch_wait_max_ms: u64,
     pub replica_socket_timeout_ms: u64,
     pub group_initial_rebalance_delay_ms: u64,
+    /// KIP-966 eligible leader replicas (the `eligible.leader.replicas.version` feature).
+    pub eligible_leader_replicas: bool,
+    /// `replica_recovery`: leader epochs (KIP-101) or the pre-KIP-101 HW truncation.
+    pub replica_recovery: config::ReplicaRecovery,
 }
 
 #[derive(Clone, Debug)]
@@ -155,6 +159,8 @@ pub(crate) enum Local {
     /// A consumer (re)starts its processor's output producer: the producer takes its leaders
     /// from bootstrap metadata and, if transactional, calls `initTransactions()`.
     StartOutputProducer { producer: ProducerId },
+    /// A broker's controlled shutdown is granted: its process exits cleanly.
+    BrokerShutDown { broker: BrokerId },
     /// A record for an embedded producer to send: a processor's output (the input's message
     /// id) or a poison record for the dead-letter topic.
     SendOutput { producer: ProducerId, msg: MsgId },
@@ -731,6 +737,10 @@ impl Sim {
                     debug_assert_eq!(self.producers[producer.idx()].embedded_in, Some(consumer));
                     self.consumer_fenced(consumer);
                 }
+                Local::BrokerShutDown { broker } => {
+                    let n = self.node_of_broker(broker);
+                    self.take_down(n);
+                }
                 // A consumer's calls into the producers embedded in it.
                 Local::StartOutputProducer { producer } => self.start_embedded_producer(producer),
                 Local::SendOutput { producer, msg } => self.forward_record(producer, msg),
@@ -961,6 +971,15 @@ impl Sim {
                     self.restart_node(n);
                 }
             }
+            FaultKind::Stop(t) => {
+                if let Some(n) = self.resolve(t)
+                    && self.k.nodes[n.idx()].up
+                    && let NodeKind::Broker(b) = self.k.nodes[n.idx()].kind
+                {
+                    let cx = &mut Cx::new(&mut self.k, n);
+                    self.brokers[b.idx()].begin_controlled_shutdown(cx);
+                }
+            }
             FaultKind::Pause {
                 target,
                 duration_ms,
@@ -1063,11 +1082,17 @@ impl Sim {
         if !self.k.nodes[n.idx()].up {
             return;
         }
+        self.emit(Trace::NodeCrashed { node: n });
+        self.take_down(n);
+    }
+
+    /// The process on `n` is gone, crashed or stopped: it loses its memory, its connections
+    /// are reset and its timers die.
+    fn take_down(&mut self, n: NodeId) {
         let node = &mut self.k.nodes[n.idx()];
         node.up = false;
         node.incarnation += 1;
         node.paused_until = None;
-        self.emit(Trace::NodeCrashed { node: n });
         match self.k.nodes[n.idx()].kind {
             NodeKind::Broker(b) => {
                 self.brokers[b.idx()].crash();
@@ -1676,7 +1701,9 @@ impl Sim {
             let _ = write!(s, " {k}={v}");
         };
         match &f.kind {
-            FaultKind::Crash(t) | FaultKind::Restart(t) => field("target", &self.target_name(*t)),
+            FaultKind::Crash(t) | FaultKind::Restart(t) | FaultKind::Stop(t) => {
+                field("target", &self.target_name(*t))
+            }
             FaultKind::Pause {
                 target,
                 duration_ms,

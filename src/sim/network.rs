@@ -1,6 +1,13 @@
 //! The network: one link per ordered pair of nodes, seeded latency, FIFO delivery per link
 //! (Kafka runs over TCP, so requests on one connection arrive in order), cuts, delays and
 //! injected drops.
+//!
+//! Clients talk only to servers (brokers and the controller, the first node ids), so the links
+//! to and from servers are two dense tables of `nodes × servers`, and the few client-to-client
+//! links (only ever touched by faults) live in a sorted map. Memory grows with the clients, not
+//! with their square: 10,000 producers on 10 brokers take 220,000 links, not 100 million.
+
+use std::collections::BTreeMap;
 
 use rand::RngExt;
 use rand_chacha::ChaCha8Rng;
@@ -30,24 +37,43 @@ enum LinkEffect {
     Delay(u64),
 }
 
+/// Where a link lives.
+#[derive(Clone, Copy, Debug)]
+enum Slot {
+    /// `to_server[from * servers + to]`
+    ToServer(usize),
+    /// `from_server[to * servers + from]`
+    FromServer(usize),
+    /// `others[(from, to)]`: two clients.
+    Other(NodeId, NodeId),
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Network {
     nodes: usize,
-    links: Vec<Link>,
+    /// Node ids below this are servers.
+    servers: usize,
+    to_server: Vec<Link>,
+    from_server: Vec<Link>,
+    others: BTreeMap<(NodeId, NodeId), Link>,
     latency_us: (u64, u64),
     loss: f64,
     /// Produce responses still to be dropped, per receiving node (`drop-acks`).
     drop_acks: Vec<u32>,
-    effects: Vec<(u32, usize, LinkEffect)>,
+    effects: Vec<(u32, NodeId, NodeId, LinkEffect)>,
     /// Nodes isolated by a fault still in force: a node that joins later is cut from them too.
     isolated: Vec<(u32, NodeId)>,
 }
 
 impl Network {
-    pub fn new(nodes: usize, latency_ms: [u64; 2], loss: f64) -> Network {
+    /// `servers`: how many of the first node ids are brokers or the controller.
+    pub fn new(nodes: usize, servers: usize, latency_ms: [u64; 2], loss: f64) -> Network {
         let mut net = Network {
             nodes: 0,
-            links: Vec::new(),
+            servers,
+            to_server: Vec::new(),
+            from_server: Vec::new(),
+            others: BTreeMap::new(),
             latency_us: (latency_ms[0] * 1000, latency_ms[1] * 1000),
             loss,
             drop_acks: Vec::new(),
@@ -58,23 +84,15 @@ impl Network {
         net
     }
 
-    /// Grow the link table when nodes join (e.g. `add-consumer`).
+    /// Grow the link tables when nodes join (e.g. `add-consumer`). Existing links keep their
+    /// slots: both tables grow by rows.
     pub fn ensure_nodes(&mut self, n: usize) {
         if n <= self.nodes {
             return;
         }
-        let mut links = vec![Link::default(); n * n];
-        for a in 0..self.nodes {
-            for b in 0..self.nodes {
-                links[a * n + b] = self.links[a * self.nodes + b];
-            }
-        }
-        for e in &mut self.effects {
-            let (a, b) = (e.1 / self.nodes, e.1 % self.nodes);
-            e.1 = a * n + b;
-        }
+        self.to_server.resize(n * self.servers, Link::default());
+        self.from_server.resize(n * self.servers, Link::default());
         let old = self.nodes;
-        self.links = links;
         self.nodes = n;
         self.drop_acks.resize(n, 0);
         for (fault, node) in self.isolated.clone() {
@@ -86,23 +104,46 @@ impl Network {
         }
     }
 
-    fn idx(&self, from: NodeId, to: NodeId) -> usize {
-        from.idx() * self.nodes + to.idx()
+    fn slot(&self, from: NodeId, to: NodeId) -> Slot {
+        if to.idx() < self.servers {
+            Slot::ToServer(from.idx() * self.servers + to.idx())
+        } else if from.idx() < self.servers {
+            Slot::FromServer(to.idx() * self.servers + from.idx())
+        } else {
+            Slot::Other(from, to)
+        }
+    }
+
+    /// The link, if it has any state (a client-to-client link has none until a fault cuts it).
+    fn link(&self, from: NodeId, to: NodeId) -> Option<&Link> {
+        match self.slot(from, to) {
+            Slot::ToServer(i) => self.to_server.get(i),
+            Slot::FromServer(i) => self.from_server.get(i),
+            Slot::Other(a, b) => self.others.get(&(a, b)),
+        }
+    }
+
+    fn link_mut(&mut self, from: NodeId, to: NodeId) -> &mut Link {
+        match self.slot(from, to) {
+            Slot::ToServer(i) => &mut self.to_server[i],
+            Slot::FromServer(i) => &mut self.from_server[i],
+            Slot::Other(a, b) => self.others.entry((a, b)).or_default(),
+        }
     }
 
     /// `client` sends `server` a request: the connection between them is open.
     pub fn connect(&mut self, client: NodeId, server: NodeId) {
-        let i = self.idx(client, server);
-        self.links[i].open = true;
+        self.link_mut(client, server).open = true;
     }
 
     /// `server`'s process died: every connection to it is reset. Returns its clients, in node
     /// order, each of which the reset reaches.
     pub fn reset_connections_to(&mut self, server: NodeId, clients: &mut Vec<NodeId>) {
         for a in 0..self.nodes {
-            let i = a * self.nodes + server.idx();
-            if std::mem::take(&mut self.links[i].open) {
-                clients.push(NodeId(a as u32));
+            let a = NodeId(a as u32);
+            if self.link(a, server).is_some_and(|l| l.open) {
+                self.link_mut(a, server).open = false;
+                clients.push(a);
             }
         }
     }
@@ -116,45 +157,46 @@ impl Network {
         rng: &mut ChaCha8Rng,
         is_produce_response: bool,
     ) -> Result<SimTime, DropReason> {
-        let i = self.idx(from, to);
-        if self.links[i].cuts > 0 {
+        let drop_acks = is_produce_response && self.drop_acks[to.idx()] > 0;
+        let draw_loss = self.loss > 0.0;
+        let (lo, hi) = self.latency_us;
+        let link = self.link_mut(from, to);
+        if link.cuts > 0 {
             return Err(DropReason::Cut);
         }
-        if self.links[i].drop_next > 0 {
-            self.links[i].drop_next -= 1;
+        if link.drop_next > 0 {
+            link.drop_next -= 1;
             return Err(DropReason::Injected);
         }
-        if is_produce_response && self.drop_acks[to.idx()] > 0 {
+        let link = *link;
+        if drop_acks {
             self.drop_acks[to.idx()] -= 1;
             return Err(DropReason::Injected);
         }
-        if self.loss > 0.0 && rng.random_bool(self.loss) {
+        if draw_loss && rng.random_bool(self.loss) {
             return Err(DropReason::Loss);
         }
-        let (lo, hi) = self.latency_us;
         let latency = if lo == hi {
             lo
         } else {
             rng.random_range(lo..=hi)
         };
-        let link = &mut self.links[i];
         let arrive = now.plus_us(latency + link.extra_us).max(link.last_arrival);
-        link.last_arrival = arrive;
+        self.link_mut(from, to).last_arrival = arrive;
         Ok(arrive)
     }
 
     /// Whether the link is cut right now (checked again on arrival).
     pub fn cut_now(&self, from: NodeId, to: NodeId) -> bool {
-        self.links[self.idx(from, to)].cuts > 0
+        self.link(from, to).is_some_and(|l| l.cuts > 0)
     }
 
     fn cut(&mut self, from: NodeId, to: NodeId, fault: u32) {
         if from == to {
             return;
         }
-        let i = self.idx(from, to);
-        self.links[i].cuts += 1;
-        self.effects.push((fault, i, LinkEffect::Cut));
+        self.link_mut(from, to).cuts += 1;
+        self.effects.push((fault, from, to, LinkEffect::Cut));
     }
 
     /// Cut every link to and from `node`.
@@ -185,7 +227,13 @@ impl Network {
 
     /// `heal`: remove every cut and delay.
     pub fn heal_all(&mut self) {
-        for link in &mut self.links {
+        let clients = self.others.values_mut();
+        for link in self
+            .to_server
+            .iter_mut()
+            .chain(&mut self.from_server)
+            .chain(clients)
+        {
             link.cuts = 0;
             link.extra_us = 0;
         }
@@ -198,13 +246,12 @@ impl Network {
         self.isolated.retain(|&(f, _)| f != fault);
         let mut k = 0;
         while k < self.effects.len() {
-            let (f, i, effect) = self.effects[k];
+            let (f, from, to, effect) = self.effects[k];
             if f == fault {
+                let link = self.link_mut(from, to);
                 match effect {
-                    LinkEffect::Cut => self.links[i].cuts = self.links[i].cuts.saturating_sub(1),
-                    LinkEffect::Delay(us) => {
-                        self.links[i].extra_us = self.links[i].extra_us.saturating_sub(us)
-                    }
+                    LinkEffect::Cut => link.cuts = link.cuts.saturating_sub(1),
+                    LinkEffect::Delay(us) => link.extra_us = link.extra_us.saturating_sub(us),
                 }
                 self.effects.swap_remove(k);
             } else {
@@ -214,8 +261,7 @@ impl Network {
     }
 
     pub fn drop_next(&mut self, from: NodeId, to: NodeId, count: u32) {
-        let i = self.idx(from, to);
-        self.links[i].drop_next += count;
+        self.link_mut(from, to).drop_next += count;
     }
 
     pub fn drop_next_to(&mut self, to: NodeId, count: u32) {
@@ -223,9 +269,9 @@ impl Network {
     }
 
     pub fn add_delay(&mut self, from: NodeId, to: NodeId, extra_us: u64, fault: u32) {
-        let i = self.idx(from, to);
-        self.links[i].extra_us += extra_us;
-        self.effects.push((fault, i, LinkEffect::Delay(extra_us)));
+        self.link_mut(from, to).extra_us += extra_us;
+        self.effects
+            .push((fault, from, to, LinkEffect::Delay(extra_us)));
     }
 
     /// Whether any fault currently cuts the link (for display).
@@ -265,7 +311,7 @@ mod tests {
 
     #[test]
     fn latency_stays_in_range_and_a_link_never_reorders() {
-        let mut net = Network::new(3, [1, 20], 0.0);
+        let mut net = Network::new(3, 3, [1, 20], 0.0);
         let mut rng = rng();
         let mut last = SimTime::ZERO;
         for t in 0..500 {
@@ -281,7 +327,7 @@ mod tests {
     #[test]
     fn the_same_seed_routes_the_same_way() {
         let run = || {
-            let mut net = Network::new(3, [1, 50], 0.1);
+            let mut net = Network::new(3, 3, [1, 50], 0.1);
             let mut rng = rng();
             (0..200)
                 .map(|t| send(&mut net, &mut rng, A, C, t))
@@ -296,7 +342,7 @@ mod tests {
 
     #[test]
     fn isolate_cuts_both_ways_until_its_fault_ends() {
-        let mut net = Network::new(3, [1, 1], 0.0);
+        let mut net = Network::new(3, 3, [1, 1], 0.0);
         let mut rng = rng();
         net.isolate(B, 4);
         assert_eq!(send(&mut net, &mut rng, A, B, 0), Err(DropReason::Cut));
@@ -312,7 +358,7 @@ mod tests {
 
     #[test]
     fn overlapping_cuts_need_every_fault_to_end() {
-        let mut net = Network::new(3, [1, 1], 0.0);
+        let mut net = Network::new(3, 3, [1, 1], 0.0);
         net.isolate(A, 1);
         net.partition(&[vec![A], vec![B, C]], 2);
         net.end_fault(1);
@@ -323,7 +369,7 @@ mod tests {
 
     #[test]
     fn a_partition_keeps_each_side_connected() {
-        let mut net = Network::new(3, [1, 1], 0.0);
+        let mut net = Network::new(3, 3, [1, 1], 0.0);
         net.partition(&[vec![A], vec![B, C]], 0);
         assert!(net.is_cut(A, B) && net.is_cut(C, A));
         assert!(!net.is_cut(B, C) && !net.is_cut(C, B));
@@ -333,7 +379,7 @@ mod tests {
 
     #[test]
     fn drops_take_exactly_the_next_n_messages_of_one_link() {
-        let mut net = Network::new(3, [1, 1], 0.0);
+        let mut net = Network::new(3, 3, [1, 1], 0.0);
         let mut rng = rng();
         net.drop_next(A, B, 2);
         assert_eq!(send(&mut net, &mut rng, A, B, 0), Err(DropReason::Injected));
@@ -347,7 +393,7 @@ mod tests {
 
     #[test]
     fn drop_acks_takes_only_produce_responses_to_that_node() {
-        let mut net = Network::new(3, [1, 1], 0.0);
+        let mut net = Network::new(3, 3, [1, 1], 0.0);
         let mut rng = rng();
         net.drop_next_to(C, 1);
         assert!(
@@ -364,7 +410,7 @@ mod tests {
 
     #[test]
     fn a_delay_adds_to_one_link_and_ends_with_its_fault() {
-        let mut net = Network::new(3, [2, 2], 0.0);
+        let mut net = Network::new(3, 3, [2, 2], 0.0);
         let mut rng = rng();
         net.add_delay(A, B, 500_000, 9);
         assert_eq!(
@@ -389,7 +435,7 @@ mod tests {
 
     #[test]
     fn nodes_that_join_keep_the_existing_links_state() {
-        let mut net = Network::new(2, [1, 1], 0.0);
+        let mut net = Network::new(2, 2, [1, 1], 0.0);
         net.isolate(A, 3);
         net.ensure_nodes(3);
         assert!(net.is_cut(A, B));
@@ -398,5 +444,34 @@ mod tests {
         assert!(!net.is_cut(B, C));
         net.end_fault(3);
         assert!(!net.is_cut(A, B) && !net.is_cut(A, C));
+    }
+
+    #[test]
+    fn clients_get_links_to_servers_only_until_a_fault_needs_one_between_them() {
+        // Node 0 is the only server; 1 and 2 are clients.
+        let mut net = Network::new(3, 1, [1, 1], 0.0);
+        let mut rng = rng();
+        assert_eq!(net.to_server.len() + net.from_server.len(), 6);
+        assert!(send(&mut net, &mut rng, B, A, 0).is_ok());
+        assert!(send(&mut net, &mut rng, A, C, 0).is_ok());
+        assert!(
+            net.others.is_empty(),
+            "client-server traffic needs no map entry"
+        );
+        net.isolate(B, 1);
+        assert!(net.is_cut(B, A) && net.is_cut(A, B) && net.is_cut(B, C) && net.is_cut(C, B));
+        assert!(!net.is_cut(A, C) && !net.is_cut(C, A));
+        net.end_fault(1);
+        assert!(!net.is_cut(B, C) && send(&mut net, &mut rng, B, A, 1).is_ok());
+        // Connections are per client: a server's death resets only those that were open.
+        net.connect(B, A);
+        let mut reset = Vec::new();
+        net.reset_connections_to(A, &mut reset);
+        assert_eq!(reset, vec![B]);
+        // Clients that join later get their rows; the server's links keep their state.
+        net.drop_next(A, C, 1);
+        net.ensure_nodes(5);
+        assert_eq!(send(&mut net, &mut rng, A, C, 2), Err(DropReason::Injected));
+        assert!(send(&mut net, &mut rng, NodeId(4), A, 2).is_ok());
     }
 }

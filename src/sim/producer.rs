@@ -195,6 +195,11 @@ pub(crate) struct PartitionQueue {
     /// Batches waiting to be resent (backing off or ready), in sequence order.
     retry: Vec<u32>,
     metadata_pending: bool,
+    /// The sequence number after a batch that was sent and then expired
+    /// (`delivery.timeout.ms`): whether the broker has it is unknown until the batches after it
+    /// are answered (`TransactionManager.partitionsWithUnresolvedSequences`). No new batch is
+    /// drained for the partition meanwhile.
+    pub(crate) unresolved: Option<i32>,
 }
 
 impl PartitionQueue {
@@ -211,6 +216,7 @@ impl PartitionQueue {
             in_flight: 0,
             retry: Vec::new(),
             metadata_pending: false,
+            unresolved: None,
         }
     }
 }
@@ -276,8 +282,8 @@ pub(crate) struct Client {
     timeout_armed: bool,
     /// When the pending `delivery.timeout.ms` check fires, if one is pending.
     delivery_armed: Option<SimTime>,
-    /// KIP-360: a batch gave up with its sequence numbers unresolved; bump the epoch and restart
-    /// sequences once nothing is in flight.
+    /// KIP-360: a batch failed leaving a gap in its partition's sequence numbers; bump the epoch
+    /// and restart sequences once nothing is in flight.
     epoch_bump_pending: bool,
     /// Per broker: the connection was refused or reset and the producer is backing off before
     /// reconnecting (`NetworkClient.isReady` is false). Indexed by broker, grown on demand.
@@ -329,6 +335,7 @@ impl Client {
             pq.open.clear();
             pq.in_flight = 0;
             pq.retry.clear();
+            pq.unresolved = None;
         }
     }
 }
@@ -762,6 +769,7 @@ impl Producer {
             | Msg::ListOffsetsResponse { .. }
             | Msg::ConsumerFetchResponse { .. }
             | Msg::BrokerHeartbeat { .. }
+            | Msg::BrokerHeartbeatResponse { .. }
             | Msg::PartitionChange { .. }
             | Msg::AlterPartition { .. }
             | Msg::AlterPartitionResponse { .. }
@@ -809,8 +817,8 @@ impl Producer {
                 pq.last_acked_seq = pq.last_acked_seq.max(last);
                 let (start, count) = (b.start as usize, b.count as usize);
                 c.open_batches -= 1;
-                if self.transactional.is_some() {
-                    // A transactional send succeeds when its transaction commits.
+                if self.transactional.is_some() && self.embedded_in.is_some() {
+                    // A processor's output: its consumer learns of the transaction's end.
                     self.drain(part, cx);
                     self.txn_maybe_end(cx);
                     return;
@@ -828,12 +836,23 @@ impl Producer {
                 let partition = self.known[part as usize].partition;
                 for i in 0..count {
                     let msg = self.client.parts[part as usize].records[start + i];
+                    // A transactional send completes here too (`KafkaProducer.send`'s future
+                    // completes on the produce response); its record is in the log, in a
+                    // transaction still open.
+                    if let Some(t) = self.client.txn.as_mut() {
+                        t.mark_acked(msg);
+                    }
                     cx.emit(Trace::Acked {
                         producer: self.id,
                         msg,
                         partition,
                         offset: Some(base_offset + i as u64),
                     });
+                }
+                if self.transactional.is_some() {
+                    self.drain(part, cx);
+                    self.txn_maybe_end(cx);
+                    return;
                 }
             }
             ProduceResult::Err(e) => self.batch_failed(batch, e, cx),
@@ -987,6 +1006,7 @@ impl Producer {
     /// Send whatever this partition may send now: retries first, then new batches that are
     /// full or have lingered long enough.
     pub(crate) fn drain(&mut self, part: u32, cx: &mut Cx) {
+        self.maybe_resolve_sequence(part);
         if self.client.epoch_bump_pending && !self.bump_idempotent_epoch(cx) {
             return;
         }
@@ -1041,6 +1061,11 @@ impl Producer {
             }
             let queued = pq.records.len() - pq.batched;
             if queued == 0 {
+                return;
+            }
+            if pq.unresolved.is_some() {
+                // `RecordAccumulator.shouldStopDrainBatchesForPartition`: no new batch takes
+                // sequence numbers while earlier ones are of unknown fate.
                 return;
             }
             let lingered = now.0 >= pq.oldest_queued.0 + linger_us;
@@ -1225,15 +1250,29 @@ impl Producer {
         let b = &mut c.batches[batch];
         b.state = BatchState::Done;
         let (part, start, count) = (b.part as usize, b.start as usize, b.count as usize);
+        let (attempt, next_seq) = (b.attempt, b.base_seq + b.count as i32);
         c.open_batches -= 1;
-        if b.attempt > 0 && self.idempotent && self.transactional.is_none() {
-            // KIP-360 (Kafka 2.5+, `TransactionManager.handleFailedBatch`): the batch was sent,
-            // so the broker may or may not have its sequence numbers. Later batches would hit
-            // OUT_OF_ORDER_SEQUENCE_NUMBER forever; the producer bumps its epoch and restarts
-            // its sequences instead. Simplification: Kafka first checks whether later
-            // acknowledgements resolved the sequence and only lowers later sequences for errors
-            // that prove the batch was not written; the model always bumps.
-            c.epoch_bump_pending = true;
+        if attempt > 0 && self.idempotent && self.transactional.is_none() {
+            if final_error == ErrorCode::DeliveryTimeout {
+                // The batch was sent, so the broker may or may not have its sequence numbers:
+                // a timeout proves nothing. Kafka fails it without touching sequences
+                // (`Sender.sendProducerData` expires it with `adjustSequenceNumbers = false`)
+                // and marks the partition unresolved (`markSequenceUnresolved`): the batches
+                // after it keep their epoch and sequences and are retried (the broker answers
+                // a retry of one of its last 5 batches with the original offset), and
+                // `maybeResolveSequences` decides once they are answered.
+                let pq = &mut c.parts[part];
+                pq.unresolved = Some(pq.unresolved.map_or(next_seq, |u| u.max(next_seq)));
+            } else {
+                // KIP-360 (Kafka 2.5+, `TransactionManager.handleFailedBatch`): an error that
+                // ends the batch leaves a gap in its sequences; later batches would hit
+                // OUT_OF_ORDER_SEQUENCE_NUMBER forever, so the producer bumps its epoch and
+                // restarts its sequences. Simplification: Kafka bumps at once only for
+                // non-retriable errors and leaves a batch that ran out of `retries` to the next
+                // batch's OUT_OF_ORDER_SEQUENCE_NUMBER, which bumps too; the model bumps in both
+                // cases.
+                c.epoch_bump_pending = true;
+            }
         }
         if self.transactional.is_some() {
             // The transaction cannot commit with a failed send: abort it; its records are
@@ -1450,6 +1489,7 @@ impl Producer {
             let pq = &mut c.parts[part];
             pq.next_seq = next;
             pq.last_acked_seq = -1;
+            pq.unresolved = None;
         }
         for part in 0..self.client.parts.len() as u32 {
             self.drain(part, cx);
@@ -1457,26 +1497,57 @@ impl Producer {
         true
     }
 
-    /// KIP-360: an idempotent producer whose next expected batch (last acknowledged sequence + 1)
-    /// is answered with OUT_OF_ORDER_SEQUENCE_NUMBER, with nothing earlier outstanding, knows the
-    /// broker lost its sequence state (the log was truncated, e.g. by an unclean election). It
-    /// bumps its epoch and renumbers the partition's unacknowledged batches from 0, as Kafka 2.5+
-    /// does (`TransactionManager.canRetry`). Any other OUT_OF_ORDER_SEQUENCE_NUMBER is retried.
+    /// `TransactionManager.maybeResolveSequences`: once no batch with sequence numbers is
+    /// outstanding on a partition whose sequence is unresolved, the partition is resolved if the
+    /// last acknowledged sequence is the one before the next sequence (later batches were
+    /// acknowledged, so the broker had the expired one); otherwise the idempotent producer bumps
+    /// its epoch (KIP-360). A transactional producer never gets here: any failed batch already
+    /// aborts its transaction (an abortable error, `maybeTransitionToErrorState`).
+    fn maybe_resolve_sequence(&mut self, part: u32) {
+        let c = &mut self.client;
+        let pq = &c.parts[part as usize];
+        if pq.unresolved.is_none()
+            || pq
+                .open
+                .iter()
+                .any(|&b| c.batches[b].state != BatchState::Done)
+        {
+            return;
+        }
+        if pq.last_acked_seq.wrapping_add(1) != pq.next_seq {
+            c.epoch_bump_pending = true;
+        }
+        c.parts[part as usize].unresolved = None;
+    }
+
+    /// KIP-360 (`TransactionManager.canRetry`): an idempotent producer that gets
+    /// OUT_OF_ORDER_SEQUENCE_NUMBER for the batch that should come next knows there is a gap:
+    /// with no unresolved sequence, the batch after the last acknowledged one with nothing
+    /// earlier outstanding (the broker lost its state, e.g. an unclean election truncated the
+    /// log); with an unresolved sequence, the batch right after the expired one (the broker never
+    /// had it). It bumps its epoch and renumbers the partition's unacknowledged batches from 0,
+    /// as Kafka 2.5+ does. Any other OUT_OF_ORDER_SEQUENCE_NUMBER is retried as it is.
     fn maybe_reset_sequences(&mut self, batch: u32) {
         let c = &mut self.client;
         let part = c.batches[batch].part;
         let seq = c.batches[batch].base_seq;
         let pq = &c.parts[part as usize];
-        if seq != pq.last_acked_seq.wrapping_add(1) {
-            return;
-        }
-        let earlier_pending = pq.in_flight > 0
-            || pq
-                .retry
-                .iter()
-                .any(|&b| b != batch && c.batches[b].base_seq < seq);
-        if earlier_pending {
-            return;
+        if let Some(next) = pq.unresolved {
+            if seq != next {
+                return;
+            }
+        } else {
+            if seq != pq.last_acked_seq.wrapping_add(1) {
+                return;
+            }
+            let earlier_pending = pq.in_flight > 0
+                || pq
+                    .retry
+                    .iter()
+                    .any(|&b| b != batch && c.batches[b].base_seq < seq);
+            if earlier_pending {
+                return;
+            }
         }
         c.epoch = c.epoch.wrapping_add(1);
         let open: Vec<u32> = c
@@ -1486,8 +1557,10 @@ impl Producer {
             .map(|(id, _)| id)
             .collect();
         let next = renumber(&mut c.batches, open);
-        c.parts[part as usize].next_seq = next;
-        c.parts[part as usize].last_acked_seq = -1;
+        let pq = &mut c.parts[part as usize];
+        pq.next_seq = next;
+        pq.last_acked_seq = -1;
+        pq.unresolved = None;
     }
 }
 
@@ -1691,6 +1764,109 @@ mod tests {
         assert_eq!(again[0].batch, sent[1].batch);
         assert_eq!(again[0].epoch, sent[1].epoch + 1, "KIP-360 bumps the epoch");
         assert_eq!(again[0].base_seq, 0, "and renumbers from 0");
+    }
+
+    /// An idempotent producer on one partition whose application sends one record at 0 and
+    /// two at 100 ms (three batches in flight, sequences 0 to 2) and a fourth at 2.05 s, after
+    /// the first batch's `delivery.timeout.ms` (2 s) ran out with no answer.
+    fn first_batch_expired() -> (Kernel, Producer, Vec<Sent>) {
+        let spec = ProducerConfig {
+            delivery_timeout_ms: 2_000,
+            ..config()
+        };
+        let mut k = kernel(&[
+            NodeKind::Broker(BrokerId(0)),
+            NodeKind::Broker(BrokerId(1)),
+            NodeKind::Controller,
+            NodeKind::Producer(ProducerId(0)),
+        ]);
+        let parts = [PartitionId(0)];
+        let workload = Workload::Explicit(vec![(0, None), (100, None), (100, None), (2050, None)]);
+        let mut p = Producer::new(&spec, ProducerId(0), ME, TopicId(0), &parts, workload);
+        p.on_start(&[(PartitionId(0), Some(LEADER))], &mut Cx::new(&mut k, ME));
+        send_all(&mut k, &mut p);
+        fire(
+            &mut k,
+            &mut p,
+            SimTime::from_ms(100),
+            ProducerTimer::Send { n: 1 },
+        );
+        let sent = produces(&mut k);
+        assert_eq!(
+            sent.iter().map(|s| s.base_seq).collect::<Vec<_>>(),
+            [0, 1, 2]
+        );
+        let check = pending(&mut k, |t| matches!(t, ProducerTimer::DeliveryTimeout));
+        assert_eq!(check[0].0, SimTime::from_ms(2_000));
+        fire(&mut k, &mut p, check[0].0, check[0].1);
+        assert_eq!(p.failed, 1);
+        fire(
+            &mut k,
+            &mut p,
+            SimTime::from_ms(2050),
+            ProducerTimer::Send { n: 3 },
+        );
+        (k, p, sent)
+    }
+
+    #[test]
+    fn an_expired_sent_batch_leaves_its_sequence_unresolved_until_later_acks_resolve_it() {
+        let (mut k, mut p, sent) = first_batch_expired();
+        // `shouldStopDrainBatchesForPartition`: no new batch while the sequence is unresolved.
+        assert!(produces(&mut k).is_empty(), "the fourth record waits");
+        assert_eq!(p.queued(), 1);
+        // The later batches are acknowledged: the broker had sequence 0 after all.
+        respond(
+            &mut k,
+            &mut p,
+            &sent[1],
+            ProduceResult::Ok { base_offset: 1 },
+        );
+        assert!(
+            produces(&mut k).is_empty(),
+            "sequence 2 is still outstanding"
+        );
+        respond(
+            &mut k,
+            &mut p,
+            &sent[2],
+            ProduceResult::Ok { base_offset: 2 },
+        );
+        let next = produces(&mut k);
+        assert_eq!(next.len(), 1);
+        assert_eq!(
+            (next[0].epoch, next[0].base_seq),
+            (sent[0].epoch, 3),
+            "resolved with no epoch bump: the sequences go on"
+        );
+    }
+
+    #[test]
+    fn out_of_order_sequence_right_after_an_unresolved_one_bumps_the_epoch() {
+        let (mut k, mut p, sent) = first_batch_expired();
+        // The broker never had sequence 0: the batch after it is refused.
+        respond(
+            &mut k,
+            &mut p,
+            &sent[1],
+            ProduceResult::Err(ErrorCode::OutOfOrderSequenceNumber),
+        );
+        respond(
+            &mut k,
+            &mut p,
+            &sent[2],
+            ProduceResult::Err(ErrorCode::OutOfOrderSequenceNumber),
+        );
+        let retry = pending(&mut k, |t| matches!(t, ProducerTimer::Retry { .. }));
+        let first = retry.iter().min_by_key(|r| r.0).expect("a retry");
+        fire(&mut k, &mut p, first.0, first.1);
+        let again = produces(&mut k);
+        assert_eq!(again[0].batch, sent[1].batch);
+        assert_eq!(
+            (again[0].epoch, again[0].base_seq),
+            (sent[1].epoch + 1, 0),
+            "KIP-360: a new epoch, sequences from 0"
+        );
     }
 
     #[test]

@@ -17,9 +17,10 @@
 use crate::sim::Timer;
 use crate::sim::broker::BrokerTimer;
 use crate::sim::config::Acks;
+use crate::sim::config::ReplicaRecovery;
 use crate::sim::cx::Cx;
 use crate::sim::ids::*;
-use crate::sim::trace::Trace;
+use crate::sim::trace::{Trace, TruncateReason};
 use crate::sim::wire::{ConsumerFetchResult, FetchSession, Msg, ProduceResult, ReplicaFetchResult};
 
 /// Marks log entries that no idempotent producer wrote.
@@ -892,9 +893,15 @@ impl Replica {
 
     // ----- high watermark and ISR -----------------------------------------------------------
 
-    /// Leader: HW = min LEO over the maximal ISR; it never moves back.
+    /// Leader: HW = min LEO over the maximal ISR; it never moves back. With eligible leader
+    /// replicas (KIP-966) it does not move while the ISR is below `min.insync.replicas`
+    /// (capped at the replica count), so every ELR member has every record below the HW.
     fn maybe_advance_hw(&mut self, cx: &mut Cx) {
         if self.mem.role != Role::Leader {
+            return;
+        }
+        let min_isr = self.min_insync_replicas.min(self.assignment.len() as u32);
+        if cx.settings().eligible_leader_replicas && self.disk.isr.len() < min_isr {
             return;
         }
         let isr = self.maximal_isr();
@@ -1020,7 +1027,13 @@ impl Replica {
             partition: self.partition,
             follower: self.broker,
             fetch_offset: self.leo(),
-            last_fetched_epoch: self.disk.log.last().map(|e| e.epoch),
+            // Pre-KIP-101 fetches carry no epoch.
+            last_fetched_epoch: self
+                .disk
+                .log
+                .last()
+                .map(|e| e.epoch)
+                .filter(|_| !self.hw_recovery(cx)),
             leader_epoch: self.disk.leader_epoch,
             session: self.mem.fetch_session,
         };
@@ -1115,22 +1128,19 @@ impl Replica {
             }
             ReplicaFetchResult::Diverging { epoch, end_offset } => {
                 self.mem.fetch_outstanding = None;
-                // Truncate to the smaller of the leader's and our own end of that epoch.
-                let own_end = self.end_offset_for_epoch(epoch).map_or(0, |(e, end)| {
-                    if e == epoch { end } else { end.min(end_offset) }
-                });
-                let to = end_offset.min(own_end).min(self.leo());
-                let from = self.leo();
-                let removed = self.truncate_to(to);
-                if from > to {
-                    cx.emit(Trace::Truncated {
-                        partition: self.partition,
-                        broker: self.broker,
-                        from,
-                        to,
-                        removed: removed.into_boxed_slice(),
+                let (to, reason) = if self.hw_recovery(cx) {
+                    // Pre-KIP-101: OFFSET_OUT_OF_RANGE, the leader's log ends before our
+                    // fetch offset; cut to its end (`handleOffsetOutOfRange`).
+                    (end_offset.min(self.leo()), TruncateReason::LeaderLogEnd)
+                } else {
+                    // Truncate to the smaller of the leader's and our own end of that epoch.
+                    let own_end = self.end_offset_for_epoch(epoch).map_or(0, |(e, end)| {
+                        if e == epoch { end } else { end.min(end_offset) }
                     });
-                }
+                    let to = end_offset.min(own_end).min(self.leo());
+                    (to, TruncateReason::DivergedEpoch)
+                };
+                self.truncate_traced(to, reason, cx);
                 self.send_replica_fetch(cx);
             }
             ReplicaFetchResult::Err(_) => {
@@ -1143,6 +1153,27 @@ impl Replica {
                     }),
                 );
             }
+        }
+    }
+
+    /// `replica_recovery = "high-watermark"`: Kafka 0.10's recovery, without leader epochs.
+    fn hw_recovery(&self, cx: &Cx) -> bool {
+        cx.settings().replica_recovery == ReplicaRecovery::HighWatermark
+    }
+
+    /// Truncate the log to `to`, tracing what was removed.
+    fn truncate_traced(&mut self, to: u64, reason: TruncateReason, cx: &mut Cx) {
+        let from = self.leo();
+        let removed = self.truncate_to(to);
+        if from > to {
+            cx.emit(Trace::Truncated {
+                partition: self.partition,
+                broker: self.broker,
+                from,
+                to,
+                removed: removed.into_boxed_slice(),
+                reason,
+            });
         }
     }
 
@@ -1173,6 +1204,20 @@ impl Replica {
         };
         if let Some(e) = error {
             reply(ReplicaFetchResult::Err(e), cx);
+            return;
+        }
+        // Pre-KIP-101 there is no epoch to compare, only offsets: a fetch past the log end gets
+        // OFFSET_OUT_OF_RANGE with the leader's end (which the follower learned with a
+        // ListOffsets request in 0.10; here the answer carries it).
+        if self.hw_recovery(cx) && req.fetch_offset > self.leo() {
+            let end_offset = self.leo();
+            reply(
+                ReplicaFetchResult::Diverging {
+                    epoch: self.disk.leader_epoch,
+                    end_offset,
+                },
+                cx,
+            );
             return;
         }
         // Divergence check (Kafka's `Partition.validateFetchOffsetAndMaybeGetDivergingEpoch`).
@@ -1476,6 +1521,14 @@ impl Replica {
         self.mem.fetch_outstanding = None;
         for f in &mut self.mem.followers {
             f.delayed = None;
+        }
+        if self.hw_recovery(cx) {
+            // Kafka 0.10 (`ReplicaManager.makeFollowers`): "truncate the log to the high
+            // watermark" and fetch from there. A follower's HW lags the leader's by a fetch
+            // round trip, so this can cut records the leader already counted as committed:
+            // the two failures KIP-101 describes.
+            let hw = self.disk.hw;
+            self.truncate_traced(hw, TruncateReason::HighWatermark, cx);
         }
         self.send_replica_fetch(cx);
     }

@@ -46,6 +46,8 @@ pub(super) fn build(config: SimConfig, seed: u64) -> Sim {
         replica_fetch_wait_max_ms: c.replica_fetch_wait_max_ms,
         replica_socket_timeout_ms: c.replica_socket_timeout_ms,
         group_initial_rebalance_delay_ms: c.group_initial_rebalance_delay_ms,
+        eligible_leader_replicas: c.eligible_leader_replicas,
+        replica_recovery: c.replica_recovery,
     };
     let mut sim = Sim::new_empty(settings);
     let mut key_index: BTreeMap<String, u32> = BTreeMap::new();
@@ -89,14 +91,10 @@ pub(super) fn build(config: SimConfig, seed: u64) -> Sim {
                     .collect(),
             };
             // The leader is decided at boot.
-            let leaderless = PartitionState {
-                leader: None,
-                leader_epoch: 0,
-                partition_epoch: 0,
-                isr: BrokerSet::EMPTY,
-            };
+            let leaderless = PartitionState::default();
+            let min_isr = topic.min_insync_replicas;
             sim.controller
-                .add_partition(tid, assignment.clone(), unclean, leaderless);
+                .add_partition(tid, assignment.clone(), unclean, min_isr, leaderless);
             provision_partition(&mut sim, tid, assignment);
         }
         shift += topic.partitions;
@@ -167,8 +165,11 @@ pub(super) fn build(config: SimConfig, seed: u64) -> Sim {
         sim.k.group_names.push(spec.name.clone());
         sim.groups.push(group);
     }
+    // Brokers and then the controller come first: those are the servers.
+    let servers = sim.k.controller_node.idx() + 1;
     sim.k.net = Network::new(
         sim.k.nodes.len(),
+        servers,
         config.network.latency_ms,
         config.network.loss,
     );

@@ -51,6 +51,7 @@ pub enum WireKind {
     ConnectionReset,
     /// The controller's metadata change, published to the brokers.
     MetadataUpdate,
+    BrokerHeartbeatResponse,
 }
 
 impl WireKind {
@@ -95,6 +96,7 @@ impl WireKind {
             WireKind::TxnOffsetCommitResponse => "TxnOffsetCommitResponse",
             WireKind::ConnectionReset => "ConnectionReset",
             WireKind::MetadataUpdate => "MetadataUpdate",
+            WireKind::BrokerHeartbeatResponse => "BrokerHeartbeatResponse",
         }
     }
 
@@ -102,9 +104,25 @@ impl WireKind {
     pub fn is_chatter(self) -> bool {
         matches!(
             self,
-            WireKind::BrokerHeartbeat | WireKind::Heartbeat | WireKind::HeartbeatResponse
+            WireKind::BrokerHeartbeat
+                | WireKind::BrokerHeartbeatResponse
+                | WireKind::Heartbeat
+                | WireKind::HeartbeatResponse
         )
     }
+}
+
+/// Why a replica truncated its log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TruncateReason {
+    /// Its log diverged from the leader's at an epoch boundary (KIP-101/KIP-279).
+    DivergedEpoch,
+    /// Pre-KIP-101 (`replica_recovery = "high-watermark"`): a replica becoming a follower cut
+    /// its log to its own high watermark (Kafka 0.10's `ReplicaManager.makeFollowers`).
+    HighWatermark,
+    /// Pre-KIP-101: its fetch offset was past the leader's log end (OFFSET_OUT_OF_RANGE), so it
+    /// cut its log to the leader's end (`ReplicaFetcherThread.handleOffsetOutOfRange`).
+    LeaderLogEnd,
 }
 
 /// Why a message on the wire never arrived.
@@ -262,13 +280,16 @@ pub enum Trace {
         unclean: bool,
         /// Preferred-leader election rather than failover.
         preferred: bool,
+        /// Elected from the ELR, the ISR being empty (KIP-966): a clean election.
+        from_elr: bool,
     },
     /// No live replica can lead: the partition is offline.
     PartitionOffline {
         partition: PartitionId,
         epoch: u32,
     },
-    /// A replica cut its log back to a shared epoch's end (KIP-101/KIP-279).
+    /// A replica cut its log back: to a shared epoch's end (KIP-101/KIP-279), or, with the
+    /// pre-KIP-101 recovery, to its own HW or the leader's log end.
     Truncated {
         partition: PartitionId,
         broker: BrokerId,
@@ -276,6 +297,7 @@ pub enum Trace {
         to: u64,
         /// The application messages removed, in offset order (control records omitted).
         removed: Box<[MsgId]>,
+        reason: TruncateReason,
     },
     BrokerFenced {
         broker: BrokerId,
@@ -294,6 +316,30 @@ pub enum Trace {
         until: SimTime,
     },
     NodeResumed {
+        node: NodeId,
+    },
+    /// `stop`: a broker begins a controlled shutdown (KIP-631, `BrokerLifecycleManager`): its
+    /// heartbeats ask the controller to move its leaderships away before it exits.
+    ShutdownRequested {
+        broker: BrokerId,
+    },
+    /// The controller acts on a broker's controlled shutdown (`ReplicationControlManager`):
+    /// first (`granted = false`) it moves the broker's leaderships to other in-sync replicas
+    /// and removes it from every ISR; then (`granted = true`), once it leads nothing, it fences
+    /// it and tells it to go.
+    ControlledShutdown {
+        broker: BrokerId,
+        granted: bool,
+    },
+    /// A partition's eligible leader replicas changed (KIP-966): `elr` may lead cleanly when
+    /// the ISR is empty; `last_known_elr` lost that right (an unclean shutdown).
+    ElrChanged {
+        partition: PartitionId,
+        elr: BrokerSet,
+        last_known_elr: BrokerSet,
+    },
+    /// A broker's process exits cleanly at the end of its controlled shutdown.
+    NodeStopped {
         node: NodeId,
     },
     /// The producer saw success for this message (for `acks=0`, at send time).
@@ -344,6 +390,21 @@ pub enum Trace {
         group: GroupId,
         generation: u32,
         assignment: Box<[(ConsumerId, Box<[PartitionId]>)]>,
+    },
+    /// KIP-429, cooperative rebalancing: the generation's assignment holds back partitions
+    /// whose previous owner must revoke them first; a second rebalance assigns them.
+    PartitionsWithheld {
+        group: GroupId,
+        generation: u32,
+        partitions: Box<[PartitionId]>,
+    },
+    /// KIP-429: a member gives up only the partitions its new assignment no longer holds
+    /// (`onPartitionsRevoked` of just those, after committing their offsets) and rejoins; it
+    /// keeps consuming the rest.
+    PartitionsRevoked {
+        group: GroupId,
+        consumer: ConsumerId,
+        partitions: Box<[PartitionId]>,
     },
     /// A consumer got records from a poll.
     Polled {
@@ -429,6 +490,16 @@ pub enum Trace {
         producer: ProducerId,
         txn: u32,
     },
+    /// A transactional application producer's `commitTransaction()` returned (the EndTxn
+    /// response), or its transaction aborted. Its records' sends completed earlier, on their
+    /// produce responses (`Acked`); `acked` of the `records` had.
+    TxnEnded {
+        producer: ProducerId,
+        txn: u32,
+        committed: bool,
+        records: u32,
+        acked: u32,
+    },
     /// A transaction changed state at its coordinator.
     TxnStateChanged {
         txn: u32,
@@ -468,6 +539,8 @@ impl Trace {
                 | Trace::BrokerFenced { .. }
                 | Trace::NodeCrashed { .. }
                 | Trace::NodeRestarted { .. }
+                | Trace::ControlledShutdown { .. }
+                | Trace::NodeStopped { .. }
                 | Trace::FaultInjected { .. }
                 | Trace::Narration { .. }
                 | Trace::Failed { .. }

@@ -8,7 +8,9 @@
 //!   partition's batches wait until it is added.
 //! - `commitTransaction()` waits for every record to be acknowledged, sends a processor's
 //!   input offsets (`sendOffsetsToTransaction`), then `EndTxn`. An application producer's
-//!   sends succeed or fail with their transaction.
+//!   `send()` completes on its produce response, as in Kafka (the record is in the log, in a
+//!   transaction still open); the commit or abort is reported on its own (`TxnEnded`), and an
+//!   abort fails only the sends that had not completed.
 //! - INVALID_PRODUCER_EPOCH (the coordinator aborted the transaction, e.g. on
 //!   `transaction.timeout.ms`) is abortable (KIP-588): the producer re-initialises with its
 //!   current epoch. PRODUCER_FENCED (a newer instance exists) stops the producer for good.
@@ -70,6 +72,8 @@ pub struct TxnClient {
     pub size: u32,
     /// Records in the open transaction, with their partitions.
     pub records: Vec<(MsgId, PartitionId)>,
+    /// Per record of `records`: its send completed (the produce response came back).
+    acked: Vec<bool>,
     /// Per producer partition: 0 not added, 1 being added, 2 added to the transaction.
     added: Vec<u8>,
     /// Sends the application makes while it is blocked in `commitTransaction`.
@@ -102,6 +106,7 @@ impl TxnClient {
             state: TxnClientState::Initializing,
             size,
             records: Vec::new(),
+            acked: Vec::new(),
             added: vec![0; parts],
             deferred: VecDeque::new(),
             offsets: None,
@@ -119,6 +124,28 @@ impl TxnClient {
     fn token(&mut self) -> u32 {
         self.next_token = self.next_token.wrapping_add(1);
         self.next_token
+    }
+
+    /// A record's send completed: the produce response came back.
+    pub(crate) fn mark_acked(&mut self, msg: MsgId) {
+        if let Some(i) = self.records.iter().rposition(|r| r.0 == msg) {
+            self.acked[i] = true;
+        }
+    }
+
+    /// Take the open transaction's records: how many there were, how many of their sends had
+    /// completed, and the others (whose sends fail with the transaction).
+    fn take_records(&mut self) -> (u32, u32, Vec<MsgId>) {
+        let records = std::mem::take(&mut self.records);
+        let acked = std::mem::take(&mut self.acked);
+        let done = acked.iter().filter(|&&a| a).count() as u32;
+        let pending = records
+            .iter()
+            .zip(&acked)
+            .filter(|(_, a)| !**a)
+            .map(|(r, _)| r.0)
+            .collect();
+        (records.len() as u32, done, pending)
     }
 
     /// The producer's topic grew by one partition.
@@ -212,6 +239,7 @@ impl Producer {
         };
         t.state = TxnClientState::InTxn;
         t.records.push((msg, partition));
+        t.acked.push(false);
         let full = t.records.len() as u32 >= t.size;
         if t.added[part as usize] == 0 {
             t.added[part as usize] = 1;
@@ -396,15 +424,16 @@ impl Producer {
         if t.recover_epoch.take().is_some() {
             // KIP-588: the coordinator aborted the transaction; its sends fail.
             t.aborted += 1;
-            let records = std::mem::take(&mut t.records);
-            self.failed += records.len() as u64;
-            for (msg, _) in records {
-                cx.emit(Trace::Failed {
-                    producer: self.id,
-                    msg,
-                    error: ErrorCode::InvalidProducerEpoch,
-                });
-            }
+            let txn = t.txn;
+            let (records, acked, pending) = t.take_records();
+            self.txn_aborted(
+                txn,
+                records,
+                acked,
+                pending,
+                ErrorCode::InvalidProducerEpoch,
+                cx,
+            );
         }
         let txn = self.txn_mut().txn;
         self.client.producer_id = Some(pid);
@@ -475,10 +504,11 @@ impl Producer {
         }
     }
 
-    /// The transaction committed or aborted: report its records and start the next one.
+    /// The transaction committed or aborted: report it and start the next one.
     fn txn_finished(&mut self, committed: bool, cx: &mut Cx) {
         let t = self.txn_mut();
-        let records = std::mem::take(&mut t.records);
+        let txn = t.txn;
+        let (records, acked, pending) = t.take_records();
         let error = t.abort_error.take().unwrap_or(ErrorCode::InvalidTxnState);
         t.added.iter_mut().for_each(|a| *a = 0);
         t.offsets = None;
@@ -496,30 +526,51 @@ impl Producer {
                 committed,
             }),
             None => {
-                // For an application producer, success is the commit.
                 if committed {
-                    self.acked += records.len() as u64;
+                    // Every send completed before EndTxn went out (`commitTransaction()`
+                    // flushes first); the commit is reported on its own.
+                    cx.emit(Trace::TxnEnded {
+                        producer: self.id,
+                        txn,
+                        committed,
+                        records,
+                        acked,
+                    });
                 } else {
-                    self.failed += records.len() as u64;
-                }
-                for &(msg, partition) in &records {
-                    if committed {
-                        cx.emit(Trace::Acked {
-                            producer: self.id,
-                            msg,
-                            partition,
-                            offset: None,
-                        });
-                    } else {
-                        cx.emit(Trace::Failed {
-                            producer: self.id,
-                            msg,
-                            error,
-                        });
-                    }
+                    self.txn_aborted(txn, records, acked, pending, error, cx);
                 }
                 self.txn_replay_deferred(cx);
             }
+        }
+    }
+
+    /// An application producer's transaction aborted: report it; the sends that had not
+    /// completed fail with `error` (Kafka fails the batches still in the accumulator or in
+    /// flight). Those that had completed stay acknowledged: the records are in the log, and
+    /// read_committed consumers skip them.
+    fn txn_aborted(
+        &mut self,
+        txn: u32,
+        records: u32,
+        acked: u32,
+        pending: Vec<MsgId>,
+        error: ErrorCode,
+        cx: &mut Cx,
+    ) {
+        cx.emit(Trace::TxnEnded {
+            producer: self.id,
+            txn,
+            committed: false,
+            records,
+            acked,
+        });
+        self.failed += pending.len() as u64;
+        for msg in pending {
+            cx.emit(Trace::Failed {
+                producer: self.id,
+                msg,
+                error,
+            });
         }
     }
 
@@ -577,7 +628,7 @@ impl Producer {
         }
         t.state = TxnClientState::Fenced;
         let txn = t.txn;
-        let records = std::mem::take(&mut t.records);
+        let (_, _, pending) = t.take_records();
         t.deferred.clear();
         self.client.reset_in_flight();
         cx.emit(Trace::ProducerFenced {
@@ -590,8 +641,10 @@ impl Producer {
                 producer: self.id,
             }),
             None => {
-                self.failed += records.len() as u64;
-                for (msg, _) in records {
+                // The sends that had completed stay acknowledged; the new instance's
+                // InitProducerId aborts their transaction.
+                self.failed += pending.len() as u64;
+                for msg in pending {
                     cx.emit(Trace::Failed {
                         producer: self.id,
                         msg,

@@ -280,6 +280,7 @@ impl TxnCoordinator {
             | Msg::ListOffsets { .. }
             | Msg::ListOffsetsResponse { .. }
             | Msg::BrokerHeartbeat { .. }
+            | Msg::BrokerHeartbeatResponse { .. }
             | Msg::PartitionChange { .. }
             | Msg::AlterPartition { .. }
             | Msg::AlterPartitionResponse { .. }
@@ -679,11 +680,10 @@ mod tests {
                 TopicId(0),
                 vec![BrokerId(i)],
                 false,
+                1,
                 PartitionState {
                     leader: Some(BrokerId(i)),
-                    leader_epoch: 0,
-                    partition_epoch: 0,
-                    isr: BrokerSet::default(),
+                    ..PartitionState::default()
                 },
             );
         }

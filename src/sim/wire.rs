@@ -146,9 +146,17 @@ pub(crate) enum Msg {
         token: u32,
         result: ConsumerFetchResult,
     },
+    /// KIP-631's BrokerHeartbeat; `want_shut_down` asks for a controlled shutdown.
     BrokerHeartbeat {
         broker: BrokerId,
         incarnation: u32,
+        want_shut_down: bool,
+    },
+    /// The controller's answer to a heartbeat that asked to shut down (other heartbeat
+    /// responses carry nothing the model uses, so they are not sent): `should_shut_down` once
+    /// the broker leads nothing (`BrokerHeartbeatManager`'s SHUTDOWN_NOW).
+    BrokerHeartbeatResponse {
+        should_shut_down: bool,
     },
     PartitionChange {
         partition: PartitionId,
@@ -307,6 +315,9 @@ pub(crate) enum TxnResponse {
 pub(crate) enum GroupRequest {
     Join {
         token: u32,
+        /// The partitions the member owns as it joins: KIP-429's `ownedPartitions` in the
+        /// subscription. Only the cooperative protocol reads them.
+        owned: Box<[PartitionId]>,
     },
     Sync {
         generation: u32,
@@ -384,6 +395,7 @@ impl Msg {
             | Msg::ListOffsetsResponse { .. }
             | Msg::ConsumerFetchResponse { .. }
             | Msg::AlterPartitionResponse { .. }
+            | Msg::BrokerHeartbeatResponse { .. }
             | Msg::WriteTxnMarkerResponse { .. }
             | Msg::TxnOffsetCommitResponse { .. }
             | Msg::TxnOffsetMarkerResponse { .. }
@@ -526,6 +538,7 @@ impl crate::sim::Kernel {
                 w.error = error;
             }
             Msg::BrokerHeartbeat { .. } => w.kind = WireKind::BrokerHeartbeat,
+            Msg::BrokerHeartbeatResponse { .. } => w.kind = WireKind::BrokerHeartbeatResponse,
             Msg::PartitionChange { partition, .. } => {
                 w.kind = WireKind::PartitionChange;
                 w.partition = Some(*partition);

@@ -824,6 +824,10 @@ pub fn fault_items(s: &Session, selected: Option<PartitionId>) -> Vec<FaultItem>
         if let NodeKind::Broker(_) = n.kind {
             if n.up {
                 push(format!("crash {}", n.name), FaultKind::Crash(t));
+                push(
+                    format!("stop {} (controlled shutdown)", n.name),
+                    FaultKind::Stop(t),
+                );
             } else {
                 push(format!("restart {}", n.name), FaultKind::Restart(t));
             }

@@ -64,8 +64,15 @@ fn broker_lines(sim: &Sim, width: u16) -> Vec<Line<'static>> {
     for n in sim.nodes() {
         let (mark, style, extra) = match n.kind {
             NodeKind::Broker(b) => {
-                let fenced = sim.controller().brokers[b.idx()].fenced;
+                let reg = &sim.controller().brokers[b.idx()];
+                let fenced = reg.fenced;
                 let (mark, style, mut extra) = node_state(n);
+                // A controlled shutdown (`stop`): under way, or done and not restarted yet.
+                if n.up && reg.in_controlled_shutdown {
+                    extra.push_str(" stopping");
+                } else if !n.up && reg.clean_shutdown {
+                    extra = " stopped".into();
+                }
                 if fenced {
                     extra.push_str(" fenced");
                 }
@@ -254,6 +261,18 @@ fn partition_header(s: &Session, p: PartitionId, selected: bool, width: u16) -> 
         theme::IN_SYNC
     };
     spans.push(Span::styled(broker_set(sim, ctl.isr, short), isr_style));
+    // KIP-966: shown only while it holds someone, so a healthy partition's line is unchanged.
+    if !ctl.elr.is_empty() {
+        spans.push(Span::styled("  ELR ", theme::LABEL));
+        spans.push(Span::styled(broker_set(sim, ctl.elr, short), theme::PAUSED));
+    }
+    if !ctl.last_known_elr.is_empty() && !short {
+        spans.push(Span::styled("  last known ELR ", theme::LABEL));
+        spans.push(Span::styled(
+            broker_set(sim, ctl.last_known_elr, short),
+            theme::DIM,
+        ));
+    }
     if !short || width >= 70 {
         spans.push(Span::styled(
             format!("  min.insync {}", part.min_insync_replicas),

@@ -103,6 +103,33 @@ fn label(s: &Session, w: &WireLine) -> String {
     l
 }
 
+/// A column's header for node `name` in `width` cells: the part before the last `/` (a
+/// member's group, or the consumer hosting a dead-letter producer), and the node's own name,
+/// shortened as the cluster panel does (`b1`, `ctrl`, `cons-2`) when it does not fit.
+fn header(name: &str, width: usize) -> (Option<&str>, String) {
+    let (group, own) = match name.rsplit_once('/') {
+        Some((g, n)) => (Some(g), n),
+        None => (None, name),
+    };
+    if theme::width(own) <= width {
+        return (group, own.to_string());
+    }
+    let numbered = |prefix: &str| {
+        own.strip_prefix(prefix)
+            .filter(|n| n.parse::<u32>().is_ok())
+    };
+    let short = if let Some(n) = numbered("broker-") {
+        format!("b{n}")
+    } else if let Some(n) = numbered("consumer-") {
+        format!("cons-{n}")
+    } else if own == "controller" {
+        "ctrl".to_string()
+    } else {
+        own.to_string()
+    };
+    (group, theme::fit(&short, width))
+}
+
 impl Diagram<'_> {
     /// Node index → column, in the order producers, brokers, controller, consumers.
     fn columns(&self) -> (Vec<Option<usize>>, Vec<usize>) {
@@ -155,13 +182,23 @@ impl Widget for Diagram<'_> {
         let usable = inner.width - GUTTER;
         let spacing = (usable / ncols.max(1)).max(3);
         let x_of = |c: usize| inner.x + GUTTER + spacing / 2 + c as u16 * spacing;
-        // Column headers.
+        // Column headers: a member's group (or host) on a row above its own name when any
+        // name has one, so three `consumer-1` columns of different groups stay apart.
+        let width = spacing.saturating_sub(1) as usize;
+        let labels: Vec<(Option<&str>, String)> = order
+            .iter()
+            .map(|&n| header(&s.sim.nodes()[n].name, width))
+            .collect();
+        let head_rows: u16 = if labels.iter().any(|l| l.0.is_some()) {
+            2
+        } else {
+            1
+        };
+        if inner.height < head_rows + 2 {
+            return;
+        }
         for (c, &n) in order.iter().enumerate() {
             let node = &s.sim.nodes()[n];
-            let name = node.name.rsplit('/').next().unwrap_or(&node.name);
-            let name = theme::fit(name, spacing.saturating_sub(1) as usize);
-            let w = theme::width(&name) as u16;
-            let x = x_of(c).saturating_sub(w / 2).max(inner.x + GUTTER);
             let style = if !node.up {
                 theme::DOWN
             } else if node.paused_until.is_some() {
@@ -169,9 +206,18 @@ impl Widget for Diagram<'_> {
             } else {
                 theme::BOLD
             };
-            buf.set_string(x, inner.y, &name, style);
+            let (group, name) = &labels[c];
+            let rows = group
+                .map(|g| (0, theme::fit(g, width), theme::DIM))
+                .into_iter()
+                .chain([(head_rows - 1, name.clone(), style)]);
+            for (row, text, style) in rows {
+                let w = theme::width(&text) as u16;
+                let x = x_of(c).saturating_sub(w / 2).max(inner.x + GUTTER);
+                super::text_at(buf, x, inner.y + row, &text, style, inner.x + inner.width);
+            }
         }
-        let rows = (inner.height - 1) as usize;
+        let rows = (inner.height - head_rows) as usize;
         // The newest rows that pass the filter, skipping `diagram_scroll` of them.
         let mut shown: Vec<&WireLine> = Vec::with_capacity(rows);
         let mut skipped = 0;
@@ -192,7 +238,7 @@ impl Widget for Diagram<'_> {
         let lifeline = Style::new().fg(Color::DarkGray);
         let right = inner.x + inner.width;
         for r in 0..rows {
-            let y = inner.y + 1 + r as u16;
+            let y = inner.y + head_rows + r as u16;
             for c in 0..order.len() {
                 let x = x_of(c);
                 if x < right {
@@ -204,7 +250,7 @@ impl Widget for Diagram<'_> {
             put(
                 buf,
                 inner,
-                2,
+                head_rows + 1,
                 &Line::styled(
                     if total == 0 {
                         "  no messages yet: press → or space"
@@ -218,7 +264,7 @@ impl Widget for Diagram<'_> {
         }
         let mut last_time = None;
         for (r, w) in shown.iter().enumerate() {
-            let y = inner.y + 1 + r as u16;
+            let y = inner.y + head_rows + r as u16;
             let t = theme::time(w.time);
             if last_time.as_ref() != Some(&t) {
                 super::text_at(buf, inner.x, y, &format!("{t:>8}"), theme::DIM, right);
@@ -274,5 +320,29 @@ impl Widget for Diagram<'_> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::header;
+
+    #[test]
+    fn headers_keep_groups_apart_and_shorten_only_what_does_not_fit() {
+        assert_eq!(header("broker-1", 12), (None, "broker-1".to_string()));
+        assert_eq!(header("broker-12", 6), (None, "b12".to_string()));
+        assert_eq!(header("controller", 7), (None, "ctrl".to_string()));
+        assert_eq!(
+            header("processor/consumer-1", 8),
+            (Some("processor"), "cons-1".to_string())
+        );
+        assert_eq!(
+            header("reader/consumer-1", 12),
+            (Some("reader"), "consumer-1".to_string())
+        );
+        assert_eq!(
+            header("billing/consumer-1/dead-letter", 7),
+            (Some("billing/consumer-1"), "dead-l…".to_string())
+        );
     }
 }

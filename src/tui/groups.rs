@@ -1,5 +1,9 @@
 //! The consumer-groups panel: generation and state, then each member with its assigned
-//! partitions and, per partition, the position, the committed offset and the lag.
+//! partitions and, per partition, the position, the committed offset and the lag. Under
+//! KIP-429's cooperative protocol a partition is marked with a glyph and a word (the glyph alone
+//! on the compact line): `revoking` (its owner is giving it up), `pending` (assigned, its owner
+//! does not consume it yet) or `consuming` (read on through a rebalance); partitions the
+//! coordinator withholds until their owner revokes them are listed under the group.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -9,6 +13,7 @@ use ratatui::widgets::Widget;
 
 use super::{panel, put, theme};
 use crate::session::Session;
+use crate::sim::config::Assignor;
 use crate::sim::consumer::ConsumerState;
 use crate::sim::group_coordinator::{GroupCoordinator as Group, GroupState};
 use crate::sim::{ConsumerId, PartitionId, Sim};
@@ -84,6 +89,98 @@ fn consumer_style(st: ConsumerState) -> Style {
     }
 }
 
+/// Where a member's partition stands, for the cooperative protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mark {
+    Owned,
+    /// Owned and consumed while the member rejoins (KIP-429).
+    Consuming,
+    /// Its owner is giving it up: its new assignment no longer holds it.
+    Revoking,
+    /// Assigned by the coordinator; the member does not consume it yet.
+    Pending,
+}
+
+impl Mark {
+    /// The mark as a glyph and a word, or the glyph alone (`short`, the compact line).
+    fn tag(self, short: bool) -> Option<Span<'static>> {
+        let (glyph, word, style) = match self {
+            Mark::Owned => return None,
+            Mark::Consuming => ("▶", "consuming", theme::UP),
+            Mark::Revoking => ("⇠", "revoking", theme::PAUSED),
+            Mark::Pending => ("…", "pending", theme::DIM),
+        };
+        let text = if short {
+            format!(" {glyph}")
+        } else {
+            format!(" {glyph} {word}")
+        };
+        Some(Span::styled(text, style))
+    }
+}
+
+/// A member's partitions and their marks: what the consumer itself holds when it is alive (a
+/// cooperative member keeps its partitions through a rebalance), with what the coordinator
+/// assigned it and it does not hold yet; a dead member's are the coordinator's record.
+fn member_partitions(
+    sim: &Sim,
+    g: &Group,
+    c: ConsumerId,
+    assigned: &[PartitionId],
+) -> Vec<(PartitionId, Mark)> {
+    let cons = &sim.consumers()[c.idx()];
+    if !matches!(
+        cons.state(),
+        ConsumerState::Active
+            | ConsumerState::Joining
+            | ConsumerState::Syncing
+            | ConsumerState::FetchingOffsets
+    ) {
+        return assigned.iter().map(|&p| (p, Mark::Owned)).collect();
+    }
+    let revoking = cons.revoking();
+    let rejoining = matches!(
+        cons.state(),
+        ConsumerState::Joining | ConsumerState::Syncing
+    );
+    let mut out: Vec<(PartitionId, Mark)> = cons
+        .parts()
+        .iter()
+        .map(|cp| {
+            let p = cp.partition;
+            let mark = if revoking.contains(&p) {
+                Mark::Revoking
+            } else if rejoining {
+                Mark::Consuming
+            } else {
+                Mark::Owned
+            };
+            (p, mark)
+        })
+        .collect();
+    if g.state() == GroupState::Stable {
+        for &p in assigned {
+            if !out.iter().any(|&(x, _)| x == p) {
+                out.push((p, Mark::Pending));
+            }
+        }
+    }
+    out
+}
+
+/// KIP-429: the partitions a cooperative generation assigns to nobody, because their owner
+/// must revoke them first.
+fn withheld(g: &Group) -> Vec<PartitionId> {
+    if g.state() != GroupState::Stable || g.spec.assignor != Assignor::CooperativeSticky {
+        return Vec::new();
+    }
+    g.partitions
+        .iter()
+        .copied()
+        .filter(|p| !g.members().iter().any(|m| m.assignment.contains(p)))
+        .collect()
+}
+
 fn short_consumer(name: &str) -> &str {
     name.rsplit('/').next().unwrap_or(name)
 }
@@ -106,9 +203,10 @@ pub fn compact_lines(s: &Session, _width: u16) -> Vec<Line<'static>> {
                     short_consumer(&cons.name).to_string(),
                     consumer_style(cons.state()),
                 ));
-                for &p in &m.assignment {
+                for (p, mark) in member_partitions(sim, g, m.consumer, &m.assignment) {
                     spans.push(Span::raw(" "));
                     spans.extend(partition_spans(sim, g, m.consumer, p, true));
+                    spans.extend(mark.tag(true));
                 }
             }
             Line::from(spans)
@@ -199,6 +297,18 @@ impl GroupsPanel<'_> {
             if let Some(line) = lag_line(self.s, gi, width) {
                 lines.push(line);
             }
+            let held = withheld(g);
+            if !held.is_empty() {
+                let names: Vec<String> = held.iter().map(|&p| sim.partition_name(p)).collect();
+                lines.push(Line::from(vec![
+                    Span::styled("  withheld ", theme::LABEL),
+                    Span::styled(names.join(", "), theme::PAUSED),
+                    Span::styled(
+                        "  until their owner revokes them (cooperative, KIP-429)",
+                        theme::DIM,
+                    ),
+                ]));
+            }
             for &c in &g.consumers {
                 let cons = &sim.consumers()[c.idx()];
                 let member = g.members().iter().find(|m| m.consumer == c);
@@ -213,22 +323,24 @@ impl GroupsPanel<'_> {
                         consumer_style(cons.state()),
                     ),
                 ];
-                match member {
-                    Some(m) if !m.assignment.is_empty() => {
-                        for (i, &p) in m.assignment.iter().enumerate() {
+                let held = member.map(|m| member_partitions(sim, g, c, &m.assignment));
+                match (member, held) {
+                    (Some(_), Some(held)) if !held.is_empty() => {
+                        for (i, (p, mark)) in held.into_iter().enumerate() {
                             if i > 0 {
                                 lines.push(Line::from(std::mem::take(&mut head)));
                                 head = vec![Span::raw(" ".repeat(22))];
                             }
                             head.extend(partition_spans(sim, g, c, p, false));
+                            head.extend(mark.tag(false));
                         }
                         lines.push(Line::from(head));
                     }
-                    Some(_) => {
+                    (Some(_), _) => {
                         head.push(Span::styled("no partitions (idle member)", theme::DIM));
                         lines.push(Line::from(head));
                     }
-                    None => {
+                    (None, _) => {
                         head.push(Span::styled("not a member", theme::DIM));
                         lines.push(Line::from(head));
                     }

@@ -89,13 +89,13 @@ impl OutcomePanel<'_> {
         if o.aborted_read > 0 {
             l1.extend(num("aborted-read", o.aborted_read, theme::LOSS));
         }
-        lines.push(Line::from(l1));
+        lines.extend(super::wrap_spans(l1, width, 2));
         let mut l2 = vec![Span::styled(
             format!("{} = ", fate_sum(&total)),
             theme::LABEL,
         )];
         l2.extend(fates(&total, o.final_));
-        lines.push(Line::from(l2));
+        lines.extend(super::wrap_spans(l2, width, 2));
         let mut l4 = vec![
             Span::styled(
                 if o.final_ {
@@ -129,7 +129,7 @@ impl OutcomePanel<'_> {
             l4.push(Span::styled(" · expected ", theme::LABEL));
             l4.push(Span::styled(v.name().to_string(), verdict_style(v)));
         }
-        lines.push(Line::from(l4));
+        lines.extend(super::wrap_spans(l4, width, 2));
         if width >= super::WIDE / 2 + 10 && o.groups.len() > 1 {
             for g in &o.groups {
                 let mut l = vec![Span::styled(format!("  {:<12}", g.name), theme::TITLE)];
@@ -142,7 +142,7 @@ impl OutcomePanel<'_> {
                     g.verdict.name().to_string(),
                     verdict_style(g.verdict),
                 ));
-                lines.push(Line::from(l));
+                lines.extend(super::wrap_spans(l, width, 4));
             }
         }
         if let Some(t) = self
@@ -163,25 +163,28 @@ impl OutcomePanel<'_> {
                 self.s.leader_has(t.partition, m)
                     || self.s.checker.message(m).is_some_and(|i| !i.at_risk)
             });
-            lines.push(Line::from(vec![
-                Span::styled("✗ truncated ", theme::LOSS),
-                Span::styled(names.join(", "), theme::TRUNCATED),
-                Span::styled(
-                    format!(
-                        " on {} at {}{}",
-                        sim.broker_name(t.broker),
-                        theme::time(t.time),
-                        if acked == 0 {
-                            String::new()
-                        } else if safe {
-                            format!(" ({acked} acked; the leader has them)")
-                        } else {
-                            format!(" ({acked} acked, gone)")
-                        }
-                    ),
-                    theme::LABEL,
+            let mut l = vec![Span::styled("✗ truncated ", theme::LOSS)];
+            // One span per name, so a long list wraps between names instead of being cut.
+            for (i, name) in names.iter().enumerate() {
+                let sep = if i + 1 < names.len() { ", " } else { "" };
+                l.push(Span::styled(format!("{name}{sep}"), theme::TRUNCATED));
+            }
+            l.push(Span::styled(
+                format!(
+                    " on {} at {}{}",
+                    sim.broker_name(t.broker),
+                    theme::time(t.time),
+                    if acked == 0 {
+                        String::new()
+                    } else if safe {
+                        format!(" ({acked} acked; the leader has them)")
+                    } else {
+                        format!(" ({acked} acked, gone)")
+                    }
                 ),
-            ]));
+                theme::LABEL,
+            ));
+            lines.extend(super::wrap_spans(l, width, 2));
         }
         lines
     }

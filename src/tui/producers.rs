@@ -69,6 +69,19 @@ fn activity(s: &Session, p: &Producer, spans: &mut Vec<Span<'static>>, long: boo
     }
 }
 
+/// How long acknowledgements take right now: the latest send→ack and the slowest so far
+/// (`run` reports the percentiles at the end).
+fn latency(s: &Session, p: &Producer) -> Option<Line<'static>> {
+    let (last, max) = s.metrics.produce_latency_now(p.id.idx())?;
+    let ms = |us: u64| crate::report::fmt_ms(us as f64 / 1000.0);
+    Some(Line::from(vec![
+        Span::styled("  send→ack last ", theme::LABEL),
+        Span::styled(ms(last), theme::BOLD),
+        Span::styled("  slowest ", theme::LABEL),
+        Span::styled(ms(max), theme::BOLD),
+    ]))
+}
+
 fn last_error(s: &Session, p: &Producer) -> Option<Line<'static>> {
     let (t, e) = p.last_error?;
     let recent = s.now().0.saturating_sub(t.0) <= RECENT_ERROR_MS * 1000;
@@ -153,6 +166,7 @@ impl ProducersPanel<'_> {
             let mut spans = vec![Span::raw("  ")];
             activity(self.s, p, &mut spans, true);
             lines.extend(super::wrap_spans(spans, width, 4));
+            lines.extend(latency(self.s, p));
             lines.extend(last_error(self.s, p));
         }
         lines

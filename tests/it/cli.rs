@@ -263,21 +263,58 @@ fn check_sample(block: &[&str]) {
 }
 
 /// Every send ends acknowledged, failed or unresolved, and the report says how many of each: a
-/// producer that crashes mid-transaction leaves sends that never resolved.
+/// producer that crashes with records still in its accumulator (`linger.ms`) leaves sends that
+/// never resolved.
 #[test]
 fn every_send_is_acked_failed_or_unresolved() {
-    let out = brokerlab(&["run", "txn-read-committed", "--json"]);
+    let path = std::env::temp_dir().join(format!(
+        "brokerlab-cli-{}-unresolved.toml",
+        std::process::id()
+    ));
+    std::fs::write(
+        &path,
+        r#"
+[scenario]
+title = "a producer dies with records in its accumulator"
+seed = 7
+stop_at_ms = 10000
+
+[cluster]
+brokers = 1
+
+[[topics]]
+name = "orders"
+partitions = 1
+replication_factor = 1
+min_insync_replicas = 1
+
+[[producers]]
+name = "checkout"
+topic = "orders"
+linger_ms = 3000
+max_batch_records = 100
+send = { count = 5, every_ms = 100, start_ms = 1000, keys = ["alice"] }
+
+[[faults]]
+at_ms = 2000
+action = "crash"
+target = "checkout"
+"#,
+    )
+    .expect("write the scenario");
+    let path = path.to_string_lossy().into_owned();
+    let out = brokerlab(&["run", &path, "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let p = &v["produced"];
     let n = |k: &str| p[k].as_u64().unwrap();
     assert_eq!(n("acked") + n("failed") + n("unresolved"), n("sent"));
     assert_eq!(
         n("unresolved"),
-        3,
-        "the three sends of the crashed instance"
+        5,
+        "the five sends lingering in the crashed producer"
     );
-    let text = stdout(&brokerlab(&["run", "txn-read-committed"]));
-    assert!(text.contains("3 unresolved (no acknowledgement or error reached the application"));
+    let text = stdout(&brokerlab(&["run", &path]));
+    assert!(text.contains("5 unresolved (no acknowledgement or error reached the application"));
 }
 
 /// `new NAME` writes NAME.toml, a scenario that passes `check` and runs; a second `new` with the

@@ -680,3 +680,77 @@ fn a_paused_consumer_pauses_its_dead_letter_producer() {
         "acknowledged after the pause"
     );
 }
+
+/// KIP-429, measured on the bundled `cooperative-rebalance`: a member whose partition does not
+/// move keeps applying records between its JoinGroup and the end of the rebalance, where the
+/// eager protocol (`sticky`) makes it give everything up and wait; and the partition that moves
+/// is applied by its new owner only after its old owner revoked it.
+#[test]
+fn cooperative_members_keep_consuming_while_they_rejoin() {
+    use brokerlab::sim::{ConsumerId, WireKind};
+    let text = include_str!("../../scenarios/cooperative-rebalance.toml");
+    for assignor in ["cooperative-sticky", "sticky"] {
+        let sc = parse(&text.replace(
+            "assignor = \"cooperative-sticky\"",
+            &format!("assignor = \"{assignor}\""),
+        ));
+        let mut events = Vec::new();
+        let mut consumer2_node = None;
+        report::run("test.toml", &sc, sc.scenario.seed, |sim, ev| {
+            if let Trace::Sent { from, wire, .. } = &ev.kind
+                && wire.kind == WireKind::JoinGroup
+                && sim.node_name(*from) == "billing/consumer-2"
+            {
+                consumer2_node = Some(*from);
+            }
+            events.push(ev.clone())
+        });
+        let node = consumer2_node.expect("consumer-2 joins");
+        let first = |what: &dyn Fn(&TraceEvent) -> bool| {
+            events.iter().find(|e| what(e)).expect("it happens").time
+        };
+        // consumer-2's JoinGroup for generation 2, and the end of that rebalance.
+        let started = first(&|e| matches!(e.kind, Trace::RebalanceStarted { generation: 2, .. }));
+        let joined = first(&|e| {
+            e.time > started
+                && matches!(&e.kind, Trace::Sent { from, wire, .. }
+                    if *from == node && wire.kind == WireKind::JoinGroup)
+        });
+        let done = first(&|e| matches!(e.kind, Trace::Rebalanced { generation: 2, .. }));
+        let meanwhile = events
+            .iter()
+            .filter(|e| e.time > joined && e.time < done)
+            .filter(
+                |e| matches!(e.kind, Trace::Applied { consumer, .. } if consumer == ConsumerId(1)),
+            )
+            .count();
+        if assignor == "sticky" {
+            assert_eq!(meanwhile, 0, "eager: consumer-2 waits with nothing");
+            continue;
+        }
+        assert!(meanwhile >= 2, "cooperative: it reads on ({meanwhile})");
+        // orders/2 moves: consumer-1 revokes it before consumer-3 applies any of it.
+        let revoked = events
+            .iter()
+            .find(|e| matches!(&e.kind, Trace::PartitionsRevoked { partitions, .. } if partitions.len() == 1))
+            .expect("consumer-1 revokes orders/2");
+        let Trace::PartitionsRevoked { partitions, .. } = &revoked.kind else {
+            unreachable!()
+        };
+        let moved = partitions[0];
+        let first_new = events
+            .iter()
+            .find(|e| {
+                matches!(e.kind, Trace::Applied { consumer, partition, .. }
+                    if consumer == ConsumerId(2) && partition == moved)
+            })
+            .expect("consumer-3 reads the moved partition");
+        assert!(first_new.time > revoked.time);
+        let old_after = events.iter().any(|e| {
+            e.time > revoked.time
+                && matches!(e.kind, Trace::Applied { consumer, partition, .. }
+                    if consumer == ConsumerId(0) && partition == moved)
+        });
+        assert!(!old_after, "the old owner stops reading it once revoked");
+    }
+}

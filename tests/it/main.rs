@@ -1,6 +1,7 @@
 mod bundled;
 mod causes;
 mod cli;
+mod cluster_fidelity;
 mod compare_sweep;
 mod consumer_groups;
 mod determinism;

@@ -241,6 +241,17 @@ fn the_defaults_written_are_the_models() {
         d("`[cluster]`", "broker_session_timeout_ms").as_integer(),
         Some(9_000)
     );
+    let elr = &rows(&sections["`[cluster]`"])["eligible_leader_replicas"];
+    assert!(elr[2].contains(&format!(
+        "`{}`",
+        scenario::lower::DEFAULT_ELIGIBLE_LEADER_REPLICAS
+    )));
+    let recovery = &rows(&sections["`[cluster]`"])["replica_recovery"];
+    assert!(recovery[2].contains("`\"leader-epoch\"`"));
+    assert_eq!(
+        scenario::lower::DEFAULT_REPLICA_RECOVERY,
+        scenario::model::ReplicaRecovery::LeaderEpoch
+    );
     let tx = &rows(&sections["`[[producers]]`"])["transaction_size"];
     assert!(tx[2].contains(&format!("`{}`", scenario::lower::DEFAULT_TRANSACTION_SIZE)));
 }
@@ -282,7 +293,7 @@ fn every_action_and_error_name_is_described() {
     let doc = doc();
     let sections = sections(&doc);
     let actions = scenario::accepted_values::<FaultAction>();
-    assert_eq!(actions.len(), 14);
+    assert_eq!(actions.len(), 15);
     for a in &actions {
         let body = sections
             .get(&format!("`{a}`"))

@@ -125,8 +125,71 @@ fn read_committed_skips_aborted_records_and_read_uncommitted_sees_them() {
         r.groups["uncommitted"].applied,
         r.groups["committed"].applied + 2
     );
-    // The records of the aborted transaction were never acknowledged to the producer.
-    assert_eq!(r.produced.acked, r.groups["committed"].applied);
+    // The records of the aborted transaction were acknowledged before the crash (a send
+    // completes on its produce response): they are `aborted`, not lost.
+    assert_eq!(r.produced.acked, r.groups["committed"].applied + 2);
+    assert_eq!(r.groups["committed"].aborted, 2);
+    assert_eq!(r.groups["committed"].lost, 0);
+}
+
+/// Issue 10, item 11 (`KafkaProducer.send` javadoc: the future completes "when the associated
+/// request completes"): a transactional record is acknowledged on its produce response, with
+/// its offset, while its transaction is still open; `commitTransaction()` returning is a
+/// separate event, and send→ack latency is measured to the produce response.
+#[test]
+fn a_transactional_send_completes_on_its_produce_response_and_the_commit_apart() {
+    let extra = format!(
+        r#"
+[[producers]]
+name = "ledger"
+topic = "payments"
+transactional_id = "ledger-tx"
+transaction_size = 4
+send = {{ count = 8, every_ms = 100, start_ms = 1000, keys = ["a"] }}
+{TWO_READERS}"#
+    );
+    let sc = parse(&extra);
+    let mut events = Vec::new();
+    let r = report::run("test.toml", &sc, sc.scenario.seed, |sim, ev| {
+        let name = match &ev.kind {
+            Trace::Acked { msg, .. } => sim.msg_name(*msg),
+            _ => String::new(),
+        };
+        events.push((ev.time, ev.kind.clone(), name));
+    });
+    let acks: Vec<_> = events
+        .iter()
+        .filter_map(|(t, e, name)| match e {
+            Trace::Acked { offset, .. } => Some((*t, *offset, name.clone())),
+            _ => None,
+        })
+        .collect();
+    let ends: Vec<_> = events
+        .iter()
+        .filter_map(|(t, e, _)| match e {
+            Trace::TxnEnded {
+                committed, records, ..
+            } => Some((*t, *committed, *records)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(acks.len(), 8, "{acks:?}");
+    assert_eq!(ends.len(), 2, "{ends:?}");
+    for (i, (t, offset, name)) in acks.iter().enumerate() {
+        assert!(offset.is_some(), "{name} acknowledged with no offset");
+        let (end, committed, records) = ends[i / 4];
+        assert!(committed && records == 4, "{ends:?}");
+        assert!(
+            *t < end,
+            "{name} acknowledged at {t:?}, after its commit at {end:?}"
+        );
+    }
+    // The first record of each transaction waits 300 ms for the other three before the
+    // commit; its send completes long before.
+    let latency = &r.metrics.produce_latency["ledger"];
+    assert_eq!(latency.count, 8);
+    assert!(latency.max_ms < 100.0, "{latency:?}");
+    assert_eq!(r.groups["committed"].applied, 8);
 }
 
 #[test]
@@ -252,11 +315,12 @@ duration_ms = 15000
         .collect();
     assert!(inits.len() >= 2, "re-initialised: {inits:?}");
     assert!(inits[1] > inits[0], "{inits:?}");
-    // ...the aborted transaction's sends (ledger2#1, sent before the pause, and #2, whose timer
-    // fires when it wakes, with the old epoch) fail, and the next transaction (#17 to #19)
+    // ...the aborted transaction's sends: ledger2#1, sent before the pause, had completed on
+    // its produce response (acknowledged, then aborted with its transaction); #2, whose timer
+    // fires when it wakes, with the old epoch, fails. The next transaction (#17 to #19)
     // commits: read_committed sees it.
     let p = &r.produced;
-    assert_eq!((p.acked, p.failed), (5 + 3, 2), "{p:?}");
+    assert_eq!((p.acked, p.failed), (5 + 1 + 3, 1), "{p:?}");
     assert_eq!(
         r.groups["committed"].applied,
         5 + 3,
@@ -297,11 +361,13 @@ target = "ledger"
         .collect();
     assert!(!failed.is_empty(), "the zombie's open transaction fails");
     assert!(failed.iter().all(|e| *e == "PRODUCER_FENCED"), "{failed:?}");
-    // read_committed applies exactly what was committed, once.
+    // read_committed applies exactly what was committed, once; what the zombie had written
+    // (acknowledged on its produce response) is aborted with its transaction, not lost.
     let c = &r.groups["committed"];
     assert_eq!(c.duplicated, 0);
     assert_eq!(c.acked_lost, 0);
-    assert_eq!(c.applied, r.produced.acked);
+    assert!(c.aborted > 0, "{c:?}");
+    assert_eq!(c.applied + c.aborted, r.produced.acked);
 }
 
 #[test]

@@ -624,6 +624,15 @@ fn each_group_line_names_its_aborted_reads() {
         billing.contains("aborted 3") && !billing.contains("aborted-read"),
         "{billing}"
     );
+    // The dashboard's line is the longest; its verdict wraps onto the next line, not off the
+    // panel's edge.
+    let lines: Vec<&str> = f.lines().collect();
+    let at = lines.iter().position(|l| *l == dashboard).unwrap();
+    let verdict = |l: &str| l.contains("exactly-once") || l.contains("at-least-once");
+    assert!(
+        verdict(dashboard) || verdict(lines[at + 1]),
+        "the dashboard's verdict is shown:\n{f}"
+    );
 }
 
 /// From a paused position between two log lines (as after stopping playback), five `→` and five
@@ -655,4 +664,44 @@ fn stepping_forward_then_back_returns_to_a_position_between_log_lines() {
     assert!(s.step_back_visible());
     assert_eq!(s.events(), start, "back where the steps started");
     assert_eq!(fingerprint(&s), before);
+}
+
+/// The cluster panel shows a controlled shutdown under way, then done, and the ELR.
+#[test]
+fn the_cluster_panel_shows_stopping_brokers_and_the_elr() {
+    let mut app = open("elr-last-replica-standing");
+    let mut step_until_frame = |what: &str| {
+        for _ in 0..5000 {
+            press(&mut app, &[key(KeyCode::Right)]);
+            let f = frame(&app, 200, 60);
+            if f.contains(what) {
+                return f;
+            }
+        }
+        panic!("never showed {what}");
+    };
+    let f = step_until_frame("broker-2 stopping");
+    assert!(!f.contains("broker-1 stopping"), "{f}");
+    let f = step_until_frame("ELR [broker-2]");
+    assert!(f.contains("ISR [broker-1]"), "{f}");
+    step_until_frame("broker-2 stopped");
+}
+
+/// KIP-429 in the groups panel: while the group rebalances cooperatively a member's partitions
+/// are marked in words (`consuming` through the rebalance, `revoking`), and the partition the
+/// coordinator withholds is listed under the group.
+#[test]
+fn the_groups_panel_shows_a_cooperative_rebalance() {
+    let mut app = open("cooperative-rebalance");
+    step_until(&mut app, |l| l.contains("withheld until"));
+    let f = frame(&app, 200, 60);
+    assert!(f.contains("withheld orders/2"), "{f}");
+    assert!(f.contains("▶ consuming"), "{f}");
+    step_until(&mut app, |l| l.contains("revokes only"));
+    let f = frame(&app, 200, 60);
+    let line = f
+        .lines()
+        .find(|l| l.contains("orders/2") && l.contains("position"))
+        .expect("orders/2 is listed");
+    assert!(line.contains("⇠ revoking"), "{f}");
 }
