@@ -65,7 +65,8 @@ pub enum Command {
         /// The new file's name; `.toml` is added unless it ends with it.
         name: String,
     },
-    /// Run a scenario under the at-most-once, at-least-once and exactly-once presets, side by side.
+    /// Run a scenario under the at-most-once, at-least-once and exactly-once presets (or under
+    /// Kafka version profiles with --versions), side by side.
     Compare {
         /// A scenario file or bundled scenario name.
         #[arg(value_parser = ScenarioArg, hide_possible_values = true)]
@@ -73,6 +74,10 @@ pub enum Command {
         /// Override the scenario's seed.
         #[arg(long)]
         seed: Option<u64>,
+        /// Compare Kafka version profiles instead of presets: a comma-separated list of
+        /// 0.10, 2.8, 3.9, 4.0, 4.2 (e.g. `--versions 0.10,4.2`).
+        #[arg(long, value_name = "LIST")]
+        versions: Option<String>,
         /// Print one JSON document instead of text.
         #[arg(long)]
         json: bool,

@@ -74,8 +74,9 @@ pub fn dispatch(cli: Cli) -> ExitCode {
         Some(Command::Compare {
             scenario,
             seed,
+            versions,
             json,
-        }) => compare(&scenario, seed, json),
+        }) => compare(&scenario, seed, versions.as_deref(), json),
         Some(Command::Sweep {
             scenario,
             seeds,
@@ -130,7 +131,11 @@ fn run(arg: &str, seed: Option<u64>, json: bool, quiet: bool, verbose: bool) -> 
         if !sc.scenario.summary.is_empty() {
             let _ = writeln!(out, "{}", sc.scenario.summary);
         }
-        let _ = writeln!(out, "({label}, seed {seed})\n");
+        let _ = writeln!(out, "({label}, seed {seed})");
+        if let Some(line) = report::profile_line(&sc) {
+            let _ = writeln!(out, "{line}");
+        }
+        let _ = writeln!(out);
     }
     let narrate = !json && !quiet;
     let report = report::run(&label, &sc, seed, |sim, ev| {
@@ -308,7 +313,14 @@ Every field, with its Kafka name and default: docs/scenarios.md"
     ExitCode::SUCCESS
 }
 
-fn compare(arg: &str, seed: Option<u64>, json: bool) -> ExitCode {
+fn compare(arg: &str, seed: Option<u64>, versions: Option<&str>, json: bool) -> ExitCode {
+    let versions = match versions.map(crate::compare::parse_versions).transpose() {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
     let (label, text) = match scenario::load_text(arg) {
         Ok(x) => x,
         Err(e) => return bad_input(&e),
@@ -318,14 +330,18 @@ fn compare(arg: &str, seed: Option<u64>, json: bool) -> ExitCode {
         Err(e) => return bad_input(&e),
     };
     let seed = seed.unwrap_or(sc.scenario.seed);
-    let variants = match crate::compare::variants_in(&label, &text, &sc) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("{e}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
+    let report = if let Some(versions) = versions {
+        crate::compare::compare_versions(&label, &sc, &versions, seed)
+    } else {
+        let variants = match crate::compare::variants_in(&label, &text, &sc) {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        };
+        crate::compare::compare(&label, &sc, &variants, seed)
     };
-    let report = crate::compare::compare(&label, &sc, &variants, seed);
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if json {
         let _ = serde_json::to_writer_pretty(&mut out, &report);

@@ -19,6 +19,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::check::{Checker, Fate, MsgStatus, Outcome};
+use crate::scenario::profile::{self, KafkaVersion};
 use crate::scenario::{
     self, Acks, CommitMode, FaultAction, IsolationLevel, PresetOverride, Scenario, Target,
 };
@@ -236,6 +237,139 @@ pub fn variants_in(label: &str, text: &str, sc: &Scenario) -> Result<Vec<Variant
         .collect()
 }
 
+// ----- versions ------------------------------------------------------------------------------
+
+/// The scenario under one Kafka version profile, or why that release refuses it.
+#[derive(Clone, Debug)]
+pub struct VersionVariant {
+    pub version: KafkaVersion,
+    pub scenario: Result<Scenario, Vec<String>>,
+}
+
+/// The scenario resolved under each of `versions` (its explicit settings kept, the rest from
+/// the profile), without `[expect]` and `[compare]`, each validated like a scenario file. A
+/// version that refuses a setting, or under whose defaults the scenario is invalid, carries
+/// the reasons instead.
+pub fn version_variants(
+    label: &str,
+    sc: &Scenario,
+    versions: &[KafkaVersion],
+) -> Vec<VersionVariant> {
+    versions
+        .iter()
+        .map(|&version| {
+            let mut v = sc.clone();
+            v.expect = None;
+            v.compare = None;
+            profile::resolve(&mut v, version);
+            let refused: Vec<String> = profile::refusals(&v)
+                .into_iter()
+                .map(|r| format!("{}: {}", r.path(), r.message))
+                .collect();
+            let scenario = if !refused.is_empty() {
+                Err(refused)
+            } else {
+                scenario::validate(label, "", &v)
+                    .map(|()| v)
+                    .map_err(|e| vec![format!("invalid under its defaults: {}", e.message())])
+            };
+            VersionVariant { version, scenario }
+        })
+        .collect()
+}
+
+/// The settings whose values differ between `scenarios` (one per column).
+pub fn differing_settings(scenarios: &[&Scenario]) -> Vec<SettingRow> {
+    let per: Vec<Vec<profile::Setting>> = scenarios.iter().map(|s| profile::settings(s)).collect();
+    let Some(first) = per.first() else {
+        return Vec::new();
+    };
+    (0..first.len())
+        .filter_map(|k| {
+            let values: Vec<String> = per.iter().map(|p| p[k].value.clone()).collect();
+            values.iter().any(|v| *v != values[0]).then(|| SettingRow {
+                who: first[k].who.clone(),
+                setting: first[k].kafka,
+                values,
+            })
+        })
+        .collect()
+}
+
+/// The report of already-built version variants and the runs of those that ran.
+pub fn build_versions(
+    label: &str,
+    sc: &Scenario,
+    variants: &[VersionVariant],
+    runs: &[CheckedRun],
+    seed: u64,
+) -> CompareReport {
+    let ran: Vec<(KafkaVersion, &Scenario)> = variants
+        .iter()
+        .filter_map(|v| v.scenario.as_ref().ok().map(|s| (v.version, s)))
+        .collect();
+    let presets = ran
+        .iter()
+        .map(|(v, s)| settings_of(v.name(), s, Vec::new()))
+        .collect();
+    let mut r = build_columns(label, sc, presets, runs, seed);
+    r.versions = Some(VersionsReport {
+        columns: variants.iter().map(|v| v.version.name()).collect(),
+        refused: variants
+            .iter()
+            .filter_map(|v| {
+                v.scenario.as_ref().err().map(|reasons| RefusedVersion {
+                    version: v.version.name(),
+                    reasons: reasons.clone(),
+                })
+            })
+            .collect(),
+        differing: differing_settings(&ran.iter().map(|(_, s)| *s).collect::<Vec<_>>()),
+    });
+    r
+}
+
+/// `compare --versions`: runs the scenario under each profile that accepts it, with `seed`.
+pub fn compare_versions(
+    label: &str,
+    sc: &Scenario,
+    versions: &[KafkaVersion],
+    seed: u64,
+) -> CompareReport {
+    let variants = version_variants(label, sc, versions);
+    let runs: Vec<CheckedRun> = variants
+        .iter()
+        .filter_map(|v| v.scenario.as_ref().ok())
+        .map(|s| run_checked(s, seed, |_| {}))
+        .collect();
+    build_versions(label, sc, &variants, &runs, seed)
+}
+
+/// `0.10,4.2` → the versions, oldest first, each once.
+pub fn parse_versions(list: &str) -> Result<Vec<KafkaVersion>, String> {
+    let mut out = Vec::new();
+    for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        match KafkaVersion::parse(item) {
+            Some(v) => out.push(v),
+            None => {
+                return Err(format!(
+                    "error: --versions: no profile for Kafka `{item}`\n  = expected a comma-separated list of {}",
+                    KafkaVersion::names()
+                ));
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(format!(
+            "error: --versions: no version given\n  = expected a comma-separated list of {}",
+            KafkaVersion::names()
+        ));
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
 // ----- the report ----------------------------------------------------------------------------
 
 /// The effective delivery settings of one producer under a preset.
@@ -347,6 +481,38 @@ pub struct CompareReport {
     pub presets: Vec<PresetSettings>,
     pub outcomes: Vec<VariantOutcome>,
     pub matrix: Vec<GroupMatrix>,
+    /// With `--versions`: the columns asked for, the ones that refused the scenario and the
+    /// settings that differ. `presets` and `outcomes` then hold one entry per version that ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub versions: Option<VersionsReport>,
+}
+
+/// `compare --versions`: what differs between the version profiles.
+#[derive(Clone, Debug, Serialize)]
+pub struct VersionsReport {
+    /// Every version asked for, oldest first: the columns.
+    pub columns: Vec<&'static str>,
+    /// The versions that refuse a setting of the scenario, and why: they did not run.
+    pub refused: Vec<RefusedVersion>,
+    /// The profile-controlled settings whose values differ between the versions that ran, one
+    /// value per entry of `outcomes`.
+    pub differing: Vec<SettingRow>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RefusedVersion {
+    pub version: &'static str,
+    /// `producers[0].enable_idempotence: ... did not exist in Kafka 0.10 ...`
+    pub reasons: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SettingRow {
+    /// `cluster`, a producer or a group.
+    pub who: String,
+    /// Kafka's name.
+    pub setting: &'static str,
+    pub values: Vec<String>,
 }
 
 fn ordered_map<S: serde::Serializer, T: Serialize>(
@@ -363,9 +529,13 @@ fn ordered_map<S: serde::Serializer, T: Serialize>(
 
 /// The settings of a validated variant.
 pub fn settings(v: &Variant) -> PresetSettings {
-    let sc = &v.scenario;
+    settings_of(v.preset.name(), &v.scenario, v.notes.clone())
+}
+
+/// The delivery settings of every producer and group of `sc`, under the column `name`.
+fn settings_of(name: &'static str, sc: &Scenario, notes: Vec<String>) -> PresetSettings {
     PresetSettings {
-        name: v.preset.name(),
+        name,
         producers: sc
             .producers
             .iter()
@@ -399,7 +569,7 @@ pub fn settings(v: &Variant) -> PresetSettings {
                 )
             })
             .collect(),
-        notes: v.notes.clone(),
+        notes,
     }
 }
 
@@ -427,11 +597,28 @@ pub fn build(
     runs: &[CheckedRun],
     seed: u64,
 ) -> CompareReport {
-    let outcomes = variants
+    build_columns(
+        label,
+        sc,
+        variants.iter().map(settings).collect(),
+        runs,
+        seed,
+    )
+}
+
+/// The report from one run per column; each column's name is its settings' `name`.
+fn build_columns(
+    label: &str,
+    sc: &Scenario,
+    presets: Vec<PresetSettings>,
+    runs: &[CheckedRun],
+    seed: u64,
+) -> CompareReport {
+    let outcomes = presets
         .iter()
         .zip(runs)
         .map(|(v, r)| VariantOutcome {
-            preset: v.preset.name(),
+            preset: v.name,
             events: r.sim.events(),
             end_ms: r.sim.now().as_ms(),
             offline_partitions: r.offline,
@@ -443,7 +630,7 @@ pub fn build(
         scenario: label.to_string(),
         title: sc.scenario.title.clone(),
         seed,
-        presets: variants.iter().map(settings).collect(),
+        presets,
         outcomes,
         matrix: matrix(
             sc,
@@ -452,6 +639,7 @@ pub fn build(
                 .map(|r| (&r.sim, &r.checker))
                 .collect::<Vec<_>>(),
         ),
+        versions: None,
     }
 }
 
@@ -556,16 +744,43 @@ const COL: usize = 15;
 /// The text report: presets, the outcome table and the matrix.
 pub fn text(r: &CompareReport) -> String {
     let mut s = String::new();
+    let versions = r.versions.as_ref();
+    // What a column is, for the sentences below.
+    let (kind, every, every_short) = match versions {
+        Some(_) => ("versions", "every version", "every version"),
+        None => ("presets", "all three presets", "all three"),
+    };
     let _ = writeln!(s, "Compare: {}", r.title);
+    match versions {
+        Some(v) => {
+            let _ = writeln!(
+                s,
+                "{}, seed {}: the same workload, faults and seed under the Kafka {} profiles",
+                r.scenario,
+                r.seed,
+                v.columns.join(", ")
+            );
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "{}, seed {}: the same workload, faults and seed under three delivery presets",
+                r.scenario, r.seed
+            );
+        }
+    }
+
+    // Presets (or versions): each column's delivery settings.
+    let _ = writeln!(s);
     let _ = writeln!(
         s,
-        "{}, seed {}: the same workload, faults and seed under three delivery presets",
-        r.scenario, r.seed
+        "{}",
+        if versions.is_some() {
+            "Versions"
+        } else {
+            "Presets"
+        }
     );
-
-    // Presets.
-    let _ = writeln!(s);
-    let _ = writeln!(s, "Presets");
     let name_w = r
         .presets
         .iter()
@@ -578,7 +793,23 @@ pub fn text(r: &CompareReport) -> String {
         .map(|n| n.chars().count())
         .max()
         .unwrap_or(0);
-    for p in &r.presets {
+    // In column order: a version that refused the scenario says why where its settings would be.
+    let columns: Vec<&str> = match versions {
+        Some(v) => v.columns.clone(),
+        None => r.presets.iter().map(|p| p.name).collect(),
+    };
+    for column in columns {
+        let refused = versions.and_then(|v| v.refused.iter().find(|x| x.version == column));
+        if let Some(x) = refused {
+            let _ = writeln!(s, "  {column:<14} refuses the scenario:");
+            for reason in &x.reasons {
+                let _ = writeln!(s, "  {:<14} {reason}", "");
+            }
+            continue;
+        }
+        let Some(p) = r.presets.iter().find(|p| p.name == column) else {
+            continue;
+        };
         let mut first = true;
         let mut line = |who: &str, what: String| {
             let head = if first { p.name } else { "" };
@@ -594,6 +825,9 @@ pub fn text(r: &CompareReport) -> String {
         for n in &p.notes {
             line("", format!("note: {n}"));
         }
+    }
+    if let Some(v) = versions {
+        versions_settings(&mut s, r, v);
     }
 
     // The first column: row labels of the table, message ids of the matrix.
@@ -613,15 +847,29 @@ pub fn text(r: &CompareReport) -> String {
         line.trim_end().to_string()
     };
 
-    // Outcome table.
+    // Outcome table: one column per preset or version asked for; a version that refused the
+    // scenario has a column that says so.
+    let cols: Vec<(&str, Option<&VariantOutcome>)> = match versions {
+        Some(v) => v
+            .columns
+            .iter()
+            .map(|c| (*c, r.outcomes.iter().find(|o| o.preset == *c)))
+            .collect(),
+        None => r.outcomes.iter().map(|o| (o.preset, Some(o))).collect(),
+    };
     let _ = writeln!(s);
     let _ = writeln!(
         s,
         "{}",
-        line_of("", &mut r.outcomes.iter().map(|o| o.preset.to_string()))
+        line_of("", &mut cols.iter().map(|(name, _)| name.to_string()))
     );
     let row = |s: &mut String, label: &str, f: &dyn Fn(&VariantOutcome) -> String| {
-        let _ = writeln!(s, "{}", line_of(label, &mut r.outcomes.iter().map(f)));
+        let mut cells = cols.iter().map(|(_, o)| match o {
+            Some(o) => f(o),
+            None if label == "sent" => "refused".to_string(),
+            None => "-".to_string(),
+        });
+        let _ = writeln!(s, "{}", line_of(label, &mut cells));
     };
     row(&mut s, "sent", &|o| o.outcome.sent.to_string());
     row(&mut s, "acked", &|o| o.outcome.acked.to_string());
@@ -748,18 +996,51 @@ pub fn text(r: &CompareReport) -> String {
                 let kinds: Vec<String> = same.iter().map(|(k, n)| format!("{n} {k}")).collect();
                 let _ = writeln!(
                     s,
-                    "  {} of {} messages differ between presets; the other {rest} have the same result under all three ({})",
+                    "  {} of {} messages differ between {kind}; the other {rest} have the same result under {every_short} ({})",
                     m.differing,
                     m.rows.len(),
                     kinds.join(", ")
                 );
             }
         } else if m.differing == 0 {
-            let _ = writeln!(
-                s,
-                "  (every message has the same result under all three presets)"
-            );
+            let _ = writeln!(s, "  (every message has the same result under {every})");
         }
     }
     s
+}
+
+/// `compare --versions`: the profile-controlled settings that differ between the versions
+/// that ran, one column per version.
+fn versions_settings(s: &mut String, r: &CompareReport, v: &VersionsReport) {
+    let _ = writeln!(s);
+    if v.differing.is_empty() {
+        let _ = writeln!(
+            s,
+            "Settings: the versions that ran differ in no setting this scenario leaves to them"
+        );
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "Settings that differ (the scenario leaves them to the profile; see the README's profile table)"
+    );
+    let label = |x: &SettingRow| format!("{} {}", x.who, x.setting);
+    let w = v
+        .differing
+        .iter()
+        .map(|x| label(x).chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut head = format!("  {:<w$}", "");
+    for o in &r.outcomes {
+        let _ = write!(head, "  {:<COL$}", o.preset);
+    }
+    let _ = writeln!(s, "{}", head.trim_end());
+    for x in &v.differing {
+        let mut line = format!("  {:<w$}", label(x));
+        for value in &x.values {
+            let _ = write!(line, "  {value:<COL$}");
+        }
+        let _ = writeln!(s, "{}", line.trim_end());
+    }
 }

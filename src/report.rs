@@ -82,6 +82,11 @@ pub struct Report {
     pub metrics: MetricsReport,
     /// Why the run could not show what its settings are about, and what to change to see it.
     pub hints: Vec<String>,
+    /// The `[cluster] kafka_version` profile whose defaults the scenario took.
+    pub kafka_version: &'static str,
+    /// The settings that came from that profile and differ from the newest release's
+    /// (`acks=1`, ...); empty under the newest profile.
+    pub profile_defaults: Vec<String>,
 }
 
 /// Latency figures in milliseconds (microsecond resolution).
@@ -295,7 +300,27 @@ pub fn run(
         outcome,
         expect,
         anomalies,
+        kafka_version: scenario.cluster.kafka_version.name(),
+        profile_defaults: crate::scenario::profile::from_profile(scenario),
     }
+}
+
+/// The header line that names a non-default Kafka version profile and the settings it chose:
+/// `Kafka 2.8 profile: acks=1, enable.idempotence=false (defaults of that release)`.
+pub fn profile_line(scenario: &Scenario) -> Option<String> {
+    let v = scenario.cluster.kafka_version;
+    if v.is_newest() {
+        return None;
+    }
+    let set = crate::scenario::profile::from_profile(scenario);
+    Some(if set.is_empty() {
+        format!("Kafka {v} profile (every setting it changes is written in the file)")
+    } else {
+        format!(
+            "Kafka {v} profile: {} (defaults of that release)",
+            set.join(", ")
+        )
+    })
 }
 
 #[derive(Default)]

@@ -16,6 +16,7 @@ pub mod kafka;
 pub mod lower;
 pub mod model;
 pub mod names;
+pub mod profile;
 pub mod reference;
 mod starter;
 mod validate;
@@ -45,7 +46,11 @@ pub fn parse(file_label: &str, text: &str) -> Result<Scenario, ScenarioError> {
     let doc = doc::Doc::parse(text)
         .map_err(|e| reference::attach(diagnose::syntax_error(file_label, text, &e), text, None))?;
     let with_reference = |e| reference::attach(e, text, Some(&doc));
-    let scenario = diagnose::deserialize(file_label, text, &doc).map_err(with_reference)?;
+    let mut scenario = diagnose::deserialize(file_label, text, &doc).map_err(with_reference)?;
+    // Resolve the settings once: note what the file wrote, fill the rest from its profile.
+    scenario.explicit = profile::Explicit::from_doc(&doc, &scenario);
+    let version = scenario.cluster.kafka_version;
+    profile::resolve(&mut scenario, version);
     validate::validate_doc(file_label, text, &doc, &scenario).map_err(with_reference)?;
     Ok(scenario)
 }

@@ -30,6 +30,10 @@ pub struct Scenario {
     /// Overrides of the `brokerlab compare` presets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compare: Option<Compare>,
+    /// Which settings of the `kafka_version` profile the file wrote (the rest came from the
+    /// profile); filled by [`super::parse`].
+    #[serde(skip)]
+    pub explicit: super::profile::Explicit,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -87,6 +91,8 @@ impl Guarantee {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Cluster {
+    /// The Kafka release whose defaults apply (see `profile.rs`); default the newest.
+    pub kafka_version: super::profile::KafkaVersion,
     pub brokers: u32,
     /// `unclean.leader.election.enable`, cluster-wide; a topic may override it.
     #[serde(alias = "unclean.leader.election.enable")]
@@ -134,6 +140,7 @@ pub enum ReplicaRecovery {
 impl Default for Cluster {
     fn default() -> Self {
         Cluster {
+            kafka_version: super::profile::KafkaVersion::default(),
             brokers: 3,
             unclean_leader_election: false,
             replica_lag_time_max_ms: 30_000,

@@ -99,7 +99,12 @@ pub(crate) fn validate_doc(
             _ => {}
         }
     }
-    v.run();
+    // A setting the `kafka_version` did not have goes first: the other problems it causes (the
+    // release's defaults conflicting with it) follow from it.
+    v.profile();
+    if v.issues.is_empty() {
+        v.run();
+    }
     // The first problem in file order; for ties, the one found first.
     let first = v
         .issues
@@ -342,6 +347,15 @@ impl<'a, 'i> Validator<'a, 'i> {
         self.notes();
         self.expect();
         self.limits();
+    }
+
+    /// Settings the scenario's `kafka_version` did not have (`profile.rs`).
+    fn profile(&mut self) {
+        for r in super::profile::refusals(self.sc) {
+            self.err(&r.segs(), r.message)
+                .expected(r.expected)
+                .help(r.help);
+        }
     }
 
     fn stop(&self) -> u64 {

@@ -165,6 +165,8 @@ pub struct App {
     pub compare: Option<super::compare::CompareRuns>,
     /// Matrix rows scrolled down in the compare view.
     pub compare_scroll: usize,
+    /// Whether the compare view compares the presets or the Kafka version profiles (`v`).
+    pub compare_mode: super::compare::CompareMode,
     /// Show heartbeats and empty fetches in the diagram.
     pub show_chatter: bool,
     /// A one-line message in the footer (saved file, refused fault, …).
@@ -195,6 +197,7 @@ impl App {
             inspector: None,
             compare: None,
             compare_scroll: 0,
+            compare_mode: super::compare::CompareMode::default(),
             show_chatter: false,
             status: None,
             quit: false,
@@ -331,9 +334,19 @@ impl App {
             None => {}
         }
         if self.view == View::Compare
-            && let KeyCode::Char(c @ '1'..='3') = k.code
+            && let KeyCode::Char(c @ '1'..='9') = k.code
         {
             self.open_preset(c as usize - '1' as usize);
+            return;
+        }
+        if self.view == View::Compare && k.code == KeyCode::Char('v') {
+            use super::compare::CompareMode;
+            self.compare_mode = match self.compare_mode {
+                CompareMode::Presets => CompareMode::Versions,
+                CompareMode::Versions => CompareMode::Presets,
+            };
+            self.compare = None;
+            self.sync_compare();
             return;
         }
         if self.view == View::Inspect && k.code == KeyCode::Enter {
@@ -481,8 +494,12 @@ impl App {
             return;
         }
         let Some(s) = &self.session else { return };
-        if self.compare.as_ref().is_none_or(|c| !c.current(s)) {
-            match super::compare::CompareRuns::new(s) {
+        if self
+            .compare
+            .as_ref()
+            .is_none_or(|c| !c.current(s) || c.mode != self.compare_mode)
+        {
+            match super::compare::CompareRuns::new(s, self.compare_mode) {
                 Ok(c) => {
                     self.compare = Some(c);
                     self.compare_scroll = 0;
@@ -529,14 +546,19 @@ impl App {
         self.selected = (self.selected.min(n - 1) as isize + delta).rem_euclid(n as isize) as usize;
     }
 
-    /// `1`-`3` in the compare view: that preset's run becomes the main run, at the same moment.
+    /// `1`-`3` in the compare view (`1`-`5` for versions): that column's run becomes the main
+    /// run, at the same moment.
     fn open_preset(&mut self, i: usize) {
         let Some(runs) = self.compare.take() else {
             return;
         };
-        let Some(preset) = runs.presets.get(i).copied() else {
+        let Some(column) = runs.columns.get(i).copied() else {
             self.compare = Some(runs);
             return;
+        };
+        let what = match runs.mode {
+            super::compare::CompareMode::Presets => format!("the {column} preset's run"),
+            super::compare::CompareMode::Versions => format!("the Kafka {column} profile's run"),
         };
         let session = runs
             .sessions
@@ -548,8 +570,7 @@ impl App {
         self.view = View::Main;
         self.follow();
         self.status = Some(format!(
-            "opened the {} preset's run: its settings replace the scenario's (r restarts it)",
-            preset.name()
+            "opened {what}: its settings replace the scenario's (r restarts it)"
         ));
     }
 

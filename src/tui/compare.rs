@@ -1,6 +1,7 @@
 //! The compare view (`c`): the scenario under the at-most-once, at-least-once and exactly-once
-//! presets of `brokerlab compare`, three runs that follow the main run's simulated clock in
-//! lockstep, with their live outcomes side by side and the message × preset matrix below.
+//! presets of `brokerlab compare` (or, after `v`, under every Kafka version profile of
+//! `brokerlab compare --versions`), runs that follow the main run's simulated clock in
+//! lockstep, with their live outcomes side by side and the message × column matrix below.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -12,29 +13,76 @@ use super::app::App;
 use super::outcome::verdict_style;
 use super::{panel, put, theme};
 use crate::check::Outcome;
-use crate::compare::{self, Cell, MATRIX_ALL_ROWS, Preset};
+use crate::compare::{self, Cell, MATRIX_ALL_ROWS};
+use crate::scenario::profile::KafkaVersion;
 use crate::session::Session;
 use crate::sim::SimTime;
 
-/// The three preset runs.
+/// Settings rows shown in the versions table before "… N more", on a short and a tall screen.
+const MAX_SETTING_ROWS: [usize; 2] = [3, 12];
+/// The widest label of a settings row.
+const MAX_SETTING_LABEL: u16 = 26;
+
+/// What the compare view's columns are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum CompareMode {
+    /// The three delivery presets.
+    #[default]
+    Presets,
+    /// Every Kafka version profile.
+    Versions,
+}
+
+/// The runs of the compare view, one per column.
 pub struct CompareRuns {
-    pub presets: Vec<Preset>,
+    pub mode: CompareMode,
+    /// Each run's column name (a preset or a version), in `sessions` order.
+    pub columns: Vec<&'static str>,
     pub sessions: Vec<Session>,
+    /// Versions that refuse the scenario, with why (they have no run).
+    pub refused: Vec<(&'static str, Vec<String>)>,
     /// Live faults of the main session when the runs were built (they carry them).
     live_faults: usize,
 }
 
 impl CompareRuns {
-    /// The presets applied to the main session's scenario, with its live faults and seed.
-    pub fn new(main: &Session) -> Result<CompareRuns, String> {
+    /// The presets (or version profiles) applied to the main session's scenario, with its live
+    /// faults and seed.
+    pub fn new(main: &Session, mode: CompareMode) -> Result<CompareRuns, String> {
         let sc = main.to_scenario();
-        let variants = compare::variants(&main.label, &sc)?;
+        let (columns, scenarios, refused) = match mode {
+            CompareMode::Presets => {
+                let variants = compare::variants(&main.label, &sc)?;
+                (
+                    variants.iter().map(|v| v.preset.name()).collect(),
+                    variants.into_iter().map(|v| v.scenario).collect(),
+                    Vec::new(),
+                )
+            }
+            CompareMode::Versions => {
+                let mut columns = Vec::new();
+                let mut scenarios = Vec::new();
+                let mut refused = Vec::new();
+                for v in compare::version_variants(&main.label, &sc, &KafkaVersion::ALL) {
+                    match v.scenario {
+                        Ok(s) => {
+                            columns.push(v.version.name());
+                            scenarios.push(s);
+                        }
+                        Err(reasons) => refused.push((v.version.name(), reasons)),
+                    }
+                }
+                (columns, scenarios, refused)
+            }
+        };
         Ok(CompareRuns {
-            presets: variants.iter().map(|v| v.preset).collect(),
-            sessions: variants
+            mode,
+            columns,
+            sessions: scenarios
                 .into_iter()
-                .map(|v| Session::new(main.label.clone(), v.scenario, main.seed))
+                .map(|s| Session::new(main.label.clone(), s, main.seed))
                 .collect(),
+            refused,
             live_faults: main.live_faults.len(),
         })
     }
@@ -75,6 +123,9 @@ impl Widget for CompareView<'_> {
             return;
         }
         let runs = self.runs;
+        if runs.sessions.is_empty() {
+            return;
+        }
         let outcomes: Vec<&Outcome> = runs.sessions.iter().map(|s| s.outcome()).collect();
         let final_ = outcomes.iter().all(|o| o.final_);
         let sc = &runs.sessions[0].scenario;
@@ -94,7 +145,30 @@ impl Widget for CompareView<'_> {
             .max()
             .unwrap_or(14) as u16
             + 2;
-        let col_w = ((area.width.saturating_sub(label_w)) / 3).clamp(8, 20) as usize;
+        // Versions: the settings that differ, labelled `who setting` (`setting` for the cluster).
+        let differing = match runs.mode {
+            CompareMode::Presets => Vec::new(),
+            CompareMode::Versions => compare::differing_settings(
+                &runs
+                    .sessions
+                    .iter()
+                    .map(|s| &s.scenario)
+                    .collect::<Vec<_>>(),
+            ),
+        };
+        let setting_label = |x: &compare::SettingRow| {
+            if x.who == "cluster" {
+                x.setting.to_string()
+            } else {
+                format!("{} {}", x.who, x.setting)
+            }
+        };
+        let label_w = differing
+            .iter()
+            .map(|x| (setting_label(x).chars().count() as u16 + 2).min(MAX_SETTING_LABEL))
+            .fold(label_w, u16::max);
+        let n = runs.sessions.len().max(1) as u16;
+        let col_w = ((area.width.saturating_sub(label_w)) / n).clamp(8, 20) as usize;
         let lw = label_w as usize;
         let row = |label: &str, cells: Vec<Span<'static>>| {
             let mut spans = vec![Span::styled(
@@ -120,14 +194,39 @@ impl Widget for CompareView<'_> {
         };
         let mut table = vec![row(
             "",
-            runs.presets
+            runs.columns
                 .iter()
                 .enumerate()
-                .map(|(i, p)| Span::styled(format!("{} {}", i + 1, p.name()), theme::TITLE))
+                .map(|(i, p)| Span::styled(format!("{} {p}", i + 1), theme::TITLE))
                 .collect(),
         )];
+        // Versions: what the profiles set differently, for the settings the scenario leaves to
+        // them (acks and idempotence among them when they differ).
+        let max_rows = MAX_SETTING_ROWS[usize::from(area.height >= 36)];
+        for x in differing.iter().take(max_rows) {
+            table.push(row(
+                &setting_label(x),
+                x.values
+                    .iter()
+                    .map(|v| {
+                        let v = if v == "2147483647" { "MAX_INT" } else { v };
+                        Span::styled(v.to_string(), theme::DIM)
+                    })
+                    .collect(),
+            ));
+        }
+        if differing.len() > max_rows {
+            table.push(Line::styled(
+                format!(
+                    "  … {} more settings differ (brokerlab compare --versions)",
+                    differing.len() - max_rows
+                ),
+                theme::DIM,
+            ));
+        }
         // What each preset sets, per producer and group: the cost side of each verdict.
-        for (i, p) in sc.producers.iter().enumerate() {
+        let presets = runs.mode == CompareMode::Presets;
+        for (i, p) in sc.producers.iter().enumerate().filter(|_| presets) {
             table.push(row(
                 &p.name,
                 runs.sessions
@@ -136,7 +235,7 @@ impl Widget for CompareView<'_> {
                     .collect(),
             ));
         }
-        for (i, g) in sc.groups.iter().enumerate() {
+        for (i, g) in sc.groups.iter().enumerate().filter(|_| presets) {
             table.push(row(
                 &g.name,
                 runs.sessions
@@ -173,15 +272,36 @@ impl Widget for CompareView<'_> {
                 .map(|o| Span::styled(o.verdict.name(), verdict_style(o.verdict)))
                 .collect(),
         ));
+        for (version, reasons) in &runs.refused {
+            // The release and KIP first: `0.10 refuses: `transactional.id` came in Kafka 0.11
+            // (KIP-98), at producers[0]...`.
+            let first = reasons.first().map_or("", |r| r.as_str());
+            let marker = format!("did not exist in Kafka {version}: ");
+            let short = match (first.split_once(": "), first.split_once(&marker)) {
+                (Some((at, _)), Some((_, why))) => format!("{why}, at {at}"),
+                _ => first.to_string(),
+            };
+            let more = match reasons.len() {
+                0 | 1 => String::new(),
+                n => format!(" (+{} more)", n - 1),
+            };
+            table.push(Line::styled(
+                theme::fit(
+                    &format!("  {version} refuses: {short}{more}"),
+                    area.width as usize,
+                ),
+                theme::LOSS,
+            ));
+        }
 
         // The matrix: every message, or only those that differ in a group with many.
         let mut lines = Vec::new();
         for m in &matrix {
             lines.push(row(
                 &m.group,
-                runs.presets
+                runs.columns
                     .iter()
-                    .map(|p| Span::styled(p.name(), theme::TITLE))
+                    .map(|p| Span::styled(*p, theme::TITLE))
                     .collect(),
             ));
             let all = m.rows.len() <= MATRIX_ALL_ROWS;
@@ -211,8 +331,12 @@ impl Widget for CompareView<'_> {
                 ));
             }
             if same > 0 {
+                let every = match runs.mode {
+                    CompareMode::Presets => "all three presets",
+                    CompareMode::Versions => "every version",
+                };
                 lines.push(Line::styled(
-                    format!("  {same} more with the same result under all three presets"),
+                    format!("  {same} more with the same result under {every}"),
                     theme::DIM,
                 ));
             }
@@ -220,16 +344,17 @@ impl Widget for CompareView<'_> {
 
         let th = (table.len() as u16 + 1).min(area.height);
         let [t, b] = Layout::vertical([Constraint::Length(th), Constraint::Fill(1)]).areas(area);
-        let inner = panel(
-            "Compare presets",
-            if final_ {
-                "final · 1 2 3 open one"
-            } else {
-                "live, in lockstep · 1 2 3 open one"
-            },
-            t,
-            buf,
-        );
+        let (title, other) = match runs.mode {
+            CompareMode::Presets => ("Compare presets", "v versions"),
+            CompareMode::Versions => ("Compare Kafka versions", "v presets"),
+        };
+        let open = match runs.columns.len() {
+            0 => String::new(),
+            1 => " · 1 opens it".to_string(),
+            n => format!(" · 1-{n} open one"),
+        };
+        let state = if final_ { "final" } else { "live, in lockstep" };
+        let inner = panel(title, &format!("{state}{open} · {other}"), t, buf);
         for (i, line) in table.iter().enumerate() {
             put(buf, inner, i as u16, line);
         }

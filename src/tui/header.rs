@@ -62,7 +62,10 @@ impl Widget for Header<'_> {
             View::Main => "",
             View::Diagram => " · sequence diagram",
             View::Order => " · order per key",
-            View::Compare => " · compare presets",
+            View::Compare => match self.app.compare_mode {
+                super::compare::CompareMode::Presets => " · compare presets",
+                super::compare::CompareMode::Versions => " · compare Kafka versions",
+            },
             View::Inspect => " · message inspector",
         };
         let room = area.width.saturating_sub(rw + 1) as usize;
@@ -106,7 +109,18 @@ fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
             ("d", "back"),
         ]),
         View::Order => h.extend([("↑↓", "scroll"), ("o", "back")]),
-        View::Compare => h.extend([("↑↓", "scroll"), ("1-3", "open"), ("c", "back")]),
+        View::Compare => {
+            let (open, other) = match app.compare_mode {
+                super::compare::CompareMode::Presets => ("1-3", "versions"),
+                super::compare::CompareMode::Versions => ("1-5", "presets"),
+            };
+            h.extend([
+                ("↑↓", "scroll"),
+                (open, "open"),
+                ("v", other),
+                ("c", "back"),
+            ])
+        }
         View::Inspect => h.extend([("↑↓", "step"), ("Enter", "go there"), ("i", "back")]),
     }
     h.extend([("+/-", "speed"), ("s", "save"), ("r", "restart")]);

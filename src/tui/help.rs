@@ -45,7 +45,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     (
         "c",
-        "compare: the three guarantee presets in lockstep, side by side",
+        "compare: the three guarantee presets side by side; v: versions",
     ),
     ("?", "this help (any key closes it)"),
     (

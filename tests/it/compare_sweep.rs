@@ -605,6 +605,61 @@ mod tui_view {
         assert_eq!(app.view, View::Main);
         assert!(app.compare.is_none());
     }
+
+    /// `v` in the compare view switches to the Kafka version profiles: one run per profile
+    /// that accepts the scenario, in lockstep, agreeing with `brokerlab compare --versions`.
+    #[test]
+    fn compare_view_switches_to_the_kafka_versions() {
+        use brokerlab::scenario::profile::KafkaVersion;
+        use brokerlab::tui::compare::CompareMode;
+        // Without its `acks = "1"`, the producer's acks come from each profile.
+        let b = scenario::find_bundled("acks1-leader-failover").unwrap();
+        let text = b.text.replace("acks = \"1\"\n", "");
+        let sc = scenario::parse("failover.toml", &text).unwrap();
+        let seed = sc.scenario.seed;
+        let label = "failover.toml".to_string();
+        let mut app = App::with_session(Session::new(label.clone(), sc.clone(), seed));
+        app.on_key(key(KeyCode::Char('c')));
+        app.on_key(key(KeyCode::Char('v')));
+        assert_eq!(app.view, View::Compare);
+        let runs = app.compare.as_ref().expect("compare runs");
+        assert_eq!(runs.mode, CompareMode::Versions);
+        assert_eq!(runs.columns, ["0.10", "2.8", "3.9", "4.0", "4.2"]);
+        while app.session.as_ref().unwrap().now() < SimTime::from_ms(12_320) {
+            app.on_key(key(KeyCode::Char(']')));
+        }
+        let f = frame(&app, 80, 24);
+        assert!(f.contains("Compare Kafka versions"), "{f}");
+        snap("tui__compare_versions_80x24", f);
+
+        app.session
+            .as_mut()
+            .unwrap()
+            .advance_to(SimTime(u64::MAX), u64::MAX);
+        app.on_key(key(KeyCode::End));
+        let report = compare::compare_versions(&label, &sc, &KafkaVersion::ALL, seed);
+        let runs = app.compare.as_ref().unwrap();
+        assert_eq!(runs.sessions.len(), report.outcomes.len());
+        for (s, o) in runs.sessions.iter().zip(&report.outcomes) {
+            assert_eq!(s.outcome(), &o.outcome, "{}", o.preset);
+        }
+        // acks=1 before 3.0 loses the acknowledged writes; acks=all from 3.0 does not.
+        assert!(runs.sessions[1].outcome().acked_lost > 0);
+        assert_eq!(runs.sessions[4].outcome().acked_lost, 0);
+        let f = frame(&app, 120, 40);
+        assert!(f.contains("acks") && f.contains("final"), "{f}");
+        snap("tui__compare_versions_120x40_final", f);
+
+        // `v` goes back to the presets; `5` there does nothing, `2` in versions opens 2.8.
+        app.on_key(key(KeyCode::Char('v')));
+        assert_eq!(app.compare.as_ref().unwrap().mode, CompareMode::Presets);
+        app.on_key(key(KeyCode::Char('v')));
+        app.on_key(key(KeyCode::Char('2')));
+        assert_eq!(app.view, View::Main);
+        let s = app.session.as_ref().unwrap();
+        assert_eq!(s.scenario.cluster.kafka_version, KafkaVersion::V2_8);
+        assert!(app.status.as_deref().unwrap_or("").contains("Kafka 2.8"));
+    }
 }
 
 /// A preset that makes the scenario invalid is refused with a location in the file, the reason,
@@ -622,4 +677,38 @@ fn compare_locates_a_preset_that_makes_the_scenario_invalid() {
     );
     assert!(err.contains("[compare.exactly-once]"), "{err}");
     assert!(o.stdout.is_empty());
+}
+
+/// A version profile that refuses the scenario has a line in the TUI compare view naming the
+/// release that introduced the setting, and no run.
+#[test]
+fn the_tui_versions_view_names_a_refusing_profile() {
+    use brokerlab::session::Session;
+    use brokerlab::tui::app::{App, View};
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use ratatui::{Terminal, backend::TestBackend};
+    let (label, sc) = scenario::load("txn-coordinator-failover").unwrap();
+    let seed = sc.scenario.seed;
+    let mut app = App::with_session(Session::new(label, sc, seed));
+    for c in ['c', 'v'] {
+        app.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    }
+    assert_eq!(app.view, View::Compare);
+    let runs = app.compare.as_ref().unwrap();
+    assert_eq!(runs.columns, ["2.8", "3.9", "4.0", "4.2"]);
+    assert_eq!(runs.refused.len(), 1);
+    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    t.draw(|f| f.render_widget(&app, f.area())).unwrap();
+    let text: String = t
+        .backend()
+        .buffer()
+        .content()
+        .chunks(80)
+        .map(|row| row.iter().map(|c| c.symbol()).collect::<String>() + "\n")
+        .collect();
+    let line = text
+        .lines()
+        .find(|l| l.contains("0.10 refuses:"))
+        .unwrap_or_else(|| panic!("no refusal line:\n{text}"));
+    assert!(line.contains("came in Kafka 0.11 (KIP-98)"), "{line}");
 }

@@ -15,3 +15,4 @@ mod scenario_files;
 mod transactions;
 mod tui;
 mod util;
+mod versions;
