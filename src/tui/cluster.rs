@@ -30,10 +30,13 @@ impl ClusterPanel<'_> {
     /// Rows needed to show everything, title included.
     pub fn height(&self, width: u16) -> u16 {
         let sim = &self.s.sim;
-        let parts: usize = sim
-            .partitions()
-            .iter()
-            .map(|p| 1 + p.assignment.len())
+        // The panel has no side borders: its lines are as wide as the panel.
+        let parts: usize = (0..sim.partitions().len())
+            .map(|p| {
+                let pid = PartitionId(p as u32);
+                partition_header(self.s, pid, false, width).len()
+                    + sim.partitions()[p].assignment.len()
+            })
             .sum();
         1 + broker_lines(sim, width).len() as u16 + parts as u16
     }
@@ -176,13 +179,13 @@ impl Widget for ClusterPanel<'_> {
             let is_sel = selected == Some(pid);
             let remaining = inner.height - y;
             let more_after = np - p - 1;
-            put(
-                buf,
-                inner,
-                y,
-                &partition_header(self.s, pid, is_sel && np > 1, inner.width),
-            );
-            y += 1;
+            for line in partition_header(self.s, pid, is_sel && np > 1, inner.width) {
+                if y >= inner.height {
+                    break;
+                }
+                put(buf, inner, y, &line);
+                y += 1;
+            }
             if full || is_sel {
                 let window = self.window(pid, inner.width);
                 for &b in &sim.partitions()[p].assignment {
@@ -214,7 +217,9 @@ impl Widget for ClusterPanel<'_> {
     }
 }
 
-fn partition_header(s: &Session, p: PartitionId, selected: bool, width: u16) -> Line<'static> {
+/// A partition's header, wrapped onto a second line (indented) rather than cut when the
+/// leader, ISR, ELR and LSO do not fit.
+fn partition_header(s: &Session, p: PartitionId, selected: bool, width: u16) -> Vec<Line<'static>> {
     let sim = &s.sim;
     let ctl = &sim.controller().parts[p.idx()];
     let part = &sim.partitions()[p.idx()];
@@ -295,7 +300,7 @@ fn partition_header(s: &Session, p: PartitionId, selected: bool, width: u16) -> 
             ));
         }
     }
-    Line::from(spans)
+    super::wrap_spans(spans, width, 4)
 }
 
 /// The part of a partition's logs that fits: every replica shows the same offsets in cells of

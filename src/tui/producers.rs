@@ -93,7 +93,22 @@ fn last_error(s: &Session, p: &Producer) -> Option<Line<'static>> {
     ]))
 }
 
-fn config(p: &Producer, long: bool) -> Vec<Span<'static>> {
+/// `✗ crashed ` or `⏸ paused ` when the producer's process is not running (a crashed client's
+/// state is reset, so its transaction state would otherwise read like a fresh start).
+fn status(s: &Session, p: &Producer) -> Option<Span<'static>> {
+    let node = &s.sim.nodes()[p.node.idx()];
+    let host = node.host.map(|h| &s.sim.nodes()[h.idx()]).unwrap_or(node);
+    if !node.up || !host.up {
+        Some(Span::styled("✗ crashed  ", theme::DOWN))
+    } else if node.paused_until.is_some() || host.paused_until.is_some() {
+        Some(Span::styled("⏸ paused  ", theme::PAUSED))
+    } else {
+        None
+    }
+}
+
+/// `crashed`: the client's memory is gone, so its transaction state is not shown.
+fn config(p: &Producer, long: bool, crashed: bool) -> Vec<Span<'static>> {
     let idem = if long {
         format!("  enable.idempotence={}", p.idempotent)
     } else {
@@ -118,7 +133,7 @@ fn config(p: &Producer, long: bool) -> Vec<Span<'static>> {
         ));
     }
     // A transactional producer: its epoch and where its transaction is.
-    if let Some(t) = p.txn() {
+    if let Some(t) = p.txn().filter(|_| !crashed) {
         let style = if t.state.stopped() {
             theme::LOSS
         } else {
@@ -145,7 +160,12 @@ pub fn compact_lines(s: &Session, width: u16) -> Vec<Line<'static>> {
         .iter()
         .flat_map(|p| {
             let mut spans = vec![Span::styled(format!("{} ", p.name), theme::TITLE)];
-            spans.extend(config(p, false));
+            let status = status(s, p);
+            let crashed = status
+                .as_ref()
+                .is_some_and(|st| st.content.starts_with('✗'));
+            spans.extend(status);
+            spans.extend(config(p, false, crashed));
             spans.push(Span::styled(" │ ", theme::DIM));
             activity(s, p, &mut spans, false);
             super::wrap_spans(spans, width, 2)
@@ -161,7 +181,12 @@ impl ProducersPanel<'_> {
         let mut lines = Vec::new();
         for p in self.s.sim.producers() {
             let mut head = vec![Span::styled(format!("{}  ", p.name), theme::TITLE)];
-            head.extend(config(p, true));
+            let status = status(self.s, p);
+            let crashed = status
+                .as_ref()
+                .is_some_and(|st| st.content.starts_with('✗'));
+            head.extend(status);
+            head.extend(config(p, true, crashed));
             lines.extend(super::wrap_spans(head, width, 4));
             let mut spans = vec![Span::raw("  ")];
             activity(self.s, p, &mut spans, true);
