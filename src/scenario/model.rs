@@ -316,6 +316,15 @@ pub enum GroupProtocol {
     Consumer,
 }
 
+/// `group.remote.assignor`: KIP-848's server-side assignor for `group_protocol = "consumer"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemoteAssignor {
+    #[default]
+    Uniform,
+    Range,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CommitMode {
@@ -365,10 +374,14 @@ pub struct Group {
     #[serde(default)]
     #[serde(alias = "partition.assignment.strategy")]
     pub assignor: Assignor,
-    /// `group.protocol`; only `"classic"` is modelled (KIP-848's `"consumer"` is refused).
+    /// `group.protocol`: `"classic"` or KIP-848's `"consumer"`.
     #[serde(default)]
     #[serde(alias = "group.protocol")]
     pub group_protocol: GroupProtocol,
+    /// `group.remote.assignor`: the coordinator's assignor under `group_protocol = "consumer"`.
+    #[serde(default)]
+    #[serde(alias = "group.remote.assignor")]
+    pub group_remote_assignor: RemoteAssignor,
     #[serde(default)]
     pub commit: CommitMode,
     /// Application processing time per record.

@@ -967,14 +967,6 @@ impl<'a, 'i> Validator<'a, 'i> {
                     .expected(format!("at most {MAX_CONSUMERS} consumers"))
                     .help("runs are limited to 1000 consumers in all so that every run finishes in reasonable time");
             }
-            if g.group_protocol == GroupProtocol::Consumer {
-                self.err(
-                    fp!["groups", i, "group_protocol"],
-                    "`group_protocol = \"consumer\"` (KIP-848's consumer group protocol) is not modelled yet",
-                )
-                .expected("`\"classic\"` (the default, and Kafka 4.x's client default too)")
-                .help("the classic protocol with `assignor = \"cooperative-sticky\"` shows incremental rebalancing (KIP-429)");
-            }
             if g.max_poll_records == 0 {
                 self.err(
                     fp!["groups", i, "max_poll_records"],

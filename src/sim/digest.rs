@@ -557,6 +557,55 @@ pub fn encode(ev: &TraceEvent, out: &mut impl FnMut(u64)) {
             out(set(elr));
             out(set(last_known_elr));
         }
+        // Codes from 80 for the groups slice of issue 10 (KIP-848).
+        Trace::MemberJoinedEpoch {
+            group,
+            consumer,
+            group_epoch,
+        } => {
+            out(80);
+            out(group.0 as u64);
+            out(consumer.0 as u64);
+            out(*group_epoch as u64);
+        }
+        Trace::TargetAssignment {
+            group,
+            epoch,
+            assignment,
+        } => {
+            out(81);
+            out(group.0 as u64);
+            out(*epoch as u64);
+            out(assignment.len() as u64);
+            for (consumer, parts) in assignment.iter() {
+                out(consumer.0 as u64);
+                out(parts.len() as u64);
+                parts.iter().for_each(|p| out(part(p)));
+            }
+        }
+        Trace::RevokeAsked {
+            group,
+            consumer,
+            member_epoch,
+            partitions,
+        }
+        | Trace::EpochAssigned {
+            group,
+            consumer,
+            member_epoch,
+            partitions,
+        } => {
+            out(if matches!(ev.kind, Trace::RevokeAsked { .. }) {
+                82
+            } else {
+                83
+            });
+            out(group.0 as u64);
+            out(consumer.0 as u64);
+            out(*member_epoch as u64);
+            out(partitions.len() as u64);
+            partitions.iter().for_each(|p| out(part(p)));
+        }
     }
 }
 

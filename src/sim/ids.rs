@@ -161,6 +161,11 @@ pub enum ErrorCode {
     /// KIP-447: OffsetFetch with `require_stable` while a transaction holding offsets for the
     /// partition is unresolved.
     UnstableOffsetCommit,
+    /// KIP-848: a ConsumerGroupHeartbeat whose member epoch is not the member's current (or
+    /// previous) epoch: the member was fenced and must rejoin with epoch 0.
+    FencedMemberEpoch,
+    /// KIP-848: an OffsetCommit carrying a member epoch other than the member's current one.
+    StaleMemberEpoch,
 }
 
 impl ErrorCode {
@@ -187,6 +192,8 @@ impl ErrorCode {
             ErrorCode::InvalidTxnState => "INVALID_TXN_STATE",
             ErrorCode::ConcurrentTransactions => "CONCURRENT_TRANSACTIONS",
             ErrorCode::UnstableOffsetCommit => "UNSTABLE_OFFSET_COMMIT",
+            ErrorCode::FencedMemberEpoch => "FENCED_MEMBER_EPOCH",
+            ErrorCode::StaleMemberEpoch => "STALE_MEMBER_EPOCH",
         }
     }
 
