@@ -58,6 +58,15 @@ pub fn encode(ev: &TraceEvent, out: &mut impl FnMut(u64)) {
     let time = |t: &SimTime| t.0;
     let set = |s: &BrokerSet| s.0;
     let err = |e: &ErrorCode| *e as u64;
+    // A group's assignment: its length, then each member and its partitions.
+    let shares = |a: &[(crate::sim::ConsumerId, Box<[PartitionId]>)], out: &mut dyn FnMut(u64)| {
+        out(a.len() as u64);
+        for (consumer, parts) in a {
+            out(consumer.0 as u64);
+            out(parts.len() as u64);
+            parts.iter().for_each(|p| out(p.0 as u64));
+        }
+    };
     let wire = |w: &Wire, out: &mut dyn FnMut(u64)| {
         out(w.kind as u64);
         out(opt(w.partition.map(|p| p.0 as u64)));
@@ -316,12 +325,7 @@ pub fn encode(ev: &TraceEvent, out: &mut impl FnMut(u64)) {
             out(25);
             out(group.0 as u64);
             out(*generation as u64);
-            out(assignment.len() as u64);
-            for (consumer, parts) in assignment.iter() {
-                out(consumer.0 as u64);
-                out(parts.len() as u64);
-                parts.iter().for_each(|p| out(part(p)));
-            }
+            shares(assignment, out);
         }
         Trace::Polled {
             group,
@@ -576,12 +580,7 @@ pub fn encode(ev: &TraceEvent, out: &mut impl FnMut(u64)) {
             out(81);
             out(group.0 as u64);
             out(*epoch as u64);
-            out(assignment.len() as u64);
-            for (consumer, parts) in assignment.iter() {
-                out(consumer.0 as u64);
-                out(parts.len() as u64);
-                parts.iter().for_each(|p| out(part(p)));
-            }
+            shares(assignment, out);
         }
         Trace::RevokeAsked {
             group,

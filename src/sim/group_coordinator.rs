@@ -67,6 +67,22 @@ pub struct Member {
     pub revoking: Vec<PartitionId>,
 }
 
+impl Member {
+    fn new(consumer: ConsumerId, incarnation: u32) -> Member {
+        Member {
+            consumer,
+            incarnation,
+            assignment: Vec::new(),
+            owned: Vec::new(),
+            joined: false,
+            epoch: 0,
+            previous_epoch: 0,
+            target: Vec::new(),
+            revoking: Vec::new(),
+        }
+    }
+}
+
 /// What `__consumer_offsets` holds for the group: its metadata and its committed offsets. It
 /// survives the host's crash and the group's move to another broker.
 #[derive(Clone, Debug)]
@@ -621,17 +637,7 @@ impl GroupCoordinator {
         let i = match existing {
             Some(i) => i,
             None => {
-                self.stored.members.push(Member {
-                    consumer: c,
-                    incarnation,
-                    assignment: Vec::new(),
-                    owned: Vec::new(),
-                    joined: false,
-                    epoch: 0,
-                    previous_epoch: 0,
-                    target: Vec::new(),
-                    revoking: Vec::new(),
-                });
+                self.stored.members.push(Member::new(c, incarnation));
                 if let Some(l) = self.loaded.get_mut() {
                     l.sessions.push(Session::default());
                 }
@@ -904,15 +910,8 @@ impl GroupCoordinator {
             (0, Some(i)) => i,
             (0, None) => {
                 self.stored.members.push(Member {
-                    consumer: c,
-                    incarnation,
-                    assignment: Vec::new(),
-                    owned: Vec::new(),
                     joined: true,
-                    epoch: 0,
-                    previous_epoch: 0,
-                    target: Vec::new(),
-                    revoking: Vec::new(),
+                    ..Member::new(c, incarnation)
                 });
                 if let Some(l) = self.loaded.get_mut() {
                     l.sessions.push(Session::default());
