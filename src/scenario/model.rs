@@ -781,10 +781,10 @@ fn d_max_attempts() -> u32 {
 fn d_max_poll_records() -> u32 {
     500
 }
-fn d_session_timeout_ms() -> u64 {
+pub(crate) fn d_session_timeout_ms() -> u64 {
     45_000
 }
-fn d_heartbeat_interval_ms() -> u64 {
+pub(crate) fn d_heartbeat_interval_ms() -> u64 {
     3_000
 }
 fn d_max_poll_interval_ms() -> u64 {
