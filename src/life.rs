@@ -425,6 +425,10 @@ impl Life {
             | Trace::MemberJoined { .. }
             | Trace::PartitionsWithheld { .. }
             | Trace::PartitionsRevoked { .. }
+            | Trace::MemberJoinedEpoch { .. }
+            | Trace::TargetAssignment { .. }
+            | Trace::RevokeAsked { .. }
+            | Trace::EpochAssigned { .. }
             | Trace::MemberRemoved { .. }
             | Trace::RebalanceStarted { .. }
             | Trace::Rebalanced { .. }

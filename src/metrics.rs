@@ -13,6 +13,9 @@
 //!   leader's process is down or paused (until the controller elects another), and, for
 //!   `acks=all`, while its ISR is smaller than `min.insync.replicas`;
 //! - rebalancing: `RebalanceStarted` to `Rebalanced`, the stop-the-world of an eager rebalance;
+//!   under KIP-848's consumer protocol, where nobody stops, a new target assignment
+//!   (`TargetAssignment`) to the moment every member owns its whole target at that epoch or later
+//!   (`EpochAssigned`): how long the moving partitions are in transit;
 //! - global order: applies of a message sent before one the group had already applied, over all
 //!   keys and partitions (send order is message-id order).
 
@@ -122,6 +125,26 @@ pub struct LagSample {
     pub lag: u64,
 }
 
+/// KIP-848: a member's share of a target assignment, and whether it holds it yet.
+type TargetShare = (crate::sim::ConsumerId, Box<[PartitionId]>, bool);
+
+impl GroupState {
+    /// A rebalance (or a KIP-848 reconciliation) under way ended at `at`; the group's first is
+    /// its formation, not a rebalance.
+    fn rebalance_done(&mut self, at: SimTime) {
+        if let Some(start) = self.rebalance_started.take() {
+            let us = at.0 - start.0;
+            if self.formation_us.is_none() {
+                self.formation_us = Some(us);
+                return;
+            }
+            self.rebalances += 1;
+            self.rebalancing_us += us;
+            self.longest_rebalance_us = self.longest_rebalance_us.max(us);
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 struct GroupState {
     /// Per partition the group reads (index as in `group_partitions`): committed offset, or the
@@ -135,6 +158,9 @@ struct GroupState {
     max_applied: Option<MsgId>,
     out_of_order: u64,
     rebalance_started: Option<SimTime>,
+    /// KIP-848: the target assignment being reconciled (its epoch and each member's share), and
+    /// which members hold their share.
+    target: Option<(u32, Vec<TargetShare>)>,
     /// The group's first generation (from its first join): startup, not a stop.
     formation_us: Option<u64>,
     rebalances: u64,
@@ -315,19 +341,43 @@ impl Metrics {
                 let g = &mut self.groups[group.idx()];
                 g.rebalance_started.get_or_insert(ev.time);
             }
-            Trace::Rebalanced { group, .. } => {
+            Trace::TargetAssignment {
+                group,
+                epoch,
+                assignment,
+            } => {
                 let g = &mut self.groups[group.idx()];
-                if let Some(start) = g.rebalance_started.take() {
-                    let us = ev.time.0 - start.0;
-                    if g.formation_us.is_none() {
-                        g.formation_us = Some(us);
-                        return;
+                g.rebalance_started.get_or_insert(ev.time);
+                let shares = assignment
+                    .iter()
+                    .map(|(c, ps)| (*c, ps.clone(), false))
+                    .collect();
+                g.target = Some((*epoch, shares));
+            }
+            Trace::EpochAssigned {
+                group,
+                consumer,
+                member_epoch,
+                partitions,
+            } => {
+                let g = &mut self.groups[group.idx()];
+                let Some((epoch, shares)) = &mut g.target else {
+                    return;
+                };
+                if *member_epoch < *epoch {
+                    return;
+                }
+                for (c, ps, reached) in shares.iter_mut() {
+                    if c == consumer && ps.iter().all(|p| partitions.contains(p)) {
+                        *reached = true;
                     }
-                    g.rebalances += 1;
-                    g.rebalancing_us += us;
-                    g.longest_rebalance_us = g.longest_rebalance_us.max(us);
+                }
+                if shares.iter().all(|s| s.2) {
+                    g.target = None;
+                    g.rebalance_done(ev.time);
                 }
             }
+            Trace::Rebalanced { group, .. } => self.groups[group.idx()].rebalance_done(ev.time),
             Trace::LeaderElected {
                 partition,
                 leader,

@@ -474,6 +474,13 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
         let names: Vec<String> = ps.iter().map(|&p| part(p)).collect();
         names.join(", ")
     };
+    let shares = |assignment: &[(crate::sim::ConsumerId, Box<[crate::sim::PartitionId]>)]| {
+        let parts: Vec<String> = assignment
+            .iter()
+            .map(|(c, ps)| format!("{} ← [{}]", sim.consumers()[c.idx()].name, parts_list(ps)))
+            .collect();
+        parts.join("; ")
+    };
     let broker = |b: crate::sim::BrokerId| sim.broker_name(b).to_string();
     let msg = |m: crate::sim::MsgId| sim.msg_name(m);
     let isr = |s: crate::sim::BrokerSet| {
@@ -780,21 +787,54 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
             group,
             generation,
             assignment,
-        } => {
-            let parts: Vec<String> = assignment
-                .iter()
-                .map(|(c, ps)| {
-                    let ps: Vec<String> = ps.iter().map(|&p| part(p)).collect();
-                    format!("{} ← [{}]", sim.consumers()[c.idx()].name, ps.join(", "))
-                })
-                .collect();
-            format!(
-                "group {} generation {}: {}",
-                sim.groups()[group.idx()].name,
-                generation,
-                parts.join("; ")
-            )
-        }
+        } => format!(
+            "group {} generation {}: {}",
+            sim.groups()[group.idx()].name,
+            generation,
+            shares(assignment)
+        ),
+        Trace::MemberJoinedEpoch {
+            group,
+            consumer,
+            group_epoch,
+        } => format!(
+            "{} joins group {} with member epoch 0 (ConsumerGroupHeartbeat); the group epoch becomes {}",
+            sim.consumers()[consumer.idx()].name,
+            sim.groups()[group.idx()].name,
+            group_epoch
+        ),
+        Trace::TargetAssignment {
+            group,
+            epoch,
+            assignment,
+        } => format!(
+            "group {} target assignment at group epoch {} (computed by the coordinator): {}; members move to it one heartbeat at a time, no one stops",
+            sim.groups()[group.idx()].name,
+            epoch,
+            shares(assignment)
+        ),
+        Trace::RevokeAsked {
+            consumer,
+            member_epoch,
+            partitions,
+            ..
+        } => format!(
+            "the coordinator asks {} to revoke [{}]; it stays at member epoch {} and keeps consuming the rest",
+            sim.consumers()[consumer.idx()].name,
+            parts_list(partitions),
+            member_epoch
+        ),
+        Trace::EpochAssigned {
+            consumer,
+            member_epoch,
+            partitions,
+            ..
+        } => format!(
+            "{} is at member epoch {}, owning [{}]",
+            sim.consumers()[consumer.idx()].name,
+            member_epoch,
+            parts_list(partitions)
+        ),
         Trace::PartitionsWithheld {
             group,
             generation,
@@ -806,13 +846,18 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
             parts_list(partitions)
         ),
         Trace::PartitionsRevoked {
+            group,
             consumer,
             partitions,
-            ..
         } => format!(
-            "{} revokes only [{}] (commits their offsets first) and rejoins; it keeps consuming the rest",
+            "{} revokes only [{}] (commits their offsets first) and {}; it keeps consuming the rest",
             sim.consumers()[consumer.idx()].name,
-            parts_list(partitions)
+            parts_list(partitions),
+            match sim.groups()[group.idx()].spec.protocol {
+                crate::sim::config::GroupProtocol::Classic => "rejoins",
+                crate::sim::config::GroupProtocol::Consumer =>
+                    "says so in a heartbeat at once (KIP-848)",
+            }
         ),
         Trace::Applied {
             consumer,

@@ -838,6 +838,10 @@ pub fn log_kind(t: &Trace) -> LogKind {
         | Trace::MemberJoined { .. }
         | Trace::PartitionsWithheld { .. }
         | Trace::PartitionsRevoked { .. }
+        | Trace::MemberJoinedEpoch { .. }
+        | Trace::TargetAssignment { .. }
+        | Trace::RevokeAsked { .. }
+        | Trace::EpochAssigned { .. }
         | Trace::MemberRemoved { .. } => LogKind::Rebalance,
         Trace::ProduceError { .. }
         | Trace::Retried { .. }

@@ -626,6 +626,7 @@ fn enum_variants(field: &str) -> Vec<String> {
         "key_distribution" => accepted_values::<KeyDistribution>(),
         "assignor" => accepted_values::<Assignor>(),
         "group_protocol" => accepted_values::<GroupProtocol>(),
+        "group_remote_assignor" => accepted_values::<RemoteAssignor>(),
         "commit" => accepted_values::<CommitMode>(),
         "isolation_level" => accepted_values::<IsolationLevel>(),
         "auto_offset_reset" => accepted_values::<OffsetReset>(),

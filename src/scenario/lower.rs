@@ -49,6 +49,24 @@ impl From<model::Assignor> for core::Assignor {
     }
 }
 
+impl From<model::GroupProtocol> for core::GroupProtocol {
+    fn from(p: model::GroupProtocol) -> Self {
+        match p {
+            model::GroupProtocol::Classic => core::GroupProtocol::Classic,
+            model::GroupProtocol::Consumer => core::GroupProtocol::Consumer,
+        }
+    }
+}
+
+impl From<model::RemoteAssignor> for core::RemoteAssignor {
+    fn from(a: model::RemoteAssignor) -> Self {
+        match a {
+            model::RemoteAssignor::Uniform => core::RemoteAssignor::Uniform,
+            model::RemoteAssignor::Range => core::RemoteAssignor::Range,
+        }
+    }
+}
+
 impl From<model::CommitMode> for core::CommitMode {
     fn from(c: model::CommitMode) -> Self {
         match c {
@@ -176,6 +194,8 @@ pub fn lower(sc: &Scenario) -> SimConfig {
             topic: topic_id(&g.topic),
             consumers: g.consumers,
             assignor: g.assignor.into(),
+            protocol: g.group_protocol.into(),
+            remote_assignor: g.group_remote_assignor.into(),
             commit: g.commit.into(),
             processing_ms: g.processing_ms,
             isolation_level: g.isolation_level.into(),

@@ -341,6 +341,15 @@ pub enum GroupProtocol {
     Consumer,
 }
 
+/// `group.remote.assignor`: KIP-848's server-side assignor for `group_protocol = "consumer"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemoteAssignor {
+    #[default]
+    Uniform,
+    Range,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CommitMode {
@@ -390,10 +399,14 @@ pub struct Group {
     #[serde(default)]
     #[serde(alias = "partition.assignment.strategy")]
     pub assignor: Assignor,
-    /// `group.protocol`; only `"classic"` is modelled (KIP-848's `"consumer"` is refused).
+    /// `group.protocol`: `"classic"` or KIP-848's `"consumer"`.
     #[serde(default)]
     #[serde(alias = "group.protocol")]
     pub group_protocol: GroupProtocol,
+    /// `group.remote.assignor`: the coordinator's assignor under `group_protocol = "consumer"`.
+    #[serde(default)]
+    #[serde(alias = "group.remote.assignor")]
+    pub group_remote_assignor: RemoteAssignor,
     #[serde(default)]
     pub commit: CommitMode,
     /// Application processing time per record.
@@ -793,10 +806,10 @@ fn d_max_attempts() -> u32 {
 fn d_max_poll_records() -> u32 {
     500
 }
-fn d_session_timeout_ms() -> u64 {
+pub(crate) fn d_session_timeout_ms() -> u64 {
     45_000
 }
-fn d_heartbeat_interval_ms() -> u64 {
+pub(crate) fn d_heartbeat_interval_ms() -> u64 {
     3_000
 }
 fn d_max_poll_interval_ms() -> u64 {

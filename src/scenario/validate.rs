@@ -987,13 +987,55 @@ impl<'a, 'i> Validator<'a, 'i> {
                     .expected(format!("at most {MAX_CONSUMERS} consumers"))
                     .help("runs are limited to 1000 consumers in all so that every run finishes in reasonable time");
             }
-            if g.group_protocol == GroupProtocol::Consumer {
-                self.err(
-                    fp!["groups", i, "group_protocol"],
-                    "`group_protocol = \"consumer\"` (KIP-848's consumer group protocol) is not modelled yet",
-                )
-                .expected("`\"classic\"` (the default, and Kafka 4.x's client default too)")
-                .help("the classic protocol with `assignor = \"cooperative-sticky\"` shows incremental rebalancing (KIP-429)");
+            // Kafka's ConsumerConfig (`checkUnsupportedConfigsPostProcess`) refuses client
+            // settings the chosen group protocol does not use: under KIP-848 the assignor, the
+            // session and the heartbeat interval are the broker's; under the classic protocol
+            // there is no remote assignor.
+            // Simplified: a value equal to the default is let through (a scenario printed or
+            // saved by brokerlab writes every field), where Kafka refuses any value set.
+            let unsupported: Vec<(&str, &str)> = match g.group_protocol {
+                GroupProtocol::Consumer => [
+                    (
+                        g.assignor != Assignor::default(),
+                        ("assignor", "partition.assignment.strategy"),
+                    ),
+                    (
+                        g.session_timeout_ms != d_session_timeout_ms(),
+                        ("session_timeout_ms", "session.timeout.ms"),
+                    ),
+                    (
+                        g.heartbeat_interval_ms != d_heartbeat_interval_ms(),
+                        ("heartbeat_interval_ms", "heartbeat.interval.ms"),
+                    ),
+                ]
+                .into_iter()
+                .filter_map(|(set, f)| set.then_some(f))
+                .collect(),
+                GroupProtocol::Classic if g.group_remote_assignor != RemoteAssignor::default() => {
+                    vec![("group_remote_assignor", "group.remote.assignor")]
+                }
+                GroupProtocol::Classic => Vec::new(),
+            };
+            let protocol = match g.group_protocol {
+                GroupProtocol::Consumer => "consumer",
+                GroupProtocol::Classic => "classic",
+            };
+            for (field, kafka) in unsupported {
+                if self.doc.has(fp!["groups", i, field]) {
+                    self.err_key(
+                        fp!["groups", i, field],
+                        format!("`{field}` cannot be set when `group_protocol = \"{protocol}\"`"),
+                    )
+                    .expected(format!("no `{field}` with this group protocol"))
+                    .help(match g.group_protocol {
+                        GroupProtocol::Consumer => format!(
+                            "Kafka refuses it: \"{kafka} cannot be set when group.protocol=CONSUMER\"; under KIP-848 the coordinator sets the heartbeat interval and session (group.consumer.heartbeat.interval.ms, group.consumer.session.timeout.ms) and assigns with `group_remote_assignor`"
+                        ),
+                        GroupProtocol::Classic => format!(
+                            "Kafka refuses it: \"{kafka} cannot be set when group.protocol=CLASSIC\"; it chooses the coordinator's assignor under `group_protocol = \"consumer\"`"
+                        ),
+                    });
+                }
             }
             if g.max_poll_records == 0 {
                 self.err(

@@ -65,6 +65,26 @@ impl Assignor {
     }
 }
 
+/// `group.protocol`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GroupProtocol {
+    /// JoinGroup/SyncGroup with client-side assignment.
+    #[default]
+    Classic,
+    /// KIP-848: ConsumerGroupHeartbeat with server-side assignment.
+    Consumer,
+}
+
+/// `group.remote.assignor` (KIP-848's server-side assignors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RemoteAssignor {
+    /// `UniformAssignor`: balanced and sticky.
+    #[default]
+    Uniform,
+    /// `RangeAssignor`
+    Range,
+}
+
 /// When a consumer commits its offsets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum CommitMode {
@@ -254,6 +274,10 @@ pub struct GroupConfig {
     pub consumers: u32,
     /// `partition.assignment.strategy`
     pub assignor: Assignor,
+    /// `group.protocol`
+    pub protocol: GroupProtocol,
+    /// `group.remote.assignor` (consumer protocol only)
+    pub remote_assignor: RemoteAssignor,
     pub commit: CommitMode,
     /// Application processing time per record.
     pub processing_ms: u64,

@@ -7,7 +7,9 @@
 //! brokers a Metadata response lists. The consumer's retry backoffs have no jitter; it asks for
 //! metadata per partition; it learns of new partitions at once.
 
-use crate::sim::config::{Assignor, CommitMode, GroupConfig, IsolationLevel, OffsetReset};
+use crate::sim::config::{
+    Assignor, CommitMode, GroupConfig, GroupProtocol, IsolationLevel, OffsetReset,
+};
 use crate::sim::cx::Cx;
 use crate::sim::ids::*;
 use crate::sim::partitioner::partition_for_key;
@@ -278,6 +280,8 @@ struct ConsumerMem {
     attempts: u32,
     /// Blocked for good on a poison record that has nowhere to go.
     stuck: bool,
+    /// KIP-848: the heartbeat interval the coordinator set (`group.consumer.heartbeat.interval.ms`).
+    heartbeat_interval_ms: u64,
 }
 
 impl ConsumerMem {
@@ -315,6 +319,7 @@ impl ConsumerMem {
             producer_ready: true,
             attempts: 0,
             stuck: false,
+            heartbeat_interval_ms: 0,
         }
     }
 }
@@ -390,7 +395,12 @@ impl Consumer {
 
     /// Whether the group uses KIP-429's cooperative protocol (`cooperative-sticky`).
     fn cooperative(&self) -> bool {
-        self.config.spec.assignor == Assignor::CooperativeSticky
+        self.config.spec.assignor == Assignor::CooperativeSticky && !self.consumer_protocol()
+    }
+
+    /// Whether the group speaks KIP-848's consumer group protocol (`group.protocol=consumer`).
+    fn consumer_protocol(&self) -> bool {
+        self.config.spec.protocol == GroupProtocol::Consumer
     }
 
     /// KIP-429: a cooperative member keeps consuming the partitions it owns while its
@@ -450,6 +460,13 @@ impl Consumer {
         }
         let error = ErrorCode::NotCoordinator;
         let resp = match kind {
+            Outstanding::Join if self.consumer_protocol() => GroupResponse::ConsumerHeartbeat {
+                member_epoch: 0,
+                assignment: Box::new([]),
+                heartbeat_interval_ms: 0,
+                token,
+                error,
+            },
             Outstanding::Join => GroupResponse::Join {
                 generation: 0,
                 token,
@@ -523,12 +540,7 @@ impl Consumer {
         // coordinator keeps its assignment until `session.timeout.ms` expires, so a restart
         // within it causes no rebalance.
         if !self.config.spec.static_membership {
-            self.send_to_coordinator(
-                GroupRequest::Leave {
-                    reason: LeaveReason::Left,
-                },
-                cx,
-            );
+            self.send_leave(LeaveReason::Left, cx);
         }
         self.mem.state = ConsumerState::Left;
         self.mem.parts.clear();
@@ -785,8 +797,51 @@ impl Consumer {
         }
     }
 
+    /// LeaveGroup; under KIP-848 a heartbeat with member epoch -1 (`LEAVE_GROUP_MEMBER_EPOCH`).
+    fn send_leave(&mut self, reason: LeaveReason, cx: &mut Cx) {
+        let req = if self.consumer_protocol() {
+            GroupRequest::ConsumerHeartbeat {
+                member_epoch: -1,
+                owned: Box::new([]),
+                token: 0,
+            }
+        } else {
+            GroupRequest::Leave { reason }
+        };
+        self.send_to_coordinator(req, cx);
+    }
+
+    /// KIP-848: a `ConsumerGroupHeartbeat` with this member's epoch and the partitions it owns
+    /// now (`ConsumerMembershipManager`; sent every interval, and at once after revoking).
+    fn send_consumer_heartbeat(&mut self, cx: &mut Cx) {
+        let owned: Box<[PartitionId]> = self.mem.parts.iter().map(|cp| cp.partition).collect();
+        let member_epoch = self.mem.generation as i32;
+        self.send_to_coordinator(
+            GroupRequest::ConsumerHeartbeat {
+                member_epoch,
+                owned,
+                token: 0,
+            },
+            cx,
+        );
+    }
+
     fn send_join(&mut self, cx: &mut Cx) {
         self.mem.state = ConsumerState::Joining;
+        if self.consumer_protocol() {
+            // KIP-848: join with member epoch 0, owning nothing; the coordinator assigns.
+            self.mem.claimed.clear();
+            self.coordinator_request(
+                Outstanding::Join,
+                |token| GroupRequest::ConsumerHeartbeat {
+                    member_epoch: 0,
+                    owned: Box::new([]),
+                    token,
+                },
+                cx,
+            );
+            return;
+        }
         let owned: Vec<PartitionId> = self.mem.parts.iter().map(|cp| cp.partition).collect();
         self.mem.claimed = owned.clone();
         let owned: Box<[PartitionId]> = owned.into();
@@ -877,17 +932,18 @@ impl Consumer {
         // coordinator rejects it; Kafka's client fails it locally.)
         if self.mem.processing && cx.now().0 > self.mem.last_poll.0 + max_poll * 1000 {
             if !self.config.spec.static_membership {
-                self.send_to_coordinator(
-                    GroupRequest::Leave {
-                        reason: LeaveReason::PollTimeout,
-                    },
-                    cx,
-                );
+                self.send_leave(LeaveReason::PollTimeout, cx);
             }
             self.mem.rejoin_needed = true;
             self.mem.lost = true;
             self.mem.generation = 0;
             self.mem.heartbeat_token += 1;
+            return;
+        }
+        if self.consumer_protocol() {
+            self.send_consumer_heartbeat(cx);
+            let interval = self.mem.heartbeat_interval_ms;
+            set_timer_ms(cx, interval, ConsumerTimer::Heartbeat { token });
             return;
         }
         let generation = self.mem.generation;
@@ -898,11 +954,78 @@ impl Consumer {
     fn start_heartbeats(&mut self, cx: &mut Cx) {
         self.mem.heartbeat_token += 1;
         let token = self.mem.heartbeat_token;
-        set_timer_ms(
-            cx,
-            self.config.spec.heartbeat_interval_ms,
-            ConsumerTimer::Heartbeat { token },
-        );
+        let interval = if self.consumer_protocol() {
+            self.mem.heartbeat_interval_ms
+        } else {
+            self.config.spec.heartbeat_interval_ms
+        };
+        set_timer_ms(cx, interval, ConsumerTimer::Heartbeat { token });
+    }
+
+    /// KIP-848: the coordinator's answer to a `ConsumerGroupHeartbeat`: the member epoch and
+    /// the partitions to own now. The member revokes what is gone (committing first) and says
+    /// so at once in another heartbeat, and fetches the offsets of what is new; it keeps
+    /// consuming the rest (`ConsumerMembershipManager`, simplified: one reconciliation at a
+    /// time, the next assignment waits for the current one to be applied).
+    fn on_consumer_heartbeat(
+        &mut self,
+        member_epoch: u32,
+        assignment: Box<[PartitionId]>,
+        interval_ms: u64,
+        token: u32,
+        error: ErrorCode,
+        cx: &mut Cx,
+    ) {
+        let joining = token != 0;
+        if joining {
+            if self.mem.outstanding.map(|o| o.0) != Some(token) {
+                return;
+            }
+            self.mem.outstanding = None;
+        }
+        if self.mem.state == ConsumerState::Left || self.mem.state == ConsumerState::Crashed {
+            return;
+        }
+        match error {
+            ErrorCode::None => {}
+            ErrorCode::FencedMemberEpoch | ErrorCode::UnknownMemberId if !joining => {
+                // Fenced: the member gives its partitions up as lost (no commit) and rejoins
+                // with epoch 0 (`AbstractMembershipManager.transitionToFenced`).
+                self.mem.heartbeat_token += 1;
+                self.mem.rejoin_needed = true;
+                self.mem.lost = true;
+                if !self.mem.processing && self.mem.outstanding.is_none() {
+                    self.poll(cx);
+                }
+                return;
+            }
+            _ if joining => {
+                self.retry_later(Outstanding::Join, cx);
+                return;
+            }
+            // NOT_COORDINATOR (looked up again above) and the like: the next heartbeat retries.
+            _ => return,
+        }
+        self.mem.generation = member_epoch;
+        self.mem.heartbeat_interval_ms = interval_ms;
+        if joining {
+            self.mem.state = ConsumerState::Active;
+            self.mem.last_poll = cx.now();
+            self.mem.next_auto_commit = cx.now().plus_ms(self.config.spec.auto_commit_interval_ms);
+            self.start_heartbeats(cx);
+        }
+        let pending = self.mem.assigned.as_deref();
+        let owned: Vec<PartitionId> = self.mem.parts.iter().map(|cp| cp.partition).collect();
+        let same = |a: &[PartitionId]| {
+            a.len() == assignment.len() && a.iter().all(|p| assignment.contains(p))
+        };
+        if pending.is_some_and(same) || (pending.is_none() && same(&owned)) {
+            return;
+        }
+        self.mem.assigned = Some(assignment);
+        if !self.mem.processing && self.mem.outstanding.is_none() {
+            self.poll(cx);
+        }
     }
 
     fn on_group_response(&mut self, resp: GroupResponse, cx: &mut Cx) {
@@ -915,6 +1038,20 @@ impl Consumer {
         }
         let outstanding = self.mem.outstanding.map(|o| o.0);
         match resp {
+            GroupResponse::ConsumerHeartbeat {
+                member_epoch,
+                assignment,
+                heartbeat_interval_ms,
+                token,
+                error,
+            } => self.on_consumer_heartbeat(
+                member_epoch,
+                assignment,
+                heartbeat_interval_ms,
+                token,
+                error,
+                cx,
+            ),
             GroupResponse::Heartbeat { error } => {
                 if matches!(
                     error,
@@ -1027,8 +1164,12 @@ impl Consumer {
                 };
                 if matches!(
                     error,
-                    ErrorCode::NotCoordinator | ErrorCode::NetworkException
+                    ErrorCode::NotCoordinator
+                        | ErrorCode::NetworkException
+                        | ErrorCode::StaleMemberEpoch
                 ) {
+                    // STALE_MEMBER_EPOCH (KIP-848): the epoch moved on; the retry carries the
+                    // member's latest epoch (`CommitRequestManager`).
                     // commitSync retries while the coordinator moves.
                     self.retry_later(Outstanding::Commit(then), cx);
                     return;
@@ -1219,6 +1360,11 @@ impl Consumer {
                 None => ConsumerPartition::new(p),
             })
             .collect();
+        if self.consumer_protocol() && !old.is_empty() {
+            // KIP-848: the revoked partitions are gone; tell the coordinator at once, so it
+            // can move this member to its new epoch and hand them to their new owners.
+            self.send_consumer_heartbeat(cx);
+        }
         if self.mem.parts.iter().any(|cp| cp.fresh) {
             self.mem.state = ConsumerState::FetchingOffsets;
             self.resend(Outstanding::OffsetFetch, cx);
@@ -1261,7 +1407,8 @@ impl Consumer {
             // Eager protocol: give up every partition before rejoining; with auto-commit the
             // consumer commits what it has consumed first (ConsumerCoordinator.onJoinPrepare).
             // A cooperative member commits the same way but keeps its partitions.
-            if mode == CommitMode::Auto {
+            // A fenced KIP-848 member's partitions are lost: nothing to commit with its epoch.
+            if mode == CommitMode::Auto && !(self.consumer_protocol() && self.mem.lost) {
                 self.commit_sync(AfterCommit::Rejoin, cx);
             } else {
                 self.revoke_and_rejoin(cx);
@@ -1769,7 +1916,8 @@ fn response_error(resp: &GroupResponse) -> ErrorCode {
         | GroupResponse::Sync { error, .. }
         | GroupResponse::Heartbeat { error }
         | GroupResponse::Commit { error, .. }
-        | GroupResponse::OffsetFetch { error, .. } => *error,
+        | GroupResponse::OffsetFetch { error, .. }
+        | GroupResponse::ConsumerHeartbeat { error, .. } => *error,
     }
 }
 
@@ -1802,11 +1950,14 @@ mod tests {
     const P1: PartitionId = PartitionId(1);
 
     fn spec() -> GroupConfig {
+        use crate::sim::config::RemoteAssignor;
         GroupConfig {
             name: "billing".to_string(),
             topic: TopicId(0),
             consumers: 1,
             assignor: Assignor::Range,
+            protocol: GroupProtocol::Classic,
+            remote_assignor: RemoteAssignor::Uniform,
             commit: CommitMode::AfterProcess,
             processing_ms: 0,
             isolation_level: IsolationLevel::ReadUncommitted,
@@ -1906,7 +2057,8 @@ mod tests {
             GroupRequest::Join { token, .. }
             | GroupRequest::Sync { token, .. }
             | GroupRequest::Commit { token, .. }
-            | GroupRequest::OffsetFetch { token, .. } => *token,
+            | GroupRequest::OffsetFetch { token, .. }
+            | GroupRequest::ConsumerHeartbeat { token, .. } => *token,
             GroupRequest::Heartbeat { .. } | GroupRequest::Leave { .. } => {
                 panic!("no token: {req:?}")
             }
@@ -2645,5 +2797,96 @@ mod tests {
             })
             .collect();
         assert_eq!(effects, [(ConsumerId(0), true), (ConsumerId(1), false)]);
+    }
+
+    /// A KIP-848 answer to the consumer's ConsumerGroupHeartbeat.
+    fn cg_answer(
+        k: &mut Kernel,
+        c: &mut Consumer,
+        epoch: u32,
+        assignment: &[PartitionId],
+        token: u32,
+    ) {
+        let resp = GroupResponse::ConsumerHeartbeat {
+            member_epoch: epoch,
+            assignment: assignment.into(),
+            heartbeat_interval_ms: 5_000,
+            token,
+            error: ErrorCode::None,
+        };
+        respond(k, c, resp);
+    }
+
+    /// The ConsumerGroupHeartbeats sent since the last look: (member epoch, owned, token).
+    fn cg_heartbeats(k: &mut Kernel) -> Vec<(i32, Vec<PartitionId>, u32)> {
+        sent(k, |_, msg| match msg {
+            Msg::Group {
+                req:
+                    GroupRequest::ConsumerHeartbeat {
+                        member_epoch,
+                        owned,
+                        token,
+                    },
+                ..
+            } => Some((member_epoch, owned.into_vec(), token)),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn a_consumer_protocol_member_heartbeats_at_the_broker_interval_and_acknowledges_a_revoke() {
+        let spec = GroupConfig {
+            protocol: GroupProtocol::Consumer,
+            ..spec()
+        };
+        let mut k = kernel();
+        let mut c = consumer(&spec);
+        start(&mut k, &mut c);
+        // It joins with member epoch 0, owning nothing: no JoinGroup.
+        let joins = cg_heartbeats(&mut k);
+        assert_eq!(joins.len(), 1, "{joins:?}");
+        let (epoch, owned, token) = joins[0].clone();
+        assert_eq!((epoch, owned.len()), (0, 0));
+        cg_answer(&mut k, &mut c, 1, &[P0, P1], token);
+        let token = token_of(&one_request(&mut k).1); // OffsetFetch for the new partitions
+        let offsets = [(P0, Some(0)), (P1, Some(0))].into();
+        let error = ErrorCode::None;
+        respond(
+            &mut k,
+            &mut c,
+            GroupResponse::OffsetFetch {
+                offsets,
+                token,
+                error,
+            },
+        );
+        assert_eq!(c.state(), ConsumerState::Active);
+        take_sent(&mut k);
+        // Heartbeats follow at the interval the broker set, with the epoch and what it owns.
+        let at = fire(&mut k, &mut c, |t| {
+            matches!(t, ConsumerTimer::Heartbeat { .. })
+        });
+        assert_eq!(at, SimTime::from_ms(5_000));
+        assert_eq!(cg_heartbeats(&mut k), vec![(1, vec![P0, P1], 0)]);
+        // The coordinator keeps P0 only (same epoch): the member revokes P1, committing first,
+        // and says so at once, before its next interval.
+        cg_answer(&mut k, &mut c, 1, &[P0], 0);
+        assert!(effects(&mut k).iter().any(|t| matches!(
+            t,
+            Trace::PartitionsRevoked { partitions, .. } if **partitions == [P1]
+        )));
+        let (_, commit) = one_request(&mut k);
+        assert!(
+            matches!(commit, GroupRequest::Commit { generation: 1, .. }),
+            "{commit:?}"
+        );
+        let token = token_of(&commit);
+        respond(&mut k, &mut c, GroupResponse::Commit { token, error });
+        assert_eq!(cg_heartbeats(&mut k), vec![(1, vec![P0], 0)]);
+        // Its new epoch comes back; it keeps reading P0 throughout.
+        cg_answer(&mut k, &mut c, 2, &[P0], 0);
+        let parts: Vec<PartitionId> = c.parts().iter().map(|cp| cp.partition).collect();
+        assert_eq!(parts, vec![P0]);
+        assert_eq!(c.state(), ConsumerState::Active);
     }
 }

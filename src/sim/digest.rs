@@ -58,6 +58,15 @@ pub fn encode(ev: &TraceEvent, out: &mut impl FnMut(u64)) {
     let time = |t: &SimTime| t.0;
     let set = |s: &BrokerSet| s.0;
     let err = |e: &ErrorCode| *e as u64;
+    // A group's assignment: its length, then each member and its partitions.
+    let shares = |a: &[(crate::sim::ConsumerId, Box<[PartitionId]>)], out: &mut dyn FnMut(u64)| {
+        out(a.len() as u64);
+        for (consumer, parts) in a {
+            out(consumer.0 as u64);
+            out(parts.len() as u64);
+            parts.iter().for_each(|p| out(p.0 as u64));
+        }
+    };
     let wire = |w: &Wire, out: &mut dyn FnMut(u64)| {
         out(w.kind as u64);
         out(opt(w.partition.map(|p| p.0 as u64)));
@@ -323,12 +332,7 @@ pub fn encode(ev: &TraceEvent, out: &mut impl FnMut(u64)) {
             out(25);
             out(group.0 as u64);
             out(*generation as u64);
-            out(assignment.len() as u64);
-            for (consumer, parts) in assignment.iter() {
-                out(consumer.0 as u64);
-                out(parts.len() as u64);
-                parts.iter().for_each(|p| out(part(p)));
-            }
+            shares(assignment, out);
         }
         Trace::Polled {
             group,
@@ -573,6 +577,50 @@ pub fn encode(ev: &TraceEvent, out: &mut impl FnMut(u64)) {
             out(part(partition));
             out(set(elr));
             out(set(last_known_elr));
+        }
+        // Codes from 80 for the groups slice of issue 10 (KIP-848).
+        Trace::MemberJoinedEpoch {
+            group,
+            consumer,
+            group_epoch,
+        } => {
+            out(80);
+            out(group.0 as u64);
+            out(consumer.0 as u64);
+            out(*group_epoch as u64);
+        }
+        Trace::TargetAssignment {
+            group,
+            epoch,
+            assignment,
+        } => {
+            out(81);
+            out(group.0 as u64);
+            out(*epoch as u64);
+            shares(assignment, out);
+        }
+        Trace::RevokeAsked {
+            group,
+            consumer,
+            member_epoch,
+            partitions,
+        }
+        | Trace::EpochAssigned {
+            group,
+            consumer,
+            member_epoch,
+            partitions,
+        } => {
+            out(if matches!(ev.kind, Trace::RevokeAsked { .. }) {
+                82
+            } else {
+                83
+            });
+            out(group.0 as u64);
+            out(consumer.0 as u64);
+            out(*member_epoch as u64);
+            out(partitions.len() as u64);
+            partitions.iter().for_each(|p| out(part(p)));
         }
     }
 }

@@ -19,7 +19,7 @@
 //! and process incarnation, which its requests carry.
 
 use crate::sim::Timer;
-use crate::sim::config::{Assignor, GroupConfig};
+use crate::sim::config::{Assignor, GroupConfig, GroupProtocol, RemoteAssignor};
 #[cfg(test)]
 use crate::sim::coordinator::MetadataCache;
 use crate::sim::coordinator::{Hosted, Metadata};
@@ -57,6 +57,30 @@ pub struct Member {
     owned: Vec<PartitionId>,
     /// Joined (again) in the rebalance under way.
     joined: bool,
+    /// KIP-848 only (the fields below): the member epoch, and the one before it (a heartbeat
+    /// may carry either: `throwIfMemberEpochIsInvalid`).
+    pub epoch: u32,
+    previous_epoch: u32,
+    /// Its share of the target assignment (of the group epoch).
+    pub target: Vec<PartitionId>,
+    /// Partitions it was asked to revoke and has not yet reported gone.
+    pub revoking: Vec<PartitionId>,
+}
+
+impl Member {
+    fn new(consumer: ConsumerId, incarnation: u32) -> Member {
+        Member {
+            consumer,
+            incarnation,
+            assignment: Vec::new(),
+            owned: Vec::new(),
+            joined: false,
+            epoch: 0,
+            previous_epoch: 0,
+            target: Vec::new(),
+            revoking: Vec::new(),
+        }
+    }
 }
 
 /// What `__consumer_offsets` holds for the group: its metadata and its committed offsets. It
@@ -156,6 +180,13 @@ pub struct GroupCoordinator {
     next_token: u32,
 }
 
+/// `group.consumer.heartbeat.interval.ms`, Kafka's default: the broker sets the member's
+/// heartbeat interval (KIP-848). Simplified: a constant, not a scenario field.
+pub(crate) const CONSUMER_HEARTBEAT_INTERVAL_MS: u64 = 5_000;
+/// `group.consumer.session.timeout.ms`, Kafka's default: the broker-side session of a
+/// consumer-protocol member. Simplified: a constant, not a scenario field.
+pub(crate) const CONSUMER_SESSION_TIMEOUT_MS: u64 = 45_000;
+
 /// The answer to a group request that fails with `error` before the coordinator looks at it
 /// (NOT_COORDINATOR, or a reset connection); LeaveGroup gets none.
 pub(crate) fn error_response(req: &GroupRequest, error: ErrorCode) -> Option<GroupResponse> {
@@ -175,6 +206,16 @@ pub(crate) fn error_response(req: &GroupRequest, error: ErrorCode) -> Option<Gro
         GroupRequest::Commit { token, .. } => GroupResponse::Commit { token, error },
         GroupRequest::OffsetFetch { token, .. } => GroupResponse::OffsetFetch {
             offsets: Box::new([]),
+            token,
+            error,
+        },
+        GroupRequest::ConsumerHeartbeat {
+            member_epoch: -1, ..
+        } => return None,
+        GroupRequest::ConsumerHeartbeat { token, .. } => GroupResponse::ConsumerHeartbeat {
+            member_epoch: 0,
+            assignment: Box::new([]),
+            heartbeat_interval_ms: CONSUMER_HEARTBEAT_INTERVAL_MS,
             token,
             error,
         },
@@ -427,8 +468,15 @@ impl GroupCoordinator {
             } => {
                 // Kafka accepts commits from the current generation even while a rebalance is
                 // being prepared; a member that was removed or is a generation behind fails.
+                let consumer_protocol = self.spec.protocol == GroupProtocol::Consumer;
                 let error = match member {
                     None => ErrorCode::UnknownMemberId,
+                    // KIP-848 (`ConsumerGroup.validateOffsetCommit`): the commit carries the
+                    // member epoch, which must be the member's current one.
+                    Some(i) if consumer_protocol && generation != self.stored.members[i].epoch => {
+                        ErrorCode::StaleMemberEpoch
+                    }
+                    Some(_) if consumer_protocol => ErrorCode::None,
                     Some(_) if generation != self.stored.generation => ErrorCode::IllegalGeneration,
                     Some(_) => ErrorCode::None,
                 };
@@ -451,6 +499,11 @@ impl GroupCoordinator {
                 let resp = GroupResponse::Commit { token, error };
                 cx.send(from, Msg::GroupResponse { resp });
             }
+            GroupRequest::ConsumerHeartbeat {
+                member_epoch,
+                owned,
+                token,
+            } => self.consumer_heartbeat(from, c, incarnation, member_epoch, owned, token, cx),
             GroupRequest::OffsetFetch {
                 token,
                 require_stable,
@@ -515,7 +568,10 @@ impl GroupCoordinator {
                     .zip(&loaded.sessions)
                     .position(|(m, s)| m.consumer == consumer && s.timer == token);
                 if let Some(i) = expired {
-                    if loaded.sessions[i].pending_join.is_some() {
+                    if self.spec.protocol == GroupProtocol::Consumer {
+                        // KIP-848: the broker-side session expired; the member is fenced.
+                        self.remove_member(i, LeaveReason::Fenced, cx);
+                    } else if loaded.sessions[i].pending_join.is_some() {
                         // A member waiting in JoinGroup is kept alive (Kafka's
                         // `shouldKeepAlive` for members awaiting join).
                         self.arm_session_check(i, cx);
@@ -535,7 +591,11 @@ impl GroupCoordinator {
             self.partitions.push(p);
             self.stored.committed.push(None);
         }
-        if self.stored.state == GroupState::Stable {
+        if self.spec.protocol == GroupProtocol::Consumer {
+            if !self.stored.members.is_empty() {
+                self.bump_group_epoch(cx);
+            }
+        } else if self.stored.state == GroupState::Stable {
             self.prepare_rebalance(self.spec.max_poll_interval_ms, cx);
         }
     }
@@ -577,13 +637,7 @@ impl GroupCoordinator {
         let i = match existing {
             Some(i) => i,
             None => {
-                self.stored.members.push(Member {
-                    consumer: c,
-                    incarnation,
-                    assignment: Vec::new(),
-                    owned: Vec::new(),
-                    joined: false,
-                });
+                self.stored.members.push(Member::new(c, incarnation));
                 if let Some(l) = self.loaded.get_mut() {
                     l.sessions.push(Session::default());
                 }
@@ -768,7 +822,11 @@ impl GroupCoordinator {
             consumer: self.stored.members[i].consumer,
             token,
         };
-        cx.set_timer_ms(self.spec.session_timeout_ms, Timer::GroupCoordinator(timer));
+        let session = match self.spec.protocol {
+            GroupProtocol::Classic => self.spec.session_timeout_ms,
+            GroupProtocol::Consumer => CONSUMER_SESSION_TIMEOUT_MS,
+        };
+        cx.set_timer_ms(session, Timer::GroupCoordinator(timer));
     }
 
     /// Drop member `i` and its session.
@@ -787,6 +845,14 @@ impl GroupCoordinator {
             reason,
         });
         let empty = self.stored.members.is_empty();
+        if self.spec.protocol == GroupProtocol::Consumer {
+            if empty {
+                self.stored.state = GroupState::Empty;
+            } else {
+                self.bump_group_epoch(cx);
+            }
+            return;
+        }
         match self.stored.state {
             GroupState::Stable if empty => self.stored.state = GroupState::Empty,
             GroupState::Stable => self.prepare_rebalance(self.spec.max_poll_interval_ms, cx),
@@ -798,6 +864,182 @@ impl GroupCoordinator {
             }
             GroupState::PreparingRebalance => self.maybe_complete_join(cx),
             GroupState::Empty => {}
+        }
+    }
+
+    // ----- the consumer group protocol (KIP-848) -----------------------------------------
+    //
+    // `GroupMetadataManager.consumerGroupHeartbeat` and `CurrentAssignmentBuilder`, simplified:
+    // the target assignment is computed at once on every group epoch bump (Kafka may compute
+    // it asynchronously, and its assignment epoch can trail the group epoch); members always
+    // send their owned partitions (Kafka's client sends them only when they changed); a member
+    // is one topic's subscriber (the group's topic), with no regex subscriptions or rack
+    // awareness.
+
+    /// A `ConsumerGroupHeartbeat` from consumer `c`.
+    #[allow(clippy::too_many_arguments)]
+    fn consumer_heartbeat(
+        &mut self,
+        from: NodeId,
+        c: ConsumerId,
+        incarnation: u32,
+        member_epoch: i32,
+        owned: Box<[PartitionId]>,
+        token: u32,
+        cx: &mut Cx,
+    ) {
+        let member = self.member_index(c, incarnation);
+        let respond = |epoch: u32, assignment: Vec<PartitionId>, error, cx: &mut Cx| {
+            let resp = GroupResponse::ConsumerHeartbeat {
+                member_epoch: epoch,
+                assignment: assignment.into_boxed_slice(),
+                heartbeat_interval_ms: CONSUMER_HEARTBEAT_INTERVAL_MS,
+                token,
+                error,
+            };
+            cx.send(from, Msg::GroupResponse { resp });
+        };
+        let i = match (member_epoch, member) {
+            // Epoch -1 leaves the group (`LEAVE_GROUP_MEMBER_EPOCH`); no answer is awaited.
+            (-1, Some(i)) => {
+                self.remove_member(i, LeaveReason::Left, cx);
+                return;
+            }
+            (-1, None) => return,
+            // Epoch 0 joins (or re-sends a join whose answer was lost).
+            (0, Some(i)) => i,
+            (0, None) => {
+                self.stored.members.push(Member {
+                    joined: true,
+                    ..Member::new(c, incarnation)
+                });
+                if let Some(l) = self.loaded.get_mut() {
+                    l.sessions.push(Session::default());
+                }
+                self.stored.state = GroupState::Stable;
+                let i = self.stored.members.len() - 1;
+                self.bump_group_epoch_quietly();
+                cx.emit(Trace::MemberJoinedEpoch {
+                    group: self.id,
+                    consumer: c,
+                    group_epoch: self.stored.generation,
+                });
+                self.emit_target(cx);
+                i
+            }
+            (_, None) => return respond(0, Vec::new(), ErrorCode::UnknownMemberId, cx),
+            (e, Some(i)) => {
+                let m = &self.stored.members[i];
+                if e as u32 != m.epoch && e as u32 != m.previous_epoch {
+                    return respond(0, Vec::new(), ErrorCode::FencedMemberEpoch, cx);
+                }
+                i
+            }
+        };
+        self.arm_session_check(i, cx);
+        self.stored.members[i].owned = owned.into_vec();
+        self.reconcile(i, cx);
+        let m = &self.stored.members[i];
+        respond(m.epoch, m.assignment.clone(), ErrorCode::None, cx);
+    }
+
+    /// Bump the group epoch and compute the target assignment for it (membership changed).
+    fn bump_group_epoch(&mut self, cx: &mut Cx) {
+        self.bump_group_epoch_quietly();
+        self.emit_target(cx);
+    }
+
+    fn bump_group_epoch_quietly(&mut self) {
+        self.stored.generation += 1;
+        let assignor = match self.spec.remote_assignor {
+            // The UniformAssignor (KIP-848) is balanced and sticky, as the sticky assignor is.
+            RemoteAssignor::Uniform => Assignor::Sticky,
+            RemoteAssignor::Range => Assignor::Range,
+        };
+        let mut targets: Vec<Member> = self.stored.members.clone();
+        for t in &mut targets {
+            t.assignment = std::mem::take(&mut t.target);
+        }
+        assign(assignor, &self.partitions, &mut targets);
+        for (m, t) in self.stored.members.iter_mut().zip(targets) {
+            m.target = t.assignment;
+        }
+    }
+
+    fn emit_target(&self, cx: &mut Cx) {
+        let assignment = self
+            .stored
+            .members
+            .iter()
+            .map(|m| (m.consumer, m.target.clone().into_boxed_slice()))
+            .collect();
+        cx.emit(Trace::TargetAssignment {
+            group: self.id,
+            epoch: self.stored.generation,
+            assignment,
+        });
+    }
+
+    /// Move member `i` one step toward its target (`CurrentAssignmentBuilder`): first revoke
+    /// what it must give up, keeping its epoch; once its heartbeat no longer lists them, move
+    /// it to the group epoch with its target, less the partitions another member has not
+    /// released yet (those follow at a later heartbeat, once free).
+    fn reconcile(&mut self, i: usize, cx: &mut Cx) {
+        let group_epoch = self.stored.generation;
+        let m = &mut self.stored.members[i];
+        if !m.revoking.is_empty() {
+            if m.owned.iter().any(|p| m.revoking.contains(p)) {
+                return; // UNREVOKED_PARTITIONS: still waiting for the member.
+            }
+            m.revoking.clear();
+        }
+        if m.epoch != group_epoch {
+            let revoke: Vec<PartitionId> = m
+                .assignment
+                .iter()
+                .copied()
+                .filter(|p| !m.target.contains(p))
+                .collect();
+            if !revoke.is_empty() {
+                m.assignment.retain(|p| m.target.contains(p));
+                m.revoking = revoke.clone();
+                cx.emit(Trace::RevokeAsked {
+                    group: self.id,
+                    consumer: m.consumer,
+                    member_epoch: m.epoch,
+                    partitions: revoke.into_boxed_slice(),
+                });
+                return;
+            }
+        }
+        // Give it every target partition no other member still holds or is revoking.
+        let held = |p: PartitionId, members: &[Member]| {
+            members
+                .iter()
+                .enumerate()
+                .any(|(j, o)| j != i && (o.assignment.contains(&p) || o.revoking.contains(&p)))
+        };
+        let free: Vec<PartitionId> = self.stored.members[i]
+            .target
+            .iter()
+            .copied()
+            .filter(|&p| !held(p, &self.stored.members))
+            .collect();
+        let m = &mut self.stored.members[i];
+        let new_epoch = m.epoch != group_epoch;
+        let grew = free.iter().any(|p| !m.assignment.contains(p));
+        if new_epoch {
+            m.previous_epoch = m.epoch;
+            m.epoch = group_epoch;
+        }
+        if new_epoch || grew {
+            m.assignment = free;
+            cx.emit(Trace::EpochAssigned {
+                group: self.id,
+                consumer: m.consumer,
+                member_epoch: m.epoch,
+                partitions: m.assignment.clone().into_boxed_slice(),
+            });
         }
     }
 
@@ -1003,6 +1245,8 @@ mod tests {
             topic: TopicId(0),
             consumers: 2,
             assignor: Assignor::Range,
+            protocol: GroupProtocol::Classic,
+            remote_assignor: RemoteAssignor::Uniform,
             commit: CommitMode::AfterProcess,
             processing_ms: 0,
             isolation_level: IsolationLevel::ReadUncommitted,
@@ -1631,5 +1875,155 @@ mod tests {
                 }
             )]
         ));
+    }
+
+    // ----- KIP-848: the consumer group protocol ------------------------------------------
+
+    fn consumer_world() -> World {
+        world(|s| s.protocol = GroupProtocol::Consumer)
+    }
+
+    impl World {
+        /// A ConsumerGroupHeartbeat from `c`: its answer (member epoch, assignment, error).
+        fn cg_heartbeat(
+            &mut self,
+            c: ConsumerId,
+            member_epoch: i32,
+            owned: &[PartitionId],
+        ) -> (u32, Vec<PartitionId>, ErrorCode) {
+            let req = GroupRequest::ConsumerHeartbeat {
+                member_epoch,
+                owned: owned.into(),
+                token: 1,
+            };
+            self.request(c, req);
+            match self.responses().pop() {
+                Some((
+                    _,
+                    GroupResponse::ConsumerHeartbeat {
+                        member_epoch,
+                        assignment,
+                        error,
+                        ..
+                    },
+                )) => (member_epoch, assignment.into_vec(), error),
+                other => panic!("no ConsumerGroupHeartbeat answer: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_consumer_group_join_bumps_the_group_epoch_and_computes_the_target() {
+        let mut w = consumer_world();
+        assert_eq!(
+            w.cg_heartbeat(C1, 0, &[]),
+            (1, vec![P0, P1], ErrorCode::None)
+        );
+        let ev = w.events();
+        assert!(ev.iter().any(|t| matches!(
+            t,
+            Trace::MemberJoinedEpoch {
+                consumer: C1,
+                group_epoch: 1,
+                ..
+            }
+        )));
+        // C2 joins: group epoch 2, the uniform target is one partition each. P1 is still C1's,
+        // so C2 gets nothing yet, at the new epoch.
+        assert_eq!(w.cg_heartbeat(C2, 0, &[]), (2, vec![], ErrorCode::None));
+        let ev = w.events();
+        let target = ev.iter().find_map(|t| match t {
+            Trace::TargetAssignment {
+                epoch: 2,
+                assignment,
+                ..
+            } => Some(assignment.clone()),
+            _ => None,
+        });
+        let target = target.expect("a target at group epoch 2");
+        assert_eq!(target.len(), 2);
+        assert!(target.iter().all(|(_, ps)| ps.len() == 1), "{target:?}");
+        // No JoinGroup round: nobody was asked to stop, no rebalance started.
+        assert!(
+            !ev.iter()
+                .any(|t| matches!(t, Trace::RebalanceStarted { .. }))
+        );
+    }
+
+    #[test]
+    fn a_partition_goes_to_its_new_owner_only_after_the_old_one_revokes_it() {
+        let mut w = consumer_world();
+        w.cg_heartbeat(C1, 0, &[]);
+        w.cg_heartbeat(C2, 0, &[]);
+        w.events();
+        // C1 heartbeats owning both: asked to revoke P1, keeps P0, stays at epoch 1.
+        assert_eq!(
+            w.cg_heartbeat(C1, 1, &[P0, P1]),
+            (1, vec![P0], ErrorCode::None)
+        );
+        assert!(w.events().iter().any(|t| matches!(
+            t,
+            Trace::RevokeAsked { consumer: C1, member_epoch: 1, partitions, .. } if **partitions == [P1]
+        )));
+        // C2 asks again: P1 is pending revocation, still not its own.
+        assert_eq!(w.cg_heartbeat(C2, 2, &[]), (2, vec![], ErrorCode::None));
+        // C1 reports P1 gone: it moves to epoch 2.
+        assert_eq!(w.cg_heartbeat(C1, 1, &[P0]), (2, vec![P0], ErrorCode::None));
+        // Now C2 gets P1.
+        assert_eq!(w.cg_heartbeat(C2, 2, &[]), (2, vec![P1], ErrorCode::None));
+        assert!(w.events().iter().any(|t| matches!(
+            t,
+            Trace::EpochAssigned { consumer: C2, member_epoch: 2, partitions, .. } if **partitions == [P1]
+        )));
+    }
+
+    #[test]
+    fn a_silent_consumer_group_member_is_fenced_after_the_broker_session_timeout() {
+        let mut w = consumer_world();
+        w.cg_heartbeat(C1, 0, &[]);
+        w.cg_heartbeat(C2, 0, &[]);
+        w.cg_heartbeat(C1, 1, &[P0, P1]);
+        w.cg_heartbeat(C1, 1, &[P0]);
+        w.cg_heartbeat(C2, 2, &[]);
+        w.events();
+        // C1 keeps heartbeating; C2 falls silent.
+        for t in (5_000..=40_000).step_by(5_000) {
+            w.run_until(SimTime::from_ms(t));
+            w.cg_heartbeat(C1, 2, &[P0]);
+        }
+        assert!(
+            !w.events()
+                .iter()
+                .any(|t| matches!(t, Trace::MemberRemoved { .. }))
+        );
+        w.run_until(SimTime::from_ms(CONSUMER_SESSION_TIMEOUT_MS + 1));
+        let ev = w.events();
+        assert!(ev.iter().any(|t| matches!(
+            t,
+            Trace::MemberRemoved {
+                consumer: C2,
+                reason: LeaveReason::Fenced,
+                ..
+            }
+        )));
+        // Group epoch 3: C1 gets P1 back at its next heartbeat, and C2's old epoch is fenced.
+        assert_eq!(
+            w.cg_heartbeat(C1, 2, &[P0]),
+            (3, vec![P0, P1], ErrorCode::None)
+        );
+        assert_eq!(w.cg_heartbeat(C2, 2, &[P1]).2, ErrorCode::UnknownMemberId);
+    }
+
+    #[test]
+    fn a_commit_with_a_stale_member_epoch_fails() {
+        let mut w = consumer_world();
+        w.cg_heartbeat(C1, 0, &[]);
+        assert_eq!(w.commit(C1, 1, &[(P0, 3)]), ErrorCode::None);
+        assert_eq!(w.commit(C1, 0, &[(P0, 4)]), ErrorCode::StaleMemberEpoch);
+        // A heartbeat with an epoch the member never had is fenced.
+        assert_eq!(
+            w.cg_heartbeat(C1, 7, &[P0, P1]).2,
+            ErrorCode::FencedMemberEpoch
+        );
     }
 }

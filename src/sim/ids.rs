@@ -164,6 +164,11 @@ pub enum ErrorCode {
     /// `InitProducerId` with a `transaction.timeout.ms` above the brokers'
     /// `transaction.max.timeout.ms` (`TransactionCoordinator.handleInitProducerId`).
     InvalidTransactionTimeout,
+    /// KIP-848: a ConsumerGroupHeartbeat whose member epoch is not the member's current (or
+    /// previous) epoch: the member was fenced and must rejoin with epoch 0.
+    FencedMemberEpoch,
+    /// KIP-848: an OffsetCommit carrying a member epoch other than the member's current one.
+    StaleMemberEpoch,
 }
 
 impl ErrorCode {
@@ -191,6 +196,8 @@ impl ErrorCode {
             ErrorCode::ConcurrentTransactions => "CONCURRENT_TRANSACTIONS",
             ErrorCode::UnstableOffsetCommit => "UNSTABLE_OFFSET_COMMIT",
             ErrorCode::InvalidTransactionTimeout => "INVALID_TRANSACTION_TIMEOUT",
+            ErrorCode::FencedMemberEpoch => "FENCED_MEMBER_EPOCH",
+            ErrorCode::StaleMemberEpoch => "STALE_MEMBER_EPOCH",
         }
     }
 

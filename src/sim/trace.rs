@@ -52,6 +52,9 @@ pub enum WireKind {
     /// The controller's metadata change, published to the brokers.
     MetadataUpdate,
     BrokerHeartbeatResponse,
+    /// KIP-848's `ConsumerGroupHeartbeat`: membership, epochs and assignment in one request.
+    ConsumerGroupHeartbeat,
+    ConsumerGroupHeartbeatResponse,
 }
 
 impl WireKind {
@@ -97,6 +100,8 @@ impl WireKind {
             WireKind::ConnectionReset => "ConnectionReset",
             WireKind::MetadataUpdate => "MetadataUpdate",
             WireKind::BrokerHeartbeatResponse => "BrokerHeartbeatResponse",
+            WireKind::ConsumerGroupHeartbeat => "ConsumerGroupHeartbeat",
+            WireKind::ConsumerGroupHeartbeatResponse => "ConsumerGroupHeartbeatResponse",
         }
     }
 
@@ -108,6 +113,8 @@ impl WireKind {
                 | WireKind::BrokerHeartbeatResponse
                 | WireKind::Heartbeat
                 | WireKind::HeartbeatResponse
+                | WireKind::ConsumerGroupHeartbeat
+                | WireKind::ConsumerGroupHeartbeatResponse
         )
     }
 }
@@ -173,6 +180,9 @@ pub enum LeaveReason {
     PollTimeout,
     /// It did not rejoin within the rebalance timeout.
     RebalanceTimeout,
+    /// KIP-848: no ConsumerGroupHeartbeat within `group.consumer.session.timeout.ms`; the
+    /// coordinator fences the member.
+    Fenced,
 }
 
 impl LeaveReason {
@@ -182,6 +192,7 @@ impl LeaveReason {
             LeaveReason::SessionTimeout => "session.timeout.ms expired",
             LeaveReason::PollTimeout => "max.poll.interval.ms exceeded",
             LeaveReason::RebalanceTimeout => "did not rejoin in time",
+            LeaveReason::Fenced => "fenced: no heartbeat within group.consumer.session.timeout.ms",
         }
     }
 }
@@ -404,6 +415,36 @@ pub enum Trace {
     PartitionsRevoked {
         group: GroupId,
         consumer: ConsumerId,
+        partitions: Box<[PartitionId]>,
+    },
+    /// KIP-848: a member joined a consumer-protocol group (heartbeat with member epoch 0); the
+    /// group epoch is bumped to `group_epoch`.
+    MemberJoinedEpoch {
+        group: GroupId,
+        consumer: ConsumerId,
+        group_epoch: u32,
+    },
+    /// KIP-848: the coordinator's assignor computed the target assignment for group epoch
+    /// `epoch`; members reconcile toward it one heartbeat at a time.
+    TargetAssignment {
+        group: GroupId,
+        epoch: u32,
+        assignment: Box<[(ConsumerId, Box<[PartitionId]>)]>,
+    },
+    /// KIP-848: the coordinator asks a member to revoke partitions its target no longer holds;
+    /// its member epoch stays `member_epoch` until it reports them gone.
+    RevokeAsked {
+        group: GroupId,
+        consumer: ConsumerId,
+        member_epoch: u32,
+        partitions: Box<[PartitionId]>,
+    },
+    /// KIP-848: a member reached member epoch `member_epoch` owning `partitions` (those still
+    /// pending revocation by another member come later).
+    EpochAssigned {
+        group: GroupId,
+        consumer: ConsumerId,
+        member_epoch: u32,
         partitions: Box<[PartitionId]>,
     },
     /// A consumer got records from a poll.

@@ -337,6 +337,13 @@ pub(crate) enum GroupRequest {
         offsets: Box<[(PartitionId, u64)]>,
         token: u32,
     },
+    /// KIP-848 `ConsumerGroupHeartbeat`: member epoch 0 joins, -1 leaves; `owned` is what the
+    /// member owns now (its `TopicPartitions`). Joins and acknowledgements carry a token.
+    ConsumerHeartbeat {
+        member_epoch: i32,
+        owned: Box<[PartitionId]>,
+        token: u32,
+    },
     OffsetFetch {
         token: u32,
         /// KIP-447 `require_stable` (the Java consumer sets it under read_committed).
@@ -361,6 +368,15 @@ pub(crate) enum GroupResponse {
         error: ErrorCode,
     },
     Commit {
+        token: u32,
+        error: ErrorCode,
+    },
+    /// KIP-848: the member's epoch, the partitions it should own now, and the heartbeat
+    /// interval the broker sets (`group.consumer.heartbeat.interval.ms`).
+    ConsumerHeartbeat {
+        member_epoch: u32,
+        assignment: Box<[PartitionId]>,
+        heartbeat_interval_ms: u64,
         token: u32,
         error: ErrorCode,
     },
@@ -569,6 +585,7 @@ impl crate::sim::Kernel {
                     GroupRequest::Leave { .. } => WireKind::LeaveGroup,
                     GroupRequest::Commit { .. } => WireKind::OffsetCommit,
                     GroupRequest::OffsetFetch { .. } => WireKind::OffsetFetch,
+                    GroupRequest::ConsumerHeartbeat { .. } => WireKind::ConsumerGroupHeartbeat,
                 };
             }
             Msg::GroupResponse { resp, .. } => {
@@ -579,6 +596,9 @@ impl crate::sim::Kernel {
                     GroupResponse::Commit { error, .. } => (WireKind::OffsetCommitResponse, *error),
                     GroupResponse::OffsetFetch { error, .. } => {
                         (WireKind::OffsetFetchResponse, *error)
+                    }
+                    GroupResponse::ConsumerHeartbeat { error, .. } => {
+                        (WireKind::ConsumerGroupHeartbeatResponse, *error)
                     }
                 };
                 w.kind = kind;

@@ -50,6 +50,8 @@ fn short_kind(k: WireKind) -> &'static str {
         WireKind::OffsetCommitResponse => "OffsetCommitResp",
         WireKind::OffsetFetch => "OffsetFetch",
         WireKind::OffsetFetchResponse => "OffsetFetchResp",
+        WireKind::ConsumerGroupHeartbeat => "CGHeartbeat",
+        WireKind::ConsumerGroupHeartbeatResponse => "CGHeartbeatResp",
         other => other.name(),
     }
 }
@@ -76,7 +78,10 @@ fn kind_style(w: &WireLine) -> Style {
         | WireKind::AlterPartitionResponse
         | WireKind::MetadataRequest
         | WireKind::MetadataResponse => Style::new().fg(Color::Yellow),
-        WireKind::Heartbeat | WireKind::HeartbeatResponse => theme::DIM,
+        WireKind::Heartbeat
+        | WireKind::HeartbeatResponse
+        | WireKind::ConsumerGroupHeartbeat
+        | WireKind::ConsumerGroupHeartbeatResponse => theme::DIM,
         _ => Style::new().fg(Color::Magenta),
     }
 }

@@ -3,7 +3,10 @@
 //! KIP-429's cooperative protocol a partition is marked with a glyph and a word (the glyph alone
 //! on the compact line): `revoking` (its owner is giving it up), `pending` (assigned, its owner
 //! does not consume it yet) or `consuming` (read on through a rebalance); partitions the
-//! coordinator withholds until their owner revokes them are listed under the group.
+//! coordinator withholds until their owner revokes them are listed under the group. Under
+//! KIP-848's consumer protocol the header shows the group epoch and each member its member
+//! epoch; `pending` marks a target partition another member has not released yet, `revoking` one
+//! the coordinator asked the member to give up.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -13,7 +16,7 @@ use ratatui::widgets::Widget;
 
 use super::{panel, put, theme};
 use crate::session::Session;
-use crate::sim::config::Assignor;
+use crate::sim::config::{Assignor, GroupProtocol};
 use crate::sim::consumer::ConsumerState;
 use crate::sim::group_coordinator::{GroupCoordinator as Group, GroupState};
 use crate::sim::{ConsumerId, PartitionId, Sim};
@@ -138,7 +141,11 @@ fn member_partitions(
     ) {
         return assigned.iter().map(|&p| (p, Mark::Owned)).collect();
     }
-    let revoking = cons.revoking();
+    let mut revoking = cons.revoking();
+    // KIP-848: the coordinator asked for these; the member has not reported them gone yet.
+    if let Some(m) = g.members().iter().find(|m| m.consumer == c) {
+        revoking.extend(m.revoking.iter().copied());
+    }
     let rejoining = matches!(
         cons.state(),
         ConsumerState::Joining | ConsumerState::Syncing
@@ -181,6 +188,19 @@ fn withheld(g: &Group) -> Vec<PartitionId> {
         .collect()
 }
 
+/// KIP-848: what a member should end up with is its share of the target assignment (the
+/// partitions it does not hold yet show as pending); classic: the generation's assignment.
+fn goal(g: &Group, m: &crate::sim::group_coordinator::Member) -> Vec<PartitionId> {
+    match g.spec.protocol {
+        GroupProtocol::Classic => m.assignment.clone(),
+        GroupProtocol::Consumer => m.target.clone(),
+    }
+}
+
+fn consumer_protocol(g: &Group) -> bool {
+    g.spec.protocol == GroupProtocol::Consumer
+}
+
 fn short_consumer(name: &str) -> &str {
     name.rsplit('/').next().unwrap_or(name)
 }
@@ -193,7 +213,14 @@ pub fn compact_lines(s: &Session, _width: u16) -> Vec<Line<'static>> {
         .map(|g| {
             let mut spans = vec![
                 Span::styled(format!("{} ", g.name), theme::TITLE),
-                Span::styled(format!("gen {} ", g.generation()), theme::LABEL),
+                Span::styled(
+                    if consumer_protocol(g) {
+                        format!("epoch {} ", g.generation())
+                    } else {
+                        format!("gen {} ", g.generation())
+                    },
+                    theme::LABEL,
+                ),
                 Span::styled(state_name(g.state()), state_style(g.state())),
             ];
             for m in g.members() {
@@ -203,7 +230,10 @@ pub fn compact_lines(s: &Session, _width: u16) -> Vec<Line<'static>> {
                     short_consumer(&cons.name).to_string(),
                     consumer_style(cons.state()),
                 ));
-                for (p, mark) in member_partitions(sim, g, m.consumer, &m.assignment) {
+                if consumer_protocol(g) {
+                    spans.push(Span::styled(format!(" e{}", m.epoch), theme::LABEL));
+                }
+                for (p, mark) in member_partitions(sim, g, m.consumer, &goal(g, m)) {
                     spans.push(Span::raw(" "));
                     spans.extend(partition_spans(sim, g, m.consumer, p, true));
                     spans.extend(mark.tag(true));
@@ -283,12 +313,33 @@ impl GroupsPanel<'_> {
             lines.extend(super::wrap_spans(
                 vec![
                     Span::styled(format!("{}  ", g.name), theme::TITLE),
-                    Span::styled("generation ", theme::LABEL),
+                    Span::styled(
+                        if consumer_protocol(g) {
+                            "group epoch "
+                        } else {
+                            "generation "
+                        },
+                        theme::LABEL,
+                    ),
                     Span::styled(g.generation().to_string(), theme::BOLD),
                     Span::styled("  ", theme::LABEL),
                     Span::styled(state_name(g.state()), state_style(g.state())),
                     Span::styled(format!("  commit={}", g.spec.commit.name()), theme::DIM),
-                    Span::styled(format!("  assignor={}", g.spec.assignor.name()), theme::DIM),
+                    Span::styled(
+                        match g.spec.protocol {
+                            GroupProtocol::Classic => {
+                                format!("  assignor={}", g.spec.assignor.name())
+                            }
+                            GroupProtocol::Consumer => format!(
+                                "  protocol=consumer (KIP-848)  remote assignor={}",
+                                match g.spec.remote_assignor {
+                                    crate::sim::config::RemoteAssignor::Uniform => "uniform",
+                                    crate::sim::config::RemoteAssignor::Range => "range",
+                                }
+                            ),
+                        },
+                        theme::DIM,
+                    ),
                     Span::styled(if g.spec.dedup { "  dedup sink" } else { "" }, theme::DIM),
                 ],
                 width,
@@ -323,7 +374,10 @@ impl GroupsPanel<'_> {
                         consumer_style(cons.state()),
                     ),
                 ];
-                let held = member.map(|m| member_partitions(sim, g, c, &m.assignment));
+                if let Some(m) = member.filter(|_| consumer_protocol(g)) {
+                    head.push(Span::styled(format!("epoch {:<3} ", m.epoch), theme::LABEL));
+                }
+                let held = member.map(|m| member_partitions(sim, g, c, &goal(g, m)));
                 match (member, held) {
                     (Some(_), Some(held)) if !held.is_empty() => {
                         for (i, (p, mark)) in held.into_iter().enumerate() {

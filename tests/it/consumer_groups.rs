@@ -754,3 +754,75 @@ fn cooperative_members_keep_consuming_while_they_rejoin() {
         assert!(!old_after, "the old owner stops reading it once revoked");
     }
 }
+
+/// KIP-848, measured on the bundled `kip848-consumer-protocol`: with `group_protocol =
+/// "consumer"` there is no JoinGroup and no group-wide pause. While consumer-3 joins and orders/1
+/// moves to it, the other members keep applying; orders/1 reaches consumer-3 only after
+/// consumer-1 revoked it; and while the crashed consumer-2 waits out its broker-side session,
+/// the survivors keep applying too.
+#[test]
+fn consumer_protocol_members_reconcile_without_a_group_wide_pause() {
+    use brokerlab::sim::{ConsumerId, LeaveReason, WireKind};
+    let sc = parse(include_str!(
+        "../../scenarios/kip848-consumer-protocol.toml"
+    ));
+    let mut events = Vec::new();
+    report::run("test.toml", &sc, sc.scenario.seed, |_, ev| {
+        events.push(ev.clone())
+    });
+    let (c1, c2, c3) = (ConsumerId(0), ConsumerId(1), ConsumerId(2));
+    assert!(!events.iter().any(|e| matches!(
+        &e.kind,
+        Trace::RebalanceStarted { .. } | Trace::Rebalanced { .. }
+    ) || matches!(&e.kind, Trace::Sent { wire, .. } if wire.kind == WireKind::JoinGroup)));
+    let first = |what: &dyn Fn(&TraceEvent) -> bool| {
+        events.iter().find(|e| what(e)).expect("it happens").time
+    };
+    let applied_by = |c: ConsumerId, from, to| {
+        events
+            .iter()
+            .filter(|e| e.time > from && e.time < to)
+            .filter(|e| matches!(e.kind, Trace::Applied { consumer, .. } if consumer == c))
+            .count()
+    };
+    // consumer-3 joins; it owns something once it is at the new epoch with a partition.
+    let joined =
+        first(&|e| matches!(e.kind, Trace::MemberJoinedEpoch { consumer, .. } if consumer == c3));
+    let owns = first(&|e| {
+        matches!(&e.kind, Trace::EpochAssigned { consumer, partitions, .. }
+            if *consumer == c3 && !partitions.is_empty())
+    });
+    assert!(owns > joined);
+    assert!(applied_by(c1, joined, owns) >= 5, "consumer-1 reads on");
+    assert!(applied_by(c2, joined, owns) >= 5, "consumer-2 reads on");
+    // Revoke before assign: consumer-1 gave the partition up before consumer-3 got it.
+    let revoked = events
+        .iter()
+        .find(|e| {
+            e.time > joined
+                && matches!(e.kind, Trace::PartitionsRevoked { consumer, .. } if consumer == c1)
+        })
+        .expect("consumer-1 revokes");
+    let Trace::PartitionsRevoked { partitions, .. } = &revoked.kind else {
+        unreachable!()
+    };
+    assert!(revoked.time < owns);
+    let moved = partitions[0];
+    let first_apply = first(&|e| {
+        matches!(e.kind, Trace::Applied { consumer, partition, .. }
+            if consumer == c3 && partition == moved)
+    });
+    assert!(first_apply > revoked.time);
+    // consumer-2 crashes; it is fenced only after group.consumer.session.timeout.ms.
+    let crashed = first(&|e| matches!(e.kind, Trace::FaultInjected { .. }) && e.time > owns);
+    let fenced = first(&|e| {
+        matches!(e.kind, Trace::MemberRemoved { consumer, reason: LeaveReason::Fenced, .. }
+            if consumer == c2)
+    });
+    assert!(
+        fenced.0 - crashed.0 >= 40_000_000,
+        "the session runs on the broker"
+    );
+    assert!(applied_by(c1, crashed, fenced) >= 50, "consumer-1 reads on");
+    assert!(applied_by(c3, crashed, fenced) >= 50, "consumer-3 reads on");
+}

@@ -709,3 +709,30 @@ fn the_groups_panel_shows_a_cooperative_rebalance() {
         .expect("orders/2 is listed");
     assert!(line.contains("⇠ revoking"), "{f}");
 }
+
+/// KIP-848 in the groups panel: the group epoch in the header, each member's epoch, and while
+/// a partition moves, `revoking` at its old owner and `pending` at its new one.
+#[test]
+fn the_groups_panel_shows_consumer_protocol_epochs() {
+    let mut app = open("kip848-consumer-protocol");
+    step_until(&mut app, |l| {
+        l.contains("asks billing/consumer-1 to revoke [orders/1]")
+    });
+    let f = frame(&app, 200, 60);
+    assert!(f.contains("group epoch 3"), "{f}");
+    assert!(
+        f.contains("epoch 2"),
+        "consumer-1 keeps its epoch while it revokes: {f}"
+    );
+    // consumer-1 still reads orders/1 while it revokes it; consumer-3 waits for it.
+    assert!(
+        f.lines()
+            .any(|l| l.contains("orders/1 position") && l.contains("⇠ revoking")),
+        "{f}"
+    );
+    assert!(
+        f.lines()
+            .any(|l| l.contains("consumer-3 active   epoch 3") && l.contains("… pending")),
+        "{f}"
+    );
+}
