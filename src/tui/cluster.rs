@@ -308,6 +308,8 @@ fn partition_header(s: &Session, p: PartitionId, selected: bool, width: u16) -> 
 #[derive(Clone, Copy)]
 struct Window {
     first: u64,
+    /// The furthest log end (with truncation ghosts): the window's right edge.
+    end: u64,
     cell_w: usize,
 }
 
@@ -350,6 +352,7 @@ impl ClusterPanel<'_> {
         let fit = (avail / (cell_w + 1)).max(1) as u64;
         Window {
             first: end.saturating_sub(fit),
+            end,
             cell_w,
         }
     }
@@ -441,6 +444,18 @@ impl ClusterPanel<'_> {
         }
         if n == 0 && ghosts.is_empty() {
             spans.push(Span::styled("(empty) ", theme::DIM));
+        } else if first >= n && ghosts.is_empty() {
+            // Every record it has is left of the window, which follows the newest log: say how
+            // far behind it is rather than leave the row blank.
+            let behind = win.end.saturating_sub(leo);
+            spans.push(Span::styled(
+                if short {
+                    format!("({behind} behind) ")
+                } else {
+                    format!("(all left of the window: {behind} records behind) ")
+                },
+                theme::OUT_OF_SYNC,
+            ));
         }
         for (i, g) in ghosts.iter().enumerate() {
             if ((n + i) as u64) < win.first {

@@ -736,3 +736,24 @@ fn the_groups_panel_shows_consumer_protocol_epochs() {
         "{f}"
     );
 }
+
+/// A follower whose whole log is left of the window (the window follows the newest log) says
+/// how far behind it is, at every width, instead of showing an empty row.
+#[test]
+fn a_follower_left_of_the_window_says_how_far_behind_it_is() {
+    let mut app = open("slow-follower-shrinks-isr");
+    step_until(&mut app, |line| line.contains("appends checkout#31"));
+    for (w, h) in [(80, 24), (120, 40), (200, 60)] {
+        let f = frame(&app, w, h);
+        let b3 = f
+            .lines()
+            .find(|l| l.contains("b3 ") || l.contains("broker-3 ") && l.contains("LEO"))
+            .unwrap_or_else(|| panic!("broker-3's row at {w}x{h}:\n{f}"));
+        // broker-3 (paused) has offsets 0-4; the leader is at 31.
+        assert!(
+            b3.contains("26 records behind") || b3.contains("(26 behind)"),
+            "{w}x{h}: {b3}"
+        );
+        assert!(b3.contains("LEO 5"), "{b3}");
+    }
+}
