@@ -179,6 +179,9 @@ pub struct KnownPartition {
 pub(crate) struct PartitionQueue {
     /// Every record this client was given for the partition, in send order.
     pub(crate) records: Vec<MsgId>,
+    /// Whether each record of `records` was sent without a key (it went where the sticky
+    /// partitioner said).
+    keyless: Vec<bool>,
     /// Records before this index are in batches.
     pub(crate) batched: usize,
     /// When the oldest record not yet batched arrived.
@@ -206,6 +209,7 @@ impl PartitionQueue {
     fn new() -> PartitionQueue {
         PartitionQueue {
             records: Vec::new(),
+            keyless: Vec::new(),
             batched: 0,
             oldest_queued: SimTime::ZERO,
             queued_at: VecDeque::new(),
@@ -953,7 +957,7 @@ impl Producer {
         });
         let now = cx.now();
         self.sent += 1;
-        self.enqueue(local, msg, now);
+        self.enqueue(local, msg, key.is_none(), now);
         let produced = cx.emit(Trace::Produced {
             producer: self.id,
             msg,
@@ -983,7 +987,7 @@ impl Producer {
             Some(k) => partition_for_key(cx.key_name(k), nparts),
             None => self.sticky(),
         };
-        self.enqueue(local, msg, now);
+        self.enqueue(local, msg, key.is_none(), now);
         self.arm_delivery_timeout(now, cx);
         self.txn_record_added(local, msg, cx);
         self.drain(local, cx);
@@ -994,12 +998,13 @@ impl Producer {
     }
 
     /// Put a record in its partition's queue.
-    fn enqueue(&mut self, part: u32, msg: MsgId, now: SimTime) {
+    fn enqueue(&mut self, part: u32, msg: MsgId, keyless: bool, now: SimTime) {
         let pq = &mut self.client.parts[part as usize];
         if pq.batched == pq.records.len() {
             pq.oldest_queued = now;
         }
         pq.records.push(msg);
+        pq.keyless.push(keyless);
         pq.queued_at.push_back(now);
     }
 
@@ -1099,8 +1104,16 @@ impl Producer {
             });
             c.parts[part as usize].open.push_back(batch);
             c.open_batches += 1;
-            // The sticky partitioner moves on once a batch is closed (KIP-480).
-            if self.sticky() == part && self.known.len() > 1 {
+            // The sticky partitioner moves on once a batch of keyless records is closed
+            // (KIP-480, `StickyPartitionCache.nextPartition`). A batch holding only
+            // keyed records never used the sticky partition, and a draw for it would decide
+            // nothing: it leaves the sticky partition and the random stream alone.
+            // Simplification: Java's `onNewBatch` also moves on when a keyed record opens a
+            // batch on the sticky partition; that differs only for a producer that mixes keyed
+            // and keyless records.
+            let keyless =
+                c.parts[part as usize].keyless[start as usize..][..count as usize].contains(&true);
+            if keyless && self.sticky() == part && self.known.len() > 1 {
                 let n = self.known.len() as u32;
                 let r = cx.random_range(0..n - 1);
                 self.sticky = Some(if r >= part { r + 1 } else { r });
@@ -1738,6 +1751,33 @@ mod tests {
         assert_eq!(again[0].batch, first.batch);
         assert_eq!(again[0].base_seq, first.base_seq);
         assert_eq!(again[0].attempt, first.attempt + 1);
+    }
+
+    #[test]
+    fn a_batch_of_keyed_records_leaves_the_sticky_partition_and_the_random_stream_alone() {
+        let (mut k, mut p) = started(&config(), 3, 0);
+        k.keys = (0..6).map(|i| format!("key-{i}")).collect();
+        let sticky = p.sticky;
+        let rng_before = k.rng.clone();
+        let mut cx = Cx::new(&mut k, ME);
+        // One batch per record (max_batch_records = 1); six keyed records close six batches,
+        // some of them on the sticky partition.
+        for key in 0..6 {
+            p.send_output(MsgId(key), Some(key), &mut cx);
+        }
+        let sent = produces(&mut k);
+        assert_eq!(sent.len(), 6);
+        let sticky_partition = PartitionId(sticky.unwrap());
+        assert!(sent.iter().any(|s| s.partition == sticky_partition));
+        assert_eq!(p.sticky, sticky, "a keyed batch moved the sticky partition");
+        assert_eq!(k.rng, rng_before, "a keyed batch drew a random number");
+        // A keyless record's batch closes on the sticky partition and moves it on.
+        let mut cx = Cx::new(&mut k, ME);
+        p.send_output(MsgId(6), None, &mut cx);
+        assert_ne!(
+            p.sticky, sticky,
+            "a keyless batch did not move the sticky partition"
+        );
     }
 
     #[test]
