@@ -66,6 +66,16 @@ pub const KAFKA_NAMES: &[(&str, &str, &str)] = &[
     ("producers", "retry_backoff_ms", "retry.backoff.ms"),
     ("producers", "retry_backoff_max_ms", "retry.backoff.max.ms"),
     ("producers", "linger_ms", "linger.ms"),
+    (
+        "producers",
+        "partitioner_adaptive_partitioning_enable",
+        "partitioner.adaptive.partitioning.enable",
+    ),
+    (
+        "producers",
+        "partitioner_availability_timeout_ms",
+        "partitioner.availability.timeout.ms",
+    ),
     ("producers", "transactional_id", "transactional.id"),
     (
         "producers",
@@ -214,6 +224,7 @@ mod tests {
         let value = |field: &str| -> &str {
             match field {
                 "unclean_leader_election" | "enable_idempotence" => "true",
+                "partitioner_adaptive_partitioning_enable" => "false",
                 "partitions" => "4",
                 "replication_factor" => "3",
                 "min_insync_replicas" => "2",

@@ -28,6 +28,16 @@ impl From<model::Acks> for core::Acks {
     }
 }
 
+impl From<model::Partitioner> for core::Partitioner {
+    fn from(p: model::Partitioner) -> Self {
+        match p {
+            model::Partitioner::UniformSticky => core::Partitioner::UniformSticky,
+            model::Partitioner::Sticky => core::Partitioner::Sticky,
+            model::Partitioner::RoundRobin => core::Partitioner::RoundRobin,
+        }
+    }
+}
+
 impl From<model::KeyDistribution> for core::KeyDistribution {
     fn from(k: model::KeyDistribution) -> Self {
         match k {
@@ -164,6 +174,9 @@ pub fn lower(sc: &Scenario) -> SimConfig {
             retry_backoff_max_ms: p.retry_backoff_max_ms,
             linger_ms: p.linger_ms,
             max_batch_records: p.max_batch_records,
+            partitioner: p.partitioner().into(),
+            adaptive_partitioning: p.partitioner_adaptive_partitioning_enable,
+            availability_timeout_ms: p.partitioner_availability_timeout_ms,
             transactional: p.transactional_id.as_ref().map(|id| TransactionConfig {
                 id: id.clone(),
                 size: p.transaction_size.unwrap_or(DEFAULT_TRANSACTION_SIZE),

@@ -257,6 +257,18 @@ pub struct Producer {
     /// Records per batch; stands in for `batch.size`, which Kafka counts in bytes.
     #[serde(default = "d_max_batch_records")]
     pub max_batch_records: u32,
+    /// Where keyless records go; unset means [`Partitioner::default`] (see
+    /// [`Producer::partitioner`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partitioner: Option<Partitioner>,
+    /// `partitioner.adaptive.partitioning.enable` (KIP-794).
+    #[serde(default = "d_true")]
+    #[serde(alias = "partitioner.adaptive.partitioning.enable")]
+    pub partitioner_adaptive_partitioning_enable: bool,
+    /// `partitioner.availability.timeout.ms` (KIP-794; 0 turns it off).
+    #[serde(default)]
+    #[serde(alias = "partitioner.availability.timeout.ms")]
+    pub partitioner_availability_timeout_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(alias = "transactional.id")]
     pub transactional_id: Option<String>,
@@ -273,7 +285,37 @@ pub struct Producer {
     pub messages: Vec<MessageSpec>,
 }
 
+/// Where a producer sends keyless records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Partitioner {
+    /// Kafka 3.3+ built-in uniform sticky partitioner (KIP-794): the default, the one place
+    /// the unset value is decided.
+    #[default]
+    UniformSticky,
+    /// KIP-480's sticky partitioner (Kafka 2.4-3.2).
+    Sticky,
+    /// The pre-2.4 `DefaultPartitioner` for keyless records.
+    RoundRobin,
+}
+
+impl Partitioner {
+    /// As written in a scenario file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Partitioner::UniformSticky => "uniform-sticky",
+            Partitioner::Sticky => "sticky",
+            Partitioner::RoundRobin => "round-robin",
+        }
+    }
+}
+
 impl Producer {
+    /// The effective partitioner for keyless records.
+    pub fn partitioner(&self) -> Partitioner {
+        self.partitioner.unwrap_or_default()
+    }
+
     /// The effective `enable.idempotence`, following Kafka 3.x: explicit value wins; unset
     /// means on unless `acks != all`, `retries == 0` or `max.in.flight > 5`.
     pub fn idempotent(&self) -> bool {
@@ -787,6 +829,9 @@ fn d_retry_backoff_max_ms() -> u64 {
 }
 fn d_transaction_timeout_ms() -> u64 {
     60_000
+}
+fn d_true() -> bool {
+    true
 }
 fn d_linger_ms() -> u64 {
     5

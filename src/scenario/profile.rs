@@ -12,7 +12,7 @@
 //! each release's tag). The README's "Kafka version profiles" table shows the same rows.
 //!
 //! Hook for the merge: the fields other slices of issue 10 add get their rows here (see the
-//! `MERGE HOOK` comments): producer `partitioner` and cluster `transaction_version`.
+//! `MERGE HOOK` comments): cluster `transaction_version`.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 
 use super::doc::{Doc, Seg};
 use super::model::{
-    Acks, Assignor, Cluster, CommitMode, Group, GroupProtocol, IsolationLevel, Producer,
-    ReplicaRecovery, Scenario,
+    Acks, Assignor, Cluster, CommitMode, Group, GroupProtocol, IsolationLevel, Partitioner,
+    Producer, ReplicaRecovery, Scenario,
 };
 
 /// The Kafka release whose defaults a scenario uses. Ordered oldest first.
@@ -187,6 +187,8 @@ pub enum Rule {
     ConstantBackoff,
     /// Before 0.11 (KIP-101) a restarting follower truncated to its high watermark.
     HighWatermarkRecovery,
+    /// Where keyless records go.
+    Partitioner(Partitioner),
     /// Unset: the model's own default for the field (`lower.rs`).
     Unset,
 }
@@ -306,8 +308,17 @@ pub static DEFAULTS: &[Default_] = &[
         ],
         source: "KIP-580 (3.7): exponential backoff up to 1 s; before it a constant retry.backoff.ms",
     },
-    // MERGE HOOK (producer): `partitioner`: "round-robin" for keyless records before 2.4,
-    // "sticky" 2.4-3.2 (KIP-480), "uniform-sticky" from 3.3 (KIP-794).
+    Default_ {
+        scope: Scope::Producer,
+        field: "partitioner",
+        kafka: "partitioner (keyless records)",
+        steps: &[
+            (R0, Rule::Partitioner(Partitioner::RoundRobin)),
+            (Release(2, 4), Rule::Partitioner(Partitioner::Sticky)),
+            (Release(3, 3), Rule::Partitioner(Partitioner::UniformSticky)),
+        ],
+        source: "KIP-480 (2.4): sticky partitioner; KIP-794 (3.3): uniform sticky partitioner",
+    },
     Default_ {
         scope: Scope::Group,
         field: "session_timeout_ms",
@@ -521,6 +532,7 @@ fn set_producer(p: &mut Producer, field: &str, rule: Rule) {
         ("retry_backoff_max_ms", Rule::ConstantBackoff) => {
             p.retry_backoff_max_ms = p.retry_backoff_ms
         }
+        ("partitioner", Rule::Partitioner(x)) => p.partitioner = Some(x),
         _ => unreachable!("profile row producers.{field} = {rule:?} has no setter"),
     }
 }
@@ -568,6 +580,7 @@ fn get(sc: &Scenario, scope: Scope, i: usize, field: &str) -> String {
                 "linger_ms" => p.linger_ms.to_string(),
                 "delivery_timeout_ms" => p.delivery_timeout_ms.to_string(),
                 "retry_backoff_max_ms" => p.retry_backoff_max_ms.to_string(),
+                "partitioner" => p.partitioner().name().to_string(),
                 _ => unreachable!("profile row producers.{field} has no getter"),
             }
         }

@@ -759,6 +759,12 @@ impl<'a, 'i> Validator<'a, 'i> {
                 )
                 .expected("at least 1");
             }
+            self.duration(
+                fp!["producers", i, "partitioner_availability_timeout_ms"],
+                p.partitioner_availability_timeout_ms,
+                0,
+                "",
+            );
             self.idempotence(i, p);
             let spin = "a producer waits this long; zero would make the simulation spin without advancing time";
             self.duration(

@@ -28,6 +28,21 @@ impl Acks {
     }
 }
 
+/// Where a producer sends keyless records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Partitioner {
+    /// Kafka 3.3+ built-in partitioner (KIP-794, `BuiltInPartitioner`): stick to a partition
+    /// until `batch.size` has been produced to it, then pick the next one, weighted away from
+    /// partitions with longer queues (adaptive partitioning).
+    #[default]
+    UniformSticky,
+    /// KIP-480 (Kafka 2.4-3.2): switch partition whenever a batch is closed.
+    Sticky,
+    /// Before Kafka 2.4 (`DefaultPartitioner` for keyless records): each record to the next
+    /// available partition in turn.
+    RoundRobin,
+}
+
 /// How a streaming producer picks the key of its n-th send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum KeyDistribution {
@@ -232,6 +247,12 @@ pub struct ProducerConfig {
     pub linger_ms: u64,
     /// Records per batch; stands in for `batch.size`.
     pub max_batch_records: u32,
+    /// Where keyless records go.
+    pub partitioner: Partitioner,
+    /// `partitioner.adaptive.partitioning.enable`
+    pub adaptive_partitioning: bool,
+    /// `partitioner.availability.timeout.ms` (0: off)
+    pub availability_timeout_ms: u64,
     /// `transactional.id`, with the transaction's size and timeout.
     pub transactional: Option<TransactionConfig>,
     pub workload: WorkloadConfig,

@@ -24,7 +24,7 @@ use std::collections::VecDeque;
 
 use rand::RngExt;
 
-use crate::sim::config::{Acks, KeyDistribution, ProducerConfig};
+use crate::sim::config::{Acks, KeyDistribution, Partitioner, ProducerConfig};
 use crate::sim::ids::*;
 use crate::sim::partitioner::partition_for_key;
 use crate::sim::trace::Trace;
@@ -158,6 +158,8 @@ const RECONNECT_BACKOFF_MAX_MS: u64 = 1000;
 struct ConnState {
     /// Refused or reset: not ready until a reconnect succeeds.
     down: bool,
+    /// When it went down (for `partitioner.availability.timeout.ms`).
+    down_since: SimTime,
     /// The backoff before the next reconnect attempt.
     backoff_ms: u64,
     token: u32,
@@ -179,6 +181,9 @@ pub struct KnownPartition {
 pub(crate) struct PartitionQueue {
     /// Every record this client was given for the partition, in send order.
     pub(crate) records: Vec<MsgId>,
+    /// Whether each record of `records` was sent without a key (it went where the sticky
+    /// partitioner said).
+    keyless: Vec<bool>,
     /// Records before this index are in batches.
     pub(crate) batched: usize,
     /// When the oldest record not yet batched arrived.
@@ -206,6 +211,7 @@ impl PartitionQueue {
     fn new() -> PartitionQueue {
         PartitionQueue {
             records: Vec::new(),
+            keyless: Vec::new(),
             batched: 0,
             oldest_queued: SimTime::ZERO,
             queued_at: VecDeque::new(),
@@ -360,6 +366,12 @@ pub struct Producer {
     pub retry_backoff_max_ms: u64,
     pub linger_ms: u64,
     pub max_batch_records: u32,
+    /// Where keyless records go.
+    pub partitioner: Partitioner,
+    /// `partitioner.adaptive.partitioning.enable`
+    pub adaptive_partitioning: bool,
+    /// `partitioner.availability.timeout.ms`
+    pub availability_timeout_ms: u64,
     pub(crate) transactional: Option<Transactional>,
     /// A processor's output producer or a dead-letter producer lives inside that consumer's
     /// process.
@@ -379,8 +391,14 @@ pub struct Producer {
     pub last_error: Option<(SimTime, ErrorCode)>,
     /// The topic's partitions and their leaders as last learned.
     pub known: Vec<KnownPartition>,
-    /// Where keyless records go (KIP-480), chosen at the first start.
+    /// Where keyless records go (the sticky partition), chosen at the first start.
     sticky: Option<u32>,
+    /// Keyless records appended to the sticky partition since it was chosen (the uniform sticky
+    /// partitioner's `producedBytes`, counted in records).
+    sticky_records: u32,
+    /// The round-robin partitioner's counter (it starts where the first sticky pick fell, as
+    /// the old `DefaultPartitioner`'s started at a random value).
+    round_robin: u32,
 
     // ----- the client library: a crash loses it -----
     pub(crate) client: Client,
@@ -412,6 +430,9 @@ impl Producer {
             retry_backoff_max_ms: spec.retry_backoff_max_ms.max(spec.retry_backoff_ms),
             linger_ms: spec.linger_ms,
             max_batch_records: spec.max_batch_records,
+            partitioner: spec.partitioner,
+            adaptive_partitioning: spec.adaptive_partitioning,
+            availability_timeout_ms: spec.availability_timeout_ms,
             transactional: None,
             embedded_in: None,
             base_producer_id,
@@ -431,6 +452,8 @@ impl Producer {
                 })
                 .collect(),
             sticky: None,
+            sticky_records: 0,
+            round_robin: 0,
             client: Client::new(0, partitions.len(), None, base_producer_id),
         }
     }
@@ -538,7 +561,9 @@ impl Producer {
         self.learn_leaders(bootstrap);
         if self.sticky.is_none() {
             let n = self.known.len() as u32;
-            self.sticky = Some(if n > 1 { cx.random_range(0..n) } else { 0 });
+            let first = if n > 1 { cx.random_range(0..n) } else { 0 };
+            self.sticky = Some(first);
+            self.round_robin = first;
         }
         if self.embedded_in.is_some() {
             // Its consumer starts it (`start_embedded`).
@@ -942,7 +967,7 @@ impl Producer {
                 }
                 c.key_partitions[k]
             }
-            None => self.sticky(),
+            None => self.keyless_partition(cx),
         };
         let partition = self.known[local as usize].partition;
         let msg = cx.register_msg(MsgInfo {
@@ -953,7 +978,10 @@ impl Producer {
         });
         let now = cx.now();
         self.sent += 1;
-        self.enqueue(local, msg, now);
+        self.enqueue(local, msg, key.is_none(), now);
+        if key.is_none() {
+            self.keyless_appended(local, cx);
+        }
         let produced = cx.emit(Trace::Produced {
             producer: self.id,
             msg,
@@ -981,9 +1009,12 @@ impl Producer {
         let nparts = self.known.len() as u32;
         let local = match key {
             Some(k) => partition_for_key(cx.key_name(k), nparts),
-            None => self.sticky(),
+            None => self.keyless_partition(cx),
         };
-        self.enqueue(local, msg, now);
+        self.enqueue(local, msg, key.is_none(), now);
+        if key.is_none() {
+            self.keyless_appended(local, cx);
+        }
         self.arm_delivery_timeout(now, cx);
         self.txn_record_added(local, msg, cx);
         self.drain(local, cx);
@@ -993,13 +1024,135 @@ impl Producer {
         self.sticky.unwrap_or(0)
     }
 
+    /// The partition for a keyless record.
+    fn keyless_partition(&mut self, cx: &mut Cx) -> u32 {
+        match self.partitioner {
+            Partitioner::Sticky => self.sticky(),
+            Partitioner::UniformSticky => {
+                // `RecordAccumulator.append`: a switch held back while the partition's batch
+                // was not full happens at the next append once it is (`allBatchesFull`).
+                if self.sticky_records >= self.max_batch_records && self.batch_full(self.sticky()) {
+                    self.next_sticky(cx);
+                }
+                self.sticky()
+            }
+            Partitioner::RoundRobin => {
+                // The pre-2.4 `DefaultPartitioner`: the next of the partitions with a leader
+                // (`availablePartitionsForTopic`), or of all if none has one.
+                let n = self.known.len() as u32;
+                let counter = self.round_robin;
+                self.round_robin = counter.wrapping_add(1);
+                let available: Vec<u32> = (0..n)
+                    .filter(|&p| self.known[p as usize].leader.is_some())
+                    .collect();
+                if available.is_empty() {
+                    counter % n
+                } else {
+                    available[(counter % available.len() as u32) as usize]
+                }
+            }
+        }
+    }
+
+    /// A keyless record was appended to `part`. The uniform sticky partitioner
+    /// (`BuiltInPartitioner.updatePartitionInfo`, KIP-794) switches once `batch.size` has been
+    /// produced to the partition and its batches are full, or once twice `batch.size` has
+    /// been, whatever the batches. Simplification: records have one size, so `batch.size` is
+    /// `max_batch_records` records.
+    fn keyless_appended(&mut self, part: u32, cx: &mut Cx) {
+        if self.partitioner != Partitioner::UniformSticky || part != self.sticky() {
+            return;
+        }
+        self.sticky_records += 1;
+        let batch = self.max_batch_records;
+        if (self.sticky_records >= batch && self.batch_full(part))
+            || self.sticky_records >= batch.saturating_mul(2)
+        {
+            self.next_sticky(cx);
+        }
+    }
+
+    /// `RecordAccumulator.allBatchesFull`: the partition's queue holds only full batches.
+    fn batch_full(&self, part: u32) -> bool {
+        let pq = &self.client.parts[part as usize];
+        pq.records.len() - pq.batched >= self.max_batch_records as usize
+    }
+
+    /// `BuiltInPartitioner.nextPartition`: a new sticky partition. With adaptive partitioning
+    /// (`updatePartitionLoadStats`) each partition with a leader is weighted by the longest
+    /// queue + 1 minus its own queue (batches waiting in the accumulator), and partitions whose
+    /// leader has been unreachable for `partitioner.availability.timeout.ms` are left out;
+    /// when every queue is equal and none is left out, or adaptive partitioning is off, the
+    /// pick is uniform over the partitions with a leader. The pick may be the same partition.
+    ///
+    /// Simplification: "unreachable" is the producer's connection to the leader being down
+    /// (Kafka measures how long the leader's node has had data it could not send).
+    fn next_sticky(&mut self, cx: &mut Cx) {
+        self.sticky_records = 0;
+        let n = self.known.len() as u32;
+        if n < 2 {
+            return;
+        }
+        let now = cx.now();
+        let batch = self.max_batch_records as usize;
+        let mut ids: Vec<u32> = Vec::new();
+        let mut sizes: Vec<u32> = Vec::new();
+        for p in 0..n {
+            let Some(leader) = self.known[p as usize].leader else {
+                continue;
+            };
+            if self.adaptive_partitioning && self.availability_timeout_ms > 0 {
+                let stuck = self.client.conns.get(leader.idx()).is_some_and(|c| {
+                    c.down
+                        && now.0.saturating_sub(c.down_since.0)
+                            > self.availability_timeout_ms * 1000
+                });
+                if stuck {
+                    continue;
+                }
+            }
+            let pq = &self.client.parts[p as usize];
+            let waiting = (pq.records.len() - pq.batched).div_ceil(batch) + pq.retry.len();
+            ids.push(p);
+            sizes.push(waiting as u32);
+        }
+        let all_equal = sizes.windows(2).all(|w| w[0] == w[1]);
+        let next = if !self.adaptive_partitioning
+            || ids.is_empty()
+            || (all_equal && ids.len() == n as usize)
+        {
+            // Uniform over the available partitions (or all, if none has a leader).
+            let available: Vec<u32> = (0..n)
+                .filter(|&p| self.known[p as usize].leader.is_some())
+                .collect();
+            if available.is_empty() {
+                cx.random_range(0..n)
+            } else {
+                available[cx.random_range(0..available.len() as u32) as usize]
+            }
+        } else {
+            // The cumulative frequency table of the inverted queue sizes.
+            let max_plus_1 = sizes.iter().copied().max().unwrap_or(0) + 1;
+            let mut cft = Vec::with_capacity(sizes.len());
+            let mut sum = 0;
+            for s in &sizes {
+                sum += max_plus_1 - s;
+                cft.push(sum);
+            }
+            let r = cx.random_range(0..sum);
+            ids[cft.partition_point(|&c| c <= r)]
+        };
+        self.sticky = Some(next);
+    }
+
     /// Put a record in its partition's queue.
-    fn enqueue(&mut self, part: u32, msg: MsgId, now: SimTime) {
+    fn enqueue(&mut self, part: u32, msg: MsgId, keyless: bool, now: SimTime) {
         let pq = &mut self.client.parts[part as usize];
         if pq.batched == pq.records.len() {
             pq.oldest_queued = now;
         }
         pq.records.push(msg);
+        pq.keyless.push(keyless);
         pq.queued_at.push_back(now);
     }
 
@@ -1099,8 +1252,20 @@ impl Producer {
             });
             c.parts[part as usize].open.push_back(batch);
             c.open_batches += 1;
-            // The sticky partitioner moves on once a batch is closed (KIP-480).
-            if self.sticky() == part && self.known.len() > 1 {
+            // KIP-480's sticky partitioner (`Partitioner::Sticky`) moves on once a batch of
+            // keyless records is closed (`StickyPartitionCache.nextPartition`). A batch holding
+            // only keyed records never used the sticky partition, and a draw for it would
+            // decide nothing: it leaves the sticky partition and the random stream alone.
+            // Simplification: Java's `onNewBatch` also moves on when a keyed record opens a
+            // batch on the sticky partition; that differs only for a producer that mixes keyed
+            // and keyless records.
+            let keyless =
+                c.parts[part as usize].keyless[start as usize..][..count as usize].contains(&true);
+            if self.partitioner == Partitioner::Sticky
+                && keyless
+                && self.sticky() == part
+                && self.known.len() > 1
+            {
                 let n = self.known.len() as u32;
                 let r = cx.random_range(0..n - 1);
                 self.sticky = Some(if r >= part { r + 1 } else { r });
@@ -1410,6 +1575,9 @@ impl Producer {
         } else {
             RECONNECT_BACKOFF_MS
         };
+        if !c.down {
+            c.down_since = cx.now();
+        }
         c.down = true;
         c.token = c.token.wrapping_add(1);
         let (token, base) = (c.token, c.backoff_ms * 1000);
@@ -1604,6 +1772,9 @@ mod tests {
             retry_backoff_max_ms: 1000,
             linger_ms: 0,
             max_batch_records: 1,
+            partitioner: Partitioner::Sticky,
+            adaptive_partitioning: true,
+            availability_timeout_ms: 0,
             transactional: None,
             workload: WorkloadConfig::Messages(Vec::new()),
         }
@@ -1738,6 +1909,150 @@ mod tests {
         assert_eq!(again[0].batch, first.batch);
         assert_eq!(again[0].base_seq, first.base_seq);
         assert_eq!(again[0].attempt, first.attempt + 1);
+    }
+
+    #[test]
+    fn a_batch_of_keyed_records_leaves_the_sticky_partition_and_the_random_stream_alone() {
+        let (mut k, mut p) = started(&config(), 3, 0);
+        k.keys = (0..6).map(|i| format!("key-{i}")).collect();
+        let sticky = p.sticky;
+        let rng_before = k.rng.clone();
+        let mut cx = Cx::new(&mut k, ME);
+        // One batch per record (max_batch_records = 1); six keyed records close six batches,
+        // some of them on the sticky partition.
+        for key in 0..6 {
+            p.send_output(MsgId(key), Some(key), &mut cx);
+        }
+        let sent = produces(&mut k);
+        assert_eq!(sent.len(), 6);
+        let sticky_partition = PartitionId(sticky.unwrap());
+        assert!(sent.iter().any(|s| s.partition == sticky_partition));
+        assert_eq!(p.sticky, sticky, "a keyed batch moved the sticky partition");
+        assert_eq!(k.rng, rng_before, "a keyed batch drew a random number");
+        // A keyless record's batch closes on the sticky partition and moves it on.
+        let mut cx = Cx::new(&mut k, ME);
+        p.send_output(MsgId(6), None, &mut cx);
+        assert_ne!(
+            p.sticky, sticky,
+            "a keyless batch did not move the sticky partition"
+        );
+    }
+
+    /// The partitions of the produce requests sent so far, in order.
+    fn sent_partitions(k: &mut Kernel) -> Vec<u32> {
+        produces(k).iter().map(|s| s.partition.0).collect()
+    }
+
+    fn keyless(p: &mut Producer, k: &mut Kernel, records: u32) {
+        let mut cx = Cx::new(k, ME);
+        for m in 0..records {
+            p.send_output(MsgId(m), None, &mut cx);
+        }
+    }
+
+    #[test]
+    fn uniform_sticky_stays_on_a_partition_until_a_batch_size_has_been_produced_to_it() {
+        // linger.ms = 0: every record goes out in a batch of its own, never a full one. KIP-480
+        // would move after each; KIP-794 stays until twice batch.size (3 records) has been
+        // produced, as no batch was full when a record was appended.
+        let spec = ProducerConfig {
+            max_batch_records: 3,
+            partitioner: Partitioner::UniformSticky,
+            ..config()
+        };
+        let (mut k, mut p) = started(&spec, 3, 0);
+        keyless(&mut p, &mut k, 6);
+        let counts: Vec<usize> = p.client.parts.iter().map(|q| q.records.len()).collect();
+        assert!(counts.contains(&6), "{counts:?}");
+        assert!(sent_partitions(&mut k).len() > 1, "one batch per record");
+        assert_eq!(
+            p.sticky_records, 0,
+            "the sixth record did not end the stint"
+        );
+
+        // With a long linger the records wait and the third fills the batch: the switch comes
+        // after batch.size records.
+        let spec = ProducerConfig {
+            linger_ms: 60_000,
+            ..spec
+        };
+        let (mut k, mut p) = started(&spec, 3, 0);
+        keyless(&mut p, &mut k, 2);
+        assert_eq!(p.sticky_records, 2);
+        assert!(sent_partitions(&mut k).is_empty());
+        keyless(&mut p, &mut k, 1);
+        assert_eq!(sent_partitions(&mut k).len(), 1, "the full batch went out");
+        assert_eq!(p.sticky_records, 0, "a full batch did not end the stint");
+    }
+
+    #[test]
+    fn adaptive_partitioning_steers_away_from_the_partition_with_the_longer_queue() {
+        let spec = ProducerConfig {
+            max_batch_records: 3,
+            linger_ms: 60_000,
+            partitioner: Partitioner::UniformSticky,
+            ..config()
+        };
+        let (mut k, mut p) = started(&spec, 2, 0);
+        // Ten batches wait for partition 1, none for partition 0.
+        let pq = &mut p.client.parts[1];
+        for m in 0..30 {
+            pq.records.push(MsgId(m));
+            pq.keyless.push(true);
+            pq.queued_at.push_back(SimTime::ZERO);
+        }
+        let mut cx = Cx::new(&mut k, ME);
+        let mut on_0 = 0;
+        for _ in 0..200 {
+            p.next_sticky(&mut cx);
+            on_0 += u32::from(p.sticky == Some(0));
+        }
+        // Weights 11 : 1 (longest queue + 1 minus each queue).
+        assert!(on_0 > 170, "partition 0 picked {on_0} of 200 times");
+
+        // Without adaptive partitioning the pick is uniform.
+        p.adaptive_partitioning = false;
+        let mut on_0 = 0;
+        for _ in 0..200 {
+            p.next_sticky(&mut cx);
+            on_0 += u32::from(p.sticky == Some(0));
+        }
+        assert!(
+            (60..140).contains(&on_0),
+            "partition 0 picked {on_0} of 200 times"
+        );
+    }
+
+    #[test]
+    fn round_robin_sends_each_keyless_record_to_the_next_partition() {
+        let spec = ProducerConfig {
+            partitioner: Partitioner::RoundRobin,
+            max_batch_records: 10,
+            ..config()
+        };
+        let (mut k, mut p) = started(&spec, 3, 0);
+        keyless(&mut p, &mut k, 7);
+        let parts = sent_partitions(&mut k);
+        assert_eq!(parts.len(), 7);
+        for w in parts.windows(2) {
+            assert_eq!(w[1], (w[0] + 1) % 3, "{parts:?}");
+        }
+    }
+
+    #[test]
+    fn sticky_moves_to_another_partition_after_every_batch_of_keyless_records() {
+        // KIP-480: with one record per batch, each record goes elsewhere than the last.
+        let spec = ProducerConfig {
+            partitioner: Partitioner::Sticky,
+            ..config()
+        };
+        let (mut k, mut p) = started(&spec, 3, 0);
+        keyless(&mut p, &mut k, 8);
+        let parts = sent_partitions(&mut k);
+        assert_eq!(parts.len(), 8);
+        for w in parts.windows(2) {
+            assert_ne!(w[0], w[1], "{parts:?}");
+        }
     }
 
     #[test]

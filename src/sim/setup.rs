@@ -299,6 +299,9 @@ fn create_embedded_producer(
         retry_backoff_max_ms: 1000,
         linger_ms: 0,
         max_batch_records: group.spec.max_poll_records,
+        partitioner: Default::default(),
+        adaptive_partitioning: true,
+        availability_timeout_ms: 0,
         transactional: None,
         workload: WorkloadConfig::Messages(Vec::new()),
     };

@@ -301,3 +301,46 @@ fn an_unknown_version_in_the_list_exits_2() {
         "{err}"
     );
 }
+
+/// How many of producer `p`'s records each partition of topic `t` holds (on its fullest replica).
+fn keyless_spread(version: &str) -> Vec<usize> {
+    let text = "[scenario]\ntitle = \"t\"\nstop_at_ms = 5000\n\n[cluster]\nkafka_version = \"VERSION\"\n\n\
+                [[topics]]\nname = \"t\"\npartitions = 3\n\n[[producers]]\nname = \"p\"\ntopic = \"t\"\n\
+                send = { count = 30, every_ms = 20, start_ms = 500 }\n"
+        .replace("VERSION", version);
+    let sc = scenario::parse("keyless.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+    let r = report::run("keyless.toml", &sc, sc.scenario.seed, |_, _| {});
+    (0..3)
+        .map(|q| {
+            r.logs[&format!("t/{q}")]
+                .values()
+                .map(|log| log.iter().filter(|e| e.starts_with("p#")).count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect()
+}
+
+#[test]
+fn the_keyless_partitioner_follows_the_profile() {
+    // Each record goes out in a batch of its own (sent every 20 ms, linger.ms at most 5).
+    // 4.2, KIP-794: one partition until batch.size (100 records) has been produced to it.
+    let spread = keyless_spread("4.2");
+    assert!(spread.contains(&30), "4.2: {spread:?}");
+    // 2.8, KIP-480: a new partition after every batch: all three get some.
+    let spread = keyless_spread("2.8");
+    assert_eq!(spread.iter().sum::<usize>(), 30);
+    assert!(spread.iter().all(|&n| n > 0), "2.8: {spread:?}");
+    // 0.10, round-robin: each record to the next partition, 10 each.
+    assert_eq!(keyless_spread("0.10"), [10, 10, 10]);
+    // An explicit partitioner wins over the profile.
+    let sc = scenario::parse(
+        "p.toml",
+        &file("0.10", "partitioner = \"uniform-sticky\"\n", ""),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        sc.producers[0].partitioner(),
+        scenario::Partitioner::UniformSticky
+    );
+}
