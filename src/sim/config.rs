@@ -338,6 +338,41 @@ pub struct GroupConfig {
     pub start_ms: u64,
 }
 
+#[cfg(test)]
+impl GroupConfig {
+    /// A classic `range` group `billing` on topic 0 with one consumer and Kafka's defaults, for
+    /// unit tests of one process (tests change what they need with `..`).
+    pub(crate) fn for_tests() -> GroupConfig {
+        GroupConfig {
+            name: "billing".to_string(),
+            topic: TopicId(0),
+            consumers: 1,
+            assignor: Assignor::Range,
+            protocol: GroupProtocol::Classic,
+            remote_assignor: RemoteAssignor::Uniform,
+            commit: CommitMode::AfterProcess,
+            processing_ms: 0,
+            isolation_level: IsolationLevel::ReadUncommitted,
+            dedup: false,
+            static_membership: false,
+            output_topic: None,
+            dead_letter_topic: None,
+            max_attempts: 3,
+            fail_keys: Vec::new(),
+            fail_every: None,
+            max_poll_records: 500,
+            session_timeout_ms: 45_000,
+            heartbeat_interval_ms: 3_000,
+            max_poll_interval_ms: 300_000,
+            auto_commit_interval_ms: 5_000,
+            auto_offset_reset: OffsetReset::Latest,
+            request_timeout_ms: 30_000,
+            fetch_max_wait_ms: 500,
+            start_ms: 0,
+        }
+    }
+}
+
 /// What a fault acts on. Only `LeaderOf` depends on the moment the fault fires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {

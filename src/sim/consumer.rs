@@ -1950,34 +1950,7 @@ mod tests {
     const P1: PartitionId = PartitionId(1);
 
     fn spec() -> GroupConfig {
-        use crate::sim::config::RemoteAssignor;
-        GroupConfig {
-            name: "billing".to_string(),
-            topic: TopicId(0),
-            consumers: 1,
-            assignor: Assignor::Range,
-            protocol: GroupProtocol::Classic,
-            remote_assignor: RemoteAssignor::Uniform,
-            commit: CommitMode::AfterProcess,
-            processing_ms: 0,
-            isolation_level: IsolationLevel::ReadUncommitted,
-            dedup: false,
-            static_membership: false,
-            output_topic: None,
-            dead_letter_topic: None,
-            max_attempts: 3,
-            fail_keys: Vec::new(),
-            fail_every: None,
-            max_poll_records: 500,
-            session_timeout_ms: 45_000,
-            heartbeat_interval_ms: 3_000,
-            max_poll_interval_ms: 300_000,
-            auto_commit_interval_ms: 5_000,
-            auto_offset_reset: OffsetReset::Latest,
-            request_timeout_ms: 30_000,
-            fetch_max_wait_ms: 500,
-            start_ms: 0,
-        }
+        GroupConfig::for_tests()
     }
 
     fn kernel() -> Kernel {

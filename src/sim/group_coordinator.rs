@@ -1224,7 +1224,6 @@ fn assign(assignor: Assignor, parts: &[PartitionId], members: &mut [Member]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::config::{CommitMode, IsolationLevel, OffsetReset};
     use crate::sim::controller::Controller;
     use crate::sim::coordinator::coordinator_for;
     use crate::sim::cx::testkit::{advance_to, kernel, pop_timer, take_sent, take_trace, timers};
@@ -1241,31 +1240,10 @@ mod tests {
 
     fn spec() -> GroupConfig {
         GroupConfig {
-            name: "billing".into(),
-            topic: TopicId(0),
             consumers: 2,
-            assignor: Assignor::Range,
-            protocol: GroupProtocol::Classic,
-            remote_assignor: RemoteAssignor::Uniform,
-            commit: CommitMode::AfterProcess,
-            processing_ms: 0,
-            isolation_level: IsolationLevel::ReadUncommitted,
-            dedup: false,
-            static_membership: false,
-            output_topic: None,
-            dead_letter_topic: None,
             max_attempts: 1,
-            fail_keys: Vec::new(),
-            fail_every: None,
-            max_poll_records: 500,
             session_timeout_ms: 10_000,
-            heartbeat_interval_ms: 3_000,
-            max_poll_interval_ms: 300_000,
-            auto_commit_interval_ms: 5_000,
-            auto_offset_reset: OffsetReset::Latest,
-            request_timeout_ms: 30_000,
-            fetch_max_wait_ms: 500,
-            start_ms: 0,
+            ..GroupConfig::for_tests()
         }
     }
 

@@ -1782,18 +1782,29 @@ mod tests {
 
     /// A started producer on `partitions` partitions (all led by broker 0) whose application
     /// sends `sends` keyless records at time 0.
-    fn started(spec: &ProducerConfig, partitions: u32, sends: usize) -> (Kernel, Producer) {
-        let mut k = kernel(&[
+    /// A producer on `partitions` partitions (all led by broker 1) with `workload`, not started.
+    fn built(spec: &ProducerConfig, partitions: u32, workload: Workload) -> (Kernel, Producer) {
+        let k = kernel(&[
             NodeKind::Broker(BrokerId(0)),
             NodeKind::Broker(BrokerId(1)),
             NodeKind::Controller,
             NodeKind::Producer(ProducerId(0)),
         ]);
         let parts: Vec<PartitionId> = (0..partitions).map(PartitionId).collect();
-        let workload = Workload::Explicit(vec![(0, None); sends]);
-        let mut p = Producer::new(spec, ProducerId(0), ME, TopicId(0), &parts, workload);
-        let bootstrap: Vec<_> = parts.iter().map(|&q| (q, Some(LEADER))).collect();
-        p.on_start(&bootstrap, &mut Cx::new(&mut k, ME));
+        let p = Producer::new(spec, ProducerId(0), ME, TopicId(0), &parts, workload);
+        (k, p)
+    }
+
+    fn start(k: &mut Kernel, p: &mut Producer) {
+        let bootstrap: Vec<_> = (0..p.known.len() as u32)
+            .map(|q| (PartitionId(q), Some(LEADER)))
+            .collect();
+        p.on_start(&bootstrap, &mut Cx::new(k, ME));
+    }
+
+    fn started(spec: &ProducerConfig, partitions: u32, sends: usize) -> (Kernel, Producer) {
+        let (mut k, mut p) = built(spec, partitions, Workload::Explicit(vec![(0, None); sends]));
+        start(&mut k, &mut p);
         (k, p)
     }
 
@@ -2091,16 +2102,9 @@ mod tests {
             delivery_timeout_ms: 2_000,
             ..config()
         };
-        let mut k = kernel(&[
-            NodeKind::Broker(BrokerId(0)),
-            NodeKind::Broker(BrokerId(1)),
-            NodeKind::Controller,
-            NodeKind::Producer(ProducerId(0)),
-        ]);
-        let parts = [PartitionId(0)];
         let workload = Workload::Explicit(vec![(0, None), (100, None), (100, None), (2050, None)]);
-        let mut p = Producer::new(&spec, ProducerId(0), ME, TopicId(0), &parts, workload);
-        p.on_start(&[(PartitionId(0), Some(LEADER))], &mut Cx::new(&mut k, ME));
+        let (mut k, mut p) = built(&spec, 1, workload);
+        start(&mut k, &mut p);
         send_all(&mut k, &mut p);
         fire(
             &mut k,
@@ -2363,15 +2367,7 @@ mod tests {
             max_batch_records: 10,
             ..config()
         };
-        let mut k = kernel(&[
-            NodeKind::Broker(BrokerId(0)),
-            NodeKind::Broker(BrokerId(1)),
-            NodeKind::Controller,
-            NodeKind::Producer(ProducerId(0)),
-        ]);
-        let parts = [PartitionId(0)];
-        let workload = Workload::Explicit(vec![(0, None); 2]);
-        let mut p = Producer::new(&spec, ProducerId(0), ME, TopicId(0), &parts, workload);
+        let (mut k, mut p) = built(&spec, 1, Workload::Explicit(vec![(0, None); 2]));
         p.set_transactional(Some(Transactional {
             txn: 0,
             size: 2,
@@ -2380,7 +2376,7 @@ mod tests {
         // The event loop's stand-in for FindCoordinator.
         let coordinator = BrokerId(1);
         p.client.coordinator = Some(coordinator);
-        p.on_start(&[(PartitionId(0), Some(LEADER))], &mut Cx::new(&mut k, ME));
+        start(&mut k, &mut p);
         send_all(&mut k, &mut p);
         let txn_requests = |k: &mut Kernel| -> Vec<TxnRequest> {
             take_sent(k)
