@@ -124,7 +124,12 @@ impl Network {
     }
 
     fn link_mut(&mut self, from: NodeId, to: NodeId) -> &mut Link {
-        match self.slot(from, to) {
+        let slot = self.slot(from, to);
+        self.link_at(slot)
+    }
+
+    fn link_at(&mut self, slot: Slot) -> &mut Link {
+        match slot {
             Slot::ToServer(i) => &mut self.to_server[i],
             Slot::FromServer(i) => &mut self.from_server[i],
             Slot::Other(a, b) => self.others.entry((a, b)).or_default(),
@@ -160,7 +165,8 @@ impl Network {
         let drop_acks = is_produce_response && self.drop_acks[to.idx()] > 0;
         let draw_loss = self.loss > 0.0;
         let (lo, hi) = self.latency_us;
-        let link = self.link_mut(from, to);
+        let slot = self.slot(from, to);
+        let link = self.link_at(slot);
         if link.cuts > 0 {
             return Err(DropReason::Cut);
         }
@@ -182,7 +188,7 @@ impl Network {
             rng.random_range(lo..=hi)
         };
         let arrive = now.plus_us(latency + link.extra_us).max(link.last_arrival);
-        self.link_mut(from, to).last_arrival = arrive;
+        self.link_at(slot).last_arrival = arrive;
         Ok(arrive)
     }
 
