@@ -380,15 +380,21 @@ impl GroupsPanel<'_> {
                 let held = member.map(|m| member_partitions(sim, g, c, &goal(g, m)));
                 match (member, held) {
                     (Some(_), Some(held)) if !held.is_empty() => {
+                        // One row per partition, wrapped under the partition name when the
+                        // column is narrow, so the mark at its end (pending, revoking) is kept.
                         for (i, (p, mark)) in held.into_iter().enumerate() {
                             if i > 0 {
-                                lines.push(Line::from(std::mem::take(&mut head)));
+                                lines.extend(super::wrap_spans(
+                                    std::mem::take(&mut head),
+                                    width,
+                                    24,
+                                ));
                                 head = vec![Span::raw(" ".repeat(22))];
                             }
                             head.extend(partition_spans(sim, g, c, p, false));
                             head.extend(mark.tag(false));
                         }
-                        lines.push(Line::from(head));
+                        lines.extend(super::wrap_spans(head, width, 24));
                     }
                     (Some(_), _) => {
                         head.push(Span::styled("no partitions (idle member)", theme::DIM));

@@ -16,7 +16,13 @@ pub struct LogPanel<'a> {
     pub s: &'a Session,
 }
 
-const TIME_W: usize = 8;
+/// The time column is as wide as the newest entry's time (times only grow), so a short run
+/// does not pay for `123.456s` on every row.
+fn time_width(log: &std::collections::VecDeque<crate::session::LogLine>) -> usize {
+    log.back()
+        .map_or(6, |l| theme::width(&theme::time(l.time)))
+        .max(6)
+}
 
 impl Widget for LogPanel<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
@@ -43,7 +49,8 @@ impl Widget for LogPanel<'_> {
             );
             return;
         }
-        let text_w = (inner.width as usize).saturating_sub(TIME_W + 1).max(10);
+        let time_w = time_width(log);
+        let text_w = (inner.width as usize).saturating_sub(time_w + 1).max(10);
         // Collect rows from the newest entry upward until the panel is full.
         let mut rows: Vec<Line<'static>> = Vec::new();
         let h = inner.height as usize;
@@ -64,11 +71,11 @@ impl Widget for LogPanel<'_> {
             for (i, part) in wrapped.into_iter().enumerate().rev() {
                 let time = if i == 0 {
                     Span::styled(
-                        format!("{:>w$} ", theme::time(line.time), w = TIME_W),
+                        format!("{:>w$} ", theme::time(line.time), w = time_w),
                         theme::DIM,
                     )
                 } else {
-                    Span::raw(" ".repeat(TIME_W + 1))
+                    Span::raw(" ".repeat(time_w + 1))
                 };
                 rows.push(Line::from(vec![time, Span::styled(part, style)]));
             }

@@ -83,10 +83,16 @@ fn main_body(app: &App, s: &Session, area: Rect, buf: &mut Buffer) {
     let outcome = outcome::OutcomePanel { s };
     let log = log::LogPanel { app, s };
     if area.width >= WIDE {
-        let [left, right] =
-            Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
-                .spacing(1)
-                .areas(area);
+        // Below 160 columns, 53% still leaves the diagram nine cells a column for six nodes
+        // and gives the event log room for a send or an acknowledgement on one line; wider
+        // terminals give the replica strips the extra room.
+        let left_pct = if area.width < 160 { 53 } else { 55 };
+        let [left, right] = Layout::horizontal([
+            Constraint::Percentage(left_pct),
+            Constraint::Percentage(100 - left_pct),
+        ])
+        .spacing(1)
+        .areas(area);
         let ph = producers.height(left.width);
         let gh = groups.height(left.width);
         let ch = cluster
@@ -198,28 +204,36 @@ pub fn panel(title: &str, hint: &str, area: Rect, buf: &mut Buffer) -> Rect {
     }
 }
 
-/// Write `line` at row `y` of `area`, clipped to its width. ASCII spans are written cell by
-/// cell, which is several times cheaper than ratatui's grapheme-aware path (frame cost).
-/// Lay `spans` out in `width` columns: a span that would overflow starts a new line indented by
-/// `indent` (its leading spaces dropped), so nothing is cut and lines wrap only when they must.
-/// A single span wider than the line is left to be cut.
+/// Lay `spans` out in `width` columns, breaking only before a span that starts with a space, so
+/// a label stays with its value (`  ISR ` + `[1,2,3]`). A piece that would overflow starts a new
+/// line indented by `indent` (its leading spaces dropped): nothing is cut and lines wrap only
+/// when they must. A single piece wider than the line is left to be cut.
 pub fn wrap_spans(spans: Vec<Span<'static>>, width: u16, indent: usize) -> Vec<Line<'static>> {
     let width = width as usize;
+    // Pieces: a span that starts with a space and the spans glued to it.
+    let mut pieces: Vec<Vec<Span<'static>>> = Vec::new();
+    for span in spans {
+        match pieces.last_mut() {
+            Some(piece) if !span.content.starts_with(' ') => piece.push(span),
+            _ => pieces.push(vec![span]),
+        }
+    }
     let mut lines = Vec::new();
     let mut current: Vec<Span<'static>> = Vec::new();
     let mut used = 0;
-    for span in spans {
-        let w = span.width();
+    for mut piece in pieces {
+        let w: usize = piece.iter().map(|s| s.width()).sum();
         if used + w > width && used > indent {
             lines.push(Line::from(std::mem::take(&mut current)));
             current.push(Span::raw(" ".repeat(indent)));
-            let trimmed = Span::styled(span.content.trim_start().to_string(), span.style);
-            used = indent + trimmed.width();
-            current.push(trimmed);
+            let first = &piece[0];
+            piece[0] = Span::styled(first.content.trim_start().to_string(), first.style);
+            used = indent + piece.iter().map(|s| s.width()).sum::<usize>();
+            current.extend(piece);
             continue;
         }
         used += w;
-        current.push(span);
+        current.extend(piece);
     }
     if !current.is_empty() {
         lines.push(Line::from(current));
@@ -227,6 +241,8 @@ pub fn wrap_spans(spans: Vec<Span<'static>>, width: u16, indent: usize) -> Vec<L
     lines
 }
 
+/// Write `line` at row `y` of `area`, clipped to its width. ASCII spans are written cell by
+/// cell, which is several times cheaper than ratatui's grapheme-aware path (frame cost).
 pub fn put(buf: &mut Buffer, area: Rect, y: u16, line: &Line) {
     if y >= area.height {
         return;
@@ -313,6 +329,21 @@ mod wrap_tests {
                 "checkout  acks=all",
                 "    enable.idempotence=true  retries=5"
             ]
+        );
+    }
+
+    #[test]
+    fn a_label_wraps_together_with_its_value() {
+        let spans = vec![
+            Span::raw("  orders/0"),
+            Span::raw("  epoch "),
+            Span::raw("0"),
+            Span::raw("  ISR "),
+            Span::raw("[1,2,3]"),
+        ];
+        assert_eq!(
+            text(&wrap_spans(spans, 24, 4)),
+            ["  orders/0  epoch 0", "    ISR [1,2,3]"]
         );
     }
 }

@@ -34,10 +34,13 @@ pub fn verdict_style(v: Verdict) -> Style {
 }
 
 /// A label and a count with one space after, for the dense fate line.
-fn fate(label: &str, v: u64, bad: Style) -> [Span<'static>; 2] {
+/// `label value ` as spans; the space after the value is its own span, so a wrapped line
+/// breaks there and never between a label and its value.
+fn fate(label: &str, v: u64, bad: Style) -> [Span<'static>; 3] {
     [
         Span::styled(format!("{label} "), theme::LABEL),
-        Span::styled(format!("{v} "), if v > 0 { bad } else { theme::BOLD }),
+        Span::styled(v.to_string(), if v > 0 { bad } else { theme::BOLD }),
+        Span::raw(" "),
     ]
 }
 
