@@ -205,43 +205,52 @@ fn short_consumer(name: &str) -> &str {
     name.rsplit('/').next().unwrap_or(name)
 }
 
-/// One line per group, for the narrow layout.
-pub fn compact_lines(s: &Session, _width: u16) -> Vec<Line<'static>> {
+/// A line per group for the narrow layout, wrapped (indented) between members and partitions
+/// so that no partition's lag is cut; a member's name stays with its first partition.
+pub fn compact_lines(s: &Session, width: u16) -> Vec<Line<'static>> {
     let sim = &s.sim;
-    sim.groups()
-        .iter()
-        .map(|g| {
-            let mut spans = vec![
-                Span::styled(format!("{} ", g.name), theme::TITLE),
+    let mut lines = Vec::new();
+    for g in sim.groups() {
+        let mut pieces = vec![vec![
+            Span::styled(format!("{} ", g.name), theme::TITLE),
+            Span::styled(
+                if consumer_protocol(g) {
+                    format!("epoch {} ", g.generation())
+                } else {
+                    format!("gen {} ", g.generation())
+                },
+                theme::LABEL,
+            ),
+            Span::styled(state_name(g.state()), state_style(g.state())),
+        ]];
+        for m in g.members() {
+            let cons = &sim.consumers()[m.consumer.idx()];
+            let mut piece = vec![
+                Span::styled(" │ ", theme::DIM),
                 Span::styled(
-                    if consumer_protocol(g) {
-                        format!("epoch {} ", g.generation())
-                    } else {
-                        format!("gen {} ", g.generation())
-                    },
-                    theme::LABEL,
-                ),
-                Span::styled(state_name(g.state()), state_style(g.state())),
-            ];
-            for m in g.members() {
-                let cons = &sim.consumers()[m.consumer.idx()];
-                spans.push(Span::styled(" │ ", theme::DIM));
-                spans.push(Span::styled(
                     short_consumer(&cons.name).to_string(),
                     consumer_style(cons.state()),
-                ));
-                if consumer_protocol(g) {
-                    spans.push(Span::styled(format!(" e{}", m.epoch), theme::LABEL));
-                }
-                for (p, mark) in member_partitions(sim, g, m.consumer, &goal(g, m)) {
-                    spans.push(Span::raw(" "));
-                    spans.extend(partition_spans(sim, g, m.consumer, p, true));
-                    spans.extend(mark.tag(true));
-                }
+                ),
+            ];
+            if consumer_protocol(g) {
+                piece.push(Span::styled(format!(" e{}", m.epoch), theme::LABEL));
             }
-            Line::from(spans)
-        })
-        .collect()
+            for (i, (p, mark)) in member_partitions(sim, g, m.consumer, &goal(g, m))
+                .into_iter()
+                .enumerate()
+            {
+                if i > 0 {
+                    pieces.push(std::mem::take(&mut piece));
+                }
+                piece.push(Span::raw(" "));
+                piece.extend(partition_spans(sim, g, m.consumer, p, true));
+                piece.extend(mark.tag(true));
+            }
+            pieces.push(piece);
+        }
+        lines.extend(super::wrap_pieces(pieces, width, 4));
+    }
+    lines
 }
 
 /// `  committed lag ▁▁▂▄▆█▆▃▁  now 3 · peak 51 at 15.762s`: the group's lag (records above its

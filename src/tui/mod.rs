@@ -126,7 +126,8 @@ fn main_body(app: &App, s: &Session, area: Rect, buf: &mut Buffer) {
         let clients = ClientsPanel { s };
         let oh = outcome.height(area.width);
         let min_log = (area.height / 3).max(4);
-        let kh = clients.height(area.width).min(6);
+        // A quarter of the screen at most, so a three-group pipeline keeps a line per group.
+        let kh = clients.height(area.width).min((area.height / 4).max(6));
         let ch = cluster
             .height(area.width)
             .min(area.height.saturating_sub(oh + kh + min_log));
@@ -209,7 +210,6 @@ pub fn panel(title: &str, hint: &str, area: Rect, buf: &mut Buffer) -> Rect {
 /// line indented by `indent` (its leading spaces dropped): nothing is cut and lines wrap only
 /// when they must. A single piece wider than the line is left to be cut.
 pub fn wrap_spans(spans: Vec<Span<'static>>, width: u16, indent: usize) -> Vec<Line<'static>> {
-    let width = width as usize;
     // Pieces: a span that starts with a space and the spans glued to it.
     let mut pieces: Vec<Vec<Span<'static>>> = Vec::new();
     for span in spans {
@@ -218,10 +218,20 @@ pub fn wrap_spans(spans: Vec<Span<'static>>, width: u16, indent: usize) -> Vec<L
             _ => pieces.push(vec![span]),
         }
     }
+    wrap_pieces(pieces, width, indent)
+}
+
+/// [`wrap_spans`] with the pieces given: a line breaks only between two pieces.
+pub fn wrap_pieces(
+    pieces: Vec<Vec<Span<'static>>>,
+    width: u16,
+    indent: usize,
+) -> Vec<Line<'static>> {
+    let width = width as usize;
     let mut lines = Vec::new();
     let mut current: Vec<Span<'static>> = Vec::new();
     let mut used = 0;
-    for mut piece in pieces {
+    for mut piece in pieces.into_iter().filter(|p| !p.is_empty()) {
         let w: usize = piece.iter().map(|s| s.width()).sum();
         if used + w > width && used > indent {
             lines.push(Line::from(std::mem::take(&mut current)));

@@ -46,17 +46,26 @@ fn fate(label: &str, v: u64, bad: Style) -> [Span<'static>; 3] {
 
 /// The fates of a group (or the total), which add up to its messages: applied, dup, lost,
 /// unseen, failed, aborted, dead (dead-lettered) and, while running, pending (in flight).
-fn fates(g: &GroupOutcome, final_: bool) -> Vec<Span<'static>> {
+/// `terse` leaves out the fates no message has (but never `applied`): on a narrow screen a
+/// group's line then fits, and the total line above still lists every fate.
+fn fates(g: &GroupOutcome, final_: bool, terse: bool) -> Vec<Span<'static>> {
     let mut l = Vec::new();
     l.extend(fate("applied", g.applied, theme::GOOD));
-    l.extend(fate("dup", g.duplicated, theme::DUPLICATE));
-    l.extend(fate("lost", g.lost, theme::LOSS));
-    l.extend(fate("unseen", g.unseen, theme::BOLD));
-    l.extend(fate("failed", g.failed, theme::BOLD));
-    l.extend(fate("aborted", g.aborted, theme::BOLD));
-    l.extend(fate("dead", g.dead_lettered, theme::BOLD));
+    let mut rest = vec![
+        ("dup", g.duplicated, theme::DUPLICATE),
+        ("lost", g.lost, theme::LOSS),
+        ("unseen", g.unseen, theme::BOLD),
+        ("failed", g.failed, theme::BOLD),
+        ("aborted", g.aborted, theme::BOLD),
+        ("dead", g.dead_lettered, theme::BOLD),
+    ];
     if !final_ {
-        l.extend(fate("pending", g.pending, theme::BOLD));
+        rest.push(("pending", g.pending, theme::BOLD));
+    }
+    for (label, n, style) in rest {
+        if n > 0 || !terse {
+            l.extend(fate(label, n, style));
+        }
     }
     l
 }
@@ -97,7 +106,7 @@ impl OutcomePanel<'_> {
             format!("{} = ", fate_sum(&total)),
             theme::LABEL,
         )];
-        l2.extend(fates(&total, o.final_));
+        l2.extend(fates(&total, o.final_, false));
         lines.extend(super::wrap_spans(l2, width, 2));
         let mut l4 = vec![
             Span::styled(
@@ -136,8 +145,11 @@ impl OutcomePanel<'_> {
         if width >= super::WIDE / 2 + 10 && o.groups.len() > 1 {
             for g in &o.groups {
                 let mut l = vec![Span::styled(format!("  {:<12}", g.name), theme::TITLE)];
-                l.extend(fates(g, o.final_));
-                l.extend(fate("reord", g.reordered, theme::REORDER));
+                let terse = width < super::WIDE;
+                l.extend(fates(g, o.final_, terse));
+                if g.reordered > 0 || !terse {
+                    l.extend(fate("reord", g.reordered, theme::REORDER));
+                }
                 if g.aborted_read > 0 {
                     l.extend(fate("aborted-read", g.aborted_read, theme::LOSS));
                 }
