@@ -757,3 +757,34 @@ fn a_follower_left_of_the_window_says_how_far_behind_it_is() {
         assert!(b3.contains("LEO 5"), "{b3}");
     }
 }
+
+#[test]
+fn narrow_group_lines_wrap_and_keep_every_partitions_lag() {
+    // At 100×30 the producers-and-groups panel is one line per group: a member with four
+    // partitions must wrap onto a second line rather than cut orders/2 and orders/3.
+    let mut app = open("backpressure-scale-out");
+    for _ in 0..6 {
+        press(&mut app, &[ch(']')]);
+    }
+    let f = frame(&app, 100, 30);
+    for p in 0..4 {
+        assert!(
+            f.contains(&format!("orders/{p} pos ")),
+            "orders/{p}'s position is shown:\n{f}"
+        );
+    }
+    assert!(f.lines().all(|l| !l.ends_with(" ord")), "{f}");
+}
+
+#[test]
+fn the_event_log_at_120x40_fits_sends_and_acknowledgements_on_one_line() {
+    let mut app = open("acks1-leader-failover");
+    step_until(&mut app, |l| l.contains("acknowledged at offset 6"));
+    let f = frame(&app, 120, 40);
+    // Found whole on one row only if it did not wrap (the log's column is 56 cells wide).
+    assert!(
+        f.lines()
+            .any(|l| l.contains("checkout ✓ checkout#7 acknowledged at offset 6")),
+        "the acknowledgement is on one line:\n{f}"
+    );
+}
