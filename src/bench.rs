@@ -204,8 +204,11 @@ pub struct BenchReport {
     pub lost: u64,
     pub acked_lost: u64,
     pub duplicated: u64,
-    /// The bare-heap baseline of the same size, run in the same process right after.
-    pub toy: ToyReport,
+    /// Building the `Sim` from the scenario (part of `wall`).
+    pub setup: Duration,
+    /// The bare-heap baseline of the same size, run in the same process right after (not in a
+    /// partition-scaling run).
+    pub toy: Option<ToyReport>,
 }
 
 impl BenchReport {
@@ -231,17 +234,94 @@ impl BenchReport {
     }
 
     /// The run's wall time over the bare-heap baseline's.
-    pub fn toy_ratio(&self) -> f64 {
-        self.wall.as_secs_f64() / self.toy.wall.as_secs_f64().max(1e-9)
+    pub fn toy_ratio(&self) -> Option<f64> {
+        let toy = self.toy?;
+        Some(self.wall.as_secs_f64() / toy.wall.as_secs_f64().max(1e-9))
+    }
+
+    /// Wall time per simulation event, setup included, in nanoseconds.
+    pub fn ns_per_event(&self) -> f64 {
+        self.wall.as_nanos() as f64 / self.events.max(1) as f64
+    }
+
+    /// Wall time per message sent, setup included, in nanoseconds.
+    pub fn ns_per_message(&self) -> f64 {
+        self.wall.as_nanos() as f64 / self.messages.max(1) as f64
     }
 }
 
-/// Builds the large scenario and runs it headless, timing the run.
+/// Builds the large scenario and runs it headless, timing the run, then runs the bare-heap
+/// baseline of the same size.
 pub fn run_bench(opts: &BenchOptions) -> BenchReport {
+    let mut report = run_simulation(opts);
+    report.toy = Some(run_toy(opts));
+    report
+}
+
+/// The partition counts of `bench --partitions-scaling`.
+pub const SCALING_PARTITIONS: [u32; 3] = [10, 100, 1000];
+
+/// The benchmark at each of [`SCALING_PARTITIONS`], other sizes as in `opts`.
+pub fn run_partition_scaling(opts: &BenchOptions) -> Vec<BenchReport> {
+    SCALING_PARTITIONS
+        .iter()
+        .map(|&partitions| {
+            run_simulation(&BenchOptions {
+                partitions,
+                ..*opts
+            })
+        })
+        .collect()
+}
+
+/// How per-event cost grows with partitions: one row per run, then the last over the first.
+pub fn scaling_table(reports: &[BenchReport]) -> String {
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "partition scaling: {} messages, {} brokers, seed {}",
+        reports.first().map_or(0, |r| r.options.messages),
+        reports.first().map_or(0, |r| r.options.brokers),
+        reports.first().map_or(0, |r| r.options.seed),
+    );
+    let _ = writeln!(
+        t,
+        "  {:>10} {:>12} {:>9} {:>10} {:>9} {:>9} {:>11}",
+        "partitions", "events", "ev/msg", "wall s", "setup s", "ns/event", "ns/message"
+    );
+    for r in reports {
+        let _ = writeln!(
+            t,
+            "  {:>10} {:>12} {:>9.2} {:>10.3} {:>9.3} {:>9.0} {:>11.0}",
+            r.options.partitions,
+            grouped(r.events),
+            r.events_per_message(),
+            r.wall.as_secs_f64(),
+            r.setup.as_secs_f64(),
+            r.ns_per_event(),
+            r.ns_per_message(),
+        );
+    }
+    if let (Some(first), Some(last)) = (reports.first(), reports.last()) {
+        let _ = write!(
+            t,
+            "  {} / {} partitions: {:.2} × per event (target ≤ 1.3 ×), {:.2} × per message",
+            last.options.partitions,
+            first.options.partitions,
+            last.ns_per_event() / first.ns_per_event().max(1e-9),
+            last.ns_per_message() / first.ns_per_message().max(1e-9),
+        );
+    }
+    t
+}
+
+/// The large scenario run headless (simulation, checker, digest), timed; no baseline.
+fn run_simulation(opts: &BenchOptions) -> BenchReport {
     let sc = large_scenario(opts);
     let setup = CheckerSetup::from_scenario(&sc).expect("the benchmark scenario is consistent");
     let start = Instant::now();
     let mut sim = Sim::with_seed(&sc, opts.seed);
+    let setup_wall = start.elapsed();
     let mut checker = Checker::new(setup);
     let mut digest = Digest::default();
     let mut trace_events = 0u64;
@@ -261,10 +341,9 @@ pub fn run_bench(opts: &BenchOptions) -> BenchReport {
     let wall = start.elapsed();
     let events = sim.events();
     let sim_ms = sim.now().as_ms();
-    // Free the world before the baseline runs, so the baseline starts from the same heap.
+    // Free the world before a baseline runs, so that it starts from the same heap.
     drop(sim);
     drop(checker);
-    let toy = run_toy(opts);
     BenchReport {
         options: *opts,
         events,
@@ -277,7 +356,8 @@ pub fn run_bench(opts: &BenchOptions) -> BenchReport {
         lost: outcome.lost,
         acked_lost: outcome.acked_lost,
         duplicated: outcome.duplicated,
-        toy,
+        setup: setup_wall,
+        toy: None,
     }
 }
 
@@ -711,6 +791,12 @@ impl fmt::Display for BenchReport {
         )?;
         writeln!(
             f,
+            "  {:<22}{:>14.3} s",
+            "of which setup",
+            self.setup.as_secs_f64()
+        )?;
+        writeln!(
+            f,
             "  {:<22}{:>14.2} M   target ≥ {:.0} M: {}",
             "events per second",
             self.events_per_sec / 1e6,
@@ -731,22 +817,24 @@ impl fmt::Display for BenchReport {
             "events per message",
             self.events_per_message()
         )?;
-        writeln!(
-            f,
-            "  {:<22}{:>14.3} s   ({} events, {} acked)",
-            "bare-heap baseline",
-            self.toy.wall.as_secs_f64(),
-            grouped(self.toy.events),
-            grouped(self.toy.acked)
-        )?;
-        writeln!(
-            f,
-            "  {:<22}{:>14.2} ×   target ≤ {:.0} ×: {}",
-            "wall / baseline",
-            self.toy_ratio(),
-            TARGET_TOY_RATIO,
-            ok(self.toy_ratio() <= TARGET_TOY_RATIO)
-        )?;
+        if let (Some(toy), Some(ratio)) = (self.toy, self.toy_ratio()) {
+            writeln!(
+                f,
+                "  {:<22}{:>14.3} s   ({} events, {} acked)",
+                "bare-heap baseline",
+                toy.wall.as_secs_f64(),
+                grouped(toy.events),
+                grouped(toy.acked)
+            )?;
+            writeln!(
+                f,
+                "  {:<22}{:>14.2} ×   target ≤ {:.0} ×: {}",
+                "wall / baseline",
+                ratio,
+                TARGET_TOY_RATIO,
+                ok(ratio <= TARGET_TOY_RATIO)
+            )?;
+        }
         writeln!(
             f,
             "  {:<22}{:>14.1} s",
@@ -812,6 +900,27 @@ mod tests {
         let table = a.to_string();
         assert!(table.contains("events per second"), "{table}");
         assert!(table.contains("wall / baseline"), "{table}");
+    }
+
+    #[test]
+    fn partition_scaling_runs_every_size_and_compares_the_last_with_the_first() {
+        let opts = BenchOptions {
+            messages: 300,
+            brokers: 3,
+            partitions: 7,
+            seed: 2,
+        };
+        let reports = run_partition_scaling(&opts);
+        let sizes: Vec<u32> = reports.iter().map(|r| r.options.partitions).collect();
+        assert_eq!(sizes, SCALING_PARTITIONS);
+        assert!(reports.iter().all(|r| r.messages == 300 && r.toy.is_none()));
+        let table = scaling_table(&reports);
+        assert!(table.contains("1000 / 10 partitions"), "{table}");
+        assert_eq!(
+            table.lines().count(),
+            2 + SCALING_PARTITIONS.len() + 1,
+            "{table}"
+        );
     }
 
     #[test]
