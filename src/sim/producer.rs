@@ -653,6 +653,11 @@ impl Producer {
         cx.set_timer_ms(delay_ms, Timer::Producer(timer));
     }
 
+    /// How many records the application will send (its workload's size).
+    pub(crate) fn planned_sends(&self) -> u64 {
+        self.workload.len()
+    }
+
     pub(crate) fn schedule_next_send(&mut self, cx: &mut Cx) {
         let now_ms = cx.now().as_ms();
         // Sends that fell while the producer was down never happened.
