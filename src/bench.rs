@@ -857,6 +857,15 @@ impl fmt::Display for BenchReport {
 mod tests {
     use super::*;
 
+    fn sized(messages: u64, brokers: u32, partitions: u32, seed: u64) -> BenchOptions {
+        BenchOptions {
+            messages,
+            brokers,
+            partitions,
+            seed,
+        }
+    }
+
     #[test]
     fn large_scenario_validates_at_every_size() {
         for (messages, brokers, partitions) in [
@@ -866,12 +875,7 @@ mod tests {
             (10_000, 3, 12),
             (123_457, 5, 40),
         ] {
-            let opts = BenchOptions {
-                messages,
-                brokers,
-                partitions,
-                seed: 9,
-            };
+            let opts = sized(messages, brokers, partitions, 9);
             let sc = large_scenario(&opts);
             let sent: u64 = sc
                 .producers
@@ -886,12 +890,7 @@ mod tests {
 
     #[test]
     fn small_bench_runs_and_is_deterministic() {
-        let opts = BenchOptions {
-            messages: 2_000,
-            brokers: 5,
-            partitions: 10,
-            seed: 3,
-        };
+        let opts = sized(2_000, 5, 10, 3);
         let a = run_bench(&opts);
         let b = run_bench(&opts);
         assert_eq!((a.events, &a.digest), (b.events, &b.digest));
@@ -904,12 +903,7 @@ mod tests {
 
     #[test]
     fn partition_scaling_runs_every_size_and_compares_the_last_with_the_first() {
-        let opts = BenchOptions {
-            messages: 300,
-            brokers: 3,
-            partitions: 7,
-            seed: 2,
-        };
+        let opts = sized(300, 3, 7, 2);
         let reports = run_partition_scaling(&opts);
         let sizes: Vec<u32> = reports.iter().map(|r| r.options.partitions).collect();
         assert_eq!(sizes, SCALING_PARTITIONS);
@@ -926,12 +920,7 @@ mod tests {
     #[test]
     fn the_baseline_acknowledges_every_message_the_same_way_each_time() {
         for (messages, brokers, partitions) in [(5_000, 10, 100), (7, 1, 1), (300, 3, 2)] {
-            let opts = BenchOptions {
-                messages,
-                brokers,
-                partitions,
-                seed: 4,
-            };
+            let opts = sized(messages, brokers, partitions, 4);
             let a = run_toy(&opts);
             let b = run_toy(&opts);
             assert_eq!(a.acked, messages, "{opts:?}");
