@@ -123,6 +123,10 @@ pub enum Command {
         /// Seed for the run.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Run at 10, 100 and 1000 partitions (other sizes as given) and print the cost per
+        /// event and per message of each, instead of the single run.
+        #[arg(long, conflicts_with = "partitions")]
+        partitions_scaling: bool,
     },
     /// Print a shell completion script.
     Completions {

@@ -103,7 +103,8 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             brokers,
             partitions,
             seed,
-        }) => bench(messages, brokers, partitions, seed),
+            partitions_scaling,
+        }) => bench(messages, brokers, partitions, seed, partitions_scaling),
         Some(Command::Completions { shell }) => {
             print_out(&crate::cli::completion_script(shell));
             ExitCode::SUCCESS
@@ -477,7 +478,13 @@ fn list_text() -> String {
     s
 }
 
-fn bench(messages: u64, brokers: u32, partitions: u32, seed: u64) -> ExitCode {
+fn bench(
+    messages: u64,
+    brokers: u32,
+    partitions: u32,
+    seed: u64,
+    partitions_scaling: bool,
+) -> ExitCode {
     if brokers < 3 || partitions == 0 || messages == 0 {
         eprintln!(
             "error: bench needs at least 3 brokers (replication factor 3), 1 partition and 1 message"
@@ -490,6 +497,11 @@ fn bench(messages: u64, brokers: u32, partitions: u32, seed: u64) -> ExitCode {
         partitions,
         seed,
     };
+    if partitions_scaling {
+        let reports = crate::bench::run_partition_scaling(&opts);
+        outln!("{}", crate::bench::scaling_table(&reports));
+        return ExitCode::SUCCESS;
+    }
     outln!("{}", crate::bench::run_bench(&opts));
     outln!(
         "  {:<22}{:>14.3} s   (40 000 entries, rejected; best of 3)",

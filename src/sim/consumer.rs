@@ -194,6 +194,8 @@ struct ConsumerConfig {
     spec: GroupConfig,
     /// The topic's partitions (they only grow, with `add-partitions`).
     partitions: Vec<PartitionId>,
+    /// Where each of `partitions` is in it.
+    partition_index: PartitionIndex,
     /// The cluster's size: the coordinator is found among brokers `0..brokers`.
     brokers: u32,
 }
@@ -357,6 +359,7 @@ impl Consumer {
             config: ConsumerConfig {
                 group_name: spec.name.clone(),
                 spec: spec.clone(),
+                partition_index: PartitionIndex::new(&partitions),
                 partitions,
                 brokers,
             },
@@ -427,7 +430,7 @@ impl Consumer {
     /// Whether `p` is a partition of the topic this consumer reads (and not, say, of its output
     /// producer's topic).
     pub(crate) fn reads(&self, p: PartitionId) -> bool {
-        self.config.partitions.contains(&p)
+        self.config.partition_index.get(p).is_some()
     }
 
     /// Processing a batch, or waiting on the coordinator: not settled.
@@ -551,6 +554,8 @@ impl Consumer {
     /// consumer notices at its next metadata refresh; here at once).
     pub(crate) fn partitions_added(&mut self, added: &[(PartitionId, Option<BrokerId>)]) {
         for &(p, leader) in added {
+            let position = self.config.partitions.len();
+            self.config.partition_index.push(p, position);
             self.config.partitions.push(p);
             let mem = &mut self.mem;
             mem.leaders.push(leader);
@@ -1619,7 +1624,7 @@ impl Consumer {
 
     /// The index of `p` in the topic's partitions.
     fn local(&self, p: PartitionId) -> Option<usize> {
-        self.config.partitions.iter().position(|&x| x == p)
+        self.config.partition_index.get(p)
     }
 
     /// Forget `p`'s leader, so the next fetch waits for fresh metadata.

@@ -62,6 +62,23 @@ impl<'a> Cx<'a> {
         self.k.emit(kind)
     }
 
+    /// What the running code's events are caused by (the handler's cause, or `caused_by`'s).
+    pub(crate) fn cause(&self) -> Option<EventId> {
+        self.k.cause
+    }
+
+    /// Run `f` with `cause` (if any) as the cause of what it emits, then restore the cause.
+    pub(crate) fn caused_by_opt<R>(
+        &mut self,
+        cause: Option<EventId>,
+        f: impl FnOnce(&mut Cx) -> R,
+    ) -> R {
+        let saved = std::mem::replace(&mut self.k.cause, cause);
+        let r = f(self);
+        self.k.cause = saved;
+        r
+    }
+
     /// Run `f` with `cause` as the cause of what it emits, then restore the handler's cause.
     pub(crate) fn caused_by<R>(&mut self, cause: EventId, f: impl FnOnce(&mut Cx) -> R) -> R {
         let saved = self.k.cause.replace(cause);

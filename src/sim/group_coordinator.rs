@@ -171,6 +171,8 @@ pub struct GroupCoordinator {
     pub topic: TopicId,
     /// The topic's partitions, as the coordinator knows them.
     pub partitions: Vec<PartitionId>,
+    /// Where each of `partitions` is in it.
+    partition_index: PartitionIndex,
     /// Not the coordinator's: every consumer ever created for this group, for observers and the
     /// consumers' names. The coordinator never reads it.
     pub consumers: Vec<ConsumerId>,
@@ -238,6 +240,7 @@ impl GroupCoordinator {
                 initial_delay_cap: None,
                 txn_offsets: Vec::new(),
             },
+            partition_index: PartitionIndex::new(&partitions),
             partitions,
             consumers: Vec::new(),
             loaded: Hosted::unloaded(),
@@ -482,7 +485,7 @@ impl GroupCoordinator {
                 };
                 if error == ErrorCode::None {
                     for &(p, offset) in offsets.iter() {
-                        if let Some(i) = self.partitions.iter().position(|&x| x == p)
+                        if let Some(i) = self.partition_index.get(p)
                             && self.stored.committed[i] != Some(offset)
                         {
                             // Only a changed offset is news; re-committing the same is silent.
@@ -588,6 +591,7 @@ impl GroupCoordinator {
     /// rejoin).
     pub(crate) fn partitions_added(&mut self, added: &[PartitionId], cx: &mut Cx) {
         for &p in added {
+            self.partition_index.push(p, self.partitions.len());
             self.partitions.push(p);
             self.stored.committed.push(None);
         }
@@ -1104,7 +1108,7 @@ impl GroupCoordinator {
             return;
         }
         for &(p, offset) in offsets {
-            if let Some(i) = self.partitions.iter().position(|&x| x == p) {
+            if let Some(i) = self.partition_index.get(p) {
                 self.stored.committed[i] = Some(offset);
                 cx.emit(Trace::OffsetCommitted {
                     group: self.id,

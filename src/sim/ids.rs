@@ -61,6 +61,43 @@ index_id!(
     /// A topic partition, numbered across all topics in declaration order.
     PartitionId
 );
+/// Where each partition sits in a list of partitions (a topic's, as a client or a coordinator
+/// knows it): a lookup by id instead of a scan of the list, which made commit and fetch handling
+/// quadratic in partitions.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PartitionIndex {
+    /// By partition id: its position in the list, or `u32::MAX` if absent.
+    position: Vec<u32>,
+}
+
+impl PartitionIndex {
+    pub(crate) fn new(list: &[PartitionId]) -> PartitionIndex {
+        let mut index = PartitionIndex::default();
+        for (i, &p) in list.iter().enumerate() {
+            index.push(p, i);
+        }
+        index
+    }
+
+    /// `p` is at `position` of the list (a later duplicate keeps the first, like a scan).
+    pub(crate) fn push(&mut self, p: PartitionId, position: usize) {
+        if self.position.len() <= p.idx() {
+            self.position.resize(p.idx() + 1, u32::MAX);
+        }
+        if self.position[p.idx()] == u32::MAX {
+            self.position[p.idx()] = position as u32;
+        }
+    }
+
+    /// The position of `p` in the list.
+    pub(crate) fn get(&self, p: PartitionId) -> Option<usize> {
+        match self.position.get(p.idx()) {
+            Some(&i) if i != u32::MAX => Some(i as usize),
+            _ => None,
+        }
+    }
+}
+
 index_id!(
     /// One application send: `<producer>#<n>`.
     MsgId
@@ -252,5 +289,26 @@ pub fn expectable_error_names() -> impl Iterator<Item = &'static str> {
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod partition_index_tests {
+    use super::*;
+
+    #[test]
+    fn finds_what_a_scan_finds() {
+        let mut list = vec![
+            PartitionId(7),
+            PartitionId(2),
+            PartitionId(9),
+            PartitionId(2),
+        ];
+        let mut index = PartitionIndex::new(&list);
+        list.push(PartitionId(40));
+        index.push(PartitionId(40), 4);
+        for p in (0..50).map(PartitionId) {
+            assert_eq!(index.get(p), list.iter().position(|&x| x == p), "{p:?}");
+        }
     }
 }

@@ -15,15 +15,13 @@ pub mod ids;
 pub mod network;
 pub mod partitioner;
 pub mod producer;
+mod queue;
 pub mod replica;
 mod setup;
 pub mod trace;
 pub mod txn_client;
 pub mod txn_coordinator;
 mod wire;
-
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -39,6 +37,7 @@ use controller::Controller;
 use group_coordinator::{GroupCoordinator, GroupTimer};
 use network::Network;
 use producer::{Producer, ProducerTimer};
+use queue::{EventQueue, QueueKey};
 use replica::{Partition, Replica};
 use txn_coordinator::{TxnCoordinator, TxnTimer};
 use wire::Msg;
@@ -203,13 +202,6 @@ pub enum Phase {
     Finished,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct QueueKey {
-    time: SimTime,
-    seq: u64,
-    slot: u32,
-}
-
 /// Reusable buffers that messages refer to by index, so sending records allocates nothing once
 /// the pool has grown. A message's buffer is freed by whoever consumes (or drops) the message.
 #[derive(Clone, Debug)]
@@ -262,7 +254,7 @@ pub(crate) struct Kernel {
     pub(crate) now: SimTime,
     pub(crate) phase: Phase,
     pub(crate) rng: ChaCha8Rng,
-    queue: BinaryHeap<Reverse<QueueKey>>,
+    queue: EventQueue,
     slots: Vec<Option<Event>>,
     free_slots: Vec<u32>,
     seq: u64,
@@ -362,7 +354,7 @@ impl Sim {
 
     /// Time of the next event, if any.
     pub fn peek_time(&self) -> Option<SimTime> {
-        self.k.queue.peek().map(|Reverse(k)| k.time)
+        self.k.queue.peek_time()
     }
 
     /// Process one event. Returns false once the run is finished.
@@ -370,7 +362,7 @@ impl Sim {
         if self.k.phase == Phase::Finished {
             return false;
         }
-        let Some(Reverse(key)) = self.k.queue.pop() else {
+        let Some(key) = self.k.queue.pop() else {
             self.finish();
             return false;
         };
@@ -1504,7 +1496,7 @@ impl Kernel {
             settings,
             now: SimTime::ZERO,
             phase: Phase::Running,
-            queue: BinaryHeap::new(),
+            queue: EventQueue::default(),
             slots: Vec::new(),
             free_slots: Vec::new(),
             seq: 0,
@@ -1535,7 +1527,7 @@ impl Kernel {
     #[cfg(test)]
     pub(crate) fn drain_queue(&mut self) -> Vec<(SimTime, Event)> {
         let mut out = Vec::new();
-        while let Some(Reverse(key)) = self.queue.pop() {
+        while let Some(key) = self.queue.pop() {
             let event = self.slots[key.slot as usize]
                 .take()
                 .expect("queued slot holds an event");
@@ -1558,7 +1550,7 @@ impl Kernel {
         };
         let seq = self.seq;
         self.seq += 1;
-        self.queue.push(Reverse(QueueKey { time, seq, slot }));
+        self.queue.push(QueueKey { time, seq, slot });
     }
 
     pub(crate) fn set_timer(&mut self, node: NodeId, delay_us: u64, timer: Timer) {

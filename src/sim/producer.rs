@@ -293,6 +293,13 @@ pub(crate) struct Client {
     /// KIP-360: a batch failed leaving a gap in its partition's sequence numbers; bump the epoch
     /// and restart sequences once nothing is in flight.
     epoch_bump_pending: bool,
+    /// When the application's next send timer fires, if one is set.
+    send_due: Option<SimTime>,
+    /// Linger deadlines the next send comes at or before, in the order they were set: (deadline,
+    /// partition, the cause of the drain). The sender thread wakes when the application appends
+    /// (Kafka's `Sender.wakeup`) and drains every expired batch then, so these need no timer of
+    /// their own.
+    lingering: Vec<(SimTime, u32, Option<crate::sim::EventId>)>,
     /// Per broker: the connection was refused or reset and the producer is backing off before
     /// reconnecting (`NetworkClient.isReady` is false). Indexed by broker, grown on demand.
     conns: Vec<ConnState>,
@@ -324,6 +331,8 @@ impl Client {
             timeout_armed: false,
             delivery_armed: None,
             epoch_bump_pending: false,
+            send_due: None,
+            lingering: Vec::new(),
             conns: Vec::new(),
             key_partitions: Vec::new(),
             key_partitions_for: 0,
@@ -653,12 +662,18 @@ impl Producer {
         cx.set_timer_ms(delay_ms, Timer::Producer(timer));
     }
 
+    /// How many records the application will send (its workload's size).
+    pub(crate) fn planned_sends(&self) -> u64 {
+        self.workload.len()
+    }
+
     pub(crate) fn schedule_next_send(&mut self, cx: &mut Cx) {
         let now_ms = cx.now().as_ms();
         // Sends that fell while the producer was down never happened.
         while self.next_send < self.workload.len() && self.workload.at_ms(self.next_send) < now_ms {
             self.next_send += 1;
         }
+        self.client.send_due = None;
         if self.next_send >= self.workload.len() {
             return;
         }
@@ -667,7 +682,52 @@ impl Producer {
             return;
         }
         let n = self.next_send as u32;
+        self.client.send_due = Some(at);
         self.set_timer(at.0 - cx.now().0, ProducerTimer::Send { n }, cx);
+    }
+
+    /// The sender thread is awake: drain every partition whose linger deadline has passed,
+    /// earliest deadline first (ties in the order they were set, as their timers would fire).
+    fn drain_lingered(&mut self, cx: &mut Cx) {
+        let now = cx.now();
+        loop {
+            let due = self
+                .client
+                .lingering
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.0 <= now)
+                .min_by_key(|(i, e)| (e.0, *i))
+                .map(|(i, _)| i);
+            let Some(i) = due else {
+                return;
+            };
+            let (_, part, cause) = self.client.lingering.remove(i);
+            self.client.parts[part as usize].linger_armed = false;
+            cx.caused_by_opt(cause, |cx| self.drain(part, cx));
+        }
+    }
+
+    /// Linger deadlines that the next send does not come soon enough for get their own timers.
+    fn arm_lingers_before_next_send(&mut self, cx: &mut Cx) {
+        let next = self.client.send_due;
+        let now = cx.now();
+        let mut i = 0;
+        while i < self.client.lingering.len() {
+            let (deadline, part, cause) = self.client.lingering[i];
+            if next.is_some_and(|at| at <= deadline) {
+                i += 1;
+                continue;
+            }
+            self.client.lingering.remove(i);
+            cx.caused_by_opt(cause, |cx| {
+                self.set_timer(
+                    deadline.0.saturating_sub(now.0),
+                    ProducerTimer::Linger { part },
+                    cx,
+                )
+            });
+        }
     }
 
     // ----- handlers -----------------------------------------------------------------------
@@ -675,13 +735,29 @@ impl Producer {
     pub(crate) fn on_timer(&mut self, timer: ProducerTimer, cx: &mut Cx) {
         match timer {
             ProducerTimer::Send { n } => {
-                if !cx.running() || n as u64 != self.next_send {
-                    // Finished, or a stale timer.
+                if n as u64 != self.next_send {
+                    // A stale timer.
+                    return;
+                }
+                self.client.send_due = None;
+                self.drain_lingered(cx);
+                if !cx.running() {
+                    // Finished: no more sends, so the lingering batches need timers.
+                    self.arm_lingers_before_next_send(cx);
                     return;
                 }
                 // Every send due at this instant goes in one step.
                 let now_ms = cx.now().as_ms();
                 let mut n = n as u64;
+                // The send after this step's: linger deadlines it comes in time for need no
+                // timer (`schedule_next_send` sets that very timer after the loop).
+                let mut after = n;
+                while after < self.workload.len() && self.workload.at_ms(after) == now_ms {
+                    after += 1;
+                }
+                self.client.send_due = (after < self.workload.len())
+                    .then(|| SimTime::from_ms(self.workload.at_ms(after)))
+                    .filter(|&at| at <= cx.settings().stop_at);
                 loop {
                     self.app_send(n, cx);
                     n += 1;
@@ -691,6 +767,7 @@ impl Producer {
                     }
                 }
                 self.schedule_next_send(cx);
+                self.arm_lingers_before_next_send(cx);
             }
             ProducerTimer::Linger { part } => {
                 self.client.parts[part as usize].linger_armed = false;
@@ -1227,8 +1304,14 @@ impl Producer {
             if queued < max_batch && !lingered {
                 if !pq.linger_armed {
                     pq.linger_armed = true;
-                    let wait = pq.oldest_queued.0 + linger_us - now.0;
-                    self.set_timer(wait, ProducerTimer::Linger { part }, cx);
+                    let deadline = SimTime(pq.oldest_queued.0 + linger_us);
+                    if c.send_due.is_some_and(|at| at <= deadline) {
+                        // The application's next send wakes the sender in time.
+                        c.lingering.push((deadline, part, cx.cause()));
+                    } else {
+                        let wait = deadline.0 - now.0;
+                        self.set_timer(wait, ProducerTimer::Linger { part }, cx);
+                    }
                 }
                 return;
             }
@@ -2304,6 +2387,61 @@ mod tests {
         let sent = produces(&mut k);
         assert_eq!(sent.len(), 1);
         assert_eq!(sent[0].records, 3);
+    }
+
+    #[test]
+    fn the_next_send_wakes_the_sender_for_a_linger_deadline_and_only_the_last_needs_a_timer() {
+        let spec = ProducerConfig {
+            linger_ms: 5,
+            max_batch_records: 10,
+            ..config()
+        };
+        // One keyless record every millisecond, 0 to 6 ms.
+        let sends = (0..7).map(|ms| (ms, None)).collect();
+        let (mut k, mut p) = built(&spec, 1, Workload::Explicit(sends));
+        start(&mut k, &mut p);
+        let lingers = |k: &mut Kernel| pending(k, |t| matches!(t, ProducerTimer::Linger { .. }));
+        for n in 0..5 {
+            fire(
+                &mut k,
+                &mut p,
+                SimTime::from_ms(n),
+                ProducerTimer::Send { n: n as u32 },
+            );
+            assert!(
+                lingers(&mut k).is_empty(),
+                "the send at {} ms comes first",
+                n + 1
+            );
+        }
+        assert!(produces(&mut k).is_empty(), "5 of 10 records linger");
+        // At 5 ms the deadline of the first record has come: the batch goes before the new send.
+        fire(
+            &mut k,
+            &mut p,
+            SimTime::from_ms(5),
+            ProducerTimer::Send { n: 5 },
+        );
+        let sent = produces(&mut k);
+        assert_eq!(sent.iter().map(|s| s.records).collect::<Vec<_>>(), [5]);
+        // The last send: no send follows, so its batch's deadline (5 + 5 ms) gets a timer.
+        fire(
+            &mut k,
+            &mut p,
+            SimTime::from_ms(6),
+            ProducerTimer::Send { n: 6 },
+        );
+        let timers = lingers(&mut k);
+        assert_eq!(timers.len(), 1, "{timers:?}");
+        assert_eq!(timers[0].0, SimTime::from_ms(10));
+        fire(&mut k, &mut p, timers[0].0, timers[0].1);
+        assert_eq!(
+            produces(&mut k)
+                .iter()
+                .map(|s| s.records)
+                .collect::<Vec<_>>(),
+            [2]
+        );
     }
 
     #[test]

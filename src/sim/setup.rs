@@ -1,6 +1,6 @@
 //! Building a [`Sim`] from its [`SimConfig`].
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use crate::sim::broker::Broker;
 use crate::sim::config::{Acks, CommitMode, ProducerConfig, SimConfig, WorkloadConfig};
@@ -12,6 +12,9 @@ use crate::sim::network::Network;
 use crate::sim::producer::{Producer, Transactional, Workload};
 use crate::sim::replica::Partition;
 use crate::sim::{Event, NodeKind, NodeState, Settings, Sim, Timer, TopicInfo};
+
+/// The most message-ledger entries reserved before the run starts.
+const MAX_PRESIZED_MESSAGES: u64 = 1 << 22;
 
 /// Extra simulated time the drain may take beyond the slowest client timeout.
 const DRAIN_SLACK_MS: u64 = 30_000;
@@ -51,7 +54,8 @@ pub(super) fn build(config: SimConfig, seed: u64) -> Sim {
         replica_recovery: c.replica_recovery,
     };
     let mut sim = Sim::new_empty(settings);
-    let mut key_index: BTreeMap<String, u32> = BTreeMap::new();
+    // Lookups only: never iterated, so the order of a hash map cannot reach the run.
+    let mut key_index: HashMap<String, u32> = HashMap::new();
 
     // Nodes: brokers first (NodeId == BrokerId), then the controller, then producers.
     for b in 0..c.brokers {
@@ -162,6 +166,12 @@ pub(super) fn build(config: SimConfig, seed: u64) -> Sim {
         }
         sim.producers.push(prod);
     }
+    // The message ledger grows by one entry per send: size it once (capped, so that a huge
+    // `count` cannot make the build allocate up front what the run may never reach).
+    let planned: u64 = sim.producers.iter().map(|p| p.planned_sends()).sum();
+    sim.k
+        .msgs
+        .reserve(planned.min(MAX_PRESIZED_MESSAGES) as usize);
 
     // Groups and their consumers.
     for (g, spec) in config.groups.iter().enumerate() {
@@ -228,7 +238,7 @@ pub(super) fn provision_partition(sim: &mut Sim, t: TopicId, assignment: Vec<Bro
 
 /// The id of key `k`, interning it on first sight. The index makes a million distinct keys
 /// cheap (a linear search was quadratic).
-fn intern_key(keys: &mut Vec<String>, index: &mut BTreeMap<String, u32>, k: &str) -> u32 {
+fn intern_key(keys: &mut Vec<String>, index: &mut HashMap<String, u32>, k: &str) -> u32 {
     if let Some(&i) = index.get(k) {
         return i;
     }
