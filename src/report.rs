@@ -73,7 +73,7 @@ pub struct Report {
     pub truncations: Vec<Truncation>,
     pub rebalances: Vec<Rebalance>,
     /// The final log of every replica, in offset order.
-    pub logs: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    pub logs: FinalLogs,
     /// `null` when the scenario has no `[expect]` section.
     pub expect: Option<ExpectResult>,
     /// Every lost, duplicated, reordered and aborted-read message, per group, explained.
@@ -294,7 +294,7 @@ pub fn run(
         elections: c.elections,
         truncations: c.truncations,
         rebalances: c.rebalances,
-        logs: final_logs(&sim),
+        logs: FinalLogs::of(&sim),
         metrics,
         hints,
         outcome,
@@ -433,36 +433,201 @@ impl Collector {
     }
 }
 
-/// The name of one log entry: the message id, or `COMMIT(..)`/`ABORT(..)` for markers.
-fn entry_name(sim: &Sim, e: &crate::sim::replica::Entry) -> String {
-    use crate::sim::replica::EntryKind;
-    match e.kind {
-        EntryKind::Data => sim.msg_name(e.msg),
-        EntryKind::Commit => format!(
-            "COMMIT({})",
-            sim.txn_id_of_producer(e.producer).unwrap_or("?")
-        ),
-        EntryKind::Abort => format!(
-            "ABORT({})",
-            sim.txn_id_of_producer(e.producer).unwrap_or("?")
-        ),
+/// One entry of a final log, kept as ids: its name is written only when the report is
+/// serialised, so a million-record run builds no million strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LogEntry {
+    /// A record: `<producer>#<n>`.
+    Record { producer: u32, n: u32 },
+    /// A transaction marker: `COMMIT(<transactional.id>)` or `ABORT(..)`; `txn` indexes
+    /// [`FinalLogs::txn_ids`].
+    Marker { commit: bool, txn: u32 },
+}
+
+/// The final log of every replica (the report's `logs`): partition → replica → entry names in
+/// offset order, serialised as that map of lists of names. Partitions and replicas are sorted
+/// by name, as the map's keys are.
+#[derive(Clone, Debug, Default)]
+pub struct FinalLogs {
+    producers: Vec<String>,
+    /// The `transactional.id` of each marker's producer (`?` if none owns it).
+    txn_ids: Vec<String>,
+    partitions: Vec<(String, Vec<ReplicaLog>)>,
+}
+
+/// A replica's name and its log.
+type ReplicaLog = (String, Vec<LogEntry>);
+
+impl FinalLogs {
+    fn of(sim: &Sim) -> FinalLogs {
+        use crate::sim::replica::EntryKind;
+        let mut txn_ids: Vec<String> = Vec::new();
+        let mut marker = |pid: u32, commit: bool| {
+            let id = sim.txn_id_of_producer(pid).unwrap_or("?");
+            let txn = match txn_ids.iter().position(|t| t == id) {
+                Some(i) => i,
+                None => {
+                    txn_ids.push(id.to_string());
+                    txn_ids.len() - 1
+                }
+            };
+            LogEntry::Marker {
+                commit,
+                txn: txn as u32,
+            }
+        };
+        let mut partitions = Vec::with_capacity(sim.partitions().len());
+        for p in 0..sim.partitions().len() {
+            let p = crate::sim::PartitionId(p as u32);
+            let mut replicas: Vec<ReplicaLog> = sim
+                .replicas(p)
+                .map(|r| {
+                    let log = r
+                        .log()
+                        .iter()
+                        .map(|e| match e.kind {
+                            EntryKind::Data => {
+                                let m = sim.msg(e.msg);
+                                LogEntry::Record {
+                                    producer: m.producer.0,
+                                    n: m.n,
+                                }
+                            }
+                            EntryKind::Commit => marker(e.producer, true),
+                            EntryKind::Abort => marker(e.producer, false),
+                        })
+                        .collect();
+                    (sim.broker_name(r.broker).to_string(), log)
+                })
+                .collect();
+            replicas.sort_by(|a, b| a.0.cmp(&b.0));
+            partitions.push((sim.partition_name(p), replicas));
+        }
+        partitions.sort_by(|a, b| a.0.cmp(&b.0));
+        FinalLogs {
+            producers: sim.producers().iter().map(|p| p.name.clone()).collect(),
+            txn_ids,
+            partitions,
+        }
+    }
+
+    /// Writes one entry's name into `out` (cleared first).
+    fn write_name(&self, e: LogEntry, out: &mut String) {
+        out.clear();
+        match e {
+            LogEntry::Record { producer, n } => {
+                out.push_str(&self.producers[producer as usize]);
+                out.push('#');
+                push_decimal(out, n);
+            }
+            LogEntry::Marker { commit, txn } => {
+                out.push_str(if commit { "COMMIT(" } else { "ABORT(" });
+                out.push_str(&self.txn_ids[txn as usize]);
+                out.push(')');
+            }
+        }
+    }
+
+    /// Every log with its entries as names: what the JSON report holds.
+    pub fn names(&self) -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
+        self.partitions
+            .iter()
+            .map(|(p, replicas)| {
+                let logs = replicas
+                    .iter()
+                    .map(|(r, log)| {
+                        let names = log
+                            .iter()
+                            .map(|&e| {
+                                let mut s = String::new();
+                                self.write_name(e, &mut s);
+                                s
+                            })
+                            .collect();
+                        (r.clone(), names)
+                    })
+                    .collect();
+                (p.clone(), logs)
+            })
+            .collect()
     }
 }
 
-fn final_logs(sim: &Sim) -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
-    let mut logs = BTreeMap::new();
-    for p in 0..sim.partitions().len() {
-        let p = crate::sim::PartitionId(p as u32);
-        let mut replicas = BTreeMap::new();
-        for r in sim.replicas(p) {
-            replicas.insert(
-                sim.broker_name(r.broker).to_string(),
-                r.log().iter().map(|e| entry_name(sim, e)).collect(),
-            );
+/// `n` in decimal, without going through `fmt`.
+fn push_decimal(out: &mut String, mut n: u32) {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
         }
-        logs.insert(sim.partition_name(p), replicas);
     }
-    logs
+    for &d in &digits[i..] {
+        out.push(d as char);
+    }
+}
+
+impl Serialize for FinalLogs {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.partitions.len()))?;
+        for (p, replicas) in &self.partitions {
+            map.serialize_entry(
+                p,
+                &ReplicaLogs {
+                    logs: self,
+                    replicas,
+                },
+            )?;
+        }
+        map.end()
+    }
+}
+
+/// One partition's replicas in [`FinalLogs`], serialised as replica → names.
+struct ReplicaLogs<'a> {
+    logs: &'a FinalLogs,
+    replicas: &'a [ReplicaLog],
+}
+
+impl Serialize for ReplicaLogs<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.replicas.len()))?;
+        for (r, log) in self.replicas {
+            map.serialize_entry(
+                r,
+                &EntryNames {
+                    logs: self.logs,
+                    log,
+                },
+            )?;
+        }
+        map.end()
+    }
+}
+
+/// One replica's log in [`FinalLogs`], serialised as its entries' names through one reused
+/// buffer.
+struct EntryNames<'a> {
+    logs: &'a FinalLogs,
+    log: &'a [LogEntry],
+}
+
+impl Serialize for EntryNames<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.log.len()))?;
+        let mut name = String::with_capacity(32);
+        for &e in self.log {
+            self.logs.write_name(e, &mut name);
+            seq.serialize_element(name.as_str())?;
+        }
+        seq.end()
+    }
 }
 
 /// One line of narration for a trace event, or `None` for the chatter that the text report
@@ -1543,5 +1708,48 @@ fn why(s: &mut String, anomalies: &[crate::explain::Anomaly]) {
             }
         }
         i += n;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The logs written from ids serialise exactly as the map of name lists they stand for:
+    /// same keys in the same order, same names, markers included.
+    #[test]
+    fn final_logs_serialise_as_their_names() {
+        for name in ["txn-read-committed", "eos-pipeline-processor-crash"] {
+            let b = crate::scenario::find_bundled(name).expect("bundled");
+            let (label, sc) = crate::scenario::load(b.name).expect("valid");
+            let r = run(&label, &sc, sc.scenario.seed, |_, _| {});
+            let names = r.logs.names();
+            let entries: Vec<&String> = names.values().flat_map(|r| r.values()).flatten().collect();
+            assert!(
+                entries.iter().any(|e| e.starts_with("COMMIT(")),
+                "{names:?}"
+            );
+            assert!(entries.iter().any(|e| e.contains('#')), "{names:?}");
+            let streamed = serde_json::to_string_pretty(&r.logs).expect("serialises");
+            let built = serde_json::to_string_pretty(&names).expect("serialises");
+            assert_eq!(streamed, built, "{name}");
+        }
+        // Ten brokers and twelve partitions: names sort as strings (`broker-10` before
+        // `broker-2`, `events/11` before `events/2`), as the map's keys do.
+        let opts = crate::bench::BenchOptions {
+            messages: 300,
+            brokers: 10,
+            partitions: 12,
+            seed: 4,
+        };
+        let sc = crate::bench::large_scenario(&opts);
+        let r = run("bench", &sc, opts.seed, |_, _| {});
+        let streamed = serde_json::to_string(&r.logs).expect("serialises");
+        let at = |key: &str| streamed.find(key).expect("every partition is in the logs");
+        assert!(at("\"events/11\"") < at("\"events/2\""));
+        assert_eq!(
+            streamed,
+            serde_json::to_string(&r.logs.names()).expect("ok")
+        );
     }
 }
