@@ -138,7 +138,7 @@ fn run(arg: &str, seed: Option<u64>, json: bool, quiet: bool, verbose: bool) -> 
         let _ = writeln!(out);
     }
     let narrate = !json && !quiet;
-    let report = report::run(&label, &sc, seed, |sim, ev| {
+    let on_event = |sim: &crate::sim::Sim, ev: &crate::sim::TraceEvent| {
         if !narrate {
             return;
         }
@@ -162,7 +162,13 @@ fn run(arg: &str, seed: Option<u64>, json: bool, quiet: bool, verbose: bool) -> 
         } else {
             let _ = writeln!(out, "{:>9}  {line}", report::fmt_time(ev.time));
         }
-    });
+    };
+    // Only `--verbose` narrates the messages on the wire (`Sent`).
+    let report = if verbose {
+        report::run(&label, &sc, seed, on_event)
+    } else {
+        report::run_headless(&label, &sc, seed, on_event)
+    };
     if json {
         let _ = serde_json::to_writer_pretty(&mut out, &report);
         let _ = writeln!(out);
@@ -229,7 +235,7 @@ fn check(args: &[String]) -> ExitCode {
                 continue;
             }
         };
-        let report: Report = report::run(&label, &sc, sc.scenario.seed, |_, _| {});
+        let report: Report = report::run_headless(&label, &sc, sc.scenario.seed, |_, _| {});
         match &report.expect {
             None => {
                 passed += 1;

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::check::{Checker, CheckerSetup, ExpectExtra, GroupOutcome, Outcome, check_expect};
 use crate::scenario::Scenario;
 use crate::sim::digest::Digest;
-use crate::sim::{ErrorCode, Sim, Trace, TraceEvent};
+use crate::sim::{ErrorCode, Sim, Trace, TraceEvent, TraceMode};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Produced {
@@ -220,9 +220,32 @@ pub fn run(
     label: &str,
     scenario: &Scenario,
     seed: u64,
+    on_event: impl FnMut(&Sim, &TraceEvent),
+) -> Report {
+    run_in(TraceMode::Full, label, scenario, seed, on_event)
+}
+
+/// [`run`] in [`TraceMode::Digest`]: the same report, but `on_event` sees no `Sent` event (the
+/// report and the narration without `--verbose` read none), which the run then never stores.
+pub fn run_headless(
+    label: &str,
+    scenario: &Scenario,
+    seed: u64,
+    on_event: impl FnMut(&Sim, &TraceEvent),
+) -> Report {
+    run_in(TraceMode::Digest, label, scenario, seed, on_event)
+}
+
+/// `mode` is `Full` or `Digest` (the report needs a digest of every event).
+fn run_in(
+    mode: TraceMode,
+    label: &str,
+    scenario: &Scenario,
+    seed: u64,
     mut on_event: impl FnMut(&Sim, &TraceEvent),
 ) -> Report {
     let mut sim = Sim::with_seed(scenario, seed);
+    sim.set_trace_mode(mode);
     let setup = CheckerSetup::from_scenario(scenario).expect("validated scenario");
     let mut checker = Checker::new(setup);
     let mut digest = Digest::default();
@@ -246,7 +269,9 @@ pub fn run(
             {
                 leader_crashes.push((ev.time, sim.node_name(node).to_string(), checker.above_hw()));
             }
-            digest.add(ev);
+            if mode != TraceMode::Digest {
+                digest.add(ev);
+            }
             checker.observe(ev);
             metrics.observe(ev);
             c.observe(&sim, ev);
@@ -258,6 +283,7 @@ pub fn run(
         }
     }
     checker.set_final(true);
+    let digest = sim.trace_digest().unwrap_or(digest);
     let outcome = checker.outcome();
     let mut anomalies = crate::explain::explain(scenario, seed, &sim, &checker);
     add_chains(scenario, seed, &mut anomalies);

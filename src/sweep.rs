@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::check::{Checker, CheckerSetup, Outcome};
 use crate::scenario::{Fault, FaultAction, Scenario, Verdict};
-use crate::sim::{Sim, Trace, TraceEvent};
+use crate::sim::{Sim, Trace, TraceEvent, TraceMode};
 
 /// At most this many seeds in one sweep.
 pub const MAX_SEEDS: u64 = 1_000_000;
@@ -41,13 +41,15 @@ pub struct CheckedRun {
 }
 
 /// Runs `scenario` (already validated) with `seed` to the end, feeding the checker.
-/// `on_event` sees every trace event.
+/// `on_event` sees every trace event but `Sent` (the run keeps no digest, so it never stores
+/// those: [`TraceMode::Outcome`]).
 pub fn run_checked(
     scenario: &Scenario,
     seed: u64,
     mut on_event: impl FnMut(&TraceEvent),
 ) -> CheckedRun {
     let mut sim = Sim::with_seed(scenario, seed);
+    sim.set_trace_mode(TraceMode::Outcome);
     let setup = CheckerSetup::from_scenario(scenario).expect("validated scenario");
     let mut checker = Checker::new(setup);
     let mut metrics = crate::metrics::Metrics::new(crate::metrics::MetricsSetup::from_sim(&sim));
