@@ -103,7 +103,18 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             brokers,
             partitions,
             seed,
-        }) => bench(messages, brokers, partitions, seed),
+            json,
+            sweep,
+        }) => {
+            let default_messages = if sweep.is_some() { 10_000 } else { 1_000_000 };
+            let opts = crate::bench::BenchOptions {
+                messages: messages.unwrap_or(default_messages),
+                brokers,
+                partitions,
+                seed,
+            };
+            bench(&opts, json, sweep)
+        }
         Some(Command::Completions { shell }) => {
             print_out(&crate::cli::completion_script(shell));
             ExitCode::SUCCESS
@@ -483,20 +494,29 @@ fn list_text() -> String {
     s
 }
 
-fn bench(messages: u64, brokers: u32, partitions: u32, seed: u64) -> ExitCode {
-    if brokers < 3 || partitions == 0 || messages == 0 {
+fn bench(opts: &crate::bench::BenchOptions, json: bool, sweep: Option<u64>) -> ExitCode {
+    if opts.brokers < 3 || opts.partitions == 0 || opts.messages == 0 {
         eprintln!(
             "error: bench needs at least 3 brokers (replication factor 3), 1 partition and 1 message"
         );
         return ExitCode::from(EXIT_BAD_INPUT);
     }
-    let opts = crate::bench::BenchOptions {
-        messages,
-        brokers,
-        partitions,
-        seed,
-    };
-    outln!("{}", crate::bench::run_bench(&opts));
+    if json {
+        outln!("{}", crate::report::bench_json(opts, 3));
+        return ExitCode::SUCCESS;
+    }
+    if let Some(seeds) = sweep {
+        if seeds == 0 || seeds > crate::sweep::MAX_SEEDS {
+            eprintln!(
+                "error: bench --sweep takes 1 to {} seeds",
+                crate::sweep::MAX_SEEDS
+            );
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+        outln!("{}", crate::sweep::bench_sweep(opts, seeds, 3));
+        return ExitCode::SUCCESS;
+    }
+    outln!("{}", crate::bench::run_bench(opts));
     outln!(
         "  {:<22}{:>14.3} s   (40 000 entries, rejected; best of 3)",
         "validating a big file",

@@ -1737,9 +1737,161 @@ fn why(s: &mut String, anomalies: &[crate::explain::Anomaly]) {
     }
 }
 
+// ----- `bench --json` ------------------------------------------------------------------------
+
+/// What `bench --json` measured: each round, the benchmark's simulation alone and the same run
+/// as `run --json` makes it, in the same process, alternating.
+#[derive(Clone, Debug)]
+pub struct JsonBench {
+    pub options: crate::bench::BenchOptions,
+    /// `brokerlab bench`'s run: simulation, checker and digest over the full trace.
+    pub simulation: Vec<std::time::Duration>,
+    /// The same, headless ([`TraceMode::Digest`], as `run --json` runs).
+    pub headless: Vec<std::time::Duration>,
+    /// `run --json`: the headless run with the report built, serialised (pretty, to a sink, as
+    /// to stdout) and dropped.
+    pub json: Vec<std::time::Duration>,
+    /// Size of the JSON report in bytes.
+    pub bytes: u64,
+}
+
+/// Times `rounds` rounds of the three runs of [`JsonBench`] on the benchmark scenario.
+pub fn bench_json(opts: &crate::bench::BenchOptions, rounds: u32) -> JsonBench {
+    use std::io::Write as _;
+    use std::time::Instant;
+    let sc = crate::bench::large_scenario(opts);
+    let mut out = JsonBench {
+        options: *opts,
+        simulation: Vec::new(),
+        headless: Vec::new(),
+        json: Vec::new(),
+        bytes: 0,
+    };
+    for _ in 0..rounds.max(1) {
+        out.simulation.push(crate::bench::run_bench(opts).wall);
+
+        let start = Instant::now();
+        let mut sim = Sim::with_seed(&sc, opts.seed);
+        sim.set_trace_mode(TraceMode::Digest);
+        let setup = CheckerSetup::from_scenario(&sc).expect("the benchmark scenario is valid");
+        let mut checker = Checker::new(setup);
+        loop {
+            let more = sim.step();
+            sim.drain_trace().for_each(|ev| {
+                checker.observe(&ev);
+            });
+            if !more {
+                break;
+            }
+        }
+        checker.set_final(true);
+        std::hint::black_box((checker.outcome(), sim.trace_digest()));
+        out.headless.push(start.elapsed());
+
+        let start = Instant::now();
+        let report = run_headless("bench.toml", &sc, opts.seed, |_, _| {});
+        let mut sink = std::io::BufWriter::new(ByteCount(0));
+        serde_json::to_writer_pretty(&mut sink, &report).expect("a sink takes every byte");
+        let _ = writeln!(sink);
+        let _ = sink.flush();
+        drop(report);
+        out.json.push(start.elapsed());
+        out.bytes = sink.get_ref().0;
+    }
+    out
+}
+
+/// A writer that only counts bytes.
+struct ByteCount(u64);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The minimum and the median of some durations, in seconds.
+pub fn min_median(d: &[std::time::Duration]) -> (f64, f64) {
+    let mut s: Vec<f64> = d.iter().map(|d| d.as_secs_f64()).collect();
+    s.sort_by(f64::total_cmp);
+    if s.is_empty() {
+        return (0.0, 0.0);
+    }
+    (s[0], s[(s.len() - 1) / 2])
+}
+
+impl std::fmt::Display for JsonBench {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let o = &self.options;
+        writeln!(
+            f,
+            "run --json benchmark: {} brokers, {} partitions, {} messages, seed {}, {} rounds alternating",
+            o.brokers,
+            o.partitions,
+            o.messages,
+            o.seed,
+            self.json.len()
+        )?;
+        writeln!(f, "  {:<34}{:>10}{:>10}", "", "min", "median")?;
+        let rows = [
+            ("simulation (as `bench`)", &self.simulation),
+            ("simulation, headless", &self.headless),
+            ("run --json (report + JSON)", &self.json),
+        ];
+        for (name, d) in rows {
+            let (min, med) = min_median(d);
+            writeln!(f, "  {name:<34}{min:>9.3}s{med:>9.3}s")?;
+        }
+        let (jmin, jmed) = min_median(&self.json);
+        for (name, d) in [
+            ("ratio to simulation (as `bench`)", &self.simulation),
+            ("ratio to simulation, headless", &self.headless),
+        ] {
+            let (min, med) = min_median(d);
+            writeln!(
+                f,
+                "  {name:<34}{:>9.2}×{:>9.2}×",
+                jmin / min.max(1e-9),
+                jmed / med.max(1e-9)
+            )?;
+        }
+        write!(
+            f,
+            "  {:<34}{:>9.1} MB",
+            "JSON report",
+            self.bytes as f64 / 1e6
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_bench_times_each_run_and_counts_the_report() {
+        let opts = crate::bench::BenchOptions {
+            messages: 60,
+            brokers: 3,
+            partitions: 2,
+            seed: 2,
+        };
+        let b = bench_json(&opts, 2);
+        assert_eq!(
+            (b.simulation.len(), b.headless.len(), b.json.len()),
+            (2, 2, 2)
+        );
+        let sc = crate::bench::large_scenario(&opts);
+        let report = run_headless("bench.toml", &sc, opts.seed, |_, _| {});
+        let json = serde_json::to_string_pretty(&report).expect("serialises");
+        assert_eq!(b.bytes, json.len() as u64 + 1, "the report and its newline");
+        let table = b.to_string();
+        assert!(table.contains("ratio to simulation, headless"), "{table}");
+    }
 
     /// The logs written from ids serialise exactly as the map of name lists they stand for:
     /// same keys in the same order, same names, markers included.
