@@ -1629,6 +1629,7 @@ impl Kernel {
     }
 
     /// Record a trace event caused by whatever triggered the running handler.
+    #[inline]
     pub(crate) fn emit(&mut self, kind: Trace) -> EventId {
         let id = EventId(self.trace_seq);
         self.trace_seq += 1;
@@ -1638,20 +1639,17 @@ impl Kernel {
             cause: self.cause,
             kind,
         };
-        match self.trace_mode {
-            TraceMode::Full => self.trace.push(ev),
-            TraceMode::Digest => {
+        if self.trace_mode != TraceMode::Full {
+            if self.trace_mode == TraceMode::Digest {
                 self.digest.add(&ev);
-                if !matches!(ev.kind, Trace::Sent { .. }) {
-                    self.trace.push(ev);
-                }
             }
-            TraceMode::Outcome => {
-                if !matches!(ev.kind, Trace::Sent { .. }) {
-                    self.trace.push(ev);
-                }
+            // Inlined into `send`, this test is known true there: a headless `Sent` is never
+            // built into the buffer.
+            if matches!(ev.kind, Trace::Sent { .. }) {
+                return id;
             }
         }
+        self.trace.push(ev);
         id
     }
 
