@@ -598,18 +598,10 @@ fn push_decimal(out: &mut String, mut n: u32) {
 
 impl Serialize for FinalLogs {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = s.serialize_map(Some(self.partitions.len()))?;
-        for (p, replicas) in &self.partitions {
-            map.serialize_entry(
-                p,
-                &ReplicaLogs {
-                    logs: self,
-                    replicas,
-                },
-            )?;
-        }
-        map.end()
+        serialize_named(s, &self.partitions, |replicas| ReplicaLogs {
+            logs: self,
+            replicas,
+        })
     }
 }
 
@@ -621,19 +613,25 @@ struct ReplicaLogs<'a> {
 
 impl Serialize for ReplicaLogs<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut map = s.serialize_map(Some(self.replicas.len()))?;
-        for (r, log) in self.replicas {
-            map.serialize_entry(
-                r,
-                &EntryNames {
-                    logs: self.logs,
-                    log,
-                },
-            )?;
-        }
-        map.end()
+        serialize_named(s, self.replicas, |log| EntryNames {
+            logs: self.logs,
+            log,
+        })
     }
+}
+
+/// Serialises `(name, item)` pairs as a map from each name to `value(item)`.
+fn serialize_named<'a, S: serde::Serializer, T: 'a, V: Serialize>(
+    s: S,
+    items: &'a [(String, T)],
+    value: impl Fn(&'a T) -> V,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(items.len()))?;
+    for (name, item) in items {
+        map.serialize_entry(name, &value(item))?;
+    }
+    map.end()
 }
 
 /// One replica's log in [`FinalLogs`], serialised as its entries' names through one reused
