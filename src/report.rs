@@ -257,7 +257,7 @@ fn run_in(
     let mut leader_crashes: Vec<(crate::sim::SimTime, String, u64)> = Vec::new();
     loop {
         let more = sim.step();
-        buf.extend(sim.drain_trace());
+        sim.swap_trace(&mut buf);
         for ev in &buf {
             if let Trace::NodeCrashed { node } = ev.kind
                 && node.0 < sim.broker_count()

@@ -418,6 +418,14 @@ impl Sim {
         self.k.trace.drain(..)
     }
 
+    /// Take the trace events produced since the last call by swapping them into `buf`, which
+    /// must be empty (its allocation is reused for the next ones): no event is copied.
+    pub fn swap_trace(&mut self, buf: &mut Vec<TraceEvent>) {
+        debug_assert!(buf.is_empty(), "swap_trace takes an empty buffer");
+        buf.clear();
+        std::mem::swap(&mut self.k.trace, buf);
+    }
+
     /// Read the pending trace events without taking them.
     pub fn pending_trace(&self) -> &[TraceEvent] {
         &self.k.trace
