@@ -111,9 +111,9 @@ pub enum Command {
     List,
     /// Measure simulation speed on a large generated scenario.
     Bench {
-        /// Messages to produce.
-        #[arg(long, default_value_t = 1_000_000)]
-        messages: u64,
+        /// Messages to produce [default: 1000000, or 10000 with --sweep].
+        #[arg(long)]
+        messages: Option<u64>,
         /// Brokers in the cluster.
         #[arg(long, default_value_t = 10)]
         brokers: u32,
@@ -125,8 +125,16 @@ pub enum Command {
         seed: u64,
         /// Run at 10, 100 and 1000 partitions (other sizes as given) and print the cost per
         /// event and per message of each, instead of the single run.
-        #[arg(long, conflicts_with = "partitions")]
+        #[arg(long, conflicts_with_all = ["partitions", "json", "sweep"])]
         partitions_scaling: bool,
+        /// Time `run --json` (the report built and serialised) against the simulation alone,
+        /// three rounds alternating.
+        #[arg(long)]
+        json: bool,
+        /// Time `sweep` over SEEDS seeds of the scenario (10 000 messages unless --messages),
+        /// with one job and with two, three rounds alternating.
+        #[arg(long, value_name = "SEEDS", num_args = 0..=1, default_missing_value = "100", conflicts_with = "json")]
+        sweep: Option<u64>,
     },
     /// Print a shell completion script.
     Completions {

@@ -104,7 +104,18 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             partitions,
             seed,
             partitions_scaling,
-        }) => bench(messages, brokers, partitions, seed, partitions_scaling),
+            json,
+            sweep,
+        }) => {
+            let default_messages = if sweep.is_some() { 10_000 } else { 1_000_000 };
+            let opts = crate::bench::BenchOptions {
+                messages: messages.unwrap_or(default_messages),
+                brokers,
+                partitions,
+                seed,
+            };
+            bench(&opts, partitions_scaling, json, sweep)
+        }
         Some(Command::Completions { shell }) => {
             print_out(&crate::cli::completion_script(shell));
             ExitCode::SUCCESS
@@ -139,7 +150,7 @@ fn run(arg: &str, seed: Option<u64>, json: bool, quiet: bool, verbose: bool) -> 
         let _ = writeln!(out);
     }
     let narrate = !json && !quiet;
-    let report = report::run(&label, &sc, seed, |sim, ev| {
+    let on_event = |sim: &crate::sim::Sim, ev: &crate::sim::TraceEvent| {
         if !narrate {
             return;
         }
@@ -163,7 +174,13 @@ fn run(arg: &str, seed: Option<u64>, json: bool, quiet: bool, verbose: bool) -> 
         } else {
             let _ = writeln!(out, "{:>9}  {line}", report::fmt_time(ev.time));
         }
-    });
+    };
+    // Only `--verbose` narrates the messages on the wire (`Sent`).
+    let report = if verbose {
+        report::run(&label, &sc, seed, on_event)
+    } else {
+        report::run_headless(&label, &sc, seed, on_event)
+    };
     if json {
         let _ = serde_json::to_writer_pretty(&mut out, &report);
         let _ = writeln!(out);
@@ -230,7 +247,7 @@ fn check(args: &[String]) -> ExitCode {
                 continue;
             }
         };
-        let report: Report = report::run(&label, &sc, sc.scenario.seed, |_, _| {});
+        let report: Report = report::run_headless(&label, &sc, sc.scenario.seed, |_, _| {});
         match &report.expect {
             None => {
                 passed += 1;
@@ -479,30 +496,38 @@ fn list_text() -> String {
 }
 
 fn bench(
-    messages: u64,
-    brokers: u32,
-    partitions: u32,
-    seed: u64,
+    opts: &crate::bench::BenchOptions,
     partitions_scaling: bool,
+    json: bool,
+    sweep: Option<u64>,
 ) -> ExitCode {
-    if brokers < 3 || partitions == 0 || messages == 0 {
+    if opts.brokers < 3 || opts.partitions == 0 || opts.messages == 0 {
         eprintln!(
             "error: bench needs at least 3 brokers (replication factor 3), 1 partition and 1 message"
         );
         return ExitCode::from(EXIT_BAD_INPUT);
     }
-    let opts = crate::bench::BenchOptions {
-        messages,
-        brokers,
-        partitions,
-        seed,
-    };
     if partitions_scaling {
-        let reports = crate::bench::run_partition_scaling(&opts);
+        let reports = crate::bench::run_partition_scaling(opts);
         outln!("{}", crate::bench::scaling_table(&reports));
         return ExitCode::SUCCESS;
     }
-    outln!("{}", crate::bench::run_bench(&opts));
+    if json {
+        outln!("{}", crate::report::bench_json(opts, 3));
+        return ExitCode::SUCCESS;
+    }
+    if let Some(seeds) = sweep {
+        if seeds == 0 || seeds > crate::sweep::MAX_SEEDS {
+            eprintln!(
+                "error: bench --sweep takes 1 to {} seeds",
+                crate::sweep::MAX_SEEDS
+            );
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+        outln!("{}", crate::sweep::bench_sweep(opts, seeds, 3));
+        return ExitCode::SUCCESS;
+    }
+    outln!("{}", crate::bench::run_bench(opts));
     outln!(
         "  {:<22}{:>14.3} s   (40 000 entries, rejected; best of 3)",
         "validating a big file",

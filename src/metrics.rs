@@ -166,7 +166,11 @@ struct GroupState {
     rebalances: u64,
     rebalancing_us: u64,
     longest_rebalance_us: u64,
+    /// The group's lag: the sum of `part_lag`.
     lag: u64,
+    /// Per partition read: its lag now (0 before a position is known), so that one partition's
+    /// change updates the sum without summing every partition again.
+    part_lag: Vec<u64>,
     /// Per partition read: its own highest lag.
     part_max: Vec<u64>,
     lag_samples: Vec<LagSample>,
@@ -244,6 +248,7 @@ impl Metrics {
                 .map(|parts| GroupState {
                     committed: vec![None; parts.len()],
                     has_commit: vec![false; parts.len()],
+                    part_lag: vec![0; parts.len()],
                     part_max: vec![0; parts.len()],
                     ..GroupState::default()
                 })
@@ -299,7 +304,7 @@ impl Metrics {
                     let g = &mut self.groups[group.idx()];
                     if !g.has_commit[slot] && g.committed[slot].is_none() {
                         g.committed[slot] = Some(*from);
-                        self.update_lag(*group, ev.time);
+                        self.update_lag(*group, slot, ev.time);
                     }
                 }
             }
@@ -313,7 +318,7 @@ impl Metrics {
                     let g = &mut self.groups[group.idx()];
                     g.committed[slot] = Some(*offset);
                     g.has_commit[slot] = true;
-                    self.update_lag(*group, ev.time);
+                    self.update_lag(*group, slot, ev.time);
                 }
             }
             Trace::HighWatermark {
@@ -327,8 +332,8 @@ impl Metrics {
                 if from_leader && st.hw != *hw {
                     self.parts[p].hw = *hw;
                     for i in 0..self.readers[p].len() {
-                        let (g, _) = self.readers[p][i];
-                        self.update_lag(g, ev.time);
+                        let (g, slot) = self.readers[p][i];
+                        self.update_lag(g, slot as usize, ev.time);
                     }
                 }
             }
@@ -435,6 +440,7 @@ impl Metrics {
                 self.group_partitions[g].push(p);
                 self.groups[g].committed.push(None);
                 self.groups[g].has_commit.push(false);
+                self.groups[g].part_lag.push(0);
                 self.groups[g].part_max.push(0);
                 self.readers[p.idx()].push((GroupId(g as u32), slot));
             }
@@ -467,17 +473,22 @@ impl Metrics {
         }
     }
 
-    fn update_lag(&mut self, group: GroupId, at: SimTime) {
-        let parts = &self.group_partitions[group.idx()];
+    /// The high watermark or the position of the group's partition `slot` changed: its lag
+    /// and the group's are updated (every such change comes through here, so the others'
+    /// lags still hold).
+    fn update_lag(&mut self, group: GroupId, slot: usize, at: SimTime) {
+        let p = self.group_partitions[group.idx()][slot];
         let g = &mut self.groups[group.idx()];
-        let mut lag = 0;
-        for (slot, (p, c)) in parts.iter().zip(&g.committed).enumerate() {
-            if let Some(c) = c {
-                let l = self.parts[p.idx()].hw.saturating_sub(*c);
+        let part_lag = match g.committed[slot] {
+            Some(c) => {
+                let l = self.parts[p.idx()].hw.saturating_sub(c);
                 g.part_max[slot] = g.part_max[slot].max(l);
-                lag += l;
+                l
             }
-        }
+            None => 0,
+        };
+        let lag = g.lag - g.part_lag[slot] + part_lag;
+        g.part_lag[slot] = part_lag;
         if lag == g.lag && !g.lag_samples.is_empty() {
             return;
         }

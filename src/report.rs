@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::check::{Checker, CheckerSetup, ExpectExtra, GroupOutcome, Outcome, check_expect};
 use crate::scenario::Scenario;
 use crate::sim::digest::Digest;
-use crate::sim::{ErrorCode, Sim, Trace, TraceEvent};
+use crate::sim::{ErrorCode, Sim, Trace, TraceEvent, TraceMode};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Produced {
@@ -73,7 +73,7 @@ pub struct Report {
     pub truncations: Vec<Truncation>,
     pub rebalances: Vec<Rebalance>,
     /// The final log of every replica, in offset order.
-    pub logs: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    pub logs: FinalLogs,
     /// `null` when the scenario has no `[expect]` section.
     pub expect: Option<ExpectResult>,
     /// Every lost, duplicated, reordered and aborted-read message, per group, explained.
@@ -220,9 +220,32 @@ pub fn run(
     label: &str,
     scenario: &Scenario,
     seed: u64,
+    on_event: impl FnMut(&Sim, &TraceEvent),
+) -> Report {
+    run_in(TraceMode::Full, label, scenario, seed, on_event)
+}
+
+/// [`run`] in [`TraceMode::Digest`]: the same report, but `on_event` sees no `Sent` event (the
+/// report and the narration without `--verbose` read none), which the run then never stores.
+pub fn run_headless(
+    label: &str,
+    scenario: &Scenario,
+    seed: u64,
+    on_event: impl FnMut(&Sim, &TraceEvent),
+) -> Report {
+    run_in(TraceMode::Digest, label, scenario, seed, on_event)
+}
+
+/// `mode` is `Full` or `Digest` (the report needs a digest of every event).
+fn run_in(
+    mode: TraceMode,
+    label: &str,
+    scenario: &Scenario,
+    seed: u64,
     mut on_event: impl FnMut(&Sim, &TraceEvent),
 ) -> Report {
     let mut sim = Sim::with_seed(scenario, seed);
+    sim.set_trace_mode(mode);
     let setup = CheckerSetup::from_scenario(scenario).expect("validated scenario");
     let mut checker = Checker::new(setup);
     let mut digest = Digest::default();
@@ -234,7 +257,7 @@ pub fn run(
     let mut leader_crashes: Vec<(crate::sim::SimTime, String, u64)> = Vec::new();
     loop {
         let more = sim.step();
-        buf.extend(sim.drain_trace());
+        sim.swap_trace(&mut buf);
         for ev in &buf {
             if let Trace::NodeCrashed { node } = ev.kind
                 && node.0 < sim.broker_count()
@@ -246,7 +269,9 @@ pub fn run(
             {
                 leader_crashes.push((ev.time, sim.node_name(node).to_string(), checker.above_hw()));
             }
-            digest.add(ev);
+            if mode != TraceMode::Digest {
+                digest.add(ev);
+            }
             checker.observe(ev);
             metrics.observe(ev);
             c.observe(&sim, ev);
@@ -258,6 +283,7 @@ pub fn run(
         }
     }
     checker.set_final(true);
+    let digest = sim.trace_digest().unwrap_or(digest);
     let outcome = checker.outcome();
     let mut anomalies = crate::explain::explain(scenario, seed, &sim, &checker);
     add_chains(scenario, seed, &mut anomalies);
@@ -294,7 +320,7 @@ pub fn run(
         elections: c.elections,
         truncations: c.truncations,
         rebalances: c.rebalances,
-        logs: final_logs(&sim),
+        logs: FinalLogs::of(&sim),
         metrics,
         hints,
         outcome,
@@ -433,36 +459,199 @@ impl Collector {
     }
 }
 
-/// The name of one log entry: the message id, or `COMMIT(..)`/`ABORT(..)` for markers.
-fn entry_name(sim: &Sim, e: &crate::sim::replica::Entry) -> String {
-    use crate::sim::replica::EntryKind;
-    match e.kind {
-        EntryKind::Data => sim.msg_name(e.msg),
-        EntryKind::Commit => format!(
-            "COMMIT({})",
-            sim.txn_id_of_producer(e.producer).unwrap_or("?")
-        ),
-        EntryKind::Abort => format!(
-            "ABORT({})",
-            sim.txn_id_of_producer(e.producer).unwrap_or("?")
-        ),
+/// One entry of a final log, kept as ids: its name is written only when the report is
+/// serialised, so a million-record run builds no million strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LogEntry {
+    /// A record: `<producer>#<n>`.
+    Record { producer: u32, n: u32 },
+    /// A transaction marker: `COMMIT(<transactional.id>)` or `ABORT(..)`; `txn` indexes
+    /// [`FinalLogs::txn_ids`].
+    Marker { commit: bool, txn: u32 },
+}
+
+/// The final log of every replica (the report's `logs`): partition → replica → entry names in
+/// offset order, serialised as that map of lists of names. Partitions and replicas are sorted
+/// by name, as the map's keys are.
+#[derive(Clone, Debug, Default)]
+pub struct FinalLogs {
+    producers: Vec<String>,
+    /// The `transactional.id` of each marker's producer (`?` if none owns it).
+    txn_ids: Vec<String>,
+    partitions: Vec<(String, Vec<ReplicaLog>)>,
+}
+
+/// A replica's name and its log.
+type ReplicaLog = (String, Vec<LogEntry>);
+
+impl FinalLogs {
+    fn of(sim: &Sim) -> FinalLogs {
+        use crate::sim::replica::EntryKind;
+        let mut txn_ids: Vec<String> = Vec::new();
+        let mut marker = |pid: u32, commit: bool| {
+            let id = sim.txn_id_of_producer(pid).unwrap_or("?");
+            let txn = match txn_ids.iter().position(|t| t == id) {
+                Some(i) => i,
+                None => {
+                    txn_ids.push(id.to_string());
+                    txn_ids.len() - 1
+                }
+            };
+            LogEntry::Marker {
+                commit,
+                txn: txn as u32,
+            }
+        };
+        let mut partitions = Vec::with_capacity(sim.partitions().len());
+        for p in 0..sim.partitions().len() {
+            let p = crate::sim::PartitionId(p as u32);
+            let mut replicas: Vec<ReplicaLog> = sim
+                .replicas(p)
+                .map(|r| {
+                    let log = r
+                        .log()
+                        .iter()
+                        .map(|e| match e.kind {
+                            EntryKind::Data => {
+                                let m = sim.msg(e.msg);
+                                LogEntry::Record {
+                                    producer: m.producer.0,
+                                    n: m.n,
+                                }
+                            }
+                            EntryKind::Commit => marker(e.producer, true),
+                            EntryKind::Abort => marker(e.producer, false),
+                        })
+                        .collect();
+                    (sim.broker_name(r.broker).to_string(), log)
+                })
+                .collect();
+            replicas.sort_by(|a, b| a.0.cmp(&b.0));
+            partitions.push((sim.partition_name(p), replicas));
+        }
+        partitions.sort_by(|a, b| a.0.cmp(&b.0));
+        FinalLogs {
+            producers: sim.producers().iter().map(|p| p.name.clone()).collect(),
+            txn_ids,
+            partitions,
+        }
+    }
+
+    /// Writes one entry's name into `out` (cleared first).
+    fn write_name(&self, e: LogEntry, out: &mut String) {
+        out.clear();
+        match e {
+            LogEntry::Record { producer, n } => {
+                out.push_str(&self.producers[producer as usize]);
+                out.push('#');
+                push_decimal(out, n);
+            }
+            LogEntry::Marker { commit, txn } => {
+                out.push_str(if commit { "COMMIT(" } else { "ABORT(" });
+                out.push_str(&self.txn_ids[txn as usize]);
+                out.push(')');
+            }
+        }
+    }
+
+    /// Every log with its entries as names: what the JSON report holds.
+    pub fn names(&self) -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
+        self.partitions
+            .iter()
+            .map(|(p, replicas)| {
+                let logs = replicas
+                    .iter()
+                    .map(|(r, log)| {
+                        let names = log
+                            .iter()
+                            .map(|&e| {
+                                let mut s = String::new();
+                                self.write_name(e, &mut s);
+                                s
+                            })
+                            .collect();
+                        (r.clone(), names)
+                    })
+                    .collect();
+                (p.clone(), logs)
+            })
+            .collect()
     }
 }
 
-fn final_logs(sim: &Sim) -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
-    let mut logs = BTreeMap::new();
-    for p in 0..sim.partitions().len() {
-        let p = crate::sim::PartitionId(p as u32);
-        let mut replicas = BTreeMap::new();
-        for r in sim.replicas(p) {
-            replicas.insert(
-                sim.broker_name(r.broker).to_string(),
-                r.log().iter().map(|e| entry_name(sim, e)).collect(),
-            );
+/// `n` in decimal, without going through `fmt`.
+fn push_decimal(out: &mut String, mut n: u32) {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
         }
-        logs.insert(sim.partition_name(p), replicas);
     }
-    logs
+    for &d in &digits[i..] {
+        out.push(d as char);
+    }
+}
+
+impl Serialize for FinalLogs {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_named(s, &self.partitions, |replicas| ReplicaLogs {
+            logs: self,
+            replicas,
+        })
+    }
+}
+
+/// One partition's replicas in [`FinalLogs`], serialised as replica → names.
+struct ReplicaLogs<'a> {
+    logs: &'a FinalLogs,
+    replicas: &'a [ReplicaLog],
+}
+
+impl Serialize for ReplicaLogs<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        serialize_named(s, self.replicas, |log| EntryNames {
+            logs: self.logs,
+            log,
+        })
+    }
+}
+
+/// Serialises `(name, item)` pairs as a map from each name to `value(item)`.
+fn serialize_named<'a, S: serde::Serializer, T: 'a, V: Serialize>(
+    s: S,
+    items: &'a [(String, T)],
+    value: impl Fn(&'a T) -> V,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(items.len()))?;
+    for (name, item) in items {
+        map.serialize_entry(name, &value(item))?;
+    }
+    map.end()
+}
+
+/// One replica's log in [`FinalLogs`], serialised as its entries' names through one reused
+/// buffer.
+struct EntryNames<'a> {
+    logs: &'a FinalLogs,
+    log: &'a [LogEntry],
+}
+
+impl Serialize for EntryNames<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = s.serialize_seq(Some(self.log.len()))?;
+        let mut name = String::with_capacity(32);
+        for &e in self.log {
+            self.logs.write_name(e, &mut name);
+            seq.serialize_element(name.as_str())?;
+        }
+        seq.end()
+    }
 }
 
 /// One line of narration for a trace event, or `None` for the chatter that the text report
@@ -1543,5 +1732,200 @@ fn why(s: &mut String, anomalies: &[crate::explain::Anomaly]) {
             }
         }
         i += n;
+    }
+}
+
+// ----- `bench --json` ------------------------------------------------------------------------
+
+/// What `bench --json` measured: each round, the benchmark's simulation alone and the same run
+/// as `run --json` makes it, in the same process, alternating.
+#[derive(Clone, Debug)]
+pub struct JsonBench {
+    pub options: crate::bench::BenchOptions,
+    /// `brokerlab bench`'s run: simulation, checker and digest over the full trace.
+    pub simulation: Vec<std::time::Duration>,
+    /// The same, headless ([`TraceMode::Digest`], as `run --json` runs).
+    pub headless: Vec<std::time::Duration>,
+    /// `run --json`: the headless run with the report built, serialised (pretty, to a sink, as
+    /// to stdout) and dropped.
+    pub json: Vec<std::time::Duration>,
+    /// Size of the JSON report in bytes.
+    pub bytes: u64,
+}
+
+/// Times `rounds` rounds of the three runs of [`JsonBench`] on the benchmark scenario.
+pub fn bench_json(opts: &crate::bench::BenchOptions, rounds: u32) -> JsonBench {
+    use std::io::Write as _;
+    use std::time::Instant;
+    let sc = crate::bench::large_scenario(opts);
+    let mut out = JsonBench {
+        options: *opts,
+        simulation: Vec::new(),
+        headless: Vec::new(),
+        json: Vec::new(),
+        bytes: 0,
+    };
+    for _ in 0..rounds.max(1) {
+        out.simulation.push(crate::bench::run_bench(opts).wall);
+
+        let start = Instant::now();
+        let mut sim = Sim::with_seed(&sc, opts.seed);
+        sim.set_trace_mode(TraceMode::Digest);
+        let setup = CheckerSetup::from_scenario(&sc).expect("the benchmark scenario is valid");
+        let mut checker = Checker::new(setup);
+        loop {
+            let more = sim.step();
+            sim.drain_trace().for_each(|ev| {
+                checker.observe(&ev);
+            });
+            if !more {
+                break;
+            }
+        }
+        checker.set_final(true);
+        std::hint::black_box((checker.outcome(), sim.trace_digest()));
+        out.headless.push(start.elapsed());
+
+        let start = Instant::now();
+        let report = run_headless("bench.toml", &sc, opts.seed, |_, _| {});
+        let mut sink = std::io::BufWriter::new(ByteCount(0));
+        serde_json::to_writer_pretty(&mut sink, &report).expect("a sink takes every byte");
+        let _ = writeln!(sink);
+        let _ = sink.flush();
+        drop(report);
+        out.json.push(start.elapsed());
+        out.bytes = sink.get_ref().0;
+    }
+    out
+}
+
+/// A writer that only counts bytes.
+struct ByteCount(u64);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The minimum and the median of some durations, in seconds.
+pub fn min_median(d: &[std::time::Duration]) -> (f64, f64) {
+    let mut s: Vec<f64> = d.iter().map(|d| d.as_secs_f64()).collect();
+    s.sort_by(f64::total_cmp);
+    if s.is_empty() {
+        return (0.0, 0.0);
+    }
+    (s[0], s[(s.len() - 1) / 2])
+}
+
+impl std::fmt::Display for JsonBench {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let o = &self.options;
+        writeln!(
+            f,
+            "run --json benchmark: {} brokers, {} partitions, {} messages, seed {}, {} rounds alternating",
+            o.brokers,
+            o.partitions,
+            o.messages,
+            o.seed,
+            self.json.len()
+        )?;
+        writeln!(f, "  {:<34}{:>10}{:>10}", "", "min", "median")?;
+        let rows = [
+            ("simulation (as `bench`)", &self.simulation),
+            ("simulation, headless", &self.headless),
+            ("run --json (report + JSON)", &self.json),
+        ];
+        for (name, d) in rows {
+            let (min, med) = min_median(d);
+            writeln!(f, "  {name:<34}{min:>9.3}s{med:>9.3}s")?;
+        }
+        let (jmin, jmed) = min_median(&self.json);
+        for (name, d) in [
+            ("ratio to simulation (as `bench`)", &self.simulation),
+            ("ratio to simulation, headless", &self.headless),
+        ] {
+            let (min, med) = min_median(d);
+            writeln!(
+                f,
+                "  {name:<34}{:>9.2}×{:>9.2}×",
+                jmin / min.max(1e-9),
+                jmed / med.max(1e-9)
+            )?;
+        }
+        write!(
+            f,
+            "  {:<34}{:>9.1} MB",
+            "JSON report",
+            self.bytes as f64 / 1e6
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_bench_times_each_run_and_counts_the_report() {
+        let opts = crate::bench::BenchOptions {
+            messages: 60,
+            brokers: 3,
+            partitions: 2,
+            seed: 2,
+        };
+        let b = bench_json(&opts, 2);
+        assert_eq!(
+            (b.simulation.len(), b.headless.len(), b.json.len()),
+            (2, 2, 2)
+        );
+        let sc = crate::bench::large_scenario(&opts);
+        let report = run_headless("bench.toml", &sc, opts.seed, |_, _| {});
+        let json = serde_json::to_string_pretty(&report).expect("serialises");
+        assert_eq!(b.bytes, json.len() as u64 + 1, "the report and its newline");
+        let table = b.to_string();
+        assert!(table.contains("ratio to simulation, headless"), "{table}");
+    }
+
+    /// The logs written from ids serialise exactly as the map of name lists they stand for:
+    /// same keys in the same order, same names, markers included.
+    #[test]
+    fn final_logs_serialise_as_their_names() {
+        for name in ["txn-read-committed", "eos-pipeline-processor-crash"] {
+            let b = crate::scenario::find_bundled(name).expect("bundled");
+            let (label, sc) = crate::scenario::load(b.name).expect("valid");
+            let r = run(&label, &sc, sc.scenario.seed, |_, _| {});
+            let names = r.logs.names();
+            let entries: Vec<&String> = names.values().flat_map(|r| r.values()).flatten().collect();
+            assert!(
+                entries.iter().any(|e| e.starts_with("COMMIT(")),
+                "{names:?}"
+            );
+            assert!(entries.iter().any(|e| e.contains('#')), "{names:?}");
+            let streamed = serde_json::to_string_pretty(&r.logs).expect("serialises");
+            let built = serde_json::to_string_pretty(&names).expect("serialises");
+            assert_eq!(streamed, built, "{name}");
+        }
+        // Ten brokers and twelve partitions: names sort as strings (`broker-10` before
+        // `broker-2`, `events/11` before `events/2`), as the map's keys do.
+        let opts = crate::bench::BenchOptions {
+            messages: 300,
+            brokers: 10,
+            partitions: 12,
+            seed: 4,
+        };
+        let sc = crate::bench::large_scenario(&opts);
+        let r = run("bench", &sc, opts.seed, |_, _| {});
+        let streamed = serde_json::to_string(&r.logs).expect("serialises");
+        let at = |key: &str| streamed.find(key).expect("every partition is in the logs");
+        assert!(at("\"events/11\"") < at("\"events/2\""));
+        assert_eq!(
+            streamed,
+            serde_json::to_string(&r.logs.names()).expect("ok")
+        );
     }
 }

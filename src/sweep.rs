@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use crate::check::{Checker, CheckerSetup, Outcome};
 use crate::scenario::{Fault, FaultAction, Scenario, Verdict};
-use crate::sim::{Sim, Trace, TraceEvent};
+use crate::sim::{Sim, Trace, TraceEvent, TraceMode};
 
 /// At most this many seeds in one sweep.
 pub const MAX_SEEDS: u64 = 1_000_000;
@@ -41,13 +41,15 @@ pub struct CheckedRun {
 }
 
 /// Runs `scenario` (already validated) with `seed` to the end, feeding the checker.
-/// `on_event` sees every trace event.
+/// `on_event` sees every trace event but `Sent` (the run keeps no digest, so it never stores
+/// those: [`TraceMode::Outcome`]).
 pub fn run_checked(
     scenario: &Scenario,
     seed: u64,
     mut on_event: impl FnMut(&TraceEvent),
 ) -> CheckedRun {
     let mut sim = Sim::with_seed(scenario, seed);
+    sim.set_trace_mode(TraceMode::Outcome);
     let setup = CheckerSetup::from_scenario(scenario).expect("validated scenario");
     let mut checker = Checker::new(setup);
     let mut metrics = crate::metrics::Metrics::new(crate::metrics::MetricsSetup::from_sim(&sim));
@@ -551,6 +553,88 @@ pub fn run_all(scenario: &Scenario, opts: &SweepOptions) -> Aggregate {
     total.into_inner().expect("no panic")
 }
 
+// ----- `bench --sweep` -------------------------------------------------------------------------
+
+/// What `bench --sweep` measured: seeds per second on the benchmark scenario, with one job and
+/// with two, alternating.
+#[derive(Clone, Debug)]
+pub struct SweepBench {
+    pub options: crate::bench::BenchOptions,
+    pub seeds: u64,
+    /// Simulation events of one seed (the first).
+    pub events_per_seed: u64,
+    /// Per round: wall time of the sweep with one job, then with two.
+    pub one_job: Vec<Duration>,
+    pub two_jobs: Vec<Duration>,
+}
+
+/// Sweeps `seeds` seeds of the benchmark scenario (its own faults) `rounds` times with one job
+/// and with two, alternating.
+pub fn bench_sweep(opts: &crate::bench::BenchOptions, seeds: u64, rounds: u32) -> SweepBench {
+    let scenario = crate::bench::large_scenario(opts);
+    let seeds = seeds.clamp(1, MAX_SEEDS);
+    let sweep_opts = |jobs| SweepOptions {
+        arg: "bench.toml".to_string(),
+        label: "bench.toml".to_string(),
+        from: opts.seed,
+        seeds,
+        jobs,
+        random_faults: false,
+        progress: false,
+    };
+    let mut out = SweepBench {
+        options: *opts,
+        seeds,
+        events_per_seed: run_seed(&scenario, opts.seed, false).events,
+        one_job: Vec::new(),
+        two_jobs: Vec::new(),
+    };
+    for _ in 0..rounds.max(1) {
+        for (jobs, times) in [(1, &mut out.one_job), (2, &mut out.two_jobs)] {
+            let start = Instant::now();
+            let agg = run_all(&scenario, &sweep_opts(jobs));
+            times.push(start.elapsed());
+            std::hint::black_box(agg);
+        }
+    }
+    out
+}
+
+impl std::fmt::Display for SweepBench {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let o = &self.options;
+        writeln!(
+            f,
+            "sweep benchmark: {} brokers, {} partitions, {} messages with faults, {} seeds from {}, {} rounds alternating",
+            o.brokers,
+            o.partitions,
+            o.messages,
+            self.seeds,
+            o.seed,
+            self.one_job.len()
+        )?;
+        writeln!(f, "  {:<22}{:>12}", "events per seed", self.events_per_seed)?;
+        writeln!(f, "  {:<22}{:>12}{:>12}", "seeds/s", "best", "median")?;
+        // Seeds per second from the fastest and the median round.
+        let rates = |d: &[Duration]| {
+            let (min, med) = crate::report::min_median(d);
+            let n = self.seeds as f64;
+            (n / min.max(1e-9), n / med.max(1e-9))
+        };
+        let one = rates(&self.one_job);
+        let two = rates(&self.two_jobs);
+        writeln!(f, "  {:<22}{:>12.1}{:>12.1}", "1 job", one.0, one.1)?;
+        writeln!(f, "  {:<22}{:>12.1}{:>12.1}", "2 jobs", two.0, two.1)?;
+        write!(
+            f,
+            "  {:<22}{:>11.2}×{:>11.2}×   (linear: 2×)",
+            "scaling, 2 jobs / 1",
+            two.0 / one.0.max(1e-9),
+            two.1 / one.1.max(1e-9)
+        )
+    }
+}
+
 /// The median and the worst run of one cost figure.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct Spread {
@@ -814,6 +898,23 @@ pub fn text(r: &SweepReport, timing: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sweep_bench_runs_every_round_with_one_and_two_jobs() {
+        let opts = crate::bench::BenchOptions {
+            messages: 40,
+            brokers: 3,
+            partitions: 2,
+            seed: 5,
+        };
+        let b = bench_sweep(&opts, 3, 2);
+        assert_eq!((b.seeds, b.one_job.len(), b.two_jobs.len()), (3, 2, 2));
+        let scenario = crate::bench::large_scenario(&opts);
+        assert_eq!(b.events_per_seed, run_seed(&scenario, 5, false).events);
+        let table = b.to_string();
+        assert!(table.contains("scaling, 2 jobs / 1"), "{table}");
+        assert!(table.contains("3 seeds from 5"), "{table}");
+    }
 
     #[test]
     fn wilson_known_values() {

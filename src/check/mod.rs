@@ -34,7 +34,13 @@ pub struct CheckerSetup {
     /// For each group (index = `GroupId.0`): its name, the topic it consumes and whether it has a
     /// dedup sink.
     pub groups: Vec<GroupSetup>,
+    /// How many messages the scenario's producers send (a hint: the tables are sized for it
+    /// up front instead of growing by copying; more or fewer work too).
+    pub expected_messages: usize,
 }
+
+/// At most this many messages are reserved up front from [`CheckerSetup::expected_messages`].
+const MAX_RESERVED_MESSAGES: usize = 1 << 24;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GroupSetup {
@@ -91,9 +97,15 @@ impl CheckerSetup {
                 upstream,
             });
         }
+        let expected_messages = scenario
+            .producers
+            .iter()
+            .map(|p| p.send.as_ref().map_or(0, |s| s.count) + p.messages.len() as u64)
+            .fold(0u64, u64::saturating_add);
         Ok(CheckerSetup {
             partition_topic,
             groups,
+            expected_messages: usize::try_from(expected_messages).unwrap_or(usize::MAX),
         })
     }
 }
@@ -467,6 +479,7 @@ impl Checker {
         for (g, gs) in setup.groups.iter().enumerate() {
             topic_groups[gs.topic.idx()].push(g as u32);
         }
+        let reserved = setup.expected_messages.min(MAX_RESERVED_MESSAGES);
         let groups = setup
             .groups
             .iter()
@@ -492,7 +505,7 @@ impl Checker {
         Checker {
             setup,
             topic_groups,
-            msgs: Vec::new(),
+            msgs: Vec::with_capacity(reserved),
             producers: Vec::new(),
             streams: 0,
             groups,
@@ -896,7 +909,8 @@ impl Checker {
         let nmsgs = self.msgs.len();
         let g = &mut self.groups[gi];
         if g.times.len() < nmsgs {
-            g.times.resize(nmsgs, 0);
+            // Grown ahead (to at most twice the messages so far), not by one per message.
+            g.times.resize(nmsgs.next_power_of_two(), 0);
         }
         let times = g.times[i];
         g.times[i] = times.saturating_add(1);

@@ -194,6 +194,21 @@ pub(crate) enum Timer {
     TxnCoordinator(TxnTimer),
 }
 
+/// Which trace events a run stores for its caller. Event ids, causes and the simulation are
+/// the same in every mode; only what [`Sim::drain_trace`] hands out differs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TraceMode {
+    /// Every event is stored (the TUI, `explain`, the narrated trace, tests).
+    Full,
+    /// Headless with a digest: the kernel folds every event into [`Sim::trace_digest`] as it is
+    /// emitted, in id order, and does not store `Sent` events (a third or more of a run's
+    /// events, read by nothing else headless). The digest is the one a caller would compute over the
+    /// full trace.
+    Digest,
+    /// Headless without a digest (sweeps, compare): `Sent` events are neither stored nor hashed.
+    Outcome,
+}
+
 /// Where the run is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
@@ -263,6 +278,10 @@ pub(crate) struct Kernel {
     pub(crate) trace: Vec<TraceEvent>,
     /// Trace events emitted so far (the next event's id).
     trace_seq: u64,
+    /// Which events `emit` stores, and whether it folds them into `digest`.
+    trace_mode: TraceMode,
+    /// Every event emitted so far, in [`TraceMode::Digest`].
+    digest: digest::Digest,
     /// What the running handler was triggered by; every event it emits records it as its cause.
     pub(crate) cause: Option<EventId>,
     /// Each fault's `FaultInjected` event once it has fired: the cause of its later effects.
@@ -391,9 +410,51 @@ impl Sim {
         self.k.trace.drain(..)
     }
 
+    /// Take the trace events produced since the last call by swapping them into `buf`, which
+    /// must be empty (its allocation is reused for the next ones): no event is copied.
+    pub fn swap_trace(&mut self, buf: &mut Vec<TraceEvent>) {
+        debug_assert!(buf.is_empty(), "swap_trace takes an empty buffer");
+        buf.clear();
+        std::mem::swap(&mut self.k.trace, buf);
+    }
+
     /// Read the pending trace events without taking them.
     pub fn pending_trace(&self) -> &[TraceEvent] {
         &self.k.trace
+    }
+
+    /// Chooses which trace events the run stores for [`Sim::drain_trace`] (see [`TraceMode`]).
+    /// Set it before draining anything: switching to [`TraceMode::Digest`] folds the events
+    /// still pending (those of the setup) into the digest, which then covers the whole run, and
+    /// a headless mode drops the pending `Sent` events.
+    pub fn set_trace_mode(&mut self, mode: TraceMode) {
+        debug_assert_eq!(
+            self.k.trace.len() as u64,
+            self.k.trace_seq,
+            "set the trace mode before draining the trace"
+        );
+        if mode == TraceMode::Digest && self.k.trace_mode != TraceMode::Digest {
+            let mut d = digest::Digest::default();
+            self.k.trace.iter().for_each(|ev| d.add(ev));
+            self.k.digest = d;
+        }
+        if mode != TraceMode::Full {
+            self.k
+                .trace
+                .retain(|ev| !matches!(ev.kind, Trace::Sent { .. }));
+        }
+        self.k.trace_mode = mode;
+    }
+
+    /// The digest of every trace event so far, in [`TraceMode::Digest`]; `None` otherwise
+    /// (the caller then digests what it drains).
+    /// Trace events emitted so far, stored or not (the next event's id).
+    pub fn trace_emitted(&self) -> u64 {
+        self.k.trace_seq
+    }
+
+    pub fn trace_digest(&self) -> Option<digest::Digest> {
+        (self.k.trace_mode == TraceMode::Digest).then_some(self.k.digest)
     }
 
     pub fn node_name(&self, node: NodeId) -> &str {
@@ -1504,6 +1565,8 @@ impl Kernel {
             events: 0,
             trace: Vec::new(),
             trace_seq: 0,
+            trace_mode: TraceMode::Full,
+            digest: digest::Digest::default(),
             cause: None,
             fault_events: Vec::new(),
             nodes: Vec::new(),
@@ -1571,15 +1634,27 @@ impl Kernel {
     }
 
     /// Record a trace event caused by whatever triggered the running handler.
+    #[inline]
     pub(crate) fn emit(&mut self, kind: Trace) -> EventId {
         let id = EventId(self.trace_seq);
         self.trace_seq += 1;
-        self.trace.push(TraceEvent {
+        let ev = TraceEvent {
             id,
             time: self.now,
             cause: self.cause,
             kind,
-        });
+        };
+        if self.trace_mode != TraceMode::Full {
+            if self.trace_mode == TraceMode::Digest {
+                self.digest.add(&ev);
+            }
+            // Inlined into `send`, this test is known true there: a headless `Sent` is never
+            // built into the buffer.
+            if matches!(ev.kind, Trace::Sent { .. }) {
+                return id;
+            }
+        }
+        self.trace.push(ev);
         id
     }
 

@@ -61,7 +61,8 @@ fn acks1_failover_truncates_the_acknowledged_writes() {
     assert!(!removed.is_empty());
     // Every removed message was acknowledged (acks=1) and never applied: that is acked_lost.
     assert_eq!(r.outcome.acked_lost as usize, removed.len());
-    let survivor = &r.logs["orders/0"]["broker-2"];
+    let names = r.logs.names();
+    let survivor = &names["orders/0"]["broker-2"];
     for m in removed {
         assert!(!survivor.contains(m), "{m} survived on the new leader");
     }
@@ -76,7 +77,8 @@ fn acks_all_failover_loses_nothing_acknowledged() {
     assert_eq!(r.outcome.lost, 0);
     assert_eq!(r.produced.acked, r.produced.sent);
     // The replicas agree at the end: the truncated replica caught up with the leader.
-    let logs = &r.logs["orders/0"];
+    let names = r.logs.names();
+    let logs = &names["orders/0"];
     assert_eq!(logs["broker-1"], logs["broker-2"]);
     assert_eq!(logs["broker-2"], logs["broker-3"]);
 }

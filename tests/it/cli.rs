@@ -481,3 +481,12 @@ fn completions_offer_the_bundled_scenarios() {
     let help = stdout(&brokerlab(&["run", "--help"]));
     assert!(!help.contains("acks1-leader-failover"), "{help}");
 }
+
+#[test]
+fn bench_sweep_with_no_seeds_is_bad_input() {
+    let o = brokerlab(&["bench", "--sweep", "0"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--sweep"), "{}", stderr(&o));
+    let o = brokerlab(&["bench", "--sweep", "3", "--json"]);
+    assert_eq!(o.status.code(), Some(2), "--sweep and --json conflict");
+}

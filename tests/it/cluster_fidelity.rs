@@ -205,7 +205,10 @@ fn pre_kip101_recovery_loses_a_committed_write_and_leader_epochs_do_not() {
 #[test]
 fn pre_kip101_recovery_leaves_divergent_logs_and_leader_epochs_do_not() {
     let logs = |r: &Report| -> Vec<Vec<String>> {
-        r.logs["orders/0"].values().cloned().collect::<Vec<_>>()
+        r.logs.names()["orders/0"]
+            .values()
+            .cloned()
+            .collect::<Vec<_>>()
     };
     let (hw, _) = run(&with_recovery(
         "pre-kip101-divergent-logs",

@@ -290,3 +290,51 @@ fn injected_fault_is_replayable() {
     assert_eq!(a, run());
     assert_ne!(a, digest_of(&sc, sc.scenario.seed));
 }
+
+/// Headless runs store no `Sent` events but number, cause and digest every event exactly as a
+/// full run does: the stored events are the full trace without its `Sent` events, and the
+/// kernel's digest equals the digest of the full trace.
+#[test]
+fn headless_trace_modes_keep_ids_and_the_digest() {
+    use brokerlab::sim::{Trace, TraceMode};
+    let sc = scenario::parse("failover.toml", FAILOVER).expect("valid");
+    let run = |mode: TraceMode| {
+        let mut sim = Sim::new(&sc);
+        sim.set_trace_mode(mode);
+        let mut events: Vec<TraceEvent> = Vec::new();
+        while sim.step() {
+            events.extend(sim.drain_trace());
+        }
+        events.extend(sim.drain_trace());
+        (events, sim.trace_digest().map(|d| d.value()))
+    };
+    let (full, none) = run(TraceMode::Full);
+    assert_eq!(none, None, "a full run leaves the digest to its reader");
+    let mut digest = Digest::default();
+    full.iter().for_each(|ev| digest.add(ev));
+    let sent = |ev: &TraceEvent| matches!(ev.kind, Trace::Sent { .. });
+    assert!(full.iter().any(sent));
+    let without_sent: Vec<TraceEvent> = full.iter().filter(|ev| !sent(ev)).cloned().collect();
+    let (stored, folded) = run(TraceMode::Digest);
+    assert_eq!(stored, without_sent);
+    assert_eq!(folded, Some(digest.value()));
+    let (stored, none) = run(TraceMode::Outcome);
+    assert_eq!(stored, without_sent);
+    assert_eq!(none, None);
+}
+
+/// `run_headless` (what `run --json`, `check` and the quiet and narrated text runs use) gives
+/// the report `run` gives, digest included, for every bundled scenario.
+#[test]
+fn headless_reports_equal_full_reports() {
+    for b in scenario::bundled() {
+        let (label, sc) = scenario::load(b.name).expect("bundled scenarios are valid");
+        let full = brokerlab::report::run(&label, &sc, sc.scenario.seed, |_, _| {});
+        let headless = brokerlab::report::run_headless(&label, &sc, sc.scenario.seed, |_, _| {});
+        assert_eq!(
+            serde_json::to_string(&full).expect("serialises"),
+            serde_json::to_string(&headless).expect("serialises"),
+            "{label}"
+        );
+    }
+}

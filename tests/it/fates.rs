@@ -39,7 +39,8 @@ fn kafka_defaults_skip_what_came_before_the_group_joined() {
     assert_eq!(b.lost_by_kind.truncated + b.lost_by_kind.never_written, 0);
     assert_eq!(b.applied + b.lost, 100);
     assert_eq!(b.unseen, 0);
-    let logs = &r.logs["orders/0"];
+    let names = r.logs.names();
+    let logs = &names["orders/0"];
     for replica in logs.values() {
         assert_eq!(replica.len(), 100, "every record is in every replica's log");
     }

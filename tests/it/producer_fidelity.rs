@@ -312,7 +312,7 @@ fn an_expired_batch_after_lost_acks_leaves_no_duplicate() {
         let o = &out[&format!("checkout#{n}")];
         assert!(o.acked.is_some(), "checkout#{n}: {o:?}");
     }
-    for (replica, log) in &r.logs["orders/0"] {
+    for (replica, log) in &r.logs.names()["orders/0"] {
         let mut seen = std::collections::BTreeSet::new();
         for m in log {
             assert!(seen.insert(m), "{m} is twice in {replica}'s log: {log:?}");
@@ -404,7 +404,7 @@ fn a_new_leader_recognises_retries_of_batches_written_before_the_failover() {
         "by the new leader: {recognised:?}"
     );
     assert!(out.values().all(|o| o.acked.is_some()), "{out:?}");
-    for (replica, log) in &r.logs["orders/0"] {
+    for (replica, log) in &r.logs.names()["orders/0"] {
         let mut seen = std::collections::BTreeSet::new();
         assert!(log.iter().all(|m| seen.insert(m)), "{replica}: {log:?}");
     }

@@ -85,7 +85,8 @@ target = "ledger"
 #[test]
 fn read_committed_skips_aborted_records_and_read_uncommitted_sees_them() {
     let (r, _, applied) = run_named(&format!("{CRASH_MID_TXN}{TWO_READERS}"));
-    let log = &r.logs["payments/0"]["broker-1"];
+    let names = r.logs.names();
+    let log = &names["payments/0"]["broker-1"];
     assert!(log.contains(&"COMMIT(ledger-tx)".to_string()), "{log:?}");
     assert!(log.contains(&"ABORT(ledger-tx)".to_string()), "{log:?}");
     // The aborted transaction's records are in the log, between the first COMMIT and the ABORT.
@@ -254,7 +255,7 @@ duration_ms = 30000
         "{:?}",
         r.groups["committed"]
     );
-    assert!(r.logs["payments/0"]["broker-1"].contains(&"ABORT(slow-tx)".to_string()));
+    assert!(r.logs.names()["payments/0"]["broker-1"].contains(&"ABORT(slow-tx)".to_string()));
 }
 
 /// KIP-588 (Kafka 2.7+): the coordinator aborts a transaction older than
@@ -481,9 +482,10 @@ fn exactly_once_pipeline_survives_a_processor_crash() {
     assert_eq!(mailer.applied, 30);
     // The aborted transaction's marker is on whichever output partition it wrote to (the
     // output records keep their input's key, so which one depends on what it covered).
+    let names = r.logs.names();
     let invoices: Vec<&String> = ["invoices/0", "invoices/1"]
         .iter()
-        .flat_map(|p| &r.logs[*p]["broker-1"])
+        .flat_map(|p| &names[*p]["broker-1"])
         .collect();
     assert!(
         invoices.iter().any(|e| *e == "ABORT(billing-1)"),
@@ -501,7 +503,7 @@ fn after_process_pipeline_duplicates_downstream() {
     assert_eq!(mailer.lost, 0, "{mailer:?}");
     // No transactions: no markers.
     assert!(
-        r.logs["invoices/0"]["broker-1"]
+        r.logs.names()["invoices/0"]["broker-1"]
             .iter()
             .all(|e| e.starts_with("shop#"))
     );

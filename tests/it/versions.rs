@@ -312,7 +312,7 @@ fn keyless_spread(version: &str) -> Vec<usize> {
     let r = report::run("keyless.toml", &sc, sc.scenario.seed, |_, _| {});
     (0..3)
         .map(|q| {
-            r.logs[&format!("t/{q}")]
+            r.logs.names()[&format!("t/{q}")]
                 .values()
                 .map(|log| log.iter().filter(|e| e.starts_with("p#")).count())
                 .max()
