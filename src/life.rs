@@ -442,6 +442,7 @@ impl Life {
             | Trace::TxnFatalError { .. }
             | Trace::PartitionsAdded { .. }
             | Trace::TxnMarker { .. }
+            | Trace::TxnWriteRefused { .. }
             | Trace::Draining => false,
         }
     }

@@ -103,6 +103,11 @@ pub struct Settings {
     pub eligible_leader_replicas: bool,
     /// `replica_recovery`: leader epochs (KIP-101) or the pre-KIP-101 HW truncation.
     pub replica_recovery: config::ReplicaRecovery,
+    /// The `transaction.version` feature: 1 the classic protocol (KIP-98), 2 Transactions V2
+    /// (KIP-890 part 2).
+    pub transaction_version: u8,
+    /// `transaction.partition.verification.enable` (KIP-890 part 1).
+    pub transaction_partition_verification: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -280,6 +285,9 @@ pub(crate) struct Kernel {
     pub(crate) topics: Vec<TopicInfo>,
     /// Each group's `group.id`, by [`GroupId`]: static configuration, like `topics`.
     pub(crate) group_names: Vec<String>,
+    /// Each transaction's `transactional.id`, by coordinator index: where a partition leader
+    /// finds the coordinator to verify with (KIP-890).
+    pub(crate) txn_names: Vec<String>,
     pub(crate) msgs: Vec<MsgInfo>,
     pub(crate) keys: Vec<String>,
     pub(crate) faults: Vec<FaultSpec>,
@@ -567,6 +575,7 @@ impl Sim {
         }
         let i = self.txns.len() as u32;
         self.txns.push(TxnCoordinator::new(i, id, timeout_ms));
+        self.k.txn_names.push(id.to_string());
         i
     }
 
@@ -1518,6 +1527,7 @@ impl Kernel {
             net: Network::default(),
             topics: Vec::new(),
             group_names: Vec::new(),
+            txn_names: Vec::new(),
             controller_node: NodeId(0),
             msgs: Vec::new(),
             keys: Vec::new(),

@@ -2423,6 +2423,94 @@ mod tests {
     }
 
     #[test]
+    fn with_transactions_v2_the_producer_adds_no_partition_and_takes_the_epoch_end_txn_returns() {
+        let spec = ProducerConfig {
+            max_batch_records: 10,
+            ..config()
+        };
+        let (mut k, mut p) = built(&spec, 1, Workload::Explicit(vec![(0, None); 4]));
+        k.settings.transaction_version = 2;
+        p.set_transactional(Some(Transactional {
+            txn: 0,
+            size: 2,
+            timeout_ms: 60_000,
+        }));
+        let coordinator = BrokerId(1);
+        let from = NodeId(coordinator.0);
+        p.client.coordinator = Some(coordinator);
+        start(&mut k, &mut p);
+        send_all(&mut k, &mut p);
+        // What the producer sent: its transactional requests and its produce requests.
+        let txn_requests = |k: &mut Kernel| -> (Vec<TxnRequest>, Vec<Sent>) {
+            let mut reqs = Vec::new();
+            let mut sent = Vec::new();
+            for (_, _, m) in take_sent(k) {
+                match m {
+                    Msg::Txn { req, .. } => reqs.push(req),
+                    Msg::Produce {
+                        partition,
+                        batch,
+                        attempt,
+                        base_seq,
+                        producer_epoch,
+                        records,
+                        ..
+                    } => sent.push(Sent {
+                        partition,
+                        batch,
+                        attempt,
+                        base_seq,
+                        epoch: producer_epoch,
+                        records: k.record_bufs[records as usize].len(),
+                    }),
+                    _ => {}
+                }
+            }
+            (reqs, sent)
+        };
+        let (init, _) = txn_requests(&mut k);
+        let [TxnRequest::InitProducerId { token, .. }] = init[..] else {
+            panic!("expected only InitProducerId, got {init:?}");
+        };
+        let resp = TxnResponse::InitProducerId {
+            token,
+            result: Ok((77, 3)),
+        };
+        p.on_message(from, Msg::TxnResponse { resp }, &mut Cx::new(&mut k, ME));
+        let (reqs, sent) = txn_requests(&mut k);
+        assert!(reqs.is_empty(), "no AddPartitionsToTxn: {reqs:?}");
+        let written: Vec<_> = sent.iter().map(|s| (s.epoch, s.base_seq)).collect();
+        assert_eq!(written, [(3, 0), (3, 1)], "produced at once");
+        for (i, s) in sent.iter().enumerate() {
+            let base_offset = i as u64;
+            respond(&mut k, &mut p, s, ProduceResult::Ok { base_offset });
+        }
+        let (reqs, _) = txn_requests(&mut k);
+        let [
+            TxnRequest::EndTxn {
+                epoch: 3,
+                commit: true,
+                token,
+            },
+        ] = reqs[..]
+        else {
+            panic!("expected EndTxn, got {reqs:?}");
+        };
+        let resp = TxnResponse::EndTxn {
+            token,
+            error: ErrorCode::None,
+            epoch: Some(4),
+        };
+        p.on_message(from, Msg::TxnResponse { resp }, &mut Cx::new(&mut k, ME));
+        let (_, sent) = txn_requests(&mut k);
+        assert_eq!(
+            (sent[0].epoch, sent[0].base_seq),
+            (4, 0),
+            "the next transaction writes with the bumped epoch, sequences from 0"
+        );
+    }
+
+    #[test]
     fn a_crash_takes_the_client_and_a_restart_gets_a_new_producer_id() {
         let (mut k, mut p) = started(&config(), 1, 1);
         send_all(&mut k, &mut p);

@@ -257,8 +257,14 @@ impl Producer {
         t.acked.push(false);
         let full = t.records.len() as u32 >= t.size;
         if t.added[part as usize] == 0 {
-            t.added[part as usize] = 1;
-            self.txn_request(None, |_| TxnRequest::AddPartitions { epoch, partition }, cx);
+            if cx.settings().transaction_version >= 2 {
+                // KIP-890 part 2: no AddPartitionsToTxn; the partition's leader adds it to the
+                // transaction when the first batch arrives.
+                t.added[part as usize] = 2;
+            } else {
+                t.added[part as usize] = 1;
+                self.txn_request(None, |_| TxnRequest::AddPartitions { epoch, partition }, cx);
+            }
         }
         if full {
             self.txn_begin_end(true, cx);
@@ -397,6 +403,8 @@ impl Producer {
                     self.txn_retry_later(cx);
                 }
             }
+            // For partition leaders (KIP-890), never a producer.
+            TxnResponse::Verify { .. } => {}
             TxnResponse::AddOffsets { token, error } => {
                 if t.outstanding != Some((token, TxnOp::AddOffsets)) {
                     return;
@@ -411,11 +419,22 @@ impl Producer {
                     self.txn_retry_later(cx);
                 }
             }
-            TxnResponse::EndTxn { token, error } => {
+            TxnResponse::EndTxn {
+                token,
+                error,
+                epoch,
+            } => {
                 if t.outstanding != Some((token, TxnOp::End)) {
                     return;
                 }
                 t.outstanding = None;
+                if let Some(epoch) = epoch {
+                    // Transactions V2: the next transaction writes with the bumped epoch, its
+                    // sequences starting afresh.
+                    self.client.epoch = epoch;
+                    self.reset_sequences();
+                }
+                let t = self.txn_mut();
                 if fenced(error) {
                     self.txn_stale_epoch(error, cx);
                 } else if error == ErrorCode::InvalidTxnState {
@@ -454,10 +473,7 @@ impl Producer {
         let txn = self.txn_mut().txn;
         self.client.producer_id = Some(pid);
         self.client.epoch = epoch;
-        for pq in &mut self.client.parts {
-            pq.next_seq = 0;
-            pq.last_acked_seq = -1;
-        }
+        self.reset_sequences();
         cx.emit(Trace::ProducerInitialized {
             producer: self.id,
             txn,
@@ -469,6 +485,14 @@ impl Producer {
                 producer: self.id,
             }),
             None => self.txn_replay_deferred(cx),
+        }
+    }
+
+    /// A new epoch: every partition's sequence numbers start at 0.
+    fn reset_sequences(&mut self) {
+        for pq in &mut self.client.parts {
+            pq.next_seq = 0;
+            pq.last_acked_seq = -1;
         }
     }
 
@@ -504,10 +528,12 @@ impl Producer {
             TxnClientState::Initializing => self.init_transactions(cx),
             _ => {
                 let parts = &self.client.parts;
+                // Under Transactions V2 the leaders add partitions (see `txn_record_added`).
+                let v1 = cx.settings().transaction_version < 2;
                 let missing: Vec<u32> = (0..parts.len() as u32)
                     .filter(|&i| {
                         let pq = &parts[i as usize];
-                        t.added[i as usize] == 0 && pq.batched < pq.records.len()
+                        v1 && t.added[i as usize] == 0 && pq.batched < pq.records.len()
                     })
                     .collect();
                 for part in missing {

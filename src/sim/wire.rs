@@ -291,6 +291,16 @@ pub(crate) enum TxnRequest {
         commit: bool,
         token: u32,
     },
+    /// KIP-890, partition leader → coordinator (`AddPartitionsToTxn` v4+, sent by a broker):
+    /// before appending a producer's first transactional batch, the leader checks that
+    /// `partition` is in the producer's ongoing transaction (`add = false`, part 1,
+    /// `verifyOnly`) or, with Transactions V2, adds it there (`add = true`).
+    Verify {
+        epoch: u16,
+        partition: PartitionId,
+        add: bool,
+        token: u32,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -308,6 +318,14 @@ pub(crate) enum TxnResponse {
         error: ErrorCode,
     },
     EndTxn {
+        token: u32,
+        error: ErrorCode,
+        /// Transactions V2 (KIP-890): the epoch the coordinator bumped to, for the producer's
+        /// next transaction; `None` under the classic protocol.
+        epoch: Option<u16>,
+    },
+    Verify {
+        partition: PartitionId,
         token: u32,
         error: ErrorCode,
     },
@@ -537,6 +555,10 @@ impl crate::sim::Kernel {
                 }
                 TxnRequest::AddOffsets { .. } => w.kind = WireKind::AddOffsetsToTxn,
                 TxnRequest::EndTxn { .. } => w.kind = WireKind::EndTxn,
+                TxnRequest::Verify { partition, .. } => {
+                    w.kind = WireKind::AddPartitionsToTxn;
+                    w.partition = Some(*partition);
+                }
             },
             Msg::TxnResponse { resp } => {
                 let (kind, error) = match resp {
@@ -551,6 +573,9 @@ impl crate::sim::Kernel {
                         (WireKind::AddOffsetsToTxnResponse, *error)
                     }
                     TxnResponse::EndTxn { error, .. } => (WireKind::EndTxnResponse, *error),
+                    TxnResponse::Verify { error, .. } => {
+                        (WireKind::AddPartitionsToTxnResponse, *error)
+                    }
                 };
                 w.kind = kind;
                 w.error = error;
