@@ -303,6 +303,11 @@ impl Life {
                 first_msg,
                 ..
             }
+            | Trace::TxnWriteRefused {
+                partition,
+                first_msg,
+                ..
+            }
             | Trace::ProduceError {
                 partition,
                 first_msg,
@@ -442,7 +447,6 @@ impl Life {
             | Trace::TxnFatalError { .. }
             | Trace::PartitionsAdded { .. }
             | Trace::TxnMarker { .. }
-            | Trace::TxnWriteRefused { .. }
             | Trace::Draining => false,
         }
     }

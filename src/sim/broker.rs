@@ -454,8 +454,7 @@ impl Broker {
                     },
                 );
             }
-            // For the group and transaction coordinators this broker hosts: the event loop
-            // hands these to them, never to the broker.
+            // A transaction coordinator's answer to a leader's verification (KIP-890).
             Msg::TxnResponse {
                 resp:
                     TxnResponse::Verify {
@@ -469,6 +468,8 @@ impl Broker {
                 }
             }
             Msg::TxnResponse { .. } => {}
+            // For the group and transaction coordinators this broker hosts: the event loop
+            // hands these to them, never to the broker.
             Msg::Group { .. }
             | Msg::Txn { .. }
             | Msg::WriteTxnMarkerResponse { .. }
@@ -594,6 +595,22 @@ mod tests {
             count: u32,
             idempotent: Option<(u32, i32)>,
         ) {
+            let (producer_id, base_seq) =
+                idempotent.map_or((None, -1), |(pid, seq)| (Some(pid), seq));
+            self.produce_as(acks, first_msg, count, producer_id, (0, base_seq), false);
+        }
+
+        /// A produce request of `count` records from `first_msg` on, with the producer id,
+        /// (epoch, base sequence) and transactional flag given.
+        fn produce_as(
+            &mut self,
+            acks: Acks,
+            first_msg: u32,
+            count: u32,
+            producer_id: Option<u32>,
+            (producer_epoch, base_seq): (u16, i32),
+            transactional: bool,
+        ) {
             let records = self.k.alloc_record_buf();
             self.k.record_bufs[records as usize].extend((0..count).map(|i| MsgId(first_msg + i)));
             self.deliver(
@@ -604,12 +621,12 @@ mod tests {
                     batch: first_msg,
                     attempt: 0,
                     records,
-                    producer_id: idempotent.map(|i| i.0),
-                    producer_epoch: 0,
-                    base_seq: idempotent.map_or(-1, |i| i.1),
+                    producer_id,
+                    producer_epoch,
+                    base_seq,
                     acks,
                     timeout_ms: 30_000,
-                    transactional: false,
+                    transactional,
                 },
             );
         }
@@ -1124,24 +1141,8 @@ mod tests {
 
         /// A transactional batch of ledger-tx with `epoch` and base sequence `seq`.
         fn produce_txn(&mut self, first_msg: u32, epoch: u16, seq: i32) {
-            let records = self.k.alloc_record_buf();
-            self.k.record_bufs[records as usize].push(MsgId(first_msg));
-            self.deliver(
-                PRODUCER,
-                Msg::Produce {
-                    producer: ProducerId(0),
-                    partition: P,
-                    batch: first_msg,
-                    attempt: 0,
-                    records,
-                    producer_id: Some(LEDGER_PID),
-                    producer_epoch: epoch,
-                    base_seq: seq,
-                    acks: Acks::Leader,
-                    timeout_ms: 30_000,
-                    transactional: true,
-                },
-            );
+            let pid = Some(LEDGER_PID);
+            self.produce_as(Acks::Leader, first_msg, 1, pid, (epoch, seq), true);
         }
 
         /// The verification questions sent: (to, epoch, add, token).

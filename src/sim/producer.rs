@@ -1827,26 +1827,31 @@ mod tests {
     fn produces(k: &mut Kernel) -> Vec<Sent> {
         take_sent(k)
             .into_iter()
-            .filter_map(|(_, _, msg)| match msg {
-                Msg::Produce {
-                    partition,
-                    batch,
-                    attempt,
-                    base_seq,
-                    producer_epoch,
-                    records,
-                    ..
-                } => Some(Sent {
-                    partition,
-                    batch,
-                    attempt,
-                    base_seq,
-                    epoch: producer_epoch,
-                    records: k.record_bufs[records as usize].len(),
-                }),
-                _ => None,
-            })
+            .filter_map(|(_, _, msg)| as_sent(k, &msg))
             .collect()
+    }
+
+    /// A produce request as the tests look at it.
+    fn as_sent(k: &Kernel, msg: &Msg) -> Option<Sent> {
+        match *msg {
+            Msg::Produce {
+                partition,
+                batch,
+                attempt,
+                base_seq,
+                producer_epoch,
+                records,
+                ..
+            } => Some(Sent {
+                partition,
+                batch,
+                attempt,
+                base_seq,
+                epoch: producer_epoch,
+                records: k.record_bufs[records as usize].len(),
+            }),
+            _ => None,
+        }
     }
 
     fn respond(k: &mut Kernel, p: &mut Producer, s: &Sent, result: ProduceResult) {
@@ -2361,13 +2366,15 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_transactional_producer_inits_first_and_adds_a_partition_before_producing_to_it() {
+    /// A started transactional producer (two records per transaction) under
+    /// `transaction_version`, whose application has sent `records` records; and its coordinator.
+    fn transactional_sent(records: usize, transaction_version: u8) -> (Kernel, Producer, BrokerId) {
         let spec = ProducerConfig {
             max_batch_records: 10,
             ..config()
         };
-        let (mut k, mut p) = built(&spec, 1, Workload::Explicit(vec![(0, None); 2]));
+        let (mut k, mut p) = built(&spec, 1, Workload::Explicit(vec![(0, None); records]));
+        k.settings.transaction_version = transaction_version;
         p.set_transactional(Some(Transactional {
             txn: 0,
             size: 2,
@@ -2378,6 +2385,12 @@ mod tests {
         p.client.coordinator = Some(coordinator);
         start(&mut k, &mut p);
         send_all(&mut k, &mut p);
+        (k, p, coordinator)
+    }
+
+    #[test]
+    fn a_transactional_producer_inits_first_and_adds_a_partition_before_producing_to_it() {
+        let (mut k, mut p, coordinator) = transactional_sent(2, 1);
         let txn_requests = |k: &mut Kernel| -> Vec<TxnRequest> {
             take_sent(k)
                 .into_iter()
@@ -2424,22 +2437,8 @@ mod tests {
 
     #[test]
     fn with_transactions_v2_the_producer_adds_no_partition_and_takes_the_epoch_end_txn_returns() {
-        let spec = ProducerConfig {
-            max_batch_records: 10,
-            ..config()
-        };
-        let (mut k, mut p) = built(&spec, 1, Workload::Explicit(vec![(0, None); 4]));
-        k.settings.transaction_version = 2;
-        p.set_transactional(Some(Transactional {
-            txn: 0,
-            size: 2,
-            timeout_ms: 60_000,
-        }));
-        let coordinator = BrokerId(1);
+        let (mut k, mut p, coordinator) = transactional_sent(4, 2);
         let from = NodeId(coordinator.0);
-        p.client.coordinator = Some(coordinator);
-        start(&mut k, &mut p);
-        send_all(&mut k, &mut p);
         // What the producer sent: its transactional requests and its produce requests.
         let txn_requests = |k: &mut Kernel| -> (Vec<TxnRequest>, Vec<Sent>) {
             let mut reqs = Vec::new();
@@ -2447,23 +2446,7 @@ mod tests {
             for (_, _, m) in take_sent(k) {
                 match m {
                     Msg::Txn { req, .. } => reqs.push(req),
-                    Msg::Produce {
-                        partition,
-                        batch,
-                        attempt,
-                        base_seq,
-                        producer_epoch,
-                        records,
-                        ..
-                    } => sent.push(Sent {
-                        partition,
-                        batch,
-                        attempt,
-                        base_seq,
-                        epoch: producer_epoch,
-                        records: k.record_bufs[records as usize].len(),
-                    }),
-                    _ => {}
+                    m => sent.extend(as_sent(k, &m)),
                 }
             }
             (reqs, sent)
