@@ -487,7 +487,7 @@ pub static INTRODUCED: &[Introduced] = &[
     Introduced {
         scope: Scope::Cluster,
         field: "transaction_version",
-        kafka: "transaction.version",
+        kafka: "transaction.version=2",
         what: "`transaction_version = 2` (Transactions V2)",
         since: Release(4, 0),
         source: "KIP-890",
