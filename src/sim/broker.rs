@@ -173,11 +173,12 @@ impl Broker {
         }
     }
 
-    pub(crate) fn crash(&mut self) {
-        for r in &mut self.replicas {
-            r.crash();
-        }
+    /// The broker died: its replicas forget what they held in memory. Returns the record
+    /// buffers of the produce requests they held, for the event loop to free.
+    pub(crate) fn crash(&mut self) -> Vec<u32> {
+        let held = self.replicas.iter_mut().flat_map(|r| r.crash()).collect();
         self.shutdown = Shutdown::Running;
+        held
     }
 
     /// The `stop` fault: a controlled shutdown begins (`controlled.shutdown.enable`, true by
@@ -1220,6 +1221,16 @@ mod tests {
         // In the transaction now: the next batch needs no question, it is appended at once.
         w.produce_txn(12, 1, 2);
         assert!(is_ok(&w.produce_results()[0], 2));
+    }
+
+    #[test]
+    fn a_crash_hands_back_the_buffers_of_batches_waiting_for_verification() {
+        let mut w = World::with_transactions(1, true);
+        w.produce_txn(10, 1, 0);
+        assert_eq!(w.verifications().len(), 1);
+        let held = w.broker.crash();
+        assert_eq!(held.len(), 1);
+        assert_eq!(w.k.record_bufs[held[0] as usize], [MsgId(10)]);
     }
 
     #[test]

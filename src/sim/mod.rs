@@ -1107,7 +1107,9 @@ impl Sim {
         node.paused_until = None;
         match self.k.nodes[n.idx()].kind {
             NodeKind::Broker(b) => {
-                self.brokers[b.idx()].crash();
+                for held in self.brokers[b.idx()].crash() {
+                    self.k.free_record_buf(held);
+                }
                 self.reset_connections_to(n);
                 // The coordinators it had loaded lose their memory; their next host reloads
                 // them from their durable state.

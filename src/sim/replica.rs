@@ -405,9 +405,14 @@ impl Replica {
         }
     }
 
-    /// The broker died: everything in memory goes, the disk stays.
-    pub(crate) fn crash(&mut self) {
-        self.mem = ReplicaMem::new(self.broker, &self.assignment);
+    /// The broker died: everything in memory goes, the disk stays. Returns the record buffers
+    /// of the batches that waited for verification, which nothing will answer now.
+    pub(crate) fn crash(&mut self) -> Vec<u32> {
+        let mem = std::mem::replace(
+            &mut self.mem,
+            ReplicaMem::new(self.broker, &self.assignment),
+        );
+        mem.unverified.iter().map(|u| u.req.records).collect()
     }
 
     // ----- what the TUI, the report and the checks read -----------------------------------

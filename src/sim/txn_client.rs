@@ -5,7 +5,9 @@
 //! - `initTransactions()` sends `InitProducerId` for the `transactional.id`; `send()` blocks
 //!   until it answers (the application's sends wait in `deferred`).
 //! - The first record for a partition in a transaction sends `AddPartitionsToTxn`; the
-//!   partition's batches wait until it is added.
+//!   partition's batches wait until it is added. Under Transactions V2 (KIP-890,
+//!   `transaction.version = 2`) it sends nothing: the partition's leader adds it, and `EndTxn`
+//!   returns the bumped epoch the next transaction writes with.
 //! - `commitTransaction()` waits for every record to be acknowledged, sends a processor's
 //!   input offsets (`sendOffsetsToTransaction`), then `EndTxn`. An application producer's
 //!   `send()` completes on its produce response, as in Kafka (the record is in the log, in a

@@ -5,6 +5,10 @@
 //!   instances (`PRODUCER_FENCED` / `INVALID_PRODUCER_EPOCH`) and aborting what they left open.
 //! - Partitions join a transaction with `AddPartitionsToTxn`; `sendOffsetsToTransaction` adds a
 //!   consumer group's input offsets, which the group's coordinator holds as pending (KIP-447).
+//! - KIP-890: a partition leader asks before appending a producer's first transactional batch
+//!   (`Verify`): part 1 checks that the partition is in the ongoing transaction, Transactions
+//!   V2 adds it. Under V2 every `EndTxn` bumps the epoch, which the markers carry and the
+//!   answer returns, so a late write of an ended transaction is fenced.
 //! - `EndTxn` moves the transaction to PrepareCommit/PrepareAbort and the coordinator writes a
 //!   COMMIT or ABORT marker to every partition in it and, if it carries offsets, to the group's
 //!   coordinator (Kafka's marker on the group's `__consumer_offsets` partition), retrying until
