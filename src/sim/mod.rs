@@ -183,6 +183,7 @@ pub(crate) enum Local {
         producer: ProducerId,
         group: GroupId,
         consumer: ConsumerId,
+        member: wire::GroupMetadata,
         offsets: Box<[(PartitionId, u64)]>,
     },
 }
@@ -767,8 +768,11 @@ impl Sim {
                     producer,
                     group,
                     consumer,
+                    member,
                     offsets,
-                } => self.txn_commit_with_offsets(producer, group, consumer, offsets),
+                } => self.with_producer(producer, |prod, cx| {
+                    prod.commit_with_offsets(group, consumer, member, offsets, cx)
+                }),
             }
         }
     }
@@ -1329,18 +1333,6 @@ impl Sim {
     }
 
     /// A processor's `sendOffsetsToTransaction` + `commitTransaction`.
-    pub(crate) fn txn_commit_with_offsets(
-        &mut self,
-        p: ProducerId,
-        group: GroupId,
-        consumer: ConsumerId,
-        offsets: Box<[(PartitionId, u64)]>,
-    ) {
-        self.with_producer(p, |prod, cx| {
-            prod.commit_with_offsets(group, consumer, offsets, cx)
-        });
-    }
-
     /// The consumer process died, and its producer with it.
     pub(crate) fn producer_crashed(&mut self, p: ProducerId) {
         self.producers[p.idx()].crash();

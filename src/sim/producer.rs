@@ -2494,6 +2494,80 @@ mod tests {
     }
 
     #[test]
+    fn offsets_fenced_for_an_old_generation_abort_the_transaction() {
+        let (mut k, mut p, coordinator) = transactional_sent(1, 2);
+        let from = NodeId(coordinator.0);
+        // The transactional requests sent; produce requests are acknowledged at once.
+        let txn_requests = |k: &mut Kernel, p: &mut Producer| -> Vec<TxnRequest> {
+            let mut reqs = Vec::new();
+            for (_, _, m) in take_sent(k) {
+                match m {
+                    Msg::Txn { req, .. } => reqs.push(req),
+                    m => {
+                        if let Some(s) = as_sent(k, &m) {
+                            respond(k, p, &s, ProduceResult::Ok { base_offset: 0 });
+                        }
+                    }
+                }
+            }
+            reqs
+        };
+        let [TxnRequest::InitProducerId { token, .. }] = txn_requests(&mut k, &mut p)[..] else {
+            panic!("InitProducerId first");
+        };
+        let resp = TxnResponse::InitProducerId {
+            token,
+            result: Ok((77, 3)),
+        };
+        p.on_message(from, Msg::TxnResponse { resp }, &mut Cx::new(&mut k, ME));
+        assert!(
+            txn_requests(&mut k, &mut p).is_empty(),
+            "the record is written"
+        );
+        // The workload's last send commits its transaction.
+        let [TxnRequest::EndTxn { token, .. }] = txn_requests(&mut k, &mut p)[..] else {
+            panic!("the record is written and its transaction commits");
+        };
+        let resp = TxnResponse::EndTxn {
+            token,
+            error: ErrorCode::None,
+            epoch: Some(4),
+        };
+        p.on_message(from, Msg::TxnResponse { resp }, &mut Cx::new(&mut k, ME));
+        // Then a processor's sendOffsetsToTransaction and commitTransaction.
+        let member = crate::sim::wire::GroupMetadata {
+            incarnation: 0,
+            generation: 1,
+        };
+        let offsets = Box::new([(PartitionId(0), 8)]);
+        let cx = &mut Cx::new(&mut k, ME);
+        p.commit_with_offsets(GroupId(0), ConsumerId(0), member, offsets, cx);
+        let reqs = txn_requests(&mut k, &mut p);
+        let [
+            TxnRequest::AddOffsets {
+                token, member: m, ..
+            },
+        ] = reqs[..]
+        else {
+            panic!(
+                "sendOffsetsToTransaction, not {reqs:?} ({:?})",
+                p.client.txn
+            );
+        };
+        assert_eq!(m, member, "the group metadata goes with the offsets");
+        let resp = TxnResponse::AddOffsets {
+            token,
+            error: ErrorCode::IllegalGeneration,
+        };
+        p.on_message(from, Msg::TxnResponse { resp }, &mut Cx::new(&mut k, ME));
+        let reqs = txn_requests(&mut k, &mut p);
+        assert!(
+            matches!(reqs[..], [TxnRequest::EndTxn { commit: false, .. }]),
+            "KIP-447: the zombie's transaction aborts: {reqs:?}"
+        );
+    }
+
+    #[test]
     fn a_crash_takes_the_client_and_a_restart_gets_a_new_producer_id() {
         let (mut k, mut p) = started(&config(), 1, 1);
         send_all(&mut k, &mut p);

@@ -26,14 +26,19 @@ use crate::sim::Local;
 use crate::sim::ids::*;
 use crate::sim::producer::{Producer, ProducerTimer};
 use crate::sim::trace::Trace;
-use crate::sim::wire::{Msg, TxnRequest, TxnResponse};
+use crate::sim::wire::{GroupMetadata, Msg, TxnRequest, TxnResponse};
 
 /// `transaction.timeout.ms`
 pub const DEFAULT_TRANSACTION_TIMEOUT_MS: u64 = 60_000;
 
 /// Input offsets a processor commits with its transaction (`sendOffsetsToTransaction`):
-/// the group, the member and each partition's next offset.
-pub(crate) type TxnOffsets = (GroupId, ConsumerId, Box<[(PartitionId, u64)]>);
+/// the group, the member, its group metadata (KIP-447) and each partition's next offset.
+pub(crate) type TxnOffsets = (
+    GroupId,
+    ConsumerId,
+    GroupMetadata,
+    Box<[(PartitionId, u64)]>,
+);
 
 /// Backoff before a transactional request is retried.
 const TXN_RETRY_BACKOFF_MS: u64 = 100;
@@ -302,13 +307,14 @@ impl Producer {
         &mut self,
         group: GroupId,
         consumer: ConsumerId,
+        member: GroupMetadata,
         offsets: Box<[(PartitionId, u64)]>,
         cx: &mut Cx,
     ) {
         let Some(t) = self.client.txn.as_mut() else {
             return;
         };
-        t.offsets = Some((group, consumer, offsets));
+        t.offsets = Some((group, consumer, member, offsets));
         t.offsets_added = false;
         self.txn_begin_end(true, cx);
     }
@@ -335,7 +341,7 @@ impl Producer {
         let epoch = self.client.epoch;
         if commit
             && !t.offsets_added
-            && let Some((group, consumer, offsets)) = t.offsets.clone()
+            && let Some((group, consumer, member, offsets)) = t.offsets.clone()
         {
             self.txn_request(
                 Some(TxnOp::AddOffsets),
@@ -343,6 +349,7 @@ impl Producer {
                     epoch,
                     group,
                     consumer,
+                    member,
                     offsets,
                     token,
                 },
@@ -415,6 +422,16 @@ impl Producer {
                 if error == ErrorCode::None {
                     t.offsets_added = true;
                     self.txn_maybe_end(cx);
+                } else if matches!(
+                    error,
+                    ErrorCode::IllegalGeneration | ErrorCode::UnknownMemberId
+                ) {
+                    // KIP-447: the group's coordinator fenced the offsets of a member that is
+                    // no longer in that generation (a zombie): `sendOffsetsToTransaction` throws
+                    // CommitFailedException and the application aborts the transaction.
+                    t.offsets = None;
+                    t.offsets_added = false;
+                    self.txn_abort_after(error, cx);
                 } else if fenced(error) {
                     self.txn_stale_epoch(error, cx);
                 } else {

@@ -38,7 +38,7 @@ use crate::sim::coordinator::{Hosted, Metadata};
 use crate::sim::cx::Cx;
 use crate::sim::ids::*;
 use crate::sim::trace::{Trace, TxnPhase};
-use crate::sim::wire::{Msg, TxnRequest, TxnResponse};
+use crate::sim::wire::{GroupMetadata, Msg, TxnRequest, TxnResponse};
 
 /// `transaction.abort.timed.out.transaction.cleanup.interval.ms` is 10 s in Kafka; the
 /// coordinator's housekeeping here also takes over transactions after a failover, so it runs
@@ -51,6 +51,8 @@ struct TxnOffsets {
     group: GroupId,
     /// The member that sent them, for the trace.
     consumer: ConsumerId,
+    /// Its member id and generation, which the group's coordinator checks (KIP-447).
+    member: GroupMetadata,
     offsets: Box<[(PartitionId, u64)]>,
 }
 
@@ -284,6 +286,10 @@ impl TxnCoordinator {
                     .on_mut(host)
                     .and_then(|l| l.add_offsets.take_if(|p| p.forwarded == token));
                 if let Some(p) = parked {
+                    if error != ErrorCode::None {
+                        // Not pending at the group's coordinator: no marker carries them.
+                        self.stored.offsets = None;
+                    }
                     let resp = TxnResponse::AddOffsets {
                         token: p.token,
                         error,
@@ -449,6 +455,7 @@ impl TxnCoordinator {
                 epoch,
                 group,
                 consumer,
+                member,
                 offsets,
                 token,
             } => {
@@ -464,6 +471,7 @@ impl TxnCoordinator {
                     let offsets = TxnOffsets {
                         group,
                         consumer,
+                        member,
                         offsets,
                     };
                     let forwarded = self.forward_offsets(&offsets, meta, cx);
@@ -599,6 +607,8 @@ impl TxnCoordinator {
             group: o.group,
             txn: self.txn,
             transaction: self.stored.transactions,
+            consumer: o.consumer,
+            member: o.member,
             offsets: o.offsets.clone(),
             token: self.next_token,
         };
@@ -1263,6 +1273,10 @@ mod tests {
                     epoch,
                     group: GroupId(0),
                     consumer: ConsumerId(0),
+                    member: GroupMetadata {
+                        incarnation: 0,
+                        generation: 1,
+                    },
                     offsets: Box::new([(P1, 8)]),
                     token: 21,
                 },

@@ -202,6 +202,9 @@ pub(crate) enum Msg {
         txn: u32,
         /// Which of the transactional id's transactions (they are numbered from 1).
         transaction: u32,
+        /// The member whose offsets they are, as of its `groupMetadata()` (KIP-447).
+        consumer: ConsumerId,
+        member: GroupMetadata,
         offsets: Box<[(PartitionId, u64)]>,
         token: u32,
     },
@@ -264,6 +267,15 @@ pub(crate) enum Msg {
     },
 }
 
+/// KIP-447's `ConsumerGroupMetadata`, which `sendOffsetsToTransaction` takes: the member (its
+/// process incarnation stands for its member id) and the generation it was in, so that the
+/// group's coordinator fences a zombie's offsets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct GroupMetadata {
+    pub(crate) incarnation: u32,
+    pub(crate) generation: u32,
+}
+
 #[derive(Clone, Debug)]
 pub(crate) enum TxnRequest {
     InitProducerId {
@@ -283,6 +295,7 @@ pub(crate) enum TxnRequest {
         epoch: u16,
         group: GroupId,
         consumer: ConsumerId,
+        member: GroupMetadata,
         offsets: Box<[(PartitionId, u64)]>,
         token: u32,
     },
