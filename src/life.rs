@@ -303,6 +303,11 @@ impl Life {
                 first_msg,
                 ..
             }
+            | Trace::TxnWriteRefused {
+                partition,
+                first_msg,
+                ..
+            }
             | Trace::ProduceError {
                 partition,
                 first_msg,

@@ -290,6 +290,7 @@ fn run_in(
     let metrics = MetricsReport::new(&sim, &metrics.summary());
     let mut hints = hints(scenario, &outcome, &leader_crashes);
     hints.extend(failed_but_written_hint(&sim, &checker));
+    hints.extend(hanging_transaction_hint(&sim));
     let expect = scenario.expect.as_ref().map(|e| {
         let failures = check_expect(e, &outcome, &c.extra(&metrics));
         ExpectResult {
@@ -1240,6 +1241,25 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
             part(*partition),
             offset
         ),
+        Trace::TxnWriteRefused {
+            partition,
+            broker: b,
+            first_msg,
+            error,
+        } => format!(
+            "{} refuses the transactional write {} to {}: {}, {}; it is not appended",
+            broker(*b),
+            msg(*first_msg),
+            part(*partition),
+            error.name(),
+            match error {
+                ErrorCode::InvalidProducerEpoch =>
+                    "a newer epoch of its producer has written here (a newer instance, or with Transactions V2 a later transaction: the transaction it belongs to has ended)",
+                ErrorCode::InvalidTxnState =>
+                    "its transaction coordinator says the partition is in no ongoing transaction (KIP-890 verification): the transaction it belonged to has ended, and appending it would open one that nobody ends",
+                _ => "its transaction coordinator refuses the producer's epoch",
+            }
+        ),
         Trace::PartitionsAdded {
             topic,
             first,
@@ -1463,6 +1483,40 @@ fn failed_but_written_hint(sim: &Sim, checker: &Checker) -> Option<String> {
         sim.msg_name(first),
         sim.partition_name(partition)
     ))
+}
+
+/// A transaction open on a partition leader that its coordinator does not have open: a write
+/// that arrived after its transaction ended (the hole KIP-890 closes). Nothing will ever write
+/// its marker, so the partition's LSO stays where it starts.
+fn hanging_transaction_hint(sim: &Sim) -> Option<String> {
+    use crate::sim::TxnPhase;
+    sim.partitions().iter().enumerate().find_map(|(i, _)| {
+        let p = crate::sim::PartitionId(i as u32);
+        let leader = sim.controller().parts.get(i)?.leader?;
+        let replica = sim.replica(p, leader)?;
+        replica.ongoing_txns().iter().find_map(|&(pid, first)| {
+            let txn = sim.txns().iter().find(|t| t.producer_id == pid)?;
+            let tracked = matches!(
+                txn.phase(),
+                Some(TxnPhase::Ongoing | TxnPhase::PrepareCommit | TxnPhase::PrepareAbort)
+            ) && txn.partitions().contains(&p);
+            if tracked {
+                return None;
+            }
+            let entry = replica.log().get(first as usize)?;
+            Some(format!(
+                "{} hangs at offset {first}: {} was appended there after its transaction ({}) \
+                 had ended, so it opened a transaction that no coordinator tracks and nothing \
+                 will ever end. read_committed consumers stop at offset {first} for good (the \
+                 LSO stays there) until an operator aborts it (KIP-664, kafka-transactions.sh). \
+                 KIP-890 closes this: the leader verifies with the coordinator first (3.6+), and \
+                 Transactions V2 bumps the epoch at every commit or abort (4.0+).",
+                sim.partition_name(p),
+                sim.msg_name(entry.msg),
+                txn.id
+            ))
+        })
+    })
 }
 
 /// `1 record`, `3 records`.

@@ -47,6 +47,12 @@ pub const KAFKA_NAMES: &[(&str, &str, &str)] = &[
         "transaction_max_timeout_ms",
         "transaction.max.timeout.ms",
     ),
+    ("cluster", "transaction_version", "transaction.version"),
+    (
+        "cluster",
+        "transaction_partition_verification_enable",
+        "transaction.partition.verification.enable",
+    ),
     ("topics", "partitions", "num.partitions"),
     ("topics", "replication_factor", "replication.factor"),
     ("topics", "min_insync_replicas", "min.insync.replicas"),
@@ -224,6 +230,8 @@ mod tests {
         let value = |field: &str| -> &str {
             match field {
                 "unclean_leader_election" | "enable_idempotence" => "true",
+                "transaction_partition_verification_enable" => "false",
+                "transaction_version" => "2",
                 "partitioner_adaptive_partitioning_enable" => "false",
                 "partitions" => "4",
                 "replication_factor" => "3",

@@ -117,6 +117,15 @@ impl From<&Scenario> for SimConfig {
 /// `eligible.leader.replicas.version=1` is the default feature level from 4.1).
 pub const DEFAULT_ELIGIBLE_LEADER_REPLICAS: bool = true;
 
+/// `transaction_version` when unset: 2, Transactions V2, as for a new Kafka 4.0+ cluster
+/// ("The protocol is automatically enabled on the server since Apache Kafka 4.0", Kafka docs,
+/// Operations, Transaction Protocol; `TransactionVersion.TV_2` bootstraps with 4.0-IV2).
+pub const DEFAULT_TRANSACTION_VERSION: u8 = 2;
+
+/// `transaction_partition_verification_enable` when unset: true, Kafka's default since 3.6
+/// (KIP-890 part 1).
+pub const DEFAULT_TRANSACTION_PARTITION_VERIFICATION: bool = true;
+
 /// `replica_recovery` when unset: leader epochs, as every Kafka since 0.11 (KIP-101).
 pub const DEFAULT_REPLICA_RECOVERY: model::ReplicaRecovery = model::ReplicaRecovery::LeaderEpoch;
 
@@ -249,6 +258,10 @@ pub fn lower(sc: &Scenario) -> SimConfig {
                 .replica_recovery
                 .unwrap_or(DEFAULT_REPLICA_RECOVERY)
                 .into(),
+            transaction_version: c.transaction_version.unwrap_or(DEFAULT_TRANSACTION_VERSION),
+            transaction_partition_verification: c
+                .transaction_partition_verification_enable
+                .unwrap_or(DEFAULT_TRANSACTION_PARTITION_VERIFICATION),
         },
         network: NetworkConfig {
             latency_ms: sc.network.latency_ms,

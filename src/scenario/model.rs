@@ -128,6 +128,25 @@ pub struct Cluster {
     /// [`crate::scenario::lower::DEFAULT_REPLICA_RECOVERY`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replica_recovery: Option<ReplicaRecovery>,
+    /// The `transaction.version` feature: 1, the classic protocol (KIP-98), or 2, Transactions
+    /// V2 (KIP-890 part 2: an epoch bump at every EndTxn, partitions added by their leaders);
+    /// unset means [`crate::scenario::lower::DEFAULT_TRANSACTION_VERSION`].
+    #[serde(
+        default,
+        alias = "transaction.version",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub transaction_version: Option<u8>,
+    /// `transaction.partition.verification.enable` (KIP-890 part 1, Kafka 3.6+): a partition
+    /// leader asks the transaction coordinator before it appends a producer's first
+    /// transactional batch; unset means
+    /// [`crate::scenario::lower::DEFAULT_TRANSACTION_PARTITION_VERIFICATION`].
+    #[serde(
+        default,
+        alias = "transaction.partition.verification.enable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub transaction_partition_verification_enable: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -152,6 +171,8 @@ impl Default for Cluster {
             transaction_max_timeout_ms: 900_000,
             eligible_leader_replicas: None,
             replica_recovery: None,
+            transaction_version: None,
+            transaction_partition_verification_enable: None,
         }
     }
 }

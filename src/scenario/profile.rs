@@ -10,9 +10,6 @@
 //! Both tables are data, one row per setting, each with its source (a KIP or the upgrade notes of
 //! `docs/upgrade.html` in apache/kafka, checked against `ProducerConfig`/`ConsumerConfig` of
 //! each release's tag). The README's "Kafka version profiles" table shows the same rows.
-//!
-//! Hook for the merge: the fields other slices of issue 10 add get their rows here (see the
-//! `MERGE HOOK` comments): cluster `transaction_version`.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -249,7 +246,20 @@ pub static DEFAULTS: &[Default_] = &[
         steps: &[(R0, Rule::Bool(false)), (Release(4, 1), Rule::Unset)],
         source: "KIP-966: on by default for new clusters from 4.1",
     },
-    // MERGE HOOK (cluster): `transaction_version`: 1 before 4.0, 2 from 4.0 (KIP-890).
+    Default_ {
+        scope: Scope::Cluster,
+        field: "transaction_partition_verification_enable",
+        kafka: "transaction.partition.verification.enable",
+        steps: &[(R0, Rule::Bool(false)), (Release(3, 6), Rule::Unset)],
+        source: "KIP-890 part 1 (3.6): new, true; before it a leader appended without asking",
+    },
+    Default_ {
+        scope: Scope::Cluster,
+        field: "transaction_version",
+        kafka: "transaction.version",
+        steps: &[(R0, Rule::Count(1)), (Release(4, 0), Rule::Unset)],
+        source: "KIP-890 part 2 / 4.0 docs (Transaction Protocol): Transactions V2 on from 4.0",
+    },
     Default_ {
         scope: Scope::Producer,
         field: "retries",
@@ -465,6 +475,24 @@ pub static INTRODUCED: &[Introduced] = &[
         source: "KIP-848",
         uses: Uses::Group(|g| g.group_protocol == GroupProtocol::Consumer),
     },
+    Introduced {
+        scope: Scope::Cluster,
+        field: "transaction_partition_verification_enable",
+        kafka: "transaction.partition.verification.enable",
+        what: "`transaction_partition_verification_enable = true` (KIP-890 part 1)",
+        since: Release(3, 6),
+        source: "KIP-890",
+        uses: Uses::Cluster(|c| c.transaction_partition_verification_enable == Some(true)),
+    },
+    Introduced {
+        scope: Scope::Cluster,
+        field: "transaction_version",
+        kafka: "transaction.version=2",
+        what: "`transaction_version = 2` (Transactions V2)",
+        since: Release(4, 0),
+        source: "KIP-890",
+        uses: Uses::Cluster(|c| c.transaction_version == Some(2)),
+    },
 ];
 
 /// Pre-2.1's effective bound on a record: linger, then one request timeout per attempt.
@@ -503,6 +531,14 @@ fn set_cluster(c: &mut Cluster, field: &str, rule: Rule) {
         ("replica_recovery", Rule::Unset) => c.replica_recovery = None,
         ("eligible_leader_replicas", Rule::Bool(b)) => c.eligible_leader_replicas = Some(b),
         ("eligible_leader_replicas", Rule::Unset) => c.eligible_leader_replicas = None,
+        ("transaction_partition_verification_enable", Rule::Bool(b)) => {
+            c.transaction_partition_verification_enable = Some(b)
+        }
+        ("transaction_partition_verification_enable", Rule::Unset) => {
+            c.transaction_partition_verification_enable = None
+        }
+        ("transaction_version", Rule::Count(n)) => c.transaction_version = Some(n as u8),
+        ("transaction_version", Rule::Unset) => c.transaction_version = None,
         _ => unreachable!("profile row cluster.{field} = {rule:?} has no setter"),
     }
 }
@@ -567,6 +603,14 @@ fn get(sc: &Scenario, scope: Scope, i: usize, field: &str) -> String {
                 "eligible_leader_replicas" => c
                     .eligible_leader_replicas
                     .unwrap_or(super::lower::DEFAULT_ELIGIBLE_LEADER_REPLICAS)
+                    .to_string(),
+                "transaction_partition_verification_enable" => c
+                    .transaction_partition_verification_enable
+                    .unwrap_or(super::lower::DEFAULT_TRANSACTION_PARTITION_VERIFICATION)
+                    .to_string(),
+                "transaction_version" => c
+                    .transaction_version
+                    .unwrap_or(super::lower::DEFAULT_TRANSACTION_VERSION)
                     .to_string(),
                 _ => unreachable!("profile row cluster.{field} has no getter"),
             }

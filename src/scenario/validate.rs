@@ -516,6 +516,16 @@ impl<'a, 'i> Validator<'a, 'i> {
             1,
             "a coordinator with a zero maximum would refuse every transactional producer",
         );
+        if let Some(v) = c.transaction_version
+            && !(1..=2).contains(&v)
+        {
+            self.err(
+                fp!["cluster", "transaction_version"],
+                format!("`transaction_version = {v}` is not a transaction protocol"),
+            )
+            .expected("1 (the classic protocol) or 2 (Transactions V2, KIP-890)")
+            .help("Kafka's `transaction.version` feature has levels 0 to 2; levels 0 and 1 differ only in how the coordinator stores its records, so the model has 1 and 2");
+        }
         if c.broker_heartbeat_interval_ms >= c.broker_session_timeout_ms {
             self.err_first(
                 &[

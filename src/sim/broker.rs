@@ -17,9 +17,11 @@ use crate::sim::cx::Cx;
 use crate::sim::ids::*;
 use crate::sim::replica::{
     ConsumerFetchRequest, MarkerRequest, PartitionChange, ProduceRequest, Replica,
-    ReplicaFetchRequest,
+    ReplicaFetchRequest, VerifyRequest,
 };
-use crate::sim::wire::{FetchSession, Msg, ProduceResult, ReplicaFetchResult};
+use crate::sim::wire::{
+    FetchSession, Msg, ProduceResult, ReplicaFetchResult, TxnRequest, TxnResponse,
+};
 
 /// A broker's own timers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,11 +150,35 @@ impl Broker {
     }
 
     /// The process died: each replica keeps its disk and loses its memory.
-    pub(crate) fn crash(&mut self) {
-        for r in &mut self.replicas {
-            r.crash();
+    /// Send a leader's verification question (KIP-890) to the transaction's coordinator, as
+    /// this broker's metadata knows it; with none known, the waiting batches get
+    /// COORDINATOR_NOT_AVAILABLE's stand-in, NOT_COORDINATOR (retriable), at once.
+    fn ask_coordinator(&mut self, v: VerifyRequest, cx: &mut Cx) {
+        let meta = crate::sim::coordinator::Metadata::new(&self.metadata);
+        match meta.coordinator_for(cx.txn_name(v.txn)) {
+            Some(b) => {
+                let req = TxnRequest::Verify {
+                    epoch: v.epoch,
+                    partition: v.partition,
+                    add: v.add,
+                    token: v.token,
+                };
+                cx.send(meta.node_of(b), Msg::Txn { txn: v.txn, req });
+            }
+            None => {
+                if let Some(r) = self.replica_mut(v.partition) {
+                    r.on_verified(v.token, ErrorCode::NotCoordinator, cx);
+                }
+            }
         }
+    }
+
+    /// The broker died: its replicas forget what they held in memory. Returns the record
+    /// buffers of the produce requests they held, for the event loop to free.
+    pub(crate) fn crash(&mut self) -> Vec<u32> {
+        let held = self.replicas.iter_mut().flat_map(|r| r.crash()).collect();
         self.shutdown = Shutdown::Running;
+        held
     }
 
     /// The `stop` fault: a controlled shutdown begins (`controlled.shutdown.enable`, true by
@@ -300,13 +326,17 @@ impl Broker {
                     timeout_ms,
                     transactional,
                 };
-                match self.replica_mut(partition) {
+                let verify = match self.replica_mut(partition) {
                     Some(r) => r.on_produce(from, &req, cx),
                     None => {
-                        req.respond(from, ProduceResult::Err(ErrorCode::NotLeaderOrFollower), cx)
+                        req.respond(from, ProduceResult::Err(ErrorCode::NotLeaderOrFollower), cx);
+                        None
                     }
-                }
+                };
                 cx.free_record_buf(records);
+                if let Some(v) = verify {
+                    self.ask_coordinator(v, cx);
+                }
             }
             Msg::WriteTxnMarker {
                 partition,
@@ -425,6 +455,20 @@ impl Broker {
                     },
                 );
             }
+            // A transaction coordinator's answer to a leader's verification (KIP-890).
+            Msg::TxnResponse {
+                resp:
+                    TxnResponse::Verify {
+                        partition,
+                        token,
+                        error,
+                    },
+            } => {
+                if let Some(r) = self.replica_mut(partition) {
+                    r.on_verified(token, error, cx);
+                }
+            }
+            Msg::TxnResponse { .. } => {}
             // For the group and transaction coordinators this broker hosts: the event loop
             // hands these to them, never to the broker.
             Msg::Group { .. }
@@ -440,7 +484,6 @@ impl Broker {
             | Msg::ListOffsetsResponse { .. }
             | Msg::BrokerHeartbeat { .. }
             | Msg::AlterPartition { .. }
-            | Msg::TxnResponse { .. }
             | Msg::MetadataRequest { .. }
             | Msg::MetadataResponse { .. }
             | Msg::GroupResponse { .. } => {}
@@ -553,6 +596,22 @@ mod tests {
             count: u32,
             idempotent: Option<(u32, i32)>,
         ) {
+            let (producer_id, base_seq) =
+                idempotent.map_or((None, -1), |(pid, seq)| (Some(pid), seq));
+            self.produce_as(acks, first_msg, count, producer_id, (0, base_seq), false);
+        }
+
+        /// A produce request of `count` records from `first_msg` on, with the producer id,
+        /// (epoch, base sequence) and transactional flag given.
+        fn produce_as(
+            &mut self,
+            acks: Acks,
+            first_msg: u32,
+            count: u32,
+            producer_id: Option<u32>,
+            (producer_epoch, base_seq): (u16, i32),
+            transactional: bool,
+        ) {
             let records = self.k.alloc_record_buf();
             self.k.record_bufs[records as usize].extend((0..count).map(|i| MsgId(first_msg + i)));
             self.deliver(
@@ -563,12 +622,12 @@ mod tests {
                     batch: first_msg,
                     attempt: 0,
                     records,
-                    producer_id: idempotent.map(|i| i.0),
-                    producer_epoch: 0,
-                    base_seq: idempotent.map_or(-1, |i| i.1),
+                    producer_id,
+                    producer_epoch,
+                    base_seq,
                     acks,
                     timeout_ms: 30_000,
-                    transactional: false,
+                    transactional,
                 },
             );
         }
@@ -1062,6 +1121,180 @@ mod tests {
                 )),
             "{sent:?}"
         );
+    }
+
+    /// Transactional producer `ledger-tx` (transaction 0): its producer id.
+    const LEDGER_PID: u32 = 0x4000_0000;
+
+    impl World {
+        /// With `transaction_version` and verification as given; the broker knows three
+        /// unfenced brokers, one of which coordinates `ledger-tx`.
+        fn with_transactions(version: u8, verification: bool) -> World {
+            let mut w = World::new();
+            w.k.settings.transaction_version = version;
+            w.k.settings.transaction_partition_verification = verification;
+            w.k.txn_names.push("ledger-tx".into());
+            let controller = crate::sim::controller::Controller::new(3);
+            w.broker.metadata = crate::sim::coordinator::MetadataCache::of(&controller);
+            w.lead(&[B1]);
+            w
+        }
+
+        /// A transactional batch of ledger-tx with `epoch` and base sequence `seq`.
+        fn produce_txn(&mut self, first_msg: u32, epoch: u16, seq: i32) {
+            let pid = Some(LEDGER_PID);
+            self.produce_as(Acks::Leader, first_msg, 1, pid, (epoch, seq), true);
+        }
+
+        /// The verification questions sent: (to, epoch, add, token).
+        fn verifications(&mut self) -> Vec<(NodeId, u16, bool, u32)> {
+            self.sent()
+                .into_iter()
+                .filter_map(|(to, m)| match m {
+                    Msg::Txn {
+                        txn: 0,
+                        req:
+                            TxnRequest::Verify {
+                                epoch,
+                                partition: P,
+                                add,
+                                token,
+                            },
+                    } => Some((to, epoch, add, token)),
+                    _ => None,
+                })
+                .collect()
+        }
+
+        fn verified(&mut self, from: NodeId, token: u32, error: ErrorCode) {
+            let resp = TxnResponse::Verify {
+                partition: P,
+                token,
+                error,
+            };
+            self.deliver(from, Msg::TxnResponse { resp });
+        }
+
+        fn marker(&mut self, epoch: u16, commit: bool) {
+            let marker = Msg::WriteTxnMarker {
+                partition: P,
+                producer_id: LEDGER_PID,
+                producer_epoch: epoch,
+                commit,
+                txn: 0,
+                token: 1,
+            };
+            self.deliver(COORDINATOR, marker);
+        }
+    }
+
+    #[test]
+    fn classic_transactions_append_a_late_write_after_its_transactions_marker() {
+        let mut w = World::with_transactions(1, false);
+        w.produce_txn(10, 1, 0);
+        assert!(is_ok(&w.produce_results()[0], 0));
+        w.marker(1, false);
+        // The late write of the aborted transaction: same epoch, next sequence.
+        w.produce_txn(11, 1, 1);
+        assert!(is_ok(&w.produce_results()[0], 2), "appended: the hole");
+        assert_eq!(w.replica().ongoing_txns(), [(LEDGER_PID, 2)]);
+    }
+
+    #[test]
+    fn with_verification_a_producers_first_batch_waits_for_the_coordinator() {
+        let mut w = World::with_transactions(1, true);
+        w.produce_txn(10, 1, 0);
+        let asked = w.verifications();
+        let [(coordinator, 1, false, token)] = asked[..] else {
+            panic!("one verify-only question: {asked:?}");
+        };
+        assert_eq!(w.replica().leo(), 0, "nothing appended before the answer");
+        // A second batch of the same producer waits for the same answer.
+        w.produce_txn(11, 1, 1);
+        assert!(w.verifications().is_empty());
+        w.verified(coordinator, token, ErrorCode::None);
+        let results = w.produce_results();
+        assert!(
+            is_ok(&results[0], 0) && is_ok(&results[1], 1),
+            "{results:?}"
+        );
+        // In the transaction now: the next batch needs no question, it is appended at once.
+        w.produce_txn(12, 1, 2);
+        assert!(is_ok(&w.produce_results()[0], 2));
+    }
+
+    #[test]
+    fn a_crash_hands_back_the_buffers_of_batches_waiting_for_verification() {
+        let mut w = World::with_transactions(1, true);
+        w.produce_txn(10, 1, 0);
+        assert_eq!(w.verifications().len(), 1);
+        let held = w.broker.crash();
+        assert_eq!(held.len(), 1);
+        assert_eq!(w.k.record_bufs[held[0] as usize], [MsgId(10)]);
+    }
+
+    #[test]
+    fn with_verification_a_late_write_is_refused_with_invalid_txn_state() {
+        let mut w = World::with_transactions(1, true);
+        w.produce_txn(10, 1, 0);
+        let (coordinator, _, _, token) = w.verifications()[0];
+        w.verified(coordinator, token, ErrorCode::None);
+        w.sent();
+        w.marker(1, false);
+        w.trace();
+        w.produce_txn(11, 1, 1);
+        let (coordinator, _, _, token) = w.verifications()[0];
+        w.verified(coordinator, token, ErrorCode::InvalidTxnState);
+        assert!(is_err(&w.produce_results()[0], ErrorCode::InvalidTxnState));
+        assert_eq!(w.replica().leo(), 2, "the late write is not appended");
+        assert!(w.replica().ongoing_txns().is_empty());
+        assert!(w.trace().iter().any(|t| matches!(
+            t,
+            Trace::TxnWriteRefused {
+                first_msg: MsgId(11),
+                error: ErrorCode::InvalidTxnState,
+                ..
+            }
+        )));
+    }
+
+    #[test]
+    fn transactions_v2_add_the_partition_and_fence_a_late_write_by_the_markers_epoch() {
+        let mut w = World::with_transactions(2, false);
+        w.produce_txn(10, 1, 0);
+        let asked = w.verifications();
+        let [(coordinator, 1, true, token)] = asked[..] else {
+            panic!("one AddPartitionsToTxn from the leader: {asked:?}");
+        };
+        w.verified(coordinator, token, ErrorCode::None);
+        assert!(is_ok(&w.produce_results()[0], 0));
+        // The abort's marker carries the bumped epoch.
+        w.marker(2, false);
+        w.trace();
+        w.produce_txn(11, 1, 1);
+        assert!(is_err(
+            &w.produce_results()[0],
+            ErrorCode::InvalidProducerEpoch
+        ));
+        assert!(w.verifications().is_empty(), "refused before asking");
+        assert_eq!(w.replica().leo(), 2);
+        // The next transaction, with the new epoch, starts its sequences at 0.
+        w.produce_txn(12, 2, 0);
+        let (coordinator, _, _, token) = w.verifications()[0];
+        w.verified(coordinator, token, ErrorCode::None);
+        assert!(is_ok(&w.produce_results()[0], 2));
+    }
+
+    #[test]
+    fn a_marker_fences_older_epochs_even_where_the_producer_never_wrote() {
+        let mut w = World::with_transactions(2, false);
+        w.marker(2, false);
+        w.produce_txn(11, 1, 0);
+        assert!(is_err(
+            &w.produce_results()[0],
+            ErrorCode::InvalidProducerEpoch
+        ));
+        assert_eq!(w.replica().leo(), 1, "only the marker");
     }
 
     #[test]

@@ -183,6 +183,10 @@ pub struct ClusterConfig {
     pub eligible_leader_replicas: bool,
     /// How a replica becoming a follower finds where its log stops matching the leader's.
     pub replica_recovery: ReplicaRecovery,
+    /// The `transaction.version` feature: 1 or 2 (Transactions V2, KIP-890 part 2).
+    pub transaction_version: u8,
+    /// `transaction.partition.verification.enable` (KIP-890 part 1).
+    pub transaction_partition_verification: bool,
 }
 
 /// A follower's log recovery (`replica_recovery`).

@@ -15,7 +15,7 @@ use crate::sim::ids::*;
 use crate::sim::partitioner::partition_for_key;
 use crate::sim::replica::EntryKind;
 use crate::sim::trace::{LeaveReason, Trace};
-use crate::sim::wire::{ConsumerFetchResult, GroupRequest, GroupResponse, Msg};
+use crate::sim::wire::{ConsumerFetchResult, GroupMetadata, GroupRequest, GroupResponse, Msg};
 use crate::sim::{Local, Timer};
 
 /// Backoff before retrying a coordinator request or a fetch that failed (`retry.backoff.ms`).
@@ -1609,10 +1609,16 @@ impl Consumer {
                 let producer = producer.expect("a transactional group has an output producer");
                 let offsets = self.positions();
                 self.mem.committing_txn = true;
+                // `consumer.groupMetadata()`: KIP-447's fencing of a zombie's offsets.
+                let member = GroupMetadata {
+                    incarnation: cx.incarnation(),
+                    generation: self.mem.generation,
+                };
                 cx.local(Local::CommitWithOffsets {
                     producer,
                     group: self.group,
                     consumer: self.id,
+                    member,
                     offsets,
                 });
             }

@@ -179,6 +179,11 @@ impl<'a> Cx<'a> {
         &self.k.group_names[g.idx()]
     }
 
+    /// A transaction's `transactional.id`, by coordinator index (static configuration).
+    pub(crate) fn txn_name(&self, txn: u32) -> &str {
+        &self.k.txn_names[txn as usize]
+    }
+
     /// What the application sent as message `m` (its key, its number): what a consumer reads
     /// in the record itself.
     pub(crate) fn msg_info(&self, m: MsgId) -> &crate::sim::MsgInfo {
@@ -228,6 +233,8 @@ pub(crate) mod testkit {
             transaction_max_timeout_ms: 900_000,
             eligible_leader_replicas: false,
             replica_recovery: crate::sim::ReplicaRecovery::LeaderEpoch,
+            transaction_version: 1,
+            transaction_partition_verification: false,
         }
     }
 

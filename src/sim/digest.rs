@@ -528,6 +528,18 @@ pub fn encode(ev: &TraceEvent, out: &mut impl FnMut(u64)) {
             out(*offset);
         }
         Trace::Draining => out(42),
+        Trace::TxnWriteRefused {
+            partition,
+            broker,
+            first_msg,
+            error,
+        } => {
+            out(84);
+            out(part(partition));
+            out(broker.0 as u64);
+            out(msg(first_msg));
+            out(err(error));
+        }
         Trace::PartitionsWithheld {
             group,
             generation,

@@ -26,7 +26,7 @@ use crate::sim::coordinator::{Hosted, Metadata};
 use crate::sim::cx::Cx;
 use crate::sim::ids::*;
 use crate::sim::trace::{LeaveReason, Trace};
-use crate::sim::wire::{GroupRequest, GroupResponse, Msg};
+use crate::sim::wire::{GroupMetadata, GroupRequest, GroupResponse, Msg};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GroupState {
@@ -337,14 +337,19 @@ impl GroupCoordinator {
             Msg::TxnOffsetCommit {
                 txn,
                 transaction,
+                consumer,
+                member,
                 offsets,
                 token,
                 ..
             } => {
                 let error = if self.coordinates_at(host, meta) {
                     self.load_on(host, cx);
-                    self.txn_offsets_pending(txn, transaction, offsets);
-                    ErrorCode::None
+                    let error = self.txn_offsets_fence(consumer, member);
+                    if error == ErrorCode::None {
+                        self.txn_offsets_pending(txn, transaction, offsets);
+                    }
+                    error
                 } else {
                     ErrorCode::NotCoordinator
                 };
@@ -1067,6 +1072,26 @@ impl GroupCoordinator {
 
     /// A transaction carries offsets for this group (`sendOffsetsToTransaction`): they are
     /// pending until its marker.
+    /// KIP-447 (`GroupMetadata.validateOffsetCommit` for TxnOffsetCommit v3+): offsets sent with
+    /// a transaction by a member that has left the group (UNKNOWN_MEMBER_ID) or by a generation
+    /// the group has moved past (ILLEGAL_GENERATION) are refused: a zombie cannot commit the
+    /// input of partitions a new owner now reads. KIP-848 groups check the member epoch
+    /// (STALE_MEMBER_EPOCH). Simplification: a static member fenced by its replacement gets
+    /// UNKNOWN_MEMBER_ID here rather than FENCED_INSTANCE_ID.
+    fn txn_offsets_fence(&self, consumer: ConsumerId, member: GroupMetadata) -> ErrorCode {
+        let Some(i) = self.member_index(consumer, member.incarnation) else {
+            return ErrorCode::UnknownMemberId;
+        };
+        if self.spec.protocol == GroupProtocol::Consumer {
+            if member.generation != self.stored.members[i].epoch {
+                return ErrorCode::StaleMemberEpoch;
+            }
+        } else if member.generation != self.stored.generation {
+            return ErrorCode::IllegalGeneration;
+        }
+        ErrorCode::None
+    }
+
     fn txn_offsets_pending(
         &mut self,
         txn: u32,
@@ -1769,6 +1794,51 @@ mod tests {
     }
 
     #[test]
+    fn transactional_offsets_of_a_zombie_are_fenced_by_generation_and_member() {
+        let mut w = world(|_| {});
+        w.form_generation();
+        let txn_host = NodeId(2);
+        let send = |w: &mut World, incarnation: u32, generation: u32| {
+            let member = GroupMetadata {
+                incarnation,
+                generation,
+            };
+            let msg = Msg::TxnOffsetCommit {
+                group: G,
+                txn: 0,
+                transaction: 1,
+                consumer: C1,
+                member,
+                offsets: Box::new([(P0, 4)]),
+                token: 11,
+            };
+            w.deliver_at(w.host, txn_host, msg);
+            match take_sent(&mut w.k)[..] {
+                [(_, _, Msg::TxnOffsetCommitResponse { error, .. })] => error,
+                ref other => panic!("{other:?}"),
+            }
+        };
+        // KIP-447: a generation the group has left, or a member it no longer has.
+        assert_eq!(send(&mut w, 0, 0), ErrorCode::IllegalGeneration);
+        assert_eq!(send(&mut w, 5, 1), ErrorCode::UnknownMemberId);
+        let owner = if w.assignment(C1).contains(&P0) {
+            C1
+        } else {
+            C2
+        };
+        assert_eq!(
+            w.offset_fetch(owner, true).1,
+            ErrorCode::None,
+            "nothing was left pending"
+        );
+        assert_eq!(send(&mut w, 0, 1), ErrorCode::None);
+        assert_eq!(
+            w.offset_fetch(owner, true).1,
+            ErrorCode::UnstableOffsetCommit
+        );
+    }
+
+    #[test]
     fn a_restarted_host_reloads_the_group_and_gives_every_member_a_fresh_session() {
         let mut w = world(|_| {});
         w.form_generation();
@@ -1806,6 +1876,11 @@ mod tests {
                 group: G,
                 txn: 0,
                 transaction: 1,
+                consumer: C1,
+                member: GroupMetadata {
+                    incarnation: 0,
+                    generation: 1,
+                },
                 offsets: Box::new([(P0, 4)]),
                 token: 11,
             },

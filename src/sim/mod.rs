@@ -102,6 +102,11 @@ pub struct Settings {
     pub eligible_leader_replicas: bool,
     /// `replica_recovery`: leader epochs (KIP-101) or the pre-KIP-101 HW truncation.
     pub replica_recovery: config::ReplicaRecovery,
+    /// The `transaction.version` feature: 1 the classic protocol (KIP-98), 2 Transactions V2
+    /// (KIP-890 part 2).
+    pub transaction_version: u8,
+    /// `transaction.partition.verification.enable` (KIP-890 part 1).
+    pub transaction_partition_verification: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -177,6 +182,7 @@ pub(crate) enum Local {
         producer: ProducerId,
         group: GroupId,
         consumer: ConsumerId,
+        member: wire::GroupMetadata,
         offsets: Box<[(PartitionId, u64)]>,
     },
 }
@@ -291,6 +297,9 @@ pub(crate) struct Kernel {
     pub(crate) topics: Vec<TopicInfo>,
     /// Each group's `group.id`, by [`GroupId`]: static configuration, like `topics`.
     pub(crate) group_names: Vec<String>,
+    /// Each transaction's `transactional.id`, by coordinator index: where a partition leader
+    /// finds the coordinator to verify with (KIP-890).
+    pub(crate) txn_names: Vec<String>,
     pub(crate) msgs: Vec<MsgInfo>,
     pub(crate) keys: Vec<String>,
     pub(crate) faults: Vec<FaultSpec>,
@@ -620,6 +629,7 @@ impl Sim {
         }
         let i = self.txns.len() as u32;
         self.txns.push(TxnCoordinator::new(i, id, timeout_ms));
+        self.k.txn_names.push(id.to_string());
         i
     }
 
@@ -811,8 +821,11 @@ impl Sim {
                     producer,
                     group,
                     consumer,
+                    member,
                     offsets,
-                } => self.txn_commit_with_offsets(producer, group, consumer, offsets),
+                } => self.with_producer(producer, |prod, cx| {
+                    prod.commit_with_offsets(group, consumer, member, offsets, cx)
+                }),
             }
         }
     }
@@ -1151,7 +1164,9 @@ impl Sim {
         node.paused_until = None;
         match self.k.nodes[n.idx()].kind {
             NodeKind::Broker(b) => {
-                self.brokers[b.idx()].crash();
+                for held in self.brokers[b.idx()].crash() {
+                    self.k.free_record_buf(held);
+                }
                 self.reset_connections_to(n);
                 // The coordinators it had loaded lose their memory; their next host reloads
                 // them from their durable state.
@@ -1371,18 +1386,6 @@ impl Sim {
     }
 
     /// A processor's `sendOffsetsToTransaction` + `commitTransaction`.
-    pub(crate) fn txn_commit_with_offsets(
-        &mut self,
-        p: ProducerId,
-        group: GroupId,
-        consumer: ConsumerId,
-        offsets: Box<[(PartitionId, u64)]>,
-    ) {
-        self.with_producer(p, |prod, cx| {
-            prod.commit_with_offsets(group, consumer, offsets, cx)
-        });
-    }
-
     /// The consumer process died, and its producer with it.
     pub(crate) fn producer_crashed(&mut self, p: ProducerId) {
         self.producers[p.idx()].crash();
@@ -1573,6 +1576,7 @@ impl Kernel {
             net: Network::default(),
             topics: Vec::new(),
             group_names: Vec::new(),
+            txn_names: Vec::new(),
             controller_node: NodeId(0),
             msgs: Vec::new(),
             keys: Vec::new(),

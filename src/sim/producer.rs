@@ -1910,26 +1910,31 @@ mod tests {
     fn produces(k: &mut Kernel) -> Vec<Sent> {
         take_sent(k)
             .into_iter()
-            .filter_map(|(_, _, msg)| match msg {
-                Msg::Produce {
-                    partition,
-                    batch,
-                    attempt,
-                    base_seq,
-                    producer_epoch,
-                    records,
-                    ..
-                } => Some(Sent {
-                    partition,
-                    batch,
-                    attempt,
-                    base_seq,
-                    epoch: producer_epoch,
-                    records: k.record_bufs[records as usize].len(),
-                }),
-                _ => None,
-            })
+            .filter_map(|(_, _, msg)| as_sent(k, &msg))
             .collect()
+    }
+
+    /// A produce request as the tests look at it.
+    fn as_sent(k: &Kernel, msg: &Msg) -> Option<Sent> {
+        match *msg {
+            Msg::Produce {
+                partition,
+                batch,
+                attempt,
+                base_seq,
+                producer_epoch,
+                records,
+                ..
+            } => Some(Sent {
+                partition,
+                batch,
+                attempt,
+                base_seq,
+                epoch: producer_epoch,
+                records: k.record_bufs[records as usize].len(),
+            }),
+            _ => None,
+        }
     }
 
     fn respond(k: &mut Kernel, p: &mut Producer, s: &Sent, result: ProduceResult) {
@@ -2499,13 +2504,15 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_transactional_producer_inits_first_and_adds_a_partition_before_producing_to_it() {
+    /// A started transactional producer (two records per transaction) under
+    /// `transaction_version`, whose application has sent `records` records; and its coordinator.
+    fn transactional_sent(records: usize, transaction_version: u8) -> (Kernel, Producer, BrokerId) {
         let spec = ProducerConfig {
             max_batch_records: 10,
             ..config()
         };
-        let (mut k, mut p) = built(&spec, 1, Workload::Explicit(vec![(0, None); 2]));
+        let (mut k, mut p) = built(&spec, 1, Workload::Explicit(vec![(0, None); records]));
+        k.settings.transaction_version = transaction_version;
         p.set_transactional(Some(Transactional {
             txn: 0,
             size: 2,
@@ -2516,6 +2523,12 @@ mod tests {
         p.client.coordinator = Some(coordinator);
         start(&mut k, &mut p);
         send_all(&mut k, &mut p);
+        (k, p, coordinator)
+    }
+
+    #[test]
+    fn a_transactional_producer_inits_first_and_adds_a_partition_before_producing_to_it() {
+        let (mut k, mut p, coordinator) = transactional_sent(2, 1);
         let txn_requests = |k: &mut Kernel| -> Vec<TxnRequest> {
             take_sent(k)
                 .into_iter()
@@ -2557,6 +2570,138 @@ mod tests {
         assert_eq!(
             (sent[0].records, sent[0].epoch, sent[0].base_seq),
             (2, epoch, 0)
+        );
+    }
+
+    #[test]
+    fn with_transactions_v2_the_producer_adds_no_partition_and_takes_the_epoch_end_txn_returns() {
+        let (mut k, mut p, coordinator) = transactional_sent(4, 2);
+        let from = NodeId(coordinator.0);
+        // What the producer sent: its transactional requests and its produce requests.
+        let txn_requests = |k: &mut Kernel| -> (Vec<TxnRequest>, Vec<Sent>) {
+            let mut reqs = Vec::new();
+            let mut sent = Vec::new();
+            for (_, _, m) in take_sent(k) {
+                match m {
+                    Msg::Txn { req, .. } => reqs.push(req),
+                    m => sent.extend(as_sent(k, &m)),
+                }
+            }
+            (reqs, sent)
+        };
+        let (init, _) = txn_requests(&mut k);
+        let [TxnRequest::InitProducerId { token, .. }] = init[..] else {
+            panic!("expected only InitProducerId, got {init:?}");
+        };
+        let resp = TxnResponse::InitProducerId {
+            token,
+            result: Ok((77, 3)),
+        };
+        p.on_message(from, Msg::TxnResponse { resp }, &mut Cx::new(&mut k, ME));
+        let (reqs, sent) = txn_requests(&mut k);
+        assert!(reqs.is_empty(), "no AddPartitionsToTxn: {reqs:?}");
+        let written: Vec<_> = sent.iter().map(|s| (s.epoch, s.base_seq)).collect();
+        assert_eq!(written, [(3, 0), (3, 1)], "produced at once");
+        for (i, s) in sent.iter().enumerate() {
+            let base_offset = i as u64;
+            respond(&mut k, &mut p, s, ProduceResult::Ok { base_offset });
+        }
+        let (reqs, _) = txn_requests(&mut k);
+        let [
+            TxnRequest::EndTxn {
+                epoch: 3,
+                commit: true,
+                token,
+            },
+        ] = reqs[..]
+        else {
+            panic!("expected EndTxn, got {reqs:?}");
+        };
+        let resp = TxnResponse::EndTxn {
+            token,
+            error: ErrorCode::None,
+            epoch: Some(4),
+        };
+        p.on_message(from, Msg::TxnResponse { resp }, &mut Cx::new(&mut k, ME));
+        let (_, sent) = txn_requests(&mut k);
+        assert_eq!(
+            (sent[0].epoch, sent[0].base_seq),
+            (4, 0),
+            "the next transaction writes with the bumped epoch, sequences from 0"
+        );
+    }
+
+    #[test]
+    fn offsets_fenced_for_an_old_generation_abort_the_transaction() {
+        let (mut k, mut p, coordinator) = transactional_sent(1, 2);
+        let from = NodeId(coordinator.0);
+        // The transactional requests sent; produce requests are acknowledged at once.
+        let txn_requests = |k: &mut Kernel, p: &mut Producer| -> Vec<TxnRequest> {
+            let mut reqs = Vec::new();
+            for (_, _, m) in take_sent(k) {
+                match m {
+                    Msg::Txn { req, .. } => reqs.push(req),
+                    m => {
+                        if let Some(s) = as_sent(k, &m) {
+                            respond(k, p, &s, ProduceResult::Ok { base_offset: 0 });
+                        }
+                    }
+                }
+            }
+            reqs
+        };
+        let [TxnRequest::InitProducerId { token, .. }] = txn_requests(&mut k, &mut p)[..] else {
+            panic!("InitProducerId first");
+        };
+        let resp = TxnResponse::InitProducerId {
+            token,
+            result: Ok((77, 3)),
+        };
+        p.on_message(from, Msg::TxnResponse { resp }, &mut Cx::new(&mut k, ME));
+        assert!(
+            txn_requests(&mut k, &mut p).is_empty(),
+            "the record is written"
+        );
+        // The workload's last send commits its transaction.
+        let [TxnRequest::EndTxn { token, .. }] = txn_requests(&mut k, &mut p)[..] else {
+            panic!("the record is written and its transaction commits");
+        };
+        let resp = TxnResponse::EndTxn {
+            token,
+            error: ErrorCode::None,
+            epoch: Some(4),
+        };
+        p.on_message(from, Msg::TxnResponse { resp }, &mut Cx::new(&mut k, ME));
+        // Then a processor's sendOffsetsToTransaction and commitTransaction.
+        let member = crate::sim::wire::GroupMetadata {
+            incarnation: 0,
+            generation: 1,
+        };
+        let offsets = Box::new([(PartitionId(0), 8)]);
+        let cx = &mut Cx::new(&mut k, ME);
+        p.commit_with_offsets(GroupId(0), ConsumerId(0), member, offsets, cx);
+        let reqs = txn_requests(&mut k, &mut p);
+        let [
+            TxnRequest::AddOffsets {
+                token, member: m, ..
+            },
+        ] = reqs[..]
+        else {
+            panic!(
+                "sendOffsetsToTransaction, not {reqs:?} ({:?})",
+                p.client.txn
+            );
+        };
+        assert_eq!(m, member, "the group metadata goes with the offsets");
+        let resp = TxnResponse::AddOffsets {
+            token,
+            error: ErrorCode::IllegalGeneration,
+        };
+        p.on_message(from, Msg::TxnResponse { resp }, &mut Cx::new(&mut k, ME));
+        let reqs = txn_requests(&mut k, &mut p);
+        assert!(
+            matches!(reqs[..], [TxnRequest::EndTxn { commit: false, .. }]),
+            "KIP-447: the zombie's transaction aborts: {reqs:?}"
         );
     }
 

@@ -117,6 +117,31 @@ struct MarkerWait {
     token: u32,
 }
 
+/// A transactional batch held until the transaction coordinator says its partition is in the
+/// producer's ongoing transaction (KIP-890, Kafka's `VerificationGuard`).
+#[derive(Clone, Copy, Debug)]
+struct Unverified {
+    from: NodeId,
+    /// The request, with a record buffer of its own (the broker frees the one it came in).
+    req: ProduceRequest,
+    /// The verification it waits for.
+    token: u32,
+    /// The producer has given up on the request by then (`request.timeout.ms`).
+    deadline: SimTime,
+}
+
+/// What a leader asks the transaction coordinator before appending (KIP-890): the broker sends
+/// it to the coordinator of transaction `txn`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct VerifyRequest {
+    pub(crate) txn: u32,
+    pub(crate) epoch: u16,
+    pub(crate) partition: PartitionId,
+    /// Transactions V2: add the partition to the transaction, not only check it is there.
+    pub(crate) add: bool,
+    pub(crate) token: u32,
+}
+
 /// A consumer fetch parked until data below the HW arrives (`fetch.max.wait.ms`).
 #[derive(Clone, Copy, Debug)]
 struct ConsumerWait {
@@ -295,6 +320,10 @@ pub struct ReplicaMem {
     consumer_waits: Vec<ConsumerWait>,
     /// Markers waiting for the HW before the coordinator is answered.
     marker_waits: Vec<MarkerWait>,
+    /// Transactional batches waiting for the coordinator's verification (KIP-890).
+    unverified: Vec<Unverified>,
+    /// The last verification token handed out.
+    verify_tokens: u32,
     fetch_session: FetchSession,
     fetch_outstanding: Option<SimTime>,
     /// A fetch-timeout timer is pending (one at a time; it re-arms itself for the request in
@@ -325,6 +354,8 @@ impl ReplicaMem {
             purgatory: Vec::new(),
             consumer_waits: Vec::new(),
             marker_waits: Vec::new(),
+            unverified: Vec::new(),
+            verify_tokens: 0,
             fetch_session: FetchSession::default(),
             fetch_outstanding: None,
             fetch_timer_armed: false,
@@ -374,9 +405,14 @@ impl Replica {
         }
     }
 
-    /// The broker died: everything in memory goes, the disk stays.
-    pub(crate) fn crash(&mut self) {
-        self.mem = ReplicaMem::new(self.broker, &self.assignment);
+    /// The broker died: everything in memory goes, the disk stays. Returns the record buffers
+    /// of the batches that waited for verification, which nothing will answer now.
+    pub(crate) fn crash(&mut self) -> Vec<u32> {
+        let mem = std::mem::replace(
+            &mut self.mem,
+            ReplicaMem::new(self.broker, &self.assignment),
+        );
+        mem.unverified.iter().map(|u| u.req.records).collect()
     }
 
     // ----- what the TUI, the report and the checks read -----------------------------------
@@ -613,30 +649,63 @@ impl Replica {
     // ----- produce ------------------------------------------------------------------------
 
     /// A produce request for this partition; the broker frees its record buffer afterwards.
-    pub(crate) fn on_produce(&mut self, from: NodeId, req: &ProduceRequest, cx: &mut Cx) {
+    /// Returns the question to send the transaction coordinator, if the batch must wait for
+    /// its answer (KIP-890).
+    pub(crate) fn on_produce(
+        &mut self,
+        from: NodeId,
+        req: &ProduceRequest,
+        cx: &mut Cx,
+    ) -> Option<VerifyRequest> {
+        self.produce(from, req, false, cx)
+    }
+
+    /// A produce request; `verified` once the coordinator has answered for it.
+    fn produce(
+        &mut self,
+        from: NodeId,
+        req: &ProduceRequest,
+        verified: bool,
+        cx: &mut Cx,
+    ) -> Option<VerifyRequest> {
         let count = cx.record_buf(req.records).len() as u32;
         if self.mem.role != Role::Leader {
             req.respond(from, ProduceResult::Err(ErrorCode::NotLeaderOrFollower), cx);
-            return;
+            return None;
         }
         if req.acks == Acks::All && self.disk.isr.len() < self.min_insync_replicas {
             req.respond(from, ProduceResult::Err(ErrorCode::NotEnoughReplicas), cx);
-            return;
+            return None;
         }
         let base_seq = req.base_seq;
         let last_seq = base_seq + count as i32 - 1;
-        if let Some(pid) = req.pid
-            && let Some(state) = self.disk.producer_states.iter().find(|s| s.pid == pid)
+        let state = req
+            .pid
+            .and_then(|pid| self.disk.producer_states.iter().position(|s| s.pid == pid));
+        // A newer epoch has written here: this producer instance was fenced (KIP-98), or, with
+        // Transactions V2, this write belongs to a transaction that has ended (KIP-890).
+        if let Some(i) = state
+            && req.producer_epoch < self.disk.producer_states[i].epoch
         {
-            // A newer epoch has written here: this producer instance was fenced (KIP-98).
-            if req.producer_epoch < state.epoch {
-                req.respond(
-                    from,
-                    ProduceResult::Err(ErrorCode::InvalidProducerEpoch),
-                    cx,
-                );
-                return;
+            if req.transactional {
+                self.trace_refused(req, ErrorCode::InvalidProducerEpoch, cx);
             }
+            req.respond(
+                from,
+                ProduceResult::Err(ErrorCode::InvalidProducerEpoch),
+                cx,
+            );
+            return None;
+        }
+        if !verified
+            && req.transactional
+            && let Some(pid) = req.pid
+            && self.needs_verification(pid, cx)
+        {
+            return self.await_verification(from, req, pid, cx);
+        }
+        if let Some(i) = state {
+            let state = &self.disk.producer_states[i];
             // The common case, the next sequence, cannot be a duplicate: skip the cache.
             if req.producer_epoch == state.epoch && base_seq != state.last_seq() + 1 {
                 if let Some(&(_, _, base)) = state
@@ -653,7 +722,7 @@ impl Replica {
                         base_offset: base,
                     });
                     self.ack_or_park(from, req, base, base + count as u64, cx);
-                    return;
+                    return None;
                 }
                 // Neither a duplicate nor the next sequence: a gap.
                 req.respond(
@@ -661,7 +730,7 @@ impl Replica {
                     ProduceResult::Err(ErrorCode::OutOfOrderSequenceNumber),
                     cx,
                 );
-                return;
+                return None;
             }
         }
         // Append.
@@ -707,6 +776,122 @@ impl Replica {
             Acks::Leader => req.respond(from, ProduceResult::Ok { base_offset: base }, cx),
             Acks::All => self.ack_or_park(from, req, base, base + count as u64, cx),
         }
+        None
+    }
+
+    /// Whether a transactional batch of producer `pid` must wait for the coordinator (KIP-890):
+    /// with verification or Transactions V2, a producer's first batch in a transaction on this
+    /// partition does (Kafka's `ProducerStateEntry` has no `currentTxnFirstOffset` yet).
+    fn needs_verification(&self, pid: u32, cx: &Cx) -> bool {
+        let s = cx.settings();
+        (s.transaction_version >= 2 || s.transaction_partition_verification)
+            && !self.disk.ongoing_txns.iter().any(|t| t.0 == pid)
+    }
+
+    /// Hold a transactional batch until the coordinator answers; the question to send it, unless
+    /// one for this producer is already out.
+    fn await_verification(
+        &mut self,
+        from: NodeId,
+        req: &ProduceRequest,
+        pid: u32,
+        cx: &mut Cx,
+    ) -> Option<VerifyRequest> {
+        let now = cx.now();
+        // Requests the producer has given up on (no answer in `request.timeout.ms`) are
+        // answered and dropped: an unanswered verification cannot hold batches for ever.
+        let mut i = 0;
+        while i < self.mem.unverified.len() {
+            let u = self.mem.unverified[i];
+            if u.deadline <= now {
+                self.mem.unverified.remove(i);
+                u.req
+                    .respond(u.from, ProduceResult::Err(ErrorCode::RequestTimedOut), cx);
+                cx.free_record_buf(u.req.records);
+            } else {
+                i += 1;
+            }
+        }
+        let mut held = *req;
+        held.records = cx.alloc_record_buf();
+        let records = cx.record_buf(req.records).clone();
+        cx.record_buf_mut(held.records).extend_from_slice(&records);
+        // Batches of the same producer and epoch wait for the same answer.
+        let pending = self
+            .mem
+            .unverified
+            .iter()
+            .find(|u| u.req.pid == req.pid && u.req.producer_epoch == req.producer_epoch);
+        let (token, ask) = match pending {
+            Some(u) => (u.token, false),
+            None => {
+                self.mem.verify_tokens = self.mem.verify_tokens.wrapping_add(1);
+                // The incarnation keeps an answer meant for a process before a crash from
+                // matching.
+                (self.mem.verify_tokens ^ (cx.incarnation() << 24), true)
+            }
+        };
+        self.mem.unverified.push(Unverified {
+            from,
+            req: held,
+            token,
+            deadline: now.plus_ms(u64::from(req.timeout_ms)),
+        });
+        ask.then(|| VerifyRequest {
+            txn: crate::sim::txn_coordinator::txn_of_producer_id(pid),
+            epoch: req.producer_epoch,
+            partition: self.partition,
+            add: cx.settings().transaction_version >= 2,
+            token,
+        })
+    }
+
+    fn trace_refused(&self, req: &ProduceRequest, error: ErrorCode, cx: &mut Cx) {
+        cx.emit(Trace::TxnWriteRefused {
+            partition: self.partition,
+            broker: self.broker,
+            first_msg: cx.record_buf(req.records)[0],
+            error,
+        });
+    }
+
+    /// The coordinator answered verification `token` (KIP-890): the batches waiting for it are
+    /// appended, or refused with its error.
+    pub(crate) fn on_verified(&mut self, token: u32, error: ErrorCode, cx: &mut Cx) {
+        // The produce response carries errors the client retries: Kafka turns the coordinator's
+        // retriable errors into NOT_ENOUGH_REPLICAS (KAFKA-15459, KAFKA-16386), except
+        // CONCURRENT_TRANSACTIONS under Transactions V2, whose clients retry it (KAFKA-18662).
+        let error = match error {
+            ErrorCode::ConcurrentTransactions if cx.settings().transaction_version >= 2 => error,
+            ErrorCode::ConcurrentTransactions
+            | ErrorCode::NotCoordinator
+            | ErrorCode::NetworkException => ErrorCode::NotEnoughReplicas,
+            other => other,
+        };
+        let mut i = 0;
+        while i < self.mem.unverified.len() {
+            let u = self.mem.unverified[i];
+            if u.token != token {
+                i += 1;
+                continue;
+            }
+            self.mem.unverified.remove(i);
+            if error == ErrorCode::None {
+                // A verified batch goes through the rest of the checks (a marker with a newer
+                // epoch may have come meanwhile) and asks nothing more.
+                // Simplification: under the classic protocol Kafka also refuses a batch whose
+                // transaction's marker overtook the coordinator's answer (KAFKA-14884's
+                // `VerificationGuard`); here such a batch is appended, a race of two messages
+                // the scenarios do not stage.
+                let _ = self.produce(u.from, &u.req, true, cx);
+            } else {
+                if !error.is_retriable() {
+                    self.trace_refused(&u.req, error, cx);
+                }
+                u.req.respond(u.from, ProduceResult::Err(error), cx);
+            }
+            cx.free_record_buf(u.req.records);
+        }
     }
 
     /// A transaction coordinator asks this leader to write a COMMIT or ABORT marker. It is
@@ -741,17 +926,27 @@ impl Replica {
             txn: req.txn,
             token: req.token,
         });
-        // A marker also bumps the producer's epoch on this partition.
-        if let Some(state) = self
+        // A marker also bumps the producer's epoch on this partition, creating its entry if it
+        // has none (Kafka's `ProducerAppendInfo.appendEndTxnMarker`): a write of an older epoch
+        // is fenced from now on.
+        match self
             .disk
             .producer_states
             .iter_mut()
             .find(|s| s.pid == req.pid)
-            && req.producer_epoch > state.epoch
         {
-            state.epoch = req.producer_epoch;
-            state.batches.clear();
+            Some(state) if req.producer_epoch > state.epoch => {
+                state.epoch = req.producer_epoch;
+                state.batches.clear();
+            }
+            Some(_) => {}
+            None => self.disk.producer_states.push(ProducerSeqState {
+                pid: req.pid,
+                epoch: req.producer_epoch,
+                batches: Vec::with_capacity(PRODUCER_BATCH_CACHE),
+            }),
         }
+
         cx.emit(Trace::TxnMarker {
             partition: self.partition,
             broker: self.broker,

@@ -52,6 +52,8 @@ pub(super) fn build(config: SimConfig, seed: u64) -> Sim {
         transaction_max_timeout_ms: c.transaction_max_timeout_ms,
         eligible_leader_replicas: c.eligible_leader_replicas,
         replica_recovery: c.replica_recovery,
+        transaction_version: c.transaction_version,
+        transaction_partition_verification: c.transaction_partition_verification,
     };
     let mut sim = Sim::new_empty(settings);
     // Lookups only: never iterated, so the order of a hash map cannot reach the run.

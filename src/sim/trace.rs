@@ -572,6 +572,17 @@ pub enum Trace {
     },
     /// The run reached `stop_at_ms`: no new sends or faults; in-flight work drains.
     Draining,
+    /// A leader refused a transactional batch (KIP-890): its transaction has ended, so
+    /// appending it would open a transaction no coordinator tracks. `error` says how it knew:
+    /// INVALID_PRODUCER_EPOCH (a newer epoch has written here: with Transactions V2 every
+    /// transaction ends with a bump; or a zombie) or INVALID_TXN_STATE (the coordinator said
+    /// the partition is not in an ongoing transaction).
+    TxnWriteRefused {
+        partition: PartitionId,
+        broker: BrokerId,
+        first_msg: MsgId,
+        error: ErrorCode,
+    },
 }
 
 impl Trace {

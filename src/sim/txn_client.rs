@@ -5,7 +5,9 @@
 //! - `initTransactions()` sends `InitProducerId` for the `transactional.id`; `send()` blocks
 //!   until it answers (the application's sends wait in `deferred`).
 //! - The first record for a partition in a transaction sends `AddPartitionsToTxn`; the
-//!   partition's batches wait until it is added.
+//!   partition's batches wait until it is added. Under Transactions V2 (KIP-890,
+//!   `transaction.version = 2`) it sends nothing: the partition's leader adds it, and `EndTxn`
+//!   returns the bumped epoch the next transaction writes with.
 //! - `commitTransaction()` waits for every record to be acknowledged, sends a processor's
 //!   input offsets (`sendOffsetsToTransaction`), then `EndTxn`. An application producer's
 //!   `send()` completes on its produce response, as in Kafka (the record is in the log, in a
@@ -24,14 +26,19 @@ use crate::sim::Local;
 use crate::sim::ids::*;
 use crate::sim::producer::{Producer, ProducerTimer};
 use crate::sim::trace::Trace;
-use crate::sim::wire::{Msg, TxnRequest, TxnResponse};
+use crate::sim::wire::{GroupMetadata, Msg, TxnRequest, TxnResponse};
 
 /// `transaction.timeout.ms`
 pub const DEFAULT_TRANSACTION_TIMEOUT_MS: u64 = 60_000;
 
 /// Input offsets a processor commits with its transaction (`sendOffsetsToTransaction`):
-/// the group, the member and each partition's next offset.
-pub(crate) type TxnOffsets = (GroupId, ConsumerId, Box<[(PartitionId, u64)]>);
+/// the group, the member, its group metadata (KIP-447) and each partition's next offset.
+pub(crate) type TxnOffsets = (
+    GroupId,
+    ConsumerId,
+    GroupMetadata,
+    Box<[(PartitionId, u64)]>,
+);
 
 /// Backoff before a transactional request is retried.
 const TXN_RETRY_BACKOFF_MS: u64 = 100;
@@ -257,8 +264,14 @@ impl Producer {
         t.acked.push(false);
         let full = t.records.len() as u32 >= t.size;
         if t.added[part as usize] == 0 {
-            t.added[part as usize] = 1;
-            self.txn_request(None, |_| TxnRequest::AddPartitions { epoch, partition }, cx);
+            if cx.settings().transaction_version >= 2 {
+                // KIP-890 part 2: no AddPartitionsToTxn; the partition's leader adds it to the
+                // transaction when the first batch arrives.
+                t.added[part as usize] = 2;
+            } else {
+                t.added[part as usize] = 1;
+                self.txn_request(None, |_| TxnRequest::AddPartitions { epoch, partition }, cx);
+            }
         }
         if full {
             self.txn_begin_end(true, cx);
@@ -294,13 +307,14 @@ impl Producer {
         &mut self,
         group: GroupId,
         consumer: ConsumerId,
+        member: GroupMetadata,
         offsets: Box<[(PartitionId, u64)]>,
         cx: &mut Cx,
     ) {
         let Some(t) = self.client.txn.as_mut() else {
             return;
         };
-        t.offsets = Some((group, consumer, offsets));
+        t.offsets = Some((group, consumer, member, offsets));
         t.offsets_added = false;
         self.txn_begin_end(true, cx);
     }
@@ -327,7 +341,7 @@ impl Producer {
         let epoch = self.client.epoch;
         if commit
             && !t.offsets_added
-            && let Some((group, consumer, offsets)) = t.offsets.clone()
+            && let Some((group, consumer, member, offsets)) = t.offsets.clone()
         {
             self.txn_request(
                 Some(TxnOp::AddOffsets),
@@ -335,6 +349,7 @@ impl Producer {
                     epoch,
                     group,
                     consumer,
+                    member,
                     offsets,
                     token,
                 },
@@ -397,6 +412,8 @@ impl Producer {
                     self.txn_retry_later(cx);
                 }
             }
+            // For partition leaders (KIP-890), never a producer.
+            TxnResponse::Verify { .. } => {}
             TxnResponse::AddOffsets { token, error } => {
                 if t.outstanding != Some((token, TxnOp::AddOffsets)) {
                     return;
@@ -405,17 +422,38 @@ impl Producer {
                 if error == ErrorCode::None {
                     t.offsets_added = true;
                     self.txn_maybe_end(cx);
+                } else if matches!(
+                    error,
+                    ErrorCode::IllegalGeneration | ErrorCode::UnknownMemberId
+                ) {
+                    // KIP-447: the group's coordinator fenced the offsets of a member that is
+                    // no longer in that generation (a zombie): `sendOffsetsToTransaction` throws
+                    // CommitFailedException and the application aborts the transaction.
+                    t.offsets = None;
+                    t.offsets_added = false;
+                    self.txn_abort_after(error, cx);
                 } else if fenced(error) {
                     self.txn_stale_epoch(error, cx);
                 } else {
                     self.txn_retry_later(cx);
                 }
             }
-            TxnResponse::EndTxn { token, error } => {
+            TxnResponse::EndTxn {
+                token,
+                error,
+                epoch,
+            } => {
                 if t.outstanding != Some((token, TxnOp::End)) {
                     return;
                 }
                 t.outstanding = None;
+                if let Some(epoch) = epoch {
+                    // Transactions V2: the next transaction writes with the bumped epoch, its
+                    // sequences starting afresh.
+                    self.client.epoch = epoch;
+                    self.reset_sequences();
+                }
+                let t = self.txn_mut();
                 if fenced(error) {
                     self.txn_stale_epoch(error, cx);
                 } else if error == ErrorCode::InvalidTxnState {
@@ -454,10 +492,7 @@ impl Producer {
         let txn = self.txn_mut().txn;
         self.client.producer_id = Some(pid);
         self.client.epoch = epoch;
-        for pq in &mut self.client.parts {
-            pq.next_seq = 0;
-            pq.last_acked_seq = -1;
-        }
+        self.reset_sequences();
         cx.emit(Trace::ProducerInitialized {
             producer: self.id,
             txn,
@@ -469,6 +504,14 @@ impl Producer {
                 producer: self.id,
             }),
             None => self.txn_replay_deferred(cx),
+        }
+    }
+
+    /// A new epoch: every partition's sequence numbers start at 0.
+    fn reset_sequences(&mut self) {
+        for pq in &mut self.client.parts {
+            pq.next_seq = 0;
+            pq.last_acked_seq = -1;
         }
     }
 
@@ -504,10 +547,12 @@ impl Producer {
             TxnClientState::Initializing => self.init_transactions(cx),
             _ => {
                 let parts = &self.client.parts;
+                // Under Transactions V2 the leaders add partitions (see `txn_record_added`).
+                let v1 = cx.settings().transaction_version < 2;
                 let missing: Vec<u32> = (0..parts.len() as u32)
                     .filter(|&i| {
                         let pq = &parts[i as usize];
-                        t.added[i as usize] == 0 && pq.batched < pq.records.len()
+                        v1 && t.added[i as usize] == 0 && pq.batched < pq.records.len()
                     })
                     .collect();
                 for part in missing {

@@ -5,6 +5,10 @@
 //!   instances (`PRODUCER_FENCED` / `INVALID_PRODUCER_EPOCH`) and aborting what they left open.
 //! - Partitions join a transaction with `AddPartitionsToTxn`; `sendOffsetsToTransaction` adds a
 //!   consumer group's input offsets, which the group's coordinator holds as pending (KIP-447).
+//! - KIP-890: a partition leader asks before appending a producer's first transactional batch
+//!   (`Verify`): part 1 checks that the partition is in the ongoing transaction, Transactions
+//!   V2 adds it. Under V2 every `EndTxn` bumps the epoch, which the markers carry and the
+//!   answer returns, so a late write of an ended transaction is fenced.
 //! - `EndTxn` moves the transaction to PrepareCommit/PrepareAbort and the coordinator writes a
 //!   COMMIT or ABORT marker to every partition in it and, if it carries offsets, to the group's
 //!   coordinator (Kafka's marker on the group's `__consumer_offsets` partition), retrying until
@@ -34,7 +38,7 @@ use crate::sim::coordinator::{Hosted, Metadata};
 use crate::sim::cx::Cx;
 use crate::sim::ids::*;
 use crate::sim::trace::{Trace, TxnPhase};
-use crate::sim::wire::{Msg, TxnRequest, TxnResponse};
+use crate::sim::wire::{GroupMetadata, Msg, TxnRequest, TxnResponse};
 
 /// `transaction.abort.timed.out.transaction.cleanup.interval.ms` is 10 s in Kafka; the
 /// coordinator's housekeeping here also takes over transactions after a failover, so it runs
@@ -47,6 +51,8 @@ struct TxnOffsets {
     group: GroupId,
     /// The member that sent them, for the trace.
     consumer: ConsumerId,
+    /// Its member id and generation, which the group's coordinator checks (KIP-447).
+    member: GroupMetadata,
     offsets: Box<[(PartitionId, u64)]>,
 }
 
@@ -61,6 +67,9 @@ pub struct StoredTxn {
     /// The epoch a timeout abort bumped away from (Kafka's `TransactionMetadata.lastProducerEpoch`):
     /// its producer may still recover (KIP-588).
     last_epoch: Option<u16>,
+    /// Transactions V2: the epoch the last EndTxn bumped away from, and whether it committed
+    /// (Kafka's `lastProducerEpoch`), so that a retry of that EndTxn is answered as the first was.
+    ended: Option<(u16, bool)>,
     /// How many transactions this transactional id has begun: the current one's number.
     transactions: u32,
     /// Partitions whose marker is not yet written.
@@ -131,9 +140,30 @@ pub(crate) fn error_response(req: &TxnRequest, error: ErrorCode) -> TxnResponse 
             TxnResponse::AddPartitions { partition, error }
         }
         TxnRequest::AddOffsets { token, .. } => TxnResponse::AddOffsets { token, error },
-        TxnRequest::EndTxn { token, .. } => TxnResponse::EndTxn { token, error },
+        TxnRequest::EndTxn { token, .. } => TxnResponse::EndTxn {
+            token,
+            error,
+            epoch: None,
+        },
+        TxnRequest::Verify {
+            partition, token, ..
+        } => TxnResponse::Verify {
+            partition,
+            token,
+            error,
+        },
     }
 }
+
+/// The transaction (coordinator index) whose producer id is `pid`: each `transactional.id` has
+/// its own producer id (see [`TxnCoordinator::new`]). Kafka's produce request names the
+/// `transactional.id`; here the producer id does.
+pub(crate) fn txn_of_producer_id(pid: u32) -> u32 {
+    pid & !TRANSACTIONAL_PRODUCER_IDS
+}
+
+/// The bit that puts transactional producer ids in their own range.
+const TRANSACTIONAL_PRODUCER_IDS: u32 = 0x4000_0000;
 
 /// Arm broker `cx.me()`'s housekeeping, when it starts.
 pub(crate) fn start_housekeeping(cx: &mut Cx) {
@@ -163,7 +193,7 @@ impl TxnCoordinator {
             txn,
             id: id.to_string(),
             // Transactional producer ids live in their own range.
-            producer_id: 0x4000_0000 | txn,
+            producer_id: TRANSACTIONAL_PRODUCER_IDS | txn,
             timeout_ms,
             stored: StoredTxn {
                 epoch: 0,
@@ -171,6 +201,7 @@ impl TxnCoordinator {
                 partitions: Vec::new(),
                 started: SimTime::ZERO,
                 last_epoch: None,
+                ended: None,
                 transactions: 0,
                 pending: Vec::new(),
                 offsets_marker_pending: false,
@@ -255,6 +286,10 @@ impl TxnCoordinator {
                     .on_mut(host)
                     .and_then(|l| l.add_offsets.take_if(|p| p.forwarded == token));
                 if let Some(p) = parked {
+                    if error != ErrorCode::None {
+                        // Not pending at the group's coordinator: no marker carries them.
+                        self.stored.offsets = None;
+                    }
                     let resp = TxnResponse::AddOffsets {
                         token: p.token,
                         error,
@@ -384,29 +419,43 @@ impl TxnCoordinator {
                 let error = if let Some(refused) = self.refusal(epoch, preparing) {
                     refused
                 } else {
-                    let t = &mut self.stored;
-                    if !t.partitions.contains(&partition) {
-                        t.partitions.push(partition);
-                    }
-                    if !ongoing {
-                        t.phase = Some(TxnPhase::Ongoing);
-                        t.started = cx.now();
-                        t.transactions += 1;
-                        cx.emit(Trace::TxnStateChanged {
-                            txn: self.txn,
-                            epoch: t.epoch,
-                            phase: TxnPhase::Ongoing,
-                            timed_out: false,
-                        });
-                    }
+                    self.add_partition(partition, ongoing, cx);
                     ErrorCode::None
                 };
                 TxnResponse::AddPartitions { partition, error }
+            }
+            TxnRequest::Verify {
+                epoch,
+                partition,
+                add,
+                token,
+            } => {
+                // KIP-890: a partition leader asks before appending a producer's first
+                // transactional batch. Part 1 only checks that the partition is in the ongoing
+                // transaction (the producer added it itself); V2 adds it.
+                let error = if let Some(refused) = self.refusal(epoch, preparing) {
+                    refused
+                } else if add {
+                    self.add_partition(partition, ongoing, cx);
+                    ErrorCode::None
+                } else if ongoing && self.stored.partitions.contains(&partition) {
+                    ErrorCode::None
+                } else {
+                    // The transaction this write belongs to has ended (or never added the
+                    // partition): appending it would open a transaction nobody tracks.
+                    ErrorCode::InvalidTxnState
+                };
+                TxnResponse::Verify {
+                    partition,
+                    token,
+                    error,
+                }
             }
             TxnRequest::AddOffsets {
                 epoch,
                 group,
                 consumer,
+                member,
                 offsets,
                 token,
             } => {
@@ -422,6 +471,7 @@ impl TxnCoordinator {
                     let offsets = TxnOffsets {
                         group,
                         consumer,
+                        member,
                         offsets,
                     };
                     let forwarded = self.forward_offsets(&offsets, meta, cx);
@@ -447,18 +497,45 @@ impl TxnCoordinator {
                 commit,
                 token,
             } => {
-                let error = if let Some(refused) = self.refusal(epoch, preparing) {
+                let v2 = cx.settings().transaction_version >= 2;
+                let current = self.stored.epoch;
+                let retried = self
+                    .stored
+                    .ended
+                    .filter(|&(old, _)| v2 && epoch == old && current == old.wrapping_add(1));
+                let error = if let Some((_, committed)) = retried {
+                    // A retry of the EndTxn that bumped the epoch (its answer was lost).
+                    if committed == commit {
+                        ErrorCode::None
+                    } else {
+                        ErrorCode::InvalidTxnState
+                    }
+                } else if let Some(refused) = self.refusal(epoch, preparing) {
                     refused
-                } else if ongoing {
-                    self.end(commit, false, meta, cx);
-                    ErrorCode::None
-                } else if commit && self.stored.phase == Some(TxnPhase::CompleteAbort) {
+                } else if commit && !ongoing && self.stored.phase == Some(TxnPhase::CompleteAbort) {
                     // The coordinator aborted it already (timeout or a newer instance).
                     ErrorCode::InvalidTxnState
                 } else {
+                    if v2 {
+                        let t = &mut self.stored;
+                        // KIP-890 part 2: every transaction ends with an epoch bump; its
+                        // markers carry the new epoch, and the producer's next transaction uses
+                        // it, so a late write of this one is fenced.
+                        t.ended = Some((t.epoch, commit));
+                        t.epoch = t.epoch.wrapping_add(1);
+                        t.last_epoch = None;
+                    }
+                    if ongoing {
+                        self.end(commit, false, meta, cx);
+                    }
                     ErrorCode::None
                 };
-                TxnResponse::EndTxn { token, error }
+                let epoch = (v2 && error == ErrorCode::None).then_some(self.stored.epoch);
+                TxnResponse::EndTxn {
+                    token,
+                    error,
+                    epoch,
+                }
             }
         };
         cx.send(from, Msg::TxnResponse { resp });
@@ -498,6 +575,25 @@ impl TxnCoordinator {
         }
     }
 
+    /// Put `partition` in the open transaction, beginning it if none is (`ongoing`).
+    fn add_partition(&mut self, partition: PartitionId, ongoing: bool, cx: &mut Cx) {
+        let t = &mut self.stored;
+        if !t.partitions.contains(&partition) {
+            t.partitions.push(partition);
+        }
+        if !ongoing {
+            t.phase = Some(TxnPhase::Ongoing);
+            t.started = cx.now();
+            t.transactions += 1;
+            cx.emit(Trace::TxnStateChanged {
+                txn: self.txn,
+                epoch: t.epoch,
+                phase: TxnPhase::Ongoing,
+                timed_out: false,
+            });
+        }
+    }
+
     // ----- ending a transaction -----------------------------------------------------------
 
     /// Hand a transaction's offsets to the group's coordinator, which holds them as pending
@@ -511,6 +607,8 @@ impl TxnCoordinator {
             group: o.group,
             txn: self.txn,
             transaction: self.stored.transactions,
+            consumer: o.consumer,
+            member: o.member,
             offsets: o.offsets.clone(),
             token: self.next_token,
         };
@@ -858,6 +956,124 @@ mod tests {
         }
     }
 
+    impl World {
+        /// EndTxn: its error and, under Transactions V2, the epoch it returns.
+        fn end_txn_with_epoch(&mut self, epoch: u16, commit: bool) -> (ErrorCode, Option<u16>) {
+            let req = TxnRequest::EndTxn {
+                epoch,
+                commit,
+                token: 9,
+            };
+            match self.request(PRODUCER, req) {
+                Some(TxnResponse::EndTxn { error, epoch, .. }) => (error, epoch),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        /// A partition leader's verification (KIP-890).
+        fn verify(&mut self, epoch: u16, partition: PartitionId, add: bool) -> ErrorCode {
+            let leader = NodeId(partition.0);
+            let req = TxnRequest::Verify {
+                epoch,
+                partition,
+                add,
+                token: 5,
+            };
+            match self.request(leader, req) {
+                Some(TxnResponse::Verify {
+                    error,
+                    partition: p,
+                    token: 5,
+                }) if p == partition => error,
+                other => panic!("{other:?}"),
+            }
+        }
+
+        /// The markers sent so far: (the epoch they carry, token).
+        fn marker_epochs(&mut self) -> Vec<(u16, u32)> {
+            self.take(|_, m| match *m {
+                Msg::WriteTxnMarker {
+                    producer_epoch,
+                    token,
+                    ..
+                } => Some((producer_epoch, token)),
+                _ => None,
+            })
+        }
+    }
+
+    #[test]
+    fn verification_says_whether_the_partition_is_in_the_ongoing_transaction() {
+        let mut w = world(60_000);
+        let (_, epoch) = w.init(PRODUCER, None).expect("initialised");
+        assert_eq!(w.verify(epoch, P0, false), ErrorCode::InvalidTxnState);
+        assert_eq!(w.add_partition(epoch, P0), ErrorCode::None);
+        assert_eq!(w.verify(epoch, P0, false), ErrorCode::None);
+        assert_eq!(w.verify(epoch, P1, false), ErrorCode::InvalidTxnState);
+        assert_eq!(w.t.partitions(), [P0], "verify-only adds nothing");
+        assert_eq!(w.end_txn(PRODUCER, epoch, false), ErrorCode::None);
+        let token = w.markers()[0].3;
+        w.marker_written(P0, token, true);
+        // A late write of the aborted transaction: the classic protocol kept the epoch.
+        assert_eq!(w.t.epoch(), epoch);
+        assert_eq!(w.verify(epoch, P0, false), ErrorCode::InvalidTxnState);
+    }
+
+    #[test]
+    fn classic_end_txn_keeps_the_epoch() {
+        let mut w = world(60_000);
+        let (_, epoch) = w.init(PRODUCER, None).expect("initialised");
+        assert_eq!(w.add_partition(epoch, P0), ErrorCode::None);
+        assert_eq!(w.end_txn_with_epoch(epoch, true), (ErrorCode::None, None));
+        assert_eq!(w.marker_epochs()[0].0, epoch);
+        assert_eq!(w.t.epoch(), epoch);
+    }
+
+    #[test]
+    fn transactions_v2_bump_the_epoch_at_every_end_txn_and_markers_carry_it() {
+        let mut w = world(60_000);
+        w.k.settings.transaction_version = 2;
+        let (_, epoch) = w.init(PRODUCER, None).expect("initialised");
+        // The leader adds the partition: the transaction begins.
+        assert_eq!(w.verify(epoch, P0, true), ErrorCode::None);
+        assert_eq!(w.t.phase(), Some(TxnPhase::Ongoing));
+        assert_eq!(w.t.partitions(), [P0]);
+        assert_eq!(
+            w.end_txn_with_epoch(epoch, false),
+            (ErrorCode::None, Some(epoch + 1))
+        );
+        let markers = w.marker_epochs();
+        let [(marker_epoch, token)] = markers[..] else {
+            panic!("one marker: {markers:?}");
+        };
+        assert_eq!(marker_epoch, epoch + 1, "the abort marker fences");
+        assert_eq!(
+            w.phases().last(),
+            Some(&(TxnPhase::PrepareAbort, epoch + 1, false))
+        );
+        // A retry of that EndTxn (its answer lost) gets the same answer; a commit with the old
+        // epoch does not.
+        assert_eq!(
+            w.end_txn_with_epoch(epoch, false),
+            (ErrorCode::None, Some(epoch + 1))
+        );
+        assert_eq!(w.t.epoch(), epoch + 1, "bumped once");
+        assert_eq!(
+            w.end_txn_with_epoch(epoch, true).0,
+            ErrorCode::InvalidTxnState
+        );
+        // A late write of the ended transaction asks with the old epoch: fenced.
+        assert_eq!(w.verify(epoch, P0, true), ErrorCode::ProducerFenced);
+        // The next transaction, with the returned epoch, commits and bumps again.
+        w.marker_written(P0, token, true);
+        assert_eq!(w.t.phase(), Some(TxnPhase::CompleteAbort));
+        assert_eq!(w.verify(epoch + 1, P1, true), ErrorCode::None);
+        assert_eq!(
+            w.end_txn_with_epoch(epoch + 1, true),
+            (ErrorCode::None, Some(epoch + 2))
+        );
+    }
+
     #[test]
     fn init_producer_id_bumps_the_epoch_and_fences_the_old_one() {
         let mut w = world(60_000);
@@ -1057,6 +1273,10 @@ mod tests {
                     epoch,
                     group: GroupId(0),
                     consumer: ConsumerId(0),
+                    member: GroupMetadata {
+                        incarnation: 0,
+                        generation: 1,
+                    },
                     offsets: Box::new([(P1, 8)]),
                     token: 21,
                 },

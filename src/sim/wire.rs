@@ -202,6 +202,9 @@ pub(crate) enum Msg {
         txn: u32,
         /// Which of the transactional id's transactions (they are numbered from 1).
         transaction: u32,
+        /// The member whose offsets they are, as of its `groupMetadata()` (KIP-447).
+        consumer: ConsumerId,
+        member: GroupMetadata,
         offsets: Box<[(PartitionId, u64)]>,
         token: u32,
     },
@@ -264,6 +267,15 @@ pub(crate) enum Msg {
     },
 }
 
+/// KIP-447's `ConsumerGroupMetadata`, which `sendOffsetsToTransaction` takes: the member (its
+/// process incarnation stands for its member id) and the generation it was in, so that the
+/// group's coordinator fences a zombie's offsets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct GroupMetadata {
+    pub(crate) incarnation: u32,
+    pub(crate) generation: u32,
+}
+
 #[derive(Clone, Debug)]
 pub(crate) enum TxnRequest {
     InitProducerId {
@@ -283,12 +295,23 @@ pub(crate) enum TxnRequest {
         epoch: u16,
         group: GroupId,
         consumer: ConsumerId,
+        member: GroupMetadata,
         offsets: Box<[(PartitionId, u64)]>,
         token: u32,
     },
     EndTxn {
         epoch: u16,
         commit: bool,
+        token: u32,
+    },
+    /// KIP-890, partition leader → coordinator (`AddPartitionsToTxn` v4+, sent by a broker):
+    /// before appending a producer's first transactional batch, the leader checks that
+    /// `partition` is in the producer's ongoing transaction (`add = false`, part 1,
+    /// `verifyOnly`) or, with Transactions V2, adds it there (`add = true`).
+    Verify {
+        epoch: u16,
+        partition: PartitionId,
+        add: bool,
         token: u32,
     },
 }
@@ -308,6 +331,14 @@ pub(crate) enum TxnResponse {
         error: ErrorCode,
     },
     EndTxn {
+        token: u32,
+        error: ErrorCode,
+        /// Transactions V2 (KIP-890): the epoch the coordinator bumped to, for the producer's
+        /// next transaction; `None` under the classic protocol.
+        epoch: Option<u16>,
+    },
+    Verify {
+        partition: PartitionId,
         token: u32,
         error: ErrorCode,
     },
@@ -537,6 +568,10 @@ impl crate::sim::Kernel {
                 }
                 TxnRequest::AddOffsets { .. } => w.kind = WireKind::AddOffsetsToTxn,
                 TxnRequest::EndTxn { .. } => w.kind = WireKind::EndTxn,
+                TxnRequest::Verify { partition, .. } => {
+                    w.kind = WireKind::AddPartitionsToTxn;
+                    w.partition = Some(*partition);
+                }
             },
             Msg::TxnResponse { resp } => {
                 let (kind, error) = match resp {
@@ -551,6 +586,9 @@ impl crate::sim::Kernel {
                         (WireKind::AddOffsetsToTxnResponse, *error)
                     }
                     TxnResponse::EndTxn { error, .. } => (WireKind::EndTxnResponse, *error),
+                    TxnResponse::Verify { error, .. } => {
+                        (WireKind::AddPartitionsToTxnResponse, *error)
+                    }
                 };
                 w.kind = kind;
                 w.error = error;

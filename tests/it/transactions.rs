@@ -547,3 +547,76 @@ fn a_transaction_timeout_above_the_brokers_maximum_is_a_fatal_error() {
     );
     assert_eq!(ok.produced.acked, 8);
 }
+
+/// `txn-hanging-transaction` with its `kafka_version = "2.8"` replaced by `cluster`: its report,
+/// and the leaders' refusals of transactional writes (message, error).
+fn hanging(cluster: &str) -> (Report, Vec<(String, brokerlab::sim::ErrorCode)>) {
+    let bundled = scenario::find_bundled("txn-hanging-transaction").expect("bundled");
+    let text = bundled.text.replace("kafka_version = \"2.8\"\n", cluster);
+    assert_ne!(
+        text, bundled.text,
+        "the scenario pins kafka_version = \"2.8\""
+    );
+    let sc = scenario::parse("hang.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+    let mut refused = Vec::new();
+    let r = report::run("hang.toml", &sc, sc.scenario.seed, |sim, ev| {
+        if let Trace::TxnWriteRefused {
+            first_msg, error, ..
+        } = &ev.kind
+        {
+            refused.push((sim.msg_name(*first_msg), *error));
+        }
+    });
+    (r, refused)
+}
+
+/// KIP-890's motivation: a produce request delayed past the producer's timeouts arrives after
+/// its transaction was aborted. The classic protocol appends it and the partition hangs; the
+/// leader's verification (part 1) and Transactions V2's epoch bump (part 2) refuse it.
+#[test]
+fn a_late_transactional_write_hangs_the_partition_unless_kip_890_refuses_it() {
+    use brokerlab::sim::ErrorCode;
+    let (classic, refused) =
+        hanging("transaction_version = 1\ntransaction_partition_verification_enable = false\n");
+    assert!(refused.is_empty(), "{refused:?}");
+    let reports = &classic.groups["reports"];
+    assert_eq!(
+        (reports.applied, reports.unseen),
+        (3, 8),
+        "read_committed stops at the hanging transaction"
+    );
+    assert!(
+        classic
+            .hints
+            .iter()
+            .any(|h| h.contains("payments/0 hangs at offset 6") && h.contains("ledger#3")),
+        "{:?}",
+        classic.hints
+    );
+
+    for (cluster, error) in [
+        (
+            "transaction_version = 1\ntransaction_partition_verification_enable = true\n",
+            ErrorCode::InvalidTxnState,
+        ),
+        ("transaction_version = 2\n", ErrorCode::InvalidProducerEpoch),
+    ] {
+        let (r, refused) = hanging(cluster);
+        assert!(!refused.is_empty(), "{cluster}");
+        assert!(
+            refused.iter().all(|(m, e)| m == "ledger#3" && *e == error),
+            "{cluster}: {refused:?}"
+        );
+        let reports = &r.groups["reports"];
+        assert_eq!(
+            (reports.applied, reports.unseen),
+            (10, 0),
+            "{cluster}: every web record is read"
+        );
+        assert!(
+            !r.hints.iter().any(|h| h.contains("hangs")),
+            "{:?}",
+            r.hints
+        );
+    }
+}
