@@ -1,4 +1,4 @@
-//! Command-line interface (DESIGN.md section 5).
+//! Command-line interface.
 
 use std::ffi::OsStr;
 

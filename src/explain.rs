@@ -1,6 +1,6 @@
 //! Why each anomaly happened: one sentence of cause, the Kafka setting that allowed it, and a
 //! one-setting change that would have prevented it, verified by re-running the same scenario
-//! and seed with that change (DESIGN.md section 4, `anomalies`).
+//! and seed with that change (the report's `anomalies`).
 //!
 //! Only the reports (`run`, `run --json`) call this; the re-runs happen once per distinct
 //! change, never in the TUI.

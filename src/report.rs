@@ -57,7 +57,7 @@ pub struct ExpectResult {
     pub failures: Vec<String>,
 }
 
-/// The JSON report (DESIGN.md section 5). Key names are a contract.
+/// The JSON report. Key names are a contract (documented in the README).
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
     pub scenario: String,

@@ -1,4 +1,4 @@
-//! Fates (DESIGN.md section 4): for each group that reads a message's topic, the one thing that
+//! Fates: for each group that reads a message's topic, the one thing that
 //! became of the message, and the anomalies (lost by kind, duplicated, reordered, aborted-read)
 //! with the facts a report needs to explain them.
 //!

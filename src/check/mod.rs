@@ -1,4 +1,4 @@
-//! The outcome checker (DESIGN.md section 4).
+//! The outcome checker.
 //!
 //! [`Checker`] keeps a ledger of every message any application sent and every time a consumer
 //! group applied one. It is fed the trace stream one event at a time ([`Checker::observe`]),
@@ -167,7 +167,7 @@ pub struct MsgInfo {
     pub at_risk: bool,
 }
 
-/// The outcome of one group (DESIGN.md section 4): the fate of every message of its topic.
+/// The outcome of one group: the fate of every message of its topic.
 /// `applied + duplicated + lost + unseen + failed + aborted + dead_lettered (+ pending while
 /// running)` is the number of messages sent to the topic.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -206,7 +206,7 @@ pub struct GroupOutcome {
     pub pending: u64,
 }
 
-/// The outcome of the run so far (DESIGN.md section 4). Totals are sums over the groups.
+/// The outcome of the run so far. Totals are sums over the groups.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Outcome {
     /// Whether the run has drained, so that unapplied messages count as lost.

@@ -54,7 +54,7 @@ mod tests {
 
     #[test]
     fn murmur2_matches_kafka_test_vectors() {
-        // From Kafka's UtilsTest.testMurmur2 and DESIGN.md.
+        // From Kafka's UtilsTest.testMurmur2.
         assert_eq!(murmur2(b"21"), -973932308);
         assert_eq!(murmur2(b"foobar"), -790332482);
         assert_eq!(murmur2(b"a-little-bit-long-string"), -985981536);

@@ -55,7 +55,7 @@ pub struct Picker {
 }
 
 impl Picker {
-    /// The bundled scenarios, grouped by guarantee (in the order of the DESIGN.md list), then
+    /// The bundled scenarios, grouped by guarantee (in teaching order), then
     /// by name.
     pub fn bundled() -> Picker {
         let mut entries: Vec<PickerEntry> = crate::scenario::bundled()

@@ -1,4 +1,4 @@
-//! The interactive view (DESIGN.md section 6).
+//! The interactive view.
 //!
 //! - [`app`]: the state and key handling (`App::on_key`, `App::tick`);
 //! - one module per panel, each an `impl Widget` over borrowed state that never mutates it;

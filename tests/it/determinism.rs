@@ -1,4 +1,4 @@
-//! Determinism (DESIGN.md sections 1 and 7): the same scenario and seed give a byte-identical
+//! Determinism: the same scenario and seed give a byte-identical
 //! trace, another seed gives another trace, and a `Sim` cloned mid-run continues exactly like the
 //! original (the TUI rewinds by restoring clones).
 

@@ -1,4 +1,4 @@
-//! Property tests (DESIGN.md section 7): many seeds of random scenarios, each run to the end while
+//! Property tests: many seeds of random scenarios, each run to the end while
 //! the replication invariants are checked after every step.
 //!
 //! - no panic, and the run finishes within a bounded number of events;
@@ -832,7 +832,7 @@ fn random_scenarios_hold_invariants_3() {
     for_seeds(3 * RANDOM_CHUNK..4 * RANDOM_CHUNK, random_case);
 }
 
-/// DESIGN.md: with `acks=all`, `min.insync.replicas ≥ 2` and clean elections, no acknowledged
+/// With `acks=all`, `min.insync.replicas ≥ 2` and clean elections, no acknowledged
 /// message is lost after a single broker failure.
 fn durability_case(seed: u64) -> Result<(), Failure> {
     let toml = durability_scenario(seed);
