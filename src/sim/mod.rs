@@ -4,6 +4,7 @@
 //! break the same way. Every step appends typed [`TraceEvent`]s to a buffer the caller drains.
 
 pub mod broker;
+pub mod chunked;
 pub mod config;
 pub mod consumer;
 pub mod controller;
