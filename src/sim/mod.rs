@@ -281,7 +281,7 @@ pub(crate) struct Kernel {
     pub(crate) topics: Vec<TopicInfo>,
     /// Each group's `group.id`, by [`GroupId`]: static configuration, like `topics`.
     pub(crate) group_names: Vec<String>,
-    pub(crate) msgs: Vec<MsgInfo>,
+    pub(crate) msgs: chunked::ChunkedVec<MsgInfo>,
     pub(crate) keys: Vec<String>,
     pub(crate) faults: Vec<FaultSpec>,
     pub(crate) notes: Vec<Note>,
@@ -296,7 +296,7 @@ pub(crate) struct Kernel {
     pub(crate) locals: std::collections::VecDeque<Local>,
     /// Each group's deduplicating sink: a store outside Kafka that the group's application
     /// instances share. Per message id: its effect was applied.
-    pub(crate) dedup_sinks: Vec<Vec<bool>>,
+    pub(crate) dedup_sinks: Vec<chunked::ChunkedVec<bool>>,
 }
 
 /// The whole simulated world. `Clone` so that the TUI can keep checkpoints for rewinding.
@@ -1520,7 +1520,7 @@ impl Kernel {
             topics: Vec::new(),
             group_names: Vec::new(),
             controller_node: NodeId(0),
-            msgs: Vec::new(),
+            msgs: chunked::ChunkedVec::new(),
             keys: Vec::new(),
             faults: Vec::new(),
             notes: Vec::new(),
