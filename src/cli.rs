@@ -123,6 +123,17 @@ pub enum Command {
         /// Seed for the run.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Instead: build a run of --events events in a TUI session and report what its
+        /// checkpoints cost and how long one step back takes from random positions.
+        #[arg(long, conflicts_with = "frames")]
+        step_back: bool,
+        /// Instead: play --events events in a TUI session and time drawing every view at
+        /// 200×60.
+        #[arg(long)]
+        frames: bool,
+        /// Simulated events for --step-back (5 M) and --frames (4 M).
+        #[arg(long)]
+        events: Option<u64>,
     },
     /// Print a shell completion script.
     Completions {

@@ -103,7 +103,24 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             brokers,
             partitions,
             seed,
-        }) => bench(messages, brokers, partitions, seed),
+            step_back,
+            frames,
+            events,
+        }) => {
+            let opts = crate::bench::BenchOptions {
+                messages,
+                brokers,
+                partitions,
+                seed,
+            };
+            if step_back {
+                bench_step_back(&opts, events.unwrap_or(5_000_000))
+            } else if frames {
+                bench_frames(&opts, events.unwrap_or(4_000_000))
+            } else {
+                bench(messages, brokers, partitions, seed)
+            }
+        }
         Some(Command::Completions { shell }) => {
             print_out(&crate::cli::completion_script(shell));
             ExitCode::SUCCESS
@@ -496,6 +513,36 @@ fn bench(messages: u64, brokers: u32, partitions: u32, seed: u64) -> ExitCode {
         "validating a big file",
         crate::bench::time_large_validation(3).as_secs_f64()
     );
+    ExitCode::SUCCESS
+}
+
+/// `brokerlab bench --step-back`: the run needs enough messages to last `events` events (the
+/// benchmark scenario takes about 4.3 events per message), so --messages grows to fit.
+fn bench_step_back(opts: &crate::bench::BenchOptions, events: u64) -> ExitCode {
+    if opts.brokers < 3 || opts.partitions == 0 || events == 0 {
+        eprintln!("error: bench needs at least 3 brokers, 1 partition and 1 event");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    let opts = crate::bench::BenchOptions {
+        messages: opts.messages.max(events / 4),
+        ..*opts
+    };
+    let r = crate::session::Session::bench_step_back(&opts, events, 200);
+    outln!("{r}");
+    ExitCode::SUCCESS
+}
+
+/// `brokerlab bench --frames`.
+fn bench_frames(opts: &crate::bench::BenchOptions, events: u64) -> ExitCode {
+    if opts.brokers < 3 || opts.partitions == 0 || events == 0 {
+        eprintln!("error: bench needs at least 3 brokers, 1 partition and 1 event");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    let opts = crate::bench::BenchOptions {
+        messages: opts.messages.max(events / 4),
+        ..*opts
+    };
+    outln!("{}", crate::tui::bench_frames(&opts, events, 50));
     ExitCode::SUCCESS
 }
 

@@ -63,6 +63,7 @@ impl<T: PartialEq> PartialEq for ChunkedVec<T> {
 impl<T: Eq> Eq for ChunkedVec<T> {}
 
 /// `a` itself if no clone shares it, else a private copy of it (with room for `capacity`).
+#[inline]
 fn unique<U: Clone>(a: &mut Arc<Vec<U>>, capacity: usize) -> &mut Vec<U> {
     if Arc::get_mut(a).is_none() {
         let mut copy = Vec::with_capacity(capacity.max(a.len()));
@@ -77,6 +78,7 @@ impl<T> ChunkedVec<T> {
         Self::default()
     }
 
+    #[inline]
     pub fn len(&self) -> usize {
         self.len
     }
@@ -85,6 +87,7 @@ impl<T> ChunkedVec<T> {
         self.len == 0
     }
 
+    #[inline]
     pub fn get(&self, i: usize) -> Option<&T> {
         (i < self.len)
             .then(|| &self.root[i >> NODE_SPAN_BITS][(i >> LEAF_BITS) & (NODE - 1)][i & (LEAF - 1)])
@@ -141,6 +144,7 @@ impl<T> ChunkedVec<T> {
 }
 
 impl<T: Clone> ChunkedVec<T> {
+    #[inline]
     pub fn push(&mut self, value: T) {
         let i = self.len;
         let r = i >> NODE_SPAN_BITS;
@@ -156,6 +160,7 @@ impl<T: Clone> ChunkedVec<T> {
         self.len += 1;
     }
 
+    #[inline]
     pub fn get_mut(&mut self, i: usize) -> Option<&mut T> {
         if i >= self.len {
             return None;
@@ -234,6 +239,7 @@ impl<T: Clone> ChunkedVec<T> {
 
 impl<T> Index<usize> for ChunkedVec<T> {
     type Output = T;
+    #[inline]
     fn index(&self, i: usize) -> &T {
         match self.get(i) {
             Some(v) => v,
@@ -243,6 +249,7 @@ impl<T> Index<usize> for ChunkedVec<T> {
 }
 
 impl<T: Clone> IndexMut<usize> for ChunkedVec<T> {
+    #[inline]
     fn index_mut(&mut self, i: usize) -> &mut T {
         let len = self.len;
         match self.get_mut(i) {
@@ -292,6 +299,7 @@ pub struct Iter<'a, T> {
 
 impl<'a, T> Iterator for Iter<'a, T> {
     type Item = &'a T;
+    #[inline]
     fn next(&mut self) -> Option<&'a T> {
         (self.front < self.back).then(|| {
             self.front += 1;

@@ -8,6 +8,7 @@
 //! All the simulation logic (stepping, rewinding, injecting) is in [`crate::session`].
 
 pub mod app;
+pub mod bench;
 pub mod cluster;
 pub mod compare;
 pub mod diagram;
@@ -25,6 +26,7 @@ pub mod run;
 pub mod theme;
 
 pub use app::{App, Overlay, View};
+pub use bench::bench_frames;
 pub use run::{run_loop, run_terminal};
 
 use ratatui::buffer::Buffer;
