@@ -1026,3 +1026,39 @@ impl std::fmt::Display for StepBackReport {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::producer::BatchState;
+
+    /// `Producer::retrying` counts from the open queues; it must agree with a count over
+    /// every batch the client ever made, at every step of every bundled scenario.
+    #[test]
+    fn retrying_from_the_open_queues_counts_every_batch_waiting_to_be_retried() {
+        let mut seen_retries = false;
+        for b in crate::scenario::bundled() {
+            let sc = b.parse().expect("bundled scenarios validate");
+            let mut sim = Sim::new(&sc);
+            loop {
+                for p in &sim.producers {
+                    let all = p
+                        .client
+                        .batches
+                        .iter()
+                        .filter(|(_, b)| {
+                            matches!(b.state, BatchState::Backoff | BatchState::Queued)
+                        })
+                        .count();
+                    assert_eq!(p.retrying(), all, "{} at event {}", b.name, sim.events());
+                    seen_retries |= all > 0;
+                }
+                sim.drain_trace().for_each(drop);
+                if !sim.step() {
+                    break;
+                }
+            }
+        }
+        assert!(seen_retries, "some bundled scenario retries a batch");
+    }
+}

@@ -532,12 +532,15 @@ impl Producer {
             .sum()
     }
 
-    /// Batches waiting to be retried.
+    /// Batches waiting to be retried. Every batch not yet done is in its partition's `open`
+    /// queue, so this looks at those rather than at every batch ever made (the TUI asks on
+    /// every frame).
     pub fn retrying(&self) -> usize {
-        self.client
-            .batches
+        let c = &self.client;
+        c.parts
             .iter()
-            .filter(|(_, b)| matches!(b.state, BatchState::Backoff | BatchState::Queued))
+            .flat_map(|pq| pq.open.iter())
+            .filter(|&&b| matches!(c.batches[b].state, BatchState::Backoff | BatchState::Queued))
             .count()
     }
 

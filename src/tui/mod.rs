@@ -89,11 +89,16 @@ fn main_body(app: &App, s: &Session, area: Rect, buf: &mut Buffer) {
             Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
                 .spacing(1)
                 .areas(area);
-        let ph = producers.height(left.width);
-        let gh = groups.height(left.width);
-        let ch = cluster
-            .height(left.width)
-            .min(left.height.saturating_sub(ph.min(8) + gh.min(8)));
+        // Each panel's lines are built once: to size it, then to draw it. (The panels have no
+        // side borders, so their lines are as wide as the column.)
+        let producer_lines = producers.lines(left.width);
+        let group_lines = groups.lines(left.width);
+        let ph = 1 + producer_lines.len() as u16;
+        let gh = 1 + group_lines.len() as u16;
+        let ch = cluster.height_within(
+            left.width,
+            left.height.saturating_sub(ph.min(8) + gh.min(8)),
+        );
         let rest = left.height.saturating_sub(ch + ph);
         // Room left under the groups goes to a live sequence diagram.
         let (gh, dh) = if rest >= gh + 10 {
@@ -109,8 +114,8 @@ fn main_body(app: &App, s: &Session, area: Rect, buf: &mut Buffer) {
         ])
         .areas(left);
         cluster.render(c, buf);
-        producers.render(p, buf);
-        groups.render(g, buf);
+        draw_panel(producers::PRODUCERS_TITLE, &producer_lines, p, buf);
+        draw_panel(groups::GROUPS_TITLE, &group_lines, g, buf);
         if dh > 0 {
             diagram::Diagram { app, s }.render(d, buf);
         }
@@ -122,10 +127,9 @@ fn main_body(app: &App, s: &Session, area: Rect, buf: &mut Buffer) {
         let clients = ClientsPanel { s };
         let oh = outcome.height(area.width);
         let min_log = (area.height / 3).max(4);
-        let kh = clients.height(area.width).min(6);
-        let ch = cluster
-            .height(area.width)
-            .min(area.height.saturating_sub(oh + kh + min_log));
+        let client_lines = clients.lines(area.width);
+        let kh = (1 + client_lines.len() as u16).min(6);
+        let ch = cluster.height_within(area.width, area.height.saturating_sub(oh + kh + min_log));
         let [c, k, o, l] = Layout::vertical([
             Constraint::Length(ch),
             Constraint::Length(kh),
@@ -134,7 +138,7 @@ fn main_body(app: &App, s: &Session, area: Rect, buf: &mut Buffer) {
         ])
         .areas(area);
         cluster.render(c, buf);
-        clients.render(k, buf);
+        draw_panel(CLIENTS_TITLE, &client_lines, k, buf);
         outcome.render(o, buf);
         log.render(l, buf);
     }
@@ -151,21 +155,19 @@ impl ClientsPanel<'_> {
         lines.extend(groups::compact_lines(self.s, width));
         lines
     }
-
-    fn height(&self, width: u16) -> u16 {
-        1 + self.lines(width).len() as u16
-    }
 }
 
-impl Widget for ClientsPanel<'_> {
-    fn render(self, area: Rect, buf: &mut Buffer) {
-        if area.height == 0 {
-            return;
-        }
-        let inner = panel("Producers · Groups", "", area, buf);
-        for (i, line) in self.lines(inner.width).iter().enumerate() {
-            put(buf, inner, i as u16, line);
-        }
+const CLIENTS_TITLE: &str = "Producers · Groups";
+
+/// A panel with no hint whose lines are already built: the title rule, then the lines that
+/// fit.
+pub fn draw_panel(title: &str, lines: &[Line<'_>], area: Rect, buf: &mut Buffer) {
+    if area.height == 0 {
+        return;
+    }
+    let inner = panel(title, "", area, buf);
+    for (i, line) in lines.iter().take(inner.height as usize).enumerate() {
+        put(buf, inner, i as u16, line);
     }
 }
 
