@@ -516,34 +516,45 @@ fn bench(messages: u64, brokers: u32, partitions: u32, seed: u64) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// `brokerlab bench --step-back`: the run needs enough messages to last `events` events (the
-/// benchmark scenario takes about 4.3 events per message), so --messages grows to fit.
+/// `brokerlab bench --step-back`.
 fn bench_step_back(opts: &crate::bench::BenchOptions, events: u64) -> ExitCode {
-    if opts.brokers < 3 || opts.partitions == 0 || events == 0 {
-        eprintln!("error: bench needs at least 3 brokers, 1 partition and 1 event");
-        return ExitCode::from(EXIT_BAD_INPUT);
+    match session_bench_options(opts, events) {
+        Ok(opts) => {
+            outln!(
+                "{}",
+                crate::session::Session::bench_step_back(&opts, events, 200)
+            );
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
     }
-    let opts = crate::bench::BenchOptions {
-        messages: opts.messages.max(events / 4),
-        ..*opts
-    };
-    let r = crate::session::Session::bench_step_back(&opts, events, 200);
-    outln!("{r}");
-    ExitCode::SUCCESS
 }
 
 /// `brokerlab bench --frames`.
 fn bench_frames(opts: &crate::bench::BenchOptions, events: u64) -> ExitCode {
+    match session_bench_options(opts, events) {
+        Ok(opts) => {
+            outln!("{}", crate::tui::bench_frames(&opts, events, 50));
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+/// The benchmark scenario for a session bench of `events` events: it needs enough messages to
+/// last that long (it takes about 4.3 events per message), so --messages grows to fit.
+fn session_bench_options(
+    opts: &crate::bench::BenchOptions,
+    events: u64,
+) -> Result<crate::bench::BenchOptions, ExitCode> {
     if opts.brokers < 3 || opts.partitions == 0 || events == 0 {
         eprintln!("error: bench needs at least 3 brokers, 1 partition and 1 event");
-        return ExitCode::from(EXIT_BAD_INPUT);
+        return Err(ExitCode::from(EXIT_BAD_INPUT));
     }
-    let opts = crate::bench::BenchOptions {
+    Ok(crate::bench::BenchOptions {
         messages: opts.messages.max(events / 4),
         ..*opts
-    };
-    outln!("{}", crate::tui::bench_frames(&opts, events, 50));
-    ExitCode::SUCCESS
+    })
 }
 
 /// Whether the interactive view can run: stdout and stdin are terminals.
