@@ -944,13 +944,20 @@ impl Session {
         let end = session.events();
         let messages = session.outcome().sent;
         // A fixed xorshift over the run: the positions need no quality, only repeatability.
+        // Visited from the last back, so that reaching each one is a rewind, never a replay
+        // of millions of events forward.
         let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ opts.seed;
+        let mut at_positions: Vec<u64> = (0..positions)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                1 + x % end.max(1)
+            })
+            .collect();
+        at_positions.sort_unstable_by(|a, b| b.cmp(a));
         let mut times = Vec::with_capacity(positions as usize);
-        for _ in 0..positions {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let at = 1 + x % end.max(1);
+        for at in at_positions {
             session.rewind_to(at);
             let t = Instant::now();
             session.step_back();
