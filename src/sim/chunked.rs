@@ -3,14 +3,14 @@
 //! them instead of copying them.
 //!
 //! Elements live in leaves of [`LEAF`] elements, leaves in nodes of [`NODE`] leaves, both behind
-//! `Arc`. A clone copies only the root (one pointer per `LEAF * NODE` elements). Changing an
+//! `Rc`. A clone copies only the root (one pointer per `LEAF * NODE` elements). Changing an
 //! element, pushing or truncating copies the one leaf and node involved if a clone still shares
 //! them (copy on write), so a checkpoint costs what changed since it was taken, and a table
 //! that is only appended to costs at most its last leaf and node.
 
 use std::fmt;
 use std::ops::{Index, IndexMut};
-use std::sync::Arc;
+use std::rc::Rc;
 
 /// Elements per leaf.
 pub const LEAF: usize = 32;
@@ -20,8 +20,8 @@ const LEAF_BITS: u32 = LEAF.trailing_zeros();
 const NODE_SPAN: usize = LEAF * NODE;
 const NODE_SPAN_BITS: u32 = NODE_SPAN.trailing_zeros();
 
-type Leaf<T> = Arc<Vec<T>>;
-type Node<T> = Arc<Vec<Leaf<T>>>;
+type Leaf<T> = Rc<Vec<T>>;
+type Node<T> = Rc<Vec<Leaf<T>>>;
 
 /// A vector whose clone shares its elements (see the module documentation). Every leaf but
 /// the last is full, and every node but the last.
@@ -64,13 +64,13 @@ impl<T: Eq> Eq for ChunkedVec<T> {}
 
 /// `a` itself if no clone shares it, else a private copy of it (with room for `capacity`).
 #[inline]
-fn unique<U: Clone>(a: &mut Arc<Vec<U>>, capacity: usize) -> &mut Vec<U> {
-    if Arc::get_mut(a).is_none() {
+fn unique<U: Clone>(a: &mut Rc<Vec<U>>, capacity: usize) -> &mut Vec<U> {
+    if Rc::get_mut(a).is_none() {
         let mut copy = Vec::with_capacity(capacity.max(a.len()));
         copy.extend_from_slice(a);
-        *a = Arc::new(copy);
+        *a = Rc::new(copy);
     }
-    Arc::get_mut(a).expect("just made unique")
+    Rc::get_mut(a).expect("just made unique")
 }
 
 impl<T> ChunkedVec<T> {
@@ -149,12 +149,12 @@ impl<T: Clone> ChunkedVec<T> {
         let i = self.len;
         let r = i >> NODE_SPAN_BITS;
         if r == self.root.len() {
-            self.root.push(Arc::new(Vec::with_capacity(NODE)));
+            self.root.push(Rc::new(Vec::with_capacity(NODE)));
         }
         let node = unique(&mut self.root[r], NODE);
         let n = (i >> LEAF_BITS) & (NODE - 1);
         if n == node.len() {
-            node.push(Arc::new(Vec::with_capacity(LEAF)));
+            node.push(Rc::new(Vec::with_capacity(LEAF)));
         }
         unique(&mut node[n], LEAF).push(value);
         self.len += 1;
@@ -384,7 +384,7 @@ mod tests {
         assert_eq!(v[1500], 7000);
         assert_eq!(v.len(), 3500);
         // The untouched leaves are still shared, not copied.
-        assert!(Arc::ptr_eq(&v.root[0][5], &snapshot.root[0][5]));
+        assert!(Rc::ptr_eq(&v.root[0][5], &snapshot.root[0][5]));
     }
 
     #[test]
