@@ -27,13 +27,20 @@ type Node<T> = Rc<Vec<Leaf<T>>>;
 /// the last is full, and every node but the last.
 pub struct ChunkedVec<T> {
     root: Vec<Node<T>>,
+    /// Elements in the tree: a multiple of [`LEAF`].
+    full: usize,
+    /// The elements after the tree's (fewer than [`LEAF`]), in a plain vector so that the
+    /// hot end (appends, recent writes) pays no sharing checks; a clone copies it.
+    tail: Vec<T>,
     len: usize,
 }
 
-impl<T> Clone for ChunkedVec<T> {
+impl<T: Clone> Clone for ChunkedVec<T> {
     fn clone(&self) -> Self {
         ChunkedVec {
             root: self.root.clone(),
+            full: self.full,
+            tail: self.tail.clone(),
             len: self.len,
         }
     }
@@ -43,6 +50,8 @@ impl<T> Default for ChunkedVec<T> {
     fn default() -> Self {
         ChunkedVec {
             root: Vec::new(),
+            full: 0,
+            tail: Vec::new(),
             len: 0,
         }
     }
@@ -89,8 +98,10 @@ impl<T> ChunkedVec<T> {
 
     #[inline]
     pub fn get(&self, i: usize) -> Option<&T> {
-        (i < self.len)
-            .then(|| &self.root[i >> NODE_SPAN_BITS][(i >> LEAF_BITS) & (NODE - 1)][i & (LEAF - 1)])
+        if i >= self.full {
+            return self.tail.get(i - self.full);
+        }
+        Some(&self.root[i >> NODE_SPAN_BITS][(i >> LEAF_BITS) & (NODE - 1)][i & (LEAF - 1)])
     }
 
     pub fn first(&self) -> Option<&T> {
@@ -125,6 +136,7 @@ impl<T> ChunkedVec<T> {
             .iter()
             .flat_map(|n| n.iter())
             .map(|l| l.as_slice())
+            .chain(std::iter::once(self.tail.as_slice()))
     }
 
     /// The first index whose element does not satisfy `pred` (the elements must be
@@ -146,24 +158,30 @@ impl<T> ChunkedVec<T> {
 impl<T: Clone> ChunkedVec<T> {
     #[inline]
     pub fn push(&mut self, value: T) {
-        let i = self.len;
+        self.tail.push(value);
+        self.len += 1;
+        if self.tail.len() == LEAF {
+            let leaf = std::mem::replace(&mut self.tail, Vec::with_capacity(LEAF));
+            self.push_leaf(leaf);
+        }
+    }
+
+    /// Appends a full leaf to the tree.
+    fn push_leaf(&mut self, leaf: Vec<T>) {
+        let i = self.full;
         let r = i >> NODE_SPAN_BITS;
         if r == self.root.len() {
             self.root.push(Rc::new(Vec::with_capacity(NODE)));
         }
         let node = unique(&mut self.root[r], NODE);
-        let n = (i >> LEAF_BITS) & (NODE - 1);
-        if n == node.len() {
-            node.push(Rc::new(Vec::with_capacity(LEAF)));
-        }
-        unique(&mut node[n], LEAF).push(value);
-        self.len += 1;
+        node.push(Rc::new(leaf));
+        self.full += LEAF;
     }
 
     #[inline]
     pub fn get_mut(&mut self, i: usize) -> Option<&mut T> {
-        if i >= self.len {
-            return None;
+        if i >= self.full {
+            return self.tail.get_mut(i - self.full);
         }
         let node = unique(&mut self.root[i >> NODE_SPAN_BITS], NODE);
         let leaf = unique(&mut node[(i >> LEAF_BITS) & (NODE - 1)], LEAF);
@@ -185,21 +203,29 @@ impl<T: Clone> ChunkedVec<T> {
         if len >= self.len {
             return;
         }
-        self.len = len;
-        self.root.truncate(len.div_ceil(NODE_SPAN));
-        if len.is_multiple_of(NODE_SPAN) {
+        if len >= self.full {
+            self.tail.truncate(len - self.full);
+            self.len = len;
             return;
         }
-        let node = unique(self.root.last_mut().expect("len > 0"), NODE);
-        let in_node = len % NODE_SPAN;
-        node.truncate(in_node.div_ceil(LEAF));
-        if !len.is_multiple_of(LEAF) {
-            unique(node.last_mut().expect("len > 0"), LEAF).truncate(len % LEAF);
+        // The leaf that `len` cuts becomes the tail.
+        let full = len - len % LEAF;
+        let mut tail = Vec::with_capacity(LEAF);
+        self.copy_range_into(full..len, &mut tail);
+        self.tail = tail;
+        self.full = full;
+        self.len = len;
+        self.root.truncate(full.div_ceil(NODE_SPAN));
+        if !full.is_multiple_of(NODE_SPAN) {
+            let node = unique(self.root.last_mut().expect("full > 0"), NODE);
+            node.truncate((full % NODE_SPAN) / LEAF);
         }
     }
 
     pub fn clear(&mut self) {
         self.root.clear();
+        self.tail.clear();
+        self.full = 0;
         self.len = 0;
     }
 
@@ -222,6 +248,10 @@ impl<T: Clone> ChunkedVec<T> {
         let end = range.end.min(self.len);
         let mut i = range.start.min(end);
         while i < end {
+            if i >= self.full {
+                out.extend_from_slice(&self.tail[i - self.full..end - self.full]);
+                return;
+            }
             let leaf = &self.root[i >> NODE_SPAN_BITS][(i >> LEAF_BITS) & (NODE - 1)];
             let from = i & (LEAF - 1);
             let to = (from + (end - i)).min(leaf.len());
