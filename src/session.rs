@@ -747,9 +747,11 @@ impl Session {
         let Some(leader) = self.sim.controller().parts[partition.idx()].leader else {
             return false;
         };
-        self.sim
-            .replica(partition, leader)
-            .is_some_and(|r| r.log().iter().any(|e| e.message() == Some(msg)))
+        self.sim.replica(partition, leader).is_some_and(|r| {
+            r.log()
+                .slices()
+                .any(|s| s.iter().any(|e| e.message() == Some(msg)))
+        })
     }
 
     /// The log line for acknowledged records a truncation removed.
