@@ -135,6 +135,17 @@ pub enum Command {
         /// with one job and with two, three rounds alternating.
         #[arg(long, value_name = "SEEDS", num_args = 0..=1, default_missing_value = "100", conflicts_with = "json")]
         sweep: Option<u64>,
+        /// Instead: build a run of --events events in a TUI session and report what its
+        /// checkpoints cost and how long one step back takes from random positions.
+        #[arg(long, conflicts_with_all = ["frames", "json", "sweep", "partitions_scaling"])]
+        step_back: bool,
+        /// Instead: play --events events in a TUI session and time drawing every view at
+        /// 200×60.
+        #[arg(long, conflicts_with_all = ["json", "sweep", "partitions_scaling"])]
+        frames: bool,
+        /// Simulated events for --step-back (5 M) and --frames (4 M).
+        #[arg(long)]
+        events: Option<u64>,
     },
     /// Print a shell completion script.
     Completions {

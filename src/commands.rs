@@ -106,6 +106,9 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             partitions_scaling,
             json,
             sweep,
+            step_back,
+            frames,
+            events,
         }) => {
             let default_messages = if sweep.is_some() { 10_000 } else { 1_000_000 };
             let opts = crate::bench::BenchOptions {
@@ -114,7 +117,13 @@ pub fn dispatch(cli: Cli) -> ExitCode {
                 partitions,
                 seed,
             };
-            bench(&opts, partitions_scaling, json, sweep)
+            if step_back {
+                bench_step_back(&opts, events.unwrap_or(5_000_000))
+            } else if frames {
+                bench_frames(&opts, events.unwrap_or(4_000_000))
+            } else {
+                bench(&opts, partitions_scaling, json, sweep)
+            }
         }
         Some(Command::Completions { shell }) => {
             print_out(&crate::cli::completion_script(shell));
@@ -534,6 +543,47 @@ fn bench(
         crate::bench::time_large_validation(3).as_secs_f64()
     );
     ExitCode::SUCCESS
+}
+
+/// `brokerlab bench --step-back`.
+fn bench_step_back(opts: &crate::bench::BenchOptions, events: u64) -> ExitCode {
+    match session_bench_options(opts, events) {
+        Ok(opts) => {
+            outln!(
+                "{}",
+                crate::session::Session::bench_step_back(&opts, events, 200)
+            );
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+/// `brokerlab bench --frames`.
+fn bench_frames(opts: &crate::bench::BenchOptions, events: u64) -> ExitCode {
+    match session_bench_options(opts, events) {
+        Ok(opts) => {
+            outln!("{}", crate::tui::bench_frames(&opts, events, 50));
+            ExitCode::SUCCESS
+        }
+        Err(code) => code,
+    }
+}
+
+/// The benchmark scenario for a session bench of `events` events: it needs enough messages to
+/// last that long (it takes about 4.3 events per message), so --messages grows to fit.
+fn session_bench_options(
+    opts: &crate::bench::BenchOptions,
+    events: u64,
+) -> Result<crate::bench::BenchOptions, ExitCode> {
+    if opts.brokers < 3 || opts.partitions == 0 || events == 0 {
+        eprintln!("error: bench needs at least 3 brokers, 1 partition and 1 event");
+        return Err(ExitCode::from(EXIT_BAD_INPUT));
+    }
+    Ok(crate::bench::BenchOptions {
+        messages: opts.messages.max(events / 4),
+        ..*opts
+    })
 }
 
 /// Whether the interactive view can run: stdout and stdin are terminals.

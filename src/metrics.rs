@@ -21,6 +21,7 @@
 
 use serde::Serialize;
 
+use crate::sim::chunked::ChunkedVec;
 use crate::sim::{
     BrokerId, GroupId, MsgId, NodeId, PartitionId, SimTime, TopicId, Trace, TraceEvent,
 };
@@ -152,8 +153,8 @@ struct GroupState {
     committed: Vec<Option<u64>>,
     has_commit: Vec<bool>,
     /// Message ids applied at least once.
-    applied: Vec<bool>,
-    e2e_us: Vec<u64>,
+    applied: ChunkedVec<bool>,
+    e2e_us: ChunkedVec<u64>,
     /// Highest message id applied so far (send order).
     max_applied: Option<MsgId>,
     out_of_order: u64,
@@ -202,10 +203,10 @@ pub struct Metrics {
     readers: Vec<Vec<(GroupId, u32)>>,
     groups: Vec<GroupState>,
     /// Send time of each message (by id), and whether its first ack was seen.
-    sent_at: Vec<SimTime>,
-    acked: Vec<bool>,
-    producer_of: Vec<u32>,
-    produce_us: Vec<Vec<u64>>,
+    sent_at: ChunkedVec<SimTime>,
+    acked: ChunkedVec<bool>,
+    producer_of: ChunkedVec<u32>,
+    produce_us: Vec<ChunkedVec<u64>>,
     /// Per producer, the slowest acknowledgement so far, so the TUI need not scan.
     produce_max_us: Vec<u64>,
     node_up: Vec<bool>,
@@ -257,10 +258,10 @@ impl Metrics {
             group_topics: setup.group_topics,
             topic_min_isr: setup.topic_min_isr,
             readers,
-            sent_at: Vec::new(),
-            acked: Vec::new(),
-            producer_of: Vec::new(),
-            produce_us: vec![Vec::new(); setup.producers],
+            sent_at: ChunkedVec::new(),
+            acked: ChunkedVec::new(),
+            producer_of: ChunkedVec::new(),
+            produce_us: vec![ChunkedVec::new(); setup.producers],
             produce_max_us: vec![0; setup.producers],
             node_up: vec![true; setup.brokers as usize],
             windows: Vec::new(),
@@ -554,7 +555,7 @@ impl Metrics {
         let produce = self
             .produce_us
             .iter()
-            .map(|v| Latency::of(&mut v.clone()))
+            .map(|v| Latency::of(&mut v.to_vec()))
             .collect();
         let groups = self
             .groups
@@ -569,7 +570,7 @@ impl Metrics {
                     // The highest; the first of equals.
                     .max_by_key(|(i, l)| (**l, std::cmp::Reverse(*i)))
                     .map(|(i, _)| parts[i]),
-                end_to_end: Latency::of(&mut g.e2e_us.clone()),
+                end_to_end: Latency::of(&mut g.e2e_us.to_vec()),
                 first_join_us: g.formation_us,
                 max_lag: g.max_lag,
                 final_lag: g.lag,

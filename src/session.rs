@@ -30,7 +30,7 @@ pub const WIRE_CAPACITY: usize = 20_000;
 pub const CHECKPOINT_EVERY: u64 = 2000;
 /// At most this many checkpoints are kept; past it every other one is dropped and the interval
 /// doubles, so memory stays bounded on long runs.
-const MAX_CHECKPOINTS: usize = 256;
+const MAX_CHECKPOINTS: usize = 128;
 /// Safety bound for the "step until something happens" operations.
 const MAX_SEARCH_EVENTS: u64 = 5_000_000;
 
@@ -159,7 +159,9 @@ pub struct Session {
     pub live_faults: Vec<LiveFault>,
     checkpoints: Vec<Checkpoint>,
     checkpoint_every: u64,
-    outcome: Outcome,
+    /// The checker's outcome for the current state, computed when first asked for: it scans
+    /// every message, so stepping back or replaying does not pay for it, only the next frame.
+    outcome: std::cell::OnceCell<Outcome>,
     buf: Vec<TraceEvent>,
     /// The forward steps taken one after another (`→`): where each started and ended, so that
     /// `←` from the end of one goes back exactly to where it started.
@@ -180,7 +182,6 @@ impl Session {
         let sim = Sim::with_seed(&scenario, seed);
         let checker =
             Checker::new(CheckerSetup::from_scenario(&scenario).expect("validated scenario"));
-        let outcome = checker.outcome();
         let groups = scenario.groups.len();
         let metrics = crate::metrics::Metrics::new(crate::metrics::MetricsSetup::from_sim(&sim));
         let mut s = Session {
@@ -200,7 +201,7 @@ impl Session {
             live_faults: Vec::new(),
             checkpoints: Vec::new(),
             checkpoint_every: CHECKPOINT_EVERY,
-            outcome,
+            outcome: std::cell::OnceCell::new(),
             buf: Vec::new(),
             trail: Vec::new(),
         };
@@ -243,7 +244,7 @@ impl Session {
 
     /// The outcome so far (final once the run has finished).
     pub fn outcome(&self) -> &Outcome {
-        &self.outcome
+        self.outcome.get_or_init(|| self.checker.outcome())
     }
 
     fn checkpoint(&self) -> Checkpoint {
@@ -444,7 +445,7 @@ impl Session {
     }
 
     fn refresh(&mut self) {
-        self.outcome = self.checker.outcome();
+        self.outcome = std::cell::OnceCell::new();
     }
 
     /// Step until a step produces at least one narrated log line (what `→` does): wire
@@ -581,14 +582,20 @@ impl Session {
         self.digest = cp.digest;
         // Everything derived from later events goes. The replay below records nothing: the
         // views already hold what happened up to the target.
-        self.log.retain(|l| l.event <= target);
-        self.wires.retain(|w| w.event <= target);
+        // Each is in event order, so what goes is a tail.
+        let keep = self.log.partition_point(|l| l.event <= target);
+        self.log.truncate(keep);
+        let keep = self.wires.partition_point(|w| w.event <= target);
+        self.wires.truncate(keep);
         for a in &mut self.applied {
-            a.retain(|(e, _)| *e <= target);
+            a.truncate(a.partition_point(|(e, _)| *e <= target));
         }
-        self.truncations.retain(|t| t.event <= target);
-        self.anomalies.retain(|(e, _)| *e <= target);
-        self.notables.retain(|&e| e <= target);
+        let keep = self.truncations.partition_point(|t| t.event <= target);
+        self.truncations.truncate(keep);
+        let keep = self.anomalies.partition_point(|(e, _)| *e <= target);
+        self.anomalies.truncate(keep);
+        let keep = self.notables.partition_point(|&e| e <= target);
+        self.notables.truncate(keep);
         self.inject_live_at(self.sim.events());
         while self.sim.events() < target {
             if self.step_raw(false).is_none() {
@@ -740,9 +747,11 @@ impl Session {
         let Some(leader) = self.sim.controller().parts[partition.idx()].leader else {
             return false;
         };
-        self.sim
-            .replica(partition, leader)
-            .is_some_and(|r| r.log().iter().any(|e| e.message() == Some(msg)))
+        self.sim.replica(partition, leader).is_some_and(|r| {
+            r.log()
+                .slices()
+                .any(|s| s.iter().any(|e| e.message() == Some(msg)))
+        })
     }
 
     /// The log line for acknowledged records a truncation removed.
@@ -892,5 +901,173 @@ pub fn anomaly_text(sim: &Sim, a: Anomaly) -> String {
             "⚠ ACKED WRITE AT RISK: {} was acknowledged and has just been truncated away",
             sim.msg_name(msg)
         ),
+    }
+}
+
+// ----- `brokerlab bench --step-back` --------------------------------------------------------
+
+/// What `brokerlab bench --step-back` measured.
+#[derive(Clone, Debug)]
+pub struct StepBackReport {
+    pub events: u64,
+    pub messages: u64,
+    pub checkpoints: usize,
+    pub checkpoint_every: u64,
+    /// Live heap bytes of the session without its checkpoints (`None` without the counting
+    /// allocator).
+    pub state_bytes: Option<i64>,
+    /// Live heap bytes the checkpoints add: what dropping them frees.
+    pub checkpoint_bytes: Option<i64>,
+    /// Wall time to build the run.
+    pub build: std::time::Duration,
+    /// One step back from each random position, sorted.
+    pub step_back: Vec<std::time::Duration>,
+}
+
+impl Session {
+    /// Builds a run of `events` events of the benchmark scenario in a session (as the TUI
+    /// plays it), measures what its checkpoints cost in heap bytes, then steps back once from
+    /// each of `positions` random positions (a seeded generator, so the same positions every
+    /// time).
+    pub fn bench_step_back(
+        opts: &crate::bench::BenchOptions,
+        events: u64,
+        positions: u32,
+    ) -> StepBackReport {
+        use std::time::Instant;
+        if crate::heap::counting() {
+            crate::heap::start_counting();
+        }
+        let start = Instant::now();
+        let sc = crate::bench::large_scenario(opts);
+        let mut session = Session::new("bench", sc, opts.seed);
+        session.rewind_to(events);
+        let build = start.elapsed();
+        let end = session.events();
+        let messages = session.outcome().sent;
+        // A fixed xorshift over the run: the positions need no quality, only repeatability.
+        // Visited from the last back, so that reaching each one is a rewind, never a replay
+        // of millions of events forward.
+        let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ opts.seed;
+        let mut at_positions: Vec<u64> = (0..positions)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                1 + x % end.max(1)
+            })
+            .collect();
+        at_positions.sort_unstable_by(|a, b| b.cmp(a));
+        let mut times = Vec::with_capacity(positions as usize);
+        for at in at_positions {
+            session.rewind_to(at);
+            let t = Instant::now();
+            session.step_back();
+            times.push(t.elapsed());
+        }
+        times.sort();
+        // Last, because measuring means dropping them: what the checkpoints add to the heap.
+        let (state_bytes, checkpoint_bytes) = if crate::heap::counting() {
+            let checkpoints = session.checkpoints.len();
+            let with = crate::heap::live_bytes();
+            session.checkpoints.truncate(1);
+            let without = crate::heap::live_bytes();
+            session
+                .checkpoints
+                .resize(checkpoints, session.checkpoints[0].clone());
+            (Some(without), Some(with - without))
+        } else {
+            (None, None)
+        };
+        StepBackReport {
+            events: end,
+            messages,
+            checkpoints: session.checkpoints.len(),
+            checkpoint_every: session.checkpoint_every,
+            state_bytes,
+            checkpoint_bytes,
+            build,
+            step_back: times,
+        }
+    }
+}
+
+impl std::fmt::Display for StepBackReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mib = |b: i64| b as f64 / (1024.0 * 1024.0);
+        writeln!(
+            f,
+            "step back after {} events ({} messages; built in {:.2} s)",
+            self.events,
+            self.messages,
+            self.build.as_secs_f64()
+        )?;
+        writeln!(
+            f,
+            "  checkpoints          {} (one every {} events)",
+            self.checkpoints, self.checkpoint_every
+        )?;
+        match (self.state_bytes, self.checkpoint_bytes) {
+            (Some(state), Some(cps)) => writeln!(
+                f,
+                "  simulation state     {:>10.1} MiB (live heap of the session without checkpoints)\n  \
+                 checkpoints          {:>10.1} MiB = {:.1}% of the state (heap freed by dropping them)",
+                mib(state),
+                mib(cps),
+                100.0 * cps as f64 / state.max(1) as f64
+            )?,
+            _ => writeln!(
+                f,
+                "  heap bytes           not counted (no counting allocator)"
+            )?,
+        }
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+        if let (Some(&min), Some(&max)) = (self.step_back.first(), self.step_back.last()) {
+            writeln!(
+                f,
+                "  one step back        min {:.2} ms, median {:.2} ms, max {:.2} ms ({} random positions)",
+                ms(min),
+                ms(self.step_back[self.step_back.len() / 2]),
+                ms(max),
+                self.step_back.len()
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::producer::BatchState;
+
+    /// `Producer::retrying` counts from the open queues; it must agree with a count over
+    /// every batch the client ever made, at every step of every bundled scenario.
+    #[test]
+    fn retrying_from_the_open_queues_counts_every_batch_waiting_to_be_retried() {
+        let mut seen_retries = false;
+        for b in crate::scenario::bundled() {
+            let sc = b.parse().expect("bundled scenarios validate");
+            let mut sim = Sim::new(&sc);
+            loop {
+                for p in &sim.producers {
+                    let all = p
+                        .client
+                        .batches
+                        .iter()
+                        .filter(|(_, b)| {
+                            matches!(b.state, BatchState::Backoff | BatchState::Queued)
+                        })
+                        .count();
+                    assert_eq!(p.retrying(), all, "{} at event {}", b.name, sim.events());
+                    seen_retries |= all > 0;
+                }
+                sim.drain_trace().for_each(drop);
+                if !sim.step() {
+                    break;
+                }
+            }
+        }
+        assert!(seen_retries, "some bundled scenario retries a batch");
     }
 }

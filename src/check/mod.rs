@@ -20,6 +20,7 @@ use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
 use crate::scenario::{Scenario, Verdict};
+use crate::sim::chunked::ChunkedVec;
 use crate::sim::ids::{BrokerId, GroupId, MsgId, PartitionId, ProducerId, TopicId};
 use crate::sim::trace::{Trace, TraceEvent};
 
@@ -34,13 +35,7 @@ pub struct CheckerSetup {
     /// For each group (index = `GroupId.0`): its name, the topic it consumes and whether it has a
     /// dedup sink.
     pub groups: Vec<GroupSetup>,
-    /// How many messages the scenario's producers send (a hint: the tables are sized for it
-    /// up front instead of growing by copying; more or fewer work too).
-    pub expected_messages: usize,
 }
-
-/// At most this many messages are reserved up front from [`CheckerSetup::expected_messages`].
-const MAX_RESERVED_MESSAGES: usize = 1 << 24;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GroupSetup {
@@ -97,15 +92,9 @@ impl CheckerSetup {
                 upstream,
             });
         }
-        let expected_messages = scenario
-            .producers
-            .iter()
-            .map(|p| p.send.as_ref().map_or(0, |s| s.count) + p.messages.len() as u64)
-            .fold(0u64, u64::saturating_add);
         Ok(CheckerSetup {
             partition_topic,
             groups,
-            expected_messages: usize::try_from(expected_messages).unwrap_or(usize::MAX),
         })
     }
 }
@@ -345,7 +334,7 @@ struct ProducerLedger {
     /// Interned key → stream id (`NONE` if this producer never used the key).
     stream_by_key: Vec<u32>,
     /// Per partition, the messages sent to it in send order (a batch is a run of these).
-    parts: Vec<Vec<u32>>,
+    parts: Vec<ChunkedVec<u32>>,
     /// The transaction (`ProducerInitialized`'s `txn`) it belongs to, `NONE` if none.
     txn: u32,
 }
@@ -354,7 +343,7 @@ struct ProducerLedger {
 struct GroupLedger {
     topic: u32,
     /// Applications per message, indexed by `MsgId`, saturating.
-    times: Vec<u16>,
+    times: ChunkedVec<u16>,
     /// Per stream: the message with the highest send number first-applied so far (`NONE`),
     /// with that send number.
     max_first: Vec<(u32, u32)>,
@@ -372,7 +361,7 @@ struct GroupLedger {
     reordered: u64,
     redelivered: u64,
     /// Messages sent to the dead-letter topic instead of being applied, by `MsgId`.
-    dead: Vec<bool>,
+    dead: ChunkedVec<bool>,
     dead_lettered: u64,
     /// Per partition: the group's committed position (`NO_OFFSET` if none).
     committed: Vec<u64>,
@@ -399,7 +388,7 @@ impl Default for ProducerLedger {
 #[derive(Clone, Debug, Default)]
 struct PartLedger {
     /// Offset → message in the current leader's log (`NONE` for control records or unknown).
-    log: Vec<u32>,
+    log: ChunkedVec<u32>,
     /// The current leader (`BrokerId.0`), `NONE` until known.
     leader: u32,
     /// The leader's epoch as last elected.
@@ -448,7 +437,7 @@ pub struct Checker {
     setup: CheckerSetup,
     /// Topic → the groups that consume it.
     topic_groups: Vec<Vec<u32>>,
-    msgs: Vec<Msg>,
+    msgs: ChunkedVec<Msg>,
     producers: Vec<ProducerLedger>,
     /// Stream count (dense `(producer, key)` ids handed out).
     streams: u32,
@@ -479,13 +468,12 @@ impl Checker {
         for (g, gs) in setup.groups.iter().enumerate() {
             topic_groups[gs.topic.idx()].push(g as u32);
         }
-        let reserved = setup.expected_messages.min(MAX_RESERVED_MESSAGES);
         let groups = setup
             .groups
             .iter()
             .map(|gs| GroupLedger {
                 topic: gs.topic.0,
-                times: Vec::new(),
+                times: ChunkedVec::new(),
                 max_first: Vec::new(),
                 belong: 0,
                 applied: 0,
@@ -495,7 +483,7 @@ impl Checker {
                 duplicated: 0,
                 reordered: 0,
                 redelivered: 0,
-                dead: Vec::new(),
+                dead: ChunkedVec::new(),
                 dead_lettered: 0,
                 committed: Vec::new(),
                 reset: Vec::new(),
@@ -505,7 +493,7 @@ impl Checker {
         Checker {
             setup,
             topic_groups,
-            msgs: Vec::with_capacity(reserved),
+            msgs: ChunkedVec::new(),
             producers: Vec::new(),
             streams: 0,
             groups,
@@ -808,7 +796,7 @@ impl Checker {
         let n = pl.sent;
         let pp = partition.idx();
         if pl.parts.len() <= pp {
-            pl.parts.resize_with(pp + 1, Vec::new);
+            pl.parts.resize_with(pp + 1, ChunkedVec::new);
         }
         let pidx = pl.parts[pp].len() as u32;
         pl.parts[pp].push(msg.0);
@@ -1048,17 +1036,18 @@ impl Checker {
             });
             (self.removals.len() - 1) as u32
         };
-        let (txn, batch): (u32, &[u32]) = match self.producers.get(first.producer as usize) {
+        let empty = ChunkedVec::new();
+        let (txn, batch) = match self.producers.get(first.producer as usize) {
             Some(pr) if first.pidx != NONE => {
-                let list = pr.parts.get(pi).map_or(&[][..], |l| &l[..]);
-                let start = (first.pidx as usize).min(list.len());
-                let end = (start + count as usize).min(list.len());
-                (pr.txn, &list[start..end])
+                let list = pr.parts.get(pi).unwrap_or(&empty);
+                let start = first.pidx as usize;
+                (pr.txn, list.range(start..start + count as usize))
             }
-            _ => (NONE, &[]),
+            _ => (NONE, empty.range(0..0)),
         };
+        let batch_is_empty = batch.len() == 0;
         let pl = &mut self.parts[pi];
-        for (k, &m) in batch.iter().enumerate() {
+        for (k, &m) in batch.enumerate() {
             let off = base + k as u64;
             let msg = &mut self.msgs[m as usize];
             msg.flags |= F_WRITTEN;
@@ -1074,7 +1063,7 @@ impl Checker {
                 msg.removal = removal;
             }
         }
-        if current && batch.is_empty() {
+        if current && batch_is_empty {
             // Unknown producer: keep the offsets aligned.
             for _ in 0..count {
                 pl.log.push(NONE);

@@ -19,7 +19,6 @@ fn setup() -> CheckerSetup {
             g("dedup", 0, true),
             g("auditor", 1, false),
         ],
-        expected_messages: 0,
     }
 }
 

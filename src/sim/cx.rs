@@ -195,7 +195,7 @@ impl<'a> Cx<'a> {
     pub(crate) fn sink_apply(&mut self, group: crate::sim::GroupId, msg: MsgId) -> bool {
         let sinks = &mut self.k.dedup_sinks;
         if sinks.len() <= group.idx() {
-            sinks.resize(group.idx() + 1, Vec::new());
+            sinks.resize(group.idx() + 1, Default::default());
         }
         let applied = &mut sinks[group.idx()];
         if applied.len() <= msg.idx() {

@@ -4,6 +4,7 @@
 //! break the same way. Every step appends typed [`TraceEvent`]s to a buffer the caller drains.
 
 pub mod broker;
+pub mod chunked;
 pub mod config;
 pub mod consumer;
 pub mod controller;
@@ -300,7 +301,7 @@ pub(crate) struct Kernel {
     /// Each transaction's `transactional.id`, by coordinator index: where a partition leader
     /// finds the coordinator to verify with (KIP-890).
     pub(crate) txn_names: Vec<String>,
-    pub(crate) msgs: Vec<MsgInfo>,
+    pub(crate) msgs: chunked::ChunkedVec<MsgInfo>,
     pub(crate) keys: Vec<String>,
     pub(crate) faults: Vec<FaultSpec>,
     pub(crate) notes: Vec<Note>,
@@ -315,7 +316,7 @@ pub(crate) struct Kernel {
     pub(crate) locals: std::collections::VecDeque<Local>,
     /// Each group's deduplicating sink: a store outside Kafka that the group's application
     /// instances share. Per message id: its effect was applied.
-    pub(crate) dedup_sinks: Vec<Vec<bool>>,
+    pub(crate) dedup_sinks: Vec<chunked::ChunkedVec<bool>>,
 }
 
 /// The whole simulated world. `Clone` so that the TUI can keep checkpoints for rewinding.
@@ -1578,7 +1579,7 @@ impl Kernel {
             group_names: Vec::new(),
             txn_names: Vec::new(),
             controller_node: NodeId(0),
-            msgs: Vec::new(),
+            msgs: chunked::ChunkedVec::new(),
             keys: Vec::new(),
             faults: Vec::new(),
             notes: Vec::new(),

@@ -24,6 +24,7 @@ use std::collections::VecDeque;
 
 use rand::RngExt;
 
+use crate::sim::chunked::ChunkedVec;
 use crate::sim::config::{Acks, KeyDistribution, Partitioner, ProducerConfig};
 use crate::sim::ids::*;
 use crate::sim::partitioner::partition_for_key;
@@ -98,14 +99,14 @@ pub struct Batch {
 #[derive(Clone, Debug)]
 pub(crate) struct Batches {
     first: u32,
-    list: Vec<Batch>,
+    list: ChunkedVec<Batch>,
 }
 
 impl Batches {
     fn new(first: u32) -> Batches {
         Batches {
             first,
-            list: Vec::new(),
+            list: ChunkedVec::new(),
         }
     }
 
@@ -130,8 +131,14 @@ impl Batches {
         (self.first..).zip(self.list.iter())
     }
 
-    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Batch> {
-        self.list.iter_mut()
+    /// Mark every batch done (writing only those that are not, so that shared chunks stay
+    /// shared).
+    pub(crate) fn finish_all(&mut self) {
+        for i in 0..self.list.len() {
+            if self.list[i].state != BatchState::Done {
+                self.list[i].state = BatchState::Done;
+            }
+        }
     }
 }
 
@@ -180,10 +187,10 @@ pub struct KnownPartition {
 #[derive(Clone, Debug)]
 pub(crate) struct PartitionQueue {
     /// Every record this client was given for the partition, in send order.
-    pub(crate) records: Vec<MsgId>,
+    pub(crate) records: ChunkedVec<MsgId>,
     /// Whether each record of `records` was sent without a key (it went where the sticky
     /// partitioner said).
-    keyless: Vec<bool>,
+    keyless: ChunkedVec<bool>,
     /// Records before this index are in batches.
     pub(crate) batched: usize,
     /// When the oldest record not yet batched arrived.
@@ -210,8 +217,8 @@ pub(crate) struct PartitionQueue {
 impl PartitionQueue {
     fn new() -> PartitionQueue {
         PartitionQueue {
-            records: Vec::new(),
-            keyless: Vec::new(),
+            records: ChunkedVec::new(),
+            keyless: ChunkedVec::new(),
             batched: 0,
             oldest_queued: SimTime::ZERO,
             queued_at: VecDeque::new(),
@@ -342,9 +349,7 @@ impl Client {
 
     /// Forget every batch (the producer was fenced, or its transaction aborted under it).
     pub(crate) fn reset_in_flight(&mut self) {
-        for b in self.batches.iter_mut() {
-            b.state = BatchState::Done;
-        }
+        self.batches.finish_all();
         self.open_batches = 0;
         for pq in &mut self.parts {
             pq.batched = pq.records.len();
@@ -536,12 +541,15 @@ impl Producer {
             .sum()
     }
 
-    /// Batches waiting to be retried.
+    /// Batches waiting to be retried. Every batch not yet done is in its partition's `open`
+    /// queue, so this looks at those rather than at every batch ever made (the TUI asks on
+    /// every frame).
     pub fn retrying(&self) -> usize {
-        self.client
-            .batches
+        let c = &self.client;
+        c.parts
             .iter()
-            .filter(|(_, b)| matches!(b.state, BatchState::Backoff | BatchState::Queued))
+            .flat_map(|pq| pq.open.iter())
+            .filter(|&&b| matches!(c.batches[b].state, BatchState::Backoff | BatchState::Queued))
             .count()
     }
 
@@ -660,11 +668,6 @@ impl Producer {
 
     fn set_timer_ms(&self, delay_ms: u64, timer: ProducerTimer, cx: &mut Cx) {
         cx.set_timer_ms(delay_ms, Timer::Producer(timer));
-    }
-
-    /// How many records the application will send (its workload's size).
-    pub(crate) fn planned_sends(&self) -> u64 {
-        self.workload.len()
     }
 
     pub(crate) fn schedule_next_send(&mut self, cx: &mut Cx) {
@@ -1342,8 +1345,10 @@ impl Producer {
             // Simplification: Java's `onNewBatch` also moves on when a keyed record opens a
             // batch on the sticky partition; that differs only for a producer that mixes keyed
             // and keyless records.
-            let keyless =
-                c.parts[part as usize].keyless[start as usize..][..count as usize].contains(&true);
+            let keyless = c.parts[part as usize]
+                .keyless
+                .range(start as usize..(start + count) as usize)
+                .any(|&k| k);
             if self.partitioner == Partitioner::Sticky
                 && keyless
                 && self.sticky() == part
@@ -1380,9 +1385,9 @@ impl Producer {
             });
         }
         let records = cx.alloc_record_buf();
-        cx.record_buf_mut(records).extend_from_slice(
-            &self.client.parts[part as usize].records[start..start + count as usize],
-        );
+        self.client.parts[part as usize]
+            .records
+            .copy_range_into(start..start + count as usize, cx.record_buf_mut(records));
         let to = cx.broker_node(leader);
         let sent = cx.send_request(
             to,

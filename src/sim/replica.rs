@@ -16,6 +16,7 @@
 
 use crate::sim::Timer;
 use crate::sim::broker::BrokerTimer;
+use crate::sim::chunked::ChunkedVec;
 use crate::sim::config::Acks;
 use crate::sim::config::ReplicaRecovery;
 use crate::sim::cx::Cx;
@@ -289,7 +290,7 @@ impl ProducerSeqState {
 /// the transaction index).
 #[derive(Clone, Debug)]
 pub struct ReplicaDisk {
-    log: Vec<Entry>,
+    log: ChunkedVec<Entry>,
     /// Leader epoch cache: (epoch, start offset), ascending.
     epochs: Vec<(u32, u64)>,
     hw: u64,
@@ -390,7 +391,7 @@ impl Replica {
             assignment: assignment.into(),
             min_insync_replicas,
             disk: ReplicaDisk {
-                log: Vec::new(),
+                log: ChunkedVec::new(),
                 epochs: Vec::new(),
                 hw: 0,
                 leader_epoch: 0,
@@ -417,7 +418,7 @@ impl Replica {
 
     // ----- what the TUI, the report and the checks read -----------------------------------
 
-    pub fn log(&self) -> &[Entry] {
+    pub fn log(&self) -> &ChunkedVec<Entry> {
         &self.disk.log
     }
 
@@ -572,8 +573,10 @@ impl Replica {
         if offset >= self.leo() {
             return Vec::new();
         }
-        let removed: Vec<MsgId> = self.disk.log[offset as usize..]
-            .iter()
+        let removed: Vec<MsgId> = self
+            .disk
+            .log
+            .range(offset as usize..self.disk.log.len())
             .filter_map(|e| e.message())
             .collect();
         self.disk.log.truncate(offset as usize);
@@ -1469,8 +1472,9 @@ impl Replica {
         let payload = cx.alloc_payload();
         let end = self.leo().min(fetch_offset + REPLICA_FETCH_MAX_RECORDS);
         let follower = self.mem.followers[slot].broker;
-        cx.payload_mut(payload)
-            .extend_from_slice(&self.disk.log[fetch_offset as usize..end as usize]);
+        self.disk
+            .log
+            .copy_range_into(fetch_offset as usize..end as usize, cx.payload_mut(payload));
         cx.send(
             cx.broker_node(follower),
             Msg::ReplicaFetchResponse {
@@ -1595,8 +1599,9 @@ impl Replica {
             self.disk.hw
         };
         let end = limit.min(offset + w.max_records as u64).max(offset);
-        cx.payload_mut(payload)
-            .extend_from_slice(&self.disk.log[offset as usize..end as usize]);
+        self.disk
+            .log
+            .copy_range_into(offset as usize..end as usize, cx.payload_mut(payload));
         // read_committed consumers drop aborted records themselves, from this list.
         let aborted: Box<[(u32, u64, u64)]> = if w.read_committed {
             self.disk

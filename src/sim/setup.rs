@@ -13,9 +13,6 @@ use crate::sim::producer::{Producer, Transactional, Workload};
 use crate::sim::replica::Partition;
 use crate::sim::{Event, NodeKind, NodeState, Settings, Sim, Timer, TopicInfo};
 
-/// The most message-ledger entries reserved before the run starts.
-const MAX_PRESIZED_MESSAGES: u64 = 1 << 22;
-
 /// Extra simulated time the drain may take beyond the slowest client timeout.
 const DRAIN_SLACK_MS: u64 = 30_000;
 
@@ -168,12 +165,8 @@ pub(super) fn build(config: SimConfig, seed: u64) -> Sim {
         }
         sim.producers.push(prod);
     }
-    // The message ledger grows by one entry per send: size it once (capped, so that a huge
-    // `count` cannot make the build allocate up front what the run may never reach).
-    let planned: u64 = sim.producers.iter().map(|p| p.planned_sends()).sum();
-    sim.k
-        .msgs
-        .reserve(planned.min(MAX_PRESIZED_MESSAGES) as usize);
+    // The message ledger needs no pre-sizing: it grows a fixed-size chunk at a time, never by
+    // copying what it holds (`ChunkedVec`).
 
     // Groups and their consumers.
     for (g, spec) in config.groups.iter().enumerate() {

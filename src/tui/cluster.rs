@@ -29,16 +29,25 @@ pub struct ClusterPanel<'a> {
 impl ClusterPanel<'_> {
     /// Rows needed to show everything, title included.
     pub fn height(&self, width: u16) -> u16 {
+        self.height_within(width, u16::MAX)
+    }
+
+    /// The panel's height, or `cap` if it is at least that: formatting every partition's
+    /// header to measure it costs more than a frame at hundreds of partitions, and the
+    /// layout only needs to know whether it fits.
+    pub fn height_within(&self, width: u16, cap: u16) -> u16 {
         let sim = &self.s.sim;
+        let cap = cap as usize;
         // The panel has no side borders: its lines are as wide as the panel.
-        let parts: usize = (0..sim.partitions().len())
-            .map(|p| {
-                let pid = PartitionId(p as u32);
-                partition_header(self.s, pid, false, width).len()
-                    + sim.partitions()[p].assignment.len()
-            })
-            .sum();
-        1 + broker_lines(sim, width).len() as u16 + parts as u16
+        let mut h = 1 + broker_lines(sim, width).len();
+        for p in 0..sim.partitions().len() {
+            if h >= cap {
+                break;
+            }
+            h += partition_header(self.s, PartitionId(p as u32), false, width).len()
+                + sim.partitions()[p].assignment.len();
+        }
+        h.min(cap) as u16
     }
 }
 
@@ -159,7 +168,7 @@ impl Widget for ClusterPanel<'_> {
             y += 1;
         }
         let selected = self.app.selected_partition();
-        let full = (self.height(area.width)) <= area.height;
+        let full = self.height_within(area.width, area.height.saturating_add(1)) <= area.height;
         let rows_left = inner.height.saturating_sub(y);
         // Focus mode: selected partition in full, the others one line each, starting so that
         // the selected one is visible.

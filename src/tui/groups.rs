@@ -14,7 +14,9 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-use super::{panel, put, theme};
+use super::theme;
+
+pub const GROUPS_TITLE: &str = "Consumer groups";
 use crate::session::Session;
 use crate::sim::config::{Assignor, GroupProtocol};
 use crate::sim::consumer::ConsumerState;
@@ -312,7 +314,8 @@ fn lag_line(s: &Session, g: usize, width: u16) -> Option<Line<'static>> {
 }
 
 impl GroupsPanel<'_> {
-    fn lines(&self, width: u16) -> Vec<Line<'static>> {
+    /// The panel's lines at `width` (built once per frame on the main screen).
+    pub fn lines(&self, width: u16) -> Vec<Line<'static>> {
         if self.compact {
             return compact_lines(self.s, width);
         }
@@ -429,9 +432,7 @@ impl Widget for GroupsPanel<'_> {
         if area.height == 0 {
             return;
         }
-        let inner = panel("Consumer groups", "", area, buf);
-        for (i, line) in self.lines(inner.width).iter().enumerate() {
-            put(buf, inner, i as u16, line);
-        }
+        let lines = self.lines(area.width);
+        super::draw_panel(GROUPS_TITLE, &lines, area, buf);
     }
 }

@@ -8,6 +8,7 @@
 //! All the simulation logic (stepping, rewinding, injecting) is in [`crate::session`].
 
 pub mod app;
+pub mod bench;
 pub mod cluster;
 pub mod compare;
 pub mod diagram;
@@ -25,6 +26,7 @@ pub mod run;
 pub mod theme;
 
 pub use app::{App, Overlay, View};
+pub use bench::bench_frames;
 pub use run::{run_loop, run_terminal};
 
 use ratatui::buffer::Buffer;
@@ -93,11 +95,16 @@ fn main_body(app: &App, s: &Session, area: Rect, buf: &mut Buffer) {
         ])
         .spacing(1)
         .areas(area);
-        let ph = producers.height(left.width);
-        let gh = groups.height(left.width);
-        let ch = cluster
-            .height(left.width)
-            .min(left.height.saturating_sub(ph.min(8) + gh.min(8)));
+        // Each panel's lines are built once: to size it, then to draw it. (The panels have no
+        // side borders, so their lines are as wide as the column.)
+        let producer_lines = producers.lines(left.width);
+        let group_lines = groups.lines(left.width);
+        let ph = 1 + producer_lines.len() as u16;
+        let gh = 1 + group_lines.len() as u16;
+        let ch = cluster.height_within(
+            left.width,
+            left.height.saturating_sub(ph.min(8) + gh.min(8)),
+        );
         let rest = left.height.saturating_sub(ch + ph);
         // Room left under the groups goes to a live sequence diagram.
         let (gh, dh) = if rest >= gh + 10 {
@@ -113,8 +120,8 @@ fn main_body(app: &App, s: &Session, area: Rect, buf: &mut Buffer) {
         ])
         .areas(left);
         cluster.render(c, buf);
-        producers.render(p, buf);
-        groups.render(g, buf);
+        draw_panel(producers::PRODUCERS_TITLE, &producer_lines, p, buf);
+        draw_panel(groups::GROUPS_TITLE, &group_lines, g, buf);
         if dh > 0 {
             diagram::Diagram { app, s }.render(d, buf);
         }
@@ -126,11 +133,10 @@ fn main_body(app: &App, s: &Session, area: Rect, buf: &mut Buffer) {
         let clients = ClientsPanel { s };
         let oh = outcome.height(area.width);
         let min_log = (area.height / 3).max(4);
+        let client_lines = clients.lines(area.width);
         // A quarter of the screen at most, so a three-group pipeline keeps a line per group.
-        let kh = clients.height(area.width).min((area.height / 4).max(6));
-        let ch = cluster
-            .height(area.width)
-            .min(area.height.saturating_sub(oh + kh + min_log));
+        let kh = (1 + client_lines.len() as u16).min((area.height / 4).max(6));
+        let ch = cluster.height_within(area.width, area.height.saturating_sub(oh + kh + min_log));
         let [c, k, o, l] = Layout::vertical([
             Constraint::Length(ch),
             Constraint::Length(kh),
@@ -139,7 +145,7 @@ fn main_body(app: &App, s: &Session, area: Rect, buf: &mut Buffer) {
         ])
         .areas(area);
         cluster.render(c, buf);
-        clients.render(k, buf);
+        draw_panel(CLIENTS_TITLE, &client_lines, k, buf);
         outcome.render(o, buf);
         log.render(l, buf);
     }
@@ -156,21 +162,19 @@ impl ClientsPanel<'_> {
         lines.extend(groups::compact_lines(self.s, width));
         lines
     }
-
-    fn height(&self, width: u16) -> u16 {
-        1 + self.lines(width).len() as u16
-    }
 }
 
-impl Widget for ClientsPanel<'_> {
-    fn render(self, area: Rect, buf: &mut Buffer) {
-        if area.height == 0 {
-            return;
-        }
-        let inner = panel("Producers · Groups", "", area, buf);
-        for (i, line) in self.lines(inner.width).iter().enumerate() {
-            put(buf, inner, i as u16, line);
-        }
+const CLIENTS_TITLE: &str = "Producers · Groups";
+
+/// A panel with no hint whose lines are already built: the title rule, then the lines that
+/// fit.
+pub fn draw_panel(title: &str, lines: &[Line<'_>], area: Rect, buf: &mut Buffer) {
+    if area.height == 0 {
+        return;
+    }
+    let inner = panel(title, "", area, buf);
+    for (i, line) in lines.iter().take(inner.height as usize).enumerate() {
+        put(buf, inner, i as u16, line);
     }
 }
 

@@ -175,8 +175,9 @@ impl OutcomePanel<'_> {
                 .filter(|&&m| self.s.checker.message(m).is_some_and(|i| i.acked))
                 .count();
             let safe = t.removed.iter().all(|&m| {
-                self.s.leader_has(t.partition, m)
-                    || self.s.checker.message(m).is_some_and(|i| !i.at_risk)
+                // The checker's flag first: finding a message in the leader's log scans it.
+                self.s.checker.message(m).is_some_and(|i| !i.at_risk)
+                    || self.s.leader_has(t.partition, m)
             });
             let mut l = vec![Span::styled("✗ truncated ", theme::LOSS)];
             // One span per name, so a long list wraps between names instead of being cut.

@@ -6,9 +6,11 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
-use super::{panel, put, theme};
+use super::theme;
 use crate::session::Session;
 use crate::sim::producer::Producer;
+
+pub const PRODUCERS_TITLE: &str = "Producers";
 
 /// Errors this recent (simulated) are shown in red.
 const RECENT_ERROR_MS: u64 = 3000;
@@ -174,7 +176,9 @@ pub fn compact_lines(s: &Session, width: u16) -> Vec<Line<'static>> {
 }
 
 impl ProducersPanel<'_> {
-    fn lines(&self, width: u16) -> Vec<Line<'static>> {
+    /// The panel's lines at `width`: the main screen builds them once per frame, to size the
+    /// panel and then to draw it (with [`super::draw_panel`]).
+    pub fn lines(&self, width: u16) -> Vec<Line<'static>> {
         if self.compact {
             return compact_lines(self.s, width);
         }
@@ -207,9 +211,7 @@ impl Widget for ProducersPanel<'_> {
         if area.height == 0 {
             return;
         }
-        let inner = panel("Producers", "", area, buf);
-        for (i, line) in self.lines(inner.width).iter().enumerate() {
-            put(buf, inner, i as u16, line);
-        }
+        let lines = self.lines(area.width);
+        super::draw_panel(PRODUCERS_TITLE, &lines, area, buf);
     }
 }

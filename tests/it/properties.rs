@@ -736,7 +736,7 @@ fn check_isr_prefix(sim: &Sim) -> Result<(), String> {
             };
             let (leader_log, member_log) = (lr.log(), r.log());
             let n = lr.hw().min(r.leo()) as usize;
-            if leader_log[..n] != member_log[..n] {
+            if !leader_log.range(0..n).eq(member_log.range(0..n)) {
                 let first = (0..n)
                     .find(|&i| leader_log[i] != member_log[i])
                     .unwrap_or(0);
