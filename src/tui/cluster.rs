@@ -302,9 +302,10 @@ fn partition_header(s: &Session, p: PartitionId, selected: bool, width: u16) -> 
         let open = r.ongoing_txns().len();
         if open > 0 || r.lso() < r.hw() {
             spans.push(Span::styled("  LSO ", theme::LABEL));
-            spans.push(Span::styled(r.lso().to_string(), theme::PAUSED));
+            // `LSO 0 (1 open txn)` wraps as one piece.
+            spans.push(Span::styled(format!("{} ", r.lso()), theme::PAUSED));
             spans.push(Span::styled(
-                format!(" ({open} open txn{})", if open == 1 { "" } else { "s" }),
+                format!("({open} open txn{})", if open == 1 { "" } else { "s" }),
                 theme::PAUSED,
             ));
         }

@@ -209,16 +209,23 @@ pub fn panel(title: &str, hint: &str, area: Rect, buf: &mut Buffer) -> Rect {
     }
 }
 
-/// Lay `spans` out in `width` columns, breaking only before a span that starts with a space, so
-/// a label stays with its value (`  ISR ` + `[1,2,3]`). A piece that would overflow starts a new
-/// line indented by `indent` (its leading spaces dropped): nothing is cut and lines wrap only
-/// when they must. A single piece wider than the line is left to be cut.
+/// Lay `spans` out in `width` columns, breaking only before a span that starts with a space or
+/// after one that ends with two, so a label stays with its value (`  ISR ` + `[1,2,3]`). A
+/// piece that would overflow starts a new line indented by `indent` (its leading spaces
+/// dropped): nothing is cut and lines wrap only when they must. A single piece wider than the
+/// line is left to be cut.
 pub fn wrap_spans(spans: Vec<Span<'static>>, width: u16, indent: usize) -> Vec<Line<'static>> {
-    // Pieces: a span that starts with a space and the spans glued to it.
+    // Pieces: a span that starts with a space, or follows one that ends with two (`sent 3  `),
+    // and the spans glued to it. A label's single trailing space (`sent `) glues its value.
     let mut pieces: Vec<Vec<Span<'static>>> = Vec::new();
     for span in spans {
         match pieces.last_mut() {
-            Some(piece) if !span.content.starts_with(' ') => piece.push(span),
+            Some(piece)
+                if !span.content.starts_with(' ')
+                    && !piece.last().is_some_and(|p| p.content.ends_with("  ")) =>
+            {
+                piece.push(span)
+            }
             _ => pieces.push(vec![span]),
         }
     }
@@ -358,6 +365,19 @@ mod wrap_tests {
         assert_eq!(
             text(&wrap_spans(spans, 24, 4)),
             ["  orders/0  epoch 0", "    ISR [1,2,3]"]
+        );
+        // Trailing spaces: two after a value allow a break, one after a label does not.
+        let counts = vec![
+            Span::raw("sent "),
+            Span::raw("3  "),
+            Span::raw("acked "),
+            Span::raw("2  "),
+            Span::raw("at risk "),
+            Span::raw("0  "),
+        ];
+        assert_eq!(
+            text(&wrap_spans(counts, 20, 2)),
+            ["sent 3  acked 2  ", "  at risk 0  "]
         );
     }
 }
