@@ -1041,10 +1041,10 @@ mod tests {
     use super::*;
     use crate::sim::producer::BatchState;
 
-    /// `Producer::retrying` counts from the open queues; it must agree with a count over
+    /// `Producer::retrying` counts the retry lists; it must agree with a count over
     /// every batch the client ever made, at every step of every bundled scenario.
     #[test]
-    fn retrying_from_the_open_queues_counts_every_batch_waiting_to_be_retried() {
+    fn retrying_from_the_retry_lists_counts_every_batch_waiting_to_be_retried() {
         let mut seen_retries = false;
         for b in crate::scenario::bundled() {
             let sc = b.parse().expect("bundled scenarios validate");

@@ -541,16 +541,11 @@ impl Producer {
             .sum()
     }
 
-    /// Batches waiting to be retried. Every batch not yet done is in its partition's `open`
-    /// queue, so this looks at those rather than at every batch ever made (the TUI asks on
-    /// every frame).
+    /// Batches waiting to be retried: each partition's retry list, so the cost is one length
+    /// per partition (the TUI asks on every frame; `open` keeps finished batches until the
+    /// next expiry check, so it grows with the run).
     pub fn retrying(&self) -> usize {
-        let c = &self.client;
-        c.parts
-            .iter()
-            .flat_map(|pq| pq.open.iter())
-            .filter(|&&b| matches!(c.batches[b].state, BatchState::Backoff | BatchState::Queued))
-            .count()
+        self.client.parts.iter().map(|pq| pq.retry.len()).sum()
     }
 
     /// Produce requests in flight to `broker`: (partition, batch, attempt). The event loop fails
