@@ -1,6 +1,6 @@
 //! Building a [`Sim`] from its [`SimConfig`].
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use crate::sim::broker::Broker;
 use crate::sim::config::{Acks, CommitMode, ProducerConfig, SimConfig, WorkloadConfig};
@@ -53,8 +53,8 @@ pub(super) fn build(config: SimConfig, seed: u64) -> Sim {
         transaction_partition_verification: c.transaction_partition_verification,
     };
     let mut sim = Sim::new_empty(settings);
-    // Lookups only: never iterated, so the order of a hash map cannot reach the run.
-    let mut key_index: HashMap<String, u32> = HashMap::new();
+    // An ordered map: the sim holds no hash map, so no iteration order can reach the run.
+    let mut key_index: BTreeMap<String, u32> = BTreeMap::new();
 
     // Nodes: brokers first (NodeId == BrokerId), then the controller, then producers.
     for b in 0..c.brokers {
@@ -232,8 +232,8 @@ pub(super) fn provision_partition(sim: &mut Sim, t: TopicId, assignment: Vec<Bro
 }
 
 /// The id of key `k`, interning it on first sight. The index makes a million distinct keys
-/// cheap (a linear search was quadratic).
-fn intern_key(keys: &mut Vec<String>, index: &mut HashMap<String, u32>, k: &str) -> u32 {
+/// cheap (O(log n) each; a linear search was quadratic).
+fn intern_key(keys: &mut Vec<String>, index: &mut BTreeMap<String, u32>, k: &str) -> u32 {
     if let Some(&i) = index.get(k) {
         return i;
     }
