@@ -315,7 +315,8 @@ pub fn scaling_table(reports: &[BenchReport]) -> String {
 }
 
 /// The large scenario run headless (simulation, checker, digest), timed; no baseline.
-fn run_simulation(opts: &BenchOptions) -> BenchReport {
+/// The benchmark's run alone (no toy), as `run` runs a scenario headless.
+pub fn run_simulation(opts: &BenchOptions) -> BenchReport {
     let sc = large_scenario(opts);
     let setup = CheckerSetup::from_scenario(&sc).expect("the benchmark scenario is consistent");
     let start = Instant::now();

@@ -1796,10 +1796,9 @@ fn why(s: &mut String, anomalies: &[crate::explain::Anomaly]) {
 #[derive(Clone, Debug)]
 pub struct JsonBench {
     pub options: crate::bench::BenchOptions,
-    /// `brokerlab bench`'s run: simulation, checker and digest over the full trace.
+    /// `brokerlab bench`'s run: simulation, checker and digest, headless ([`TraceMode::Digest`])
+    /// as `run --json` runs.
     pub simulation: Vec<std::time::Duration>,
-    /// The same, headless ([`TraceMode::Digest`], as `run --json` runs).
-    pub headless: Vec<std::time::Duration>,
     /// `run --json`: the headless run with the report built, serialised (pretty, to a sink, as
     /// to stdout) and dropped.
     pub json: Vec<std::time::Duration>,
@@ -1807,7 +1806,7 @@ pub struct JsonBench {
     pub bytes: u64,
 }
 
-/// Times `rounds` rounds of the three runs of [`JsonBench`] on the benchmark scenario.
+/// Times `rounds` rounds of the two runs of [`JsonBench`] on the benchmark scenario.
 pub fn bench_json(opts: &crate::bench::BenchOptions, rounds: u32) -> JsonBench {
     use std::io::Write as _;
     use std::time::Instant;
@@ -1815,30 +1814,11 @@ pub fn bench_json(opts: &crate::bench::BenchOptions, rounds: u32) -> JsonBench {
     let mut out = JsonBench {
         options: *opts,
         simulation: Vec::new(),
-        headless: Vec::new(),
         json: Vec::new(),
         bytes: 0,
     };
     for _ in 0..rounds.max(1) {
-        out.simulation.push(crate::bench::run_bench(opts).wall);
-
-        let start = Instant::now();
-        let mut sim = Sim::with_seed(&sc, opts.seed);
-        sim.set_trace_mode(TraceMode::Digest);
-        let setup = CheckerSetup::from_scenario(&sc).expect("the benchmark scenario is valid");
-        let mut checker = Checker::new(setup);
-        loop {
-            let more = sim.step();
-            sim.drain_trace().for_each(|ev| {
-                checker.observe(&ev);
-            });
-            if !more {
-                break;
-            }
-        }
-        checker.set_final(true);
-        std::hint::black_box((checker.outcome(), sim.trace_digest()));
-        out.headless.push(start.elapsed());
+        out.simulation.push(crate::bench::run_simulation(opts).wall);
 
         let start = Instant::now();
         let report = run_headless("bench.toml", &sc, opts.seed, |_, _| {});
@@ -1891,7 +1871,6 @@ impl std::fmt::Display for JsonBench {
         writeln!(f, "  {:<34}{:>10}{:>10}", "", "min", "median")?;
         let rows = [
             ("simulation (as `bench`)", &self.simulation),
-            ("simulation, headless", &self.headless),
             ("run --json (report + JSON)", &self.json),
         ];
         for (name, d) in rows {
@@ -1899,10 +1878,7 @@ impl std::fmt::Display for JsonBench {
             writeln!(f, "  {name:<34}{min:>9.3}s{med:>9.3}s")?;
         }
         let (jmin, jmed) = min_median(&self.json);
-        for (name, d) in [
-            ("ratio to simulation (as `bench`)", &self.simulation),
-            ("ratio to simulation, headless", &self.headless),
-        ] {
+        for (name, d) in [("ratio to simulation (as `bench`)", &self.simulation)] {
             let (min, med) = min_median(d);
             writeln!(
                 f,
@@ -1933,16 +1909,16 @@ mod tests {
             seed: 2,
         };
         let b = bench_json(&opts, 2);
-        assert_eq!(
-            (b.simulation.len(), b.headless.len(), b.json.len()),
-            (2, 2, 2)
-        );
+        assert_eq!((b.simulation.len(), b.json.len()), (2, 2));
         let sc = crate::bench::large_scenario(&opts);
         let report = run_headless("bench.toml", &sc, opts.seed, |_, _| {});
         let json = serde_json::to_string_pretty(&report).expect("serialises");
         assert_eq!(b.bytes, json.len() as u64 + 1, "the report and its newline");
         let table = b.to_string();
-        assert!(table.contains("ratio to simulation, headless"), "{table}");
+        assert!(
+            table.contains("ratio to simulation (as `bench`)"),
+            "{table}"
+        );
     }
 
     /// The logs written from ids serialise exactly as the map of name lists they stand for:
