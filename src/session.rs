@@ -966,15 +966,13 @@ impl Session {
             times.push(t.elapsed());
         }
         times.sort();
-        // Last, because measuring means dropping them: what the checkpoints add to the heap.
+        let checkpoints = session.checkpoints.len();
+        // Last, because measuring means dropping them (the session is not used after this):
+        // what the checkpoints add to the heap.
         let (state_bytes, checkpoint_bytes) = if crate::heap::counting() {
-            let checkpoints = session.checkpoints.len();
             let with = crate::heap::live_bytes();
             session.checkpoints.truncate(1);
             let without = crate::heap::live_bytes();
-            session
-                .checkpoints
-                .resize(checkpoints, session.checkpoints[0].clone());
             (Some(without), Some(with - without))
         } else {
             (None, None)
@@ -982,7 +980,7 @@ impl Session {
         StepBackReport {
             events: end,
             messages,
-            checkpoints: session.checkpoints.len(),
+            checkpoints,
             checkpoint_every: session.checkpoint_every,
             state_bytes,
             checkpoint_bytes,

@@ -60,6 +60,23 @@ pub fn bench_frames(opts: &crate::bench::BenchOptions, events: u64, frames: u32)
         ("inspect menu", &['i'], &['q']),
     ];
     let mut out = Vec::new();
+    // The main view while playing: one simulation step before each (untimed) draw, so the
+    // frame pays for whatever a step invalidates (the outcome is recomputed after every step).
+    let mut times = Vec::with_capacity(frames as usize);
+    for _ in 0..frames {
+        if let Some(s) = app.session.as_mut() {
+            s.step();
+        }
+        let t = Instant::now();
+        term.draw(|f| f.render_widget(&app, f.area()))
+            .expect("a test backend never fails");
+        times.push(t.elapsed());
+    }
+    times.sort();
+    out.push(ViewFrames {
+        view: "main, playing",
+        times,
+    });
     for (view, open, close) in views {
         for &c in open {
             app.on_key(key(c));
