@@ -1163,6 +1163,18 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
         Trace::TxnFatalError {
             producer,
             txn,
+            error: ErrorCode::StaleMemberEpoch,
+        } => format!(
+            "{} ✗ its transaction's offsets for transactional.id {} are refused with \
+             STALE_MEMBER_EPOCH: the member that read them is at an old epoch of its group \
+             (KIP-848); the client knows no recovery, a fatal error, and the producer sends no \
+             more transactions",
+            sim.producers()[producer.idx()].name,
+            sim.txns()[*txn as usize].id,
+        ),
+        Trace::TxnFatalError {
+            producer,
+            txn,
             error,
         } => format!(
             "{} ✗ initTransactions() throws {} for transactional.id {}: {}; a fatal error, the \

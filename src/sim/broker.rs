@@ -1286,6 +1286,40 @@ mod tests {
     }
 
     #[test]
+    fn v2_a_next_transactions_batch_ahead_of_the_last_marker_is_verified() {
+        let mut w = World::with_transactions(2, false);
+        w.produce_txn(10, 1, 0);
+        let (coordinator, _, _, token) = w.verifications()[0];
+        w.verified(coordinator, token, ErrorCode::None);
+        assert!(is_ok(&w.produce_results()[0], 0));
+        // EndTxn answered with epoch 2 before the marker of epoch 1's transaction arrived: the
+        // open transaction here is not this batch's, so the leader asks the coordinator.
+        w.produce_txn(11, 2, 0);
+        let asked = w.verifications();
+        assert!(
+            matches!(asked[..], [(_, 2, true, _)]),
+            "the new epoch's first batch is verified: {asked:?}"
+        );
+        assert_eq!(
+            w.replica().leo(),
+            1,
+            "held, not appended inside the old span"
+        );
+    }
+
+    #[test]
+    fn a_fenced_verification_reaches_the_producer_as_invalid_producer_epoch() {
+        let mut w = World::with_transactions(1, true);
+        w.produce_txn(10, 1, 0);
+        let (coordinator, _, _, token) = w.verifications()[0];
+        w.verified(coordinator, token, ErrorCode::ProducerFenced);
+        assert!(is_err(
+            &w.produce_results()[0],
+            ErrorCode::InvalidProducerEpoch
+        ));
+    }
+
+    #[test]
     fn a_marker_fences_older_epochs_even_where_the_producer_never_wrote() {
         let mut w = World::with_transactions(2, false);
         w.marker(2, false);

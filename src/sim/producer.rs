@@ -2631,8 +2631,9 @@ mod tests {
         );
     }
 
-    #[test]
-    fn offsets_fenced_for_an_old_generation_abort_the_transaction() {
+    /// A processor's transaction whose offsets the group coordinator refuses with `error`: the
+    /// transactional requests sent after the refusal.
+    fn offsets_refused_with(error: ErrorCode) -> (Producer, Vec<TxnRequest>) {
         let (mut k, mut p, coordinator) = transactional_sent(1, 2);
         let from = NodeId(coordinator.0);
         // The transactional requests sent; produce requests are acknowledged at once.
@@ -2693,15 +2694,33 @@ mod tests {
             );
         };
         assert_eq!(m, member, "the group metadata goes with the offsets");
-        let resp = TxnResponse::AddOffsets {
-            token,
-            error: ErrorCode::IllegalGeneration,
-        };
+        let resp = TxnResponse::AddOffsets { token, error };
         p.on_message(from, Msg::TxnResponse { resp }, &mut Cx::new(&mut k, ME));
         let reqs = txn_requests(&mut k, &mut p);
+        (p, reqs)
+    }
+
+    #[test]
+    fn offsets_fenced_for_an_old_generation_abort_the_transaction() {
+        let (_, reqs) = offsets_refused_with(ErrorCode::IllegalGeneration);
         assert!(
             matches!(reqs[..], [TxnRequest::EndTxn { commit: false, .. }]),
             "KIP-447: the zombie's transaction aborts: {reqs:?}"
+        );
+    }
+
+    #[test]
+    fn offsets_at_a_stale_member_epoch_are_a_fatal_error_not_a_retry() {
+        let (p, reqs) = offsets_refused_with(ErrorCode::StaleMemberEpoch);
+        assert!(reqs.is_empty(), "no retry of the refused offsets: {reqs:?}");
+        assert_eq!(
+            p.client.txn.as_ref().map(|t| t.state),
+            Some(crate::sim::txn_client::TxnClientState::Failed),
+            "the transaction manager stops for good"
+        );
+        assert_eq!(
+            p.last_error.map(|(_, e)| e),
+            Some(ErrorCode::StaleMemberEpoch)
         );
     }
 

@@ -703,7 +703,7 @@ impl Replica {
         if !verified
             && req.transactional
             && let Some(pid) = req.pid
-            && self.needs_verification(pid, cx)
+            && self.needs_verification(pid, req.producer_epoch, cx)
         {
             return self.await_verification(from, req, pid, cx);
         }
@@ -782,13 +782,20 @@ impl Replica {
         None
     }
 
-    /// Whether a transactional batch of producer `pid` must wait for the coordinator (KIP-890):
-    /// with verification or Transactions V2, a producer's first batch in a transaction on this
-    /// partition does (Kafka's `ProducerStateEntry` has no `currentTxnFirstOffset` yet).
-    fn needs_verification(&self, pid: u32, cx: &Cx) -> bool {
+    /// Whether a transactional batch of producer `pid` at `epoch` must wait for the coordinator
+    /// (KIP-890): with verification or Transactions V2, a producer's first batch in a transaction
+    /// on this partition does. A transaction open here at another epoch is not this batch's:
+    /// under V2 the previous one's marker may still be on its way (Kafka's
+    /// `UnifiedLog.hasOngoingTransaction(producerId, producerEpoch)` compares the epoch too).
+    fn needs_verification(&self, pid: u32, epoch: u16, cx: &Cx) -> bool {
         let s = cx.settings();
-        (s.transaction_version >= 2 || s.transaction_partition_verification)
-            && !self.disk.ongoing_txns.iter().any(|t| t.0 == pid)
+        let open_at_this_epoch = self.disk.ongoing_txns.iter().any(|t| t.0 == pid)
+            && self
+                .disk
+                .producer_states
+                .iter()
+                .any(|p| p.pid == pid && p.epoch == epoch);
+        (s.transaction_version >= 2 || s.transaction_partition_verification) && !open_at_this_epoch
     }
 
     /// Hold a transactional batch until the coordinator answers; the question to send it, unless
@@ -869,6 +876,9 @@ impl Replica {
             ErrorCode::ConcurrentTransactions
             | ErrorCode::NotCoordinator
             | ErrorCode::NetworkException => ErrorCode::NotEnoughReplicas,
+            // "Producers expect to handle INVALID_PRODUCER_EPOCH in this scenario"
+            // (`AddPartitionsToTxnManager`): a fenced producer learns it as an old epoch.
+            ErrorCode::ProducerFenced => ErrorCode::InvalidProducerEpoch,
             other => other,
         };
         let mut i = 0;

@@ -526,8 +526,8 @@ pub enum Trace {
         txn: u32,
         epoch: u16,
     },
-    /// A transactional producer's `initTransactions()` failed with a fatal error (e.g.
-    /// INVALID_TRANSACTION_TIMEOUT) and its application stopped.
+    /// A transactional producer met a fatal error (INVALID_TRANSACTION_TIMEOUT from
+    /// `initTransactions()`, STALE_MEMBER_EPOCH for its transaction's offsets) and stopped.
     TxnFatalError {
         producer: ProducerId,
         txn: u32,

@@ -432,6 +432,12 @@ impl Producer {
                     t.offsets = None;
                     t.offsets_added = false;
                     self.txn_abort_after(error, cx);
+                } else if error == ErrorCode::StaleMemberEpoch {
+                    // A KIP-848 member's offsets at an old member epoch. The Java client's
+                    // `TxnOffsetCommitHandler` knows no recovery for it (only the two above are
+                    // abortable): a fatal error, not a retry that would be refused for ever.
+                    t.offsets = None;
+                    self.txn_fatal(error, cx);
                 } else if fenced(error) {
                     self.txn_stale_epoch(error, cx);
                 } else {

@@ -443,6 +443,9 @@ impl TxnCoordinator {
                 } else {
                     // The transaction this write belongs to has ended (or never added the
                     // partition): appending it would open a transaction nobody tracks.
+                    // Simplification: INVALID_TXN_STATE is what a client before 3.8 sees; Kafka
+                    // answers 3.8+ produce requests TRANSACTION_ABORTABLE (KIP-890), which the
+                    // model does not have. Either way the late write is refused.
                     ErrorCode::InvalidTxnState
                 };
                 TxnResponse::Verify {
