@@ -81,10 +81,7 @@ impl<'a> Cx<'a> {
 
     /// Run `f` with `cause` as the cause of what it emits, then restore the handler's cause.
     pub(crate) fn caused_by<R>(&mut self, cause: EventId, f: impl FnOnce(&mut Cx) -> R) -> R {
-        let saved = self.k.cause.replace(cause);
-        let r = f(self);
-        self.k.cause = saved;
-        r
+        self.caused_by_opt(Some(cause), f)
     }
 
     /// The world's one seeded random source.

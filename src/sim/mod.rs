@@ -456,13 +456,13 @@ impl Sim {
         self.k.trace_mode = mode;
     }
 
-    /// The digest of every trace event so far, in [`TraceMode::Digest`]; `None` otherwise
-    /// (the caller then digests what it drains).
     /// Trace events emitted so far, stored or not (the next event's id).
     pub fn trace_emitted(&self) -> u64 {
         self.k.trace_seq
     }
 
+    /// The digest of every trace event so far, in [`TraceMode::Digest`]; `None` otherwise
+    /// (the caller then digests what it drains).
     pub fn trace_digest(&self) -> Option<digest::Digest> {
         (self.k.trace_mode == TraceMode::Digest).then_some(self.k.digest)
     }
@@ -1386,7 +1386,6 @@ impl Sim {
         self.with_producer(p, |prod, cx| prod.send_output(msg, key, cx));
     }
 
-    /// A processor's `sendOffsetsToTransaction` + `commitTransaction`.
     /// The consumer process died, and its producer with it.
     pub(crate) fn producer_crashed(&mut self, p: ProducerId) {
         self.producers[p.idx()].crash();
