@@ -1475,25 +1475,34 @@ fn hints(
     out
 }
 
-/// Sends reported failed that are in the log anyway: a learner reads "failed" as "not written",
-/// and a timeout means "not known". Kafka's `TimeoutException` (KIP-91's `delivery.timeout.ms`)
+/// Sends reported failed that are in the log anyway: a learner reads "failed" as "not written".
+/// A timeout means "not known": Kafka's `TimeoutException` (KIP-91's `delivery.timeout.ms`)
 /// completes the send without an answer from the broker; the record may be in the log, and an
-/// idempotent producer's later retries are recognised as duplicates of it rather than
-/// appended again.
+/// idempotent producer's later retries are recognised as duplicates of it rather than appended
+/// again. An error the broker answered can also come after the append
+/// (NOT_ENOUGH_REPLICAS_AFTER_APPEND).
 fn failed_but_written_hint(sim: &Sim, checker: &Checker) -> Option<String> {
     let written = checker.failed_but_written();
-    let &(first, partition, offset) = written.first()?;
+    let first = *written.first()?;
     let more = match written.len() {
         1 => String::new(),
         n => format!(" (and {} more)", n - 1),
     };
+    let why = if first.answered {
+        "the broker appended it, then answered with an error (for example \
+         NOT_ENOUGH_REPLICAS_AFTER_APPEND: the ISR fell below min.insync.replicas after the \
+         append), and the producer gave up. The record stays in the log all the same"
+    } else {
+        "a send that fails with a timeout (DELIVERY_TIMEOUT, REQUEST_TIMED_OUT) or a lost \
+         connection means the producer never learned the outcome, not that the record was not \
+         written. The broker may have appended it and lost only the answer (KIP-91)"
+    };
     Some(format!(
-        "{}{more} was reported failed yet is in {} at offset {offset}: a send that fails with a \
-         timeout (DELIVERY_TIMEOUT, REQUEST_TIMED_OUT) means the producer never learned the \
-         outcome, not that the record was not written. The broker may have appended it and \
-         lost only the answer (KIP-91); the record is then consumed like any other.",
-        sim.msg_name(first),
-        sim.partition_name(partition)
+        "{}{more} was reported failed yet is in {} at offset {}: {why}; the record is then \
+         consumed like any other.",
+        sim.msg_name(first.msg),
+        sim.partition_name(first.partition),
+        first.offset,
     ))
 }
 

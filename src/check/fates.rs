@@ -9,7 +9,8 @@
 use serde::Serialize;
 
 use super::{
-    Checker, F_ABORTED, F_ACKED, F_FAILED, F_PRODUCED, F_WRITTEN, NO_OFFSET, NONE, Removal,
+    Checker, F_ABORTED, F_ACKED, F_FAILED, F_FAILED_BY_ANSWER, F_PRODUCED, F_WRITTEN, NO_OFFSET,
+    NONE, Removal,
 };
 use crate::sim::ids::{GroupId, MsgId, PartitionId};
 
@@ -294,16 +295,22 @@ impl Checker {
     }
 
     /// Messages whose producer gave up on them (a `Failed` event) that are nevertheless in a
-    /// leader's log, outside any aborted transaction: (message, partition, offset), in message
-    /// order. A send that fails with a timeout may have been written (KIP-91).
-    pub fn failed_but_written(&self) -> Vec<(MsgId, PartitionId, u64)> {
+    /// leader's log, outside any aborted transaction, in message order. A send that fails with
+    /// a timeout may have been written (KIP-91); one answered with an error may have been too
+    /// (NOT_ENOUGH_REPLICAS_AFTER_APPEND is sent after the append).
+    pub fn failed_but_written(&self) -> Vec<FailedButWritten> {
         self.msgs
             .iter()
             .enumerate()
             .filter(|(_, m)| {
                 m.flags & F_FAILED != 0 && m.flags & F_ABORTED == 0 && m.offset != NO_OFFSET
             })
-            .map(|(i, m)| (MsgId(i as u32), PartitionId(m.partition), m.offset))
+            .map(|(i, m)| FailedButWritten {
+                msg: MsgId(i as u32),
+                partition: PartitionId(m.partition),
+                offset: m.offset,
+                answered: m.flags & F_FAILED_BY_ANSWER != 0,
+            })
             .collect()
     }
 
@@ -379,4 +386,14 @@ impl Checker {
         }
         out
     }
+}
+
+/// A send reported failed whose record is in a leader's log anyway.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FailedButWritten {
+    pub msg: MsgId,
+    pub partition: PartitionId,
+    pub offset: u64,
+    /// The broker answered with the error (not a timeout or a lost connection).
+    pub answered: bool,
 }

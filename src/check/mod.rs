@@ -14,7 +14,7 @@ mod expect;
 mod fates;
 
 pub use expect::{ExpectExtra, GroupCost, check_expect};
-pub use fates::{AnomalyKind, AnomalyRecord, Detail, Fate, LossKind, LostByKind};
+pub use fates::{AnomalyKind, AnomalyRecord, Detail, FailedButWritten, Fate, LossKind, LostByKind};
 
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
@@ -285,6 +285,8 @@ const F_AT_RISK: u8 = 8;
 const F_WRITTEN: u8 = 16;
 /// Its copy in the log belongs to an aborted transaction.
 const F_ABORTED: u8 = 32;
+/// It failed with an error the broker answered (not a timeout or a lost connection).
+const F_FAILED_BY_ANSWER: u8 = 64;
 
 /// Ledger entry of one message.
 #[derive(Clone, Copy, Debug)]
@@ -549,10 +551,13 @@ impl Checker {
                 key,
             } => self.on_produced(*producer, *msg, *partition, *key),
             Trace::Acked { msg, .. } => self.on_acked(*msg),
-            Trace::Failed { msg, .. } => {
+            Trace::Failed { msg, error, .. } => {
                 let m = self.slot(*msg);
                 if m.flags & F_FAILED == 0 {
                     m.flags |= F_FAILED;
+                    if !error.is_unanswered() {
+                        m.flags |= F_FAILED_BY_ANSWER;
+                    }
                     self.failed += 1;
                 }
             }

@@ -1079,3 +1079,37 @@ fn acknowledged_records_above_the_high_watermark_are_at_risk() {
     feed(&mut c, &[hw(2)]);
     assert_eq!(c.outcome().above_hw, 0);
 }
+
+#[test]
+fn a_failed_send_in_the_log_says_whether_the_broker_answered() {
+    let mut c = Checker::new(setup());
+    let after_append = ev(Trace::Failed {
+        producer: ProducerId(0),
+        msg: MsgId(1),
+        error: ErrorCode::NotEnoughReplicasAfterAppend,
+    });
+    for e in [
+        produced(0, 0, 0, None),
+        appended(0),
+        failed(0),
+        produced(0, 1, 0, None),
+        ev(Trace::Appended {
+            partition: PartitionId(0),
+            broker: BrokerId(1),
+            base_offset: 1,
+            count: 1,
+            epoch: 1,
+            first_msg: MsgId(1),
+        }),
+        after_append,
+    ] {
+        c.observe(&e);
+    }
+    let written = c.failed_but_written();
+    let answered: Vec<(u32, bool)> = written.iter().map(|w| (w.msg.0, w.answered)).collect();
+    assert_eq!(
+        answered,
+        [(0, false), (1, true)],
+        "a delivery timeout is unanswered, NOT_ENOUGH_REPLICAS_AFTER_APPEND is an answer"
+    );
+}

@@ -238,6 +238,15 @@ impl ErrorCode {
         }
     }
 
+    /// Whether the client gave up without an answer from the broker (a timeout, a lost
+    /// connection): the broker may have done what was asked.
+    pub fn is_unanswered(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::DeliveryTimeout | ErrorCode::RequestTimedOut | ErrorCode::NetworkException
+        )
+    }
+
     /// Whether a producer retries after this error (Kafka's `RetriableException` family).
     pub fn is_retriable(self) -> bool {
         matches!(
