@@ -939,6 +939,9 @@ impl GroupCoordinator {
             (_, None) => return respond(0, Vec::new(), ErrorCode::UnknownMemberId, cx),
             (e, Some(i)) => {
                 let m = &self.stored.members[i];
+                // Simplification: the previous epoch is accepted as is. Kafka's
+                // `throwIfMemberEpochIsInvalid` accepts it only if the owned partitions are a
+                // subset of the member's assignment (a lost response), else fences the member.
                 if e as u32 != m.epoch && e as u32 != m.previous_epoch {
                     return respond(0, Vec::new(), ErrorCode::FencedMemberEpoch, cx);
                 }
