@@ -237,6 +237,7 @@ pub fn lower(sc: &Scenario) -> SimConfig {
             request_timeout_ms: g.request_timeout_ms,
             fetch_max_wait_ms: g.fetch_max_wait_ms,
             start_ms: g.start_ms,
+            share: None,
         })
         .collect();
     SimConfig {

@@ -340,6 +340,40 @@ pub struct GroupConfig {
     pub fetch_max_wait_ms: u64,
     /// When the consumers start, in ms.
     pub start_ms: u64,
+    /// `group.type = share` (KIP-932): a share group's settings; `None` for a consumer group.
+    pub share: Option<ShareConfig>,
+}
+
+/// A share group's settings (KIP-932), in the names of Kafka's group configuration
+/// (`GroupConfig`: `share.*`, defaulting to the brokers' `group.share.*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShareConfig {
+    /// `share.record.lock.duration.ms` (broker default `group.share.record.lock.duration.ms`,
+    /// 30000): how long an acquired record stays locked to its consumer.
+    pub record_lock_duration_ms: u64,
+    /// `share.delivery.count.limit` (broker default `group.share.delivery.count.limit`, 5):
+    /// a record released or timed out after this many deliveries is archived.
+    pub delivery_count_limit: u32,
+    /// `group.share.partition.max.record.locks` (2000): the most records a share partition
+    /// holds in flight (from the SPSO to the SPEO).
+    pub partition_max_record_locks: u32,
+    /// `group.share.session.timeout.ms` (45000): a member whose heartbeats stop this long is
+    /// removed.
+    pub session_timeout_ms: u64,
+    /// `group.share.heartbeat.interval.ms` (5000).
+    pub heartbeat_interval_ms: u64,
+}
+
+impl Default for ShareConfig {
+    fn default() -> ShareConfig {
+        ShareConfig {
+            record_lock_duration_ms: 30_000,
+            delivery_count_limit: 5,
+            partition_max_record_locks: 2000,
+            session_timeout_ms: 45_000,
+            heartbeat_interval_ms: 5_000,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -373,6 +407,7 @@ impl GroupConfig {
             request_timeout_ms: 30_000,
             fetch_max_wait_ms: 500,
             start_ms: 0,
+            share: None,
         }
     }
 }
