@@ -301,6 +301,19 @@ pub fn describe(
                     "enable.idempotence=true, no deduplication".into(),
                     (!group.dedup).then_some(Change::Dedup),
                 )
+            } else if group.group_type == crate::scenario::GroupType::Share {
+                // KIP-932: a record whose acquisition lock ran out before its acknowledgement
+                // reached the share-partition leader is delivered again.
+                (
+                    format!(
+                        "the group applied {msg} {times} times: a consumer applied it and never acknowledged it (it crashed, or its lock ran out first), so the share partition delivered it again after its acquisition lock expired"
+                    ),
+                    format!(
+                        "share group, share.record.lock.duration.ms={}, no deduplication",
+                        group.record_lock_duration_ms.unwrap_or(30_000)
+                    ),
+                    (!group.dedup).then_some(Change::Dedup),
+                )
             } else {
                 let config = match group.commit {
                     CommitMode::Auto => "enable.auto.commit=true, no deduplication".to_string(),
@@ -327,6 +340,17 @@ pub fn describe(
                         "enable.idempotence=false, max.in.flight.requests.per.connection={mif}"
                     ),
                     Some(Change::MaxInFlightOne),
+                )
+            } else if group.group_type == crate::scenario::GroupType::Share {
+                // KIP-932 makes no ordering promise: a share partition's records go to any
+                // member, and are redelivered whenever a lock runs out.
+                (
+                    format!(
+                        "first applied after {}, sent later with the same key: a share group hands one partition's records to several consumers at once and redelivers them out of order (KIP-932 promises no ordering)",
+                        sim.msg_name(after)
+                    ),
+                    "share group".into(),
+                    None,
                 )
             } else {
                 (

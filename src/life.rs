@@ -127,6 +127,7 @@ impl Recording {
                     | Trace::OffsetReset { group: g, .. }
                     | Trace::ProcessingFailed { group: g, .. }
                     | Trace::DeadLettered { group: g, .. }
+                    | Trace::Share { group: g, .. }
                     | Trace::ConsumerStuck { group: g, .. } => of_group(g),
                     _ => true,
                 }
@@ -352,6 +353,7 @@ impl Life {
             | Trace::Redelivered { msg, .. }
             | Trace::ProcessingFailed { msg, .. }
             | Trace::DeadLettered { msg, .. }
+            | Trace::Share { msg, .. }
             | Trace::ConsumerStuck { msg, .. } => *msg == self.msg,
             Trace::LeaderElected {
                 partition, leader, ..

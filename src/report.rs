@@ -988,9 +988,14 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
             consumer,
             group_epoch,
         } => format!(
-            "{} joins group {} with member epoch 0 (ConsumerGroupHeartbeat); the group epoch becomes {}",
+            "{} joins group {} with member epoch 0 ({}); the group epoch becomes {}",
             sim.consumers()[consumer.idx()].name,
             sim.groups()[group.idx()].name,
+            if sim.groups()[group.idx()].spec.share.is_some() {
+                "ShareGroupHeartbeat"
+            } else {
+                "ConsumerGroupHeartbeat"
+            },
             group_epoch
         ),
         Trace::TargetAssignment {
@@ -1088,6 +1093,32 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
                 .dead_letter_topic
                 .map_or("the dead-letter topic", |t| &sim.topics()[t.idx()].name)
         ),
+        Trace::Share {
+            consumer,
+            partition,
+            offset,
+            msg: m,
+            delivery_count,
+            step,
+            ..
+        } => {
+            let who = &sim.consumers()[consumer.idx()].name;
+            let at = format!("{} at offset {} of {}", msg(*m), offset, part(*partition));
+            match step {
+                crate::sim::ShareStep::Acquired => format!(
+                    "{who} acquires {at} (delivery {delivery_count}, locked for share.record.lock.duration.ms)"
+                ),
+                crate::sim::ShareStep::Acknowledged(ack) => {
+                    format!("{who} acknowledges {at}: {}", ack.name())
+                }
+                crate::sim::ShareStep::LockExpired => format!(
+                    "{who}'s acquisition lock on {at} expired: it is available again (delivery {delivery_count} so far)"
+                ),
+                crate::sim::ShareStep::Archived => format!(
+                    "{at} is ARCHIVED after {delivery_count} deliveries: it will never be delivered again"
+                ),
+            }
+        }
         Trace::ConsumerStuck {
             consumer, msg: m, ..
         } => format!(

@@ -568,6 +568,24 @@ impl Checker {
                 }
             }
             Trace::DeadLettered { group, msg, .. } => self.on_dead_lettered(*group, *msg),
+            // KIP-932: a share group's deliveries after a record's first are `redelivered`, and
+            // a record archived (at the delivery count limit, or rejected) is `dead_lettered`,
+            // not lost: the share partition parks it as a dead-letter queue would.
+            Trace::Share {
+                group,
+                msg,
+                delivery_count,
+                step,
+                ..
+            } => match step {
+                crate::sim::ShareStep::Acquired if *delivery_count > 1 => {
+                    if let Some(g) = self.groups.get_mut(group.idx()) {
+                        g.redelivered += 1;
+                    }
+                }
+                crate::sim::ShareStep::Archived => self.on_dead_lettered(*group, *msg),
+                _ => {}
+            },
             Trace::PartitionsAdded {
                 topic,
                 first,

@@ -237,7 +237,19 @@ pub fn lower(sc: &Scenario) -> SimConfig {
             request_timeout_ms: g.request_timeout_ms,
             fetch_max_wait_ms: g.fetch_max_wait_ms,
             start_ms: g.start_ms,
-            share: None,
+            share: (g.group_type == model::GroupType::Share).then(|| {
+                let d = crate::sim::config::ShareConfig::default();
+                crate::sim::config::ShareConfig {
+                    record_lock_duration_ms: g
+                        .record_lock_duration_ms
+                        .unwrap_or(d.record_lock_duration_ms),
+                    delivery_count_limit: g.delivery_count_limit.unwrap_or(d.delivery_count_limit),
+                    partition_max_record_locks: g
+                        .partition_max_record_locks
+                        .unwrap_or(d.partition_max_record_locks),
+                    ..d
+                }
+            }),
         })
         .collect();
     SimConfig {

@@ -522,6 +522,41 @@ pub struct Group {
     /// When the consumers start.
     #[serde(default)]
     pub start_ms: u64,
+    /// `group.type`: a consumer group (`"consumer"`) or a KIP-932 share group (`"share"`).
+    #[serde(
+        default,
+        rename = "type",
+        skip_serializing_if = "GroupType::is_consumer"
+    )]
+    pub group_type: GroupType,
+    /// `share.record.lock.duration.ms` (share groups).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "share.record.lock.duration.ms")]
+    pub record_lock_duration_ms: Option<u64>,
+    /// `share.delivery.count.limit` (share groups).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "share.delivery.count.limit")]
+    pub delivery_count_limit: Option<u32>,
+    /// `group.share.partition.max.record.locks` (share groups).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(alias = "group.share.partition.max.record.locks")]
+    pub partition_max_record_locks: Option<u32>,
+}
+
+/// `group.type`: what kind of group a `[[groups]]` entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupType {
+    #[default]
+    Consumer,
+    /// KIP-932: records are acquired under a lock and acknowledged one by one.
+    Share,
+}
+
+impl GroupType {
+    pub fn is_consumer(&self) -> bool {
+        *self == GroupType::Consumer
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]

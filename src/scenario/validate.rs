@@ -976,7 +976,129 @@ impl<'a, 'i> Validator<'a, 'i> {
         }
     }
 
+    /// KIP-932 share groups: the share settings are in Kafka's ranges, and the settings of a
+    /// consumer group that a share group does not have are refused where they are set (and
+    /// the share settings on a consumer group).
+    fn share_groups(&mut self) {
+        // The fields a share group has no use for, with why.
+        const NOT_FOR_SHARE: [(&str, &str); 13] = [
+            (
+                "assignor",
+                "the coordinator assigns share partitions with its simple assignor",
+            ),
+            (
+                "group_protocol",
+                "share groups speak KIP-932's ShareGroupHeartbeat",
+            ),
+            (
+                "group_remote_assignor",
+                "the coordinator assigns share partitions with its simple assignor",
+            ),
+            (
+                "commit",
+                "a share group acknowledges records; it commits no offsets",
+            ),
+            (
+                "isolation_level",
+                "`share.isolation.level` is not modelled: share groups read up to the high watermark",
+            ),
+            (
+                "static_membership",
+                "share groups have no `group.instance.id`",
+            ),
+            (
+                "output_topic",
+                "read-process-write transactions need a consumer group's offsets",
+            ),
+            (
+                "dead_letter_topic",
+                "a record that keeps failing is archived at `delivery_count_limit`",
+            ),
+            (
+                "max_attempts",
+                "a share group's limit is `delivery_count_limit`",
+            ),
+            (
+                "session_timeout_ms",
+                "the session is the broker's `group.share.session.timeout.ms` (45000)",
+            ),
+            (
+                "heartbeat_interval_ms",
+                "the interval is the broker's `group.share.heartbeat.interval.ms` (5000)",
+            ),
+            (
+                "max_poll_interval_ms",
+                "a share consumer has no `max.poll.interval.ms`: the record lock bounds processing",
+            ),
+            (
+                "auto_commit_interval_ms",
+                "a share group commits no offsets",
+            ),
+        ];
+        const SHARE_ONLY: [&str; 3] = [
+            "record_lock_duration_ms",
+            "delivery_count_limit",
+            "partition_max_record_locks",
+        ];
+        for (i, g) in self.sc.groups.iter().enumerate() {
+            if g.group_type == GroupType::Consumer {
+                for field in SHARE_ONLY {
+                    if self.doc.has(fp!["groups", i, field]) {
+                        self.err_key(
+                            fp!["groups", i, field],
+                            format!("`{field}` applies only to a share group"),
+                        )
+                        .expected("`type = \"share\"` on this group, or no such field")
+                        .help("share groups (KIP-932) are `[[groups]]` with `type = \"share\"`");
+                    }
+                }
+                continue;
+            }
+            for (field, why) in NOT_FOR_SHARE {
+                if self.doc.has(fp!["groups", i, field]) {
+                    self.err_key(
+                        fp!["groups", i, field],
+                        format!("`{field}` does not apply to a share group"),
+                    )
+                    .expected("no such field on a `type = \"share\"` group")
+                    .help(why);
+                }
+            }
+            // Kafka's brokers bound the group settings: `group.share.min/max.record.lock.duration.ms`
+            // (15000 / 60000), `group.share.min/max.delivery.count.limit` (2 / 10), and
+            // `group.share.partition.max.record.locks` takes 100 to 10000.
+            if let Some(ms) = g.record_lock_duration_ms
+                && !(15_000..=60_000).contains(&ms)
+            {
+                self.err(
+                    fp!["groups", i, "record_lock_duration_ms"],
+                    format!("`record_lock_duration_ms = {ms}` is outside the brokers' bounds"),
+                )
+                .expected("15000 to 60000 (group.share.min/max.record.lock.duration.ms)");
+            }
+            if let Some(n) = g.delivery_count_limit
+                && !(2..=10).contains(&n)
+            {
+                self.err(
+                    fp!["groups", i, "delivery_count_limit"],
+                    format!("`delivery_count_limit = {n}` is outside the brokers' bounds"),
+                )
+                .expected("2 to 10 (group.share.min/max.delivery.count.limit)");
+            }
+            if let Some(n) = g.partition_max_record_locks
+                && !(100..=10_000).contains(&n)
+            {
+                self.err(
+                    fp!["groups", i, "partition_max_record_locks"],
+                    format!("`partition_max_record_locks = {n}` is outside Kafka's range"),
+                )
+                .expected("100 to 10000 (group.share.partition.max.record.locks)");
+            }
+        }
+    }
+
     fn groups(&mut self) {
+        self.share_groups();
         let stop = self.stop();
         let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
         for (i, g) in self.sc.groups.iter().enumerate() {

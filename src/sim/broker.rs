@@ -69,6 +69,8 @@ pub struct Broker {
     pub(crate) metadata: crate::sim::coordinator::MetadataCache,
     /// Volatile: a crash forgets a shutdown under way.
     shutdown: Shutdown,
+    /// The share partitions it leads (KIP-932), in memory.
+    pub(crate) shares: crate::sim::share_leader::ShareLeader,
 }
 
 impl Broker {
@@ -78,6 +80,7 @@ impl Broker {
             replicas: Vec::new(),
             metadata: Default::default(),
             shutdown: Shutdown::Running,
+            shares: Default::default(),
         }
     }
 
@@ -108,6 +111,16 @@ impl Broker {
 
     pub fn replica(&self, p: PartitionId) -> Option<&Replica> {
         self.slot(p).map(|i| &self.replicas[i])
+    }
+
+    /// A hosted replica and the share partitions, borrowed together (the share-partition
+    /// leader reads the log while it changes its own state).
+    pub(crate) fn replica_and_shares(
+        &mut self,
+        p: PartitionId,
+    ) -> (Option<&Replica>, &mut crate::sim::share_leader::ShareLeader) {
+        let slot = self.slot(p);
+        (slot.map(|i| &self.replicas[i]), &mut self.shares)
     }
 
     fn slot(&self, p: PartitionId) -> Option<usize> {
@@ -178,6 +191,7 @@ impl Broker {
     pub(crate) fn crash(&mut self) -> Vec<u32> {
         let held = self.replicas.iter_mut().flat_map(|r| r.crash()).collect();
         self.shutdown = Shutdown::Running;
+        self.shares.crash();
         held
     }
 
@@ -477,7 +491,8 @@ impl Broker {
             | Msg::TxnOffsetCommit { .. }
             | Msg::TxnOffsetCommitResponse { .. }
             | Msg::TxnOffsetMarker { .. }
-            | Msg::TxnOffsetMarkerResponse { .. } => {}
+            | Msg::TxnOffsetMarkerResponse { .. }
+            | Msg::Share(_) => {}
             // Addressed to clients or to the controller: a broker never receives them.
             Msg::ProduceResponse { .. }
             | Msg::ConsumerFetchResponse { .. }

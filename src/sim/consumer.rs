@@ -224,6 +224,8 @@ pub struct Consumer {
     next_token: u32,
     /// Records handled (applied, redelivered or dead-lettered) over every incarnation.
     pub applied: u64,
+    /// A share group's member (KIP-932): the share consumer that runs this process instead.
+    pub share: Option<Box<crate::sim::share_consumer::ShareClient>>,
     /// Everything else: lost in a crash.
     mem: ConsumerMem,
 }
@@ -351,6 +353,16 @@ impl Consumer {
         brokers: u32,
     ) -> Consumer {
         let n = partitions.len();
+        let share = spec.share.map(|share| {
+            Box::new(crate::sim::share_consumer::ShareClient::new(
+                id,
+                group,
+                spec,
+                share,
+                partitions.clone(),
+                brokers,
+            ))
+        });
         Consumer {
             id,
             name,
@@ -367,6 +379,7 @@ impl Consumer {
             dead_letter_producer: None,
             next_token: 0,
             applied: 0,
+            share,
             mem: ConsumerMem::new(n, ConsumerState::Idle),
         }
     }
@@ -374,7 +387,10 @@ impl Consumer {
     // ----- what observers read ------------------------------------------------------------
 
     pub fn state(&self) -> ConsumerState {
-        self.mem.state
+        match &self.share {
+            Some(s) => s.state(),
+            None => self.mem.state,
+        }
     }
 
     /// The assigned partitions.
@@ -514,6 +530,9 @@ impl Consumer {
 
     /// The process died: only the configuration survives.
     pub(crate) fn crash(&mut self) {
+        if let Some(s) = self.share.as_mut() {
+            s.crash();
+        }
         self.mem = ConsumerMem::new(self.config.partitions.len(), ConsumerState::Crashed);
     }
 
@@ -553,6 +572,9 @@ impl Consumer {
     /// The topic grew: the consumer learns of the new partitions and their leaders (Kafka's
     /// consumer notices at its next metadata refresh; here at once).
     pub(crate) fn partitions_added(&mut self, added: &[(PartitionId, Option<BrokerId>)]) {
+        if let Some(s) = self.share.as_mut() {
+            s.partitions_added(added);
+        }
         for &(p, leader) in added {
             let position = self.config.partitions.len();
             self.config.partition_index.push(p, position);
@@ -678,7 +700,8 @@ impl Consumer {
             | Msg::TxnOffsetCommit { .. }
             | Msg::TxnOffsetCommitResponse { .. }
             | Msg::TxnOffsetMarker { .. }
-            | Msg::TxnOffsetMarkerResponse { .. } => {}
+            | Msg::TxnOffsetMarkerResponse { .. }
+            | Msg::Share(_) => {}
         }
     }
 

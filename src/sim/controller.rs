@@ -248,6 +248,7 @@ impl Controller {
             | Msg::TxnOffsetCommitResponse { .. }
             | Msg::TxnOffsetMarker { .. }
             | Msg::TxnOffsetMarkerResponse { .. }
+            | Msg::Share(_)
             | Msg::GroupResponse { .. } => {}
         }
     }

@@ -201,6 +201,37 @@ impl<'a> Cx<'a> {
         std::mem::replace(&mut applied[msg.idx()], true)
     }
 
+    /// A group's share-group settings (KIP-932's group configuration), `None` for a consumer
+    /// group.
+    pub(crate) fn share_config(
+        &self,
+        g: crate::sim::GroupId,
+    ) -> Option<(
+        crate::sim::config::ShareConfig,
+        crate::sim::config::OffsetReset,
+    )> {
+        self.k.share_configs.get(g.idx()).copied().flatten()
+    }
+
+    /// `ReadShareGroupState`: what the share coordinator holds for a share partition.
+    pub(crate) fn share_state(
+        &self,
+        g: crate::sim::GroupId,
+        p: crate::sim::PartitionId,
+    ) -> Option<&crate::sim::share_partition::Persisted> {
+        self.k.share_store.get(g, p)
+    }
+
+    /// `WriteShareGroupState`: replace what the share coordinator holds for a share partition.
+    pub(crate) fn write_share_state(
+        &mut self,
+        g: crate::sim::GroupId,
+        p: crate::sim::PartitionId,
+        f: impl FnOnce(&mut crate::sim::share_partition::Persisted),
+    ) {
+        self.k.share_store.write(g, p, f);
+    }
+
     /// The process exits: it handles nothing more (its timers die) until it is restarted.
     pub(crate) fn exit(&mut self) {
         let node = &mut self.k.nodes[self.me.idx()];

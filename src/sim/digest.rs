@@ -634,6 +634,24 @@ pub fn encode(ev: &TraceEvent, out: &mut impl FnMut(u64)) {
             out(partitions.len() as u64);
             partitions.iter().for_each(|p| out(part(p)));
         }
+        Trace::Share {
+            group,
+            consumer,
+            partition,
+            offset,
+            msg: m,
+            delivery_count,
+            step,
+        } => {
+            out(84);
+            out(group.0 as u64);
+            out(consumer.0 as u64);
+            out(part(partition));
+            out(*offset);
+            out(msg(m));
+            out(*delivery_count as u64);
+            out(step.code());
+        }
     }
 }
 

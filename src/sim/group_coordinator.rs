@@ -388,6 +388,7 @@ impl GroupCoordinator {
             | Msg::WriteTxnMarkerResponse { .. }
             | Msg::TxnOffsetCommitResponse { .. }
             | Msg::TxnOffsetMarkerResponse { .. }
+            | Msg::Share(_)
             | Msg::Txn { .. }
             | Msg::TxnResponse { .. }
             | Msg::MetadataRequest { .. }

@@ -19,6 +19,9 @@ pub mod producer;
 mod queue;
 pub mod replica;
 mod setup;
+pub mod share_consumer;
+pub mod share_group;
+pub mod share_leader;
 pub mod share_partition;
 pub mod trace;
 pub mod txn_client;
@@ -200,6 +203,12 @@ pub(crate) enum Timer {
     GroupCoordinator(GroupTimer),
     /// A transaction coordinator's timer, on the broker hosting it.
     TxnCoordinator(TxnTimer),
+    /// A share group's session check, on the broker hosting its coordinator.
+    ShareGroup(GroupId),
+    /// A broker's share-partition acquisition-lock timer.
+    ShareLeader,
+    /// A share consumer's own timers.
+    ShareConsumer(share_consumer::ShareConsumerTimer),
 }
 
 /// Which trace events a run stores for its caller. Event ids, causes and the simulation are
@@ -318,6 +327,11 @@ pub(crate) struct Kernel {
     /// Each group's deduplicating sink: a store outside Kafka that the group's application
     /// instances share. Per message id: its effect was applied.
     pub(crate) dedup_sinks: Vec<chunked::ChunkedVec<bool>>,
+    /// Each group's `share.*` settings and `share.auto.offset.reset`, by [`GroupId`] (`None`
+    /// for a consumer group): dynamic group configuration every broker reads, static here.
+    pub(crate) share_configs: Vec<Option<(config::ShareConfig, config::OffsetReset)>>,
+    /// The share coordinator's durable state (see [`share_leader`]).
+    pub(crate) share_store: share_leader::ShareStore,
 }
 
 /// The whole simulated world. `Clone` so that the TUI can keep checkpoints for rewinding.
@@ -334,6 +348,8 @@ pub struct Sim {
     pub(crate) consumers: Vec<Consumer>,
     /// The transaction coordinators, one per `transactional.id`.
     pub(crate) txns: Vec<TxnCoordinator>,
+    /// The share groups' coordinators (KIP-932), one per share group.
+    pub(crate) share_groups: Vec<share_group::ShareGroup>,
 }
 
 impl Sim {
@@ -360,6 +376,7 @@ impl Sim {
             groups: Vec::new(),
             consumers: Vec::new(),
             txns: Vec::new(),
+            share_groups: Vec::new(),
         }
     }
 
@@ -558,6 +575,22 @@ impl Sim {
 
     pub fn consumers(&self) -> &[Consumer] {
         &self.consumers
+    }
+
+    /// The share groups' coordinators (KIP-932).
+    pub fn share_groups(&self) -> &[share_group::ShareGroup] {
+        &self.share_groups
+    }
+
+    /// Share group `g`'s share partition on `p`, as its leader (by the controller's view)
+    /// holds it in memory.
+    pub fn share_partition(
+        &self,
+        g: GroupId,
+        p: PartitionId,
+    ) -> Option<&share_partition::SharePartition> {
+        let leader = self.controller.parts.get(p.idx())?.leader?;
+        self.brokers[leader.idx()].shares.get(g, p)
     }
 
     pub fn msg(&self, m: MsgId) -> &MsgInfo {
@@ -850,6 +883,39 @@ impl Sim {
                     let cx = &mut Cx::new(&mut self.k, to);
                     self.groups[group.idx()].on_message(b, from, msg, &meta, cx);
                 }
+                Msg::Share(wire::ShareMsg::Heartbeat {
+                    group,
+                    consumer,
+                    member_epoch,
+                    token,
+                }) => {
+                    let meta = coordinator::Metadata::new(&self.brokers[b.idx()].metadata);
+                    let cx = &mut Cx::new(&mut self.k, to);
+                    if let Some(sg) = self.share_groups.iter_mut().find(|s| s.group == group) {
+                        sg.on_heartbeat(b, from, consumer, member_epoch, token, &meta, cx);
+                    }
+                }
+                Msg::Share(wire::ShareMsg::Fetch {
+                    group,
+                    consumer,
+                    partition,
+                    token,
+                    max_records,
+                    acks,
+                    close,
+                }) => {
+                    let req = share_leader::ShareFetchRequest {
+                        group,
+                        consumer,
+                        partition,
+                        token,
+                        max_records,
+                        acks: &acks,
+                        close,
+                    };
+                    let cx = &mut Cx::new(&mut self.k, to);
+                    self.brokers[b.idx()].on_share_fetch(from, req, cx);
+                }
                 Msg::Txn { txn, .. }
                 | Msg::WriteTxnMarkerResponse { txn, .. }
                 | Msg::TxnOffsetCommitResponse { txn, .. }
@@ -866,6 +932,12 @@ impl Sim {
             }
             NodeKind::Producer(p) => {
                 self.with_producer(p, |prod, cx| prod.on_message(from, msg, cx))
+            }
+            NodeKind::Consumer(c) if self.consumers[c.idx()].share.is_some() => {
+                let cx = &mut Cx::new(&mut self.k, to);
+                if let Some(s) = self.consumers[c.idx()].share.as_mut() {
+                    s.on_message(msg, cx);
+                }
             }
             NodeKind::Consumer(c) => {
                 // A reset reaches both parts of the process that share the node.
@@ -918,6 +990,21 @@ impl Sim {
                     self.start_consumer(c);
                 }
             }
+            (NodeKind::Broker(_), Timer::ShareGroup(g)) => {
+                let cx = &mut Cx::new(&mut self.k, node);
+                if let Some(sg) = self.share_groups.iter_mut().find(|s| s.group == g) {
+                    sg.expire_sessions(cx);
+                }
+            }
+            (NodeKind::Broker(b), Timer::ShareLeader) => {
+                self.brokers[b.idx()].on_share_lock_timer(&mut Cx::new(&mut self.k, node))
+            }
+            (NodeKind::Consumer(c), Timer::ShareConsumer(t)) => {
+                let cx = &mut Cx::new(&mut self.k, node);
+                if let Some(s) = self.consumers[c.idx()].share.as_mut() {
+                    s.on_timer(t, cx);
+                }
+            }
             (NodeKind::Consumer(c), Timer::Consumer(t)) => {
                 self.consumers[c.idx()].on_timer(t, &mut Cx::new(&mut self.k, node));
             }
@@ -951,6 +1038,14 @@ impl Sim {
     fn group_caught_up(&self, g: GroupId) -> bool {
         use consumer::ConsumerState;
         use group_coordinator::GroupState;
+        if self
+            .k
+            .share_configs
+            .get(g.idx())
+            .is_some_and(|c| c.is_some())
+        {
+            return self.share_group_caught_up(g);
+        }
         let group = &self.groups[g.idx()];
         let live = group.consumers.iter().any(|&c| {
             !matches!(
@@ -993,6 +1088,37 @@ impl Sim {
             }
         }
         true
+    }
+
+    /// For the drain: a share group has consumed all it can when no live member is busy and
+    /// every partition's share partition has nothing in flight up to the high watermark.
+    fn share_group_caught_up(&self, g: GroupId) -> bool {
+        use consumer::ConsumerState;
+        let group = &self.groups[g.idx()];
+        let live: Vec<&Consumer> = group
+            .consumers
+            .iter()
+            .map(|&c| &self.consumers[c.idx()])
+            .filter(|c| !matches!(c.state(), ConsumerState::Crashed | ConsumerState::Left))
+            .collect();
+        if live.is_empty() {
+            return true;
+        }
+        if live.iter().any(|c| {
+            c.state() != ConsumerState::Active || c.share.as_ref().is_some_and(|s| s.busy())
+        }) {
+            return false;
+        }
+        group.partitions.iter().all(|&p| {
+            let Some(leader) = self.controller.parts[p.idx()].leader else {
+                return true;
+            };
+            let hw = self.replica(p, leader).map_or(0, |r| r.hw());
+            match self.share_partition(g, p) {
+                Some(sp) => sp.spso() >= hw,
+                None => hw == 0,
+            }
+        })
     }
 
     /// The brokers the controller has not fenced, as a Metadata response lists them.
@@ -1110,7 +1236,11 @@ impl Sim {
             FaultKind::AddConsumer(g) => self.add_consumer(g),
             FaultKind::RemoveConsumer(c) => {
                 let node = self.consumers[c.idx()].node;
-                self.consumers[c.idx()].close(&mut Cx::new(&mut self.k, node));
+                let cx = &mut Cx::new(&mut self.k, node);
+                match self.consumers[c.idx()].share.as_mut() {
+                    Some(s) => s.close(cx),
+                    None => self.consumers[c.idx()].close(cx),
+                }
             }
             FaultKind::ElectPreferred(p) => {
                 let node = self.k.controller_node;
@@ -1269,6 +1399,7 @@ impl Sim {
             Msg::Group { req, .. } => Msg::GroupResponse {
                 resp: group_coordinator::error_response(req, ErrorCode::NotCoordinator)?,
             },
+            Msg::Share(m) => Msg::Share(m.reset_reply()?),
             _ => return None,
         })
     }
@@ -1434,7 +1565,11 @@ impl Sim {
             unfenced: self.unfenced_brokers(),
         };
         let node = cons.node;
-        self.consumers[c.idx()].on_start(metadata, &mut Cx::new(&mut self.k, node));
+        let cx = &mut Cx::new(&mut self.k, node);
+        match self.consumers[c.idx()].share.as_mut() {
+            Some(s) => s.on_start(metadata, cx),
+            None => self.consumers[c.idx()].on_start(metadata, cx),
+        }
     }
 
     // ----- shims for the producer until it is a process -----------------------------------
@@ -1492,6 +1627,10 @@ impl Sim {
                 self.consumers[c.idx()].partitions_added(&added);
             }
             self.group_partitions_added(GroupId(g as u32), first, count);
+            let added: Vec<PartitionId> = added.iter().map(|&(p, _)| p).collect();
+            for sg in self.share_groups.iter_mut().filter(|s| s.group.idx() == g) {
+                sg.partitions_added(&added);
+            }
         }
     }
 
@@ -1588,6 +1727,8 @@ impl Kernel {
             pending_resets: Vec::new(),
             locals: std::collections::VecDeque::new(),
             dedup_sinks: Vec::new(),
+            share_configs: Vec::new(),
+            share_store: Default::default(),
         }
     }
 

@@ -884,6 +884,7 @@ impl Producer {
             | Msg::TxnOffsetCommitResponse { .. }
             | Msg::TxnOffsetMarker { .. }
             | Msg::TxnOffsetMarkerResponse { .. }
+            | Msg::Share(_)
             | Msg::GroupResponse { .. } => {}
         }
     }

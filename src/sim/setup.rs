@@ -29,7 +29,11 @@ pub(super) fn build(config: SimConfig, seed: u64) -> Sim {
     let slowest_group = config
         .groups
         .iter()
-        .map(|g| g.session_timeout_ms + g.request_timeout_ms)
+        .map(|g| {
+            // A share group's drain waits for a dead member's locks to run out.
+            let locks = g.share.map_or(0, |s| s.record_lock_duration_ms);
+            g.session_timeout_ms + g.request_timeout_ms + locks
+        })
         .max()
         .unwrap_or(0);
     let drain_ms = slowest_producer
@@ -173,6 +177,18 @@ pub(super) fn build(config: SimConfig, seed: u64) -> Sim {
         let partitions = sim.k.topics[spec.topic.idx()].partitions.clone();
         let group = GroupCoordinator::new(GroupId(g as u32), spec, partitions);
         sim.k.group_names.push(spec.name.clone());
+        sim.k
+            .share_configs
+            .push(spec.share.map(|c| (c, spec.auto_offset_reset)));
+        if let Some(share) = spec.share {
+            sim.share_groups
+                .push(crate::sim::share_group::ShareGroup::new(
+                    GroupId(g as u32),
+                    &spec.name,
+                    group.partitions.clone(),
+                    share,
+                ));
+        }
         sim.groups.push(group);
     }
     // Brokers and then the controller come first: those are the servers.

@@ -68,7 +68,7 @@ impl RecordState {
 }
 
 /// How a consumer acknowledges a record (Kafka's `AcknowledgeType`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AckType {
     /// Processed: never deliver it again.
     Accept,

@@ -55,6 +55,14 @@ pub enum WireKind {
     /// KIP-848's `ConsumerGroupHeartbeat`: membership, epochs and assignment in one request.
     ConsumerGroupHeartbeat,
     ConsumerGroupHeartbeatResponse,
+    /// KIP-932: a share group member's heartbeat (membership and assignment).
+    ShareGroupHeartbeat,
+    ShareGroupHeartbeatResponse,
+    /// KIP-932: acquire records of a share partition, carrying acknowledgements.
+    ShareFetch,
+    ShareFetchResponse,
+    /// KIP-932: acknowledgements alone (a share consumer's close).
+    ShareAcknowledge,
 }
 
 impl WireKind {
@@ -102,6 +110,11 @@ impl WireKind {
             WireKind::BrokerHeartbeatResponse => "BrokerHeartbeatResponse",
             WireKind::ConsumerGroupHeartbeat => "ConsumerGroupHeartbeat",
             WireKind::ConsumerGroupHeartbeatResponse => "ConsumerGroupHeartbeatResponse",
+            WireKind::ShareGroupHeartbeat => "ShareGroupHeartbeat",
+            WireKind::ShareGroupHeartbeatResponse => "ShareGroupHeartbeatResponse",
+            WireKind::ShareFetch => "ShareFetch",
+            WireKind::ShareFetchResponse => "ShareFetchResponse",
+            WireKind::ShareAcknowledge => "ShareAcknowledge",
         }
     }
 
@@ -115,6 +128,8 @@ impl WireKind {
                 | WireKind::HeartbeatResponse
                 | WireKind::ConsumerGroupHeartbeat
                 | WireKind::ConsumerGroupHeartbeatResponse
+                | WireKind::ShareGroupHeartbeat
+                | WireKind::ShareGroupHeartbeatResponse
         )
     }
 }
@@ -583,6 +598,46 @@ pub enum Trace {
         first_msg: MsgId,
         error: ErrorCode,
     },
+    /// KIP-932: a share partition's leader changed the state of one record of share group
+    /// `group` (see [`ShareStep`]); `consumer` is the member that acquired, acknowledged or
+    /// held the lock, and `delivery_count` the record's deliveries so far.
+    Share {
+        group: GroupId,
+        consumer: ConsumerId,
+        partition: PartitionId,
+        offset: u64,
+        msg: MsgId,
+        delivery_count: u32,
+        step: ShareStep,
+    },
+}
+
+/// What a share-partition leader did to one record (KIP-932, Kafka's `SharePartition`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ShareStep {
+    /// Acquired for the member under an acquisition lock; its delivery count rose.
+    Acquired,
+    /// The member acknowledged it: ACCEPT, RELEASE or REJECT.
+    Acknowledged(crate::sim::share_partition::AckType),
+    /// Its acquisition lock (`share.record.lock.duration.ms`) ran out: available again.
+    LockExpired,
+    /// Archived: rejected, or released or timed out at `share.delivery.count.limit`. It will
+    /// never be delivered again.
+    Archived,
+}
+
+impl ShareStep {
+    pub fn code(self) -> u64 {
+        use crate::sim::share_partition::AckType;
+        match self {
+            ShareStep::Acquired => 0,
+            ShareStep::Acknowledged(AckType::Accept) => 1,
+            ShareStep::Acknowledged(AckType::Release) => 2,
+            ShareStep::Acknowledged(AckType::Reject) => 3,
+            ShareStep::LockExpired => 4,
+            ShareStep::Archived => 5,
+        }
+    }
 }
 
 impl Trace {

@@ -326,6 +326,7 @@ impl TxnCoordinator {
             | Msg::MetadataRequest { .. }
             | Msg::MetadataResponse { .. }
             | Msg::Group { .. }
+            | Msg::Share(_)
             | Msg::GroupResponse { .. } => {}
         }
     }

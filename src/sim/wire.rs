@@ -265,6 +265,84 @@ pub(crate) enum Msg {
     GroupResponse {
         resp: GroupResponse,
     },
+    /// KIP-932's share group requests and their answers.
+    Share(ShareMsg),
+}
+
+/// One record a ShareFetch acquired: its offset, message and delivery count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct AcquiredRecord {
+    pub(crate) offset: u64,
+    pub(crate) msg: MsgId,
+    pub(crate) delivery_count: u32,
+}
+
+/// KIP-932's RPCs: `ShareGroupHeartbeat` to the group coordinator, `ShareFetch` and
+/// `ShareAcknowledge` to the share-partition leader.
+#[derive(Clone, Debug)]
+pub(crate) enum ShareMsg {
+    /// Join (member epoch 0), stay (its epoch) or leave (-1).
+    Heartbeat {
+        group: GroupId,
+        consumer: ConsumerId,
+        member_epoch: i32,
+        token: u32,
+    },
+    /// The member's epoch and its assignment (every partition it may fetch from).
+    HeartbeatResponse {
+        token: u32,
+        error: ErrorCode,
+        member_epoch: i32,
+        heartbeat_interval_ms: u64,
+        assignment: Box<[PartitionId]>,
+    },
+    /// Acknowledge the member's earlier records of this partition, then (unless `close`)
+    /// acquire up to `max_records` more. With `close` (ShareAcknowledge at `close()`), every
+    /// record the member still holds is released.
+    Fetch {
+        group: GroupId,
+        consumer: ConsumerId,
+        partition: PartitionId,
+        token: u32,
+        max_records: u32,
+        acks: Box<[(u64, crate::sim::share_partition::AckType)]>,
+        close: bool,
+    },
+    FetchResponse {
+        partition: PartitionId,
+        token: u32,
+        error: ErrorCode,
+        records: Box<[AcquiredRecord]>,
+    },
+}
+
+impl ShareMsg {
+    fn is_request(&self) -> bool {
+        matches!(self, ShareMsg::Heartbeat { .. } | ShareMsg::Fetch { .. })
+    }
+
+    /// A reset connection's answer to a request (NETWORK_EXCEPTION), for the client.
+    pub(crate) fn reset_reply(&self) -> Option<ShareMsg> {
+        let error = ErrorCode::NetworkException;
+        match self {
+            ShareMsg::Heartbeat { token, .. } => Some(ShareMsg::HeartbeatResponse {
+                token: *token,
+                error,
+                member_epoch: -1,
+                heartbeat_interval_ms: 0,
+                assignment: Box::new([]),
+            }),
+            ShareMsg::Fetch {
+                partition, token, ..
+            } => Some(ShareMsg::FetchResponse {
+                partition: *partition,
+                token: *token,
+                error,
+                records: Box::new([]),
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// KIP-447's `ConsumerGroupMetadata`, which `sendOffsetsToTransaction` takes: the member (its
@@ -438,6 +516,7 @@ impl Msg {
             | Msg::Txn { .. }
             | Msg::MetadataRequest { .. }
             | Msg::Group { .. } => true,
+            Msg::Share(m) => m.is_request(),
             Msg::ConnectionClosed { .. }
             | Msg::ProduceResponse { .. }
             | Msg::ReplicaFetchResponse { .. }
@@ -642,6 +721,39 @@ impl crate::sim::Kernel {
                 w.kind = kind;
                 w.error = error;
             }
+            Msg::Share(m) => match m {
+                ShareMsg::Heartbeat { .. } => w.kind = WireKind::ShareGroupHeartbeat,
+                ShareMsg::HeartbeatResponse { error, .. } => {
+                    w.kind = WireKind::ShareGroupHeartbeatResponse;
+                    w.error = *error;
+                }
+                ShareMsg::Fetch {
+                    partition,
+                    acks,
+                    close,
+                    ..
+                } => {
+                    w.kind = if *close {
+                        WireKind::ShareAcknowledge
+                    } else {
+                        WireKind::ShareFetch
+                    };
+                    w.partition = Some(*partition);
+                    w.records = acks.len() as u32;
+                }
+                ShareMsg::FetchResponse {
+                    partition,
+                    error,
+                    records,
+                    ..
+                } => {
+                    w.kind = WireKind::ShareFetchResponse;
+                    w.partition = Some(*partition);
+                    w.error = *error;
+                    w.first_msg = records.first().map(|r| r.msg);
+                    w.records = records.len() as u32;
+                }
+            },
         }
         w
     }

@@ -12,6 +12,7 @@ mod producer_fidelity;
 mod properties;
 mod reference;
 mod scenario_files;
+mod share_groups;
 mod transactions;
 mod tui;
 mod util;
