@@ -212,7 +212,12 @@ fn short_consumer(name: &str) -> &str {
 pub fn compact_lines(s: &Session, width: u16) -> Vec<Line<'static>> {
     let sim = &s.sim;
     let mut lines = Vec::new();
-    for g in sim.groups() {
+    for (gi, g) in sim.groups().iter().enumerate() {
+        if g.spec.share.is_some() {
+            let group = crate::sim::GroupId(gi as u32);
+            lines.extend(super::share::share_lines(sim, group, width, true));
+            continue;
+        }
         let mut pieces = vec![vec![
             Span::styled(format!("{} ", g.name), theme::TITLE),
             Span::styled(
@@ -322,6 +327,11 @@ impl GroupsPanel<'_> {
         let sim = &self.s.sim;
         let mut lines = Vec::new();
         for (gi, g) in sim.groups().iter().enumerate() {
+            if g.spec.share.is_some() {
+                let group = crate::sim::GroupId(gi as u32);
+                lines.extend(super::share::share_lines(sim, group, width, false));
+                continue;
+            }
             lines.extend(super::wrap_spans(
                 vec![
                     Span::styled(format!("{}  ", g.name), theme::TITLE),

@@ -23,6 +23,7 @@ pub mod outcome;
 pub mod picker;
 pub mod producers;
 pub mod run;
+pub mod share;
 pub mod theme;
 
 pub use app::{App, Overlay, View};

@@ -28,10 +28,10 @@ fn trace(name: &str) -> (Sim, Vec<brokerlab::sim::TraceEvent>) {
 
 #[test]
 fn more_consumers_than_partitions_all_apply_records() {
-    let r = run("share-group-more-consumers-than-partitions");
+    let r = run("share-group-all-busy");
     let w = &r.groups["workers"];
     assert_eq!((w.applied, w.duplicated, w.lost), (200, 0, 0));
-    let (sim, events) = trace("share-group-more-consumers-than-partitions");
+    let (sim, events) = trace("share-group-all-busy");
     let group = &sim.groups()[0];
     assert_eq!(group.consumers.len(), 4);
     // Every one of the four consumers applied records: none sat idle.
@@ -62,13 +62,13 @@ fn more_consumers_than_partitions_all_apply_records() {
 
 #[test]
 fn a_crashed_consumers_locks_expire_and_its_records_are_redelivered() {
-    let r = run("share-group-lock-expiry-redelivery");
+    let r = run("share-group-lock-expiry");
     let w = &r.groups["workers"];
     assert_eq!(w.lost, 0);
     assert!(w.duplicated >= 1, "{w:?}");
     assert!(w.redelivered >= w.duplicated, "{w:?}");
     assert_eq!(w.applied + w.duplicated, 60);
-    let (sim, events) = trace("share-group-lock-expiry-redelivery");
+    let (sim, events) = trace("share-group-lock-expiry");
     let crashed = sim.groups()[0].consumers[0];
     // The locks of the crashed member expire one lock duration after they were taken, and
     // another member acquires each of those records again, at delivery count 2.
@@ -127,8 +127,8 @@ fn a_poison_record_is_archived_at_the_delivery_count_limit() {
 
 #[test]
 fn share_groups_are_deterministic() {
-    let (_, a) = trace("share-group-lock-expiry-redelivery");
-    let (_, b) = trace("share-group-lock-expiry-redelivery");
+    let (_, a) = trace("share-group-lock-expiry");
+    let (_, b) = trace("share-group-lock-expiry");
     assert_eq!(a, b);
 }
 
@@ -150,11 +150,16 @@ delivery_count_limit = 11
 "#;
     let err = scenario::parse("bad.toml", text).expect_err("invalid");
     let msg = err.to_string();
-    assert!(msg.contains("bad.toml:13:1"), "{msg}");
+    assert!(msg.contains("bad.toml:12:1"), "{msg}");
     assert!(
         msg.contains("`commit` does not apply to a share group"),
         "{msg}"
     );
+    let limit = text.replace("commit = \"after-process\"\n", "");
+    let msg = scenario::parse("bad.toml", &limit)
+        .expect_err("invalid")
+        .to_string();
+    assert!(msg.contains("bad.toml:12:24"), "{msg}");
     assert!(msg.contains("delivery_count_limit = 11"), "{msg}");
     assert!(msg.contains("2 to 10"), "{msg}");
     let consumer_group = text.replace("type = \"share\"\ncommit = \"after-process\"\n", "");

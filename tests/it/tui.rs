@@ -838,3 +838,24 @@ fn the_event_log_at_120x40_fits_sends_and_acknowledgements_on_one_line() {
         "the acknowledgement is on one line:\n{f}"
     );
 }
+
+#[test]
+fn share_group_panel_shows_the_window_and_each_records_state() {
+    let mut app = open("share-group-lock-expiry");
+    step_until(&mut app, |l| l.contains("consumer-1 crashes"));
+    let f = frame(&app, 120, 40);
+    snap!("tui__share_crash_120x40", f.clone());
+    assert!(f.contains("share group (KIP-932)"), "{f}");
+    assert!(f.contains("SPSO 10 SPEO"), "{f}");
+    // The dead member's records: glyph, word, delivery count, holder, lock time left.
+    assert!(f.contains("◐10 acquired ×1 consumer-1 14.5s"), "{f}");
+    step_until(&mut app, |l| l.contains("acquisition lock on"));
+    let f = frame(&app, 120, 40);
+    assert!(
+        f.contains("○10 available ×1") || f.contains("◐10 acquired ×2"),
+        "{f}"
+    );
+    // The narrow layout keeps the glyph and the word.
+    let f = frame(&app, 80, 24);
+    assert!(f.contains("share group (KIP-932)"), "{f}");
+}
