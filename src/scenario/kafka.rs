@@ -105,6 +105,17 @@ pub const KAFKA_NAMES: &[(&str, &str, &str)] = &[
     ("groups", "auto_offset_reset", "auto.offset.reset"),
     ("groups", "request_timeout_ms", "request.timeout.ms"),
     ("groups", "fetch_max_wait_ms", "fetch.max.wait.ms"),
+    (
+        "groups",
+        "record_lock_duration_ms",
+        "share.record.lock.duration.ms",
+    ),
+    ("groups", "delivery_count_limit", "share.delivery.count.limit"),
+    (
+        "groups",
+        "partition_max_record_locks",
+        "group.share.partition.max.record.locks",
+    ),
     ("compare", "enable_idempotence", "enable.idempotence"),
     (
         "compare",
