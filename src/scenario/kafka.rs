@@ -110,7 +110,11 @@ pub const KAFKA_NAMES: &[(&str, &str, &str)] = &[
         "record_lock_duration_ms",
         "share.record.lock.duration.ms",
     ),
-    ("groups", "delivery_count_limit", "share.delivery.count.limit"),
+    (
+        "groups",
+        "delivery_count_limit",
+        "share.delivery.count.limit",
+    ),
     (
         "groups",
         "partition_max_record_locks",

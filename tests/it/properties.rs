@@ -217,6 +217,11 @@ fn random_scenario(seed: u64) -> String {
         let assignor = *g.pick(&["range", "roundrobin", "sticky", "cooperative-sticky"]);
         let commit = *g.pick(&["auto", "before-process", "after-process"]);
         let reset = *g.pick(&["earliest", "earliest", "latest"]);
+        // A share group (KIP-932) one time in four, drawn from its own generator so the main
+        // stream, and every scenario without one, stays as it was.
+        let mut sg = Gen::new(seed ^ 0x5ba2_e000 ^ i as u64);
+        let share = sg.chance(0.25);
+        let start = t.len();
         let _ = writeln!(
             t,
             "\n[[groups]]\nname = \"{name}\"\ntopic = \"{topic}\"\nconsumers = {consumers}\nassignor = \"{assignor}\"\ncommit = \"{commit}\"\nauto_offset_reset = \"{reset}\"\nprocessing_ms = {}\ndedup = {}",
@@ -242,6 +247,33 @@ fn random_scenario(seed: u64) -> String {
         }
         if g.chance(0.3) {
             let _ = writeln!(t, "start_ms = {}", g.int(0, stop / 2));
+        }
+        if share {
+            // The same group as a share group: without the fields a share group refuses.
+            const REFUSED: [&str; 6] = [
+                "assignor",
+                "commit",
+                "session_timeout_ms",
+                "heartbeat_interval_ms",
+                "auto_commit_interval_ms",
+                "max_attempts",
+            ];
+            let kept: String = t[start..]
+                .lines()
+                .filter(|l| !REFUSED.iter().any(|f| l.starts_with(&format!("{f} ="))))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            t.truncate(start);
+            t.push_str(&kept);
+            let _ = writeln!(
+                t,
+                "type = \"share\"\nrecord_lock_duration_ms = {}\ndelivery_count_limit = {}",
+                sg.int(15_000, 60_000),
+                sg.int(2, 10)
+            );
+            if sg.chance(0.5) {
+                let _ = writeln!(t, "fail_every = {}", sg.int(3, 20));
+            }
         }
         groups.push(GroupPlan { name, consumers });
     }
@@ -631,6 +663,7 @@ fn run_inner(sc: &Scenario, seed: u64, check: bool) -> Result<RunSummary, String
             // Both invariants after every step: the logs are short, so this is cheap.
             let at = |e: String| format!("after event {} at {}: {e}", sim.events(), sim.now());
             check_hw_le_leo(&sim).map_err(at)?;
+            check_share_partitions(&sim).map_err(at)?;
             if !unclean {
                 check_isr_prefix(&sim).map_err(at)?;
             }
@@ -671,6 +704,45 @@ fn run_inner(sc: &Scenario, seed: u64, check: bool) -> Result<RunSummary, String
         outcome,
         unclean,
     })
+}
+
+/// KIP-932: every share partition's window holds exactly the records from its SPSO to its
+/// SPEO, and no record went out more often than its group's delivery count limit.
+fn check_share_partitions(sim: &Sim) -> Result<(), String> {
+    for sg in sim.share_groups() {
+        let limit = sim.groups()[sg.group.idx()]
+            .spec
+            .share
+            .map_or(0, |s| s.delivery_count_limit);
+        for &p in &sg.partitions {
+            let Some(sp) = sim.share_partition(sg.group, p) else {
+                continue;
+            };
+            let name = sim.partition_name(p);
+            if sp.spso() > sp.speo() {
+                return Err(format!(
+                    "{name}: share window SPSO {} above SPEO {}",
+                    sp.spso(),
+                    sp.speo()
+                ));
+            }
+            for (k, r) in sp.in_flight().enumerate() {
+                if r.offset != sp.spso() + k as u64 {
+                    return Err(format!(
+                        "{name}: in-flight record {k} at offset {}",
+                        r.offset
+                    ));
+                }
+                if r.delivery_count > limit {
+                    return Err(format!(
+                        "{name}: offset {} delivered {} times, limit {limit}",
+                        r.offset, r.delivery_count
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_hw_le_leo(sim: &Sim) -> Result<(), String> {
