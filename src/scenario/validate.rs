@@ -1067,32 +1067,38 @@ impl<'a, 'i> Validator<'a, 'i> {
             // Kafka's brokers bound the group settings: `group.share.min/max.record.lock.duration.ms`
             // (15000 / 60000), `group.share.min/max.delivery.count.limit` (2 / 10), and
             // `group.share.partition.max.record.locks` takes 100 to 10000.
-            if let Some(ms) = g.record_lock_duration_ms
-                && !(15_000..=60_000).contains(&ms)
-            {
-                self.err(
-                    fp!["groups", i, "record_lock_duration_ms"],
-                    format!("`record_lock_duration_ms = {ms}` is outside the brokers' bounds"),
-                )
-                .expected("15000 to 60000 (group.share.min/max.record.lock.duration.ms)");
-            }
-            if let Some(n) = g.delivery_count_limit
-                && !(2..=10).contains(&n)
-            {
-                self.err(
-                    fp!["groups", i, "delivery_count_limit"],
-                    format!("`delivery_count_limit = {n}` is outside the brokers' bounds"),
-                )
-                .expected("2 to 10 (group.share.min/max.delivery.count.limit)");
-            }
-            if let Some(n) = g.partition_max_record_locks
-                && !(100..=10_000).contains(&n)
-            {
-                self.err(
-                    fp!["groups", i, "partition_max_record_locks"],
-                    format!("`partition_max_record_locks = {n}` is outside Kafka's range"),
-                )
-                .expected("100 to 10000 (group.share.partition.max.record.locks)");
+            let bounded = [
+                (
+                    "record_lock_duration_ms",
+                    g.record_lock_duration_ms,
+                    15_000..=60_000,
+                    "group.share.min/max.record.lock.duration.ms",
+                ),
+                (
+                    "delivery_count_limit",
+                    g.delivery_count_limit.map(u64::from),
+                    2..=10,
+                    "group.share.min/max.delivery.count.limit",
+                ),
+                (
+                    "partition_max_record_locks",
+                    g.partition_max_record_locks.map(u64::from),
+                    100..=10_000,
+                    "group.share.partition.max.record.locks",
+                ),
+            ];
+            for (field, value, range, kafka) in bounded {
+                if let Some(v) = value.filter(|v| !range.contains(v)) {
+                    self.err(
+                        fp!["groups", i, field],
+                        format!("`{field} = {v}` is outside the brokers' bounds"),
+                    )
+                    .expected(format!(
+                        "{} to {} ({kafka})",
+                        range.start(),
+                        range.end()
+                    ));
+                }
             }
         }
     }

@@ -892,7 +892,12 @@ impl Sim {
                     let meta = coordinator::Metadata::new(&self.brokers[b.idx()].metadata);
                     let cx = &mut Cx::new(&mut self.k, to);
                     if let Some(sg) = self.share_groups.iter_mut().find(|s| s.group == group) {
-                        sg.on_heartbeat(b, from, consumer, member_epoch, token, &meta, cx);
+                        let hb = share_group::Heartbeat {
+                            consumer,
+                            member_epoch,
+                            token,
+                        };
+                        sg.on_heartbeat(b, from, hb, &meta, cx);
                     }
                 }
                 Msg::Share(wire::ShareMsg::Fetch {

@@ -208,18 +208,7 @@ impl ShareClient {
             let acks = std::mem::take(&mut self.mem.parts[i].acks);
             if let Some(leader) = self.leader(p) {
                 let token = self.token();
-                cx.send(
-                    cx.broker_node(leader),
-                    Msg::Share(ShareMsg::Fetch {
-                        group: self.group,
-                        consumer: self.id,
-                        partition: p,
-                        token,
-                        max_records: 0,
-                        acks: acks.into_boxed_slice(),
-                        close: true,
-                    }),
-                );
+                self.send_fetch(leader, p, token, acks, true, cx);
             }
         }
         self.mem.member_epoch = -1;
@@ -436,23 +425,37 @@ impl ShareClient {
         };
         let acks = std::mem::take(&mut self.mem.parts[i].acks);
         self.mem.parts[i].fetching = Some(token);
-        cx.send(
-            cx.broker_node(leader),
-            Msg::Share(ShareMsg::Fetch {
-                group: self.group,
-                consumer: self.id,
-                partition: p,
-                token,
-                max_records: self.spec.max_poll_records,
-                acks: acks.into_boxed_slice(),
-                close: false,
-            }),
-        );
+        self.send_fetch(leader, p, token, acks, false, cx);
         cx.set_timer_ms(
             self.spec.request_timeout_ms,
             Timer::ShareConsumer(ShareConsumerTimer::FetchTimeout {
                 partition: p,
                 token,
+            }),
+        );
+    }
+
+    /// A ShareFetch carrying `acks`; with `close`, the ShareAcknowledge of `close()`, which
+    /// acquires nothing and releases what the member still holds.
+    fn send_fetch(
+        &self,
+        leader: BrokerId,
+        partition: PartitionId,
+        token: u32,
+        acks: Vec<(u64, AckType)>,
+        close: bool,
+        cx: &mut Cx,
+    ) {
+        cx.send(
+            cx.broker_node(leader),
+            Msg::Share(ShareMsg::Fetch {
+                group: self.group,
+                consumer: self.id,
+                partition,
+                token,
+                max_records: if close { 0 } else { self.spec.max_poll_records },
+                acks: acks.into_boxed_slice(),
+                close,
             }),
         );
     }

@@ -26,6 +26,15 @@ use crate::sim::ids::*;
 use crate::sim::trace::{LeaveReason, Trace};
 use crate::sim::wire::{Msg, ShareMsg};
 
+/// A `ShareGroupHeartbeat` as the coordinator reads it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Heartbeat {
+    pub(crate) consumer: ConsumerId,
+    /// 0 to join, -1 to leave, else the member's epoch.
+    pub(crate) member_epoch: i32,
+    pub(crate) token: u32,
+}
+
 /// One member, as the coordinator knows it.
 #[derive(Clone, Debug)]
 pub struct ShareMember {
@@ -80,12 +89,15 @@ impl ShareGroup {
         &mut self,
         b: BrokerId,
         from: NodeId,
-        consumer: ConsumerId,
-        member_epoch: i32,
-        token: u32,
+        hb: Heartbeat,
         meta: &Metadata,
         cx: &mut Cx,
     ) {
+        let Heartbeat {
+            consumer,
+            member_epoch,
+            token,
+        } = hb;
         let heartbeat_interval_ms = self.config.heartbeat_interval_ms;
         let reply = |cx: &mut Cx, error: ErrorCode, epoch: i32, assignment: Box<[PartitionId]>| {
             cx.send(

@@ -17,7 +17,7 @@ use crate::sim::config::OffsetReset;
 use crate::sim::cx::Cx;
 use crate::sim::ids::*;
 use crate::sim::share_partition::{
-    AckType, Change, Limits, Persisted, RecordChange, SharePartition,
+    AckType, Acquire, Change, Limits, Persisted, RecordChange, SharePartition,
 };
 use crate::sim::trace::{ShareStep, Trace};
 use crate::sim::wire::{AcquiredRecord, Msg, ShareMsg};
@@ -162,15 +162,12 @@ impl Broker {
             }
         } else {
             let first = changes.len();
-            sp.acquire(
-                req.consumer,
-                req.max_records,
-                hw,
-                msg_at,
-                limits,
-                cx.now(),
-                &mut changes,
-            );
+            let req = Acquire {
+                member: req.consumer,
+                max_records: req.max_records,
+                now: cx.now(),
+            };
+            sp.acquire(req, hw, msg_at, limits, &mut changes);
             records.extend(changes[first..].iter().map(|c| AcquiredRecord {
                 offset: c.offset,
                 msg: c.msg,

@@ -123,6 +123,14 @@ pub struct RecordChange {
     pub change: Change,
 }
 
+/// A ShareFetch's acquisition: who acquires, how many records at most, and when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Acquire {
+    pub member: ConsumerId,
+    pub max_records: u32,
+    pub now: SimTime,
+}
+
 /// The settings a share partition enforces (the group's `share.*` configuration).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -221,22 +229,21 @@ impl SharePartition {
             }));
     }
 
-    /// ShareFetch: acquire up to `max_records` records for `member`, the available in-flight
+    /// ShareFetch: acquire up to `req.max_records` records for `req.member`, the available in-flight
     /// ones first (lowest offset first), then new ones read from the log below `hw`
     /// (`msg_at` gives the message at an offset, `None` for a control record). Appends what it
     /// acquired to `out`.
     pub fn acquire(
         &mut self,
-        member: ConsumerId,
-        max_records: u32,
+        req: Acquire,
         hw: u64,
         msg_at: impl Fn(u64) -> Option<MsgId>,
         limits: Limits,
-        now: SimTime,
         out: &mut Vec<RecordChange>,
     ) {
-        let deadline = now.plus_us(limits.lock_duration_us);
-        let mut left = max_records;
+        let member = req.member;
+        let deadline = req.now.plus_us(limits.lock_duration_us);
+        let mut left = req.max_records;
         for r in self.records.iter_mut() {
             if left == 0 {
                 break;
@@ -398,7 +405,17 @@ mod tests {
 
     fn acquire(sp: &mut SharePartition, m: ConsumerId, n: u32, hw: u64, at: u64) -> Vec<u64> {
         let mut out = Vec::new();
-        sp.acquire(m, n, hw, msg_at, LIMITS, t(at), &mut out);
+        sp.acquire(
+            Acquire {
+                member: m,
+                max_records: n,
+                now: t(at),
+            },
+            hw,
+            msg_at,
+            LIMITS,
+            &mut out,
+        );
         out.iter().map(|c| c.offset).collect()
     }
 
@@ -455,7 +472,17 @@ mod tests {
         assert!(sp.acknowledge(A, 0, AckType::Release, LIMITS, &mut out));
         assert_eq!(states(&sp), [(0, "available", 1)]);
         let mut got = Vec::new();
-        sp.acquire(B, 1, 10, msg_at, LIMITS, t(5), &mut got);
+        sp.acquire(
+            Acquire {
+                member: B,
+                max_records: 1,
+                now: t(5),
+            },
+            10,
+            msg_at,
+            LIMITS,
+            &mut got,
+        );
         assert_eq!(got[0].offset, 0);
         assert_eq!(got[0].delivery_count, 2);
         assert_eq!(got[0].change, Change::Acquired { member: B });
@@ -501,7 +528,17 @@ mod tests {
         let mut out = Vec::new();
         for delivery in 1..=3 {
             out.clear();
-            sp.acquire(A, 1, 1, msg_at, LIMITS, t(0), &mut out);
+            sp.acquire(
+                Acquire {
+                    member: A,
+                    max_records: 1,
+                    now: t(0),
+                },
+                1,
+                msg_at,
+                LIMITS,
+                &mut out,
+            );
             assert_eq!(out[0].delivery_count, delivery);
             out.clear();
             sp.acknowledge(A, 0, AckType::Release, LIMITS, &mut out);
@@ -525,7 +562,17 @@ mod tests {
         let mut sp = SharePartition::new(0);
         let mut out = Vec::new();
         for _ in 0..3 {
-            sp.acquire(A, 1, 1, msg_at, LIMITS, t(0), &mut out);
+            sp.acquire(
+                Acquire {
+                    member: A,
+                    max_records: 1,
+                    now: t(0),
+                },
+                1,
+                msg_at,
+                LIMITS,
+                &mut out,
+            );
             sp.expire_locks(t(1_000_000), LIMITS, &mut out);
         }
         let last = out.last().unwrap();
@@ -575,7 +622,17 @@ mod tests {
         // (as its first delivery); offset 1 stays acknowledged.
         let mut new = SharePartition::load(&p, msg_at);
         let mut got = Vec::new();
-        new.acquire(B, 10, 3, msg_at, LIMITS, t(0), &mut got);
+        new.acquire(
+            Acquire {
+                member: B,
+                max_records: 10,
+                now: t(0),
+            },
+            3,
+            msg_at,
+            LIMITS,
+            &mut got,
+        );
         let got: Vec<(u64, u32)> = got.iter().map(|c| (c.offset, c.delivery_count)).collect();
         assert_eq!(got, [(0, 1), (2, 2)]);
     }
