@@ -39,18 +39,15 @@ fn lock_left(deadline: SimTime, now: SimTime) -> String {
     format!("{:.1}s", (deadline.0 - now.0) as f64 / 1e6)
 }
 
-/// One in-flight record: `◐7 acquired ×2 c-1 12.3s` (the word dropped when `compact`).
+/// One in-flight record: `◐7 acquired ×2 consumer-1 12.3s`, the holder shortened to `c1`
+/// when `compact`.
 fn record_piece(
     sim: &Sim,
     r: &crate::sim::share_partition::InFlight,
     compact: bool,
 ) -> Vec<Span<'static>> {
     let style = record_style(r.state);
-    let mut text = format!(" {}{}", r.state.glyph(), r.offset);
-    if !compact {
-        text.push(' ');
-        text.push_str(r.state.name());
-    }
+    let mut text = format!(" {}{} {}", r.state.glyph(), r.offset, r.state.name());
     if r.delivery_count > 0 {
         text.push_str(&format!(" ×{}", r.delivery_count));
     }
@@ -132,7 +129,16 @@ fn partition_lines(
     lines
 }
 
-/// Share group `g`'s lines in the groups panel.
+fn member_style(st: ConsumerState) -> ratatui::style::Style {
+    match st {
+        ConsumerState::Active => theme::UP,
+        ConsumerState::Crashed => theme::DOWN,
+        ConsumerState::Left | ConsumerState::Idle => theme::DIM,
+        _ => theme::PAUSED,
+    }
+}
+
+/// Share group `g`'s lines in the groups panel (`compact`: the narrow layout).
 pub fn share_lines(sim: &Sim, g: GroupId, width: u16, compact: bool) -> Vec<Line<'static>> {
     let group = &sim.groups()[g.idx()];
     let Some(share) = group.spec.share else {
@@ -163,15 +169,30 @@ pub fn share_lines(sim: &Sim, g: GroupId, width: u16, compact: bool) -> Vec<Line
         width,
         4,
     );
+    let windows: Vec<Line<'static>> = sg
+        .partitions
+        .iter()
+        .flat_map(|&p| partition_lines(sim, p, sim.share_partition(g, p), width, compact))
+        .collect();
+    if compact {
+        // The narrow layout puts the windows first, and the members on one line after them.
+        lines.extend(windows);
+        let mut spans = vec![Span::styled("  members", theme::LABEL)];
+        for &c in &group.consumers {
+            let cons = &sim.consumers()[c.idx()];
+            let st = cons.state();
+            spans.push(Span::styled(
+                format!("  {} {}", short(&cons.name), st.name()),
+                member_style(st),
+            ));
+        }
+        lines.extend(super::wrap_spans(spans, width, 4));
+        return lines;
+    }
     for &c in &group.consumers {
         let cons = &sim.consumers()[c.idx()];
         let st = cons.state();
-        let style = match st {
-            ConsumerState::Active => theme::UP,
-            ConsumerState::Crashed => theme::DOWN,
-            ConsumerState::Left | ConsumerState::Idle => theme::DIM,
-            _ => theme::PAUSED,
-        };
+        let style = member_style(st);
         let member = sg.members().iter().find(|m| m.consumer == c);
         let mut spans = vec![
             Span::styled(format!("  {:<11}", short(&cons.name)), style),
@@ -201,14 +222,6 @@ pub fn share_lines(sim: &Sim, g: GroupId, width: u16, compact: bool) -> Vec<Line
         }
         lines.extend(super::wrap_spans(spans, width, 24));
     }
-    for &p in &sg.partitions {
-        lines.extend(partition_lines(
-            sim,
-            p,
-            sim.share_partition(g, p),
-            width,
-            compact,
-        ));
-    }
+    lines.extend(windows);
     lines
 }

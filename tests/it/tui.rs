@@ -855,7 +855,11 @@ fn share_group_panel_shows_the_window_and_each_records_state() {
         f.contains("○10 available ×1") || f.contains("◐10 acquired ×2"),
         "{f}"
     );
-    // The narrow layout keeps the glyph and the word.
+    // The narrow layout shows the window first, and keeps the glyph and the word.
+    let mut app = open("share-group-lock-expiry");
+    step_until(&mut app, |l| l.contains("consumer-1 crashes"));
     let f = frame(&app, 80, 24);
-    assert!(f.contains("share group (KIP-932)"), "{f}");
+    snap!("tui__share_crash_80x24", f.clone());
+    assert!(f.contains("SPSO 10 SPEO"), "{f}");
+    assert!(f.contains("◐10 acquired ×1 c1 14.5s"), "{f}");
 }
