@@ -13,7 +13,7 @@ use crate::session::LogKind;
 const CSS: &str = "\
 :root{color-scheme:light}
 body{margin:0;background:#fff;color:#1f2328;font:18px/1.5 'DejaVu Sans',Verdana,Arial,sans-serif}
-main{max-width:1200px;margin:0 auto;padding:24px 32px 64px}
+main{max-width:1760px;margin:0 auto;padding:24px 32px 64px}
 h1{font-size:32px;line-height:1.25;margin:4px 0 8px}
 h2{font-size:26px;margin:40px 0 12px;border-bottom:2px solid #d0d7de;padding-bottom:4px}
 .kicker{margin:0;color:#57606a;font-size:16px;text-transform:uppercase;letter-spacing:.08em}
@@ -25,7 +25,8 @@ nav{font-size:16px}nav a{color:#0550ae}
 .notes li{background:#fff8c5;border:2px solid #7d4e00;border-radius:8px;padding:8px 12px;margin:8px 0}
 time{font-family:'DejaVu Sans Mono',Menlo,Consolas,monospace;color:#57606a;margin-right:12px}
 .figure{overflow-x:auto;border:1px solid #d0d7de;border-radius:8px}
-.figure svg{display:block;max-width:none}
+.figure svg{display:block;max-width:100%;height:auto}
+section#trace,section#notes,header{max-width:1200px}
 table.trace{border-collapse:collapse;width:100%;font-size:16px}
 table.trace td{padding:3px 8px;vertical-align:top;border-bottom:1px solid #eaeef2}
 table.trace td.t{font-family:'DejaVu Sans Mono',Menlo,Consolas,monospace;color:#57606a;white-space:nowrap;text-align:right}
@@ -124,7 +125,12 @@ pub fn page(scenario: &Scenario, run: &Capture) -> String {
     } else {
         s.push_str("<ol class=\"notes\">\n");
         for (t, text) in notes {
-            let _ = writeln!(s, "<li><time>{}</time>» {}</li>", fmt_time(t), esc(text));
+            let _ = writeln!(
+                s,
+                "<li><time>{}</time>» {}</li>",
+                crate::report::fmt_time(t),
+                esc(text)
+            );
         }
         s.push_str("</ol>\n");
     }
@@ -141,7 +147,7 @@ pub fn page(scenario: &Scenario, run: &Capture) -> String {
         let _ = writeln!(
             s,
             "<tr class=\"{class}\"><td class=\"t\">{}</td><td class=\"k\">{word}</td><td>{}</td></tr>",
-            fmt_time(*t),
+            crate::report::fmt_time(*t),
             esc(line)
         );
     }
@@ -172,12 +178,18 @@ pub fn page(scenario: &Scenario, run: &Capture) -> String {
         }
     }
     s.push_str("</section>\n");
+    let mut command = format!("brokerlab export {} --seed {}", seq.label, seq.seed);
+    if seq.window.from > crate::sim::SimTime::ZERO {
+        command.push_str(&format!(" --from {}", fmt_time(seq.window.from)));
+    }
+    if let Some(to) = seq.window.to {
+        command.push_str(&format!(" --to {}", fmt_time(to)));
+    }
     let _ = writeln!(
         s,
-        "<footer>Made with <code>brokerlab export {} --seed {} --format html</code>. The same \
-         command makes the same page.</footer>",
-        esc(&seq.label),
-        seq.seed
+        "<footer>Made with <code>{} --format html</code>. The same command makes the same \
+         page.</footer>",
+        esc(&command)
     );
     s.push_str("</main>\n</body>\n</html>\n");
     s

@@ -411,7 +411,7 @@ pub fn element(seq: &Sequence) -> String {
             width - MARGIN
         );
         let label = format!("⋮ {} later", fmt_time(SimTime(dt)));
-        text(&mut s, GUTTER - 16, y + 5, SMALL, GREY, "end", true, &label);
+        text(&mut s, 8, y + 5, SMALL, GREY, "start", true, &label);
     }
     s.push_str("</g>\n");
 
