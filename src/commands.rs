@@ -270,6 +270,9 @@ fn export(
         Ok(b) => b,
         Err(e) => return bad(e),
     };
+    if let Some(note) = crate::export::warning(format, &bytes) {
+        eprintln!("{note}");
+    }
     if output == "-" {
         print_out(&String::from_utf8_lossy(&bytes));
         return ExitCode::SUCCESS;

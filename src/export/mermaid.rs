@@ -74,6 +74,9 @@ fn ids(names: &[&str]) -> Vec<String> {
     out
 }
 
+/// Mermaid refuses a diagram longer than this by default (its `maxTextSize`).
+pub const MAX_TEXT_SIZE: usize = 50_000;
+
 /// The reset participant's id.
 const NETWORK: &str = "network";
 
@@ -95,19 +98,7 @@ pub fn escape(text: &str) -> String {
 
 /// Note text, escaped and broken into lines of about `width` characters with `<br/>`.
 fn note_text(text: &str, width: usize) -> String {
-    let mut lines: Vec<String> = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
-            lines.push(std::mem::take(&mut line));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    lines.push(line);
-    lines
+    super::wrap(text, width)
         .iter()
         .map(|l| escape(l))
         .collect::<Vec<_>>()

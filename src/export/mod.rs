@@ -173,6 +173,38 @@ pub fn export(
     }
 }
 
+/// A note for the user about an export that worked but may not open as is.
+pub fn warning(format: Format, bytes: &[u8]) -> Option<String> {
+    (format == Format::Mermaid && bytes.len() > mermaid::MAX_TEXT_SIZE).then(|| {
+        format!(
+            "note: this diagram has {} characters; Mermaid draws at most {} unless its \
+             maxTextSize is raised: narrow the window with --from and --to",
+            bytes.len(),
+            mermaid::MAX_TEXT_SIZE
+        )
+    })
+}
+
+/// Greedy word wrap to `width` characters.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let len = line.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 /// Text for XML and HTML: `&`, `<`, `>` and quotes escaped.
 pub fn xml_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -222,6 +254,13 @@ mod tests {
         assert!(w.contains(SimTime::from_ms(6000)));
         assert!(!w.contains(SimTime::from_ms(4999)));
         assert_eq!(w.text(SimTime::from_ms(8000)), "5.000s–8.000s");
+    }
+
+    #[test]
+    fn wrap_keeps_words_whole_and_lines_short() {
+        assert_eq!(wrap("a bb ccc dddd", 6), vec!["a bb", "ccc", "dddd"]);
+        assert_eq!(wrap("", 6), vec![String::new()]);
+        assert_eq!(wrap("toolongword x", 4), vec!["toolongword", "x"]);
     }
 
     #[test]

@@ -7,12 +7,12 @@
 //! Like the TUI diagram, it leaves out heartbeats and fetches that carry no records (unless one
 //! is dropped): they are most of the traffic and none of the story.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::Window;
 use crate::report::{self, Report};
 use crate::scenario::Scenario;
-use crate::session::{LogKind, WireLine};
+use crate::session::LogKind;
 use crate::sim::{
     DropReason, ErrorCode, NodeId, NodeKind, Sim, SimTime, Trace, TraceEvent, Wire, WireKind,
 };
@@ -259,6 +259,8 @@ struct Builder {
     window: Window,
     items: Vec<Item>,
     in_flight: BTreeMap<u64, InFlight>,
+    /// The same messages by arrival time, to forget them once they have arrived.
+    arrivals: BTreeSet<(SimTime, u64)>,
     /// Every node's name and kind, in node order.
     nodes: Vec<(String, NodeKind)>,
     /// Every node's state now (from the trace's crashes, restarts and pauses).
@@ -273,6 +275,7 @@ impl Builder {
             window,
             items: Vec::new(),
             in_flight: BTreeMap::new(),
+            arrivals: BTreeSet::new(),
             nodes: Vec::new(),
             life: Vec::new(),
             life_at_start: None,
@@ -302,11 +305,12 @@ impl Builder {
             self.life_at_start = Some(self.life.clone());
         }
         // Messages that arrived before now can no longer be dropped.
-        while let Some(entry) = self.in_flight.first_entry() {
-            if entry.get().arrive_at >= ev.time {
+        while let Some(&(arrive_at, id)) = self.arrivals.first() {
+            if arrive_at >= ev.time {
                 break;
             }
-            entry.remove();
+            self.arrivals.pop_first();
+            self.in_flight.remove(&id);
         }
         let in_window = self.window.contains(ev.time);
         match &ev.kind {
@@ -317,17 +321,7 @@ impl Builder {
                 wire,
                 arrive_at,
             } if in_window => {
-                let hidden = WireLine {
-                    event: 0,
-                    time: ev.time,
-                    id: *id,
-                    from: *from,
-                    to: *to,
-                    wire: *wire,
-                    arrive_at: *arrive_at,
-                    dropped: None,
-                }
-                .is_chatter();
+                let hidden = crate::session::is_chatter(wire, false);
                 let item = if hidden {
                     None
                 } else {
@@ -336,6 +330,7 @@ impl Builder {
                 };
                 // Heartbeats stay hidden even when dropped, as in the TUI.
                 if item.is_some() || !wire.kind.is_chatter() {
+                    self.arrivals.insert((*arrive_at, *id));
                     self.in_flight.insert(
                         *id,
                         InFlight {
@@ -355,6 +350,7 @@ impl Builder {
                 ..
             } => {
                 if let Some(f) = self.in_flight.remove(id) {
+                    self.arrivals.remove(&(f.arrive_at, *id));
                     let item = match f.item {
                         Some(i) => Some(i),
                         None => {
@@ -517,13 +513,19 @@ fn mark(sim: &Sim, kind: &Trace) -> Option<(NodeId, Mark)> {
     })
 }
 
-/// An arrow's label: the Kafka request or response name, the first application message it
-/// carries (`+N` more), its error; a reset says whose process is gone.
+/// An arrow's label: the Kafka request or response name, the partition (when there are
+/// several), the first application message it carries (`+N` more), its error; a reset says
+/// whose process is gone.
 fn label(sim: &Sim, from: NodeId, wire: &Wire, reset: bool) -> String {
     if wire.kind == WireKind::ConnectionReset {
         return format!("connection reset: {} is down", sim.node_name(from));
     }
     let mut l = wire.kind.name().to_string();
+    // With more than one partition, which one it is about.
+    if let Some(p) = wire.partition.filter(|_| sim.partitions().len() > 1) {
+        l.push(' ');
+        l.push_str(&sim.partition_name(p));
+    }
     if let Some(m) = wire.first_msg {
         l.push(' ');
         l.push_str(&sim.msg_name(m));

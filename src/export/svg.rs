@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 
 use super::sequence::{Arrow, End, Item, Life, Mark, Sequence};
-use super::{fmt_time, xml_escape};
+use super::{fmt_time, wrap, xml_escape};
 use crate::sim::{DropReason, ErrorCode, SimTime, WireKind};
 
 const FONT: &str = "DejaVu Sans, Verdana, Arial, sans-serif";
@@ -85,26 +85,6 @@ fn mark_colour(m: &Mark) -> &'static str {
         Mark::Leader { .. } => "#0550ae",
         Mark::Truncated { .. } => "#953800",
     }
-}
-
-/// Greedy word wrap to `width` characters.
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        let len = line.chars().count();
-        if len > 0 && len + 1 + word.chars().count() > width {
-            lines.push(std::mem::take(&mut line));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    if !line.is_empty() || lines.is_empty() {
-        lines.push(line);
-    }
-    lines
 }
 
 /// Where each item sits, and the time axis arrows are measured on.
@@ -660,13 +640,6 @@ fn text(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn wrap_keeps_words_whole_and_lines_short() {
-        assert_eq!(wrap("a bb ccc dddd", 6), vec!["a bb", "ccc", "dddd"]);
-        assert_eq!(wrap("", 6), vec![String::new()]);
-        assert_eq!(wrap("toolongword x", 4), vec!["toolongword", "x"]);
-    }
 
     #[test]
     fn gaps_grow_with_the_time_between_rows() {

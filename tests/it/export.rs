@@ -8,8 +8,6 @@ use brokerlab::scenario;
 use brokerlab::session::Session;
 use brokerlab::sim::SimTime;
 use brokerlab::tui::App;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 
 use crate::util::{brokerlab, stderr, stdout};
 
@@ -427,30 +425,8 @@ impl Screen {
     }
 }
 
-fn buffer_text(buf: &ratatui::buffer::Buffer) -> String {
-    let w = buf.area.width as usize;
-    let mut out = String::new();
-    for row in buf.content.chunks(w) {
-        let mut line = String::new();
-        let mut skip = 0usize;
-        for c in row {
-            if skip == 0 {
-                line.push_str(c.symbol());
-            }
-            skip = skip
-                .max(ratatui::text::Span::raw(c.symbol()).width())
-                .saturating_sub(1);
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
-
 fn app_frame(app: &App) -> String {
-    let mut t = Terminal::new(TestBackend::new(100, 30)).unwrap();
-    t.draw(|f| f.render_widget(app, f.area())).unwrap();
-    buffer_text(t.backend().buffer())
+    crate::tui::text(&crate::tui::draw(app, 100, 30))
 }
 
 #[test]
