@@ -47,7 +47,7 @@ pub struct Arrow {
     pub from: NodeId,
     pub to: NodeId,
     pub wire: Wire,
-    /// The message's kind, first application message and error: `Produce checkout#7+1`.
+    /// The message's kind, first application message and error: `Produce checkout#7 +1 more`.
     pub label: String,
     pub end_kind: End,
     /// A connection reset, or the error reply a reset makes of a request: the dead process's
@@ -514,7 +514,7 @@ fn mark(sim: &Sim, kind: &Trace) -> Option<(NodeId, Mark)> {
 }
 
 /// An arrow's label: the Kafka request or response name, the partition (when there are
-/// several), the first application message it carries (`+N` more), its error; a reset says
+/// several), the first application message it carries (`+N more`), its error; a reset says
 /// whose process is gone.
 fn label(sim: &Sim, from: NodeId, wire: &Wire, reset: bool) -> String {
     if wire.kind == WireKind::ConnectionReset {
@@ -530,7 +530,7 @@ fn label(sim: &Sim, from: NodeId, wire: &Wire, reset: bool) -> String {
         l.push(' ');
         l.push_str(&sim.msg_name(m));
         if wire.records > 1 {
-            l.push_str(&format!("+{}", wire.records - 1));
+            l.push_str(&format!(" +{} more", wire.records - 1));
         }
     } else if wire.records > 0 {
         l.push_str(&format!(" ({} records)", wire.records));

@@ -9,7 +9,8 @@
 use std::fmt::Write as _;
 
 use super::sequence::{Arrow, End, Item, Life, Mark, Sequence};
-use super::{fmt_time, wrap, xml_escape};
+use super::{wrap, xml_escape};
+use crate::report::fmt_time;
 use crate::sim::{DropReason, ErrorCode, SimTime, WireKind};
 
 const FONT: &str = "DejaVu Sans, Verdana, Arial, sans-serif";
@@ -368,7 +369,7 @@ pub fn element(seq: &Sequence) -> String {
     s.push_str("<g id=\"times\">\n");
     let mut last = String::new();
     for &(t, y) in &layout.time_labels {
-        let label = crate::report::fmt_time(t);
+        let label = fmt_time(t);
         if label != last {
             text(
                 &mut s,
