@@ -107,6 +107,29 @@ pub enum Command {
         #[arg(long, conflicts_with = "json")]
         print_scenario: bool,
     },
+    /// Export a run for slides and sharing: its sequence diagram (SVG or Mermaid), a recording
+    /// of the TUI playing it (asciicast v2), or one self-contained HTML page.
+    Export {
+        /// A scenario file or bundled scenario name.
+        #[arg(value_parser = ScenarioArg, hide_possible_values = true)]
+        scenario: String,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// What to write.
+        #[arg(long, value_enum)]
+        format: crate::export::Format,
+        /// Start of the window to export: seconds (`1.5`, `1.5s`) or milliseconds (`1500ms`)
+        /// [default: the start of the run].
+        #[arg(long, value_name = "T", value_parser = crate::export::parse_time)]
+        from: Option<crate::sim::SimTime>,
+        /// End of the window, as --from [default: the end of the run].
+        #[arg(long, value_name = "T", value_parser = crate::export::parse_time)]
+        to: Option<crate::sim::SimTime>,
+        /// The file to write; `-` writes to standard output.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        output: String,
+    },
     /// List the bundled scenarios.
     List,
     /// Measure simulation speed on a large generated scenario.
@@ -182,7 +205,7 @@ impl TypedValueParser for ScenarioArg {
 
 /// The shell completion script for `brokerlab completions SHELL`: clap's, with the bundled
 /// scenarios' names offered wherever a SCENARIO goes (`run`, `tui`, `check`, `compare`,
-/// `sweep`), alongside file names.
+/// `sweep`, `export`), alongside file names.
 pub fn completion_script(shell: clap_complete::Shell) -> String {
     use clap::CommandFactory;
     use clap_complete::Shell;
@@ -213,7 +236,7 @@ pub fn completion_script(shell: clap_complete::Shell) -> String {
         // fish: clap completes no positional values; add the names (files stay on).
         Shell::Fish => format!(
             "{script}\n# Bundled scenarios, wherever a SCENARIO goes (file names are completed too).\n\
-             complete -c brokerlab -n \"__fish_brokerlab_using_subcommand run tui check compare sweep\" -a \"{names}\" -d 'bundled scenario'\n"
+             complete -c brokerlab -n \"__fish_brokerlab_using_subcommand run tui check compare sweep export\" -a \"{names}\" -d 'bundled scenario'\n"
         ),
         _ => script,
     }

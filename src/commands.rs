@@ -94,6 +94,14 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             json,
             print_scenario,
         }),
+        Some(Command::Export {
+            scenario,
+            seed,
+            format,
+            from,
+            to,
+            output,
+        }) => export(&scenario, seed, format, (from, to), &output),
         Some(Command::List) => {
             outln!("{}", list_text());
             ExitCode::SUCCESS
@@ -235,6 +243,44 @@ fn explain(arg: &str, seed: Option<u64>, msg: &str) -> ExitCode {
     let _ = write!(out, "{}", crate::life::explain_text(&rec, m));
     let _ = out.flush();
     ExitCode::SUCCESS
+}
+
+/// `export SCENARIO --format F [--from T --to T] -o FILE`.
+fn export(
+    arg: &str,
+    seed: Option<u64>,
+    format: crate::export::Format,
+    (from, to): (Option<crate::sim::SimTime>, Option<crate::sim::SimTime>),
+    output: &str,
+) -> ExitCode {
+    let bad = |e: String| {
+        eprintln!("error: {e}");
+        ExitCode::from(EXIT_BAD_INPUT)
+    };
+    let window = match crate::export::Window::new(from, to) {
+        Ok(w) => w,
+        Err(e) => return bad(e),
+    };
+    let (label, sc) = match scenario::load(arg) {
+        Ok(x) => x,
+        Err(e) => return bad_input(&e),
+    };
+    let seed = seed.unwrap_or(sc.scenario.seed);
+    let bytes = match crate::export::export(&label, &sc, seed, format, window) {
+        Ok(b) => b,
+        Err(e) => return bad(e),
+    };
+    if let Some(note) = crate::export::warning(format, &bytes) {
+        eprintln!("{note}");
+    }
+    if output == "-" {
+        print_out(&String::from_utf8_lossy(&bytes));
+        return ExitCode::SUCCESS;
+    }
+    match std::fs::write(output, &bytes) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => bad(format!("cannot write {output}: {e}")),
+    }
 }
 
 fn check(args: &[String]) -> ExitCode {

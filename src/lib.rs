@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod compare;
 pub mod explain;
+pub mod export;
 pub mod heap;
 pub mod life;
 pub mod metrics;

@@ -85,18 +85,24 @@ pub struct WireLine {
 impl WireLine {
     /// Heartbeats and fetches that carry no records: hidden in the diagram by default.
     pub fn is_chatter(&self) -> bool {
-        self.wire.kind.is_chatter()
-            || (matches!(
-                self.wire.kind,
-                WireKind::ReplicaFetch
-                    | WireKind::ReplicaFetchResponse
-                    | WireKind::ConsumerFetch
-                    | WireKind::ConsumerFetchResponse
-                    | WireKind::MetadataRequest
-                    | WireKind::MetadataResponse
-            ) && self.wire.records == 0
-                && self.dropped.is_none())
+        is_chatter(&self.wire, self.dropped.is_some())
     }
+}
+
+/// Whether a wire message is chatter (see [`WireLine::is_chatter`]); `dropped` when it never
+/// arrived.
+pub fn is_chatter(wire: &Wire, dropped: bool) -> bool {
+    wire.kind.is_chatter()
+        || (matches!(
+            wire.kind,
+            WireKind::ReplicaFetch
+                | WireKind::ReplicaFetchResponse
+                | WireKind::ConsumerFetch
+                | WireKind::ConsumerFetchResponse
+                | WireKind::MetadataRequest
+                | WireKind::MetadataResponse
+        ) && wire.records == 0
+            && !dropped)
 }
 
 /// Records a replica lost to truncation, for flagging them in the cluster view.

@@ -434,6 +434,7 @@ fn completions_offer_the_bundled_scenarios() {
         // `check` takes several.
         ("brokerlab check tour txn-z", vec!["txn-zombie-fencing"]),
         ("brokerlab compare acks-a", vec!["acks-all-leader-failover"]),
+        ("brokerlab export --format svg tou", vec!["tour"]),
         (
             "brokerlab sweep --seeds 5 unclean-election-d",
             vec!["unclean-election-disabled"],
@@ -456,9 +457,9 @@ fn completions_offer_the_bundled_scenarios() {
         .map(|b| b.name)
         .collect();
     let zsh = stdout(&brokerlab(&["completions", "zsh"]));
-    // Every SCENARIO argument (run, tui, compare, sweep; check's list) offers the helper, which
-    // offers the names and .toml files.
-    assert_eq!(zsh.matches(":_brokerlab_scenarios'").count(), 5, "{zsh}");
+    // Every SCENARIO argument (run, tui, compare, sweep, export; check's list) offers the
+    // helper, which offers the names and .toml files.
+    assert_eq!(zsh.matches(":_brokerlab_scenarios'").count(), 6, "{zsh}");
     assert!(zsh.contains(&format!("'bundled:bundled scenario:({})'", names.join(" "))));
     assert!(zsh.contains("_files -g \"*.toml\""));
     let helper = zsh.find("_brokerlab_scenarios() {").unwrap();
@@ -466,7 +467,9 @@ fn completions_offer_the_bundled_scenarios() {
     let fish = stdout(&brokerlab(&["completions", "fish"]));
     let line = fish
         .lines()
-        .find(|l| l.contains("__fish_brokerlab_using_subcommand run tui check compare sweep"))
+        .find(|l| {
+            l.contains("__fish_brokerlab_using_subcommand run tui check compare sweep export")
+        })
         .expect("a fish line for the scenario commands");
     assert!(
         line.contains(&format!("-a \"{}\"", names.join(" "))),

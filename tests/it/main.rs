@@ -6,6 +6,7 @@ mod compare_sweep;
 mod consumer_groups;
 mod determinism;
 mod drain;
+mod export;
 mod fates;
 mod fuzz;
 mod producer_fidelity;

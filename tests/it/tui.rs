@@ -35,14 +35,14 @@ fn open(name: &str) -> App {
     App::with_session(Session::new(label, sc, seed))
 }
 
-fn draw(app: &App, w: u16, h: u16) -> Buffer {
+pub fn draw(app: &App, w: u16, h: u16) -> Buffer {
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     t.draw(|f| f.render_widget(app, f.area())).unwrap();
     t.backend().buffer().clone()
 }
 
 /// The frame as plain text, one line per row, trailing spaces trimmed.
-fn text(buf: &Buffer) -> String {
+pub fn text(buf: &Buffer) -> String {
     let w = buf.area.width as usize;
     let mut out = String::new();
     for row in buf.content.chunks(w) {
