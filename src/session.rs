@@ -159,8 +159,8 @@ pub struct Session {
     pub live_faults: Vec<LiveFault>,
     checkpoints: Vec<Checkpoint>,
     checkpoint_every: u64,
-    /// The checker's outcome for the current state, computed when first asked for: it scans
-    /// every message, so stepping back or replaying does not pay for it, only the next frame.
+    /// The checker's outcome for the current state, built when first asked for (from the
+    /// checker's live counts: O(groups)), so a replay of many steps builds it once.
     outcome: std::cell::OnceCell<Outcome>,
     buf: Vec<TraceEvent>,
     /// The forward steps taken one after another (`→`): where each started and ended, so that
@@ -180,8 +180,10 @@ impl Session {
     /// A session at the start of the run. `scenario` must have passed validation.
     pub fn new(label: impl Into<String>, scenario: Scenario, seed: u64) -> Session {
         let sim = Sim::with_seed(&scenario, seed);
-        let checker =
+        let mut checker =
             Checker::new(CheckerSetup::from_scenario(&scenario).expect("validated scenario"));
+        // The views show the outcome after every step: keep its counts as events arrive.
+        checker.keep_live_counts();
         let groups = scenario.groups.len();
         let metrics = crate::metrics::Metrics::new(crate::metrics::MetricsSetup::from_sim(&sim));
         let mut s = Session {
@@ -1067,5 +1069,69 @@ mod tests {
             }
         }
         assert!(seen_retries, "some bundled scenario retries a batch");
+    }
+}
+
+#[cfg(test)]
+mod live_count_tests {
+    use super::*;
+
+    fn assert_live_equals_recount(s: &Session, name: &str, when: &str) {
+        assert_eq!(
+            s.checker.outcome(),
+            s.checker.recount_outcome(),
+            "{name}: live counts differ from a recount {when} (event {})",
+            s.events()
+        );
+    }
+
+    /// The checker's live fate counts equal a full recount at many steps of every bundled
+    /// scenario, once the run has drained, and after stepping back (which restores a
+    /// checkpoint's counts and replays).
+    #[test]
+    fn live_fate_counts_equal_a_full_recount_forward_and_after_stepping_back() {
+        let mut kinds_seen = [false; 6];
+        for b in crate::scenario::bundled() {
+            let sc = b.parse().expect("bundled scenarios validate");
+            let seed = sc.scenario.seed;
+            let mut s = Session::new(b.name, sc, seed);
+            assert!(s.checker.live_counts());
+            let mut n = 0u64;
+            while s.step() {
+                n += 1;
+                if n.is_multiple_of(53) {
+                    assert_live_equals_recount(&s, b.name, "going forward");
+                }
+            }
+            assert!(s.checker.is_final(), "{}: the run drained", b.name);
+            assert_live_equals_recount(&s, b.name, "at the end");
+            let o = s.outcome();
+            for (seen, n) in kinds_seen.iter_mut().zip([
+                o.lost_by_kind.truncated,
+                o.lost_by_kind.skipped,
+                o.lost_by_kind.never_written,
+                o.duplicated,
+                o.aborted,
+                o.unseen,
+            ]) {
+                *seen |= n > 0;
+            }
+            let end = s.events();
+            for k in (0..8).rev() {
+                s.rewind_to(end * k / 8);
+                assert_live_equals_recount(&s, b.name, "after a rewind");
+                s.step_back();
+                assert_live_equals_recount(&s, b.name, "after a step back");
+                for _ in 0..40 {
+                    s.step();
+                }
+                assert_live_equals_recount(&s, b.name, "stepping on after a rewind");
+            }
+        }
+        assert_eq!(
+            kinds_seen, [true; 6],
+            "the bundled scenarios exercise truncated, skipped, never written, duplicated, \
+             aborted and unseen messages"
+        );
     }
 }
