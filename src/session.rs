@@ -12,7 +12,8 @@
 
 use std::collections::VecDeque;
 
-use crate::check::{Anomaly, Checker, CheckerSetup, Outcome};
+use crate::check::{Anomaly, Checker, CheckerSetup, MsgStatus, Outcome};
+use crate::order_index::GroupOrder;
 use crate::report;
 use crate::scenario::{Fault, Scenario};
 use crate::sim::FaultSpec;
@@ -150,6 +151,8 @@ pub struct Session {
     pub wires: VecDeque<WireLine>,
     /// Per group, every application in order: (event, message).
     pub applied: Vec<Vec<(u64, MsgId)>>,
+    /// Per group, its applications by `(producer, key)` stream, for the order view.
+    pub order: Vec<GroupOrder>,
     /// Truncations so far.
     pub truncations: Vec<TruncationMark>,
     /// Event counts after which something notable happened (for `[`).
@@ -197,6 +200,7 @@ impl Session {
             log: VecDeque::new(),
             wires: VecDeque::new(),
             applied: vec![Vec::new(); groups],
+            order: vec![GroupOrder::default(); groups],
             truncations: Vec::new(),
             notables: Vec::new(),
             anomalies: Vec::new(),
@@ -343,6 +347,9 @@ impl Session {
         if !more {
             if self.sim.phase() == Phase::Finished && !self.checker.is_final() {
                 self.checker.set_final(true);
+                if record {
+                    self.list_lost_in_order();
+                }
             }
             return None;
         }
@@ -408,6 +415,14 @@ impl Session {
             Trace::Applied { group, msg, .. } => {
                 if let Some(a) = self.applied.get_mut(group.idx()) {
                     a.push((event, *msg));
+                    // Recorded before the checker sees this application: applied before means
+                    // applied again.
+                    let again = matches!(
+                        self.checker.message_status(*group, *msg),
+                        MsgStatus::Applied(_)
+                    );
+                    let info = self.sim.msg(*msg);
+                    self.order[group.idx()].push_applied(info.producer, info.key, info.n, again);
                 }
             }
             Trace::Truncated {
@@ -571,6 +586,15 @@ impl Session {
             self.refresh();
             return;
         }
+        // Undone newest first, while the simulation still knows every message applied.
+        for (a, order) in self.applied.iter().zip(&mut self.order) {
+            order.undo_lost();
+            let keep = a.partition_point(|(e, _)| *e <= target);
+            for &(_, m) in a[keep..].iter().rev() {
+                let info = self.sim.msg(m);
+                order.pop_applied(info.producer, info.key);
+            }
+        }
         let cp = self
             .checkpoints
             .iter()
@@ -605,6 +629,31 @@ impl Session {
             }
         }
         self.refresh();
+    }
+
+    /// The run has drained: add each group's lost messages to its order index (once: one
+    /// pass over the messages, only for a group that lost some).
+    fn list_lost_in_order(&mut self) {
+        let lost: Vec<u64> = self
+            .checker
+            .outcome()
+            .groups
+            .iter()
+            .map(|g| g.lost)
+            .collect();
+        for (gi, order) in self.order.iter_mut().enumerate() {
+            if lost.get(gi).is_none_or(|&n| n == 0) {
+                continue;
+            }
+            let g = GroupId(gi as u32);
+            for m in 0..self.sim.msg_count() {
+                let m = MsgId(m as u32);
+                if self.checker.message_status(g, m) == MsgStatus::Lost {
+                    let info = self.sim.msg(m);
+                    order.push_lost(info.producer, info.key, info.n);
+                }
+            }
+        }
     }
 
     fn inject_live_at(&mut self, event: u64) {
@@ -1132,6 +1181,46 @@ mod live_count_tests {
             kinds_seen, [true; 6],
             "the bundled scenarios exercise truncated, skipped, never written, duplicated, \
              aborted and unseen messages"
+        );
+    }
+}
+
+#[cfg(test)]
+mod order_index_tests {
+    use super::*;
+
+    /// The order index after stepping back equals the one built going forward to the same
+    /// event, at positions through every bundled scenario (lost cells included at the end).
+    #[test]
+    fn order_index_after_a_rewind_equals_the_one_built_going_forward() {
+        let mut saw = [false; 3];
+        for b in crate::scenario::bundled() {
+            let sc = b.parse().expect("bundled scenarios validate");
+            let seed = sc.scenario.seed;
+            let mut s = Session::new(b.name, sc.clone(), seed);
+            s.rewind_to(u64::MAX);
+            let end = s.events();
+            for st in s.order.iter().flat_map(|g| &g.streams) {
+                for c in &st.cells {
+                    saw[match c.mark {
+                        crate::order_index::Mark::Duplicate => 0,
+                        crate::order_index::Mark::Reordered => 1,
+                        crate::order_index::Mark::Lost => 2,
+                        crate::order_index::Mark::InOrder => continue,
+                    }] = true;
+                }
+            }
+            for k in (0..5).rev() {
+                let at = end * k / 5 + k;
+                s.rewind_to(at);
+                let mut fresh = Session::new(b.name, sc.clone(), seed);
+                fresh.rewind_to(at);
+                assert_eq!(s.order, fresh.order, "{} at event {at}", b.name);
+            }
+        }
+        assert_eq!(
+            saw, [true; 3],
+            "duplicates, reorderings and losses were indexed"
         );
     }
 }
