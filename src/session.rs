@@ -973,6 +973,9 @@ pub struct StepBackReport {
     pub build: std::time::Duration,
     /// One step back from each random position, sorted.
     pub step_back: Vec<std::time::Duration>,
+    /// Heap bytes of one copy of each part of the state, largest first (empty without the
+    /// counting allocator).
+    pub copy_by_part: Vec<(&'static str, i64)>,
 }
 
 impl Session {
@@ -996,6 +999,11 @@ impl Session {
         let build = start.elapsed();
         let end = session.events();
         let messages = session.outcome().sent;
+        let copy_by_part = if crate::heap::counting() {
+            session.copy_by_part()
+        } else {
+            Vec::new()
+        };
         // A fixed xorshift over the run: the positions need no quality, only repeatability.
         // Visited from the last back, so that reaching each one is a rewind, never a replay
         // of millions of events forward.
@@ -1037,7 +1045,37 @@ impl Session {
             checkpoint_bytes,
             build,
             step_back: times,
+            copy_by_part,
         }
+    }
+
+    /// The heap bytes one copy of each part of the state takes (what a checkpoint takes when
+    /// it is made, before the live state moves on), largest first: where checkpoint memory
+    /// goes.
+    fn copy_by_part(&self) -> Vec<(&'static str, i64)> {
+        fn copy_bytes<T: Clone>(x: &T) -> i64 {
+            let before = crate::heap::live_bytes();
+            let copy = x.clone();
+            let bytes = crate::heap::live_bytes() - before;
+            drop(copy);
+            bytes
+        }
+        let sim = &self.sim;
+        let mut parts = vec![
+            ("kernel", copy_bytes(&sim.k)),
+            ("brokers", copy_bytes(&sim.brokers)),
+            ("controller", copy_bytes(&sim.controller)),
+            ("producers", copy_bytes(&sim.producers)),
+            (
+                "coordinators",
+                copy_bytes(&sim.groups) + copy_bytes(&sim.txns),
+            ),
+            ("consumers", copy_bytes(&sim.consumers)),
+            ("checker", copy_bytes(&self.checker)),
+            ("metrics", copy_bytes(&self.metrics)),
+        ];
+        parts.sort_by_key(|&(name, bytes)| (std::cmp::Reverse(bytes), name));
+        parts
     }
 }
 
@@ -1069,6 +1107,14 @@ impl std::fmt::Display for StepBackReport {
                 f,
                 "  heap bytes           not counted (no counting allocator)"
             )?,
+        }
+        if !self.copy_by_part.is_empty() {
+            let parts: Vec<String> = self
+                .copy_by_part
+                .iter()
+                .map(|&(name, bytes)| format!("{name} {:.2}", mib(bytes)))
+                .collect();
+            writeln!(f, "  one copy, MiB        {}", parts.join(", "))?;
         }
         let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
         if let (Some(&min), Some(&max)) = (self.step_back.first(), self.step_back.last()) {

@@ -23,6 +23,7 @@ use serde::ser::{SerializeMap, Serializer};
 use crate::scenario::{Scenario, Verdict};
 use crate::sim::chunked::ChunkedVec;
 use crate::sim::ids::{BrokerId, GroupId, MsgId, PartitionId, ProducerId, TopicId};
+use crate::sim::shared_log::SharedLog;
 use crate::sim::trace::{Trace, TraceEvent};
 
 /// "No such thing" in the `u32` tables.
@@ -337,7 +338,8 @@ struct ProducerLedger {
     /// Interned key → stream id (`NONE` if this producer never used the key).
     stream_by_key: Vec<u32>,
     /// Per partition, the messages sent to it in send order (a batch is a run of these).
-    parts: Vec<ChunkedVec<u32>>,
+    /// Shared with checkpoints: one per producer and partition.
+    parts: Vec<SharedLog<u32>>,
     /// The transaction (`ProducerInitialized`'s `txn`) it belongs to, `NONE` if none.
     txn: u32,
 }
@@ -837,7 +839,7 @@ impl Checker {
         let n = pl.sent;
         let pp = partition.idx();
         if pl.parts.len() <= pp {
-            pl.parts.resize_with(pp + 1, ChunkedVec::new);
+            pl.parts.resize_with(pp + 1, SharedLog::new);
         }
         let pidx = pl.parts[pp].len() as u32;
         pl.parts[pp].push(msg.0);
@@ -1082,18 +1084,22 @@ impl Checker {
             });
             (self.removals.len() - 1) as u32
         };
-        let empty = ChunkedVec::new();
-        let (txn, batch) = match self.producers.get(first.producer as usize) {
-            Some(pr) if first.pidx != NONE => {
-                let list = pr.parts.get(pi).unwrap_or(&empty);
-                let start = first.pidx as usize;
-                (pr.txn, list.range(start..start + count as usize))
-            }
-            _ => (NONE, empty.range(0..0)),
+        // The batch: the producer's next `count` records to this partition from `first_msg`.
+        let (txn, list, start, n) = match self.producers.get(first.producer as usize) {
+            Some(pr) if first.pidx != NONE => match pr.parts.get(pi) {
+                Some(list) => {
+                    let start = first.pidx as usize;
+                    let n = (count as usize).min(list.len().saturating_sub(start));
+                    (pr.txn, Some(list), start, n)
+                }
+                None => (pr.txn, None, 0, 0),
+            },
+            _ => (NONE, None, 0, 0),
         };
-        let batch_is_empty = batch.len() == 0;
+        let batch_is_empty = n == 0;
         let pl = &mut self.parts[pi];
-        for (k, &m) in batch.enumerate() {
+        for k in 0..n {
+            let m = list.map_or(NONE, |l| l.at(start + k));
             let off = base + k as u64;
             let msg = &mut self.msgs[m as usize];
             msg.flags |= F_WRITTEN;
@@ -1118,11 +1124,10 @@ impl Checker {
         if self.live && first.pidx != NONE {
             let (p, start) = (first.producer as usize, first.pidx as usize);
             for k in start..start + count as usize {
-                let m = self
-                    .producers
-                    .get(p)
-                    .and_then(|pr| pr.parts.get(pi)?.get(k));
-                let Some(&m) = m else { break };
+                let list = self.producers.get(p).and_then(|pr| pr.parts.get(pi));
+                let Some(m) = list.filter(|l| k < l.len()).map(|l| l.at(k)) else {
+                    break;
+                };
                 self.refate(m as usize);
             }
         }

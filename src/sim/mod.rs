@@ -19,6 +19,7 @@ pub mod producer;
 mod queue;
 pub mod replica;
 mod setup;
+pub mod shared_log;
 pub mod trace;
 pub mod txn_client;
 pub mod txn_coordinator;
