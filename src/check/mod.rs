@@ -663,13 +663,11 @@ impl Checker {
                 partition,
                 offset,
                 ..
-            } => {
-                if group.idx() < self.groups.len() {
-                    let (gi, p) = (group.idx(), partition.idx());
-                    let before = self.skip_below(gi, p);
-                    set_at(&mut self.groups[gi].committed, p, *offset);
-                    self.refate_offsets(p, before, self.skip_below(gi, p));
-                }
+            } if group.idx() < self.groups.len() => {
+                let (gi, p) = (group.idx(), partition.idx());
+                let before = self.skip_below(gi, p);
+                set_at(&mut self.groups[gi].committed, p, *offset);
+                self.refate_offsets(p, before, self.skip_below(gi, p));
             }
             Trace::OffsetReset {
                 group,
