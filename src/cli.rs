@@ -166,7 +166,8 @@ pub enum Command {
         /// 200×60.
         #[arg(long, conflicts_with_all = ["json", "sweep", "partitions_scaling"])]
         frames: bool,
-        /// Simulated events for --step-back (5 M) and --frames (4 M).
+        /// Simulated events for --step-back (5 M) and --frames (4 M); an error without one
+        /// of them.
         #[arg(long)]
         events: Option<u64>,
     },

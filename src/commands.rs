@@ -118,6 +118,14 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             frames,
             events,
         }) => {
+            if events.is_some() && !step_back && !frames {
+                // Silently running the 1 M-message bench instead would look like an answer.
+                eprintln!(
+                    "error: --events sets the length of a --step-back or --frames run; \
+                     add one of them (the headless bench is sized with --messages)"
+                );
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
             let default_messages = if sweep.is_some() { 10_000 } else { 1_000_000 };
             let opts = crate::bench::BenchOptions {
                 messages: messages.unwrap_or(default_messages),

@@ -11,6 +11,7 @@ pub mod export;
 pub mod heap;
 pub mod life;
 pub mod metrics;
+pub mod order_index;
 pub mod report;
 pub mod scenario;
 pub mod session;

@@ -12,7 +12,8 @@
 
 use std::collections::VecDeque;
 
-use crate::check::{Anomaly, Checker, CheckerSetup, Outcome};
+use crate::check::{Anomaly, Checker, CheckerSetup, MsgStatus, Outcome};
+use crate::order_index::GroupOrder;
 use crate::report;
 use crate::scenario::{Fault, Scenario};
 use crate::sim::FaultSpec;
@@ -156,6 +157,8 @@ pub struct Session {
     pub wires: VecDeque<WireLine>,
     /// Per group, every application in order: (event, message).
     pub applied: Vec<Vec<(u64, MsgId)>>,
+    /// Per group, its applications by `(producer, key)` stream, for the order view.
+    pub order: Vec<GroupOrder>,
     /// Truncations so far.
     pub truncations: Vec<TruncationMark>,
     /// Event counts after which something notable happened (for `[`).
@@ -165,8 +168,8 @@ pub struct Session {
     pub live_faults: Vec<LiveFault>,
     checkpoints: Vec<Checkpoint>,
     checkpoint_every: u64,
-    /// The checker's outcome for the current state, computed when first asked for: it scans
-    /// every message, so stepping back or replaying does not pay for it, only the next frame.
+    /// The checker's outcome for the current state, built when first asked for (from the
+    /// checker's live counts: O(groups)), so a replay of many steps builds it once.
     outcome: std::cell::OnceCell<Outcome>,
     buf: Vec<TraceEvent>,
     /// The forward steps taken one after another (`→`): where each started and ended, so that
@@ -186,8 +189,10 @@ impl Session {
     /// A session at the start of the run. `scenario` must have passed validation.
     pub fn new(label: impl Into<String>, scenario: Scenario, seed: u64) -> Session {
         let sim = Sim::with_seed(&scenario, seed);
-        let checker =
+        let mut checker =
             Checker::new(CheckerSetup::from_scenario(&scenario).expect("validated scenario"));
+        // The views show the outcome after every step: keep its counts as events arrive.
+        checker.keep_live_counts();
         let groups = scenario.groups.len();
         let metrics = crate::metrics::Metrics::new(crate::metrics::MetricsSetup::from_sim(&sim));
         let mut s = Session {
@@ -201,6 +206,7 @@ impl Session {
             log: VecDeque::new(),
             wires: VecDeque::new(),
             applied: vec![Vec::new(); groups],
+            order: vec![GroupOrder::default(); groups],
             truncations: Vec::new(),
             notables: Vec::new(),
             anomalies: Vec::new(),
@@ -347,6 +353,9 @@ impl Session {
         if !more {
             if self.sim.phase() == Phase::Finished && !self.checker.is_final() {
                 self.checker.set_final(true);
+                if record {
+                    self.list_lost_in_order();
+                }
             }
             return None;
         }
@@ -412,6 +421,14 @@ impl Session {
             Trace::Applied { group, msg, .. } => {
                 if let Some(a) = self.applied.get_mut(group.idx()) {
                     a.push((event, *msg));
+                    // Recorded before the checker sees this application: applied before means
+                    // applied again.
+                    let again = matches!(
+                        self.checker.message_status(*group, *msg),
+                        MsgStatus::Applied(_)
+                    );
+                    let info = self.sim.msg(*msg);
+                    self.order[group.idx()].push_applied(info.producer, info.key, info.n, again);
                 }
             }
             Trace::Truncated {
@@ -575,6 +592,15 @@ impl Session {
             self.refresh();
             return;
         }
+        // Undone newest first, while the simulation still knows every message applied.
+        for (a, order) in self.applied.iter().zip(&mut self.order) {
+            order.undo_lost();
+            let keep = a.partition_point(|(e, _)| *e <= target);
+            for &(_, m) in a[keep..].iter().rev() {
+                let info = self.sim.msg(m);
+                order.pop_applied(info.producer, info.key);
+            }
+        }
         let cp = self
             .checkpoints
             .iter()
@@ -609,6 +635,31 @@ impl Session {
             }
         }
         self.refresh();
+    }
+
+    /// The run has drained: add each group's lost messages to its order index (once: one
+    /// pass over the messages, only for a group that lost some).
+    fn list_lost_in_order(&mut self) {
+        let lost: Vec<u64> = self
+            .checker
+            .outcome()
+            .groups
+            .iter()
+            .map(|g| g.lost)
+            .collect();
+        for (gi, order) in self.order.iter_mut().enumerate() {
+            if lost.get(gi).is_none_or(|&n| n == 0) {
+                continue;
+            }
+            let g = GroupId(gi as u32);
+            for m in 0..self.sim.msg_count() {
+                let m = MsgId(m as u32);
+                if self.checker.message_status(g, m) == MsgStatus::Lost {
+                    let info = self.sim.msg(m);
+                    order.push_lost(info.producer, info.key, info.n);
+                }
+            }
+        }
     }
 
     fn inject_live_at(&mut self, event: u64) {
@@ -928,6 +979,9 @@ pub struct StepBackReport {
     pub build: std::time::Duration,
     /// One step back from each random position, sorted.
     pub step_back: Vec<std::time::Duration>,
+    /// Heap bytes of one copy of each part of the state, largest first (empty without the
+    /// counting allocator).
+    pub copy_by_part: Vec<(&'static str, i64)>,
 }
 
 impl Session {
@@ -951,6 +1005,11 @@ impl Session {
         let build = start.elapsed();
         let end = session.events();
         let messages = session.outcome().sent;
+        let copy_by_part = if crate::heap::counting() {
+            session.copy_by_part()
+        } else {
+            Vec::new()
+        };
         // A fixed xorshift over the run: the positions need no quality, only repeatability.
         // Visited from the last back, so that reaching each one is a rewind, never a replay
         // of millions of events forward.
@@ -992,7 +1051,37 @@ impl Session {
             checkpoint_bytes,
             build,
             step_back: times,
+            copy_by_part,
         }
+    }
+
+    /// The heap bytes one copy of each part of the state takes (what a checkpoint takes when
+    /// it is made, before the live state moves on), largest first: where checkpoint memory
+    /// goes.
+    fn copy_by_part(&self) -> Vec<(&'static str, i64)> {
+        fn copy_bytes<T: Clone>(x: &T) -> i64 {
+            let before = crate::heap::live_bytes();
+            let copy = x.clone();
+            let bytes = crate::heap::live_bytes() - before;
+            drop(copy);
+            bytes
+        }
+        let sim = &self.sim;
+        let mut parts = vec![
+            ("kernel", copy_bytes(&sim.k)),
+            ("brokers", copy_bytes(&sim.brokers)),
+            ("controller", copy_bytes(&sim.controller)),
+            ("producers", copy_bytes(&sim.producers)),
+            (
+                "coordinators",
+                copy_bytes(&sim.groups) + copy_bytes(&sim.txns),
+            ),
+            ("consumers", copy_bytes(&sim.consumers)),
+            ("checker", copy_bytes(&self.checker)),
+            ("metrics", copy_bytes(&self.metrics)),
+        ];
+        parts.sort_by_key(|&(name, bytes)| (std::cmp::Reverse(bytes), name));
+        parts
     }
 }
 
@@ -1024,6 +1113,14 @@ impl std::fmt::Display for StepBackReport {
                 f,
                 "  heap bytes           not counted (no counting allocator)"
             )?,
+        }
+        if !self.copy_by_part.is_empty() {
+            let parts: Vec<String> = self
+                .copy_by_part
+                .iter()
+                .map(|&(name, bytes)| format!("{name} {:.2}", mib(bytes)))
+                .collect();
+            writeln!(f, "  one copy, MiB        {}", parts.join(", "))?;
         }
         let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
         if let (Some(&min), Some(&max)) = (self.step_back.first(), self.step_back.last()) {
@@ -1073,5 +1170,109 @@ mod tests {
             }
         }
         assert!(seen_retries, "some bundled scenario retries a batch");
+    }
+}
+
+#[cfg(test)]
+mod live_count_tests {
+    use super::*;
+
+    fn assert_live_equals_recount(s: &Session, name: &str, when: &str) {
+        assert_eq!(
+            s.checker.outcome(),
+            s.checker.recount_outcome(),
+            "{name}: live counts differ from a recount {when} (event {})",
+            s.events()
+        );
+    }
+
+    /// The checker's live fate counts equal a full recount at many steps of every bundled
+    /// scenario, once the run has drained, and after stepping back (which restores a
+    /// checkpoint's counts and replays).
+    #[test]
+    fn live_fate_counts_equal_a_full_recount_forward_and_after_stepping_back() {
+        let mut kinds_seen = [false; 6];
+        for b in crate::scenario::bundled() {
+            let sc = b.parse().expect("bundled scenarios validate");
+            let seed = sc.scenario.seed;
+            let mut s = Session::new(b.name, sc, seed);
+            assert!(s.checker.live_counts());
+            let mut n = 0u64;
+            while s.step() {
+                n += 1;
+                if n.is_multiple_of(53) {
+                    assert_live_equals_recount(&s, b.name, "going forward");
+                }
+            }
+            assert!(s.checker.is_final(), "{}: the run drained", b.name);
+            assert_live_equals_recount(&s, b.name, "at the end");
+            let o = s.outcome();
+            for (seen, n) in kinds_seen.iter_mut().zip([
+                o.lost_by_kind.truncated,
+                o.lost_by_kind.skipped,
+                o.lost_by_kind.never_written,
+                o.duplicated,
+                o.aborted,
+                o.unseen,
+            ]) {
+                *seen |= n > 0;
+            }
+            let end = s.events();
+            for k in (0..8).rev() {
+                s.rewind_to(end * k / 8);
+                assert_live_equals_recount(&s, b.name, "after a rewind");
+                s.step_back();
+                assert_live_equals_recount(&s, b.name, "after a step back");
+                for _ in 0..40 {
+                    s.step();
+                }
+                assert_live_equals_recount(&s, b.name, "stepping on after a rewind");
+            }
+        }
+        assert_eq!(
+            kinds_seen, [true; 6],
+            "the bundled scenarios exercise truncated, skipped, never written, duplicated, \
+             aborted and unseen messages"
+        );
+    }
+}
+
+#[cfg(test)]
+mod order_index_tests {
+    use super::*;
+
+    /// The order index after stepping back equals the one built going forward to the same
+    /// event, at positions through every bundled scenario (lost cells included at the end).
+    #[test]
+    fn order_index_after_a_rewind_equals_the_one_built_going_forward() {
+        let mut saw = [false; 3];
+        for b in crate::scenario::bundled() {
+            let sc = b.parse().expect("bundled scenarios validate");
+            let seed = sc.scenario.seed;
+            let mut s = Session::new(b.name, sc.clone(), seed);
+            s.rewind_to(u64::MAX);
+            let end = s.events();
+            for st in s.order.iter().flat_map(|g| &g.streams) {
+                for c in &st.cells {
+                    saw[match c.mark {
+                        crate::order_index::Mark::Duplicate => 0,
+                        crate::order_index::Mark::Reordered => 1,
+                        crate::order_index::Mark::Lost => 2,
+                        crate::order_index::Mark::InOrder => continue,
+                    }] = true;
+                }
+            }
+            for k in (0..5).rev() {
+                let at = end * k / 5 + k;
+                s.rewind_to(at);
+                let mut fresh = Session::new(b.name, sc.clone(), seed);
+                fresh.rewind_to(at);
+                assert_eq!(s.order, fresh.order, "{} at event {at}", b.name);
+            }
+        }
+        assert_eq!(
+            saw, [true; 3],
+            "duplicates, reorderings and losses were indexed"
+        );
     }
 }

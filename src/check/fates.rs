@@ -9,8 +9,8 @@
 use serde::Serialize;
 
 use super::{
-    Checker, F_ABORTED, F_ACKED, F_FAILED, F_FAILED_BY_ANSWER, F_PRODUCED, F_WRITTEN, NO_OFFSET,
-    NONE, Removal,
+    Checker, F_ABORTED, F_ACKED, F_FAILED, F_FAILED_BY_ANSWER, F_PRODUCED, F_WRITTEN, Msg,
+    NO_OFFSET, NONE, Removal,
 };
 use crate::sim::ids::{GroupId, MsgId, PartitionId};
 
@@ -191,6 +191,11 @@ impl Checker {
     }
 
     fn fate_of(&self, gi: usize, i: usize) -> Fate {
+        self.fate_with(gi, i, self.final_)
+    }
+
+    /// The fate as it is once the run has drained (`final_`) or before.
+    pub(super) fn fate_with(&self, gi: usize, i: usize, final_: bool) -> Fate {
         let g = &self.groups[gi];
         let m = &self.msgs[i];
         match g.times(i) {
@@ -207,7 +212,7 @@ impl Checker {
         {
             // The group reads a processor's output: what it never applied either never got
             // there (the fate upstream) or is in the output topic ahead of it.
-            return match self.fate_of(up.idx(), i) {
+            return match self.fate_with(up.idx(), i, final_) {
                 Fate::Applied | Fate::Duplicated => Fate::Unseen,
                 f => f,
             };
@@ -228,7 +233,7 @@ impl Checker {
         if m.flags & F_WRITTEN != 0 {
             return Fate::Lost(LossKind::Truncated);
         }
-        if self.final_ {
+        if final_ {
             Fate::Lost(LossKind::NeverWritten)
         } else {
             Fate::Pending
@@ -236,7 +241,7 @@ impl Checker {
     }
 
     /// The group's reset and committed positions on a partition.
-    fn positions(&self, gi: usize, p: usize) -> (Option<u64>, Option<u64>) {
+    pub(super) fn positions(&self, gi: usize, p: usize) -> (Option<u64>, Option<u64>) {
         let g = &self.groups[gi];
         let get = |v: &Vec<u64>| v.get(p).copied().filter(|&o| o != NO_OFFSET);
         (get(&g.reset), get(&g.committed))
@@ -268,19 +273,31 @@ impl Checker {
                 Fate::DeadLettered => c.dead_lettered += 1,
                 Fate::Pending => c.pending += 1,
             }
-            if matches!(fate, Fate::Applied | Fate::Duplicated)
-                && m.flags & F_ABORTED != 0
-                && m.offset != NO_OFFSET
-            {
+            if Self::is_aborted_read(fate, m) {
                 c.aborted_read += 1;
             }
         }
         c
     }
 
+    /// An applied message whose copy in the log belongs to an aborted transaction.
+    pub(super) fn is_aborted_read(fate: Fate, m: &Msg) -> bool {
+        matches!(fate, Fate::Applied | Fate::Duplicated)
+            && m.flags & F_ABORTED != 0
+            && m.offset != NO_OFFSET
+    }
+
     /// Acknowledged messages in the leader's log above its high watermark: not yet on every
     /// in-sync replica, so a leader change can still remove them.
     pub fn above_hw(&self) -> u64 {
+        if self.live {
+            return self.above_hw_live;
+        }
+        self.recount_above_hw()
+    }
+
+    /// [`Checker::above_hw`] counted over every message.
+    pub fn recount_above_hw(&self) -> u64 {
         self.msgs
             .iter()
             .filter(|m| {
@@ -364,10 +381,7 @@ impl Checker {
                     )),
                     _ => {}
                 }
-                if matches!(fate, Fate::Applied | Fate::Duplicated)
-                    && m.flags & F_ABORTED != 0
-                    && m.offset != NO_OFFSET
-                {
+                if Self::is_aborted_read(fate, m) {
                     out.push(rec(AnomalyKind::AbortedRead, Detail::AbortedRead));
                 }
             }

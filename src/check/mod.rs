@@ -12,6 +12,7 @@
 
 mod expect;
 mod fates;
+mod live;
 
 pub use expect::{ExpectExtra, GroupCost, check_expect};
 pub use fates::{AnomalyKind, AnomalyRecord, Detail, FailedButWritten, Fate, LossKind, LostByKind};
@@ -22,6 +23,7 @@ use serde::ser::{SerializeMap, Serializer};
 use crate::scenario::{Scenario, Verdict};
 use crate::sim::chunked::ChunkedVec;
 use crate::sim::ids::{BrokerId, GroupId, MsgId, PartitionId, ProducerId, TopicId};
+use crate::sim::shared_log::SharedLog;
 use crate::sim::trace::{Trace, TraceEvent};
 
 /// "No such thing" in the `u32` tables.
@@ -336,7 +338,8 @@ struct ProducerLedger {
     /// Interned key → stream id (`NONE` if this producer never used the key).
     stream_by_key: Vec<u32>,
     /// Per partition, the messages sent to it in send order (a batch is a run of these).
-    parts: Vec<ChunkedVec<u32>>,
+    /// Shared with checkpoints: one per producer and partition.
+    parts: Vec<SharedLog<u32>>,
     /// The transaction (`ProducerInitialized`'s `txn`) it belongs to, `NONE` if none.
     txn: u32,
 }
@@ -372,6 +375,9 @@ struct GroupLedger {
     reset: Vec<u64>,
     /// First applications that came after a later-sent message: `(msg, after)`.
     reorders: Vec<(u32, u32)>,
+    /// With live counts: per message, how it is counted in `live` (see `live.rs`).
+    counted: ChunkedVec<u8>,
+    live: live::LiveCounts,
 }
 
 impl Default for ProducerLedger {
@@ -401,6 +407,9 @@ struct PartLedger {
     hw: u64,
     /// Transactional records not yet settled by a marker: `(txn, msg, offset)`.
     open_txn: Vec<(u32, u32, u64)>,
+    /// With live counts: messages a transaction marker overwrote in this log that still
+    /// claim an offset here (see `live.rs`).
+    overwritten: Vec<u32>,
 }
 
 impl PartLedger {
@@ -455,6 +464,10 @@ pub struct Checker {
     parts: Vec<PartLedger>,
     /// Every time records left the log (rare: leader changes).
     removals: Vec<Removal>,
+    /// Whether fate counts are kept as events arrive (`live.rs`).
+    live: bool,
+    /// With live counts: [`Checker::above_hw`].
+    above_hw_live: u64,
 }
 
 impl Checker {
@@ -490,6 +503,8 @@ impl Checker {
                 committed: Vec::new(),
                 reset: Vec::new(),
                 reorders: Vec::new(),
+                counted: ChunkedVec::new(),
+                live: live::LiveCounts::default(),
             })
             .collect();
         Checker {
@@ -507,6 +522,8 @@ impl Checker {
             revealed: Vec::new(),
             parts: Vec::new(),
             removals: Vec::new(),
+            live: false,
+            above_hw_live: 0,
         }
     }
 
@@ -559,6 +576,7 @@ impl Checker {
                         m.flags |= F_FAILED_BY_ANSWER;
                     }
                     self.failed += 1;
+                    self.refate(msg.idx());
                 }
             }
             Trace::Applied { group, msg, .. } => self.on_applied(*group, *msg),
@@ -633,7 +651,8 @@ impl Checker {
             } => {
                 let pl = self.part(*partition);
                 if pl.leader == broker.0 {
-                    pl.hw = *hw;
+                    let old = std::mem::replace(&mut pl.hw, *hw);
+                    self.refate_above_hw_offsets(partition.idx(), old, *hw);
                 }
             }
             Trace::LeaderElected {
@@ -662,10 +681,11 @@ impl Checker {
                 partition,
                 offset,
                 ..
-            } => {
-                if let Some(g) = self.groups.get_mut(group.idx()) {
-                    set_at(&mut g.committed, partition.idx(), *offset);
-                }
+            } if group.idx() < self.groups.len() => {
+                let (gi, p) = (group.idx(), partition.idx());
+                let before = self.skip_below(gi, p);
+                set_at(&mut self.groups[gi].committed, p, *offset);
+                self.refate_offsets(p, before, self.skip_below(gi, p));
             }
             Trace::OffsetReset {
                 group,
@@ -674,10 +694,12 @@ impl Checker {
                 ..
             } => {
                 if let Some(g) = self.groups.get_mut(group.idx()) {
-                    let p = partition.idx();
+                    let (gi, p) = (group.idx(), partition.idx());
                     let prev = g.reset.get(p).copied().unwrap_or(NO_OFFSET);
                     if prev == NO_OFFSET || prev < *offset {
-                        set_at(&mut g.reset, p, *offset);
+                        let before = self.skip_below(gi, p);
+                        set_at(&mut self.groups[gi].reset, p, *offset);
+                        self.refate_offsets(p, before, self.skip_below(gi, p));
                     }
                 }
             }
@@ -687,8 +709,22 @@ impl Checker {
     }
 
     /// The outcome so far. Unapplied messages count as `lost` only once [`Checker::set_final`]
-    /// has been called; before that they are `pending`.
+    /// has been called; before that they are `pending`. O(groups) with live counts
+    /// ([`Checker::keep_live_counts`]), else a pass over every message.
     pub fn outcome(&self) -> Outcome {
+        if self.live {
+            self.outcome_with(self.above_hw_live, |gi| self.live_fate_counts(gi))
+        } else {
+            self.recount_outcome()
+        }
+    }
+
+    /// The outcome counted over every message, live counts or not.
+    pub fn recount_outcome(&self) -> Outcome {
+        self.outcome_with(self.recount_above_hw(), |gi| self.fate_counts(gi))
+    }
+
+    fn outcome_with(&self, above_hw: u64, counts: impl Fn(usize) -> fates::FateCounts) -> Outcome {
         let mut o = Outcome {
             final_: self.final_,
             sent: self.sent,
@@ -708,11 +744,11 @@ impl Checker {
             verdict: Verdict::ExactlyOnce,
             pending: 0,
             at_risk: self.at_risk,
-            above_hw: self.above_hw(),
+            above_hw,
             groups: Vec::with_capacity(self.groups.len()),
         };
         for (gi, (gs, g)) in self.setup.groups.iter().zip(&self.groups).enumerate() {
-            let c = self.fate_counts(gi);
+            let c = counts(gi);
             let lost = c.lost.total();
             o.applied += c.applied;
             o.lost += lost;
@@ -819,7 +855,7 @@ impl Checker {
         let n = pl.sent;
         let pp = partition.idx();
         if pl.parts.len() <= pp {
-            pl.parts.resize_with(pp + 1, ChunkedVec::new);
+            pl.parts.resize_with(pp + 1, SharedLog::new);
         }
         let pidx = pl.parts[pp].len() as u32;
         pl.parts[pp].push(msg.0);
@@ -866,6 +902,7 @@ impl Checker {
                 g.acked_applied_belong += (acked && applied) as u64;
             }
         }
+        self.refate(i);
     }
 
     fn on_acked(&mut self, msg: MsgId) {
@@ -884,6 +921,7 @@ impl Checker {
                 g.acked_applied_belong += (g.times(i) > 0) as u64;
             }
         }
+        self.refate(i);
     }
 
     /// The group handled the message by parking it on its dead-letter topic: not applied, but
@@ -908,6 +946,7 @@ impl Checker {
             g.applied_belong += 1;
             g.acked_applied_belong += (m.flags & F_ACKED != 0) as u64;
         }
+        self.refate(i);
     }
 
     fn on_applied(&mut self, group: GroupId, msg: MsgId) {
@@ -930,6 +969,7 @@ impl Checker {
                 g.duplicated += 1;
             }
             self.revealed.push(Anomaly::Duplicate { group, msg });
+            self.refate(i);
             return;
         }
 
@@ -962,6 +1002,7 @@ impl Checker {
         if m.flags & F_AT_RISK != 0 && self.applied_by_all(i) {
             self.clear_risk(i);
         }
+        self.refate(i);
     }
 
     fn on_truncated(&mut self, removed: &[MsgId]) {
@@ -1059,18 +1100,22 @@ impl Checker {
             });
             (self.removals.len() - 1) as u32
         };
-        let empty = ChunkedVec::new();
-        let (txn, batch) = match self.producers.get(first.producer as usize) {
-            Some(pr) if first.pidx != NONE => {
-                let list = pr.parts.get(pi).unwrap_or(&empty);
-                let start = first.pidx as usize;
-                (pr.txn, list.range(start..start + count as usize))
-            }
-            _ => (NONE, empty.range(0..0)),
+        // The batch: the producer's next `count` records to this partition from `first_msg`.
+        let (txn, list, start, n) = match self.producers.get(first.producer as usize) {
+            Some(pr) if first.pidx != NONE => match pr.parts.get(pi) {
+                Some(list) => {
+                    let start = first.pidx as usize;
+                    let n = (count as usize).min(list.len().saturating_sub(start));
+                    (pr.txn, Some(list), start, n)
+                }
+                None => (pr.txn, None, 0, 0),
+            },
+            _ => (NONE, None, 0, 0),
         };
-        let batch_is_empty = batch.len() == 0;
+        let batch_is_empty = n == 0;
         let pl = &mut self.parts[pi];
-        for (k, &m) in batch.enumerate() {
+        for k in 0..n {
+            let m = list.map_or(NONE, |l| l.at(start + k));
             let off = base + k as u64;
             let msg = &mut self.msgs[m as usize];
             msg.flags |= F_WRITTEN;
@@ -1090,6 +1135,16 @@ impl Checker {
             // Unknown producer: keep the offsets aligned.
             for _ in 0..count {
                 pl.log.push(NONE);
+            }
+        }
+        if self.live && first.pidx != NONE {
+            let (p, start) = (first.producer as usize, first.pidx as usize);
+            for k in start..start + count as usize {
+                let list = self.producers.get(p).and_then(|pr| pr.parts.get(pi));
+                let Some(m) = list.filter(|l| k < l.len()).map(|l| l.at(k)) else {
+                    break;
+                };
+                self.refate(m as usize);
             }
         }
     }
@@ -1128,9 +1183,8 @@ impl Checker {
 
     /// The current leader's log no longer has offsets `from..`.
     fn remove_tail(&mut self, pi: usize, from: u64, removal: u32) {
-        let pl = &mut self.parts[pi];
-        for off in from..pl.log.len() as u64 {
-            let m = pl.log[off as usize];
+        for off in from..self.parts[pi].log.len() as u64 {
+            let m = self.parts[pi].log[off as usize];
             if m == NONE {
                 continue;
             }
@@ -1138,8 +1192,10 @@ impl Checker {
             if msg.offset == off {
                 msg.offset = NO_OFFSET;
                 msg.removal = removal;
+                self.refate(m as usize);
             }
         }
+        let pl = &mut self.parts[pi];
         pl.log.truncate(from as usize);
         pl.open_txn.retain(|&(_, _, o)| o < from);
     }
@@ -1161,19 +1217,26 @@ impl Checker {
         while (pl.log.len() as u64) < offset {
             pl.log.push(NONE);
         }
+        if self.live && (pl.log.len() as u64) > offset {
+            // The marker overwrites records the ledger had there, which keep their offset
+            // (this ledger's simplification): live counts must still find them.
+            self.keep_overwritten(partition.idx(), offset);
+        }
+        let pl = &mut self.parts[partition.idx()];
         pl.log.truncate(offset as usize);
         pl.log.push(NONE);
-        let msgs = &mut self.msgs;
-        pl.open_txn.retain(|&(t, m, o)| {
-            if t != txn || o > offset {
-                return true;
-            }
-            let msg = &mut msgs[m as usize];
-            if !commit && msg.offset == o {
+        let pi = partition.idx();
+        for k in 0..self.parts[pi].open_txn.len() {
+            let (t, m, o) = self.parts[pi].open_txn[k];
+            let msg = &mut self.msgs[m as usize];
+            if t == txn && o <= offset && !commit && msg.offset == o {
                 msg.flags |= F_ABORTED;
+                self.refate(m as usize);
             }
-            false
-        });
+        }
+        self.parts[pi]
+            .open_txn
+            .retain(|&(t, _, o)| t != txn || o > offset);
     }
 }
 

@@ -23,6 +23,7 @@ pub mod share_consumer;
 pub mod share_group;
 pub mod share_leader;
 pub mod share_partition;
+pub mod shared_log;
 pub mod trace;
 pub mod txn_client;
 pub mod txn_coordinator;

@@ -28,6 +28,7 @@ use crate::sim::chunked::ChunkedVec;
 use crate::sim::config::{Acks, KeyDistribution, Partitioner, ProducerConfig};
 use crate::sim::ids::*;
 use crate::sim::partitioner::partition_for_key;
+use crate::sim::shared_log::SharedLog;
 use crate::sim::trace::Trace;
 use crate::sim::txn_client::TxnClient;
 use crate::sim::wire::{Msg, ProduceResult};
@@ -91,6 +92,19 @@ pub struct Batch {
     pub state: BatchState,
     /// The broker the current attempt went to.
     pub sent_to: Option<BrokerId>,
+}
+
+/// Every user of a client's in-order lists of batches (`open`, `deadlines`) skips the entries
+/// that `live` rejects, and an entry rejected once is rejected forever (a batch done stays done;
+/// a resend takes a new attempt number). So dropping them changes nothing but the memory they
+/// hold: without this, a run shorter than `request.timeout.ms` would keep every request it ever
+/// sent, and every TUI checkpoint a copy of them. Done when the list's length reaches a power
+/// of two, so the cost per push stays constant.
+fn compact<T>(list: &mut VecDeque<T>, live: impl Fn(&T) -> bool) {
+    let n = list.len();
+    if n >= 32 && n.is_power_of_two() {
+        list.retain(|x| live(x));
+    }
 }
 
 /// The batches one client made, by batch number. Numbers go on from where the previous client
@@ -187,10 +201,11 @@ pub struct KnownPartition {
 #[derive(Clone, Debug)]
 pub(crate) struct PartitionQueue {
     /// Every record this client was given for the partition, in send order.
-    pub(crate) records: ChunkedVec<MsgId>,
+    /// Shared with checkpoints (see `shared_log.rs`): thousands of these per world.
+    pub(crate) records: SharedLog<MsgId>,
     /// Whether each record of `records` was sent without a key (it went where the sticky
     /// partitioner said).
-    keyless: ChunkedVec<bool>,
+    keyless: SharedLog<bool>,
     /// Records before this index are in batches.
     pub(crate) batched: usize,
     /// When the oldest record not yet batched arrived.
@@ -217,8 +232,8 @@ pub(crate) struct PartitionQueue {
 impl PartitionQueue {
     fn new() -> PartitionQueue {
         PartitionQueue {
-            records: ChunkedVec::new(),
-            keyless: ChunkedVec::new(),
+            records: SharedLog::new(),
+            keyless: SharedLog::new(),
             batched: 0,
             oldest_queued: SimTime::ZERO,
             queued_at: VecDeque::new(),
@@ -938,7 +953,7 @@ impl Producer {
                 self.acked += count as u64;
                 let partition = self.known[part as usize].partition;
                 for i in 0..count {
-                    let msg = self.client.parts[part as usize].records[start + i];
+                    let msg = self.client.parts[part as usize].records.at(start + i);
                     // A transactional send completes here too (`KafkaProducer.send`'s future
                     // completes on the produce response); its record is in the log, in a
                     // transaction still open.
@@ -1333,6 +1348,10 @@ impl Producer {
                 sent_to: None,
             });
             c.parts[part as usize].open.push_back(batch);
+            let batches = &c.batches;
+            compact(&mut c.parts[part as usize].open, |&b| {
+                batches[b].state != BatchState::Done
+            });
             c.open_batches += 1;
             // KIP-480's sticky partitioner (`Partitioner::Sticky`) moves on once a batch of
             // keyless records is closed (`StickyPartitionCache.nextPartition`). A batch holding
@@ -1343,8 +1362,7 @@ impl Producer {
             // and keyless records.
             let keyless = c.parts[part as usize]
                 .keyless
-                .range(start as usize..(start + count) as usize)
-                .any(|&k| k);
+                .any_in(start as usize..(start + count) as usize, |&k| k);
             if self.partitioner == Partitioner::Sticky
                 && keyless
                 && self.sticky() == part
@@ -1367,7 +1385,7 @@ impl Producer {
         let leader = self.known[part as usize]
             .leader
             .expect("leader known before sending");
-        let first_msg = self.client.parts[part as usize].records[start];
+        let first_msg = self.client.parts[part as usize].records.at(start);
         let (producer_id, producer_epoch) = (self.client.producer_id, self.client.epoch);
         let transactional = self.transactional.is_some();
         if attempt > 1 {
@@ -1409,7 +1427,7 @@ impl Producer {
             c.open_batches -= 1;
             self.acked += count as u64;
             for i in 0..count as usize {
-                let msg = self.client.parts[part as usize].records[start + i];
+                let msg = self.client.parts[part as usize].records.at(start + i);
                 cx.emit(Trace::Acked {
                     producer: self.id,
                     msg,
@@ -1423,6 +1441,10 @@ impl Producer {
         c.parts[part as usize].in_flight += 1;
         let deadline = cx.now().plus_ms(self.request_timeout_ms);
         c.deadlines.push_back((batch, attempt, deadline, sent));
+        let batches = &c.batches;
+        compact(&mut c.deadlines, |&(b, attempt, _, _)| {
+            batches[b].state == BatchState::InFlight && batches[b].attempt == attempt
+        });
         if !c.timeout_armed {
             c.timeout_armed = true;
             self.set_timer_ms(self.request_timeout_ms, ProducerTimer::RequestTimeout, cx);
@@ -1436,7 +1458,9 @@ impl Producer {
         let b = &self.client.batches[batch];
         let part = b.part;
         let partition = self.known[part as usize].partition;
-        let first_msg = self.client.parts[part as usize].records[b.start as usize];
+        let first_msg = self.client.parts[part as usize]
+            .records
+            .at(b.start as usize);
         let expired = now.0 >= b.created.0 + self.delivery_timeout_ms * 1000;
         let will_retry = error.is_retriable() && b.attempt <= self.retries && !expired;
         let count = b.count;
@@ -1542,7 +1566,7 @@ impl Producer {
         }
         self.failed += count as u64;
         for i in 0..count {
-            let msg = self.client.parts[part].records[start + i];
+            let msg = self.client.parts[part].records.at(start + i);
             cx.emit(Trace::Failed {
                 producer: self.id,
                 msg,

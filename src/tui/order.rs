@@ -1,10 +1,9 @@
 //! The per-key order view (`o`): for each group, what it applied, one row per (producer, key)
-//! stream, in the order it applied them. A repeat of an already-applied message is a
-//! duplicate (yellow); a message applied for the first time after a later-sent message of the
-//! same stream is an inversion (magenta); once the run has drained, messages never applied are
-//! listed in red.
-
-use std::collections::HashMap;
+//! stream, in the order it applied them. Each kind of cell has its own glyph as well as its
+//! colour: `#n` applied in order, `+n` applied again (a duplicate), `<n` first applied after a
+//! later-sent message of the same stream (reordered), and once the run has drained `✗n` for a
+//! message never applied. The streams come from the session's order index, so a frame formats
+//! only the rows on screen.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -14,107 +13,130 @@ use ratatui::widgets::Widget;
 
 use super::app::App;
 use super::{panel, put, theme};
-use crate::check::MsgStatus;
+use crate::order_index::{Cell, GroupOrder, Mark, Stream};
 use crate::session::Session;
-use crate::sim::{GroupId, MsgId, ProducerId};
 
 pub struct OrderView<'a> {
     pub app: &'a App,
     pub s: &'a Session,
 }
 
-/// At most this many applications per group are analysed (the newest).
-const MAX_APPLIED: usize = 50_000;
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Mark {
-    InOrder,
-    Duplicate,
-    Inversion,
-    Lost,
-}
-
-struct Stream {
-    producer: ProducerId,
-    key: Option<u32>,
-    cells: Vec<(u32, Mark)>,
-}
-
-fn streams(s: &Session, g: GroupId) -> Vec<Stream> {
-    let sim = &s.sim;
-    let applied = s.group_applied(g);
-    let applied = &applied[applied.len().saturating_sub(MAX_APPLIED)..];
-    let mut streams: Vec<Stream> = Vec::new();
-    // Stream by (producer, key), for lookups only: the streams keep first-application order.
-    let mut index: HashMap<(ProducerId, Option<u32>), usize> = HashMap::new();
-    let mut seen = vec![false; sim.msg_count()];
-    let mut find = |streams: &mut Vec<Stream>, producer: ProducerId, key: Option<u32>| -> usize {
-        *index.entry((producer, key)).or_insert_with(|| {
-            streams.push(Stream {
-                producer,
-                key,
-                cells: Vec::new(),
-            });
-            streams.len() - 1
-        })
-    };
-    let mut max_n: Vec<u32> = Vec::new();
-    for &(_, m) in applied {
-        let info = sim.msg(m);
-        let i = find(&mut streams, info.producer, info.key);
-        if max_n.len() <= i {
-            max_n.resize(i + 1, 0);
-        }
-        let mark = if seen[m.idx()] {
-            Mark::Duplicate
-        } else if info.n < max_n[i] {
-            Mark::Inversion
-        } else {
-            Mark::InOrder
-        };
-        seen[m.idx()] = true;
-        max_n[i] = max_n[i].max(info.n);
-        streams[i].cells.push((info.n, mark));
+/// The glyph before a cell's number: each mark has its own, so colour is never the only sign.
+fn glyph(m: Mark) -> char {
+    match m {
+        Mark::InOrder => '#',
+        Mark::Duplicate => '+',
+        Mark::Reordered => '<',
+        Mark::Lost => '✗',
     }
-    if s.checker.is_final() && sim.msg_count() <= 100_000 {
-        for m in 0..sim.msg_count() {
-            let id = MsgId(m as u32);
-            if s.checker.message_status(g, id) == MsgStatus::Lost {
-                let info = sim.msg(id);
-                let i = find(&mut streams, info.producer, info.key);
-                streams[i].cells.push((info.n, Mark::Lost));
-            }
-        }
-    }
-    streams
-}
-
-/// A cell's width on screen with the space after it: `#n` or `✗n`.
-fn cell_width(n: u32) -> usize {
-    2 + n.checked_ilog10().map_or(1, |d| d as usize + 1)
 }
 
 fn mark_style(m: Mark) -> Style {
     match m {
         Mark::InOrder => theme::COMMITTED,
         Mark::Duplicate => theme::UNCOMMITTED,
-        Mark::Inversion => Style::new()
+        Mark::Reordered => Style::new()
             .fg(ratatui::style::Color::White)
             .bg(ratatui::style::Color::Magenta),
         Mark::Lost => theme::TRUNCATED,
     }
 }
 
+/// The legend: every glyph with what it means, wrapped to `width` between entries.
+fn legend(width: u16) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    let (mut spans, mut w) = (Vec::new(), 0);
+    for (mark, what) in [
+        (Mark::InOrder, " in order"),
+        (Mark::Duplicate, " applied again (duplicate)"),
+        (
+            Mark::Reordered,
+            " applied after a later one of its key (reordered)",
+        ),
+        (Mark::Lost, " never applied"),
+    ] {
+        let entry_w = 2 + theme::width(what) + 2;
+        if w > 0 && w + entry_w > width as usize {
+            lines.push(Line::from(std::mem::take(&mut spans)));
+            w = 0;
+        }
+        spans.push(Span::styled(format!("{}n", glyph(mark)), mark_style(mark)));
+        spans.push(Span::styled(format!("{what}  "), theme::LABEL));
+        w += entry_w;
+    }
+    lines.push(Line::from(spans));
+    lines
+}
+
+/// How one group's streams are laid out: every cell has the same width (the widest send
+/// number of the run), so a stream's row count is a division, not a walk over its cells.
+struct Layout {
+    key_w: usize,
+    cell_w: usize,
+    per_row: usize,
+}
+
+impl Layout {
+    fn rows(&self, st: &Stream) -> usize {
+        st.cells.len().div_ceil(self.per_row).max(1)
+    }
+}
+
 impl OrderView<'_> {
-    /// The view's rows `from..to` (built) and how many rows it has in all (counted: only
-    /// the visible rows are formatted, so a long run costs a frame what one screen costs).
-    fn lines(
-        &self,
-        streams_by_group: &[Vec<Stream>],
-        width: u16,
-        from: usize,
-        to: usize,
-    ) -> (Vec<Line<'static>>, usize) {
+    fn stream_name(&self, st: &Stream) -> (&str, &str) {
+        let sim = &self.s.sim;
+        let p = sim.producers()[st.producer.idx()].name.as_str();
+        let k = st.key.map_or("(no key)", |k| sim.key_name(k));
+        (p, k)
+    }
+
+    fn layout(&self, g: &GroupOrder, width: u16) -> Layout {
+        let key_w = g
+            .streams
+            .iter()
+            .map(|st| {
+                let (p, k) = self.stream_name(st);
+                theme::width(p) + theme::width(k) + 3
+            })
+            .max()
+            .unwrap_or(10)
+            .min(28);
+        // One glyph, the digits of the highest send number possible, one space.
+        let digits = (self.s.sim.msg_count().max(1) as u32).ilog10() as usize + 1;
+        let cell_w = digits + 2;
+        let per_row = (width as usize).saturating_sub(key_w + 3) / cell_w;
+        Layout {
+            key_w,
+            cell_w,
+            per_row: per_row.max(1),
+        }
+    }
+
+    /// Row `r` of a stream: its name on the first, then its cells.
+    fn stream_row(&self, st: &Stream, lay: &Layout, r: usize) -> Line<'static> {
+        let key_w = lay.key_w;
+        let mut spans = Vec::with_capacity(2 * lay.per_row + 1);
+        if r == 0 {
+            let (p, k) = self.stream_name(st);
+            let name = theme::fit(&format!("{p} · {k}"), key_w);
+            spans.push(Span::styled(format!("  {name:<key_w$} "), theme::BOLD));
+        } else {
+            spans.push(Span::raw(" ".repeat(key_w + 3)));
+        }
+        let from = (r * lay.per_row).min(st.cells.len());
+        let to = (from + lay.per_row).min(st.cells.len());
+        for &Cell { n, mark, .. } in &st.cells[from..to] {
+            let cell = format!("{}{n}", glyph(mark));
+            let pad = lay.cell_w.saturating_sub(theme::width(&cell));
+            spans.push(Span::styled(cell, mark_style(mark)));
+            spans.push(Span::raw(" ".repeat(pad)));
+        }
+        Line::from(spans)
+    }
+
+    /// The view's rows `from..to` (built) and how many rows it has in all (counted per
+    /// stream, so a long run costs a frame what one screen costs).
+    fn lines(&self, width: u16, from: usize, to: usize) -> (Vec<Line<'static>>, usize) {
         let sim = &self.s.sim;
         let mut out = Vec::new();
         let mut row = 0usize;
@@ -124,24 +146,15 @@ impl OrderView<'_> {
             }
             *row += 1;
         };
-        emit(&mut row, &|| {
-            Line::from(vec![
-                Span::styled("#n", theme::COMMITTED),
-                Span::styled(" in order  ", theme::LABEL),
-                Span::styled("#n", theme::UNCOMMITTED),
-                Span::styled(" duplicate  ", theme::LABEL),
-                Span::styled("#n", mark_style(Mark::Inversion)),
-                Span::styled(" after a later one (same key)  ", theme::LABEL),
-                Span::styled("✗n", theme::TRUNCATED),
-                Span::styled(" never applied", theme::LABEL),
-            ])
-        });
+        for line in legend(width) {
+            emit(&mut row, &|| line.clone());
+        }
         if sim.groups().is_empty() {
             emit(&mut row, &|| {
                 Line::styled("no consumer groups in this scenario", theme::DIM)
             });
         }
-        for ((gi, g), streams) in sim.groups().iter().enumerate().zip(streams_by_group) {
+        for ((gi, g), order) in sim.groups().iter().enumerate().zip(&self.s.order) {
             emit(&mut row, &|| Line::raw(""));
             emit(&mut row, &|| {
                 let mut head = vec![Span::styled(format!("{} ", g.name), theme::TITLE)];
@@ -156,65 +169,26 @@ impl OrderView<'_> {
                 }
                 Line::from(head)
             });
-            if streams.is_empty() {
+            if order.streams.is_empty() {
                 emit(&mut row, &|| {
                     Line::styled("  nothing applied yet", theme::DIM)
                 });
+                continue;
             }
-            let name = |st: &Stream| {
-                let p = &sim.producers()[st.producer.idx()].name;
-                let k = st.key.map_or("(no key)", |k| sim.key_name(k));
-                (p, k)
-            };
-            let key_w = streams
-                .iter()
-                .map(|st| {
-                    let (p, k) = name(st);
-                    theme::width(p) + theme::width(k) + 3
-                })
-                .max()
-                .unwrap_or(10)
-                .min(28);
-            for st in streams {
-                // Count the stream's rows as the wrapping below makes them; build them only
-                // if one is visible.
-                let mut rows = 1;
-                let mut w = key_w + 3;
-                for &(n, _) in &st.cells {
-                    let cw = cell_width(n);
-                    if w + cw > width as usize {
-                        rows += 1;
-                        w = key_w + 3;
-                    }
-                    w += cw;
-                }
+            let lay = self.layout(order, width);
+            for st in &order.streams {
+                let rows = lay.rows(st);
                 if row + rows <= from || row >= to {
                     row += rows;
                     continue;
                 }
-                let (p, k) = name(st);
-                let name = theme::fit(&format!("{p} · {k}"), key_w);
-                let mut spans = vec![Span::styled(format!("  {name:<key_w$} "), theme::BOLD)];
-                let mut w = key_w + 3;
-                for &(n, mark) in &st.cells {
-                    let cw = cell_width(n);
-                    if w + cw > width as usize {
-                        let line = Line::from(std::mem::take(&mut spans));
-                        emit(&mut row, &|| line.clone());
-                        spans.push(Span::raw(" ".repeat(key_w + 3)));
-                        w = key_w + 3;
-                    }
-                    let cell = if mark == Mark::Lost {
-                        format!("✗{n}")
-                    } else {
-                        format!("#{n}")
-                    };
-                    spans.push(Span::styled(cell, mark_style(mark)));
-                    spans.push(Span::raw(" "));
-                    w += cw;
+                // Only the stream's rows on screen are visited.
+                let (first, last) = (from.saturating_sub(row), rows.min(to - row));
+                row += first;
+                for r in first..last {
+                    emit(&mut row, &|| self.stream_row(st, &lay, r));
                 }
-                let line = Line::from(spans);
-                emit(&mut row, &|| line.clone());
+                row += rows - last;
             }
         }
         (out, row)
@@ -231,12 +205,9 @@ impl Widget for OrderView<'_> {
         );
         let height = inner.height as usize;
         // The row count first (nothing formatted), then only the rows on screen.
-        let streams: Vec<Vec<Stream>> = (0..self.s.sim.groups().len())
-            .map(|g| streams(self.s, GroupId(g as u32)))
-            .collect();
-        let (_, total) = self.lines(&streams, inner.width, 0, 0);
+        let (_, total) = self.lines(inner.width, 0, 0);
         let start = self.app.order_scroll.min(total.saturating_sub(height));
-        let (lines, _) = self.lines(&streams, inner.width, start, start + height);
+        let (lines, _) = self.lines(inner.width, start, start + height);
         for (y, line) in lines.iter().enumerate() {
             put(buf, inner, y as u16, line);
         }

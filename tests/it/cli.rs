@@ -493,3 +493,11 @@ fn bench_sweep_with_no_seeds_is_bad_input() {
     let o = brokerlab(&["bench", "--sweep", "3", "--json"]);
     assert_eq!(o.status.code(), Some(2), "--sweep and --json conflict");
 }
+
+#[test]
+fn bench_events_without_a_session_mode_is_bad_input() {
+    let o = brokerlab(&["bench", "--events", "1000"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--events"), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty(), "no bench ran: {}", stdout(&o));
+}

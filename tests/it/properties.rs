@@ -6,6 +6,8 @@
 //! - below the leader's HW, every ISR member that has the records agrees with the leader's log
 //!   (checked only while no unclean election has happened);
 //! - the same seed gives the same digest and event count;
+//! - the checker's live fate counts equal a full recount at many steps, at the end and after
+//!   stepping back in a session;
 //! - durability: `acks=all`, `min.insync.replicas = 2`, RF 3, clean elections, idempotence and one
 //!   broker crash (maybe followed by a restart) lose no acknowledged message.
 //!
@@ -18,6 +20,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use brokerlab::check::{Checker, CheckerSetup, Outcome};
 use brokerlab::scenario::{self, Scenario};
+use brokerlab::session::Session;
 use brokerlab::sim::digest::Digest;
 use brokerlab::sim::{Phase, Sim, Trace};
 use rand::{RngExt, SeedableRng};
@@ -622,7 +625,7 @@ struct RunSummary {
 /// Runs a scenario to the end, feeding the checker and the digest, and checks the replica
 /// invariants after every step when `check` is set. A panic inside the simulation is caught and
 /// reported as a failure of this seed.
-fn run(seed: u64, toml: &str, sc: &Scenario, check: bool) -> Result<RunSummary, Failure> {
+fn run(seed: u64, toml: &str, sc: &Scenario, check: Checks) -> Result<RunSummary, Failure> {
     let result = catch_unwind(AssertUnwindSafe(|| run_inner(sc, seed, check)));
     match result {
         Ok(Ok(summary)) => Ok(summary),
@@ -642,10 +645,38 @@ fn run(seed: u64, toml: &str, sc: &Scenario, check: bool) -> Result<RunSummary, 
     }
 }
 
-fn run_inner(sc: &Scenario, seed: u64, check: bool) -> Result<RunSummary, String> {
+/// What [`run`] checks as it goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Checks {
+    /// The replica invariants after every step.
+    Replicas,
+    /// The checker's live fate counts against a full recount every few steps.
+    LiveCounts,
+}
+
+/// Steps between two comparisons of the live counts with a recount (a recount is a pass over
+/// every message).
+const RECOUNT_EVERY: u64 = 61;
+
+fn live_equals_recount(checker: &Checker, at: u64) -> Result<(), String> {
+    let (live, full) = (checker.outcome(), checker.recount_outcome());
+    if live != full {
+        return Err(format!(
+            "after event {at}: the live fate counts differ from a full recount:\n  live   \
+             {live:?}\n  recount {full:?}"
+        ));
+    }
+    Ok(())
+}
+
+fn run_inner(sc: &Scenario, seed: u64, checks: Checks) -> Result<RunSummary, String> {
+    let check = checks == Checks::Replicas;
     let mut sim = Sim::with_seed(sc, seed);
     let setup = CheckerSetup::from_scenario(sc).map_err(|e| format!("checker setup: {e}"))?;
     let mut checker = Checker::new(setup);
+    if checks == Checks::LiveCounts {
+        checker.keep_live_counts();
+    }
     let mut digest = Digest::default();
     let mut unclean = false;
     // The time and event count when simulated time last moved, to catch livelocks early.
@@ -667,6 +698,9 @@ fn run_inner(sc: &Scenario, seed: u64, check: bool) -> Result<RunSummary, String
             if !unclean {
                 check_isr_prefix(&sim).map_err(at)?;
             }
+        }
+        if checks == Checks::LiveCounts && sim.events().is_multiple_of(RECOUNT_EVERY) {
+            live_equals_recount(&checker, sim.events())?;
         }
         if !more {
             break;
@@ -695,7 +729,13 @@ fn run_inner(sc: &Scenario, seed: u64, check: bool) -> Result<RunSummary, String
             sim.phase()
         ));
     }
+    if checks == Checks::LiveCounts {
+        live_equals_recount(&checker, sim.events())?;
+    }
     checker.set_final(true);
+    if checks == Checks::LiveCounts {
+        live_equals_recount(&checker, sim.events())?;
+    }
     let outcome = checker.outcome();
     sanity_check_outcome(&outcome)?;
     Ok(RunSummary {
@@ -862,13 +902,17 @@ fn sanity_check_outcome(o: &Outcome) -> Result<(), String> {
 // ----- the properties -------------------------------------------------------------------------
 
 /// One random scenario: invariants after every step, and every fourth seed runs a second time
-/// to compare digests.
+/// (with live fate counts checked against a recount) to compare digests; every sixteenth also
+/// steps back in a session.
 fn random_case(seed: u64) -> Result<(), Failure> {
     let toml = random_scenario(seed);
     let sc = parse(seed, &toml)?;
-    let a = run(seed, &toml, &sc, true)?;
+    let a = run(seed, &toml, &sc, Checks::Replicas)?;
+    if seed.is_multiple_of(16) {
+        live_counts_after_stepping_back(&sc, seed).map_err(|e| Failure::new(seed, &toml, e))?;
+    }
     if seed.is_multiple_of(4) {
-        let b = run(seed, &toml, &sc, false)?;
+        let b = run(seed, &toml, &sc, Checks::LiveCounts)?;
         if (a.digest.as_str(), a.events) != (b.digest.as_str(), b.events) {
             return Err(Failure::new(
                 seed,
@@ -879,6 +923,25 @@ fn random_case(seed: u64) -> Result<(), Failure> {
                 ),
             ));
         }
+    }
+    Ok(())
+}
+
+/// A session over the scenario, played to the end, then rewound to positions from the end back
+/// to the start: its checker's live counts equal a recount at each.
+fn live_counts_after_stepping_back(sc: &Scenario, seed: u64) -> Result<(), String> {
+    let mut s = Session::new("generated", sc.clone(), seed);
+    s.rewind_to(MAX_EVENTS);
+    let end = s.events();
+    live_equals_recount(&s.checker, end)?;
+    for k in (0..12).rev() {
+        s.rewind_to(end * k / 12);
+        s.step_back();
+        live_equals_recount(&s.checker, s.events())?;
+        for _ in 0..25 {
+            s.step();
+        }
+        live_equals_recount(&s.checker, s.events())?;
     }
     Ok(())
 }
@@ -909,7 +972,7 @@ fn random_scenarios_hold_invariants_3() {
 fn durability_case(seed: u64) -> Result<(), Failure> {
     let toml = durability_scenario(seed);
     let sc = parse(seed, &toml)?;
-    let r = run(seed, &toml, &sc, true)?;
+    let r = run(seed, &toml, &sc, Checks::Replicas)?;
     if r.unclean {
         return Err(Failure::new(
             seed,

@@ -425,6 +425,20 @@ fn order_view_shows_inversions_and_duplicates() {
         buf.content.iter().any(|c| c.bg == Color::Magenta),
         "an inversion is highlighted"
     );
+    // Colour is not the only sign: each kind of cell has its own glyph.
+    let glyph_before_digit = |t: &str, g: char| {
+        t.lines().skip(3).any(|l| {
+            l.chars()
+                .zip(l.chars().skip(1))
+                .any(|(a, b)| a == g && b.is_ascii_digit())
+        })
+    };
+    let t = text(&buf);
+    assert!(
+        glyph_before_digit(&t, '<'),
+        "a reordered cell reads <n:\n{t}"
+    );
+    assert!(!glyph_before_digit(&t, '+'), "no duplicate here:\n{t}");
     let mut app = open("ack-loss-duplicates");
     run_to_end(&mut app);
     press(&mut app, &[ch('o')]);
@@ -434,6 +448,8 @@ fn order_view_shows_inversions_and_duplicates() {
         buf.content.iter().any(|c| c.bg == Color::Yellow),
         "a duplicate is highlighted"
     );
+    let t = text(&buf);
+    assert!(glyph_before_digit(&t, '+'), "a duplicate reads +n:\n{t}");
 }
 
 #[test]
