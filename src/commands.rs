@@ -94,6 +94,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             json,
             print_scenario,
         }),
+        Some(Command::Quiz { scenario, seed }) => quiz(scenario.as_deref(), seed),
         Some(Command::List) => {
             outln!("{}", list_text());
             ExitCode::SUCCESS
@@ -472,6 +473,25 @@ fn sweep(a: &SweepArgs) -> ExitCode {
     } else {
         let _ = write!(out, "{}", crate::sweep::text(&report, true));
     }
+    let _ = out.flush();
+    ExitCode::SUCCESS
+}
+
+/// `quiz [SCENARIO] [--seed N]`: questions on stdout, answers from stdin.
+fn quiz(arg: Option<&str>, seed: Option<u64>) -> ExitCode {
+    let scenarios: Vec<(String, scenario::Scenario)> = match arg {
+        Some(arg) => match scenario::load(arg) {
+            Ok(x) => vec![x],
+            Err(e) => return bad_input(&e),
+        },
+        None => crate::quiz::text::library_order(seed)
+            .into_iter()
+            .filter_map(|name| scenario::load(name).ok())
+            .collect(),
+    };
+    let mut input = std::io::stdin().lock();
+    let mut out = std::io::stdout().lock();
+    crate::quiz::text::run(scenarios, &mut input, &mut out);
     let _ = out.flush();
     ExitCode::SUCCESS
 }

@@ -10,6 +10,7 @@ pub mod explain;
 pub mod heap;
 pub mod life;
 pub mod metrics;
+pub mod quiz;
 pub mod report;
 pub mod scenario;
 pub mod session;

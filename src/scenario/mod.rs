@@ -17,6 +17,7 @@ pub mod lower;
 pub mod model;
 pub mod names;
 pub mod profile;
+pub mod quiz;
 pub mod reference;
 mod starter;
 mod validate;

@@ -37,6 +37,8 @@ pub const MAX_TABLE_ENTRIES: usize = 10_000;
 /// Keys one producer's `send` draws from.
 pub const MAX_KEYS: usize = 100_000;
 
+mod quiz;
+
 /// The brokers' `group.min.session.timeout.ms` (default 6000).
 const GROUP_MIN_SESSION_TIMEOUT_MS: u64 = 6_000;
 /// The brokers' `group.max.session.timeout.ms` (default 1800000).
@@ -345,6 +347,7 @@ impl<'a, 'i> Validator<'a, 'i> {
         self.groups();
         self.faults();
         self.notes();
+        self.quiz();
         self.expect();
         self.limits();
     }
