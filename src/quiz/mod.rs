@@ -13,6 +13,7 @@
 //! The reveal shows the cause chain of the event that decided the answer (`crate::life`).
 
 pub mod auto;
+pub mod play;
 pub mod text;
 pub mod written;
 

@@ -22,6 +22,7 @@ pub mod order;
 pub mod outcome;
 pub mod picker;
 pub mod producers;
+pub mod quiz;
 pub mod run;
 pub mod theme;
 
@@ -72,6 +73,12 @@ impl Widget for &App {
             Some(Overlay::Faults(menu)) => faults::FaultMenuView { menu, s }.render(area, buf),
             Some(Overlay::Inspect(menu)) => inspect::InspectMenuView { menu }.render(area, buf),
             None => {}
+        }
+        if let Some(play) = &self.quiz {
+            quiz::ScoreBadge { play }.render(body, buf);
+            if self.overlay.is_none() {
+                quiz::QuizPanel { play }.render(body, buf);
+            }
         }
     }
 }
