@@ -249,7 +249,9 @@ fn check(args: &[String]) -> ExitCode {
     };
     let (mut bad, mut mismatched, mut passed) = (0, 0, 0);
     for name in &names {
-        let (label, sc) = match scenario::load(name) {
+        let loaded = scenario::load_text(name)
+            .and_then(|(label, text)| scenario::parse(&label, &text).map(|sc| (label, text, sc)));
+        let (label, text, sc) = match loaded {
             Ok(x) => x,
             Err(e) => {
                 eprintln!("{e}");
@@ -258,6 +260,7 @@ fn check(args: &[String]) -> ExitCode {
             }
         };
         let report: Report = report::run_headless(&label, &sc, sc.scenario.seed, |_, _| {});
+
         match &report.expect {
             None => {
                 passed += 1;
@@ -279,6 +282,9 @@ fn check(args: &[String]) -> ExitCode {
                 }
             }
         }
+        for w in &report.notes_never_shown {
+            outln!("{}", never_shown_warning(&label, &text, w));
+        }
     }
     outln!("\n{passed} passed, {mismatched} failed, {bad} invalid");
     if bad > 0 {
@@ -288,6 +294,25 @@ fn check(args: &[String]) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// `warning: FILE:LINE: note N waits for `...`, which never happens in this run`: a note that
+/// is never shown is a warning, not an error (the run itself is fine).
+fn never_shown_warning(label: &str, text: &str, w: &report::NeverShown) -> String {
+    use crate::scenario::doc::{Doc, fp};
+    let line = Doc::parse(text)
+        .map(|doc| doc.span(fp!["notes", w.note - 1, "after"]))
+        .map(|span| crate::scenario::Location::new(text, span).line)
+        .unwrap_or(0);
+    let since = if w.at_ms > 0 {
+        format!(" at or after {} ms", w.at_ms)
+    } else {
+        String::new()
+    };
+    format!(
+        "  warning: {label}:{line}: note {} waits for `{}`, which never happens in this run{since}, so it is never shown",
+        w.note, w.after
+    )
 }
 
 /// `new NAME`: writes the starter scenario to NAME.toml, refusing to overwrite a file.

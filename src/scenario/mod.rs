@@ -8,6 +8,7 @@
 //! Every problem is one [`ScenarioError`], which renders like rustc's errors; callers map
 //! every one of them to exit code 2.
 
+pub mod anchor;
 mod bundled;
 mod diagnose;
 pub(crate) mod doc;

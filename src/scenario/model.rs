@@ -627,7 +627,12 @@ impl Fault {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Note {
+    /// When the note is shown; with `after`, the earliest time its event counts (default 0).
+    #[serde(default)]
     pub at_ms: u64,
+    /// The event the note waits for, e.g. `"election orders/0"` (see `scenario::anchor`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
     pub text: String,
 }
 

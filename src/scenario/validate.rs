@@ -350,6 +350,11 @@ impl<'a, 'i> Validator<'a, 'i> {
         self.quiz();
         self.expect();
         self.limits();
+        // Anchors resolve names against every partition and consumer the run creates, so they
+        // are checked once the limits hold.
+        if self.issues.is_empty() {
+            self.anchors();
+        }
     }
 
     /// Settings the scenario's `kafka_version` did not have (`profile.rs`).
@@ -1633,6 +1638,14 @@ impl<'a, 'i> Validator<'a, 'i> {
     fn notes(&mut self) {
         let stop = self.stop();
         for (i, n) in self.sc.notes.iter().enumerate() {
+            if n.after.is_none() && !self.doc.has(fp!["notes", i, "at_ms"]) {
+                self.err(
+                    fp!["notes", i],
+                    "this note says neither when nor after what it is shown",
+                )
+                .expected("`at_ms = N` (a time), `after = \"EVENT SUBJECT\"` (an event), or both")
+                .help("for example `after = \"election orders/0\"`: shown right after that event");
+            }
             if n.at_ms > stop {
                 self.err(
                     fp!["notes", i, "at_ms"],
@@ -1641,6 +1654,35 @@ impl<'a, 'i> Validator<'a, 'i> {
                 .expected(format!("`at_ms` ≤ {stop}"))
                 .help("the note would never be shown");
             }
+        }
+    }
+
+    /// Each note's `after`: a known event about a thing the run has. The error points at the
+    /// offending word when the string is written plainly.
+    fn anchors(&mut self) {
+        if self.sc.notes.iter().all(|n| n.after.is_none()) {
+            return;
+        }
+        let scope = super::anchor::AnchorScope::of(self.sc);
+        for (i, n) in self.sc.notes.iter().enumerate() {
+            let Some(after) = n.after.as_deref() else {
+                continue;
+            };
+            let at = crate::sim::SimTime::from_ms(n.at_ms);
+            let Err(e) = super::anchor::parse_anchor(after, at, &scope) else {
+                continue;
+            };
+            let span = self.doc.span(fp!["notes", i, "after"]);
+            // `"..."` with nothing escaped: the word's own columns.
+            let plain = self.text.get(span.clone()) == Some(format!("\"{after}\"").as_str());
+            let span = if plain {
+                span.start + 1 + e.at.start..span.start + 1 + e.at.end.max(e.at.start + 1)
+            } else {
+                span
+            };
+            self.push(span, e.message)
+                .expected(e.expected)
+                .maybe_help(e.help);
         }
     }
 

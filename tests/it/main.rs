@@ -1,3 +1,4 @@
+mod anchors;
 mod bundled;
 mod causes;
 mod cli;
