@@ -17,18 +17,42 @@ pub fn questions(a: &Analysis<'_>) -> Vec<Question> {
         .enumerate()
         .map(|(i, entry)| {
             let (answer, decided_by) = answer(a, &entry.answer);
+            let ask_at = match entry.after.as_deref() {
+                None => Some(SimTime::from_ms(entry.at_ms)),
+                Some(after) => anchored_at(a, after, SimTime::from_ms(entry.at_ms)),
+            };
             let mut q = Question::new(
                 Source::Written(i),
-                SimTime::from_ms(entry.at_ms),
+                ask_at.unwrap_or(SimTime(u64::MAX)),
                 entry.question.clone(),
                 entry.choices.clone(),
             )
             .answered(answer);
+            if ask_at.is_none() {
+                // Its event never happens in this run: it is never asked.
+                q.correct = None;
+                q.answer = format!(
+                    "(never asked: `{}` does not happen in this run)",
+                    entry.after.as_deref().unwrap_or("")
+                );
+            }
             q.explain = entry.explain.clone();
             decided_by.reveal(a, &mut q);
             q
         })
         .collect()
+}
+
+/// When a question anchored to an event is asked: the time of the first matching event at or
+/// after `not_before` (the state right after it is on screen), if there is one.
+fn anchored_at(a: &Analysis<'_>, after: &str, not_before: SimTime) -> Option<SimTime> {
+    let scope = crate::scenario::anchor::AnchorScope::of(a.scenario);
+    let anchor = crate::scenario::anchor::parse_anchor(after, not_before, &scope).ok()?;
+    a.rec
+        .events
+        .iter()
+        .find(|ev| anchor.matches(ev.time, &ev.kind, &a.rec.sim))
+        .map(|ev| ev.time)
 }
 
 /// What decided an answer, for the reveal.

@@ -901,8 +901,14 @@ fn d_fetch_max_wait_ms() -> u64 {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct QuizEntry {
-    /// When the question is asked (the run pauses there).
+    /// When the question is asked (the run pauses there); with `after`, the earliest time its
+    /// event counts (default 0).
+    #[serde(default)]
     pub at_ms: u64,
+    /// The event the question waits for, e.g. `"election orders/0"` (see `scenario::anchor`):
+    /// asked right after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
     pub question: String,
     /// 2-6 answers to choose from; the right one is the choice whose text equals the value the
     /// run computes for `answer`.

@@ -23,7 +23,35 @@ impl Validator<'_, '_> {
             .expected(format!("at most {MAX_QUIZ} [[quiz]] questions"));
             return;
         }
+        let scope = super::super::anchor::AnchorScope::of(self.sc);
         for (i, q) in self.sc.quiz.iter().enumerate() {
+            if q.after.is_none() && !self.doc.has(fp!["quiz", i, "at_ms"]) {
+                self.err(
+                    fp!["quiz", i],
+                    "this question says neither when nor after what it is asked",
+                )
+                .expected("`at_ms = N` (a time), `after = \"EVENT SUBJECT\"` (an event), or both")
+                .help("for example `after = \"election orders/0\"`: asked right after that event");
+            }
+            if let Some(after) = q.after.as_deref()
+                && let Err(e) = super::super::anchor::parse_anchor(
+                    after,
+                    crate::sim::SimTime::from_ms(q.at_ms),
+                    &scope,
+                )
+            {
+                let span = self.doc.span(fp!["quiz", i, "after"]);
+                // `"..."` with nothing escaped: the word's own columns.
+                let plain = self.text.get(span.clone()) == Some(format!("\"{after}\"").as_str());
+                let span = if plain {
+                    span.start + 1 + e.at.start..span.start + 1 + e.at.end.max(e.at.start + 1)
+                } else {
+                    span
+                };
+                self.push(span, e.message)
+                    .expected(e.expected)
+                    .maybe_help(e.help);
+            }
             if q.at_ms > stop {
                 self.err(
                     fp!["quiz", i, "at_ms"],
