@@ -482,8 +482,13 @@ fn verdict(a: &Analysis<'_>) -> Option<Question> {
         (r.kind.is_loss() || r.kind == AnomalyKind::Duplicated)
             && group.is_none_or(|g| g == r.group)
     });
-    if let Some(r) = spoiler {
-        a.reveal_msg(&mut q, r.msg, Some(r.group));
+    match spoiler {
+        Some(r) => a.reveal_msg(&mut q, r.msg, Some(r.group)),
+        None => {
+            if let Some(m) = super::written::troubled_msg(a, |_| true) {
+                a.reveal_msg(&mut q, m, group);
+            }
+        }
     }
     Some(q)
 }

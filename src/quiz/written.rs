@@ -119,7 +119,16 @@ pub fn answer(a: &Analysis<'_>, c: &QuizCheck) -> (String, DecidedBy) {
                     first.get_or_insert(m);
                 }
             }
-            let by = first.map_or(DecidedBy::Nothing, |m| DecidedBy::Message(m, group));
+            // None counted: the life of a message the faults touched shows why.
+            let shown = first.or_else(|| {
+                troubled_msg(a, |m| {
+                    let info = sim.msg(m);
+                    range.as_ref().is_none_or(|r| {
+                        r.contains(&sim.producers()[info.producer.idx()].name, info.n)
+                    })
+                })
+            });
+            let by = shown.map_or(DecidedBy::Nothing, |m| DecidedBy::Message(m, group));
             (n.to_string(), by)
         }
         Some(CheckKind::Fate) => {
@@ -148,9 +157,9 @@ pub fn answer(a: &Analysis<'_>, c: &QuizCheck) -> (String, DecidedBy) {
                     (r.kind.is_loss() || r.kind == AnomalyKind::Duplicated)
                         && (name == "all" || Some(r.group) == group_id(a, name))
                 })
-                .map_or(DecidedBy::Nothing, |r| {
-                    DecidedBy::Message(r.msg, Some(r.group))
-                });
+                .map(|r| DecidedBy::Message(r.msg, Some(r.group)))
+                .or_else(|| troubled_msg(a, |_| true).map(|m| DecidedBy::Message(m, group)))
+                .unwrap_or(DecidedBy::Nothing);
             (verdict.map_or("none", |v| v.name()).to_string(), spoiler)
         }
         Some(CheckKind::Leader) => {
@@ -186,6 +195,26 @@ pub fn answer(a: &Analysis<'_>, c: &QuizCheck) -> (String, DecidedBy) {
         }
         None => (String::new(), DecidedBy::Nothing),
     }
+}
+
+/// The first message (of those `wanted`) whose send met trouble: an error, a retry, a resent
+/// batch the leader recognised, a truncation; else the first one wanted.
+pub(super) fn troubled_msg(a: &Analysis<'_>, wanted: impl Fn(MsgId) -> bool) -> Option<MsgId> {
+    let troubled = a.rec.events.iter().find_map(|ev| {
+        let m = match &ev.kind {
+            Trace::ProduceError { first_msg, .. }
+            | Trace::Retried { first_msg, .. }
+            | Trace::DuplicateBatch { first_msg, .. } => *first_msg,
+            Trace::Truncated { removed, .. } => *removed.first()?,
+            _ => return None,
+        };
+        wanted(m).then_some(m)
+    });
+    troubled.or_else(|| {
+        (0..a.rec.sim.msg_count() as u32)
+            .map(MsgId)
+            .find(|&m| wanted(m))
+    })
 }
 
 /// Whether a message with `fate` counts as `what`.

@@ -1638,7 +1638,12 @@ impl<'a, 'i> Validator<'a, 'i> {
     fn notes(&mut self) {
         let stop = self.stop();
         for (i, n) in self.sc.notes.iter().enumerate() {
-            if n.after.is_none() && !self.doc.has(fp!["notes", i, "at_ms"]) {
+            // Only a file can leave `at_ms` out: a scenario built in code (a compare preset,
+            // a session) has no document to look in.
+            if n.after.is_none()
+                && self.doc.has(fp!["notes", i])
+                && !self.doc.has(fp!["notes", i, "at_ms"])
+            {
                 self.err(
                     fp!["notes", i],
                     "this note says neither when nor after what it is shown",

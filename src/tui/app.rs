@@ -223,11 +223,8 @@ impl App {
 
     /// One scenario, paused at time zero (`brokerlab tui SCENARIO`).
     pub fn with_session(session: Session) -> App {
-        // A scenario with [[quiz]] questions starts with the quiz on.
-        let quiz = (!session.scenario.quiz.is_empty()).then(|| quiz_for(&session));
         App {
             session: Some(session),
-            quiz,
             ..App::empty()
         }
     }
@@ -828,11 +825,17 @@ impl App {
                 let q = &play.quiz.questions[i];
                 let choice = match k.code {
                     KeyCode::Char('x') => None,
-                    KeyCode::Char(c) => match q.choice_of_key(c) {
-                        Some(c) => Some(c),
-                        None => return c == 'q',
-                    },
-                    _ => return false,
+                    KeyCode::Char(c) if q.choice_of_key(c).is_some() => q.choice_of_key(c),
+                    // Quit and help still work; everything else waits for the answer.
+                    KeyCode::Char('q' | '?') | KeyCode::F(1) => return false,
+                    _ => {
+                        self.status = Some(format!(
+                            "answer first: 1-{} or a-{}, x skips, Q turns the quiz off",
+                            q.choices.len(),
+                            (b'a' + q.choices.len() as u8 - 1) as char
+                        ));
+                        return true;
+                    }
                 };
                 let reveal = play.answer(choice);
                 if let (Some((step, _)), Some(s)) = (reveal, self.session.as_mut())

@@ -49,7 +49,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     (
         "Q",
-        "quiz on/off: the run pauses at questions; 1-6/a-f answer, x skips",
+        "quiz on/off: pause at questions, 1-6/a-f answer, x skip",
     ),
     ("?", "this help (any key closes it)"),
     (

@@ -68,17 +68,15 @@ impl Widget for &App {
             },
         }
         header::Footer { app: self }.render(bottom, buf);
+        if let Some(play) = &self.quiz {
+            quiz::ScoreBadge { play }.render(body, buf);
+            quiz::QuizPanel { play }.render(body, buf);
+        }
         match &self.overlay {
             Some(Overlay::Help) => help::Help { app: self }.render(area, buf),
             Some(Overlay::Faults(menu)) => faults::FaultMenuView { menu, s }.render(area, buf),
             Some(Overlay::Inspect(menu)) => inspect::InspectMenuView { menu }.render(area, buf),
             None => {}
-        }
-        if let Some(play) = &self.quiz {
-            quiz::ScoreBadge { play }.render(body, buf);
-            if self.overlay.is_none() {
-                quiz::QuizPanel { play }.render(body, buf);
-            }
         }
     }
 }

@@ -444,6 +444,7 @@ fn completions_offer_the_bundled_scenarios() {
         ),
         // Commands without a scenario offer none; nor does a word no name starts with (bash
         // then completes file names).
+        ("brokerlab quiz acks1", vec!["acks1-leader-failover"]),
         ("brokerlab list acks1", vec![]),
         ("brokerlab new acks1", vec![]),
         ("brokerlab run ./my", vec![]),
@@ -456,9 +457,9 @@ fn completions_offer_the_bundled_scenarios() {
         .map(|b| b.name)
         .collect();
     let zsh = stdout(&brokerlab(&["completions", "zsh"]));
-    // Every SCENARIO argument (run, tui, compare, sweep; check's list) offers the helper, which
-    // offers the names and .toml files.
-    assert_eq!(zsh.matches(":_brokerlab_scenarios'").count(), 5, "{zsh}");
+    // Every SCENARIO argument (run, tui, compare, sweep, quiz; check's list) offers the helper,
+    // which offers the names and .toml files.
+    assert_eq!(zsh.matches(":_brokerlab_scenarios'").count(), 6, "{zsh}");
     assert!(zsh.contains(&format!("'bundled:bundled scenario:({})'", names.join(" "))));
     assert!(zsh.contains("_files -g \"*.toml\""));
     let helper = zsh.find("_brokerlab_scenarios() {").unwrap();
@@ -466,7 +467,7 @@ fn completions_offer_the_bundled_scenarios() {
     let fish = stdout(&brokerlab(&["completions", "fish"]));
     let line = fish
         .lines()
-        .find(|l| l.contains("__fish_brokerlab_using_subcommand run tui check compare sweep"))
+        .find(|l| l.contains("__fish_brokerlab_using_subcommand run tui check compare sweep quiz"))
         .expect("a fish line for the scenario commands");
     assert!(
         line.contains(&format!("-a \"{}\"", names.join(" "))),

@@ -11,6 +11,7 @@ mod fates;
 mod fuzz;
 mod producer_fidelity;
 mod properties;
+mod quiz;
 mod reference;
 mod scenario_files;
 mod transactions;

@@ -25,7 +25,11 @@ impl Validator<'_, '_> {
         }
         let scope = super::super::anchor::AnchorScope::of(self.sc);
         for (i, q) in self.sc.quiz.iter().enumerate() {
-            if q.after.is_none() && !self.doc.has(fp!["quiz", i, "at_ms"]) {
+            // Only a file can leave `at_ms` out (a scenario built in code has its default).
+            if q.after.is_none()
+                && self.doc.has(fp!["quiz", i])
+                && !self.doc.has(fp!["quiz", i, "at_ms"])
+            {
                 self.err(
                     fp!["quiz", i],
                     "this question says neither when nor after what it is asked",
@@ -75,7 +79,11 @@ impl Validator<'_, '_> {
             if !CHOICES.contains(&n) {
                 self.err(
                     fp!["quiz", i, "choices"],
-                    format!("{n} choice(s): a question needs something to choose from"),
+                    if n < *CHOICES.start() {
+                        format!("{n} choice(s): a question needs at least two to choose from")
+                    } else {
+                        format!("{n} choices, more than the keys 1-6 can pick")
+                    },
                 )
                 .expected(format!(
                     "{} to {} choices (keys 1-6 or a-f)",
