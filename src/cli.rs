@@ -224,7 +224,7 @@ pub fn completion_script(shell: clap_complete::Shell) -> String {
         // fish: clap completes no positional values; add the names (files stay on).
         Shell::Fish => format!(
             "{script}\n# Bundled scenarios, wherever a SCENARIO goes (file names are completed too).\n\
-             complete -c brokerlab -n \"__fish_brokerlab_using_subcommand run tui check compare sweep\" -a \"{names}\" -d 'bundled scenario'\n"
+             complete -c brokerlab -n \"__fish_brokerlab_using_subcommand run tui check compare sweep quiz\" -a \"{names}\" -d 'bundled scenario'\n"
         ),
         _ => script,
     }
