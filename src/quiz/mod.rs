@@ -166,8 +166,8 @@ impl<'a> Analysis<'a> {
         }
         out.extend(steps[skip..].iter().map(|st| {
             format!(
-                "{} {:>6}  {}",
-                fmt_time(st.time),
+                "{:>8} {:>6}  {}",
+                fmt_time(st.time).trim(),
                 st.id.to_string(),
                 st.text.trim_start()
             )
