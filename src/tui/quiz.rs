@@ -123,10 +123,12 @@ impl Widget for QuizPanel<'_> {
 /// the right column on wide ones, so the cluster stays in view.
 fn panel_area(area: Rect) -> Rect {
     if area.width >= WIDE {
-        let w = area.width * 45 / 100;
+        // The main screen's right column (outcome and log), from the gap before it.
+        let left_pct = if area.width < 160 { 53 } else { 55 };
+        let left = area.width * left_pct / 100;
         Rect {
-            x: area.x + area.width - w,
-            width: w,
+            x: area.x + left,
+            width: area.width - left,
             ..area
         }
     } else {
