@@ -1677,18 +1677,23 @@ impl<'a, 'i> Validator<'a, 'i> {
             let Err(e) = super::anchor::parse_anchor(after, at, &scope) else {
                 continue;
             };
-            let span = self.doc.span(fp!["notes", i, "after"]);
-            // `"..."` with nothing escaped: the word's own columns.
-            let plain = self.text.get(span.clone()) == Some(format!("\"{after}\"").as_str());
-            let span = if plain {
-                span.start + 1 + e.at.start..span.start + 1 + e.at.end.max(e.at.start + 1)
-            } else {
-                span
-            };
-            self.push(span, e.message)
-                .expected(e.expected)
-                .maybe_help(e.help);
+            self.anchor_error(fp!["notes", i, "after"], after, e);
         }
+    }
+
+    /// A bad anchor `after` at `path`, pointing at the offending word when the string is
+    /// written plainly (`"..."` with nothing escaped), else at the whole string.
+    fn anchor_error(&mut self, path: &[Seg<'_>], after: &str, e: super::anchor::AnchorError) {
+        let span = self.doc.span(path);
+        let plain = self.text.get(span.clone()) == Some(format!("\"{after}\"").as_str());
+        let span = if plain {
+            span.start + 1 + e.at.start..span.start + 1 + e.at.end.max(e.at.start + 1)
+        } else {
+            span
+        };
+        self.push(span, e.message)
+            .expected(e.expected)
+            .maybe_help(e.help);
     }
 
     fn expect(&mut self) {

@@ -44,17 +44,7 @@ impl Validator<'_, '_> {
                     &scope,
                 )
             {
-                let span = self.doc.span(fp!["quiz", i, "after"]);
-                // `"..."` with nothing escaped: the word's own columns.
-                let plain = self.text.get(span.clone()) == Some(format!("\"{after}\"").as_str());
-                let span = if plain {
-                    span.start + 1 + e.at.start..span.start + 1 + e.at.end.max(e.at.start + 1)
-                } else {
-                    span
-                };
-                self.push(span, e.message)
-                    .expected(e.expected)
-                    .maybe_help(e.help);
+                self.anchor_error(fp!["quiz", i, "after"], after, e);
             }
             if q.at_ms > stop {
                 self.err(
