@@ -130,6 +130,17 @@ pub enum Command {
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         output: String,
     },
+    /// Interview practice as plain text: predict what happens at moments of a run, then see
+    /// the answer the run gives and why (answers read from stdin; end of input ends the quiz).
+    Quiz {
+        /// A scenario file or bundled scenario name; none means the whole bundled library.
+        #[arg(value_parser = ScenarioArg, hide_possible_values = true)]
+        scenario: Option<String>,
+        /// Shuffle the library's scenarios with this seed (each run keeps its own seed, so
+        /// every answer stays the run's).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
     /// List the bundled scenarios.
     List,
     /// Measure simulation speed on a large generated scenario.
@@ -206,7 +217,7 @@ impl TypedValueParser for ScenarioArg {
 
 /// The shell completion script for `brokerlab completions SHELL`: clap's, with the bundled
 /// scenarios' names offered wherever a SCENARIO goes (`run`, `tui`, `check`, `compare`,
-/// `sweep`, `export`), alongside file names.
+/// `sweep`, `export`, `quiz`), alongside file names.
 pub fn completion_script(shell: clap_complete::Shell) -> String {
     use clap::CommandFactory;
     use clap_complete::Shell;
@@ -237,7 +248,7 @@ pub fn completion_script(shell: clap_complete::Shell) -> String {
         // fish: clap completes no positional values; add the names (files stay on).
         Shell::Fish => format!(
             "{script}\n# Bundled scenarios, wherever a SCENARIO goes (file names are completed too).\n\
-             complete -c brokerlab -n \"__fish_brokerlab_using_subcommand run tui check compare sweep export\" -a \"{names}\" -d 'bundled scenario'\n"
+             complete -c brokerlab -n \"__fish_brokerlab_using_subcommand run tui check compare sweep export quiz\" -a \"{names}\" -d 'bundled scenario'\n"
         ),
         _ => script,
     }

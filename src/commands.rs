@@ -102,6 +102,7 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             to,
             output,
         }) => export(&scenario, seed, format, (from, to), &output),
+        Some(Command::Quiz { scenario, seed }) => quiz(scenario.as_deref(), seed),
         Some(Command::List) => {
             outln!("{}", list_text());
             ExitCode::SUCCESS
@@ -302,7 +303,9 @@ fn check(args: &[String]) -> ExitCode {
     };
     let (mut bad, mut mismatched, mut passed) = (0, 0, 0);
     for name in &names {
-        let (label, sc) = match scenario::load(name) {
+        let loaded = scenario::load_text(name)
+            .and_then(|(label, text)| scenario::parse(&label, &text).map(|sc| (label, text, sc)));
+        let (label, text, sc) = match loaded {
             Ok(x) => x,
             Err(e) => {
                 eprintln!("{e}");
@@ -311,6 +314,7 @@ fn check(args: &[String]) -> ExitCode {
             }
         };
         let report: Report = report::run_headless(&label, &sc, sc.scenario.seed, |_, _| {});
+
         match &report.expect {
             None => {
                 passed += 1;
@@ -332,6 +336,9 @@ fn check(args: &[String]) -> ExitCode {
                 }
             }
         }
+        for w in &report.notes_never_shown {
+            outln!("{}", never_shown_warning(&label, &text, w));
+        }
     }
     outln!("\n{passed} passed, {mismatched} failed, {bad} invalid");
     if bad > 0 {
@@ -341,6 +348,25 @@ fn check(args: &[String]) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// `warning: FILE:LINE: note N waits for `...`, which never happens in this run`: a note that
+/// is never shown is a warning, not an error (the run itself is fine).
+fn never_shown_warning(label: &str, text: &str, w: &report::NeverShown) -> String {
+    use crate::scenario::doc::{Doc, fp};
+    let line = Doc::parse(text)
+        .map(|doc| doc.span(fp!["notes", w.note - 1, "after"]))
+        .map(|span| crate::scenario::Location::new(text, span).line)
+        .unwrap_or(0);
+    let since = if w.at_ms > 0 {
+        format!(" at or after {} ms", w.at_ms)
+    } else {
+        String::new()
+    };
+    format!(
+        "  warning: {label}:{line}: note {} waits for `{}`, which never happens in this run{since}, so it is never shown",
+        w.note, w.after
+    )
 }
 
 /// `new NAME`: writes the starter scenario to NAME.toml, refusing to overwrite a file.
@@ -526,6 +552,25 @@ fn sweep(a: &SweepArgs) -> ExitCode {
     } else {
         let _ = write!(out, "{}", crate::sweep::text(&report, true));
     }
+    let _ = out.flush();
+    ExitCode::SUCCESS
+}
+
+/// `quiz [SCENARIO] [--seed N]`: questions on stdout, answers from stdin.
+fn quiz(arg: Option<&str>, seed: Option<u64>) -> ExitCode {
+    let scenarios: Vec<(String, scenario::Scenario)> = match arg {
+        Some(arg) => match scenario::load(arg) {
+            Ok(x) => vec![x],
+            Err(e) => return bad_input(&e),
+        },
+        None => crate::quiz::text::library_order(seed)
+            .into_iter()
+            .filter_map(|name| scenario::load(name).ok())
+            .collect(),
+    };
+    let mut input = std::io::stdin().lock();
+    let mut out = std::io::stdout().lock();
+    crate::quiz::text::run(scenarios, &mut input, &mut out);
     let _ = out.flush();
     ExitCode::SUCCESS
 }

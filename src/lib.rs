@@ -12,6 +12,7 @@ pub mod heap;
 pub mod life;
 pub mod metrics;
 pub mod order_index;
+pub mod quiz;
 pub mod report;
 pub mod scenario;
 pub mod session;

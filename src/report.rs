@@ -87,6 +87,36 @@ pub struct Report {
     /// The settings that came from that profile and differ from the newest release's
     /// (`acks=1`, ...); empty under the newest profile.
     pub profile_defaults: Vec<String>,
+    /// Notes anchored to an event (`after`) that never happened in this run, so never shown;
+    /// absent when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes_never_shown: Vec<NeverShown>,
+}
+
+/// A `[[notes]]` entry whose event never came.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct NeverShown {
+    /// Its position among the file's `[[notes]]`, from 1.
+    pub note: usize,
+    /// Its `after` anchor.
+    pub after: String,
+    /// Its `at_ms`: the earliest time the event would have counted.
+    pub at_ms: u64,
+}
+
+/// The anchored notes of `scenario` still waiting for their event when `sim` ended.
+pub fn notes_never_shown(scenario: &Scenario, sim: &Sim) -> Vec<NeverShown> {
+    sim.waiting_notes()
+        .iter()
+        .filter_map(|&i| {
+            let note = scenario.notes.get(i as usize)?;
+            Some(NeverShown {
+                note: i as usize + 1,
+                after: note.after.clone()?,
+                at_ms: note.at_ms,
+            })
+        })
+        .collect()
 }
 
 /// Latency figures in milliseconds (microsecond resolution).
@@ -329,6 +359,7 @@ fn run_in(
         anomalies,
         kafka_version: scenario.cluster.kafka_version.name(),
         profile_defaults: crate::scenario::profile::from_profile(scenario),
+        notes_never_shown: notes_never_shown(scenario, &sim),
     }
 }
 

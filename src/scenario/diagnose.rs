@@ -20,12 +20,13 @@ use super::model::*;
 /// Top-level keys that hold one table.
 const SINGLE: [&str; 5] = ["scenario", "cluster", "network", "expect", "compare"];
 /// Top-level keys that hold an array of tables, with the singular for messages.
-const LISTS: [(&str, &str); 5] = [
+const LISTS: [(&str, &str); 6] = [
     ("topics", "topic"),
     ("producers", "producer"),
     ("groups", "group"),
     ("faults", "fault"),
     ("notes", "note"),
+    ("quiz", "quiz question"),
 ];
 
 /// The scenario with every top-level field optional, to deserialize one piece at a time.
@@ -41,6 +42,7 @@ struct Partial {
     groups: Option<Vec<Group>>,
     faults: Option<Vec<Fault>>,
     notes: Option<Vec<Note>>,
+    quiz: Option<Vec<QuizEntry>>,
     expect: Option<Expect>,
     compare: Option<Compare>,
 }

@@ -284,15 +284,27 @@ pub fn lower(sc: &Scenario) -> SimConfig {
         producers,
         groups,
         faults: lower_faults(sc),
-        notes: sc
-            .notes
-            .iter()
-            .map(|n| Note {
-                at: SimTime::from_ms(n.at_ms),
-                text: n.text.clone(),
-            })
-            .collect(),
+        notes: lower_notes(sc),
     }
+}
+
+/// The notes, each anchor resolved to the ids of the things it names.
+fn lower_notes(sc: &Scenario) -> Vec<Note> {
+    let scope = super::anchor::AnchorScope::of(sc);
+    sc.notes
+        .iter()
+        .map(|n| {
+            let at = SimTime::from_ms(n.at_ms);
+            Note {
+                at,
+                text: n.text.clone(),
+                anchor: n.after.as_deref().map(|a| {
+                    super::anchor::parse_anchor(a, at, &scope)
+                        .unwrap_or_else(|e| panic!("validated scenario: {e}"))
+                }),
+            }
+        })
+        .collect()
 }
 
 /// The ids things get in the core as faults fire: partitions and consumers are numbered in
@@ -590,6 +602,7 @@ pub fn raise_fault(spec: &FaultSpec, sim: &Sim) -> model::Fault {
 mod tests {
     use super::*;
     use crate::sim::Target::{Consumer, LeaderOf, Node};
+    use crate::sim::anchor::{AnchorKind, AnchorNode};
 
     const FULL: &str = include_str!("../../tests/fixtures/valid/full.toml");
 
@@ -677,12 +690,28 @@ mod tests {
             })
             .collect();
         assert_eq!(config.faults, expected);
+        // Anchors name what faults create with the ids the faults give them: orders/3 is the
+        // partition the crash at 18 s targets, billing/consumer-3 the one removed at 14 s.
+        let anchors: Vec<(SimTime, Option<AnchorKind>)> = config
+            .notes
+            .iter()
+            .map(|n| (n.at, n.anchor.as_ref().map(|a| a.kind.clone())))
+            .collect();
         assert_eq!(
-            config.notes,
-            vec![Note {
-                at: SimTime::from_ms(3000),
-                text: "The leader of orders/0 crashes.".into()
-            }]
+            anchors,
+            vec![
+                (SimTime::from_ms(3000), None),
+                (SimTime::from_ms(17000), Some(AnchorKind::Election(p(6)))),
+                (
+                    SimTime::ZERO,
+                    Some(AnchorKind::Crash(AnchorNode::Consumer(ConsumerId(3))))
+                ),
+            ]
+        );
+        assert_eq!(config.notes[0].text, "The leader of orders/0 crashes.");
+        assert_eq!(
+            config.notes[1].anchor.as_ref().unwrap().not_before,
+            SimTime::from_ms(17000)
         );
         // Defaults and names are applied too.
         assert_eq!(

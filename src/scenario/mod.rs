@@ -8,6 +8,7 @@
 //! Every problem is one [`ScenarioError`], which renders like rustc's errors; callers map
 //! every one of them to exit code 2.
 
+pub mod anchor;
 mod bundled;
 mod diagnose;
 pub(crate) mod doc;
@@ -17,6 +18,7 @@ pub mod lower;
 pub mod model;
 pub mod names;
 pub mod profile;
+pub mod quiz;
 pub mod reference;
 mod starter;
 mod validate;

@@ -25,6 +25,9 @@ pub struct Scenario {
     pub faults: Vec<Fault>,
     #[serde(default)]
     pub notes: Vec<Note>,
+    /// Questions asked at moments of the run (`brokerlab quiz`, the TUI's quiz).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quiz: Vec<QuizEntry>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<Expect>,
     /// Overrides of the `brokerlab compare` presets.
@@ -659,7 +662,12 @@ impl Fault {
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Note {
+    /// When the note is shown; with `after`, the earliest time its event counts (default 0).
+    #[serde(default)]
     pub at_ms: u64,
+    /// The event the note waits for, e.g. `"election orders/0"` (see `scenario::anchor`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
     pub text: String,
 }
 
@@ -921,4 +929,58 @@ fn d_auto_commit_interval_ms() -> u64 {
 }
 fn d_fetch_max_wait_ms() -> u64 {
     500
+}
+
+/// A `[[quiz]]` question: asked at a moment of the run, answered by a check on the run's own
+/// state or outcome (never by a written-down index), so the answer stays true to the model.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuizEntry {
+    /// When the question is asked (the run pauses there); with `after`, the earliest time its
+    /// event counts (default 0).
+    #[serde(default)]
+    pub at_ms: u64,
+    /// The event the question waits for, e.g. `"election orders/0"` (see `scenario::anchor`):
+    /// asked right after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+    pub question: String,
+    /// 2-6 answers to choose from; the right one is the choice whose text equals the value the
+    /// run computes for `answer`.
+    pub choices: Vec<String>,
+    pub answer: QuizCheck,
+    /// Shown after the answer: why, citing the Kafka rule.
+    #[serde(default)]
+    pub explain: String,
+}
+
+/// What a quiz answer is computed from: exactly one of `count`, `fate`, `verdict`, `leader`
+/// and `partitions`, with the qualifiers that check takes.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuizCheck {
+    /// How many messages end with this fate (or `acked-lost`, `reordered`, `acked`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<String>,
+    /// The fate of one message (`checkout#7`) for `group`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fate: Option<String>,
+    /// The verdict of a group, or `all` for the run's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<String>,
+    /// The leader of a partition (`orders/0`) at `at_ms` (default: the end of the run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader: Option<String>,
+    /// The partitions a consumer (`consumer-2`, or `billing/consumer-2`) owns at `at_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partitions: Option<String>,
+    /// The group `count`, `fate` and `partitions` are about (needed when there are several).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// For `count`: only these messages (`checkout#6-#8`, `checkout#7`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages: Option<String>,
+    /// For `leader` and `partitions`: the moment whose state answers (default: the run's end).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_ms: Option<u64>,
 }

@@ -37,6 +37,8 @@ pub const MAX_TABLE_ENTRIES: usize = 10_000;
 /// Keys one producer's `send` draws from.
 pub const MAX_KEYS: usize = 100_000;
 
+mod quiz;
+
 /// The brokers' `group.min.session.timeout.ms` (default 6000).
 const GROUP_MIN_SESSION_TIMEOUT_MS: u64 = 6_000;
 /// The brokers' `group.max.session.timeout.ms` (default 1800000).
@@ -345,8 +347,14 @@ impl<'a, 'i> Validator<'a, 'i> {
         self.groups();
         self.faults();
         self.notes();
+        self.quiz();
         self.expect();
         self.limits();
+        // Anchors resolve names against every partition and consumer the run creates, so they
+        // are checked once the limits hold.
+        if self.issues.is_empty() {
+            self.anchors();
+        }
     }
 
     /// Settings the scenario's `kafka_version` did not have (`profile.rs`).
@@ -1758,6 +1766,19 @@ impl<'a, 'i> Validator<'a, 'i> {
     fn notes(&mut self) {
         let stop = self.stop();
         for (i, n) in self.sc.notes.iter().enumerate() {
+            // Only a file can leave `at_ms` out: a scenario built in code (a compare preset,
+            // a session) has no document to look in.
+            if n.after.is_none()
+                && self.doc.has(fp!["notes", i])
+                && !self.doc.has(fp!["notes", i, "at_ms"])
+            {
+                self.err(
+                    fp!["notes", i],
+                    "this note says neither when nor after what it is shown",
+                )
+                .expected("`at_ms = N` (a time), `after = \"EVENT SUBJECT\"` (an event), or both")
+                .help("for example `after = \"election orders/0\"`: shown right after that event");
+            }
             if n.at_ms > stop {
                 self.err(
                     fp!["notes", i, "at_ms"],
@@ -1767,6 +1788,40 @@ impl<'a, 'i> Validator<'a, 'i> {
                 .help("the note would never be shown");
             }
         }
+    }
+
+    /// Each note's `after`: a known event about a thing the run has. The error points at the
+    /// offending word when the string is written plainly.
+    fn anchors(&mut self) {
+        if self.sc.notes.iter().all(|n| n.after.is_none()) {
+            return;
+        }
+        let scope = super::anchor::AnchorScope::of(self.sc);
+        for (i, n) in self.sc.notes.iter().enumerate() {
+            let Some(after) = n.after.as_deref() else {
+                continue;
+            };
+            let at = crate::sim::SimTime::from_ms(n.at_ms);
+            let Err(e) = super::anchor::parse_anchor(after, at, &scope) else {
+                continue;
+            };
+            self.anchor_error(fp!["notes", i, "after"], after, e);
+        }
+    }
+
+    /// A bad anchor `after` at `path`, pointing at the offending word when the string is
+    /// written plainly (`"..."` with nothing escaped), else at the whole string.
+    fn anchor_error(&mut self, path: &[Seg<'_>], after: &str, e: super::anchor::AnchorError) {
+        let span = self.doc.span(path);
+        let plain = self.text.get(span.clone()) == Some(format!("\"{after}\"").as_str());
+        let span = if plain {
+            span.start + 1 + e.at.start..span.start + 1 + e.at.end.max(e.at.start + 1)
+        } else {
+            span
+        };
+        self.push(span, e.message)
+            .expected(e.expected)
+            .maybe_help(e.help);
     }
 
     fn expect(&mut self) {

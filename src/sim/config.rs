@@ -510,9 +510,12 @@ impl FaultKind {
     }
 }
 
-/// A line of narration shown at a moment of the run.
+/// A line of narration shown at a moment of the run, or right after an event.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Note {
+    /// When it is shown; with an anchor, the earliest time its event counts.
     pub at: SimTime,
     pub text: String,
+    /// The event it waits for: it is shown right after the first match at or after `at`.
+    pub anchor: Option<super::anchor::Anchor>,
 }

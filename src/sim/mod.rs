@@ -3,6 +3,7 @@
 //! Events are ordered by `(time, seq)`, where `seq` is an insertion counter, so ties always
 //! break the same way. Every step appends typed [`TraceEvent`]s to a buffer the caller drains.
 
+pub mod anchor;
 pub mod broker;
 pub mod chunked;
 pub mod config;
@@ -316,6 +317,8 @@ pub(crate) struct Kernel {
     pub(crate) keys: Vec<String>,
     pub(crate) faults: Vec<FaultSpec>,
     pub(crate) notes: Vec<Note>,
+    /// The anchored notes not shown yet, in file order: each waits for its event (`emit`).
+    pub(crate) waiting_notes: Vec<u32>,
     /// Record buffers for fetch responses, so the hot path reuses allocations.
     pub(crate) payloads: BufPool<replica::Entry>,
     /// Record buffers for produce requests.
@@ -618,6 +621,12 @@ impl Sim {
 
     pub fn notes(&self) -> &[Note] {
         &self.k.notes
+    }
+
+    /// The anchored notes (indices into [`Sim::notes`]) whose event has not happened yet; at
+    /// the end of the run, those never shown.
+    pub fn waiting_notes(&self) -> &[u32] {
+        &self.k.waiting_notes
     }
 
     pub fn network(&self) -> &Network {
@@ -1699,6 +1708,34 @@ impl Sim {
     }
 }
 
+impl anchor::AnchorWorld for Kernel {
+    fn msg_info(&self, m: MsgId) -> MsgInfo {
+        self.msgs[m.idx()]
+    }
+
+    fn node_kind(&self, n: NodeId) -> NodeKind {
+        self.nodes[n.idx()].kind
+    }
+
+    fn txn_name(&self, txn: u32) -> &str {
+        &self.txn_names[txn as usize]
+    }
+}
+
+impl anchor::AnchorWorld for Sim {
+    fn msg_info(&self, m: MsgId) -> MsgInfo {
+        self.k.msg_info(m)
+    }
+
+    fn node_kind(&self, n: NodeId) -> NodeKind {
+        self.k.node_kind(n)
+    }
+
+    fn txn_name(&self, txn: u32) -> &str {
+        self.k.txn_name(txn)
+    }
+}
+
 impl Kernel {
     pub(crate) fn new(settings: Settings) -> Kernel {
         Kernel {
@@ -1728,6 +1765,7 @@ impl Kernel {
             keys: Vec::new(),
             faults: Vec::new(),
             notes: Vec::new(),
+            waiting_notes: Vec::new(),
             payloads: BufPool::default(),
             record_bufs: BufPool::default(),
             pending_resets: Vec::new(),
@@ -1806,8 +1844,35 @@ impl Kernel {
                 return id;
             }
         }
+        let anchorable = !matches!(ev.kind, Trace::Sent { .. } | Trace::Narration { .. });
         self.trace.push(ev);
+        if anchorable && !self.waiting_notes.is_empty() {
+            self.show_anchored_notes();
+        }
         id
+    }
+
+    /// Emit, right after the event just pushed, every waiting note anchored to it (in file
+    /// order), caused by it: the note appears in the same step as the state it describes.
+    fn show_anchored_notes(&mut self) {
+        let at = self.trace.len() - 1;
+        let mut i = 0;
+        while i < self.waiting_notes.len() {
+            let index = self.waiting_notes[i];
+            let ev = &self.trace[at];
+            let hit = self.notes[index as usize]
+                .anchor
+                .as_ref()
+                .is_some_and(|a| a.matches(ev.time, &ev.kind, &*self));
+            if hit {
+                self.waiting_notes.remove(i);
+                let saved = self.cause.replace(self.trace[at].id);
+                self.emit(Trace::Narration { index });
+                self.cause = saved;
+            } else {
+                i += 1;
+            }
+        }
     }
 
     /// Send a message over the network: seeded latency, FIFO per link, cuts and drops.

@@ -219,7 +219,12 @@ pub(super) fn build(config: SimConfig, seed: u64) -> Sim {
         sim.schedule(f.at, Event::Fault(i as u32));
     }
     for (i, n) in config.notes.iter().enumerate() {
-        sim.schedule(n.at, Event::Note(i as u32));
+        if n.anchor.is_some() {
+            // Shown by `emit` right after its event.
+            sim.k.waiting_notes.push(i as u32);
+        } else {
+            sim.schedule(n.at, Event::Note(i as u32));
+        }
     }
     sim.k.faults = config.faults;
     sim.k.notes = config.notes;

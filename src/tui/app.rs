@@ -179,6 +179,10 @@ pub struct App {
     /// The playback clock: simulated time that real time has reached while playing (events
     /// are processed up to it). Restarted from the simulation's time on every play.
     pub clock: SimTime,
+    /// The quiz played along the run (`Q`), built when first turned on.
+    pub quiz: Option<crate::quiz::play::QuizPlay>,
+    /// Whether the open question interrupted playback (closing it resumes).
+    quiz_resume: bool,
 }
 
 impl App {
@@ -204,6 +208,8 @@ impl App {
             save_dir: PathBuf::from("."),
             carry_us: 0.0,
             clock: SimTime::ZERO,
+            quiz: None,
+            quiz_resume: false,
         }
     }
 
@@ -302,8 +308,11 @@ impl App {
     }
 
     pub fn on_key(&mut self, k: KeyEvent) {
-        self.on_key_inner(k);
+        if !self.on_quiz_key(k) {
+            self.on_key_inner(k);
+        }
         self.sync_compare();
+        self.quiz_due();
     }
 
     fn on_key_inner(&mut self, k: KeyEvent) {
@@ -567,6 +576,8 @@ impl App {
             .expect("one session per preset");
         self.playing = false;
         self.session = Some(session);
+        // The quiz's answers were computed for the scenario's own settings.
+        self.quiz = None;
         self.view = View::Main;
         self.follow();
         self.status = Some(format!(
@@ -758,7 +769,13 @@ impl App {
         // Never run ahead of the simulation by more than a tick's worth (after a stall or
         // when the per-tick event budget was hit).
         self.clock = SimTime(self.clock.0.max(s.now().0).saturating_add(whole as u64));
-        let more = s.advance_to(self.clock, MAX_EVENTS_PER_TICK);
+        // Playback stops at the next quiz question's moment.
+        let until = self
+            .quiz
+            .as_ref()
+            .and_then(|q| q.next_moment())
+            .map_or(self.clock, |m| m.min(self.clock));
+        let more = s.advance_to(until, MAX_EVENTS_PER_TICK);
         if s.now() < self.clock && s.sim.peek_time().is_some_and(|t| t <= self.clock) {
             // The event budget ran out: let the clock wait for the simulation.
             self.clock = s.now();
@@ -768,12 +785,127 @@ impl App {
             self.status = Some("the run has finished — ← steps back, r restarts".into());
         }
         self.sync_compare();
+        self.quiz_due();
         true
     }
 
     /// How long the loop may wait for input: a frame while playing, forever when paused.
     pub fn poll_timeout(&self) -> Option<Duration> {
         (self.playing && self.overlay.is_none()).then_some(Duration::from_millis(50))
+    }
+}
+
+// ----- the quiz ------------------------------------------------------------------------------
+
+/// The quiz of a session's run: the scenario's questions and the automatic ones, computed from
+/// one headless run of the same scenario and seed.
+fn quiz_for(s: &Session) -> crate::quiz::play::QuizPlay {
+    let quiz = crate::quiz::build(&s.label, &s.scenario, s.seed, true);
+    crate::quiz::play::QuizPlay::new(quiz, true)
+}
+
+impl App {
+    /// Keys of the quiz: `Q` turns it on and off; while a question is asked, `1`-`6` or `a`-`f`
+    /// answer and `x` skips; after the reveal, Enter, Esc or space go on. Returns whether the
+    /// key was the quiz's.
+    fn on_quiz_key(&mut self, k: KeyEvent) -> bool {
+        if self.session.is_none() || self.overlay.is_some() {
+            return false;
+        }
+        if k.code == KeyCode::Char('Q') {
+            self.toggle_quiz();
+            return true;
+        }
+        let Some(play) = &mut self.quiz else {
+            return false;
+        };
+        use crate::quiz::play::Phase;
+        match play.phase {
+            Some(Phase::Asking(i)) => {
+                let q = &play.quiz.questions[i];
+                let choice = match k.code {
+                    KeyCode::Char('x') => None,
+                    KeyCode::Char(c) if q.choice_of_key(c).is_some() => q.choice_of_key(c),
+                    // Quit and help still work; everything else waits for the answer.
+                    KeyCode::Char('q' | '?') | KeyCode::F(1) => return false,
+                    _ => {
+                        self.status = Some(format!(
+                            "answer first: 1-{} or a-{}, x skips, Q turns the quiz off",
+                            q.choices.len(),
+                            (b'a' + q.choices.len() as u8 - 1) as char
+                        ));
+                        return true;
+                    }
+                };
+                let reveal = play.answer(choice);
+                if let (Some((step, _)), Some(s)) = (reveal, self.session.as_mut())
+                    && step > s.events()
+                {
+                    // Show the state that decides the answer.
+                    s.rewind_to(step);
+                }
+                self.follow();
+                true
+            }
+            Some(Phase::Revealed(..)) => {
+                play.close();
+                if matches!(k.code, KeyCode::Enter | KeyCode::Esc | KeyCode::Char(' ')) {
+                    if self.quiz_resume {
+                        self.toggle_play();
+                    }
+                    self.quiz_resume = false;
+                    return true;
+                }
+                self.quiz_resume = false;
+                false
+            }
+            None => {
+                if k.code == KeyCode::Char('r') {
+                    play.restart();
+                }
+                false
+            }
+        }
+    }
+
+    fn toggle_quiz(&mut self) {
+        let Some(s) = &self.session else { return };
+        match &mut self.quiz {
+            None => self.quiz = Some(quiz_for(s)),
+            Some(play) => {
+                play.on = !play.on;
+                if !play.on {
+                    play.phase = None;
+                }
+            }
+        }
+        let play = self.quiz.as_ref().expect("just set");
+        self.status = Some(if !play.on {
+            "quiz off (Q turns it on again)".into()
+        } else if !s.live_faults.is_empty() {
+            "quiz on, but its answers are the scripted run's: no questions while live faults are in (r restarts without them)".into()
+        } else {
+            format!(
+                "quiz on: {} question(s); the run pauses at each (1-6/a-f answer, x skips)",
+                play.total()
+            )
+        });
+    }
+
+    /// Opens the next question once the run has reached its moment, pausing playback.
+    fn quiz_due(&mut self) {
+        let (Some(play), Some(s)) = (&mut self.quiz, &self.session) else {
+            return;
+        };
+        // Live faults make a different run: the answers would be the scripted run's.
+        if !s.live_faults.is_empty() {
+            return;
+        }
+        let reached = |t: SimTime| s.finished() || s.sim.peek_time().is_none_or(|next| next > t);
+        if play.due(reached) {
+            self.quiz_resume = self.playing;
+            self.playing = false;
+        }
     }
 }
 

@@ -47,6 +47,10 @@ pub const KEYS: &[(&str, &str)] = &[
         "c",
         "compare: the three guarantee presets side by side; v: versions",
     ),
+    (
+        "Q",
+        "quiz on/off: pause at questions, 1-6/a-f answer, x skip",
+    ),
     ("?", "this help (any key closes it)"),
     (
         "q  Esc",

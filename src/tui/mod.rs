@@ -22,6 +22,7 @@ pub mod order;
 pub mod outcome;
 pub mod picker;
 pub mod producers;
+pub mod quiz;
 pub mod run;
 pub mod share;
 pub mod theme;
@@ -68,6 +69,10 @@ impl Widget for &App {
             },
         }
         header::Footer { app: self }.render(bottom, buf);
+        if let Some(play) = &self.quiz {
+            quiz::ScoreBadge { play }.render(body, buf);
+            quiz::QuizPanel { play }.render(body, buf);
+        }
         match &self.overlay {
             Some(Overlay::Help) => help::Help { app: self }.render(area, buf),
             Some(Overlay::Faults(menu)) => faults::FaultMenuView { menu, s }.render(area, buf),

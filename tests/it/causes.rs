@@ -21,7 +21,8 @@ fn trace_of(name: &str) -> (Sim, Vec<TraceEvent>) {
 fn ids_count_up_and_causes_point_backwards() {
     for b in scenario::bundled() {
         let name = b.name;
-        let (_, events) = trace_of(name);
+        let (sim, events) = trace_of(name);
+        let sim_notes = sim.notes();
         for (i, ev) in events.iter().enumerate() {
             assert_eq!(ev.id, EventId(i as u64), "{name}: ids are positions");
             if let Some(c) = ev.cause {
@@ -29,12 +30,25 @@ fn ids_count_up_and_causes_point_backwards() {
                 let cause = &events[c.0 as usize];
                 assert!(cause.time <= ev.time, "{name}: a cause happens first");
             }
-            // Faults, notes and the end of the run are roots; nothing else causes them.
-            if matches!(
-                ev.kind,
-                Trace::FaultInjected { .. } | Trace::Narration { .. } | Trace::Draining
-            ) {
-                assert_eq!(ev.cause, None, "{name}: {:?} is a root", ev.kind);
+            // Faults, timed notes and the end of the run are roots; nothing else causes them.
+            // A note anchored to an event is caused by it and comes right after it.
+            match ev.kind {
+                Trace::Narration { index } if sim_notes[index as usize].anchor.is_some() => {
+                    // Right after: only other notes anchored to the same event come between.
+                    let c = ev.cause.expect("an anchored note has a cause").0 as usize;
+                    assert!(
+                        events[c + 1..i]
+                            .iter()
+                            .all(|e| matches!(e.kind, Trace::Narration { .. })
+                                && e.cause == ev.cause),
+                        "{name}: {:?} is not right after its event",
+                        ev.kind
+                    );
+                }
+                Trace::FaultInjected { .. } | Trace::Narration { .. } | Trace::Draining => {
+                    assert_eq!(ev.cause, None, "{name}: {:?} is a root", ev.kind);
+                }
+                _ => {}
             }
         }
     }

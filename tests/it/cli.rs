@@ -445,6 +445,7 @@ fn completions_offer_the_bundled_scenarios() {
         ),
         // Commands without a scenario offer none; nor does a word no name starts with (bash
         // then completes file names).
+        ("brokerlab quiz acks1", vec!["acks1-leader-failover"]),
         ("brokerlab list acks1", vec![]),
         ("brokerlab new acks1", vec![]),
         ("brokerlab run ./my", vec![]),
@@ -457,9 +458,9 @@ fn completions_offer_the_bundled_scenarios() {
         .map(|b| b.name)
         .collect();
     let zsh = stdout(&brokerlab(&["completions", "zsh"]));
-    // Every SCENARIO argument (run, tui, compare, sweep, export; check's list) offers the
+    // Every SCENARIO argument (run, tui, compare, sweep, export, quiz; check's list) offers the
     // helper, which offers the names and .toml files.
-    assert_eq!(zsh.matches(":_brokerlab_scenarios'").count(), 6, "{zsh}");
+    assert_eq!(zsh.matches(":_brokerlab_scenarios'").count(), 7, "{zsh}");
     assert!(zsh.contains(&format!("'bundled:bundled scenario:({})'", names.join(" "))));
     assert!(zsh.contains("_files -g \"*.toml\""));
     let helper = zsh.find("_brokerlab_scenarios() {").unwrap();
@@ -468,7 +469,7 @@ fn completions_offer_the_bundled_scenarios() {
     let line = fish
         .lines()
         .find(|l| {
-            l.contains("__fish_brokerlab_using_subcommand run tui check compare sweep export")
+            l.contains("__fish_brokerlab_using_subcommand run tui check compare sweep export quiz")
         })
         .expect("a fish line for the scenario commands");
     assert!(

@@ -1,3 +1,4 @@
+mod anchors;
 mod bundled;
 mod causes;
 mod cli;
@@ -11,6 +12,7 @@ mod fates;
 mod fuzz;
 mod producer_fidelity;
 mod properties;
+mod quiz;
 mod reference;
 mod scenario_files;
 mod share_groups;
