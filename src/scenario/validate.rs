@@ -1635,7 +1635,12 @@ impl<'a, 'i> Validator<'a, 'i> {
     fn notes(&mut self) {
         let stop = self.stop();
         for (i, n) in self.sc.notes.iter().enumerate() {
-            if n.after.is_none() && !self.doc.has(fp!["notes", i, "at_ms"]) {
+            // Only with the file at hand: a scenario built in code (a compare preset) has no
+            // document to tell a missing `at_ms` from `at_ms = 0`.
+            if n.after.is_none()
+                && self.doc.has(fp!["notes", i])
+                && !self.doc.has(fp!["notes", i, "at_ms"])
+            {
                 self.err(
                     fp!["notes", i],
                     "this note says neither when nor after what it is shown",
