@@ -263,6 +263,11 @@ impl<'a> AnchorScope<'a> {
         ids
     }
 
+    /// Whether the run has a transaction with this `transactional.id`.
+    pub fn has_transactional_id(&self, id: &str) -> bool {
+        self.transactional_ids().iter().any(|i| i == id)
+    }
+
     fn transactional_id(&self, word: &str) -> Result<String, String> {
         let ids = self.transactional_ids();
         if ids.iter().any(|i| i == word) {
@@ -283,6 +288,16 @@ impl<'a> AnchorScope<'a> {
                 .collect::<Vec<_>>()
                 .join(", ")
         ))
+    }
+}
+
+/// The transactional id an `after` anchor waits on (`txn-commit ID`, `txn-abort ID`), if any: a
+/// setting that makes the run non-transactional (a `compare` preset) removes what it names.
+pub fn transaction_named(after: &str) -> Option<&str> {
+    let mut words = after.split(' ').filter(|w| !w.is_empty());
+    match (words.next(), words.next()) {
+        (Some("txn-commit" | "txn-abort"), id) => id,
+        _ => None,
     }
 }
 
