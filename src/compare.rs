@@ -187,6 +187,20 @@ pub fn apply(sc: &Scenario, preset: Preset) -> Variant {
             if dropped == 1 { "" } else { "s" }
         ));
     }
+    // A note waiting for the end of a transaction this variant no longer has would never show.
+    let scope = crate::scenario::anchor::AnchorScope::of(&v);
+    let keep: Vec<bool> = v
+        .notes
+        .iter()
+        .map(|n| {
+            n.after
+                .as_deref()
+                .and_then(crate::scenario::anchor::transaction_named)
+                .is_none_or(|id| scope.has_transactional_id(id))
+        })
+        .collect();
+    let mut keep = keep.into_iter();
+    v.notes.retain(|_| keep.next().unwrap_or(true));
     Variant {
         preset,
         scenario: v,

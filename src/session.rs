@@ -130,6 +130,10 @@ pub struct LiveFault {
     pub spec: FaultSpec,
 }
 
+/// The word that marks a scenario note shown after a live fault: it was written for the
+/// scripted run, which the session no longer follows.
+pub const SCRIPTED_RUN_MARK: &str = "[scripted run]";
+
 /// Everything the session derives from the trace, restored with the checkpoint it belongs to.
 #[derive(Clone)]
 struct Checkpoint {
@@ -178,6 +182,18 @@ pub struct Session {
 }
 
 impl Session {
+    /// The event count where the run departed from the script: that of the first fault
+    /// injected live, if any.
+    pub fn departed_at(&self) -> Option<u64> {
+        self.live_faults.iter().map(|f| f.event).min()
+    }
+
+    /// Whether `line` is a scenario note shown after the run departed from the script at
+    /// `departed_at`: it describes the scripted run, and may no longer be true.
+    pub fn written_for_script(line: &LogLine, departed_at: Option<u64>) -> bool {
+        line.kind == LogKind::Narration && departed_at.is_some_and(|at| line.event > at)
+    }
+
     /// Keep the newest `WIRE_CAPACITY` wire messages for the diagram.
     fn push_wire(&mut self, w: WireLine) {
         if self.wires.len() == WIRE_CAPACITY {

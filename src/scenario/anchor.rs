@@ -12,7 +12,7 @@ use crate::sim::anchor::{Anchor, AnchorKind, AnchorNode, MsgRef};
 use crate::sim::{BrokerId, ConsumerId, GroupId, NodeId, PartitionId, ProducerId, SimTime};
 
 /// Every anchor event, with the form of its subject: the list a bad anchor's error shows.
-pub const ANCHOR_KINDS: [(&str, &str); 19] = [
+pub const ANCHOR_KINDS: [(&str, &str); 25] = [
     ("election", "TOPIC/P"),
     ("truncation", "broker-N or TOPIC/P"),
     ("crash", "NODE"),
@@ -21,6 +21,9 @@ pub const ANCHOR_KINDS: [(&str, &str); 19] = [
     ("fenced", "broker-N"),
     ("unfenced", "broker-N"),
     ("rebalance", "GROUP"),
+    ("rebalance-start", "GROUP"),
+    ("leave", "GROUP"),
+    ("revoke", "GROUP"),
     ("isr-shrink", "TOPIC/P"),
     ("isr-expand", "TOPIC/P"),
     ("hw", "TOPIC/P [N]"),
@@ -30,6 +33,9 @@ pub const ANCHOR_KINDS: [(&str, &str); 19] = [
     ("error", "PRODUCER"),
     ("apply", "PRODUCER#N"),
     ("commit", "GROUP"),
+    ("commit-failed", "GROUP"),
+    ("dead-letter", "PRODUCER#N"),
+    ("stuck", "GROUP"),
     ("txn-commit", "TRANSACTIONAL_ID"),
     ("txn-abort", "TRANSACTIONAL_ID"),
 ];
@@ -257,6 +263,11 @@ impl<'a> AnchorScope<'a> {
         ids
     }
 
+    /// Whether the run has a transaction with this `transactional.id`.
+    pub fn has_transactional_id(&self, id: &str) -> bool {
+        self.transactional_ids().iter().any(|i| i == id)
+    }
+
     fn transactional_id(&self, word: &str) -> Result<String, String> {
         let ids = self.transactional_ids();
         if ids.iter().any(|i| i == word) {
@@ -277,6 +288,16 @@ impl<'a> AnchorScope<'a> {
                 .collect::<Vec<_>>()
                 .join(", ")
         ))
+    }
+}
+
+/// The transactional id an `after` anchor waits on (`txn-commit ID`, `txn-abort ID`), if any: a
+/// setting that makes the run non-transactional (a `compare` preset) removes what it names.
+pub fn transaction_named(after: &str) -> Option<&str> {
+    let mut words = after.split(' ').filter(|w| !w.is_empty());
+    match (words.next(), words.next()) {
+        (Some("txn-commit" | "txn-abort"), id) => id,
+        _ => None,
     }
 }
 
@@ -350,6 +371,9 @@ pub fn parse_anchor(
         "fenced" => AnchorKind::Fenced(scope.broker(subject).map_err(fail)?),
         "unfenced" => AnchorKind::Unfenced(scope.broker(subject).map_err(fail)?),
         "rebalance" => AnchorKind::Rebalance(scope.group(subject).map_err(fail)?),
+        "rebalance-start" => AnchorKind::RebalanceStart(scope.group(subject).map_err(fail)?),
+        "leave" => AnchorKind::Leave(scope.group(subject).map_err(fail)?),
+        "revoke" => AnchorKind::Revoke(scope.group(subject).map_err(fail)?),
         "isr-shrink" => AnchorKind::IsrShrink(scope.partition(subject).map_err(fail)?),
         "isr-expand" => AnchorKind::IsrExpand(scope.partition(subject).map_err(fail)?),
         "hw" => {
@@ -374,6 +398,9 @@ pub fn parse_anchor(
         "error" => AnchorKind::ProduceError(scope.producer(subject).map_err(fail)?),
         "apply" => AnchorKind::Apply(scope.message(subject).map_err(fail)?),
         "commit" => AnchorKind::Commit(scope.group(subject).map_err(fail)?),
+        "commit-failed" => AnchorKind::CommitFailed(scope.group(subject).map_err(fail)?),
+        "dead-letter" => AnchorKind::DeadLetter(scope.message(subject).map_err(fail)?),
+        "stuck" => AnchorKind::Stuck(scope.group(subject).map_err(fail)?),
         "txn-commit" => AnchorKind::TxnCommit(scope.transactional_id(subject).map_err(fail)?),
         "txn-abort" => AnchorKind::TxnAbort(scope.transactional_id(subject).map_err(fail)?),
         _ => return Err(fail(format!("`{event}` has no parser yet"))),

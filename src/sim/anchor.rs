@@ -58,6 +58,12 @@ pub enum AnchorKind {
     /// `rebalance GROUP`: a generation completes with an assignment (`Rebalanced`), or under
     /// KIP-848 the coordinator computes a new target assignment (`TargetAssignment`).
     Rebalance(GroupId),
+    /// `rebalance-start GROUP`: the coordinator starts a rebalance (`RebalanceStarted`).
+    RebalanceStart(GroupId),
+    /// `leave GROUP`: a member leaves or is removed from the group (`MemberRemoved`).
+    Leave(GroupId),
+    /// `revoke GROUP`: a member gives up some partitions, KIP-429 (`PartitionsRevoked`).
+    Revoke(GroupId),
     /// `isr-shrink T/P` (`IsrChanged`, shrinking).
     IsrShrink(PartitionId),
     /// `isr-expand T/P` (`IsrChanged`, expanding).
@@ -80,6 +86,13 @@ pub enum AnchorKind {
     Apply(MsgRef),
     /// `commit GROUP`: a member of the group committed an offset (`OffsetCommitted`).
     Commit(GroupId),
+    /// `commit-failed GROUP`: a member's offset commit was refused (`CommitFailed`).
+    CommitFailed(GroupId),
+    /// `dead-letter P#N`: after `max_attempts` failures the message went to the dead-letter
+    /// topic (`DeadLettered`).
+    DeadLetter(MsgRef),
+    /// `stuck GROUP`: a member cannot get past a poison message (`ConsumerStuck`).
+    Stuck(GroupId),
     /// `txn-commit ID`: the coordinator completed a commit of that `transactional.id`
     /// (`TxnStateChanged` to CompleteCommit).
     TxnCommit(String),
@@ -150,11 +163,19 @@ impl AnchorKind {
             (AnchorKind::Offline(p), Trace::PartitionOffline { partition, .. }) => p == partition,
             (AnchorKind::Ack(want), Trace::Acked { msg, .. })
             | (AnchorKind::Failed(want), Trace::Failed { msg, .. })
-            | (AnchorKind::Apply(want), Trace::Applied { msg, .. }) => msg_is(*want, *msg),
+            | (AnchorKind::Apply(want), Trace::Applied { msg, .. })
+            | (AnchorKind::DeadLetter(want), Trace::DeadLettered { msg, .. }) => {
+                msg_is(*want, *msg)
+            }
             (AnchorKind::ProduceError(want), Trace::ProduceError { producer, .. }) => {
                 want == producer
             }
-            (AnchorKind::Commit(g), Trace::OffsetCommitted { group, .. }) => g == group,
+            (AnchorKind::Commit(g), Trace::OffsetCommitted { group, .. })
+            | (AnchorKind::CommitFailed(g), Trace::CommitFailed { group, .. })
+            | (AnchorKind::Stuck(g), Trace::ConsumerStuck { group, .. })
+            | (AnchorKind::RebalanceStart(g), Trace::RebalanceStarted { group, .. })
+            | (AnchorKind::Leave(g), Trace::MemberRemoved { group, .. })
+            | (AnchorKind::Revoke(g), Trace::PartitionsRevoked { group, .. }) => g == group,
             (
                 AnchorKind::TxnCommit(id),
                 Trace::TxnStateChanged {

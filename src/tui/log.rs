@@ -1,6 +1,8 @@
 //! The event log: every narrated trace line, newest at the bottom. Scenario notes are
 //! highlighted; elections, ISR changes, truncations, rebalances, errors and anomalies each have
-//! their colour. Long lines wrap under the text column.
+//! their colour. Long lines wrap under the text column. After a live fault, the notes that
+//! follow were written for the scripted run: they are dimmed and prefixed with a word saying so,
+//! never shown as if true of this run.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -9,7 +11,7 @@ use ratatui::widgets::Widget;
 
 use super::app::App;
 use super::{panel, put, theme};
-use crate::session::{LogKind, Session};
+use crate::session::{LogKind, SCRIPTED_RUN_MARK, Session};
 
 pub struct LogPanel<'a> {
     pub app: &'a App,
@@ -55,15 +57,25 @@ impl Widget for LogPanel<'_> {
         let mut rows: Vec<Line<'static>> = Vec::new();
         let h = inner.height as usize;
         let newest_event = log.back().map(|l| l.event);
+        let departed_at = self.s.departed_at();
         for line in log.iter().rev().skip(scroll) {
-            let mut style = theme::log_style(line.kind);
+            let scripted = Session::written_for_script(line, departed_at);
+            let mut style = if scripted {
+                theme::DIM.add_modifier(ratatui::style::Modifier::ITALIC)
+            } else {
+                theme::log_style(line.kind)
+            };
             if Some(line.event) == newest_event
                 && scroll == 0
                 && matches!(line.kind, LogKind::Flow | LogKind::Run)
             {
                 style = style.add_modifier(ratatui::style::Modifier::BOLD);
             }
-            let wrapped = theme::wrap(&line.text, text_w);
+            let wrapped = if scripted {
+                theme::wrap(&format!("{SCRIPTED_RUN_MARK} {}", line.text), text_w)
+            } else {
+                theme::wrap(&line.text, text_w)
+            };
             if !rows.is_empty() && rows.len() + wrapped.len() > h {
                 // Only whole entries: a cut-off continuation at the top reads badly.
                 break;

@@ -8,11 +8,21 @@ use crate::util::{brokerlab, stdout};
 
 const TOUR: &str = include_str!("../../scenarios/tour.toml");
 
-/// The tour with its note at `at_ms = AT` rewritten to the `anchor` lines.
-fn tour_with(at: &str, anchor: &str) -> String {
-    let old = format!("at_ms = {at}\ntext");
-    assert!(TOUR.contains(&old), "the tour has a note at {at} ms");
-    TOUR.replacen(&old, &format!("{anchor}\ntext"), 1)
+/// The start of the tour's note about the election.
+const ELECTION: &str = "9 s after broker-1's last heartbeat";
+
+/// `scenario` with the note whose text starts with `start` shown by `when` (its `at_ms` and
+/// `after` lines) instead.
+fn with_note(scenario: &str, start: &str, when: &str) -> String {
+    let at = scenario
+        .find(&format!("text = \"{start}"))
+        .unwrap_or_else(|| panic!("there is a note `{start}`"));
+    let block = scenario[..at].rfind("[[notes]]\n").unwrap() + "[[notes]]\n".len();
+    format!("{}{when}\n{}", &scenario[..block], &scenario[at..])
+}
+
+fn tour_with(start: &str, when: &str) -> String {
+    with_note(TOUR, start, when)
 }
 
 fn parse(text: &str) -> Scenario {
@@ -43,7 +53,7 @@ fn shown<'e>(sim: &Sim, events: &'e [TraceEvent], start: &str) -> (&'e TraceEven
 
 #[test]
 fn a_note_anchored_to_an_election_follows_it_and_is_caused_by_it() {
-    let sc = parse(&tour_with("15002", "after = \"election orders/0\""));
+    let sc = parse(&tour_with(ELECTION, "after = \"election orders/0\""));
     let (sim, events) = trace(&sc);
     let (note, before) = shown(&sim, &events, "9 s after broker-1's last heartbeat");
     let Trace::LeaderElected {
@@ -70,7 +80,7 @@ fn a_note_anchored_to_an_election_follows_it_and_is_caused_by_it() {
 #[test]
 fn at_ms_with_an_anchor_waits_for_the_first_match_at_or_after_it() {
     let sc = parse(&tour_with(
-        "20000",
+        "Business as usual",
         "at_ms = 20000\nafter = \"hw orders/0\"",
     ));
     let (sim, events) = trace(&sc);
@@ -91,8 +101,12 @@ fn at_ms_with_an_anchor_waits_for_the_first_match_at_or_after_it() {
 
 #[test]
 fn hw_with_a_threshold_and_message_anchors_match_their_own_event() {
-    let text = tour_with("2015", "after = \"hw orders/0 12\"");
-    let text = text.replacen("at_ms = 8012\ntext", "after = \"ack checkout#13\"\ntext", 1);
+    let text = tour_with("Both followers have fetched", "after = \"hw orders/0 12\"");
+    let text = with_note(
+        &text,
+        "checkout's next write fails",
+        "after = \"ack checkout#13\"",
+    );
     let sc = parse(&text);
     let (sim, events) = trace(&sc);
     let (_, before) = shown(&sim, &events, "Both followers have fetched");
@@ -115,7 +129,7 @@ fn hw_with_a_threshold_and_message_anchors_match_their_own_event() {
 
 #[test]
 fn the_same_anchored_run_gives_the_same_digest_headless() {
-    let sc = parse(&tour_with("15002", "after = \"election orders/0\""));
+    let sc = parse(&tour_with(ELECTION, "after = \"election orders/0\""));
     let full = brokerlab::report::run("t", &sc, 7, |_, _| {});
     let headless = brokerlab::report::run_headless("t", &sc, 7, |_, _| {});
     assert_eq!(full.digest, headless.digest);
@@ -124,7 +138,7 @@ fn the_same_anchored_run_gives_the_same_digest_headless() {
 
 #[test]
 fn bad_anchors_are_located_errors_that_list_the_events() {
-    let text = tour_with("15002", "after = \"electon orders/0\"");
+    let text = tour_with(ELECTION, "after = \"electon orders/0\"");
     let e = scenario::parse("t.toml", &text).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Invalid);
     let line = text.lines().position(|l| l.contains("electon")).unwrap() + 1;
@@ -155,7 +169,7 @@ fn bad_anchors_are_located_errors_that_list_the_events() {
         ),
         ("hw orders/0 ten", 22, "not an offset"),
     ] {
-        let text = tour_with("15002", &format!("after = \"{anchor}\""));
+        let text = tour_with(ELECTION, &format!("after = \"{anchor}\""));
         let e = scenario::parse("t.toml", &text).unwrap_err();
         assert_eq!((e.line(), e.column()), (Some(line), Some(column)), "{e}");
         assert!(e.to_string().contains(says), "{anchor}: {e}");
@@ -165,7 +179,7 @@ fn bad_anchors_are_located_errors_that_list_the_events() {
 #[test]
 fn an_anchor_that_never_matches_is_a_check_warning() {
     // broker-2 becomes the leader and never truncates.
-    let text = tour_with("15002", "after = \"truncation broker-2\"");
+    let text = tour_with(ELECTION, "after = \"truncation broker-2\"");
     let dir = std::env::temp_dir().join(format!("brokerlab-anchors-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("never.toml");

@@ -767,13 +767,27 @@ fn the_groups_panel_shows_a_cooperative_rebalance() {
     let f = frame(&app, 200, 60);
     assert!(f.contains("withheld orders/2"), "{f}");
     assert!(f.contains("▶ consuming"), "{f}");
-    step_until(&mut app, |l| l.contains("revokes only"));
-    let f = frame(&app, 200, 60);
-    let line = f
-        .lines()
-        .find(|l| l.contains("orders/2") && l.contains("position"))
-        .expect("orders/2 is listed");
-    assert!(line.contains("⇠ revoking"), "{f}");
+    // Until consumer-1 revokes it (its next poll, after its batch), orders/2 is marked as
+    // being revoked.
+    let revoking = |app: &App| {
+        let f = frame(app, 200, 60);
+        f.lines()
+            .find(|l| l.contains("orders/2") && l.contains("position"))
+            .is_some_and(|l| l.contains("⇠ revoking"))
+    };
+    let revoked = |app: &App| {
+        let s = app.session.as_ref().unwrap();
+        s.log
+            .iter()
+            .any(|l| l.text.contains("revokes only [orders/2]"))
+    };
+    while !revoking(&app) {
+        assert!(
+            !revoked(&app),
+            "orders/2 was revoked without being marked as revoking"
+        );
+        press(&mut app, &[key(KeyCode::Right)]);
+    }
 }
 
 /// KIP-848 in the groups panel: the group epoch in the header, each member's epoch, and while
@@ -878,4 +892,75 @@ fn share_group_panel_shows_the_window_and_each_records_state() {
     snap!("tui__share_crash_80x24", f.clone());
     assert!(f.contains("SPSO 10 SPEO"), "{f}");
     assert!(f.contains("◐10 acquired ×1 c1 14.5s"), "{f}");
+}
+
+/// A live fault makes the run depart from the script: the scenario notes that come after it
+/// were written for the scripted run, so the event log dims them and says so in words; notes
+/// from before it stay as they were, and stepping back to before it shows them all as usual.
+#[test]
+fn notes_after_a_live_fault_are_marked_as_written_for_the_scripted_run() {
+    let mut app = open("tour");
+    let marked = |app: &App| frame(app, 120, 40).contains("[scripted run]");
+    while session(&app).now() < SimTime::from_ms(2000) {
+        press(&mut app, &[key(KeyCode::Right)]);
+    }
+    assert!(!marked(&app), "no live fault yet");
+    // Crash broker-1, the leader, live at 2 s.
+    let crash = FaultSpec {
+        at: SimTime::ZERO,
+        kind: FaultKind::Crash(Target::Node(NodeId(0))),
+    };
+    app.session.as_mut().unwrap().inject(crash).unwrap();
+    let at = session(&app)
+        .departed_at()
+        .expect("a live fault was injected");
+    let steady = |line: &brokerlab::session::LogLine| line.text.contains("Steady state");
+    let forward_to_steady = |app: &mut App| {
+        for _ in 0..20_000 {
+            if session(app).log.iter().any(steady) {
+                return;
+            }
+            press(app, &[key(KeyCode::Right)]);
+        }
+        panic!("the 5 s note never came");
+    };
+    forward_to_steady(&mut app);
+    let s = session(&app);
+    let departed = s.departed_at();
+    for line in s.log.iter().filter(|l| l.kind == LogKind::Narration) {
+        // Before the fault: as written; after it: marked.
+        assert_eq!(
+            Session::written_for_script(line, departed),
+            line.event > at,
+            "{}",
+            line.text
+        );
+    }
+    assert!(
+        s.log
+            .iter()
+            .any(|l| l.text.contains("Welcome!") && l.event <= at)
+    );
+    let f = frame(&app, 120, 40);
+    assert!(f.contains("[scripted run] » Steady state"), "{f}");
+    // Dimmed as well as marked in words (colour is never the only signal).
+    let buf = draw(&app, 120, 40);
+    let (x, y) = (0..buf.area.height)
+        .find_map(|y| {
+            let row: String = (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect();
+            row.find("[scripted run]")
+                .map(|i| (row[..i].chars().count() as u16, y))
+        })
+        .expect("the mark is on screen");
+    assert_eq!(buf[(x, y)].fg, Color::DarkGray);
+    snap!("tui__scripted_run_notes_80x24", frame(&app, 80, 24));
+    // Back to before the fault: nothing is marked; forward again: marked again.
+    while session(&app).events() >= at {
+        press(&mut app, &[key(KeyCode::Left)]);
+    }
+    assert!(!marked(&app), "{}", frame(&app, 120, 40));
+    forward_to_steady(&mut app);
+    assert!(marked(&app));
 }
