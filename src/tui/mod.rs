@@ -11,6 +11,7 @@ pub mod app;
 pub mod bench;
 pub mod cluster;
 pub mod compare;
+pub mod coordinator;
 pub mod diagram;
 pub mod faults;
 pub mod groups;
@@ -24,6 +25,7 @@ pub mod picker;
 pub mod producers;
 pub mod run;
 pub mod theme;
+pub mod timeline;
 
 pub use app::{App, Overlay, View};
 pub use bench::bench_frames;
@@ -40,19 +42,29 @@ use crate::session::Session;
 /// Terminals at least this wide get two columns.
 pub const WIDE: u16 = 120;
 
+/// The timeline strip: one row, right under the header (row 1 of the screen).
+pub const TIMELINE_ROW_HEIGHT: u16 = 1;
+pub const TIMELINE_ROW: u16 = 1;
+
 impl Widget for &App {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let Some(s) = &self.session else {
             picker::PickerView { app: self }.render(area, buf);
             return;
         };
-        let [top, body, bottom] = Layout::vertical([
+        let [top, strip, body, bottom] = Layout::vertical([
             Constraint::Length(1),
+            Constraint::Length(TIMELINE_ROW_HEIGHT),
             Constraint::Fill(1),
             Constraint::Length(1),
         ])
         .areas(area);
         header::Header { app: self, s }.render(top, buf);
+        timeline::Timeline {
+            s,
+            now: self.display_time(),
+        }
+        .render(strip, buf);
         match self.view {
             View::Main => main_body(self, s, body, buf),
             View::Diagram => diagram::Diagram { app: self, s }.render(body, buf),
@@ -69,6 +81,9 @@ impl Widget for &App {
         header::Footer { app: self }.render(bottom, buf);
         match &self.overlay {
             Some(Overlay::Help) => help::Help { app: self }.render(area, buf),
+            Some(Overlay::Glossary(scroll)) => {
+                help::GlossaryPage { scroll: *scroll }.render(area, buf)
+            }
             Some(Overlay::Faults(menu)) => faults::FaultMenuView { menu, s }.render(area, buf),
             Some(Overlay::Inspect(menu)) => inspect::InspectMenuView { menu }.render(area, buf),
             None => {}
