@@ -261,9 +261,9 @@ pub const ENTRIES: &[Entry] = &[
     e(
         "Stable  Rebalancing  Empty",
         Groups,
-        "The group's state: members consuming (● Stable), a rebalance under way (⟳ Rebalancing: no partitions handed out), or no members (○ Empty).",
+        "The group's state: members consuming (Stable), a rebalance under way (Rebalancing: members rejoin and the coordinator hands out partitions), or no members (Empty).",
         "group state (Stable, PreparingRebalance, CompletingRebalance, Empty)",
-        &["Stable", "Rebalancing", "Empty", "⟳"],
+        &["Stable", "Rebalancing", "Empty"],
     ),
     e(
         "position",
@@ -579,9 +579,9 @@ pub const ENTRIES: &[Entry] = &[
     e(
         "╳ connection reset",
         Glyphs,
-        "In the sequence diagram: the network, not the dead process, tells a client its connection broke (the process on the other end died).",
+        "In the sequence diagram: the network, not the dead process, tells a client its connection broke (the process on the other end died); drawn dashed from a ╳.",
         "NETWORK_EXCEPTION (NetworkException)",
-        &["╳"],
+        &["╳", "┄"],
     ),
     e(
         "▶ ⏸ ■",

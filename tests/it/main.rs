@@ -16,3 +16,4 @@ mod transactions;
 mod tui;
 mod util;
 mod versions;
+mod words;
