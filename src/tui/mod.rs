@@ -147,7 +147,9 @@ fn main_body(app: &App, s: &Session, area: Rect, buf: &mut Buffer) {
     } else {
         let clients = ClientsPanel { s };
         let oh = outcome.height(area.width);
-        let min_log = (area.height / 3).max(4);
+        // A third of the body for the log, less the timeline strip's row, so that at 80×24 a
+        // partition's three replicas still fit above it.
+        let min_log = (area.height.saturating_sub(2) / 3).max(4);
         let client_lines = clients.lines(area.width);
         // A quarter of the screen at most, so a three-group pipeline keeps a line per group.
         let kh = (1 + client_lines.len() as u16).min((area.height / 4).max(6));
