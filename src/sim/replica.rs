@@ -527,11 +527,6 @@ impl Replica {
         &self.disk.ongoing_txns
     }
 
-    /// Aborted transactions: (producer id, first offset, marker offset), in marker order.
-    pub fn aborted_txns(&self) -> &[(u32, u64, u64)] {
-        &self.disk.aborted_txns
-    }
-
     // ----- the log ------------------------------------------------------------------------
 
     fn assign_epoch(&mut self, epoch: u32, start: u64) {

@@ -60,36 +60,46 @@ fn entry_label(sim: &Sim, e: &crate::sim::replica::Entry) -> String {
     }
 }
 
-/// Where a transactional record's transaction stands on this replica, as a glyph after its
-/// label (colour alone cannot tell them apart): `~` still open, `✓` committed, `⊘` aborted
-/// (read_committed consumers skip it). `None` for a record outside any transaction and for
-/// the markers themselves.
-fn txn_glyph(r: &Replica, offset: u64, e: &Entry) -> Option<char> {
-    if !e.transactional || e.kind != EntryKind::Data {
-        return None;
+/// Where each transactional record's transaction stands on this replica, for the records from
+/// offset `from` to the log end, as a glyph after its label (colour alone cannot tell them
+/// apart): `~` still open here, `✓` committed, `⊘` aborted (read_committed consumers skip it).
+/// `None` for a record outside any transaction and for the markers themselves. Read from the log
+/// itself, newest first: a producer's transactions follow one another, so the first marker of its
+/// producer id after a record ends that record's transaction (a follower keeps no transaction
+/// index until it becomes leader, so the log is the one source both roles share).
+fn txn_glyphs(r: &Replica, from: usize) -> Vec<Option<char>> {
+    let log = r.log();
+    let from = from.min(log.len());
+    let mut glyphs = vec![None; log.len() - from];
+    // (producer id, the kind of the nearest marker after the current offset)
+    let mut next_marker: Vec<(u32, EntryKind)> = Vec::new();
+    for off in (from..log.len()).rev() {
+        let e = &log[off];
+        if !e.transactional {
+            continue;
+        }
+        let seen = next_marker.iter().position(|m| m.0 == e.producer);
+        match e.kind {
+            EntryKind::Data => {
+                glyphs[off - from] = Some(match seen.map(|i| next_marker[i].1) {
+                    Some(EntryKind::Commit) => '✓',
+                    Some(EntryKind::Abort) => '⊘',
+                    _ => '~',
+                });
+            }
+            marker => match seen {
+                Some(i) => next_marker[i].1 = marker,
+                None => next_marker.push((e.producer, marker)),
+            },
+        }
     }
-    if r.ongoing_txns()
-        .iter()
-        .any(|&(pid, first)| pid == e.producer && first <= offset)
-    {
-        return Some('~');
-    }
-    // Only the transactions ended after this record can hold it (the index is in marker order).
-    let aborted = r.aborted_txns();
-    let after = aborted.partition_point(|a| a.2 <= offset);
-    if aborted[after..]
-        .iter()
-        .any(|&(pid, first, _)| pid == e.producer && first <= offset)
-    {
-        return Some('⊘');
-    }
-    Some('✓')
+    glyphs
 }
 
 /// A record's cell text: its label and, in a transaction, its transaction's state.
-fn cell_text(sim: &Sim, r: &Replica, offset: u64, e: &Entry) -> String {
+fn cell_text(sim: &Sim, e: &Entry, txn: Option<char>) -> String {
     let mut label = entry_label(sim, e);
-    label.extend(txn_glyph(r, offset, e));
+    label.extend(txn);
     label
 }
 
@@ -378,8 +388,10 @@ impl ClusterPanel<'_> {
             let ghosts = self.truncated_cells(p, r.broker);
             end = end.max(r.leo() + ghosts.len() as u64);
             let log = r.log();
-            let w = (log.len().saturating_sub(64)..log.len())
-                .map(|off| cell_text(sim, r, off as u64, &log[off]).chars().count())
+            let from = log.len().saturating_sub(64);
+            let txn = txn_glyphs(r, from);
+            let w = (from..log.len())
+                .map(|off| cell_text(sim, &log[off], txn[off - from]).chars().count())
                 .chain(ghosts.iter().map(|g| g.len()))
                 .max()
                 .unwrap_or(2);
@@ -464,8 +476,9 @@ impl ClusterPanel<'_> {
             Span::styled("▕", theme::DIM)
         });
         let ghosts = self.truncated_cells(p, rep.broker);
+        let txn = txn_glyphs(rep, first);
         for (off, e) in rep.log().iter().enumerate().skip(first) {
-            let text = cell_text(sim, rep, off as u64, e);
+            let text = cell_text(sim, e, txn[off - first]);
             let style = if e.kind != EntryKind::Data || text.ends_with('⊘') {
                 theme::DIM
             } else if (off as u64) < hw {

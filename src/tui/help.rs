@@ -146,7 +146,8 @@ pub fn glossary_lines(width: u16) -> Vec<Line<'static>> {
     let width = width as usize;
     let side = width >= 70;
     let text_w = if side {
-        width.saturating_sub(TERM_W + 2)
+        // A column of margin before the border.
+        width.saturating_sub(TERM_W + 3)
     } else {
         width.saturating_sub(4)
     }
