@@ -4,48 +4,13 @@
 
 use brokerlab::glossary;
 use brokerlab::marks::MarkKind;
-use brokerlab::scenario;
-use brokerlab::session::{LogKind, Session};
+use brokerlab::session::LogKind;
 use brokerlab::sim::SimTime;
 use brokerlab::tui::{App, Overlay, View};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
-use ratatui::crossterm::event::{
-    KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
-};
+use ratatui::crossterm::event::{KeyCode, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 
+use crate::tui::{frame, key, open};
 use crate::util::{brokerlab, stdout};
-
-fn key(c: KeyCode) -> KeyEvent {
-    KeyEvent::new(c, KeyModifiers::NONE)
-}
-
-fn open(name: &str) -> App {
-    let (label, sc) = scenario::load(name).expect("bundled scenario");
-    let seed = sc.scenario.seed;
-    App::with_session(Session::new(label, sc, seed))
-}
-
-/// The frame as text, one line per row (wide glyphs take their cell once).
-fn frame(app: &App, w: u16, h: u16) -> String {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| f.render_widget(app, f.area())).unwrap();
-    let buf = t.backend().buffer().clone();
-    let mut out = String::new();
-    for row in buf.content.chunks(w as usize) {
-        let mut skip = 0usize;
-        for c in row {
-            if skip == 0 {
-                out.push_str(c.symbol());
-            }
-            skip = skip
-                .max(ratatui::text::Span::raw(c.symbol()).width())
-                .saturating_sub(1);
-        }
-        out.push('\n');
-    }
-    out
-}
 
 fn row(frame: &str, y: usize) -> &str {
     frame.lines().nth(y).unwrap_or("")
