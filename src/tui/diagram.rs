@@ -540,7 +540,49 @@ fn reset_labels(s: &Session, w: &WireLine) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::header;
+    use super::{MAX_SLANT_ROWS, arrival_row, header};
+    use crate::session::WireLine;
+    use crate::sim::{ErrorCode, NodeId, SimTime, Wire, WireKind};
+
+    fn wire(sent_ms: u64, arrive_ms: u64) -> WireLine {
+        WireLine {
+            event: 0,
+            time: SimTime(sent_ms * 1000),
+            id: 0,
+            from: NodeId(0),
+            to: NodeId(1),
+            wire: Wire {
+                kind: WireKind::ProduceRequest,
+                partition: None,
+                first_msg: None,
+                records: 0,
+                error: ErrorCode::None,
+            },
+            arrive_at: SimTime(arrive_ms * 1000),
+            dropped: None,
+            from_dead: false,
+        }
+    }
+
+    #[test]
+    fn an_arrow_ends_on_the_last_row_sent_while_it_was_in_flight() {
+        // Sent at 10, arrives at 15: the sends at 12 and 14 happen while it flies.
+        let rows = [wire(10, 15), wire(12, 13), wire(14, 20), wire(16, 17)];
+        let shown: Vec<&WireLine> = rows.iter().collect();
+        assert_eq!(arrival_row(&shown, 0, shown[0]), (2, false));
+        // Arrives before the next send: it stays on its row.
+        assert_eq!(arrival_row(&shown, 1, shown[1]), (1, false));
+        // Sends at the same instant do not make it slant.
+        let rows = [wire(10, 11), wire(10, 11), wire(10, 11)];
+        let shown: Vec<&WireLine> = rows.iter().collect();
+        assert_eq!(arrival_row(&shown, 0, shown[0]), (0, false));
+        // In flight over more than MAX_SLANT_ROWS rows: drawn on its send row.
+        let rows: Vec<WireLine> = std::iter::once(wire(0, 1000))
+            .chain((1..=MAX_SLANT_ROWS as u64 + 1).map(|t| wire(t, t + 1)))
+            .collect();
+        let shown: Vec<&WireLine> = rows.iter().collect();
+        assert_eq!(arrival_row(&shown, 0, shown[0]), (0, true));
+    }
 
     #[test]
     fn headers_keep_groups_apart_and_shorten_only_what_does_not_fit() {
