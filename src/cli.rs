@@ -143,6 +143,9 @@ pub enum Command {
     },
     /// List the bundled scenarios.
     List,
+    /// Print the glossary: every abbreviation, label and glyph the interactive view shows, with
+    /// Kafka's name for it (the same table as `?` then `g` in the TUI).
+    Glossary,
     /// Measure simulation speed on a large generated scenario.
     Bench {
         /// Messages to produce [default: 1000000, or 10000 with --sweep].

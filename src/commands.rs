@@ -107,6 +107,10 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             outln!("{}", list_text());
             ExitCode::SUCCESS
         }
+        Some(Command::Glossary) => {
+            print_out(&crate::glossary::text());
+            ExitCode::SUCCESS
+        }
         Some(Command::Bench {
             messages,
             brokers,

@@ -81,6 +81,9 @@ pub struct WireLine {
     pub wire: Wire,
     pub arrive_at: SimTime,
     pub dropped: Option<DropReason>,
+    /// Sent on behalf of a process that is down: its operating system resetting a connection
+    /// (the diagram draws it from the network, not from the dead node).
+    pub from_dead: bool,
 }
 
 impl WireLine {
@@ -169,6 +172,8 @@ pub struct Session {
     pub notables: Vec<u64>,
     /// Every anomaly the checker reported: (event, anomaly).
     pub anomalies: Vec<(u64, Anomaly)>,
+    /// The notable moments by kind, for the timeline strip.
+    pub marks: crate::marks::Marks,
     pub live_faults: Vec<LiveFault>,
     checkpoints: Vec<Checkpoint>,
     checkpoint_every: u64,
@@ -226,6 +231,7 @@ impl Session {
             truncations: Vec::new(),
             notables: Vec::new(),
             anomalies: Vec::new(),
+            marks: Default::default(),
             live_faults: Vec::new(),
             checkpoints: Vec::new(),
             checkpoint_every: CHECKPOINT_EVERY,
@@ -310,6 +316,9 @@ impl Session {
             if ev.kind.is_notable() {
                 flags.notable = true;
             }
+            if record && let Some(kind) = crate::marks::MarkKind::of_trace(&ev.kind) {
+                self.marks.push(kind, ev.time, event);
+            }
             if let Trace::FaultInjected { index } = ev.kind {
                 flags.fault = Some(index);
             }
@@ -324,6 +333,8 @@ impl Session {
                     let mut left_behind = Vec::new();
                     for a in found {
                         self.anomalies.push((event, a));
+                        let kind = crate::marks::MarkKind::of_anomaly(&a);
+                        self.marks.push(kind, ev.time, event);
                         if let Anomaly::AckedTruncated { msg } = a {
                             at_risk.push(msg);
                             continue;
@@ -401,6 +412,11 @@ impl Session {
                 wire,
                 arrive_at,
             } => {
+                let from_dead = {
+                    let node = &self.sim.nodes()[from.idx()];
+                    let host = node.host.map_or(node, |h| &self.sim.nodes()[h.idx()]);
+                    !node.up || !host.up
+                };
                 self.push_wire(WireLine {
                     event,
                     time: ev.time,
@@ -410,6 +426,7 @@ impl Session {
                     wire: *wire,
                     arrive_at: *arrive_at,
                     dropped: None,
+                    from_dead,
                 });
             }
             Trace::Dropped {
@@ -431,6 +448,7 @@ impl Session {
                         wire: *wire,
                         arrive_at: ev.time,
                         dropped: Some(*reason),
+                        from_dead: false,
                     });
                 }
             }
@@ -644,6 +662,7 @@ impl Session {
         self.anomalies.truncate(keep);
         let keep = self.notables.partition_point(|&e| e <= target);
         self.notables.truncate(keep);
+        self.marks.truncate_after(target);
         self.inject_live_at(self.sim.events());
         while self.sim.events() < target {
             if self.step_raw(false).is_none() {

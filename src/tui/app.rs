@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ratatui::crossterm::event::{
-    Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEvent, MouseEventKind,
+    Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
 
 use crate::scenario::{Guarantee, Scenario};
@@ -24,6 +24,8 @@ pub const SPEEDS: &[f64] = &[0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 50.0, 250.0];
 const DEFAULT_SPEED: usize = 3;
 /// At most this many events per playback tick, so a huge scenario cannot freeze the UI.
 const MAX_EVENTS_PER_TICK: u64 = 200_000;
+/// At most this many events for one click ahead on the timeline.
+const MAX_EVENTS_PER_CLICK: u64 = 5_000_000;
 
 /// Which full-screen view is showing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,6 +142,8 @@ pub struct InspectStep {
 #[derive(Clone, Debug)]
 pub enum Overlay {
     Help,
+    /// The help's glossary page (`?` then `g`), scrolled this many lines.
+    Glossary(usize),
     Faults(FaultMenu),
     Inspect(InspectMenu),
 }
@@ -169,6 +173,9 @@ pub struct App {
     pub compare_mode: super::compare::CompareMode,
     /// Show heartbeats and empty fetches in the diagram.
     pub show_chatter: bool,
+    /// The terminal's width, to map a click on the timeline strip to a cell (set by the event
+    /// loop before each frame and on resize).
+    pub screen_width: u16,
     /// A one-line message in the footer (saved file, refused fault, …).
     pub status: Option<String>,
     pub quit: bool,
@@ -203,6 +210,7 @@ impl App {
             compare_scroll: 0,
             compare_mode: super::compare::CompareMode::default(),
             show_chatter: false,
+            screen_width: 80,
             status: None,
             quit: false,
             save_dir: PathBuf::from("."),
@@ -268,7 +276,10 @@ impl App {
                 true
             }
             Event::Mouse(m) => self.on_mouse(m),
-            Event::Resize(..) => true,
+            Event::Resize(w, _) => {
+                self.screen_width = w;
+                true
+            }
             _ => false,
         }
     }
@@ -277,6 +288,14 @@ impl App {
         let delta: isize = match m.kind {
             MouseEventKind::ScrollUp => 3,
             MouseEventKind::ScrollDown => -3,
+            MouseEventKind::Down(MouseButton::Left)
+                if m.row == super::TIMELINE_ROW
+                    && self.session.is_some()
+                    && self.overlay.is_none() =>
+            {
+                self.click_timeline(m.column);
+                return true;
+            }
             _ => return false,
         };
         if self.session.is_none() {
@@ -326,10 +345,16 @@ impl App {
         }
         match self.overlay.take() {
             Some(Overlay::Help) => {
-                // Any key closes help; `q` still quits from there.
-                if k.code == KeyCode::Char('q') {
-                    self.leave();
+                // Any key closes help; `g` turns to the glossary; `q` still quits from there.
+                match k.code {
+                    KeyCode::Char('q') => self.leave(),
+                    KeyCode::Char('g') => self.overlay = Some(Overlay::Glossary(0)),
+                    _ => {}
                 }
+                return;
+            }
+            Some(Overlay::Glossary(scroll)) => {
+                self.overlay = glossary_key(scroll, k);
                 return;
             }
             Some(Overlay::Faults(menu)) => {
@@ -477,6 +502,34 @@ impl App {
             KeyCode::End => self.follow(),
             _ => {}
         }
+    }
+
+    /// A click on column `x` of the timeline strip: go to the mark there (back by replay, or
+    /// forward by stepping), or run on to that time when the cell is ahead and unmarked.
+    pub fn click_timeline(&mut self, x: u16) {
+        use super::timeline::{Target, target};
+        let now = self.display_time();
+        let Some(s) = self.session.as_mut() else {
+            return;
+        };
+        self.playing = false;
+        match target(s, now, self.screen_width, x) {
+            Some(Target::Event(event, kind)) => {
+                s.rewind_to(event);
+                self.status = Some(format!(
+                    "at {}: {} {} (timeline)",
+                    theme::time(s.now()),
+                    kind.glyph(),
+                    kind.word()
+                ));
+            }
+            Some(Target::Time(t)) => {
+                s.advance_to(t, MAX_EVENTS_PER_CLICK);
+                self.status = Some(format!("ran on to {} (timeline)", theme::time(s.now())));
+            }
+            None => self.status = Some("nothing marked there on the timeline".into()),
+        }
+        self.follow();
     }
 
     fn leave(&mut self) {
@@ -907,6 +960,23 @@ impl App {
             self.playing = false;
         }
     }
+}
+
+/// A key on the glossary page: scroll, back to the keys (`?`), or close.
+fn glossary_key(scroll: usize, k: KeyEvent) -> Option<Overlay> {
+    let scroll = match k.code {
+        KeyCode::Down | KeyCode::Char('j') => scroll + 1,
+        KeyCode::Up | KeyCode::Char('k') => scroll.saturating_sub(1),
+        KeyCode::PageDown | KeyCode::Char(' ') => scroll + 10,
+        KeyCode::PageUp => scroll.saturating_sub(10),
+        KeyCode::Home => 0,
+        KeyCode::Char('?') => return Some(Overlay::Help),
+        _ => return None,
+    };
+    // Not past the last entry (the page clamps what it draws; this keeps ↑ responsive).
+    Some(Overlay::Glossary(
+        scroll.min(crate::glossary::ENTRIES.len() * 4),
+    ))
 }
 
 /// The fault menu for the current state: every item builds a typed fault.

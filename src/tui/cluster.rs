@@ -15,7 +15,7 @@ use ratatui::widgets::Widget;
 use super::app::App;
 use super::{panel, put, theme};
 use crate::session::Session;
-use crate::sim::replica::{EntryKind, Role};
+use crate::sim::replica::{Entry, EntryKind, Replica, Role};
 use crate::sim::{BrokerSet, NodeKind, PartitionId, Sim};
 
 /// How long (simulated) truncated records stay flagged after they vanish.
@@ -58,6 +58,49 @@ fn entry_label(sim: &Sim, e: &crate::sim::replica::Entry) -> String {
         EntryKind::Abort => "A".into(),
         EntryKind::Data => msg_label(sim, e.msg),
     }
+}
+
+/// Where each transactional record's transaction stands on this replica, for the records from
+/// offset `from` to the log end, as a glyph after its label (colour alone cannot tell them
+/// apart): `~` still open here, `✓` committed, `⊘` aborted (read_committed consumers skip it).
+/// `None` for a record outside any transaction and for the markers themselves. Read from the log
+/// itself, newest first: a producer's transactions follow one another, so the first marker of its
+/// producer id after a record ends that record's transaction (a follower keeps no transaction
+/// index until it becomes leader, so the log is the one source both roles share).
+fn txn_glyphs(r: &Replica, from: usize) -> Vec<Option<char>> {
+    let log = r.log();
+    let from = from.min(log.len());
+    let mut glyphs = vec![None; log.len() - from];
+    // (producer id, the kind of the nearest marker after the current offset)
+    let mut next_marker: Vec<(u32, EntryKind)> = Vec::new();
+    for off in (from..log.len()).rev() {
+        let e = &log[off];
+        if !e.transactional {
+            continue;
+        }
+        let seen = next_marker.iter().position(|m| m.0 == e.producer);
+        match e.kind {
+            EntryKind::Data => {
+                glyphs[off - from] = Some(match seen.map(|i| next_marker[i].1) {
+                    Some(EntryKind::Commit) => '✓',
+                    Some(EntryKind::Abort) => '⊘',
+                    _ => '~',
+                });
+            }
+            marker => match seen {
+                Some(i) => next_marker[i].1 = marker,
+                None => next_marker.push((e.producer, marker)),
+            },
+        }
+    }
+    glyphs
+}
+
+/// A record's cell text: its label and, in a transaction, its transaction's state.
+fn cell_text(sim: &Sim, e: &Entry, txn: Option<char>) -> String {
+    let mut label = entry_label(sim, e);
+    label.extend(txn);
+    label
 }
 
 pub fn msg_label(sim: &Sim, m: crate::sim::MsgId) -> String {
@@ -344,12 +387,11 @@ impl ClusterPanel<'_> {
         for r in sim.replicas(p) {
             let ghosts = self.truncated_cells(p, r.broker);
             end = end.max(r.leo() + ghosts.len() as u64);
-            let w = r
-                .log()
-                .iter()
-                .rev()
-                .take(64)
-                .map(|e| entry_label(sim, e).len())
+            let log = r.log();
+            let from = log.len().saturating_sub(64);
+            let txn = txn_glyphs(r, from);
+            let w = (from..log.len())
+                .map(|off| cell_text(sim, &log[off], txn[off - from]).chars().count())
                 .chain(ghosts.iter().map(|g| g.len()))
                 .max()
                 .unwrap_or(2);
@@ -425,26 +467,31 @@ impl ClusterPanel<'_> {
         let cell_w = win.cell_w;
         let n = rep.log().len();
         let first = win.first.min(n as u64) as usize;
-        spans.push(if win.first > 0 {
+        spans.push(if hw <= win.first && first < n {
+            // Every record on screen is at or above the HW: the mark says so, not colour alone.
+            Span::styled("┃", theme::HW_MARK)
+        } else if win.first > 0 {
             Span::styled("…", theme::DIM)
         } else {
             Span::styled("▕", theme::DIM)
         });
         let ghosts = self.truncated_cells(p, rep.broker);
+        let txn = txn_glyphs(rep, first);
         for (off, e) in rep.log().iter().enumerate().skip(first) {
-            let style = if e.kind != EntryKind::Data {
+            let text = cell_text(sim, e, txn[off - first]);
+            let style = if e.kind != EntryKind::Data || text.ends_with('⊘') {
                 theme::DIM
             } else if (off as u64) < hw {
                 theme::COMMITTED
             } else {
                 theme::UNCOMMITTED
             };
-            spans.push(Span::styled(
-                format!("{:>w$}", entry_label(sim, e), w = cell_w),
-                style,
-            ));
+            let pad = cell_w.saturating_sub(text.chars().count());
+            spans.push(Span::styled(format!("{}{text}", " ".repeat(pad)), style));
+            // `✂`: the log was cut here; the struck-out cells after it are what was removed
+            // (a `✗` here read as if the record before it had failed).
             let sep = if off + 1 == n && !ghosts.is_empty() {
-                Span::styled("✗", theme::LOSS)
+                Span::styled("✂", theme::LOSS)
             } else if off as u64 + 1 == hw && off + 1 < n {
                 Span::styled("┃", theme::HW_MARK)
             } else {
@@ -466,6 +513,10 @@ impl ClusterPanel<'_> {
                 },
                 theme::OUT_OF_SYNC,
             ));
+        }
+        if !ghosts.is_empty() && first >= n {
+            // No record of its own on screen: the cut still comes before what it removed.
+            spans.push(Span::styled("✂", theme::LOSS));
         }
         for (i, g) in ghosts.iter().enumerate() {
             if ((n + i) as u64) < win.first {

@@ -230,6 +230,11 @@ pub fn compact_lines(s: &Session, width: u16) -> Vec<Line<'static>> {
             ),
             Span::styled(state_name(g.state()), state_style(g.state())),
         ]];
+        pieces.push(super::coordinator::spans(
+            sim,
+            sim.coordinator_host(crate::sim::GroupId(gi as u32)),
+            true,
+        ));
         for m in g.members() {
             let cons = &sim.consumers()[m.consumer.idx()];
             let mut piece = vec![
@@ -239,6 +244,13 @@ pub fn compact_lines(s: &Session, width: u16) -> Vec<Line<'static>> {
                     consumer_style(cons.state()),
                 ),
             ];
+            // The colour alone would be the only sign of a member that is not consuming.
+            if cons.state() != ConsumerState::Active {
+                piece.push(Span::styled(
+                    format!(" {}", cons.state().name()),
+                    consumer_style(cons.state()),
+                ));
+            }
             if consumer_protocol(g) {
                 piece.push(Span::styled(format!(" e{}", m.epoch), theme::LABEL));
             }
@@ -363,7 +375,14 @@ impl GroupsPanel<'_> {
                         theme::DIM,
                     ),
                     Span::styled(if g.spec.dedup { "  dedup sink" } else { "" }, theme::DIM),
-                ],
+                ]
+                .into_iter()
+                .chain(super::coordinator::spans(
+                    sim,
+                    sim.coordinator_host(crate::sim::GroupId(gi as u32)),
+                    false,
+                ))
+                .collect(),
                 width,
                 4,
             ));

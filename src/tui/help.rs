@@ -1,4 +1,5 @@
-//! The help overlay (`?`): every key, and what the colours mean.
+//! The help overlay (`?`): every key, and what the colours mean; `g` there turns to the
+//! glossary page ([`GlossaryPage`]), every label and glyph from [`crate::glossary`].
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -53,6 +54,11 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     ("?", "this help (any key closes it)"),
     (
+        "g",
+        "(in this help) glossary: every label, abbreviation, glyph",
+    ),
+    ("click", "on the timeline strip: jump to that event"),
+    (
         "q  Esc",
         "quit (back to the scenario list when opened from it)",
     ),
@@ -65,7 +71,7 @@ impl Widget for Help<'_> {
         let block = Block::bordered()
             .border_type(BorderType::Rounded)
             .border_style(theme::TITLE)
-            .title(Line::styled(" Keys ", theme::TITLE))
+            .title(Line::styled(" Keys · g glossary ", theme::TITLE))
             .title_bottom(Line::styled(" any key closes ", theme::DIM).right_aligned());
         let inner = block.inner(popup);
         block.render(popup, buf);
@@ -82,13 +88,15 @@ impl Widget for Help<'_> {
         lines.push(Line::from(vec![
             Span::styled(" log cells ", theme::LABEL),
             Span::styled("#1", theme::COMMITTED),
-            Span::styled(" committed (below HW)  ", theme::LABEL),
+            Span::styled(" committed  ", theme::LABEL),
             Span::styled("#2", theme::UNCOMMITTED),
             Span::styled(" not yet  ", theme::LABEL),
             Span::styled("┃", theme::HW_MARK),
             Span::styled(" HW  ", theme::LABEL),
-            Span::styled("#3", theme::TRUNCATED),
-            Span::styled(" truncated", theme::LABEL),
+            Span::styled("✂#3", theme::TRUNCATED),
+            Span::styled(" truncated  ", theme::LABEL),
+            Span::styled("~✓⊘", theme::BOLD),
+            Span::styled(" txn state", theme::LABEL),
         ]));
         lines.push(Line::from(vec![
             Span::styled(" replicas  ", theme::LABEL),
@@ -113,7 +121,6 @@ impl Widget for Help<'_> {
             Span::styled("   log: ", theme::LABEL),
             Span::styled("» narration", theme::NARRATION),
         ]));
-        lines.push(Line::raw(""));
         lines.push(Line::styled(
             format!(
                 " Playback at {} simulated time per real second; paused, nothing runs.",
@@ -122,6 +129,100 @@ impl Widget for Help<'_> {
             theme::DIM,
         ));
         for (y, line) in lines.iter().enumerate() {
+            put(buf, inner, y as u16, line);
+        }
+    }
+}
+
+/// The glossary page of the help overlay: every entry of [`crate::glossary::ENTRIES`], by
+/// section, scrolled with ↑↓ / PgUp PgDn.
+pub struct GlossaryPage {
+    pub scroll: usize,
+}
+
+/// Columns for the term before the sentence (wide popups); narrower ones put the sentence
+/// under the term.
+const TERM_W: usize = 22;
+
+/// The glossary's lines at `width`: built per frame only while the page is open.
+pub fn glossary_lines(width: u16) -> Vec<Line<'static>> {
+    use crate::glossary::{ENTRIES, Section};
+    let width = width as usize;
+    let side = width >= 70;
+    let text_w = if side {
+        // A column of margin before the border.
+        width.saturating_sub(TERM_W + 3)
+    } else {
+        width.saturating_sub(4)
+    }
+    .max(10);
+    let mut lines = Vec::new();
+    for section in Section::ALL {
+        if !lines.is_empty() {
+            lines.push(Line::raw(""));
+        }
+        lines.push(Line::styled(format!(" {}", section.title()), theme::TITLE));
+        for e in ENTRIES.iter().filter(|e| e.section == section) {
+            let mut rows = theme::wrap(e.meaning, text_w);
+            rows.extend(theme::wrap(&format!("Kafka: {}", e.kafka), text_w));
+            let kafka_from = rows.len() - theme::wrap(&format!("Kafka: {}", e.kafka), text_w).len();
+            let style_of = |i: usize| {
+                if i >= kafka_from {
+                    theme::DIM
+                } else {
+                    theme::LABEL
+                }
+            };
+            if side && theme::width(e.term) < TERM_W {
+                for (i, row) in rows.into_iter().enumerate() {
+                    let term = if i == 0 { e.term } else { "" };
+                    let pad = TERM_W - theme::width(term);
+                    lines.push(Line::from(vec![
+                        Span::styled(format!(" {term}{} ", " ".repeat(pad)), theme::KEY),
+                        Span::styled(row, style_of(i)),
+                    ]));
+                }
+            } else {
+                lines.push(Line::styled(format!(" {}", e.term), theme::KEY));
+                let indent = if side { TERM_W + 2 } else { 3 };
+                for (i, row) in rows.into_iter().enumerate() {
+                    lines.push(Line::from(vec![
+                        Span::raw(" ".repeat(indent)),
+                        Span::styled(row, style_of(i)),
+                    ]));
+                }
+            }
+        }
+    }
+    lines
+}
+
+impl Widget for GlossaryPage {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let popup = super::popup(area, 110, area.height, buf);
+        let block = Block::bordered()
+            .border_type(BorderType::Rounded)
+            .border_style(theme::TITLE)
+            .title(Line::styled(" Glossary ", theme::TITLE))
+            .title_bottom(
+                Line::styled(
+                    " ↑↓ PgUp PgDn scroll · ? keys · any other key closes ",
+                    theme::DIM,
+                )
+                .right_aligned(),
+            );
+        let inner = block.inner(popup);
+        block.render(popup, buf);
+        let lines = glossary_lines(inner.width);
+        let top = self
+            .scroll
+            .min(lines.len().saturating_sub(inner.height as usize));
+        for (y, line) in lines
+            .iter()
+            .skip(top)
+            .take(inner.height as usize)
+            .enumerate()
+        {
             put(buf, inner, y as u16, line);
         }
     }

@@ -11,6 +11,7 @@ pub mod app;
 pub mod bench;
 pub mod cluster;
 pub mod compare;
+pub mod coordinator;
 pub mod diagram;
 pub mod faults;
 pub mod groups;
@@ -26,6 +27,7 @@ pub mod quiz;
 pub mod run;
 pub mod share;
 pub mod theme;
+pub mod timeline;
 
 pub use app::{App, Overlay, View};
 pub use bench::bench_frames;
@@ -42,19 +44,29 @@ use crate::session::Session;
 /// Terminals at least this wide get two columns.
 pub const WIDE: u16 = 120;
 
+/// The timeline strip: one row, right under the header (row 1 of the screen).
+pub const TIMELINE_ROW_HEIGHT: u16 = 1;
+pub const TIMELINE_ROW: u16 = 1;
+
 impl Widget for &App {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let Some(s) = &self.session else {
             picker::PickerView { app: self }.render(area, buf);
             return;
         };
-        let [top, body, bottom] = Layout::vertical([
+        let [top, strip, body, bottom] = Layout::vertical([
             Constraint::Length(1),
+            Constraint::Length(TIMELINE_ROW_HEIGHT),
             Constraint::Fill(1),
             Constraint::Length(1),
         ])
         .areas(area);
         header::Header { app: self, s }.render(top, buf);
+        timeline::Timeline {
+            s,
+            now: self.display_time(),
+        }
+        .render(strip, buf);
         match self.view {
             View::Main => main_body(self, s, body, buf),
             View::Diagram => diagram::Diagram { app: self, s }.render(body, buf),
@@ -75,6 +87,9 @@ impl Widget for &App {
         }
         match &self.overlay {
             Some(Overlay::Help) => help::Help { app: self }.render(area, buf),
+            Some(Overlay::Glossary(scroll)) => {
+                help::GlossaryPage { scroll: *scroll }.render(area, buf)
+            }
             Some(Overlay::Faults(menu)) => faults::FaultMenuView { menu, s }.render(area, buf),
             Some(Overlay::Inspect(menu)) => inspect::InspectMenuView { menu }.render(area, buf),
             None => {}
@@ -138,7 +153,9 @@ fn main_body(app: &App, s: &Session, area: Rect, buf: &mut Buffer) {
     } else {
         let clients = ClientsPanel { s };
         let oh = outcome.height(area.width);
-        let min_log = (area.height / 3).max(4);
+        // A third of the body for the log, less the timeline strip's row, so that at 80×24 a
+        // partition's three replicas still fit above it.
+        let min_log = (area.height.saturating_sub(2) / 3).max(4);
         let client_lines = clients.lines(area.width);
         // A quarter of the screen at most, so a three-group pipeline keeps a line per group.
         let kh = (1 + client_lines.len() as u16).min((area.height / 4).max(6));

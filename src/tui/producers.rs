@@ -110,7 +110,7 @@ fn status(s: &Session, p: &Producer) -> Option<Span<'static>> {
 }
 
 /// `crashed`: the client's memory is gone, so its transaction state is not shown.
-fn config(p: &Producer, long: bool, crashed: bool) -> Vec<Span<'static>> {
+fn config(s: &Session, p: &Producer, long: bool, crashed: bool) -> Vec<Span<'static>> {
     let idem = if long {
         format!("  enable.idempotence={}", p.idempotent)
     } else {
@@ -152,6 +152,17 @@ fn config(p: &Producer, long: bool, crashed: bool) -> Vec<Span<'static>> {
             style,
         ));
     }
+    // A transactional id's coordinator (FindCoordinator), also while the client is down.
+    if let Some(t) = p
+        .transactional
+        .filter(|t| (t.txn as usize) < s.sim.txns().len())
+    {
+        v.extend(super::coordinator::spans(
+            &s.sim,
+            s.sim.txn_host(t.txn),
+            !long,
+        ));
+    }
     v
 }
 
@@ -167,7 +178,7 @@ pub fn compact_lines(s: &Session, width: u16) -> Vec<Line<'static>> {
                 .as_ref()
                 .is_some_and(|st| st.content.starts_with('✗'));
             spans.extend(status);
-            spans.extend(config(p, false, crashed));
+            spans.extend(config(s, p, false, crashed));
             spans.push(Span::styled(" │ ", theme::DIM));
             activity(s, p, &mut spans, false);
             super::wrap_spans(spans, width, 2)
@@ -190,7 +201,7 @@ impl ProducersPanel<'_> {
                 .as_ref()
                 .is_some_and(|st| st.content.starts_with('✗'));
             head.extend(status);
-            head.extend(config(p, true, crashed));
+            head.extend(config(self.s, p, true, crashed));
             lines.extend(super::wrap_spans(head, width, 4));
             let mut spans = vec![Span::raw("  ")];
             activity(self.s, p, &mut spans, true);

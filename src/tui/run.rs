@@ -68,6 +68,9 @@ pub fn run_loop<B: Backend>(
     let mut last_tick = Instant::now();
     loop {
         if dirty {
+            if let Ok(size) = terminal.size() {
+                app.screen_width = size.width;
+            }
             draw(terminal, app)?;
             dirty = false;
         }

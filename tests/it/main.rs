@@ -20,3 +20,4 @@ mod transactions;
 mod tui;
 mod util;
 mod versions;
+mod words;

@@ -15,7 +15,7 @@ use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::style::Color;
 
-fn key(c: KeyCode) -> KeyEvent {
+pub(crate) fn key(c: KeyCode) -> KeyEvent {
     KeyEvent::new(c, KeyModifiers::NONE)
 }
 
@@ -29,7 +29,7 @@ fn press(app: &mut App, keys: &[KeyEvent]) {
     }
 }
 
-fn open(name: &str) -> App {
+pub(crate) fn open(name: &str) -> App {
     let (label, sc) = scenario::load(name).expect("bundled scenario");
     let seed = sc.scenario.seed;
     App::with_session(Session::new(label, sc, seed))
@@ -64,7 +64,7 @@ fn unicode_cell_width(c: &ratatui::buffer::Cell) -> u16 {
     ratatui::text::Span::raw(c.symbol()).width() as u16
 }
 
-fn frame(app: &App, w: u16, h: u16) -> String {
+pub(crate) fn frame(app: &App, w: u16, h: u16) -> String {
     text(&draw(app, w, h))
 }
 
