@@ -1,6 +1,6 @@
 //! `brokerlab quiz [SCENARIO]`: interview practice as plain text, no terminal needed. For each
 //! scenario it prints the setup, then each question with its choices, reads the answer as a
-//! line from the input (a choice's number or letter, `s` to skip), reveals it with the cause
+//! line from the input (a choice's number or letter, `x` to skip, as in the TUI; `s` too), reveals it with the cause
 //! chain, and keeps the score. The end of the input ends the quiz with the score.
 
 use std::io::{BufRead, Write};
@@ -159,7 +159,7 @@ pub fn ask_all(
         let reply = loop {
             let _ = write!(
                 out,
-                "Your answer (1-{n} or a-{l}, s to skip): ",
+                "Your answer (1-{n} or a-{l}, x to skip): ",
                 n = q.choices.len(),
                 l = (b'a' + q.choices.len() as u8 - 1) as char
             );
@@ -229,7 +229,8 @@ fn read_reply(input: &mut impl BufRead, q: &Question) -> Option<Reply> {
         Some(l) => l,
     };
     let t = line.trim();
-    if t.eq_ignore_ascii_case("s") || t.eq_ignore_ascii_case("skip") {
+    if t.eq_ignore_ascii_case("x") || t.eq_ignore_ascii_case("s") || t.eq_ignore_ascii_case("skip")
+    {
         return Some(Reply::Skip);
     }
     let mut chars = t.chars();
@@ -297,7 +298,7 @@ pub fn run(
     let mut score = Score::default();
     let _ = writeln!(
         out,
-        "Predict, then reveal: each question pauses a deterministic run; answer with the choice's number or letter (s skips, end of input stops)."
+        "Predict, then reveal: each question pauses a deterministic run; answer with the choice's number or letter (x skips, end of input stops)."
     );
     for (label, sc) in scenarios {
         let quiz = super::build(&label, &sc, sc.scenario.seed, true);

@@ -232,7 +232,7 @@ fn the_quiz_command_scores_piped_answers() {
     // that is no choice (asked again), a skip, and the end of the input.
     let right = q.questions[0].correct.unwrap();
     let wrong = (q.questions[1].correct.unwrap() + 1) % q.questions[1].choices.len();
-    let input = format!("{}\n{}\nzz\ns\n", (b'a' + right as u8) as char, wrong + 1);
+    let input = format!("{}\n{}\nzz\nx\n", (b'a' + right as u8) as char, wrong + 1);
     let (out, code) = quiz_cli(&["acks1-leader-failover"], &input);
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("Setup:\n  3 brokers"), "{out}");
