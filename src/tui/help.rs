@@ -52,10 +52,9 @@ pub const KEYS: &[(&str, &str)] = &[
         "Q",
         "quiz on/off: pause at questions, 1-6/a-f answer, x skip",
     ),
-    ("?", "this help (any key closes it)"),
     (
-        "g",
-        "(in this help) glossary: every label, abbreviation, glyph",
+        "?  g",
+        "this help; g here: the glossary of every label and glyph",
     ),
     ("click", "on the timeline strip: jump to that event"),
     (
@@ -72,7 +71,9 @@ impl Widget for Help<'_> {
             .border_type(BorderType::Rounded)
             .border_style(theme::TITLE)
             .title(Line::styled(" Keys · g glossary ", theme::TITLE))
-            .title_bottom(Line::styled(" any key closes ", theme::DIM).right_aligned());
+            .title_bottom(
+                Line::styled(" g glossary · any key closes ", theme::DIM).right_aligned(),
+            );
         let inner = block.inner(popup);
         block.render(popup, buf);
         let mut lines: Vec<Line> = KEYS
@@ -84,7 +85,10 @@ impl Widget for Help<'_> {
                 ])
             })
             .collect();
-        lines.push(Line::raw(""));
+        // The spacer goes first when the screen is short (80x24), so the legend stays whole.
+        if inner.height as usize > KEYS.len() + 4 {
+            lines.push(Line::raw(""));
+        }
         lines.push(Line::from(vec![
             Span::styled(" log cells ", theme::LABEL),
             Span::styled("#1", theme::COMMITTED),

@@ -386,7 +386,7 @@ fn help_lists_every_key() {
         ("h", "diagram: show/hide heartbeats"),
         ("o", "order view"),
         ("c", "compare: the three guarantee presets"),
-        ("?", "this help"),
+        ("?  g", "this help; g here: the glossary"),
         ("q  Esc", "quit"),
     ] {
         let row = format!("│ {keys:<12}{does}");
