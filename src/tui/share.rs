@@ -39,7 +39,7 @@ fn lock_left(deadline: SimTime, now: SimTime) -> String {
     format!("{:.1}s", (deadline.0 - now.0) as f64 / 1e6)
 }
 
-/// One in-flight record: `◐7 acquired ×2 consumer-1 12.3s`, the holder shortened to `c1`
+/// One in-flight record: `◐7 #8 acquired ×2 consumer-1 12.3s` (offset 7 holds message #8), the holder shortened to `c1`
 /// when `compact`.
 fn record_piece(
     sim: &Sim,
@@ -47,7 +47,15 @@ fn record_piece(
     compact: bool,
 ) -> Vec<Span<'static>> {
     let style = record_style(r.state);
-    let mut text = format!(" {}{} {}", r.state.glyph(), r.offset, r.state.name());
+    // The offset, then the message as the log strips above name it (`#11`), so the two can
+    // be matched at a glance.
+    let mut text = format!(" {}{}", r.state.glyph(), r.offset);
+    if let Some(m) = r.msg {
+        text.push(' ');
+        text.push_str(&super::cluster::msg_label(sim, m));
+    }
+    text.push(' ');
+    text.push_str(r.state.name());
     if r.delivery_count > 0 {
         text.push_str(&format!(" ×{}", r.delivery_count));
     }

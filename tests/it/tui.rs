@@ -878,11 +878,11 @@ fn share_group_panel_shows_the_window_and_each_records_state() {
     assert!(f.contains("share group (KIP-932)"), "{f}");
     assert!(f.contains("SPSO 10 SPEO"), "{f}");
     // The dead member's records: glyph, word, delivery count, holder, lock time left.
-    assert!(f.contains("◐10 acquired ×1 consumer-1 14.5s"), "{f}");
+    assert!(f.contains("◐10 #11 acquired ×1 consumer-1 14.5s"), "{f}");
     step_until(&mut app, |l| l.contains("acquisition lock on"));
     let f = frame(&app, 120, 40);
     assert!(
-        f.contains("○10 available ×1") || f.contains("◐10 acquired ×2"),
+        f.contains("○10 #11 available ×1") || f.contains("◐10 #11 acquired ×2"),
         "{f}"
     );
     // The narrow layout shows the window first, and keeps the glyph and the word.
@@ -891,7 +891,7 @@ fn share_group_panel_shows_the_window_and_each_records_state() {
     let f = frame(&app, 80, 24);
     snap!("tui__share_crash_80x24", f.clone());
     assert!(f.contains("SPSO 10 SPEO"), "{f}");
-    assert!(f.contains("◐10 acquired ×1 c1 14.5s"), "{f}");
+    assert!(f.contains("◐10 #11 acquired ×1 c1 14.5s"), "{f}");
 }
 
 /// A live fault makes the run depart from the script: the scenario notes that come after it
