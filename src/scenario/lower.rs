@@ -15,6 +15,67 @@ use crate::sim::{
     BrokerId, ConsumerId, GroupId, NodeId, PartitionId, ProducerId, Sim, SimTime, TopicId,
 };
 
+/// The core's system for `[cluster] system` and `mode`.
+pub fn system_of(c: &model::Cluster) -> core::System {
+    match c.system {
+        model::System::Kafka => core::System::Kafka,
+        model::System::Rabbitmq => core::System::RabbitMq,
+        model::System::Sqs => core::System::Sqs,
+        model::System::Redis => core::System::Redis(match c.mode.unwrap_or_default() {
+            model::RedisMode::List => core::RedisMode::List,
+            model::RedisMode::ReliableList => core::RedisMode::ReliableList,
+            model::RedisMode::Stream => core::RedisMode::Stream,
+        }),
+    }
+}
+
+/// A producer's acknowledgement level on its system. RabbitMQ: publisher confirms wait for
+/// the queue (`all`: a quorum queue confirms at a majority), none is fire-and-forget (`0`).
+/// SQS: `SendMessage` returns once the message is stored redundantly (`all`). Redis and
+/// Kafka: `acks` as written (for Redis, `all` is WAIT on every replica).
+fn producer_acks(system: core::System, p: &model::Producer) -> core::Acks {
+    match system {
+        core::System::RabbitMq => {
+            if p.confirms.unwrap_or(false) {
+                core::Acks::All
+            } else {
+                core::Acks::None
+            }
+        }
+        core::System::Sqs => core::Acks::All,
+        core::System::Kafka | core::System::Redis(_) => p.acks.into(),
+    }
+}
+
+/// The consuming side of a non-Kafka queue, each field defaulted per system.
+fn queue_consumer(
+    system: core::System,
+    sc: &Scenario,
+    g: &model::Group,
+) -> core::QueueConsumerConfig {
+    let quorum = sc
+        .topics
+        .iter()
+        .find(|t| t.name == g.topic)
+        .is_some_and(|t| t.replication_factor > 1);
+    let d = core::QueueConsumerConfig::defaults(system, quorum);
+    core::QueueConsumerConfig {
+        ack: match g.ack {
+            Some(model::AckMode::Auto) => core::AckMode::Auto,
+            Some(model::AckMode::Manual) => core::AckMode::Manual,
+            None => d.ack,
+        },
+        prefetch: g.prefetch.unwrap_or(d.prefetch),
+        requeue: g.requeue.unwrap_or(d.requeue),
+        batch_size: g.batch_size.unwrap_or(d.batch_size),
+        visibility_timeout_ms: g.visibility_timeout_ms.unwrap_or(d.visibility_timeout_ms),
+        max_receive_count: g.max_receive_count.or(d.max_receive_count),
+        delivery_limit: g.delivery_limit.or(d.delivery_limit),
+        min_idle_ms: g.min_idle_ms.unwrap_or(d.min_idle_ms),
+        max_deliveries: g.max_deliveries.or(d.max_deliveries),
+    }
+}
+
 /// Records per transaction when a transactional producer does not say.
 pub const DEFAULT_TRANSACTION_SIZE: u32 = 10;
 
@@ -140,6 +201,7 @@ impl From<model::ReplicaRecovery> for core::ReplicaRecovery {
 
 pub fn lower(sc: &Scenario) -> SimConfig {
     let c = &sc.cluster;
+    let system = system_of(c);
     let topic_id = |name: &str| -> TopicId {
         TopicId(
             sc.topics
@@ -165,6 +227,7 @@ pub fn lower(sc: &Scenario) -> SimConfig {
                     .map(|r| r.iter().map(|&n| BrokerId(n - 1)).collect())
                     .collect()
             }),
+            fifo: t.fifo,
         })
         .collect();
     let producers = sc
@@ -173,7 +236,7 @@ pub fn lower(sc: &Scenario) -> SimConfig {
         .map(|p| ProducerConfig {
             name: p.name.clone(),
             topic: topic_id(&p.topic),
-            acks: p.acks.into(),
+            acks: producer_acks(system, p),
             retries: p.retries,
             idempotent: p.idempotent(),
             max_in_flight: p.max_in_flight,
@@ -250,6 +313,7 @@ pub fn lower(sc: &Scenario) -> SimConfig {
                     ..d
                 }
             }),
+            queue: (!system.is_kafka()).then(|| queue_consumer(system, sc, g)),
         })
         .collect();
     SimConfig {
@@ -275,6 +339,7 @@ pub fn lower(sc: &Scenario) -> SimConfig {
             transaction_partition_verification: c
                 .transaction_partition_verification_enable
                 .unwrap_or(DEFAULT_TRANSACTION_PARTITION_VERIFICATION),
+            system,
         },
         network: NetworkConfig {
             latency_ms: sc.network.latency_ms,

@@ -150,6 +150,61 @@ pub struct Cluster {
         skip_serializing_if = "Option::is_none"
     )]
     pub transaction_partition_verification_enable: Option<bool>,
+    /// Which queue system the brokers are: `"kafka"` (the default), `"rabbitmq"`, `"sqs"` or
+    /// `"redis"`.
+    #[serde(skip_serializing_if = "System::is_kafka")]
+    pub system: System,
+    /// Redis only: how the application uses Redis as a queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<RedisMode>,
+}
+
+/// `[cluster] system`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum System {
+    #[default]
+    Kafka,
+    Rabbitmq,
+    Sqs,
+    Redis,
+}
+
+impl System {
+    pub fn is_kafka(&self) -> bool {
+        *self == System::Kafka
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            System::Kafka => "kafka",
+            System::Rabbitmq => "rabbitmq",
+            System::Sqs => "sqs",
+            System::Redis => "redis",
+        }
+    }
+}
+
+/// `[cluster] mode` (Redis).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RedisMode {
+    /// LPUSH / BRPOP.
+    #[default]
+    List,
+    /// LPUSH / LMOVE into a processing list, with a reaper.
+    ReliableList,
+    /// XADD / XREADGROUP / XACK / XAUTOCLAIM.
+    Stream,
+}
+
+/// `ack` on a RabbitMQ group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AckMode {
+    Auto,
+    #[default]
+    Manual,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -176,6 +231,8 @@ impl Default for Cluster {
             replica_recovery: None,
             transaction_version: None,
             transaction_partition_verification_enable: None,
+            system: System::Kafka,
+            mode: None,
         }
     }
 }
@@ -220,6 +277,13 @@ pub struct Topic {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(alias = "unclean.leader.election.enable")]
     pub unclean_leader_election: Option<bool>,
+    /// SQS: a FIFO queue (ordered per message group, deduplicated within 5 minutes).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub fifo: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
@@ -250,6 +314,11 @@ pub struct Producer {
     pub topic: String,
     #[serde(default)]
     pub acks: Acks,
+    /// RabbitMQ publisher confirms (`confirm.select`): the publisher waits for the queue to
+    /// confirm each message (a quorum queue confirms once a majority has it) and republishes
+    /// on a timeout. Without confirms a publish is fire-and-forget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirms: Option<bool>,
     #[serde(default = "d_retries")]
     pub retries: u32,
     /// `enable.idempotence`. Unset means Kafka 3.x's default: on, unless acks, retries or
@@ -544,6 +613,33 @@ pub struct Group {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(alias = "group.share.partition.max.record.locks")]
     pub partition_max_record_locks: Option<u32>,
+    /// RabbitMQ: `"manual"` (the default) or `"auto"` acknowledgement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack: Option<AckMode>,
+    /// RabbitMQ `basic.qos` prefetch count; 0 (the default) means unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefetch: Option<u32>,
+    /// RabbitMQ: whether a failed message is nacked back into the queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requeue: Option<bool>,
+    /// SQS `MaxNumberOfMessages` (1 to 10), Redis COUNT.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<u32>,
+    /// SQS `VisibilityTimeout` (30000), Redis reliable-list reaper timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility_timeout_ms: Option<u64>,
+    /// SQS redrive policy `maxReceiveCount`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_receive_count: Option<u32>,
+    /// RabbitMQ quorum queue `delivery-limit`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery_limit: Option<u32>,
+    /// Redis stream XAUTOCLAIM `min-idle-time`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_idle_ms: Option<u64>,
+    /// Redis stream: deliveries before the application dead-letters an entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_deliveries: Option<u32>,
 }
 
 /// `group.type`: what kind of group a `[[groups]]` entry is.

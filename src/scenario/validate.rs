@@ -38,6 +38,7 @@ pub const MAX_TABLE_ENTRIES: usize = 10_000;
 pub const MAX_KEYS: usize = 100_000;
 
 mod quiz;
+mod systems;
 
 /// The brokers' `group.min.session.timeout.ms` (default 6000).
 const GROUP_MIN_SESSION_TIMEOUT_MS: u64 = 6_000;
@@ -341,6 +342,7 @@ impl<'a, 'i> Validator<'a, 'i> {
     fn run(&mut self) {
         self.meta();
         self.cluster();
+        self.systems();
         self.network();
         self.topics();
         self.producers();

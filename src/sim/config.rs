@@ -187,6 +187,116 @@ pub struct ClusterConfig {
     pub transaction_version: u8,
     /// `transaction.partition.verification.enable` (KIP-890 part 1).
     pub transaction_partition_verification: bool,
+    /// Which queue system the brokers are (`[cluster] system`, with Redis's `mode`).
+    pub system: System,
+}
+
+/// The queue system a run simulates (`[cluster] system`). Every system runs on the same
+/// brokers, network, faults and checker; what differs is how a queue confirms, fails over and
+/// delivers (see the README's model of each system).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum System {
+    /// Apache Kafka: a partitioned log read by consumer groups (or share groups).
+    #[default]
+    Kafka,
+    /// RabbitMQ: each topic is a queue, classic (one replica) or quorum (Raft, majority).
+    RabbitMq,
+    /// Amazon SQS: a standard (or `fifo`) queue with visibility timeouts.
+    Sqs,
+    /// Redis, used as a queue in one of three ways (`[cluster] mode`).
+    Redis(RedisMode),
+}
+
+/// How an application uses Redis as a queue (`[cluster] mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RedisMode {
+    /// LPUSH / BRPOP: a popped message is gone from Redis.
+    #[default]
+    List,
+    /// LPUSH / LMOVE to a processing list, LREM on success, a reaper that requeues what stays
+    /// in the processing list longer than the visibility timeout.
+    ReliableList,
+    /// XADD / XREADGROUP / XACK with a pending entries list and XAUTOCLAIM.
+    Stream,
+}
+
+impl System {
+    /// The name a scenario file and `compare --systems` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            System::Kafka => "kafka",
+            System::RabbitMq => "rabbitmq",
+            System::Sqs => "sqs",
+            System::Redis(RedisMode::List) => "redis-list",
+            System::Redis(RedisMode::ReliableList) => "redis-reliable-list",
+            System::Redis(RedisMode::Stream) => "redis-stream",
+        }
+    }
+
+    pub fn is_kafka(self) -> bool {
+        self == System::Kafka
+    }
+}
+
+/// How a queue consumer acknowledges (`ack`: AMQP's `no_ack` flag on `basic.consume`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AckMode {
+    /// The broker forgets a message as soon as it sends it (RabbitMQ `ack = "auto"`).
+    Auto,
+    /// The consumer acknowledges each message after processing it.
+    #[default]
+    Manual,
+}
+
+/// The consuming side of a RabbitMQ, SQS or Redis queue: one `[[groups]]` entry's settings,
+/// with each system's default filled in. A queue attribute set on the group (SQS's visibility
+/// timeout and redrive policy, a quorum queue's delivery limit) applies to the queue it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueConsumerConfig {
+    /// RabbitMQ `ack`: auto (no_ack) or manual.
+    pub ack: AckMode,
+    /// RabbitMQ `prefetch` (`basic.qos`): the most unacknowledged messages a consumer holds;
+    /// 0 means no limit (RabbitMQ's default).
+    pub prefetch: u32,
+    /// RabbitMQ: a failed message is nacked with `requeue = true` (back to the queue) or
+    /// `false` (dead-lettered, or dropped without a dead-letter exchange).
+    pub requeue: bool,
+    /// SQS `MaxNumberOfMessages` (1..=10), Redis COUNT: messages per receive.
+    pub batch_size: u32,
+    /// SQS `VisibilityTimeout`, Redis reliable-list reaper: how long a received message stays
+    /// invisible before it is delivered again.
+    pub visibility_timeout_ms: u64,
+    /// SQS redrive policy `maxReceiveCount`: moved to the dead-letter queue after this many
+    /// receives.
+    pub max_receive_count: Option<u32>,
+    /// RabbitMQ quorum queue `delivery-limit` (20 by default since 4.0).
+    pub delivery_limit: Option<u32>,
+    /// Redis stream XAUTOCLAIM `min-idle-time`: a pending entry idle this long may be claimed
+    /// by another consumer.
+    pub min_idle_ms: u64,
+    /// Redis stream: after this many deliveries the application moves an entry to the
+    /// dead-letter stream.
+    pub max_deliveries: Option<u32>,
+}
+
+impl QueueConsumerConfig {
+    /// Each system's defaults: RabbitMQ manual acks with no prefetch limit and requeue on
+    /// nack, a quorum queue's delivery limit of 20 (RabbitMQ 4.0); SQS one message per
+    /// receive and a 30 s visibility timeout; Redis one entry per read, 30 s before a
+    /// reaper or XAUTOCLAIM takes a message back.
+    pub fn defaults(system: System, quorum: bool) -> QueueConsumerConfig {
+        QueueConsumerConfig {
+            ack: AckMode::Manual,
+            prefetch: 0,
+            requeue: true,
+            batch_size: 1,
+            visibility_timeout_ms: 30_000,
+            max_receive_count: None,
+            delivery_limit: (system == System::RabbitMq && quorum).then_some(20),
+            min_idle_ms: 30_000,
+            max_deliveries: None,
+        }
+    }
 }
 
 /// A follower's log recovery (`replica_recovery`).
@@ -224,6 +334,9 @@ pub struct TopicConfig {
     /// Explicit replica lists, one per partition, preferred leader first. `None`: spread
     /// round-robin over the brokers, shifted per partition, as Kafka's default does.
     pub assignment: Option<Vec<Vec<BrokerId>>>,
+    /// SQS `FifoQueue`: ordered per message group (the key), deduplicated by message id
+    /// within 5 minutes, one message of a group in flight at a time.
+    pub fifo: bool,
 }
 
 /// One producer. Its index in [`SimConfig::producers`] is its [`ProducerId`].
@@ -342,6 +455,8 @@ pub struct GroupConfig {
     pub start_ms: u64,
     /// `group.type = share` (KIP-932): a share group's settings; `None` for a consumer group.
     pub share: Option<ShareConfig>,
+    /// The consumers of a RabbitMQ, SQS or Redis queue; `None` on Kafka.
+    pub queue: Option<QueueConsumerConfig>,
 }
 
 /// A share group's settings (KIP-932), in the names of Kafka's group configuration
@@ -408,6 +523,7 @@ impl GroupConfig {
             fetch_max_wait_ms: 500,
             start_ms: 0,
             share: None,
+            queue: None,
         }
     }
 }

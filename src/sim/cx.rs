@@ -263,6 +263,7 @@ pub(crate) mod testkit {
             replica_recovery: crate::sim::ReplicaRecovery::LeaderEpoch,
             transaction_version: 1,
             transaction_partition_verification: false,
+            system: crate::sim::config::System::Kafka,
         }
     }
 

@@ -114,6 +114,8 @@ pub struct Settings {
     pub transaction_version: u8,
     /// `transaction.partition.verification.enable` (KIP-890 part 1).
     pub transaction_partition_verification: bool,
+    /// The queue system the brokers are.
+    pub system: config::System,
 }
 
 #[derive(Clone, Debug)]

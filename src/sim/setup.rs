@@ -55,6 +55,7 @@ pub(super) fn build(config: SimConfig, seed: u64) -> Sim {
         replica_recovery: c.replica_recovery,
         transaction_version: c.transaction_version,
         transaction_partition_verification: c.transaction_partition_verification,
+        system: c.system,
     };
     let mut sim = Sim::new_empty(settings);
     // An ordered map: the sim holds no hash map, so no iteration order can reach the run.
