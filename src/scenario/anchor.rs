@@ -12,7 +12,7 @@ use crate::sim::anchor::{Anchor, AnchorKind, AnchorNode, MsgRef};
 use crate::sim::{BrokerId, ConsumerId, GroupId, NodeId, PartitionId, ProducerId, SimTime};
 
 /// Every anchor event, with the form of its subject: the list a bad anchor's error shows.
-pub const ANCHOR_KINDS: [(&str, &str); 25] = [
+pub const ANCHOR_KINDS: [(&str, &str); 28] = [
     ("election", "TOPIC/P"),
     ("truncation", "broker-N or TOPIC/P"),
     ("crash", "NODE"),
@@ -35,6 +35,9 @@ pub const ANCHOR_KINDS: [(&str, &str); 25] = [
     ("commit", "GROUP"),
     ("commit-failed", "GROUP"),
     ("dead-letter", "PRODUCER#N"),
+    ("deliver", "PRODUCER#N"),
+    ("redeliver", "PRODUCER#N"),
+    ("lock-expired", "PRODUCER#N"),
     ("stuck", "GROUP"),
     ("txn-commit", "TRANSACTIONAL_ID"),
     ("txn-abort", "TRANSACTIONAL_ID"),
@@ -400,6 +403,9 @@ pub fn parse_anchor(
         "commit" => AnchorKind::Commit(scope.group(subject).map_err(fail)?),
         "commit-failed" => AnchorKind::CommitFailed(scope.group(subject).map_err(fail)?),
         "dead-letter" => AnchorKind::DeadLetter(scope.message(subject).map_err(fail)?),
+        "deliver" => AnchorKind::Deliver(scope.message(subject).map_err(fail)?),
+        "redeliver" => AnchorKind::Redeliver(scope.message(subject).map_err(fail)?),
+        "lock-expired" => AnchorKind::LockExpired(scope.message(subject).map_err(fail)?),
         "stuck" => AnchorKind::Stuck(scope.group(subject).map_err(fail)?),
         "txn-commit" => AnchorKind::TxnCommit(scope.transactional_id(subject).map_err(fail)?),
         "txn-abort" => AnchorKind::TxnAbort(scope.transactional_id(subject).map_err(fail)?),

@@ -9,7 +9,7 @@
 //! (`src/scenario/anchor.rs`).
 
 use super::ids::*;
-use super::trace::{Trace, TxnPhase};
+use super::trace::{ShareStep, Trace, TxnPhase};
 use super::{MsgInfo, NodeKind};
 
 /// The event a note waits for, at or after `not_before`.
@@ -89,8 +89,17 @@ pub enum AnchorKind {
     /// `commit-failed GROUP`: a member's offset commit was refused (`CommitFailed`).
     CommitFailed(GroupId),
     /// `dead-letter P#N`: after `max_attempts` failures the message went to the dead-letter
-    /// topic (`DeadLettered`).
+    /// topic (`DeadLettered`), or a queue archived it at its delivery limit (`Share`, archived).
     DeadLetter(MsgRef),
+    /// `deliver P#N`: a queue hands the message to a consumer (`Share`, acquired): a share
+    /// group's acquisition, a RabbitMQ delivery, an SQS receive, a Redis pop or read.
+    Deliver(MsgRef),
+    /// `redeliver P#N`: a delivery after the message's first (`Share`, acquired with a delivery
+    /// count above 1).
+    Redeliver(MsgRef),
+    /// `lock-expired P#N`: the message's acquisition lock or visibility timeout ran out and it
+    /// is available again or archived (`Share`, lock expired).
+    LockExpired(MsgRef),
     /// `stuck GROUP`: a member cannot get past a poison message (`ConsumerStuck`).
     Stuck(GroupId),
     /// `txn-commit ID`: the coordinator completed a commit of that `transactional.id`
@@ -167,6 +176,39 @@ impl AnchorKind {
             | (AnchorKind::DeadLetter(want), Trace::DeadLettered { msg, .. }) => {
                 msg_is(*want, *msg)
             }
+            (
+                AnchorKind::Deliver(want),
+                Trace::Share {
+                    msg,
+                    step: ShareStep::Acquired,
+                    ..
+                },
+            )
+            | (
+                AnchorKind::LockExpired(want),
+                Trace::Share {
+                    msg,
+                    step: ShareStep::LockExpired,
+                    ..
+                },
+            )
+            | (
+                AnchorKind::DeadLetter(want),
+                Trace::Share {
+                    msg,
+                    step: ShareStep::Archived,
+                    ..
+                },
+            ) => msg_is(*want, *msg),
+            (
+                AnchorKind::Redeliver(want),
+                Trace::Share {
+                    msg,
+                    step: ShareStep::Acquired,
+                    delivery_count,
+                    ..
+                },
+            ) => *delivery_count > 1 && msg_is(*want, *msg),
             (AnchorKind::ProduceError(want), Trace::ProduceError { producer, .. }) => {
                 want == producer
             }

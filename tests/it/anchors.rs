@@ -2,7 +2,7 @@
 //! after its event and caused by it, and a `check` warning for an event that never comes.
 
 use brokerlab::scenario::{self, ErrorKind, Scenario};
-use brokerlab::sim::{Sim, Trace, TraceEvent};
+use brokerlab::sim::{ShareStep, Sim, Trace, TraceEvent};
 
 use crate::util::{brokerlab, stdout};
 
@@ -125,6 +125,47 @@ fn hw_with_a_threshold_and_message_anchors_match_their_own_event() {
     assert_eq!(sim.msg_name(msg), "checkout#13");
     // checkout#13 is retried across the failover: acknowledged long after its 8 s send.
     assert!(note.time.as_ms() > 15000, "{}", note.time);
+}
+
+#[test]
+fn queue_delivery_anchors_wait_for_the_lock_expiry_and_the_redelivery_of_their_message() {
+    let text = include_str!("../../scenarios/share-group-lock-expiry.toml");
+    let sc = parse(text);
+    let (sim, events) = trace(&sc);
+    let (note, before) = shown(&sim, &events, "15 s after consumer-1 acquired");
+    let Trace::Share {
+        msg,
+        step,
+        delivery_count,
+        ..
+    } = before.kind
+    else {
+        panic!("{:?}", before.kind);
+    };
+    assert_eq!(sim.msg_name(msg), "checkout#11");
+    assert_eq!((step, delivery_count), (ShareStep::LockExpired, 1));
+    assert_eq!(note.cause, Some(before.id));
+    // `redeliver` skips the first delivery of checkout#11 and waits for the second.
+    let (_, before) = shown(&sim, &events, "consumer-2 acquires checkout#11 again");
+    let Trace::Share {
+        msg,
+        step,
+        delivery_count,
+        ..
+    } = before.kind
+    else {
+        panic!("{:?}", before.kind);
+    };
+    assert_eq!(sim.msg_name(msg), "checkout#11");
+    assert_eq!((step, delivery_count), (ShareStep::Acquired, 2));
+    let first = events
+        .iter()
+        .find(|e| {
+            matches!(e.kind, Trace::Share { msg, step: ShareStep::Acquired, .. }
+                if sim.msg_name(msg) == "checkout#11")
+        })
+        .unwrap();
+    assert!(first.id < before.id, "the first delivery did not match");
 }
 
 #[test]
