@@ -363,6 +363,20 @@ pub fn describe(
                 )
             }
         }
+        Detail::Forgotten { on_send: true } => (
+            format!(
+                "the queue forgot {msg} as it sent it (RabbitMQ ack = \"auto\" or Redis BRPOP), and the consumer that got it stopped before applying it"
+            ),
+            "ack = \"auto\" (or a Redis list popped with BRPOP)".into(),
+            None,
+        ),
+        Detail::Forgotten { on_send: false } => (
+            format!(
+                "the queue dropped {msg}: it was refused or reached its delivery limit with no dead_letter_topic to move it to"
+            ),
+            "no dead_letter_topic".into(),
+            None,
+        ),
         Detail::AbortedRead => (
             format!(
                 "the group applied {msg} although its transaction was aborted: read_uncommitted returns records of aborted transactions"

@@ -1134,6 +1134,16 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
             ..
         } => {
             let who = &sim.consumers()[consumer.idx()].name;
+            let system = sim.settings().system;
+            if !system.is_kafka() {
+                return Some(queue_step_text(
+                    system,
+                    *step,
+                    who,
+                    &msg(*m),
+                    *delivery_count,
+                ));
+            }
             let at = format!("{} at offset {} of {}", msg(*m), offset, part(*partition));
             match step {
                 crate::sim::ShareStep::Acquired => format!(
@@ -1147,6 +1157,14 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
                 ),
                 crate::sim::ShareStep::Archived => format!(
                     "{at} is ARCHIVED after {delivery_count} deliveries: it will never be delivered again"
+                ),
+                // Queue steps: Kafka share groups never take them.
+                step => queue_step_text(
+                    crate::sim::config::System::Kafka,
+                    *step,
+                    who,
+                    &at,
+                    *delivery_count,
                 ),
             }
         }
@@ -2039,5 +2057,98 @@ mod tests {
             streamed,
             serde_json::to_string(&r.logs.names()).expect("ok")
         );
+    }
+}
+
+/// One delivery step on a RabbitMQ, SQS or Redis queue, in that system's words.
+fn queue_step_text(
+    system: crate::sim::config::System,
+    step: crate::sim::ShareStep,
+    who: &str,
+    m: &str,
+    n: u32,
+) -> String {
+    use crate::sim::ShareStep;
+    use crate::sim::config::{RedisMode, System};
+    use crate::sim::share_partition::AckType;
+    let again = if n > 1 { " again" } else { "" };
+    match (system, step) {
+        (System::RabbitMq, ShareStep::Acquired) if n > 1 => {
+            format!("RabbitMQ delivers {m} to {who} again, with redelivered set (delivery {n})")
+        }
+        (System::RabbitMq, ShareStep::Acquired) => format!("RabbitMQ delivers {m} to {who}"),
+        (System::RabbitMq, ShareStep::Acknowledged(AckType::Accept)) => {
+            format!("{who} acks {m}")
+        }
+        (System::RabbitMq, ShareStep::Acknowledged(AckType::Release)) => {
+            format!("{who} nacks {m} with requeue=true: it goes back to the queue")
+        }
+        (System::RabbitMq, ShareStep::Acknowledged(AckType::Reject)) => {
+            format!("{who} nacks {m} with requeue=false")
+        }
+        (System::RabbitMq, ShareStep::Settled) => format!(
+            "RabbitMQ forgets {m} as it sends it to {who} (ack = \"auto\"): if {who} stops now, it is lost"
+        ),
+        (System::RabbitMq, ShareStep::Requeued) => {
+            format!("RabbitMQ requeued {m} (redelivered) after {who}'s channel closed")
+        }
+        (System::RabbitMq, ShareStep::Archived) => format!(
+            "RabbitMQ dead-letters {m} after {n} deliveries (delivery-limit or nack requeue=false) to the dead-letter exchange"
+        ),
+        (System::Sqs, ShareStep::Acquired) => format!(
+            "{who} receives {m}{again} (ApproximateReceiveCount {n}): invisible for the visibility timeout"
+        ),
+        (System::Sqs, ShareStep::Acknowledged(AckType::Accept)) => {
+            format!("{who} deletes {m} (DeleteMessage)")
+        }
+        (System::Sqs, ShareStep::LockExpired) => {
+            format!("{m}'s visibility timeout ran out before {who} deleted it: it is visible again")
+        }
+        (System::Sqs, ShareStep::Archived) => {
+            format!("SQS moves {m} to the dead-letter queue after {n} receives (maxReceiveCount)")
+        }
+        (System::Redis(RedisMode::List), ShareStep::Acquired) => {
+            format!("{who} pops {m} with BRPOP")
+        }
+        (System::Redis(_), ShareStep::Settled) => format!(
+            "{m} is gone from Redis once popped: if {who} stops before applying it, it is lost"
+        ),
+        (System::Redis(RedisMode::ReliableList), ShareStep::Acquired) => {
+            format!("{who} moves {m}{again} into its processing list (LMOVE)")
+        }
+        (System::Redis(RedisMode::ReliableList), ShareStep::Acknowledged(AckType::Accept)) => {
+            format!("{who} removes {m} from its processing list (LREM)")
+        }
+        (System::Redis(RedisMode::ReliableList), ShareStep::LockExpired) => format!(
+            "the reaper requeues {m}: it stayed in {who}'s processing list longer than visibility_timeout_ms"
+        ),
+        (System::Redis(RedisMode::Stream), ShareStep::Acquired) if n > 1 => {
+            format!("{who} claims {m} with XAUTOCLAIM (delivery {n})")
+        }
+        (System::Redis(RedisMode::Stream), ShareStep::Acquired) => {
+            format!("{who} reads {m} with XREADGROUP: it is pending in {who}'s PEL")
+        }
+        (System::Redis(RedisMode::Stream), ShareStep::Acknowledged(AckType::Accept)) => {
+            format!("{who} XACKs {m}")
+        }
+        (System::Redis(RedisMode::Stream), ShareStep::LockExpired) => format!(
+            "{m} has been idle in {who}'s pending entries list for min_idle_ms: XAUTOCLAIM may take it"
+        ),
+        (System::Redis(RedisMode::Stream), ShareStep::Archived) => format!(
+            "after {n} deliveries the application XACKs {m} and adds it to the dead-letter stream"
+        ),
+        (_, ShareStep::Dropped) => format!(
+            "{m} is DROPPED after {n} deliveries: refused or at its delivery limit, with no dead_letter_topic"
+        ),
+        (_, ShareStep::Archived) => {
+            format!("{m} is moved to the dead-letter queue after {n} deliveries")
+        }
+        (_, ShareStep::Acquired) => format!("{who} receives {m}{again} (delivery {n})"),
+        (_, ShareStep::Acknowledged(ack)) => format!("{who} acknowledges {m}: {}", ack.name()),
+        (_, ShareStep::LockExpired) => {
+            format!("{who}'s lock on {m} ran out: it is available again")
+        }
+        (_, ShareStep::Settled) => format!("the queue forgets {m} as it sends it to {who}"),
+        (_, ShareStep::Requeued) => format!("{m} is requeued: {who}'s connection closed"),
     }
 }

@@ -166,7 +166,17 @@ pub enum Detail {
         after: MsgId,
     },
     AbortedRead,
+    /// A queue forgot it before the group applied it: settled as it was sent (RabbitMQ
+    /// auto-ack, Redis BRPOP) and its consumer stopped, or refused with nowhere to
+    /// dead-letter it.
+    Forgotten {
+        on_send: bool,
+    },
 }
+
+/// Why a queue forgot a message ([`Detail::Forgotten`]).
+pub(super) const FORGOT_ON_SEND: u8 = 1;
+pub(super) const FORGOT_DROPPED: u8 = 2;
 
 /// One anomalous message for one group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -205,6 +215,9 @@ impl Checker {
         }
         if g.dead.get(i).copied().unwrap_or(false) {
             return Fate::DeadLettered;
+        }
+        if g.forgotten.get(i).is_some_and(|&why| why != 0) {
+            return Fate::Lost(LossKind::Skipped);
         }
         if let Some(up) = self.setup.groups[gi].upstream
             && up.idx() != gi
@@ -360,6 +373,16 @@ impl Checker {
                         AnomalyKind::NeverWritten,
                         Detail::NeverWritten { acked },
                     )),
+                    Fate::Lost(LossKind::Skipped)
+                        if g.forgotten.get(i).is_some_and(|&why| why != 0) =>
+                    {
+                        out.push(rec(
+                            AnomalyKind::Skipped,
+                            Detail::Forgotten {
+                                on_send: g.forgotten[i] == FORGOT_ON_SEND,
+                            },
+                        ))
+                    }
                     Fate::Lost(LossKind::Skipped) => {
                         let (reset, committed) = self.positions(gi, m.partition as usize);
                         out.push(rec(

@@ -368,6 +368,9 @@ struct GroupLedger {
     /// Messages sent to the dead-letter topic instead of being applied, by `MsgId`.
     dead: ChunkedVec<bool>,
     dead_lettered: u64,
+    /// Messages a queue forgot without this group applying them, by `MsgId`: why
+    /// (`FORGOT_*`), or 0.
+    forgotten: ChunkedVec<u8>,
     /// Per partition: the group's committed position (`NO_OFFSET` if none).
     committed: Vec<u64>,
     /// Per partition: the highest offset an `auto.offset.reset` (or out-of-range reset) moved
@@ -500,6 +503,7 @@ impl Checker {
                 redelivered: 0,
                 dead: ChunkedVec::new(),
                 dead_lettered: 0,
+                forgotten: ChunkedVec::new(),
                 committed: Vec::new(),
                 reset: Vec::new(),
                 reorders: Vec::new(),
@@ -602,6 +606,13 @@ impl Checker {
                     }
                 }
                 crate::sim::ShareStep::Archived => self.on_dead_lettered(*group, *msg),
+                // A queue forgot it: if the group never applies it, it is lost (skipped).
+                crate::sim::ShareStep::Settled => {
+                    self.on_forgotten(*group, *msg, fates::FORGOT_ON_SEND)
+                }
+                crate::sim::ShareStep::Dropped => {
+                    self.on_forgotten(*group, *msg, fates::FORGOT_DROPPED)
+                }
                 _ => {}
             },
             Trace::PartitionsAdded {
@@ -926,6 +937,25 @@ impl Checker {
 
     /// The group handled the message by parking it on its dead-letter topic: not applied, but
     /// not lost either (an operator can replay it).
+    /// A queue forgot `msg` for `group` (settled on send, or dropped): a later delivery (a
+    /// duplicate in the log) may still apply it, so only the first reason is kept.
+    fn on_forgotten(&mut self, group: GroupId, msg: MsgId, why: u8) {
+        let gi = group.idx();
+        if gi >= self.groups.len() {
+            return;
+        }
+        let i = msg.idx();
+        self.slot(msg);
+        let g = &mut self.groups[gi];
+        if g.forgotten.len() <= i {
+            g.forgotten.resize(i + 1, 0);
+        }
+        if g.forgotten[i] == 0 {
+            g.forgotten[i] = why;
+            self.refate(i);
+        }
+    }
+
     fn on_dead_lettered(&mut self, group: GroupId, msg: MsgId) {
         let gi = group.idx();
         if gi >= self.groups.len() {

@@ -213,6 +213,14 @@ impl<'a> Cx<'a> {
         self.k.share_configs.get(g.idx()).copied().flatten()
     }
 
+    /// A RabbitMQ, SQS or Redis group's delivery policy; `None` for a Kafka group.
+    pub(crate) fn queue_policy(
+        &self,
+        g: crate::sim::GroupId,
+    ) -> Option<crate::sim::queue_policy::QueuePolicy> {
+        self.k.queue_policies.get(g.idx()).copied().flatten()
+    }
+
     /// `ReadShareGroupState`: what the share coordinator holds for a share partition.
     pub(crate) fn share_state(
         &self,

@@ -18,6 +18,7 @@ pub mod network;
 pub mod partitioner;
 pub mod producer;
 mod queue;
+pub mod queue_policy;
 pub mod replica;
 mod setup;
 pub mod share_consumer;
@@ -338,6 +339,8 @@ pub(crate) struct Kernel {
     pub(crate) share_configs: Vec<Option<(config::ShareConfig, config::OffsetReset)>>,
     /// The share coordinator's durable state (see [`share_leader`]).
     pub(crate) share_store: share_leader::ShareStore,
+    /// Each RabbitMQ, SQS or Redis group's delivery policy, by [`GroupId`] (`None` on Kafka).
+    pub(crate) queue_policies: Vec<Option<queue_policy::QueuePolicy>>,
 }
 
 /// The whole simulated world. `Clone` so that the TUI can keep checkpoints for rewinding.
@@ -884,6 +887,22 @@ impl Sim {
     }
 
     fn deliver(&mut self, from: NodeId, to: NodeId, msg: Msg) {
+        self.deliver_to_process(from, to, msg);
+        self.serve_parked_receives(to);
+    }
+
+    /// A queue receive held open at a broker is tried again after anything that happened
+    /// there: a write, an acknowledgement or a lock running out may have made messages ready.
+    fn serve_parked_receives(&mut self, node: NodeId) {
+        if let NodeKind::Broker(b) = self.k.nodes[node.idx()].kind
+            && self.k.nodes[node.idx()].up
+            && self.brokers[b.idx()].shares.has_parked()
+        {
+            self.brokers[b.idx()].serve_parked(&mut Cx::new(&mut self.k, node));
+        }
+    }
+
+    fn deliver_to_process(&mut self, from: NodeId, to: NodeId, msg: Msg) {
         match self.k.nodes[to.idx()].kind {
             // A broker hands what its coordinators handle to them. TODO(metadata): the
             // controller's records stand in for the broker's metadata cache (see Metadata).
@@ -929,6 +948,7 @@ impl Sim {
                         max_records,
                         acks: &acks,
                         close,
+                        parked_until: None,
                     };
                     let cx = &mut Cx::new(&mut self.k, to);
                     self.brokers[b.idx()].on_share_fetch(from, req, cx);
@@ -940,6 +960,15 @@ impl Sim {
                     let meta = coordinator::Metadata::new(&self.brokers[b.idx()].metadata);
                     let cx = &mut Cx::new(&mut self.k, to);
                     self.txns[txn as usize].on_message(b, from, msg, &meta, cx);
+                }
+                // A queue consumer's connection was reset: it crashed.
+                Msg::ConnectionClosed { peer }
+                    if matches!(self.k.nodes[peer.idx()].kind, NodeKind::Consumer(_)) =>
+                {
+                    if let NodeKind::Consumer(c) = self.k.nodes[peer.idx()].kind {
+                        let cx = &mut Cx::new(&mut self.k, to);
+                        self.brokers[b.idx()].on_queue_consumer_gone(c, cx);
+                    }
                 }
                 msg => self.brokers[b.idx()].on_message(from, msg, &mut Cx::new(&mut self.k, to)),
             },
@@ -1014,7 +1043,8 @@ impl Sim {
                 }
             }
             (NodeKind::Broker(b), Timer::ShareLeader) => {
-                self.brokers[b.idx()].on_share_lock_timer(&mut Cx::new(&mut self.k, node))
+                self.brokers[b.idx()].on_share_lock_timer(&mut Cx::new(&mut self.k, node));
+                self.serve_parked_receives(node);
             }
             (NodeKind::Consumer(c), Timer::ShareConsumer(t)) => {
                 let cx = &mut Cx::new(&mut self.k, node);
@@ -1334,6 +1364,19 @@ impl Sim {
                     self.producer_crashed(p);
                 }
                 self.consumers[c.idx()].crash();
+                // A queue consumer's connections to the brokers are reset: RabbitMQ closes
+                // its channel, and no held receive answers a dead client.
+                let group = self.consumers[c.idx()].group;
+                if self
+                    .k
+                    .queue_policies
+                    .get(group.idx())
+                    .is_some_and(|p| p.is_some())
+                {
+                    for broker in 0..self.brokers.len() {
+                        self.send(n, NodeId(broker as u32), Msg::ConnectionClosed { peer: n });
+                    }
+                }
             }
         }
         // The parts of the process with their own node die with it.
@@ -1775,6 +1818,7 @@ impl Kernel {
             dedup_sinks: Vec::new(),
             share_configs: Vec::new(),
             share_store: Default::default(),
+            queue_policies: Vec::new(),
         }
     }
 

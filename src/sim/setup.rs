@@ -10,6 +10,7 @@ use crate::sim::group_coordinator::GroupCoordinator;
 use crate::sim::ids::*;
 use crate::sim::network::Network;
 use crate::sim::producer::{Producer, Transactional, Workload};
+use crate::sim::queue_policy::QueuePolicy;
 use crate::sim::replica::Partition;
 use crate::sim::{Event, NodeKind, NodeState, Settings, Sim, Timer, TopicInfo};
 
@@ -17,7 +18,29 @@ use crate::sim::{Event, NodeKind, NodeState, Settings, Sim, Timer, TopicInfo};
 const DRAIN_SLACK_MS: u64 = 30_000;
 
 /// Build the world from `config`, run with `seed`.
-pub(super) fn build(config: SimConfig, seed: u64) -> Sim {
+pub(super) fn build(mut config: SimConfig, seed: u64) -> Sim {
+    // A RabbitMQ, SQS or Redis group delivers through the share-partition machinery, with
+    // its system's policy standing in for a share group's settings.
+    let policies: Vec<Option<QueuePolicy>> = config
+        .groups
+        .iter()
+        .map(|g| {
+            g.queue.map(|q| {
+                let fifo = config.topics[g.topic.idx()].fifo;
+                QueuePolicy::new(
+                    config.cluster.system,
+                    &q,
+                    fifo,
+                    g.dead_letter_topic.is_some(),
+                )
+            })
+        })
+        .collect();
+    for (g, policy) in config.groups.iter_mut().zip(&policies) {
+        if let Some(policy) = policy {
+            g.share = Some(policy.share);
+        }
+    }
     let c = &config.cluster;
     let stop_at = config.stop_at;
     let slowest_producer = config
@@ -181,7 +204,9 @@ pub(super) fn build(config: SimConfig, seed: u64) -> Sim {
         sim.k
             .share_configs
             .push(spec.share.map(|c| (c, spec.auto_offset_reset)));
-        if let Some(share) = spec.share {
+        sim.k.queue_policies.push(policies[g]);
+        // A queue's consumers have no group coordinator: they all read the one queue.
+        if let (Some(share), None) = (spec.share, spec.queue) {
             sim.share_groups
                 .push(crate::sim::share_group::ShareGroup::new(
                     GroupId(g as u32),

@@ -29,6 +29,7 @@ use crate::sim::consumer::{BootstrapMetadata, ConsumerState};
 use crate::sim::cx::Cx;
 use crate::sim::ids::*;
 use crate::sim::partitioner::partition_for_key;
+use crate::sim::queue_policy::OnFailure;
 use crate::sim::share_partition::AckType;
 use crate::sim::trace::Trace;
 use crate::sim::wire::{AcquiredRecord, Msg, ShareMsg};
@@ -47,6 +48,17 @@ pub(crate) enum ShareConsumerTimer {
     Fetch { partition: PartitionId, token: u32 },
     /// The fetch `token` got no answer within `request.timeout.ms`.
     FetchTimeout { partition: PartitionId, token: u32 },
+    /// A RabbitMQ consumer's heartbeat frame is due (it keeps the channel alive).
+    Keepalive,
+}
+
+/// What a ShareFetch is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fetching {
+    Receive,
+    AcksOnly,
+    /// `close()`: releasing what the member holds (`true`), or only acknowledging.
+    Close(bool),
 }
 
 /// One assigned partition, from the client's side.
@@ -64,6 +76,16 @@ pub struct SharePart {
 }
 
 impl SharePart {
+    fn new(partition: PartitionId) -> SharePart {
+        SharePart {
+            partition,
+            fetching: None,
+            buffered: Vec::new(),
+            acks: Vec::new(),
+            waiting: false,
+        }
+    }
+
     /// Acquired records not yet handed to the application.
     pub fn buffered(&self) -> usize {
         self.buffered.len()
@@ -192,6 +214,17 @@ impl ShareClient {
         self.mem.leaders = metadata.leaders;
         self.mem.unfenced = metadata.unfenced;
         self.mem.heartbeat_interval_ms = self.share.heartbeat_interval_ms;
+        if let Some(policy) = cx.queue_policy(self.group) {
+            // A queue consumer joins nothing: it reads the queue's partition from its leader,
+            // competing with every other consumer of it.
+            self.mem.state = ConsumerState::Active;
+            self.mem.parts = self.partitions.iter().map(|&p| SharePart::new(p)).collect();
+            if let Some(ms) = policy.keepalive_ms() {
+                cx.set_timer_ms(ms, Timer::ShareConsumer(ShareConsumerTimer::Keepalive));
+            }
+            self.fetch_all(cx);
+            return;
+        }
         self.heartbeat(cx);
     }
 
@@ -203,16 +236,25 @@ impl ShareClient {
         ) {
             return;
         }
+        let policy = cx.queue_policy(self.group);
+        // Closing a RabbitMQ channel requeues what it holds, as a share consumer's close()
+        // releases it; an SQS or Redis consumer that stops leaves its messages invisible (or
+        // pending) until their timeout.
+        let releases = policy.is_none_or(|p| p.channel);
         for i in 0..self.mem.parts.len() {
             let p = self.mem.parts[i].partition;
             let acks = std::mem::take(&mut self.mem.parts[i].acks);
-            if let Some(leader) = self.leader(p) {
+            if let Some(leader) = self.leader(p)
+                && (releases || !acks.is_empty())
+            {
                 let token = self.token();
-                self.send_fetch(leader, p, token, acks, true, cx);
+                self.send_fetch(leader, p, token, acks, Fetching::Close(releases), cx);
             }
         }
-        self.mem.member_epoch = -1;
-        self.send_heartbeat(cx);
+        if policy.is_none() {
+            self.mem.member_epoch = -1;
+            self.send_heartbeat(cx);
+        }
         self.mem.state = ConsumerState::Left;
         self.mem.parts.clear();
         cx.exit();
@@ -377,13 +419,7 @@ impl ShareClient {
         self.mem.parts.retain(|p| assignment.contains(&p.partition));
         for &p in assignment {
             if !self.mem.parts.iter().any(|q| q.partition == p) {
-                self.mem.parts.push(SharePart {
-                    partition: p,
-                    fetching: None,
-                    buffered: Vec::new(),
-                    acks: Vec::new(),
-                    waiting: false,
-                });
+                self.mem.parts.push(SharePart::new(p));
             }
         }
         self.fetch_all(cx);
@@ -425,9 +461,15 @@ impl ShareClient {
         };
         let acks = std::mem::take(&mut self.mem.parts[i].acks);
         self.mem.parts[i].fetching = Some(token);
-        self.send_fetch(leader, p, token, acks, false, cx);
+        self.send_fetch(leader, p, token, acks, Fetching::Receive, cx);
+        // A queue's leader holds a receive that finds nothing for up to the long-poll wait.
+        let held = if cx.queue_policy(self.group).is_some() {
+            crate::sim::queue_policy::LONG_POLL_MS
+        } else {
+            0
+        };
         cx.set_timer_ms(
-            self.spec.request_timeout_ms,
+            self.spec.request_timeout_ms + held,
             Timer::ShareConsumer(ShareConsumerTimer::FetchTimeout {
                 partition: p,
                 token,
@@ -435,17 +477,24 @@ impl ShareClient {
         );
     }
 
-    /// A ShareFetch carrying `acks`; with `close`, the ShareAcknowledge of `close()`, which
-    /// acquires nothing and releases what the member still holds.
+    /// A ShareFetch carrying `acks`: a receive, acknowledgements only (a queue consumer's,
+    /// sent as each message is done), or the ShareAcknowledge of `close()`, which acquires
+    /// nothing and (with `Close(true)`) releases what the member still holds.
     fn send_fetch(
         &self,
         leader: BrokerId,
         partition: PartitionId,
         token: u32,
         acks: Vec<(u64, AckType)>,
-        close: bool,
+        what: Fetching,
         cx: &mut Cx,
     ) {
+        let max_records = match (what, cx.queue_policy(self.group)) {
+            (Fetching::Receive, Some(policy)) => policy.max_records,
+            (Fetching::Receive, None) => self.spec.max_poll_records,
+            _ => 0,
+        };
+        let close = what == Fetching::Close(true);
         cx.send(
             cx.broker_node(leader),
             Msg::Share(ShareMsg::Fetch {
@@ -453,7 +502,7 @@ impl ShareClient {
                 consumer: self.id,
                 partition,
                 token,
-                max_records: if close { 0 } else { self.spec.max_poll_records },
+                max_records,
                 acks: acks.into_boxed_slice(),
                 close,
             }),
@@ -495,7 +544,12 @@ impl ShareClient {
             return;
         }
         if records.is_empty() {
-            self.wait(i, self.spec.fetch_max_wait_ms, cx);
+            if cx.queue_policy(self.group).is_some() {
+                // The long poll already waited at the leader: receive again.
+                self.fetch(i, cx);
+            } else {
+                self.wait(i, self.spec.fetch_max_wait_ms, cx);
+            }
             return;
         }
         self.mem.parts[i].buffered.extend_from_slice(&records);
@@ -549,6 +603,7 @@ impl ShareClient {
         let Some(partition) = self.mem.batch_part else {
             return;
         };
+        let policy = cx.queue_policy(self.group);
         let r = self.mem.batch[self.mem.batch_pos];
         let ack = if self.is_poison(r.msg, cx) {
             cx.emit(Trace::ProcessingFailed {
@@ -557,7 +612,15 @@ impl ShareClient {
                 msg: r.msg,
                 attempt: r.delivery_count,
             });
-            AckType::Release
+            match policy {
+                None => Some(AckType::Release),
+                Some(p) if p.settle_on_send => None,
+                Some(p) => match p.on_failure {
+                    OnFailure::Release => Some(AckType::Release),
+                    OnFailure::Reject => Some(AckType::Reject),
+                    OnFailure::Leave => None,
+                },
+            }
         } else {
             // A dedup sink skips what it applied before (its delivery is already counted
             // as `redelivered` by its acquisition).
@@ -570,11 +633,16 @@ impl ShareClient {
                     offset: r.offset,
                 });
             }
-            AckType::Accept
+            // Settled on send: there is nothing left to acknowledge.
+            (!policy.is_some_and(|p| p.settle_on_send)).then_some(AckType::Accept)
         };
         let i = self.mem.parts.iter().position(|p| p.partition == partition);
-        if let Some(i) = i {
+        if let (Some(i), Some(ack)) = (i, ack) {
             self.mem.parts[i].acks.push((r.offset, ack));
+            if policy.is_some() {
+                // basic.ack / DeleteMessage / XACK / LREM go out as each message is done.
+                self.send_acks(i, cx);
+            }
         }
         self.mem.batch_pos += 1;
         if self.mem.batch_pos < self.mem.batch.len() {
@@ -588,6 +656,43 @@ impl ShareClient {
             self.fetch(i, cx);
         }
         self.poll(cx);
+    }
+
+    /// A queue consumer's acknowledgements, sent on their own (a request that receives
+    /// nothing). If the leader is unknown they are dropped: the messages come back when
+    /// their locks run out.
+    fn send_acks(&mut self, i: usize, cx: &mut Cx) {
+        let p = self.mem.parts[i].partition;
+        let acks = std::mem::take(&mut self.mem.parts[i].acks);
+        if let Some(leader) = self.leader(p) {
+            let token = self.token();
+            self.send_fetch(leader, p, token, acks, Fetching::AcksOnly, cx);
+        }
+    }
+
+    /// A RabbitMQ heartbeat frame to the leader of every queue it reads.
+    fn keepalive(&mut self, cx: &mut Cx) {
+        for i in 0..self.mem.parts.len() {
+            let p = self.mem.parts[i].partition;
+            if let Some(leader) = self.leader(p) {
+                let token = self.token();
+                cx.send(
+                    cx.broker_node(leader),
+                    Msg::Share(ShareMsg::Fetch {
+                        group: self.group,
+                        consumer: self.id,
+                        partition: p,
+                        token,
+                        max_records: 0,
+                        acks: Box::new([]),
+                        close: false,
+                    }),
+                );
+            }
+        }
+        if let Some(ms) = cx.queue_policy(self.group).and_then(|p| p.keepalive_ms()) {
+            cx.set_timer_ms(ms, Timer::ShareConsumer(ShareConsumerTimer::Keepalive));
+        }
     }
 
     pub(crate) fn on_timer(&mut self, timer: ShareConsumerTimer, cx: &mut Cx) {
@@ -614,6 +719,7 @@ impl ShareClient {
                     self.fetch(i, cx);
                 }
             }
+            ShareConsumerTimer::Keepalive => self.keepalive(cx),
             ShareConsumerTimer::FetchTimeout { partition, token } => {
                 self.on_fetch_response(
                     partition,

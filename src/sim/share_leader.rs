@@ -14,10 +14,12 @@
 use crate::sim::Timer;
 use crate::sim::broker::Broker;
 use crate::sim::config::OffsetReset;
+use crate::sim::config::ShareConfig;
 use crate::sim::cx::Cx;
 use crate::sim::ids::*;
+use crate::sim::queue_policy::{self, QueuePolicy};
 use crate::sim::share_partition::{
-    AckType, Acquire, Change, Limits, Persisted, RecordChange, SharePartition,
+    AckType, Acquire, Change, Fifo, Limits, Persisted, RecordChange, SharePartition,
 };
 use crate::sim::trace::{ShareStep, Trace};
 use crate::sim::wire::{AcquiredRecord, Msg, ShareMsg};
@@ -31,6 +33,21 @@ pub struct ShareLeader {
     timer_at: Option<SimTime>,
     /// Scratch for the changes of one request (reused, so serving allocates nothing).
     changes: Vec<RecordChange>,
+    /// Queue receives that found nothing, held until a message arrives or the wait ends
+    /// (SQS long polling, Redis BRPOP / XREADGROUP BLOCK, a RabbitMQ consumer's subscription).
+    parked: Vec<Parked>,
+}
+
+/// A receive held open at the leader.
+#[derive(Clone, Copy, Debug)]
+struct Parked {
+    from: NodeId,
+    group: GroupId,
+    consumer: ConsumerId,
+    partition: PartitionId,
+    token: u32,
+    max_records: u32,
+    until: SimTime,
 }
 
 /// A ShareFetch (or, with `close`, a ShareAcknowledge) as the leader reads it.
@@ -42,6 +59,8 @@ pub(crate) struct ShareFetchRequest<'a> {
     pub max_records: u32,
     pub acks: &'a [(u64, AckType)],
     pub close: bool,
+    /// A held queue receive tried again: when its wait ends.
+    pub parked_until: Option<SimTime>,
 }
 
 impl ShareLeader {
@@ -49,6 +68,12 @@ impl ShareLeader {
     pub(crate) fn crash(&mut self) {
         self.partitions.clear();
         self.timer_at = None;
+        self.parked.clear();
+    }
+
+    /// Receives are held open here, waiting for messages.
+    pub(crate) fn has_parked(&self) -> bool {
+        !self.parked.is_empty()
     }
 
     /// The share partition of `group` on `p`, if this broker has it loaded.
@@ -64,6 +89,7 @@ impl ShareLeader {
             .partitions
             .iter()
             .filter_map(|(_, _, _, sp)| sp.next_deadline())
+            .chain(self.parked.iter().map(|p| p.until))
             .min();
         if let Some(at) = next
             && self.timer_at.is_none_or(|t| at < t)
@@ -98,11 +124,17 @@ impl Broker {
             reply(cx, ErrorCode::UnknownMemberId, Box::new([]));
             return;
         };
-        let limits = Limits {
-            lock_duration_us: config.record_lock_duration_ms * 1000,
-            delivery_count_limit: config.delivery_count_limit,
-            max_record_locks: config.partition_max_record_locks,
-        };
+        let limits = limits_of(&config);
+        let policy = cx.queue_policy(req.group);
+        let heartbeat_frame = req.max_records == 0 && !req.close && req.acks.is_empty();
+        if !heartbeat_frame {
+            // A newer receive from the same consumer replaces one held open.
+            shares.parked.retain(|p| {
+                !(p.group == req.group
+                    && p.consumer == req.consumer
+                    && p.partition == req.partition)
+            });
+        }
         let epoch = replica.leader_epoch();
         let hw = replica.hw();
         let log = replica.log();
@@ -144,6 +176,15 @@ impl Broker {
         let mut changes = std::mem::take(&mut shares.changes);
         changes.clear();
         let sp = &mut shares.partitions[slot].3;
+        if policy.is_some_and(|p| p.channel) {
+            // Any frame from a live channel keeps its unacked messages.
+            sp.renew(req.consumer, cx.now().plus_us(limits.lock_duration_us));
+            if heartbeat_frame {
+                // A heartbeat frame: nothing to answer.
+                shares.arm(cx);
+                return;
+            }
+        }
         for &(offset, ack) in req.acks {
             sp.acknowledge(req.consumer, offset, ack, limits, &mut changes);
         }
@@ -162,23 +203,107 @@ impl Broker {
             }
         } else {
             let first = changes.len();
-            let req = Acquire {
+            let acquire = Acquire {
                 member: req.consumer,
                 max_records: req.max_records,
                 now: cx.now(),
             };
-            sp.acquire(req, hw, msg_at, limits, &mut changes);
+            let fifo_queue = policy.is_some_and(|p| p.fifo);
+            let group_of = |m: MsgId| cx.msg_info(m).key;
+            let is_duplicate = |offset: u64, m: MsgId| {
+                // MessageDeduplicationId = the message id: a retried send within the
+                // deduplication interval is accepted but not stored again. A retry comes
+                // within the producer's delivery timeout, far inside the 5-minute interval,
+                // so any earlier copy in the queue's log counts.
+                (0..offset)
+                    .rev()
+                    .take(DEDUP_SCAN)
+                    .any(|o| msg_at(o) == Some(m))
+            };
+            let fifo = Fifo {
+                group_of: &group_of,
+                is_duplicate: &is_duplicate,
+            };
+            let fifo = fifo_queue.then_some(&fifo);
+            sp.acquire_with(acquire, hw, msg_at, fifo, limits, &mut changes);
             records.extend(changes[first..].iter().map(|c| AcquiredRecord {
                 offset: c.offset,
                 msg: c.msg,
                 delivery_count: c.delivery_count,
             }));
+            if policy.is_some_and(|p| p.settle_on_send) {
+                // auto-ack / BRPOP: the queue forgets the message as it sends it.
+                let acquired: Vec<u64> = records.iter().map(|r| r.offset).collect();
+                for offset in acquired {
+                    sp.acknowledge(req.consumer, offset, AckType::Accept, limits, &mut changes);
+                }
+            }
         }
-        emit_changes(req.group, req.partition, &changes, cx);
+        emit_changes(req.group, req.partition, &changes, policy, cx);
         cx.write_share_state(req.group, req.partition, |state| sp.persist_into(state));
         shares.changes = changes;
+        if records.is_empty() && !req.close && req.max_records > 0 && policy.is_some() {
+            let until = req
+                .parked_until
+                .unwrap_or(cx.now().plus_ms(queue_policy::LONG_POLL_MS));
+            if cx.now() < until {
+                shares.parked.push(Parked {
+                    from,
+                    group: req.group,
+                    consumer: req.consumer,
+                    partition: req.partition,
+                    token: req.token,
+                    max_records: req.max_records,
+                    until,
+                });
+                shares.arm(cx);
+                return;
+            }
+        }
         shares.arm(cx);
         reply(cx, ErrorCode::None, records.into_boxed_slice());
+    }
+
+    /// Try the receives held open again: something happened here (a write, an
+    /// acknowledgement, a lock running out) that may have made messages ready, or a wait ended.
+    pub(crate) fn serve_parked(&mut self, cx: &mut Cx) {
+        let parked = std::mem::take(&mut self.shares.parked);
+        for p in parked {
+            let req = ShareFetchRequest {
+                group: p.group,
+                consumer: p.consumer,
+                partition: p.partition,
+                token: p.token,
+                max_records: p.max_records,
+                acks: &[],
+                close: false,
+                parked_until: Some(p.until),
+            };
+            self.on_share_fetch(p.from, req, cx);
+        }
+    }
+
+    /// A queue consumer's connection was reset (it crashed): its held receives end, and on a
+    /// RabbitMQ channel its unacked messages are requeued.
+    pub(crate) fn on_queue_consumer_gone(&mut self, consumer: ConsumerId, cx: &mut Cx) {
+        self.shares.parked.retain(|p| p.consumer != consumer);
+        let mut changes = std::mem::take(&mut self.shares.changes);
+        for i in 0..self.shares.partitions.len() {
+            let (g, p, _, _) = self.shares.partitions[i];
+            let Some(policy) = cx.queue_policy(g).filter(|q| q.channel) else {
+                continue;
+            };
+            let limits = limits_of(&policy.share);
+            changes.clear();
+            let sp = &mut self.shares.partitions[i].3;
+            sp.release_member(consumer, limits, &mut changes);
+            if !changes.is_empty() {
+                emit_changes(g, p, &changes, Some(policy), cx);
+                cx.write_share_state(g, p, |state| sp.persist_into(state));
+            }
+        }
+        self.shares.changes = changes;
+        self.shares.arm(cx);
     }
 
     /// The acquisition-lock timer: expire the locks that ran out, in every share partition
@@ -203,16 +328,13 @@ impl Broker {
                 i += 1;
                 continue;
             };
-            let limits = Limits {
-                lock_duration_us: config.record_lock_duration_ms * 1000,
-                delivery_count_limit: config.delivery_count_limit,
-                max_record_locks: config.partition_max_record_locks,
-            };
+            let limits = limits_of(&config);
             changes.clear();
             let sp = &mut self.shares.partitions[i].3;
             sp.expire_locks(now, limits, &mut changes);
             if !changes.is_empty() {
-                emit_changes(g, p, &changes, cx);
+                let policy = cx.queue_policy(g);
+                emit_changes(g, p, &changes, policy, cx);
                 cx.write_share_state(g, p, |state| sp.persist_into(state));
             }
             i += 1;
@@ -222,11 +344,45 @@ impl Broker {
     }
 }
 
+/// A share partition's limits from a group's share settings.
+fn limits_of(config: &ShareConfig) -> Limits {
+    Limits {
+        lock_duration_us: config.record_lock_duration_ms * 1000,
+        delivery_count_limit: config.delivery_count_limit,
+        max_record_locks: config.partition_max_record_locks,
+    }
+}
+
+/// How far back a FIFO queue looks for an earlier copy of a message (bounds the scan).
+const DEDUP_SCAN: usize = 10_000;
+
 /// One trace event per record change, and an `Archived` one after a change that archived.
-fn emit_changes(group: GroupId, partition: PartitionId, changes: &[RecordChange], cx: &mut Cx) {
+/// On a queue (`policy`), an acceptance at send is `Settled`, a channel's lost lock is
+/// `Requeued`, and an archive with no dead-letter target is `Dropped`.
+fn emit_changes(
+    group: GroupId,
+    partition: PartitionId,
+    changes: &[RecordChange],
+    policy: Option<QueuePolicy>,
+    cx: &mut Cx,
+) {
+    let settle_on_send = policy.is_some_and(|p| p.settle_on_send);
+    let channel = policy.is_some_and(|p| p.channel);
+    let archive_step = match policy {
+        Some(p) if !p.dead_letter => ShareStep::Dropped,
+        _ => ShareStep::Archived,
+    };
     for c in changes {
         let (consumer, step, archived) = match c.change {
             Change::Acquired { member } => (member, ShareStep::Acquired, false),
+            Change::Acknowledged {
+                member,
+                ack: AckType::Accept,
+                ..
+            } if settle_on_send => (member, ShareStep::Settled, false),
+            Change::LockExpired { member, archived } if channel => {
+                (member, ShareStep::Requeued, archived)
+            }
             Change::Acknowledged {
                 member,
                 ack,
@@ -249,7 +405,7 @@ fn emit_changes(group: GroupId, partition: PartitionId, changes: &[RecordChange]
         };
         cx.emit(ev(step));
         if archived {
-            cx.emit(ev(ShareStep::Archived));
+            cx.emit(ev(archive_step));
         }
     }
 }

@@ -148,6 +148,14 @@ pub struct Persisted {
     pub records: Vec<(RecordState, u32)>,
 }
 
+/// An SQS FIFO queue's rules, as closures over what the leader knows.
+pub struct Fifo<'a> {
+    /// The message group (`MessageGroupId`: the key; `None` for a keyless message, one group).
+    pub group_of: &'a dyn Fn(MsgId) -> Option<u32>,
+    /// The message at this offset repeats an earlier send's deduplication id.
+    pub is_duplicate: &'a dyn Fn(u64, MsgId) -> bool,
+}
+
 /// One share group's share partition on its leader.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SharePartition {
@@ -241,15 +249,42 @@ impl SharePartition {
         limits: Limits,
         out: &mut Vec<RecordChange>,
     ) {
+        self.acquire_with(req, hw, msg_at, None, limits, out)
+    }
+
+    /// [`Self::acquire`] for a queue with `fifo` rules (SQS FIFO): a message group with a
+    /// message in flight gets nothing more until that one is done, and a send repeated with
+    /// the same deduplication id is never delivered (see [`Fifo`]).
+    pub fn acquire_with(
+        &mut self,
+        req: Acquire,
+        hw: u64,
+        msg_at: impl Fn(u64) -> Option<MsgId>,
+        fifo: Option<&Fifo>,
+        limits: Limits,
+        out: &mut Vec<RecordChange>,
+    ) {
         let member = req.member;
         let deadline = req.now.plus_us(limits.lock_duration_us);
         let mut left = req.max_records;
+        // The message groups with a message in flight before this receive.
+        let held: Vec<Option<u32>> = match fifo {
+            Some(f) => self
+                .records
+                .iter()
+                .filter(|r| matches!(r.state, RecordState::Acquired { .. }))
+                .filter_map(|r| r.msg.map(|m| (f.group_of)(m)))
+                .collect(),
+            None => Vec::new(),
+        };
+        let blocked = |m: MsgId| fifo.is_some_and(|f| held.contains(&(f.group_of)(m)));
         for r in self.records.iter_mut() {
             if left == 0 {
                 break;
             }
             if r.state == RecordState::Available
                 && let Some(msg) = r.msg
+                && !blocked(msg)
             {
                 r.state = RecordState::Acquired { member, deadline };
                 r.delivery_count += 1;
@@ -270,6 +305,19 @@ impl SharePartition {
             let offset = self.speo();
             let msg = msg_at(offset);
             let record = match msg {
+                Some(msg) if fifo.is_some_and(|f| (f.is_duplicate)(offset, msg)) => InFlight {
+                    // Deduplicated on send: the queue never had it as a second message.
+                    offset,
+                    msg: None,
+                    state: RecordState::Acknowledged,
+                    delivery_count: 0,
+                },
+                Some(msg) if blocked(msg) => InFlight {
+                    offset,
+                    msg: Some(msg),
+                    state: RecordState::Available,
+                    delivery_count: 0,
+                },
                 Some(msg) => {
                     left -= 1;
                     out.push(RecordChange {
@@ -296,6 +344,29 @@ impl SharePartition {
             self.records.push_back(record);
         }
         self.advance_spso();
+    }
+
+    /// Every record `member` holds gets its lock extended to `deadline` (a RabbitMQ channel
+    /// that is alive keeps its unacked messages).
+    pub fn renew(&mut self, member: ConsumerId, deadline: SimTime) {
+        for r in self.records.iter_mut() {
+            if let RecordState::Acquired { member: m, .. } = r.state
+                && m == member
+            {
+                r.state = RecordState::Acquired { member, deadline };
+            }
+        }
+    }
+
+    /// `member` is gone (its channel closed): every record it holds is released as if its
+    /// lock ran out (available again, or archived at the delivery limit).
+    pub fn release_member(
+        &mut self,
+        member: ConsumerId,
+        limits: Limits,
+        out: &mut Vec<RecordChange>,
+    ) {
+        self.expire_where(|m, _| m == member, limits, out);
     }
 
     /// An acknowledgement from `member`. Only a record acquired by `member` can be
@@ -344,9 +415,18 @@ impl SharePartition {
     /// The acquisition-lock timer: every record whose lock ran out by `now` becomes available
     /// again, or archived at the delivery count limit.
     pub fn expire_locks(&mut self, now: SimTime, limits: Limits, out: &mut Vec<RecordChange>) {
+        self.expire_where(|_, deadline| deadline <= now, limits, out);
+    }
+
+    fn expire_where(
+        &mut self,
+        expired: impl Fn(ConsumerId, SimTime) -> bool,
+        limits: Limits,
+        out: &mut Vec<RecordChange>,
+    ) {
         for r in self.records.iter_mut() {
             if let RecordState::Acquired { member, deadline } = r.state
-                && deadline <= now
+                && expired(member, deadline)
             {
                 let (state, archived) = release_state(r.delivery_count, limits);
                 r.state = state;

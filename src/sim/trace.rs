@@ -622,8 +622,17 @@ pub enum ShareStep {
     /// Its acquisition lock (`share.record.lock.duration.ms`) ran out: available again.
     LockExpired,
     /// Archived: rejected, or released or timed out at `share.delivery.count.limit`. It will
-    /// never be delivered again.
+    /// never be delivered again. On a queue with a dead-letter target (RabbitMQ's dead-letter
+    /// exchange, SQS's redrive policy, a Redis dead-letter stream): moved there.
     Archived,
+    /// A queue forgot it as it sent it (RabbitMQ `ack = "auto"`, Redis BRPOP): whatever
+    /// happens to the consumer now, it is never delivered again.
+    Settled,
+    /// Refused or at its delivery limit with nowhere to dead-letter it: the queue dropped it.
+    Dropped,
+    /// The consumer's RabbitMQ channel closed (its connection was reset, or its heartbeats
+    /// stopped): the message is back in the queue, to be delivered with `redelivered` set.
+    Requeued,
 }
 
 impl ShareStep {
@@ -636,6 +645,9 @@ impl ShareStep {
             ShareStep::Acknowledged(AckType::Reject) => 3,
             ShareStep::LockExpired => 4,
             ShareStep::Archived => 5,
+            ShareStep::Settled => 6,
+            ShareStep::Dropped => 7,
+            ShareStep::Requeued => 8,
         }
     }
 }
