@@ -1042,6 +1042,7 @@ mod tests {
                         broker: B1,
                         incarnation: 1,
                         want_shut_down: false,
+                        ..
                     }
                 )]
             ),

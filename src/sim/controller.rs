@@ -563,49 +563,74 @@ impl Controller {
         }
         let leader = best.filter(|_| enough).map(|(i, _)| a.replicas[i]);
         let unclean = policy == Replication::Async;
-        let st = &mut self.parts[p.idx()];
         match leader {
             Some(l) => {
-                st.leader = Some(l);
-                st.leader_epoch += 1;
-                st.partition_epoch += 1;
                 // A promoted Redis replica starts with no replica in sync; a Raft leader keeps
                 // the live members that were in sync.
-                st.isr = match policy {
+                let isr = match policy {
                     Replication::Async => BrokerSet::EMPTY.with(l),
                     _ => live
                         .iter()
                         .map(|&i| a.replicas[i])
-                        .filter(|&b| st.isr.contains(b))
+                        .filter(|&b| self.parts[p.idx()].isr.contains(b))
                         .collect::<BrokerSet>()
                         .with(l),
                 };
-                let (epoch, isr) = (st.leader_epoch, st.isr);
-                cx.emit(Trace::LeaderElected {
-                    partition: p,
-                    leader: l,
-                    epoch,
-                    isr,
-                    unclean,
-                    preferred: false,
-                    from_elr: false,
-                });
+                self.record_leader(p, l, isr, (unclean, false, false), cx);
             }
             None => {
-                if st.leader.is_none() {
+                if !self.record_offline(p, None, cx) {
                     return;
                 }
-                st.leader = None;
-                st.leader_epoch += 1;
-                st.partition_epoch += 1;
-                let epoch = st.leader_epoch;
-                cx.emit(Trace::PartitionOffline {
-                    partition: p,
-                    epoch,
-                });
             }
         }
         self.publish_partition(p, cx);
+    }
+
+    /// `l` leads `p` from a new leader epoch with `isr`; trace the election, `how` being
+    /// (unclean, preferred, from the ELR).
+    fn record_leader(
+        &mut self,
+        p: PartitionId,
+        l: BrokerId,
+        isr: BrokerSet,
+        (unclean, preferred, from_elr): (bool, bool, bool),
+        cx: &mut Cx,
+    ) {
+        let st = &mut self.parts[p.idx()];
+        st.leader = Some(l);
+        st.leader_epoch += 1;
+        st.partition_epoch += 1;
+        st.isr = isr;
+        cx.emit(Trace::LeaderElected {
+            partition: p,
+            leader: l,
+            epoch: st.leader_epoch,
+            isr,
+            unclean,
+            preferred,
+            from_elr,
+        });
+    }
+
+    /// `p` has no leader from a new leader epoch (its ISR becomes `isr` if given); trace it.
+    /// False, changing nothing, if it had none already.
+    fn record_offline(&mut self, p: PartitionId, isr: Option<BrokerSet>, cx: &mut Cx) -> bool {
+        let st = &mut self.parts[p.idx()];
+        if st.leader.is_none() {
+            return false;
+        }
+        st.leader = None;
+        st.leader_epoch += 1;
+        st.partition_epoch += 1;
+        if let Some(isr) = isr {
+            st.isr = isr;
+        }
+        cx.emit(Trace::PartitionOffline {
+            partition: p,
+            epoch: st.leader_epoch,
+        });
+        true
     }
 
     /// Elect a leader for `p` among active replicas (`PartitionChangeBuilder.electAnyLeader`):
@@ -652,28 +677,15 @@ impl Controller {
             }
             None => (None, false),
         };
-        let st = &mut self.parts[p.idx()];
         match leader {
             Some(l) => {
-                st.leader = Some(l);
-                st.leader_epoch += 1;
-                st.partition_epoch += 1;
-                st.isr = if unclean || from_elr {
+                let isr = if unclean || from_elr {
                     BrokerSet::EMPTY.with(l)
                 } else {
                     live_isr
                 };
                 elr.remove(l);
-                let (epoch, isr) = (st.leader_epoch, st.isr);
-                cx.emit(Trace::LeaderElected {
-                    partition: p,
-                    leader: l,
-                    epoch,
-                    isr,
-                    unclean,
-                    preferred: preferred_only,
-                    from_elr,
-                });
+                self.record_leader(p, l, isr, (unclean, preferred_only, from_elr), cx);
                 // An unclean election clears the ELR (`maybeUpdateRecordElr`).
                 let elr = if unclean {
                     (BrokerSet::EMPTY, BrokerSet::EMPTY)
@@ -683,24 +695,12 @@ impl Controller {
                 self.set_elr(p, elr, cx);
             }
             None => {
-                if st.leader.is_none() {
+                // With ELR the ISR may be empty: its last members wait in the ELR. Without,
+                // KRaft keeps the last ISR member in the ISR of an offline partition.
+                let isr = (elr_on || !live_isr.is_empty()).then_some(live_isr);
+                if !self.record_offline(p, isr, cx) {
                     return;
                 }
-                st.leader = None;
-                st.leader_epoch += 1;
-                st.partition_epoch += 1;
-                if elr_on {
-                    // With ELR the ISR may be empty: its last members wait in the ELR.
-                    st.isr = live_isr;
-                } else if !live_isr.is_empty() {
-                    // KRaft keeps the last ISR member in the ISR of an offline partition.
-                    st.isr = live_isr;
-                }
-                let epoch = st.leader_epoch;
-                cx.emit(Trace::PartitionOffline {
-                    partition: p,
-                    epoch,
-                });
                 self.set_elr(p, (elr, last_known), cx);
             }
         }

@@ -1990,4 +1990,38 @@ pub(crate) mod tests {
             "an expansion in flight already counts"
         );
     }
+
+    /// Ten records on the leader of three members, followers at `leos`.
+    fn quorum_leader(leos: [Option<u64>; 2]) -> Replica {
+        let b3 = BrokerId(2);
+        let mut r = Replica::new(PartitionId(0), B1, &[B1, B2, b3], 1);
+        for msg in 0..10 {
+            r.append(data(1, msg));
+        }
+        for (f, leo) in r.mem.followers.iter_mut().zip(leos) {
+            f.leo = leo;
+        }
+        r
+    }
+
+    #[test]
+    fn a_quorum_commits_what_a_majority_of_members_has() {
+        // Leader 10, followers 7 and unknown: only the leader and one follower have 0..7.
+        assert_eq!(quorum_leader([Some(7), None]).majority_offset(), 7);
+        assert_eq!(quorum_leader([Some(7), Some(9)]).majority_offset(), 9);
+        assert_eq!(quorum_leader([None, None]).majority_offset(), 0);
+    }
+
+    #[test]
+    fn redis_wait_counts_the_replicas_in_sync_only() {
+        let mut r = quorum_leader([Some(7), Some(4)]);
+        r.disk.isr = [B1, B2].into_iter().collect();
+        assert_eq!(r.wait_offset(), 7);
+        r.disk.isr = [B1].into_iter().collect();
+        assert_eq!(
+            r.wait_offset(),
+            10,
+            "with no replica in sync WAIT has nothing to wait for"
+        );
+    }
 }

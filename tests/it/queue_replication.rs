@@ -4,19 +4,9 @@
 //! nothing it acknowledged. Kafka's behaviour is pinned by the bundled scenarios' digests
 //! (tests/it/bundled.rs).
 
-use brokerlab::report::{self, Report};
-use brokerlab::scenario;
+use super::cluster_fidelity::run;
+use brokerlab::report::Report;
 use brokerlab::sim::{SimTime, Trace};
-
-/// Run a scenario text; its report and every trace event with its time.
-fn run(text: &str) -> (Report, Vec<(SimTime, Trace)>) {
-    let sc = scenario::parse("test.toml", text).unwrap_or_else(|e| panic!("{e}"));
-    let mut trace = Vec::new();
-    let r = report::run("test.toml", &sc, sc.scenario.seed, |_, ev| {
-        trace.push((ev.time, ev.kind.clone()));
-    });
-    (r, trace)
-}
 
 /// One queue on three nodes, 100 sends from 1 s, every 100 ms. `SYSTEM` is the `[cluster]`
 /// table's system lines, `ACKS` the producer's acknowledgement line, `FAULTS` the faults.
