@@ -232,12 +232,20 @@ impl Broker {
     /// Send one heartbeat, outside the regular schedule.
     fn heartbeat_now(&mut self, cx: &mut Cx) {
         let incarnation = cx.incarnation();
+        // Kafka's controller elects from the ISR and needs no positions; a queue system's
+        // election compares logs (a Raft vote, Sentinel's INFO replication offsets).
+        let positions = if cx.settings().system.is_kafka() {
+            Box::default()
+        } else {
+            self.replicas.iter().map(Replica::position).collect()
+        };
         cx.send(
             cx.controller_node(),
             Msg::BrokerHeartbeat {
                 broker: self.id,
                 incarnation,
                 want_shut_down: self.shutdown != Shutdown::Running,
+                positions,
             },
         );
     }
@@ -1034,6 +1042,7 @@ mod tests {
                         broker: B1,
                         incarnation: 1,
                         want_shut_down: false,
+                        ..
                     }
                 )]
             ),

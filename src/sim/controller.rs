@@ -15,6 +15,7 @@
 use crate::sim::Timer;
 use crate::sim::cx::Cx;
 use crate::sim::ids::*;
+use crate::sim::replica::Replication;
 use crate::sim::trace::Trace;
 use crate::sim::wire::Msg;
 
@@ -66,12 +67,32 @@ pub struct PartitionAssignment {
     pub min_insync_replicas: u32,
 }
 
+/// Where one replica's log ends, as its broker last reported it in a heartbeat (queue systems
+/// only): the epoch of its last entry, then its log end offset. Ordered like Raft's
+/// "at least as up-to-date" by [`LogPosition::rank`] (last term first, then length).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogPosition {
+    pub partition: PartitionId,
+    pub last_epoch: u32,
+    pub leo: u64,
+}
+
+impl LogPosition {
+    /// The part that ranks logs: (last epoch, log end offset).
+    fn rank(self) -> (u32, u64) {
+        (self.last_epoch, self.leo)
+    }
+}
+
 /// The controller. All of its state is the metadata log's content, so all of it is durable.
 #[derive(Clone, Debug, Default)]
 pub struct Controller {
     pub brokers: Vec<BrokerRegistration>,
     pub parts: Vec<PartitionState>,
     pub assignments: Vec<PartitionAssignment>,
+    /// Queue systems: each partition's replicas' last reported positions, in replica-list
+    /// order (empty for Kafka, whose brokers report none).
+    positions: Vec<Vec<Option<LogPosition>>>,
     /// For each broker, the partitions it hosts, in partition order.
     hosted: Vec<Vec<PartitionId>>,
 }
@@ -92,6 +113,7 @@ impl Controller {
             brokers: vec![BrokerRegistration::default(); brokers as usize],
             parts: Vec::new(),
             assignments: Vec::new(),
+            positions: Vec::new(),
             hosted: vec![Vec::new(); brokers as usize],
         }
     }
@@ -109,6 +131,7 @@ impl Controller {
         for &b in &replicas {
             self.hosted[b.idx()].push(p);
         }
+        self.positions.push(vec![None; replicas.len()]);
         self.assignments.push(PartitionAssignment {
             topic,
             replicas,
@@ -168,7 +191,9 @@ impl Controller {
                 broker,
                 incarnation,
                 want_shut_down,
+                positions,
             } => {
+                self.record_positions(broker, &positions);
                 let reg = &mut self.brokers[broker.idx()];
                 reg.heartbeats += 1;
                 let heartbeats = reg.heartbeats;
@@ -491,12 +516,132 @@ impl Controller {
         }
     }
 
+    /// A heartbeat's report of where `b`'s replicas end.
+    fn record_positions(&mut self, b: BrokerId, positions: &[LogPosition]) {
+        for pos in positions {
+            let p = pos.partition.idx();
+            let (Some(slots), Some(a)) = (self.positions.get_mut(p), self.assignments.get(p))
+            else {
+                continue;
+            };
+            if let Some(i) = a.replicas.iter().position(|&r| r == b) {
+                slots[i] = Some(*pos);
+            }
+        }
+    }
+
+    /// A queue system's failover for `p` (see [`Replication`]). Quorum queues and SQS: Raft,
+    /// where a candidate needs the votes of a majority of members and a member votes only for
+    /// a log at least as up-to-date as its own, so the winner is the live member with the most
+    /// up-to-date log, and without a live majority nobody leads (the minority side is
+    /// unavailable). Redis: Sentinel, after `down-after-milliseconds`, promotes the replica
+    /// with the greatest replication offset, however few are left, and never checks that it
+    /// has what the old primary acknowledged: an unclean election in Kafka's words.
+    ///
+    /// Simplified: the controller stands in for the votes (Raft) and for the Sentinels'
+    /// agreement; it compares the positions brokers last reported in their heartbeats (at most
+    /// `broker.heartbeat.interval.ms` old, as Sentinel's INFO polling is), not the logs at
+    /// the moment of the election. Queue systems have no preferred-leader election here.
+    fn elect_queue_leader(&mut self, p: PartitionId, preferred_only: bool, cx: &mut Cx) {
+        if preferred_only {
+            return;
+        }
+        let policy = Replication::of(cx.settings().system);
+        let a = &self.assignments[p.idx()];
+        let live: Vec<usize> = (0..a.replicas.len())
+            .filter(|&i| self.is_active(a.replicas[i]))
+            .collect();
+        let majority = a.replicas.len() / 2 + 1;
+        let enough = policy != Replication::Majority || live.len() >= majority;
+        // The most up-to-date live member; on a tie, the first in the replica list.
+        let mut best: Option<(usize, (u32, u64))> = None;
+        for &i in &live {
+            let rank = self.positions[p.idx()][i].map_or((0, 0), LogPosition::rank);
+            if best.is_none_or(|(_, r)| rank > r) {
+                best = Some((i, rank));
+            }
+        }
+        let leader = best.filter(|_| enough).map(|(i, _)| a.replicas[i]);
+        let unclean = policy == Replication::Async;
+        match leader {
+            Some(l) => {
+                // A promoted Redis replica starts with no replica in sync; a Raft leader keeps
+                // the live members that were in sync.
+                let isr = match policy {
+                    Replication::Async => BrokerSet::EMPTY.with(l),
+                    _ => live
+                        .iter()
+                        .map(|&i| a.replicas[i])
+                        .filter(|&b| self.parts[p.idx()].isr.contains(b))
+                        .collect::<BrokerSet>()
+                        .with(l),
+                };
+                self.record_leader(p, l, isr, (unclean, false, false), cx);
+            }
+            None => {
+                if !self.record_offline(p, None, cx) {
+                    return;
+                }
+            }
+        }
+        self.publish_partition(p, cx);
+    }
+
+    /// `l` leads `p` from a new leader epoch with `isr`; trace the election, `how` being
+    /// (unclean, preferred, from the ELR).
+    fn record_leader(
+        &mut self,
+        p: PartitionId,
+        l: BrokerId,
+        isr: BrokerSet,
+        (unclean, preferred, from_elr): (bool, bool, bool),
+        cx: &mut Cx,
+    ) {
+        let st = &mut self.parts[p.idx()];
+        st.leader = Some(l);
+        st.leader_epoch += 1;
+        st.partition_epoch += 1;
+        st.isr = isr;
+        cx.emit(Trace::LeaderElected {
+            partition: p,
+            leader: l,
+            epoch: st.leader_epoch,
+            isr,
+            unclean,
+            preferred,
+            from_elr,
+        });
+    }
+
+    /// `p` has no leader from a new leader epoch (its ISR becomes `isr` if given); trace it.
+    /// False, changing nothing, if it had none already.
+    fn record_offline(&mut self, p: PartitionId, isr: Option<BrokerSet>, cx: &mut Cx) -> bool {
+        let st = &mut self.parts[p.idx()];
+        if st.leader.is_none() {
+            return false;
+        }
+        st.leader = None;
+        st.leader_epoch += 1;
+        st.partition_epoch += 1;
+        if let Some(isr) = isr {
+            st.isr = isr;
+        }
+        cx.emit(Trace::PartitionOffline {
+            partition: p,
+            epoch: st.leader_epoch,
+        });
+        true
+    }
+
     /// Elect a leader for `p` among active replicas (`PartitionChangeBuilder.electAnyLeader`):
     /// the first in the replica list that is in the ISR; with ELR (KIP-966), when no ISR
     /// member is left, the first active ELR member (a clean election: it has every record up
     /// to the HW); failing that, with unclean election enabled, the first active replica at
     /// all; else none, and the partition is offline.
     fn elect_leader(&mut self, p: PartitionId, preferred_only: bool, cx: &mut Cx) {
+        if !cx.settings().system.is_kafka() {
+            return self.elect_queue_leader(p, preferred_only, cx);
+        }
         let elr_on = cx.settings().eligible_leader_replicas;
         let a = &self.assignments[p.idx()];
         let st = self.parts[p.idx()];
@@ -532,28 +677,15 @@ impl Controller {
             }
             None => (None, false),
         };
-        let st = &mut self.parts[p.idx()];
         match leader {
             Some(l) => {
-                st.leader = Some(l);
-                st.leader_epoch += 1;
-                st.partition_epoch += 1;
-                st.isr = if unclean || from_elr {
+                let isr = if unclean || from_elr {
                     BrokerSet::EMPTY.with(l)
                 } else {
                     live_isr
                 };
                 elr.remove(l);
-                let (epoch, isr) = (st.leader_epoch, st.isr);
-                cx.emit(Trace::LeaderElected {
-                    partition: p,
-                    leader: l,
-                    epoch,
-                    isr,
-                    unclean,
-                    preferred: preferred_only,
-                    from_elr,
-                });
+                self.record_leader(p, l, isr, (unclean, preferred_only, from_elr), cx);
                 // An unclean election clears the ELR (`maybeUpdateRecordElr`).
                 let elr = if unclean {
                     (BrokerSet::EMPTY, BrokerSet::EMPTY)
@@ -563,24 +695,12 @@ impl Controller {
                 self.set_elr(p, elr, cx);
             }
             None => {
-                if st.leader.is_none() {
+                // With ELR the ISR may be empty: its last members wait in the ELR. Without,
+                // KRaft keeps the last ISR member in the ISR of an offline partition.
+                let isr = (elr_on || !live_isr.is_empty()).then_some(live_isr);
+                if !self.record_offline(p, isr, cx) {
                     return;
                 }
-                st.leader = None;
-                st.leader_epoch += 1;
-                st.partition_epoch += 1;
-                if elr_on {
-                    // With ELR the ISR may be empty: its last members wait in the ELR.
-                    st.isr = live_isr;
-                } else if !live_isr.is_empty() {
-                    // KRaft keeps the last ISR member in the ISR of an offline partition.
-                    st.isr = live_isr;
-                }
-                let epoch = st.leader_epoch;
-                cx.emit(Trace::PartitionOffline {
-                    partition: p,
-                    epoch,
-                });
                 self.set_elr(p, (elr, last_known), cx);
             }
         }
@@ -754,6 +874,7 @@ mod tests {
                 broker: b,
                 incarnation,
                 want_shut_down: false,
+                positions: Box::default(),
             };
             self.deliver(NodeId(b.0), msg);
         }
@@ -1015,6 +1136,7 @@ mod tests {
                 broker: B1,
                 incarnation: 0,
                 want_shut_down: true,
+                positions: Box::default(),
             };
             w.deliver(NodeId(0), msg);
             let sent = w.sent();
@@ -1069,6 +1191,7 @@ mod tests {
             broker: B1,
             incarnation: 0,
             want_shut_down: true,
+            positions: Box::default(),
         };
         w.deliver(NodeId(0), msg);
         let st = w.state();

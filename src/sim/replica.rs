@@ -19,6 +19,8 @@ use crate::sim::broker::BrokerTimer;
 use crate::sim::chunked::ChunkedVec;
 use crate::sim::config::Acks;
 use crate::sim::config::ReplicaRecovery;
+use crate::sim::config::System;
+use crate::sim::controller::LogPosition;
 use crate::sim::cx::Cx;
 use crate::sim::ids::*;
 use crate::sim::trace::{Trace, TruncateReason};
@@ -34,6 +36,33 @@ const REPLICA_FETCH_BACKOFF_MS: u64 = 1000;
 const ALTER_PARTITION_RETRY_MS: u64 = 5000;
 /// Kafka keeps the metadata of the last 5 batches per producer for duplicate detection.
 const PRODUCER_BATCH_CACHE: usize = 5;
+
+/// How a system's replicas agree on what is stored, which decides when a write is confirmed
+/// and who may take over from a failed leader (the controller's election).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Replication {
+    /// Kafka: the HW is the minimum LEO over the ISR; clean elections pick an ISR member.
+    Isr,
+    /// Raft, as RabbitMQ quorum queues run it (and as SQS is modelled: "redundantly stores a
+    /// message in more than one availability zone before a SendMessage is acknowledged"):
+    /// an entry is committed once a majority of members has it, and only a live majority can
+    /// elect. A classic queue is the one-member case: it commits alone and never fails over.
+    Majority,
+    /// Redis: the primary answers writes itself and streams them to its replicas afterwards;
+    /// `WAIT` blocks until replicas acknowledge; Sentinel promotes the replica with the
+    /// greatest offset.
+    Async,
+}
+
+impl Replication {
+    pub(crate) fn of(system: System) -> Replication {
+        match system {
+            System::Kafka => Replication::Isr,
+            System::RabbitMq | System::Sqs => Replication::Majority,
+            System::Redis(_) => Replication::Async,
+        }
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EntryKind {
@@ -431,6 +460,15 @@ impl Replica {
         self.disk.hw
     }
 
+    /// Where this replica's log ends, as a heartbeat reports it to the controller.
+    pub(crate) fn position(&self) -> LogPosition {
+        LogPosition {
+            partition: self.partition,
+            last_epoch: self.disk.log.last().map_or(0, |e| e.epoch),
+            leo: self.leo(),
+        }
+    }
+
     /// Leader epoch cache: (epoch, start offset), ascending.
     pub fn epochs(&self) -> &[(u32, u64)] {
         &self.disk.epochs
@@ -676,7 +714,12 @@ impl Replica {
             req.respond(from, ProduceResult::Err(ErrorCode::NotLeaderOrFollower), cx);
             return None;
         }
-        if req.acks == Acks::All && self.disk.isr.len() < self.min_insync_replicas {
+        // `min.insync.replicas` is Kafka's; a quorum queue waits for its majority instead, and
+        // Redis's `min-replicas-to-write` is not modelled (its default, 0, never refuses).
+        if req.acks == Acks::All
+            && cx.settings().system.is_kafka()
+            && self.disk.isr.len() < self.min_insync_replicas
+        {
             req.respond(from, ProduceResult::Err(ErrorCode::NotEnoughReplicas), cx);
             return None;
         }
@@ -1030,8 +1073,12 @@ impl Replica {
             return;
         }
         let now = cx.now();
-        let hw = self.disk.hw;
-        let enough = self.disk.isr.len() >= self.min_insync_replicas;
+        let policy = Replication::of(cx.settings().system);
+        let hw = match policy {
+            Replication::Isr | Replication::Majority => self.disk.hw,
+            Replication::Async => self.wait_offset(),
+        };
+        let enough = policy != Replication::Isr || self.disk.isr.len() >= self.min_insync_replicas;
         let mut i = 0;
         while i < self.mem.purgatory.len() {
             let pa = self.mem.purgatory[i];
@@ -1101,13 +1148,56 @@ impl Replica {
 
     // ----- high watermark and ISR -----------------------------------------------------------
 
-    /// Leader: HW = min LEO over the maximal ISR; it never moves back. With eligible leader
-    /// replicas (KIP-966) it does not move while the ISR is below `min.insync.replicas`
-    /// (capped at the replica count), so every ELR member has every record below the HW.
+    /// Redis `WAIT` for every replica: the offset every replica the primary counts as
+    /// connected (its ISR) has acknowledged. Simplified: a replica stops counting once it
+    /// leaves the ISR (`replica.lag.time.max.ms` standing in for Redis's `repl-timeout`, or
+    /// the controller fencing it), so the wait ends when all *live* replicas have the write;
+    /// real `WAIT n timeout` returns at its timeout with the count reached so far.
+    fn wait_offset(&self) -> u64 {
+        let isr = self.maximal_isr();
+        self.mem
+            .followers
+            .iter()
+            .filter(|f| isr.contains(f.broker))
+            .map(|f| f.leo.unwrap_or(0))
+            .fold(self.leo(), u64::min)
+    }
+
+    /// Raft's commit index: the highest offset a majority of members (the leader included)
+    /// has, counting every member, in sync or not. A member not heard from since the election
+    /// counts as having nothing. Simplified: Raft commits an earlier term's entries only once
+    /// an entry of the leader's own term is committed (it appends a no-op on election); here
+    /// they count at once.
+    fn majority_offset(&self) -> u64 {
+        let mut leos: Vec<u64> = self
+            .mem
+            .followers
+            .iter()
+            .map(|f| f.leo.unwrap_or(0))
+            .chain([self.leo()])
+            .collect();
+        leos.sort_unstable_by(|a, b| b.cmp(a));
+        leos[leos.len() / 2]
+    }
+
+    /// Leader: advance the HW by the system's rule (see [`Replication`]); it never moves back.
     fn maybe_advance_hw(&mut self, cx: &mut Cx) {
         if self.mem.role != Role::Leader {
             return;
         }
+        let hw = match Replication::of(cx.settings().system) {
+            Replication::Isr => return self.maybe_advance_isr_hw(cx),
+            Replication::Majority => self.majority_offset(),
+            // What the primary has is what it serves: readers see a write at once.
+            Replication::Async => self.leo(),
+        };
+        self.raise_hw(hw, cx);
+    }
+
+    /// Kafka: HW = min LEO over the maximal ISR. With eligible leader
+    /// replicas (KIP-966) it does not move while the ISR is below `min.insync.replicas`
+    /// (capped at the replica count), so every ELR member has every record below the HW.
+    fn maybe_advance_isr_hw(&mut self, cx: &mut Cx) {
         let min_isr = self.min_insync_replicas.min(self.assignment.len() as u32);
         if cx.settings().eligible_leader_replicas && self.disk.isr.len() < min_isr {
             return;
@@ -1122,13 +1212,18 @@ impl Replica {
                 }
             }
         }
-        if min > self.disk.hw {
-            self.disk.hw = min;
-            self.disk.completing_txns.retain(|c| c.1 >= min);
+        self.raise_hw(min, cx);
+    }
+
+    /// Move the leader's HW up to `hw` (never back) and complete what waited for it.
+    fn raise_hw(&mut self, hw: u64, cx: &mut Cx) {
+        if hw > self.disk.hw {
+            self.disk.hw = hw;
+            self.disk.completing_txns.retain(|c| c.1 >= hw);
             cx.emit(Trace::HighWatermark {
                 partition: self.partition,
                 broker: self.broker,
-                hw: min,
+                hw,
             });
             self.complete_purgatory(cx);
             self.complete_marker_waits(cx);
@@ -1459,6 +1554,11 @@ impl Replica {
         f.delayed = None;
         self.maybe_expand_isr(req.follower, cx);
         self.maybe_advance_hw(cx);
+        if Replication::of(cx.settings().system) == Replication::Async {
+            // A replica's acknowledgement (REPLCONF ACK) may release a WAIT; the HW does not
+            // move for it.
+            self.complete_purgatory(cx);
+        }
         let deadline = now.plus_ms(cx.settings().replica_fetch_wait_max_ms);
         if req.fetch_offset < self.leo() {
             self.respond_replica_fetch(slot, req.fetch_offset, req.session, cx);
@@ -1888,6 +1988,40 @@ pub(crate) mod tests {
         assert!(
             r.maximal_isr().contains(B2),
             "an expansion in flight already counts"
+        );
+    }
+
+    /// Ten records on the leader of three members, followers at `leos`.
+    fn quorum_leader(leos: [Option<u64>; 2]) -> Replica {
+        let b3 = BrokerId(2);
+        let mut r = Replica::new(PartitionId(0), B1, &[B1, B2, b3], 1);
+        for msg in 0..10 {
+            r.append(data(1, msg));
+        }
+        for (f, leo) in r.mem.followers.iter_mut().zip(leos) {
+            f.leo = leo;
+        }
+        r
+    }
+
+    #[test]
+    fn a_quorum_commits_what_a_majority_of_members_has() {
+        // Leader 10, followers 7 and unknown: only the leader and one follower have 0..7.
+        assert_eq!(quorum_leader([Some(7), None]).majority_offset(), 7);
+        assert_eq!(quorum_leader([Some(7), Some(9)]).majority_offset(), 9);
+        assert_eq!(quorum_leader([None, None]).majority_offset(), 0);
+    }
+
+    #[test]
+    fn redis_wait_counts_the_replicas_in_sync_only() {
+        let mut r = quorum_leader([Some(7), Some(4)]);
+        r.disk.isr = [B1, B2].into_iter().collect();
+        assert_eq!(r.wait_offset(), 7);
+        r.disk.isr = [B1].into_iter().collect();
+        assert_eq!(
+            r.wait_offset(),
+            10,
+            "with no replica in sync WAIT has nothing to wait for"
         );
     }
 }

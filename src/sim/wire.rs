@@ -146,11 +146,14 @@ pub(crate) enum Msg {
         token: u32,
         result: ConsumerFetchResult,
     },
-    /// KIP-631's BrokerHeartbeat; `want_shut_down` asks for a controlled shutdown.
+    /// KIP-631's BrokerHeartbeat; `want_shut_down` asks for a controlled shutdown. On the
+    /// queue systems it also reports each hosted replica's log position, which the controller
+    /// compares when it elects (Kafka's controller never needs them: empty there).
     BrokerHeartbeat {
         broker: BrokerId,
         incarnation: u32,
         want_shut_down: bool,
+        positions: Box<[crate::sim::controller::LogPosition]>,
     },
     /// The controller's answer to a heartbeat that asked to shut down (other heartbeat
     /// responses carry nothing the model uses, so they are not sent): `should_shut_down` once

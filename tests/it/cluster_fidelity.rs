@@ -5,7 +5,7 @@ use brokerlab::scenario;
 use brokerlab::sim::{SimTime, Trace};
 
 /// Run a scenario text; its report and every trace event with its time.
-fn run(text: &str) -> (Report, Vec<(SimTime, Trace)>) {
+pub fn run(text: &str) -> (Report, Vec<(SimTime, Trace)>) {
     let sc = scenario::parse("test.toml", text).unwrap_or_else(|e| panic!("{e}"));
     let mut trace = Vec::new();
     let r = report::run("test.toml", &sc, sc.scenario.seed, |_, ev| {
