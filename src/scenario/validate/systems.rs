@@ -2,7 +2,7 @@
 //! that does not apply to the scenario's system is refused where it is set, in that system's
 //! words, and the queue systems' settings are held to the ranges their documentation gives.
 
-use super::super::doc::fp;
+use super::super::doc::{Seg, fp};
 use super::super::model::{AckMode, FaultAction, Group, GroupType, RedisMode, System};
 use super::{MAX_DURATION_MS, Validator};
 
@@ -234,6 +234,27 @@ impl Validator<'_, '_> {
         self.system_faults(system, mode);
     }
 
+    /// A Kafka field written on a queue system's table: refused at its key, with why.
+    fn kafka_only(&mut self, path: &[Seg<'_>], system: System, why: String) {
+        if !self.doc.has(path) {
+            return;
+        }
+        let field = match path.last() {
+            Some(Seg::Key(k)) => *k,
+            _ => "field",
+        };
+        self.err_key(
+            path,
+            format!(
+                "`{field}` does not apply to `system = \"{}\"`",
+                system.name()
+            ),
+        )
+        .expected(format!("`{field}` only with `system = \"kafka\"`"))
+        .help(why)
+        .reference(ANCHOR);
+    }
+
     /// The gate until the queue systems' processes land: every problem above is reported
     /// first, so an invalid file of another system says what is wrong with it.
     pub(super) fn not_simulated_yet(&mut self) {
@@ -274,27 +295,20 @@ impl Validator<'_, '_> {
                 .help("each `[[topics]]` entry is one queue (a RabbitMQ queue, an SQS queue, a Redis key); declare more topics for more queues")
                 .reference(ANCHOR);
             }
-            if self.doc.has(fp!["topics", i, "min_insync_replicas"]) {
-                let why = match system {
-                    System::Rabbitmq => {
-                        "a quorum queue confirms a message once a majority of its members have it"
-                    }
-                    System::Sqs => "SQS stores each message redundantly before SendMessage returns",
-                    _ => {
-                        "a Redis primary replicates asynchronously; `acks = \"all\"` waits for every replica (WAIT)"
-                    }
-                };
-                self.err_key(
-                    fp!["topics", i, "min_insync_replicas"],
-                    format!(
-                        "`min_insync_replicas` does not apply to `system = \"{}\"`",
-                        system.name()
-                    ),
-                )
-                .expected("`min_insync_replicas` only with `system = \"kafka\"`")
-                .help(why)
-                .reference(ANCHOR);
-            }
+            let why = match system {
+                System::Rabbitmq => {
+                    "a quorum queue confirms a message once a majority of its members have it"
+                }
+                System::Sqs => "SQS stores each message redundantly before SendMessage returns",
+                _ => {
+                    "a Redis primary replicates asynchronously; `acks = \"all\"` waits for every replica (WAIT)"
+                }
+            };
+            self.kafka_only(
+                fp!["topics", i, "min_insync_replicas"],
+                system,
+                why.to_string(),
+            );
         }
     }
 
@@ -332,18 +346,7 @@ impl Validator<'_, '_> {
                 .reference(ANCHOR);
             }
             for (field, why) in KAFKA_PRODUCER_FIELDS {
-                if self.doc.has(fp!["producers", i, field]) {
-                    self.err_key(
-                        fp!["producers", i, field],
-                        format!(
-                            "`{field}` does not apply to `system = \"{}\"`",
-                            system.name()
-                        ),
-                    )
-                    .expected(format!("`{field}` only with `system = \"kafka\"`"))
-                    .help(words(why, system, mode))
-                    .reference(ANCHOR);
-                }
+                self.kafka_only(fp!["producers", i, field], system, words(why, system, mode));
             }
         }
     }
@@ -395,18 +398,7 @@ impl Validator<'_, '_> {
                 }
             }
             for (field, why) in KAFKA_GROUP_FIELDS {
-                if self.doc.has(fp!["groups", i, field]) {
-                    self.err_key(
-                        fp!["groups", i, field],
-                        format!(
-                            "`{field}` does not apply to `system = \"{}\"`",
-                            system.name()
-                        ),
-                    )
-                    .expected(format!("`{field}` only with `system = \"kafka\"`"))
-                    .help(words(why, system, mode))
-                    .reference(ANCHOR);
-                }
+                self.kafka_only(fp!["groups", i, field], system, words(why, system, mode));
             }
             self.queue_ranges(i, g, system, mode);
             self.queue_dead_letter(i, g, system, mode);
