@@ -32,7 +32,8 @@ pub fn system_of(c: &model::Cluster) -> core::System {
 /// A producer's acknowledgement level on its system. RabbitMQ: publisher confirms wait for
 /// the queue (`all`: a quorum queue confirms at a majority), none is fire-and-forget (`0`).
 /// SQS: `SendMessage` returns once the message is stored redundantly (`all`). Redis and
-/// Kafka: `acks` as written (for Redis, `all` is WAIT on every replica).
+/// Kafka: `acks` as resolved (for Redis, `all` is WAIT on every replica, and an unwritten
+/// `acks` is `1`, the primary's reply alone: `profile::resolve`).
 fn producer_acks(system: core::System, p: &model::Producer) -> core::Acks {
     match system {
         core::System::RabbitMq => {

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use super::doc::{Doc, Seg};
 use super::model::{
     Acks, Assignor, Cluster, CommitMode, Group, GroupProtocol, IsolationLevel, Partitioner,
-    Producer, ReplicaRecovery, Scenario,
+    Producer, ReplicaRecovery, Scenario, System,
 };
 
 /// The Kafka release whose defaults a scenario uses. Ordered oldest first.
@@ -652,6 +652,13 @@ pub fn resolve(sc: &mut Scenario, version: KafkaVersion) {
                 }
             }
             Scope::Producer => {
+                // A Redis client does not wait for replicas unless it sends WAIT: its
+                // unwritten `acks` is the primary's reply alone, whatever the Kafka release.
+                let rule = if d.field == "acks" && sc.cluster.system == System::Redis {
+                    Rule::Acks(Acks::Leader)
+                } else {
+                    rule
+                };
                 for (i, p) in sc.producers.iter_mut().enumerate() {
                     if !sc.explicit.has(Scope::Producer, i, d.field) {
                         set_producer(p, d.field, rule);

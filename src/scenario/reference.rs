@@ -43,6 +43,7 @@ pub const ANCHORS: &[&str] = &[
     "expectgroupsname",
     "cost-bounds",
     "compare",
+    "queue-systems",
 ];
 
 /// `docs/scenarios.md#anchor`.

@@ -120,7 +120,8 @@ pub(crate) fn validate_doc(
         Some(i) => Err(
             ScenarioError::at(ErrorKind::Invalid, file_label, text, i.span, i.message)
                 .with_expected(i.expected)
-                .with_help(i.help),
+                .with_help(i.help)
+                .with_reference(i.reference),
         ),
     }
 }
@@ -130,6 +131,8 @@ struct Issue {
     message: String,
     expected: Option<String>,
     help: Option<String>,
+    /// The reference section, when not the one of the table the problem is in.
+    reference: Option<&'static str>,
 }
 
 impl Issue {
@@ -140,6 +143,11 @@ impl Issue {
 
     fn help(&mut self, h: impl Into<String>) -> &mut Issue {
         self.help = Some(h.into());
+        self
+    }
+
+    fn reference(&mut self, anchor: &'static str) -> &mut Issue {
+        self.reference = Some(anchor);
         self
     }
 
@@ -297,6 +305,7 @@ impl<'a, 'i> Validator<'a, 'i> {
             message,
             expected: None,
             help: None,
+            reference: None,
         });
         self.issues.last_mut().expect("just pushed")
     }
