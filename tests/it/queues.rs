@@ -475,3 +475,20 @@ fn every_queue_system_is_deterministic() {
         assert_ne!(a.digest, c.digest, "{system}: the seed matters");
     }
 }
+
+#[test]
+fn a_queue_keeps_what_was_sent_before_its_consumers_started() {
+    let text = scenario_text(
+        r#"system = "sqs""#,
+        "",
+        20,
+        "consumers = 1\nstart_ms = 4000",
+        "",
+    );
+    let (r, _) = run(&text);
+    assert_eq!(
+        workers(&r).applied,
+        20,
+        "nothing skipped, unlike auto.offset.reset=latest"
+    );
+}
