@@ -1996,70 +1996,6 @@ impl std::fmt::Display for JsonBench {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn json_bench_times_each_run_and_counts_the_report() {
-        let opts = crate::bench::BenchOptions {
-            messages: 60,
-            brokers: 3,
-            partitions: 2,
-            seed: 2,
-        };
-        let b = bench_json(&opts, 2);
-        assert_eq!((b.simulation.len(), b.json.len()), (2, 2));
-        let sc = crate::bench::large_scenario(&opts);
-        let report = run_headless("bench.toml", &sc, opts.seed, |_, _| {});
-        let json = serde_json::to_string_pretty(&report).expect("serialises");
-        assert_eq!(b.bytes, json.len() as u64 + 1, "the report and its newline");
-        let table = b.to_string();
-        assert!(
-            table.contains("ratio to simulation (as `bench`)"),
-            "{table}"
-        );
-    }
-
-    /// The logs written from ids serialise exactly as the map of name lists they stand for:
-    /// same keys in the same order, same names, markers included.
-    #[test]
-    fn final_logs_serialise_as_their_names() {
-        for name in ["txn-read-committed", "eos-pipeline-processor-crash"] {
-            let b = crate::scenario::find_bundled(name).expect("bundled");
-            let (label, sc) = crate::scenario::load(b.name).expect("valid");
-            let r = run(&label, &sc, sc.scenario.seed, |_, _| {});
-            let names = r.logs.names();
-            let entries: Vec<&String> = names.values().flat_map(|r| r.values()).flatten().collect();
-            assert!(
-                entries.iter().any(|e| e.starts_with("COMMIT(")),
-                "{names:?}"
-            );
-            assert!(entries.iter().any(|e| e.contains('#')), "{names:?}");
-            let streamed = serde_json::to_string_pretty(&r.logs).expect("serialises");
-            let built = serde_json::to_string_pretty(&names).expect("serialises");
-            assert_eq!(streamed, built, "{name}");
-        }
-        // Ten brokers and twelve partitions: names sort as strings (`broker-10` before
-        // `broker-2`, `events/11` before `events/2`), as the map's keys do.
-        let opts = crate::bench::BenchOptions {
-            messages: 300,
-            brokers: 10,
-            partitions: 12,
-            seed: 4,
-        };
-        let sc = crate::bench::large_scenario(&opts);
-        let r = run("bench", &sc, opts.seed, |_, _| {});
-        let streamed = serde_json::to_string(&r.logs).expect("serialises");
-        let at = |key: &str| streamed.find(key).expect("every partition is in the logs");
-        assert!(at("\"events/11\"") < at("\"events/2\""));
-        assert_eq!(
-            streamed,
-            serde_json::to_string(&r.logs.names()).expect("ok")
-        );
-    }
-}
-
 /// One delivery step on a RabbitMQ, SQS or Redis queue, in that system's words.
 fn queue_step_text(
     system: crate::sim::config::System,
@@ -2150,5 +2086,69 @@ fn queue_step_text(
         }
         (_, ShareStep::Settled) => format!("the queue forgets {m} as it sends it to {who}"),
         (_, ShareStep::Requeued) => format!("{m} is requeued: {who}'s connection closed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_bench_times_each_run_and_counts_the_report() {
+        let opts = crate::bench::BenchOptions {
+            messages: 60,
+            brokers: 3,
+            partitions: 2,
+            seed: 2,
+        };
+        let b = bench_json(&opts, 2);
+        assert_eq!((b.simulation.len(), b.json.len()), (2, 2));
+        let sc = crate::bench::large_scenario(&opts);
+        let report = run_headless("bench.toml", &sc, opts.seed, |_, _| {});
+        let json = serde_json::to_string_pretty(&report).expect("serialises");
+        assert_eq!(b.bytes, json.len() as u64 + 1, "the report and its newline");
+        let table = b.to_string();
+        assert!(
+            table.contains("ratio to simulation (as `bench`)"),
+            "{table}"
+        );
+    }
+
+    /// The logs written from ids serialise exactly as the map of name lists they stand for:
+    /// same keys in the same order, same names, markers included.
+    #[test]
+    fn final_logs_serialise_as_their_names() {
+        for name in ["txn-read-committed", "eos-pipeline-processor-crash"] {
+            let b = crate::scenario::find_bundled(name).expect("bundled");
+            let (label, sc) = crate::scenario::load(b.name).expect("valid");
+            let r = run(&label, &sc, sc.scenario.seed, |_, _| {});
+            let names = r.logs.names();
+            let entries: Vec<&String> = names.values().flat_map(|r| r.values()).flatten().collect();
+            assert!(
+                entries.iter().any(|e| e.starts_with("COMMIT(")),
+                "{names:?}"
+            );
+            assert!(entries.iter().any(|e| e.contains('#')), "{names:?}");
+            let streamed = serde_json::to_string_pretty(&r.logs).expect("serialises");
+            let built = serde_json::to_string_pretty(&names).expect("serialises");
+            assert_eq!(streamed, built, "{name}");
+        }
+        // Ten brokers and twelve partitions: names sort as strings (`broker-10` before
+        // `broker-2`, `events/11` before `events/2`), as the map's keys do.
+        let opts = crate::bench::BenchOptions {
+            messages: 300,
+            brokers: 10,
+            partitions: 12,
+            seed: 4,
+        };
+        let sc = crate::bench::large_scenario(&opts);
+        let r = run("bench", &sc, opts.seed, |_, _| {});
+        let streamed = serde_json::to_string(&r.logs).expect("serialises");
+        let at = |key: &str| streamed.find(key).expect("every partition is in the logs");
+        assert!(at("\"events/11\"") < at("\"events/2\""));
+        assert_eq!(
+            streamed,
+            serde_json::to_string(&r.logs.names()).expect("ok")
+        );
     }
 }

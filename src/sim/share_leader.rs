@@ -154,7 +154,10 @@ impl Broker {
                 let sp = match cx.share_state(req.group, req.partition) {
                     Some(state) => SharePartition::load(state, msg_at),
                     None => {
+                        // A queue holds every message sent to it until one is consumed:
+                        // its consumers start at the beginning whatever `auto.offset.reset`.
                         let spso = match reset {
+                            _ if policy.is_some() => 0,
                             OffsetReset::Earliest => 0,
                             OffsetReset::Latest => hw,
                         };

@@ -716,4 +716,77 @@ mod tests {
         let got: Vec<(u64, u32)> = got.iter().map(|c| (c.offset, c.delivery_count)).collect();
         assert_eq!(got, [(0, 1), (2, 2)]);
     }
+
+    /// Offsets 0..6 hold messages 100..106; message group = message % 2 (two groups).
+    fn fifo_acquire(
+        sp: &mut SharePartition,
+        m: ConsumerId,
+        n: u32,
+        dup_at: Option<u64>,
+    ) -> Vec<u64> {
+        let group_of = |msg: MsgId| Some(msg.0 % 2);
+        let is_duplicate = |o: u64, _: MsgId| Some(o) == dup_at;
+        let fifo = Fifo {
+            group_of: &group_of,
+            is_duplicate: &is_duplicate,
+        };
+        let mut out = Vec::new();
+        let req = Acquire {
+            member: m,
+            max_records: n,
+            now: t(0),
+        };
+        sp.acquire_with(req, 5, msg_at, Some(&fifo), LIMITS, &mut out);
+        out.iter().map(|c| c.offset).collect()
+    }
+
+    #[test]
+    fn fifo_holds_a_message_group_while_one_of_its_messages_is_in_flight() {
+        let mut sp = SharePartition::new(0);
+        // One receive may take a group's messages in order.
+        assert_eq!(fifo_acquire(&mut sp, A, 1, None), [0]);
+        // Group 0 (offsets 0, 2, 4) is held; group 1 flows.
+        assert_eq!(fifo_acquire(&mut sp, B, 10, None), [1, 3]);
+        assert!(fifo_acquire(&mut sp, B, 10, None).is_empty());
+        let mut out = Vec::new();
+        assert!(sp.acknowledge(A, 0, AckType::Accept, LIMITS, &mut out));
+        assert_eq!(
+            fifo_acquire(&mut sp, A, 10, None),
+            [2, 4],
+            "released in order"
+        );
+    }
+
+    #[test]
+    fn fifo_never_delivers_a_deduplicated_send() {
+        let mut sp = SharePartition::new(0);
+        // Offset 2 repeats an earlier send: skipped (and the window of four ends at 3).
+        assert_eq!(fifo_acquire(&mut sp, A, 10, Some(2)), [0, 1, 3]);
+        assert_eq!(
+            sp.in_flight().find(|r| r.offset == 2).map(|r| r.state),
+            Some(RecordState::Acknowledged)
+        );
+    }
+
+    #[test]
+    fn a_renewed_lock_outlives_its_first_deadline_and_a_gone_member_releases_all() {
+        let mut sp = SharePartition::new(0);
+        acquire(&mut sp, A, 2, 10, 0);
+        acquire(&mut sp, B, 1, 10, 0);
+        sp.renew(A, t(50_000));
+        let mut out = Vec::new();
+        sp.expire_locks(t(30_000), LIMITS, &mut out);
+        assert_eq!(out.len(), 1, "only B's lock ran out");
+        out.clear();
+        sp.release_member(A, LIMITS, &mut out);
+        assert_eq!(out.len(), 2);
+        assert_eq!(
+            states(&sp),
+            [
+                (0, "available", 1),
+                (1, "available", 1),
+                (2, "available", 1)
+            ]
+        );
+    }
 }

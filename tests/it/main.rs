@@ -13,6 +13,7 @@ mod fuzz;
 mod producer_fidelity;
 mod properties;
 mod queue_replication;
+mod queues;
 mod quiz;
 mod reference;
 mod scenario_files;
