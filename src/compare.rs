@@ -13,6 +13,8 @@
 //! scenario's `[expect]` (it was written for the original settings) and is validated like a
 //! scenario file.
 
+pub mod systems;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 

@@ -33,7 +33,7 @@ pub fn system_of(c: &model::Cluster) -> core::System {
 /// the queue (`all`: a quorum queue confirms at a majority), none is fire-and-forget (`0`).
 /// SQS: `SendMessage` returns once the message is stored redundantly (`all`). Redis and
 /// Kafka: `acks` as written (for Redis, `all` is WAIT on every replica).
-fn producer_acks(system: core::System, p: &model::Producer) -> core::Acks {
+pub fn producer_acks(system: core::System, p: &model::Producer) -> core::Acks {
     match system {
         core::System::RabbitMq => {
             if p.confirms.unwrap_or(false) {
@@ -48,7 +48,7 @@ fn producer_acks(system: core::System, p: &model::Producer) -> core::Acks {
 }
 
 /// The consuming side of a non-Kafka queue, each field defaulted per system.
-fn queue_consumer(
+pub fn queue_consumer(
     system: core::System,
     sc: &Scenario,
     g: &model::Group,
