@@ -337,10 +337,8 @@ pub fn map(sc: &Scenario, system: QueueSystem) -> SystemScenario {
                     g.max_receive_count = Some(attempts);
                 }
             }
-            QueueSystem::RedisStream => {
-                if poison && dead_letter.is_some() {
-                    g.max_deliveries = Some(attempts);
-                }
+            QueueSystem::RedisStream if poison && dead_letter.is_some() => {
+                g.max_deliveries = Some(attempts);
             }
             _ => {}
         }
@@ -398,20 +396,7 @@ pub fn map(sc: &Scenario, system: QueueSystem) -> SystemScenario {
         v.notes.clear();
         v.quiz.clear();
     } else {
-        // A note waiting for a transaction this system no longer has would never show.
-        let scope = crate::scenario::anchor::AnchorScope::of(&v);
-        let keep: Vec<bool> = v
-            .notes
-            .iter()
-            .map(|n| {
-                n.after
-                    .as_deref()
-                    .and_then(crate::scenario::anchor::transaction_named)
-                    .is_none_or(|id| scope.has_transactional_id(id))
-            })
-            .collect();
-        let mut keep = keep.into_iter();
-        v.notes.retain(|_| keep.next().unwrap_or(true));
+        super::drop_notes_of_missing_transactions(&mut v);
     }
     SystemScenario {
         system,
@@ -430,7 +415,7 @@ fn default_group() -> scenario::Group {
 
 /// `30 s`, `1500 ms`.
 fn duration(ms: u64) -> String {
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{} s", ms / 1000)
     } else {
         format!("{ms} ms")
@@ -718,6 +703,9 @@ pub fn compare_systems(
     }
 }
 
+/// A row of the text table: its label and the count it shows.
+type CountRow = (&'static str, fn(&Report) -> u64);
+
 /// The text report: each system's settings, then the outcome table, one column per system.
 pub fn text(r: &SystemsReport) -> String {
     let mut s = String::new();
@@ -777,7 +765,7 @@ pub fn text(r: &SystemsReport) -> String {
     row("acked", &|o| o.outcome.acked.to_string());
     row("applied", &|o| o.outcome.applied.to_string());
     row("lost", &|o| o.outcome.lost.to_string());
-    let kinds: [(&str, fn(&Report) -> u64); 3] = [
+    let kinds: [CountRow; 3] = [
         ("  truncated", |o| o.outcome.lost_by_kind.truncated),
         ("  never written", |o| o.outcome.lost_by_kind.never_written),
         ("  skipped", |o| o.outcome.lost_by_kind.skipped),
