@@ -17,6 +17,10 @@
 //! faults only Kafka has (`zombie`, `elect-preferred`, `add-partitions`) are dropped and a
 //! `leader:TOPIC/P` target names the queue's one leader. Every change that loses some of the
 //! scenario's intent is listed in the column's notes.
+//!
+//! A scenario written for another system is read for the same intent first: RabbitMQ's
+//! confirms and `ack`, SQS's and Redis's ways of acknowledging, and each system's delivery
+//! limit stand for `acks`, the commit point and `max_attempts`.
 
 use std::fmt::Write as _;
 
@@ -182,6 +186,7 @@ pub fn map(sc: &Scenario, system: QueueSystem) -> SystemScenario {
     }
 
     for p in &mut v.producers {
+        p.acks = acks_intent(sc.cluster.system, p);
         p.confirms = None;
         if kafka {
             continue;
@@ -213,21 +218,12 @@ pub fn map(sc: &Scenario, system: QueueSystem) -> SystemScenario {
         p.partitioner = None;
     }
 
-    let original_share: Vec<bool> = sc
-        .groups
-        .iter()
-        .map(|g| g.group_type == GroupType::Share)
-        .collect();
-    for (g, was_share) in v.groups.iter_mut().zip(original_share) {
-        // The scenario's intent: acknowledge before (at most once) or after processing, and how
-        // many attempts a failing message gets.
-        let ack_before = matches!(g.commit, CommitMode::Auto | CommitMode::BeforeProcess);
-        let attempts = if was_share {
-            g.delivery_count_limit
-                .unwrap_or(core::ShareConfig::default().delivery_count_limit)
-        } else {
-            g.max_attempts
-        };
+    let from_consumer_group = |g: &scenario::Group| {
+        sc.cluster.system == System::Kafka && g.group_type == GroupType::Consumer
+    };
+    for g in &mut v.groups {
+        let was_share = sc.cluster.system == System::Kafka && g.group_type == GroupType::Share;
+        let (ack_before, attempts) = group_intent(sc, g);
         let poison =
             !g.fail_keys.is_empty() || g.fail_every.is_some() || g.dead_letter_topic.is_some();
         let dead_letter = g.dead_letter_topic.clone();
@@ -252,13 +248,20 @@ pub fn map(sc: &Scenario, system: QueueSystem) -> SystemScenario {
             if was_share {
                 notes.push(format!("{}: a consumer group, not a share group", g.name));
             }
+            if !from_consumer_group(g) {
+                g.commit = if ack_before {
+                    CommitMode::BeforeProcess
+                } else {
+                    CommitMode::AfterProcess
+                };
+                if poison {
+                    g.max_attempts = attempts;
+                }
+            }
             g.group_type = GroupType::Consumer;
             g.record_lock_duration_ms = None;
             g.delivery_count_limit = None;
             g.partition_max_record_locks = None;
-            if was_share && poison {
-                g.max_attempts = attempts;
-            }
             continue;
         }
         // What a share group or a queue's consumers do not have: the consumer-group protocol,
@@ -409,6 +412,41 @@ pub fn map(sc: &Scenario, system: QueueSystem) -> SystemScenario {
 fn default_group() -> scenario::Group {
     serde_json::from_value(serde_json::json!({"name": "", "topic": ""}))
         .expect("a group needs only its name and topic")
+}
+
+/// A producer's `acks` in Kafka's terms, whatever system the scenario was written for.
+fn acks_intent(system: System, p: &scenario::Producer) -> Acks {
+    match system {
+        System::Rabbitmq if p.confirms.unwrap_or(false) => Acks::All,
+        System::Rabbitmq => Acks::None,
+        System::Sqs => Acks::All,
+        System::Kafka | System::Redis => p.acks,
+    }
+}
+
+/// What a group of `sc` means, whatever system the scenario was written for: whether it
+/// acknowledges before processing (at most once), and how many deliveries a failing message
+/// gets.
+fn group_intent(sc: &Scenario, g: &scenario::Group) -> (bool, u32) {
+    let limit = |l: Option<u32>| l.unwrap_or(g.max_attempts);
+    match sc.cluster.system {
+        System::Kafka if g.group_type == GroupType::Share => (
+            false,
+            g.delivery_count_limit
+                .unwrap_or(core::ShareConfig::default().delivery_count_limit),
+        ),
+        System::Kafka => (
+            matches!(g.commit, CommitMode::Auto | CommitMode::BeforeProcess),
+            g.max_attempts,
+        ),
+        System::Rabbitmq => (g.ack == Some(AckMode::Auto), limit(g.delivery_limit)),
+        System::Sqs => (false, limit(g.max_receive_count)),
+        // BRPOP takes the message off the list before the application processes it.
+        System::Redis => (
+            sc.cluster.mode.unwrap_or_default() == RedisMode::List,
+            limit(g.max_deliveries),
+        ),
+    }
 }
 
 // ----- settings ------------------------------------------------------------------------------

@@ -137,6 +137,42 @@ fn the_attempt_limit_and_dead_letter_topic_become_each_systems_own() {
     );
 }
 
+/// A scenario written for another system keeps its intent on Kafka: RabbitMQ's confirms and
+/// ack mode become `acks` and the commit point, a quorum queue's delivery limit the attempts.
+#[test]
+fn a_queue_scenario_maps_back_to_kafka_with_its_intent() {
+    let mut sc = load("poison-message-dead-letter");
+    sc.producers[0].acks = Acks::None;
+    let rabbit = map(&sc, QueueSystem::Rabbitmq).scenario;
+    let back = map(&rabbit, QueueSystem::Kafka).scenario;
+    assert_eq!(back.cluster.system, System::Kafka);
+    assert_eq!(back.producers[0].acks, Acks::None, "no confirms: acks=0");
+    assert_eq!(back.producers[0].confirms, None);
+    assert_eq!(
+        back.groups[0].commit,
+        CommitMode::AfterProcess,
+        "manual ack"
+    );
+    assert_eq!(back.groups[0].ack, None);
+    assert_eq!(back.groups[0].delivery_limit, None);
+    if let Some(limit) = rabbit.groups[0].delivery_limit {
+        assert_eq!(back.groups[0].max_attempts, limit);
+    }
+    let mut auto = rabbit.clone();
+    auto.groups[0].ack = Some(AckMode::Auto);
+    auto.producers[0].confirms = Some(true);
+    let back = map(&auto, QueueSystem::Kafka).scenario;
+    assert_eq!(back.groups[0].commit, CommitMode::BeforeProcess, "auto ack");
+    assert_eq!(back.producers[0].acks, Acks::All);
+    // BRPOP is at most once; a stream acknowledges after processing.
+    let list = map(&sc, QueueSystem::RedisList).scenario;
+    let r = map(&list, QueueSystem::Rabbitmq).scenario;
+    assert_eq!(r.groups[0].ack, Some(AckMode::Auto));
+    let stream = map(&sc, QueueSystem::RedisStream).scenario;
+    let r = map(&stream, QueueSystem::Rabbitmq).scenario;
+    assert_eq!(r.groups[0].ack, Some(AckMode::Manual));
+}
+
 #[test]
 fn kafka_share_clamps_the_delivery_count_limit_to_the_brokers_bounds() {
     let mut sc = load("poison-message-dead-letter");
