@@ -66,7 +66,7 @@ pub enum Command {
         name: String,
     },
     /// Run a scenario under the at-most-once, at-least-once and exactly-once presets (or under
-    /// Kafka version profiles with --versions), side by side.
+    /// Kafka version profiles with --versions, or on queue systems with --systems), side by side.
     Compare {
         /// A scenario file or bundled scenario name.
         #[arg(value_parser = ScenarioArg, hide_possible_values = true)]
@@ -78,6 +78,11 @@ pub enum Command {
         /// 0.10, 2.8, 3.9, 4.0, 4.2 (e.g. `--versions 0.10,4.2`).
         #[arg(long, value_name = "LIST")]
         versions: Option<String>,
+        /// Compare queue systems instead of presets: a comma-separated list of kafka,
+        /// kafka-share, rabbitmq, sqs, sqs-fifo, redis-list, redis-reliable-list, redis-stream
+        /// (e.g. `--systems kafka,rabbitmq,sqs`).
+        #[arg(long, value_name = "LIST", conflicts_with = "versions")]
+        systems: Option<String>,
         /// Print one JSON document instead of text.
         #[arg(long)]
         json: bool,

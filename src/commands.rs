@@ -75,8 +75,12 @@ pub fn dispatch(cli: Cli) -> ExitCode {
             scenario,
             seed,
             versions,
+            systems,
             json,
-        }) => compare(&scenario, seed, versions.as_deref(), json),
+        }) => match systems {
+            Some(systems) => compare_systems(&scenario, seed, &systems, json),
+            None => compare(&scenario, seed, versions.as_deref(), json),
+        },
         Some(Command::Sweep {
             scenario,
             seeds,
@@ -459,6 +463,42 @@ fn compare(arg: &str, seed: Option<u64>, versions: Option<&str>, json: bool) -> 
         let _ = writeln!(out);
     } else {
         let _ = write!(out, "{}", crate::compare::text(&report));
+    }
+    let _ = out.flush();
+    ExitCode::SUCCESS
+}
+
+/// `compare --systems`: exit 2 on a bad list, or when the scenario runs on none of them.
+fn compare_systems(arg: &str, seed: Option<u64>, list: &str, json: bool) -> ExitCode {
+    use crate::compare::systems;
+    let list = match systems::parse_systems(list) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let (label, sc) = match scenario::load(arg) {
+        Ok(x) => x,
+        Err(e) => return bad_input(&e),
+    };
+    let seed = seed.unwrap_or(sc.scenario.seed);
+    let report = systems::compare_systems(&label, &sc, &list, seed);
+    if !report.any_ran() {
+        eprintln!("error: {label}: the scenario runs on none of the systems asked for");
+        for (name, c) in &report.systems {
+            if let Some(why) = &c.refused {
+                eprintln!("  = {name}: {why}");
+            }
+        }
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if json {
+        let _ = serde_json::to_writer_pretty(&mut out, &report);
+        let _ = writeln!(out);
+    } else {
+        let _ = write!(out, "{}", systems::text(&report));
     }
     let _ = out.flush();
     ExitCode::SUCCESS

@@ -13,6 +13,8 @@
 //! scenario's `[expect]` (it was written for the original settings) and is validated like a
 //! scenario file.
 
+pub mod systems;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -187,8 +189,17 @@ pub fn apply(sc: &Scenario, preset: Preset) -> Variant {
             if dropped == 1 { "" } else { "s" }
         ));
     }
-    // A note waiting for the end of a transaction this variant no longer has would never show.
-    let scope = crate::scenario::anchor::AnchorScope::of(&v);
+    drop_notes_of_missing_transactions(&mut v);
+    Variant {
+        preset,
+        scenario: v,
+        notes,
+    }
+}
+
+/// Drops the notes waiting for the end of a transaction `v` no longer has: they would never show.
+fn drop_notes_of_missing_transactions(v: &mut Scenario) {
+    let scope = crate::scenario::anchor::AnchorScope::of(v);
     let keep: Vec<bool> = v
         .notes
         .iter()
@@ -201,11 +212,6 @@ pub fn apply(sc: &Scenario, preset: Preset) -> Variant {
         .collect();
     let mut keep = keep.into_iter();
     v.notes.retain(|_| keep.next().unwrap_or(true));
-    Variant {
-        preset,
-        scenario: v,
-        notes,
-    }
 }
 
 /// The three variants, each validated. The error names the preset and what is wrong.

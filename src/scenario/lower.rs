@@ -34,7 +34,7 @@ pub fn system_of(c: &model::Cluster) -> core::System {
 /// SQS: `SendMessage` returns once the message is stored redundantly (`all`). Redis and
 /// Kafka: `acks` as resolved (for Redis, `all` is WAIT on every replica, and an unwritten
 /// `acks` is `1`, the primary's reply alone: `profile::resolve`).
-fn producer_acks(system: core::System, p: &model::Producer) -> core::Acks {
+pub fn producer_acks(system: core::System, p: &model::Producer) -> core::Acks {
     match system {
         core::System::RabbitMq => {
             if p.confirms.unwrap_or(false) {
@@ -49,7 +49,7 @@ fn producer_acks(system: core::System, p: &model::Producer) -> core::Acks {
 }
 
 /// The consuming side of a non-Kafka queue, each field defaulted per system.
-fn queue_consumer(
+pub fn queue_consumer(
     system: core::System,
     sc: &Scenario,
     g: &model::Group,

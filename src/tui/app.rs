@@ -374,11 +374,7 @@ impl App {
             return;
         }
         if self.view == View::Compare && k.code == KeyCode::Char('v') {
-            use super::compare::CompareMode;
-            self.compare_mode = match self.compare_mode {
-                CompareMode::Presets => CompareMode::Versions,
-                CompareMode::Versions => CompareMode::Presets,
-            };
+            self.compare_mode = self.compare_mode.next();
             self.compare = None;
             self.sync_compare();
             return;
@@ -621,6 +617,7 @@ impl App {
         let what = match runs.mode {
             super::compare::CompareMode::Presets => format!("the {column} preset's run"),
             super::compare::CompareMode::Versions => format!("the Kafka {column} profile's run"),
+            super::compare::CompareMode::Systems => format!("the {column} system's run"),
         };
         let session = runs
             .sessions

@@ -1,7 +1,8 @@
 //! The compare view (`c`): the scenario under the at-most-once, at-least-once and exactly-once
 //! presets of `brokerlab compare` (or, after `v`, under every Kafka version profile of
-//! `brokerlab compare --versions`), runs that follow the main run's simulated clock in
-//! lockstep, with their live outcomes side by side and the message × column matrix below.
+//! `brokerlab compare --versions`, and after a second `v` on every queue system of `brokerlab
+//! compare --systems`), runs that follow the main run's simulated clock in lockstep, with their
+//! live outcomes side by side and the message × column matrix below.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -13,6 +14,7 @@ use super::app::App;
 use super::outcome::verdict_style;
 use super::{panel, put, theme};
 use crate::check::Outcome;
+use crate::compare::systems::QueueSystem;
 use crate::compare::{self, Cell, MATRIX_ALL_ROWS};
 use crate::scenario::profile::KafkaVersion;
 use crate::session::Session;
@@ -31,6 +33,28 @@ pub enum CompareMode {
     Presets,
     /// Every Kafka version profile.
     Versions,
+    /// Every queue system (`compare --systems`).
+    Systems,
+}
+
+impl CompareMode {
+    /// The mode `v` switches to.
+    pub fn next(self) -> CompareMode {
+        match self {
+            CompareMode::Presets => CompareMode::Versions,
+            CompareMode::Versions => CompareMode::Systems,
+            CompareMode::Systems => CompareMode::Presets,
+        }
+    }
+
+    /// What the columns are, for the header and the footer's `v` hint.
+    pub fn name(self) -> &'static str {
+        match self {
+            CompareMode::Presets => "presets",
+            CompareMode::Versions => "versions",
+            CompareMode::Systems => "systems",
+        }
+    }
 }
 
 /// The runs of the compare view, one per column.
@@ -39,8 +63,10 @@ pub struct CompareRuns {
     /// Each run's column name (a preset or a version), in `sessions` order.
     pub columns: Vec<&'static str>,
     pub sessions: Vec<Session>,
-    /// Versions that refuse the scenario, with why (they have no run).
+    /// Versions (or systems) that refuse the scenario, with why (they have no run).
     pub refused: Vec<(&'static str, Vec<String>)>,
+    /// Systems: what each column runs with, in its system's words (empty for the others).
+    pub settings: Vec<String>,
     /// Live faults of the main session when the runs were built (they carry them).
     live_faults: usize,
 }
@@ -50,6 +76,7 @@ impl CompareRuns {
     /// faults and seed.
     pub fn new(main: &Session, mode: CompareMode) -> Result<CompareRuns, String> {
         let sc = main.to_scenario();
+        let mut settings = Vec::new();
         let (columns, scenarios, refused) = match mode {
             CompareMode::Presets => {
                 let variants = compare::variants(&main.label, &sc)?;
@@ -74,6 +101,22 @@ impl CompareRuns {
                 }
                 (columns, scenarios, refused)
             }
+            CompareMode::Systems => {
+                let mut columns = Vec::new();
+                let mut scenarios = Vec::new();
+                let mut refused = Vec::new();
+                for v in compare::systems::system_variants(&main.label, &sc, &QueueSystem::ALL) {
+                    match v.scenario {
+                        Ok(s) => {
+                            columns.push(v.system.name());
+                            scenarios.push(s);
+                            settings.push(v.settings);
+                        }
+                        Err(why) => refused.push((v.system.name(), vec![why])),
+                    }
+                }
+                (columns, scenarios, refused)
+            }
         };
         Ok(CompareRuns {
             mode,
@@ -83,6 +126,7 @@ impl CompareRuns {
                 .map(|s| Session::new(main.label.clone(), s, main.seed))
                 .collect(),
             refused,
+            settings,
             live_faults: main.live_faults.len(),
         })
     }
@@ -147,7 +191,7 @@ impl Widget for CompareView<'_> {
             + 2;
         // Versions: the settings that differ, labelled `who setting` (`setting` for the cluster).
         let differing = match runs.mode {
-            CompareMode::Presets => Vec::new(),
+            CompareMode::Presets | CompareMode::Systems => Vec::new(),
             CompareMode::Versions => compare::differing_settings(
                 &runs
                     .sessions
@@ -244,6 +288,16 @@ impl Widget for CompareView<'_> {
                     .collect(),
             ));
         }
+        // Systems: what each runs with, one line per column (too long for a cell).
+        for (i, (system, line)) in runs.columns.iter().zip(&runs.settings).enumerate() {
+            table.push(Line::styled(
+                theme::fit(
+                    &format!("  {} {system}: {line}", i + 1),
+                    area.width as usize,
+                ),
+                theme::DIM,
+            ));
+        }
         table.push(row("sent", nums(&|o| o.sent, theme::BOLD)));
         table.push(row("acked", nums(&|o| o.acked, theme::GOOD)));
         table.push(row("failed", nums(&|o| o.failed, theme::LOSS)));
@@ -255,7 +309,9 @@ impl Widget for CompareView<'_> {
         table.push(row("duplicated", nums(&|o| o.duplicated, theme::DUPLICATE)));
         table.push(row("reordered", nums(&|o| o.reordered, theme::REORDER)));
         // The fates that never spoil a verdict, only where some preset has them.
-        let fates: [FateRow; 3] = [
+        let fates: [FateRow; 5] = [
+            ("redelivered", |o| o.redelivered, theme::DUPLICATE),
+            ("dead-lettered", |o| o.dead_lettered, theme::BOLD),
             ("unseen", |o| o.unseen, theme::BOLD),
             ("aborted", |o| o.aborted, theme::BOLD),
             ("aborted-read", |o| o.aborted_read, theme::LOSS),
@@ -334,6 +390,7 @@ impl Widget for CompareView<'_> {
                 let every = match runs.mode {
                     CompareMode::Presets => "all three presets",
                     CompareMode::Versions => "every version",
+                    CompareMode::Systems => "every system",
                 };
                 lines.push(Line::styled(
                     format!("  {same} more with the same result under {every}"),
@@ -344,10 +401,12 @@ impl Widget for CompareView<'_> {
 
         let th = (table.len() as u16 + 1).min(area.height);
         let [t, b] = Layout::vertical([Constraint::Length(th), Constraint::Fill(1)]).areas(area);
-        let (title, other) = match runs.mode {
-            CompareMode::Presets => ("Compare presets", "v versions"),
-            CompareMode::Versions => ("Compare Kafka versions", "v presets"),
+        let title = match runs.mode {
+            CompareMode::Presets => "Compare presets",
+            CompareMode::Versions => "Compare Kafka versions",
+            CompareMode::Systems => "Compare queue systems",
         };
+        let other = format!("v {}", runs.mode.next().name());
         let open = match runs.columns.len() {
             0 => String::new(),
             1 => " · 1 opens it".to_string(),

@@ -65,6 +65,7 @@ impl Widget for Header<'_> {
             View::Compare => match self.app.compare_mode {
                 super::compare::CompareMode::Presets => " · compare presets",
                 super::compare::CompareMode::Versions => " · compare Kafka versions",
+                super::compare::CompareMode::Systems => " · compare queue systems",
             },
             View::Inspect => " · message inspector",
         };
@@ -110,10 +111,11 @@ fn hints(app: &App) -> Vec<(&'static str, &'static str)> {
         ]),
         View::Order => h.extend([("↑↓", "scroll"), ("o", "back")]),
         View::Compare => {
-            let (open, other) = match app.compare_mode {
-                super::compare::CompareMode::Presets => ("1-3", "versions"),
-                super::compare::CompareMode::Versions => ("1-5", "presets"),
-            };
+            // `1-N`: the columns the view shows (a system that refuses the scenario has none).
+            const OPEN: [&str; 9] = ["", "1", "1-2", "1-3", "1-4", "1-5", "1-6", "1-7", "1-8"];
+            let columns = app.compare.as_ref().map_or(3, |c| c.columns.len());
+            let open = OPEN[columns.min(OPEN.len() - 1)];
+            let other = app.compare_mode.next().name();
             h.extend([
                 ("↑↓", "scroll"),
                 (open, "open"),

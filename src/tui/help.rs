@@ -46,7 +46,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     (
         "c",
-        "compare: the three guarantee presets side by side; v: versions",
+        "compare: guarantee presets side by side; v: versions, systems",
     ),
     (
         "Q",

@@ -650,7 +650,9 @@ mod tui_view {
         assert!(f.contains("acks") && f.contains("final"), "{f}");
         snap("tui__compare_versions_120x40_final", f);
 
-        // `v` goes back to the presets; `5` there does nothing, `2` in versions opens 2.8.
+        // `v` goes on to the queue systems, then back to the presets; `2` in versions opens 2.8.
+        app.on_key(key(KeyCode::Char('v')));
+        assert_eq!(app.compare.as_ref().unwrap().mode, CompareMode::Systems);
         app.on_key(key(KeyCode::Char('v')));
         assert_eq!(app.compare.as_ref().unwrap().mode, CompareMode::Presets);
         app.on_key(key(KeyCode::Char('v')));

@@ -4,6 +4,7 @@ mod causes;
 mod cli;
 mod cluster_fidelity;
 mod compare_sweep;
+mod compare_systems;
 mod consumer_groups;
 mod determinism;
 mod drain;

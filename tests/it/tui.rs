@@ -385,7 +385,7 @@ fn help_lists_every_key() {
         ("d", "sequence diagram"),
         ("h", "diagram: show/hide heartbeats"),
         ("o", "order view"),
-        ("c", "compare: the three guarantee presets"),
+        ("c", "compare: guarantee presets side by side"),
         ("?  g", "this help; g here: the glossary"),
         ("q  Esc", "quit"),
     ] {
