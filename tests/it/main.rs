@@ -12,6 +12,7 @@ mod fates;
 mod fuzz;
 mod producer_fidelity;
 mod properties;
+mod queue_screens;
 mod quiz;
 mod reference;
 mod scenario_files;
