@@ -206,3 +206,40 @@ fn a_rabbitmq_delivery_limit_shows_the_dead_lettered_messages() {
         "{f}"
     );
 }
+
+#[test]
+fn the_help_legend_and_the_glossary_explain_a_queue_screen() {
+    let mut app = open_as("share-group-lock-expiry", model::System::Sqs, None, |_| {});
+    step_until(&mut app, "consumer-1 crashes");
+    app.overlay = Some(brokerlab::tui::Overlay::Help);
+    let f = frame(&app, 120, 40);
+    assert!(f.contains("◐ held, not acked"), "{f}");
+    assert!(f.contains("☠ dead-lettered"), "{f}");
+    // Every word the queue panel puts on screen, in each system, has a glossary entry.
+    for word in [
+        "unacked",
+        "invisible",
+        "visible in",
+        "pending (PEL)",
+        "claimable in",
+        "processing list",
+        "holds",
+        "prefetch",
+        "term",
+        "commit index",
+        "replication offset",
+        "config epoch",
+        "Sentinel",
+        "XAUTOCLAIM",
+        "WAIT",
+        "BRPOP",
+        "maxReceiveCount",
+        "☠",
+        "◐",
+    ] {
+        assert!(
+            brokerlab::glossary::lookup(word).is_some(),
+            "{word} has no glossary entry"
+        );
+    }
+}
