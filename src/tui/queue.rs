@@ -31,19 +31,6 @@ const DLQ_SHOWN: usize = 4;
 /// share panel: `◐` held by a consumer).
 const IN_FLIGHT: char = '◐';
 
-fn short(name: &str) -> &str {
-    name.rsplit('/').next().unwrap_or(name)
-}
-
-fn consumer_style(st: ConsumerState) -> ratatui::style::Style {
-    match st {
-        ConsumerState::Active => theme::UP,
-        ConsumerState::Crashed => theme::DOWN,
-        ConsumerState::Left | ConsumerState::Idle => theme::DIM,
-        _ => theme::PAUSED,
-    }
-}
-
 /// `12.3s` left, or `now` (a timer the queue has not acted on yet).
 fn time_left(deadline: SimTime, now: SimTime) -> String {
     if deadline <= now {
@@ -338,9 +325,9 @@ fn consumer_lines(
     for &c in &group.consumers {
         let cons = &sim.consumers()[c.idx()];
         let st = cons.state();
-        let style = consumer_style(st);
+        let style = super::share::member_style(st);
         let msgs = held(sim, c, sp, words);
-        let name = short(&cons.name);
+        let name = super::share::short(&cons.name);
         if compact {
             let name = match name.strip_prefix("consumer-") {
                 Some(n) => format!("c{n}"),
