@@ -14,16 +14,18 @@ pub enum Section {
     Outcome,
     Glyphs,
     Timeline,
+    Queues,
 }
 
 impl Section {
-    pub const ALL: [Section; 6] = [
+    pub const ALL: [Section; 7] = [
         Section::Replication,
         Section::Producers,
         Section::Groups,
         Section::Outcome,
         Section::Glyphs,
         Section::Timeline,
+        Section::Queues,
     ];
 
     pub fn title(self) -> &'static str {
@@ -34,6 +36,16 @@ impl Section {
             Section::Outcome => "The outcome: verdicts and fates",
             Section::Glyphs => "Marks and glyphs",
             Section::Timeline => "The timeline strip under the header",
+            Section::Queues => "Other queue systems: RabbitMQ, Amazon SQS, Redis",
+        }
+    }
+
+    /// What an entry's `source` is: Kafka's name for it, or (the other systems) the
+    /// documentation page it comes from.
+    pub fn source_label(self) -> &'static str {
+        match self {
+            Section::Queues => "Source",
+            _ => "Kafka",
         }
     }
 }
@@ -46,8 +58,9 @@ pub struct Entry {
     pub section: Section,
     /// One sentence: what it means here.
     pub meaning: &'static str,
-    /// The name Kafka's documentation gives it: a config, a KIP, a protocol field or a concept.
-    pub kafka: &'static str,
+    /// The name Kafka's documentation gives it (a config, a KIP, a protocol field or a
+    /// concept), or for another queue system the documentation page it is taken from.
+    pub source: &'static str,
     /// Other spellings of the same thing on screen (the compact layout's short forms), so a
     /// token found on screen can be looked up.
     pub also: &'static [&'static str],
@@ -57,14 +70,14 @@ const fn e(
     term: &'static str,
     section: Section,
     meaning: &'static str,
-    kafka: &'static str,
+    source: &'static str,
     also: &'static [&'static str],
 ) -> Entry {
     Entry {
         term,
         section,
         meaning,
-        kafka,
+        source,
         also,
     }
 }
@@ -647,6 +660,179 @@ pub const ENTRIES: &[Entry] = &[
         "(BrokerLab)",
         &["x", "now"],
     ),
+    // ----- other queue systems ---------------------------------------------------------------
+    e(
+        "◐ ○ ✓ ☠",
+        Queues,
+        "A message's state on its queue: ◐ delivered and not yet acknowledged (held by a consumer), ○ ready to be delivered, ✓ acknowledged, ☠ dead-lettered (or archived at a share group's delivery limit).",
+        "KIP-932 record states; RabbitMQ, SQS and Redis queues (BrokerLab shows them alike)",
+        &["◐", "○", "✓", "☠"],
+    ),
+    e(
+        "ready",
+        Queues,
+        "Messages in the queue waiting for a consumer: the queue depth (SQS calls them visible, a Redis list holds them in the list, a stream's are new entries).",
+        "https://www.rabbitmq.com/docs/queues (ready and unacknowledged messages)",
+        &["visible", "in list", "new"],
+    ),
+    e(
+        "unacked",
+        Queues,
+        "RabbitMQ: delivered to a consumer and not acknowledged yet; if the consumer's channel closes they are requeued and delivered again.",
+        "https://www.rabbitmq.com/docs/confirms (consumer acknowledgements)",
+        &[],
+    ),
+    e(
+        "auto-ack  manual ack",
+        Queues,
+        "With automatic acknowledgement RabbitMQ forgets a message as soon as it sends it, so a consumer crash loses it; with manual acknowledgement the consumer acks after processing and a crash requeues it.",
+        "https://www.rabbitmq.com/docs/confirms (acknowledgement modes)",
+        &["auto-ack", "manual ack"],
+    ),
+    e(
+        "prefetch",
+        Queues,
+        "basic.qos: the most unacknowledged messages RabbitMQ sends one consumer; unlimited by default, so one consumer can take everything.",
+        "https://www.rabbitmq.com/docs/consumer-prefetch",
+        &["basic.qos", "prefetch unlimited"],
+    ),
+    e(
+        "nack requeues",
+        Queues,
+        "A consumer that cannot process a message rejects it (basic.nack); with requeue it goes back to the queue, without it is dead-lettered or dropped.",
+        "https://www.rabbitmq.com/docs/confirms (negative acknowledgements)",
+        &["nack drops", "requeue"],
+    ),
+    e(
+        "redelivered flag",
+        Queues,
+        "RabbitMQ sets the redelivered flag on a message it delivers again (after a requeue or a closed channel), so the consumer can tell it may have been processed before.",
+        "https://www.rabbitmq.com/docs/confirms (automatic requeueing, redeliver flag)",
+        &[],
+    ),
+    e(
+        "publisher confirms",
+        Queues,
+        "RabbitMQ acknowledges a published message to its publisher once the queue has it (a quorum queue: once a majority of its members has it); without confirms publishing is fire and forget.",
+        "https://www.rabbitmq.com/docs/confirms (publisher confirms)",
+        &["confirms"],
+    ),
+    e(
+        "quorum queue",
+        Queues,
+        "A replicated RabbitMQ queue run by Raft: a leader and members, a message is committed once a majority has it, and a new leader is elected when the leader fails (term counts the elections).",
+        "https://www.rabbitmq.com/docs/quorum-queues",
+        &["term", "members", "commit index", "commit", "last"],
+    ),
+    e(
+        "classic queue",
+        Queues,
+        "A RabbitMQ queue on one node, not replicated: if the node is down, so is the queue.",
+        "https://www.rabbitmq.com/docs/classic-queues",
+        &[],
+    ),
+    e(
+        "delivery limit",
+        Queues,
+        "Quorum queues count each message's deliveries; past delivery-limit (20 by default since RabbitMQ 4.0) the message is dead-lettered, or dropped without a dead-letter exchange.",
+        "https://www.rabbitmq.com/docs/quorum-queues (poison message handling)",
+        &["dropped at the limit"],
+    ),
+    e(
+        "dead-letter queue",
+        Queues,
+        "Where a queue moves messages that keep failing: RabbitMQ's dead-letter exchange routes them to another queue, SQS's redrive policy moves them to a dead-letter queue.",
+        "https://www.rabbitmq.com/docs/dlx; https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html",
+        &[
+            "dead-letter exchange",
+            "DLQ",
+            "DLX",
+            "dead-lettered",
+            "redriven to DLQ",
+        ],
+    ),
+    e(
+        "visibility timeout",
+        Queues,
+        "SQS hides a received message from other consumers for this long; if it is not deleted in time it becomes visible and is received again, possibly while the first consumer still works on it.",
+        "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-visibility-timeout.html",
+        &["invisible", "visible in", "visibility"],
+    ),
+    e(
+        "receive count",
+        Queues,
+        "How many times SQS has delivered a message (ApproximateReceiveCount); once it exceeds the redrive policy's maxReceiveCount the message is moved to the dead-letter queue.",
+        "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-dead-letter-queues.html",
+        &["maxReceiveCount", "redrive"],
+    ),
+    e(
+        "message group",
+        Queues,
+        "In an SQS FIFO queue, messages with the same message group id (here the key) are delivered in order, and none of a group is delivered while one of it is in flight.",
+        "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/FIFO-queues-understanding-logic.html",
+        &["FIFO", "SQS FIFO"],
+    ),
+    e(
+        "deduplication id",
+        Queues,
+        "An SQS FIFO queue accepts a message with a deduplication id it saw in the last 5 minutes but does not deliver it again (here the message id).",
+        "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/FIFO-queues-exactly-once-processing.html",
+        &[],
+    ),
+    e(
+        "BRPOP",
+        Queues,
+        "Redis's blocking pop: the message leaves the list as the consumer receives it, so a consumer that dies before processing it loses it (`holds` shows what it popped).",
+        "https://redis.io/docs/latest/commands/brpop/",
+        &["LPUSH", "popped", "holds", "gone from Redis"],
+    ),
+    e(
+        "LMOVE reliable queue",
+        Queues,
+        "The consumer moves a message from the list into its processing list and removes it (LREM) after processing; a reaper puts back what stays there too long.",
+        "https://redis.io/docs/latest/commands/lmove/ (pattern: reliable queue)",
+        &[
+            "LMOVE",
+            "LREM",
+            "processing list",
+            "reaper in",
+            "reaper after",
+        ],
+    ),
+    e(
+        "PEL",
+        Queues,
+        "A Redis stream consumer group's pending entries list: entries delivered to a consumer and not yet acknowledged with XACK, with how often each was delivered.",
+        "https://redis.io/docs/latest/develop/data-types/streams/ (consumer groups, pending entries)",
+        &["pending (PEL)", "pending", "XACK", "XREADGROUP"],
+    ),
+    e(
+        "XAUTOCLAIM",
+        Queues,
+        "Takes over pending entries idle for at least min-idle-time from a consumer that stopped, so another consumer delivers them again (`claimable in` counts down).",
+        "https://redis.io/docs/latest/commands/xautoclaim/",
+        &["claimable in", "min-idle-time"],
+    ),
+    e(
+        "WAIT",
+        Queues,
+        "Redis replicates asynchronously; WAIT blocks until that many replicas have the write (here acks = \"all\"), otherwise a failover can lose an acknowledged write.",
+        "https://redis.io/docs/latest/commands/wait/",
+        &[
+            "replication offset",
+            "on replicas",
+            "offset",
+            "primary",
+            "replicas",
+        ],
+    ),
+    e(
+        "Sentinel failover",
+        Queues,
+        "Redis Sentinel notices a primary that stopped answering and promotes a replica (the most up to date it can reach); writes the old primary had not replicated are lost.",
+        "https://redis.io/docs/latest/operate/oss_and_stack/management/sentinel/",
+        &["Sentinel", "config epoch"],
+    ),
 ];
 
 /// The entry explaining an on-screen token: its term or one of its other spellings.
@@ -660,7 +846,7 @@ pub fn lookup(token: &str) -> Option<&'static Entry> {
 /// term, its meaning, and Kafka's name for it.
 pub fn text() -> String {
     let mut out = String::from(
-        "BrokerLab glossary: every label and glyph on screen, with Kafka's name for it.\n",
+        "BrokerLab glossary: every label and glyph on screen, with Kafka's name for it (the other\nqueue systems: the page of their documentation it comes from).\n",
     );
     for section in Section::ALL {
         let _ = writeln!(out, "\n{}", section.title());
@@ -669,7 +855,7 @@ pub fn text() -> String {
             for row in wrap(e.meaning, 74) {
                 let _ = writeln!(out, "      {row}");
             }
-            let _ = writeln!(out, "      Kafka: {}", e.kafka);
+            let _ = writeln!(out, "      {}: {}", section.source_label(), e.source);
         }
     }
     out
@@ -700,7 +886,7 @@ mod tests {
     fn every_term_is_unique_and_every_entry_says_something() {
         for (i, a) in ENTRIES.iter().enumerate() {
             assert!(a.meaning.ends_with('.'), "{}: one full sentence", a.term);
-            assert!(!a.kafka.is_empty(), "{}: Kafka's name", a.term);
+            assert!(!a.source.is_empty(), "{}: Kafka's name or a source", a.term);
             for b in &ENTRIES[i + 1..] {
                 assert_ne!(a.term, b.term, "two entries for one term");
             }

@@ -183,6 +183,17 @@ impl ShareClient {
         &self.mem.parts
     }
 
+    /// The messages the application holds and has not acknowledged, oldest first: the rest of
+    /// the poll being processed, then the records fetched but not yet handed to it. Observers
+    /// only (the TUI shows what a Redis BRPOP consumer holds, which nothing else remembers).
+    pub fn held(&self) -> impl Iterator<Item = (MsgId, u32)> + '_ {
+        let batch = self.mem.batch.get(self.mem.batch_pos..).unwrap_or_default();
+        batch
+            .iter()
+            .chain(self.mem.parts.iter().flat_map(|p| p.buffered.iter()))
+            .map(|r| (r.msg, r.delivery_count))
+    }
+
     /// Processing a poll, or holding records not yet processed.
     pub(crate) fn busy(&self) -> bool {
         self.mem.batch_part.is_some()

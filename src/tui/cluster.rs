@@ -15,6 +15,7 @@ use ratatui::widgets::Widget;
 use super::app::App;
 use super::{panel, put, theme};
 use crate::session::Session;
+use crate::sim::config::System;
 use crate::sim::replica::{Entry, EntryKind, Replica, Role};
 use crate::sim::{BrokerSet, NodeKind, PartitionId, Sim};
 
@@ -135,7 +136,15 @@ fn broker_lines(sim: &Sim, width: u16) -> Vec<Line<'static>> {
                 (mark, style, extra)
             }
             NodeKind::Controller => {
-                let (mark, style, extra) = node_state(n);
+                let (mark, style, mut extra) = node_state(n);
+                // What plays the controller's part (failure detection and failover) in the
+                // system being simulated.
+                extra.push_str(match sim.settings().system {
+                    System::Kafka => "",
+                    System::RabbitMq => " (Raft elections)",
+                    System::Redis(_) => " (Sentinel)",
+                    System::Sqs => " (the service)",
+                });
                 (mark, style, extra)
             }
             _ => continue,
@@ -273,6 +282,9 @@ impl Widget for ClusterPanel<'_> {
 /// leader, ISR, ELR and LSO do not fit.
 fn partition_header(s: &Session, p: PartitionId, selected: bool, width: u16) -> Vec<Line<'static>> {
     let sim = &s.sim;
+    if !sim.settings().system.is_kafka() {
+        return queue_header(s, p, selected, width);
+    }
     let ctl = &sim.controller().parts[p.idx()];
     let part = &sim.partitions()[p.idx()];
     let name = sim.partition_name(p);
@@ -356,6 +368,109 @@ fn partition_header(s: &Session, p: PartitionId, selected: bool, width: u16) -> 
     super::wrap_spans(spans, width, 4)
 }
 
+/// A queue's header on another system than Kafka, in its words: a RabbitMQ classic queue's
+/// node, or a quorum queue's leader, Raft term, members and commit index; a Redis key's
+/// primary, config epoch, replicas and replication offset; an SQS queue's hosts.
+fn queue_header(s: &Session, p: PartitionId, selected: bool, width: u16) -> Vec<Line<'static>> {
+    use super::system::cluster_words;
+    let sim = &s.sim;
+    let system = sim.settings().system;
+    let words = cluster_words(system);
+    let ctl = &sim.controller().parts[p.idx()];
+    let part = &sim.partitions()[p.idx()];
+    let topic = &sim.topics()[part.topic.idx()];
+    // A queue is one partition: its name alone is what the learner declared.
+    let name = if topic.partitions.len() == 1 {
+        topic.name.clone()
+    } else {
+        sim.partition_name(p)
+    };
+    let short = width < 90;
+    let replicas = part.assignment.len();
+    let mut spans = vec![if selected {
+        Span::styled(format!("▸ {name}"), theme::SELECTED)
+    } else {
+        Span::styled(format!("  {name}"), theme::BOLD)
+    }];
+    let kind = match system {
+        System::RabbitMq if replicas > 1 => "quorum queue".to_string(),
+        System::RabbitMq => "classic queue".to_string(),
+        System::Sqs => format!("queue (stored on {replicas} hosts)"),
+        System::Redis(_) if replicas > 1 => format!("primary + {} replicas", replicas - 1),
+        System::Redis(_) => "primary, no replica".to_string(),
+        System::Kafka => String::new(),
+    };
+    spans.push(Span::styled(format!("  {kind}"), theme::LABEL));
+    match ctl.leader {
+        Some(l) => {
+            spans.push(Span::styled(format!("  {} ", words.leader), theme::LABEL));
+            spans.push(Span::styled(sim.broker_name(l).to_string(), theme::LEADER));
+        }
+        None => spans.push(Span::styled(
+            format!("  OFFLINE (no {})", words.leader),
+            theme::LOSS,
+        )),
+    }
+    if let Some((since, why)) = s.metrics.unavailable_now(p) {
+        use crate::metrics::Unavailable;
+        let since = crate::report::fmt_time(since);
+        let text = match why {
+            Unavailable::NoLeader => format!("  ⛔ no writes since {since}"),
+            Unavailable::LeaderDown => {
+                format!("  ⛔ {} down since {since}: no writes", words.leader)
+            }
+            Unavailable::UnderMinIsr => format!("  ⛔ too few replicas since {since}"),
+        };
+        spans.push(Span::styled(text, theme::LOSS));
+    }
+    // A classic queue and SQS have no failover counter a learner would see.
+    let failover_counter = match system {
+        System::RabbitMq => replicas > 1,
+        System::Redis(_) => true,
+        _ => false,
+    };
+    if failover_counter {
+        spans.push(Span::styled(format!("  {} ", words.epoch), theme::LABEL));
+        spans.push(Span::styled(ctl.leader_epoch.to_string(), theme::BOLD));
+    }
+    if replicas > 1 {
+        let lagging = BrokerSet::from_iter(
+            part.assignment
+                .iter()
+                .copied()
+                .filter(|&b| !ctl.isr.contains(b)),
+        );
+        if system != System::Sqs {
+            spans.push(Span::styled(format!("  {} ", words.members), theme::LABEL));
+            // A quorum queue's members include its leader; a Redis primary's replicas do not.
+            let listed = BrokerSet::from_iter(
+                part.assignment
+                    .iter()
+                    .copied()
+                    .filter(|&b| !matches!(system, System::Redis(_)) || ctl.leader != Some(b)),
+            );
+            spans.push(Span::styled(broker_set(sim, listed, short), theme::BOLD));
+        }
+        if !lagging.is_empty() {
+            spans.push(Span::styled(format!("  {} ", words.behind), theme::LABEL));
+            spans.push(Span::styled(
+                broker_set(sim, lagging, short),
+                theme::OUT_OF_SYNC,
+            ));
+        }
+    }
+    if let Some(r) = ctl.leader.and_then(|l| sim.replica(p, l)) {
+        let (label, value) = match system {
+            System::RabbitMq if replicas > 1 => ("commit index", r.hw()),
+            System::Redis(_) => ("replication offset", r.leo()),
+            _ => ("messages stored", r.leo()),
+        };
+        spans.push(Span::styled(format!("  {label} "), theme::LABEL));
+        spans.push(Span::styled(value.to_string(), theme::BOLD));
+    }
+    super::wrap_spans(spans, width, 4)
+}
+
 /// The part of a partition's logs that fits: every replica shows the same offsets in cells of
 /// the same width, so their logs line up.
 #[derive(Clone, Copy)]
@@ -397,7 +512,8 @@ impl ClusterPanel<'_> {
                 .unwrap_or(2);
             cell_w = cell_w.max(w);
         }
-        let suffix = format!(" HW {end} LEO {end}").len();
+        let words = super::system::cluster_words(sim.settings().system);
+        let suffix = format!(" {} {end} {} {end}", words.committed, words.end).len();
         let avail = (width as usize)
             .saturating_sub(prefix_width(width) + 1 + suffix)
             .max(cell_w + 1);
@@ -446,15 +562,24 @@ impl ClusterPanel<'_> {
             theme::IN_SYNC
         };
         let short = width < 90;
+        let words = super::system::cluster_words(sim.settings().system);
         let (bname, isr_note) = if short {
             (
                 format!("b{:<3}", rep.broker.0 + 1),
-                if in_isr { "     " } else { "¬ISR " },
+                if in_isr {
+                    "     ".to_string()
+                } else {
+                    format!("{:<5}", words.behind_short)
+                },
             )
         } else {
             (
                 format!("{:<9}", sim.broker_name(rep.broker)),
-                if in_isr { "           " } else { "not in ISR " },
+                if in_isr {
+                    "           ".to_string()
+                } else {
+                    format!("{:<11}", words.behind)
+                },
             )
         };
         let mut spans = vec![
@@ -528,9 +653,9 @@ impl ClusterPanel<'_> {
             ));
             spans.push(Span::raw(" "));
         }
-        spans.push(Span::styled("HW ", theme::LABEL));
+        spans.push(Span::styled(format!("{} ", words.committed), theme::LABEL));
         spans.push(Span::styled(hw.to_string(), theme::HW_MARK));
-        spans.push(Span::styled(" LEO ", theme::LABEL));
+        spans.push(Span::styled(format!(" {} ", words.end), theme::LABEL));
         spans.push(Span::styled(leo.to_string(), theme::BOLD));
         Line::from(spans)
     }

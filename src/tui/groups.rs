@@ -17,6 +17,15 @@ use ratatui::widgets::Widget;
 use super::theme;
 
 pub const GROUPS_TITLE: &str = "Consumer groups";
+
+/// The panel's title: Kafka's consumer groups, or another system's queues and their consumers.
+pub fn title(sim: &Sim) -> &'static str {
+    if sim.settings().system.is_kafka() {
+        GROUPS_TITLE
+    } else {
+        "Queues · consumers"
+    }
+}
 use crate::session::Session;
 use crate::sim::config::{Assignor, GroupProtocol};
 use crate::sim::consumer::ConsumerState;
@@ -213,6 +222,11 @@ pub fn compact_lines(s: &Session, width: u16) -> Vec<Line<'static>> {
     let sim = &s.sim;
     let mut lines = Vec::new();
     for (gi, g) in sim.groups().iter().enumerate() {
+        if !sim.settings().system.is_kafka() {
+            let group = crate::sim::GroupId(gi as u32);
+            lines.extend(super::queue::queue_lines(s, group, width, true));
+            continue;
+        }
         if g.spec.share.is_some() {
             let group = crate::sim::GroupId(gi as u32);
             lines.extend(super::share::share_lines(sim, group, width, true));
@@ -339,6 +353,11 @@ impl GroupsPanel<'_> {
         let sim = &self.s.sim;
         let mut lines = Vec::new();
         for (gi, g) in sim.groups().iter().enumerate() {
+            if !sim.settings().system.is_kafka() {
+                let group = crate::sim::GroupId(gi as u32);
+                lines.extend(super::queue::queue_lines(self.s, group, width, false));
+                continue;
+            }
             if g.spec.share.is_some() {
                 let group = crate::sim::GroupId(gi as u32);
                 lines.extend(super::share::share_lines(sim, group, width, false));
@@ -462,6 +481,6 @@ impl Widget for GroupsPanel<'_> {
             return;
         }
         let lines = self.lines(area.width);
-        super::draw_panel(GROUPS_TITLE, &lines, area, buf);
+        super::draw_panel(title(&self.s.sim), &lines, area, buf);
     }
 }

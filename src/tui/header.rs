@@ -70,7 +70,12 @@ impl Widget for Header<'_> {
             View::Inspect => " · message inspector",
         };
         let room = area.width.saturating_sub(rw + 1) as usize;
-        let title = format!(" {}{view}", s.scenario.scenario.title);
+        // Another system than Kafka says which one first: the same faults play out differently
+        // on each, and the panels below speak its words.
+        let title = match super::system::session_label(s) {
+            Some(system) => format!(" [{system}] {}{view}", s.scenario.scenario.title),
+            None => format!(" {}{view}", s.scenario.scenario.title),
+        };
         let left = Line::from(vec![Span::styled(
             theme::fit(&title, room),
             BAR.add_modifier(Modifier::BOLD),

@@ -125,6 +125,27 @@ impl Widget for Help<'_> {
             Span::styled("   log: ", theme::LABEL),
             Span::styled("» narration", theme::NARRATION),
         ]));
+        // A queue system's screen: the states of its messages (the share panel's glyphs).
+        let queues = self
+            .app
+            .session
+            .as_ref()
+            .is_some_and(|s| !s.sim.settings().system.is_kafka());
+        if queues {
+            lines.push(Line::from(vec![
+                Span::styled(" queue     ", theme::LABEL),
+                Span::styled("◐", theme::PAUSED),
+                Span::styled(" held, not acked  ", theme::LABEL),
+                Span::styled("○", theme::LABEL),
+                Span::styled(" ready  ", theme::LABEL),
+                Span::styled("☠", theme::LOSS),
+                Span::styled(" dead-lettered  ", theme::LABEL),
+                Span::styled("×2", theme::DUPLICATE),
+                Span::styled(" deliveries  ", theme::LABEL),
+                Span::styled("12.3s", theme::BOLD),
+                Span::styled(" timer left", theme::LABEL),
+            ]));
+        }
         lines.push(Line::styled(
             format!(
                 " Playback at {} simulated time per real second; paused, nothing runs.",
@@ -168,8 +189,9 @@ pub fn glossary_lines(width: u16) -> Vec<Line<'static>> {
         lines.push(Line::styled(format!(" {}", section.title()), theme::TITLE));
         for e in ENTRIES.iter().filter(|e| e.section == section) {
             let mut rows = theme::wrap(e.meaning, text_w);
-            rows.extend(theme::wrap(&format!("Kafka: {}", e.kafka), text_w));
-            let kafka_from = rows.len() - theme::wrap(&format!("Kafka: {}", e.kafka), text_w).len();
+            let source = format!("{}: {}", section.source_label(), e.source);
+            rows.extend(theme::wrap(&source, text_w));
+            let kafka_from = rows.len() - theme::wrap(&source, text_w).len();
             let style_of = |i: usize| {
                 if i >= kafka_from {
                     theme::DIM

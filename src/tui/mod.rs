@@ -23,9 +23,11 @@ pub mod order;
 pub mod outcome;
 pub mod picker;
 pub mod producers;
+pub mod queue;
 pub mod quiz;
 pub mod run;
 pub mod share;
+pub mod system;
 pub mod theme;
 pub mod timeline;
 
@@ -142,7 +144,7 @@ fn main_body(app: &App, s: &Session, area: Rect, buf: &mut Buffer) {
         .areas(left);
         cluster.render(c, buf);
         draw_panel(producers::PRODUCERS_TITLE, &producer_lines, p, buf);
-        draw_panel(groups::GROUPS_TITLE, &group_lines, g, buf);
+        draw_panel(groups::title(&s.sim), &group_lines, g, buf);
         if dh > 0 {
             diagram::Diagram { app, s }.render(d, buf);
         }
@@ -168,7 +170,16 @@ fn main_body(app: &App, s: &Session, area: Rect, buf: &mut Buffer) {
         ])
         .areas(area);
         cluster.render(c, buf);
-        draw_panel(CLIENTS_TITLE, &client_lines, k, buf);
+        draw_panel(
+            if s.sim.settings().system.is_kafka() {
+                CLIENTS_TITLE
+            } else {
+                "Producers · Queues"
+            },
+            &client_lines,
+            k,
+            buf,
+        );
         outcome.render(o, buf);
         log.render(l, buf);
     }

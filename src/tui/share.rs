@@ -27,7 +27,7 @@ fn record_style(st: RecordState) -> ratatui::style::Style {
     }
 }
 
-fn short(name: &str) -> &str {
+pub(super) fn short(name: &str) -> &str {
     name.rsplit('/').next().unwrap_or(name)
 }
 
@@ -137,7 +137,7 @@ fn partition_lines(
     lines
 }
 
-fn member_style(st: ConsumerState) -> ratatui::style::Style {
+pub(super) fn member_style(st: ConsumerState) -> ratatui::style::Style {
     match st {
         ConsumerState::Active => theme::UP,
         ConsumerState::Crashed => theme::DOWN,

@@ -15,6 +15,7 @@ mod producer_fidelity;
 mod properties;
 mod queue_replication;
 mod queues;
+mod queue_screens;
 mod quiz;
 mod reference;
 mod scenario_files;
