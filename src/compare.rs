@@ -222,6 +222,15 @@ pub fn variants(label: &str, sc: &Scenario) -> Result<Vec<Variant>, String> {
 /// Like [`variants`], with the scenario's text, so that an error says where in the file the
 /// setting the preset changes is (or the table it belongs to).
 pub fn variants_in(label: &str, text: &str, sc: &Scenario) -> Result<Vec<Variant>, String> {
+    // The presets are settings of Kafka's clients (acks, idempotence, commit points,
+    // isolation): another system has none of them, so the comparison would show three
+    // identical runs under names that do not apply.
+    if !sc.cluster.system.is_kafka() {
+        return Err(format!(
+            "error: {label}: the guarantee presets are Kafka's producer and consumer settings, and this scenario runs on {}\n  = help: compare it across queue systems instead: `brokerlab compare {label} --systems kafka,rabbitmq,sqs,redis-list`",
+            sc.cluster.system.name()
+        ));
+    }
     Preset::ALL
         .iter()
         .map(|&p| {

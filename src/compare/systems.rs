@@ -9,7 +9,7 @@
 //! | topic | as is | one queue: classic (1 replica) or quorum | one queue (`fifo` for sqs-fifo) | one list: primary + replicas | one stream |
 //! | `acks` | as is | `0` → no confirms, else confirms | always stored redundantly | as is (`all` = WAIT) | as is (`all` = WAIT) |
 //! | `commit` | share acknowledgement | `auto` / `before-process` → `ack = "auto"`, else manual | delete after processing | BRPOP / LMOVE | XACK after processing |
-//! | `max_attempts` with a poison message or a dead-letter topic | `delivery_count_limit` (2 to 10) | quorum `delivery_limit` | `max_receive_count` (with a dead-letter topic) | none | `max_deliveries` |
+//! | `max_attempts` with a poison message or a dead-letter topic | `delivery_count_limit` (2 to 10) | quorum `delivery_limit` (attempts − 1: it counts redeliveries) | `max_receive_count` (with a dead-letter topic) | none | `max_deliveries` |
 //! | `dead_letter_topic` | dropped (archived instead) | dead-letter exchange | redrive target | dropped | dead-letter stream |
 //!
 //! Fields of the consumer-group protocol (assignor, protocol, commit, isolation, static
@@ -321,7 +321,9 @@ pub fn map(sc: &Scenario, system: QueueSystem) -> SystemScenario {
                     AckMode::Manual
                 });
                 if poison && quorum {
-                    g.delivery_limit = Some(attempts);
+                    // The limit counts redeliveries: `attempts` deliveries are the first and
+                    // `attempts - 1` more (a quorum queue allows at least one).
+                    g.delivery_limit = Some(attempts.saturating_sub(1).max(1));
                 } else if poison {
                     notes.push(format!(
                         "{}: a classic queue has no delivery limit: a failing message is requeued again and again",
@@ -439,7 +441,11 @@ fn group_intent(sc: &Scenario, g: &scenario::Group) -> (bool, u32) {
             matches!(g.commit, CommitMode::Auto | CommitMode::BeforeProcess),
             g.max_attempts,
         ),
-        System::Rabbitmq => (g.ack == Some(AckMode::Auto), limit(g.delivery_limit)),
+        System::Rabbitmq => (
+            g.ack == Some(AckMode::Auto),
+            g.delivery_limit
+                .map_or(g.max_attempts, |n| n.saturating_add(1)),
+        ),
         System::Sqs => (false, limit(g.max_receive_count)),
         // BRPOP takes the message off the list before the application processes it.
         System::Redis => (

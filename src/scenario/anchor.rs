@@ -88,16 +88,20 @@ impl<'a> AnchorScope<'a> {
     pub fn of(sc: &'a Scenario) -> AnchorScope<'a> {
         let mut partitions = Vec::with_capacity(sc.topics.len());
         let mut next_partition = 0u32;
+        // Capped at the limits, so that a file past them (still being validated, as the quiz
+        // is before the limits) costs no more than the largest valid one.
+        let max_partitions = super::validate::MAX_PARTITIONS as u32;
+        let max_consumers = super::validate::MAX_CONSUMERS as u32;
         for t in &sc.topics {
             let first = next_partition;
-            next_partition = next_partition.saturating_add(t.partitions);
+            next_partition = next_partition.saturating_add(t.partitions.min(max_partitions));
             partitions.push((first..next_partition).map(PartitionId).collect::<Vec<_>>());
         }
         let mut consumers = Vec::with_capacity(sc.groups.len());
         let mut next_consumer = 0u32;
         for g in &sc.groups {
             let first = next_consumer;
-            next_consumer = next_consumer.saturating_add(g.consumers);
+            next_consumer = next_consumer.saturating_add(g.consumers.min(max_consumers));
             consumers.push((first..next_consumer).map(ConsumerId).collect::<Vec<_>>());
         }
         let mut order: Vec<usize> = (0..sc.faults.len()).collect();

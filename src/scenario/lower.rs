@@ -239,7 +239,9 @@ pub fn lower(sc: &Scenario) -> SimConfig {
             topic: topic_id(&p.topic),
             acks: producer_acks(system, p),
             retries: p.retries,
-            idempotent: p.idempotent(),
+            // Idempotence (KIP-98) is Kafka's: another system's publisher resends as a plain
+            // retry, so a lost confirm can duplicate a message (SQS FIFO dedups by its id).
+            idempotent: system.is_kafka() && p.idempotent(),
             max_in_flight: p.max_in_flight,
             request_timeout_ms: p.request_timeout_ms,
             delivery_timeout_ms: p.delivery_timeout_ms,

@@ -113,7 +113,10 @@ impl QueuePolicy {
                     true,
                     credit,
                     RABBITMQ_HEARTBEAT_TIMEOUT_MS,
-                    q.delivery_limit.unwrap_or(no_limit),
+                    // A quorum queue dead-letters a message "returned more times than the
+                    // limit" (RabbitMQ's quorum queue docs, Poison Message Handling): with
+                    // limit N it is delivered N + 1 times, the first and N redeliveries.
+                    q.delivery_limit.map_or(no_limit, |n| n.saturating_add(1)),
                     on_failure,
                 )
             }

@@ -111,7 +111,8 @@ fn the_attempt_limit_and_dead_letter_topic_become_each_systems_own() {
     let r = &rabbit.scenario.groups[0];
     assert_eq!(r.dead_letter_topic.as_deref(), Some(dlt.as_str()));
     if quorum {
-        assert_eq!(r.delivery_limit, Some(attempts));
+        // A quorum queue's limit counts redeliveries, so the same number of deliveries.
+        assert_eq!(r.delivery_limit, Some(attempts.saturating_sub(1).max(1)));
     } else {
         assert_eq!(r.delivery_limit, None);
         assert!(rabbit.notes.iter().any(|n| n.contains("no delivery limit")));
@@ -156,7 +157,7 @@ fn a_queue_scenario_maps_back_to_kafka_with_its_intent() {
     assert_eq!(back.groups[0].ack, None);
     assert_eq!(back.groups[0].delivery_limit, None);
     if let Some(limit) = rabbit.groups[0].delivery_limit {
-        assert_eq!(back.groups[0].max_attempts, limit);
+        assert_eq!(back.groups[0].max_attempts, limit + 1);
     }
     let mut auto = rabbit.clone();
     auto.groups[0].ack = Some(AckMode::Auto);
@@ -342,15 +343,21 @@ fn a_consumer_crash_on_each_system() {
     let share = outcome("kafka-share").expect("kafka share groups run");
     assert_eq!(share["lost"], 0, "{share}");
     assert!(share["redelivered"].as_u64().unwrap() > 0, "{share}");
-    for s in ["rabbitmq", "redis-list"] {
-        if let Some(o) = outcome(s) {
-            assert_eq!(o["sent"], kafka["sent"], "{s}");
-            assert!(
-                o["lost_by_kind"]["skipped"].as_u64().unwrap() > 0,
-                "{s}: {o}"
-            );
-        }
-    }
+    // Auto-ack with no prefetch limit pushes the whole backlog to the consumers: the crashed
+    // one held what it had not applied yet.
+    let rabbit = outcome("rabbitmq").expect("rabbitmq runs");
+    assert_eq!(rabbit["sent"], kafka["sent"]);
+    assert!(
+        rabbit["lost_by_kind"]["skipped"].as_u64().unwrap() > 0,
+        "{rabbit}"
+    );
+    // BRPOP takes one message at a time, and at 5.25 s the list is empty (the last send was
+    // at 4.95 s) and consumer-1 has applied what it popped: nothing lost, nothing delivered
+    // twice. Whatever a BRPOP consumer loses is a popped message (skipped).
+    let list = outcome("redis-list").expect("redis-list runs");
+    assert_eq!(list["sent"], kafka["sent"]);
+    assert_eq!(list["redelivered"], 0, "{list}");
+    assert_eq!(list["lost"], list["lost_by_kind"]["skipped"], "{list}");
     for s in ["sqs", "redis-stream"] {
         if let Some(o) = outcome(s) {
             assert_eq!(o["sent"], kafka["sent"], "{s}");

@@ -89,14 +89,16 @@ fn rabbitmq_shows_a_quorum_queue_and_each_consumers_unacked_messages() {
     assert!(queue.contains("ready"), "{queue}");
     assert!(queue.contains("unacked"), "{queue}");
     assert!(queue.contains("manual ack"), "{queue}");
+    // RabbitMQ pushes without a prefetch limit: consumer-1 had applied and acked #11 and
+    // held #12-#16 unacked when it died.
     let c1 = row_with(&f, "consumer-1 crashed");
-    assert!(c1.contains("unacked 5 ◐#11 ×1 ◐#12 ×1"), "{c1}");
+    assert!(c1.contains("unacked 5 ◐#12 ×1 ◐#13 ×1"), "{c1}");
     assert!(!c1.contains("visible in") && !c1.contains("lock"), "{c1}");
     // The narrow layout keeps the counts and each consumer's messages.
     let f = frame(&app, 80, 24);
     snap!("tui__rabbitmq_crash_80x24", f.clone());
     assert!(f.contains("Producers · Queues"), "{f}");
-    assert!(row_with(&f, "│ c1 crashed").contains("◐#11"), "{f}");
+    assert!(row_with(&f, "│ c1 crashed").contains("◐#12"), "{f}");
 }
 
 #[test]
@@ -117,16 +119,16 @@ fn sqs_fifo_shows_invisible_messages_with_their_visibility_timers() {
         queue.contains("visible") && queue.contains("invisible"),
         "{queue}"
     );
-    // Each received message: its receive count and when it becomes visible again (the lock
-    // the dead consumer took at about 3.5 s, 15 s long).
+    // A receive takes one message (batch 1): the dead consumer's last one, its receive count
+    // and when it becomes visible again (received at about 3.85 s, 15 s invisible).
     let c1 = row_with(&f, "consumer-1 crashed");
     assert!(
-        c1.contains("invisible 5, visible in: ◐#11 ×1 14.5s"),
+        c1.contains("invisible 1, visible in: ◐#13 ×1 14.9s"),
         "{c1}"
     );
     let f = frame(&app, 80, 24);
     snap!("tui__sqs_fifo_crash_80x24", f.clone());
-    assert!(row_with(&f, "│ c1 crashed").contains("◐#11 14.5s"), "{f}");
+    assert!(row_with(&f, "│ c1 crashed").contains("◐#13 14.9s"), "{f}");
 }
 
 #[test]
@@ -147,10 +149,10 @@ fn a_redis_stream_shows_its_pending_entries_and_when_they_can_be_claimed() {
     assert!(f.contains("replicas [2,3]  replication offset 20"), "{f}");
     assert!(f.contains("controller (Sentinel)"), "{f}");
     assert!(
-        row_with(&f, "consumer-1 crashed").contains("pending (PEL) 5, claimable in:"),
+        row_with(&f, "consumer-1 crashed").contains("pending (PEL) 1, claimable in:"),
         "{f}"
     );
-    assert!(f.contains("◐#11 ×1 14.5s"), "{f}");
+    assert!(f.contains("◐#13 ×1 14.8s"), "{f}");
 }
 
 #[test]
@@ -162,7 +164,14 @@ fn a_redis_list_keeps_nothing_in_flight_so_the_consumer_shows_what_it_holds() {
         |_| {},
     );
     // Just before the crash, consumer-1 holds what it popped; Redis has no record of it.
-    step_until(&mut app, "applies checkout#11");
+    step_until(&mut app, "checkout#13 is gone from Redis");
+    // Popped at the primary; it holds it once the BRPOP reply has crossed the network.
+    for _ in 0..50 {
+        if row_with(&frame(&app, 120, 40), "consumer-1 active").contains("holds 1") {
+            break;
+        }
+        app.on_key(KeyEvent::new(KeyCode::Right, KeyModifiers::NONE));
+    }
     let f = frame(&app, 120, 40);
     snap!("tui__redis_list_before_crash_120x40", f.clone());
     assert!(f.starts_with(" [Redis list (LPUSH/BRPOP)]"), "{f}");
@@ -172,9 +181,9 @@ fn a_redis_list_keeps_nothing_in_flight_so_the_consumer_shows_what_it_holds() {
         !queue.contains("popped"),
         "nothing in flight on the server: {queue}"
     );
-    // It applied #11 and holds the rest of its batch.
+    // BRPOP takes one message: consumer-1 holds #13, which Redis no longer has.
     let c1 = row_with(&f, "consumer-1 active");
-    assert!(c1.contains("holds 4 ◐#12 ×1 ◐#13 ×1"), "{c1}");
+    assert!(c1.contains("holds 1 ◐#13 ×1"), "{c1}");
     assert!(f.contains("(gone from Redis)"), "{f}");
     // After the crash the consumer's memory is gone, and with it the messages.
     step_until(&mut app, "consumer-1 crashes");
@@ -194,17 +203,14 @@ fn a_rabbitmq_delivery_limit_shows_the_dead_lettered_messages() {
         // The quorum queue's limit as the share partition underneath applies it.
         |sc| sc.groups[0].delivery_limit = Some(3),
     );
-    step_until(&mut app, "is ARCHIVED");
+    step_until(&mut app, "is DROPPED");
     let f = frame(&app, 120, 40);
     snap!("tui__rabbitmq_delivery_limit_120x40", f.clone());
-    let queue = row_with(&f, "workers  queue orders");
-    assert!(queue.contains("☠ dead-lettered 1"), "{queue}");
     assert!(f.contains("delivery limit 3"), "{f}");
-    // No dead-letter exchange in this scenario: the message is dropped, and the panel says so.
-    assert!(
-        f.contains("☠ 1 dropped at the limit (no dead-letter queue)"),
-        "{f}"
-    );
+    // No dead-letter exchange in this scenario: RabbitMQ drops the message, which the group
+    // never applied: lost, not dead-lettered.
+    assert!(f.contains("lost 1"), "{f}");
+    assert!(f.contains("(lost: skipped 1)"), "{f}");
 }
 
 #[test]

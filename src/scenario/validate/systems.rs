@@ -588,7 +588,7 @@ impl Validator<'_, '_> {
         }
         if system == System::Sqs {
             // A redrive policy is `deadLetterTargetArn` and `maxReceiveCount` together.
-            let has_count = self.doc.has(fp!["groups", i, "max_receive_count"]);
+            let has_count = g.max_receive_count.is_some();
             if has_count && g.dead_letter_topic.is_none() {
                 self.err_key(
                     fp!["groups", i, "max_receive_count"],
