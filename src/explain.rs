@@ -52,6 +52,8 @@ pub enum Change {
     Durable,
     /// `unclean_leader_election = false`.
     CleanElection,
+    /// Redis: `acks = "all"` on every producer, which waits for every replica (WAIT).
+    Wait,
     EnableIdempotence,
     MaxInFlightOne,
     /// `replica_recovery = "leader-epoch"` (KIP-101).
@@ -67,6 +69,7 @@ impl Change {
         match self {
             Change::Durable => "acks = \"all\", min_insync_replicas = 2",
             Change::CleanElection => "unclean_leader_election = false",
+            Change::Wait => "acks = \"all\" (WAIT for the replicas)",
             Change::EnableIdempotence => "enable_idempotence = true",
             Change::MaxInFlightOne => "max_in_flight = 1",
             Change::LeaderEpochRecovery => "replica_recovery = \"leader-epoch\"",
@@ -88,6 +91,11 @@ impl Change {
                 }
                 for t in &mut v.topics {
                     t.min_insync_replicas = t.min_insync_replicas.max(2.min(t.replication_factor));
+                }
+            }
+            Change::Wait => {
+                for p in &mut v.producers {
+                    p.acks = Acks::All;
                 }
             }
             Change::CleanElection => {
@@ -199,7 +207,19 @@ pub fn describe(
                                 ""
                             }
                         );
-                        if unclean {
+                        if sc.cluster.system == scenario::model::System::Redis {
+                            // Sentinel promotes the most up-to-date replica, whatever it
+                            // lacks: only a write the replicas acknowledged (WAIT) survives.
+                            (
+                                format!(
+                                    "{} lost {part} {offs} when Sentinel promoted {}, a replica that never had them (Redis replicates asynchronously)",
+                                    sim.broker_name(r.broker),
+                                    sim.broker_name(leader),
+                                ),
+                                format!("acks={} (no WAIT)", acks.name()),
+                                Some(Change::Wait),
+                            )
+                        } else if unclean {
                             (
                                 cause,
                                 "unclean.leader.election.enable=true".into(),

@@ -40,7 +40,7 @@ impl Widget for PickerView<'_> {
             0,
             &Line::from(vec![
                 Span::styled(" BrokerLab", Style::new().add_modifier(Modifier::BOLD)),
-                Span::raw(" — watch a Kafka cluster keep or break its delivery promises"),
+                Span::raw(" — watch message queues keep or break their delivery promises"),
             ]),
         );
         put(
