@@ -47,6 +47,10 @@ impl LatestStart {
 /// more). Kafka's defaults stay; the warning says how to change them.
 pub fn latest_start_warnings(sc: &Scenario) -> Vec<LatestStart> {
     let mut out = Vec::new();
+    // RabbitMQ, SQS and Redis hand a new consumer everything the queue holds: no offset reset.
+    if !sc.cluster.system.is_kafka() {
+        return out;
+    }
     for g in &sc.groups {
         if g.auto_offset_reset != OffsetReset::Latest {
             continue;

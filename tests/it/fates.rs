@@ -76,6 +76,10 @@ fn run_warns_about_a_group_that_starts_at_latest_and_explains_why() {
     // The same scenario with earliest: no warning, nothing lost.
     let o = brokerlab(&["run", "scenarios/tour.toml", "--quiet"]);
     assert!(!stderr(&o).contains("starts at `latest`"));
+    // A Redis stream consumer group reads what the stream holds: Kafka's auto.offset.reset
+    // and initial rebalance delay do not apply, so there is nothing to warn about.
+    let o = brokerlab(&["run", "redis-stream-claim", "--quiet"]);
+    assert!(!stderr(&o).contains("starts at `latest`"), "{}", stderr(&o));
 }
 
 #[test]
