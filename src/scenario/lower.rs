@@ -240,8 +240,15 @@ pub fn lower(sc: &Scenario) -> SimConfig {
             acks: producer_acks(system, p),
             retries: p.retries,
             // Idempotence (KIP-98) is Kafka's: another system's publisher resends as a plain
-            // retry, so a lost confirm can duplicate a message (SQS FIFO dedups by its id).
-            idempotent: system.is_kafka() && p.idempotent(),
+            // retry, so a lost confirm can duplicate a message. An SQS FIFO queue deduplicates
+            // a resend by its MessageDeduplicationId (the message id) within 5 minutes: it is
+            // accepted and not stored again. The leader's idempotent-producer check does that
+            // for a retried send, which comes well within 5 minutes.
+            idempotent: match system {
+                core::System::Kafka => p.idempotent(),
+                core::System::Sqs => sc.topics.iter().any(|t| t.name == p.topic && t.fifo),
+                _ => false,
+            },
             max_in_flight: p.max_in_flight,
             request_timeout_ms: p.request_timeout_ms,
             delivery_timeout_ms: p.delivery_timeout_ms,

@@ -44,8 +44,6 @@ pub const RABBITMQ_HEARTBEAT_TIMEOUT_MS: u64 = 60_000;
 /// SQS's longest WaitTimeSeconds (20 s); Redis BRPOP/XREADGROUP BLOCK and a RabbitMQ
 /// consumer's subscription are held at least as long.
 pub const LONG_POLL_MS: u64 = 20_000;
-/// SQS FIFO's deduplication interval (5 minutes).
-pub const FIFO_DEDUP_WINDOW_MS: u64 = 300_000;
 
 /// What a consumer does with a message whose processing failed (a poison message).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

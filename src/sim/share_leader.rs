@@ -213,19 +213,8 @@ impl Broker {
             };
             let fifo_queue = policy.is_some_and(|p| p.fifo);
             let group_of = |m: MsgId| cx.msg_info(m).key;
-            let is_duplicate = |offset: u64, m: MsgId| {
-                // MessageDeduplicationId = the message id: a retried send within the
-                // deduplication interval is accepted but not stored again. A retry comes
-                // within the producer's delivery timeout, far inside the 5-minute interval,
-                // so any earlier copy in the queue's log counts.
-                (0..offset)
-                    .rev()
-                    .take(DEDUP_SCAN)
-                    .any(|o| msg_at(o) == Some(m))
-            };
             let fifo = Fifo {
                 group_of: &group_of,
-                is_duplicate: &is_duplicate,
             };
             let fifo = fifo_queue.then_some(&fifo);
             sp.acquire_with(acquire, hw, msg_at, fifo, limits, &mut changes);
@@ -355,9 +344,6 @@ fn limits_of(config: &ShareConfig) -> Limits {
         max_record_locks: config.partition_max_record_locks,
     }
 }
-
-/// How far back a FIFO queue looks for an earlier copy of a message (bounds the scan).
-const DEDUP_SCAN: usize = 10_000;
 
 /// One trace event per record change, and an `Archived` one after a change that archived.
 /// On a queue (`policy`), an acceptance at send is `Settled`, a channel's lost lock is

@@ -152,8 +152,6 @@ pub struct Persisted {
 pub struct Fifo<'a> {
     /// The message group (`MessageGroupId`: the key; `None` for a keyless message, one group).
     pub group_of: &'a dyn Fn(MsgId) -> Option<u32>,
-    /// The message at this offset repeats an earlier send's deduplication id.
-    pub is_duplicate: &'a dyn Fn(u64, MsgId) -> bool,
 }
 
 /// One share group's share partition on its leader.
@@ -305,13 +303,6 @@ impl SharePartition {
             let offset = self.speo();
             let msg = msg_at(offset);
             let record = match msg {
-                Some(msg) if fifo.is_some_and(|f| (f.is_duplicate)(offset, msg)) => InFlight {
-                    // Deduplicated on send: the queue never had it as a second message.
-                    offset,
-                    msg: None,
-                    state: RecordState::Acknowledged,
-                    delivery_count: 0,
-                },
                 Some(msg) if blocked(msg) => InFlight {
                     offset,
                     msg: Some(msg),
@@ -718,17 +709,10 @@ mod tests {
     }
 
     /// Offsets 0..6 hold messages 100..106; message group = message % 2 (two groups).
-    fn fifo_acquire(
-        sp: &mut SharePartition,
-        m: ConsumerId,
-        n: u32,
-        dup_at: Option<u64>,
-    ) -> Vec<u64> {
+    fn fifo_acquire(sp: &mut SharePartition, m: ConsumerId, n: u32) -> Vec<u64> {
         let group_of = |msg: MsgId| Some(msg.0 % 2);
-        let is_duplicate = |o: u64, _: MsgId| Some(o) == dup_at;
         let fifo = Fifo {
             group_of: &group_of,
-            is_duplicate: &is_duplicate,
         };
         let mut out = Vec::new();
         let req = Acquire {
@@ -744,28 +728,13 @@ mod tests {
     fn fifo_holds_a_message_group_while_one_of_its_messages_is_in_flight() {
         let mut sp = SharePartition::new(0);
         // One receive may take a group's messages in order.
-        assert_eq!(fifo_acquire(&mut sp, A, 1, None), [0]);
+        assert_eq!(fifo_acquire(&mut sp, A, 1), [0]);
         // Group 0 (offsets 0, 2, 4) is held; group 1 flows.
-        assert_eq!(fifo_acquire(&mut sp, B, 10, None), [1, 3]);
-        assert!(fifo_acquire(&mut sp, B, 10, None).is_empty());
+        assert_eq!(fifo_acquire(&mut sp, B, 10), [1, 3]);
+        assert!(fifo_acquire(&mut sp, B, 10).is_empty());
         let mut out = Vec::new();
         assert!(sp.acknowledge(A, 0, AckType::Accept, LIMITS, &mut out));
-        assert_eq!(
-            fifo_acquire(&mut sp, A, 10, None),
-            [2, 4],
-            "released in order"
-        );
-    }
-
-    #[test]
-    fn fifo_never_delivers_a_deduplicated_send() {
-        let mut sp = SharePartition::new(0);
-        // Offset 2 repeats an earlier send: skipped (and the window of four ends at 3).
-        assert_eq!(fifo_acquire(&mut sp, A, 10, Some(2)), [0, 1, 3]);
-        assert_eq!(
-            sp.in_flight().find(|r| r.offset == 2).map(|r| r.state),
-            Some(RecordState::Acknowledged)
-        );
+        assert_eq!(fifo_acquire(&mut sp, A, 10), [2, 4], "released in order");
     }
 
     #[test]
