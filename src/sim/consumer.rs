@@ -2140,7 +2140,7 @@ mod tests {
     /// Messages `1..=n` of one application, with `key` (interned as key 0) if any.
     fn messages(k: &mut Kernel, n: u32, key: Option<&str>) -> Vec<MsgId> {
         if let Some(key) = key {
-            k.keys.push(key.to_string());
+            std::rc::Rc::make_mut(&mut k.keys).push(key.to_string());
         }
         (1..=n)
             .map(|n| {

@@ -317,7 +317,7 @@ pub(crate) struct Kernel {
     /// finds the coordinator to verify with (KIP-890).
     pub(crate) txn_names: Vec<String>,
     pub(crate) msgs: chunked::ChunkedVec<MsgInfo>,
-    pub(crate) keys: Vec<String>,
+    pub(crate) keys: std::rc::Rc<Vec<String>>,
     pub(crate) faults: Vec<FaultSpec>,
     pub(crate) notes: Vec<Note>,
     /// The anchored notes not shown yet, in file order: each waits for its event (`emit`).
@@ -1807,7 +1807,7 @@ impl Kernel {
             txn_names: Vec::new(),
             controller_node: NodeId(0),
             msgs: chunked::ChunkedVec::new(),
-            keys: Vec::new(),
+            keys: Default::default(),
             faults: Vec::new(),
             notes: Vec::new(),
             waiting_notes: Vec::new(),

@@ -256,12 +256,13 @@ pub(crate) enum Workload {
         count: u64,
         every_ms: u64,
         start_ms: u64,
-        keys: Vec<u32>,
+        /// Static, so shared with every checkpoint rather than copied.
+        keys: std::rc::Rc<[u32]>,
         distribution: KeyDistribution,
         /// Cumulative Zipf weights over `keys`.
-        zipf_cdf: Vec<f64>,
+        zipf_cdf: std::rc::Rc<[f64]>,
     },
-    Explicit(Vec<(u64, Option<u32>)>),
+    Explicit(std::rc::Rc<[(u64, Option<u32>)]>),
 }
 
 impl Workload {
@@ -1911,7 +1912,11 @@ mod tests {
     }
 
     fn started(spec: &ProducerConfig, partitions: u32, sends: usize) -> (Kernel, Producer) {
-        let (mut k, mut p) = built(spec, partitions, Workload::Explicit(vec![(0, None); sends]));
+        let (mut k, mut p) = built(
+            spec,
+            partitions,
+            Workload::Explicit(vec![(0, None); sends].into()),
+        );
         start(&mut k, &mut p);
         (k, p)
     }
@@ -2038,7 +2043,7 @@ mod tests {
     #[test]
     fn a_batch_of_keyed_records_leaves_the_sticky_partition_and_the_random_stream_alone() {
         let (mut k, mut p) = started(&config(), 3, 0);
-        k.keys = (0..6).map(|i| format!("key-{i}")).collect();
+        k.keys = std::rc::Rc::new((0..6).map(|i| format!("key-{i}")).collect());
         let sticky = p.sticky;
         let rng_before = k.rng.clone();
         let mut cx = Cx::new(&mut k, ME);
@@ -2215,7 +2220,8 @@ mod tests {
             delivery_timeout_ms: 2_000,
             ..config()
         };
-        let workload = Workload::Explicit(vec![(0, None), (100, None), (100, None), (2050, None)]);
+        let workload =
+            Workload::Explicit(vec![(0, None), (100, None), (100, None), (2050, None)].into());
         let (mut k, mut p) = built(&spec, 1, workload);
         start(&mut k, &mut p);
         send_all(&mut k, &mut p);
@@ -2536,7 +2542,11 @@ mod tests {
             max_batch_records: 10,
             ..config()
         };
-        let (mut k, mut p) = built(&spec, 1, Workload::Explicit(vec![(0, None); records]));
+        let (mut k, mut p) = built(
+            &spec,
+            1,
+            Workload::Explicit(vec![(0, None); records].into()),
+        );
         k.settings.transaction_version = transaction_version;
         p.set_transactional(Some(Transactional {
             txn: 0,

@@ -304,7 +304,51 @@ pub(crate) struct ProducerSeqState {
     pid: u32,
     epoch: u16,
     /// (first seq, last seq, base offset) of the most recent batches, oldest first.
-    batches: Vec<(i32, i32, u64)>,
+    batches: RecentBatches,
+}
+
+/// The last [`PRODUCER_BATCH_CACHE`] batches of one producer, oldest first, held inline: a
+/// replica keeps one per producer that wrote to it (thousands per world, each copied into
+/// every TUI checkpoint), so none of them allocates.
+#[derive(Clone, Copy, Debug, Default)]
+struct RecentBatches {
+    runs: [(i32, i32, u64); PRODUCER_BATCH_CACHE],
+    len: u8,
+}
+
+impl RecentBatches {
+    fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// Appends a batch, dropping the oldest when full (as Kafka's `ProducerStateEntry`).
+    fn push(&mut self, run: (i32, i32, u64)) {
+        if self.len() == PRODUCER_BATCH_CACHE {
+            self.runs.copy_within(1.., 0);
+            self.len -= 1;
+        }
+        self.runs[self.len()] = run;
+        self.len += 1;
+    }
+
+    fn last(&self) -> Option<&(i32, i32, u64)> {
+        self.len().checked_sub(1).map(|i| &self.runs[i])
+    }
+
+    fn iter(&self) -> std::slice::Iter<'_, (i32, i32, u64)> {
+        self.runs[..self.len()].iter()
+    }
+}
+
+impl std::ops::Index<usize> for RecentBatches {
+    type Output = (i32, i32, u64);
+    fn index(&self, i: usize) -> &Self::Output {
+        &self.runs[..self.len()][i]
+    }
 }
 
 impl ProducerSeqState {
@@ -590,7 +634,7 @@ impl Replica {
                 states.push(ProducerSeqState {
                     pid,
                     epoch,
-                    batches: Vec::with_capacity(PRODUCER_BATCH_CACHE),
+                    batches: RecentBatches::default(),
                 });
                 states.last_mut().expect("just pushed")
             }
@@ -599,9 +643,6 @@ impl Replica {
             // A new epoch starts its sequence numbers afresh.
             state.epoch = epoch;
             state.batches.clear();
-        }
-        if state.batches.len() == PRODUCER_BATCH_CACHE {
-            state.batches.remove(0);
         }
         state.batches.push((first, last, base));
     }
@@ -999,7 +1040,7 @@ impl Replica {
             None => self.disk.producer_states.push(ProducerSeqState {
                 pid: req.pid,
                 epoch: req.producer_epoch,
-                batches: Vec::with_capacity(PRODUCER_BATCH_CACHE),
+                batches: RecentBatches::default(),
             }),
         }
 

@@ -1,6 +1,7 @@
 //! Building a [`Sim`] from its [`SimConfig`].
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use crate::sim::broker::Broker;
 use crate::sim::config::{Acks, CommitMode, ProducerConfig, SimConfig, WorkloadConfig};
@@ -147,7 +148,7 @@ pub(super) fn build(mut config: SimConfig, seed: u64) -> Sim {
             } => {
                 let keys: Vec<u32> = keys
                     .iter()
-                    .map(|k| intern_key(&mut sim.k.keys, &mut key_index, k))
+                    .map(|k| intern_key(Rc::make_mut(&mut sim.k.keys), &mut key_index, k))
                     .collect();
                 let total: f64 = (1..=keys.len()).map(|k| 1.0 / k as f64).sum();
                 let mut acc = 0.0;
@@ -161,7 +162,7 @@ pub(super) fn build(mut config: SimConfig, seed: u64) -> Sim {
                     count: *count,
                     every_ms: *every_ms,
                     start_ms: *start_ms,
-                    keys,
+                    keys: keys.into(),
                     distribution: *distribution,
                     zipf_cdf,
                 }
@@ -172,13 +173,14 @@ pub(super) fn build(mut config: SimConfig, seed: u64) -> Sim {
                     .map(|(at, key)| {
                         (
                             *at,
-                            key.as_deref()
-                                .map(|k| intern_key(&mut sim.k.keys, &mut key_index, k)),
+                            key.as_deref().map(|k| {
+                                intern_key(Rc::make_mut(&mut sim.k.keys), &mut key_index, k)
+                            }),
                         )
                     })
                     .collect();
                 msgs.sort_by_key(|m| m.0);
-                Workload::Explicit(msgs)
+                Workload::Explicit(msgs.into())
             }
         };
         let partitions = sim.k.topics[topic.idx()].partitions.clone();
@@ -378,7 +380,7 @@ fn create_embedded_producer(
         node,
         topic,
         &partitions,
-        Workload::Explicit(Vec::new()),
+        Workload::Explicit(Rc::from([])),
     );
     if let Some(id) = transactional_id.as_deref() {
         let txn = sim.txn_index(id, crate::sim::txn_client::DEFAULT_TRANSACTION_TIMEOUT_MS);
