@@ -572,16 +572,14 @@ impl Checker {
                 key,
             } => self.on_produced(*producer, *msg, *partition, *key),
             Trace::Acked { msg, .. } => self.on_acked(*msg),
-            Trace::Failed { msg, error, .. } => {
+            Trace::Failed { msg, error, .. } if self.entry(*msg).flags & F_FAILED == 0 => {
                 let m = self.slot(*msg);
-                if m.flags & F_FAILED == 0 {
-                    m.flags |= F_FAILED;
-                    if !error.is_unanswered() {
-                        m.flags |= F_FAILED_BY_ANSWER;
-                    }
-                    self.failed += 1;
-                    self.refate(msg.idx());
+                m.flags |= F_FAILED;
+                if !error.is_unanswered() {
+                    m.flags |= F_FAILED_BY_ANSWER;
                 }
+                self.failed += 1;
+                self.refate(msg.idx());
             }
             Trace::Applied { group, msg, .. } => self.on_applied(*group, *msg),
             Trace::Redelivered { group, .. } => {
@@ -835,13 +833,25 @@ impl Checker {
         }
     }
 
-    /// The ledger slot of a message, growing the ledger if the id is new.
+    /// The ledger slot of a message, growing the ledger if the id is new. Only to write:
+    /// writing copies the ledger's leaf if a checkpoint shares it, so readers use
+    /// [`Checker::entry`].
     fn slot(&mut self, msg: MsgId) -> &mut Msg {
+        self.grow_to(msg);
+        &mut self.msgs[msg.idx()]
+    }
+
+    /// A copy of a message's ledger entry, growing the ledger if the id is new.
+    fn entry(&mut self, msg: MsgId) -> Msg {
+        self.grow_to(msg);
+        self.msgs[msg.idx()]
+    }
+
+    fn grow_to(&mut self, msg: MsgId) {
         let i = msg.idx();
         if i >= self.msgs.len() {
             self.msgs.resize(i + 1, UNKNOWN_MSG);
         }
-        &mut self.msgs[i]
     }
 
     fn on_produced(
@@ -852,7 +862,7 @@ impl Checker {
         key: Option<u32>,
     ) {
         let i = msg.idx();
-        if self.slot(msg).flags & F_PRODUCED != 0 {
+        if self.entry(msg).flags & F_PRODUCED != 0 {
             return; // a repeated send event for the same id; the first one counts
         }
         self.sent += 1;
@@ -918,10 +928,10 @@ impl Checker {
 
     fn on_acked(&mut self, msg: MsgId) {
         let i = msg.idx();
-        let m = self.slot(msg);
-        if m.flags & F_ACKED != 0 {
+        if self.entry(msg).flags & F_ACKED != 0 {
             return;
         }
+        let m = self.slot(msg);
         m.flags |= F_ACKED;
         let topic = m.topic;
         self.acked += 1;
@@ -945,7 +955,7 @@ impl Checker {
             return;
         }
         let i = msg.idx();
-        self.slot(msg);
+        self.grow_to(msg);
         let g = &mut self.groups[gi];
         if g.forgotten.len() <= i {
             g.forgotten.resize(i + 1, 0);
@@ -962,7 +972,7 @@ impl Checker {
             return;
         }
         let i = msg.idx();
-        let m = *self.slot(msg);
+        let m = self.entry(msg);
         let g = &mut self.groups[gi];
         if g.dead.len() <= i {
             g.dead.resize(i + 1, false);
@@ -985,7 +995,7 @@ impl Checker {
             return;
         }
         let i = msg.idx();
-        let m = *self.slot(msg);
+        let m = self.entry(msg);
         let nmsgs = self.msgs.len();
         let g = &mut self.groups[gi];
         if g.times.len() < nmsgs {
@@ -1098,7 +1108,7 @@ impl Checker {
         first_msg: MsgId,
     ) {
         self.part(partition);
-        let first = *self.slot(first_msg);
+        let first = self.entry(first_msg);
         let pi = partition.idx();
         let pl = &mut self.parts[pi];
         pl.set_leo(broker.0, base + count as u64);
@@ -1218,8 +1228,9 @@ impl Checker {
             if m == NONE {
                 continue;
             }
-            let msg = &mut self.msgs[m as usize];
-            if msg.offset == off {
+            // Read before writing: a write copies the leaf a checkpoint shares.
+            if self.msgs[m as usize].offset == off {
+                let msg = &mut self.msgs[m as usize];
                 msg.offset = NO_OFFSET;
                 msg.removal = removal;
                 self.refate(m as usize);
