@@ -31,7 +31,13 @@ pub const WIRE_CAPACITY: usize = 20_000;
 pub const CHECKPOINT_EVERY: u64 = 2000;
 /// At most this many checkpoints are kept; past it every other one is dropped and the interval
 /// doubles, so memory stays bounded on long runs.
-const MAX_CHECKPOINTS: usize = 128;
+const MAX_CHECKPOINTS: usize = 64;
+/// Events between two near checkpoints: those kept close to where the user is, so that a step
+/// back replays at most this many events however long the run (the regular checkpoints grow
+/// sparser as it grows).
+pub const NEAR_EVERY: u64 = 16_384;
+/// How many near checkpoints are kept (the newest taken).
+const NEAR_KEPT: usize = 2;
 /// Safety bound for the "step until something happens" operations.
 const MAX_SEARCH_EVENTS: u64 = 5_000_000;
 
@@ -177,10 +183,16 @@ pub struct Session {
     pub live_faults: Vec<LiveFault>,
     checkpoints: Vec<Checkpoint>,
     checkpoint_every: u64,
+    /// Checkpoints near where the user played or stepped back to, every [`NEAR_EVERY`]
+    /// events, once the regular ones are sparser than that; at most [`NEAR_KEPT`], the
+    /// newest taken.
+    near: VecDeque<Checkpoint>,
     /// The checker's outcome for the current state, built when first asked for (from the
     /// checker's live counts: O(groups)), so a replay of many steps builds it once.
     outcome: std::cell::OnceCell<Outcome>,
     buf: Vec<TraceEvent>,
+    /// While stepping back: the event count the replay stops at.
+    replay_to: Option<u64>,
     /// The forward steps taken one after another (`→`): where each started and ended, so that
     /// `←` from the end of one goes back exactly to where it started.
     trail: Vec<(u64, u64)>,
@@ -235,8 +247,10 @@ impl Session {
             live_faults: Vec::new(),
             checkpoints: Vec::new(),
             checkpoint_every: CHECKPOINT_EVERY,
+            near: VecDeque::new(),
             outcome: std::cell::OnceCell::new(),
             buf: Vec::new(),
+            replay_to: None,
             trail: Vec::new(),
         };
         for w in crate::scenario::latest_start_warnings(&s.scenario) {
@@ -281,14 +295,41 @@ impl Session {
         self.outcome.get_or_init(|| self.checker.outcome())
     }
 
+    /// A copy of the state now. During a replay the kernel holds the digest; the copy is
+    /// switched back to storing its whole trace, as every checkpoint is. Taken only after a
+    /// step's trace has been drained (a replay's pending events are hashed already).
     fn checkpoint(&self) -> Checkpoint {
+        let mut sim = self.sim.clone();
+        let digest = if self.replay_to.is_some() {
+            sim.end_replay()
+        } else {
+            self.digest
+        };
         Checkpoint {
             events: self.sim.events(),
-            sim: self.sim.clone(),
+            sim,
             checker: self.checker.clone(),
             metrics: self.metrics.clone(),
-            digest: self.digest,
+            digest,
         }
+    }
+
+    /// Keep a near checkpoint at `event` if it falls on [`NEAR_EVERY`] and the regular
+    /// checkpoints are sparser (and none is there already).
+    fn maybe_near_checkpoint(&mut self, event: u64) {
+        if self.checkpoint_every <= NEAR_EVERY
+            || !event.is_multiple_of(NEAR_EVERY)
+            || event.is_multiple_of(self.checkpoint_every)
+            || !self.sim.pending_trace().is_empty()
+            || self.near.iter().any(|c| c.events == event)
+        {
+            return;
+        }
+        if self.near.len() == NEAR_KEPT {
+            self.near.pop_front();
+        }
+        let cp = self.checkpoint();
+        self.near.push_back(cp);
     }
 
     // ----- going forward ------------------------------------------------------------------
@@ -309,8 +350,10 @@ impl Session {
         let mut buf = std::mem::take(&mut self.buf);
         buf.extend(self.sim.drain_trace());
         for ev in &buf {
-            self.digest.add(ev);
+            // A replay (`record` false) runs the kernel in its digest mode: it has hashed
+            // every event already, `Sent` included.
             if record {
+                self.digest.add(ev);
                 self.record(event, ev, &mut flags);
             }
             if ev.kind.is_notable() {
@@ -386,10 +429,20 @@ impl Session {
             }
             return None;
         }
-        if !self.live_faults.is_empty() {
+        if !self.live_faults.is_empty() && self.replay_to != Some(event) {
             self.inject_live_at(event);
         }
-        if event.is_multiple_of(self.checkpoint_every)
+        // A replay never passes the last regular checkpoint (it goes back). It keeps near ones
+        // on its way only at the last points before its target, which the next steps back
+        // start from; playing forward keeps one at every point.
+        if self
+            .replay_to
+            .is_none_or(|to| event + NEAR_KEPT as u64 * NEAR_EVERY > to)
+        {
+            self.maybe_near_checkpoint(event);
+        }
+        if record
+            && event.is_multiple_of(self.checkpoint_every)
             && self.checkpoints.last().is_none_or(|c| c.events < event)
         {
             self.checkpoints.push(self.checkpoint());
@@ -635,12 +688,18 @@ impl Session {
                 order.pop_applied(info.producer, info.key);
             }
         }
-        let cp = self
+        let regular = self
             .checkpoints
             .iter()
             .rev()
             .find(|c| c.events <= target)
-            .expect("a checkpoint at event 0")
+            .expect("a checkpoint at event 0");
+        let cp = self
+            .near
+            .iter()
+            .filter(|c| c.events <= target && c.events > regular.events)
+            .max_by_key(|c| c.events)
+            .unwrap_or(regular)
             .clone();
         self.sim = cp.sim;
         self.checker = cp.checker;
@@ -663,12 +722,23 @@ impl Session {
         let keep = self.notables.partition_point(|&e| e <= target);
         self.notables.truncate(keep);
         self.marks.truncate_after(target);
-        self.inject_live_at(self.sim.events());
-        while self.sim.events() < target {
-            if self.step_raw(false).is_none() {
-                break;
+        if self.sim.events() < target {
+            // The replay records nothing and reads no `Sent` event: the kernel hashes each
+            // event as it is emitted instead of building the wire summaries the views would
+            // show. A live fault due at the target itself is injected after it, as going
+            // forward: its events wait, unhashed, for the next step to record them.
+            self.sim.begin_replay(self.digest);
+            self.replay_to = Some(target);
+            self.inject_live_at(self.sim.events());
+            while self.sim.events() < target {
+                if self.step_raw(false).is_none() {
+                    break;
+                }
             }
+            self.replay_to = None;
+            self.digest = self.sim.end_replay();
         }
+        self.inject_live_at(self.sim.events());
         self.refresh();
     }
 
@@ -762,6 +832,7 @@ impl Session {
         let now = self.events();
         self.live_faults.retain(|f| f.event <= now);
         self.checkpoints.retain(|c| c.events <= now);
+        self.near.retain(|c| c.events <= now);
         let mut spec = spec;
         spec.at = self.sim.now();
         let fault = crate::scenario::raise_fault(&spec, &self.sim);
@@ -1005,6 +1076,8 @@ pub struct StepBackReport {
     pub messages: u64,
     pub checkpoints: usize,
     pub checkpoint_every: u64,
+    /// Near checkpoints held at the end (see [`NEAR_EVERY`]).
+    pub near_checkpoints: usize,
     /// Live heap bytes of the session without its checkpoints (`None` without the counting
     /// allocator).
     pub state_bytes: Option<i64>,
@@ -1014,6 +1087,9 @@ pub struct StepBackReport {
     pub build: std::time::Duration,
     /// One step back from each random position, sorted.
     pub step_back: Vec<std::time::Duration>,
+    /// Reaching each random position from the one before it (a jump back in the run, as the
+    /// timeline or `[` makes), sorted.
+    pub jump: Vec<std::time::Duration>,
     /// Heap bytes of one copy of each part of the state, largest first (empty without the
     /// counting allocator).
     pub copy_by_part: Vec<(&'static str, i64)>,
@@ -1059,19 +1135,25 @@ impl Session {
             .collect();
         at_positions.sort_unstable_by(|a, b| b.cmp(a));
         let mut times = Vec::with_capacity(positions as usize);
+        let mut jumps = Vec::with_capacity(positions as usize);
         for at in at_positions {
+            let t = Instant::now();
             session.rewind_to(at);
+            jumps.push(t.elapsed());
             let t = Instant::now();
             session.step_back();
             times.push(t.elapsed());
         }
         times.sort();
+        jumps.sort();
+        let near_checkpoints = session.near.len();
         let checkpoints = session.checkpoints.len();
         // Last, because measuring means dropping them (the session is not used after this):
         // what the checkpoints add to the heap.
         let (state_bytes, checkpoint_bytes) = if crate::heap::counting() {
             let with = crate::heap::live_bytes();
             session.checkpoints.truncate(1);
+            session.near.clear();
             let without = crate::heap::live_bytes();
             (Some(without), Some(with - without))
         } else {
@@ -1082,10 +1164,12 @@ impl Session {
             messages,
             checkpoints,
             checkpoint_every: session.checkpoint_every,
+            near_checkpoints,
             state_bytes,
             checkpoint_bytes,
             build,
             step_back: times,
+            jump: jumps,
             copy_by_part,
         }
     }
@@ -1132,8 +1216,8 @@ impl std::fmt::Display for StepBackReport {
         )?;
         writeln!(
             f,
-            "  checkpoints          {} (one every {} events)",
-            self.checkpoints, self.checkpoint_every
+            "  checkpoints          {} (one every {} events) and {} near ones (every {} events, the newest)",
+            self.checkpoints, self.checkpoint_every, self.near_checkpoints, NEAR_EVERY
         )?;
         match (self.state_bytes, self.checkpoint_bytes) {
             (Some(state), Some(cps)) => writeln!(
@@ -1158,15 +1242,20 @@ impl std::fmt::Display for StepBackReport {
             writeln!(f, "  one copy, MiB        {}", parts.join(", "))?;
         }
         let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
-        if let (Some(&min), Some(&max)) = (self.step_back.first(), self.step_back.last()) {
-            writeln!(
-                f,
-                "  one step back        min {:.2} ms, median {:.2} ms, max {:.2} ms ({} random positions)",
-                ms(min),
-                ms(self.step_back[self.step_back.len() / 2]),
-                ms(max),
-                self.step_back.len()
-            )?;
+        for (label, times) in [
+            ("one step back", &self.step_back),
+            ("jump back there", &self.jump),
+        ] {
+            if let (Some(&min), Some(&max)) = (times.first(), times.last()) {
+                writeln!(
+                    f,
+                    "  {label:<20} min {:.2} ms, median {:.2} ms, max {:.2} ms ({} random positions)",
+                    ms(min),
+                    ms(times[times.len() / 2]),
+                    ms(max),
+                    times.len()
+                )?;
+            }
         }
         Ok(())
     }
@@ -1309,5 +1398,88 @@ mod order_index_tests {
             saw, [true; 3],
             "duplicates, reorderings and losses were indexed"
         );
+    }
+}
+
+#[cfg(test)]
+mod near_checkpoint_tests {
+    use super::*;
+
+    /// The state a view could show: simulation, checker outcome and digest.
+    fn state(s: &Session) -> String {
+        let sim = &s.sim;
+        format!(
+            "{} {} {:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+            s.events(),
+            s.digest.hex(),
+            s.outcome(),
+            sim.brokers(),
+            sim.producers(),
+            sim.consumers(),
+            sim.groups(),
+            s.applied,
+        )
+    }
+
+    fn near_events(s: &Session) -> Vec<u64> {
+        s.near.iter().map(|c| c.events).collect()
+    }
+
+    /// Once the regular checkpoints are sparser than `NEAR_EVERY` (as after a long run), the
+    /// session keeps near ones where it played and where it replayed to, and a rewind from
+    /// one, even one taken during a replay (whose digest the kernel held), reaches exactly
+    /// the state reached going forward.
+    #[test]
+    fn near_checkpoints_restore_the_state_reached_going_forward() {
+        let opts = crate::bench::BenchOptions {
+            messages: 20_000,
+            brokers: 4,
+            partitions: 8,
+            seed: 5,
+        };
+        let mut s = Session::new("bench", crate::bench::large_scenario(&opts), opts.seed);
+        s.checkpoint_every = 4 * NEAR_EVERY;
+        let marks = [10_000u64, 30_000, 34_000, 44_999];
+        let mut forward = Vec::new();
+        for &m in &marks {
+            s.rewind_to(m);
+            assert_eq!(s.events(), m, "the run lasts past event {m}");
+            forward.push(state(&s));
+        }
+        s.rewind_to(45_000);
+        assert_eq!(
+            near_events(&s),
+            [NEAR_EVERY, 2 * NEAR_EVERY],
+            "playing forward keeps the newest two"
+        );
+        // Back from the near checkpoints taken going forward.
+        s.rewind_to(44_999);
+        assert_eq!(
+            state(&s),
+            forward[3],
+            "back to 44 999 from a near checkpoint"
+        );
+        s.rewind_to(30_000);
+        assert_eq!(
+            state(&s),
+            forward[1],
+            "back to 30 000 from a near checkpoint"
+        );
+        // Without them, a replay from the start keeps the two on its way, and a rewind from
+        // those gives the same state again.
+        s.rewind_to(45_000);
+        s.near.clear();
+        s.rewind_to(40_000);
+        assert_eq!(near_events(&s), [NEAR_EVERY, 2 * NEAR_EVERY]);
+        s.rewind_to(34_000);
+        assert_eq!(
+            state(&s),
+            forward[2],
+            "back to 34 000 from a replay's checkpoint"
+        );
+        s.rewind_to(10_000);
+        assert_eq!(state(&s), forward[0], "before every near checkpoint");
+        s.rewind_to(44_999);
+        assert_eq!(state(&s), forward[3], "forward again after stepping back");
     }
 }

@@ -483,6 +483,30 @@ impl Sim {
         self.k.trace_mode = mode;
     }
 
+    /// Replaying to a known point (the TUI stepping back): from here on the kernel folds
+    /// every event into a digest that continues `digest` (that of every event drained so far)
+    /// and stores no `Sent` event, as [`TraceMode::Digest`] does, so the replay builds none of
+    /// the wire summaries nobody will read. Ended by
+    /// [`Sim::end_replay`]; events, ids, causes and the simulation are the same in both modes.
+    /// Events still pending are folded in now: the caller drains them without hashing them.
+    pub fn begin_replay(&mut self, digest: digest::Digest) {
+        debug_assert_eq!(self.k.trace_mode, TraceMode::Full);
+        let mut digest = digest;
+        self.k.trace.iter().for_each(|ev| digest.add(ev));
+        self.k.digest = digest;
+        self.k.trace_mode = TraceMode::Digest;
+    }
+
+    /// Back to storing every event ([`TraceMode::Full`]); returns the digest of the whole trace
+    /// so far, the replay's events included. The events the replay stored (all but `Sent`)
+    /// must have been drained: they are already in the digest.
+    pub fn end_replay(&mut self) -> digest::Digest {
+        debug_assert!(self.k.trace.is_empty(), "drain the replay's trace first");
+        debug_assert_eq!(self.k.trace_mode, TraceMode::Digest);
+        self.k.trace_mode = TraceMode::Full;
+        std::mem::take(&mut self.k.digest)
+    }
+
     /// Trace events emitted so far, stored or not (the next event's id).
     pub fn trace_emitted(&self) -> u64 {
         self.k.trace_seq
