@@ -1,7 +1,6 @@
 //! Building a [`Sim`] from its [`SimConfig`].
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, DefaultHasher};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use crate::sim::broker::Broker;
@@ -83,11 +82,10 @@ pub(super) fn build(mut config: SimConfig, seed: u64) -> Sim {
         system: c.system,
     };
     let mut sim = Sim::new_empty(settings);
-    // Only looked up, never iterated (ids come from first sight, in configuration order), and
-    // dropped once the world is built: no hash order can reach the run, and the fixed-key
-    // hasher reads no OS randomness. Keyed by the configuration's own strings: a sweep builds
-    // a world per seed, and an ordered map of copied names was 5% of a seed with 10 000 keys.
-    let mut key_index = KeyIndex::default();
+    // An ordered map (the sim holds no hash map), keyed by the configuration's own strings: a
+    // sweep builds a world per seed, and copying every name into the index too was a cost of
+    // its own with 10 000 keys.
+    let mut key_index = KeyIndex::new();
 
     // Nodes: brokers first (NodeId == BrokerId), then the controller, then producers.
     for b in 0..c.brokers {
@@ -285,7 +283,7 @@ pub(super) fn provision_partition(sim: &mut Sim, t: TopicId, assignment: Vec<Bro
 }
 
 /// Key name to id, while the world is built.
-type KeyIndex<'a> = HashMap<&'a str, u32, BuildHasherDefault<DefaultHasher>>;
+type KeyIndex<'a> = BTreeMap<&'a str, u32>;
 
 /// The id of key `k`, interning it on first sight. The index makes a million distinct keys
 /// cheap (a linear search was quadratic).
