@@ -457,12 +457,21 @@ fn compare(arg: &str, seed: Option<u64>, versions: Option<&str>, json: bool) -> 
         };
         crate::compare::compare(&label, &sc, &variants, seed)
     };
+    print_report(&report, json, || crate::compare::text(&report))
+}
+
+/// A report on stdout: as JSON with `--json`, else as the text `text` makes.
+fn print_report<T: serde::Serialize>(
+    report: &T,
+    json: bool,
+    text: impl FnOnce() -> String,
+) -> ExitCode {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if json {
-        let _ = serde_json::to_writer_pretty(&mut out, &report);
+        let _ = serde_json::to_writer_pretty(&mut out, report);
         let _ = writeln!(out);
     } else {
-        let _ = write!(out, "{}", crate::compare::text(&report));
+        let _ = write!(out, "{}", text());
     }
     let _ = out.flush();
     ExitCode::SUCCESS
@@ -493,15 +502,7 @@ fn compare_systems(arg: &str, seed: Option<u64>, list: &str, json: bool) -> Exit
         }
         return ExitCode::from(EXIT_BAD_INPUT);
     }
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    if json {
-        let _ = serde_json::to_writer_pretty(&mut out, &report);
-        let _ = writeln!(out);
-    } else {
-        let _ = write!(out, "{}", systems::text(&report));
-    }
-    let _ = out.flush();
-    ExitCode::SUCCESS
+    print_report(&report, json, || systems::text(&report))
 }
 
 struct SweepArgs {
@@ -589,15 +590,7 @@ fn sweep(a: &SweepArgs) -> ExitCode {
         progress: std::io::stderr().is_terminal(),
     };
     let report = crate::sweep::sweep(&sc, &opts);
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    if a.json {
-        let _ = serde_json::to_writer_pretty(&mut out, &report);
-        let _ = writeln!(out);
-    } else {
-        let _ = write!(out, "{}", crate::sweep::text(&report, true));
-    }
-    let _ = out.flush();
-    ExitCode::SUCCESS
+    print_report(&report, a.json, || crate::sweep::text(&report, true))
 }
 
 /// `quiz [SCENARIO] [--seed N]`: questions on stdout, answers from stdin.

@@ -127,35 +127,32 @@ fn hw_with_a_threshold_and_message_anchors_match_their_own_event() {
     assert!(note.time.as_ms() > 15000, "{}", note.time);
 }
 
+/// The message, step and delivery count of a `Share` event.
+fn share_step(kind: &Trace) -> (brokerlab::sim::MsgId, ShareStep, u32) {
+    match *kind {
+        Trace::Share {
+            msg,
+            step,
+            delivery_count,
+            ..
+        } => (msg, step, delivery_count),
+        ref other => panic!("not a Share event: {other:?}"),
+    }
+}
+
 #[test]
 fn queue_delivery_anchors_wait_for_the_lock_expiry_and_the_redelivery_of_their_message() {
     let text = include_str!("../../scenarios/share-group-lock-expiry.toml");
     let sc = parse(text);
     let (sim, events) = trace(&sc);
     let (note, before) = shown(&sim, &events, "15 s after consumer-1 acquired");
-    let Trace::Share {
-        msg,
-        step,
-        delivery_count,
-        ..
-    } = before.kind
-    else {
-        panic!("{:?}", before.kind);
-    };
+    let (msg, step, delivery_count) = share_step(&before.kind);
     assert_eq!(sim.msg_name(msg), "checkout#11");
     assert_eq!((step, delivery_count), (ShareStep::LockExpired, 1));
     assert_eq!(note.cause, Some(before.id));
     // `redeliver` skips the first delivery of checkout#11 and waits for the second.
     let (_, before) = shown(&sim, &events, "consumer-2 acquires checkout#11 again");
-    let Trace::Share {
-        msg,
-        step,
-        delivery_count,
-        ..
-    } = before.kind
-    else {
-        panic!("{:?}", before.kind);
-    };
+    let (msg, step, delivery_count) = share_step(&before.kind);
     assert_eq!(sim.msg_name(msg), "checkout#11");
     assert_eq!((step, delivery_count), (ShareStep::Acquired, 2));
     let first = events
