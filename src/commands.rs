@@ -216,7 +216,7 @@ fn run(arg: &str, seed: Option<u64>, json: bool, quiet: bool, verbose: bool) -> 
         report::run_headless(&label, &sc, seed, on_event)
     };
     if json {
-        let _ = serde_json::to_writer_pretty(&mut out, &report);
+        let _ = report::write_json(&mut out, &report);
         let _ = writeln!(out);
     } else {
         if narrate {
@@ -468,7 +468,7 @@ fn print_report<T: serde::Serialize>(
 ) -> ExitCode {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if json {
-        let _ = serde_json::to_writer_pretty(&mut out, report);
+        let _ = report::write_json(&mut out, report);
         let _ = writeln!(out);
     } else {
         let _ = write!(out, "{}", text());
