@@ -166,6 +166,31 @@ impl ConsumerPartition {
     }
 }
 
+/// [`ConsumerMem::part_of`] for a partition not assigned to this consumer.
+const NO_PART: u32 = u32::MAX;
+
+/// The part indices a walk visits, in `parts` order: every part of `len` after a change,
+/// else the listed ones, once each.
+fn parts_to_visit(list: &mut Vec<u32>, len: usize, all: bool) {
+    if all {
+        list.clear();
+        list.extend(0..len as u32);
+    } else {
+        list.sort_unstable();
+        list.dedup();
+    }
+}
+
+/// Keeps the larger allocation of a visited list and the list that replaced it, with the
+/// latter's entries: the lists are taken and rebuilt on every fetch response.
+fn recycle(mut visited: Vec<u32>, list: &mut Vec<u32>) {
+    if visited.capacity() > list.capacity() {
+        visited.clear();
+        visited.append(list);
+        *list = visited;
+    }
+}
+
 /// What the consumer does once its synchronous commit is answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum AfterCommit {
@@ -236,6 +261,18 @@ struct ConsumerMem {
     state: ConsumerState,
     generation: u32,
     parts: Vec<ConsumerPartition>,
+    /// Indices into `parts` that spare poll() and send_fetches() a walk over every assigned
+    /// partition (hundreds of them at 1000 partitions); both still visit in `parts` order.
+    /// The parts that may hold buffered records (only a fetch response buffers them).
+    buffered_parts: Vec<u32>,
+    /// The parts that may be idle: no fetch in flight and nothing buffered.
+    idle_parts: Vec<u32>,
+    /// `parts` changed since: the next poll() and the next send_fetches() visit every part.
+    poll_all: bool,
+    fetch_all: bool,
+    /// Each partition's index in `parts`, by the partition's index in the topic
+    /// ([`NO_PART`] if not assigned), for the fetch responses.
+    part_of: Vec<u32>,
     /// The poll batch being processed: (partition, offset, message).
     batch: Vec<(PartitionId, u64, MsgId)>,
     batch_pos: usize,
@@ -294,6 +331,11 @@ impl ConsumerMem {
             state,
             generation: 0,
             parts: Vec::new(),
+            buffered_parts: Vec::new(),
+            idle_parts: Vec::new(),
+            poll_all: false,
+            fetch_all: false,
+            part_of: Vec::new(),
             batch: Vec::new(),
             batch_pos: 0,
             processing: false,
@@ -566,6 +608,7 @@ impl Consumer {
         }
         self.mem.state = ConsumerState::Left;
         self.mem.parts.clear();
+        self.parts_changed();
         cx.exit();
     }
 
@@ -621,11 +664,13 @@ impl Consumer {
                 cp.fetching = None;
                 cp.fresh = true;
             }
+            self.parts_changed();
             if self.consuming_while_rejoining() {
                 // A cooperative rejoin holds the coordinator connection: let the partitions
                 // go for now. The JoinGroup in flight claimed them, so the coordinator gives
                 // them back (read again from their committed offsets) or they are revoked.
                 self.mem.parts.clear();
+                self.parts_changed();
                 return;
             }
             self.mem.state = ConsumerState::FetchingOffsets;
@@ -763,10 +808,11 @@ impl Consumer {
                 self.mem.fetch_timer_armed = false;
                 let mut expired = Vec::new();
                 let mut next: Option<SimTime> = None;
-                for cp in &mut self.mem.parts {
+                for (i, cp) in self.mem.parts.iter_mut().enumerate() {
                     if cp.fetching.is_some() {
                         if cp.fetch_deadline <= now {
                             cp.fetching = None;
+                            self.mem.idle_parts.push(i as u32);
                             expired.push(cp.partition);
                         } else {
                             next =
@@ -1156,6 +1202,7 @@ impl Consumer {
                     .iter()
                     .map(|&p| ConsumerPartition::new(p))
                     .collect();
+                self.parts_changed();
                 self.mem.state = ConsumerState::FetchingOffsets;
                 self.resend(Outstanding::OffsetFetch, cx);
             }
@@ -1333,6 +1380,7 @@ impl Consumer {
         }
         self.mem.lost = false;
         self.mem.parts.clear();
+        self.parts_changed();
         self.mem.batch.clear();
         self.mem.batch_pos = 0;
         self.send_join(cx);
@@ -1388,6 +1436,7 @@ impl Consumer {
                 None => ConsumerPartition::new(p),
             })
             .collect();
+        self.parts_changed();
         if self.consumer_protocol() && !old.is_empty() {
             // KIP-848: the revoked partitions are gone; tell the coordinator at once, so it
             // can move this member to its new epoch and hand them to their new owners.
@@ -1454,7 +1503,16 @@ impl Consumer {
         mem.batch.clear();
         mem.batch_pos = 0;
         let mut taken = Vec::new();
-        for cp in &mut mem.parts {
+        let mut visit = std::mem::take(&mut mem.buffered_parts);
+        parts_to_visit(
+            &mut visit,
+            mem.parts.len(),
+            std::mem::take(&mut mem.poll_all),
+        );
+        for &i in &visit {
+            let Some(cp) = mem.parts.get_mut(i as usize) else {
+                continue;
+            };
             let from = cp.position.unwrap_or(0);
             let mut count = 0u32;
             while mem.batch.len() < max_records {
@@ -1469,7 +1527,20 @@ impl Consumer {
             if count > 0 {
                 taken.push((cp.partition, from, count));
             }
+            if !cp.buffered.is_empty() {
+                mem.buffered_parts.push(i);
+            } else if count > 0 {
+                mem.idle_parts.push(i);
+            }
         }
+        recycle(visit, &mut mem.buffered_parts);
+        debug_assert!(
+            mem.parts
+                .iter()
+                .enumerate()
+                .all(|(i, cp)| cp.buffered.is_empty() || mem.buffered_parts.contains(&(i as u32))),
+            "a part with buffered records is not in the poll list"
+        );
         for (partition, from, count) in taken {
             cx.emit(Trace::Polled {
                 group: self.group,
@@ -1656,6 +1727,36 @@ impl Consumer {
         self.config.partition_index.get(p)
     }
 
+    /// `parts` was replaced, reordered or emptied, or every part's fetch ended: index it again,
+    /// and have the next poll() and send_fetches() look at every part.
+    fn parts_changed(&mut self) {
+        let mem = &mut self.mem;
+        mem.poll_all = true;
+        mem.fetch_all = true;
+        mem.part_of.clear();
+        mem.part_of.resize(self.config.partitions.len(), NO_PART);
+        for (i, cp) in mem.parts.iter().enumerate() {
+            if let Some(local) = self.config.partition_index.get(cp.partition) {
+                mem.part_of[local] = i as u32;
+            }
+        }
+    }
+
+    /// Where `p` is in `parts`, if assigned.
+    fn part_index(&self, p: PartitionId) -> Option<usize> {
+        let indexed = self
+            .local(p)
+            .and_then(|local| self.mem.part_of.get(local))
+            .map(|&i| i as usize)
+            .filter(|&i| self.mem.parts.get(i).is_some_and(|cp| cp.partition == p));
+        debug_assert_eq!(
+            indexed,
+            self.mem.parts.iter().position(|cp| cp.partition == p),
+            "the part index is stale"
+        );
+        indexed
+    }
+
     /// Forget `p`'s leader, so the next fetch waits for fresh metadata.
     fn forget_leader(&mut self, p: PartitionId) {
         if let Some(i) = self.local(p) {
@@ -1673,9 +1774,20 @@ impl Consumer {
         let (max_records, timeout) = (spec.max_poll_records, spec.request_timeout_ms);
         let max_wait_ms = spec.fetch_max_wait_ms as u32;
         let read_committed = spec.isolation_level == IsolationLevel::ReadCommitted;
-        for i in 0..self.mem.parts.len() {
-            let cp = &self.mem.parts[i];
-            if cp.fetching.is_some() || !cp.buffered.is_empty() || cx.now() < cp.retry_at {
+        let mut visit = std::mem::take(&mut self.mem.idle_parts);
+        let all = std::mem::take(&mut self.mem.fetch_all);
+        parts_to_visit(&mut visit, self.mem.parts.len(), all);
+        for &i in &visit {
+            let i = i as usize;
+            let Some(cp) = self.mem.parts.get(i) else {
+                continue;
+            };
+            if cp.fetching.is_some() || !cp.buffered.is_empty() {
+                // Busy: it comes back to the list when its fetch ends or its records are polled.
+                continue;
+            }
+            if cx.now() < cp.retry_at {
+                self.mem.idle_parts.push(i as u32);
                 continue;
             }
             let p = cp.partition;
@@ -1683,6 +1795,7 @@ impl Consumer {
                 .local(p)
                 .expect("assigned partition of the group's topic");
             let Some(leader) = self.mem.leaders[local] else {
+                self.mem.idle_parts.push(i as u32);
                 self.refresh_metadata(p, cx);
                 continue;
             };
@@ -1713,6 +1826,17 @@ impl Consumer {
                 set_timer_ms(cx, timeout, ConsumerTimer::FetchTimeoutScan);
             }
         }
+        recycle(visit, &mut self.mem.idle_parts);
+        debug_assert!(
+            self.mem
+                .parts
+                .iter()
+                .enumerate()
+                .all(|(i, cp)| cp.fetching.is_some()
+                    || !cp.buffered.is_empty()
+                    || self.mem.idle_parts.contains(&(i as u32))),
+            "an idle part is not in the fetch list"
+        );
     }
 
     fn on_fetch_response(
@@ -1723,10 +1847,8 @@ impl Consumer {
         cx: &mut Cx,
     ) {
         let Some(i) = self
-            .mem
-            .parts
-            .iter()
-            .position(|p| p.partition == partition && p.fetching == Some(token))
+            .part_index(partition)
+            .filter(|&i| self.mem.parts[i].fetching == Some(token))
         else {
             if let ConsumerFetchResult::Records { payload, .. } = result {
                 cx.free_payload(payload);
@@ -1734,6 +1856,7 @@ impl Consumer {
             return;
         };
         self.mem.parts[i].fetching = None;
+        self.mem.idle_parts.push(i as u32);
         match result {
             ConsumerFetchResult::Records {
                 base_offset,
@@ -1761,6 +1884,9 @@ impl Consumer {
                     }
                     cp.fetch_pos = base_offset + records.len() as u64;
                     cp.skip_to_fetched();
+                }
+                if got {
+                    self.mem.buffered_parts.push(i as u32);
                 }
                 cx.free_payload(payload);
                 if !got {
@@ -1802,12 +1928,13 @@ impl Consumer {
         offset: Option<u64>,
         cx: &mut Cx,
     ) {
-        let Some(i) = self.mem.parts.iter().position(|p| p.partition == partition) else {
+        let Some(i) = self.part_index(partition) else {
             return;
         };
         if self.mem.parts[i].fetching != Some(token) {
             return;
         }
+        self.mem.idle_parts.push(i as u32);
         let cp = &mut self.mem.parts[i];
         cp.fetching = None;
         match offset {

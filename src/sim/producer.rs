@@ -651,8 +651,19 @@ impl Producer {
     }
 
     fn learn_leaders(&mut self, metadata: &[(PartitionId, Option<BrokerId>)]) {
+        // The bootstrap metadata lists partitions in order: a binary search, not a scan of
+        // a thousand partitions for each of a thousand.
+        let sorted = metadata.is_sorted_by_key(|(p, _)| *p);
         for kp in &mut self.known {
-            if let Some(&(_, leader)) = metadata.iter().find(|(p, _)| *p == kp.partition) {
+            let found = if sorted {
+                metadata
+                    .binary_search_by_key(&kp.partition, |(p, _)| *p)
+                    .ok()
+                    .map(|i| metadata[i])
+            } else {
+                metadata.iter().find(|(p, _)| *p == kp.partition).copied()
+            };
+            if let Some((_, leader)) = found {
                 kp.leader = leader;
             }
         }
