@@ -23,6 +23,14 @@ pub(crate) struct QueueKey {
     pub(crate) slot: u32,
 }
 
+impl QueueKey {
+    /// The key's order as one number: `seq` is unique, so `(time, seq)` orders keys as the
+    /// derived order does, with one comparison instead of three.
+    fn order(&self) -> u128 {
+        (u128::from(self.time.0) << 64) | u128::from(self.seq)
+    }
+}
+
 /// log2 of a bucket's width in microseconds (512 µs).
 const BUCKET_SHIFT: u32 = 9;
 /// Buckets in the ring (a power of two): about 2.1 s of simulated time.
@@ -69,7 +77,8 @@ impl EventQueue {
         let bucket = bucket_of(key.time);
         if bucket <= self.cursor {
             // Now (or, if a caller schedules into the past, earlier): into the sorted bucket.
-            let at = self.current.partition_point(|e| *e > key);
+            let order = key.order();
+            let at = self.current.partition_point(|e| e.order() > order);
             self.current.insert(at, key);
         } else if bucket - self.cursor < BUCKETS {
             self.ring[(bucket & MASK) as usize].push(key);
@@ -140,7 +149,7 @@ impl EventQueue {
                 self.current.append(slot);
             }
             if !self.current.is_empty() {
-                self.current.sort_unstable_by(|a, b| b.cmp(a));
+                self.current.sort_unstable_by_key(|k| Reverse(k.order()));
                 return true;
             }
         }
