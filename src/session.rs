@@ -1083,6 +1083,8 @@ pub struct StepBackReport {
     pub state_bytes: Option<i64>,
     /// Live heap bytes the checkpoints add: what dropping them frees.
     pub checkpoint_bytes: Option<i64>,
+    /// Heap bytes of the session's views of the run (applications, order index, marks, logs).
+    pub view_bytes: Option<i64>,
     /// Wall time to build the run.
     pub build: std::time::Duration,
     /// One step back from each random position, sorted.
@@ -1148,25 +1150,48 @@ impl Session {
         jumps.sort();
         let near_checkpoints = session.near.len();
         let checkpoints = session.checkpoints.len();
+        let checkpoint_every = session.checkpoint_every;
         // Last, because measuring means dropping them (the session is not used after this):
-        // what the checkpoints add to the heap.
-        let (state_bytes, checkpoint_bytes) = if crate::heap::counting() {
-            let with = crate::heap::live_bytes();
+        // what the checkpoints add to the heap. Measured with the session back at the end of
+        // the run: rewound to an early position, the later checkpoints would be the only holders
+        // of the run's later records, and those are the simulation's state, not a checkpoint's
+        // cost.
+        session.rewind_to(end);
+        let (state_bytes, checkpoint_bytes, view_bytes) = if crate::heap::counting() {
+            let live = crate::heap::live_bytes;
+            let with = live();
             session.checkpoints.truncate(1);
             session.near.clear();
-            let without = crate::heap::live_bytes();
-            (Some(without), Some(with - without))
+            let checkpoints = with - live();
+            // Then the views' own indexes of the run (applications, the order index, marks,
+            // logs), and last the simulation with its checker and metrics.
+            let before = live();
+            drop((
+                std::mem::take(&mut session.applied),
+                std::mem::take(&mut session.order),
+                std::mem::take(&mut session.anomalies),
+                std::mem::take(&mut session.marks),
+                std::mem::take(&mut session.log),
+                std::mem::take(&mut session.wires),
+                std::mem::take(&mut session.notables),
+                std::mem::take(&mut session.truncations),
+            ));
+            let views = before - live();
+            let before = live();
+            drop(session);
+            (Some(before - live()), Some(checkpoints), Some(views))
         } else {
-            (None, None)
+            (None, None, None)
         };
         StepBackReport {
             events: end,
             messages,
             checkpoints,
-            checkpoint_every: session.checkpoint_every,
+            checkpoint_every,
             near_checkpoints,
             state_bytes,
             checkpoint_bytes,
+            view_bytes,
             build,
             step_back: times,
             jump: jumps,
@@ -1219,14 +1244,16 @@ impl std::fmt::Display for StepBackReport {
             "  checkpoints          {} (one every {} events) and {} near ones (every {} events, the newest)",
             self.checkpoints, self.checkpoint_every, self.near_checkpoints, NEAR_EVERY
         )?;
-        match (self.state_bytes, self.checkpoint_bytes) {
-            (Some(state), Some(cps)) => writeln!(
+        match (self.state_bytes, self.checkpoint_bytes, self.view_bytes) {
+            (Some(state), Some(cps), Some(views)) => writeln!(
                 f,
-                "  simulation state     {:>10.1} MiB (live heap of the session without checkpoints)\n  \
-                 checkpoints          {:>10.1} MiB = {:.1}% of the state (heap freed by dropping them)",
+                "  simulation state     {:>10.1} MiB (simulation, checker and metrics at the end of the run)\n  \
+                 checkpoints          {:>10.1} MiB = {:.1}% of the state (heap freed by dropping them there)\n  \
+                 views                {:>10.1} MiB (the session's own indexes: applications, order, marks, logs)",
                 mib(state),
                 mib(cps),
-                100.0 * cps as f64 / state.max(1) as f64
+                100.0 * cps as f64 / state.max(1) as f64,
+                mib(views)
             )?,
             _ => writeln!(
                 f,
