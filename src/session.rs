@@ -153,6 +153,56 @@ struct Checkpoint {
     digest: Digest,
 }
 
+impl Checkpoint {
+    /// Drops `checkpoints` a part at a time and says what each part freed, largest first.
+    fn parts_held(checkpoints: Vec<Checkpoint>) -> Vec<(&'static str, i64)> {
+        fn freed<T>(x: T) -> i64 {
+            let before = crate::heap::live_bytes();
+            drop(x);
+            before - crate::heap::live_bytes()
+        }
+        let (mut kernels, mut brokers, mut producers, mut checkers, mut metrics) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut rest = Vec::new();
+        for cp in checkpoints {
+            let Sim {
+                k,
+                partitions,
+                brokers: b,
+                controller,
+                producers: p,
+                groups,
+                consumers,
+                txns,
+                share_groups,
+            } = cp.sim;
+            kernels.push(k);
+            brokers.push(b);
+            producers.push(p);
+            checkers.push(cp.checker);
+            metrics.push(cp.metrics);
+            rest.push((
+                partitions,
+                controller,
+                groups,
+                consumers,
+                txns,
+                share_groups,
+            ));
+        }
+        let mut parts = vec![
+            ("kernel", freed(kernels)),
+            ("brokers", freed(brokers)),
+            ("producers", freed(producers)),
+            ("checker", freed(checkers)),
+            ("metrics", freed(metrics)),
+            ("others", freed(rest)),
+        ];
+        parts.sort_by_key(|&(name, bytes)| (std::cmp::Reverse(bytes), name));
+        parts
+    }
+}
+
 pub struct Session {
     pub scenario: Scenario,
     /// What the scenario was loaded as (`scenarios/NAME.toml` or the path).
@@ -1085,6 +1135,9 @@ pub struct StepBackReport {
     pub checkpoint_bytes: Option<i64>,
     /// Heap bytes of the session's views of the run (applications, order index, marks, logs).
     pub view_bytes: Option<i64>,
+    /// What each part of the checkpoints holds alone, largest first (empty without the
+    /// counting allocator).
+    pub checkpoint_by_part: Vec<(&'static str, i64)>,
     /// Wall time to build the run.
     pub build: std::time::Duration,
     /// One step back from each random position, sorted.
@@ -1157,32 +1210,36 @@ impl Session {
         // of the run's later records, and those are the simulation's state, not a checkpoint's
         // cost.
         session.rewind_to(end);
-        let (state_bytes, checkpoint_bytes, view_bytes) = if crate::heap::counting() {
-            let live = crate::heap::live_bytes;
-            let with = live();
-            session.checkpoints.truncate(1);
-            session.near.clear();
-            let checkpoints = with - live();
-            // Then the views' own indexes of the run (applications, the order index, marks,
-            // logs), and last the simulation with its checker and metrics.
-            let before = live();
-            drop((
-                std::mem::take(&mut session.applied),
-                std::mem::take(&mut session.order),
-                std::mem::take(&mut session.anomalies),
-                std::mem::take(&mut session.marks),
-                std::mem::take(&mut session.log),
-                std::mem::take(&mut session.wires),
-                std::mem::take(&mut session.notables),
-                std::mem::take(&mut session.truncations),
-            ));
-            let views = before - live();
-            let before = live();
-            drop(session);
-            (Some(before - live()), Some(checkpoints), Some(views))
-        } else {
-            (None, None, None)
-        };
+        let (state_bytes, checkpoint_bytes, view_bytes, checkpoint_by_part) =
+            if crate::heap::counting() {
+                let live = crate::heap::live_bytes;
+                let with = live();
+                // Taken apart first, then dropped a part at a time: what each part of the
+                // checkpoints holds that nothing else does.
+                let mut dropped = session.checkpoints.split_off(1);
+                dropped.extend(session.near.drain(..));
+                let parts = Checkpoint::parts_held(dropped);
+                let checkpoints = with - live();
+                // Then the views' own indexes of the run (applications, the order index, marks,
+                // logs), and last the simulation with its checker and metrics.
+                let before = live();
+                drop((
+                    std::mem::take(&mut session.applied),
+                    std::mem::take(&mut session.order),
+                    std::mem::take(&mut session.anomalies),
+                    std::mem::take(&mut session.marks),
+                    std::mem::take(&mut session.log),
+                    std::mem::take(&mut session.wires),
+                    std::mem::take(&mut session.notables),
+                    std::mem::take(&mut session.truncations),
+                ));
+                let views = before - live();
+                let before = live();
+                drop(session);
+                (Some(before - live()), Some(checkpoints), Some(views), parts)
+            } else {
+                (None, None, None, Vec::new())
+            };
         StepBackReport {
             events: end,
             messages,
@@ -1192,6 +1249,7 @@ impl Session {
             state_bytes,
             checkpoint_bytes,
             view_bytes,
+            checkpoint_by_part,
             build,
             step_back: times,
             jump: jumps,
@@ -1259,6 +1317,14 @@ impl std::fmt::Display for StepBackReport {
                 f,
                 "  heap bytes           not counted (no counting allocator)"
             )?,
+        }
+        if !self.checkpoint_by_part.is_empty() {
+            let parts: Vec<String> = self
+                .checkpoint_by_part
+                .iter()
+                .map(|(name, bytes)| format!("{name} {:.1}", mib(*bytes)))
+                .collect();
+            writeln!(f, "  checkpoints, MiB     {}", parts.join(", "))?;
         }
         if !self.copy_by_part.is_empty() {
             let parts: Vec<String> = self
