@@ -217,7 +217,6 @@ fn run(arg: &str, seed: Option<u64>, json: bool, quiet: bool, verbose: bool) -> 
     };
     if json {
         let _ = report::write_json(&mut out, &report);
-        let _ = writeln!(out);
     } else {
         if narrate {
             let _ = writeln!(out);
@@ -469,7 +468,6 @@ fn print_report<T: serde::Serialize>(
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if json {
         let _ = report::write_json(&mut out, report);
-        let _ = writeln!(out);
     } else {
         let _ = write!(out, "{}", text());
     }

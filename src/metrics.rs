@@ -276,17 +276,17 @@ impl Metrics {
         match &ev.kind {
             Trace::Produced { producer, msg, .. } => {
                 let i = msg.idx();
+                if self.sent_at.len() < i {
+                    self.sent_at.resize(i, SimTime::ZERO);
+                    self.acked.resize(i, false);
+                    self.producer_of.resize(i, 0);
+                }
                 if self.sent_at.len() == i {
                     // Messages are numbered as they are produced: the usual case appends.
                     self.sent_at.push(ev.time);
                     self.acked.push(false);
                     self.producer_of.push(producer.0);
                 } else {
-                    if self.sent_at.len() < i {
-                        self.sent_at.resize(i + 1, SimTime::ZERO);
-                        self.acked.resize(i + 1, false);
-                        self.producer_of.resize(i + 1, 0);
-                    }
                     self.sent_at[i] = ev.time;
                     self.producer_of[i] = producer.0;
                 }

@@ -1919,16 +1919,17 @@ pub struct JsonBench {
     pub bytes: u64,
 }
 
-/// Writes `value` as pretty JSON, byte for byte as `serde_json::to_writer_pretty` does (two
-/// spaces per level), but each line break and its indentation in one write: a million-record
-/// report has millions of lines, and the stock formatter writes the indentation two spaces at
-/// a time.
+/// Writes `value` as pretty JSON and a final newline, as `--json` prints it: byte for byte
+/// what `serde_json::to_writer_pretty` writes (two spaces per level), but each line break and
+/// its indentation in one write. A million-record report has millions of lines, and the stock
+/// formatter writes the indentation two spaces at a time.
 pub fn write_json<W: std::io::Write, T: Serialize + ?Sized>(
-    writer: W,
+    mut writer: W,
     value: &T,
 ) -> serde_json::Result<()> {
-    let mut ser = serde_json::Serializer::with_formatter(writer, PrettyLines::default());
-    value.serialize(&mut ser)
+    let mut ser = serde_json::Serializer::with_formatter(&mut writer, PrettyLines::default());
+    value.serialize(&mut ser)?;
+    writer.write_all(b"\n").map_err(serde_json::Error::io)
 }
 
 /// The formatter of [`write_json`].
@@ -1953,9 +1954,7 @@ impl PrettyLines {
             Ok(())
         }
     }
-}
 
-impl PrettyLines {
     /// `[` or `{`: one level deeper, nothing in it yet.
     fn open<W: ?Sized + std::io::Write>(
         &mut self,
@@ -2055,7 +2054,6 @@ pub fn bench_json(opts: &crate::bench::BenchOptions, rounds: u32) -> JsonBench {
         let report = run_headless("bench.toml", &sc, opts.seed, |_, _| {});
         let mut sink = std::io::BufWriter::new(ByteCount(0));
         write_json(&mut sink, &report).expect("a sink takes every byte");
-        let _ = writeln!(sink);
         let _ = sink.flush();
         drop(report);
         out.json.push(start.elapsed());
@@ -2248,12 +2246,15 @@ mod tests {
         for value in [serde_json::to_value(&report).expect("a value"), deep] {
             let mut ours = Vec::new();
             write_json(&mut ours, &value).expect("written");
-            let stock = serde_json::to_vec_pretty(&value).expect("written");
+            let mut stock = serde_json::to_vec_pretty(&value).expect("written");
+            stock.push(b'\n');
             assert_eq!(String::from_utf8(ours), String::from_utf8(stock));
         }
         let mut ours = Vec::new();
         write_json(&mut ours, &report).expect("written");
-        assert_eq!(ours, serde_json::to_vec_pretty(&report).expect("written"));
+        let mut stock = serde_json::to_vec_pretty(&report).expect("written");
+        stock.push(b'\n');
+        assert_eq!(ours, stock);
     }
 
     #[test]

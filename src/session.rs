@@ -153,14 +153,22 @@ struct Checkpoint {
     digest: Digest,
 }
 
+/// Heap bytes that dropping `x` frees (with the counting allocator of `bench --step-back`).
+fn freed_by_dropping<T>(x: T) -> i64 {
+    let before = crate::heap::live_bytes();
+    drop(x);
+    before - crate::heap::live_bytes()
+}
+
+/// Named byte counts, largest first (ties by name).
+fn largest_first(mut parts: Vec<(&'static str, i64)>) -> Vec<(&'static str, i64)> {
+    parts.sort_by_key(|&(name, bytes)| (std::cmp::Reverse(bytes), name));
+    parts
+}
+
 impl Checkpoint {
     /// Drops `checkpoints` a part at a time and says what each part freed, largest first.
     fn parts_held(checkpoints: Vec<Checkpoint>) -> Vec<(&'static str, i64)> {
-        fn freed<T>(x: T) -> i64 {
-            let before = crate::heap::live_bytes();
-            drop(x);
-            before - crate::heap::live_bytes()
-        }
         let (mut kernels, mut brokers, mut producers, mut checkers, mut metrics) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut rest = Vec::new();
@@ -190,16 +198,14 @@ impl Checkpoint {
                 share_groups,
             ));
         }
-        let mut parts = vec![
-            ("kernel", freed(kernels)),
-            ("brokers", freed(brokers)),
-            ("producers", freed(producers)),
-            ("checker", freed(checkers)),
-            ("metrics", freed(metrics)),
-            ("others", freed(rest)),
-        ];
-        parts.sort_by_key(|&(name, bytes)| (std::cmp::Reverse(bytes), name));
-        parts
+        largest_first(vec![
+            ("kernel", freed_by_dropping(kernels)),
+            ("brokers", freed_by_dropping(brokers)),
+            ("producers", freed_by_dropping(producers)),
+            ("checker", freed_by_dropping(checkers)),
+            ("metrics", freed_by_dropping(metrics)),
+            ("others", freed_by_dropping(rest)),
+        ])
     }
 }
 
@@ -1212,18 +1218,15 @@ impl Session {
         session.rewind_to(end);
         let (state_bytes, checkpoint_bytes, view_bytes, checkpoint_by_part) =
             if crate::heap::counting() {
-                let live = crate::heap::live_bytes;
-                let with = live();
                 // Taken apart first, then dropped a part at a time: what each part of the
                 // checkpoints holds that nothing else does.
                 let mut dropped = session.checkpoints.split_off(1);
                 dropped.extend(session.near.drain(..));
                 let parts = Checkpoint::parts_held(dropped);
-                let checkpoints = with - live();
+                let checkpoints = parts.iter().map(|&(_, bytes)| bytes).sum();
                 // Then the views' own indexes of the run (applications, the order index, marks,
                 // logs), and last the simulation with its checker and metrics.
-                let before = live();
-                drop((
+                let views = freed_by_dropping((
                     std::mem::take(&mut session.applied),
                     std::mem::take(&mut session.order),
                     std::mem::take(&mut session.anomalies),
@@ -1233,10 +1236,8 @@ impl Session {
                     std::mem::take(&mut session.notables),
                     std::mem::take(&mut session.truncations),
                 ));
-                let views = before - live();
-                let before = live();
-                drop(session);
-                (Some(before - live()), Some(checkpoints), Some(views), parts)
+                let state = freed_by_dropping(session);
+                (Some(state), Some(checkpoints), Some(views), parts)
             } else {
                 (None, None, None, Vec::new())
             };
@@ -1269,7 +1270,7 @@ impl Session {
             bytes
         }
         let sim = &self.sim;
-        let mut parts = vec![
+        largest_first(vec![
             ("kernel", copy_bytes(&sim.k)),
             ("brokers", copy_bytes(&sim.brokers)),
             ("controller", copy_bytes(&sim.controller)),
@@ -1281,9 +1282,7 @@ impl Session {
             ("consumers", copy_bytes(&sim.consumers)),
             ("checker", copy_bytes(&self.checker)),
             ("metrics", copy_bytes(&self.metrics)),
-        ];
-        parts.sort_by_key(|&(name, bytes)| (std::cmp::Reverse(bytes), name));
-        parts
+        ])
     }
 }
 
@@ -1318,21 +1317,17 @@ impl std::fmt::Display for StepBackReport {
                 "  heap bytes           not counted (no counting allocator)"
             )?,
         }
-        if !self.checkpoint_by_part.is_empty() {
-            let parts: Vec<String> = self
-                .checkpoint_by_part
-                .iter()
-                .map(|(name, bytes)| format!("{name} {:.1}", mib(*bytes)))
-                .collect();
-            writeln!(f, "  checkpoints, MiB     {}", parts.join(", "))?;
-        }
-        if !self.copy_by_part.is_empty() {
-            let parts: Vec<String> = self
-                .copy_by_part
-                .iter()
-                .map(|&(name, bytes)| format!("{name} {:.2}", mib(bytes)))
-                .collect();
-            writeln!(f, "  one copy, MiB        {}", parts.join(", "))?;
+        for (label, parts, decimals) in [
+            ("checkpoints, MiB", &self.checkpoint_by_part, 1),
+            ("one copy, MiB", &self.copy_by_part, 2),
+        ] {
+            if !parts.is_empty() {
+                let parts: Vec<String> = parts
+                    .iter()
+                    .map(|&(name, bytes)| format!("{name} {:.*}", decimals, mib(bytes)))
+                    .collect();
+                writeln!(f, "  {label:<20} {}", parts.join(", "))?;
+            }
         }
         let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
         for (label, times) in [

@@ -651,18 +651,14 @@ impl Producer {
     }
 
     fn learn_leaders(&mut self, metadata: &[(PartitionId, Option<BrokerId>)]) {
-        // The bootstrap metadata lists partitions in order: a binary search, not a scan of
-        // a thousand partitions for each of a thousand.
-        let sorted = metadata.is_sorted_by_key(|(p, _)| *p);
+        // Metadata lists a topic's partitions in id order (partitions added later get higher
+        // ids): a binary search, not a scan of a thousand partitions for each of a thousand.
+        debug_assert!(metadata.is_sorted_by_key(|(p, _)| *p));
         for kp in &mut self.known {
-            let found = if sorted {
-                metadata
-                    .binary_search_by_key(&kp.partition, |(p, _)| *p)
-                    .ok()
-                    .map(|i| metadata[i])
-            } else {
-                metadata.iter().find(|(p, _)| *p == kp.partition).copied()
-            };
+            let found = metadata
+                .binary_search_by_key(&kp.partition, |(p, _)| *p)
+                .ok()
+                .map(|i| metadata[i]);
             if let Some((_, leader)) = found {
                 kp.leader = leader;
             }

@@ -16,7 +16,7 @@ use std::collections::BinaryHeap;
 use super::SimTime;
 
 /// One queued event: its time, its insertion number (ties break by it) and where it is stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct QueueKey {
     pub(crate) time: SimTime,
     pub(crate) seq: u64,
@@ -24,10 +24,25 @@ pub(crate) struct QueueKey {
 }
 
 impl QueueKey {
-    /// The key's order as one number: `seq` is unique, so `(time, seq)` orders keys as the
-    /// derived order does, with one comparison instead of three.
+    /// `(time, seq)` as one number, so that ordering keys is one comparison.
     fn order(&self) -> u128 {
         (u128::from(self.time.0) << 64) | u128::from(self.seq)
+    }
+}
+
+/// By time, then insertion: `seq` is unique, so `slot` only keeps the order consistent with
+/// equality.
+impl Ord for QueueKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.order()
+            .cmp(&other.order())
+            .then(self.slot.cmp(&other.slot))
+    }
+}
+
+impl PartialOrd for QueueKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
@@ -77,8 +92,7 @@ impl EventQueue {
         let bucket = bucket_of(key.time);
         if bucket <= self.cursor {
             // Now (or, if a caller schedules into the past, earlier): into the sorted bucket.
-            let order = key.order();
-            let at = self.current.partition_point(|e| e.order() > order);
+            let at = self.current.partition_point(|e| *e > key);
             self.current.insert(at, key);
         } else if bucket - self.cursor < BUCKETS {
             self.ring[(bucket & MASK) as usize].push(key);
@@ -149,7 +163,7 @@ impl EventQueue {
                 self.current.append(slot);
             }
             if !self.current.is_empty() {
-                self.current.sort_unstable_by_key(|k| Reverse(k.order()));
+                self.current.sort_unstable_by(|a, b| b.cmp(a));
                 return true;
             }
         }
