@@ -193,7 +193,7 @@ impl Checker {
     /// belong to the group's topic.
     pub fn fate(&self, group: GroupId, msg: MsgId) -> Option<Fate> {
         let g = self.groups.get(group.idx())?;
-        let m = self.msgs.get(msg.idx())?;
+        let m = self.get_msg(msg.idx())?;
         if m.flags & F_PRODUCED == 0 || m.topic == NONE || m.topic != g.topic {
             return None;
         }
@@ -207,7 +207,7 @@ impl Checker {
     /// The fate as it is once the run has drained (`final_`) or before.
     pub(super) fn fate_with(&self, gi: usize, i: usize, final_: bool) -> Fate {
         let g = &self.groups[gi];
-        let m = &self.msgs[i];
+        let m = &self.msg(i);
         match g.times(i) {
             0 => {}
             1 => return Fate::Applied,
@@ -264,7 +264,7 @@ impl Checker {
     pub(super) fn fate_counts(&self, gi: usize) -> FateCounts {
         let mut c = FateCounts::default();
         let topic = self.groups[gi].topic;
-        for (i, m) in self.msgs.iter().enumerate() {
+        for (i, m) in self.all_msgs().enumerate() {
             if m.flags & F_PRODUCED == 0 || m.topic != topic || topic == NONE {
                 continue;
             }
@@ -286,7 +286,7 @@ impl Checker {
                 Fate::DeadLettered => c.dead_lettered += 1,
                 Fate::Pending => c.pending += 1,
             }
-            if Self::is_aborted_read(fate, m) {
+            if Self::is_aborted_read(fate, &m) {
                 c.aborted_read += 1;
             }
         }
@@ -311,8 +311,7 @@ impl Checker {
 
     /// [`Checker::above_hw`] counted over every message.
     pub fn recount_above_hw(&self) -> u64 {
-        self.msgs
-            .iter()
+        self.all_msgs()
             .filter(|m| {
                 m.flags & F_ACKED != 0
                     && m.offset != NO_OFFSET
@@ -329,8 +328,7 @@ impl Checker {
     /// a timeout may have been written (KIP-91); one answered with an error may have been too
     /// (NOT_ENOUGH_REPLICAS_AFTER_APPEND is sent after the append).
     pub fn failed_but_written(&self) -> Vec<FailedButWritten> {
-        self.msgs
-            .iter()
+        self.all_msgs()
             .enumerate()
             .filter(|(_, m)| {
                 m.flags & F_FAILED != 0 && m.flags & F_ABORTED == 0 && m.offset != NO_OFFSET
@@ -350,7 +348,7 @@ impl Checker {
         for (gi, g) in self.groups.iter().enumerate() {
             let group = GroupId(gi as u32);
             let start = out.len();
-            for (i, m) in self.msgs.iter().enumerate() {
+            for (i, m) in self.all_msgs().enumerate() {
                 if m.flags & F_PRODUCED == 0 || m.topic != g.topic || g.topic == NONE {
                     continue;
                 }
@@ -404,7 +402,7 @@ impl Checker {
                     )),
                     _ => {}
                 }
-                if Self::is_aborted_read(fate, m) {
+                if Self::is_aborted_read(fate, &m) {
                     out.push(rec(AnomalyKind::AbortedRead, Detail::AbortedRead));
                 }
             }
@@ -413,7 +411,7 @@ impl Checker {
                     group,
                     msg: MsgId(m),
                     kind: AnomalyKind::Reordered,
-                    acked: self.msgs[m as usize].flags & F_ACKED != 0,
+                    acked: self.states[m as usize].flags & F_ACKED != 0,
                     detail: Detail::Reordered {
                         after: MsgId(after),
                     },

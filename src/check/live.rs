@@ -117,7 +117,7 @@ impl Checker {
             return;
         }
         self.refate_above_hw(i);
-        let m = self.msgs[i];
+        let m = self.msg(i);
         if m.flags & F_PRODUCED == 0 || m.topic == NONE {
             return;
         }
@@ -149,7 +149,7 @@ impl Checker {
 
     /// Keep message `i`'s share of `above_hw` right.
     fn refate_above_hw(&mut self, i: usize) {
-        let m = self.msgs[i];
+        let m = self.msg(i);
         let above = m.flags & F_ACKED != 0
             && m.offset != NO_OFFSET
             && self
@@ -157,7 +157,7 @@ impl Checker {
                 .get(m.partition as usize)
                 .is_some_and(|p| m.offset >= p.hw);
         if above != (m.flags & F_ABOVE_HW != 0) {
-            self.msgs[i].flags ^= F_ABOVE_HW;
+            self.states[i].flags ^= F_ABOVE_HW;
             if above {
                 self.above_hw_live += 1;
             } else {
@@ -188,13 +188,13 @@ impl Checker {
         let len = pl.log.len() as u64;
         for off in lo.min(len)..hi.min(len) {
             let m = self.parts[pi].log[off as usize];
-            if m != NONE && self.msgs[m as usize].offset == off {
+            if m != NONE && self.states[m as usize].offset == off {
                 f(self, m as usize);
             }
         }
         for k in 0..self.parts[pi].overwritten.len() {
             let m = self.parts[pi].overwritten[k] as usize;
-            if (lo..hi).contains(&self.msgs[m].offset) {
+            if (lo..hi).contains(&self.states[m].offset) {
                 f(self, m);
             }
         }
@@ -206,7 +206,7 @@ impl Checker {
         let len = self.parts[pi].log.len() as u64;
         for off in offset..len {
             let m = self.parts[pi].log[off as usize];
-            if m != NONE && self.msgs[m as usize].offset == off {
+            if m != NONE && self.states[m as usize].offset == off {
                 self.parts[pi].overwritten.push(m);
             }
         }

@@ -290,7 +290,7 @@ const F_ABORTED: u8 = 32;
 /// It failed with an error the broker answered (not a timeout or a lost connection).
 const F_FAILED_BY_ANSWER: u8 = 64;
 
-/// Ledger entry of one message.
+/// Ledger entry of one message: its identity and its state, read together.
 #[derive(Clone, Copy, Debug)]
 struct Msg {
     producer: u32,
@@ -302,31 +302,77 @@ struct Msg {
     key: u32,
     /// Dense `(producer, key)` id, `NONE` for keyless or unknown.
     stream: u32,
-    flags: u8,
-    /// Times a leader appended it (saturating): 2 or more means the producer wrote it twice.
-    appends: u8,
     /// Index in its producer's send list for its partition (to expand a batch from its first
     /// message), `NONE` until produced.
     pidx: u32,
+    flags: u8,
+    /// Times a leader appended it (saturating): 2 or more means the producer wrote it twice.
+    appends: u8,
     /// Its offset in the current leader's log, `NO_OFFSET` if it is in no leader's log.
     offset: u64,
     /// Why it left the log (index into `Checker::removals`), `NONE` if it never did.
     removal: u32,
 }
 
-const UNKNOWN_MSG: Msg = Msg {
+/// What the ledger learns of a message when it is produced, and never changes after (see
+/// [`Msg`] for the fields).
+#[derive(Clone, Copy, Debug)]
+struct MsgIdentity {
+    producer: u32,
+    n: u32,
+    partition: u32,
+    topic: u32,
+    key: u32,
+    stream: u32,
+    pidx: u32,
+}
+
+/// What the run changes about a message after it is produced (see [`Msg`] for the fields).
+/// Kept apart from its identity, in a table of 16-byte entries: a message is appended, acked
+/// and fated well after a TUI checkpoint may have been taken, and each such write copies the
+/// leaf a checkpoint shares. Copying a leaf of states costs a third of copying whole entries.
+#[derive(Clone, Copy, Debug)]
+struct MsgState {
+    offset: u64,
+    removal: u32,
+    flags: u8,
+    appends: u8,
+}
+
+const UNKNOWN_MSG: MsgIdentity = MsgIdentity {
     producer: NONE,
     n: 0,
     partition: NONE,
     topic: NONE,
     key: NONE,
     stream: NONE,
-    flags: 0,
-    appends: 0,
     pidx: NONE,
+};
+
+const UNWRITTEN: MsgState = MsgState {
     offset: NO_OFFSET,
     removal: NONE,
+    flags: 0,
+    appends: 0,
 };
+
+impl Msg {
+    fn of(id: &MsgIdentity, st: &MsgState) -> Msg {
+        Msg {
+            producer: id.producer,
+            n: id.n,
+            partition: id.partition,
+            topic: id.topic,
+            key: id.key,
+            stream: id.stream,
+            pidx: id.pidx,
+            flags: st.flags,
+            appends: st.appends,
+            offset: st.offset,
+            removal: st.removal,
+        }
+    }
+}
 
 /// "Not in the log" for [`Msg::offset`] and "no position" for group positions.
 const NO_OFFSET: u64 = u64::MAX;
@@ -451,7 +497,10 @@ pub struct Checker {
     setup: CheckerSetup,
     /// Topic → the groups that consume it.
     topic_groups: Vec<Vec<u32>>,
-    msgs: ChunkedVec<Msg>,
+    /// Per message (`MsgId`): who sent it where, set once.
+    msgs: ChunkedVec<MsgIdentity>,
+    /// Per message: what has happened to it, as long as `msgs`.
+    states: ChunkedVec<MsgState>,
     producers: Vec<ProducerLedger>,
     /// Stream count (dense `(producer, key)` ids handed out).
     streams: u32,
@@ -515,6 +564,7 @@ impl Checker {
             setup,
             topic_groups,
             msgs: ChunkedVec::new(),
+            states: ChunkedVec::new(),
             producers: Vec::new(),
             streams: 0,
             groups,
@@ -802,7 +852,7 @@ impl Checker {
 
     /// What the ledger knows about a message; `None` if it was never produced.
     pub fn message(&self, msg: MsgId) -> Option<MsgInfo> {
-        let m = self.msgs.get(msg.idx())?;
+        let m = self.get_msg(msg.idx())?;
         if m.flags & F_PRODUCED == 0 {
             return None;
         }
@@ -833,24 +883,47 @@ impl Checker {
         }
     }
 
-    /// The ledger slot of a message, growing the ledger if the id is new. Only to write:
-    /// writing copies the ledger's leaf if a checkpoint shares it, so readers use
-    /// [`Checker::entry`].
-    fn slot(&mut self, msg: MsgId) -> &mut Msg {
+    /// The state of a message, growing the ledger if the id is new. Only to write: writing
+    /// copies the table's leaf if a checkpoint shares it, so readers use [`Checker::entry`].
+    fn slot(&mut self, msg: MsgId) -> &mut MsgState {
         self.grow_to(msg);
-        &mut self.msgs[msg.idx()]
+        &mut self.states[msg.idx()]
     }
 
     /// A copy of a message's ledger entry, growing the ledger if the id is new.
     fn entry(&mut self, msg: MsgId) -> Msg {
         self.grow_to(msg);
-        self.msgs[msg.idx()]
+        self.msg(msg.idx())
+    }
+
+    /// Whether message `i`'s state is in a leaf of the ledger that `other` shares (a
+    /// checkpoint and the run it was taken from).
+    pub fn shares_state_with(&self, other: &Checker, i: usize) -> bool {
+        self.states.shares_leaf_with(&other.states, i)
+    }
+
+    /// Message `i`'s ledger entry (`i` below [`Checker::messages`]).
+    fn msg(&self, i: usize) -> Msg {
+        Msg::of(&self.msgs[i], &self.states[i])
+    }
+
+    fn get_msg(&self, i: usize) -> Option<Msg> {
+        Some(Msg::of(self.msgs.get(i)?, self.states.get(i)?))
+    }
+
+    /// Every ledger entry, by message id.
+    fn all_msgs(&self) -> impl Iterator<Item = Msg> + '_ {
+        self.msgs
+            .iter()
+            .zip(self.states.iter())
+            .map(|(id, st)| Msg::of(id, st))
     }
 
     fn grow_to(&mut self, msg: MsgId) {
         let i = msg.idx();
         if i >= self.msgs.len() {
             self.msgs.resize(i + 1, UNKNOWN_MSG);
+            self.states.resize(i + 1, UNWRITTEN);
         }
     }
 
@@ -862,7 +935,8 @@ impl Checker {
         key: Option<u32>,
     ) {
         let i = msg.idx();
-        if self.entry(msg).flags & F_PRODUCED != 0 {
+        self.grow_to(msg);
+        if self.states[i].flags & F_PRODUCED != 0 {
             return; // a repeated send event for the same id; the first one counts
         }
         self.sent += 1;
@@ -900,14 +974,16 @@ impl Checker {
             .get(partition.idx())
             .map_or(NONE, |t| t.0);
 
-        let m = &mut self.msgs[i];
-        m.producer = producer.0;
-        m.n = n;
-        m.partition = partition.0;
-        m.topic = topic;
-        m.key = key.unwrap_or(NONE);
-        m.stream = stream;
-        m.pidx = pidx;
+        self.msgs[i] = MsgIdentity {
+            producer: producer.0,
+            n,
+            partition: partition.0,
+            topic,
+            key: key.unwrap_or(NONE),
+            stream,
+            pidx,
+        };
+        let m = &mut self.states[i];
         m.flags |= F_PRODUCED;
         let acked = m.flags & F_ACKED != 0;
 
@@ -928,11 +1004,11 @@ impl Checker {
 
     fn on_acked(&mut self, msg: MsgId) {
         let i = msg.idx();
-        if self.entry(msg).flags & F_ACKED != 0 {
+        let m = self.entry(msg);
+        if m.flags & F_ACKED != 0 {
             return;
         }
-        let m = self.slot(msg);
-        m.flags |= F_ACKED;
+        self.states[i].flags |= F_ACKED;
         let topic = m.topic;
         self.acked += 1;
         if let Some(gs) = self.topic_groups.get(topic as usize) {
@@ -1048,11 +1124,13 @@ impl Checker {
     fn on_truncated(&mut self, removed: &[MsgId]) {
         for &msg in removed {
             let i = msg.idx();
-            let Some(m) = self.msgs.get(i) else { continue };
+            let Some(m) = self.states.get(i) else {
+                continue;
+            };
             if m.flags & (F_ACKED | F_AT_RISK) != F_ACKED || self.applied_by_all(i) {
                 continue;
             }
-            self.msgs[i].flags |= F_AT_RISK;
+            self.states[i].flags |= F_AT_RISK;
             self.at_risk += 1;
             self.revealed.push(Anomaly::AckedTruncated { msg });
         }
@@ -1069,8 +1147,8 @@ impl Checker {
     }
 
     fn clear_risk(&mut self, i: usize) {
-        if let Some(m) = self.msgs.get_mut(i)
-            && m.flags & F_AT_RISK != 0
+        if self.states.get(i).is_some_and(|m| m.flags & F_AT_RISK != 0)
+            && let Some(m) = self.states.get_mut(i)
         {
             m.flags &= !F_AT_RISK;
             self.at_risk -= 1;
@@ -1157,7 +1235,7 @@ impl Checker {
         for k in 0..n {
             let m = list.map_or(NONE, |l| l.at(start + k));
             let off = base + k as u64;
-            let msg = &mut self.msgs[m as usize];
+            let msg = &mut self.states[m as usize];
             msg.flags |= F_WRITTEN;
             msg.appends = msg.appends.saturating_add(1);
             if current {
@@ -1202,7 +1280,7 @@ impl Checker {
         }
         for off in new_leo..len {
             let m = self.parts[pi].log[off as usize];
-            if m != NONE && self.msgs[m as usize].flags & F_ACKED != 0 {
+            if m != NONE && self.states[m as usize].flags & F_ACKED != 0 {
                 self.revealed.push(Anomaly::ElectedWithout {
                     msg: MsgId(m),
                     partition,
@@ -1229,8 +1307,8 @@ impl Checker {
                 continue;
             }
             // Read before writing: a write copies the leaf a checkpoint shares.
-            if self.msgs[m as usize].offset == off {
-                let msg = &mut self.msgs[m as usize];
+            if self.states[m as usize].offset == off {
+                let msg = &mut self.states[m as usize];
                 msg.offset = NO_OFFSET;
                 msg.removal = removal;
                 self.refate(m as usize);
@@ -1269,7 +1347,7 @@ impl Checker {
         let pi = partition.idx();
         for k in 0..self.parts[pi].open_txn.len() {
             let (t, m, o) = self.parts[pi].open_txn[k];
-            let msg = &mut self.msgs[m as usize];
+            let msg = &mut self.states[m as usize];
             if t == txn && o <= offset && !commit && msg.offset == o {
                 msg.flags |= F_ABORTED;
                 self.refate(m as usize);

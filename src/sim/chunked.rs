@@ -131,6 +131,15 @@ impl<T> ChunkedVec<T> {
         }
     }
 
+    /// Whether element `i` of both is in one leaf they share (a clone and what it was cloned
+    /// from, before either wrote to that leaf).
+    pub fn shares_leaf_with(&self, other: &Self, i: usize) -> bool {
+        i < self.full.min(other.full) && {
+            let (n, l) = (i >> NODE_SPAN_BITS, (i >> LEAF_BITS) & (NODE - 1));
+            Rc::ptr_eq(&self.root[n][l], &other.root[n][l])
+        }
+    }
+
     /// The elements as contiguous slices, in order.
     pub fn slices(&self) -> impl Iterator<Item = &[T]> {
         self.root
@@ -417,8 +426,15 @@ mod tests {
         // The untouched leaves (the last whole one below the cut, for one) are still shared.
         let leaf = 1500 / LEAF - 1;
         assert!(leaf > 10 / LEAF, "a leaf that no write touched");
-        let (n, l) = (leaf / NODE, leaf % NODE);
-        assert!(Rc::ptr_eq(&v.root[n][l], &snapshot.root[n][l]));
+        assert!(v.shares_leaf_with(&snapshot, leaf * LEAF));
+        assert!(
+            !v.shares_leaf_with(&snapshot, 10),
+            "the written leaf was copied"
+        );
+        assert!(
+            !v.shares_leaf_with(&snapshot, 1500),
+            "past the cut: no longer shared"
+        );
     }
 
     #[test]
