@@ -143,6 +143,13 @@ pub struct LiveFault {
 /// scripted run, which the session no longer follows.
 pub const SCRIPTED_RUN_MARK: &str = "[scripted run]";
 
+/// Which checkpoint: an index into the regular ones or the near ones.
+#[derive(Clone, Copy)]
+enum Where {
+    Regular(usize),
+    Near(usize),
+}
+
 /// Everything the session derives from the trace, restored with the checkpoint it belongs to.
 #[derive(Clone)]
 struct Checkpoint {
@@ -377,8 +384,11 @@ impl Session {
             || !event.is_multiple_of(NEAR_EVERY)
             || event.is_multiple_of(self.checkpoint_every)
             || !self.sim.pending_trace().is_empty()
-            || self.near.iter().any(|c| c.events == event)
         {
+            return;
+        }
+        if let Some(i) = self.near.iter().position(|c| c.events == event) {
+            self.reanchor(Where::Near(i));
             return;
         }
         if self.near.len() == NEAR_KEPT {
@@ -386,6 +396,28 @@ impl Session {
         }
         let cp = self.checkpoint();
         self.near.push_back(cp);
+    }
+
+    /// Replaces the checkpoint at `at`, which is at the current event, with a copy of the state
+    /// now. Reached again by playing forward or replaying after a jump back, the state is the
+    /// one the checkpoint holds (injecting a fault drops the checkpoints after it), but built
+    /// anew: the old copy would share none of the grow-only tables the run builds from here,
+    /// and keep its own copy of all of them (the whole run's logs and ledgers, after a jump
+    /// back to the start and a replay to the end). The fresh copy shares them.
+    fn reanchor(&mut self, at: Where) {
+        let fresh = self.checkpoint();
+        let old = match at {
+            Where::Regular(i) => &mut self.checkpoints[i],
+            Where::Near(i) => &mut self.near[i],
+        };
+        debug_assert_eq!(old.events, fresh.events);
+        debug_assert_eq!(
+            old.digest.value(),
+            fresh.digest.value(),
+            "the run reached checkpoint {} on another timeline",
+            fresh.events
+        );
+        *old = fresh;
     }
 
     // ----- going forward ------------------------------------------------------------------
@@ -497,18 +529,26 @@ impl Session {
         {
             self.maybe_near_checkpoint(event);
         }
-        if record
-            && event.is_multiple_of(self.checkpoint_every)
-            && self.checkpoints.last().is_none_or(|c| c.events < event)
-        {
-            self.checkpoints.push(self.checkpoint());
-            if self.checkpoints.len() > MAX_CHECKPOINTS {
-                self.checkpoint_every *= 2;
-                let every = self.checkpoint_every;
-                self.checkpoints.retain(|c| c.events % every == 0);
+        if record && event.is_multiple_of(self.checkpoint_every) {
+            // Sorted by event: a checkpoint already here was taken before a jump back.
+            match self.checkpoints.binary_search_by_key(&event, |c| c.events) {
+                Ok(i) => self.reanchor(Where::Regular(i)),
+                Err(i) if i == self.checkpoints.len() => self.push_checkpoint(),
+                Err(_) => {}
             }
         }
         Some(flags)
+    }
+
+    /// A regular checkpoint at the current event, after the others; past [`MAX_CHECKPOINTS`],
+    /// every other one goes and the spacing doubles.
+    fn push_checkpoint(&mut self) {
+        self.checkpoints.push(self.checkpoint());
+        if self.checkpoints.len() > MAX_CHECKPOINTS {
+            self.checkpoint_every *= 2;
+            let every = self.checkpoint_every;
+            self.checkpoints.retain(|c| c.events % every == 0);
+        }
     }
 
     /// Keep what the views need from one trace event.
@@ -1509,6 +1549,17 @@ mod near_checkpoint_tests {
         )
     }
 
+    /// The bench scenario at a size a test can play to 45 000 events.
+    fn small_bench_session() -> Session {
+        let opts = crate::bench::BenchOptions {
+            messages: 20_000,
+            brokers: 4,
+            partitions: 8,
+            seed: 5,
+        };
+        Session::new("bench", crate::bench::large_scenario(&opts), opts.seed)
+    }
+
     fn near_events(s: &Session) -> Vec<u64> {
         s.near.iter().map(|c| c.events).collect()
     }
@@ -1519,13 +1570,7 @@ mod near_checkpoint_tests {
     /// the state reached going forward.
     #[test]
     fn near_checkpoints_restore_the_state_reached_going_forward() {
-        let opts = crate::bench::BenchOptions {
-            messages: 20_000,
-            brokers: 4,
-            partitions: 8,
-            seed: 5,
-        };
-        let mut s = Session::new("bench", crate::bench::large_scenario(&opts), opts.seed);
+        let mut s = small_bench_session();
         s.checkpoint_every = 4 * NEAR_EVERY;
         let marks = [10_000u64, 30_000, 34_000, 44_999];
         let mut forward = Vec::new();
@@ -1569,5 +1614,55 @@ mod near_checkpoint_tests {
         assert_eq!(state(&s), forward[0], "before every near checkpoint");
         s.rewind_to(44_999);
         assert_eq!(state(&s), forward[3], "forward again after stepping back");
+    }
+
+    /// After a jump back, playing forward again reaches each later checkpoint's state anew:
+    /// the checkpoint is replaced by a copy of the live state, which shares the tables the
+    /// run builds (the old one would keep its own copy of all of them), and stepping back
+    /// from it still gives the states reached the first time.
+    #[test]
+    fn playing_forward_again_re_anchors_the_checkpoints_on_the_live_run() {
+        let mut s = small_bench_session();
+        let marks = [9_999u64, 20_001, 29_999];
+        let mut forward = Vec::new();
+        for &m in &marks {
+            s.rewind_to(m);
+            forward.push(state(&s));
+        }
+        s.rewind_to(30_000);
+        let at = |s: &Session, e: u64| {
+            let i = s.checkpoints.iter().position(|c| c.events == e);
+            i.unwrap_or_else(|| panic!("a checkpoint at event {e}"))
+        };
+        let digests: Vec<u64> = s.checkpoints.iter().map(|c| c.digest.value()).collect();
+        let early = &s.checkpoints[at(&s, 10_000)].checker;
+        assert!(
+            s.checker.messages() > 2 * crate::sim::chunked::LEAF,
+            "the run has whole leaves of messages"
+        );
+        assert!(
+            s.checker.shares_state_with(early, 0),
+            "taken going forward, it shares"
+        );
+
+        s.rewind_to(500);
+        s.rewind_to(30_000);
+        let after: Vec<u64> = s.checkpoints.iter().map(|c| c.digest.value()).collect();
+        assert_eq!(after, digests, "the same checkpoints, at the same states");
+        for e in [10_000u64, 20_000] {
+            let cp = &s.checkpoints[at(&s, e)].checker;
+            assert!(
+                s.checker.shares_state_with(cp, 0),
+                "the checkpoint at {e} shares the live ledger again"
+            );
+        }
+        for (&m, want) in marks.iter().zip(&forward).rev() {
+            s.rewind_to(m);
+            assert_eq!(
+                &state(&s),
+                want,
+                "back to {m} from a re-anchored checkpoint"
+            );
+        }
     }
 }
