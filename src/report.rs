@@ -507,7 +507,8 @@ enum LogEntry {
 /// by name, as the map's keys are.
 #[derive(Clone, Debug, Default)]
 pub struct FinalLogs {
-    producers: Vec<String>,
+    /// Each producer's name with the `#` its records' names put after it.
+    record_prefixes: Vec<String>,
     /// The `transactional.id` of each marker's producer (`?` if none owns it).
     txn_ids: Vec<String>,
     partitions: Vec<(String, Vec<ReplicaLog>)>,
@@ -576,7 +577,11 @@ impl FinalLogs {
         }
         partitions.sort_by(|a, b| a.0.cmp(&b.0));
         FinalLogs {
-            producers: sim.producers().iter().map(|p| p.name.clone()).collect(),
+            record_prefixes: sim
+                .producers()
+                .iter()
+                .map(|p| format!("{}#", p.name))
+                .collect(),
             txn_ids,
             partitions,
         }
@@ -587,8 +592,7 @@ impl FinalLogs {
         out.clear();
         match e {
             LogEntry::Record { producer, n } => {
-                out.push_str(&self.producers[producer as usize]);
-                out.push('#');
+                out.push_str(&self.record_prefixes[producer as usize]);
                 push_decimal(out, n);
             }
             LogEntry::Marker { commit, txn } => {

@@ -206,13 +206,26 @@ impl Checker {
 
     /// The fate as it is once the run has drained (`final_`) or before.
     pub(super) fn fate_with(&self, gi: usize, i: usize, final_: bool) -> Fate {
-        let g = &self.groups[gi];
-        let m = &self.msg(i);
-        match g.times(i) {
-            0 => {}
-            1 => return Fate::Applied,
-            _ => return Fate::Duplicated,
+        match self.groups[gi].times(i) {
+            0 => self.fate_unapplied(gi, i, &self.msg(i), final_),
+            1 => Fate::Applied,
+            _ => Fate::Duplicated,
         }
+    }
+
+    /// [`Checker::fate_with`] of message `i` (whose entry is `m`) read as the scans read it,
+    /// with the entry at hand.
+    fn fate_of_entry(&self, gi: usize, i: usize, m: &Msg) -> Fate {
+        match self.groups[gi].times(i) {
+            0 => self.fate_unapplied(gi, i, m, self.final_),
+            1 => Fate::Applied,
+            _ => Fate::Duplicated,
+        }
+    }
+
+    /// The fate of message `i` (entry `m`), which group `gi` has not applied.
+    fn fate_unapplied(&self, gi: usize, i: usize, m: &Msg, final_: bool) -> Fate {
+        let g = &self.groups[gi];
         if g.dead.get(i).copied().unwrap_or(false) {
             return Fate::DeadLettered;
         }
@@ -268,7 +281,7 @@ impl Checker {
             if m.flags & F_PRODUCED == 0 || m.topic != topic || topic == NONE {
                 continue;
             }
-            let fate = self.fate_of(gi, i);
+            let fate = self.fate_of_entry(gi, i, &m);
             match fate {
                 Fate::Applied => c.applied += 1,
                 Fate::Duplicated => c.duplicated += 1,
@@ -361,7 +374,7 @@ impl Checker {
                     acked,
                     detail,
                 };
-                let fate = self.fate_of(gi, i);
+                let fate = self.fate_of_entry(gi, i, &m);
                 match fate {
                     Fate::Lost(LossKind::Truncated) => out.push(rec(
                         AnomalyKind::Truncated,
