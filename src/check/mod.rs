@@ -381,8 +381,10 @@ const NO_OFFSET: u64 = u64::MAX;
 struct ProducerLedger {
     /// Sends so far.
     sent: u32,
-    /// Interned key → stream id (`NONE` if this producer never used the key).
-    stream_by_key: Vec<u32>,
+    /// Interned key → stream id (`NONE` if this producer never used the key). Shared with
+    /// checkpoints, copied on write: it holds an entry for every key id up to this producer's
+    /// highest, and changes only when the producer first uses a key.
+    stream_by_key: std::rc::Rc<Vec<u32>>,
     /// Per partition, the messages sent to it in send order (a batch is a run of these).
     /// Shared with checkpoints: one per producer and partition.
     parts: Vec<SharedLog<u32>>,
@@ -433,7 +435,7 @@ impl Default for ProducerLedger {
     fn default() -> ProducerLedger {
         ProducerLedger {
             sent: 0,
-            stream_by_key: Vec::new(),
+            stream_by_key: Default::default(),
             parts: Vec::new(),
             txn: NONE,
         }
@@ -960,14 +962,18 @@ impl Checker {
             None => NONE,
             Some(k) => {
                 let k = k as usize;
-                if k >= pl.stream_by_key.len() {
-                    pl.stream_by_key.resize(k + 1, NONE);
+                match pl.stream_by_key.get(k) {
+                    Some(&stream) if stream != NONE => stream,
+                    _ => {
+                        let streams = std::rc::Rc::make_mut(&mut pl.stream_by_key);
+                        if k >= streams.len() {
+                            streams.resize(k + 1, NONE);
+                        }
+                        streams[k] = self.streams;
+                        self.streams += 1;
+                        streams[k]
+                    }
                 }
-                if pl.stream_by_key[k] == NONE {
-                    pl.stream_by_key[k] = self.streams;
-                    self.streams += 1;
-                }
-                pl.stream_by_key[k]
             }
         };
         let topic = self
