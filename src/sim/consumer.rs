@@ -5,7 +5,10 @@
 //!
 //! Simplifications: a consumer finds its coordinator without FindCoordinator, from the unfenced
 //! brokers a Metadata response lists. The consumer's retry backoffs have no jitter; it asks for
-//! metadata per partition; it learns of new partitions at once.
+//! metadata per partition; it learns of new partitions at once. It fetches each partition with
+//! a request of its own, where Kafka's `Fetcher` sends one fetch per broker covering every
+//! partition that broker leads: a partition's records arrive no later, and only the number of
+//! requests differs.
 
 use crate::sim::config::{
     Assignor, CommitMode, GroupConfig, GroupProtocol, IsolationLevel, OffsetReset,

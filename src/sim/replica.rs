@@ -12,7 +12,10 @@
 //! by construction.
 //!
 //! Simplified relative to Kafka: one segment, no retention or compaction; record counts stand
-//! in for bytes; fetch sessions are not incremental.
+//! in for bytes; fetch sessions are not incremental. A follower fetches each partition with a
+//! request of its own, where Kafka's `ReplicaFetcherThread` sends one fetch per leader broker
+//! covering all the partitions it follows there: each partition's records arrive no later, and
+//! only the number of requests differs.
 
 use crate::sim::Timer;
 use crate::sim::broker::BrokerTimer;
