@@ -1,6 +1,5 @@
 //! Building a [`Sim`] from its [`SimConfig`].
 
-use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use crate::sim::broker::Broker;
@@ -85,7 +84,7 @@ pub(super) fn build(mut config: SimConfig, seed: u64) -> Sim {
     // An ordered map (the sim holds no hash map), keyed by the configuration's own strings: a
     // sweep builds a world per seed, and copying every name into the index too was a cost of
     // its own with 10 000 keys.
-    let mut key_index = KeyIndex::new();
+    let mut key_index = KeyIndex::default();
 
     // Nodes: brokers first (NodeId == BrokerId), then the controller, then producers.
     for b in 0..c.brokers {
@@ -282,8 +281,14 @@ pub(super) fn provision_partition(sim: &mut Sim, t: TopicId, assignment: Vec<Bro
     });
 }
 
-/// Key name to id, while the world is built.
-type KeyIndex<'a> = BTreeMap<&'a str, u32>;
+/// Key name to id, while the world is built. Only looked up and inserted into, never iterated,
+/// so its order cannot reach the run; its hasher has fixed keys, so nothing about it varies
+/// between runs either.
+type KeyIndex<'a> = std::collections::HashMap<
+    &'a str,
+    u32,
+    std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>,
+>;
 
 /// The id of key `k`, interning it on first sight. The index makes a million distinct keys
 /// cheap (a linear search was quadratic).
