@@ -1,5 +1,6 @@
 //! Building a [`Sim`] from its [`SimConfig`].
 
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use crate::sim::broker::Broker;
@@ -9,6 +10,7 @@ use crate::sim::controller::{Controller, PartitionState};
 use crate::sim::group_coordinator::GroupCoordinator;
 use crate::sim::ids::*;
 use crate::sim::network::Network;
+use crate::sim::partitioner::murmur2;
 use crate::sim::producer::{Producer, Transactional, Workload};
 use crate::sim::queue_policy::QueuePolicy;
 use crate::sim::replica::Partition;
@@ -81,9 +83,9 @@ pub(super) fn build(mut config: SimConfig, seed: u64) -> Sim {
         system: c.system,
     };
     let mut sim = Sim::new_empty(settings);
-    // An ordered map (the sim holds no hash map), keyed by the configuration's own strings: a
-    // sweep builds a world per seed, and copying every name into the index too was a cost of
-    // its own with 10 000 keys.
+    // An ordered map (the sim holds no hash map), keyed by the configuration's own strings and
+    // their hashes: a sweep builds a world per seed, and copying every name into the index too
+    // was a cost of its own with 10 000 keys.
     let mut key_index = KeyIndex::default();
 
     // Nodes: brokers first (NodeId == BrokerId), then the controller, then producers.
@@ -281,20 +283,16 @@ pub(super) fn provision_partition(sim: &mut Sim, t: TopicId, assignment: Vec<Bro
     });
 }
 
-/// Key name to id, while the world is built. Only looked up and inserted into, never iterated,
-/// so its order cannot reach the run; its hasher has fixed keys, so nothing about it varies
-/// between runs either.
-type KeyIndex<'a> = std::collections::HashMap<
-    &'a str,
-    u32,
-    std::hash::BuildHasherDefault<std::collections::hash_map::DefaultHasher>,
->;
+/// Key name to id, while the world is built, ordered by the key's murmur2 hash first: a search
+/// compares integers, and compares strings only where two hashes are equal (the same key, or a
+/// rare collision, which the string then tells apart). The bench lists 100 000 distinct keys.
+type KeyIndex<'a> = BTreeMap<(i32, &'a str), u32>;
 
 /// The id of key `k`, interning it on first sight. The index makes a million distinct keys
 /// cheap (a linear search was quadratic).
 fn intern_key<'a>(keys: &mut Vec<String>, index: &mut KeyIndex<'a>, k: &'a str) -> u32 {
     let next = keys.len() as u32;
-    let i = *index.entry(k).or_insert(next);
+    let i = *index.entry((murmur2(k.as_bytes()), k)).or_insert(next);
     if i == next {
         keys.push(k.to_string());
     }
