@@ -23,6 +23,7 @@ use serde::ser::{SerializeMap, Serializer};
 use crate::scenario::{Scenario, Verdict};
 use crate::sim::chunked::ChunkedVec;
 use crate::sim::ids::{BrokerId, GroupId, MsgId, PartitionId, ProducerId, TopicId};
+use crate::sim::key_table::KeyTable;
 use crate::sim::shared_log::SharedLog;
 use crate::sim::trace::{Trace, TraceEvent};
 
@@ -381,10 +382,8 @@ const NO_OFFSET: u64 = u64::MAX;
 struct ProducerLedger {
     /// Sends so far.
     sent: u32,
-    /// Interned key → stream id (`NONE` if this producer never used the key). Shared with
-    /// checkpoints, copied on write: it holds an entry for every key id up to this producer's
-    /// highest, and changes only when the producer first uses a key.
-    stream_by_key: std::rc::Rc<Vec<u32>>,
+    /// Interned key → stream id, filled when this producer first uses the key.
+    stream_by_key: KeyTable,
     /// Per partition, the messages sent to it in send order (a batch is a run of these).
     /// Shared with checkpoints: one per producer and partition.
     parts: Vec<SharedLog<u32>>,
@@ -961,19 +960,11 @@ impl Checker {
         let stream = match key {
             None => NONE,
             Some(k) => {
-                let k = k as usize;
-                match pl.stream_by_key.get(k) {
-                    Some(&stream) if stream != NONE => stream,
-                    _ => {
-                        let streams = std::rc::Rc::make_mut(&mut pl.stream_by_key);
-                        if k >= streams.len() {
-                            streams.resize(k + 1, NONE);
-                        }
-                        streams[k] = self.streams;
-                        self.streams += 1;
-                        streams[k]
-                    }
-                }
+                let streams = &mut self.streams;
+                pl.stream_by_key.get_or_fill(k, || {
+                    *streams += 1;
+                    *streams - 1
+                })
             }
         };
         let topic = self

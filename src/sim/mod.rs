@@ -14,6 +14,7 @@ pub(crate) mod cx;
 pub mod digest;
 pub mod group_coordinator;
 pub mod ids;
+pub mod key_table;
 pub mod network;
 pub mod partitioner;
 pub mod producer;

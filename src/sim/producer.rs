@@ -21,13 +21,13 @@
 //! anew) and refreshes the leaders at once.
 
 use std::collections::VecDeque;
-use std::rc::Rc;
 
 use rand::RngExt;
 
 use crate::sim::chunked::ChunkedVec;
 use crate::sim::config::{Acks, KeyDistribution, Partitioner, ProducerConfig};
 use crate::sim::ids::*;
+use crate::sim::key_table::KeyTable;
 use crate::sim::partitioner::partition_for_key;
 use crate::sim::shared_log::SharedLog;
 use crate::sim::trace::Trace;
@@ -327,11 +327,9 @@ pub(crate) struct Client {
     /// Per broker: the connection was refused or reset and the producer is backing off before
     /// reconnecting (`NetworkClient.isReady` is false). Indexed by broker, grown on demand.
     conns: Vec<ConnState>,
-    /// Partition of each interned key for the current partition count (`u32::MAX`: not yet
-    /// hashed), so murmur2 runs once per key rather than once per send. Shared with
-    /// checkpoints: it only fills in as new keys are sent, and a checkpoint copying it whole
-    /// (one entry per key of the scenario) would pay for every key each time.
-    key_partitions: Rc<Vec<u32>>,
+    /// Partition of each interned key for the current partition count, so murmur2 runs once
+    /// per key rather than once per send.
+    key_partitions: KeyTable,
     key_partitions_for: usize,
     /// The transaction coordinator, as FindCoordinator would name it. Simplification: the
     /// event loop fills it in before every handler, so it is always current and costs no round
@@ -360,7 +358,7 @@ impl Client {
             send_due: None,
             lingering: Vec::new(),
             conns: Vec::new(),
-            key_partitions: Rc::default(),
+            key_partitions: KeyTable::default(),
             key_partitions_for: 0,
             coordinator: None,
         }
@@ -1057,22 +1055,11 @@ impl Producer {
             Some(k) => {
                 let c = &mut self.client;
                 if c.key_partitions_for != nparts as usize {
-                    c.key_partitions = Rc::default();
+                    c.key_partitions = KeyTable::default();
                     c.key_partitions_for = nparts as usize;
                 }
-                let k = k as usize;
-                match c.key_partitions.get(k) {
-                    Some(&p) if p != u32::MAX => p,
-                    _ => {
-                        let p = partition_for_key(cx.key_name(k as u32), nparts);
-                        let cache = Rc::make_mut(&mut c.key_partitions);
-                        if cache.len() <= k {
-                            cache.resize(k + 1, u32::MAX);
-                        }
-                        cache[k] = p;
-                        p
-                    }
-                }
+                c.key_partitions
+                    .get_or_fill(k, || partition_for_key(cx.key_name(k), nparts))
             }
             None => self.keyless_partition(cx),
         };
