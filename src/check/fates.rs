@@ -194,7 +194,7 @@ impl Checker {
     pub fn fate(&self, group: GroupId, msg: MsgId) -> Option<Fate> {
         let g = self.groups.get(group.idx())?;
         let m = self.get_msg(msg.idx())?;
-        if m.flags & F_PRODUCED == 0 || m.topic == NONE || m.topic != g.topic {
+        if m.state.flags & F_PRODUCED == 0 || m.ident.topic == NONE || m.ident.topic != g.topic {
             return None;
         }
         Some(self.fate_of(group.idx(), msg.idx()))
@@ -206,18 +206,19 @@ impl Checker {
 
     /// The fate as it is once the run has drained (`final_`) or before.
     pub(super) fn fate_with(&self, gi: usize, i: usize, final_: bool) -> Fate {
-        match self.groups[gi].times(i) {
-            0 => self.fate_unapplied(gi, i, &self.msg(i), final_),
-            1 => Fate::Applied,
-            _ => Fate::Duplicated,
-        }
+        self.fate_from(gi, i, final_, || self.msg(i))
     }
 
-    /// [`Checker::fate_with`] of message `i` (whose entry is `m`) read as the scans read it,
-    /// with the entry at hand.
+    /// [`Checker::fate_of`] of message `i`, for a scan that holds its entry `m` already.
     fn fate_of_entry(&self, gi: usize, i: usize, m: &Msg) -> Fate {
+        self.fate_from(gi, i, self.final_, || *m)
+    }
+
+    /// The fate from how many times the group applied the message, which decides it for
+    /// almost every message; only an unapplied one needs its ledger entry (`entry`).
+    fn fate_from(&self, gi: usize, i: usize, final_: bool, entry: impl FnOnce() -> Msg) -> Fate {
         match self.groups[gi].times(i) {
-            0 => self.fate_unapplied(gi, i, m, self.final_),
+            0 => self.fate_unapplied(gi, i, &entry(), final_),
             1 => Fate::Applied,
             _ => Fate::Duplicated,
         }
@@ -243,20 +244,22 @@ impl Checker {
                 f => f,
             };
         }
-        if m.offset != NO_OFFSET {
-            if m.flags & F_ABORTED != 0 {
+        if m.state.offset != NO_OFFSET {
+            if m.state.flags & F_ABORTED != 0 {
                 return Fate::Aborted;
             }
-            let (reset, committed) = self.positions(gi, m.partition as usize);
-            if reset.is_some_and(|r| m.offset < r) || committed.is_some_and(|c| m.offset < c) {
+            let (reset, committed) = self.positions(gi, m.ident.partition as usize);
+            if reset.is_some_and(|r| m.state.offset < r)
+                || committed.is_some_and(|c| m.state.offset < c)
+            {
                 return Fate::Lost(LossKind::Skipped);
             }
             return Fate::Unseen;
         }
-        if m.flags & F_FAILED != 0 {
+        if m.state.flags & F_FAILED != 0 {
             return Fate::Failed;
         }
-        if m.flags & F_WRITTEN != 0 {
+        if m.state.flags & F_WRITTEN != 0 {
             return Fate::Lost(LossKind::Truncated);
         }
         if final_ {
@@ -278,7 +281,7 @@ impl Checker {
         let mut c = FateCounts::default();
         let topic = self.groups[gi].topic;
         for (i, m) in self.all_msgs().enumerate() {
-            if m.flags & F_PRODUCED == 0 || m.topic != topic || topic == NONE {
+            if m.state.flags & F_PRODUCED == 0 || m.ident.topic != topic || topic == NONE {
                 continue;
             }
             let fate = self.fate_of_entry(gi, i, &m);
@@ -291,7 +294,7 @@ impl Checker {
                         LossKind::NeverWritten => c.lost.never_written += 1,
                         LossKind::Skipped => c.lost.skipped += 1,
                     }
-                    c.acked_lost += (m.flags & F_ACKED != 0) as u64;
+                    c.acked_lost += (m.state.flags & F_ACKED != 0) as u64;
                 }
                 Fate::Unseen => c.unseen += 1,
                 Fate::Failed => c.failed += 1,
@@ -309,8 +312,8 @@ impl Checker {
     /// An applied message whose copy in the log belongs to an aborted transaction.
     pub(super) fn is_aborted_read(fate: Fate, m: &Msg) -> bool {
         matches!(fate, Fate::Applied | Fate::Duplicated)
-            && m.flags & F_ABORTED != 0
-            && m.offset != NO_OFFSET
+            && m.state.flags & F_ABORTED != 0
+            && m.state.offset != NO_OFFSET
     }
 
     /// Acknowledged messages in the leader's log above its high watermark: not yet on every
@@ -326,12 +329,12 @@ impl Checker {
     pub fn recount_above_hw(&self) -> u64 {
         self.all_msgs()
             .filter(|m| {
-                m.flags & F_ACKED != 0
-                    && m.offset != NO_OFFSET
+                m.state.flags & F_ACKED != 0
+                    && m.state.offset != NO_OFFSET
                     && self
                         .parts
-                        .get(m.partition as usize)
-                        .is_some_and(|p| m.offset >= p.hw)
+                        .get(m.ident.partition as usize)
+                        .is_some_and(|p| m.state.offset >= p.hw)
             })
             .count() as u64
     }
@@ -344,13 +347,15 @@ impl Checker {
         self.all_msgs()
             .enumerate()
             .filter(|(_, m)| {
-                m.flags & F_FAILED != 0 && m.flags & F_ABORTED == 0 && m.offset != NO_OFFSET
+                m.state.flags & F_FAILED != 0
+                    && m.state.flags & F_ABORTED == 0
+                    && m.state.offset != NO_OFFSET
             })
             .map(|(i, m)| FailedButWritten {
                 msg: MsgId(i as u32),
-                partition: PartitionId(m.partition),
-                offset: m.offset,
-                answered: m.flags & F_FAILED_BY_ANSWER != 0,
+                partition: PartitionId(m.ident.partition),
+                offset: m.state.offset,
+                answered: m.state.flags & F_FAILED_BY_ANSWER != 0,
             })
             .collect()
     }
@@ -362,11 +367,11 @@ impl Checker {
             let group = GroupId(gi as u32);
             let start = out.len();
             for (i, m) in self.all_msgs().enumerate() {
-                if m.flags & F_PRODUCED == 0 || m.topic != g.topic || g.topic == NONE {
+                if m.state.flags & F_PRODUCED == 0 || m.ident.topic != g.topic || g.topic == NONE {
                     continue;
                 }
                 let msg = MsgId(i as u32);
-                let acked = m.flags & F_ACKED != 0;
+                let acked = m.state.flags & F_ACKED != 0;
                 let rec = |kind, detail| AnomalyRecord {
                     group,
                     msg,
@@ -378,7 +383,7 @@ impl Checker {
                 match fate {
                     Fate::Lost(LossKind::Truncated) => out.push(rec(
                         AnomalyKind::Truncated,
-                        Detail::Truncated(self.removals.get(m.removal as usize).copied()),
+                        Detail::Truncated(self.removals.get(m.state.removal as usize).copied()),
                     )),
                     Fate::Lost(LossKind::NeverWritten) => out.push(rec(
                         AnomalyKind::NeverWritten,
@@ -395,13 +400,13 @@ impl Checker {
                         ))
                     }
                     Fate::Lost(LossKind::Skipped) => {
-                        let (reset, committed) = self.positions(gi, m.partition as usize);
+                        let (reset, committed) = self.positions(gi, m.ident.partition as usize);
                         out.push(rec(
                             AnomalyKind::Skipped,
                             Detail::Skipped {
-                                partition: PartitionId(m.partition),
-                                offset: m.offset,
-                                reset: reset.filter(|&r| m.offset < r),
+                                partition: PartitionId(m.ident.partition),
+                                offset: m.state.offset,
+                                reset: reset.filter(|&r| m.state.offset < r),
                                 committed,
                             },
                         ))
@@ -410,7 +415,7 @@ impl Checker {
                         AnomalyKind::Duplicated,
                         Detail::Duplicated {
                             times: g.times(i),
-                            appends: m.appends,
+                            appends: m.state.appends,
                         },
                     )),
                     _ => {}

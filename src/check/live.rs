@@ -118,16 +118,16 @@ impl Checker {
         }
         self.refate_above_hw(i);
         let m = self.msg(i);
-        if m.flags & F_PRODUCED == 0 || m.topic == NONE {
+        if m.state.flags & F_PRODUCED == 0 || m.ident.topic == NONE {
             return;
         }
-        let topic = m.topic as usize;
+        let topic = m.ident.topic as usize;
         let groups = self.topic_groups.get(topic).map_or(0, Vec::len);
         for k in 0..groups {
             let gi = self.topic_groups[topic][k] as usize;
             let fate = self.fate_with(gi, i, false);
             let mut code = fate_code(fate);
-            if m.flags & F_ACKED != 0 {
+            if m.state.flags & F_ACKED != 0 {
                 code |= COUNTED_ACKED;
             }
             if Self::is_aborted_read(fate, &m) {
@@ -150,13 +150,13 @@ impl Checker {
     /// Keep message `i`'s share of `above_hw` right.
     fn refate_above_hw(&mut self, i: usize) {
         let m = self.msg(i);
-        let above = m.flags & F_ACKED != 0
-            && m.offset != NO_OFFSET
+        let above = m.state.flags & F_ACKED != 0
+            && m.state.offset != NO_OFFSET
             && self
                 .parts
-                .get(m.partition as usize)
-                .is_some_and(|p| m.offset >= p.hw);
-        if above != (m.flags & F_ABOVE_HW != 0) {
+                .get(m.ident.partition as usize)
+                .is_some_and(|p| m.state.offset >= p.hw);
+        if above != (m.state.flags & F_ABOVE_HW != 0) {
             self.states[i].flags ^= F_ABOVE_HW;
             if above {
                 self.above_hw_live += 1;

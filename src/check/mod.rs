@@ -294,6 +294,13 @@ const F_FAILED_BY_ANSWER: u8 = 64;
 /// Ledger entry of one message: its identity and its state, read together.
 #[derive(Clone, Copy, Debug)]
 struct Msg {
+    ident: MsgIdentity,
+    state: MsgState,
+}
+
+/// What the ledger learns of a message when it is produced, and never changes after.
+#[derive(Clone, Copy, Debug)]
+struct MsgIdentity {
     producer: u32,
     n: u32,
     partition: u32,
@@ -306,37 +313,20 @@ struct Msg {
     /// Index in its producer's send list for its partition (to expand a batch from its first
     /// message), `NONE` until produced.
     pidx: u32,
-    flags: u8,
-    /// Times a leader appended it (saturating): 2 or more means the producer wrote it twice.
-    appends: u8,
+}
+
+/// What the run changes about a message after it is produced. Kept apart from its identity,
+/// in a table of 16-byte entries: a message is appended, acked and fated well after a TUI
+/// checkpoint may have been taken, and each such write copies the leaf a checkpoint shares.
+/// Copying a leaf of states costs a third of copying whole entries.
+#[derive(Clone, Copy, Debug)]
+struct MsgState {
     /// Its offset in the current leader's log, `NO_OFFSET` if it is in no leader's log.
     offset: u64,
     /// Why it left the log (index into `Checker::removals`), `NONE` if it never did.
     removal: u32,
-}
-
-/// What the ledger learns of a message when it is produced, and never changes after (see
-/// [`Msg`] for the fields).
-#[derive(Clone, Copy, Debug)]
-struct MsgIdentity {
-    producer: u32,
-    n: u32,
-    partition: u32,
-    topic: u32,
-    key: u32,
-    stream: u32,
-    pidx: u32,
-}
-
-/// What the run changes about a message after it is produced (see [`Msg`] for the fields).
-/// Kept apart from its identity, in a table of 16-byte entries: a message is appended, acked
-/// and fated well after a TUI checkpoint may have been taken, and each such write copies the
-/// leaf a checkpoint shares. Copying a leaf of states costs a third of copying whole entries.
-#[derive(Clone, Copy, Debug)]
-struct MsgState {
-    offset: u64,
-    removal: u32,
     flags: u8,
+    /// Times a leader appended it (saturating): 2 or more means the producer wrote it twice.
     appends: u8,
 }
 
@@ -357,25 +347,7 @@ const UNWRITTEN: MsgState = MsgState {
     appends: 0,
 };
 
-impl Msg {
-    fn of(id: &MsgIdentity, st: &MsgState) -> Msg {
-        Msg {
-            producer: id.producer,
-            n: id.n,
-            partition: id.partition,
-            topic: id.topic,
-            key: id.key,
-            stream: id.stream,
-            pidx: id.pidx,
-            flags: st.flags,
-            appends: st.appends,
-            offset: st.offset,
-            removal: st.removal,
-        }
-    }
-}
-
-/// "Not in the log" for [`Msg::offset`] and "no position" for group positions.
+/// "Not in the log" for [`MsgState::offset`] and "no position" for group positions.
 const NO_OFFSET: u64 = u64::MAX;
 
 #[derive(Clone, Debug)]
@@ -623,7 +595,7 @@ impl Checker {
                 key,
             } => self.on_produced(*producer, *msg, *partition, *key),
             Trace::Acked { msg, .. } => self.on_acked(*msg),
-            Trace::Failed { msg, error, .. } if self.entry(*msg).flags & F_FAILED == 0 => {
+            Trace::Failed { msg, error, .. } if self.entry(*msg).state.flags & F_FAILED == 0 => {
                 let m = self.slot(*msg);
                 m.flags |= F_FAILED;
                 if !error.is_unanswered() {
@@ -854,17 +826,17 @@ impl Checker {
     /// What the ledger knows about a message; `None` if it was never produced.
     pub fn message(&self, msg: MsgId) -> Option<MsgInfo> {
         let m = self.get_msg(msg.idx())?;
-        if m.flags & F_PRODUCED == 0 {
+        if m.state.flags & F_PRODUCED == 0 {
             return None;
         }
         Some(MsgInfo {
-            producer: ProducerId(m.producer),
-            n: m.n,
-            partition: PartitionId(m.partition),
-            key: (m.key != NONE).then_some(m.key),
-            acked: m.flags & F_ACKED != 0,
-            failed: m.flags & F_FAILED != 0,
-            at_risk: m.flags & F_AT_RISK != 0,
+            producer: ProducerId(m.ident.producer),
+            n: m.ident.n,
+            partition: PartitionId(m.ident.partition),
+            key: (m.ident.key != NONE).then_some(m.ident.key),
+            acked: m.state.flags & F_ACKED != 0,
+            failed: m.state.flags & F_FAILED != 0,
+            at_risk: m.state.flags & F_AT_RISK != 0,
         })
     }
 
@@ -905,11 +877,17 @@ impl Checker {
 
     /// Message `i`'s ledger entry (`i` below [`Checker::messages`]).
     fn msg(&self, i: usize) -> Msg {
-        Msg::of(&self.msgs[i], &self.states[i])
+        Msg {
+            ident: self.msgs[i],
+            state: self.states[i],
+        }
     }
 
     fn get_msg(&self, i: usize) -> Option<Msg> {
-        Some(Msg::of(self.msgs.get(i)?, self.states.get(i)?))
+        Some(Msg {
+            ident: *self.msgs.get(i)?,
+            state: *self.states.get(i)?,
+        })
     }
 
     /// Every ledger entry, by message id.
@@ -919,7 +897,11 @@ impl Checker {
         self.msgs
             .slices()
             .zip(self.states.slices())
-            .flat_map(|(ids, states)| ids.iter().zip(states).map(|(id, st)| Msg::of(id, st)))
+            .flat_map(|(ids, states)| {
+                ids.iter()
+                    .zip(states)
+                    .map(|(&ident, &state)| Msg { ident, state })
+            })
     }
 
     fn grow_to(&mut self, msg: MsgId) {
@@ -1004,11 +986,11 @@ impl Checker {
     fn on_acked(&mut self, msg: MsgId) {
         let i = msg.idx();
         let m = self.entry(msg);
-        if m.flags & F_ACKED != 0 {
+        if m.state.flags & F_ACKED != 0 {
             return;
         }
         self.states[i].flags |= F_ACKED;
-        let topic = m.topic;
+        let topic = m.ident.topic;
         self.acked += 1;
         if let Some(gs) = self.topic_groups.get(topic as usize) {
             for &g in gs {
@@ -1057,9 +1039,9 @@ impl Checker {
         }
         g.dead[i] = true;
         g.dead_lettered += 1;
-        if m.topic != NONE && m.topic == g.topic {
+        if m.ident.topic != NONE && m.ident.topic == g.topic {
             g.applied_belong += 1;
-            g.acked_applied_belong += (m.flags & F_ACKED != 0) as u64;
+            g.acked_applied_belong += (m.state.flags & F_ACKED != 0) as u64;
         }
         self.refate(i);
     }
@@ -1091,19 +1073,19 @@ impl Checker {
         // First application.
         g.applied += 1;
         let was_dead = g.dead.get(i).copied().unwrap_or(false);
-        if m.topic != NONE && m.topic == g.topic && !was_dead {
+        if m.ident.topic != NONE && m.ident.topic == g.topic && !was_dead {
             g.applied_belong += 1;
-            g.acked_applied_belong += (m.flags & F_ACKED != 0) as u64;
+            g.acked_applied_belong += (m.state.flags & F_ACKED != 0) as u64;
         }
-        if m.stream != NONE {
-            let s = m.stream as usize;
+        if m.ident.stream != NONE {
+            let s = m.ident.stream as usize;
             if g.max_first.len() <= s {
                 g.max_first.resize(self.streams as usize, (NONE, 0));
             }
             // The send number travels with the id: no look-up in the (large) message table.
             let (prev, prev_n) = g.max_first[s];
-            if prev == NONE || prev_n < m.n {
-                g.max_first[s] = (msg.0, m.n);
+            if prev == NONE || prev_n < m.ident.n {
+                g.max_first[s] = (msg.0, m.ident.n);
             } else {
                 g.reordered += 1;
                 g.reorders.push((msg.0, prev));
@@ -1114,7 +1096,7 @@ impl Checker {
                 });
             }
         }
-        if m.flags & F_AT_RISK != 0 && self.applied_by_all(i) {
+        if m.state.flags & F_AT_RISK != 0 && self.applied_by_all(i) {
             self.clear_risk(i);
         }
         self.refate(i);
@@ -1146,10 +1128,9 @@ impl Checker {
     }
 
     fn clear_risk(&mut self, i: usize) {
-        if self.states.get(i).is_some_and(|m| m.flags & F_AT_RISK != 0)
-            && let Some(m) = self.states.get_mut(i)
-        {
-            m.flags &= !F_AT_RISK;
+        // Read before writing: a write copies the leaf a checkpoint shares.
+        if self.states.get(i).is_some_and(|m| m.flags & F_AT_RISK != 0) {
+            self.states[i].flags &= !F_AT_RISK;
             self.at_risk -= 1;
         }
     }
@@ -1218,10 +1199,10 @@ impl Checker {
             (self.removals.len() - 1) as u32
         };
         // The batch: the producer's next `count` records to this partition from `first_msg`.
-        let (txn, list, start, n) = match self.producers.get(first.producer as usize) {
-            Some(pr) if first.pidx != NONE => match pr.parts.get(pi) {
+        let (txn, list, start, n) = match self.producers.get(first.ident.producer as usize) {
+            Some(pr) if first.ident.pidx != NONE => match pr.parts.get(pi) {
                 Some(list) => {
-                    let start = first.pidx as usize;
+                    let start = first.ident.pidx as usize;
                     let n = (count as usize).min(list.len().saturating_sub(start));
                     (pr.txn, Some(list), start, n)
                 }
@@ -1254,8 +1235,8 @@ impl Checker {
                 pl.log.push(NONE);
             }
         }
-        if self.live && first.pidx != NONE {
-            let (p, start) = (first.producer as usize, first.pidx as usize);
+        if self.live && first.ident.pidx != NONE {
+            let (p, start) = (first.ident.producer as usize, first.ident.pidx as usize);
             for k in start..start + count as usize {
                 let list = self.producers.get(p).and_then(|pr| pr.parts.get(pi));
                 let Some(m) = list.filter(|l| k < l.len()).map(|l| l.at(k)) else {
