@@ -10,6 +10,12 @@ pub mod explain;
 pub mod export;
 pub mod glossary;
 pub mod heap;
+
+/// The test build counts heap bytes as the binary does, so that sessions under test keep their
+/// checkpoints within budget as they do for a user.
+#[cfg(test)]
+#[global_allocator]
+static TEST_ALLOC: heap::CountingAlloc = heap::CountingAlloc;
 pub mod life;
 pub mod marks;
 pub mod metrics;

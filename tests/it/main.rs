@@ -1,3 +1,7 @@
+/// Sessions count heap bytes here as in the binary (see `brokerlab::heap`).
+#[global_allocator]
+static ALLOC: brokerlab::heap::CountingAlloc = brokerlab::heap::CountingAlloc;
+
 mod anchors;
 mod bundled;
 mod causes;
