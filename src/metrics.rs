@@ -221,6 +221,22 @@ pub struct Metrics {
 const MAX_LAG_SAMPLES: usize = 4096;
 
 impl Metrics {
+    /// Bytes of the per-message tables a checkpoint shares rather than copies (see
+    /// [`crate::sim::Sim::shared_bytes`]).
+    pub fn shared_bytes(&self) -> usize {
+        let groups: usize = self
+            .groups
+            .iter()
+            .map(|g| g.applied.shared_bytes() + g.e2e_us.shared_bytes())
+            .sum();
+        let produce: usize = self.produce_us.iter().map(|t| t.shared_bytes()).sum();
+        groups
+            + produce
+            + self.sent_at.shared_bytes()
+            + self.acked.shared_bytes()
+            + self.producer_of.shared_bytes()
+    }
+
     pub fn new(setup: MetricsSetup) -> Metrics {
         let mut readers = vec![Vec::new(); setup.partitions.len()];
         for (g, parts) in setup.group_partitions.iter().enumerate() {

@@ -7,6 +7,12 @@
 //! - Stepping back restores the nearest checkpoint before the target and replays forward,
 //!   re-injecting every live fault at the event count where it was first injected, so the state
 //!   reached going back equals the state reached going forward.
+//! - Checkpoints are kept within a quarter of the simulation state's heap bytes where the heap is
+//!   counted (the binary and the tests: `crate::heap`): a checkpoint's copy of the small
+//!   mutable state is measured when it is taken, and the state is that copy plus the grow-only
+//!   tables it shares. Over budget, the regular checkpoints thin out (their spacing doubles),
+//!   then the near ones go. Short runs, whose state is small next to one copy, keep few, and
+//!   a replay of them is short anyway.
 //! - Faults injected live are recorded, so [`Session::to_scenario`] can save the session as a
 //!   scenario file that reproduces them.
 
@@ -38,6 +44,14 @@ const MAX_CHECKPOINTS: usize = 64;
 pub const NEAR_EVERY: u64 = 16_384;
 /// How many near checkpoints are kept (the newest taken).
 const NEAR_KEPT: usize = 2;
+/// The checkpoints' copies may take at most the state's bytes over this: a quarter. Two
+/// things this count leaves out cancel with room to spare. A checkpoint holds more than its
+/// copy: the leaves of shared tables that the live run writes to after it was taken (a late
+/// acknowledgement of an old message) are copied away from it, a fifth to a third of a copy per
+/// checkpoint in `bench --step-back`. And the state weighs more than the estimate: the live
+/// tables hold spare capacity that a copy does not (`bench --step-back` measured the estimate
+/// at two thirds of the state at 500 k events), so the budget errs low.
+const CHECKPOINT_BUDGET_DIVISOR: u64 = 4;
 /// Safety bound for the "step until something happens" operations.
 const MAX_SEARCH_EVENTS: u64 = 5_000_000;
 
@@ -158,6 +172,8 @@ struct Checkpoint {
     checker: Checker,
     metrics: crate::metrics::Metrics,
     digest: Digest,
+    /// Heap bytes its copy took when it was taken (0 where the heap is not counted).
+    copy_bytes: u64,
 }
 
 /// Heap bytes that dropping `x` frees (with the counting allocator of `bench --step-back`).
@@ -250,6 +266,16 @@ pub struct Session {
     /// events, once the regular ones are sparser than that; at most [`NEAR_KEPT`], the
     /// newest taken.
     near: VecDeque<Checkpoint>,
+    /// Whether checkpoints are kept within [`CHECKPOINT_BUDGET_DIVISOR`] of the state (where
+    /// the heap is counted: see [`Session::keep_checkpoints_in_budget`]).
+    budgeted: bool,
+    /// The largest simulation state seen since the start or the last live fault, in heap
+    /// bytes: the budget's base. Not the state where the user stands, which after a jump back
+    /// is smaller than the run whose later checkpoints are still kept.
+    state_high: u64,
+    /// The furthest event reached since the start or the last live fault: how much run the
+    /// regular checkpoints are spread over.
+    events_high: u64,
     /// The checker's outcome for the current state, built when first asked for (from the
     /// checker's live counts: O(groups)), so a replay of many steps builds it once.
     outcome: std::cell::OnceCell<Outcome>,
@@ -311,6 +337,9 @@ impl Session {
             checkpoints: Vec::new(),
             checkpoint_every: CHECKPOINT_EVERY,
             near: VecDeque::new(),
+            budgeted: crate::heap::keep_counting(),
+            state_high: 0,
+            events_high: 0,
             outcome: std::cell::OnceCell::new(),
             buf: Vec::new(),
             replay_to: None,
@@ -362,18 +391,77 @@ impl Session {
     /// switched back to storing its whole trace, as every checkpoint is. Taken only after a
     /// step's trace has been drained (a replay's pending events are hashed already).
     fn checkpoint(&self) -> Checkpoint {
+        let before = crate::heap::live_bytes();
         let mut sim = self.sim.clone();
         let digest = if self.replay_to.is_some() {
             sim.end_replay()
         } else {
             self.digest
         };
+        let checker = self.checker.clone();
+        let metrics = self.metrics.clone();
+        let copy_bytes = (crate::heap::live_bytes() - before).max(0) as u64;
         Checkpoint {
             events: self.sim.events(),
             sim,
-            checker: self.checker.clone(),
-            metrics: self.metrics.clone(),
+            checker,
+            metrics,
             digest,
+            copy_bytes,
+        }
+    }
+
+    /// Keep checkpoints at the regular spacing whatever memory they take (as where the heap is
+    /// not counted): for tests that must cross many of them on a small run.
+    pub fn unbudgeted_checkpoints(&mut self) {
+        self.budgeted = false;
+    }
+
+    /// The simulation state's heap bytes now: one copy of its small mutable state (`copy`,
+    /// what the checkpoint just taken here measured) plus the grow-only tables the copy
+    /// shares.
+    fn state_bytes(&self, copy: u64) -> u64 {
+        copy + (self.sim.shared_bytes() + self.checker.shared_bytes() + self.metrics.shared_bytes())
+            as u64
+    }
+
+    /// After a checkpoint `copy` bytes large was taken at the current event: while the
+    /// checkpoints' copies (the one at event 0 aside: it is the floor every replay needs) take
+    /// more than their budget, the regular ones thin out, every other one going and the
+    /// spacing doubling; once only the first is left, the oldest near one goes. A step back
+    /// from where the user is keeps its near checkpoints longest: it is what they do most.
+    ///
+    /// The state grows with the run and the copy does not, so the budget keeps room for more
+    /// checkpoints later than early on: once the run so far would fit at half the spacing,
+    /// the next checkpoints come at half the spacing (the earlier, sparser ones stay).
+    fn keep_checkpoints_in_budget(&mut self, copy: u64) {
+        if !self.budgeted {
+            return;
+        }
+        self.state_high = self.state_high.max(self.state_bytes(copy));
+        self.events_high = self.events_high.max(self.sim.events());
+        let budget = self.state_high / CHECKPOINT_BUDGET_DIVISOR;
+        let held = |s: &Session| -> u64 {
+            (s.checkpoints.iter().skip(1))
+                .chain(&s.near)
+                .map(|c| c.copy_bytes)
+                .sum()
+        };
+        while held(self) > budget {
+            if self.checkpoints.len() > 1 {
+                self.checkpoint_every *= 2;
+                let every = self.checkpoint_every;
+                self.checkpoints.retain(|c| c.events % every == 0);
+            } else if self.near.pop_front().is_none() {
+                return;
+            }
+        }
+        let near: u64 = self.near.iter().map(|c| c.copy_bytes).sum();
+        let regular_allowed = budget.saturating_sub(near) / copy.max(1);
+        while self.checkpoint_every > CHECKPOINT_EVERY
+            && self.events_high / (self.checkpoint_every / 2) < regular_allowed
+        {
+            self.checkpoint_every /= 2;
         }
     }
 
@@ -395,7 +483,9 @@ impl Session {
             self.near.pop_front();
         }
         let cp = self.checkpoint();
+        let copy = cp.copy_bytes;
         self.near.push_back(cp);
+        self.keep_checkpoints_in_budget(copy);
     }
 
     /// Replaces the checkpoint at `at`, which is at the current event, with a copy of the state
@@ -529,26 +619,35 @@ impl Session {
         {
             self.maybe_near_checkpoint(event);
         }
-        if record && event.is_multiple_of(self.checkpoint_every) {
-            // Sorted by event: a checkpoint already here was taken before a jump back.
+        if event.is_multiple_of(self.checkpoint_every)
+            && (record || self.sim.pending_trace().is_empty())
+        {
+            // Sorted by event: a checkpoint already here was taken before a jump back. One
+            // missing before the last is a gap the budget left when the spacing was wider
+            // (early in the run, when the state was small): a replay or a replay's play
+            // forward fills it, so that the next jump there replays less.
             match self.checkpoints.binary_search_by_key(&event, |c| c.events) {
-                Ok(i) => self.reanchor(Where::Regular(i)),
-                Err(i) if i == self.checkpoints.len() => self.push_checkpoint(),
-                Err(_) => {}
+                Ok(i) if record => self.reanchor(Where::Regular(i)),
+                Ok(_) => {}
+                Err(i) => self.insert_checkpoint(i),
             }
         }
         Some(flags)
     }
 
-    /// A regular checkpoint at the current event, after the others; past [`MAX_CHECKPOINTS`],
-    /// every other one goes and the spacing doubles.
-    fn push_checkpoint(&mut self) {
-        self.checkpoints.push(self.checkpoint());
+    /// A regular checkpoint at the current event, at `at` among the others (after them, or in
+    /// a gap); past [`MAX_CHECKPOINTS`] or the budget, every other one goes and the spacing
+    /// doubles.
+    fn insert_checkpoint(&mut self, at: usize) {
+        let cp = self.checkpoint();
+        let copy = cp.copy_bytes;
+        self.checkpoints.insert(at, cp);
         if self.checkpoints.len() > MAX_CHECKPOINTS {
             self.checkpoint_every *= 2;
             let every = self.checkpoint_every;
             self.checkpoints.retain(|c| c.events % every == 0);
         }
+        self.keep_checkpoints_in_budget(copy);
     }
 
     /// Keep what the views need from one trace event.
@@ -929,6 +1028,10 @@ impl Session {
         self.live_faults.retain(|f| f.event <= now);
         self.checkpoints.retain(|c| c.events <= now);
         self.near.retain(|c| c.events <= now);
+        // The budget's base starts again from here: the run the later checkpoints belonged to
+        // is gone, and the new one grows from the state now.
+        self.state_high = 0;
+        self.events_high = now;
         let mut spec = spec;
         spec.at = self.sim.now();
         let fault = crate::scenario::raise_fault(&spec, &self.sim);
@@ -1549,15 +1652,114 @@ mod near_checkpoint_tests {
         )
     }
 
-    /// The bench scenario at a size a test can play to 45 000 events.
-    fn small_bench_session() -> Session {
+    /// The bench scenario at a given size, its checkpoints unbudgeted: these tests place them
+    /// where they want them, and the budget would thin them.
+    fn bench_session(messages: u64, brokers: u32, partitions: u32) -> Session {
         let opts = crate::bench::BenchOptions {
-            messages: 20_000,
-            brokers: 4,
-            partitions: 8,
+            messages,
+            brokers,
+            partitions,
             seed: 5,
         };
-        Session::new("bench", crate::bench::large_scenario(&opts), opts.seed)
+        let mut s = Session::new("bench", crate::bench::large_scenario(&opts), opts.seed);
+        s.unbudgeted_checkpoints();
+        s
+    }
+
+    /// The bench scenario at a size a test can play to 45 000 events.
+    fn small_bench_session() -> Session {
+        bench_session(20_000, 4, 8)
+    }
+
+    /// A long run of a small cluster: its grow-only tables soon outweigh one copy of its small
+    /// state, as in long runs of larger ones.
+    fn long_small_session() -> Session {
+        bench_session(60_000, 3, 3)
+    }
+
+    /// Heap bytes the checkpoints hold that nothing else does, and the simulation state's, as
+    /// `bench --step-back` measures them (the test build counts the heap): what dropping each
+    /// frees.
+    fn measured_checkpoints_and_state(mut s: Session) -> (i64, i64) {
+        let mut dropped = s.checkpoints.split_off(1);
+        dropped.extend(s.near.drain(..));
+        let checkpoints = freed_by_dropping(dropped);
+        let Session {
+            sim,
+            checker,
+            metrics,
+            ..
+        } = s;
+        (checkpoints, freed_by_dropping((sim, checker, metrics)))
+    }
+
+    /// Where the heap is counted, the checkpoints stay within a quarter of the state they
+    /// belong to, measured as the bench measures it; the spacing alone (as without the
+    /// budget) keeps several times more. Stepping back across the thinned checkpoints still
+    /// reaches the states reached going forward.
+    #[test]
+    fn checkpoints_stay_within_a_quarter_of_the_state() {
+        assert!(crate::heap::counting(), "the test build counts the heap");
+        let end = 150_000;
+        let mut unbudgeted = long_small_session();
+        unbudgeted.rewind_to(end);
+        let (held, bytes) = measured_checkpoints_and_state(unbudgeted);
+        assert!(
+            held * 4 > bytes,
+            "by spacing alone: {held} bytes of checkpoints against {bytes} of state"
+        );
+
+        let mut s = long_small_session();
+        s.budgeted = true;
+        let marks = [5_000u64, 31_000, 59_999];
+        let mut forward = Vec::new();
+        for &m in &marks {
+            s.rewind_to(m);
+            forward.push(state(&s));
+        }
+        s.rewind_to(end);
+        assert!(
+            s.checkpoint_every > CHECKPOINT_EVERY,
+            "the budget thinned the regular checkpoints"
+        );
+        for (&m, want) in marks.iter().zip(&forward).rev() {
+            s.rewind_to(m);
+            assert_eq!(&state(&s), want, "back to {m}");
+        }
+        s.rewind_to(end);
+        let (held, bytes) = measured_checkpoints_and_state(s);
+        assert!(held > 0, "some checkpoints besides the first are kept");
+        assert!(
+            held * 4 <= bytes,
+            "within budget: {held} bytes of checkpoints against {bytes} of state"
+        );
+    }
+
+    fn regular_events(s: &Session) -> Vec<u64> {
+        s.checkpoints.iter().map(|c| c.events).collect()
+    }
+
+    /// Once the budget lets the spacing shrink, the earlier stretch of the run still has the
+    /// wider one: a replay through it (a jump back) takes the checkpoints missing there, and
+    /// a rewind from one of them reaches the state reached going forward.
+    #[test]
+    fn a_replay_fills_the_gaps_a_wider_spacing_left() {
+        let mut s = small_bench_session();
+        s.checkpoint_every = 4 * CHECKPOINT_EVERY;
+        s.rewind_to(5_000);
+        let forward = state(&s);
+        s.rewind_to(10_000);
+        let e = CHECKPOINT_EVERY;
+        assert_eq!(regular_events(&s), [0, 4 * e]);
+        s.checkpoint_every = e;
+        s.rewind_to(5_500);
+        assert_eq!(
+            regular_events(&s),
+            [0, e, 2 * e, 4 * e],
+            "the jump back's replay from event 0 took the two on its way"
+        );
+        s.rewind_to(5_000);
+        assert_eq!(state(&s), forward, "back to 5 000 from a filled gap");
     }
 
     fn near_events(s: &Session) -> Vec<u64> {

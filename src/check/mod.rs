@@ -496,6 +496,29 @@ pub struct Checker {
 }
 
 impl Checker {
+    /// Bytes of the per-message tables a checkpoint shares rather than copies (see
+    /// [`crate::sim::Sim::shared_bytes`]).
+    pub fn shared_bytes(&self) -> usize {
+        let producers: usize = self
+            .producers
+            .iter()
+            .flat_map(|p| &p.parts)
+            .map(|t| t.shared_bytes())
+            .sum();
+        let groups: usize = self
+            .groups
+            .iter()
+            .map(|g| {
+                g.times.shared_bytes()
+                    + g.dead.shared_bytes()
+                    + g.forgotten.shared_bytes()
+                    + g.counted.shared_bytes()
+            })
+            .sum();
+        let logs: usize = self.parts.iter().map(|p| p.log.shared_bytes()).sum();
+        self.msgs.shared_bytes() + self.states.shared_bytes() + producers + groups + logs
+    }
+
     pub fn new(setup: CheckerSetup) -> Checker {
         let topics = setup
             .partition_topic

@@ -363,6 +363,35 @@ pub struct Sim {
 }
 
 impl Sim {
+    /// Bytes of the grow-only tables a checkpoint shares rather than copies: replica logs,
+    /// message tables, batch lists and send lists. With the size of one copy of the rest, it
+    /// is what the simulation state weighs (the session budgets its checkpoints against it).
+    pub fn shared_bytes(&self) -> usize {
+        let kernel = self.k.msgs.shared_bytes()
+            + self
+                .k
+                .dedup_sinks
+                .iter()
+                .map(|t| t.shared_bytes())
+                .sum::<usize>();
+        let logs: usize = self
+            .brokers
+            .iter()
+            .flat_map(|b| b.replicas())
+            .map(|r| r.log().shared_bytes())
+            .sum();
+        let producers: usize = self
+            .producers
+            .iter()
+            .map(|p| {
+                let client = &p.client;
+                client.batches.shared_bytes()
+                    + client.parts.iter().map(|q| q.shared_bytes()).sum::<usize>()
+            })
+            .sum();
+        kernel + logs + producers
+    }
+
     /// Build the world with the config's own seed. A validated scenario lowers into a
     /// config, so `Sim::new(&scenario)` works too.
     pub fn new(config: impl Into<SimConfig>) -> Sim {

@@ -118,6 +118,11 @@ pub(crate) struct Batches {
 }
 
 impl Batches {
+    /// Bytes a clone shares (see [`crate::sim::Sim::shared_bytes`]).
+    pub(crate) fn shared_bytes(&self) -> usize {
+        self.list.shared_bytes()
+    }
+
     fn new(first: u32) -> Batches {
         Batches {
             first,
@@ -231,6 +236,11 @@ pub(crate) struct PartitionQueue {
 }
 
 impl PartitionQueue {
+    /// Bytes a clone shares (see [`crate::sim::Sim::shared_bytes`]).
+    pub(crate) fn shared_bytes(&self) -> usize {
+        self.records.shared_bytes() + self.keyless.shared_bytes()
+    }
+
     fn new() -> PartitionQueue {
         PartitionQueue {
             records: SharedLog::new(),

@@ -49,6 +49,11 @@ impl<T: Copy + PartialEq> SharedLog<T> {
     }
 
     #[inline]
+    /// Bytes of the elements this holder sees, which its clones share.
+    pub fn shared_bytes(&self) -> usize {
+        self.len * std::mem::size_of::<T>()
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }

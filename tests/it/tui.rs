@@ -209,6 +209,8 @@ fn step_back_equals_going_forward_over_many_checkpoints() {
         seed: 3,
     };
     let mut s = Session::new("bench", brokerlab::bench::large_scenario(&opts), opts.seed);
+    // Dozens of checkpoints on a small run: more than its memory budget would keep.
+    s.unbudgeted_checkpoints();
     let marks: Vec<u64> = vec![0, 1999, 2000, 2001, 17_777, 30_000, 41_999, 48_000];
     let mut states = Vec::new();
     for &m in &marks {
