@@ -10,12 +10,6 @@ pub mod explain;
 pub mod export;
 pub mod glossary;
 pub mod heap;
-
-/// The test build counts heap bytes as the binary does, so that sessions under test keep their
-/// checkpoints within budget as they do for a user.
-#[cfg(test)]
-#[global_allocator]
-static TEST_ALLOC: heap::CountingAlloc = heap::CountingAlloc;
 pub mod life;
 pub mod marks;
 pub mod metrics;
@@ -27,3 +21,9 @@ pub mod session;
 pub mod sim;
 pub mod sweep;
 pub mod tui;
+
+/// The test build counts heap bytes as the binary does, so that sessions under test keep their
+/// checkpoints within budget as they do for a user.
+#[cfg(test)]
+#[global_allocator]
+static TEST_ALLOC: heap::CountingAlloc = heap::CountingAlloc;

@@ -449,9 +449,7 @@ impl Session {
         };
         while held(self) > budget {
             if self.checkpoints.len() > 1 {
-                self.checkpoint_every *= 2;
-                let every = self.checkpoint_every;
-                self.checkpoints.retain(|c| c.events % every == 0);
+                self.thin_regular_checkpoints();
             } else if self.near.pop_front().is_none() {
                 return;
             }
@@ -643,11 +641,17 @@ impl Session {
         let copy = cp.copy_bytes;
         self.checkpoints.insert(at, cp);
         if self.checkpoints.len() > MAX_CHECKPOINTS {
-            self.checkpoint_every *= 2;
-            let every = self.checkpoint_every;
-            self.checkpoints.retain(|c| c.events % every == 0);
+            self.thin_regular_checkpoints();
         }
         self.keep_checkpoints_in_budget(copy);
+    }
+
+    /// Every other regular checkpoint goes and the spacing doubles (the one at event 0 stays:
+    /// it is on every spacing).
+    fn thin_regular_checkpoints(&mut self) {
+        self.checkpoint_every *= 2;
+        let every = self.checkpoint_every;
+        self.checkpoints.retain(|c| c.events % every == 0);
     }
 
     /// Keep what the views need from one trace event.
@@ -1735,8 +1739,9 @@ mod near_checkpoint_tests {
         );
     }
 
-    fn regular_events(s: &Session) -> Vec<u64> {
-        s.checkpoints.iter().map(|c| c.events).collect()
+    /// Where checkpoints were taken: `s.checkpoints` or `s.near`.
+    fn events_of<'a>(checkpoints: impl IntoIterator<Item = &'a Checkpoint>) -> Vec<u64> {
+        checkpoints.into_iter().map(|c| c.events).collect()
     }
 
     /// Once the budget lets the spacing shrink, the earlier stretch of the run still has the
@@ -1750,20 +1755,16 @@ mod near_checkpoint_tests {
         let forward = state(&s);
         s.rewind_to(10_000);
         let e = CHECKPOINT_EVERY;
-        assert_eq!(regular_events(&s), [0, 4 * e]);
+        assert_eq!(events_of(&s.checkpoints), [0, 4 * e]);
         s.checkpoint_every = e;
         s.rewind_to(5_500);
         assert_eq!(
-            regular_events(&s),
+            events_of(&s.checkpoints),
             [0, e, 2 * e, 4 * e],
             "the jump back's replay from event 0 took the two on its way"
         );
         s.rewind_to(5_000);
         assert_eq!(state(&s), forward, "back to 5 000 from a filled gap");
-    }
-
-    fn near_events(s: &Session) -> Vec<u64> {
-        s.near.iter().map(|c| c.events).collect()
     }
 
     /// Once the regular checkpoints are sparser than `NEAR_EVERY` (as after a long run), the
@@ -1783,7 +1784,7 @@ mod near_checkpoint_tests {
         }
         s.rewind_to(45_000);
         assert_eq!(
-            near_events(&s),
+            events_of(&s.near),
             [NEAR_EVERY, 2 * NEAR_EVERY],
             "playing forward keeps the newest two"
         );
@@ -1805,7 +1806,7 @@ mod near_checkpoint_tests {
         s.rewind_to(45_000);
         s.near.clear();
         s.rewind_to(40_000);
-        assert_eq!(near_events(&s), [NEAR_EVERY, 2 * NEAR_EVERY]);
+        assert_eq!(events_of(&s.near), [NEAR_EVERY, 2 * NEAR_EVERY]);
         s.rewind_to(34_000);
         assert_eq!(
             state(&s),

@@ -88,13 +88,13 @@ impl<T> ChunkedVec<T> {
         Self::default()
     }
 
-    #[inline]
     /// Bytes of elements a clone shares instead of copying (the full leaves; the tail is
     /// copied): what the table adds to the state beyond a checkpoint's copy of it.
     pub fn shared_bytes(&self) -> usize {
         self.full * std::mem::size_of::<T>()
     }
 
+    #[inline]
     pub fn len(&self) -> usize {
         self.len
     }

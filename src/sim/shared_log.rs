@@ -48,12 +48,12 @@ impl<T: Copy + PartialEq> SharedLog<T> {
         Self::default()
     }
 
-    #[inline]
     /// Bytes of the elements this holder sees, which its clones share.
     pub fn shared_bytes(&self) -> usize {
         self.len * std::mem::size_of::<T>()
     }
 
+    #[inline]
     pub fn len(&self) -> usize {
         self.len
     }
