@@ -10,9 +10,12 @@
 //! - Checkpoints are kept within a quarter of the simulation state's heap bytes where the heap is
 //!   counted (the binary and the tests: `crate::heap`): a checkpoint's copy of the small
 //!   mutable state is measured when it is taken, and the state is that copy plus the grow-only
-//!   tables it shares. Over budget, the regular checkpoints thin out (their spacing doubles),
-//!   then the near ones go. Short runs, whose state is small next to one copy, keep few, and
-//!   a replay of them is short anyway.
+//!   tables it shares. Over budget, the landing checkpoint goes, then the regular ones thin
+//!   out (their spacing doubles), then the near ones go. Short runs, whose state is small next to
+//!   one copy, keep few, and a replay of them is short anyway.
+//! - Near checkpoints keep a step back from replaying a whole regular spacing: two at most
+//!   [`NEAR_EVERY`] events apart where the user played or landed, and one *landing* checkpoint
+//!   at most [`LANDING_EVERY`] events before where the last rewind landed.
 //! - Faults injected live are recorded, so [`Session::to_scenario`] can save the session as a
 //!   scenario file that reproduces them.
 
@@ -44,6 +47,11 @@ const MAX_CHECKPOINTS: usize = 64;
 pub const NEAR_EVERY: u64 = 16_384;
 /// How many near checkpoints are kept (the newest taken).
 const NEAR_KEPT: usize = 2;
+/// Where a rewind lands, the session keeps one more checkpoint: at the last multiple of this
+/// before the target, taken on the replay's way there. Stepping back again from where it landed
+/// (holding `←`, or the one step after a jump) then replays fewer than this many events, not up
+/// to [`NEAR_EVERY`]: at 5 M events, about 1 ms instead of about 15.
+pub const LANDING_EVERY: u64 = 1024;
 /// The checkpoints' copies may take at most the state's bytes over this: a quarter. Two
 /// things this count leaves out cancel with room to spare. A checkpoint holds more than its
 /// copy: the leaves of shared tables that the live run writes to after it was taken (a late
@@ -157,7 +165,8 @@ pub struct LiveFault {
 /// scripted run, which the session no longer follows.
 pub const SCRIPTED_RUN_MARK: &str = "[scripted run]";
 
-/// Which checkpoint: an index into the regular ones or the near ones.
+/// Which checkpoint: an index into the regular ones or the near ones (the landing one is
+/// never reanchored: a replay takes it anew each time).
 #[derive(Clone, Copy)]
 enum Where {
     Regular(usize),
@@ -266,6 +275,9 @@ pub struct Session {
     /// events, once the regular ones are sparser than that; at most [`NEAR_KEPT`], the
     /// newest taken.
     near: VecDeque<Checkpoint>,
+    /// The checkpoint at the last multiple of [`LANDING_EVERY`] before where the last rewind
+    /// landed, once the regular ones are sparser than that; dropped when a rewind goes below it.
+    landing: Option<Checkpoint>,
     /// Whether checkpoints are kept within [`CHECKPOINT_BUDGET_DIVISOR`] of the state (where
     /// the heap is counted: see [`Session::keep_checkpoints_in_budget`]).
     budgeted: bool,
@@ -282,6 +294,8 @@ pub struct Session {
     buf: Vec<TraceEvent>,
     /// While stepping back: the event count the replay stops at.
     replay_to: Option<u64>,
+    /// Events the last rewind replayed (what a step back cost).
+    replayed: u64,
     /// The forward steps taken one after another (`→`): where each started and ended, so that
     /// `←` from the end of one goes back exactly to where it started.
     trail: Vec<(u64, u64)>,
@@ -337,12 +351,14 @@ impl Session {
             checkpoints: Vec::new(),
             checkpoint_every: CHECKPOINT_EVERY,
             near: VecDeque::new(),
+            landing: None,
             budgeted: crate::heap::keep_counting(),
             state_high: 0,
             events_high: 0,
             outcome: std::cell::OnceCell::new(),
             buf: Vec::new(),
             replay_to: None,
+            replayed: 0,
             trail: Vec::new(),
         };
         for w in crate::scenario::latest_start_warnings(&s.scenario) {
@@ -428,8 +444,10 @@ impl Session {
     /// After a checkpoint `copy` bytes large was taken at the current event: while the
     /// checkpoints' copies (the one at event 0 aside: it is the floor every replay needs) take
     /// more than their budget, the regular ones thin out, every other one going and the
-    /// spacing doubling; once only the first is left, the oldest near one goes. A step back
-    /// from where the user is keeps its near checkpoints longest: it is what they do most.
+    /// spacing doubling; once only the first is left, the oldest near one goes. The landing
+    /// checkpoint goes before all of them: without it a step back replays at most
+    /// [`NEAR_EVERY`] events, without the near ones a whole regular spacing (a million events
+    /// on a long run), and a step back from where the user is is what they do most.
     ///
     /// The state grows with the run and the copy does not, so the budget keeps room for more
     /// checkpoints later than early on: once the run so far would fit at half the spacing,
@@ -440,27 +458,40 @@ impl Session {
         }
         self.state_high = self.state_high.max(self.state_bytes(copy));
         self.events_high = self.events_high.max(self.sim.events());
-        let budget = self.state_high / CHECKPOINT_BUDGET_DIVISOR;
-        let held = |s: &Session| -> u64 {
-            (s.checkpoints.iter().skip(1))
-                .chain(&s.near)
-                .map(|c| c.copy_bytes)
-                .sum()
-        };
-        while held(self) > budget {
+        let budget = self.checkpoint_budget();
+        while self.held_copies() > budget {
+            if self.landing.take().is_some() {
+                continue;
+            }
             if self.checkpoints.len() > 1 {
                 self.thin_regular_checkpoints();
             } else if self.near.pop_front().is_none() {
                 return;
             }
         }
+        // Room is kept for the near checkpoints and one landing checkpoint.
         let near: u64 = self.near.iter().map(|c| c.copy_bytes).sum();
-        let regular_allowed = budget.saturating_sub(near) / copy.max(1);
+        let regular_allowed = budget.saturating_sub(near + copy) / copy.max(1);
         while self.checkpoint_every > CHECKPOINT_EVERY
             && self.events_high / (self.checkpoint_every / 2) < regular_allowed
         {
             self.checkpoint_every /= 2;
         }
+    }
+
+    /// What the checkpoints' copies may take: a share of the largest state seen.
+    fn checkpoint_budget(&self) -> u64 {
+        self.state_high / CHECKPOINT_BUDGET_DIVISOR
+    }
+
+    /// What the checkpoints' copies take, the one at event 0 aside (the floor every replay
+    /// needs, kept whatever the budget).
+    fn held_copies(&self) -> u64 {
+        (self.checkpoints.iter().skip(1))
+            .chain(&self.near)
+            .chain(&self.landing)
+            .map(|c| c.copy_bytes)
+            .sum()
     }
 
     /// Keep a near checkpoint at `event` if it falls on [`NEAR_EVERY`] and the regular
@@ -483,6 +514,42 @@ impl Session {
         let cp = self.checkpoint();
         let copy = cp.copy_bytes;
         self.near.push_back(cp);
+        self.keep_checkpoints_in_budget(copy);
+    }
+
+    /// During a replay to `to`: keep the landing checkpoint at `event` if it is the last
+    /// multiple of [`LANDING_EVERY`] before `to` and the regular checkpoints are sparser. Where
+    /// a regular or near checkpoint is there already, that one serves, and the landing one
+    /// (further back) goes.
+    fn maybe_landing_checkpoint(&mut self, event: u64, to: u64) {
+        if self.checkpoint_every <= LANDING_EVERY
+            || !event.is_multiple_of(LANDING_EVERY)
+            || event >= to
+            || to - event > LANDING_EVERY
+            || !self.sim.pending_trace().is_empty()
+        {
+            return;
+        }
+        let taken = |c: &Checkpoint| c.events == event;
+        if self.near.iter().any(taken) || self.checkpoints.iter().any(taken) {
+            self.landing = None;
+            return;
+        }
+        if self.budgeted {
+            // Only where the budget has room for it as it stands (a copy weighs about what
+            // the last one did): it is worth less than the regular and near checkpoints it
+            // would push out, and taking a copy only to drop it would waste the time.
+            let last_copy = (self.near.back())
+                .or(self.checkpoints.last())
+                .map_or(0, |c| c.copy_bytes);
+            let others = self.held_copies() - self.landing.as_ref().map_or(0, |c| c.copy_bytes);
+            if others + last_copy > self.checkpoint_budget() {
+                return;
+            }
+        }
+        let cp = self.checkpoint();
+        let copy = cp.copy_bytes;
+        self.landing = Some(cp);
         self.keep_checkpoints_in_budget(copy);
     }
 
@@ -629,6 +696,9 @@ impl Session {
                 Ok(_) => {}
                 Err(i) => self.insert_checkpoint(i),
             }
+        }
+        if let Some(to) = self.replay_to {
+            self.maybe_landing_checkpoint(event, to);
         }
         Some(flags)
     }
@@ -893,9 +963,10 @@ impl Session {
             .rev()
             .find(|c| c.events <= target)
             .expect("a checkpoint at event 0");
-        let cp = self
-            .near
-            .iter()
+        if self.landing.as_ref().is_some_and(|c| c.events > target) {
+            self.landing = None;
+        }
+        let cp = (self.near.iter().chain(&self.landing))
             .filter(|c| c.events <= target && c.events > regular.events)
             .max_by_key(|c| c.events)
             .unwrap_or(regular)
@@ -921,6 +992,7 @@ impl Session {
         let keep = self.notables.partition_point(|&e| e <= target);
         self.notables.truncate(keep);
         self.marks.truncate_after(target);
+        self.replayed = target - self.sim.events();
         if self.sim.events() < target {
             // The replay records nothing and reads no `Sent` event: the kernel hashes each
             // event as it is emitted instead of building the wire summaries the views would
@@ -1032,6 +1104,9 @@ impl Session {
         self.live_faults.retain(|f| f.event <= now);
         self.checkpoints.retain(|c| c.events <= now);
         self.near.retain(|c| c.events <= now);
+        if self.landing.as_ref().is_some_and(|c| c.events > now) {
+            self.landing = None;
+        }
         // The budget's base starts again from here: the run the later checkpoints belonged to
         // is gone, and the new one grows from the state now.
         self.state_high = 0;
@@ -1281,6 +1356,8 @@ pub struct StepBackReport {
     pub checkpoint_every: u64,
     /// Near checkpoints held at the end (see [`NEAR_EVERY`]).
     pub near_checkpoints: usize,
+    /// Whether a landing checkpoint is held at the end (see [`LANDING_EVERY`]).
+    pub landing: bool,
     /// Live heap bytes of the session without its checkpoints (`None` without the counting
     /// allocator).
     pub state_bytes: Option<i64>,
@@ -1298,6 +1375,10 @@ pub struct StepBackReport {
     /// Reaching each random position from the one before it (a jump back in the run, as the
     /// timeline or `[` makes), sorted.
     pub jump: Vec<std::time::Duration>,
+    /// Events each step back replayed, sorted.
+    pub step_back_replayed: Vec<u64>,
+    /// Events each jump replayed, sorted.
+    pub jump_replayed: Vec<u64>,
     /// Heap bytes of one copy of each part of the state, largest first (empty without the
     /// counting allocator).
     pub copy_by_part: Vec<(&'static str, i64)>,
@@ -1344,17 +1425,24 @@ impl Session {
         at_positions.sort_unstable_by(|a, b| b.cmp(a));
         let mut times = Vec::with_capacity(positions as usize);
         let mut jumps = Vec::with_capacity(positions as usize);
+        let mut step_back_replayed = Vec::with_capacity(positions as usize);
+        let mut jump_replayed = Vec::with_capacity(positions as usize);
         for at in at_positions {
             let t = Instant::now();
             session.rewind_to(at);
             jumps.push(t.elapsed());
+            jump_replayed.push(session.replayed);
             let t = Instant::now();
             session.step_back();
             times.push(t.elapsed());
+            step_back_replayed.push(session.replayed);
         }
         times.sort();
         jumps.sort();
+        step_back_replayed.sort();
+        jump_replayed.sort();
         let near_checkpoints = session.near.len();
+        let landing = session.landing.is_some();
         let checkpoints = session.checkpoints.len();
         let checkpoint_every = session.checkpoint_every;
         // Last, because measuring means dropping them (the session is not used after this):
@@ -1369,6 +1457,7 @@ impl Session {
                 // checkpoints holds that nothing else does.
                 let mut dropped = session.checkpoints.split_off(1);
                 dropped.extend(session.near.drain(..));
+                dropped.extend(session.landing.take());
                 let parts = Checkpoint::parts_held(dropped);
                 let checkpoints = parts.iter().map(|&(_, bytes)| bytes).sum();
                 // Then the views' own indexes of the run (applications, the order index, marks,
@@ -1394,6 +1483,7 @@ impl Session {
             checkpoints,
             checkpoint_every,
             near_checkpoints,
+            landing,
             state_bytes,
             checkpoint_bytes,
             view_bytes,
@@ -1401,6 +1491,8 @@ impl Session {
             build,
             step_back: times,
             jump: jumps,
+            step_back_replayed,
+            jump_replayed,
             copy_by_part,
         }
     }
@@ -1445,8 +1537,18 @@ impl std::fmt::Display for StepBackReport {
         )?;
         writeln!(
             f,
-            "  checkpoints          {} (one every {} events) and {} near ones (every {} events, the newest)",
-            self.checkpoints, self.checkpoint_every, self.near_checkpoints, NEAR_EVERY
+            "  checkpoints          {} (one every {} events), {} near ones (every {} events, the newest){}",
+            self.checkpoints,
+            self.checkpoint_every,
+            self.near_checkpoints,
+            NEAR_EVERY,
+            if self.landing {
+                format!(
+                    " and a landing one ({LANDING_EVERY} events apart, before where the last jump landed)"
+                )
+            } else {
+                String::new()
+            }
         )?;
         match (self.state_bytes, self.checkpoint_bytes, self.view_bytes) {
             (Some(state), Some(cps), Some(views)) => writeln!(
@@ -1477,9 +1579,9 @@ impl std::fmt::Display for StepBackReport {
             }
         }
         let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
-        for (label, times) in [
-            ("one step back", &self.step_back),
-            ("jump back there", &self.jump),
+        for (label, times, replayed) in [
+            ("one step back", &self.step_back, &self.step_back_replayed),
+            ("jump back there", &self.jump, &self.jump_replayed),
         ] {
             if let (Some(&min), Some(&max)) = (times.first(), times.last()) {
                 writeln!(
@@ -1489,6 +1591,15 @@ impl std::fmt::Display for StepBackReport {
                     ms(times[times.len() / 2]),
                     ms(max),
                     times.len()
+                )?;
+            }
+            if let Some(&max) = replayed.last() {
+                writeln!(
+                    f,
+                    "  {:<20} median {}, max {} events replayed from the checkpoint restored",
+                    "",
+                    replayed[replayed.len() / 2],
+                    max
                 )?;
             }
         }
@@ -1687,6 +1798,7 @@ mod near_checkpoint_tests {
     fn measured_checkpoints_and_state(mut s: Session) -> (i64, i64) {
         let mut dropped = s.checkpoints.split_off(1);
         dropped.extend(s.near.drain(..));
+        dropped.extend(s.landing.take());
         let checkpoints = freed_by_dropping(dropped);
         let Session {
             sim,
@@ -1801,10 +1913,12 @@ mod near_checkpoint_tests {
             forward[1],
             "back to 30 000 from a near checkpoint"
         );
-        // Without them, a replay from the start keeps the two on its way, and a rewind from
-        // those gives the same state again.
+        // Without them (and without the landing checkpoint the last rewind took), a replay
+        // from the start keeps the two on its way, and a rewind from those gives the same
+        // state again.
         s.rewind_to(45_000);
         s.near.clear();
+        s.landing = None;
         s.rewind_to(40_000);
         assert_eq!(events_of(&s.near), [NEAR_EVERY, 2 * NEAR_EVERY]);
         s.rewind_to(34_000);
@@ -1817,6 +1931,48 @@ mod near_checkpoint_tests {
         assert_eq!(state(&s), forward[0], "before every near checkpoint");
         s.rewind_to(44_999);
         assert_eq!(state(&s), forward[3], "forward again after stepping back");
+    }
+
+    /// A rewind keeps a landing checkpoint at the last multiple of `LANDING_EVERY` before its
+    /// target, so that stepping back from there replays fewer than `LANDING_EVERY` events, and
+    /// reaches the state reached going forward. Going below it drops it, and that rewind's
+    /// replay takes the next one down.
+    #[test]
+    fn a_step_back_replays_from_where_the_last_rewind_landed() {
+        let mut s = small_bench_session();
+        s.checkpoint_every = 4 * NEAR_EVERY;
+        let landing = 30 * LANDING_EVERY;
+        let marks = [landing - 1, landing, landing + 1, landing + 700];
+        let mut forward = Vec::new();
+        for &m in &marks {
+            s.rewind_to(m);
+            forward.push(state(&s));
+        }
+        s.rewind_to(45_000);
+        assert!(s.landing.is_none(), "playing forward takes none");
+        s.rewind_to(landing + 701);
+        assert_eq!(events_of(&s.landing), [landing]);
+        assert!(
+            s.replayed > NEAR_EVERY / 2,
+            "the jump replayed from a near checkpoint"
+        );
+        for (i, &m) in marks.iter().enumerate().skip(1).rev() {
+            s.rewind_to(m);
+            assert_eq!(state(&s), forward[i], "back to {m}");
+            assert!(
+                s.replayed < LANDING_EVERY,
+                "back to {m} from the landing checkpoint"
+            );
+            assert_eq!(events_of(&s.landing), [landing]);
+        }
+        s.rewind_to(landing - 1);
+        assert_eq!(state(&s), forward[0], "back below the landing checkpoint");
+        assert_eq!(
+            events_of(&s.landing),
+            [landing - LANDING_EVERY],
+            "the replay there took the next one down"
+        );
+        assert!(s.replayed > LANDING_EVERY);
     }
 
     /// After a jump back, playing forward again reaches each later checkpoint's state anew:
