@@ -19,7 +19,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("→  n", "step: run to the next event that writes a log line"),
     (
         "←  b",
-        "step back to the previous one (checkpoint + deterministic replay)",
+        "step back to the previous one (checkpoint + exact replay)",
     ),
     ("]  [", "jump to the next / previous notable event"),
     ("+  -", "playback speed (simulated time per real second)"),

@@ -395,6 +395,14 @@ fn help_lists_every_key() {
         let described = wide.lines().any(|l| l.contains(&row));
         assert!(described, "help has a row `{keys}  {does}…`:\n{wide}");
     }
+    // Every row whole, even at 80×24: none runs past the box's border.
+    for (keys, does) in brokerlab::tui::help::KEYS {
+        let row = format!("│ {keys:<12}{does}");
+        assert!(
+            f.lines().any(|l| l.contains(&row)),
+            "help shows `{keys}  {does}` whole at 80×24:\n{f}"
+        );
+    }
     press(&mut app, &[ch('x')]);
     assert!(app.overlay.is_none(), "any key closes help");
 }
