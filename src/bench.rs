@@ -260,55 +260,89 @@ pub fn run_bench(opts: &BenchOptions) -> BenchReport {
 /// The partition counts of `bench --partitions-scaling`.
 pub const SCALING_PARTITIONS: [u32; 3] = [10, 100, 1000];
 
-/// The benchmark at each of [`SCALING_PARTITIONS`], other sizes as in `opts`.
-pub fn run_partition_scaling(opts: &BenchOptions) -> Vec<BenchReport> {
-    SCALING_PARTITIONS
-        .iter()
-        .map(|&partitions| {
-            run_simulation(&BenchOptions {
+/// Rounds of `--partitions-scaling`: each runs every size once, in turn, so that the machine's
+/// slow stretches fall on every size alike; the table gives the min and the median.
+pub const SCALING_ROUNDS: usize = 5;
+
+/// The benchmark at each of [`SCALING_PARTITIONS`], other sizes as in `opts`, `rounds` times
+/// in turn: one list of reports per size, one report per round.
+pub fn run_partition_scaling(opts: &BenchOptions, rounds: usize) -> Vec<Vec<BenchReport>> {
+    let mut by_size: Vec<Vec<BenchReport>> = vec![Vec::new(); SCALING_PARTITIONS.len()];
+    for _ in 0..rounds.max(1) {
+        for (reports, &partitions) in by_size.iter_mut().zip(&SCALING_PARTITIONS) {
+            reports.push(run_simulation(&BenchOptions {
                 partitions,
                 ..*opts
-            })
-        })
-        .collect()
+            }));
+        }
+    }
+    by_size
 }
 
-/// How per-event cost grows with partitions: one row per run, then the last over the first.
-pub fn scaling_table(reports: &[BenchReport]) -> String {
+/// The minimum and the median of some figures.
+fn min_median(mut xs: Vec<f64>) -> (f64, f64) {
+    xs.sort_by(f64::total_cmp);
+    match xs.first() {
+        Some(&min) => (min, xs[(xs.len() - 1) / 2]),
+        None => (0.0, 0.0),
+    }
+}
+
+/// How per-event cost grows with partitions: one row per size (min and median over the
+/// rounds), then the largest size over the smallest.
+pub fn scaling_table(by_size: &[Vec<BenchReport>]) -> String {
     let mut t = String::new();
+    let first = by_size.first().and_then(|r| r.first());
     let _ = writeln!(
         t,
-        "partition scaling: {} messages, {} brokers, seed {}",
-        reports.first().map_or(0, |r| r.options.messages),
-        reports.first().map_or(0, |r| r.options.brokers),
-        reports.first().map_or(0, |r| r.options.seed),
+        "partition scaling: {} messages, {} brokers, seed {}, {} rounds alternating",
+        first.map_or(0, |r| r.options.messages),
+        first.map_or(0, |r| r.options.brokers),
+        first.map_or(0, |r| r.options.seed),
+        by_size.first().map_or(0, Vec::len),
     );
     let _ = writeln!(
         t,
-        "  {:>10} {:>12} {:>9} {:>10} {:>9} {:>9} {:>11}",
-        "partitions", "events", "ev/msg", "wall s", "setup s", "ns/event", "ns/message"
+        "  {:>10} {:>12} {:>7} {:>8} {:>8} {:>9} {:>9} {:>11}",
+        "partitions", "events", "ev/msg", "wall s", "setup s", "ns/event", "(median)", "ns/message"
     );
-    for r in reports {
+    // Per size: (ns per event min, median; ns per message median).
+    let mut costs = Vec::new();
+    for reports in by_size {
+        let Some(r) = reports.first() else {
+            continue;
+        };
+        let (wall, _) = min_median(reports.iter().map(|r| r.wall.as_secs_f64()).collect());
+        let (setup, _) = min_median(reports.iter().map(|r| r.setup.as_secs_f64()).collect());
+        let (event_min, event_median) =
+            min_median(reports.iter().map(BenchReport::ns_per_event).collect());
+        let (_, message_median) =
+            min_median(reports.iter().map(BenchReport::ns_per_message).collect());
+        costs.push((event_min, event_median, message_median));
         let _ = writeln!(
             t,
-            "  {:>10} {:>12} {:>9.2} {:>10.3} {:>9.3} {:>9.0} {:>11.0}",
+            "  {:>10} {:>12} {:>7.2} {:>8.3} {:>8.3} {:>9.0} {:>9.0} {:>11.0}",
             r.options.partitions,
             grouped(r.events),
             r.events_per_message(),
-            r.wall.as_secs_f64(),
-            r.setup.as_secs_f64(),
-            r.ns_per_event(),
-            r.ns_per_message(),
+            wall,
+            setup,
+            event_min,
+            event_median,
+            message_median,
         );
     }
-    if let (Some(first), Some(last)) = (reports.first(), reports.last()) {
+    let sizes =
+        (by_size.first().and_then(|r| r.first())).zip(by_size.last().and_then(|r| r.first()));
+    if let (Some((small, large)), Some(first), Some(last)) = (sizes, costs.first(), costs.last()) {
         let _ = write!(
             t,
-            "  {} / {} partitions: {:.2} × per event (target ≤ 1.3 ×), {:.2} × per message",
-            last.options.partitions,
-            first.options.partitions,
-            last.ns_per_event() / first.ns_per_event().max(1e-9),
-            last.ns_per_message() / first.ns_per_message().max(1e-9),
+            "  {} / {} partitions: ×{:.2} min, ×{:.2} median per event (target ≤ ×1.3); ×{:.2} median per message",
+            large.options.partitions,
+            small.options.partitions,
+            last.0 / first.0.max(1e-9),
+            last.1 / first.1.max(1e-9),
+            last.2 / first.2.max(1e-9),
         );
     }
     t
@@ -904,12 +938,17 @@ mod tests {
     #[test]
     fn partition_scaling_runs_every_size_and_compares_the_last_with_the_first() {
         let opts = sized(300, 3, 7, 2);
-        let reports = run_partition_scaling(&opts);
-        let sizes: Vec<u32> = reports.iter().map(|r| r.options.partitions).collect();
+        let by_size = run_partition_scaling(&opts, 2);
+        let sizes: Vec<u32> = by_size.iter().map(|r| r[0].options.partitions).collect();
         assert_eq!(sizes, SCALING_PARTITIONS);
-        assert!(reports.iter().all(|r| r.messages == 300 && r.toy.is_none()));
-        let table = scaling_table(&reports);
-        assert!(table.contains("1000 / 10 partitions"), "{table}");
+        for reports in &by_size {
+            assert_eq!(reports.len(), 2, "one report per round");
+            assert!(reports.iter().all(|r| r.messages == 300 && r.toy.is_none()));
+            assert_eq!(reports[0].digest, reports[1].digest, "the rounds run alike");
+        }
+        let table = scaling_table(&by_size);
+        assert!(table.contains("2 rounds alternating"), "{table}");
+        assert!(table.contains("1000 / 10 partitions: ×"), "{table}");
         assert_eq!(
             table.lines().count(),
             2 + SCALING_PARTITIONS.len() + 1,

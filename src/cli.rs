@@ -165,8 +165,9 @@ pub enum Command {
         /// Seed for the run.
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Run at 10, 100 and 1000 partitions (other sizes as given) and print the cost per
-        /// event and per message of each, instead of the single run.
+        /// Run at 10, 100 and 1000 partitions (other sizes as given), five rounds in turn, and
+        /// print the cost per event and per message of each (min and median), instead of the
+        /// single run.
         #[arg(long, conflicts_with_all = ["partitions", "json", "sweep"])]
         partitions_scaling: bool,
         /// Time `run --json` (the report built and serialised) against the simulation alone,

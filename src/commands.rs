@@ -651,8 +651,8 @@ fn bench(
         return ExitCode::from(EXIT_BAD_INPUT);
     }
     if partitions_scaling {
-        let reports = crate::bench::run_partition_scaling(opts);
-        outln!("{}", crate::bench::scaling_table(&reports));
+        let by_size = crate::bench::run_partition_scaling(opts, crate::bench::SCALING_ROUNDS);
+        outln!("{}", crate::bench::scaling_table(&by_size));
         return ExitCode::SUCCESS;
     }
     if json {
