@@ -360,6 +360,45 @@ impl ProducerSeqState {
     }
 }
 
+/// A replica's idempotent producer states, one per producer that wrote to it, in the order
+/// they first did. Looked up by producer id on every produce request: the ids sit in a compact
+/// list of their own, so that finding one reads a few bytes per producer, not a whole entry
+/// (with thousands of replicas, most entries are not in the cache when a request comes).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ProducerStates {
+    /// `states[i].pid`, for every i.
+    pids: Vec<u32>,
+    states: Vec<ProducerSeqState>,
+}
+
+impl ProducerStates {
+    fn position(&self, pid: u32) -> Option<usize> {
+        self.pids.iter().position(|&p| p == pid)
+    }
+
+    fn get_mut(&mut self, pid: u32) -> Option<&mut ProducerSeqState> {
+        self.position(pid).map(|i| &mut self.states[i])
+    }
+
+    fn push(&mut self, state: ProducerSeqState) -> &mut ProducerSeqState {
+        self.pids.push(state.pid);
+        self.states.push(state);
+        self.states.last_mut().expect("just pushed")
+    }
+
+    fn clear(&mut self) {
+        self.pids.clear();
+        self.states.clear();
+    }
+}
+
+impl std::ops::Index<usize> for ProducerStates {
+    type Output = ProducerSeqState;
+    fn index(&self, i: usize) -> &ProducerSeqState {
+        &self.states[i]
+    }
+}
+
 /// What a replica keeps across a crash: the log, the checkpoints Kafka writes beside it (HW,
 /// leader-epoch cache), the partition metadata as last heard (a KRaft broker keeps its copy of
 /// the metadata log on disk), and the state Kafka rebuilds from the log (producer snapshots,
@@ -374,7 +413,7 @@ pub struct ReplicaDisk {
     partition_epoch: u32,
     /// The ISR as this replica last heard it (authoritative on the leader).
     isr: BrokerSet,
-    producer_states: Vec<ProducerSeqState>,
+    producer_states: ProducerStates,
     /// Open transactions: (producer id, first offset).
     ongoing_txns: Vec<(u32, u64)>,
     /// Aborted transactions: (producer id, first offset, marker offset).
@@ -473,7 +512,7 @@ impl Replica {
                 leader_epoch: 0,
                 partition_epoch: 0,
                 isr: BrokerSet::EMPTY,
-                producer_states: Vec::new(),
+                producer_states: ProducerStates::default(),
                 ongoing_txns: Vec::new(),
                 aborted_txns: Vec::new(),
                 completing_txns: Vec::new(),
@@ -631,16 +670,13 @@ impl Replica {
     /// Remember an appended batch's sequence range; Kafka keeps the last 5 per producer.
     fn record_producer_seq(&mut self, pid: u32, epoch: u16, first: i32, last: i32, base: u64) {
         let states = &mut self.disk.producer_states;
-        let state = match states.iter().position(|s| s.pid == pid) {
-            Some(i) => &mut states[i],
-            None => {
-                states.push(ProducerSeqState {
-                    pid,
-                    epoch,
-                    batches: RecentBatches::default(),
-                });
-                states.last_mut().expect("just pushed")
-            }
+        let state = match states.position(pid) {
+            Some(i) => &mut states.states[i],
+            None => states.push(ProducerSeqState {
+                pid,
+                epoch,
+                batches: RecentBatches::default(),
+            }),
         };
         if epoch != state.epoch {
             // A new epoch starts its sequence numbers afresh.
@@ -771,7 +807,7 @@ impl Replica {
         let last_seq = base_seq + count as i32 - 1;
         let state = req
             .pid
-            .and_then(|pid| self.disk.producer_states.iter().position(|s| s.pid == pid));
+            .and_then(|pid| self.disk.producer_states.position(pid));
         // A newer epoch has written here: this producer instance was fenced (KIP-98), or, with
         // Transactions V2, this write belongs to a transaction that has ended (KIP-890).
         if let Some(i) = state
@@ -877,11 +913,8 @@ impl Replica {
     fn needs_verification(&self, pid: u32, epoch: u16, cx: &Cx) -> bool {
         let s = cx.settings();
         let open_at_this_epoch = self.disk.ongoing_txns.iter().any(|t| t.0 == pid)
-            && self
-                .disk
-                .producer_states
-                .iter()
-                .any(|p| p.pid == pid && p.epoch == epoch);
+            && (self.disk.producer_states.position(pid))
+                .is_some_and(|i| self.disk.producer_states[i].epoch == epoch);
         (s.transaction_version >= 2 || s.transaction_partition_verification) && !open_at_this_epoch
     }
 
@@ -1029,22 +1062,19 @@ impl Replica {
         // A marker also bumps the producer's epoch on this partition, creating its entry if it
         // has none (Kafka's `ProducerAppendInfo.appendEndTxnMarker`): a write of an older epoch
         // is fenced from now on.
-        match self
-            .disk
-            .producer_states
-            .iter_mut()
-            .find(|s| s.pid == req.pid)
-        {
+        match self.disk.producer_states.get_mut(req.pid) {
             Some(state) if req.producer_epoch > state.epoch => {
                 state.epoch = req.producer_epoch;
                 state.batches.clear();
             }
             Some(_) => {}
-            None => self.disk.producer_states.push(ProducerSeqState {
-                pid: req.pid,
-                epoch: req.producer_epoch,
-                batches: RecentBatches::default(),
-            }),
+            None => {
+                self.disk.producer_states.push(ProducerSeqState {
+                    pid: req.pid,
+                    epoch: req.producer_epoch,
+                    batches: RecentBatches::default(),
+                });
+            }
         }
 
         cx.emit(Trace::TxnMarker {
