@@ -1975,6 +1975,55 @@ mod near_checkpoint_tests {
         assert!(s.replayed > LANDING_EVERY);
     }
 
+    /// A fault injected live after a rewind: the landing checkpoint before it serves a step
+    /// back to before the fault, one taken after it serves a step back past it, and both
+    /// reach the states reached going forward.
+    #[test]
+    fn landing_checkpoints_around_a_live_fault_restore_the_states_reached_going_forward() {
+        let mut s = small_bench_session();
+        s.checkpoint_every = 4 * NEAR_EVERY;
+        let early = 20 * LANDING_EVERY + 50;
+        let before = 20 * LANDING_EVERY + 100;
+        let after = 22 * LANDING_EVERY + 300;
+        s.rewind_to(early);
+        let at_early = state(&s);
+        s.rewind_to(before + 400);
+        s.rewind_to(before);
+        assert_eq!(events_of(&s.landing), [20 * LANDING_EVERY]);
+        s.inject(FaultSpec {
+            at: SimTime::ZERO,
+            kind: crate::sim::FaultKind::Crash(crate::sim::Target::Node(NodeId(1))),
+        })
+        .unwrap();
+        assert_eq!(
+            events_of(&s.landing),
+            [20 * LANDING_EVERY],
+            "taken before the fault: kept"
+        );
+        s.rewind_to(after);
+        let at_after = state(&s);
+        s.rewind_to(after + 500);
+        s.rewind_to(early);
+        assert!(s.replayed < LANDING_EVERY, "from the landing checkpoint");
+        assert_eq!(state(&s), at_early, "back to before the fault");
+        s.rewind_to(after + 500);
+        s.rewind_to(after);
+        assert_eq!(
+            state(&s),
+            at_after,
+            "back past the fault, which was replayed"
+        );
+        assert_eq!(events_of(&s.landing), [22 * LANDING_EVERY]);
+        s.rewind_to(after + 500);
+        s.rewind_to(after);
+        assert!(s.replayed < LANDING_EVERY, "from the landing checkpoint");
+        assert_eq!(
+            state(&s),
+            at_after,
+            "back from a landing checkpoint after the fault"
+        );
+    }
+
     /// After a jump back, playing forward again reaches each later checkpoint's state anew:
     /// the checkpoint is replaced by a copy of the live state, which shares the tables the
     /// run builds (the old one would keep its own copy of all of them), and stepping back
