@@ -126,9 +126,28 @@ impl Widget for PickerView<'_> {
                 y += 1;
             }
             if !e.tags.is_empty() {
+                // Whole tags only: where they do not all fit, the line ends with how many
+                // more there are, never in the middle of one.
                 let mut spans = vec![Span::styled(" tags ", theme::DIM)];
-                for t in &e.tags {
-                    spans.push(Span::styled(format!("‹{t}› "), theme::FENCED));
+                let room = (inner.width as usize).saturating_sub(" tags ".len());
+                let mut used = 0;
+                for (i, t) in e.tags.iter().enumerate() {
+                    let tag = format!("‹{t}› ");
+                    let left = e.tags.len() - i - 1;
+                    let more = if left > 0 {
+                        format!("+{left} more").chars().count()
+                    } else {
+                        0
+                    };
+                    if used + tag.chars().count() + more > room {
+                        spans.push(Span::styled(
+                            format!("+{} more", e.tags.len() - i),
+                            theme::DIM,
+                        ));
+                        break;
+                    }
+                    used += tag.chars().count();
+                    spans.push(Span::styled(tag, theme::FENCED));
                 }
                 put(
                     buf,
@@ -150,10 +169,15 @@ impl Widget for PickerView<'_> {
                 Style::new().fg(Color::LightYellow),
             ));
         } else {
-            spans.push(Span::styled(
-                "  then: space play · → step · f inject a fault · ? help",
-                theme::DIM,
-            ));
+            // The shorter words where the long ones would not fit (80 columns).
+            let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+            let long = "  then: space play · → step · f inject a fault · ? help";
+            let hint = if used + long.chars().count() <= bottom.width as usize {
+                long
+            } else {
+                "  then: space play · → step · f fault · ? help"
+            };
+            spans.push(Span::styled(hint, theme::DIM));
         }
         put(buf, bottom, 0, &Line::from(spans));
     }

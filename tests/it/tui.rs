@@ -109,7 +109,24 @@ fn step_until(app: &mut App, what: impl Fn(&str) -> bool) {
 #[test]
 fn picker() {
     let mut app = App::with_picker();
-    snap!("tui__picker_80x24", frame(&app, 80, 24));
+    let small = frame(&app, 80, 24);
+    snap!("tui__picker_80x24", small);
+    // At 80 columns the tags line ends with how many did not fit, never inside a tag, and
+    // the key hint still reaches `? help`.
+    let tags = small
+        .lines()
+        .find(|l| l.contains(" tags ‹"))
+        .expect("a tags line");
+    assert_eq!(
+        tags.matches('‹').count(),
+        tags.matches('›').count(),
+        "{tags}"
+    );
+    assert!(tags.trim_end().ends_with("more"), "{tags}");
+    assert!(
+        small.lines().any(|l| l.trim_end().ends_with("? help")),
+        "{small}"
+    );
     press(&mut app, &[key(KeyCode::Down), key(KeyCode::Down)]);
     snap!("tui__picker_200x60", frame(&app, 200, 60));
     press(&mut app, &[key(KeyCode::Enter)]);
