@@ -279,15 +279,6 @@ pub fn run_partition_scaling(opts: &BenchOptions, rounds: usize) -> Vec<Vec<Benc
     by_size
 }
 
-/// The minimum and the median of some figures.
-fn min_median(mut xs: Vec<f64>) -> (f64, f64) {
-    xs.sort_by(f64::total_cmp);
-    match xs.first() {
-        Some(&min) => (min, xs[(xs.len() - 1) / 2]),
-        None => (0.0, 0.0),
-    }
-}
-
 /// How per-event cost grows with partitions: one row per size (min and median over the
 /// rounds), then the largest size over the smallest.
 pub fn scaling_table(by_size: &[Vec<BenchReport>]) -> String {
@@ -312,12 +303,12 @@ pub fn scaling_table(by_size: &[Vec<BenchReport>]) -> String {
         let Some(r) = reports.first() else {
             continue;
         };
-        let (wall, _) = min_median(reports.iter().map(|r| r.wall.as_secs_f64()).collect());
-        let (setup, _) = min_median(reports.iter().map(|r| r.setup.as_secs_f64()).collect());
+        use crate::report::min_median_of;
+        let (wall, _) = min_median_of(reports.iter().map(|r| r.wall.as_secs_f64()));
+        let (setup, _) = min_median_of(reports.iter().map(|r| r.setup.as_secs_f64()));
         let (event_min, event_median) =
-            min_median(reports.iter().map(BenchReport::ns_per_event).collect());
-        let (_, message_median) =
-            min_median(reports.iter().map(BenchReport::ns_per_message).collect());
+            min_median_of(reports.iter().map(BenchReport::ns_per_event));
+        let (_, message_median) = min_median_of(reports.iter().map(BenchReport::ns_per_message));
         costs.push((event_min, event_median, message_median));
         let _ = writeln!(
             t,

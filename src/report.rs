@@ -2081,12 +2081,18 @@ impl std::io::Write for ByteCount {
 
 /// The minimum and the median of some durations, in seconds.
 pub fn min_median(d: &[std::time::Duration]) -> (f64, f64) {
-    let mut s: Vec<f64> = d.iter().map(|d| d.as_secs_f64()).collect();
+    min_median_of(d.iter().map(std::time::Duration::as_secs_f64))
+}
+
+/// The minimum and the median (the lower one of an even count) of some figures; zeros if
+/// there are none.
+pub fn min_median_of(figures: impl IntoIterator<Item = f64>) -> (f64, f64) {
+    let mut s: Vec<f64> = figures.into_iter().collect();
     s.sort_by(f64::total_cmp);
-    if s.is_empty() {
-        return (0.0, 0.0);
+    match s.first() {
+        Some(&min) => (min, s[(s.len() - 1) / 2]),
+        None => (0.0, 0.0),
     }
-    (s[0], s[(s.len() - 1) / 2])
 }
 
 impl std::fmt::Display for JsonBench {
