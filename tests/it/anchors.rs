@@ -4,7 +4,7 @@
 use brokerlab::scenario::{self, ErrorKind, Scenario};
 use brokerlab::sim::{ShareStep, Sim, Trace, TraceEvent};
 
-use crate::util::{brokerlab, stdout};
+use crate::util::{TempDir, brokerlab, stdout};
 
 const TOUR: &str = include_str!("../../scenarios/tour.toml");
 
@@ -218,8 +218,8 @@ fn bad_anchors_are_located_errors_that_list_the_events() {
 fn an_anchor_that_never_matches_is_a_check_warning() {
     // broker-2 becomes the leader and never truncates.
     let text = tour_with(ELECTION, "after = \"truncation broker-2\"");
-    let dir = std::env::temp_dir().join(format!("brokerlab-anchors-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = TempDir::new("anchors");
+    let dir = tmp.path().to_path_buf();
     let file = dir.join("never.toml");
     std::fs::write(&file, &text).unwrap();
     let path = file.to_str().unwrap();
@@ -256,5 +256,4 @@ fn an_anchor_that_never_matches_is_a_check_warning() {
             .any(|e| matches!(e.kind, Trace::Narration { index: 9 }))
     );
     assert_eq!(sim.waiting_notes(), &[9]);
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,6 +1,6 @@
 //! The `brokerlab` binary: exit codes, stderr for bad input, the JSON report's contract.
 
-use crate::util::{brokerlab, brokerlab_in, stderr, stdout};
+use crate::util::{TempDir, brokerlab, brokerlab_in, stderr, stdout};
 use std::path::Path;
 
 #[test]
@@ -81,8 +81,7 @@ fn check_passes_on_every_bundled_scenario() {
 
 #[test]
 fn check_exits_1_on_a_mismatched_expectation() {
-    let dir = std::env::temp_dir().join(format!("brokerlab-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("cli-mismatch");
     let src = brokerlab::scenario::find_bundled("acks1-leader-failover")
         .unwrap()
         .text;
@@ -267,10 +266,8 @@ fn check_sample(block: &[&str]) {
 /// never resolved.
 #[test]
 fn every_send_is_acked_failed_or_unresolved() {
-    let path = std::env::temp_dir().join(format!(
-        "brokerlab-cli-{}-unresolved.toml",
-        std::process::id()
-    ));
+    let dir = TempDir::new("cli-unresolved");
+    let path = dir.join("unresolved.toml");
     std::fs::write(
         &path,
         r#"
@@ -321,10 +318,9 @@ target = "checkout"
 /// same name fails cleanly and leaves the file alone.
 #[test]
 fn new_writes_a_scenario_that_checks_and_never_overwrites() {
-    let dir = std::env::temp_dir().join(format!("brokerlab-new-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let o = brokerlab_in(&dir, &["new", "my-first"]);
+    let tmp = TempDir::new("new");
+    let dir = tmp.path();
+    let o = brokerlab_in(dir, &["new", "my-first"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
         stdout(&o).contains("brokerlab run my-first.toml"),
@@ -344,14 +340,14 @@ fn new_writes_a_scenario_that_checks_and_never_overwrites() {
         assert!(text.contains(kafka_name), "the starter names {kafka_name}");
     }
 
-    let o = brokerlab_in(&dir, &["check", "my-first.toml"]);
+    let o = brokerlab_in(dir, &["check", "my-first.toml"]);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     assert!(
         stdout(&o).contains("1 passed, 0 failed, 0 invalid"),
         "{}",
         stdout(&o)
     );
-    let o = brokerlab_in(&dir, &["run", "my-first.toml", "-q"]);
+    let o = brokerlab_in(dir, &["run", "my-first.toml", "-q"]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     assert!(
         stdout(&o).contains("every expectation holds"),
@@ -361,7 +357,7 @@ fn new_writes_a_scenario_that_checks_and_never_overwrites() {
 
     // Twice: refused with exit 2 and a message, the file untouched.
     std::fs::write(&path, "# mine now\n").unwrap();
-    let o = brokerlab_in(&dir, &["new", "my-first"]);
+    let o = brokerlab_in(dir, &["new", "my-first"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains("my-first.toml already exists"),
@@ -371,21 +367,20 @@ fn new_writes_a_scenario_that_checks_and_never_overwrites() {
     assert!(!stderr(&o).contains("panicked"));
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "# mine now\n");
     // The same name with its extension is the same file.
-    let o = brokerlab_in(&dir, &["new", "my-first.toml"]);
+    let o = brokerlab_in(dir, &["new", "my-first.toml"]);
     assert_eq!(o.status.code(), Some(2));
     // A name ending in `.toml` is not given another.
-    let o = brokerlab_in(&dir, &["new", "second.toml"]);
+    let o = brokerlab_in(dir, &["new", "second.toml"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(dir.join("second.toml").is_file());
     // Not a file name at all.
-    let o = brokerlab_in(&dir, &["new", ""]);
+    let o = brokerlab_in(dir, &["new", ""]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
         stderr(&o).contains("is not a name for a scenario file"),
         "{}",
         stderr(&o)
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 
     // It is in the help.
     let help = stdout(&brokerlab(&["--help"]));

@@ -9,7 +9,7 @@ use brokerlab::session::Session;
 use brokerlab::sim::SimTime;
 use brokerlab::tui::App;
 
-use crate::util::{brokerlab, stderr, stdout};
+use crate::util::{TempDir, brokerlab, stderr, stdout};
 
 fn load(name: &str) -> (String, scenario::Scenario, u64) {
     let (label, sc) = scenario::load(name).expect("bundled scenario");
@@ -550,8 +550,8 @@ fn every_format_gives_the_same_bytes_twice() {
 
 #[test]
 fn export_writes_the_file_or_stdout() {
-    let dir = std::env::temp_dir().join(format!("brokerlab-export-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = TempDir::new("export");
+    let dir = tmp.path().to_path_buf();
     let file = dir.join("run.mmd");
     let o = brokerlab(&[
         "export",
@@ -584,7 +584,6 @@ fn export_writes_the_file_or_stdout() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("sequenceDiagram\n"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

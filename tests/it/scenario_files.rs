@@ -1,6 +1,7 @@
 //! Scenario files: every invalid fixture's error is pinned by a snapshot, every valid fixture
 //! and bundled scenario parses, defaults follow Kafka, and no input makes the parser panic.
 
+use crate::util::TempDir;
 use std::path::{Path, PathBuf};
 
 use brokerlab::scenario::{self, Acks, ErrorKind, Scenario, ScenarioError};
@@ -287,8 +288,8 @@ fn load_of_a_missing_name_points_at_the_list() {
 
 #[test]
 fn load_reads_files_and_reports_unreadable_ones() {
-    let dir = std::env::temp_dir().join(format!("brokerlab-scenario-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = TempDir::new("scenario-test");
+    let dir = tmp.path().to_path_buf();
     let good = dir.join("good.toml");
     std::fs::copy(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/valid/minimal.toml"),
@@ -307,7 +308,6 @@ fn load_reads_files_and_reports_unreadable_ones() {
 
     let e = scenario::load(dir.to_str().unwrap()).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unreadable);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 fn no_panic(label: &str, text: &str) {

@@ -2,6 +2,7 @@
 //! user sees (as text); the asserts check what a picture cannot (step-back equals going
 //! forward, saved sessions replay).
 
+use crate::util::TempDir;
 use std::time::Duration;
 
 use brokerlab::report;
@@ -366,8 +367,8 @@ fn fault_menu_injects_and_records() {
 
 #[test]
 fn save_writes_a_scenario_file() {
-    let dir = std::env::temp_dir().join(format!("brokerlab-tui-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = TempDir::new("tui");
+    let dir = tmp.path().to_path_buf();
     let mut app = open("acks1-leader-failover");
     app.save_dir = dir.clone();
     press(&mut app, &[ch(']'), ch('f'), key(KeyCode::Enter), ch('s')]);
@@ -379,7 +380,6 @@ fn save_writes_a_scenario_file() {
     );
     let (_, saved) = scenario::load(path.to_str().unwrap()).expect("saved file loads");
     assert_eq!(saved.faults.len(), 5);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use brokerlab::report;
 use brokerlab::scenario::{self, Acks, profile::KafkaVersion};
 
-use crate::util::{brokerlab_in, stderr};
+use crate::util::{TempDir, brokerlab_in, stderr};
 
 /// `acks1-leader-failover` without its `acks = "1"` line: the producer's acks come from the
 /// profile.
@@ -170,15 +170,14 @@ fn an_unknown_version_is_refused_with_the_profiles() {
 
 #[test]
 fn the_cli_exits_2_on_a_refused_setting() {
-    let dir = std::env::temp_dir().join(format!("brokerlab-versions-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = TempDir::new("versions");
+    let dir = tmp.path().to_path_buf();
     std::fs::write(
         dir.join("old.toml"),
         file("0.10", "transactional_id = \"tx\"\n", ""),
     )
     .unwrap();
     let o = brokerlab_in(&dir, &["run", "old.toml"]);
-    let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(err.contains("old.toml:13:20"), "{err}");
@@ -187,14 +186,13 @@ fn the_cli_exits_2_on_a_refused_setting() {
 
 #[test]
 fn run_names_a_non_default_profile_and_what_it_chose() {
-    let dir = std::env::temp_dir().join(format!("brokerlab-versions-run-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = TempDir::new("versions-run");
+    let dir = tmp.path().to_path_buf();
     std::fs::write(dir.join("f28.toml"), failover_without_acks("2.8")).unwrap();
     std::fs::write(dir.join("f42.toml"), failover_without_acks("4.2")).unwrap();
     let old = brokerlab_in(&dir, &["run", "f28.toml"]);
     let new = brokerlab_in(&dir, &["run", "f42.toml"]);
     let json = brokerlab_in(&dir, &["run", "f28.toml", "--json"]);
-    let _ = std::fs::remove_dir_all(&dir);
     let old = String::from_utf8_lossy(&old.stdout).to_string();
     let line = old
         .lines()
