@@ -53,10 +53,36 @@ pub struct GroupOrder {
     by_key: BTreeMap<(u32, u32), u32>,
     /// The streams given a `Lost` cell when the run drained, in order (undone first).
     lost: Vec<u32>,
+    /// For each stream, the widest label (`producer · key`, in terminal cells) of it and the
+    /// streams before it: streams come and go only at the end, so the last entry is always the
+    /// widest label of all, and the order view need not measure every stream in every frame.
+    widest_label: Vec<u16>,
+}
+
+/// How the order view names a stream of keyless records.
+pub const NO_KEY_LABEL: &str = "(no key)";
+
+/// The terminal width of a stream's label in the order view: `producer · key`.
+pub fn label_width(producer: &str, key: &str) -> usize {
+    let w = |s: &str| {
+        if s.is_ascii() {
+            s.len()
+        } else {
+            ratatui::text::Span::raw(s).width()
+        }
+    };
+    w(producer) + w(key) + 3
 }
 
 impl GroupOrder {
-    fn stream(&mut self, producer: ProducerId, key: Option<u32>) -> usize {
+    /// The stream of `(producer, key)`, new at the end if it has none yet, its label
+    /// `label_width()` cells wide (measured only then).
+    fn stream(
+        &mut self,
+        producer: ProducerId,
+        key: Option<u32>,
+        label_width: impl FnOnce() -> usize,
+    ) -> usize {
         let next = self.streams.len() as u32;
         let i = *self
             .by_key
@@ -69,13 +95,29 @@ impl GroupOrder {
                 cells: Vec::new(),
                 max_n: 0,
             });
+            let width = label_width().min(u16::MAX as usize) as u16;
+            let widest = self.widest_label.last().map_or(width, |&w| w.max(width));
+            self.widest_label.push(widest);
         }
         i as usize
     }
 
-    /// The group applied `producer#n` (with `key`); `again` if it had applied it before.
-    pub fn push_applied(&mut self, producer: ProducerId, key: Option<u32>, n: u32, again: bool) {
-        let i = self.stream(producer, key);
+    /// The widest stream label ([`label_width`]), if there is a stream.
+    pub fn widest_label(&self) -> Option<usize> {
+        self.widest_label.last().map(|&w| usize::from(w))
+    }
+
+    /// The group applied `producer#n` (with `key`, the stream's label `label_width()` cells
+    /// wide); `again` if it had applied it before.
+    pub fn push_applied(
+        &mut self,
+        producer: ProducerId,
+        key: Option<u32>,
+        n: u32,
+        again: bool,
+        label_width: impl FnOnce() -> usize,
+    ) {
+        let i = self.stream(producer, key, label_width);
         let st = &mut self.streams[i];
         let mark = if again {
             Mark::Duplicate
@@ -93,8 +135,14 @@ impl GroupOrder {
     }
 
     /// The run drained and the group never applied `producer#n`.
-    pub fn push_lost(&mut self, producer: ProducerId, key: Option<u32>, n: u32) {
-        let i = self.stream(producer, key);
+    pub fn push_lost(
+        &mut self,
+        producer: ProducerId,
+        key: Option<u32>,
+        n: u32,
+        label_width: impl FnOnce() -> usize,
+    ) {
+        let i = self.stream(producer, key, label_width);
         let st = &mut self.streams[i];
         st.cells.push(Cell {
             n,
@@ -129,8 +177,55 @@ impl GroupOrder {
             // Its first cell was the newest first cell of any stream: it is the last stream.
             debug_assert_eq!(i + 1, self.streams.len());
             let st = self.streams.remove(i);
+            self.widest_label.pop();
             self.by_key
                 .remove(&(st.producer.0, st.key.unwrap_or(NO_KEY)));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The widest label is the widest of the streams there are, also after stepping back
+    /// removed the widest; a label is measured once, when its stream first appears.
+    #[test]
+    fn the_widest_label_follows_the_streams_back_and_forth() {
+        let mut g = GroupOrder::default();
+        assert_eq!(g.widest_label(), None);
+        let p = ProducerId;
+        g.push_applied(p(0), Some(1), 1, false, || 5);
+        g.push_applied(p(1), Some(1), 1, false, || 9);
+        g.push_applied(p(2), None, 1, false, || 7);
+        assert_eq!(g.widest_label(), Some(9));
+        // A stream seen before is not measured again.
+        g.push_applied(p(1), Some(1), 2, false, || unreachable!("measured twice"));
+        g.push_applied(p(2), None, 2, false, || unreachable!("measured twice"));
+        // Undone newest first: the last stream goes with its first cell.
+        g.pop_applied(p(2), None);
+        g.pop_applied(p(1), Some(1));
+        assert_eq!(
+            g.widest_label(),
+            Some(9),
+            "producer 2's stream still has a cell"
+        );
+        g.pop_applied(p(2), None);
+        assert_eq!(g.streams.len(), 2);
+        assert_eq!(g.widest_label(), Some(9));
+        g.pop_applied(p(1), Some(1));
+        assert_eq!(g.widest_label(), Some(5), "the widest stream is gone");
+        g.push_lost(p(3), Some(2), 4, || 12);
+        assert_eq!(g.widest_label(), Some(12));
+        g.undo_lost();
+        assert_eq!(g.widest_label(), Some(5));
+    }
+
+    #[test]
+    fn a_label_is_producer_dot_key_in_terminal_cells() {
+        assert_eq!(label_width("producer-1", "alice"), 10 + 3 + 5);
+        assert_eq!(label_width("p", NO_KEY_LABEL), 1 + 3 + 8);
+        // A wide character takes two cells.
+        assert_eq!(label_width("p", "鍵"), 1 + 3 + 2);
     }
 }

@@ -22,7 +22,7 @@
 use std::collections::VecDeque;
 
 use crate::check::{Anomaly, Checker, CheckerSetup, MsgStatus, Outcome};
-use crate::order_index::GroupOrder;
+use crate::order_index::{GroupOrder, NO_KEY_LABEL};
 use crate::report;
 use crate::scenario::{Fault, Scenario};
 use crate::sim::FaultSpec;
@@ -794,7 +794,14 @@ impl Session {
                         MsgStatus::Applied(_)
                     );
                     let info = self.sim.msg(*msg);
-                    self.order[group.idx()].push_applied(info.producer, info.key, info.n, again);
+                    let sim = &self.sim;
+                    self.order[group.idx()].push_applied(
+                        info.producer,
+                        info.key,
+                        info.n,
+                        again,
+                        || stream_label_width(sim, info.producer, info.key),
+                    );
                 }
             }
             Trace::Truncated {
@@ -1042,7 +1049,10 @@ impl Session {
                 let m = MsgId(m as u32);
                 if self.checker.message_status(g, m) == MsgStatus::Lost {
                     let info = self.sim.msg(m);
-                    order.push_lost(info.producer, info.key, info.n);
+                    let sim = &self.sim;
+                    order.push_lost(info.producer, info.key, info.n, || {
+                        stream_label_width(sim, info.producer, info.key)
+                    });
                 }
             }
         }
@@ -1612,6 +1622,14 @@ impl std::fmt::Display for StepBackReport {
         }
         Ok(())
     }
+}
+
+/// The width of a stream's label in the order view (`producer · key`), measured once, when
+/// its first cell comes in.
+fn stream_label_width(sim: &Sim, producer: crate::sim::ProducerId, key: Option<u32>) -> usize {
+    let p = sim.producers()[producer.idx()].name.as_str();
+    let k = key.map_or(NO_KEY_LABEL, |k| sim.key_name(k));
+    crate::order_index::label_width(p, k)
 }
 
 #[cfg(test)]

@@ -345,14 +345,20 @@ fn lag_line(s: &Session, g: usize, width: u16) -> Option<Line<'static>> {
 }
 
 impl GroupsPanel<'_> {
-    /// The panel's lines at `width` (built once per frame on the main screen).
-    pub fn lines(&self, width: u16) -> Vec<Line<'static>> {
+    /// The panel's lines at `width` (built once per frame on the main screen), up to about
+    /// `max_rows`: a group or a consumer that starts below them is not formatted (the
+    /// benchmark's run has twenty consumers of ten partitions each), and what does not fit is
+    /// cut at the panel's bottom.
+    pub fn lines(&self, width: u16, max_rows: usize) -> Vec<Line<'static>> {
         if self.compact {
             return compact_lines(self.s, width);
         }
         let sim = &self.s.sim;
         let mut lines = Vec::new();
         for (gi, g) in sim.groups().iter().enumerate() {
+            if lines.len() >= max_rows {
+                break;
+            }
             if !sim.settings().system.is_kafka() {
                 let group = crate::sim::GroupId(gi as u32);
                 lines.extend(super::queue::queue_lines(self.s, group, width, false));
@@ -421,6 +427,9 @@ impl GroupsPanel<'_> {
                 ]));
             }
             for &c in &g.consumers {
+                if lines.len() >= max_rows {
+                    break;
+                }
                 let cons = &sim.consumers()[c.idx()];
                 let member = g.members().iter().find(|m| m.consumer == c);
                 let mut head = vec![
@@ -469,10 +478,6 @@ impl GroupsPanel<'_> {
         }
         lines
     }
-
-    pub fn height(&self, width: u16) -> u16 {
-        1 + self.lines(width).len() as u16
-    }
 }
 
 impl Widget for GroupsPanel<'_> {
@@ -480,7 +485,7 @@ impl Widget for GroupsPanel<'_> {
         if area.height == 0 {
             return;
         }
-        let lines = self.lines(area.width);
+        let lines = self.lines(area.width, area.height as usize - 1);
         super::draw_panel(title(&self.s.sim), &lines, area, buf);
     }
 }

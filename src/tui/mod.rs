@@ -118,20 +118,27 @@ fn main_body(app: &App, s: &Session, area: Rect, buf: &mut Buffer) {
         ])
         .spacing(1)
         .areas(area);
-        // Each panel's lines are built once: to size it, then to draw it. (The panels have no
-        // side borders, so their lines are as wide as the column.)
-        let producer_lines = producers.lines(left.width);
-        let group_lines = groups.lines(left.width);
-        let ph = 1 + producer_lines.len() as u16;
-        let gh = 1 + group_lines.len() as u16;
+        // Each panel's lines are built once they are sized, and only as many as show. (The
+        // panels have no side borders, so their lines are as wide as the column.)
+        // No more rows than the column has can show.
+        let group_lines = groups.lines(left.width, left.height as usize);
+        let gh_full = 1 + group_lines.len() as u16;
+        // The cluster leaves the clients up to eight rows each.
+        let ph_small = 1 + producers.lines(left.width, 7).len() as u16;
         let ch = cluster.height_within(
             left.width,
-            left.height.saturating_sub(ph.min(8) + gh.min(8)),
+            left.height.saturating_sub(ph_small + gh_full.min(8)),
         );
-        let rest = left.height.saturating_sub(ch + ph);
+        let avail = left.height.saturating_sub(ch);
+        // The producers take what they need, but where both panels need more than there is,
+        // they leave the groups half of it: fifty producers must not hide the consumers.
+        let p_rows = avail.saturating_sub(gh_full.min(avail / 2));
+        let producer_lines = producers.lines(left.width, p_rows.saturating_sub(1) as usize);
+        let ph = (1 + producer_lines.len() as u16).min(p_rows);
+        let rest = avail.saturating_sub(ph);
         // Room left under the groups goes to a live sequence diagram.
-        let (gh, dh) = if rest >= gh + 10 {
-            (gh, rest - gh)
+        let (gh, dh) = if rest >= gh_full + 10 {
+            (gh_full, rest - gh_full)
         } else {
             (rest, 0)
         };
@@ -158,9 +165,10 @@ fn main_body(app: &App, s: &Session, area: Rect, buf: &mut Buffer) {
         // A third of the body for the log, less the timeline strip's row, so that at 80×24 a
         // partition's three replicas still fit above it.
         let min_log = (area.height.saturating_sub(2) / 3).max(4);
-        let client_lines = clients.lines(area.width);
         // A quarter of the screen at most, so a three-group pipeline keeps a line per group.
-        let kh = (1 + client_lines.len() as u16).min((area.height / 4).max(6));
+        let kh_max = (area.height / 4).max(6);
+        let client_lines = clients.lines(area.width, (kh_max - 1) as usize);
+        let kh = (1 + client_lines.len() as u16).min(kh_max);
         let ch = cluster.height_within(area.width, area.height.saturating_sub(oh + kh + min_log));
         let [c, k, o, l] = Layout::vertical([
             Constraint::Length(ch),
@@ -191,11 +199,55 @@ struct ClientsPanel<'a> {
 }
 
 impl ClientsPanel<'_> {
-    fn lines(&self, width: u16) -> Vec<Line<'static>> {
-        let mut lines = producers::compact_lines(self.s, width);
-        lines.extend(groups::compact_lines(self.s, width));
+    /// Producers, then groups, for a panel of `rows` rows. Where both need more, the
+    /// producers leave the groups half of them and say how many more producers there are; the
+    /// groups' lines are cut at the panel's bottom.
+    fn lines(&self, width: u16, rows: usize) -> Vec<Line<'static>> {
+        let mut group_lines = groups::compact_lines(self.s, width);
+        let producer_rows = rows.saturating_sub(group_lines.len().min(rows / 2));
+        let mut lines = producers::compact_lines(self.s, width, producer_rows);
+        group_lines.truncate(rows.saturating_sub(lines.len()));
+        lines.append(&mut group_lines);
         lines
     }
+}
+
+/// Whole blocks (one client's lines each, built only until the rows are full) in at most
+/// `rows` rows; where not all `total` fit, the last row says how many more there are. A first
+/// block taller than the rows shows as much of it as fits.
+pub fn fit_blocks(
+    blocks: impl Iterator<Item = Vec<Line<'static>>>,
+    total: usize,
+    rows: usize,
+    noun: &str,
+) -> Vec<Line<'static>> {
+    let mut out = Vec::new();
+    if rows == 0 {
+        return out;
+    }
+    let mut shown = 0;
+    for block in blocks {
+        // The last block needs no row for the "more" line under it.
+        let room = if shown + 1 == total { rows } else { rows - 1 };
+        if out.len() + block.len() > room {
+            if shown == 0 && rows > 1 {
+                out.extend(block.into_iter().take(rows - 1));
+                shown = 1;
+            }
+            break;
+        }
+        out.extend(block);
+        shown += 1;
+    }
+    if shown < total {
+        out.push(more_line(total - shown, noun));
+    }
+    out
+}
+
+/// `… 47 more producers`: what a panel too small for its contents leaves out.
+fn more_line(n: usize, noun: &str) -> Line<'static> {
+    Line::from(Span::styled(format!("… {n} more {noun}"), theme::LABEL))
 }
 
 const CLIENTS_TITLE: &str = "Producers · Groups";

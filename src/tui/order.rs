@@ -13,7 +13,7 @@ use ratatui::widgets::Widget;
 
 use super::app::App;
 use super::{panel, put, theme};
-use crate::order_index::{Cell, GroupOrder, Mark, Stream};
+use crate::order_index::{Cell, GroupOrder, Mark, NO_KEY_LABEL, Stream};
 use crate::session::Session;
 
 pub struct OrderView<'a> {
@@ -86,21 +86,13 @@ impl OrderView<'_> {
     fn stream_name(&self, st: &Stream) -> (&str, &str) {
         let sim = &self.s.sim;
         let p = sim.producers()[st.producer.idx()].name.as_str();
-        let k = st.key.map_or("(no key)", |k| sim.key_name(k));
+        let k = st.key.map_or(NO_KEY_LABEL, |k| sim.key_name(k));
         (p, k)
     }
 
     fn layout(&self, g: &GroupOrder, width: u16) -> Layout {
-        let key_w = g
-            .streams
-            .iter()
-            .map(|st| {
-                let (p, k) = self.stream_name(st);
-                theme::width(p) + theme::width(k) + 3
-            })
-            .max()
-            .unwrap_or(10)
-            .min(28);
+        // The index keeps the widest label, so no frame measures every stream.
+        let key_w = g.widest_label().unwrap_or(10).min(28);
         // One glyph, the digits of the highest send number possible, one space.
         let digits = (self.s.sim.msg_count().max(1) as u32).ilog10() as usize + 1;
         let cell_w = digits + 2;
@@ -134,9 +126,16 @@ impl OrderView<'_> {
         Line::from(spans)
     }
 
-    /// The view's rows `from..to` (built) and how many rows it has in all (counted per
-    /// stream, so a long run costs a frame what one screen costs).
-    fn lines(&self, width: u16, from: usize, to: usize) -> (Vec<Line<'static>>, usize) {
+    /// The view's rows `from..to` (built) and how many rows it has: all of them if fewer than
+    /// `count_to`, else at least `count_to` (counting stops there). Rows are counted a stream
+    /// at a time (a division each), and only the rows on screen are formatted.
+    fn lines(
+        &self,
+        width: u16,
+        from: usize,
+        to: usize,
+        count_to: usize,
+    ) -> (Vec<Line<'static>>, usize) {
         let sim = &self.s.sim;
         let mut out = Vec::new();
         let mut row = 0usize;
@@ -177,6 +176,10 @@ impl OrderView<'_> {
             }
             let lay = self.layout(order, width);
             for st in &order.streams {
+                if row >= count_to {
+                    // Enough counted: the rows below are not needed this frame.
+                    return (out, row);
+                }
                 let rows = lay.rows(st);
                 if row + rows <= from || row >= to {
                     row += rows;
@@ -204,10 +207,14 @@ impl Widget for OrderView<'_> {
             buf,
         );
         let height = inner.height as usize;
-        // The row count first (nothing formatted), then only the rows on screen.
-        let (_, total) = self.lines(inner.width, 0, 0);
-        let start = self.app.order_scroll.min(total.saturating_sub(height));
-        let (lines, _) = self.lines(inner.width, start, start + height);
+        // The rows counted first (nothing formatted) as far as the scroll position needs, so
+        // that a frame costs what the streams above the screen cost, not every stream of a long
+        // run; then only the rows on screen are built.
+        let want = self.app.order_scroll + height;
+        let (_, counted) = self.lines(inner.width, 0, 0, want);
+        let start = self.app.order_scroll.min(counted.saturating_sub(height));
+        let end = start + height;
+        let (lines, _) = self.lines(inner.width, start, end, end);
         for (y, line) in lines.iter().enumerate() {
             put(buf, inner, y as u16, line);
         }

@@ -166,54 +166,67 @@ fn config(s: &Session, p: &Producer, long: bool, crashed: bool) -> Vec<Span<'sta
     v
 }
 
-/// One line per producer, for the narrow layout.
-pub fn compact_lines(s: &Session, width: u16) -> Vec<Line<'static>> {
-    s.sim
-        .producers()
-        .iter()
-        .flat_map(|p| {
-            let mut spans = vec![Span::styled(format!("{} ", p.name), theme::TITLE)];
-            let status = status(s, p);
-            let crashed = status
-                .as_ref()
-                .is_some_and(|st| st.content.starts_with('✗'));
-            spans.extend(status);
-            spans.extend(config(s, p, false, crashed));
-            spans.push(Span::styled(" │ ", theme::DIM));
-            activity(s, p, &mut spans, false);
-            super::wrap_spans(spans, width, 2)
-        })
-        .collect()
+/// One producer's line (or two, wrapped), for the narrow layout.
+fn compact_block(s: &Session, p: &Producer, width: u16) -> Vec<Line<'static>> {
+    let mut spans = vec![Span::styled(format!("{} ", p.name), theme::TITLE)];
+    let status = status(s, p);
+    let crashed = status
+        .as_ref()
+        .is_some_and(|st| st.content.starts_with('✗'));
+    spans.extend(status);
+    spans.extend(config(s, p, false, crashed));
+    spans.push(Span::styled(" │ ", theme::DIM));
+    activity(s, p, &mut spans, false);
+    super::wrap_spans(spans, width, 2)
+}
+
+/// One line per producer, for the narrow layout, in at most `rows` rows: whole producers,
+/// then how many more there are (each is formatted only if it can show).
+pub fn compact_lines(s: &Session, width: u16, rows: usize) -> Vec<Line<'static>> {
+    let producers = s.sim.producers();
+    super::fit_blocks(
+        producers.iter().map(|p| compact_block(s, p, width)),
+        producers.len(),
+        rows,
+        "producers",
+    )
 }
 
 impl ProducersPanel<'_> {
-    /// The panel's lines at `width`: the main screen builds them once per frame, to size the
-    /// panel and then to draw it (with [`super::draw_panel`]).
-    pub fn lines(&self, width: u16) -> Vec<Line<'static>> {
-        if self.compact {
-            return compact_lines(self.s, width);
-        }
+    /// One producer's lines in the wide layout: its configuration, what it is doing, its
+    /// latency and its last error.
+    fn block(&self, p: &Producer, width: u16) -> Vec<Line<'static>> {
         let mut lines = Vec::new();
-        for p in self.s.sim.producers() {
-            let mut head = vec![Span::styled(format!("{}  ", p.name), theme::TITLE)];
-            let status = status(self.s, p);
-            let crashed = status
-                .as_ref()
-                .is_some_and(|st| st.content.starts_with('✗'));
-            head.extend(status);
-            head.extend(config(self.s, p, true, crashed));
-            lines.extend(super::wrap_spans(head, width, 4));
-            let mut spans = vec![Span::raw("  ")];
-            activity(self.s, p, &mut spans, true);
-            lines.extend(super::wrap_spans(spans, width, 4));
-            lines.extend(latency(self.s, p));
-            lines.extend(last_error(self.s, p));
-        }
+        let mut head = vec![Span::styled(format!("{}  ", p.name), theme::TITLE)];
+        let status = status(self.s, p);
+        let crashed = status
+            .as_ref()
+            .is_some_and(|st| st.content.starts_with('✗'));
+        head.extend(status);
+        head.extend(config(self.s, p, true, crashed));
+        lines.extend(super::wrap_spans(head, width, 4));
+        let mut spans = vec![Span::raw("  ")];
+        activity(self.s, p, &mut spans, true);
+        lines.extend(super::wrap_spans(spans, width, 4));
+        lines.extend(latency(self.s, p));
+        lines.extend(last_error(self.s, p));
         lines
     }
 
-    pub fn height(&self, width: u16) -> u16 {
-        1 + self.lines(width).len() as u16
+    /// The panel's lines at `width` in at most `rows` rows: whole producers, then how many
+    /// more there are. Only the producers that show are formatted (the benchmark's run has
+    /// fifty), so a frame costs the same with five producers or five hundred.
+    pub fn lines(&self, width: u16, rows: usize) -> Vec<Line<'static>> {
+        if self.compact {
+            return compact_lines(self.s, width, rows);
+        }
+        let producers = self.s.sim.producers();
+        super::fit_blocks(
+            producers.iter().map(|p| self.block(p, width)),
+            producers.len(),
+            rows,
+            "producers",
+        )
     }
 }
 
@@ -222,7 +235,7 @@ impl Widget for ProducersPanel<'_> {
         if area.height == 0 {
             return;
         }
-        let lines = self.lines(area.width);
+        let lines = self.lines(area.width, area.height as usize - 1);
         super::draw_panel(PRODUCERS_TITLE, &lines, area, buf);
     }
 }

@@ -991,3 +991,92 @@ fn notes_after_a_live_fault_are_marked_as_written_for_the_scripted_run() {
     forward_to_steady(&mut app);
     assert!(marked(&app));
 }
+
+/// The benchmark's generated scenario, small (50 producers, 20 partitions, 5 000 messages, two
+/// groups of ten consumers), played 20 000 events in.
+fn bench_app() -> App {
+    let opts = brokerlab::bench::BenchOptions {
+        messages: 5_000,
+        brokers: 10,
+        partitions: 20,
+        seed: 1,
+    };
+    let sc = brokerlab::bench::large_scenario(&opts);
+    let mut app = App::with_session(Session::new("bench", sc, 1));
+    app.session.as_mut().unwrap().rewind_to(20_000);
+    app
+}
+
+/// Fifty producers do not push the consumer groups off the main screen: the producers panel
+/// shows the producers that fit, whole, then says how many more there are, and the groups
+/// keep their panel, in the wide layout and in the narrow one.
+#[test]
+fn many_producers_leave_room_for_the_groups() {
+    let app = bench_app();
+    let producers = app.session.as_ref().unwrap().sim.producers().len();
+    assert_eq!(producers, 50, "the bench scenario's producers");
+    for (w, h) in [(200, 60), (120, 40), (80, 24)] {
+        let screen = frame(&app, w, h);
+        let more = screen
+            .lines()
+            .find_map(|l| {
+                let rest = l.trim_start().strip_prefix("… ")?;
+                rest.split_once(" more producers")?.0.parse::<usize>().ok()
+            })
+            .unwrap_or_else(|| panic!("{w}×{h}: no '… N more producers' line:\n{screen}"));
+        // Every producer is either shown (its name starts a line) or counted.
+        let shown = (1..=producers)
+            .filter(|i| {
+                let name = format!("producer-{i} ");
+                screen.lines().any(|l| l.trim_start().starts_with(&name))
+            })
+            .count();
+        assert!(shown >= 1, "{w}×{h}: no producer shown:\n{screen}");
+        assert_eq!(shown + more, producers, "{w}×{h}:\n{screen}");
+        // The groups still show.
+        assert!(
+            screen.lines().any(|l| l.starts_with("billing ")),
+            "{w}×{h}: the billing group is gone:\n{screen}"
+        );
+        if w >= 120 {
+            assert!(screen.contains("─ Consumer groups "), "{w}×{h}:\n{screen}");
+        }
+    }
+}
+
+/// The order view of a long run with thousands of streams scrolls a row at a time anywhere,
+/// and stops at its end however far the user scrolls: it counts rows only as far as the
+/// scroll position needs, so this checks that the count it stops at still places the screen.
+#[test]
+fn order_view_of_a_long_run_scrolls_row_by_row_and_stops_at_its_end() {
+    let mut app = bench_app();
+    press(&mut app, &[ch('o')]);
+    let body = |app: &App| -> Vec<String> {
+        // The rows under the view's title (the header, timeline and footer aside).
+        frame(app, 120, 40)
+            .lines()
+            .skip(3)
+            .take(35)
+            .map(str::to_string)
+            .collect()
+    };
+    let top = body(&app);
+    assert!(top.iter().any(|l| l.contains("billing ")), "{top:#?}");
+    // The view has about 3 000 rows here.
+    for scroll in [1, 200, 1_900] {
+        app.order_scroll = scroll;
+        let a = body(&app);
+        app.order_scroll = scroll + 1;
+        let b = body(&app);
+        assert_eq!(a[1..], b[..b.len() - 1], "scroll {scroll} → {}", scroll + 1);
+    }
+    app.order_scroll = 1_000_000_000;
+    let end = body(&app);
+    app.order_scroll = 1_000_000_007;
+    assert_eq!(body(&app), end, "past the end, the view stays at its end");
+    assert!(
+        end.last().is_some_and(|l| !l.trim().is_empty()),
+        "the last row is on screen: {end:#?}"
+    );
+    assert_ne!(end, top);
+}
