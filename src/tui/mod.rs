@@ -167,9 +167,24 @@ fn main_body(app: &App, s: &Session, area: Rect, buf: &mut Buffer) {
         let min_log = (area.height.saturating_sub(2) / 3).max(4);
         // A quarter of the screen at most, so a three-group pipeline keeps a line per group.
         let kh_max = (area.height / 4).max(6);
-        let client_lines = clients.lines(area.width, (kh_max - 1) as usize);
-        let kh = (1 + client_lines.len() as u16).min(kh_max);
-        let ch = cluster.height_within(area.width, area.height.saturating_sub(oh + kh + min_log));
+        let mut client_lines = clients.lines(area.width, (kh_max - 1) as usize);
+        let mut kh = (1 + client_lines.len() as u16).min(kh_max);
+        let mut room = area.height.saturating_sub(oh + kh + min_log);
+        // The cluster keeps its title, the brokers and a partition's line: where a large
+        // scenario's outcome and clients leave it less, the log and then the clients give rows
+        // back (down to three each), so a newcomer always sees which brokers are up.
+        let floor = cluster.height_within(area.width, 4);
+        if room < floor {
+            let short = floor - room;
+            let from_log = short.min(min_log.saturating_sub(3));
+            let from_clients = (short - from_log).min(kh.saturating_sub(3));
+            if from_clients > 0 {
+                kh -= from_clients;
+                client_lines = clients.lines(area.width, (kh - 1) as usize);
+            }
+            room += from_log + from_clients;
+        }
+        let ch = cluster.height_within(area.width, room);
         let [c, k, o, l] = Layout::vertical([
             Constraint::Length(ch),
             Constraint::Length(kh),

@@ -1009,7 +1009,8 @@ fn bench_app() -> App {
 
 /// Fifty producers do not push the consumer groups off the main screen: the producers panel
 /// shows the producers that fit, whole, then says how many more there are, and the groups
-/// keep their panel, in the wide layout and in the narrow one.
+/// keep their panel, in the wide layout and in the narrow one; at 80×24 the cluster keeps its
+/// brokers although the outcome and the clients would fill the screen.
 #[test]
 fn many_producers_leave_room_for_the_groups() {
     let app = bench_app();
@@ -1033,7 +1034,11 @@ fn many_producers_leave_room_for_the_groups() {
             .count();
         assert!(shown >= 1, "{w}×{h}: no producer shown:\n{screen}");
         assert_eq!(shown + more, producers, "{w}×{h}:\n{screen}");
-        // The groups still show.
+        // The cluster keeps its brokers' states, and the groups still show.
+        assert!(
+            screen.contains("─ Cluster ") && screen.contains("● broker-10"),
+            "{w}×{h}: the cluster is gone:\n{screen}"
+        );
         assert!(
             screen.lines().any(|l| l.starts_with("billing ")),
             "{w}×{h}: the billing group is gone:\n{screen}"
