@@ -264,6 +264,10 @@ pub const SCALING_PARTITIONS: [u32; 3] = [10, 100, 1000];
 /// slow stretches fall on every size alike; the table gives the min and the median.
 pub const SCALING_ROUNDS: usize = 5;
 
+/// Rounds of `bench --json` and `bench --sweep`, each timing both sides in turn: the min and
+/// the median of five runs, since one or three do not average out a shared machine's noise.
+pub const ALTERNATING_ROUNDS: u32 = 5;
+
 /// The benchmark at each of [`SCALING_PARTITIONS`], other sizes as in `opts`, `rounds` times
 /// in turn: one list of reports per size, one report per round.
 pub fn run_partition_scaling(opts: &BenchOptions, rounds: usize) -> Vec<Vec<BenchReport>> {

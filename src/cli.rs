@@ -171,11 +171,11 @@ pub enum Command {
         #[arg(long, conflicts_with_all = ["partitions", "json", "sweep"])]
         partitions_scaling: bool,
         /// Time `run --json` (the report built and serialised) against the simulation alone,
-        /// three rounds alternating.
+        /// five rounds alternating.
         #[arg(long)]
         json: bool,
         /// Time `sweep` over SEEDS seeds of the scenario (10 000 messages unless --messages),
-        /// with one job and with two, three rounds alternating.
+        /// with one job and with two, five rounds alternating.
         #[arg(long, value_name = "SEEDS", num_args = 0..=1, default_missing_value = "100", conflicts_with = "json")]
         sweep: Option<u64>,
         /// Instead: build a run of --events events in a TUI session and report what its

@@ -656,7 +656,10 @@ fn bench(
         return ExitCode::SUCCESS;
     }
     if json {
-        outln!("{}", crate::report::bench_json(opts, 3));
+        outln!(
+            "{}",
+            crate::report::bench_json(opts, crate::bench::ALTERNATING_ROUNDS)
+        );
         return ExitCode::SUCCESS;
     }
     if let Some(seeds) = sweep {
@@ -667,7 +670,10 @@ fn bench(
             );
             return ExitCode::from(EXIT_BAD_INPUT);
         }
-        outln!("{}", crate::sweep::bench_sweep(opts, seeds, 3));
+        outln!(
+            "{}",
+            crate::sweep::bench_sweep(opts, seeds, crate::bench::ALTERNATING_ROUNDS)
+        );
         return ExitCode::SUCCESS;
     }
     outln!("{}", crate::bench::run_bench(opts));
