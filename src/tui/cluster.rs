@@ -50,6 +50,29 @@ impl ClusterPanel<'_> {
         }
         h.min(cap) as u16
     }
+
+    /// The rows the panel draws within `cap`: its full height if that fits; else, as it draws
+    /// then, the selected partition in full and every other on its header line, so that the
+    /// layout gives the rows it would leave blank to the panels below.
+    pub fn height_in(&self, width: u16, cap: u16) -> u16 {
+        let full = self.height_within(width, cap.saturating_add(1));
+        if full <= cap {
+            return full;
+        }
+        let sim = &self.s.sim;
+        let np = sim.partitions().len();
+        let sel = self.app.selected_partition().map_or(0, |p| p.idx());
+        let mut h = 1
+            + broker_lines(sim, width).len()
+            + sim.partitions().get(sel).map_or(0, |p| p.assignment.len());
+        for p in 0..np {
+            if h >= cap as usize {
+                break;
+            }
+            h += partition_header(self.s, PartitionId(p as u32), p == sel && np > 1, width).len();
+        }
+        h.min(cap as usize) as u16
+    }
 }
 
 /// The label of one record: `#7` with one producer, `c7` with several (first letter).

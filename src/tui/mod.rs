@@ -125,7 +125,7 @@ fn main_body(app: &App, s: &Session, area: Rect, buf: &mut Buffer) {
         let gh_full = 1 + group_lines.len() as u16;
         // The cluster leaves the clients up to eight rows each.
         let ph_small = 1 + producers.lines(left.width, 7).len() as u16;
-        let ch = cluster.height_within(
+        let ch = cluster.height_in(
             left.width,
             left.height.saturating_sub(ph_small + gh_full.min(8)),
         );
@@ -184,7 +184,7 @@ fn main_body(app: &App, s: &Session, area: Rect, buf: &mut Buffer) {
             }
             room += from_log + from_clients;
         }
-        let ch = cluster.height_within(area.width, room);
+        let ch = cluster.height_in(area.width, room);
         let [c, k, o, l] = Layout::vertical([
             Constraint::Length(ch),
             Constraint::Length(kh),

@@ -1085,3 +1085,40 @@ fn order_view_of_a_long_run_scrolls_row_by_row_and_stops_at_its_end() {
     );
     assert_ne!(end, top);
 }
+
+/// Six partitions and twelve producers at 120×40: the cluster collapses the partitions it
+/// does not select to one line each, and the rows it no longer needs go to the producers
+/// below it rather than staying blank.
+#[test]
+fn a_collapsed_cluster_leaves_no_blank_rows_above_the_producers() {
+    let mut text = String::from(
+        "[scenario]\ntitle = \"twelve shops\"\nseed = 3\nstop_at_ms = 5000\n\n\
+         [cluster]\nbrokers = 3\n\n\
+         [[topics]]\nname = \"orders\"\npartitions = 6\nreplication_factor = 3\n",
+    );
+    for i in 1..=12 {
+        text.push_str(&format!(
+            "\n[[producers]]\nname = \"shop-{i}\"\ntopic = \"orders\"\n\
+             send = {{ count = 10, every_ms = 100, keys = [\"k{i}\"] }}\n"
+        ));
+    }
+    text.push_str("\n[[groups]]\nname = \"billing\"\ntopic = \"orders\"\nconsumers = 2\n");
+    let sc = scenario::parse("shops.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+    let mut app = App::with_session(Session::new("shops", sc, 3));
+    app.session.as_mut().unwrap().rewind_to(2_000);
+    let screen = frame(&app, 120, 40);
+    let rows: Vec<&str> = screen.lines().collect();
+    let producers = rows
+        .iter()
+        .position(|l| l.starts_with("─ Producers "))
+        .unwrap_or_else(|| panic!("no producers panel:\n{screen}"));
+    let cluster_row = |l: &str| l.chars().take(62).collect::<String>();
+    assert!(
+        cluster_row(rows[producers - 1]).contains("orders/5"),
+        "the last partition's line sits right above the producers:\n{screen}"
+    );
+    assert!(
+        rows.iter().any(|l| l.starts_with("shop-2 ")),
+        "a second producer has the rows:\n{screen}"
+    );
+}
