@@ -1677,19 +1677,22 @@ fn latency_table<'a>(
 /// What the run cost: latency, lag, rebalancing, unavailability and global order.
 fn metrics_table(s: &mut String, m: &MetricsReport) {
     let _ = writeln!(s, "Cost");
-    latency_table(s, "send→ack", m.produce_latency.iter());
+    let by_name = natural_order(&m.produce_latency);
+    latency_table(s, "send→ack", by_name.into_iter());
     if !m.groups.is_empty() {
         latency_table(
             s,
             "send→apply",
-            m.groups.iter().map(|(n, g)| (n, &g.end_to_end)),
+            natural_order(&m.groups)
+                .into_iter()
+                .map(|(n, g)| (n, &g.end_to_end)),
         );
         let _ = writeln!(
             s,
             "  {:<16} {:>16} {:>10} {:>16} {:>12}",
             "group", "max lag (at)", "first join", "rebalances", "out of order"
         );
-        for (name, g) in &m.groups {
+        for (name, g) in natural_order(&m.groups) {
             let lag = if g.max_lag == 0 {
                 "0".to_string()
             } else {
@@ -1716,7 +1719,7 @@ fn metrics_table(s: &mut String, m: &MetricsReport) {
             "  lag: records above the committed offset · out of order: sent before one already applied"
         );
     }
-    for (partition, ms) in &m.unavailable_ms {
+    for (partition, ms) in natural_order(&m.unavailable_ms) {
         let windows: Vec<String> = m
             .unavailable
             .iter()
@@ -1734,6 +1737,54 @@ fn metrics_table(s: &mut String, m: &MetricsReport) {
             fmt_ms(*ms),
             windows.join(", ")
         );
+    }
+}
+
+/// A map's entries with their names in the order a person counts (`shop-2` before `shop-10`,
+/// `orders/9` before `orders/10`), for the text report; the JSON keeps the map's own order.
+fn natural_order<V>(map: &BTreeMap<String, V>) -> Vec<(&String, &V)> {
+    let mut v: Vec<(&String, &V)> = map.iter().collect();
+    v.sort_by(|a, b| natural_cmp(a.0, b.0));
+    v
+}
+
+/// Compares names run by run: digits by their number, everything else as text.
+fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    fn runs(s: &str) -> impl Iterator<Item = &str> {
+        let mut rest = s;
+        std::iter::from_fn(move || {
+            let first = rest.chars().next()?;
+            let digits = first.is_ascii_digit();
+            let end = rest
+                .find(|c: char| c.is_ascii_digit() != digits)
+                .unwrap_or(rest.len());
+            let (run, tail) = rest.split_at(end);
+            rest = tail;
+            Some(run)
+        })
+    }
+    let mut x = runs(a);
+    let mut y = runs(b);
+    loop {
+        match (x.next(), y.next()) {
+            (None, None) => return a.cmp(b),
+            (None, Some(_)) => return std::cmp::Ordering::Less,
+            (Some(_), None) => return std::cmp::Ordering::Greater,
+            (Some(p), Some(q)) => {
+                let both_digits = p.starts_with(|c: char| c.is_ascii_digit())
+                    && q.starts_with(|c: char| c.is_ascii_digit());
+                let order = if both_digits {
+                    // The longer number is the larger, leading zeros aside.
+                    let (p, q) = (p.trim_start_matches('0'), q.trim_start_matches('0'));
+                    p.len().cmp(&q.len()).then_with(|| p.cmp(q))
+                } else {
+                    p.cmp(q)
+                };
+                if order.is_ne() {
+                    return order;
+                }
+            }
+        }
     }
 }
 
@@ -2230,6 +2281,50 @@ fn queue_step_text(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_listed_in_the_order_a_person_counts() {
+        let mut names = vec![
+            "shop-10",
+            "shop-2",
+            "shop-1",
+            "orders/10",
+            "orders/9",
+            "orders/1",
+            "p007",
+            "p7",
+            "p08",
+            "billing",
+            "audit",
+            "shop-1a",
+            "shop-",
+        ];
+        names.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            names,
+            [
+                "audit",
+                "billing",
+                "orders/1",
+                "orders/9",
+                "orders/10",
+                "p007",
+                "p7",
+                "p08",
+                "shop-",
+                "shop-1",
+                "shop-1a",
+                "shop-2",
+                "shop-10"
+            ]
+        );
+        let map: BTreeMap<String, u32> = [("shop-10", 10), ("shop-9", 9)]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        let ordered: Vec<u32> = natural_order(&map).into_iter().map(|(_, &v)| v).collect();
+        assert_eq!(ordered, [9, 10]);
+    }
 
     #[test]
     fn decimals_are_written_as_fmt_writes_them() {

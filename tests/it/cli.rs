@@ -497,3 +497,47 @@ fn bench_events_without_a_session_mode_is_bad_input() {
     assert!(stderr(&o).contains("--events"), "{}", stderr(&o));
     assert!(stdout(&o).is_empty(), "no bench ran: {}", stdout(&o));
 }
+
+/// The text report lists producers and partitions in the order a person counts: `shop-2`
+/// before `shop-10`, `orders/2` before `orders/10` (the JSON keeps its sorted keys).
+#[test]
+fn the_text_report_counts_names_in_order() {
+    let dir = TempDir::new("cli-natural-order");
+    let mut text = String::from(
+        "[scenario]\ntitle = \"twelve shops\"\nseed = 3\nstop_at_ms = 12000\n\n\
+         [cluster]\nbrokers = 3\n\n\
+         [[topics]]\nname = \"orders\"\npartitions = 12\nreplication_factor = 3\n",
+    );
+    for i in 1..=12 {
+        text.push_str(&format!(
+            "\n[[producers]]\nname = \"shop-{i}\"\ntopic = \"orders\"\n\
+             send = {{ count = 5, every_ms = 100, keys = [\"k{i}\"] }}\n"
+        ));
+    }
+    // broker-2 leads several partitions, orders/10 among them: each is unavailable for a while.
+    text.push_str(
+        "\n[[faults]]\nat_ms = 200\naction = \"crash\"\ntarget = \"broker-2\"\n\n\
+         [[faults]]\nat_ms = 2000\naction = \"restart\"\ntarget = \"broker-2\"\n",
+    );
+    let path = dir.join("shops.toml");
+    std::fs::write(&path, text).unwrap();
+    let out = stdout(&brokerlab(&["run", path.to_str().unwrap(), "-q"]));
+    let at = |needle: &str| {
+        out.find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} not in the report:\n{out}"))
+    };
+    assert!(at("  shop-2 ") < at("  shop-10 "), "{out}");
+    assert!(at("  shop-9 ") < at("  shop-10 "), "{out}");
+    let unavailable: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("unavailable: "))
+        .map(|l| l.split(' ').next().unwrap())
+        .collect();
+    assert!(unavailable.len() >= 2, "{out}");
+    let numbers: Vec<u32> = unavailable
+        .iter()
+        .map(|p| p.rsplit('/').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(numbers.windows(2).all(|w| w[0] < w[1]), "{unavailable:?}");
+    assert!(numbers.iter().any(|&n| n >= 10), "{unavailable:?}");
+}
