@@ -503,19 +503,11 @@ fn bench_events_without_a_session_mode_is_bad_input() {
 #[test]
 fn the_text_report_counts_names_in_order() {
     let dir = TempDir::new("cli-natural-order");
-    let mut text = String::from(
-        "[scenario]\ntitle = \"twelve shops\"\nseed = 3\nstop_at_ms = 12000\n\n\
-         [cluster]\nbrokers = 3\n\n\
-         [[topics]]\nname = \"orders\"\npartitions = 12\nreplication_factor = 3\n",
-    );
-    for i in 1..=12 {
-        text.push_str(&format!(
-            "\n[[producers]]\nname = \"shop-{i}\"\ntopic = \"orders\"\n\
-             send = {{ count = 5, every_ms = 100, keys = [\"k{i}\"] }}\n"
-        ));
-    }
     // broker-2 leads several partitions, orders/10 among them: each is unavailable for a while.
-    text.push_str(
+    let text = crate::util::twelve_shops(
+        12,
+        5,
+        12000,
         "\n[[faults]]\nat_ms = 200\naction = \"crash\"\ntarget = \"broker-2\"\n\n\
          [[faults]]\nat_ms = 2000\naction = \"restart\"\ntarget = \"broker-2\"\n",
     );

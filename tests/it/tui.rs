@@ -1091,18 +1091,12 @@ fn order_view_of_a_long_run_scrolls_row_by_row_and_stops_at_its_end() {
 /// below it rather than staying blank.
 #[test]
 fn a_collapsed_cluster_leaves_no_blank_rows_above_the_producers() {
-    let mut text = String::from(
-        "[scenario]\ntitle = \"twelve shops\"\nseed = 3\nstop_at_ms = 5000\n\n\
-         [cluster]\nbrokers = 3\n\n\
-         [[topics]]\nname = \"orders\"\npartitions = 6\nreplication_factor = 3\n",
+    let text = crate::util::twelve_shops(
+        6,
+        10,
+        5000,
+        "\n[[groups]]\nname = \"billing\"\ntopic = \"orders\"\nconsumers = 2\n",
     );
-    for i in 1..=12 {
-        text.push_str(&format!(
-            "\n[[producers]]\nname = \"shop-{i}\"\ntopic = \"orders\"\n\
-             send = {{ count = 10, every_ms = 100, keys = [\"k{i}\"] }}\n"
-        ));
-    }
-    text.push_str("\n[[groups]]\nname = \"billing\"\ntopic = \"orders\"\nconsumers = 2\n");
     let sc = scenario::parse("shops.toml", &text).unwrap_or_else(|e| panic!("{e}"));
     let mut app = App::with_session(Session::new("shops", sc, 3));
     app.session.as_mut().unwrap().rewind_to(2_000);

@@ -55,3 +55,22 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// A scenario of twelve producers, `shop-1` to `shop-12`, each sending `count` records of its
+/// own key every 100 ms to topic `orders` of `partitions` partitions on three brokers; `more`
+/// is appended (groups, faults).
+pub fn twelve_shops(partitions: u32, count: u32, stop_at_ms: u64, more: &str) -> String {
+    let mut text = format!(
+        "[scenario]\ntitle = \"twelve shops\"\nseed = 3\nstop_at_ms = {stop_at_ms}\n\n\
+         [cluster]\nbrokers = 3\n\n\
+         [[topics]]\nname = \"orders\"\npartitions = {partitions}\nreplication_factor = 3\n"
+    );
+    for i in 1..=12 {
+        text.push_str(&format!(
+            "\n[[producers]]\nname = \"shop-{i}\"\ntopic = \"orders\"\n\
+             send = {{ count = {count}, every_ms = 100, keys = [\"k{i}\"] }}\n"
+        ));
+    }
+    text.push_str(more);
+    text
+}
