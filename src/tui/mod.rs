@@ -260,8 +260,14 @@ pub fn fit_blocks(
     out
 }
 
-/// `… 47 more producers`: what a panel too small for its contents leaves out.
+/// `… 47 more producers` (`… 1 more producer`): what a panel too small for its contents
+/// leaves out. `noun` is the plural.
 fn more_line(n: usize, noun: &str) -> Line<'static> {
+    let noun = if n == 1 {
+        noun.strip_suffix('s').unwrap_or(noun)
+    } else {
+        noun
+    };
     Line::from(Span::styled(format!("… {n} more {noun}"), theme::LABEL))
 }
 
@@ -429,6 +435,50 @@ mod wrap_tests {
             .iter()
             .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
             .collect()
+    }
+
+    /// Whole blocks while they fit with a row to spare for the count; the last block needs no
+    /// spare row; a first block taller than the panel shows in part; blocks past the room are
+    /// never built.
+    #[test]
+    fn blocks_fit_whole_and_the_rest_are_counted() {
+        let block = |name: &str, rows: usize| -> Vec<Line<'static>> {
+            (0..rows)
+                .map(|r| Line::raw(format!("{name}.{r}")))
+                .collect()
+        };
+        let built = std::cell::Cell::new(0);
+        let blocks = |sizes: &'static [usize]| {
+            let built = &built;
+            sizes.iter().enumerate().map(move |(i, &n)| {
+                built.set(built.get() + 1);
+                block(&format!("p{}", i + 1), n)
+            })
+        };
+        let fit = |sizes: &'static [usize], rows| {
+            fit_blocks(blocks(sizes), sizes.len(), rows, "producers")
+        };
+        assert_eq!(
+            text(&fit(&[2, 2, 2], 6)),
+            ["p1.0", "p1.1", "p2.0", "p2.1", "p3.0", "p3.1"]
+        );
+        assert_eq!(
+            text(&fit(&[2, 2, 2], 5)),
+            ["p1.0", "p1.1", "p2.0", "p2.1", "… 1 more producer"]
+        );
+        assert_eq!(
+            text(&fit(&[2, 2, 2], 4)),
+            ["p1.0", "p1.1", "… 2 more producers"]
+        );
+        assert_eq!(
+            text(&fit(&[4, 1], 3)),
+            ["p1.0", "p1.1", "… 1 more producer"]
+        );
+        assert_eq!(text(&fit(&[2, 2], 1)), ["… 2 more producers"]);
+        assert!(fit(&[2], 0).is_empty());
+        built.set(0);
+        let _ = fit(&[1; 50], 5);
+        assert_eq!(built.get(), 5, "only the blocks that could show are built");
     }
 
     #[test]
