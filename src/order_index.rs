@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::sim::ProducerId;
+use crate::sim::{ProducerId, Sim};
 
 /// How a cell of a stream came to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,18 +60,23 @@ pub struct GroupOrder {
 }
 
 /// How the order view names a stream of keyless records.
-pub const NO_KEY_LABEL: &str = "(no key)";
+const NO_KEY_LABEL: &str = "(no key)";
+
+/// A stream's name in the order view: its producer's and its key's.
+pub fn stream_name(sim: &Sim, producer: ProducerId, key: Option<u32>) -> (&str, &str) {
+    let p = sim.producers()[producer.idx()].name.as_str();
+    (p, key.map_or(NO_KEY_LABEL, |k| sim.key_name(k)))
+}
 
 /// The terminal width of a stream's label in the order view: `producer · key`.
 pub fn label_width(producer: &str, key: &str) -> usize {
-    let w = |s: &str| {
-        if s.is_ascii() {
-            s.len()
-        } else {
-            ratatui::text::Span::raw(s).width()
-        }
-    };
-    w(producer) + w(key) + 3
+    crate::tui::theme::width(producer) + crate::tui::theme::width(key) + 3
+}
+
+/// The width of `(producer, key)`'s label ([`label_width`] of its [`stream_name`]).
+pub fn stream_label_width(sim: &Sim, producer: ProducerId, key: Option<u32>) -> usize {
+    let (p, k) = stream_name(sim, producer, key);
+    label_width(p, k)
 }
 
 impl GroupOrder {

@@ -22,7 +22,7 @@
 use std::collections::VecDeque;
 
 use crate::check::{Anomaly, Checker, CheckerSetup, MsgStatus, Outcome};
-use crate::order_index::{GroupOrder, NO_KEY_LABEL};
+use crate::order_index::{GroupOrder, stream_label_width};
 use crate::report;
 use crate::scenario::{Fault, Scenario};
 use crate::sim::FaultSpec;
@@ -980,9 +980,7 @@ impl Session {
             .rev()
             .find(|c| c.events <= target)
             .expect("a checkpoint at event 0");
-        if self.landing.as_ref().is_some_and(|c| c.events > target) {
-            self.landing = None;
-        }
+        self.landing.take_if(|c| c.events > target);
         let cp = (self.near.iter().chain(&self.landing))
             .filter(|c| c.events <= target && c.events > regular.events)
             .max_by_key(|c| c.events)
@@ -1124,9 +1122,7 @@ impl Session {
         self.live_faults.retain(|f| f.event <= now);
         self.checkpoints.retain(|c| c.events <= now);
         self.near.retain(|c| c.events <= now);
-        if self.landing.as_ref().is_some_and(|c| c.events > now) {
-            self.landing = None;
-        }
+        self.landing.take_if(|c| c.events > now);
         // The budget's base starts again from here: the run the later checkpoints belonged to
         // is gone, and the new one grows from the state now.
         self.state_high = 0;
@@ -1622,14 +1618,6 @@ impl std::fmt::Display for StepBackReport {
         }
         Ok(())
     }
-}
-
-/// The width of a stream's label in the order view (`producer · key`), measured once, when
-/// its first cell comes in.
-fn stream_label_width(sim: &Sim, producer: crate::sim::ProducerId, key: Option<u32>) -> usize {
-    let p = sim.producers()[producer.idx()].name.as_str();
-    let k = key.map_or(NO_KEY_LABEL, |k| sim.key_name(k));
-    crate::order_index::label_width(p, k)
 }
 
 #[cfg(test)]

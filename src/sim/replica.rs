@@ -376,6 +376,10 @@ impl ProducerStates {
         self.pids.iter().position(|&p| p == pid)
     }
 
+    fn get(&self, pid: u32) -> Option<&ProducerSeqState> {
+        self.position(pid).map(|i| &self.states[i])
+    }
+
     fn get_mut(&mut self, pid: u32) -> Option<&mut ProducerSeqState> {
         self.position(pid).map(|i| &mut self.states[i])
     }
@@ -913,8 +917,7 @@ impl Replica {
     fn needs_verification(&self, pid: u32, epoch: u16, cx: &Cx) -> bool {
         let s = cx.settings();
         let open_at_this_epoch = self.disk.ongoing_txns.iter().any(|t| t.0 == pid)
-            && (self.disk.producer_states.position(pid))
-                .is_some_and(|i| self.disk.producer_states[i].epoch == epoch);
+            && (self.disk.producer_states.get(pid)).is_some_and(|p| p.epoch == epoch);
         (s.transaction_version >= 2 || s.transaction_partition_verification) && !open_at_this_epoch
     }
 

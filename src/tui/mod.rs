@@ -118,9 +118,10 @@ fn main_body(app: &App, s: &Session, area: Rect, buf: &mut Buffer) {
         ])
         .spacing(1)
         .areas(area);
-        // Each panel's lines are built once they are sized, and only as many as show. (The
-        // panels have no side borders, so their lines are as wide as the column.)
-        // No more rows than the column has can show.
+        // Only the lines that can show are built: the groups' up to the column's height, the
+        // producers' twice, first a panel's worth to leave them room under the cluster, then
+        // for the rows they get. (The panels have no side borders, so their lines are as wide
+        // as the column.)
         let group_lines = groups.lines(left.width, left.height as usize);
         let gh_full = 1 + group_lines.len() as u16;
         // The cluster leaves the clients up to eight rows each.

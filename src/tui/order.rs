@@ -13,7 +13,7 @@ use ratatui::widgets::Widget;
 
 use super::app::App;
 use super::{panel, put, theme};
-use crate::order_index::{Cell, GroupOrder, Mark, NO_KEY_LABEL, Stream};
+use crate::order_index::{Cell, GroupOrder, Mark, Stream, stream_name};
 use crate::session::Session;
 
 pub struct OrderView<'a> {
@@ -84,10 +84,7 @@ impl Layout {
 
 impl OrderView<'_> {
     fn stream_name(&self, st: &Stream) -> (&str, &str) {
-        let sim = &self.s.sim;
-        let p = sim.producers()[st.producer.idx()].name.as_str();
-        let k = st.key.map_or(NO_KEY_LABEL, |k| sim.key_name(k));
-        (p, k)
+        stream_name(&self.s.sim, st.producer, st.key)
     }
 
     fn layout(&self, g: &GroupOrder, width: u16) -> Layout {

@@ -135,18 +135,18 @@ impl Widget for PickerView<'_> {
                     let tag = format!("‹{t}› ");
                     let left = e.tags.len() - i - 1;
                     let more = if left > 0 {
-                        format!("+{left} more").chars().count()
+                        theme::width(&format!("+{left} more"))
                     } else {
                         0
                     };
-                    if used + tag.chars().count() + more > room {
+                    if used + theme::width(&tag) + more > room {
                         spans.push(Span::styled(
                             format!("+{} more", e.tags.len() - i),
                             theme::DIM,
                         ));
                         break;
                     }
-                    used += tag.chars().count();
+                    used += theme::width(&tag);
                     spans.push(Span::styled(tag, theme::FENCED));
                 }
                 put(
@@ -170,9 +170,9 @@ impl Widget for PickerView<'_> {
             ));
         } else {
             // The shorter words where the long ones would not fit (80 columns).
-            let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+            let used: usize = spans.iter().map(|s| theme::width(&s.content)).sum();
             let long = "  then: space play · → step · f inject a fault · ? help";
-            let hint = if used + long.chars().count() <= bottom.width as usize {
+            let hint = if used + theme::width(long) <= bottom.width as usize {
                 long
             } else {
                 "  then: space play · → step · f fault · ? help"
