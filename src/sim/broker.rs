@@ -16,12 +16,16 @@ use crate::sim::Timer;
 use crate::sim::cx::Cx;
 use crate::sim::ids::*;
 use crate::sim::replica::{
-    ConsumerFetchRequest, MarkerRequest, PartitionChange, ProduceRequest, Replica,
+    ConsumerFetchRequest, FetchOutcome, MarkerRequest, PartitionChange, ProduceRequest, Replica,
     ReplicaFetchRequest, VerifyRequest,
 };
+use crate::sim::replica_fetcher::{FetcherKey, Fetchers};
 use crate::sim::wire::{
     FetchSession, Msg, ProduceResult, ReplicaFetchResult, TxnRequest, TxnResponse,
 };
+
+/// `replica.fetch.backoff.ms`
+const REPLICA_FETCH_BACKOFF_MS: u64 = 1000;
 
 /// A broker's own timers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,11 +39,12 @@ pub(crate) enum BrokerTimer {
     IsrCheck,
     /// Answer parked fetches whose wait is over (one pending per replica).
     DelayedFetchExpire { partition: PartitionId },
-    /// Check a follower's fetch against `replica.socket.timeout.ms` (one pending per replica).
-    FollowerFetchTimeout { partition: PartitionId },
+    /// Check a fetcher's request against `replica.socket.timeout.ms` (one pending per
+    /// fetcher).
+    FollowerFetchTimeout { fetcher: FetcherKey },
     /// Fetch again after `replica.fetch.backoff.ms`, unless the session moved on.
     FollowerFetchRetry {
-        partition: PartitionId,
+        fetcher: FetcherKey,
         session: FetchSession,
     },
 }
@@ -78,6 +83,8 @@ pub struct Broker {
     shutdown: Shutdown,
     /// The share partitions it leads (KIP-932), in memory.
     pub(crate) shares: crate::sim::share_leader::ShareLeader,
+    /// Its replica fetchers, in memory: the partitions it follows, by leader.
+    fetchers: Fetchers,
 }
 
 impl Broker {
@@ -89,6 +96,7 @@ impl Broker {
             metadata: Default::default(),
             shutdown: Shutdown::Running,
             shares: Default::default(),
+            fetchers: Fetchers::default(),
         }
     }
 
@@ -166,9 +174,10 @@ impl Broker {
         isr: BrokerSet,
         cx: &mut Cx,
     ) {
-        self.replica_mut(p)
-            .expect("hosted replica")
-            .boot(leader, isr, cx);
+        let r = self.replica_mut(p).expect("hosted replica");
+        let before = r.following();
+        r.boot(leader, isr, cx);
+        self.follow_changed(p, before, cx);
     }
 
     /// A (re)started broker registers with the controller at once.
@@ -205,6 +214,7 @@ impl Broker {
     /// buffers of the produce requests they held, for the event loop to free.
     pub(crate) fn crash(&mut self) -> Vec<u32> {
         let held = self.replicas.iter_mut().flat_map(|r| r.crash()).collect();
+        self.fetchers.clear();
         self.shutdown = Shutdown::Running;
         self.shares.crash();
         held
@@ -295,15 +305,9 @@ impl Broker {
                     r.expire_delayed_fetches(cx);
                 }
             }
-            BrokerTimer::FollowerFetchTimeout { partition } => {
-                if let Some(r) = self.replica_mut(partition) {
-                    r.on_fetch_timeout(cx);
-                }
-            }
-            BrokerTimer::FollowerFetchRetry { partition, session } => {
-                if let Some(r) = self.replica_mut(partition) {
-                    r.on_fetch_retry(session, cx);
-                }
+            BrokerTimer::FollowerFetchTimeout { fetcher } => self.on_fetch_timeout(fetcher, cx),
+            BrokerTimer::FollowerFetchRetry { fetcher, session } => {
+                self.on_fetch_retry(fetcher, session, cx)
             }
         }
     }
@@ -317,23 +321,14 @@ impl Broker {
             Msg::BrokerHeartbeatResponse { should_shut_down } => {
                 self.on_heartbeat_response(should_shut_down, cx)
             }
-            // A leader this broker's followers fetch from died: each follower with a fetch in
-            // flight to it fails that fetch, and retries after its backoff.
+            // A leader this broker fetches from died: each fetcher with a request in flight to
+            // it fails that request, and retries after its backoff.
             Msg::ConnectionClosed { peer } => {
                 let dead = BrokerId(peer.0);
-                for i in 0..self.replicas.len() {
-                    let r = &self.replicas[i];
-                    if r.role() == crate::sim::replica::Role::Follower
-                        && r.leader() == Some(dead)
-                        && r.fetch_outstanding()
-                    {
-                        let (epoch, session) = (r.leader_epoch(), r.fetch_session());
-                        self.replicas[i].on_replica_fetch_response(
-                            epoch,
-                            session,
-                            ReplicaFetchResult::Err(ErrorCode::NetworkException),
-                            cx,
-                        );
+                for i in 0..self.fetchers.len() {
+                    let f = self.fetchers.get(i);
+                    if f.leader == dead && f.in_flight.is_some() && !f.partitions.is_empty() {
+                        self.fail_fetch(i, cx);
                     }
                 }
             }
@@ -397,37 +392,29 @@ impl Broker {
                 }
             }
             Msg::ReplicaFetch {
-                partition,
                 follower,
-                fetch_offset,
-                last_fetched_epoch,
-                leader_epoch,
                 session,
+                partitions,
             } => {
-                if let Some(r) = self.replica_mut(partition) {
-                    let req = ReplicaFetchRequest {
-                        follower,
-                        fetch_offset,
-                        last_fetched_epoch,
-                        leader_epoch,
-                        session,
-                    };
-                    r.on_replica_fetch(&req, cx);
-                }
-            }
-            Msg::ReplicaFetchResponse {
-                partition,
-                leader_epoch,
-                session,
-                result,
-            } => match self.replica_mut(partition) {
-                Some(r) => r.on_replica_fetch_response(leader_epoch, session, result, cx),
-                None => {
-                    if let ReplicaFetchResult::Records { payload, .. } = result {
-                        cx.free_payload(payload);
+                let asked = cx.take_fetch_request(partitions);
+                for p in &asked {
+                    if let Some(r) = self.replica_mut(p.partition) {
+                        let req = ReplicaFetchRequest {
+                            follower,
+                            fetch_offset: p.fetch_offset,
+                            last_fetched_epoch: p.last_fetched_epoch,
+                            leader_epoch: p.leader_epoch,
+                            session,
+                        };
+                        r.on_replica_fetch(&req, cx);
                     }
                 }
-            },
+                cx.free_fetch_request(partitions, asked);
+            }
+            Msg::ReplicaFetchResponse {
+                session,
+                partitions,
+            } => self.on_fetch_response(BrokerId(from.0), session, partitions, cx),
             Msg::ConsumerFetch {
                 partition,
                 offset,
@@ -463,7 +450,9 @@ impl Broker {
                         partition_epoch,
                         isr,
                     };
+                    let before = r.following();
                     r.on_partition_change(change, cx);
+                    self.follow_changed(partition, before, cx);
                 }
             }
             Msg::AlterPartitionResponse {
@@ -527,6 +516,198 @@ impl Broker {
             | Msg::GroupResponse { .. } => {}
         }
     }
+
+    // ----- replica fetching: the follower's side --------------------------------------------
+
+    /// Which fetcher fetches `partition` from `leader`.
+    fn fetcher_key(&self, partition: PartitionId, _leader: BrokerId) -> FetcherKey {
+        FetcherKey::Partition(partition)
+    }
+
+    /// A replica's leader or leader epoch changed (or it stopped following): its partition
+    /// leaves the fetcher it was in and joins the fetcher for its new leader.
+    fn follow_changed(&mut self, p: PartitionId, before: Option<(BrokerId, u32)>, cx: &mut Cx) {
+        let after = self.replica(p).and_then(|r| r.following());
+        if after == before {
+            return;
+        }
+        if let Some((leader, _)) = before {
+            let key = self.fetcher_key(p, leader);
+            if let Some(i) = self.fetchers.find(key) {
+                let f = self.fetchers.get_mut(i);
+                f.partitions.retain(|q| q.partition != p);
+                f.new_session(cx.incarnation());
+            }
+        }
+        if let Some((leader, _)) = after {
+            let key = self.fetcher_key(p, leader);
+            let i = self.fetchers.find_or_add(key, leader);
+            let f = self.fetchers.get_mut(i);
+            f.leader = leader;
+            f.partitions
+                .push(crate::sim::replica_fetcher::FetchedPartition {
+                    partition: p,
+                    retry_at: None,
+                });
+            f.new_session(cx.incarnation());
+            self.send_fetch(i, cx);
+        }
+    }
+
+    /// Send fetcher `i`'s next request: every partition it fetches that is not backing off.
+    /// With none to fetch until a backoff ends, wait for it.
+    fn send_fetch(&mut self, i: usize, cx: &mut Cx) {
+        let now = cx.now();
+        let buf = cx.alloc_fetch_request();
+        let f = self.fetchers.get_mut(i);
+        for fp in &mut f.partitions {
+            if fp.retry_at.is_some_and(|at| at > now) {
+                continue;
+            }
+            fp.retry_at = None;
+            let slot = self.slot_of[fp.partition.idx()] as usize;
+            if let Some(pos) = self.replicas[slot].fetch_position(cx) {
+                cx.fetch_request_mut(buf).push(pos);
+            }
+        }
+        let f = self.fetchers.get(i);
+        if cx.fetch_request_mut(buf).is_empty() {
+            cx.free_fetch_request(buf, Vec::new());
+            if let Some(at) = f.next_retry() {
+                let timer = BrokerTimer::FollowerFetchRetry {
+                    fetcher: f.key,
+                    session: f.session,
+                };
+                cx.set_timer(at.0 - now.0, Timer::Broker(timer));
+            }
+            return;
+        }
+        let (leader, key, session) = (f.leader, f.key, f.session);
+        let arm_timer = !f.timeout_armed;
+        let f = self.fetchers.get_mut(i);
+        f.timeout_armed = true;
+        f.in_flight = Some(now);
+        let msg = Msg::ReplicaFetch {
+            follower: self.id,
+            session,
+            partitions: buf,
+        };
+        cx.send(cx.broker_node(leader), msg);
+        if arm_timer {
+            let socket_timeout_us = cx.settings().replica_socket_timeout_ms * 1000;
+            cx.set_timer(
+                socket_timeout_us,
+                Timer::Broker(BrokerTimer::FollowerFetchTimeout { fetcher: key }),
+            );
+        }
+    }
+
+    /// The request in flight failed as a whole (its connection closed): every partition in
+    /// it backs off.
+    fn fail_fetch(&mut self, i: usize, cx: &mut Cx) {
+        let retry_at = cx.now().plus_ms(REPLICA_FETCH_BACKOFF_MS);
+        let f = self.fetchers.get_mut(i);
+        f.in_flight = None;
+        for fp in &mut f.partitions {
+            fp.retry_at = Some(retry_at);
+        }
+        self.send_fetch(i, cx);
+    }
+
+    /// The leader's answer to a fetcher's request: each partition's result goes to its replica.
+    fn on_fetch_response(
+        &mut self,
+        leader: BrokerId,
+        session: FetchSession,
+        partitions: u32,
+        cx: &mut Cx,
+    ) {
+        let results = cx.take_fetch_response(partitions);
+        let current = results
+            .first()
+            .map(|r| self.fetcher_key(r.partition, leader))
+            .and_then(|key| self.fetchers.find(key))
+            .filter(|&i| self.fetchers.get(i).session == session);
+        let Some(i) = current else {
+            for r in &results {
+                if let ReplicaFetchResult::Records { payload, .. } = r.result {
+                    cx.free_payload(payload);
+                }
+            }
+            cx.free_fetch_results(partitions, results);
+            return;
+        };
+        self.fetchers.get_mut(i).in_flight = None;
+        let retry_at = cx.now().plus_ms(REPLICA_FETCH_BACKOFF_MS);
+        let mut stale = false;
+        for r in &results {
+            let outcome = match self.replica_mut(r.partition) {
+                Some(replica) => replica.on_fetch_result(r.leader_epoch, r.result, cx),
+                None => {
+                    if let ReplicaFetchResult::Records { payload, .. } = r.result {
+                        cx.free_payload(payload);
+                    }
+                    FetchOutcome::Stale
+                }
+            };
+            match outcome {
+                FetchOutcome::Fetched => {}
+                FetchOutcome::Stale => stale = true,
+                FetchOutcome::Failed => {
+                    let f = self.fetchers.get_mut(i);
+                    if let Some(fp) = f.partitions.iter_mut().find(|q| q.partition == r.partition) {
+                        fp.retry_at = Some(retry_at);
+                    }
+                }
+            }
+        }
+        cx.free_fetch_results(partitions, results);
+        if !stale {
+            self.send_fetch(i, cx);
+        }
+    }
+
+    /// `replica.socket.timeout.ms`: give up on a request that got no answer and fetch again,
+    /// in a new session.
+    fn on_fetch_timeout(&mut self, key: FetcherKey, cx: &mut Cx) {
+        let Some(i) = self.fetchers.find(key) else {
+            return;
+        };
+        let timeout = cx.settings().replica_socket_timeout_ms * 1000;
+        let now = cx.now();
+        let f = self.fetchers.get_mut(i);
+        f.timeout_armed = false;
+        if f.partitions.is_empty() {
+            return;
+        }
+        match f.in_flight {
+            Some(sent) if now.0 >= sent.0 + timeout => {
+                f.new_session(cx.incarnation());
+                self.send_fetch(i, cx);
+            }
+            Some(sent) => {
+                f.timeout_armed = true;
+                cx.set_timer(
+                    sent.0 + timeout - now.0,
+                    Timer::Broker(BrokerTimer::FollowerFetchTimeout { fetcher: key }),
+                );
+            }
+            None => {}
+        }
+    }
+
+    /// `replica.fetch.backoff.ms` is over after a failed fetch.
+    fn on_fetch_retry(&mut self, key: FetcherKey, session: FetchSession, cx: &mut Cx) {
+        if let Some(i) = self.fetchers.find(key) {
+            let f = self.fetchers.get_mut(i);
+            if f.session == session && !f.partitions.is_empty() {
+                for fp in &mut f.partitions {
+                    fp.retry_at = None;
+                }
+                self.send_fetch(i, cx);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -537,7 +718,9 @@ mod tests {
     use crate::sim::replica::tests::data;
     use crate::sim::replica::{EntryKind, Role};
     use crate::sim::trace::Trace;
-    use crate::sim::wire::ConsumerFetchResult;
+    use crate::sim::wire::{
+        ConsumerFetchResult, ReplicaFetchPartition, ReplicaFetchPartitionResult,
+    };
     use crate::sim::{Kernel, NodeKind, SimTime};
 
     const B1: BrokerId = BrokerId(0);
@@ -671,15 +854,77 @@ mod tests {
         }
 
         fn follower_fetch(&mut self, follower: BrokerId, offset: u64, last_epoch: Option<u32>) {
+            let partitions = self.k.fetch_requests.alloc();
+            self.k.fetch_requests[partitions as usize].push(ReplicaFetchPartition {
+                partition: P,
+                fetch_offset: offset,
+                last_fetched_epoch: last_epoch,
+                leader_epoch: self.leader_epoch,
+            });
+            let msg = Msg::ReplicaFetch {
+                follower,
+                session: FetchSession::default(),
+                partitions,
+            };
+            self.deliver(NodeId(follower.0), msg);
+        }
+
+        /// The follower fetches among `sent`: (to, session, the partitions asked for).
+        fn fetches(
+            &self,
+            sent: &[(NodeId, Msg)],
+        ) -> Vec<(NodeId, FetchSession, Vec<ReplicaFetchPartition>)> {
+            sent.iter()
+                .filter_map(|(to, msg)| match msg {
+                    Msg::ReplicaFetch {
+                        session,
+                        partitions,
+                        ..
+                    } => Some((
+                        *to,
+                        *session,
+                        self.k.fetch_requests[*partitions as usize].clone(),
+                    )),
+                    _ => None,
+                })
+                .collect()
+        }
+
+        /// The fetch responses among `sent`: (to, the result of each partition).
+        fn replies(&self, sent: &[(NodeId, Msg)]) -> Vec<(NodeId, Vec<ReplicaFetchResult>)> {
+            sent.iter()
+                .filter_map(|(to, msg)| match msg {
+                    Msg::ReplicaFetchResponse { partitions, .. } => Some((
+                        *to,
+                        self.k.fetch_responses[*partitions as usize]
+                            .iter()
+                            .map(|r| r.result)
+                            .collect(),
+                    )),
+                    _ => None,
+                })
+                .collect()
+        }
+
+        /// A leader's answer for partition 0, in `session`, at `leader_epoch`.
+        fn reply(
+            &mut self,
+            from: NodeId,
+            session: FetchSession,
+            leader_epoch: u32,
+            result: ReplicaFetchResult,
+        ) {
+            let partitions = self.k.fetch_responses.alloc();
+            self.k.fetch_responses[partitions as usize].push(ReplicaFetchPartitionResult {
+                partition: P,
+                leader_epoch,
+                result,
+            });
             self.deliver(
-                NodeId(follower.0),
-                Msg::ReplicaFetch {
-                    partition: P,
-                    follower,
-                    fetch_offset: offset,
-                    last_fetched_epoch: last_epoch,
-                    leader_epoch: self.leader_epoch,
-                    session: FetchSession::default(),
+                from,
+                Msg::ReplicaFetchResponse {
+                    session,
+                    partitions,
                 },
             );
         }
@@ -704,17 +949,12 @@ mod tests {
         fn copy_three_records_hw_1(&mut self, session: FetchSession) {
             let payload = self.k.alloc_payload();
             self.k.payloads[payload as usize].extend([data(1, 10), data(1, 11), data(1, 12)]);
-            let reply = Msg::ReplicaFetchResponse {
-                partition: P,
-                leader_epoch: 1,
-                session,
-                result: ReplicaFetchResult::Records {
-                    base_offset: 0,
-                    payload,
-                    hw: 1,
-                },
+            let records = ReplicaFetchResult::Records {
+                base_offset: 0,
+                payload,
+                hw: 1,
             };
-            self.deliver(NodeId(1), reply);
+            self.reply(NodeId(1), session, 1, records);
             assert_eq!((self.replica().leo(), self.replica().hw()), (3, 1));
         }
 
@@ -803,17 +1043,19 @@ mod tests {
         w.trace();
         w.follower_fetch(B2, 0, None);
         let sent = w.sent();
-        let [(to, Msg::ReplicaFetchResponse { result, .. })] = &sent[..] else {
+        let [(to, results)] = &w.replies(&sent)[..] else {
             panic!("{sent:?}");
         };
         assert_eq!(*to, NodeId(1));
-        let ReplicaFetchResult::Records {
-            base_offset,
-            payload,
-            hw,
-        } = *result
+        let [
+            ReplicaFetchResult::Records {
+                base_offset,
+                payload,
+                hw,
+            },
+        ] = results[..]
         else {
-            panic!("{result:?}");
+            panic!("{results:?}");
         };
         assert_eq!((base_offset, hw), (0, 0));
         assert_eq!(w.k.payloads[payload as usize].len(), 3);
@@ -832,65 +1074,38 @@ mod tests {
         let mut w = World::new();
         w.change(Some(B2), 1, &[B1, B2, B3]);
         let sent = w.sent();
-        let [
-            (
-                to,
-                Msg::ReplicaFetch {
-                    session,
-                    fetch_offset: 0,
-                    ..
-                },
-            ),
-        ] = &sent[..]
-        else {
+        let [(to, session, asked)] = &w.fetches(&sent)[..] else {
             panic!("{sent:?}");
         };
         assert_eq!(*to, NodeId(1), "it fetches from broker-2");
+        assert_eq!(asked[0].fetch_offset, 0);
         w.copy_three_records_hw_1(*session);
         // broker-3 takes over at epoch 2 having only the first record of epoch 1.
         w.change(Some(B3), 2, &[B1, B3]);
         w.trace();
         let sent = w.sent();
-        let Some((
-            to,
-            Msg::ReplicaFetch {
-                session,
-                fetch_offset: 3,
-                last_fetched_epoch: Some(1),
-                ..
-            },
-        )) = sent.last()
-        else {
+        let Some((to, session, asked)) = w.fetches(&sent).pop() else {
             panic!("{sent:?}");
         };
-        assert_eq!(*to, NodeId(2));
-        let reply = Msg::ReplicaFetchResponse {
-            partition: P,
-            leader_epoch: 2,
-            session: *session,
-            result: ReplicaFetchResult::Diverging {
-                epoch: 1,
-                end_offset: 1,
-            },
+        assert_eq!(to, NodeId(2));
+        assert_eq!(
+            (asked[0].fetch_offset, asked[0].last_fetched_epoch),
+            (3, Some(1))
+        );
+        let diverging = ReplicaFetchResult::Diverging {
+            epoch: 1,
+            end_offset: 1,
         };
-        w.deliver(NodeId(2), reply);
+        w.reply(NodeId(2), session, 2, diverging);
         assert_eq!(w.replica().leo(), 1);
         assert_eq!(
             w.trace(),
             vec![cut_to_1(crate::sim::TruncateReason::DivergedEpoch)]
         );
         let sent = w.sent();
+        let fetches = w.fetches(&sent);
         assert!(
-            matches!(
-                sent[..],
-                [(
-                    _,
-                    Msg::ReplicaFetch {
-                        fetch_offset: 1,
-                        ..
-                    }
-                )]
-            ),
+            matches!(&fetches[..], [(_, _, asked)] if asked[0].fetch_offset == 1),
             "{sent:?}"
         );
     }
@@ -956,14 +1171,20 @@ mod tests {
         let not_leader = ErrorCode::NotLeaderOrFollower;
         let sent = w.sent();
         assert_eq!(sent.len(), 4, "{sent:?}");
+        let replies = w.replies(&sent);
         for (_, msg) in &sent {
             let error = match msg {
+                Msg::ReplicaFetchResponse { .. } => {
+                    let [(_, results)] = &replies[..] else {
+                        panic!("{replies:?}");
+                    };
+                    let [ReplicaFetchResult::Err(e)] = results[..] else {
+                        panic!("{results:?}");
+                    };
+                    e
+                }
                 Msg::ConsumerFetchResponse {
                     result: ConsumerFetchResult::Err(e),
-                    ..
-                }
-                | Msg::ReplicaFetchResponse {
-                    result: ReplicaFetchResult::Err(e),
                     ..
                 }
                 | Msg::ProduceResponse {
@@ -1443,10 +1664,10 @@ mod tests {
         w.k.settings.replica_recovery = crate::sim::ReplicaRecovery::HighWatermark;
         w.change(Some(B2), 1, &[B1, B2, B3]);
         let sent = w.sent();
-        let [(_, Msg::ReplicaFetch { session, .. })] = &sent[..] else {
+        let [(_, session, _)] = w.fetches(&sent)[..] else {
             panic!("{sent:?}");
         };
-        w.copy_three_records_hw_1(*session);
+        w.copy_three_records_hw_1(session);
         w.trace();
         // A new leader: Kafka 0.10 cuts the log to the follower's own HW at once.
         w.change(Some(B3), 2, &[B1, B3]);
@@ -1455,17 +1676,12 @@ mod tests {
             vec![cut_to_1(crate::sim::TruncateReason::HighWatermark)]
         );
         let sent = w.sent();
+        let fetches = w.fetches(&sent);
         assert!(
             matches!(
-                sent.last(),
-                Some((
-                    NodeId(2),
-                    Msg::ReplicaFetch {
-                        fetch_offset: 1,
-                        last_fetched_epoch: None,
-                        ..
-                    }
-                ))
+                fetches.last(),
+                Some((NodeId(2), _, asked))
+                    if asked[0].fetch_offset == 1 && asked[0].last_fetched_epoch.is_none()
             ),
             "{sent:?}"
         );
@@ -1480,16 +1696,12 @@ mod tests {
         w.sent();
         w.follower_fetch(B2, 5, None);
         let sent = w.sent();
+        let replies = w.replies(&sent);
         assert!(
             matches!(
-                sent[..],
-                [(
-                    NodeId(1),
-                    Msg::ReplicaFetchResponse {
-                        result: ReplicaFetchResult::Diverging { end_offset: 2, .. },
-                        ..
-                    }
-                )]
+                &replies[..],
+                [(NodeId(1), results)]
+                    if matches!(results[..], [ReplicaFetchResult::Diverging { end_offset: 2, .. }])
             ),
             "{sent:?}"
         );
@@ -1524,43 +1736,35 @@ mod tests {
         let mut w = World::new();
         w.change(Some(B2), 1, &[B1, B2, B3]);
         let sent = w.sent();
-        let [(_, Msg::ReplicaFetch { session: old, .. })] = &sent[..] else {
+        let [(_, old, _)] = w.fetches(&sent)[..] else {
             panic!("{sent:?}");
         };
-        let old = *old;
         w.broker.crash();
         w.k.nodes[0].incarnation += 1;
         w.broker.on_start(&mut Cx::new(&mut w.k, NodeId(0)));
         w.change(Some(B2), 1, &[B1, B2, B3]);
         let sent = w.sent();
-        let Some((_, Msg::ReplicaFetch { session: new, .. })) = sent.last() else {
+        let Some((_, new, _)) = w.fetches(&sent).pop() else {
             panic!("{sent:?}");
         };
-        assert_ne!(old, *new);
-        let new = *new;
-        let response = |w: &mut World, session| {
+        assert_ne!(old, new);
+        let respond = |w: &mut World, session| {
             let payload = w.k.alloc_payload();
             w.k.payloads[payload as usize].push(data(1, 10));
-            Msg::ReplicaFetchResponse {
-                partition: P,
-                leader_epoch: 1,
-                session,
-                result: ReplicaFetchResult::Records {
-                    base_offset: 0,
-                    payload,
-                    hw: 0,
-                },
-            }
+            let records = ReplicaFetchResult::Records {
+                base_offset: 0,
+                payload,
+                hw: 0,
+            };
+            w.reply(NodeId(1), session, 1, records);
         };
-        let stale = response(&mut w, old);
-        w.deliver(NodeId(1), stale);
+        respond(&mut w, old);
         assert_eq!(
             w.replica().leo(),
             0,
             "the old connection's answer is dropped"
         );
-        let fresh = response(&mut w, new);
-        w.deliver(NodeId(1), fresh);
+        respond(&mut w, new);
         assert_eq!(w.replica().leo(), 1);
     }
 }

@@ -21,6 +21,7 @@ pub mod producer;
 mod queue;
 pub mod queue_policy;
 pub mod replica;
+mod replica_fetcher;
 mod setup;
 pub mod share_consumer;
 pub mod share_group;
@@ -269,6 +270,18 @@ impl<T> BufPool<T> {
         self.bufs[i as usize].clear();
         self.free.push(i);
     }
+
+    /// Lend buffer `i` out (a handler reads it while it changes the world); [`Self::restore`]
+    /// gives it back.
+    fn take(&mut self, i: u32) -> Vec<T> {
+        std::mem::take(&mut self.bufs[i as usize])
+    }
+
+    /// Give back a buffer [`Self::take`] lent out, and free it.
+    fn restore(&mut self, i: u32, buf: Vec<T>) {
+        self.bufs[i as usize] = buf;
+        self.free(i);
+    }
 }
 
 impl<T> std::ops::Index<usize> for BufPool<T> {
@@ -327,6 +340,10 @@ pub(crate) struct Kernel {
     pub(crate) payloads: BufPool<replica::Entry>,
     /// Record buffers for produce requests.
     pub(crate) record_bufs: BufPool<MsgId>,
+    /// The partition lists of follower fetch requests.
+    pub(crate) fetch_requests: BufPool<wire::ReplicaFetchPartition>,
+    /// The per-partition results of follower fetch responses.
+    pub(crate) fetch_responses: BufPool<wire::ReplicaFetchPartitionResult>,
     /// Reused list of the clients a dying process's resets go to.
     pending_resets: Vec<NodeId>,
     pub(crate) controller_node: NodeId,
@@ -1442,7 +1459,7 @@ impl Sim {
     }
 
     /// The error a client sees when its request meets a dead process (connection reset).
-    fn reset_reply(&self, msg: &Msg) -> Option<Msg> {
+    fn reset_reply(&mut self, msg: &Msg) -> Option<Msg> {
         use wire::{ConsumerFetchResult, ProduceResult, ReplicaFetchResult};
         let reset = ErrorCode::NetworkException;
         Some(match msg {
@@ -1462,16 +1479,26 @@ impl Sim {
                 }
             }
             Msg::ReplicaFetch {
-                partition,
-                leader_epoch,
                 session,
+                partitions,
                 ..
-            } => Msg::ReplicaFetchResponse {
-                partition: *partition,
-                leader_epoch: *leader_epoch,
-                session: *session,
-                result: ReplicaFetchResult::Err(reset),
-            },
+            } => {
+                // Every partition the request named fails with the connection.
+                let reply = self.k.fetch_responses.alloc();
+                let k = &mut self.k;
+                let results = k.fetch_requests[*partitions as usize].iter().map(|p| {
+                    wire::ReplicaFetchPartitionResult {
+                        partition: p.partition,
+                        leader_epoch: p.leader_epoch,
+                        result: ReplicaFetchResult::Err(reset),
+                    }
+                });
+                k.fetch_responses.bufs[reply as usize].extend(results);
+                Msg::ReplicaFetchResponse {
+                    session: *session,
+                    partitions: reply,
+                }
+            }
             Msg::ConsumerFetch {
                 partition, token, ..
             } => Msg::ConsumerFetchResponse {
@@ -1867,6 +1894,8 @@ impl Kernel {
             waiting_notes: Vec::new(),
             payloads: BufPool::default(),
             record_bufs: BufPool::default(),
+            fetch_requests: BufPool::default(),
+            fetch_responses: BufPool::default(),
             pending_resets: Vec::new(),
             locals: std::collections::VecDeque::new(),
             dedup_sinks: Vec::new(),
@@ -2034,9 +2063,23 @@ impl Kernel {
         if let Some(p) = msg.payload() {
             self.free_payload(p);
         }
-        if let Msg::Produce { records, .. } = msg {
-            self.free_record_buf(records);
+        match msg {
+            Msg::Produce { records, .. } => self.free_record_buf(records),
+            Msg::ReplicaFetch { partitions, .. } => self.fetch_requests.free(partitions),
+            Msg::ReplicaFetchResponse { partitions, .. } => self.free_fetch_response(partitions),
+            _ => {}
         }
+    }
+
+    /// Free a fetch response's results and the payloads they hold.
+    pub(crate) fn free_fetch_response(&mut self, i: u32) {
+        let results = self.fetch_responses.take(i);
+        for r in &results {
+            if let wire::ReplicaFetchResult::Records { payload, .. } = r.result {
+                self.payloads.free(payload);
+            }
+        }
+        self.fetch_responses.restore(i, results);
     }
 
     pub(crate) fn alloc_record_buf(&mut self) -> u32 {

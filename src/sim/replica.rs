@@ -27,14 +27,15 @@ use crate::sim::controller::LogPosition;
 use crate::sim::cx::Cx;
 use crate::sim::ids::*;
 use crate::sim::trace::{Trace, TruncateReason};
-use crate::sim::wire::{ConsumerFetchResult, FetchSession, Msg, ProduceResult, ReplicaFetchResult};
+use crate::sim::wire::{
+    ConsumerFetchResult, FetchSession, Msg, ProduceResult, ReplicaFetchPartition,
+    ReplicaFetchPartitionResult, ReplicaFetchResult,
+};
 
 /// Marks log entries that no idempotent producer wrote.
 pub const NO_PRODUCER: u32 = u32::MAX;
 /// Largest record count in one replica fetch response (stands in for `replica.fetch.max.bytes`).
 const REPLICA_FETCH_MAX_RECORDS: u64 = 1000;
-/// `replica.fetch.backoff.ms`
-const REPLICA_FETCH_BACKOFF_MS: u64 = 1000;
 /// How long a leader waits for an AlterPartition answer before it may try again.
 const ALTER_PARTITION_RETRY_MS: u64 = 5000;
 /// Kafka keeps the metadata of the last 5 batches per producer for duplicate detection.
@@ -106,6 +107,17 @@ pub enum Role {
     None,
     Leader,
     Follower,
+}
+
+/// What a follower does after its part of a fetch response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FetchOutcome {
+    /// It fetched (or truncated where its log diverged): it fetches again at once.
+    Fetched,
+    /// The leader answered with an error: it backs off for `replica.fetch.backoff.ms`.
+    Failed,
+    /// Meant for an earlier leader epoch, or it no longer follows: nothing changed.
+    Stale,
 }
 
 /// What a leader knows about one follower (Kafka's `Replica` fetch state).
@@ -427,8 +439,9 @@ pub struct ReplicaDisk {
     completing_txns: Vec<(u64, u64)>,
 }
 
-/// What a replica holds only in memory: its role, the leader's view of its followers, the
-/// purgatories and the follower's fetch in flight. A crash replaces all of it.
+/// What a replica holds only in memory: its role, the leader's view of its followers and the
+/// purgatories. A crash replaces all of it. (A follower's fetches are its broker's: see
+/// [`crate::sim::replica_fetcher`].)
 #[derive(Clone, Debug)]
 pub struct ReplicaMem {
     role: Role,
@@ -444,11 +457,6 @@ pub struct ReplicaMem {
     unverified: Vec<Unverified>,
     /// The last verification token handed out.
     verify_tokens: u32,
-    fetch_session: FetchSession,
-    fetch_outstanding: Option<SimTime>,
-    /// A fetch-timeout timer is pending (one at a time; it re-arms itself for the request in
-    /// flight, so no timer is queued per request).
-    fetch_timer_armed: bool,
     /// When the parked-fetch expiry timer fires, if one is pending.
     expiry_armed: Option<SimTime>,
 }
@@ -476,9 +484,6 @@ impl ReplicaMem {
             marker_waits: Vec::new(),
             unverified: Vec::new(),
             verify_tokens: 0,
-            fetch_session: FetchSession::default(),
-            fetch_outstanding: None,
-            fetch_timer_armed: false,
             expiry_armed: None,
         }
     }
@@ -600,14 +605,12 @@ impl Replica {
         &self.mem.purgatory
     }
 
-    /// Whether this follower is waiting for a fetch response.
-    pub fn fetch_outstanding(&self) -> bool {
-        self.mem.fetch_outstanding.is_some()
-    }
-
-    /// The follower's current fetch session: a response from any other is stale.
-    pub(crate) fn fetch_session(&self) -> FetchSession {
-        self.mem.fetch_session
+    /// The leader and leader epoch this replica follows, if it is a follower.
+    pub(crate) fn following(&self) -> Option<(BrokerId, u32)> {
+        match (self.mem.role, self.mem.leader) {
+            (Role::Follower, Some(l)) => Some((l, self.disk.leader_epoch)),
+            _ => None,
+        }
     }
 
     /// The ISR used for the high watermark: the committed ISR plus any member being added or
@@ -765,10 +768,6 @@ impl Replica {
 
     fn follower_slot(&self, b: BrokerId) -> Option<usize> {
         self.mem.followers.iter().position(|f| f.broker == b)
-    }
-
-    fn new_fetch_session(&mut self, cx: &Cx) {
-        self.mem.fetch_session = self.mem.fetch_session.next(cx.incarnation());
     }
 
     // ----- produce ------------------------------------------------------------------------
@@ -1396,16 +1395,12 @@ impl Replica {
 
     // ----- replica fetching: the follower's side --------------------------------------------
 
-    fn send_replica_fetch(&mut self, cx: &mut Cx) {
-        let Some(leader) = self.mem.leader.filter(|_| self.mem.role == Role::Follower) else {
-            return;
-        };
-        let arm_timer = !self.mem.fetch_timer_armed;
-        self.mem.fetch_timer_armed = true;
-        self.mem.fetch_outstanding = Some(cx.now());
-        let msg = Msg::ReplicaFetch {
+    /// Where this follower fetches from next: its log end, the epoch of its last record, and
+    /// the leader epoch it knows. `None` unless it is a follower.
+    pub(crate) fn fetch_position(&self, cx: &Cx) -> Option<ReplicaFetchPartition> {
+        self.following()?;
+        Some(ReplicaFetchPartition {
             partition: self.partition,
-            follower: self.broker,
             fetch_offset: self.leo(),
             // Pre-KIP-101 fetches carry no epoch.
             last_fetched_epoch: self
@@ -1415,69 +1410,22 @@ impl Replica {
                 .map(|e| e.epoch)
                 .filter(|_| !self.hw_recovery(cx)),
             leader_epoch: self.disk.leader_epoch,
-            session: self.mem.fetch_session,
-        };
-        cx.send(cx.broker_node(leader), msg);
-        if arm_timer {
-            let socket_timeout_us = cx.settings().replica_socket_timeout_ms * 1000;
-            cx.set_timer(
-                socket_timeout_us,
-                Timer::Broker(BrokerTimer::FollowerFetchTimeout {
-                    partition: self.partition,
-                }),
-            );
-        }
+        })
     }
 
-    /// `replica.socket.timeout.ms`: give up on a fetch that got no answer and fetch again.
-    pub(crate) fn on_fetch_timeout(&mut self, cx: &mut Cx) {
-        let timeout = cx.settings().replica_socket_timeout_ms * 1000;
-        let now = cx.now();
-        self.mem.fetch_timer_armed = false;
-        if self.mem.role != Role::Follower {
-            return;
-        }
-        match self.mem.fetch_outstanding {
-            Some(sent) if now.0 >= sent.0 + timeout => {
-                self.new_fetch_session(cx);
-                self.mem.fetch_outstanding = None;
-                self.send_replica_fetch(cx);
-            }
-            Some(sent) => {
-                self.mem.fetch_timer_armed = true;
-                cx.set_timer(
-                    sent.0 + timeout - now.0,
-                    Timer::Broker(BrokerTimer::FollowerFetchTimeout {
-                        partition: self.partition,
-                    }),
-                );
-            }
-            None => {}
-        }
-    }
-
-    /// `replica.fetch.backoff.ms` is over after a failed fetch.
-    pub(crate) fn on_fetch_retry(&mut self, session: FetchSession, cx: &mut Cx) {
-        if self.mem.fetch_session == session && self.mem.role == Role::Follower {
-            self.send_replica_fetch(cx);
-        }
-    }
-
-    pub(crate) fn on_replica_fetch_response(
+    /// This partition's part of a fetch response from the leader (its fetcher checked the
+    /// session). Answers whether the partition goes on fetching at once or backs off.
+    pub(crate) fn on_fetch_result(
         &mut self,
         leader_epoch: u32,
-        session: FetchSession,
         result: ReplicaFetchResult,
         cx: &mut Cx,
-    ) {
-        if self.mem.role != Role::Follower
-            || self.mem.fetch_session != session
-            || self.disk.leader_epoch != leader_epoch
-        {
+    ) -> FetchOutcome {
+        if self.mem.role != Role::Follower || self.disk.leader_epoch != leader_epoch {
             if let ReplicaFetchResult::Records { payload, .. } = result {
                 cx.free_payload(payload);
             }
-            return;
+            return FetchOutcome::Stale;
         }
         match result {
             ReplicaFetchResult::Records {
@@ -1485,7 +1433,6 @@ impl Replica {
                 payload,
                 hw,
             } => {
-                self.mem.fetch_outstanding = None;
                 let mut appended = false;
                 if base_offset == self.leo() {
                     let records = cx.payload(payload);
@@ -1504,10 +1451,9 @@ impl Replica {
                         leo,
                     });
                 }
-                self.send_replica_fetch(cx);
+                FetchOutcome::Fetched
             }
             ReplicaFetchResult::Diverging { epoch, end_offset } => {
-                self.mem.fetch_outstanding = None;
                 let (to, reason) = if self.hw_recovery(cx) {
                     // Pre-KIP-101: OFFSET_OUT_OF_RANGE, the leader's log ends before our
                     // fetch offset; cut to its end (`handleOffsetOutOfRange`).
@@ -1521,18 +1467,9 @@ impl Replica {
                     (to, TruncateReason::DivergedEpoch)
                 };
                 self.truncate_traced(to, reason, cx);
-                self.send_replica_fetch(cx);
+                FetchOutcome::Fetched
             }
-            ReplicaFetchResult::Err(_) => {
-                self.mem.fetch_outstanding = None;
-                cx.set_timer_ms(
-                    REPLICA_FETCH_BACKOFF_MS,
-                    Timer::Broker(BrokerTimer::FollowerFetchRetry {
-                        partition: self.partition,
-                        session: self.mem.fetch_session,
-                    }),
-                );
-            }
+            ReplicaFetchResult::Err(_) => FetchOutcome::Failed,
         }
     }
 
@@ -1572,13 +1509,18 @@ impl Replica {
             None
         };
         let reply = |result, cx: &mut Cx| {
+            let partitions = cx.alloc_fetch_response();
+            cx.fetch_response_mut(partitions)
+                .push(ReplicaFetchPartitionResult {
+                    partition: self.partition,
+                    leader_epoch: req.leader_epoch,
+                    result,
+                });
             cx.send(
                 to,
                 Msg::ReplicaFetchResponse {
-                    partition: self.partition,
-                    leader_epoch: req.leader_epoch,
                     session: req.session,
-                    result,
+                    partitions,
                 },
             )
         };
@@ -1662,17 +1604,22 @@ impl Replica {
         self.disk
             .log
             .copy_range_into(fetch_offset as usize..end as usize, cx.payload_mut(payload));
-        cx.send(
-            cx.broker_node(follower),
-            Msg::ReplicaFetchResponse {
+        let partitions = cx.alloc_fetch_response();
+        cx.fetch_response_mut(partitions)
+            .push(ReplicaFetchPartitionResult {
                 partition: self.partition,
                 leader_epoch: self.disk.leader_epoch,
-                session,
                 result: ReplicaFetchResult::Records {
                     base_offset: fetch_offset,
                     payload,
                     hw: self.disk.hw,
                 },
+            });
+        cx.send(
+            cx.broker_node(follower),
+            Msg::ReplicaFetchResponse {
+                session,
+                partitions,
             },
         );
     }
@@ -1863,10 +1810,7 @@ impl Replica {
         match change.leader {
             Some(l) if l == self.broker => self.become_leader(cx),
             Some(_) => self.become_follower(cx),
-            None => {
-                self.mem.role = Role::None;
-                self.new_fetch_session(cx);
-            }
+            None => self.mem.role = Role::None,
         }
     }
 
@@ -1885,8 +1829,6 @@ impl Replica {
         let now = cx.now();
         self.mem.role = Role::Leader;
         self.mem.pending_isr = None;
-        self.new_fetch_session(cx);
-        self.mem.fetch_outstanding = None;
         let epoch = self.disk.leader_epoch;
         let leo = self.leo();
         self.assign_epoch(epoch, leo);
@@ -1901,11 +1843,11 @@ impl Replica {
         self.maybe_advance_hw(cx);
     }
 
+    /// Its broker's fetcher for the new leader picks the partition up (see
+    /// [`crate::sim::broker`]).
     fn become_follower(&mut self, cx: &mut Cx) {
         self.mem.role = Role::Follower;
         self.mem.pending_isr = None;
-        self.new_fetch_session(cx);
-        self.mem.fetch_outstanding = None;
         for f in &mut self.mem.followers {
             f.delayed = None;
         }
@@ -1917,7 +1859,6 @@ impl Replica {
             let hw = self.disk.hw;
             self.truncate_traced(hw, TruncateReason::HighWatermark, cx);
         }
-        self.send_replica_fetch(cx);
     }
 }
 

@@ -554,6 +554,7 @@ mod tests {
             wire: Wire {
                 kind: WireKind::ProduceRequest,
                 partition: None,
+                partitions: 0,
                 first_msg: None,
                 records: 0,
                 error: ErrorCode::None,
