@@ -116,10 +116,6 @@ impl<'a> Cx<'a> {
         self.k.fetch_requests.alloc()
     }
 
-    pub(crate) fn fetch_request_mut(&mut self, i: u32) -> &mut Vec<ReplicaFetchPartition> {
-        &mut self.k.fetch_requests[i as usize]
-    }
-
     /// Borrow a fetch request's partitions while handling it; [`Self::free_fetch_request`]
     /// gives the buffer back.
     pub(crate) fn take_fetch_request(&mut self, i: u32) -> Vec<ReplicaFetchPartition> {
@@ -128,6 +124,11 @@ impl<'a> Cx<'a> {
 
     pub(crate) fn free_fetch_request(&mut self, i: u32, buf: Vec<ReplicaFetchPartition>) {
         self.k.fetch_requests.restore(i, buf);
+    }
+
+    /// Give back a fetch request's partitions still in use (a leader holds the fetch).
+    pub(crate) fn keep_fetch_request(&mut self, i: u32, buf: Vec<ReplicaFetchPartition>) {
+        self.k.fetch_requests[i as usize] = buf;
     }
 
     /// A buffer for a follower fetch response's results.

@@ -1414,8 +1414,12 @@ impl Sim {
         node.paused_until = None;
         match self.k.nodes[n.idx()].kind {
             NodeKind::Broker(b) => {
-                for held in self.brokers[b.idx()].crash() {
-                    self.k.free_record_buf(held);
+                let held = self.brokers[b.idx()].crash();
+                for buf in held.record_bufs {
+                    self.k.free_record_buf(buf);
+                }
+                for buf in held.fetch_requests {
+                    self.k.fetch_requests.free(buf);
                 }
                 self.reset_connections_to(n);
                 // The coordinators it had loaded lose their memory; their next host reloads

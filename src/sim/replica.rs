@@ -28,8 +28,7 @@ use crate::sim::cx::Cx;
 use crate::sim::ids::*;
 use crate::sim::trace::{Trace, TruncateReason};
 use crate::sim::wire::{
-    ConsumerFetchResult, FetchSession, Msg, ProduceResult, ReplicaFetchPartition,
-    ReplicaFetchPartitionResult, ReplicaFetchResult,
+    ConsumerFetchResult, Msg, ProduceResult, ReplicaFetchPartition, ReplicaFetchResult,
 };
 
 /// Marks log entries that no idempotent producer wrote.
@@ -129,15 +128,17 @@ pub struct FollowerState {
     pub last_caught_up: SimTime,
     last_fetch_time: SimTime,
     last_fetch_leader_leo: u64,
-    delayed: Option<DelayedFetch>,
+    /// The offset its fetch waits at, while its broker holds that fetch for new data.
+    waiting_at: Option<u64>,
 }
 
-/// A follower fetch parked until the leader has new data (`replica.fetch.wait.max.ms`).
+/// What a leader does with one partition of a follower's fetch.
 #[derive(Clone, Copy, Debug)]
-struct DelayedFetch {
-    fetch_offset: u64,
-    session: FetchSession,
-    deadline: SimTime,
+pub(crate) enum FollowerRead {
+    /// Answer with this.
+    Answer(ReplicaFetchResult),
+    /// Nothing to read at the fetch offset yet.
+    Wait,
 }
 
 /// An `acks=all` produce waiting for the HW to pass it (Kafka's produce purgatory).
@@ -197,6 +198,8 @@ struct ConsumerWait {
     read_committed: bool,
     request_token: u32,
     deadline: SimTime,
+    /// The fetch's arrival: the cause of its answer when its wait runs out.
+    cause: Option<crate::sim::EventId>,
 }
 
 /// A produce request as the broker reads it off the wire.
@@ -256,16 +259,6 @@ impl MarkerRequest {
             },
         );
     }
-}
-
-/// A follower's fetch request as the leader reads it off the wire.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct ReplicaFetchRequest {
-    pub(crate) follower: BrokerId,
-    pub(crate) fetch_offset: u64,
-    pub(crate) last_fetched_epoch: Option<u32>,
-    pub(crate) leader_epoch: u32,
-    pub(crate) session: FetchSession,
 }
 
 /// A consumer's fetch request as the leader reads it off the wire.
@@ -457,8 +450,10 @@ pub struct ReplicaMem {
     unverified: Vec<Unverified>,
     /// The last verification token handed out.
     verify_tokens: u32,
-    /// When the parked-fetch expiry timer fires, if one is pending.
+    /// When the parked consumer fetches' expiry timer fires, if one is pending.
     expiry_armed: Option<SimTime>,
+    /// Followers whose fetch, held by this broker, this partition has completed.
+    woken_fetches: BrokerSet,
 }
 
 impl ReplicaMem {
@@ -476,7 +471,7 @@ impl ReplicaMem {
                     last_caught_up: SimTime::ZERO,
                     last_fetch_time: SimTime::ZERO,
                     last_fetch_leader_leo: 0,
-                    delayed: None,
+                    waiting_at: None,
                 })
                 .collect(),
             purgatory: Vec::new(),
@@ -485,6 +480,7 @@ impl ReplicaMem {
             unverified: Vec::new(),
             verify_tokens: 0,
             expiry_armed: None,
+            woken_fetches: BrokerSet::default(),
         }
     }
 }
@@ -898,7 +894,7 @@ impl Replica {
             epoch,
             first_msg,
         });
-        self.wake_delayed_fetches(cx);
+        self.wake_delayed_fetches();
         self.maybe_advance_hw(cx);
         match req.acks {
             Acks::None => {}
@@ -1086,7 +1082,7 @@ impl Replica {
             commit: req.commit,
             offset,
         });
-        self.wake_delayed_fetches(cx);
+        self.wake_delayed_fetches();
         self.maybe_advance_hw(cx);
         self.complete_marker_waits(cx);
     }
@@ -1496,69 +1492,44 @@ impl Replica {
 
     // ----- replica fetching: the leader's side ----------------------------------------------
 
-    pub(crate) fn on_replica_fetch(&mut self, req: &ReplicaFetchRequest, cx: &mut Cx) {
+    /// One partition of a follower's fetch, as it arrives: the leader records how far the
+    /// follower has got (which may move the ISR and the HW), then answers at once what there
+    /// is to answer: an error, a diverging epoch, or records from the fetch offset. With
+    /// nothing to read yet, the partition may wait; the leader then watches its log for the
+    /// follower (`take_woken_fetches`).
+    pub(crate) fn on_replica_fetch(
+        &mut self,
+        follower: BrokerId,
+        req: &ReplicaFetchPartition,
+        cx: &mut Cx,
+    ) -> FollowerRead {
         let now = cx.now();
-        let to = cx.broker_node(req.follower);
-        let error = if self.mem.role != Role::Leader {
-            Some(ErrorCode::NotLeaderOrFollower)
-        } else if req.leader_epoch < self.disk.leader_epoch {
-            Some(ErrorCode::FencedLeaderEpoch)
-        } else if req.leader_epoch > self.disk.leader_epoch {
-            Some(ErrorCode::UnknownLeaderEpoch)
-        } else {
-            None
-        };
-        let reply = |result, cx: &mut Cx| {
-            let partitions = cx.alloc_fetch_response();
-            cx.fetch_response_mut(partitions)
-                .push(ReplicaFetchPartitionResult {
-                    partition: self.partition,
-                    leader_epoch: req.leader_epoch,
-                    result,
-                });
-            cx.send(
-                to,
-                Msg::ReplicaFetchResponse {
-                    session: req.session,
-                    partitions,
-                },
-            )
-        };
-        if let Some(e) = error {
-            reply(ReplicaFetchResult::Err(e), cx);
-            return;
+        if let Some(e) = self.fetch_error(req) {
+            return FollowerRead::Answer(ReplicaFetchResult::Err(e));
         }
         // Pre-KIP-101 there is no epoch to compare, only offsets: a fetch past the log end gets
         // OFFSET_OUT_OF_RANGE with the leader's end (which the follower learned with a
         // ListOffsets request in 0.10; here the answer carries it).
         if self.hw_recovery(cx) && req.fetch_offset > self.leo() {
-            let end_offset = self.leo();
-            reply(
-                ReplicaFetchResult::Diverging {
-                    epoch: self.disk.leader_epoch,
-                    end_offset,
-                },
-                cx,
-            );
-            return;
+            return FollowerRead::Answer(ReplicaFetchResult::Diverging {
+                epoch: self.disk.leader_epoch,
+                end_offset: self.leo(),
+            });
         }
         // Divergence check (Kafka's `Partition.validateFetchOffsetAndMaybeGetDivergingEpoch`).
         if let Some(lfe) = req.last_fetched_epoch {
             let (epoch, end) = self.end_offset_for_epoch(lfe).unwrap_or((0, 0));
             if epoch < lfe || end < req.fetch_offset {
-                reply(
-                    ReplicaFetchResult::Diverging {
-                        epoch,
-                        end_offset: end,
-                    },
-                    cx,
-                );
-                return;
+                return FollowerRead::Answer(ReplicaFetchResult::Diverging {
+                    epoch,
+                    end_offset: end,
+                });
             }
         }
         let leo = self.leo();
-        let Some(slot) = self.follower_slot(req.follower) else {
-            return;
+        let Some(slot) = self.follower_slot(follower) else {
+            // Not one of the partition's replicas (Kafka: "is not in assigned replicas").
+            return FollowerRead::Answer(ReplicaFetchResult::Err(ErrorCode::NotLeaderOrFollower));
         };
         // Kafka's `Replica.updateFetchStateOrThrow`.
         let f = &mut self.mem.followers[slot];
@@ -1570,71 +1541,91 @@ impl Replica {
         f.last_fetch_leader_leo = leo;
         f.last_fetch_time = now;
         f.leo = Some(req.fetch_offset);
-        f.delayed = None;
-        self.maybe_expand_isr(req.follower, cx);
+        f.waiting_at = None;
+        self.maybe_expand_isr(follower, cx);
         self.maybe_advance_hw(cx);
         if Replication::of(cx.settings().system) == Replication::Async {
             // A replica's acknowledgement (REPLCONF ACK) may release a WAIT; the HW does not
             // move for it.
             self.complete_purgatory(cx);
         }
-        let deadline = now.plus_ms(cx.settings().replica_fetch_wait_max_ms);
         if req.fetch_offset < self.leo() {
-            self.respond_replica_fetch(slot, req.fetch_offset, req.session, cx);
+            FollowerRead::Answer(self.records_from(req.fetch_offset, cx))
         } else {
-            self.mem.followers[slot].delayed = Some(DelayedFetch {
-                fetch_offset: req.fetch_offset,
-                session: req.session,
-                deadline,
-            });
-            self.arm_fetch_expiry(deadline, cx);
+            self.mem.followers[slot].waiting_at = Some(req.fetch_offset);
+            FollowerRead::Wait
         }
     }
 
-    fn respond_replica_fetch(
-        &self,
-        slot: usize,
-        fetch_offset: u64,
-        session: FetchSession,
+    /// Why this leader cannot serve a fetch for `req`, if it cannot.
+    fn fetch_error(&self, req: &ReplicaFetchPartition) -> Option<ErrorCode> {
+        if self.mem.role != Role::Leader {
+            Some(ErrorCode::NotLeaderOrFollower)
+        } else if req.leader_epoch < self.disk.leader_epoch {
+            Some(ErrorCode::FencedLeaderEpoch)
+        } else if req.leader_epoch > self.disk.leader_epoch {
+            Some(ErrorCode::UnknownLeaderEpoch)
+        } else {
+            None
+        }
+    }
+
+    /// This partition's part of the answer to a follower's fetch, read as the answer goes out
+    /// (Kafka reads a delayed fetch's partitions again when it completes): records from the
+    /// fetch offset, possibly none, and the HW; or why it cannot be served any more.
+    pub(crate) fn answer_follower(
+        &mut self,
+        follower: BrokerId,
+        req: &ReplicaFetchPartition,
         cx: &mut Cx,
-    ) {
+    ) -> ReplicaFetchResult {
+        self.stop_waiting(follower);
+        match self.fetch_error(req) {
+            Some(e) => ReplicaFetchResult::Err(e),
+            None => self.records_from(req.fetch_offset, cx),
+        }
+    }
+
+    /// Up to [`REPLICA_FETCH_MAX_RECORDS`] records from `fetch_offset`, and the HW.
+    fn records_from(&self, fetch_offset: u64, cx: &mut Cx) -> ReplicaFetchResult {
         let payload = cx.alloc_payload();
-        let end = self.leo().min(fetch_offset + REPLICA_FETCH_MAX_RECORDS);
-        let follower = self.mem.followers[slot].broker;
+        let end = self
+            .leo()
+            .min(fetch_offset + REPLICA_FETCH_MAX_RECORDS)
+            .max(fetch_offset);
         self.disk
             .log
             .copy_range_into(fetch_offset as usize..end as usize, cx.payload_mut(payload));
-        let partitions = cx.alloc_fetch_response();
-        cx.fetch_response_mut(partitions)
-            .push(ReplicaFetchPartitionResult {
-                partition: self.partition,
-                leader_epoch: self.disk.leader_epoch,
-                result: ReplicaFetchResult::Records {
-                    base_offset: fetch_offset,
-                    payload,
-                    hw: self.disk.hw,
-                },
-            });
-        cx.send(
-            cx.broker_node(follower),
-            Msg::ReplicaFetchResponse {
-                session,
-                partitions,
-            },
-        );
+        ReplicaFetchResult::Records {
+            base_offset: fetch_offset,
+            payload,
+            hw: self.disk.hw,
+        }
     }
 
-    /// New data on the leader completes parked follower fetches.
-    fn wake_delayed_fetches(&mut self, cx: &mut Cx) {
+    /// New data on the leader: every follower whose fetch waits for it is woken.
+    fn wake_delayed_fetches(&mut self) {
         let leo = self.leo();
-        for slot in 0..self.mem.followers.len() {
-            if let Some(d) = self.mem.followers[slot].delayed
-                && d.fetch_offset < leo
-            {
-                self.mem.followers[slot].delayed = None;
-                self.respond_replica_fetch(slot, d.fetch_offset, d.session, cx);
+        for f in &mut self.mem.followers {
+            if f.waiting_at.is_some_and(|at| at < leo) {
+                f.waiting_at = None;
+                self.mem.woken_fetches.insert(f.broker);
             }
         }
+    }
+
+    /// The follower's fetch no longer waits on this partition.
+    pub(crate) fn stop_waiting(&mut self, follower: BrokerId) {
+        if let Some(slot) = self.follower_slot(follower) {
+            self.mem.followers[slot].waiting_at = None;
+        }
+    }
+
+    /// The followers whose waiting fetches this partition completes: it has new records for
+    /// them, or it stopped leading (Kafka's `DelayedFetch.tryComplete`). Their broker answers
+    /// them.
+    pub(crate) fn take_woken_fetches(&mut self) -> BrokerSet {
+        std::mem::take(&mut self.mem.woken_fetches)
     }
 
     /// Make sure a timer fires by `deadline` for this replica's parked fetches. One timer
@@ -1652,28 +1643,23 @@ impl Replica {
         );
     }
 
-    /// Answer every parked fetch whose wait is over, then wait for the next one.
+    /// Answer every parked consumer fetch whose wait is over, then wait for the next one.
     pub(crate) fn expire_delayed_fetches(&mut self, cx: &mut Cx) {
         let now = cx.now();
         if self.mem.expiry_armed.is_some_and(|at| at <= now) {
             self.mem.expiry_armed = None;
         }
-        for slot in 0..self.mem.followers.len() {
-            if let Some(d) = self.mem.followers[slot].delayed
-                && d.deadline <= now
-            {
-                self.mem.followers[slot].delayed = None;
-                self.respond_replica_fetch(slot, d.fetch_offset, d.session, cx);
+        // An answer at the end of its wait is caused by the fetch that waited.
+        let mut i = 0;
+        while i < self.mem.consumer_waits.len() {
+            if self.mem.consumer_waits[i].deadline <= now {
+                let w = self.mem.consumer_waits.swap_remove(i);
+                cx.caused_by_opt(w.cause, |cx| self.respond_consumer_fetch(&w, cx));
+            } else {
+                i += 1;
             }
         }
-        self.answer_consumer_waits(|w| w.deadline <= now, cx);
-        let next = self
-            .mem
-            .followers
-            .iter()
-            .filter_map(|f| f.delayed.map(|d| d.deadline))
-            .chain(self.mem.consumer_waits.iter().map(|w| w.deadline))
-            .min();
+        let next = self.mem.consumer_waits.iter().map(|w| w.deadline).min();
         if let Some(at) = next {
             self.arm_fetch_expiry(at, cx);
         }
@@ -1710,6 +1696,7 @@ impl Replica {
             read_committed: req.read_committed,
             request_token: req.token,
             deadline,
+            cause: cx.cause(),
         };
         let limit = if req.read_committed {
             self.lso()
@@ -1806,6 +1793,13 @@ impl Replica {
         self.mem.leader = change.leader;
         if was_leader {
             self.fail_purgatory(ErrorCode::NotLeaderOrFollower, cx);
+            // The fetches waiting on this partition are answered now, with the error
+            // (Kafka's `DelayedFetch`: "this broker is no longer the leader").
+            for f in &mut self.mem.followers {
+                if f.waiting_at.take().is_some() {
+                    self.mem.woken_fetches.insert(f.broker);
+                }
+            }
         }
         match change.leader {
             Some(l) if l == self.broker => self.become_leader(cx),
@@ -1834,7 +1828,6 @@ impl Replica {
         self.assign_epoch(epoch, leo);
         for f in &mut self.mem.followers {
             f.leo = None;
-            f.delayed = None;
             f.last_caught_up = now;
             f.last_fetch_time = now;
             f.last_fetch_leader_leo = leo;
@@ -1848,9 +1841,6 @@ impl Replica {
     fn become_follower(&mut self, cx: &mut Cx) {
         self.mem.role = Role::Follower;
         self.mem.pending_isr = None;
-        for f in &mut self.mem.followers {
-            f.delayed = None;
-        }
         if self.hw_recovery(cx) {
             // Kafka 0.10 (`ReplicaManager.makeFollowers`): "truncate the log to the high
             // watermark" and fetch from there. A follower's HW lags the leader's by a fetch

@@ -15,6 +15,8 @@ use crate::sim::wire::FetchSession;
 pub(crate) enum FetcherKey {
     /// One partition (a Raft group per queue).
     Partition(PartitionId),
+    /// Every partition the broker follows from this leader.
+    Leader(BrokerId),
 }
 
 /// One partition a fetcher fetches.
@@ -90,13 +92,13 @@ impl Fetchers {
         self.list.binary_search_by_key(&key, |f| f.key).ok()
     }
 
-    /// The fetcher for `key`, made if there is none yet.
-    pub(crate) fn find_or_add(&mut self, key: FetcherKey, leader: BrokerId) -> usize {
+    /// The fetcher for `key`, and whether it is new.
+    pub(crate) fn find_or_add(&mut self, key: FetcherKey, leader: BrokerId) -> (usize, bool) {
         match self.list.binary_search_by_key(&key, |f| f.key) {
-            Ok(i) => i,
+            Ok(i) => (i, false),
             Err(i) => {
                 self.list.insert(i, Fetcher::new(key, leader));
-                i
+                (i, true)
             }
         }
     }

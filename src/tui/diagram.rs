@@ -92,6 +92,10 @@ fn kind_style(w: &WireLine) -> Style {
 
 fn label(s: &Session, w: &WireLine) -> String {
     let mut l = short_kind(w.wire.kind).to_string();
+    // A follower's fetch names every partition it follows from the leader.
+    if w.wire.partitions > 1 {
+        l.push_str(&format!(" {} partitions", w.wire.partitions));
+    }
     if let Some(m) = w.wire.first_msg {
         l.push(' ');
         l.push_str(&msg_label(&s.sim, m));
