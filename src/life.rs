@@ -479,14 +479,8 @@ pub fn wire_line(sim: &Sim, ev: &TraceEvent) -> Option<String> {
                 Some(m) => format!(" [{}]", sim.msg_name(m)),
                 None => String::new(),
             };
-            // A follower's fetch names every partition it follows from the leader.
-            let partitions = if wire.partitions > 1 {
-                format!(" ({} partitions)", wire.partitions)
-            } else {
-                String::new()
-            };
             Some(format!(
-                "  → {}{partitions}{carries} {} → {} (arrives {})",
+                "  → {}{carries} {} → {} (arrives {})",
                 wire.kind.name(),
                 sim.node_name(*from),
                 sim.node_name(*to),

@@ -521,11 +521,8 @@ fn label(sim: &Sim, from: NodeId, wire: &Wire, reset: bool) -> String {
         return format!("connection reset: {} is down", sim.node_name(from));
     }
     let mut l = wire.kind.name().to_string();
-    // With more than one partition, which one it is about (a follower's fetch names every
-    // partition it follows from the leader: how many).
-    if wire.partitions > 1 {
-        l.push_str(&format!(" {} partitions", wire.partitions));
-    } else if let Some(p) = wire.partition.filter(|_| sim.partitions().len() > 1) {
+    // With more than one partition, which one it is about.
+    if let Some(p) = wire.partition.filter(|_| sim.partitions().len() > 1) {
         l.push(' ');
         l.push_str(&sim.partition_name(p));
     }

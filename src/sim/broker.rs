@@ -16,17 +16,12 @@ use crate::sim::Timer;
 use crate::sim::cx::Cx;
 use crate::sim::ids::*;
 use crate::sim::replica::{
-    ConsumerFetchRequest, FetchOutcome, FollowerRead, MarkerRequest, PartitionChange,
-    ProduceRequest, Replica, Replication, VerifyRequest,
+    ConsumerFetchRequest, MarkerRequest, PartitionChange, ProduceRequest, Replica,
+    ReplicaFetchRequest, VerifyRequest,
 };
-use crate::sim::replica_fetcher::{FetcherKey, Fetchers};
 use crate::sim::wire::{
-    FetchSession, Msg, ProduceResult, ReplicaFetchPartition, ReplicaFetchPartitionResult,
-    ReplicaFetchResult, TxnRequest, TxnResponse,
+    FetchSession, Msg, ProduceResult, ReplicaFetchResult, TxnRequest, TxnResponse,
 };
-
-/// `replica.fetch.backoff.ms`
-const REPLICA_FETCH_BACKOFF_MS: u64 = 1000;
 
 /// A broker's own timers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,17 +33,13 @@ pub(crate) enum BrokerTimer {
     ShutdownHeartbeat,
     /// The ISR expiration check, every half `replica.lag.time.max.ms`.
     IsrCheck,
-    /// Answer parked consumer fetches whose wait is over (one pending per replica).
+    /// Answer parked fetches whose wait is over (one pending per replica).
     DelayedFetchExpire { partition: PartitionId },
-    /// Answer the follower fetches held whose `replica.fetch.wait.max.ms` is over (one
-    /// pending per broker).
-    HeldFetchExpire,
-    /// Check a fetcher's request against `replica.socket.timeout.ms` (one pending per
-    /// fetcher).
-    FollowerFetchTimeout { fetcher: FetcherKey },
+    /// Check a follower's fetch against `replica.socket.timeout.ms` (one pending per replica).
+    FollowerFetchTimeout { partition: PartitionId },
     /// Fetch again after `replica.fetch.backoff.ms`, unless the session moved on.
     FollowerFetchRetry {
-        fetcher: FetcherKey,
+        partition: PartitionId,
         session: FetchSession,
     },
 }
@@ -69,12 +60,6 @@ const SHUTDOWN_HEARTBEAT_MS: u64 = 50;
 /// [`Broker::slot_of`] for a partition the broker hosts no replica of.
 const NOT_HOSTED: u32 = u32::MAX;
 
-/// Whether this system's followers fetch each partition on its own (see
-/// [`Broker::fetcher_key`]).
-fn fetches_per_partition(cx: &Cx) -> bool {
-    Replication::of(cx.settings().system) == Replication::Majority
-}
-
 /// One broker. Its replicas each keep their disk across a crash and lose their memory; the
 /// broker itself holds only its metadata copy and, in memory, its shutdown state.
 #[derive(Clone, Debug)]
@@ -93,39 +78,6 @@ pub struct Broker {
     shutdown: Shutdown,
     /// The share partitions it leads (KIP-932), in memory.
     pub(crate) shares: crate::sim::share_leader::ShareLeader,
-    /// Its replica fetchers, in memory: the partitions it follows, by leader.
-    fetchers: Fetchers,
-    /// Follower fetches it holds as a leader until it has records for them (in memory).
-    held: Vec<HeldFetch>,
-    /// When the held fetches' expiry timer fires, if one is pending.
-    held_expiry: Option<SimTime>,
-    /// Reused while a follower's fetch is read, partition by partition (always empty
-    /// between handlers).
-    reads: Vec<FollowerRead>,
-}
-
-/// A follower's fetch a leader holds until one of the partitions it names has records for
-/// it, or `replica.fetch.wait.max.ms` passes (Kafka's `DelayedFetch` in the fetch purgatory,
-/// with `replica.fetch.min.bytes = 1`).
-#[derive(Clone, Copy, Debug)]
-struct HeldFetch {
-    follower: BrokerId,
-    session: FetchSession,
-    /// The request's partitions: its pooled buffer, freed when it is answered.
-    partitions: u32,
-    /// The one partition it fetches, where each partition is fetched on its own.
-    only: Option<PartitionId>,
-    deadline: SimTime,
-    /// The fetch's arrival: the cause of its answer when its wait runs out.
-    cause: Option<crate::sim::EventId>,
-}
-
-/// What a crashed broker held in pooled buffers, for the event loop to free.
-pub(crate) struct Held {
-    /// Record buffers of the produce requests its replicas held.
-    pub(crate) record_bufs: Vec<u32>,
-    /// Partition lists of the follower fetches it held.
-    pub(crate) fetch_requests: Vec<u32>,
 }
 
 impl Broker {
@@ -137,10 +89,6 @@ impl Broker {
             metadata: Default::default(),
             shutdown: Shutdown::Running,
             shares: Default::default(),
-            fetchers: Fetchers::default(),
-            held: Vec::new(),
-            held_expiry: None,
-            reads: Vec::new(),
         }
     }
 
@@ -208,12 +156,6 @@ impl Broker {
             Timer::Broker(BrokerTimer::Heartbeat),
         );
         self.arm_isr_check(cx);
-        // Every partition has joined its fetcher: each fetcher's first request names them all.
-        for i in 0..self.fetchers.len() {
-            if self.fetchers.get(i).in_flight.is_none() {
-                self.send_fetch(i, cx);
-            }
-        }
     }
 
     /// Boot-time state of one hosted partition (see [`Replica::boot`]).
@@ -224,10 +166,9 @@ impl Broker {
         isr: BrokerSet,
         cx: &mut Cx,
     ) {
-        let r = self.replica_mut(p).expect("hosted replica");
-        let before = r.following();
-        r.boot(leader, isr, cx);
-        self.follow_changed(p, before, true, cx);
+        self.replica_mut(p)
+            .expect("hosted replica")
+            .boot(leader, isr, cx);
     }
 
     /// A (re)started broker registers with the controller at once.
@@ -261,15 +202,9 @@ impl Broker {
     }
 
     /// The broker died: its replicas forget what they held in memory. Returns the record
-    /// buffers of the produce requests they held and of the fetches it held, for the event
-    /// loop to free.
-    pub(crate) fn crash(&mut self) -> Held {
-        let held = Held {
-            record_bufs: self.replicas.iter_mut().flat_map(|r| r.crash()).collect(),
-            fetch_requests: self.held.drain(..).map(|h| h.partitions).collect(),
-        };
-        self.held_expiry = None;
-        self.fetchers.clear();
+    /// buffers of the produce requests they held, for the event loop to free.
+    pub(crate) fn crash(&mut self) -> Vec<u32> {
+        let held = self.replicas.iter_mut().flat_map(|r| r.crash()).collect();
         self.shutdown = Shutdown::Running;
         self.shares.crash();
         held
@@ -360,10 +295,15 @@ impl Broker {
                     r.expire_delayed_fetches(cx);
                 }
             }
-            BrokerTimer::HeldFetchExpire => self.expire_held_fetches(cx),
-            BrokerTimer::FollowerFetchTimeout { fetcher } => self.on_fetch_timeout(fetcher, cx),
-            BrokerTimer::FollowerFetchRetry { fetcher, session } => {
-                self.on_fetch_retry(fetcher, session, cx)
+            BrokerTimer::FollowerFetchTimeout { partition } => {
+                if let Some(r) = self.replica_mut(partition) {
+                    r.on_fetch_timeout(cx);
+                }
+            }
+            BrokerTimer::FollowerFetchRetry { partition, session } => {
+                if let Some(r) = self.replica_mut(partition) {
+                    r.on_fetch_retry(session, cx);
+                }
             }
         }
     }
@@ -377,14 +317,23 @@ impl Broker {
             Msg::BrokerHeartbeatResponse { should_shut_down } => {
                 self.on_heartbeat_response(should_shut_down, cx)
             }
-            // A leader this broker fetches from died: each fetcher with a request in flight to
-            // it fails that request, and retries after its backoff.
+            // A leader this broker's followers fetch from died: each follower with a fetch in
+            // flight to it fails that fetch, and retries after its backoff.
             Msg::ConnectionClosed { peer } => {
                 let dead = BrokerId(peer.0);
-                for i in 0..self.fetchers.len() {
-                    let f = self.fetchers.get(i);
-                    if f.leader == dead && f.in_flight.is_some() && !f.partitions.is_empty() {
-                        self.fail_fetch(i, cx);
+                for i in 0..self.replicas.len() {
+                    let r = &self.replicas[i];
+                    if r.role() == crate::sim::replica::Role::Follower
+                        && r.leader() == Some(dead)
+                        && r.fetch_outstanding()
+                    {
+                        let (epoch, session) = (r.leader_epoch(), r.fetch_session());
+                        self.replicas[i].on_replica_fetch_response(
+                            epoch,
+                            session,
+                            ReplicaFetchResult::Err(ErrorCode::NetworkException),
+                            cx,
+                        );
                     }
                 }
             }
@@ -421,7 +370,6 @@ impl Broker {
                         None
                     }
                 };
-                self.answer_woken_fetches(partition, cx);
                 cx.free_record_buf(records);
                 if let Some(v) = verify {
                     self.ask_coordinator(v, cx);
@@ -447,17 +395,39 @@ impl Broker {
                     Some(r) => r.on_txn_marker(from, &req, cx),
                     None => req.respond(from, false, cx),
                 }
-                self.answer_woken_fetches(partition, cx);
             }
             Msg::ReplicaFetch {
+                partition,
                 follower,
+                fetch_offset,
+                last_fetched_epoch,
+                leader_epoch,
                 session,
-                partitions,
-            } => self.on_replica_fetch(follower, session, partitions, cx),
+            } => {
+                if let Some(r) = self.replica_mut(partition) {
+                    let req = ReplicaFetchRequest {
+                        follower,
+                        fetch_offset,
+                        last_fetched_epoch,
+                        leader_epoch,
+                        session,
+                    };
+                    r.on_replica_fetch(&req, cx);
+                }
+            }
             Msg::ReplicaFetchResponse {
+                partition,
+                leader_epoch,
                 session,
-                partitions,
-            } => self.on_fetch_response(BrokerId(from.0), session, partitions, cx),
+                result,
+            } => match self.replica_mut(partition) {
+                Some(r) => r.on_replica_fetch_response(leader_epoch, session, result, cx),
+                None => {
+                    if let ReplicaFetchResult::Records { payload, .. } = result {
+                        cx.free_payload(payload);
+                    }
+                }
+            },
             Msg::ConsumerFetch {
                 partition,
                 offset,
@@ -493,10 +463,7 @@ impl Broker {
                         partition_epoch,
                         isr,
                     };
-                    let before = r.following();
                     r.on_partition_change(change, cx);
-                    self.answer_woken_fetches(partition, cx);
-                    self.follow_changed(partition, before, false, cx);
                 }
             }
             Msg::AlterPartitionResponse {
@@ -537,7 +504,6 @@ impl Broker {
                 if let Some(r) = self.replica_mut(partition) {
                     r.on_verified(token, error, cx);
                 }
-                self.answer_woken_fetches(partition, cx);
             }
             Msg::TxnResponse { .. } => {}
             // For the group and transaction coordinators this broker hosts: the event loop
@@ -561,379 +527,6 @@ impl Broker {
             | Msg::GroupResponse { .. } => {}
         }
     }
-
-    // ----- replica fetching: the follower's side --------------------------------------------
-
-    /// Which fetcher fetches `partition` from `leader`. Kafka's brokers (and a Redis replica,
-    /// one replication stream from its primary) fetch every partition they follow from one
-    /// leader in one request (`num.replica.fetchers = 1`). A RabbitMQ quorum queue is a Raft
-    /// group of its own, which replicates apart from every other queue.
-    fn fetcher_key(&self, partition: PartitionId, leader: BrokerId, cx: &Cx) -> FetcherKey {
-        if fetches_per_partition(cx) {
-            FetcherKey::Partition(partition)
-        } else {
-            FetcherKey::Leader(leader)
-        }
-    }
-
-    /// A replica's leader or leader epoch changed (or it stopped following): its partition
-    /// leaves the fetcher it was in and joins the fetcher for its new leader. At boot
-    /// (`starting`) a leader's fetcher sends once every partition has joined.
-    fn follow_changed(
-        &mut self,
-        p: PartitionId,
-        before: Option<(BrokerId, u32)>,
-        starting: bool,
-        cx: &mut Cx,
-    ) {
-        let after = self.replica(p).and_then(|r| r.following());
-        if after == before {
-            return;
-        }
-        if let Some((leader, _)) = before {
-            let key = self.fetcher_key(p, leader, cx);
-            if let Some(i) = self.fetchers.find(key) {
-                let f = self.fetchers.get_mut(i);
-                f.partitions.retain(|q| q.partition != p);
-                if let FetcherKey::Partition(_) = key {
-                    f.new_session(cx.incarnation());
-                }
-            }
-        }
-        let Some((leader, _)) = after else {
-            return;
-        };
-        let key = self.fetcher_key(p, leader, cx);
-        let (i, new) = self.fetchers.find_or_add(key, leader);
-        let f = self.fetchers.get_mut(i);
-        f.leader = leader;
-        f.partitions
-            .push(crate::sim::replica_fetcher::FetchedPartition {
-                partition: p,
-                retry_at: None,
-            });
-        match key {
-            // A partition of its own: a new session, and a fetch at once.
-            FetcherKey::Partition(_) => {
-                f.new_session(cx.incarnation());
-                self.send_fetch(i, cx);
-            }
-            // Kafka's `AbstractFetcherThread.addPartitions`: the partition is in the next
-            // request; with one in flight, that is after its answer (up to
-            // `replica.fetch.wait.max.ms` if the leader holds it).
-            FetcherKey::Leader(_) => {
-                if new {
-                    f.new_session(cx.incarnation());
-                }
-                if f.in_flight.is_none() && !starting {
-                    self.send_fetch(i, cx);
-                }
-            }
-        }
-    }
-
-    /// Send fetcher `i`'s next request: every partition it fetches that is not backing off.
-    /// With none to fetch until a backoff ends, wait for it.
-    fn send_fetch(&mut self, i: usize, cx: &mut Cx) {
-        let now = cx.now();
-        let buf = cx.alloc_fetch_request();
-        let mut asked = cx.take_fetch_request(buf);
-        let f = self.fetchers.get_mut(i);
-        for fp in &mut f.partitions {
-            if fp.retry_at.is_some_and(|at| at > now) {
-                continue;
-            }
-            fp.retry_at = None;
-            let slot = self.slot_of[fp.partition.idx()] as usize;
-            if let Some(pos) = self.replicas[slot].fetch_position(cx) {
-                asked.push(pos);
-            }
-        }
-        if asked.is_empty() {
-            cx.free_fetch_request(buf, asked);
-            let f = self.fetchers.get(i);
-            if let Some(at) = f.next_retry() {
-                let timer = BrokerTimer::FollowerFetchRetry {
-                    fetcher: f.key,
-                    session: f.session,
-                };
-                cx.set_timer(at.0 - now.0, Timer::Broker(timer));
-            }
-            return;
-        }
-        cx.keep_fetch_request(buf, asked);
-        let f = self.fetchers.get_mut(i);
-        let (leader, key, session) = (f.leader, f.key, f.session);
-        let arm_timer = !f.timeout_armed;
-        f.timeout_armed = true;
-        f.in_flight = Some(now);
-        let msg = Msg::ReplicaFetch {
-            follower: self.id,
-            session,
-            partitions: buf,
-        };
-        cx.send(cx.broker_node(leader), msg);
-        if arm_timer {
-            let socket_timeout_us = cx.settings().replica_socket_timeout_ms * 1000;
-            cx.set_timer(
-                socket_timeout_us,
-                Timer::Broker(BrokerTimer::FollowerFetchTimeout { fetcher: key }),
-            );
-        }
-    }
-
-    /// The request in flight failed as a whole (its connection closed): every partition in
-    /// it backs off.
-    fn fail_fetch(&mut self, i: usize, cx: &mut Cx) {
-        let retry_at = cx.now().plus_ms(REPLICA_FETCH_BACKOFF_MS);
-        let f = self.fetchers.get_mut(i);
-        f.in_flight = None;
-        for fp in &mut f.partitions {
-            fp.retry_at = Some(retry_at);
-        }
-        self.send_fetch(i, cx);
-    }
-
-    /// The leader's answer to a fetcher's request: each partition's result goes to its
-    /// replica, and the fetcher fetches again.
-    fn on_fetch_response(
-        &mut self,
-        leader: BrokerId,
-        session: FetchSession,
-        partitions: u32,
-        cx: &mut Cx,
-    ) {
-        let results = cx.take_fetch_response(partitions);
-        let current = results
-            .first()
-            .map(|r| self.fetcher_key(r.partition, leader, cx))
-            .and_then(|key| self.fetchers.find(key))
-            .filter(|&i| self.fetchers.get(i).session == session);
-        let Some(i) = current else {
-            for r in &results {
-                if let ReplicaFetchResult::Records { payload, .. } = r.result {
-                    cx.free_payload(payload);
-                }
-            }
-            cx.free_fetch_results(partitions, results);
-            return;
-        };
-        self.fetchers.get_mut(i).in_flight = None;
-        let retry_at = cx.now().plus_ms(REPLICA_FETCH_BACKOFF_MS);
-        for r in &results {
-            let outcome = match self.replica_mut(r.partition) {
-                Some(replica) => replica.on_fetch_result(r.leader_epoch, r.result, cx),
-                None => {
-                    if let ReplicaFetchResult::Records { payload, .. } = r.result {
-                        cx.free_payload(payload);
-                    }
-                    FetchOutcome::Stale
-                }
-            };
-            // Kafka's `delayPartitions`: a partition whose fetch failed sits out its backoff;
-            // the fetcher goes on with the others.
-            if outcome == FetchOutcome::Failed {
-                let f = self.fetchers.get_mut(i);
-                if let Some(fp) = f.partitions.iter_mut().find(|q| q.partition == r.partition) {
-                    fp.retry_at = Some(retry_at);
-                }
-            }
-        }
-        cx.free_fetch_results(partitions, results);
-        self.send_fetch(i, cx);
-    }
-
-    /// `replica.socket.timeout.ms`: give up on a request that got no answer and fetch again,
-    /// in a new session.
-    fn on_fetch_timeout(&mut self, key: FetcherKey, cx: &mut Cx) {
-        let Some(i) = self.fetchers.find(key) else {
-            return;
-        };
-        let timeout = cx.settings().replica_socket_timeout_ms * 1000;
-        let now = cx.now();
-        let f = self.fetchers.get_mut(i);
-        f.timeout_armed = false;
-        if f.partitions.is_empty() {
-            return;
-        }
-        match f.in_flight {
-            Some(sent) if now.0 >= sent.0 + timeout => {
-                f.new_session(cx.incarnation());
-                self.send_fetch(i, cx);
-            }
-            Some(sent) => {
-                f.timeout_armed = true;
-                cx.set_timer(
-                    sent.0 + timeout - now.0,
-                    Timer::Broker(BrokerTimer::FollowerFetchTimeout { fetcher: key }),
-                );
-            }
-            None => {}
-        }
-    }
-
-    /// `replica.fetch.backoff.ms` is over after a failed fetch: the partitions whose backoff
-    /// is over are fetched again, unless a request is in flight (they join its successor).
-    fn on_fetch_retry(&mut self, key: FetcherKey, session: FetchSession, cx: &mut Cx) {
-        if let Some(i) = self.fetchers.find(key) {
-            let f = self.fetchers.get(i);
-            if f.session == session && f.in_flight.is_none() {
-                self.send_fetch(i, cx);
-            }
-        }
-    }
-
-    // ----- replica fetching: the leader's side ----------------------------------------------
-
-    /// A follower's fetch: each partition it names is read (see [`Replica::on_replica_fetch`]).
-    /// If any has something to answer, every partition is answered now; if none has, the
-    /// fetch is held until one has (`answer_woken_fetches`) or its wait is over.
-    fn on_replica_fetch(
-        &mut self,
-        follower: BrokerId,
-        session: FetchSession,
-        partitions: u32,
-        cx: &mut Cx,
-    ) {
-        let asked = cx.take_fetch_request(partitions);
-        let only = match &asked[..] {
-            [one] if fetches_per_partition(cx) => Some(one.partition),
-            _ => None,
-        };
-        // The follower gave up on a fetch still held here (its timeout): it is dropped.
-        if let Some(h) = self
-            .held
-            .iter()
-            .position(|h| h.follower == follower && h.only == only)
-        {
-            let h = self.held.remove(h);
-            let old = cx.take_fetch_request(h.partitions);
-            for p in &old {
-                if let Some(r) = self.replica_mut(p.partition) {
-                    r.stop_waiting(follower);
-                }
-            }
-            cx.free_fetch_request(h.partitions, old);
-        }
-        let mut reads = std::mem::take(&mut self.reads);
-        for p in &asked {
-            reads.push(match self.replica_mut(p.partition) {
-                Some(r) => r.on_replica_fetch(follower, p, cx),
-                None => {
-                    FollowerRead::Answer(ReplicaFetchResult::Err(ErrorCode::NotLeaderOrFollower))
-                }
-            });
-        }
-        if reads.iter().all(|r| matches!(r, FollowerRead::Wait)) {
-            let deadline = cx.now().plus_ms(cx.settings().replica_fetch_wait_max_ms);
-            cx.keep_fetch_request(partitions, asked);
-            self.held.push(HeldFetch {
-                follower,
-                session,
-                partitions,
-                only,
-                deadline,
-                cause: cx.cause(),
-            });
-            self.arm_held_expiry(deadline, cx);
-        } else {
-            self.answer_fetch(follower, session, &asked, &reads, cx);
-            cx.free_fetch_request(partitions, asked);
-        }
-        reads.clear();
-        self.reads = reads;
-    }
-
-    /// Answer a follower's fetch of `asked`: each partition's answer from its arrival in
-    /// `reads`, or, for one that waited (or past the end of `reads`), read now.
-    fn answer_fetch(
-        &mut self,
-        follower: BrokerId,
-        session: FetchSession,
-        asked: &[ReplicaFetchPartition],
-        reads: &[FollowerRead],
-        cx: &mut Cx,
-    ) {
-        let answer = cx.alloc_fetch_response();
-        for (i, p) in asked.iter().enumerate() {
-            let read = reads.get(i).copied().unwrap_or(FollowerRead::Wait);
-            let result = match (read, self.replica_mut(p.partition)) {
-                (FollowerRead::Answer(result), _) => result,
-                (FollowerRead::Wait, Some(r)) => r.answer_follower(follower, p, cx),
-                (FollowerRead::Wait, None) => {
-                    ReplicaFetchResult::Err(ErrorCode::NotLeaderOrFollower)
-                }
-            };
-            cx.fetch_response_mut(answer)
-                .push(ReplicaFetchPartitionResult {
-                    partition: p.partition,
-                    leader_epoch: p.leader_epoch,
-                    result,
-                });
-        }
-        let msg = Msg::ReplicaFetchResponse {
-            session,
-            partitions: answer,
-        };
-        cx.send(cx.broker_node(follower), msg);
-    }
-
-    /// Answer held fetch `i`: every partition it names, read now.
-    fn answer_held(&mut self, i: usize, cx: &mut Cx) {
-        let h = self.held.remove(i);
-        let asked = cx.take_fetch_request(h.partitions);
-        self.answer_fetch(h.follower, h.session, &asked, &[], cx);
-        cx.free_fetch_request(h.partitions, asked);
-    }
-
-    /// Partition `p` has new records for followers whose fetches wait on it, or stopped
-    /// leading: answer their held fetches.
-    fn answer_woken_fetches(&mut self, p: PartitionId, cx: &mut Cx) {
-        let Some(woken) = self.replica_mut(p).map(|r| r.take_woken_fetches()) else {
-            return;
-        };
-        for follower in woken.iter() {
-            let held = self
-                .held
-                .iter()
-                .position(|h| h.follower == follower && h.only.is_none_or(|o| o == p));
-            if let Some(i) = held {
-                self.answer_held(i, cx);
-            }
-        }
-    }
-
-    /// Make sure a timer fires by `deadline` for the held fetches. One timer serves them all.
-    fn arm_held_expiry(&mut self, deadline: SimTime, cx: &mut Cx) {
-        if self.held_expiry.is_some_and(|at| at <= deadline) {
-            return;
-        }
-        self.held_expiry = Some(deadline);
-        cx.set_timer(
-            deadline.0 - cx.now().0,
-            Timer::Broker(BrokerTimer::HeldFetchExpire),
-        );
-    }
-
-    /// Answer every held fetch whose wait is over, then wait for the next one.
-    fn expire_held_fetches(&mut self, cx: &mut Cx) {
-        let now = cx.now();
-        if self.held_expiry.is_some_and(|at| at <= now) {
-            self.held_expiry = None;
-        }
-        let mut i = 0;
-        while i < self.held.len() {
-            if self.held[i].deadline <= now {
-                let cause = self.held[i].cause;
-                cx.caused_by_opt(cause, |cx| self.answer_held(i, cx));
-            } else {
-                i += 1;
-            }
-        }
-        if let Some(at) = self.held.iter().map(|h| h.deadline).min() {
-            self.arm_held_expiry(at, cx);
-        }
-    }
 }
 
 #[cfg(test)]
@@ -944,9 +537,7 @@ mod tests {
     use crate::sim::replica::tests::data;
     use crate::sim::replica::{EntryKind, Role};
     use crate::sim::trace::Trace;
-    use crate::sim::wire::{
-        ConsumerFetchResult, ReplicaFetchPartition, ReplicaFetchPartitionResult,
-    };
+    use crate::sim::wire::ConsumerFetchResult;
     use crate::sim::{Kernel, NodeKind, SimTime};
 
     const B1: BrokerId = BrokerId(0);
@@ -1080,98 +671,17 @@ mod tests {
         }
 
         fn follower_fetch(&mut self, follower: BrokerId, offset: u64, last_epoch: Option<u32>) {
-            let asked = ReplicaFetchPartition {
-                partition: P,
-                fetch_offset: offset,
-                last_fetched_epoch: last_epoch,
-                leader_epoch: self.leader_epoch,
-            };
-            self.fetch_from(follower, [asked]);
-        }
-
-        /// `follower`'s fetch of `asked`.
-        fn fetch_from(
-            &mut self,
-            follower: BrokerId,
-            asked: impl IntoIterator<Item = ReplicaFetchPartition>,
-        ) {
-            let partitions = self.k.fetch_requests.alloc();
-            self.k.fetch_requests[partitions as usize].extend(asked);
-            let msg = Msg::ReplicaFetch {
-                follower,
-                session: FetchSession::default(),
-                partitions,
-            };
-            self.deliver(NodeId(follower.0), msg);
-        }
-
-        /// The follower fetches among `sent`: (to, session, the partitions asked for).
-        fn fetches(
-            &self,
-            sent: &[(NodeId, Msg)],
-        ) -> Vec<(NodeId, FetchSession, Vec<ReplicaFetchPartition>)> {
-            sent.iter()
-                .filter_map(|(to, msg)| match msg {
-                    Msg::ReplicaFetch {
-                        session,
-                        partitions,
-                        ..
-                    } => Some((
-                        *to,
-                        *session,
-                        self.k.fetch_requests[*partitions as usize].clone(),
-                    )),
-                    _ => None,
-                })
-                .collect()
-        }
-
-        /// The fetch responses among `sent`: (to, the result of each partition).
-        fn replies(&self, sent: &[(NodeId, Msg)]) -> Vec<(NodeId, Vec<ReplicaFetchResult>)> {
-            sent.iter()
-                .filter_map(|(to, msg)| match msg {
-                    Msg::ReplicaFetchResponse { partitions, .. } => Some((
-                        *to,
-                        self.k.fetch_responses[*partitions as usize]
-                            .iter()
-                            .map(|r| r.result)
-                            .collect(),
-                    )),
-                    _ => None,
-                })
-                .collect()
-        }
-
-        /// A leader's answer for partition 0, in `session`, at `leader_epoch`.
-        fn reply(
-            &mut self,
-            from: NodeId,
-            session: FetchSession,
-            leader_epoch: u32,
-            result: ReplicaFetchResult,
-        ) {
-            let result = ReplicaFetchPartitionResult {
-                partition: P,
-                leader_epoch,
-                result,
-            };
-            self.answer(from, session, [result]);
-        }
-
-        /// A leader's answer with `results`.
-        fn answer(
-            &mut self,
-            from: NodeId,
-            session: FetchSession,
-            results: impl IntoIterator<Item = ReplicaFetchPartitionResult>,
-        ) {
-            let partitions = self.k.fetch_responses.alloc();
-            self.k.fetch_responses[partitions as usize].extend(results);
-            let msg = Msg::ReplicaFetchResponse {
-                session,
-                partitions,
-            };
-            self.deliver(from, msg);
+            self.deliver(
+                NodeId(follower.0),
+                Msg::ReplicaFetch {
+                    partition: P,
+                    follower,
+                    fetch_offset: offset,
+                    last_fetched_epoch: last_epoch,
+                    leader_epoch: self.leader_epoch,
+                    session: FetchSession::default(),
+                },
+            );
         }
 
         fn consumer_fetch(&mut self, offset: u64, max_wait_ms: u32) {
@@ -1194,12 +704,17 @@ mod tests {
         fn copy_three_records_hw_1(&mut self, session: FetchSession) {
             let payload = self.k.alloc_payload();
             self.k.payloads[payload as usize].extend([data(1, 10), data(1, 11), data(1, 12)]);
-            let records = ReplicaFetchResult::Records {
-                base_offset: 0,
-                payload,
-                hw: 1,
+            let reply = Msg::ReplicaFetchResponse {
+                partition: P,
+                leader_epoch: 1,
+                session,
+                result: ReplicaFetchResult::Records {
+                    base_offset: 0,
+                    payload,
+                    hw: 1,
+                },
             };
-            self.reply(NodeId(1), session, 1, records);
+            self.deliver(NodeId(1), reply);
             assert_eq!((self.replica().leo(), self.replica().hw()), (3, 1));
         }
 
@@ -1288,19 +803,17 @@ mod tests {
         w.trace();
         w.follower_fetch(B2, 0, None);
         let sent = w.sent();
-        let [(to, results)] = &w.replies(&sent)[..] else {
+        let [(to, Msg::ReplicaFetchResponse { result, .. })] = &sent[..] else {
             panic!("{sent:?}");
         };
         assert_eq!(*to, NodeId(1));
-        let [
-            ReplicaFetchResult::Records {
-                base_offset,
-                payload,
-                hw,
-            },
-        ] = results[..]
+        let ReplicaFetchResult::Records {
+            base_offset,
+            payload,
+            hw,
+        } = *result
         else {
-            panic!("{results:?}");
+            panic!("{result:?}");
         };
         assert_eq!((base_offset, hw), (0, 0));
         assert_eq!(w.k.payloads[payload as usize].len(), 3);
@@ -1319,38 +832,65 @@ mod tests {
         let mut w = World::new();
         w.change(Some(B2), 1, &[B1, B2, B3]);
         let sent = w.sent();
-        let [(to, session, asked)] = &w.fetches(&sent)[..] else {
+        let [
+            (
+                to,
+                Msg::ReplicaFetch {
+                    session,
+                    fetch_offset: 0,
+                    ..
+                },
+            ),
+        ] = &sent[..]
+        else {
             panic!("{sent:?}");
         };
         assert_eq!(*to, NodeId(1), "it fetches from broker-2");
-        assert_eq!(asked[0].fetch_offset, 0);
         w.copy_three_records_hw_1(*session);
         // broker-3 takes over at epoch 2 having only the first record of epoch 1.
         w.change(Some(B3), 2, &[B1, B3]);
         w.trace();
         let sent = w.sent();
-        let Some((to, session, asked)) = w.fetches(&sent).pop() else {
+        let Some((
+            to,
+            Msg::ReplicaFetch {
+                session,
+                fetch_offset: 3,
+                last_fetched_epoch: Some(1),
+                ..
+            },
+        )) = sent.last()
+        else {
             panic!("{sent:?}");
         };
-        assert_eq!(to, NodeId(2));
-        assert_eq!(
-            (asked[0].fetch_offset, asked[0].last_fetched_epoch),
-            (3, Some(1))
-        );
-        let diverging = ReplicaFetchResult::Diverging {
-            epoch: 1,
-            end_offset: 1,
+        assert_eq!(*to, NodeId(2));
+        let reply = Msg::ReplicaFetchResponse {
+            partition: P,
+            leader_epoch: 2,
+            session: *session,
+            result: ReplicaFetchResult::Diverging {
+                epoch: 1,
+                end_offset: 1,
+            },
         };
-        w.reply(NodeId(2), session, 2, diverging);
+        w.deliver(NodeId(2), reply);
         assert_eq!(w.replica().leo(), 1);
         assert_eq!(
             w.trace(),
             vec![cut_to_1(crate::sim::TruncateReason::DivergedEpoch)]
         );
         let sent = w.sent();
-        let fetches = w.fetches(&sent);
         assert!(
-            matches!(&fetches[..], [(_, _, asked)] if asked[0].fetch_offset == 1),
+            matches!(
+                sent[..],
+                [(
+                    _,
+                    Msg::ReplicaFetch {
+                        fetch_offset: 1,
+                        ..
+                    }
+                )]
+            ),
             "{sent:?}"
         );
     }
@@ -1416,20 +956,14 @@ mod tests {
         let not_leader = ErrorCode::NotLeaderOrFollower;
         let sent = w.sent();
         assert_eq!(sent.len(), 4, "{sent:?}");
-        let replies = w.replies(&sent);
         for (_, msg) in &sent {
             let error = match msg {
-                Msg::ReplicaFetchResponse { .. } => {
-                    let [(_, results)] = &replies[..] else {
-                        panic!("{replies:?}");
-                    };
-                    let [ReplicaFetchResult::Err(e)] = results[..] else {
-                        panic!("{results:?}");
-                    };
-                    e
-                }
                 Msg::ConsumerFetchResponse {
                     result: ConsumerFetchResult::Err(e),
+                    ..
+                }
+                | Msg::ReplicaFetchResponse {
+                    result: ReplicaFetchResult::Err(e),
                     ..
                 }
                 | Msg::ProduceResponse {
@@ -1734,8 +1268,8 @@ mod tests {
         w.produce_txn(10, 1, 0);
         assert_eq!(w.verifications().len(), 1);
         let held = w.broker.crash();
-        assert_eq!(held.record_bufs.len(), 1);
-        assert_eq!(w.k.record_bufs[held.record_bufs[0] as usize], [MsgId(10)]);
+        assert_eq!(held.len(), 1);
+        assert_eq!(w.k.record_bufs[held[0] as usize], [MsgId(10)]);
     }
 
     #[test]
@@ -1909,10 +1443,10 @@ mod tests {
         w.k.settings.replica_recovery = crate::sim::ReplicaRecovery::HighWatermark;
         w.change(Some(B2), 1, &[B1, B2, B3]);
         let sent = w.sent();
-        let [(_, session, _)] = w.fetches(&sent)[..] else {
+        let [(_, Msg::ReplicaFetch { session, .. })] = &sent[..] else {
             panic!("{sent:?}");
         };
-        w.copy_three_records_hw_1(session);
+        w.copy_three_records_hw_1(*session);
         w.trace();
         // A new leader: Kafka 0.10 cuts the log to the follower's own HW at once.
         w.change(Some(B3), 2, &[B1, B3]);
@@ -1921,12 +1455,17 @@ mod tests {
             vec![cut_to_1(crate::sim::TruncateReason::HighWatermark)]
         );
         let sent = w.sent();
-        let fetches = w.fetches(&sent);
         assert!(
             matches!(
-                fetches.last(),
-                Some((NodeId(2), _, asked))
-                    if asked[0].fetch_offset == 1 && asked[0].last_fetched_epoch.is_none()
+                sent.last(),
+                Some((
+                    NodeId(2),
+                    Msg::ReplicaFetch {
+                        fetch_offset: 1,
+                        last_fetched_epoch: None,
+                        ..
+                    }
+                ))
             ),
             "{sent:?}"
         );
@@ -1941,12 +1480,16 @@ mod tests {
         w.sent();
         w.follower_fetch(B2, 5, None);
         let sent = w.sent();
-        let replies = w.replies(&sent);
         assert!(
             matches!(
-                &replies[..],
-                [(NodeId(1), results)]
-                    if matches!(results[..], [ReplicaFetchResult::Diverging { end_offset: 2, .. }])
+                sent[..],
+                [(
+                    NodeId(1),
+                    Msg::ReplicaFetchResponse {
+                        result: ReplicaFetchResult::Diverging { end_offset: 2, .. },
+                        ..
+                    }
+                )]
             ),
             "{sent:?}"
         );
@@ -1981,288 +1524,43 @@ mod tests {
         let mut w = World::new();
         w.change(Some(B2), 1, &[B1, B2, B3]);
         let sent = w.sent();
-        let [(_, old, _)] = w.fetches(&sent)[..] else {
+        let [(_, Msg::ReplicaFetch { session: old, .. })] = &sent[..] else {
             panic!("{sent:?}");
         };
+        let old = *old;
         w.broker.crash();
         w.k.nodes[0].incarnation += 1;
         w.broker.on_start(&mut Cx::new(&mut w.k, NodeId(0)));
         w.change(Some(B2), 1, &[B1, B2, B3]);
         let sent = w.sent();
-        let Some((_, new, _)) = w.fetches(&sent).pop() else {
+        let Some((_, Msg::ReplicaFetch { session: new, .. })) = sent.last() else {
             panic!("{sent:?}");
         };
-        assert_ne!(old, new);
-        let respond = |w: &mut World, session| {
+        assert_ne!(old, *new);
+        let new = *new;
+        let response = |w: &mut World, session| {
             let payload = w.k.alloc_payload();
             w.k.payloads[payload as usize].push(data(1, 10));
-            let records = ReplicaFetchResult::Records {
-                base_offset: 0,
-                payload,
-                hw: 0,
-            };
-            w.reply(NodeId(1), session, 1, records);
+            Msg::ReplicaFetchResponse {
+                partition: P,
+                leader_epoch: 1,
+                session,
+                result: ReplicaFetchResult::Records {
+                    base_offset: 0,
+                    payload,
+                    hw: 0,
+                },
+            }
         };
-        respond(&mut w, old);
+        let stale = response(&mut w, old);
+        w.deliver(NodeId(1), stale);
         assert_eq!(
             w.replica().leo(),
             0,
             "the old connection's answer is dropped"
         );
-        respond(&mut w, new);
+        let fresh = response(&mut w, new);
+        w.deliver(NodeId(1), fresh);
         assert_eq!(w.replica().leo(), 1);
-    }
-
-    // ----- one fetch per leader broker -------------------------------------------------------
-
-    /// Partition 1, beside partition 0, with the same replicas.
-    const P2: PartitionId = PartitionId(1);
-
-    impl World {
-        /// broker-1 hosting partitions 0 and 1, both replicated on all three brokers.
-        fn two_partitions() -> World {
-            let mut w = World::new();
-            w.broker.add_replica(P2, &[B1, B2, B3], 2);
-            w
-        }
-
-        /// The controller's PartitionChange for partition `p`.
-        fn change_of(&mut self, p: PartitionId, leader: BrokerId, leader_epoch: u32) {
-            self.partition_epoch += 1;
-            let msg = Msg::PartitionChange {
-                partition: p,
-                leader: Some(leader),
-                leader_epoch,
-                partition_epoch: self.partition_epoch,
-                isr: [B1, B2, B3].into_iter().collect(),
-            };
-            self.deliver(CONTROLLER, msg);
-        }
-
-        /// acks=1 records `first_msg..first_msg + count` to partition `p`.
-        fn produce_to(&mut self, p: PartitionId, first_msg: u32, count: u32) {
-            let records = self.k.alloc_record_buf();
-            self.k.record_bufs[records as usize].extend((0..count).map(|i| MsgId(first_msg + i)));
-            let msg = Msg::Produce {
-                producer: ProducerId(0),
-                partition: p,
-                batch: first_msg,
-                attempt: 0,
-                records,
-                producer_id: None,
-                producer_epoch: 0,
-                base_seq: -1,
-                acks: Acks::Leader,
-                timeout_ms: 30_000,
-                transactional: false,
-            };
-            self.deliver(PRODUCER, msg);
-        }
-
-        /// `follower` fetches partitions 0 and 1 at epoch 1, each from `offset`.
-        fn fetch_both(&mut self, follower: BrokerId, offset: u64) {
-            let asked = [P, P2].map(|partition| ReplicaFetchPartition {
-                partition,
-                fetch_offset: offset,
-                last_fetched_epoch: None,
-                leader_epoch: 1,
-            });
-            self.fetch_from(follower, asked);
-        }
-
-        /// A leader's answer to broker-1's fetch: records for each of `partitions`, none
-        /// (an empty payload) or an error.
-        fn reply_many(
-            &mut self,
-            from: NodeId,
-            session: FetchSession,
-            results: &[(PartitionId, Result<&[u32], ErrorCode>)],
-        ) {
-            let mut answers = Vec::new();
-            for (p, r) in results {
-                let result = match r {
-                    Ok(msgs) => {
-                        let payload = self.k.alloc_payload();
-                        self.k.payloads[payload as usize].extend(msgs.iter().map(|&m| data(1, m)));
-                        ReplicaFetchResult::Records {
-                            base_offset: 0,
-                            payload,
-                            hw: 0,
-                        }
-                    }
-                    Err(e) => ReplicaFetchResult::Err(*e),
-                };
-                answers.push(ReplicaFetchPartitionResult {
-                    partition: *p,
-                    leader_epoch: 1,
-                    result,
-                });
-            }
-            self.answer(from, session, answers);
-        }
-
-        /// broker-1 follows partition 0 from broker-2, then partition 1 joins while the first
-        /// fetch is in flight; returns the fetch's session.
-        fn follow_both_from_broker_2(&mut self) -> FetchSession {
-            self.change_of(P, B2, 1);
-            let sent = self.sent();
-            let [(_, session, _)] = self.fetches(&sent)[..] else {
-                panic!("{sent:?}");
-            };
-            self.change_of(P2, B2, 1);
-            session
-        }
-
-        /// The cluster boots with broker-2 leading both partitions: what broker-1 fetches.
-        fn boot_following_broker_2(&mut self) -> Vec<(NodeId, Vec<PartitionId>)> {
-            let mut cx = Cx::new(&mut self.k, NodeId(0));
-            for p in [P, P2] {
-                let isr = [B1, B2, B3].into_iter().collect();
-                self.broker.boot_replica(p, B2, isr, &mut cx);
-            }
-            self.broker.boot(&mut cx);
-            let sent = self.sent();
-            self.fetched(&sent)
-        }
-
-        /// The partitions each fetch among `sent` names.
-        fn fetched(&self, sent: &[(NodeId, Msg)]) -> Vec<(NodeId, Vec<PartitionId>)> {
-            self.fetches(sent)
-                .into_iter()
-                .map(|(to, _, asked)| (to, asked.iter().map(|a| a.partition).collect()))
-                .collect()
-        }
-    }
-
-    #[test]
-    fn a_follower_fetches_every_partition_it_follows_from_one_leader_in_one_request() {
-        let mut w = World::two_partitions();
-        assert_eq!(w.boot_following_broker_2(), [(NodeId(1), vec![P, P2])]);
-    }
-
-    #[test]
-    fn a_quorum_queue_replicates_on_its_own() {
-        let mut w = World::two_partitions();
-        w.k.settings.system = crate::sim::config::System::RabbitMq;
-        assert_eq!(
-            w.boot_following_broker_2(),
-            [(NodeId(1), vec![P]), (NodeId(1), vec![P2])],
-            "one Raft group per queue"
-        );
-    }
-
-    #[test]
-    fn a_partition_that_joins_while_a_fetch_is_in_flight_waits_for_its_answer() {
-        let mut w = World::two_partitions();
-        let session = w.follow_both_from_broker_2();
-        assert!(
-            w.sent().is_empty(),
-            "Kafka's addPartitions: the next request"
-        );
-        w.reply_many(NodeId(1), session, &[(P, Ok(&[10]))]);
-        let sent = w.sent();
-        assert_eq!(w.fetched(&sent), [(NodeId(1), vec![P, P2])]);
-        // Another leader's partition goes to another fetcher, at once.
-        let mut w = World::two_partitions();
-        w.change_of(P, B2, 1);
-        w.change_of(P2, B3, 1);
-        let sent = w.sent();
-        assert_eq!(
-            w.fetched(&sent),
-            [(NodeId(1), vec![P]), (NodeId(2), vec![P2])]
-        );
-    }
-
-    #[test]
-    fn a_partition_whose_fetch_failed_backs_off_while_the_others_go_on() {
-        let mut w = World::two_partitions();
-        let session = w.follow_both_from_broker_2();
-        w.reply_many(NodeId(1), session, &[(P, Ok(&[10]))]);
-        w.sent();
-        let not_leader = ErrorCode::NotLeaderOrFollower;
-        w.reply_many(NodeId(1), session, &[(P, Ok(&[])), (P2, Err(not_leader))]);
-        let sent = w.sent();
-        assert_eq!(w.fetched(&sent), [(NodeId(1), vec![P])]);
-        // replica.fetch.backoff.ms later, partition 1 is in the next request again.
-        w.at_ms(REPLICA_FETCH_BACKOFF_MS);
-        w.reply_many(NodeId(1), session, &[(P, Ok(&[]))]);
-        let sent = w.sent();
-        assert_eq!(w.fetched(&sent), [(NodeId(1), vec![P, P2])]);
-    }
-
-    #[test]
-    fn a_leader_holds_a_fetch_until_any_of_its_partitions_has_records() {
-        let mut w = World::two_partitions();
-        w.change_of(P, B1, 1);
-        w.change_of(P2, B1, 1);
-        w.sent();
-        w.fetch_both(B2, 0);
-        assert!(w.sent().is_empty(), "nothing to read: the fetch is held");
-        w.produce_to(P2, 20, 2);
-        let sent = w.sent();
-        let replies = w.replies(&sent);
-        let [(NodeId(1), results)] = &replies[..] else {
-            panic!("{sent:?}");
-        };
-        let [
-            ReplicaFetchResult::Records {
-                payload: none,
-                base_offset: 0,
-                ..
-            },
-            ReplicaFetchResult::Records {
-                payload: two,
-                base_offset: 0,
-                ..
-            },
-        ] = results[..]
-        else {
-            panic!("{results:?}");
-        };
-        assert!(w.k.payloads[none as usize].is_empty());
-        assert_eq!(w.k.payloads[two as usize].len(), 2);
-        // Answered once: more records find no fetch waiting.
-        w.produce_to(P, 10, 1);
-        let sent = w.sent();
-        assert!(w.replies(&sent).is_empty());
-    }
-
-    #[test]
-    fn a_held_fetch_is_answered_at_replica_fetch_wait_max_ms_or_when_leadership_moves() {
-        let mut w = World::two_partitions();
-        w.change_of(P, B1, 1);
-        w.change_of(P2, B1, 1);
-        w.sent();
-        w.fetch_both(B2, 0);
-        let wait = w.k.settings.replica_fetch_wait_max_ms;
-        let expiry = timers(&mut w.k)
-            .into_iter()
-            .find(|(_, _, t)| matches!(t, Timer::Broker(BrokerTimer::HeldFetchExpire)));
-        assert_eq!(expiry.map(|(at, ..)| at), Some(SimTime::from_ms(wait)));
-        w.at_ms(wait);
-        w.fire(BrokerTimer::HeldFetchExpire);
-        let sent = w.sent();
-        let replies = w.replies(&sent);
-        assert!(
-            matches!(&replies[..], [(NodeId(1), results)] if results.len() == 2),
-            "{sent:?}"
-        );
-        // Held again; partition 1's leadership moves to broker-3: answered at once, partition
-        // 1 with the error.
-        w.fetch_both(B2, 0);
-        assert!(w.sent().is_empty());
-        w.change_of(P2, B3, 2);
-        let sent = w.sent();
-        let replies = w.replies(&sent);
-        let [(NodeId(1), results)] = &replies[..] else {
-            panic!("{sent:?}");
-        };
-        assert!(matches!(
-            results[..],
-            [
-                ReplicaFetchResult::Records { .. },
-                ReplicaFetchResult::Err(ErrorCode::NotLeaderOrFollower)
-            ]
-        ));
     }
 }

@@ -10,7 +10,7 @@ use rand::distr::uniform::{SampleRange, SampleUniform};
 use rand_chacha::ChaCha8Rng;
 
 use crate::sim::replica::Entry;
-use crate::sim::wire::{Msg, ReplicaFetchPartition, ReplicaFetchPartitionResult};
+use crate::sim::wire::Msg;
 use crate::sim::{EventId, Kernel, MsgId, NodeId, Settings, SimTime, Timer, Trace};
 
 pub(crate) struct Cx<'a> {
@@ -109,45 +109,6 @@ impl<'a> Cx<'a> {
 
     pub(crate) fn free_payload(&mut self, p: u32) {
         self.k.free_payload(p);
-    }
-
-    /// A buffer for a follower fetch request's partitions.
-    pub(crate) fn alloc_fetch_request(&mut self) -> u32 {
-        self.k.fetch_requests.alloc()
-    }
-
-    /// Borrow a fetch request's partitions while handling it; [`Self::free_fetch_request`]
-    /// gives the buffer back.
-    pub(crate) fn take_fetch_request(&mut self, i: u32) -> Vec<ReplicaFetchPartition> {
-        self.k.fetch_requests.take(i)
-    }
-
-    pub(crate) fn free_fetch_request(&mut self, i: u32, buf: Vec<ReplicaFetchPartition>) {
-        self.k.fetch_requests.restore(i, buf);
-    }
-
-    /// Give back a fetch request's partitions still in use (a leader holds the fetch).
-    pub(crate) fn keep_fetch_request(&mut self, i: u32, buf: Vec<ReplicaFetchPartition>) {
-        self.k.fetch_requests[i as usize] = buf;
-    }
-
-    /// A buffer for a follower fetch response's results.
-    pub(crate) fn alloc_fetch_response(&mut self) -> u32 {
-        self.k.fetch_responses.alloc()
-    }
-
-    pub(crate) fn fetch_response_mut(&mut self, i: u32) -> &mut Vec<ReplicaFetchPartitionResult> {
-        &mut self.k.fetch_responses[i as usize]
-    }
-
-    /// Borrow a fetch response's results while handling them; the handler frees the payloads
-    /// it reads, and [`Self::free_fetch_results`] gives the buffer back.
-    pub(crate) fn take_fetch_response(&mut self, i: u32) -> Vec<ReplicaFetchPartitionResult> {
-        self.k.fetch_responses.take(i)
-    }
-
-    pub(crate) fn free_fetch_results(&mut self, i: u32, buf: Vec<ReplicaFetchPartitionResult>) {
-        self.k.fetch_responses.restore(i, buf);
     }
 
     pub(crate) fn alloc_record_buf(&mut self) -> u32 {

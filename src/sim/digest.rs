@@ -70,11 +70,6 @@ pub fn encode(ev: &TraceEvent, out: &mut impl FnMut(u64)) {
     let wire = |w: &Wire, out: &mut dyn FnMut(u64)| {
         out(w.kind as u64);
         out(opt(w.partition.map(|p| p.0 as u64)));
-        // A message naming one partition (or none) hashes as it did before fetches could
-        // name several.
-        if w.partitions > 1 {
-            out(w.partitions as u64);
-        }
         out(opt(w.first_msg.map(|m| m.0 as u64)));
         out(w.records as u64);
         out(err(&w.error));

@@ -21,7 +21,6 @@ pub mod producer;
 mod queue;
 pub mod queue_policy;
 pub mod replica;
-mod replica_fetcher;
 mod setup;
 pub mod share_consumer;
 pub mod share_group;
@@ -270,18 +269,6 @@ impl<T> BufPool<T> {
         self.bufs[i as usize].clear();
         self.free.push(i);
     }
-
-    /// Lend buffer `i` out (a handler reads it while it changes the world); [`Self::restore`]
-    /// gives it back.
-    fn take(&mut self, i: u32) -> Vec<T> {
-        std::mem::take(&mut self.bufs[i as usize])
-    }
-
-    /// Give back a buffer [`Self::take`] lent out, and free it.
-    fn restore(&mut self, i: u32, buf: Vec<T>) {
-        self.bufs[i as usize] = buf;
-        self.free(i);
-    }
 }
 
 impl<T> std::ops::Index<usize> for BufPool<T> {
@@ -340,10 +327,6 @@ pub(crate) struct Kernel {
     pub(crate) payloads: BufPool<replica::Entry>,
     /// Record buffers for produce requests.
     pub(crate) record_bufs: BufPool<MsgId>,
-    /// The partition lists of follower fetch requests.
-    pub(crate) fetch_requests: BufPool<wire::ReplicaFetchPartition>,
-    /// The per-partition results of follower fetch responses.
-    pub(crate) fetch_responses: BufPool<wire::ReplicaFetchPartitionResult>,
     /// Reused list of the clients a dying process's resets go to.
     pending_resets: Vec<NodeId>,
     pub(crate) controller_node: NodeId,
@@ -1414,12 +1397,8 @@ impl Sim {
         node.paused_until = None;
         match self.k.nodes[n.idx()].kind {
             NodeKind::Broker(b) => {
-                let held = self.brokers[b.idx()].crash();
-                for buf in held.record_bufs {
-                    self.k.free_record_buf(buf);
-                }
-                for buf in held.fetch_requests {
-                    self.k.fetch_requests.free(buf);
+                for held in self.brokers[b.idx()].crash() {
+                    self.k.free_record_buf(held);
                 }
                 self.reset_connections_to(n);
                 // The coordinators it had loaded lose their memory; their next host reloads
@@ -1463,7 +1442,7 @@ impl Sim {
     }
 
     /// The error a client sees when its request meets a dead process (connection reset).
-    fn reset_reply(&mut self, msg: &Msg) -> Option<Msg> {
+    fn reset_reply(&self, msg: &Msg) -> Option<Msg> {
         use wire::{ConsumerFetchResult, ProduceResult, ReplicaFetchResult};
         let reset = ErrorCode::NetworkException;
         Some(match msg {
@@ -1483,26 +1462,16 @@ impl Sim {
                 }
             }
             Msg::ReplicaFetch {
+                partition,
+                leader_epoch,
                 session,
-                partitions,
                 ..
-            } => {
-                // Every partition the request named fails with the connection.
-                let reply = self.k.fetch_responses.alloc();
-                let k = &mut self.k;
-                let results = k.fetch_requests[*partitions as usize].iter().map(|p| {
-                    wire::ReplicaFetchPartitionResult {
-                        partition: p.partition,
-                        leader_epoch: p.leader_epoch,
-                        result: ReplicaFetchResult::Err(reset),
-                    }
-                });
-                k.fetch_responses.bufs[reply as usize].extend(results);
-                Msg::ReplicaFetchResponse {
-                    session: *session,
-                    partitions: reply,
-                }
-            }
+            } => Msg::ReplicaFetchResponse {
+                partition: *partition,
+                leader_epoch: *leader_epoch,
+                session: *session,
+                result: ReplicaFetchResult::Err(reset),
+            },
             Msg::ConsumerFetch {
                 partition, token, ..
             } => Msg::ConsumerFetchResponse {
@@ -1898,8 +1867,6 @@ impl Kernel {
             waiting_notes: Vec::new(),
             payloads: BufPool::default(),
             record_bufs: BufPool::default(),
-            fetch_requests: BufPool::default(),
-            fetch_responses: BufPool::default(),
             pending_resets: Vec::new(),
             locals: std::collections::VecDeque::new(),
             dedup_sinks: Vec::new(),
@@ -2067,23 +2034,9 @@ impl Kernel {
         if let Some(p) = msg.payload() {
             self.free_payload(p);
         }
-        match msg {
-            Msg::Produce { records, .. } => self.free_record_buf(records),
-            Msg::ReplicaFetch { partitions, .. } => self.fetch_requests.free(partitions),
-            Msg::ReplicaFetchResponse { partitions, .. } => self.free_fetch_response(partitions),
-            _ => {}
+        if let Msg::Produce { records, .. } = msg {
+            self.free_record_buf(records);
         }
-    }
-
-    /// Free a fetch response's results and the payloads they hold.
-    pub(crate) fn free_fetch_response(&mut self, i: u32) {
-        let results = self.fetch_responses.take(i);
-        for r in &results {
-            if let wire::ReplicaFetchResult::Records { payload, .. } = r.result {
-                self.payloads.free(payload);
-            }
-        }
-        self.fetch_responses.restore(i, results);
     }
 
     pub(crate) fn alloc_record_buf(&mut self) -> u32 {

@@ -27,14 +27,14 @@ use crate::sim::controller::LogPosition;
 use crate::sim::cx::Cx;
 use crate::sim::ids::*;
 use crate::sim::trace::{Trace, TruncateReason};
-use crate::sim::wire::{
-    ConsumerFetchResult, Msg, ProduceResult, ReplicaFetchPartition, ReplicaFetchResult,
-};
+use crate::sim::wire::{ConsumerFetchResult, FetchSession, Msg, ProduceResult, ReplicaFetchResult};
 
 /// Marks log entries that no idempotent producer wrote.
 pub const NO_PRODUCER: u32 = u32::MAX;
 /// Largest record count in one replica fetch response (stands in for `replica.fetch.max.bytes`).
 const REPLICA_FETCH_MAX_RECORDS: u64 = 1000;
+/// `replica.fetch.backoff.ms`
+const REPLICA_FETCH_BACKOFF_MS: u64 = 1000;
 /// How long a leader waits for an AlterPartition answer before it may try again.
 const ALTER_PARTITION_RETRY_MS: u64 = 5000;
 /// Kafka keeps the metadata of the last 5 batches per producer for duplicate detection.
@@ -108,17 +108,6 @@ pub enum Role {
     Follower,
 }
 
-/// What a follower does after its part of a fetch response.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum FetchOutcome {
-    /// It fetched (or truncated where its log diverged): it fetches again at once.
-    Fetched,
-    /// The leader answered with an error: it backs off for `replica.fetch.backoff.ms`.
-    Failed,
-    /// Meant for an earlier leader epoch, or it no longer follows: nothing changed.
-    Stale,
-}
-
 /// What a leader knows about one follower (Kafka's `Replica` fetch state).
 #[derive(Clone, Debug)]
 pub struct FollowerState {
@@ -128,17 +117,15 @@ pub struct FollowerState {
     pub last_caught_up: SimTime,
     last_fetch_time: SimTime,
     last_fetch_leader_leo: u64,
-    /// The offset its fetch waits at, while its broker holds that fetch for new data.
-    waiting_at: Option<u64>,
+    delayed: Option<DelayedFetch>,
 }
 
-/// What a leader does with one partition of a follower's fetch.
+/// A follower fetch parked until the leader has new data (`replica.fetch.wait.max.ms`).
 #[derive(Clone, Copy, Debug)]
-pub(crate) enum FollowerRead {
-    /// Answer with this.
-    Answer(ReplicaFetchResult),
-    /// Nothing to read at the fetch offset yet.
-    Wait,
+struct DelayedFetch {
+    fetch_offset: u64,
+    session: FetchSession,
+    deadline: SimTime,
 }
 
 /// An `acks=all` produce waiting for the HW to pass it (Kafka's produce purgatory).
@@ -198,8 +185,6 @@ struct ConsumerWait {
     read_committed: bool,
     request_token: u32,
     deadline: SimTime,
-    /// The fetch's arrival: the cause of its answer when its wait runs out.
-    cause: Option<crate::sim::EventId>,
 }
 
 /// A produce request as the broker reads it off the wire.
@@ -259,6 +244,16 @@ impl MarkerRequest {
             },
         );
     }
+}
+
+/// A follower's fetch request as the leader reads it off the wire.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ReplicaFetchRequest {
+    pub(crate) follower: BrokerId,
+    pub(crate) fetch_offset: u64,
+    pub(crate) last_fetched_epoch: Option<u32>,
+    pub(crate) leader_epoch: u32,
+    pub(crate) session: FetchSession,
 }
 
 /// A consumer's fetch request as the leader reads it off the wire.
@@ -432,9 +427,8 @@ pub struct ReplicaDisk {
     completing_txns: Vec<(u64, u64)>,
 }
 
-/// What a replica holds only in memory: its role, the leader's view of its followers and the
-/// purgatories. A crash replaces all of it. (A follower's fetches are its broker's: see
-/// [`crate::sim::replica_fetcher`].)
+/// What a replica holds only in memory: its role, the leader's view of its followers, the
+/// purgatories and the follower's fetch in flight. A crash replaces all of it.
 #[derive(Clone, Debug)]
 pub struct ReplicaMem {
     role: Role,
@@ -450,10 +444,13 @@ pub struct ReplicaMem {
     unverified: Vec<Unverified>,
     /// The last verification token handed out.
     verify_tokens: u32,
-    /// When the parked consumer fetches' expiry timer fires, if one is pending.
+    fetch_session: FetchSession,
+    fetch_outstanding: Option<SimTime>,
+    /// A fetch-timeout timer is pending (one at a time; it re-arms itself for the request in
+    /// flight, so no timer is queued per request).
+    fetch_timer_armed: bool,
+    /// When the parked-fetch expiry timer fires, if one is pending.
     expiry_armed: Option<SimTime>,
-    /// Followers whose fetch, held by this broker, this partition has completed.
-    woken_fetches: BrokerSet,
 }
 
 impl ReplicaMem {
@@ -471,7 +468,7 @@ impl ReplicaMem {
                     last_caught_up: SimTime::ZERO,
                     last_fetch_time: SimTime::ZERO,
                     last_fetch_leader_leo: 0,
-                    waiting_at: None,
+                    delayed: None,
                 })
                 .collect(),
             purgatory: Vec::new(),
@@ -479,8 +476,10 @@ impl ReplicaMem {
             marker_waits: Vec::new(),
             unverified: Vec::new(),
             verify_tokens: 0,
+            fetch_session: FetchSession::default(),
+            fetch_outstanding: None,
+            fetch_timer_armed: false,
             expiry_armed: None,
-            woken_fetches: BrokerSet::default(),
         }
     }
 }
@@ -601,12 +600,14 @@ impl Replica {
         &self.mem.purgatory
     }
 
-    /// The leader and leader epoch this replica follows, if it is a follower.
-    pub(crate) fn following(&self) -> Option<(BrokerId, u32)> {
-        match (self.mem.role, self.mem.leader) {
-            (Role::Follower, Some(l)) => Some((l, self.disk.leader_epoch)),
-            _ => None,
-        }
+    /// Whether this follower is waiting for a fetch response.
+    pub fn fetch_outstanding(&self) -> bool {
+        self.mem.fetch_outstanding.is_some()
+    }
+
+    /// The follower's current fetch session: a response from any other is stale.
+    pub(crate) fn fetch_session(&self) -> FetchSession {
+        self.mem.fetch_session
     }
 
     /// The ISR used for the high watermark: the committed ISR plus any member being added or
@@ -766,6 +767,10 @@ impl Replica {
         self.mem.followers.iter().position(|f| f.broker == b)
     }
 
+    fn new_fetch_session(&mut self, cx: &Cx) {
+        self.mem.fetch_session = self.mem.fetch_session.next(cx.incarnation());
+    }
+
     // ----- produce ------------------------------------------------------------------------
 
     /// A produce request for this partition; the broker frees its record buffer afterwards.
@@ -894,7 +899,7 @@ impl Replica {
             epoch,
             first_msg,
         });
-        self.wake_delayed_fetches();
+        self.wake_delayed_fetches(cx);
         self.maybe_advance_hw(cx);
         match req.acks {
             Acks::None => {}
@@ -1082,7 +1087,7 @@ impl Replica {
             commit: req.commit,
             offset,
         });
-        self.wake_delayed_fetches();
+        self.wake_delayed_fetches(cx);
         self.maybe_advance_hw(cx);
         self.complete_marker_waits(cx);
     }
@@ -1391,12 +1396,16 @@ impl Replica {
 
     // ----- replica fetching: the follower's side --------------------------------------------
 
-    /// Where this follower fetches from next: its log end, the epoch of its last record, and
-    /// the leader epoch it knows. `None` unless it is a follower.
-    pub(crate) fn fetch_position(&self, cx: &Cx) -> Option<ReplicaFetchPartition> {
-        self.following()?;
-        Some(ReplicaFetchPartition {
+    fn send_replica_fetch(&mut self, cx: &mut Cx) {
+        let Some(leader) = self.mem.leader.filter(|_| self.mem.role == Role::Follower) else {
+            return;
+        };
+        let arm_timer = !self.mem.fetch_timer_armed;
+        self.mem.fetch_timer_armed = true;
+        self.mem.fetch_outstanding = Some(cx.now());
+        let msg = Msg::ReplicaFetch {
             partition: self.partition,
+            follower: self.broker,
             fetch_offset: self.leo(),
             // Pre-KIP-101 fetches carry no epoch.
             last_fetched_epoch: self
@@ -1406,22 +1415,69 @@ impl Replica {
                 .map(|e| e.epoch)
                 .filter(|_| !self.hw_recovery(cx)),
             leader_epoch: self.disk.leader_epoch,
-        })
+            session: self.mem.fetch_session,
+        };
+        cx.send(cx.broker_node(leader), msg);
+        if arm_timer {
+            let socket_timeout_us = cx.settings().replica_socket_timeout_ms * 1000;
+            cx.set_timer(
+                socket_timeout_us,
+                Timer::Broker(BrokerTimer::FollowerFetchTimeout {
+                    partition: self.partition,
+                }),
+            );
+        }
     }
 
-    /// This partition's part of a fetch response from the leader (its fetcher checked the
-    /// session). Answers whether the partition goes on fetching at once or backs off.
-    pub(crate) fn on_fetch_result(
+    /// `replica.socket.timeout.ms`: give up on a fetch that got no answer and fetch again.
+    pub(crate) fn on_fetch_timeout(&mut self, cx: &mut Cx) {
+        let timeout = cx.settings().replica_socket_timeout_ms * 1000;
+        let now = cx.now();
+        self.mem.fetch_timer_armed = false;
+        if self.mem.role != Role::Follower {
+            return;
+        }
+        match self.mem.fetch_outstanding {
+            Some(sent) if now.0 >= sent.0 + timeout => {
+                self.new_fetch_session(cx);
+                self.mem.fetch_outstanding = None;
+                self.send_replica_fetch(cx);
+            }
+            Some(sent) => {
+                self.mem.fetch_timer_armed = true;
+                cx.set_timer(
+                    sent.0 + timeout - now.0,
+                    Timer::Broker(BrokerTimer::FollowerFetchTimeout {
+                        partition: self.partition,
+                    }),
+                );
+            }
+            None => {}
+        }
+    }
+
+    /// `replica.fetch.backoff.ms` is over after a failed fetch.
+    pub(crate) fn on_fetch_retry(&mut self, session: FetchSession, cx: &mut Cx) {
+        if self.mem.fetch_session == session && self.mem.role == Role::Follower {
+            self.send_replica_fetch(cx);
+        }
+    }
+
+    pub(crate) fn on_replica_fetch_response(
         &mut self,
         leader_epoch: u32,
+        session: FetchSession,
         result: ReplicaFetchResult,
         cx: &mut Cx,
-    ) -> FetchOutcome {
-        if self.mem.role != Role::Follower || self.disk.leader_epoch != leader_epoch {
+    ) {
+        if self.mem.role != Role::Follower
+            || self.mem.fetch_session != session
+            || self.disk.leader_epoch != leader_epoch
+        {
             if let ReplicaFetchResult::Records { payload, .. } = result {
                 cx.free_payload(payload);
             }
-            return FetchOutcome::Stale;
+            return;
         }
         match result {
             ReplicaFetchResult::Records {
@@ -1429,6 +1485,7 @@ impl Replica {
                 payload,
                 hw,
             } => {
+                self.mem.fetch_outstanding = None;
                 let mut appended = false;
                 if base_offset == self.leo() {
                     let records = cx.payload(payload);
@@ -1447,9 +1504,10 @@ impl Replica {
                         leo,
                     });
                 }
-                FetchOutcome::Fetched
+                self.send_replica_fetch(cx);
             }
             ReplicaFetchResult::Diverging { epoch, end_offset } => {
+                self.mem.fetch_outstanding = None;
                 let (to, reason) = if self.hw_recovery(cx) {
                     // Pre-KIP-101: OFFSET_OUT_OF_RANGE, the leader's log ends before our
                     // fetch offset; cut to its end (`handleOffsetOutOfRange`).
@@ -1463,9 +1521,18 @@ impl Replica {
                     (to, TruncateReason::DivergedEpoch)
                 };
                 self.truncate_traced(to, reason, cx);
-                FetchOutcome::Fetched
+                self.send_replica_fetch(cx);
             }
-            ReplicaFetchResult::Err(_) => FetchOutcome::Failed,
+            ReplicaFetchResult::Err(_) => {
+                self.mem.fetch_outstanding = None;
+                cx.set_timer_ms(
+                    REPLICA_FETCH_BACKOFF_MS,
+                    Timer::Broker(BrokerTimer::FollowerFetchRetry {
+                        partition: self.partition,
+                        session: self.mem.fetch_session,
+                    }),
+                );
+            }
         }
     }
 
@@ -1492,44 +1559,64 @@ impl Replica {
 
     // ----- replica fetching: the leader's side ----------------------------------------------
 
-    /// One partition of a follower's fetch, as it arrives: the leader records how far the
-    /// follower has got (which may move the ISR and the HW), then answers at once what there
-    /// is to answer: an error, a diverging epoch, or records from the fetch offset. With
-    /// nothing to read yet, the partition may wait; the leader then watches its log for the
-    /// follower (`take_woken_fetches`).
-    pub(crate) fn on_replica_fetch(
-        &mut self,
-        follower: BrokerId,
-        req: &ReplicaFetchPartition,
-        cx: &mut Cx,
-    ) -> FollowerRead {
+    pub(crate) fn on_replica_fetch(&mut self, req: &ReplicaFetchRequest, cx: &mut Cx) {
         let now = cx.now();
-        if let Some(e) = self.fetch_error(req) {
-            return FollowerRead::Answer(ReplicaFetchResult::Err(e));
+        let to = cx.broker_node(req.follower);
+        let error = if self.mem.role != Role::Leader {
+            Some(ErrorCode::NotLeaderOrFollower)
+        } else if req.leader_epoch < self.disk.leader_epoch {
+            Some(ErrorCode::FencedLeaderEpoch)
+        } else if req.leader_epoch > self.disk.leader_epoch {
+            Some(ErrorCode::UnknownLeaderEpoch)
+        } else {
+            None
+        };
+        let reply = |result, cx: &mut Cx| {
+            cx.send(
+                to,
+                Msg::ReplicaFetchResponse {
+                    partition: self.partition,
+                    leader_epoch: req.leader_epoch,
+                    session: req.session,
+                    result,
+                },
+            )
+        };
+        if let Some(e) = error {
+            reply(ReplicaFetchResult::Err(e), cx);
+            return;
         }
         // Pre-KIP-101 there is no epoch to compare, only offsets: a fetch past the log end gets
         // OFFSET_OUT_OF_RANGE with the leader's end (which the follower learned with a
         // ListOffsets request in 0.10; here the answer carries it).
         if self.hw_recovery(cx) && req.fetch_offset > self.leo() {
-            return FollowerRead::Answer(ReplicaFetchResult::Diverging {
-                epoch: self.disk.leader_epoch,
-                end_offset: self.leo(),
-            });
+            let end_offset = self.leo();
+            reply(
+                ReplicaFetchResult::Diverging {
+                    epoch: self.disk.leader_epoch,
+                    end_offset,
+                },
+                cx,
+            );
+            return;
         }
         // Divergence check (Kafka's `Partition.validateFetchOffsetAndMaybeGetDivergingEpoch`).
         if let Some(lfe) = req.last_fetched_epoch {
             let (epoch, end) = self.end_offset_for_epoch(lfe).unwrap_or((0, 0));
             if epoch < lfe || end < req.fetch_offset {
-                return FollowerRead::Answer(ReplicaFetchResult::Diverging {
-                    epoch,
-                    end_offset: end,
-                });
+                reply(
+                    ReplicaFetchResult::Diverging {
+                        epoch,
+                        end_offset: end,
+                    },
+                    cx,
+                );
+                return;
             }
         }
         let leo = self.leo();
-        let Some(slot) = self.follower_slot(follower) else {
-            // Not one of the partition's replicas (Kafka: "is not in assigned replicas").
-            return FollowerRead::Answer(ReplicaFetchResult::Err(ErrorCode::NotLeaderOrFollower));
+        let Some(slot) = self.follower_slot(req.follower) else {
+            return;
         };
         // Kafka's `Replica.updateFetchStateOrThrow`.
         let f = &mut self.mem.followers[slot];
@@ -1541,91 +1628,66 @@ impl Replica {
         f.last_fetch_leader_leo = leo;
         f.last_fetch_time = now;
         f.leo = Some(req.fetch_offset);
-        f.waiting_at = None;
-        self.maybe_expand_isr(follower, cx);
+        f.delayed = None;
+        self.maybe_expand_isr(req.follower, cx);
         self.maybe_advance_hw(cx);
         if Replication::of(cx.settings().system) == Replication::Async {
             // A replica's acknowledgement (REPLCONF ACK) may release a WAIT; the HW does not
             // move for it.
             self.complete_purgatory(cx);
         }
+        let deadline = now.plus_ms(cx.settings().replica_fetch_wait_max_ms);
         if req.fetch_offset < self.leo() {
-            FollowerRead::Answer(self.records_from(req.fetch_offset, cx))
+            self.respond_replica_fetch(slot, req.fetch_offset, req.session, cx);
         } else {
-            self.mem.followers[slot].waiting_at = Some(req.fetch_offset);
-            FollowerRead::Wait
+            self.mem.followers[slot].delayed = Some(DelayedFetch {
+                fetch_offset: req.fetch_offset,
+                session: req.session,
+                deadline,
+            });
+            self.arm_fetch_expiry(deadline, cx);
         }
     }
 
-    /// Why this leader cannot serve a fetch for `req`, if it cannot.
-    fn fetch_error(&self, req: &ReplicaFetchPartition) -> Option<ErrorCode> {
-        if self.mem.role != Role::Leader {
-            Some(ErrorCode::NotLeaderOrFollower)
-        } else if req.leader_epoch < self.disk.leader_epoch {
-            Some(ErrorCode::FencedLeaderEpoch)
-        } else if req.leader_epoch > self.disk.leader_epoch {
-            Some(ErrorCode::UnknownLeaderEpoch)
-        } else {
-            None
-        }
-    }
-
-    /// This partition's part of the answer to a follower's fetch, read as the answer goes out
-    /// (Kafka reads a delayed fetch's partitions again when it completes): records from the
-    /// fetch offset, possibly none, and the HW; or why it cannot be served any more.
-    pub(crate) fn answer_follower(
-        &mut self,
-        follower: BrokerId,
-        req: &ReplicaFetchPartition,
+    fn respond_replica_fetch(
+        &self,
+        slot: usize,
+        fetch_offset: u64,
+        session: FetchSession,
         cx: &mut Cx,
-    ) -> ReplicaFetchResult {
-        self.stop_waiting(follower);
-        match self.fetch_error(req) {
-            Some(e) => ReplicaFetchResult::Err(e),
-            None => self.records_from(req.fetch_offset, cx),
-        }
-    }
-
-    /// Up to [`REPLICA_FETCH_MAX_RECORDS`] records from `fetch_offset`, and the HW.
-    fn records_from(&self, fetch_offset: u64, cx: &mut Cx) -> ReplicaFetchResult {
+    ) {
         let payload = cx.alloc_payload();
-        let end = self
-            .leo()
-            .min(fetch_offset + REPLICA_FETCH_MAX_RECORDS)
-            .max(fetch_offset);
+        let end = self.leo().min(fetch_offset + REPLICA_FETCH_MAX_RECORDS);
+        let follower = self.mem.followers[slot].broker;
         self.disk
             .log
             .copy_range_into(fetch_offset as usize..end as usize, cx.payload_mut(payload));
-        ReplicaFetchResult::Records {
-            base_offset: fetch_offset,
-            payload,
-            hw: self.disk.hw,
-        }
+        cx.send(
+            cx.broker_node(follower),
+            Msg::ReplicaFetchResponse {
+                partition: self.partition,
+                leader_epoch: self.disk.leader_epoch,
+                session,
+                result: ReplicaFetchResult::Records {
+                    base_offset: fetch_offset,
+                    payload,
+                    hw: self.disk.hw,
+                },
+            },
+        );
     }
 
-    /// New data on the leader: every follower whose fetch waits for it is woken.
-    fn wake_delayed_fetches(&mut self) {
+    /// New data on the leader completes parked follower fetches.
+    fn wake_delayed_fetches(&mut self, cx: &mut Cx) {
         let leo = self.leo();
-        for f in &mut self.mem.followers {
-            if f.waiting_at.is_some_and(|at| at < leo) {
-                f.waiting_at = None;
-                self.mem.woken_fetches.insert(f.broker);
+        for slot in 0..self.mem.followers.len() {
+            if let Some(d) = self.mem.followers[slot].delayed
+                && d.fetch_offset < leo
+            {
+                self.mem.followers[slot].delayed = None;
+                self.respond_replica_fetch(slot, d.fetch_offset, d.session, cx);
             }
         }
-    }
-
-    /// The follower's fetch no longer waits on this partition.
-    pub(crate) fn stop_waiting(&mut self, follower: BrokerId) {
-        if let Some(slot) = self.follower_slot(follower) {
-            self.mem.followers[slot].waiting_at = None;
-        }
-    }
-
-    /// The followers whose waiting fetches this partition completes: it has new records for
-    /// them, or it stopped leading (Kafka's `DelayedFetch.tryComplete`). Their broker answers
-    /// them.
-    pub(crate) fn take_woken_fetches(&mut self) -> BrokerSet {
-        std::mem::take(&mut self.mem.woken_fetches)
     }
 
     /// Make sure a timer fires by `deadline` for this replica's parked fetches. One timer
@@ -1643,23 +1705,28 @@ impl Replica {
         );
     }
 
-    /// Answer every parked consumer fetch whose wait is over, then wait for the next one.
+    /// Answer every parked fetch whose wait is over, then wait for the next one.
     pub(crate) fn expire_delayed_fetches(&mut self, cx: &mut Cx) {
         let now = cx.now();
         if self.mem.expiry_armed.is_some_and(|at| at <= now) {
             self.mem.expiry_armed = None;
         }
-        // An answer at the end of its wait is caused by the fetch that waited.
-        let mut i = 0;
-        while i < self.mem.consumer_waits.len() {
-            if self.mem.consumer_waits[i].deadline <= now {
-                let w = self.mem.consumer_waits.swap_remove(i);
-                cx.caused_by_opt(w.cause, |cx| self.respond_consumer_fetch(&w, cx));
-            } else {
-                i += 1;
+        for slot in 0..self.mem.followers.len() {
+            if let Some(d) = self.mem.followers[slot].delayed
+                && d.deadline <= now
+            {
+                self.mem.followers[slot].delayed = None;
+                self.respond_replica_fetch(slot, d.fetch_offset, d.session, cx);
             }
         }
-        let next = self.mem.consumer_waits.iter().map(|w| w.deadline).min();
+        self.answer_consumer_waits(|w| w.deadline <= now, cx);
+        let next = self
+            .mem
+            .followers
+            .iter()
+            .filter_map(|f| f.delayed.map(|d| d.deadline))
+            .chain(self.mem.consumer_waits.iter().map(|w| w.deadline))
+            .min();
         if let Some(at) = next {
             self.arm_fetch_expiry(at, cx);
         }
@@ -1696,7 +1763,6 @@ impl Replica {
             read_committed: req.read_committed,
             request_token: req.token,
             deadline,
-            cause: cx.cause(),
         };
         let limit = if req.read_committed {
             self.lso()
@@ -1793,18 +1859,14 @@ impl Replica {
         self.mem.leader = change.leader;
         if was_leader {
             self.fail_purgatory(ErrorCode::NotLeaderOrFollower, cx);
-            // The fetches waiting on this partition are answered now, with the error
-            // (Kafka's `DelayedFetch`: "this broker is no longer the leader").
-            for f in &mut self.mem.followers {
-                if f.waiting_at.take().is_some() {
-                    self.mem.woken_fetches.insert(f.broker);
-                }
-            }
         }
         match change.leader {
             Some(l) if l == self.broker => self.become_leader(cx),
             Some(_) => self.become_follower(cx),
-            None => self.mem.role = Role::None,
+            None => {
+                self.mem.role = Role::None;
+                self.new_fetch_session(cx);
+            }
         }
     }
 
@@ -1823,11 +1885,14 @@ impl Replica {
         let now = cx.now();
         self.mem.role = Role::Leader;
         self.mem.pending_isr = None;
+        self.new_fetch_session(cx);
+        self.mem.fetch_outstanding = None;
         let epoch = self.disk.leader_epoch;
         let leo = self.leo();
         self.assign_epoch(epoch, leo);
         for f in &mut self.mem.followers {
             f.leo = None;
+            f.delayed = None;
             f.last_caught_up = now;
             f.last_fetch_time = now;
             f.last_fetch_leader_leo = leo;
@@ -1836,11 +1901,14 @@ impl Replica {
         self.maybe_advance_hw(cx);
     }
 
-    /// Its broker's fetcher for the new leader picks the partition up (see
-    /// [`crate::sim::broker`]).
     fn become_follower(&mut self, cx: &mut Cx) {
         self.mem.role = Role::Follower;
         self.mem.pending_isr = None;
+        self.new_fetch_session(cx);
+        self.mem.fetch_outstanding = None;
+        for f in &mut self.mem.followers {
+            f.delayed = None;
+        }
         if self.hw_recovery(cx) {
             // Kafka 0.10 (`ReplicaManager.makeFollowers`): "truncate the log to the high
             // watermark" and fetch from there. A follower's HW lags the leader's by a fetch
@@ -1849,6 +1917,7 @@ impl Replica {
             let hw = self.disk.hw;
             self.truncate_traced(hw, TruncateReason::HighWatermark, cx);
         }
+        self.send_replica_fetch(cx);
     }
 }
 

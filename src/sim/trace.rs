@@ -175,11 +175,8 @@ impl DropReason {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Wire {
     pub kind: WireKind,
-    /// The partition it concerns, if any. A follower's fetch names every partition it
-    /// follows from one leader; with several, this is the one its first record is from.
+    /// The partition it concerns, if any.
     pub partition: Option<PartitionId>,
-    /// How many partitions it names (a follower's fetch response has a result for each).
-    pub partitions: u16,
     /// The first application message it carries, if any.
     pub first_msg: Option<MsgId>,
     /// How many records it carries.

@@ -29,27 +29,7 @@ impl FetchSession {
     }
 }
 
-/// One partition of a follower's fetch request (a partition of Kafka's `FetchRequest`).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct ReplicaFetchPartition {
-    pub(crate) partition: PartitionId,
-    pub(crate) fetch_offset: u64,
-    /// The epoch of the follower's last record (KIP-320); none before KIP-101.
-    pub(crate) last_fetched_epoch: Option<u32>,
-    /// The leader epoch the follower knows for the partition.
-    pub(crate) leader_epoch: u32,
-}
-
-/// One partition of the leader's answer to a follower's fetch.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct ReplicaFetchPartitionResult {
-    pub(crate) partition: PartitionId,
-    /// The leader epoch the request named for the partition.
-    pub(crate) leader_epoch: u32,
-    pub(crate) result: ReplicaFetchResult,
-}
-
-/// The answer to a replica fetch, for one partition.
+/// The answer to a replica fetch.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum ReplicaFetchResult {
     /// Records from `base_offset` (possibly none) and the leader's high watermark.
@@ -125,19 +105,19 @@ pub(crate) enum Msg {
         attempt: u32,
         result: ProduceResult,
     },
-    /// A follower broker's fetch from one leader broker.
     ReplicaFetch {
+        partition: PartitionId,
         follower: BrokerId,
+        fetch_offset: u64,
+        last_fetched_epoch: Option<u32>,
+        leader_epoch: u32,
         session: FetchSession,
-        /// The partitions it fetches ([`ReplicaFetchPartition`]s): an index into
-        /// `Kernel::fetch_requests`, freed by whoever consumes or drops the request.
-        partitions: u32,
     },
     ReplicaFetchResponse {
+        partition: PartitionId,
+        leader_epoch: u32,
         session: FetchSession,
-        /// A result per partition of the request ([`ReplicaFetchPartitionResult`]s): an index
-        /// into `Kernel::fetch_responses`; each `Records` result holds its own payload.
-        partitions: u32,
+        result: ReplicaFetchResult,
     },
     ConsumerFetch {
         partition: PartitionId,
@@ -557,7 +537,11 @@ impl Msg {
     }
     pub(crate) fn payload(&self) -> Option<u32> {
         match self {
-            Msg::ConsumerFetchResponse {
+            Msg::ReplicaFetchResponse {
+                result: ReplicaFetchResult::Records { payload, .. },
+                ..
+            }
+            | Msg::ConsumerFetchResponse {
                 result: ConsumerFetchResult::Records { payload, .. },
                 ..
             } => Some(*payload),
@@ -572,7 +556,6 @@ impl crate::sim::Kernel {
         let mut w = Wire {
             kind: WireKind::MetadataRequest,
             partition: None,
-            partitions: 0,
             first_msg: None,
             records: 0,
             error: ErrorCode::None,
@@ -596,40 +579,23 @@ impl crate::sim::Kernel {
                     w.error = *e;
                 }
             }
-            Msg::ReplicaFetch { partitions, .. } => {
+            Msg::ReplicaFetch { partition, .. } => {
                 w.kind = WireKind::ReplicaFetch;
-                let asked = &self.fetch_requests[*partitions as usize];
-                if let [one] = &asked[..] {
-                    w.partition = Some(one.partition);
-                }
-                w.partitions = asked.len() as u16;
+                w.partition = Some(*partition);
             }
-            Msg::ReplicaFetchResponse { partitions, .. } => {
+            Msg::ReplicaFetchResponse {
+                partition, result, ..
+            } => {
                 w.kind = WireKind::ReplicaFetchResponse;
-                let results = &self.fetch_responses[*partitions as usize];
-                if let [one] = &results[..] {
-                    w.partition = Some(one.partition);
-                }
-                w.partitions = results.len() as u16;
-                for r in results {
-                    match r.result {
-                        ReplicaFetchResult::Records { payload, .. } => {
-                            let recs = &self.payloads[payload as usize];
-                            w.records += recs.len() as u32;
-                            if w.first_msg.is_none() {
-                                w.first_msg = recs.iter().find_map(|e| e.message());
-                                if w.first_msg.is_some() {
-                                    w.partition = Some(r.partition);
-                                }
-                            }
-                        }
-                        ReplicaFetchResult::Diverging { .. } => {}
-                        ReplicaFetchResult::Err(e) => {
-                            if w.error == ErrorCode::None {
-                                w.error = e;
-                            }
-                        }
+                w.partition = Some(*partition);
+                match result {
+                    ReplicaFetchResult::Records { payload, .. } => {
+                        let recs = &self.payloads[*payload as usize];
+                        w.records = recs.len() as u32;
+                        w.first_msg = recs.iter().find_map(|e| e.message());
                     }
+                    ReplicaFetchResult::Diverging { .. } => {}
+                    ReplicaFetchResult::Err(e) => w.error = *e,
                 }
             }
             Msg::ConsumerFetch { partition, .. } => {
@@ -791,9 +757,6 @@ impl crate::sim::Kernel {
                     w.records = records.len() as u32;
                 }
             },
-        }
-        if w.partitions == 0 && w.partition.is_some() {
-            w.partitions = 1;
         }
         w
     }

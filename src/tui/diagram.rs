@@ -92,10 +92,6 @@ fn kind_style(w: &WireLine) -> Style {
 
 fn label(s: &Session, w: &WireLine) -> String {
     let mut l = short_kind(w.wire.kind).to_string();
-    // A follower's fetch names every partition it follows from the leader.
-    if w.wire.partitions > 1 {
-        l.push_str(&format!(" {} partitions", w.wire.partitions));
-    }
     if let Some(m) = w.wire.first_msg {
         l.push(' ');
         l.push_str(&msg_label(&s.sim, m));
@@ -558,7 +554,6 @@ mod tests {
             wire: Wire {
                 kind: WireKind::ProduceRequest,
                 partition: None,
-                partitions: 0,
                 first_msg: None,
                 records: 0,
                 error: ErrorCode::None,

@@ -217,7 +217,7 @@ fn clone_mid_run_continues_identically() {
         if sim.events() == next_clone {
             // The clone is taken with the trace buffer drained, like a TUI checkpoint.
             clones.push((sim.clone(), digest));
-            next_clone *= 2;
+            next_clone *= 3;
         }
     }
     sim.drain_trace().for_each(|ev| digest.add(&ev));
