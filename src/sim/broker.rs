@@ -1111,6 +1111,43 @@ mod tests {
     }
 
     #[test]
+    fn an_answer_at_the_end_of_a_wait_is_caused_by_the_fetch_that_waited() {
+        use crate::sim::EventId;
+        let mut w = World::new();
+        w.lead(&[B1, B2, B3]);
+        // Three fetches wait, each delivered by its own Sent event; one timer serves them all,
+        // armed by the first.
+        w.k.cause = Some(EventId(7));
+        w.follower_fetch(B2, 0, None);
+        w.k.cause = Some(EventId(8));
+        w.consumer_fetch(0, 500);
+        w.k.cause = Some(EventId(9));
+        w.follower_fetch(B3, 0, None);
+        assert!(w.sent().is_empty());
+        w.k.trace.clear();
+        w.at_ms(500);
+        w.k.cause = Some(EventId(7));
+        w.fire(BrokerTimer::DelayedFetchExpire { partition: P });
+        let mut answers: Vec<(NodeId, Option<EventId>)> =
+            w.k.trace
+                .iter()
+                .filter_map(|ev| match ev.kind {
+                    Trace::Sent { to, .. } => Some((to, ev.cause)),
+                    _ => None,
+                })
+                .collect();
+        answers.sort();
+        assert_eq!(
+            answers,
+            [
+                (NodeId(1), Some(EventId(7))),
+                (NodeId(2), Some(EventId(9))),
+                (CONSUMER, Some(EventId(8))),
+            ]
+        );
+    }
+
+    #[test]
     fn a_parked_consumer_fetch_is_answered_when_the_hw_moves() {
         let mut w = World::new();
         w.lead(&[B1, B2]);

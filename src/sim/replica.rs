@@ -17,7 +17,6 @@
 //! covering all the partitions it follows there: each partition's records arrive no later, and
 //! only the number of requests differs.
 
-use crate::sim::Timer;
 use crate::sim::broker::BrokerTimer;
 use crate::sim::chunked::ChunkedVec;
 use crate::sim::config::Acks;
@@ -28,6 +27,7 @@ use crate::sim::cx::Cx;
 use crate::sim::ids::*;
 use crate::sim::trace::{Trace, TruncateReason};
 use crate::sim::wire::{ConsumerFetchResult, FetchSession, Msg, ProduceResult, ReplicaFetchResult};
+use crate::sim::{EventId, Timer};
 
 /// Marks log entries that no idempotent producer wrote.
 pub const NO_PRODUCER: u32 = u32::MAX;
@@ -126,6 +126,8 @@ struct DelayedFetch {
     fetch_offset: u64,
     session: FetchSession,
     deadline: SimTime,
+    /// The fetch's arrival: the cause of its answer when its wait runs out.
+    cause: Option<EventId>,
 }
 
 /// An `acks=all` produce waiting for the HW to pass it (Kafka's produce purgatory).
@@ -185,6 +187,8 @@ struct ConsumerWait {
     read_committed: bool,
     request_token: u32,
     deadline: SimTime,
+    /// The fetch's arrival: the cause of its answer when its wait runs out.
+    cause: Option<EventId>,
 }
 
 /// A produce request as the broker reads it off the wire.
@@ -1644,6 +1648,7 @@ impl Replica {
                 fetch_offset: req.fetch_offset,
                 session: req.session,
                 deadline,
+                cause: cx.cause(),
             });
             self.arm_fetch_expiry(deadline, cx);
         }
@@ -1705,7 +1710,9 @@ impl Replica {
         );
     }
 
-    /// Answer every parked fetch whose wait is over, then wait for the next one.
+    /// Answer every parked fetch whose wait is over, then wait for the next one. An answer at
+    /// the end of its wait is caused by the fetch that waited, not by whatever armed the
+    /// timer (one timer serves every parked fetch of the replica).
     pub(crate) fn expire_delayed_fetches(&mut self, cx: &mut Cx) {
         let now = cx.now();
         if self.mem.expiry_armed.is_some_and(|at| at <= now) {
@@ -1716,10 +1723,20 @@ impl Replica {
                 && d.deadline <= now
             {
                 self.mem.followers[slot].delayed = None;
-                self.respond_replica_fetch(slot, d.fetch_offset, d.session, cx);
+                cx.caused_by_opt(d.cause, |cx| {
+                    self.respond_replica_fetch(slot, d.fetch_offset, d.session, cx)
+                });
             }
         }
-        self.answer_consumer_waits(|w| w.deadline <= now, cx);
+        let mut i = 0;
+        while i < self.mem.consumer_waits.len() {
+            if self.mem.consumer_waits[i].deadline <= now {
+                let w = self.mem.consumer_waits.swap_remove(i);
+                cx.caused_by_opt(w.cause, |cx| self.respond_consumer_fetch(&w, cx));
+            } else {
+                i += 1;
+            }
+        }
         let next = self
             .mem
             .followers
@@ -1763,6 +1780,7 @@ impl Replica {
             read_committed: req.read_committed,
             request_token: req.token,
             deadline,
+            cause: cx.cause(),
         };
         let limit = if req.read_committed {
             self.lso()
