@@ -1319,12 +1319,17 @@ impl Consumer {
     }
 
     /// Current positions of all assigned partitions that have one.
+    /// The positions to commit. Sized for every assigned partition up front: a commit after
+    /// each batch collected through a growing vector reallocated four or five times.
     fn positions(&self) -> Box<[(PartitionId, u64)]> {
-        self.mem
-            .parts
-            .iter()
-            .filter_map(|p| p.position.map(|o| (p.partition, o)))
-            .collect()
+        let mut offsets = Vec::with_capacity(self.mem.parts.len());
+        offsets.extend(
+            self.mem
+                .parts
+                .iter()
+                .filter_map(|p| p.position.map(|o| (p.partition, o))),
+        );
+        offsets.into_boxed_slice()
     }
 
     fn commit_sync(&mut self, then: AfterCommit, cx: &mut Cx) {
@@ -1505,7 +1510,6 @@ impl Consumer {
         let mem = &mut self.mem;
         mem.batch.clear();
         mem.batch_pos = 0;
-        let mut taken = Vec::new();
         let mut visit = std::mem::take(&mut mem.buffered_parts);
         parts_to_visit(
             &mut visit,
@@ -1528,7 +1532,13 @@ impl Consumer {
             }
             cp.skip_to_fetched();
             if count > 0 {
-                taken.push((cp.partition, from, count));
+                cx.emit(Trace::Polled {
+                    group: self.group,
+                    consumer: self.id,
+                    partition: cp.partition,
+                    from,
+                    count,
+                });
             }
             if !cp.buffered.is_empty() {
                 mem.buffered_parts.push(i);
@@ -1544,15 +1554,6 @@ impl Consumer {
                 .all(|(i, cp)| cp.buffered.is_empty() || mem.buffered_parts.contains(&(i as u32))),
             "a part with buffered records is not in the poll list"
         );
-        for (partition, from, count) in taken {
-            cx.emit(Trace::Polled {
-                group: self.group,
-                consumer: self.id,
-                partition,
-                from,
-                count,
-            });
-        }
         self.send_fetches(cx);
         if self.mem.batch.is_empty() {
             return;
