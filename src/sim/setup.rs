@@ -1,10 +1,11 @@
 //! Building a [`Sim`] from its [`SimConfig`].
 
-use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use crate::sim::broker::Broker;
-use crate::sim::config::{Acks, CommitMode, ProducerConfig, SimConfig, WorkloadConfig};
+use crate::sim::config::{
+    Acks, CommitMode, KeyDistribution, ProducerConfig, SimConfig, WorkloadConfig,
+};
 use crate::sim::consumer::{Consumer, ConsumerTimer};
 use crate::sim::controller::{Controller, PartitionState};
 use crate::sim::group_coordinator::GroupCoordinator;
@@ -83,10 +84,13 @@ pub(super) fn build(mut config: SimConfig, seed: u64) -> Sim {
         system: c.system,
     };
     let mut sim = Sim::new_empty(settings);
-    // An ordered map (the sim holds no hash map), keyed by the configuration's own strings and
-    // their hashes: a sweep builds a world per seed, and copying every name into the index too
-    // was a cost of its own with 10 000 keys.
-    let mut key_index = KeyIndex::default();
+    // Keyed by the configuration's own strings: a sweep builds a world per seed, and copying
+    // every name into the index too was a cost of its own with 10 000 keys.
+    let listed = config.producers.iter().map(|p| match &p.workload {
+        WorkloadConfig::Stream { keys, .. } => keys.len(),
+        WorkloadConfig::Messages(messages) => messages.len(),
+    });
+    let mut key_index = KeyIndex::with_room_for(listed.sum());
 
     // Nodes: brokers first (NodeId == BrokerId), then the controller, then producers.
     for b in 0..c.brokers {
@@ -153,14 +157,19 @@ pub(super) fn build(mut config: SimConfig, seed: u64) -> Sim {
                     .iter()
                     .map(|k| intern_key(Rc::make_mut(&mut sim.k.keys), &mut key_index, k))
                     .collect();
-                let total: f64 = (1..=keys.len()).map(|k| 1.0 / k as f64).sum();
-                let mut acc = 0.0;
-                let zipf_cdf = (1..=keys.len())
-                    .map(|k| {
-                        acc += 1.0 / k as f64 / total;
-                        acc
-                    })
-                    .collect();
+                // Only a Zipf workload draws from the cumulative distribution.
+                let zipf_cdf = if *distribution == KeyDistribution::Zipf {
+                    let total: f64 = (1..=keys.len()).map(|k| 1.0 / k as f64).sum();
+                    let mut acc = 0.0;
+                    (1..=keys.len())
+                        .map(|k| {
+                            acc += 1.0 / k as f64 / total;
+                            acc
+                        })
+                        .collect()
+                } else {
+                    std::rc::Rc::from([])
+                };
                 Workload::Stream {
                     count: *count,
                     every_ms: *every_ms,
@@ -283,20 +292,69 @@ pub(super) fn provision_partition(sim: &mut Sim, t: TopicId, assignment: Vec<Bro
     });
 }
 
-/// Key name to id, while the world is built, ordered by the key's murmur2 hash first: a search
-/// compares integers, and compares strings only where two hashes are equal (the same key, or a
-/// rare collision, which the string then tells apart). The bench lists 100 000 distinct keys.
-type KeyIndex<'a> = BTreeMap<(i32, &'a str), u32>;
+/// Key name to id while the world is built: an open-addressing table on the key's murmur2
+/// hash, sized up front for every key the scenario lists, so it never grows. A probe compares
+/// hashes, and strings only where two hashes are equal (the same key, or a rare collision, which
+/// the string tells apart). Only looked up, never iterated: ids follow first sight, so the
+/// table's layout cannot reach the run. The bench lists 100 000 distinct keys; an ordered map
+/// took 865 instructions a key, most of a sweep seed's setup.
+struct KeyIndex<'a> {
+    /// (hash, key, id), or `None` where free; a power of two at least twice the keys.
+    slots: Vec<Option<(i32, &'a str, u32)>>,
+    /// Keys in it.
+    len: usize,
+}
 
-/// The id of key `k`, interning it on first sight. The index makes a million distinct keys
-/// cheap (a linear search was quadratic).
-fn intern_key<'a>(keys: &mut Vec<String>, index: &mut KeyIndex<'a>, k: &'a str) -> u32 {
-    let next = keys.len() as u32;
-    let i = *index.entry((murmur2(k.as_bytes()), k)).or_insert(next);
-    if i == next {
-        keys.push(k.to_string());
+impl<'a> KeyIndex<'a> {
+    fn with_room_for(keys: usize) -> KeyIndex<'a> {
+        KeyIndex {
+            slots: vec![None; (keys * 2).max(1).next_power_of_two()],
+            len: 0,
+        }
     }
-    i
+
+    /// Put `key` (hash `hash`, id `id`) in the free slot `free` that [`Self::find`] gave.
+    fn insert(&mut self, free: usize, hash: i32, key: &'a str, id: u32) {
+        self.slots[free] = Some((hash, key, id));
+        self.len += 1;
+        if self.len * 2 > self.slots.len() {
+            // More keys than the scenario listed (not expected): keep half the table free.
+            let bigger = vec![None; self.slots.len() * 2];
+            let old = std::mem::replace(&mut self.slots, bigger);
+            for (hash, key, id) in old.into_iter().flatten() {
+                if let Err(at) = self.find(hash, key) {
+                    self.slots[at] = Some((hash, key, id));
+                }
+            }
+        }
+    }
+
+    /// The id of `key` (hash `hash`), or where it goes: the first free slot of its probe.
+    fn find(&self, hash: i32, key: &str) -> Result<u32, usize> {
+        let mask = self.slots.len() - 1;
+        let mut at = hash as u32 as usize & mask;
+        loop {
+            match self.slots[at] {
+                None => return Err(at),
+                Some((h, k, id)) if h == hash && k == key => return Ok(id),
+                Some(_) => at = (at + 1) & mask,
+            }
+        }
+    }
+}
+
+/// The id of key `k`, interning it on first sight.
+fn intern_key<'a>(keys: &mut Vec<String>, index: &mut KeyIndex<'a>, k: &'a str) -> u32 {
+    let hash = murmur2(k.as_bytes());
+    match index.find(hash, k) {
+        Ok(id) => id,
+        Err(free) => {
+            let id = keys.len() as u32;
+            index.insert(free, hash, k, id);
+            keys.push(k.to_string());
+            id
+        }
+    }
 }
 
 // ----- consumers ----------------------------------------------------------------------------
@@ -428,4 +486,26 @@ pub(super) fn add_node(
         host,
     });
     node
+}
+
+#[cfg(test)]
+mod key_index_tests {
+    use super::*;
+
+    #[test]
+    fn keys_get_ids_in_order_of_first_sight_past_the_room_made_for_them() {
+        let names: Vec<String> = (0..100).map(|i| format!("k{}", i % 37)).collect();
+        let mut keys = Vec::new();
+        // Room for 3: the table grows, and every id stays where it was given.
+        let mut index = KeyIndex::with_room_for(3);
+        let ids: Vec<u32> = names
+            .iter()
+            .map(|k| intern_key(&mut keys, &mut index, k))
+            .collect();
+        let expected: Vec<u32> = (0..100).map(|i| (i % 37) as u32).collect();
+        assert_eq!(ids, expected);
+        assert_eq!(keys.len(), 37);
+        assert_eq!(keys[36], "k36");
+        assert!(index.slots.len() >= 74, "half the table stays free");
+    }
 }
