@@ -1318,9 +1318,9 @@ impl Consumer {
         }
     }
 
-    /// Current positions of all assigned partitions that have one.
-    /// The positions to commit. Sized for every assigned partition up front: a commit after
-    /// each batch collected through a growing vector reallocated four or five times.
+    /// Current positions of all assigned partitions that have one: the offsets to commit.
+    /// Sized for every assigned partition up front (a commit after each batch collected through
+    /// a growing vector reallocated four or five times).
     fn positions(&self) -> Box<[(PartitionId, u64)]> {
         let mut offsets = Vec::with_capacity(self.mem.parts.len());
         offsets.extend(

@@ -191,6 +191,15 @@ struct ConsumerWait {
     cause: Option<EventId>,
 }
 
+/// Why a parked consumer fetch is answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Answered {
+    /// The HW (or LSO) passed its offset.
+    NewRecords,
+    /// `fetch.max.wait.ms` ran out.
+    WaitOver,
+}
+
 /// A produce request as the broker reads it off the wire.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ProduceRequest {
@@ -1728,15 +1737,7 @@ impl Replica {
                 });
             }
         }
-        let mut i = 0;
-        while i < self.mem.consumer_waits.len() {
-            if self.mem.consumer_waits[i].deadline <= now {
-                let w = self.mem.consumer_waits.swap_remove(i);
-                cx.caused_by_opt(w.cause, |cx| self.respond_consumer_fetch(&w, cx));
-            } else {
-                i += 1;
-            }
-        }
+        self.answer_consumer_waits(|w| w.deadline <= now, Answered::WaitOver, cx);
         let next = self
             .mem
             .followers
@@ -1838,16 +1839,30 @@ impl Replica {
             return;
         }
         let (hw, lso) = (self.disk.hw, self.lso());
-        self.answer_consumer_waits(|w| w.offset < if w.read_committed { lso } else { hw }, cx);
+        let ready = |w: &ConsumerWait| w.offset < if w.read_committed { lso } else { hw };
+        self.answer_consumer_waits(ready, Answered::NewRecords, cx);
     }
 
     /// Answer the parked consumer fetches for which `ready` holds.
-    fn answer_consumer_waits(&mut self, ready: impl Fn(&ConsumerWait) -> bool, cx: &mut Cx) {
+    /// Answer the parked consumer fetches that are `ready`: with new records, the answer is
+    /// caused by what moved the HW (the running handler); at the end of its wait, by the fetch
+    /// that waited.
+    fn answer_consumer_waits(
+        &mut self,
+        ready: impl Fn(&ConsumerWait) -> bool,
+        why: Answered,
+        cx: &mut Cx,
+    ) {
         let mut i = 0;
         while i < self.mem.consumer_waits.len() {
             if ready(&self.mem.consumer_waits[i]) {
                 let w = self.mem.consumer_waits.swap_remove(i);
-                self.respond_consumer_fetch(&w, cx);
+                match why {
+                    Answered::NewRecords => self.respond_consumer_fetch(&w, cx),
+                    Answered::WaitOver => {
+                        cx.caused_by_opt(w.cause, |cx| self.respond_consumer_fetch(&w, cx))
+                    }
+                }
             } else {
                 i += 1;
             }

@@ -293,11 +293,11 @@ pub(super) fn provision_partition(sim: &mut Sim, t: TopicId, assignment: Vec<Bro
 }
 
 /// Key name to id while the world is built: an open-addressing table on the key's murmur2
-/// hash, sized up front for every key the scenario lists, so it never grows. A probe compares
-/// hashes, and strings only where two hashes are equal (the same key, or a rare collision, which
-/// the string tells apart). Only looked up, never iterated: ids follow first sight, so the
-/// table's layout cannot reach the run. The bench lists 100 000 distinct keys; an ordered map
-/// took 865 instructions a key, most of a sweep seed's setup.
+/// hash, sized up front for every key the scenario lists (it doubles only if more come). A
+/// probe compares hashes, and strings only where two hashes are equal (the same key, or a rare
+/// collision, which the string tells apart). Only looked up, never iterated: ids follow first
+/// sight, so the table's layout cannot reach the run. The bench lists up to 100 000 distinct
+/// keys; an ordered map took 865 instructions a key, and a sweep builds a world per seed.
 struct KeyIndex<'a> {
     /// (hash, key, id), or `None` where free; a power of two at least twice the keys.
     slots: Vec<Option<(i32, &'a str, u32)>>,
