@@ -62,16 +62,33 @@ impl ClusterPanel<'_> {
         let sim = &self.s.sim;
         let np = sim.partitions().len();
         let sel = self.app.selected_partition().map_or(0, |p| p.idx());
-        let mut h = 1
-            + broker_lines(sim, width).len()
-            + sim.partitions().get(sel).map_or(0, |p| p.assignment.len());
-        for p in 0..np {
+        let above = 1 + broker_lines(sim, width).len();
+        let start = self.focus_start(sel, cap.saturating_sub(above as u16));
+        let mut h = above + sim.partitions().get(sel).map_or(0, |p| p.assignment.len());
+        for p in start..np {
             if h >= cap as usize {
                 break;
             }
             h += partition_header(self.s, PartitionId(p as u32), p == sel && np > 1, width).len();
         }
         h.min(cap as usize) as u16
+    }
+
+    /// In focus mode, the first partition shown in `rows` under the brokers: the selected one
+    /// (`sel`) sits about halfway down, so it is visible, unless the list would end above the
+    /// panel's bottom; then it starts early enough to end there, and leaves no row blank.
+    fn focus_start(&self, sel: usize, rows: u16) -> usize {
+        let np = self.s.sim.partitions().len();
+        let replicas = self
+            .s
+            .sim
+            .partitions()
+            .get(sel)
+            .map_or(0, |p| p.assignment.len());
+        let others = rows.saturating_sub(1 + replicas as u16) as usize;
+        // The selected partition in full, every other on one line.
+        let last_start = np.saturating_sub(1 + others);
+        sel.saturating_sub(others / 2).min(last_start)
     }
 }
 
@@ -251,9 +268,7 @@ impl Widget for ClusterPanel<'_> {
         let start = if full {
             0
         } else {
-            let sel_rows = 1 + sim.partitions()[sel].assignment.len() as u16;
-            let before = rows_left.saturating_sub(sel_rows) as usize / 2;
-            sel.saturating_sub(before)
+            self.focus_start(sel, rows_left)
         };
         for p in start..np {
             if y >= inner.height {

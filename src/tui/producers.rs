@@ -166,15 +166,23 @@ fn config(s: &Session, p: &Producer, long: bool, crashed: bool) -> Vec<Span<'sta
     v
 }
 
-/// One producer's line (or two, wrapped), for the narrow layout.
-fn compact_block(s: &Session, p: &Producer, width: u16) -> Vec<Line<'static>> {
-    let mut spans = vec![Span::styled(format!("{} ", p.name), theme::TITLE)];
+/// A producer's name, its state if it is not running normally, and its configuration
+/// (`long`: every setting, for the wide layout).
+fn head(s: &Session, p: &Producer, long: bool) -> Vec<Span<'static>> {
+    let gap = if long { "  " } else { " " };
+    let mut spans = vec![Span::styled(format!("{}{gap}", p.name), theme::TITLE)];
     let status = status(s, p);
     let crashed = status
         .as_ref()
         .is_some_and(|st| st.content.starts_with('✗'));
     spans.extend(status);
-    spans.extend(config(s, p, false, crashed));
+    spans.extend(config(s, p, long, crashed));
+    spans
+}
+
+/// One producer's line (or two, wrapped), for the narrow layout.
+fn compact_block(s: &Session, p: &Producer, width: u16) -> Vec<Line<'static>> {
+    let mut spans = head(s, p, false);
     spans.push(Span::styled(" │ ", theme::DIM));
     activity(s, p, &mut spans, false);
     super::wrap_spans(spans, width, 2)
@@ -196,15 +204,7 @@ impl ProducersPanel<'_> {
     /// One producer's lines in the wide layout: its configuration, what it is doing, its
     /// latency and its last error.
     fn block(&self, p: &Producer, width: u16) -> Vec<Line<'static>> {
-        let mut lines = Vec::new();
-        let mut head = vec![Span::styled(format!("{}  ", p.name), theme::TITLE)];
-        let status = status(self.s, p);
-        let crashed = status
-            .as_ref()
-            .is_some_and(|st| st.content.starts_with('✗'));
-        head.extend(status);
-        head.extend(config(self.s, p, true, crashed));
-        lines.extend(super::wrap_spans(head, width, 4));
+        let mut lines = super::wrap_spans(head(self.s, p, true), width, 4);
         let mut spans = vec![Span::raw("  ")];
         activity(self.s, p, &mut spans, true);
         lines.extend(super::wrap_spans(spans, width, 4));

@@ -1115,4 +1115,23 @@ fn a_collapsed_cluster_leaves_no_blank_rows_above_the_producers() {
         rows.iter().any(|l| l.starts_with("shop-2 ")),
         "a second producer has the rows:\n{screen}"
     );
+    // With the last partition selected the panel starts further down its list, and still
+    // leaves no blank row: its replicas end right above the producers.
+    press(&mut app, &[key(KeyCode::Tab); 5]);
+    let screen = frame(&app, 120, 40);
+    let rows: Vec<&str> = screen.lines().collect();
+    let producers = rows
+        .iter()
+        .position(|l| l.starts_with("─ Producers "))
+        .unwrap_or_else(|| panic!("no producers panel:\n{screen}"));
+    assert!(
+        rows[..producers]
+            .iter()
+            .any(|l| l.contains("★ orders/5") || cluster_row(l).contains("orders/5")),
+        "orders/5 is selected:\n{screen}"
+    );
+    assert!(
+        !cluster_row(rows[producers - 1]).trim().is_empty(),
+        "no blank row above the producers:\n{screen}"
+    );
 }
