@@ -321,6 +321,53 @@ pub fn describe(
                     "enable.idempotence=true, no deduplication".into(),
                     (!group.dedup).then_some(Change::Dedup),
                 )
+            } else if sc.cluster.system != scenario::model::System::Kafka {
+                // A queue hands a message out again when the consumer holding it did not
+                // settle it in time: its channel closed (RabbitMQ), its visibility timeout ran
+                // out (SQS), the reaper or XAUTOCLAIM took it back (Redis).
+                let system = sim.settings().system;
+                let q = scenario::lower::queue_consumer(system, sc, group);
+                let config = match system {
+                    crate::sim::config::System::Sqs
+                    | crate::sim::config::System::Redis(
+                        crate::sim::config::RedisMode::ReliableList,
+                    ) => {
+                        format!(
+                            "visibility_timeout_ms={}, no deduplication",
+                            q.visibility_timeout_ms
+                        )
+                    }
+                    crate::sim::config::System::Redis(crate::sim::config::RedisMode::Stream) => {
+                        format!("min_idle_ms={}, no deduplication", q.min_idle_ms)
+                    }
+                    _ => match q.ack {
+                        crate::sim::config::AckMode::Manual => {
+                            "ack=manual, no deduplication".into()
+                        }
+                        crate::sim::config::AckMode::Auto => "ack=auto, no deduplication".into(),
+                    },
+                };
+                let (settle, again) = match sc.cluster.system {
+                    scenario::model::System::Rabbitmq => (
+                        "its basic.ack",
+                        "RabbitMQ requeued it and delivered it again (redelivered set)",
+                    ),
+                    scenario::model::System::Sqs => (
+                        "its DeleteMessage",
+                        "it became visible again when its visibility timeout ran out and was received again",
+                    ),
+                    _ => (
+                        "its LREM or XACK",
+                        "Redis handed it out again once it had stayed unacknowledged too long",
+                    ),
+                };
+                (
+                    format!(
+                        "the group applied {msg} {times} times: a consumer applied it before {settle} reached the queue (it crashed, or was too slow), so {again}"
+                    ),
+                    config,
+                    (!group.dedup).then_some(Change::Dedup),
+                )
             } else if group.group_type == crate::scenario::GroupType::Share {
                 // KIP-932: a record whose acquisition lock ran out before its acknowledgement
                 // reached the share-partition leader is delivered again.

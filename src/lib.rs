@@ -14,6 +14,7 @@ pub mod life;
 pub mod marks;
 pub mod metrics;
 pub mod order_index;
+pub mod queue_words;
 pub mod quiz;
 pub mod report;
 pub mod scenario;

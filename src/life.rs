@@ -464,6 +464,9 @@ pub fn describe_any(sim: &Sim, ev: &TraceEvent) -> String {
 
 /// The wire messages, replication progress and polls that the narration leaves out.
 pub fn wire_line(sim: &Sim, ev: &TraceEvent) -> Option<String> {
+    if let Some(line) = crate::queue_words::wire_line(sim, ev) {
+        return Some(line);
+    }
     match &ev.kind {
         Trace::Sent {
             from,
@@ -481,7 +484,7 @@ pub fn wire_line(sim: &Sim, ev: &TraceEvent) -> Option<String> {
             };
             Some(format!(
                 "  → {}{carries} {} → {} (arrives {})",
-                wire.kind.name(),
+                crate::queue_words::wire_kind_name(sim, wire.kind),
                 sim.node_name(*from),
                 sim.node_name(*to),
                 fmt_time(*arrive_at).trim()
@@ -495,7 +498,7 @@ pub fn wire_line(sim: &Sim, ev: &TraceEvent) -> Option<String> {
             ..
         } => Some(format!(
             "  ✗ {} {} → {} dropped: {}",
-            wire.kind.name(),
+            crate::queue_words::wire_kind_name(sim, wire.kind),
             sim.node_name(*from),
             sim.node_name(*to),
             reason.name()

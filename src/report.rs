@@ -705,6 +705,9 @@ impl Serialize for EntryNames<'_> {
 /// One line of narration for a trace event, or `None` for the chatter that the text report
 /// leaves out (wire messages, follower fetches, polls).
 pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
+    if let Some(line) = crate::queue_words::describe(sim, ev) {
+        return line;
+    }
     let node = |n: crate::sim::NodeId| sim.node_name(n).to_string();
     let part = |p: crate::sim::PartitionId| sim.partition_name(p);
     let parts_list = |ps: &[crate::sim::PartitionId]| -> String {
@@ -752,8 +755,12 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
                 return None;
             }
             let what = match wire.first_msg {
-                Some(m) => format!("{} [{}]", wire.kind.name(), span(m, wire.records)),
-                None => wire.kind.name().to_string(),
+                Some(m) => format!(
+                    "{} [{}]",
+                    crate::queue_words::wire_kind_name(sim, wire.kind),
+                    span(m, wire.records)
+                ),
+                None => crate::queue_words::wire_kind_name(sim, wire.kind).to_string(),
             };
             format!(
                 "✗ {what} {} → {} dropped: {}",

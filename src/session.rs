@@ -1224,10 +1224,9 @@ impl Session {
             Trace::LeaderElected {
                 partition, leader, ..
             } => format!(
-                "⚠ LOSS NOW CERTAIN: {} became leader of {} without {}, which {were} \
-                 acknowledged; its log will overwrite {them}",
-                self.sim.broker_name(*leader),
-                self.sim.partition_name(*partition),
+                "⚠ LOSS NOW CERTAIN: {} without {}, which {were} acknowledged; its log will \
+                 overwrite {them}",
+                crate::queue_words::became_leader(&self.sim, *leader, *partition),
                 names.join(", ")
             ),
             _ => format!(
@@ -1349,9 +1348,8 @@ pub fn anomaly_text(sim: &Sim, a: Anomaly) -> String {
             partition,
             leader,
         } => format!(
-            "⚠ LOSS NOW CERTAIN: {} became leader of {} without the acknowledged {}",
-            sim.broker_name(leader),
-            sim.partition_name(partition),
+            "⚠ LOSS NOW CERTAIN: {} without the acknowledged {}",
+            crate::queue_words::became_leader(sim, leader, partition),
             sim.msg_name(msg)
         ),
         Anomaly::AckedTruncated { msg } => format!(

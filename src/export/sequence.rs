@@ -520,7 +520,9 @@ fn label(sim: &Sim, from: NodeId, wire: &Wire, reset: bool) -> String {
     if wire.kind == WireKind::ConnectionReset {
         return format!("connection reset: {} is down", sim.node_name(from));
     }
-    let mut l = wire.kind.name().to_string();
+    let mut l = crate::queue_words::wire_name(sim.settings().system, wire.kind)
+        .unwrap_or_else(|| wire.kind.name())
+        .to_string();
     // With more than one partition, which one it is about.
     if let Some(p) = wire.partition.filter(|_| sim.partitions().len() > 1) {
         l.push(' ');

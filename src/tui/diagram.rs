@@ -91,7 +91,9 @@ fn kind_style(w: &WireLine) -> Style {
 }
 
 fn label(s: &Session, w: &WireLine) -> String {
-    let mut l = short_kind(w.wire.kind).to_string();
+    let mut l = crate::queue_words::wire_name(s.sim.settings().system, w.wire.kind)
+        .unwrap_or_else(|| short_kind(w.wire.kind))
+        .to_string();
     if let Some(m) = w.wire.first_msg {
         l.push(' ');
         l.push_str(&msg_label(&s.sim, m));

@@ -111,6 +111,13 @@ fn status(s: &Session, p: &Producer) -> Option<Span<'static>> {
 
 /// `crashed`: the client's memory is gone, so its transaction state is not shown.
 fn config(s: &Session, p: &Producer, long: bool, crashed: bool) -> Vec<Span<'static>> {
+    let system = s.sim.settings().system;
+    if !system.is_kafka() {
+        return vec![Span::styled(
+            crate::queue_words::producer_setting(system, p.acks),
+            theme::BOLD,
+        )];
+    }
     let idem = if long {
         format!("  enable.idempotence={}", p.idempotent)
     } else {

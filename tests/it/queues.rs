@@ -495,3 +495,23 @@ fn a_queue_keeps_what_was_sent_before_its_consumers_started() {
         "nothing skipped, unlike auto.offset.reset=latest"
     );
 }
+
+/// A queue keeps what was written before anyone consumed it: consumers that start after the
+/// last send still get every message, on every system (there is no `auto.offset.reset`; a
+/// Kafka group at its default, `latest`, would skip them all).
+#[test]
+fn consumers_that_start_late_get_every_message_the_queue_holds() {
+    let systems = [
+        "system = \"rabbitmq\"",
+        "system = \"sqs\"",
+        "system = \"redis\"\nmode = \"list\"",
+        "system = \"redis\"\nmode = \"reliable-list\"",
+        "system = \"redis\"\nmode = \"stream\"",
+    ];
+    for system in systems {
+        // The last of 10 sends is at 1.9 s; the consumers start at 5 s.
+        let (r, _) = run(&scenario_text(system, "", 10, "start_ms = 5000", ""));
+        let g = workers(&r);
+        assert_eq!((g.applied, g.lost), (10, 0), "{system}");
+    }
+}

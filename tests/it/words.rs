@@ -387,3 +387,65 @@ fn a_reset_comes_from_the_network_not_from_the_dead_broker() {
         "the dead broker's column says so:\n{f}"
     );
 }
+
+/// A RabbitMQ, SQS or Redis run is told in that system's words: a message is published,
+/// sent or pushed to a queue and confirmed, the consumers start consuming, Sentinel promotes a
+/// replica. Kafka's offsets, leader epochs, high watermarks, ISR and `auto.offset.reset` are not
+/// what these systems have.
+#[test]
+fn a_queue_systems_narration_uses_its_own_words_not_kafkas() {
+    let cases = [
+        (
+            "rabbitmq-manual-ack-crash",
+            "publishes checkout#1 to queue orders",
+            "start consuming queue orders (basic.consume)",
+        ),
+        (
+            "rabbitmq-poison-dead-letter",
+            "✓ the queue confirms checkout#1 (publisher confirm)",
+            "orders commit index on broker-1 → 1",
+        ),
+        (
+            "sqs-fifo-group-blocking",
+            "sends checkout#1 to queue orders (SendMessage, message group alice)",
+            "✓ SendMessage of checkout#1 returns",
+        ),
+        (
+            "redis-failover-without-wait",
+            "checkout ✓ checkout#1 written: the primary answered OK (its replicas may not have it yet)",
+            "ledger ✓ ledger#1 written, and WAIT saw every replica acknowledge it",
+        ),
+        (
+            "redis-list-brpop-crash",
+            "pushes checkout#1 onto list orders (LPUSH)",
+            "start popping from list orders (BRPOP)",
+        ),
+        (
+            "redis-stream-claim",
+            "adds checkout#1 to stream orders (XADD)",
+            "consumer group workers starts reading stream orders (XREADGROUP)",
+        ),
+    ];
+    for (name, first, second) in cases {
+        let o = brokerlab(&["run", name]);
+        assert!(o.status.success(), "{name}");
+        let out = stdout(&o);
+        // The narration, up to the outcome table (whose partition names are the report's).
+        let text = out.split("\nOutcome").next().unwrap_or_default();
+        for want in [first, second] {
+            assert!(text.contains(want), "{name}: no `{want}` in\n{text}");
+        }
+        for kafka in [
+            "auto.offset.reset",
+            "leader epoch",
+            " HW on ",
+            "at offset",
+            "orders/0",
+        ] {
+            assert!(
+                !text.contains(kafka),
+                "{name}: Kafka's `{kafka}` in\n{text}"
+            );
+        }
+    }
+}
