@@ -211,11 +211,20 @@ pub fn describe(
                             // Sentinel promotes the most up-to-date replica, whatever it
                             // lacks: only a write the replicas acknowledged (WAIT) survives.
                             (
-                                format!(
-                                    "{} lost {part} {offs} when Sentinel promoted {}, a replica that never had them (Redis replicates asynchronously)",
-                                    sim.broker_name(r.broker),
-                                    sim.broker_name(leader),
-                                ),
+                                {
+                                    let queue = &sim.topics()
+                                        [sim.partitions()[r.partition.idx()].topic.idx()]
+                                    .name;
+                                    let which = match r.to.saturating_sub(r.from) {
+                                        0 | 1 => format!("the one write to {queue}"),
+                                        n => format!("one of {n} writes to {queue}"),
+                                    };
+                                    format!(
+                                        "{} lost {msg}, {which} that only it had, when Sentinel promoted {}, a replica that never had them (Redis replicates asynchronously)",
+                                        sim.broker_name(r.broker),
+                                        sim.broker_name(leader),
+                                    )
+                                },
                                 format!("acks={} (no WAIT)", acks.name()),
                                 Some(Change::Wait),
                             )

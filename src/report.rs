@@ -84,6 +84,8 @@ pub struct Report {
     pub hints: Vec<String>,
     /// The `[cluster] kafka_version` profile whose defaults the scenario took.
     pub kafka_version: &'static str,
+    /// The `[cluster] system` the run modelled: `kafka`, `rabbitmq`, `sqs` or `redis`.
+    pub system: &'static str,
     /// The settings that came from that profile and differ from the newest release's
     /// (`acks=1`, ...); empty under the newest profile.
     pub profile_defaults: Vec<String>,
@@ -358,6 +360,7 @@ fn run_in(
         expect,
         anomalies,
         kafka_version: scenario.cluster.kafka_version.name(),
+        system: scenario.cluster.system.name(),
         profile_defaults: crate::scenario::profile::from_profile(scenario),
         notes_never_shown: notes_never_shown(scenario, &sim),
     }
@@ -1508,13 +1511,13 @@ pub fn outcome_table(report: &Report) -> String {
             g.dead_lettered, g.name
         );
     }
-    metrics_table(&mut s, &report.metrics);
+    metrics_table(&mut s, &report.metrics, report.system != "kafka");
     if !report.truncations.is_empty() {
         for t in &report.truncations {
             let _ = writeln!(
                 s,
                 "  truncated: {} on {} at {}ms removed [{}]",
-                t.partition,
+                queue_name(&t.partition, report.system != "kafka"),
                 t.replica,
                 t.at_ms,
                 t.removed.join(", ")
@@ -1682,7 +1685,9 @@ fn latency_table<'a>(
 }
 
 /// What the run cost: latency, lag, rebalancing, unavailability and global order.
-fn metrics_table(s: &mut String, m: &MetricsReport) {
+/// `queue`: the run is of a queue system, whose one-partition topics are queues, named without
+/// Kafka's `/0`.
+fn metrics_table(s: &mut String, m: &MetricsReport, queue: bool) {
     let _ = writeln!(s, "Cost");
     let by_name = natural_order(&m.produce_latency);
     latency_table(s, "send→ack", by_name.into_iter());
@@ -1723,7 +1728,12 @@ fn metrics_table(s: &mut String, m: &MetricsReport) {
         }
         let _ = writeln!(
             s,
-            "  lag: records above the committed offset · out of order: sent before one already applied"
+            "  lag: records above the committed offset{} · out of order: sent before one already applied",
+            if queue {
+                " (a queue's consumers commit no offset: it stays 0)"
+            } else {
+                ""
+            }
         );
     }
     for (partition, ms) in natural_order(&m.unavailable_ms) {
@@ -1738,12 +1748,22 @@ fn metrics_table(s: &mut String, m: &MetricsReport) {
                 format!("{} {:.3}s→{}", w.reason.describe(), w.from_ms / 1000.0, to)
             })
             .collect();
+        let partition = queue_name(partition, queue);
         let _ = writeln!(
             s,
             "  unavailable: {partition} for {} ({})",
             fmt_ms(*ms),
             windows.join(", ")
         );
+    }
+}
+
+/// A partition's name as the text report gives it: a queue system's queue is its topic's one
+/// partition, named by the topic alone (`orders`, not `orders/0`).
+fn queue_name(partition: &str, queue: bool) -> &str {
+    match partition.strip_suffix("/0") {
+        Some(topic) if queue => topic,
+        _ => partition,
     }
 }
 

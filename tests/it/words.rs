@@ -429,9 +429,7 @@ fn a_queue_systems_narration_uses_its_own_words_not_kafkas() {
     for (name, first, second) in cases {
         let o = brokerlab(&["run", name]);
         assert!(o.status.success(), "{name}");
-        let out = stdout(&o);
-        // The narration, up to the outcome table (whose partition names are the report's).
-        let text = out.split("\nOutcome").next().unwrap_or_default();
+        let text = stdout(&o);
         for want in [first, second] {
             assert!(text.contains(want), "{name}: no `{want}` in\n{text}");
         }
@@ -448,4 +446,19 @@ fn a_queue_systems_narration_uses_its_own_words_not_kafkas() {
             );
         }
     }
+    // The outcome's failover lines name the queue; the JSON report says which system ran.
+    let text = stdout(&brokerlab(&["run", "redis-failover-without-wait"]));
+    assert!(
+        text.contains("  unavailable: orders for 7200.0ms"),
+        "{text}"
+    );
+    assert!(text.contains("  truncated: orders on broker-1"), "{text}");
+    let json = stdout(&brokerlab(&[
+        "run",
+        "redis-failover-without-wait",
+        "--json",
+    ]));
+    assert!(json.contains("\"system\": \"redis\""), "{json}");
+    let json = stdout(&brokerlab(&["run", "acks1-leader-failover", "--json"]));
+    assert!(json.contains("\"system\": \"kafka\""), "{json}");
 }
