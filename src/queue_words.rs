@@ -355,3 +355,22 @@ pub fn wire_name(system: System, kind: crate::sim::WireKind) -> Option<&'static 
 pub fn wire_kind_name(sim: &Sim, kind: crate::sim::WireKind) -> &'static str {
     wire_name(sim.settings().system, kind).unwrap_or_else(|| kind.name())
 }
+
+/// A producer's error as a queue system's client reports it, where Kafka's name would mislead
+/// (a broken connection, a request that got no answer); other errors keep Kafka's name.
+pub fn error_name(system: System, error: crate::sim::ErrorCode) -> &'static str {
+    if system.is_kafka() {
+        return error.name();
+    }
+    client_error(error.name()).unwrap_or(error.name())
+}
+
+/// What a queue system's client calls the error Kafka names `kafka_name`, where Kafka's name
+/// would mislead.
+pub fn client_error(kafka_name: &str) -> Option<&'static str> {
+    match kafka_name {
+        "NETWORK_EXCEPTION" => Some("connection lost"),
+        "REQUEST_TIMED_OUT" => Some("no answer in time"),
+        _ => None,
+    }
+}

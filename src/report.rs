@@ -988,7 +988,7 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
             "{} ✗ {} failed: {}{}",
             sim.producers()[producer.idx()].name,
             span(*first_msg, *count),
-            error.name(),
+            crate::queue_words::error_name(sim.settings().system, *error),
             if *will_retry { ", will retry" } else { "" }
         ),
         Trace::Retried {
@@ -1011,7 +1011,7 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
             "{} gives up on {}: {}",
             sim.producers()[producer.idx()].name,
             msg(*m),
-            error.name()
+            crate::queue_words::error_name(sim.settings().system, *error)
         ),
         Trace::MemberJoined { group, consumer } => format!(
             "{} joins group {}",
@@ -1427,7 +1427,14 @@ pub fn outcome_table(report: &Report) -> String {
             .produced
             .errors
             .iter()
-            .map(|(k, v)| format!("{k}×{v}"))
+            .map(|(k, v)| {
+                // A queue system's client's words (the JSON keeps Kafka's names as keys).
+                let k = match crate::queue_words::client_error(k) {
+                    Some(words) if report.system != "kafka" => words,
+                    _ => k.as_str(),
+                };
+                format!("{k}×{v}")
+            })
             .collect();
         let _ = writeln!(s, "  errors:   {}", errs.join(", "));
     }

@@ -90,7 +90,10 @@ fn last_error(s: &Session, p: &Producer) -> Option<Line<'static>> {
     let style = if recent { theme::LOSS } else { theme::DIM };
     Some(Line::from(vec![
         Span::styled("  last error ", theme::LABEL),
-        Span::styled(e.name().to_string(), style),
+        Span::styled(
+            crate::queue_words::error_name(s.sim.settings().system, e).to_string(),
+            style,
+        ),
         Span::styled(format!(" at {}", theme::time(t)), theme::LABEL),
     ]))
 }

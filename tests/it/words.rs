@@ -439,6 +439,9 @@ fn a_queue_systems_narration_uses_its_own_words_not_kafkas() {
             " HW on ",
             "at offset",
             "orders/0",
+            "ISR",
+            "controller fences",
+            "NETWORK_EXCEPTION",
         ] {
             assert!(
                 !text.contains(kafka),
@@ -448,6 +451,10 @@ fn a_queue_systems_narration_uses_its_own_words_not_kafkas() {
     }
     // The outcome's failover lines name the queue; the JSON report says which system ran.
     let text = stdout(&brokerlab(&["run", "redis-failover-without-wait"]));
+    assert!(
+        text.contains("checkout ✗ checkout#9 failed: connection lost, will retry"),
+        "{text}"
+    );
     assert!(
         text.contains("  unavailable: orders for 7200.0ms"),
         "{text}"
