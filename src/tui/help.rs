@@ -89,27 +89,55 @@ impl Widget for Help<'_> {
         if inner.height as usize > KEYS.len() + 4 {
             lines.push(Line::raw(""));
         }
-        lines.push(Line::from(vec![
+        // The marks as the run's system names them (Kafka's HW and ISR, a quorum queue's
+        // commit index, a Redis primary).
+        let system = self
+            .app
+            .session
+            .as_ref()
+            .map_or(crate::sim::config::System::Kafka, |s| {
+                s.sim.settings().system
+            });
+        let words = super::system::cluster_words(system);
+        let mut cells = vec![
             Span::styled(" log cells ", theme::LABEL),
             Span::styled("#1", theme::COMMITTED),
             Span::styled(" committed  ", theme::LABEL),
             Span::styled("#2", theme::UNCOMMITTED),
             Span::styled(" not yet  ", theme::LABEL),
             Span::styled("┃", theme::HW_MARK),
-            Span::styled(" HW  ", theme::LABEL),
+            Span::styled(format!(" {}  ", words.committed), theme::LABEL),
             Span::styled("✂#3", theme::TRUNCATED),
             Span::styled(" truncated  ", theme::LABEL),
-            Span::styled("~✓⊘", theme::BOLD),
-            Span::styled(" txn state", theme::LABEL),
-        ]));
+        ];
+        // Only Kafka has transactions.
+        if system.is_kafka() {
+            cells.push(Span::styled("~✓⊘", theme::BOLD));
+            cells.push(Span::styled(" txn state", theme::LABEL));
+        }
+        lines.push(Line::from(cells));
         lines.push(Line::from(vec![
             Span::styled(" replicas  ", theme::LABEL),
             Span::styled("★", theme::LEADER),
-            Span::styled(" leader  ", theme::LABEL),
+            Span::styled(format!(" {}  ", words.leader), theme::LABEL),
             Span::styled("·", theme::UP),
-            Span::styled(" follower  ", theme::LABEL),
-            Span::styled("¬ISR", theme::OUT_OF_SYNC),
-            Span::styled(" out of ISR  ", theme::LABEL),
+            Span::styled(
+                if words.leader == "primary" {
+                    " replica  "
+                } else {
+                    " follower  "
+                },
+                theme::LABEL,
+            ),
+            Span::styled(words.behind_short, theme::OUT_OF_SYNC),
+            Span::styled(
+                if system.is_kafka() {
+                    " out of ISR  ".to_string()
+                } else {
+                    format!(" {}  ", words.behind)
+                },
+                theme::LABEL,
+            ),
             Span::styled("✗", theme::DOWN),
             Span::styled(" down  ", theme::LABEL),
             Span::styled("⏸", theme::PAUSED),

@@ -469,3 +469,26 @@ fn a_queue_systems_narration_uses_its_own_words_not_kafkas() {
     let json = stdout(&brokerlab(&["run", "acks1-leader-failover", "--json"]));
     assert!(json.contains("\"system\": \"kafka\""), "{json}");
 }
+
+/// The help's legend names the marks as the run's system does: a Redis primary and what is on
+/// its replicas, not Kafka's leader, HW and ISR; and no transaction glyphs where there are no
+/// transactions. Kafka's legend is unchanged.
+#[test]
+fn the_help_legend_uses_the_systems_words() {
+    let legend = |name: &str| {
+        let mut app = open(name);
+        app.on_key(key(KeyCode::Char('?')));
+        frame(&app, 100, 30)
+    };
+    let redis = legend("redis-failover-without-wait");
+    for want in ["┃ on replicas", "★ primary", "· replica", "lag lagging"] {
+        assert!(redis.contains(want), "no `{want}` in\n{redis}");
+    }
+    for kafka in ["┃ HW", "¬ISR", "txn state"] {
+        assert!(!redis.contains(kafka), "`{kafka}` in\n{redis}");
+    }
+    let kafka = legend("tour");
+    for want in ["┃ HW", "★ leader", "¬ISR out of ISR", "~✓⊘ txn state"] {
+        assert!(kafka.contains(want), "no `{want}` in\n{kafka}");
+    }
+}
