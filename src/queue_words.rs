@@ -7,8 +7,10 @@
 //! reading "auto.offset.reset=latest" on a RabbitMQ queue is taught something false. Here the
 //! write path and a consumer's start are told as each system's documentation tells them:
 //! publish and publisher confirms, `SendMessage`, `LPUSH`, `XADD` and `WAIT`, a quorum queue's
-//! commit index, Sentinel's promotion; the producers panel and the sequence diagram take their
-//! names from here too. The delivery steps are told by [`crate::report`]'s `queue_step_text`.
+//! commit index, Sentinel's promotion; the producers panel, the sequence diagram and the
+//! cluster panel ([`cluster_words`]) take their names from here too, so that the narration and
+//! the screen call a replica the same thing. The delivery steps are told by [`crate::report`]'s
+//! `queue_step_text`.
 
 use crate::sim::config::{Acks, RedisMode, System};
 use crate::sim::trace::{Trace, TraceEvent};
@@ -231,11 +233,74 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<Option<String>> {
     }))
 }
 
-/// What the replica that takes writes is called: a Redis primary, a quorum queue's leader.
+/// What the replica that takes writes is called: a Redis primary, a quorum queue's leader,
+/// an SQS serving host.
 fn leader_word(system: System) -> &'static str {
+    cluster_words(system).leader
+}
+
+/// How one system names the cluster panel's parts: a queue's leader and replicas, its
+/// failover counter, and the two marks of a log strip (Kafka's HW and LEO).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClusterWords {
+    /// The replica that takes writes (`leader`, `primary`).
+    pub leader: &'static str,
+    /// The whole replica set (`ISR` stays Kafka's; others list members or replicas).
+    pub members: &'static str,
+    /// The counter bumped by each failover (`epoch`, Raft's `term`, Sentinel's config epoch).
+    pub epoch: &'static str,
+    /// The mark below which a record is safe (`HW`, a quorum queue's `commit` index).
+    pub committed: &'static str,
+    /// The end of a replica's log (`LEO`, Redis's replication `offset`).
+    pub end: &'static str,
+    /// A replica that fell behind (`not in ISR`), and its narrow form.
+    pub behind: &'static str,
+    pub behind_short: &'static str,
+}
+
+pub fn cluster_words(system: System) -> ClusterWords {
     match system {
-        System::Redis(_) => "primary",
-        _ => "leader",
+        System::Kafka => ClusterWords {
+            leader: "leader",
+            members: "ISR",
+            epoch: "epoch",
+            committed: "HW",
+            end: "LEO",
+            behind: "not in ISR",
+            behind_short: "¬ISR",
+        },
+        // A quorum queue is a Raft group: the leader commits an entry once a majority has it.
+        System::RabbitMq => ClusterWords {
+            leader: "leader",
+            members: "members",
+            epoch: "term",
+            committed: "commit",
+            end: "last",
+            behind: "lagging",
+            behind_short: "lag",
+        },
+        // Asynchronous replication: the primary's replication offset runs ahead of what the
+        // replicas acknowledged; Sentinel's failover bumps the configuration epoch.
+        System::Redis(_) => ClusterWords {
+            leader: "primary",
+            members: "replicas",
+            epoch: "config epoch",
+            committed: "on replicas",
+            end: "offset",
+            behind: "lagging",
+            behind_short: "lag",
+        },
+        // SQS hides its hosts; the simulation stores each queue on `replication_factor` of them
+        // and answers SendMessage once every copy has it.
+        System::Sqs => ClusterWords {
+            leader: "serving host",
+            members: "stored on",
+            epoch: "epoch",
+            committed: "stored",
+            end: "end",
+            behind: "behind",
+            behind_short: "bhd",
+        },
     }
 }
 

@@ -46,70 +46,7 @@ pub fn session_label(s: &Session) -> Option<String> {
     Some(system_label(system, replicas, fifo))
 }
 
-/// How one system names the cluster panel's parts: a queue's leader and replicas, its
-/// failover counter, and the two marks of a log strip (Kafka's HW and LEO).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClusterWords {
-    /// The replica that takes writes (`leader`, `primary`).
-    pub leader: &'static str,
-    /// The whole replica set (`ISR` stays Kafka's; others list members or replicas).
-    pub members: &'static str,
-    /// The counter bumped by each failover (`epoch`, Raft's `term`, Sentinel's config epoch).
-    pub epoch: &'static str,
-    /// The mark below which a record is safe (`HW`, a quorum queue's `commit` index).
-    pub committed: &'static str,
-    /// The end of a replica's log (`LEO`, Redis's replication `offset`).
-    pub end: &'static str,
-    /// A replica that fell behind (`not in ISR`), and its narrow form.
-    pub behind: &'static str,
-    pub behind_short: &'static str,
-}
-
-pub fn cluster_words(system: System) -> ClusterWords {
-    match system {
-        System::Kafka => ClusterWords {
-            leader: "leader",
-            members: "ISR",
-            epoch: "epoch",
-            committed: "HW",
-            end: "LEO",
-            behind: "not in ISR",
-            behind_short: "¬ISR",
-        },
-        // A quorum queue is a Raft group: the leader commits an entry once a majority has it.
-        System::RabbitMq => ClusterWords {
-            leader: "leader",
-            members: "members",
-            epoch: "term",
-            committed: "commit",
-            end: "last",
-            behind: "lagging",
-            behind_short: "lag",
-        },
-        // Asynchronous replication: the primary's replication offset runs ahead of what the
-        // replicas acknowledged; Sentinel's failover bumps the configuration epoch.
-        System::Redis(_) => ClusterWords {
-            leader: "primary",
-            members: "replicas",
-            epoch: "config epoch",
-            committed: "on replicas",
-            end: "offset",
-            behind: "lagging",
-            behind_short: "lag",
-        },
-        // SQS hides its hosts; the simulation stores each queue on `replication_factor` of them
-        // and answers SendMessage once every copy has it.
-        System::Sqs => ClusterWords {
-            leader: "serving host",
-            members: "stored on",
-            epoch: "epoch",
-            committed: "stored",
-            end: "end",
-            behind: "behind",
-            behind_short: "bhd",
-        },
-    }
-}
+pub use crate::queue_words::{ClusterWords, cluster_words};
 
 /// How one system names a queue's delivery state (the share-partition records underneath).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
