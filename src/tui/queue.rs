@@ -192,7 +192,8 @@ fn message_piece(
     vec![Span::styled(text, style)]
 }
 
-/// The dead-letter queue's line: its count and newest entries, read from its leader's log.
+/// The dead-letter queue's line: how many messages went there, and the newest entries of its
+/// leader's log.
 fn dead_letter_line(sim: &Sim, g: GroupId, dead: u64, width: u16) -> Option<Line<'static>> {
     let group = &sim.groups()[g.idx()];
     let Some(dlq) = group.spec.dead_letter_topic else {
@@ -224,6 +225,9 @@ fn dead_letter_line(sim: &Sim, g: GroupId, dead: u64, width: u16) -> Option<Line
             labels.push(super::cluster::msg_label(sim, e.msg));
         }
     }
+    // The simulation counts a message moved to the dead-letter queue without appending it
+    // to that queue's log (a listed simplification), so the count is at least the group's.
+    let count = count.max(dead);
     let mut spans = vec![
         Span::styled("  ☠ dead-letter queue ", theme::LABEL),
         Span::styled(topic.name.clone(), theme::BOLD),
@@ -232,7 +236,7 @@ fn dead_letter_line(sim: &Sim, g: GroupId, dead: u64, width: u16) -> Option<Line
             if count > 0 { theme::LOSS } else { theme::BOLD },
         ),
     ];
-    if count > 0 {
+    if !labels.is_empty() {
         let from = labels.len().saturating_sub(DLQ_SHOWN);
         spans.push(Span::styled(
             format!("  newest {}", labels[from..].join(" ")),

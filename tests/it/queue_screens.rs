@@ -249,3 +249,18 @@ fn the_help_legend_and_the_glossary_explain_a_queue_screen() {
         );
     }
 }
+
+/// A message dead-lettered by a quorum queue is counted in the dead-letter queue's line as in
+/// the outcome (the simulation does not append it to that queue's log, so a count read from
+/// the log alone said 0 beside `dead 1`).
+#[test]
+fn the_dead_letter_queue_counts_what_was_dead_lettered() {
+    let (label, sc) = scenario::load("rabbitmq-poison-dead-letter").expect("bundled scenario");
+    let seed = sc.scenario.seed;
+    let mut app = App::with_session(Session::new(label, sc, seed));
+    step_until(&mut app, "the queue dead-letters it to");
+    let f = frame(&app, 120, 40);
+    assert!(f.contains("dead 1"), "{f}");
+    let dlq = row_with(&f, "☠ dead-letter queue");
+    assert!(dlq.contains("☠ dead-letter queue orders-dlq 1"), "{dlq}");
+}
