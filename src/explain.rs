@@ -38,7 +38,7 @@ pub struct Anomaly {
     pub kind: AnomalyKind,
     /// One plain sentence.
     pub cause: String,
-    /// The setting that allowed it, in Kafka's names.
+    /// The setting that allowed it, in the system's names (Kafka's on Kafka).
     pub config: String,
     pub prevented_by: Option<PreventedBy>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -212,9 +212,7 @@ pub fn describe(
                             // lacks: only a write the replicas acknowledged (WAIT) survives.
                             (
                                 {
-                                    let queue = &sim.topics()
-                                        [sim.partitions()[r.partition.idx()].topic.idx()]
-                                    .name;
+                                    let queue = crate::queue_words::queue_name(sim, r.partition);
                                     let which = match r.to.saturating_sub(r.from) {
                                         0 | 1 => format!("the one write to {queue}"),
                                         n => format!("one of {n} writes to {queue}"),
@@ -334,42 +332,36 @@ pub fn describe(
                 // A queue hands a message out again when the consumer holding it did not
                 // settle it in time: its channel closed (RabbitMQ), its visibility timeout ran
                 // out (SQS), the reaper or XAUTOCLAIM took it back (Redis).
+                use crate::sim::config::{AckMode, RedisMode, System};
                 let system = sim.settings().system;
                 let q = scenario::lower::queue_consumer(system, sc, group);
-                let config = match system {
-                    crate::sim::config::System::Sqs
-                    | crate::sim::config::System::Redis(
-                        crate::sim::config::RedisMode::ReliableList,
-                    ) => {
-                        format!(
-                            "visibility_timeout_ms={}, no deduplication",
-                            q.visibility_timeout_ms
-                        )
-                    }
-                    crate::sim::config::System::Redis(crate::sim::config::RedisMode::Stream) => {
-                        format!("min_idle_ms={}, no deduplication", q.min_idle_ms)
-                    }
-                    _ => match q.ack {
-                        crate::sim::config::AckMode::Manual => {
-                            "ack=manual, no deduplication".into()
-                        }
-                        crate::sim::config::AckMode::Auto => "ack=auto, no deduplication".into(),
-                    },
-                };
-                let (settle, again) = match sc.cluster.system {
-                    scenario::model::System::Rabbitmq => (
-                        "its basic.ack",
-                        "RabbitMQ requeued it and delivered it again (redelivered set)",
-                    ),
-                    scenario::model::System::Sqs => (
+                // What settles a message, what gave it out again, and the setting that timed it.
+                let (settle, again, setting) = match system {
+                    System::Sqs => (
                         "its DeleteMessage",
                         "it became visible again when its visibility timeout ran out and was received again",
+                        format!("visibility_timeout_ms={}", q.visibility_timeout_ms),
+                    ),
+                    System::Redis(RedisMode::Stream) => (
+                        "its XACK",
+                        "XAUTOCLAIM handed it to another consumer once it had been pending that long",
+                        format!("min_idle_ms={}", q.min_idle_ms),
+                    ),
+                    System::Redis(_) => (
+                        "its LREM",
+                        "the reaper moved it back from the processing list to the queue",
+                        format!("visibility_timeout_ms={}", q.visibility_timeout_ms),
                     ),
                     _ => (
-                        "its LREM or XACK",
-                        "Redis handed it out again once it had stayed unacknowledged too long",
+                        "its basic.ack",
+                        "RabbitMQ requeued it and delivered it again (redelivered set)",
+                        match q.ack {
+                            AckMode::Manual => "ack=manual".to_string(),
+                            AckMode::Auto => "ack=auto".to_string(),
+                        },
                     ),
                 };
+                let config = format!("{setting}, no deduplication");
                 (
                     format!(
                         "the group applied {msg} {times} times: a consumer applied it before {settle} reached the queue (it crashed, or was too slow), so {again}"

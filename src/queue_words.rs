@@ -62,15 +62,10 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<Option<String>> {
             first_msg,
             ..
         } => {
-            let first = sim.msg_name(*first_msg);
-            let what = if *count <= 1 {
-                first
-            } else {
-                format!("{first} (+{} more)", count - 1)
-            };
             format!(
-                "{} stores {what} in {}",
+                "{} stores {} in {}",
                 sim.broker_name(*broker),
+                crate::report::msg_span(sim, *first_msg, *count),
                 queue(*partition)
             )
         }
@@ -291,7 +286,7 @@ pub fn cluster_words(system: System) -> ClusterWords {
             behind_short: "lag",
         },
         // SQS hides its hosts; the simulation stores each queue on `replication_factor` of them
-        // and answers SendMessage once every copy has it.
+        // and answers SendMessage once a majority of the copies has it (see `Replication`).
         System::Sqs => ClusterWords {
             leader: "serving host",
             members: "stored on",
@@ -305,7 +300,7 @@ pub fn cluster_words(system: System) -> ClusterWords {
 }
 
 /// A queue's name: its topic's (a queue is one partition, `orders/0`).
-fn queue_name(sim: &Sim, p: PartitionId) -> &str {
+pub(crate) fn queue_name(sim: &Sim, p: PartitionId) -> &str {
     let topic = sim.partitions()[p.idx()].topic;
     &sim.topics()[topic.idx()].name
 }

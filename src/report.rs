@@ -705,6 +705,15 @@ impl Serialize for EntryNames<'_> {
     }
 }
 
+/// A batch's messages as the narration names them: `checkout#4`, or `checkout#4 (+2 more)`.
+pub(crate) fn msg_span(sim: &Sim, first: crate::sim::MsgId, count: u32) -> String {
+    if count <= 1 {
+        sim.msg_name(first)
+    } else {
+        format!("{} (+{} more)", sim.msg_name(first), count - 1)
+    }
+}
+
 /// One line of narration for a trace event, or `None` for the chatter that the text report
 /// leaves out (wire messages, follower fetches, polls).
 pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
@@ -730,13 +739,7 @@ pub fn describe(sim: &Sim, ev: &TraceEvent) -> Option<String> {
         let names: Vec<String> = s.iter().map(broker).collect();
         format!("[{}]", names.join(", "))
     };
-    let span = |first: crate::sim::MsgId, count: u32| {
-        if count <= 1 {
-            msg(first)
-        } else {
-            format!("{} (+{} more)", msg(first), count - 1)
-        }
-    };
+    let span = |first: crate::sim::MsgId, count: u32| msg_span(sim, first, count);
     Some(match &ev.kind {
         Trace::Sent { .. } | Trace::Replicated { .. } | Trace::Polled { .. } => return None,
         Trace::Dropped {
@@ -1402,6 +1405,8 @@ pub fn fmt_time(t: crate::sim::SimTime) -> String {
 
 /// The outcome table printed after a text run.
 pub fn outcome_table(report: &Report) -> String {
+    // A queue system's run: its queues and its clients' errors in its words.
+    let queue = report.system != "kafka";
     let mut s = String::new();
     let o = &report.outcome;
     let _ = writeln!(
@@ -1430,7 +1435,7 @@ pub fn outcome_table(report: &Report) -> String {
             .map(|(k, v)| {
                 // A queue system's client's words (the JSON keeps Kafka's names as keys).
                 let k = match crate::queue_words::client_error(k) {
-                    Some(words) if report.system != "kafka" => words,
+                    Some(words) if queue => words,
                     _ => k.as_str(),
                 };
                 format!("{k}×{v}")
@@ -1518,13 +1523,13 @@ pub fn outcome_table(report: &Report) -> String {
             g.dead_lettered, g.name
         );
     }
-    metrics_table(&mut s, &report.metrics, report.system != "kafka");
+    metrics_table(&mut s, &report.metrics, queue);
     if !report.truncations.is_empty() {
         for t in &report.truncations {
             let _ = writeln!(
                 s,
                 "  truncated: {} on {} at {}ms removed [{}]",
-                queue_name(&t.partition, report.system != "kafka"),
+                partition_label(&t.partition, queue),
                 t.replica,
                 t.at_ms,
                 t.removed.join(", ")
@@ -1755,7 +1760,7 @@ fn metrics_table(s: &mut String, m: &MetricsReport, queue: bool) {
                 format!("{} {:.3}s→{}", w.reason.describe(), w.from_ms / 1000.0, to)
             })
             .collect();
-        let partition = queue_name(partition, queue);
+        let partition = partition_label(partition, queue);
         let _ = writeln!(
             s,
             "  unavailable: {partition} for {} ({})",
@@ -1767,7 +1772,7 @@ fn metrics_table(s: &mut String, m: &MetricsReport, queue: bool) {
 
 /// A partition's name as the text report gives it: a queue system's queue is its topic's one
 /// partition, named by the topic alone (`orders`, not `orders/0`).
-fn queue_name(partition: &str, queue: bool) -> &str {
+fn partition_label(partition: &str, queue: bool) -> &str {
     match partition.strip_suffix("/0") {
         Some(topic) if queue => topic,
         _ => partition,

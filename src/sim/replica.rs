@@ -1843,7 +1843,6 @@ impl Replica {
         self.answer_consumer_waits(ready, Answered::NewRecords, cx);
     }
 
-    /// Answer the parked consumer fetches for which `ready` holds.
     /// Answer the parked consumer fetches that are `ready`: with new records, the answer is
     /// caused by what moved the HW (the running handler); at the end of its wait, by the fetch
     /// that waited.

@@ -168,7 +168,7 @@ pub(super) fn build(mut config: SimConfig, seed: u64) -> Sim {
                         })
                         .collect()
                 } else {
-                    std::rc::Rc::from([])
+                    Rc::from([])
                 };
                 Workload::Stream {
                     count: *count,

@@ -515,3 +515,46 @@ fn consumers_that_start_late_get_every_message_the_queue_holds() {
         assert_eq!((g.applied, g.lost), (10, 0), "{system}");
     }
 }
+
+/// A duplicate on a queue is explained by what settles a message there and the setting that
+/// timed it out, per system: SQS's DeleteMessage and visibility timeout, a Redis stream's XACK
+/// and XAUTOCLAIM's idle time, a reliable list's LREM and its reaper.
+#[test]
+fn a_queue_duplicate_names_what_came_too_late_and_the_setting_that_timed_it() {
+    let cases = [
+        (
+            "system = \"sqs\"",
+            "visibility_timeout_ms = 200",
+            "its DeleteMessage",
+            "visibility_timeout_ms=200",
+        ),
+        (
+            "system = \"redis\"\nmode = \"stream\"",
+            "min_idle_ms = 200",
+            "its XACK",
+            "min_idle_ms=200",
+        ),
+        (
+            "system = \"redis\"\nmode = \"reliable-list\"",
+            "visibility_timeout_ms = 200",
+            "its LREM",
+            "visibility_timeout_ms=200",
+        ),
+    ];
+    for (system, timeout, settle, config) in cases {
+        // Processing (500 ms) outlasts the timeout: another consumer gets the message again.
+        let group = format!("consumers = 2\nprocessing_ms = 500\n{timeout}");
+        let (r, _) = run(&scenario_text(system, "", 6, &group, ""));
+        let dup = r
+            .anomalies
+            .iter()
+            .find(|a| a.kind == AnomalyKind::Duplicated)
+            .unwrap_or_else(|| panic!("{system}: no duplicate"));
+        assert!(dup.cause.contains(settle), "{system}: {}", dup.cause);
+        assert_eq!(
+            dup.config,
+            format!("{config}, no deduplication"),
+            "{system}"
+        );
+    }
+}
